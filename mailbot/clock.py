@@ -1,0 +1,54 @@
+"""The one clock of mailbot: real time, or a fixed instant that tests set."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+UTC = dt.timezone.utc
+
+
+class Clock:
+    """Tells the current time in UTC; `set` and `advance` move a fixed clock."""
+
+    def __init__(self, fixed: dt.datetime | None = None) -> None:
+        self._fixed = as_utc(fixed) if fixed is not None else None
+
+    def now(self) -> dt.datetime:
+        if self._fixed is not None:
+            return self._fixed
+        return dt.datetime.now(UTC).replace(microsecond=0)
+
+    @property
+    def is_fixed(self) -> bool:
+        return self._fixed is not None
+
+    def set(self, when: dt.datetime) -> None:
+        self._fixed = as_utc(when)
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self._fixed = self.now() + delta
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Return `value` as an aware UTC datetime; naive values are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """Parse an ISO 8601 instant that carries a zone or `Z`.
+
+    Raises ValueError naming what is wrong when there is no zone.
+    """
+    value = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; add Z or an offset like +01:00")
+    return value.astimezone(UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Format an instant as INTERFACE.md writes times: YYYY-MM-DDTHH:MM:SSZ."""
+    if value is None:
+        return None
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,45 @@
+"""The exceptions mailbot raises, by what the caller should do about them."""
+
+
+class MailbotError(Exception):
+    """Base class: every error mailbot raises on purpose."""
+
+
+class ConfigError(MailbotError):
+    """Raised when a configuration key is missing or has a bad value.
+
+    The message names the key, so an operator can fix it in one look.
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class TemporaryError(MailbotError):
+    """Raised when a server or resource failed in a way worth retrying later."""
+
+
+class PermanentError(MailbotError):
+    """Raised when an operation can never succeed as asked; record it and stop."""
+
+
+class DeliveryUncertain(MailbotError):
+    """Raised when a mail may or may not have reached the SMTP server.
+
+    The server took the whole message but its final answer never came, so
+    sending again could deliver it twice.
+    """
+
+
+class StageError(MailbotError):
+    """Raised when one stage of the pipeline cannot handle one mail.
+
+    The mail is quarantined under the stage's name; the batch goes on.
+    """
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason

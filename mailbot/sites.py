@@ -1,0 +1,214 @@
+"""Who is who: NGIs, sites, VOs and CAs from the sites file, and lookups."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailbot.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Ngi:
+    name: str
+    security_contacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    ngi: str | None = None
+    timezone: str = "UTC"
+    country: str | None = None
+    security_contacts: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+    # Extra days off (ISO dates) beyond the country's public holidays.
+    holidays: tuple[str, ...] = ()
+    working_hours: tuple[str, str] = ("09:00", "17:00")
+
+    def owns_address(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.networks)
+
+    def owns_domain(self, domain: str) -> bool:
+        domain = domain.lower().rstrip(".")
+        return any(domain == d or domain.endswith("." + d) for d in self.domains)
+
+
+@dataclass(frozen=True)
+class Contactable:
+    """A VO or a CA: something with a name and security contacts to notify."""
+
+    name: str
+    security_contacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Every NGI, site, VO and CA mailbot knows, with the lookups it needs."""
+
+    ngis: tuple[Ngi, ...] = ()
+    sites: tuple[Site, ...] = ()
+    vos: tuple[Contactable, ...] = ()
+    cas: tuple[Contactable, ...] = ()
+    _name_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def site(self, name: str | None) -> Site | None:
+        if not name:
+            return None
+        wanted = name.lower()
+        return next((s for s in self.sites if s.name.lower() == wanted), None)
+
+    def ngi(self, name: str | None) -> Ngi | None:
+        if not name:
+            return None
+        wanted = name.lower()
+        return next((n for n in self.ngis if n.name.lower() == wanted), None)
+
+    def vo(self, name: str) -> Contactable | None:
+        return next((v for v in self.vos if v.name.lower() == name.lower()), None)
+
+    def ca(self, name: str) -> Contactable | None:
+        return next((c for c in self.cas if c.name.lower() == name.lower()), None)
+
+    def site_by_domain(self, domain: str) -> Site | None:
+        """The site whose mail domain is `domain` or a parent of it."""
+        best: tuple[int, Site] | None = None
+        for site in self.sites:
+            if site.owns_domain(domain):
+                depth = max(len(d) for d in site.domains if site.owns_domain(domain))
+                if best is None or depth > best[0]:
+                    best = (depth, site)
+        return best[1] if best else None
+
+    def site_by_contact(self, address: str) -> Site | None:
+        address = address.lower()
+        return next((s for s in self.sites if address in s.security_contacts), None)
+
+    def site_by_address(self, address: IPAddress) -> Site | None:
+        """The site whose networks hold `address`, the most specific first."""
+        best: tuple[int, Site] | None = None
+        for site in self.sites:
+            for network in site.networks:
+                if address.version == network.version and address in network:
+                    if best is None or network.prefixlen > best[0]:
+                        best = (network.prefixlen, site)
+        return best[1] if best else None
+
+    def sites_named_in(self, text: str) -> list[Site]:
+        """Sites whose name stands in `text` as a whole word, in order of mention."""
+        if not self.sites:
+            return []
+        pattern = self._name_re
+        if pattern is None:
+            names = sorted((re.escape(s.name) for s in self.sites), key=len, reverse=True)
+            pattern = re.compile(r"(?<![\w-])(" + "|".join(names) + r")(?![\w-])", re.I)
+            object.__setattr__(self, "_name_re", pattern)
+        seen: list[Site] = []
+        for match in pattern.finditer(text):
+            site = self.site(match.group(1))
+            if site is not None and site not in seen:
+                seen.append(site)
+        return seen
+
+    def ngi_contacts(self, site: Site) -> tuple[str, ...]:
+        ngi = self.ngi(site.ngi)
+        return ngi.security_contacts if ngi else ()
+
+
+def load_directory(path: Path) -> Directory:
+    """Read a sites file (TOML, see INTERFACE.md); errors name the entry and key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("sites.file", f"{path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("sites.file", f"{path} is not valid TOML: {exc}") from None
+    return directory_from_dict(data, origin=str(path))
+
+
+def directory_from_dict(data: dict, origin: str = "sites file") -> Directory:
+    ngis = tuple(_ngi(e, f"ngi[{i}]") for i, e in enumerate(data.get("ngi", [])))
+    sites = tuple(_site(e, f"site[{i}]") for i, e in enumerate(data.get("site", [])))
+    vos = tuple(_contactable(e, f"vo[{i}]") for i, e in enumerate(data.get("vo", [])))
+    cas = tuple(_contactable(e, f"ca[{i}]") for i, e in enumerate(data.get("ca", [])))
+    _check_unique("site", [s.name for s in sites])
+    _check_unique("ngi", [n.name for n in ngis])
+    return Directory(ngis=ngis, sites=sites, vos=vos, cas=cas)
+
+
+def _check_unique(kind: str, names: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name.lower() in seen:
+            raise ConfigError(f"{kind}.name", f"{name!r} is defined twice")
+        seen.add(name.lower())
+
+
+def _text(entry: dict, key: str, where: str, default: str | None = None) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key}", "must be a non-empty string")
+    return value.strip()
+
+
+def _list(entry: dict, key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.{key}", "must be a list of strings")
+    return tuple(v.strip().lower() if "@" in v or "." in v else v.strip() for v in value)
+
+
+def _ngi(entry: dict, where: str) -> Ngi:
+    return Ngi(
+        name=_text(entry, "name", where),
+        security_contacts=_list(entry, "security_contacts", where),
+    )
+
+
+def _contactable(entry: dict, where: str) -> Contactable:
+    return Contactable(
+        name=_text(entry, "name", where),
+        security_contacts=_list(entry, "security_contacts", where),
+    )
+
+
+def _site(entry: dict, where: str) -> Site:
+    name = _text(entry, "name", where)
+    where = f"site {name}"
+    timezone = _text(entry, "timezone", where, default="UTC")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone", f"{timezone!r} is no IANA zone") from None
+    networks = []
+    for text in _list(entry, "networks", where):
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{where}.networks", f"{text!r} is no network") from None
+    hours = entry.get("working_hours", ["09:00", "17:00"])
+    if not (isinstance(hours, list) and len(hours) == 2):
+        raise ConfigError(f"{where}.working_hours", 'must be like ["09:00", "17:00"]')
+    country = entry.get("country")
+    return Site(
+        name=name,
+        ngi=entry.get("ngi"),
+        timezone=timezone,
+        country=country.upper() if isinstance(country, str) else None,
+        security_contacts=_list(entry, "security_contacts", where),
+        domains=tuple(d.lower().rstrip(".") for d in _list(entry, "domains", where)),
+        networks=tuple(networks),
+        holidays=_list(entry, "holidays", where),
+        working_hours=(str(hours[0]), str(hours[1])),
+    )

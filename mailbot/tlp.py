@@ -1,0 +1,58 @@
+"""Traffic Light Protocol labels: reading them in their many spellings.
+
+The order of LABELS is strictness: a thread's label is the strictest seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+LABELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+DEFAULT = "AMBER"
+
+_ALIASES = {"WHITE": "CLEAR"}
+
+# `TLP: AMBER`, `TLP:AMBER+STRICT`, `[TLP:RED]`, `TLP-GREEN`, `_TLP:AMBER information_`.
+_TLP_RE = re.compile(
+    r"\bTLP\s*[:\-_ ]?\s*(RED|AMBER\s*\+\s*STRICT|AMBER|GREEN|CLEAR|WHITE)\b",
+    re.IGNORECASE,
+)
+# TLP 1.0 banners: `** AMBER information - Limited distribution **`.
+_BANNER_RE = re.compile(
+    r"\b(RED|AMBER|GREEN|WHITE)\s+information\b\s*[-:]?\s*"
+    r"(?:limited\s+distribution|restricted|community\s+wide|unlimited\s+distribution"
+    r"|personal\s+for\s+named\s+recipients\s+only)?",
+    re.IGNORECASE,
+)
+
+
+def normalise(label: str) -> str | None:
+    """Return the TLP 2.0 name of `label` (any accepted spelling), or None."""
+    text = re.sub(r"\s+", "", label.upper())
+    text = text.removeprefix("TLP:").removeprefix("TLP")
+    text = _ALIASES.get(text, text)
+    return text if text in LABELS else None
+
+
+def find_labels(text: str) -> list[str]:
+    """Every TLP label written in `text`, in TLP 2.0 names, in order."""
+    found: list[tuple[int, str]] = []
+    for match in _TLP_RE.finditer(text):
+        found.append((match.start(), match.group(1)))
+    for match in _BANNER_RE.finditer(text):
+        found.append((match.start(), match.group(1)))
+    return [n for _, raw in sorted(found) if (n := normalise(raw)) is not None]
+
+
+def strictest(labels: Iterable[str | None]) -> str | None:
+    """The strictest of `labels`, or None when there is none."""
+    ranked = [LABELS.index(label) for label in labels if label in LABELS]
+    return LABELS[max(ranked)] if ranked else None
+
+
+def strip_markers(subject: str) -> str:
+    """`subject` without TLP markers such as `[TLP:AMBER]` or `TLP: RED`."""
+    cleaned = re.sub(r"\[\s*" + _TLP_RE.pattern + r"\s*\]", " ", subject, flags=re.I)
+    cleaned = _TLP_RE.sub(" ", cleaned)
+    return re.sub(r"\s{2,}", " ", cleaned).strip()
