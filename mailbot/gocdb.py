@@ -1,0 +1,326 @@
+"""Import sites and NGIs from GOCDB XML exports, and write a sites file.
+
+`parse_gocdb` reads one or more exports (get_site and get_ngi output, or one
+document holding both) and returns the sites-file structure of INTERFACE.md,
+plus a list of warnings under the key "warnings" (the sites file loader
+ignores it; `render_sites_toml` writes it as comments):
+
+- a site is named by SHORT_NAME (else its NAME attribute); ROC is its NGI;
+  CSIRT_EMAIL holds its security contacts, several separated by commas,
+  semicolons or spaces; TIMEZONE must be an IANA zone, else the site gets
+  UTC and a warning; COUNTRY_CODE, else COUNTRY (a code or an English name),
+  becomes an ISO 3166 alpha-2 code for which public holidays are known;
+- its mail domains are those of its CSIRT_EMAIL addresses and of any
+  DOMAIN/DOMAIN_NAME elements, leaving out public mail providers and any
+  domain that several sites give (NGI-wide security lists are common);
+- an NGI comes from an NGI element (NAME, SECURITY_EMAIL) or, without one,
+  from the ROC of its sites, with no contacts and a warning.
+
+The XML is untrusted: a document with a DOCTYPE or entity declaration is
+refused before any entity is expanded (the parser stops at the declaration),
+so neither entity bombs nor external entities can do harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import xml.etree.ElementTree as ET
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterable
+from xml.parsers import expat
+
+import holidays
+
+from mailbot.errors import MailbotError
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com",
+        "yahoo.com", "icloud.com", "gmx.de", "gmx.net", "web.de",
+        "protonmail.com", "proton.me", "mail.ru", "yandex.ru",
+    }
+)  # fmt: skip
+
+# English names GOCDB uses that differ from the holidays package's own.
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "great britain": "GB",
+    "czech republic": "CZ",
+    "russian federation": "RU",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "korea, republic of": "KR",
+    "macedonia": "MK",
+    "fyrom": "MK",
+    "moldova, republic of": "MD",
+    "republic of moldova": "MD",
+    "turkiye": "TR",
+    "türkiye": "TR",
+    "taiwan, province of china": "TW",
+    "viet nam": "VN",
+    "iran, islamic republic of": "IR",
+    "usa": "US",
+    "united states of america": "US",
+}
+# Two-letter codes in GOCDB that are not ISO 3166.
+CODE_ALIASES = {"UK": "GB", "EL": "GR"}
+
+SITE_ORDER = ("name", "ngi", "timezone", "country", "security_contacts", "domains")
+_ADDRESS_RE = re.compile(r"^[^@\s<>]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$")
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class GocdbError(MailbotError, ValueError):
+    """Raised when a GOCDB export cannot be read, or is refused as unsafe."""
+
+
+def parse_gocdb(xml: bytes, *more: bytes) -> dict:
+    """The sites-file structure of one or more GOCDB exports, merged."""
+    warnings: list[str] = []
+    ngis: dict[str, dict] = {}
+    sites: dict[str, dict] = {}
+    for document in (xml, *more):
+        root = parse_xml(document)
+        for element in root.iter("NGI"):
+            _merge_ngi(ngis, _ngi_entry(element, warnings))
+        for element in root.iter("SITE"):
+            entry = _site_entry(element, warnings)
+            if entry is not None and entry["name"] in sites:
+                warnings.append(f"site {entry['name']}: given twice, the last wins")
+            if entry is not None:
+                sites[entry["name"]] = entry
+    _drop_shared_domains(sites.values(), warnings)
+    _add_roc_ngis(ngis, sites.values(), warnings)
+    for warning in warnings:
+        log.warning("GOCDB import: %s", warning)
+    return {
+        "ngi": [ngis[name] for name in sorted(ngis)],
+        "site": [sites[name] for name in sorted(sites)],
+        "warnings": warnings,
+    }
+
+
+def parse_xml(document: bytes) -> ET.Element:
+    """Parse untrusted XML into an element tree; refuse any DTD."""
+    if len(document) > MAX_DOCUMENT_BYTES:
+        raise GocdbError(f"the export is over {MAX_DOCUMENT_BYTES} bytes")
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.EntityDeclHandler = _refuse_entity
+    parser.ExternalEntityRefHandler = _refuse_entity
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(document, True)
+    except expat.ExpatError as exc:
+        raise GocdbError(f"the export is not well-formed XML: {exc}") from None
+    return builder.close()
+
+
+def _refuse_doctype(*_: object) -> None:
+    raise GocdbError(
+        "the export has a DOCTYPE declaration; GOCDB exports have none, and DTDs "
+        "can expand entities without bound, so it is refused"
+    )
+
+
+def _refuse_entity(*_: object) -> int:
+    raise GocdbError("the export declares or references entities; it is refused")
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    child = element.find(tag)
+    return (child.text or "").strip() if child is not None else ""
+
+
+def _addresses(text: str, where: str, warnings: list[str]) -> list[str]:
+    found: list[str] = []
+    for part in re.split(r"[,;\s]+", text):
+        address = part.strip().strip("<>").removeprefix("mailto:").lower()
+        if not address:
+            continue
+        if _ADDRESS_RE.match(address) is None:
+            warnings.append(f"{where}: {part!r} is no mail address, left out")
+        elif address not in found:
+            found.append(address)
+    return found
+
+
+def _ngi_entry(element: ET.Element, warnings: list[str]) -> dict | None:
+    name = _text(element, "NAME")
+    if not name:
+        return None
+    where = f"NGI {name}"
+    contacts = _addresses(_text(element, "SECURITY_EMAIL"), where, warnings)
+    if not contacts:
+        warnings.append(f"{where}: no SECURITY_EMAIL")
+    return {"name": name, "security_contacts": contacts}
+
+
+def _merge_ngi(ngis: dict[str, dict], entry: dict | None) -> None:
+    if entry is None:
+        return
+    known = ngis.setdefault(entry["name"], {"name": entry["name"]})
+    contacts = known.setdefault("security_contacts", [])
+    contacts.extend(c for c in entry["security_contacts"] if c not in contacts)
+
+
+def _site_entry(element: ET.Element, warnings: list[str]) -> dict | None:
+    name = _text(element, "SHORT_NAME") or element.get("NAME", "").strip()
+    if not name:
+        warnings.append(f"a SITE (ID {element.get('ID', '?')}) has no name, left out")
+        return None
+    where = f"site {name}"
+    contacts = _addresses(_text(element, "CSIRT_EMAIL"), where, warnings)
+    if not contacts:
+        warnings.append(f"{where}: no usable CSIRT_EMAIL, no security contact")
+    entry: dict = {"name": name}
+    if roc := _text(element, "ROC"):
+        entry["ngi"] = roc
+    entry["timezone"] = _timezone(_text(element, "TIMEZONE"), where, warnings)
+    country = _country(element, where, warnings)
+    if country:
+        entry["country"] = country
+    entry["security_contacts"] = contacts
+    entry["domains"] = _domains(element, contacts)
+    return entry
+
+
+def _timezone(name: str, where: str, warnings: list[str]) -> str:
+    if not name:
+        warnings.append(f"{where}: no TIMEZONE, using UTC")
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        warnings.append(f"{where}: TIMEZONE {name!r} is no IANA zone, using UTC")
+        return "UTC"
+    return name
+
+
+def _country(element: ET.Element, where: str, warnings: list[str]) -> str | None:
+    given = [_text(element, "COUNTRY_CODE"), _text(element, "COUNTRY")]
+    given = [value for value in given if value]
+    for value in given:
+        code = country_code(value)
+        if code is not None:
+            return code
+    if given:
+        warnings.append(f"{where}: no public holidays known for {given[-1]!r}")
+    return None
+
+
+def country_code(value: str) -> str | None:
+    """The ISO 3166 alpha-2 code of a code or English country name.
+
+    Only countries the holidays package knows count: the code is used for
+    public holidays, and an unknown one would be refused later.
+    """
+    text = value.strip()
+    supported = holidays.list_supported_countries()
+    if len(text) == 2 and text.isalpha():
+        given = CODE_ALIASES.get(text.upper(), text.upper())
+        return given if given in supported else None
+    code: object = COUNTRY_ALIASES.get(text.lower())
+    if code is None:
+        # The holidays package names its classes after the English names.
+        class_name = "".join(w.capitalize() for w in re.findall(r"[A-Za-z]+", text))
+        found = getattr(holidays, class_name, None) if class_name else None
+        code = getattr(found, "country", None)
+    if isinstance(code, str) and len(code) == 2 and code in supported:
+        return code
+    return None
+
+
+def _domains(element: ET.Element, contacts: list[str]) -> list[str]:
+    listed = [d.text or "" for d in element.iter("DOMAIN_NAME")]
+    candidates = [c.rsplit("@", 1)[1] for c in contacts] + listed
+    domains: list[str] = []
+    for domain in candidates:
+        domain = domain.strip().lower().rstrip(".")
+        if domain and domain not in PUBLIC_MAIL_DOMAINS and domain not in domains:
+            domains.append(domain)
+    # A site owns the subdomains of its domains, so listing them adds nothing.
+    return [d for d in domains if not any(d.endswith("." + p) for p in domains)]
+
+
+def _drop_shared_domains(sites: Iterable[dict], warnings: list[str]) -> None:
+    # A domain that several sites give (an NGI-wide list, a shared
+    # institution) cannot tell those sites apart, so none of them gets it.
+    sites = list(sites)
+    counts = Counter(d for site in sites for d in site["domains"])
+    shared = sorted(domain for domain, count in counts.items() if count > 1)
+    for domain in shared:
+        warnings.append(f"domain {domain} is given by {counts[domain]} sites, left out")
+    for site in sites:
+        site["domains"] = [d for d in site["domains"] if d not in shared]
+
+
+def _add_roc_ngis(
+    ngis: dict[str, dict], sites: Iterable[dict], warnings: list[str]
+) -> None:
+    for site in sites:
+        roc = site.get("ngi")
+        if roc and roc not in ngis:
+            ngis[roc] = {"name": roc, "security_contacts": []}
+            warnings.append(f"NGI {roc}: no NGI element, so no security contact")
+
+
+def render_sites_toml(data: dict) -> str:
+    """A sites file (TOML) holding `data`; warnings become comments."""
+    lines = ["# Sites file written by mailbot from a GOCDB export."]
+    lines += [f"# warning: {_one_line(w)}" for w in data.get("warnings", [])]
+    for section in ("ngi", "site", "vo", "ca"):
+        for entry in data.get(section, []):
+            lines += ["", f"[[{section}]]"]
+            lines += [
+                f"{_toml_key(key)} = {_toml_value(entry[key])}"
+                for key in _ordered_keys(entry)
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _ordered_keys(entry: dict) -> list[str]:
+    first = [key for key in SITE_ORDER if key in entry]
+    return first + [key for key in entry if key not in first]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY_RE.match(key) else _toml_string(key)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise ValueError(f"{value!r} cannot be written to a sites file")
+
+
+def _toml_string(text: str) -> str:
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
