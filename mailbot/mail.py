@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 from dataclasses import dataclass, field
 
 
@@ -81,6 +82,9 @@ class ParsedMail:
     text_parts: tuple[TextPart, ...]
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = field(default=())
+    message: email.message.Message | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""

@@ -109,7 +109,9 @@ class Directory:
             return []
         pattern = self._name_re
         if pattern is None:
-            names = sorted((re.escape(s.name) for s in self.sites), key=len, reverse=True)
+            names = sorted(
+                (re.escape(s.name) for s in self.sites), key=len, reverse=True
+            )
             pattern = re.compile(r"(?<![\w-])(" + "|".join(names) + r")(?![\w-])", re.I)
             object.__setattr__(self, "_name_re", pattern)
         seen: list[Site] = []
@@ -166,7 +168,9 @@ def _list(entry: dict, key: str, where: str) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}.{key}", "must be a list of strings")
-    return tuple(v.strip().lower() if "@" in v or "." in v else v.strip() for v in value)
+    return tuple(
+        v.strip().lower() if "@" in v or "." in v else v.strip() for v in value
+    )
 
 
 def _ngi(entry: dict, where: str) -> Ngi:
@@ -190,7 +194,9 @@ def _site(entry: dict, where: str) -> Site:
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.timezone", f"{timezone!r} is no IANA zone") from None
+        raise ConfigError(
+            f"{where}.timezone", f"{timezone!r} is no IANA zone"
+        ) from None
     networks = []
     for text in _list(entry, "networks", where):
         try:

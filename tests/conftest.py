@@ -1,15 +1,40 @@
-"""Shared fixtures. Tests that need ../shared skip without it, except in CI."""
+"""Shared fixtures. Tests that need ../shared skip without it, except in CI.
+
+The real servers (a private Dovecot, an SMTP sink, a PostgreSQL database per
+test) come from servers.py beside this file. In CI nothing may skip: a skip
+there is reported as a failure, so a missing server cannot pass unnoticed.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from servers import (
+    DATABASE_SETTING,
+    IN_CI,
+    Dovecot,
+    SmtpSink,
+    database_server,
+    dovecot_missing,
+    fresh_database,
+    openssl_missing,
+    require,
+    smtp_sink_missing,
+)
+from sqlalchemy.engine import URL
+
+# test_servers.py runs pytest on a few tests of its own to check the CI policy.
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-IN_CI = bool(os.environ.get("CI"))
+
+# Tests using these fixtures get the `servers` marker, so `-m "not servers"`
+# runs the rest without Dovecot or an SMTP server.
+SERVER_FIXTURES = frozenset({"dovecot", "dovecot_tls", "smtp_sink"})
 
 
 def require_shared(sub: str = "") -> Path:
@@ -36,3 +61,84 @@ def cases_dir() -> Path:
 @pytest.fixture
 def corpus_dir() -> Path:
     return require_shared("corpus")
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A running private Dovecot (plain IMAP) with an empty INBOX."""
+    require(dovecot_missing())
+    with Dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def dovecot_tls() -> Iterator[Dovecot]:
+    """A running private Dovecot speaking implicit TLS (IMAPS)."""
+    require(dovecot_missing() or openssl_missing())
+    with Dovecot(tls=True) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A running SMTP sink that accepts every mail, without AUTH or TLS."""
+    require(smtp_sink_missing())
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def database_server_url() -> URL | None:
+    """The PostgreSQL server to make test databases on, or None for SQLite."""
+    setting = os.environ.get(DATABASE_SETTING, "").strip()
+    if setting in ("", "sqlite"):
+        return None
+    return database_server(setting)
+
+
+@pytest.fixture
+def database_url(database_server_url: URL | None, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
+    if database_server_url is None:
+        yield f"sqlite:///{tmp_path / 'mailbot.db'}"
+        return
+    with fresh_database(database_server_url) as url:
+        yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # An expected failure (xfail) is reported as skipped too: leave it alone.
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {_why(report)}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    # A module that skips itself (importorskip, say) would hide all its tests.
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {_why(report)}"
+    return report
+
+
+def _why(report: pytest.TestReport | pytest.CollectReport) -> str:
+    # A skip's longrepr is (path, line, "Skipped: reason").
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):
+        return str(longrepr[2])
+    return str(longrepr)

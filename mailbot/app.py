@@ -1,0 +1,97 @@
+"""The running application: settings, database, sites, clock and templates.
+
+Commands build one App and hand it to the stages; nothing else is global.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+import jinja2
+
+from mailbot import render
+from mailbot.clock import Clock
+from mailbot.config import Settings
+from mailbot.db.engine import Database
+from mailbot.deadlines import (
+    ChasePolicy,
+    Rule,
+    WorkingCalendar,
+    chase_policy_from_config,
+    rules_from_config,
+)
+from mailbot.sites import Directory, load_directory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    directory: Directory | None = None
+    # --backfill: record everything, send nothing.
+    backfill: bool = False
+    _calendars: dict[str | None, WorkingCalendar] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.directory is None:
+            self.directory = self._load_directory()
+
+    def _load_directory(self) -> Directory:
+        path = self.settings.path(self.settings.sites.file)
+        if not path.exists() and "file" not in self.settings.raw.get("sites", {}):
+            log.warning("sites file %s not found; no site is known", path)
+            return Directory()
+        return load_directory(path)
+
+    @property
+    def sites(self) -> Directory:
+        assert self.directory is not None
+        return self.directory
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database.url)
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        return rules_from_config(self.settings.raw.get("rules"))
+
+    @cached_property
+    def chase_policy(self) -> ChasePolicy:
+        return chase_policy_from_config(self.settings.raw.get("chase"))
+
+    def calendar(self, site_name: str | None) -> WorkingCalendar:
+        """The working calendar of a site; the CSIRT's zone when unknown."""
+        cached = self._calendars.get(site_name)
+        if cached is None:
+            site = self.sites.site(site_name)
+            cached = (
+                WorkingCalendar.for_site(site)
+                if site is not None
+                else WorkingCalendar(timezone=self.settings.mailbot.timezone)
+            )
+            self._calendars[site_name] = cached
+        return cached
+
+    @cached_property
+    def templates(self) -> jinja2.Environment:
+        override = self.settings.raw.get("templates", {}).get("directory")
+        return render.environment(self.settings.path(override) if override else None)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
+
+
+def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -> App:
+    """An App with the database migrated, as every database command needs."""
+    app = App(settings=settings, clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
+    # Parse the clocks' configuration now, so a bad key fails at start-up.
+    _ = app.rules, app.chase_policy
+    for site in app.sites.sites:
+        app.calendar(site.name)
+    app.db.upgrade()
+    return app

@@ -1,0 +1,219 @@
+"""The command line: `mailbot [--config PATH] [--now ISO8601] COMMAND`.
+
+Exit status: 0 success, 2 usage or configuration error, 1 any other
+failure, always with one clear line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mailbot import __version__
+from mailbot.clock import Clock, parse_instant
+from mailbot.errors import ConfigError, MailbotError
+
+log = logging.getLogger("mailbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailbot",
+        description="The daemon behind a CSIRT's abuse mailbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
+    parser.add_argument(
+        "--config", help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)"
+    )
+    parser.add_argument(
+        "--now", help="mailbot's clock for this command (ISO 8601 with zone)"
+    )
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, configure, _) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        configure(sub)
+    return parser
+
+
+def _json_flag(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--json", action="store_true", help="print JSON on standard output"
+    )
+
+
+def _no_args(_sub: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _db_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "action", choices=["upgrade"], help="upgrade: apply the migrations"
+    )
+
+
+def _sweep_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--now", dest="sweep_now", help="same as the global --now")
+    _json_flag(sub)
+
+
+def _ingest_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("paths", nargs="+", metavar="PATH", help=".eml, mbox or Maildir")
+    sub.add_argument("--backfill", action="store_true", help="record, send nothing")
+    _json_flag(sub)
+
+
+def _incidents_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--all", action="store_true", help="closed ones too")
+    _json_flag(sub)
+
+
+def _show_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("tag", metavar="TAG", help="the incident's tag or any alias")
+    _json_flag(sub)
+
+
+def _quarantine_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    sub.add_argument("id", nargs="?", type=int, help="the quarantined mail's id")
+    _json_flag(sub)
+
+
+def _demo_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--dir", default=None, help="where to keep the demo's files")
+    _json_flag(sub)
+
+
+def _command(module: str, name: str) -> Callable[..., int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+
+    return run
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable]] = {
+    "db": (
+        "apply the migrations (db upgrade)",
+        _db_args,
+        _command("mailbot.commands", "db"),
+    ),
+    "run": (
+        "the daemon: poll, sweep, send, until SIGTERM",
+        _no_args,
+        _command("mailbot.daemon", "run_command"),
+    ),
+    "poll": (
+        "one pass over the mailbox, then send what it queued",
+        _json_flag,
+        _command("mailbot.commands", "poll"),
+    ),
+    "sweep": (
+        "one pass over the deadlines, then send the outbox",
+        _sweep_args,
+        _command("mailbot.commands", "sweep"),
+    ),
+    "ingest": (
+        "process .eml, mbox or Maildir files as if they had arrived",
+        _ingest_args,
+        _command("mailbot.commands", "ingest"),
+    ),
+    "incidents": (
+        "list open incidents",
+        _incidents_args,
+        _command("mailbot.commands", "incidents"),
+    ),
+    "show": (
+        "one incident with its mails, fields and deadlines",
+        _show_args,
+        _command("mailbot.commands", "show"),
+    ),
+    "status": (
+        "health and counts; exit 1 when unhealthy",
+        _json_flag,
+        _command("mailbot.commands", "status"),
+    ),
+    "quarantine": (
+        "list mails that could not be processed; retry ID",
+        _quarantine_args,
+        _command("mailbot.commands", "quarantine"),
+    ),
+    "demo": (
+        "the main job end to end on the shipped sample mailbox",
+        _demo_args,
+        _command("mailbot.demo", "demo_command"),
+    ),
+}
+
+
+def _setup_logging(level: str | None) -> None:
+    name = (level or os.environ.get("MAILBOT_LOG_LEVEL") or "INFO").upper()
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            "--log-level", f"{name!r} is not a log level (DEBUG, INFO, ...)"
+        )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(name)
+    # imapclient logs every command at DEBUG; keep wire traffic out of INFO.
+    quiet = max(logging.getLevelName(name), logging.INFO)
+    logging.getLogger("imapclient").setLevel(quiet)
+    logging.getLogger("alembic").setLevel(
+        max(logging.getLevelName(name), logging.WARNING)
+    )
+
+
+def clock_from(args: argparse.Namespace) -> Clock:
+    text = getattr(args, "sweep_now", None) or args.now or os.environ.get("MAILBOT_NOW")
+    if not text:
+        return Clock()
+    try:
+        return Clock(parse_instant(text))
+    except ValueError as exc:
+        raise ConfigError("--now", f"{exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _setup_logging(args.log_level)
+        return COMMANDS[args.command][2](args)
+    except ConfigError as exc:
+        print(f"mailbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except MailbotError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"mailbot: {type(exc).__name__}: {exc} (run with --log-level DEBUG "
+            "for details)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def config_path(args: argparse.Namespace) -> Path | None:
+    from mailbot.config import find_config_file
+
+    return find_config_file(args.config)

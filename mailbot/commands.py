@@ -1,0 +1,183 @@
+"""The commands that work on the database, one function each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mailbot import send, service, views
+from mailbot.app import App, open_app
+from mailbot.cli import clock_from, config_path, print_json
+from mailbot.config import load_settings
+from mailbot.errors import ConfigError, MailbotError
+
+
+def app_from(args: argparse.Namespace, **kwargs: object) -> App:
+    settings = load_settings(config_path(args))
+    return open_app(settings, clock_from(args), **kwargs)
+
+
+def db(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    from mailbot.db.engine import current_revision
+
+    print(f"database at revision {current_revision(app.settings.database.url)}")
+    app.close()
+    return 0
+
+
+def poll(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        result = service.poll(app)
+    finally:
+        app.close()
+    _report(args, vars(result))
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        from mailbot.deadlines.sweep import sweep as sweep_deadlines
+
+        summary = sweep_deadlines(app)
+        delivered = send.deliver_due(app)
+    finally:
+        app.close()
+    _report(args, {**summary, "delivered": vars(delivered)})
+    return 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    from mailbot.fetch import PollResult
+    from mailbot.fetch.files import iter_path
+    from mailbot.process import process_delivery
+
+    paths = [Path(p) for p in args.paths]
+    for path in paths:
+        if not path.exists():
+            raise ConfigError("PATH", f"{path} does not exist")
+    app = app_from(args, backfill=args.backfill)
+    result = PollResult()
+    try:
+        for path in paths:
+            for delivery in iter_path(path):
+                outcome = process_delivery(app, delivery)
+                result.count(outcome.result, outcome.incident)
+        if not args.backfill:
+            send.deliver_due(app)
+    finally:
+        app.close()
+    _report(args, vars(result))
+    return 0
+
+
+def incidents(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        rows = views.incident_list(app, all_=args.all)
+    finally:
+        app.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(
+            f"{row['tag']:<18} {row['status']:<14} {row['tlp']:<12} "
+            f"{row['site'] or '-':<16} {row['subject']}"
+        )
+    if not rows:
+        print("no open incidents" if not args.all else "no incidents")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        data = views.show(app, args.tag)
+    finally:
+        app.close()
+    if data is None:
+        raise MailbotError(
+            f"no incident {args.tag}: `mailbot incidents --all` lists them"
+        )
+    if args.json:
+        print_json(data)
+    else:
+        from mailbot.summary import summary_text
+
+        print(summary_text(data))
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        data = views.status(app, service.last_poll(app))
+    finally:
+        app.close()
+    if args.json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    if not data["healthy"]:
+        print("mailbot: unhealthy: " + "; ".join(data["problems"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def quarantine(args: argparse.Namespace) -> int:
+    app = app_from(args)
+    try:
+        if args.action == "retry":
+            return _retry(app, args)
+        rows = views.quarantine_list(app)
+    finally:
+        app.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(
+            f"{row['id']:>6} {row['arrived_at']} {row['stage']:<9} {row['reason']}"
+            f"  [{row['origin']}]"
+        )
+    if not rows:
+        print("quarantine is empty")
+    return 0
+
+
+def _retry(app: App, args: argparse.Namespace) -> int:
+    from mailbot.db.models import Mail
+    from mailbot.process import process_stored
+
+    if args.id is None:
+        raise ConfigError("ID", "quarantine retry needs the id that `quarantine` lists")
+    with app.db.transaction() as session:
+        mail = session.get(Mail, args.id)
+        if mail is None or mail.state != "quarantined":
+            raise MailbotError(f"mail {args.id} is not in quarantine")
+        mail.state = "received"
+        raw = mail.raw
+    outcome = process_stored(app, args.id, raw)
+    send.deliver_due(app)
+    _report(
+        args,
+        {
+            "id": args.id,
+            "result": outcome.result,
+            "incident": outcome.incident,
+            "reason": outcome.reason,
+        },
+    )
+    return 0 if outcome.result == "processed" else 1
+
+
+def _report(args: argparse.Namespace, data: dict) -> None:
+    if getattr(args, "json", False):
+        print_json(data)
+    else:
+        print(", ".join(f"{k}: {v}" for k, v in data.items()))

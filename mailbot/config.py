@@ -1,0 +1,352 @@
+"""Settings: one TOML file, overridden by MAILBOT_<SECTION>_<KEY> variables.
+
+Every key is parsed once into frozen, typed objects. A bad or missing value
+raises ConfigError naming the key; the command line turns that into exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailbot.errors import ConfigError
+
+TLS_MODES = ("ssl", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class MailbotSettings:
+    address: str
+    tag_prefix: str = "EGI"
+    timezone: str = "Europe/Amsterdam"
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///mailbot.db"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    kind: str = "imap"  # "imap" or "maildir"
+    poll_interval: float = 60.0
+    batch_size: int = 500
+    max_fetch_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str | None = None
+    port: int = 993
+    tls: str = "ssl"
+    username: str = "abuse"
+    password: str = ""
+    folder: str = "INBOX"
+    ca_file: str | None = None
+    timeout: float = 60.0
+    idle: bool = True
+
+
+@dataclass(frozen=True)
+class MaildirSettings:
+    path: str = "maildir"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    kind: str = "smtp"  # "smtp" or "maildir"
+    host: str | None = None
+    port: int = 587
+    tls: str = "starttls"
+    username: str = ""
+    password: str = ""
+    path: str = "outbox-maildir"
+    ca_file: str | None = None
+    timeout: float = 30.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class CsirtSettings:
+    members: tuple[str, ...] = ()
+    authserv_ids: tuple[str, ...] = ()
+    duty_address: str | None = None
+
+
+@dataclass(frozen=True)
+class SitesSettings:
+    file: str = "sites.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mailbot: MailbotSettings
+    database: DatabaseSettings
+    source: SourceSettings
+    imap: ImapSettings
+    maildir: MaildirSettings
+    smtp: SmtpSettings
+    csirt: CsirtSettings
+    sites: SitesSettings
+    base_dir: Path
+    raw: Mapping[str, Any]
+
+    def path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset({self.mailbot.address, *self.mailbot.aliases})
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """--config, else $MAILBOT_CONFIG, else ./mailbot.toml when it exists."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("MAILBOT_CONFIG"):
+        return Path(os.environ["MAILBOT_CONFIG"])
+    default = Path("mailbot.toml")
+    return default if default.exists() else None
+
+
+def load_settings(
+    path: Path | None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the file at `path` (or nothing) and apply the environment."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("--config", f"{path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+    data = _apply_environment(data, os.environ if environ is None else environ)
+    base_dir = path.resolve().parent if path is not None else Path.cwd()
+    return _build(data, base_dir)
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict:
+    """Overlay MAILBOT_<SECTION>_<KEY> variables; values are TOML or text."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for name, text in environ.items():
+        if not name.startswith("MAILBOT_") or name in ("MAILBOT_CONFIG", "MAILBOT_NOW"):
+            continue
+        section, _, key = name[len("MAILBOT_") :].lower().partition("_")
+        if not key:
+            continue
+        merged.setdefault(section, {})[key] = _env_value(text)
+    return merged
+
+
+def _env_value(text: str) -> Any:
+    # A variable may hold a TOML value (a number, a list); anything that is
+    # not one is taken as a plain string, so passwords need no quoting.
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+class _Section:
+    """Typed reads from one section, each error naming `section.key`."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, base_dir: Path) -> None:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be a table like [" + name + "]")
+        self.values = value
+        self.name = name
+        self.base_dir = base_dir
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def get(self, key: str, kind: type, default: Any, check: Callable | None = None):
+        value = self._secret(key)
+        if value is None:
+            return default
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is tuple:
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise ConfigError(self.key(key), "must be a list of strings")
+            value = tuple(value)
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(self.key(key), f"must be {_KIND_NAMES[kind]}")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise ConfigError(self.key(key), problem)
+        return value
+
+    def required(self, key: str) -> str:
+        value = self.get(key, str, None)
+        if not value:
+            raise ConfigError(self.key(key), "is required and has no default")
+        return value
+
+    def _secret(self, key: str) -> Any:
+        # A secret may be given as `<key>_file`, a path to a file holding it.
+        if key in self.values:
+            return self.values[key]
+        file_key = key + "_file"
+        if file_key not in self.values:
+            return None
+        path = Path(str(self.values[file_key])).expanduser()
+        path = path if path.is_absolute() else self.base_dir / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                self.key(file_key), f"cannot read {path}: {exc}"
+            ) from None
+
+
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "must be a port number from 1 to 65535"
+
+
+def _zone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is no IANA time zone (for example Europe/Amsterdam)"
+    return None
+
+
+def _address(value: str) -> str | None:
+    return None if "@" in value.strip("@") else f"{value!r} is no mail address"
+
+
+def _build(data: Mapping[str, Any], base_dir: Path) -> Settings:
+    sections = {n: _Section(data, n, base_dir) for n in _SECTION_BUILDERS}
+    built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
+    settings = Settings(**built, base_dir=base_dir, raw=data)
+    if settings.source.kind == "imap" and settings.imap.host is None:
+        raise ConfigError("imap.host", "is required when [source] kind is imap")
+    return settings
+
+
+def _mailbot(s: _Section) -> MailbotSettings:
+    address = s.required("address")
+    if problem := _address(address):
+        raise ConfigError(s.key("address"), problem)
+    prefix_ok = lambda v: None if v.isalnum() else "must be letters and digits only"  # noqa: E731
+    return MailbotSettings(
+        address=address.lower(),
+        tag_prefix=s.get("tag_prefix", str, "EGI", prefix_ok).upper(),
+        timezone=s.get("timezone", str, "Europe/Amsterdam", _zone),
+        aliases=tuple(a.lower() for a in s.get("aliases", tuple, ())),
+    )
+
+
+def _database(s: _Section) -> DatabaseSettings:
+    return DatabaseSettings(url=s.get("url", str, "sqlite:///mailbot.db"))
+
+
+def _source(s: _Section) -> SourceSettings:
+    return SourceSettings(
+        kind=s.get("kind", str, "imap", _one_of(("imap", "maildir"))),
+        poll_interval=s.get("poll_interval", float, 60.0, _positive),
+        batch_size=s.get("batch_size", int, 500, _positive),
+        max_fetch_attempts=s.get("max_fetch_attempts", int, 5, _positive),
+    )
+
+
+def _imap(s: _Section) -> ImapSettings:
+    tls = s.get("tls", str, "ssl", _one_of(TLS_MODES))
+    return ImapSettings(
+        host=s.get("host", str, None),
+        port=s.get("port", int, 993 if tls == "ssl" else 143, _port),
+        tls=tls,
+        username=s.get("username", str, "abuse"),
+        password=s.get("password", str, ""),
+        folder=s.get("folder", str, "INBOX"),
+        ca_file=s.get("ca_file", str, None),
+        timeout=s.get("timeout", float, 60.0, _positive),
+        idle=s.get("idle", bool, True),
+    )
+
+
+def _maildir(s: _Section) -> MaildirSettings:
+    return MaildirSettings(path=s.get("path", str, "maildir"))
+
+
+def _smtp(s: _Section) -> SmtpSettings:
+    kind = s.get("kind", str, "smtp", _one_of(("smtp", "maildir")))
+    tls = s.get("tls", str, "starttls", _one_of(TLS_MODES))
+    settings = SmtpSettings(
+        kind=kind,
+        host=s.get("host", str, None),
+        port=s.get("port", int, {"ssl": 465, "starttls": 587, "none": 25}[tls], _port),
+        tls=tls,
+        username=s.get("username", str, ""),
+        password=s.get("password", str, ""),
+        path=s.get("path", str, "outbox-maildir"),
+        ca_file=s.get("ca_file", str, None),
+        timeout=s.get("timeout", float, 30.0, _positive),
+        max_attempts=s.get("max_attempts", int, 8, _positive),
+    )
+    if kind == "smtp" and settings.host is None:
+        raise ConfigError("smtp.host", "is required when [smtp] kind is smtp")
+    return settings
+
+
+def _csirt(s: _Section) -> CsirtSettings:
+    members = s.get("members", tuple, ())
+    for member in members:
+        if problem := _address(member):
+            raise ConfigError(s.key("members"), problem)
+    return CsirtSettings(
+        members=tuple(m.lower() for m in members),
+        authserv_ids=tuple(a.lower() for a in s.get("authserv_ids", tuple, ())),
+        duty_address=s.get("duty_address", str, None, _address),
+    )
+
+
+def _sites(s: _Section) -> SitesSettings:
+    return SitesSettings(file=s.get("file", str, "sites.toml"))
+
+
+_SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
+    "mailbot": _mailbot,
+    "database": _database,
+    "source": _source,
+    "imap": _imap,
+    "maildir": _maildir,
+    "smtp": _smtp,
+    "csirt": _csirt,
+    "sites": _sites,
+}

@@ -1,0 +1,1 @@
+"""The CSIRT in the thread: commands by mail from authenticated members."""

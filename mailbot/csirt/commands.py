@@ -1,0 +1,144 @@
+"""Reading commands: `#name arguments` lines at the top of a member's own text.
+
+Pure: the text in, the commands (or what is wrong with them) out. Only the
+lines before anything else count; a blank line or a TLP banner may come
+first. Commands in quoted text never reach here (own text only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from mailbot import tlp
+from mailbot.clock import parse_instant
+
+_LINE_RE = re.compile(r"^#([a-z][a-z-]*)\b[ \t]*(.*)$", re.I)
+_TAG_RE = re.compile(r"^[A-Z0-9]+-\d{8}-\d{2}$", re.I)
+
+# name -> (argument form, what it does); the reply to a bad command lists these.
+SPEC = {
+    "site": ("NAME", "set the incident's site"),
+    "merge": ("TAG", "merge this incident into TAG"),
+    "tlp": ("LABEL", "set the TLP label (RED, AMBER+STRICT, AMBER, GREEN, CLEAR)"),
+    "discovered": ("TIME", "record when the incident was discovered"),
+    "isolated": ("TIME", "record when the systems were isolated"),
+    "resolved": ("[TIME]", "record the resolution (default: this mail's time)"),
+    "false-positive": ("", "close as a false positive"),
+    "close": ("", "close the incident"),
+    "reopen": ("", "reopen the incident"),
+    "no-request": ("", "this mail asks the site for nothing"),
+    "extend": ("RULE TIME", "move a pending deadline"),
+    "notify-vo": ("VO", "notify the VO's security contact of the incident's DNs"),
+    "notify-ca": ("CA", "notify the CA's security contact of the incident's DNs"),
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argument: str = ""
+    when: dt.datetime | None = None
+    rule: str | None = None
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class BadCommand:
+    line: str
+    problem: str
+
+
+def usage() -> list[str]:
+    return [f"#{name} {form}".rstrip() + f"  - {what}" for name, (form, what) in SPEC.items()]
+
+
+def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
+    """The command block at the top of `text`, parsed and checked."""
+    good: list[Command] = []
+    bad: list[BadCommand] = []
+    for line in _command_block(text):
+        parsed = parse_line(line)
+        (good if isinstance(parsed, Command) else bad).append(parsed)  # type: ignore[arg-type]
+    return good, bad
+
+
+def _command_block(text: str) -> list[str]:
+    lines = []
+    for raw in text.splitlines()[:200]:
+        line = raw.strip()
+        if not line and not lines:
+            continue
+        if not lines and tlp.find_labels(line) and not line.startswith("#"):
+            continue
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return lines
+
+
+def parse_line(line: str) -> Command | BadCommand:
+    match = _LINE_RE.match(line)
+    if match is None:
+        return BadCommand(line, "is not of the form #name arguments")
+    name, argument = match.group(1).lower(), match.group(2).strip()
+    if name not in SPEC:
+        return BadCommand(line, f"#{name} is not a command")
+    checker = _CHECKS.get(name, _no_argument)
+    return checker(name, argument, line)
+
+
+def _no_argument(name: str, argument: str, line: str) -> Command | BadCommand:
+    if argument:
+        return BadCommand(line, f"#{name} takes no argument")
+    return Command(name, line=line)
+
+
+def _word(name: str, argument: str, line: str) -> Command | BadCommand:
+    if not argument:
+        return BadCommand(line, f"#{name} needs {SPEC[name][0]}")
+    return Command(name, argument, line=line)
+
+
+def _tag(name: str, argument: str, line: str) -> Command | BadCommand:
+    if not _TAG_RE.match(argument.strip("[]")):
+        return BadCommand(line, f"#{name} needs a full tag like EGI-20261204-01")
+    return Command(name, argument.strip("[]").upper(), line=line)
+
+
+def _label(name: str, argument: str, line: str) -> Command | BadCommand:
+    label = tlp.normalise(argument)
+    if label is None:
+        return BadCommand(line, f"{argument!r} is no TLP label ({', '.join(tlp.LABELS)})")
+    return Command(name, label, line=line)
+
+
+def _time(name: str, argument: str, line: str, optional: bool = False) -> Command | BadCommand:
+    if not argument and optional:
+        return Command(name, line=line)
+    try:
+        return Command(name, argument, when=parse_instant(argument), line=line)
+    except ValueError as exc:
+        return BadCommand(line, f"#{name} needs an ISO 8601 time with a zone: {exc}")
+
+
+def _resolved(name: str, argument: str, line: str) -> Command | BadCommand:
+    return _time(name, argument, line, optional=True)
+
+
+def _extend(name: str, argument: str, line: str) -> Command | BadCommand:
+    rule, _, when = argument.partition(" ")
+    if not rule or not when.strip():
+        return BadCommand(line, "#extend needs RULE TIME, e.g. #extend analysis 2026-12-05T12:00Z")
+    parsed = _time(name, when.strip(), line)
+    if isinstance(parsed, BadCommand):
+        return parsed
+    return Command(name, argument, when=parsed.when, rule=rule.lower(), line=line)
+
+
+_CHECKS = {
+    "site": _word, "merge": _tag, "tlp": _label, "discovered": _time,
+    "isolated": _time, "resolved": _resolved, "extend": _extend,
+    "notify-vo": _word, "notify-ca": _word,
+}

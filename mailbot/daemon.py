@@ -1,0 +1,189 @@
+"""`mailbot run`: the daemon.
+
+The intake loop owns the IMAP connection: catch up by UID after every
+(re)connect, then wait in IDLE (renewed well under the 29 minutes RFC 2177
+allows) or sleep for the poll interval where IDLE is not offered. APScheduler
+runs the periodic, idempotent jobs (deadline sweep, outbox) from an
+in-memory store; the deadlines themselves are rows in the database, so a
+missed wake-up delays a reminder by one tick, never loses or doubles it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from mailbot import send, service
+from mailbot.app import App
+from mailbot.errors import TemporaryError
+
+log = logging.getLogger(__name__)
+
+IDLE_RENEW_SECONDS = 9 * 60
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class Daemon:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": None,
+            }
+        )
+        self._outage: str | None = None
+
+    def start_jobs(self) -> None:
+        interval = self.app.settings.source.poll_interval
+        self.scheduler.add_job(
+            self._guard("sweep", self._sweep),
+            "interval",
+            seconds=max(interval, 30),
+            id="sweep",
+        )
+        self.scheduler.add_job(
+            self._guard("outbox", lambda: send.deliver_due(self.app)),
+            "interval",
+            seconds=max(interval / 2, 15),
+            id="outbox",
+        )
+        self.scheduler.start()
+
+    def _sweep(self) -> None:
+        from mailbot.deadlines.sweep import sweep
+
+        sweep(self.app)
+
+    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a failed job must not stop the daemon
+                log.exception("job %s failed; it runs again at its next time", name)
+
+        return run
+
+    def run(self) -> None:
+        self.start_jobs()
+        backoff = 1.0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._intake()
+                    backoff = 1.0
+                except (TemporaryError, OSError) as exc:
+                    self._report_outage(str(exc))
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        finally:
+            self.scheduler.shutdown(wait=True)
+            log.info("stopped")
+
+    def _report_outage(self, problem: str) -> None:
+        # An outage is logged once when it starts, not once per attempt.
+        if self._outage is None:
+            log.error("mailbox unreachable, retrying with backoff: %s", problem)
+        else:
+            log.debug("mailbox still unreachable: %s", problem)
+        self._outage = problem
+
+    def _recovered(self) -> None:
+        if self._outage is not None:
+            log.warning("mailbox reachable again")
+            self._outage = None
+
+    def _intake(self) -> None:
+        if self.app.settings.source.kind == "maildir":
+            service.poll(self.app)
+            self._recovered()
+            self.stopping.wait(self.app.settings.source.poll_interval)
+            return
+        self._imap_session()
+
+    def _imap_session(self) -> None:
+        from imapclient import IMAPClient
+
+        from mailbot.fetch import imap
+
+        client = imap.connect(self.app)
+        try:
+            while not self.stopping.is_set():
+                self._poll_once(client)
+                self._wait(client)
+        except (IMAPClient.Error, IMAPClient.AbortError) as exc:
+            raise TemporaryError(f"IMAP session ended: {exc}") from exc
+        finally:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
+
+    def _poll_once(self, client) -> None:  # type: ignore[no-untyped-def]
+        from mailbot.fetch import imap
+        from mailbot.process import resume_received
+
+        resume_received(self.app)
+        result = imap.catch_up(self.app, client)
+        service.set_state(self.app, "last_poll_at", _now_iso(self.app))
+        self._recovered()
+        if result.fetched:
+            log.info(
+                "poll: %d fetched, %d processed, %d duplicates, %d quarantined",
+                result.fetched,
+                result.processed,
+                result.duplicates,
+                result.quarantined,
+            )
+            send.deliver_due(self.app)
+
+    def _wait(self, client) -> None:  # type: ignore[no-untyped-def]
+        """Until the server reports news, the interval passes, or we stop."""
+        interval = self.app.settings.source.poll_interval
+        if not (self.app.settings.imap.idle and client.has_capability("IDLE")):
+            self.stopping.wait(interval)
+            return
+        client.idle()
+        try:
+            waited = 0.0
+            while not self.stopping.is_set() and waited < min(
+                interval, IDLE_RENEW_SECONDS
+            ):
+                if client.idle_check(timeout=1.0):
+                    break
+                waited += 1.0
+        finally:
+            client.idle_done()
+
+
+def _now_iso(app: App) -> str:
+    from mailbot.clock import iso
+
+    return iso(app.clock.now()) or ""
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from mailbot.commands import app_from
+
+    app = app_from(args)
+    daemon = Daemon(app)
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d received, stopping", signum)
+        daemon.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("mailbot running (source %s)", app.settings.source.kind)
+    try:
+        daemon.run()
+    finally:
+        app.close()
+    return 0

@@ -1,0 +1,1 @@
+"""The database: models, engine set-up, migrations and the transaction helper."""

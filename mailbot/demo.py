@@ -1,0 +1,130 @@
+"""`mailbot demo`: the main job end to end on the embedded default.
+
+The shipped sample mailbox (invented sites and mails) is copied into a
+working folder and run through the real pipeline: Maildir in, SQLite, and
+outgoing mail delivered into a Maildir. Then the incidents and the mails
+mailbot sent are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import mailbox
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from mailbot import service, views
+from mailbot.app import open_app
+from mailbot.clock import Clock, parse_instant
+from mailbot.config import load_settings
+
+# The demo's clock: the afternoon after the last sample mail arrived.
+DEMO_NOW = "2026-12-01T15:00:00Z"
+
+CONFIG = """\
+[mailbot]
+address = "abuse@egi.example"
+timezone = "Europe/Amsterdam"
+
+[database]
+url = "sqlite:///{dir}/mailbot.db"
+
+[source]
+kind = "maildir"
+
+[maildir]
+path = "{dir}/inbox"
+
+[smtp]
+kind = "maildir"
+path = "{dir}/sent"
+
+[csirt]
+members = ["alice@egi.example"]
+authserv_ids = ["mx.egi.example"]
+duty_address = "duty@egi.example"
+
+[sites]
+file = "{dir}/sites.toml"
+"""
+
+
+def prepare(target: Path) -> Path:
+    """Lay out the demo's files in `target`; returns the config file."""
+    sample = resources.files("mailbot") / "sample"
+    target.mkdir(parents=True, exist_ok=True)
+    inbox = target / "inbox"
+    if inbox.exists():
+        shutil.rmtree(inbox)
+    for sub in ("cur", "new", "tmp"):
+        (inbox / sub).mkdir(parents=True)
+    for item in (sample / "mailbox" / "cur").iterdir():
+        (inbox / "cur" / item.name).write_bytes(item.read_bytes())
+    (target / "sites.toml").write_bytes((sample / "sites.toml").read_bytes())
+    for stale in ("mailbot.db", "mailbot.db-wal", "mailbot.db-shm", "sent"):
+        path = target / stale
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    config = target / "mailbot.toml"
+    config.write_text(CONFIG.format(dir=target.resolve().as_posix()), encoding="utf-8")
+    return config
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    target = (
+        Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mailbot-demo-"))
+    )
+    config = prepare(target)
+    app = open_app(load_settings(config, environ={}), Clock(parse_instant(DEMO_NOW)))
+    try:
+        result = service.poll(app)
+        print(
+            f"Sample mailbox: {result.fetched} mails fetched, {result.processed} "
+            f"processed, {result.duplicates} duplicates, {result.quarantined} "
+            "quarantined.\n"
+        )
+        _print_incidents(app)
+    finally:
+        app.close()
+    _print_sent(target / "sent")
+    print(f"\nEverything is in {target} (config: {config}).")
+    print(f"Try: mailbot --config {config} show EGI-20261130-01")
+    return 0
+
+
+def _print_incidents(app) -> None:  # type: ignore[no-untyped-def]
+    rows = views.incident_list(app, all_=True)
+    print(f"Incidents ({len(rows)}):")
+    for row in rows:
+        data = views.show(app, row["tag"]) or {}
+        print(
+            f"  {row['tag']}  TLP:{row['tlp']:<6} site {row['site'] or 'unknown':<11} "
+            f"{len(data.get('messages', []))} mails  {row['subject']}"
+        )
+        for field, values in data.get("fields", {}).items():
+            print(f"      {field}: {', '.join(values)}")
+        if data.get("missing"):
+            print(f"      missing: {', '.join(data['missing'])}")
+
+
+def _print_sent(path: Path) -> None:
+    if not path.exists():
+        print("\nMails sent: none")
+        return
+    box = mailbox.Maildir(path, create=False)
+    messages = sorted(
+        (
+            email.message_from_bytes(box.get_bytes(k), policy=email.policy.default)
+            for k in box.iterkeys()
+        ),
+        key=lambda m: str(m["Date"]),
+    )
+    print(f"\nMails sent ({len(messages)}):")
+    for message in messages:
+        print(f"  To: {message['To']}")
+        print(f"  Subject: {message['Subject']}")
+        print(f"  In-Reply-To: {message['In-Reply-To']}")
+    box.close()

@@ -1,0 +1,209 @@
+"""The author's own text: quoted earlier mails and signatures removed.
+
+Quoting a previous mail of the thread is not new evidence, but forwarding
+material is how reports reach the CSIRT. The rule: `>` lines and the blocks
+that reply headers introduce ("On ... wrote:", "-----Original Message-----",
+an Outlook From/Sent/Subject block) are quoted; a forward banner ("----------
+Forwarded message ---------", "Begin forwarded message:" and their
+translations) opens forwarded material, which is kept. An Outlook header block
+or an "Original Message" separator counts as forwarded material only when the
+mail's subject starts with a forward prefix (Fwd:, FW:, WG:, TR:, ...), since
+Outlook writes the same block for replies and forwards. A banner inside quoted
+text stays quoted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+_QUOTED = re.compile(r"^[ \t]*>")
+_SIGNATURE = re.compile(r"^--[ \t]?$")
+_CLOSING = re.compile(
+    r"^[ \t]*(?:(?:best|kind|warm|many)[ \t]+)?(?:regards|greetings|cheers|thanks"
+    r"|thank you|best|bye|ciao|groet(?:en)?|gruß|grüße|viele grüße|mit freundlichen"
+    r" grüßen|cordialement|bien à vous|saludos|un saludo|cordiali saluti|saluti"
+    r"|pozdrawiam|med vänlig hälsning|hälsningar|mvh|vriendelijke groet(?:en)?"
+    r"|met vriendelijke groet(?:en)?|sent from my \w+)[ \t]*[,.!]?[ \t]*$",
+    re.IGNORECASE,
+)
+_WROTE = re.compile(
+    r"(?<!\w)(?:wrote|writes|schrieb|a[ \t]+écrit|schreef|escribió|escreveu"
+    r"|ha[ \t]+scritto|skrev|napisał(?:\(a\)|a)?|kirjoitti|napsal|írta)"
+    r"(?!\w)[^\n]{0,200}:[ \t]*$",
+    re.IGNORECASE,
+)
+_INTRO = re.compile(
+    r"^[ \t]*(?:on|am|le|op|el|il|den|på|w[ \t]+dniu|dnia|em|\d)", re.IGNORECASE
+)
+_ORIGINAL = re.compile(
+    r"^[ \t]*-{2,}[ \t]*(?:original message|ursprüngliche nachricht|message d'origine"
+    r"|oorspronkelijk bericht|mensaje original|messaggio originale"
+    r"|originalmeddelande|opprinnelig melding|alkuperäinen viesti"
+    r"|wiadomość oryginalna|původní zpráva)[ \t]*-{2,}[ \t]*$",
+    re.IGNORECASE,
+)
+_BANNER = re.compile(
+    r"^[ \t]*-*[ \t]*(?:forwarded message|forwarded e-?mail|begin forwarded message"
+    r"|weitergeleitete nachricht|anfang der weitergeleiteten nachricht"
+    r"|message transféré|début du message réexpédié|doorgestuurd bericht"
+    r"|mensaje reenviado|inicio del mensaje reenviado|messaggio inoltrato"
+    r"|vidarebefordrat meddelande|videresendt melding|välitetty viesti"
+    r"|wiadomość przekazana dalej|přeposlaná zpráva|mensagem encaminhada)"
+    r"[ \t]*:?[ \t]*-*[ \t]*$",
+    re.IGNORECASE,
+)
+_HEADER_NAMES = (
+    r"from|sent|date|to|cc|bcc|subject|reply-to|von|gesendet|datum|an|kopie|betreff"
+    r"|de|envoyé|à|a|objet|van|verzonden|aan|onderwerp|enviado|enviada|para|asunto"
+    r"|da|inviato|oggetto|från|skickat|till|ämne|fra|sendt|til|emne|od|wysłano"
+    r"|do|temat|lähettäjä|lähetetty|vastaanottaja|aihe|předmět|assunto"
+)
+_HEADER = re.compile(r"^[ \t]*\*?(" + _HEADER_NAMES + r")[ \t]*\*?[ \t]*:", re.I)
+_FROM = re.compile(r"^[ \t]*\*?(?:from|von|de|van|da|från|fra|od|lähettäjä)\b", re.I)
+_SENT = re.compile(
+    r"^[ \t]*\*?(?:sent|date|gesendet|datum|envoyé|verzonden|enviado|enviada|inviato"
+    r"|data|skickat|sendt|wysłano|lähetetty|odesláno)[ \t]*\*?[ \t]*:",
+    re.IGNORECASE,
+)
+_SUBJECT = re.compile(
+    r"^[ \t]*\*?(?:subject|betreff|objet|onderwerp|asunto|oggetto|ämne|emne|temat"
+    r"|aihe|předmět|assunto)[ \t]*\*?[ \t]*:[ \t]*(.*)$",
+    re.IGNORECASE,
+)
+_RULE = re.compile(r"^[ \t]*_{8,}[ \t]*$")
+_FORWARD_SUBJECT = re.compile(
+    r"^[ \t]*(?:\[[^\]]*\][ \t]*)*(?:fwd?|fw|wg|tr|vs|rv|doorst|enc|i|pd|vb|ps)[ \t]*:",
+    re.IGNORECASE,
+)
+
+
+def is_forward_subject(subject: str) -> bool:
+    """Whether `subject` starts with a forward prefix such as Fwd:, FW: or WG:."""
+    return bool(_FORWARD_SUBJECT.match(subject))
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of `text`, numbered as Finding.line counts them (LF separated)."""
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def own_lines(text: str, forwarded: bool = False) -> list[tuple[int, str]]:
+    """The author's own lines of `text` as (1-based line number, line) pairs."""
+    return list(_walk(split_lines(text), forwarded))
+
+
+def own_text(text: str, forwarded: bool = False) -> str:
+    """`text` without quoted earlier mails, reply headers and the signature."""
+    return "\n".join(line for _, line in own_lines(text, forwarded))
+
+
+def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str]]:
+    index, signature, pending = 0, False, None
+    while index < len(lines):
+        line = lines[index]
+        step = _forward_start(lines, index, forwarded)
+        if step is not None:
+            if pending is not None:
+                yield pending
+            pending, signature = None, False
+            yield from _forward_subject(lines, index, step)
+            index = step
+            continue
+        if _starts_quote(lines, index):
+            log.debug("quoted text starts at line %d", index + 1)
+            return
+        if _is_reply_header(lines, index):
+            pending = None
+            index += 1
+            continue
+        if signature or _QUOTED.match(line) or _RULE.match(line):
+            index += 1
+            continue
+        if _SIGNATURE.match(line) or _CLOSING.match(line):
+            signature = True
+            index += 1
+            continue
+        if pending is not None:
+            yield pending
+        pending = (index + 1, line)
+        index += 1
+    if pending is not None:
+        yield pending
+
+
+def _forward_start(lines: list[str], index: int, forwarded: bool) -> int | None:
+    """Where the forwarded material begins, when a forward opens at `index`."""
+    line = lines[index]
+    if _BANNER.match(line):
+        return _skip_header_block(lines, index + 1)
+    if forwarded and _ORIGINAL.match(line):
+        return _skip_header_block(lines, index + 1)
+    if forwarded and _is_header_block(lines, index):
+        return _skip_header_block(lines, index)
+    return None
+
+
+def _forward_subject(
+    lines: list[str], start: int, stop: int
+) -> Iterator[tuple[int, str]]:
+    # The forwarded mail's subject often names the reported address: keep it.
+    for number in range(start, stop):
+        match = _SUBJECT.match(lines[number])
+        if match and match.group(1).strip():
+            yield number + 1, match.group(1)
+
+
+def _starts_quote(lines: list[str], index: int) -> bool:
+    """Whether a quoted earlier mail runs from `index` to the end of the text."""
+    line = lines[index]
+    if _ORIGINAL.match(line) or _is_header_block(lines, index):
+        return True
+    if _WROTE.search(line) and len(line) < 400:
+        return not _next_is_quoted(lines, index) and _is_intro(lines, index)
+    return False
+
+
+def _is_reply_header(lines: list[str], index: int) -> bool:
+    """An "On ... wrote:" line followed by `>` lines (inline or bottom quoting)."""
+    line = lines[index]
+    return (
+        bool(_WROTE.search(line)) and len(line) < 400 and _next_is_quoted(lines, index)
+    )
+
+
+def _is_intro(lines: list[str], index: int) -> bool:
+    line = lines[index]
+    if _INTRO.match(line) or "@" in line or any(c.isdigit() for c in line):
+        return True
+    return index > 0 and bool(_INTRO.match(lines[index - 1]))
+
+
+def _next_is_quoted(lines: list[str], index: int) -> bool:
+    for line in lines[index + 1 : index + 4]:
+        if line.strip():
+            return bool(_QUOTED.match(line))
+    return False
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    """A From line followed closely by a Sent/Date line and a Subject line."""
+    if not _FROM.match(lines[index]) or not _HEADER.match(lines[index]):
+        return False
+    window = lines[index + 1 : index + 8]
+    has_sent = any(_SENT.match(line) for line in window)
+    return has_sent and any(_SUBJECT.match(line) for line in window)
+
+
+def _skip_header_block(lines: list[str], index: int) -> int:
+    """The index just past the header lines (and blank lines) starting at `index`."""
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    while index < len(lines) and (
+        _HEADER.match(lines[index]) or (lines[index][:1] in " \t" and lines[index])
+    ):
+        index += 1
+    return index

@@ -1,0 +1,30 @@
+"""The fetch stage: sources that hand deliveries to the pipeline.
+
+IMAP for production, a local Maildir for the embedded default, and files
+(.eml, mbox, Maildir) for `mailbot ingest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PollResult:
+    fetched: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    pending: int = 0
+    incidents: list[str] = field(default_factory=list)
+
+    def count(self, result: str, incident: str | None = None) -> None:
+        self.fetched += 1
+        if result == "processed":
+            self.processed += 1
+        elif result == "duplicate":
+            self.duplicates += 1
+        elif result == "quarantined":
+            self.quarantined += 1
+        if incident and incident not in self.incidents:
+            self.incidents.append(incident)

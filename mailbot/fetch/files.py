@@ -1,0 +1,87 @@
+"""Deliveries from files: .eml files, mbox files and Maildir folders.
+
+A file's arrival time is its Date header (DOMAIN.md), else its mtime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import mailbox
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from mailbot.clock import UTC
+from mailbot.mail import RawMail
+from mailbot.store import split_header_block
+
+log = logging.getLogger(__name__)
+
+_DATE_RE = re.compile(rb"^date[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+
+
+def header_date(raw: bytes) -> dt.datetime | None:
+    head, _ = split_header_block(raw)
+    match = _DATE_RE.search(head)
+    if match is None:
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(
+            match.group(1).decode("ascii", "replace").strip()
+        )
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _mtime(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
+
+
+def is_mbox(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(5) == b"From "
+
+
+def iter_path(path: Path) -> Iterator[RawMail]:
+    """Every mail at `path`: a Maildir, a folder of .eml files, an mbox or a file."""
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            yield from iter_maildir(path)
+        else:
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                yield from iter_path(child)
+    elif is_mbox(path):
+        yield from iter_mbox(path)
+    else:
+        raw = path.read_bytes()
+        yield RawMail(raw, header_date(raw) or _mtime(path), f"file:{path}")
+
+
+def iter_mbox(path: Path) -> Iterator[RawMail]:
+    box = mailbox.mbox(path, create=False)
+    try:
+        for index, key in enumerate(box.iterkeys()):
+            raw = box.get_bytes(key)
+            arrived = header_date(raw) or _mtime(path)
+            yield RawMail(raw, arrived, f"mbox:{path}#{index}")
+    finally:
+        box.close()
+
+
+def maildir_arrival(path: Path) -> dt.datetime:
+    """The delivery time in a Maildir file name, else its modification time."""
+    match = re.match(r"(\d{9,11})\.", path.name)
+    if match:
+        return dt.datetime.fromtimestamp(int(match.group(1)), UTC)
+    return _mtime(path)
+
+
+def iter_maildir(path: Path) -> Iterator[RawMail]:
+    """A Maildir's mails, oldest delivery first; files are only read."""
+    files = [p for sub in ("new", "cur") for p in (path / sub).glob("*") if p.is_file()]
+    for file in sorted(files, key=lambda p: (maildir_arrival(p), p.name)):
+        key = file.name.split(":", 1)[0]
+        yield RawMail(file.read_bytes(), maildir_arrival(file), f"maildir:{path}#{key}")

@@ -1,0 +1,45 @@
+"""A local Maildir as the mailbox: the embedded default needs no server.
+
+Files are never changed. A file whose origin is recorded (stored, or seen as
+a duplicate) is done; the others are new.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import select, union
+
+from mailbot.app import App
+from mailbot.db.models import Duplicate, Mail
+from mailbot.fetch import PollResult
+from mailbot.fetch.files import iter_maildir
+from mailbot.process import process_delivery
+
+log = logging.getLogger(__name__)
+
+
+def _done_origins(app: App, prefix: str) -> set[str]:
+    with app.db.transaction() as session:
+        query = union(
+            select(Mail.origin).where(Mail.origin.startswith(prefix)),
+            select(Duplicate.origin).where(Duplicate.origin.startswith(prefix)),
+        )
+        return set(session.scalars(query))
+
+
+def poll_maildir(app: App) -> PollResult:
+    path = app.settings.path(app.settings.maildir.path)
+    if not (path / "cur").is_dir() and not (path / "new").is_dir():
+        raise FileNotFoundError(
+            f"{path} is no Maildir (no cur/ or new/): check maildir.path"
+        )
+    done = _done_origins(app, f"maildir:{path}#")
+    result = PollResult()
+    for delivery in iter_maildir(Path(path)):
+        if delivery.origin in done:
+            continue
+        outcome = process_delivery(app, delivery)
+        result.count(outcome.result, outcome.incident)
+    return result

@@ -1,0 +1,149 @@
+"""Analysis Guideline values of an incident, each with its provenance."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import extract
+from mailbot.app import App
+from mailbot.clock import parse_instant
+from mailbot.db.models import FieldValue, Incident, IncidentSite, Mail
+from mailbot.mail import ParsedMail
+from mailbot.sites import Site
+
+_RECEIVED_IP_RE = re.compile(
+    r"[\[(]((?:\d{1,3}\.){3}\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]+)[\])]", re.I
+)
+# Incident facts: times that set the incident's own columns, earliest wins.
+_FACTS = ("discovered_at", "isolated_at", "resolved_at")
+
+
+def relay_addresses(parsed: ParsedMail) -> frozenset[str]:
+    """Every address in the Received headers: mail relays are never indicators."""
+    found: set[str] = set()
+    for header in parsed.header_all("Received"):
+        for candidate in _RECEIVED_IP_RE.findall(header):
+            try:
+                found.add(str(ipaddress.ip_address(candidate.removeprefix("IPv6:"))))
+            except ValueError:
+                continue
+    return frozenset(found)
+
+
+def context_for(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    site: Site | None,
+) -> extract.Context:
+    names = set(
+        session.scalars(
+            select(IncidentSite.site).where(IncidentSite.incident_id == incident.id)
+        )
+    )
+    if site is not None:
+        names.add(site.name)
+    sites = [s for s in (app.sites.site(n) for n in sorted(names)) if s is not None]
+    networks = tuple(net for s in sites for net in s.networks)
+    own = app.settings.own_addresses | set(app.settings.csirt.members)
+    return extract.Context(
+        site_networks=networks,
+        ignored_addresses=frozenset(own),
+        ignored_ips=relay_addresses(parsed),
+        ignored_domains=frozenset({app.settings.mailbot.domain}),
+        timezone=sites[0].timezone if sites else app.settings.mailbot.timezone,
+        reference_time=parsed.date,
+    )
+
+
+def record_findings(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    site: Site | None,
+) -> list[extract.Finding]:
+    """Extract the mail's fields and keep every new value with its place."""
+    findings = extract.extract(
+        parsed.text_parts, context_for(app, session, incident, parsed, site)
+    )
+    known = {
+        (row.field, row.value)
+        for row in session.execute(
+            select(FieldValue.field, FieldValue.value).where(
+                FieldValue.incident_id == incident.id, FieldValue.mail_id == mail.id
+            )
+        )
+    }
+    for finding in findings:
+        if (finding.field, finding.value) in known:
+            continue
+        known.add((finding.field, finding.value))
+        session.add(
+            FieldValue(
+                incident_id=incident.id,
+                mail_id=mail.id,
+                field=finding.field,
+                value=finding.value,
+                kind=finding.kind,
+                part=finding.part,
+                line=finding.line,
+            )
+        )
+        _apply_fact(incident, finding)
+    return findings
+
+
+def _apply_fact(incident: Incident, finding: extract.Finding) -> None:
+    if finding.field not in _FACTS:
+        return
+    try:
+        when = parse_instant(finding.value)
+    except ValueError:
+        return
+    current = getattr(incident, finding.field)
+    if current is None or when < current:
+        setattr(incident, finding.field, when)
+
+
+def fields_of(session: Session, incident_ids: list[int]) -> dict[str, list[str]]:
+    """Every field with values, each value once, in the order first seen."""
+    values: dict[str, list[str]] = defaultdict(list)
+    rows = session.execute(
+        select(FieldValue.field, FieldValue.value)
+        .where(FieldValue.incident_id.in_(incident_ids))
+        .order_by(FieldValue.id)
+    )
+    for field, value in rows:
+        if field in _FACTS:
+            continue
+        if value not in values[field]:
+            values[field].append(value)
+    return dict(values)
+
+
+def provenance(session: Session, incident_ids: list[int]) -> list[dict[str, object]]:
+    rows = session.execute(
+        select(FieldValue, Mail.message_id)
+        .join(Mail, Mail.id == FieldValue.mail_id)
+        .where(FieldValue.incident_id.in_(incident_ids))
+        .order_by(FieldValue.id)
+    )
+    return [
+        {
+            "field": fv.field,
+            "value": fv.value,
+            "kind": fv.kind,
+            "message_id": message_id,
+            "part": fv.part,
+            "line": fv.line,
+        }
+        for fv, message_id in rows
+    ]

@@ -1,0 +1,164 @@
+"""Incidents in the database: finding them, opening them, naming them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mailbot import thread, tlp
+from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
+
+log = logging.getLogger(__name__)
+
+
+def resolve(incident: Incident, session: Session) -> Incident:
+    """Follow merges to the incident that holds the thread now."""
+    seen = {incident.id}
+    while incident.merged_into_id is not None:
+        target = session.get(Incident, incident.merged_into_id)
+        if target is None or target.id in seen:
+            break
+        seen.add(target.id)
+        incident = target
+    return incident
+
+
+def by_tag(session: Session, tag: str) -> Incident | None:
+    """The incident named `tag`, directly or by a merged or adopted alias."""
+    tag = tag.upper()
+    found = session.scalars(select(Incident).where(Incident.tag == tag)).first()
+    if found is None:
+        found = session.scalars(
+            select(Incident)
+            .join(Alias, Alias.incident_id == Incident.id)
+            .where(Alias.alias == tag, Alias.kind != "date")
+        ).first()
+    return resolve(found, session) if found is not None else None
+
+
+def by_message_ids(session: Session, ids: Sequence[str]) -> Incident | None:
+    """The incident of the newest stored or sent mail named in `ids`."""
+    found = session.scalars(
+        select(Incident)
+        .join(Mail, Mail.incident_id == Incident.id)
+        .where(Mail.message_id.in_(list(ids)[-50:]))
+        .order_by(Mail.id.desc())
+        .limit(1)
+    ).first()
+    return resolve(found, session) if found is not None else None
+
+
+def by_date_tag(session: Session, date_tag: str, site: str) -> Incident | None:
+    """An open incident of `site` that carries the date-only tag."""
+    found = session.scalars(
+        select(Incident)
+        .join(Alias, Alias.incident_id == Incident.id)
+        .where(Alias.alias == date_tag.upper(), Alias.kind == "date")
+        .where(Incident.site == site, Incident.status == "open")
+        .order_by(Incident.id)
+    ).first()
+    return resolve(found, session) if found is not None else None
+
+
+def lookups(session: Session) -> thread.Lookups:
+    def _id(incident: Incident | None) -> int | None:
+        return incident.id if incident is not None else None
+
+    return thread.Lookups(
+        incident_by_tag=lambda tag: _id(by_tag(session, tag)),
+        incident_by_message_ids=lambda ids: _id(by_message_ids(session, ids)),
+        incident_by_date_tag=lambda tag, site: _id(by_date_tag(session, tag, site)),
+    )
+
+
+def _bump_counter(session: Session, day: str, at_least: int = 0) -> int:
+    """Take the next counter of `day` atomically, even with two writers."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    value = func.max(TagCounter.last + 1, at_least) if dialect == "sqlite" else None
+    if dialect == "postgresql":
+        value = func.greatest(TagCounter.last + 1, at_least)
+    statement = (
+        insert(TagCounter)
+        .values(day=day, last=max(1, at_least))
+        .on_conflict_do_update(index_elements=["day"], set_={"last": value})
+        .returning(TagCounter.last)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def new_tag(session: Session, prefix: str, day: dt.date) -> str:
+    stem = f"{prefix}-{day:%Y%m%d}"
+    for _ in range(100):
+        tag = f"{stem}-{_bump_counter(session, stem):02d}"
+        # A tag adopted by hand may already hold this counter: skip it.
+        if by_tag(session, tag) is None:
+            return tag
+    raise RuntimeError(f"{stem}: no free counter after 100 tries")
+
+
+def open_incident(
+    session: Session,
+    *,
+    prefix: str,
+    day: dt.date,
+    opened_at: dt.datetime,
+    subject: str,
+    site: str | None,
+    ngi: str | None,
+    tlp_label: str = tlp.DEFAULT,
+    adopt_tag: str | None = None,
+    date_tag: str | None = None,
+) -> Incident:
+    """Open and name a new incident; an unknown full tag is adopted as its name."""
+    if adopt_tag is not None:
+        stem, _, counter = adopt_tag.rpartition("-")
+        _bump_counter(session, stem, at_least=int(counter))
+        tag = adopt_tag
+    else:
+        tag = new_tag(session, prefix, day)
+    incident = Incident(
+        tag=tag,
+        status="open",
+        site=site,
+        ngi=ngi,
+        tlp=tlp_label,
+        subject=subject,
+        opened_at=opened_at,
+    )
+    session.add(incident)
+    session.flush()
+    if date_tag is not None:
+        session.add(Alias(alias=date_tag, kind="date", incident_id=incident.id))
+    if site is not None:
+        add_site(session, incident, site)
+    log.info("%s opened (site %s)", tag, site or "unknown")
+    return incident
+
+
+def add_site(session: Session, incident: Incident, site: str) -> None:
+    exists = session.scalars(
+        select(IncidentSite.id).where(
+            IncidentSite.incident_id == incident.id, IncidentSite.site == site
+        )
+    ).first()
+    if exists is None:
+        session.add(IncidentSite(incident_id=incident.id, site=site))
+
+
+def raise_tlp(session: Session, incident: Incident, labels: Sequence[str]) -> None:
+    """Let the strictest label seen win; a label set by #tlp is not overridden."""
+    if incident.tlp_locked:
+        return
+    strictest = tlp.strictest([incident.tlp, *labels])
+    if strictest and strictest != incident.tlp:
+        log.info("%s TLP %s -> %s", incident.tag, incident.tlp, strictest)
+        session.execute(
+            update(Incident).where(Incident.id == incident.id).values(tlp=strictest)
+        )
+        incident.tlp = strictest

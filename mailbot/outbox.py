@@ -1,0 +1,73 @@
+"""The outbox: mail to send is written in the transaction of its cause.
+
+Queuing stores the outgoing mail (so replies to it thread by its
+Message-ID) and an outbox row; the sender delivers it later, outside any
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+
+from sqlalchemy.orm import Session
+
+from mailbot.classify import is_robot_address
+from mailbot.compose import Outgoing
+from mailbot.db.models import Mail, Outbox
+from mailbot.store import dedupe_key
+
+log = logging.getLogger(__name__)
+
+
+def queue(
+    session: Session,
+    outgoing: Outgoing,
+    *,
+    purpose: str,
+    incident_id: int | None,
+    now: dt.datetime,
+) -> Outbox | None:
+    """Store `outgoing` and queue it; robots are dropped from its recipients."""
+    recipients = [r for r in outgoing.recipients if not is_robot_address(r)]
+    if not recipients:
+        log.warning("%s not queued: no human recipient", outgoing.message_id)
+        return None
+    mail = Mail(
+        direction="out",
+        dedupe_key=dedupe_key(outgoing.raw),
+        raw_sha256=hashlib.sha256(outgoing.raw).hexdigest(),
+        raw=outgoing.raw,
+        size=len(outgoing.raw),
+        origin=f"outbox:{purpose}",
+        message_id=outgoing.message_id,
+        subject=outgoing.subject,
+        from_addr=outgoing.sender,
+        recipients=recipients,
+        date=now,
+        arrived_at=now,
+        event_at=now,
+        state="processed",
+        role="mailbot",
+        thread_reason="reply",
+        incident_id=incident_id,
+        processed_at=now,
+    )
+    session.add(mail)
+    session.flush()
+    row = Outbox(
+        mail_id=mail.id,
+        envelope_from=outgoing.sender,
+        recipients=recipients,
+        purpose=purpose,
+        state="pending",
+        queued_at=now,
+        next_try_at=now,
+    )
+    session.add(row)
+    session.flush()
+    log.info(
+        "%s queued (%s) to %s", outgoing.message_id, purpose, ", ".join(recipients)
+    )
+    return row

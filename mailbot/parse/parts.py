@@ -1,0 +1,376 @@
+"""The MIME tree of a parsed mail as text parts and attachments.
+
+The tree is walked without recursion, numbering parts the way IMAP does
+("1", "1.2", and "2.1" for the body of a message/rfc822 at part 2), and
+stopping at the configured number of parts and nesting depth.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email
+import quopri
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import NamedTuple
+
+from mailbot.html_text import html_to_text
+from mailbot.mail import Attachment, TextPart
+from mailbot.parse import charsets, headers
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds against hostile mail; whatever is beyond them is cut."""
+
+    max_parts: int = 500
+    max_depth: int = 30
+    max_text_chars: int = 5_000_000
+
+
+class _Node(NamedTuple):
+    part: Message
+    number: str
+    depth: int
+    forward: bool
+    ctype: str
+
+
+class _Meta(NamedTuple):
+    """What a leaf's Content-Type and Content-Disposition say about it."""
+
+    filename: str | None
+    disposition: str | None
+    charset: str | None
+
+
+@dataclass
+class _Collected:
+    text_parts: list[TextPart] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+# message/* types that carry a whole mail; the others (delivery-status,
+# feedback-report, ...) carry header blocks and are read as text reports.
+_ENCAPSULATED = frozenset({"message/rfc822", "message/global", "message/news"})
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+_TEXT_TYPES = frozenset(
+    {"application/json", "application/xml", "application/csv", "application/x-csv"}
+    | {"application/txt", "application/plain", "application/x-log"}
+)
+_TEXT_SUFFIXES = (".txt", ".log", ".csv", ".tsv", ".json", ".xml", ".md", ".eml")
+_SUFFIXES = {
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "text/csv": ".csv",
+    "text/calendar": ".ics",
+    "message/rfc822": ".eml",
+    "message/global": ".eml",
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+    "application/json": ".json",
+    "application/xml": ".xml",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+}
+
+
+def collect(
+    message: Message, limits: Limits, defects: list[str]
+) -> tuple[tuple[TextPart, ...], tuple[Attachment, ...]]:
+    """The text parts and attachments of `message`, in document order."""
+    found = _Collected()
+    for node in _walk(message, limits, defects):
+        try:
+            _take(node, found, limits, defects)
+        except Exception as exc:  # noqa: BLE001 - one bad part must not cost the rest
+            defects.append(f"part {node.number}: unreadable ({type(exc).__name__})")
+    return tuple(found.text_parts), tuple(found.attachments)
+
+
+def _walk(message: Message, limits: Limits, defects: list[str]) -> Iterator[_Node]:
+    """Every node of the tree in document order; containers are opened here."""
+    stack = [_root(message, "", 0, False)]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limits.max_parts:
+            defects.append(f"more than {limits.max_parts} MIME parts: rest ignored")
+            return
+        _note_defects(node, defects)
+        yield node
+        children = _children(node, defects)
+        if children and node.depth >= limits.max_depth:
+            defects.append(f"part {node.number}: nested deeper than {limits.max_depth}")
+            continue
+        stack.extend(reversed(children))
+
+
+def _root(message: Message, prefix: str, depth: int, forward: bool) -> _Node:
+    """A (possibly encapsulated) message: a multipart or its single body.
+
+    IMAP numbers the children of a multipart from its own number, and the
+    single body of a mail as part 1 of it.
+    """
+    ctype = message.get_content_type()
+    if ctype.startswith("multipart/") and message.is_multipart():
+        return _Node(message, prefix, depth, forward, ctype)
+    return _Node(message, f"{prefix}.1" if prefix else "1", depth, forward, ctype)
+
+
+def _children(node: _Node, defects: list[str]) -> list[_Node]:
+    if node.ctype in _ENCAPSULATED:
+        inner = _encapsulated(node.part, node.number, defects)
+        if inner is None:
+            return []
+        return [_root(inner, node.number, node.depth + 1, True)]
+    if not node.ctype.startswith("multipart/") or not node.part.is_multipart():
+        return []
+    prefix = f"{node.number}." if node.number else ""
+    return [
+        _Node(child, f"{prefix}{i}", node.depth + 1, node.forward, child.get_content_type())
+        for i, child in enumerate(node.part.get_payload(), 1)
+        if isinstance(child, Message)
+    ]
+
+
+def _encapsulated(part: Message, number: str, defects: list[str]) -> Message | None:
+    """The mail inside a message/rfc822 part, undoing a transfer encoding.
+
+    The parser reads a base64 or quoted-printable message/rfc822 body as a
+    mail without headers; decode it and parse the result instead.
+    """
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(inner, Message):
+        return None
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    body = inner.get_payload()
+    if cte not in ("base64", "quoted-printable") or inner.keys():
+        return inner
+    if not isinstance(body, str):
+        return inner
+    data = body.encode("ascii", "surrogateescape")
+    if cte == "base64":
+        decoded = binascii.a2b_base64(data)
+    else:
+        decoded = quopri.decodestring(data)
+    defects.append(f"part {number}: {cte} message/rfc822 decoded")
+    return email.message_from_bytes(decoded)
+
+
+def _note_defects(node: _Node, defects: list[str]) -> None:
+    where = f"part {node.number}" if node.number else "message"
+    for defect in node.part.defects:
+        defects.append(f"{where}: {type(defect).__name__}")
+
+
+def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) -> None:
+    """Files one node as body text, attachment, or both."""
+    part, ctype = node.part, node.ctype
+    if ctype.startswith("multipart/") and part.is_multipart():
+        return
+    meta = _meta(part, node.number, defects)
+    explicit = meta.filename is not None or meta.disposition == "attachment"
+    if ctype in _ENCAPSULATED:
+        if explicit:
+            _add_attachment(node, meta, found, _flatten(part), defects)
+        return
+    if part.is_multipart():
+        _take_report(node, meta, found, limits, defects)
+        return
+    if ctype.startswith("multipart/"):
+        defects.append(f"part {node.number}: multipart without boundary read as text")
+        ctype = "text/plain"
+    data = part.get_payload(decode=True) or b""
+    if ctype in _BODY_TYPES and not explicit:
+        text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
+        kind = "html" if ctype == "text/html" else "body"
+        found.text_parts.append(TextPart(node.number, ctype, _kind(node, kind), text))
+        return
+    attachment = _add_attachment(node, meta, found, data, defects)
+    if _text_like(ctype, meta.filename, data):
+        text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
+        found.text_parts.append(
+            TextPart(node.number, ctype, "attachment", text, attachment.filename)
+        )
+
+
+def _kind(node: _Node, kind: str) -> str:
+    return "forward" if node.forward else kind
+
+
+def _take_report(
+    node: _Node, meta: _Meta, found: _Collected, limits: Limits, defects: list[str]
+) -> None:
+    """A delivery-status or feedback-report part: its header blocks as text."""
+    text = _limit(_report_text(node.part, defects), node.number, limits, defects)
+    attachment = _add_attachment(node, meta, found, text.encode("utf-8"), defects)
+    found.text_parts.append(
+        TextPart(node.number, node.ctype, "attachment", text, attachment.filename)
+    )
+
+
+def _report_text(part: Message, defects: list[str]) -> str:
+    blocks = []
+    for block in part.get_payload():
+        if not isinstance(block, Message):
+            continue
+        lines = [
+            f"{name}: {headers.decode_value(value, name, defects)}"
+            for name, value in block.raw_items()
+        ]
+        body = block.get_payload()
+        if isinstance(body, str) and body.strip():
+            lines.append(headers.repair_8bit(body, "report body", defects).strip())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _text_of(
+    data: bytes,
+    charset: str | None,
+    ctype: str,
+    number: str,
+    limits: Limits,
+    defects: list[str],
+) -> str:
+    """Decoded, cleaned and size-limited text of one part."""
+    # Decoding more bytes than can survive the cut is wasted work.
+    data = data[: limits.max_text_chars * 4]
+    text, notes = charsets.decode(data, charset)
+    defects.extend(f"part {number}: {note}" for note in notes)
+    text = _clean_text(text, number, defects)
+    if ctype == "text/html" or (ctype.endswith("html") and "<" in text):
+        text = html_to_text(_limit(text, number, limits, defects))
+    return _limit(text, number, limits, defects)
+
+
+def _clean_text(text: str, number: str, defects: list[str]) -> str:
+    if "\x00" in text:
+        defects.append(f"part {number}: NUL characters removed")
+        text = text.replace("\x00", "")
+    if not text.isascii() and headers.SURROGATES.search(text):
+        defects.append(f"part {number}: lone surrogates replaced")
+        text = headers.SURROGATES.sub("\ufffd", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _limit(text: str, number: str, limits: Limits, defects: list[str]) -> str:
+    if len(text) <= limits.max_text_chars:
+        return text
+    defects.append(f"part {number}: text cut at {limits.max_text_chars} characters")
+    return text[: limits.max_text_chars]
+
+
+def _text_like(ctype: str, filename: str | None, data: bytes) -> bool:
+    """Whether an attachment is worth reading as text (logs, CSV, reports)."""
+    if ctype.startswith("text/"):
+        return True
+    if b"\x00" in data[:4096]:
+        return False
+    if ctype in _TEXT_TYPES:
+        return True
+    return bool(filename) and filename.lower().endswith(_TEXT_SUFFIXES)
+
+
+def _add_attachment(
+    node: _Node, meta: _Meta, found: _Collected, data: bytes, defects: list[str]
+) -> Attachment:
+    filename = meta.filename
+    if not filename:
+        position = len(found.attachments) + 1
+        filename = f"attachment-{position}{_suffix(node.ctype)}"
+        # Inline images and report parts go without names by habit; a part
+        # sent as an attachment without one is the sender's slip.
+        if meta.disposition == "attachment":
+            defects.append(f"part {node.number}: attachment without filename")
+    attachment = Attachment(node.number, filename, node.ctype, len(data), data)
+    found.attachments.append(attachment)
+    return attachment
+
+
+def _suffix(ctype: str) -> str:
+    if ctype in _SUFFIXES:
+        return _SUFFIXES[ctype]
+    return ".txt" if ctype.startswith(("text/", "message/")) else ".bin"
+
+
+def _flatten(part: Message) -> bytes:
+    """The bytes of an attached mail, as the parser can reproduce them."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(inner, Message):
+        return part.get_payload(decode=True) or b""
+    try:
+        return inner.as_bytes()
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return inner.as_string().encode("utf-8", "surrogateescape")
+
+
+def _meta(part: Message, number: str, defects: list[str]) -> _Meta:
+    """Filename, disposition and charset, each header's parameters read once."""
+    content_type = _params(part, "content-type", number, defects)
+    disposition = _params(part, "content-disposition", number, defects)
+    filename = None
+    for params, key in ((disposition, "filename"), (content_type, "name")):
+        if key in params:
+            filename = _param_text(params[key], f"part {number} {key}", defects)
+        if filename:
+            break
+    return _Meta(filename or None, part.get_content_disposition(), _charset(content_type))
+
+
+def _params(
+    part: Message, header: str, number: str, defects: list[str]
+) -> dict[str, str | tuple[str, str, str]]:
+    value = part.get(header)
+    if value is None:
+        return {}
+    if not isinstance(value, str):
+        # compat32 hands out a header with raw 8-bit bytes as a Header already
+        # decoded with replacement characters: repair the raw value instead.
+        raw = next(v for k, v in part.raw_items() if k.lower() == header)
+        fixed = headers.repair_8bit(headers.unfold(raw), f"part {number} {header}", defects)
+        part = Message()
+        part[header] = fixed
+    elif ";" not in value:
+        return {}
+    return {str(key).lower(): val for key, val in (part.get_params(None, header) or [])[1:]}
+
+
+def _charset(params: dict[str, str | tuple[str, str, str]]) -> str | None:
+    value = params.get("charset")
+    if isinstance(value, tuple):
+        value = value[2]
+    if not value or not value.isascii():
+        return None
+    return value.strip().lower()
+
+
+def _param_text(value: str | tuple[str, str, str], what: str, defects: list[str]) -> str:
+    """One MIME parameter value: RFC 2231, encoded words, or raw 8-bit."""
+    if isinstance(value, tuple):
+        charset, _language, text = value
+        try:
+            data = text.encode("latin-1", "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "surrogatepass")
+        return headers.clean(_rfc2231_text(data, charset or "us-ascii", what, defects))
+    return headers.decode_value(value, what, defects)
+
+
+def _rfc2231_text(data: bytes, charset: str, what: str, defects: list[str]) -> str:
+    codec = charsets.resolve(charset).name or "ascii"
+    for name in (codec, "utf-8"):
+        try:
+            return data.decode(name)
+        except (UnicodeError, LookupError):
+            continue
+    defects.append(f"{what}: undecodable RFC 2231 value ({charset}): latin-1 fallback")
+    return charsets.latin1(data)

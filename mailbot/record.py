@@ -1,0 +1,201 @@
+"""The record stage: one parsed mail becomes part of an incident.
+
+Runs inside the mail's transaction: who wrote it, which incident it threads
+into (opening and naming one when needed), its TLP, the Analysis Guideline
+fields it carries, and the replies it calls for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import bounces, extract, fields, incidents, respond, roles, thread, tlp
+from mailbot.app import App
+from mailbot.classify import Classification
+from mailbot.clock import as_utc
+from mailbot.db.models import Incident, Mail
+from mailbot.deadlines import clocks
+from mailbot.extract import own_text
+from mailbot.mail import ParsedMail
+from mailbot.sites import Site
+
+log = logging.getLogger(__name__)
+
+# Roles whose mail never opens an incident: a stray bounce or auto-reply is
+# kept, unattached, and answered by nobody.
+_ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
+_IP_CANDIDATE_RE = re.compile(
+    r"(?<![\w.:])(\d{1,3}(?:\s?[\[(]?\.[\])]?\s?\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]+)(?![\w:])",
+    re.I,
+)
+
+
+def record(
+    app: App,
+    session: Session,
+    mail_id: int,
+    parsed: ParsedMail,
+    classification: Classification,
+) -> str | None:
+    """Record `parsed` as mail `mail_id`; return the incident's tag, if any."""
+    mail = session.get(Mail, mail_id)
+    assert mail is not None
+    _fill_headers(mail, parsed, app)
+    author = roles.identify(
+        parsed,
+        classification,
+        app.settings,
+        app.sites,
+        sent_by_us=_sent_by_us(session, parsed.message_id),
+    )
+    mail.role, mail.flags = author.role, list(author.flags)
+    text = own_text(parsed.body_text)
+    site = author.site or _site_named(app, parsed, text)
+    incident, reason = _thread(app, session, mail, parsed, classification, author, site)
+    if incident is None and classification.dsn is not None:
+        bounces.record_failures(session, mail, classification.dsn, app.clock.now())
+    mail.thread_reason = reason
+    mail.state, mail.processed_at = "processed", app.clock.now()
+    if incident is None:
+        log.info("%s stored unattached (%s)", mail.message_id, author.role)
+        return None
+    mail.incident_id = incident.id
+    mail.site = site.name if site else None
+    _update_incident(
+        app, session, incident, mail, parsed, classification, author, site, text
+    )
+    if reason == "new":
+        respond.acknowledge(app, session, incident, mail, parsed, author)
+    return incident.tag
+
+
+def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
+    from mailbot.process import plausible_date
+
+    mail.message_id = parsed.message_id
+    mail.subject = parsed.subject
+    mail.from_addr = parsed.from_.addr if parsed.from_ else ""
+    mail.recipients = [a.addr for a in (*parsed.to, *parsed.cc) if a.addr]
+    mail.date = as_utc(parsed.date) if parsed.date else None
+    mail.event_at = plausible_date(mail.date, mail.arrived_at)
+    mail.defects = list(parsed.defects)[:50]
+
+
+def _sent_by_us(session: Session, message_id: str | None) -> bool:
+    if not message_id:
+        return False
+    found = session.scalars(
+        select(Mail.id).where(Mail.message_id == message_id, Mail.direction == "out")
+    ).first()
+    return found is not None
+
+
+def _site_named(app: App, parsed: ParsedMail, text: str) -> Site | None:
+    """A site named in the subject or body, else one owning a mentioned address."""
+    named = app.sites.sites_named_in(parsed.subject) or app.sites.sites_named_in(text)
+    if named:
+        return named[0]
+    for candidate in _IP_CANDIDATE_RE.findall(text[:200_000]):
+        cleaned = re.sub(r"[\s\[\]()]", "", candidate)
+        try:
+            address = ipaddress.ip_address(cleaned)
+        except ValueError:
+            continue
+        site = app.sites.site_by_address(address)
+        if site is not None:
+            return site
+    return None
+
+
+def _thread(
+    app: App,
+    session: Session,
+    mail: Mail,
+    parsed: ParsedMail,
+    classification: Classification,
+    author: roles.Author,
+    site: Site | None,
+) -> tuple[Incident | None, str]:
+    prefix = app.settings.mailbot.tag_prefix
+    tags = thread.find_tags(parsed.subject, prefix)
+    message_ids = [*parsed.in_reply_to, *parsed.references]
+    if classification.dsn is not None and classification.dsn.original_message_id:
+        message_ids.append(classification.dsn.original_message_id)
+    decision = thread.decide(
+        tags, message_ids, site.name if site else None, incidents.lookups(session)
+    )
+    if decision.incident_id is not None:
+        return session.get(Incident, decision.incident_id), decision.reason
+    if author.role in _ROBOT_ROLES:
+        return None, "none"
+    return _open(app, session, mail, parsed, site, decision), "new"
+
+
+def _open(
+    app: App,
+    session: Session,
+    mail: Mail,
+    parsed: ParsedMail,
+    site: Site | None,
+    decision: thread.Decision,
+) -> Incident:
+    import zoneinfo
+
+    if decision.date_tag is not None:
+        day = thread.tag_day(decision.date_tag)
+    else:
+        zone = zoneinfo.ZoneInfo(app.settings.mailbot.timezone)
+        day = mail.arrived_at.astimezone(zone).date()
+    labels = _labels(parsed)
+    return incidents.open_incident(
+        session,
+        prefix=app.settings.mailbot.tag_prefix,
+        day=day,
+        opened_at=mail.event_at or mail.arrived_at,
+        subject=thread.base_subject(parsed.subject, app.settings.mailbot.tag_prefix),
+        site=site.name if site else None,
+        ngi=site.ngi if site else None,
+        tlp_label=tlp.strictest(labels) or tlp.DEFAULT,
+        adopt_tag=decision.adopt_tag,
+        date_tag=decision.date_tag,
+    )
+
+
+def _labels(parsed: ParsedMail, text: str | None = None) -> list[str]:
+    body = own_text(parsed.body_text) if text is None else text
+    return tlp.find_labels(parsed.subject) + tlp.find_labels(body[:100_000])
+
+
+def _update_incident(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    classification: Classification,
+    author: roles.Author,
+    site: Site | None,
+    text: str,
+) -> None:
+    labels = _labels(parsed, text)
+    mail.tlp = tlp.strictest(labels)
+    incidents.raise_tlp(session, incident, labels)
+    if incident.site is None and site is not None and author.role != "csirt":
+        incident.site, incident.ngi = site.name, site.ngi
+    if site is not None:
+        incidents.add_site(session, incident, site.name)
+    if author.role == "bounce" and classification.dsn is not None:
+        bounces.record_failures(session, mail, classification.dsn, app.clock.now())
+    if author.role in _ROBOT_ROLES or "possible_forgery" in author.flags:
+        return
+    fields.record_findings(app, session, incident, mail, parsed, site)
+    if author.role == "site" and site is not None:
+        closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
+        clocks.on_site_mail(app, session, incident, mail, site.name, text, closure, labels)
+    elif author.role == "csirt":
+        clocks.on_csirt_mail(app, session, incident, mail, parsed, text)

@@ -1,0 +1,98 @@
+"""The replies a mail calls for, queued in its own transaction."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot import compose, outbox, render, roles
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import Incident, Mail
+from mailbot.mail import ParsedMail
+
+log = logging.getLogger(__name__)
+
+
+def acknowledge(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+) -> None:
+    """Answer the mail that opened `incident` with its tag, in the thread."""
+    if app.backfill or author.role not in ("site", "reporter", "csirt"):
+        return
+    to = roles.reply_address(parsed)
+    if to is None:
+        log.info("%s no acknowledgement: no human reply address", incident.tag)
+        return
+    name = parsed.from_.name if parsed.from_ and parsed.from_.name else "colleague"
+    base, body = render.render(
+        app.templates,
+        "acknowledgement.txt.j2",
+        tag=incident.tag,
+        base_subject=incident.subject or "Security incident",
+        greeting=compose.clean_header(name),
+        site=incident.site,
+        opened_at=iso(incident.opened_at),
+        tlp=incident.tlp,
+        mailbox=app.settings.mailbot.address,
+    )
+    send_in_thread(app, session, incident, parsed, [to], base, body, "acknowledgement")
+
+
+def send_in_thread(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parent: ParsedMail | None,
+    to: list[str],
+    base_subject: str,
+    body: str,
+    purpose: str,
+    cc: list[str] | None = None,
+) -> None:
+    """Queue a mail in `incident`'s thread, answering `parent` when given.
+
+    Without a parent, the mail answers the thread's latest mail.
+    """
+    if parent is not None:
+        in_reply_to = parent.message_id
+        references = [*parent.references, *([in_reply_to] if in_reply_to else [])]
+    else:
+        references = thread_ids(session, incident)
+        in_reply_to = references[-1] if references else None
+    outgoing = compose.compose(
+        sender=app.settings.mailbot.address,
+        to=to,
+        cc=cc or [],
+        subject=compose.subject_line(incident.tag, incident.tlp, base_subject),
+        body=body,
+        tlp_label=incident.tlp,
+        message_id=compose.new_message_id(incident.tag, app.settings.mailbot.domain),
+        date=app.clock.now(),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+    outbox.queue(
+        session, outgoing, purpose=purpose, incident_id=incident.id, now=app.clock.now()
+    )
+
+
+def thread_ids(session: Session, incident: Incident) -> list[str]:
+    """The thread's Message-IDs, oldest first (the last is its latest mail)."""
+    rows = session.scalars(
+        select(Mail.message_id)
+        .where(
+            Mail.incident_id == incident.id,
+            Mail.message_id.is_not(None),
+            Mail.role.not_in(("bounce", "auto_reply")),
+        )
+        .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
+    )
+    return [m for m in rows if m]

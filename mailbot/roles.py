@@ -1,0 +1,72 @@
+"""Who wrote a mail: mailbot itself, a robot, a CSIRT member, a site, a reporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailbot import authn
+from mailbot.classify import Classification, is_robot_address
+from mailbot.config import Settings
+from mailbot.mail import ParsedMail
+from mailbot.sites import Directory, Site
+
+ROLES = ("site", "csirt", "reporter", "mailbot", "auto_reply", "bounce")
+
+
+@dataclass(frozen=True)
+class Author:
+    role: str
+    site: Site | None = None  # the site the author writes for, when known
+    flags: tuple[str, ...] = ()
+
+
+def identify(
+    parsed: ParsedMail,
+    classification: Classification,
+    settings: Settings,
+    directory: Directory,
+    *,
+    sent_by_us: bool,
+) -> Author:
+    """The author's role; robots are recognised before anyone's claims."""
+    sender = parsed.from_.addr if parsed.from_ else ""
+    if sent_by_us or sender in settings.own_addresses:
+        return Author("mailbot")
+    if classification.kind == "bounce":
+        return Author("bounce")
+    if classification.kind == "auto_reply":
+        return Author("auto_reply", site=_site_of(sender, directory))
+    if sender in settings.csirt.members:
+        return _member(parsed, sender, settings)
+    site = _site_of(sender, directory)
+    return Author("site", site=site) if site else Author("reporter")
+
+
+def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
+    verdict = authn.verify_sender(
+        sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
+    )
+    if verdict.verified:
+        return Author("csirt")
+    # A member's address without our MTA's word for it may be forged: keep
+    # the mail as an ordinary one, flagged, and apply none of its commands.
+    return Author("reporter", flags=("possible_forgery",))
+
+
+def _site_of(sender: str, directory: Directory) -> Site | None:
+    if not sender:
+        return None
+    return directory.site_by_contact(sender) or directory.site_by_domain(
+        sender.rpartition("@")[2]
+    )
+
+
+def reply_address(parsed: ParsedMail) -> str | None:
+    """Where an answer goes: Reply-To, else From; never to a robot."""
+    candidates = [a.addr for a in parsed.reply_to] or (
+        [parsed.from_.addr] if parsed.from_ else []
+    )
+    for address in candidates:
+        if address and "@" in address and not is_robot_address(address):
+            return address
+    return None

@@ -1,0 +1,301 @@
+"""Delivering the outbox: SMTP (TLS verified) or a local Maildir.
+
+A row is claimed (state "sending", with a lease) and committed before any
+SMTP traffic, then marked sent, retried later, failed, or "uncertain" when
+the server took the whole message but its answer never came. An uncertain
+row is never sent again automatically: a second copy is worse than an
+operator's look (BR-37). A lease that expires in "sending" (the process
+died mid-delivery) is uncertain for the same reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import mailbox
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select, update
+
+from mailbot.app import App
+from mailbot.config import SmtpSettings
+from mailbot.db.models import Mail, Outbox
+from mailbot.errors import DeliveryUncertain, PermanentError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=10)
+_EOL_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
+
+
+class Transport(Protocol):
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
+        """Deliver; return the recipients the server refused, with its answer."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Delivers into a local Maildir: the embedded default, no server needed."""
+
+    def __init__(self, path: Path) -> None:
+        self.box = mailbox.Maildir(path, create=True)
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
+        envelope = f"X-Envelope-To: {', '.join(recipients)}\n".encode()
+        self.box.add(envelope + raw)
+        return {}
+
+    def close(self) -> None:
+        return None
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on first use and reused for a batch."""
+
+    def __init__(self, settings: SmtpSettings, local_hostname: str | None = None):
+        self.settings = settings
+        self.local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        # Always verify: smtplib's starttls() without a context does not.
+        return ssl.create_default_context(cafile=self.settings.ca_file)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            if s.tls == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host or "",
+                    s.port,
+                    local_hostname=self.local_hostname,
+                    timeout=s.timeout,
+                    context=self._context(),
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    s.host or "",
+                    s.port,
+                    local_hostname=self.local_hostname,
+                    timeout=s.timeout,
+                )
+                if s.tls == "starttls":
+                    smtp.starttls(context=self._context())
+            if s.username:
+                smtp.login(s.username, s.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(
+                f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}"
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryError(f"cannot reach SMTP {s.host}:{s.port}: {exc}") from exc
+        return smtp
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        try:
+            refused = self._envelope(smtp, sender, recipients)
+            self._data(smtp, raw)
+        except (DeliveryUncertain, PermanentError, TemporaryError):
+            self.close()
+            raise
+        return refused
+
+    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipients: list[str]):
+        try:
+            # smtplib's mail() assumes a greeting was sent; STARTTLS resets it.
+            smtp.ehlo_or_helo_if_needed()
+            code, answer = smtp.mail(sender)
+            _check(code, answer, "MAIL FROM")
+            refused: dict[str, str] = {}
+            for recipient in recipients:
+                code, answer = smtp.rcpt(recipient)
+                if code >= 400:
+                    refused[recipient] = f"{code} {answer.decode(errors='replace')}"
+            if len(refused) == len(recipients):
+                permanent = all(v.startswith("5") for v in refused.values())
+                error = PermanentError if permanent else TemporaryError
+                raise error(f"every recipient refused: {refused}")
+            return refused
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise TemporaryError(f"SMTP failed before DATA: {exc}") from exc
+
+    def _data(self, smtp: smtplib.SMTP, raw: bytes) -> None:
+        try:
+            code, answer = smtp.docmd("DATA")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise TemporaryError(f"SMTP failed at DATA: {exc}") from exc
+        _check(code, answer, "DATA", expect=354)
+        payload = re.sub(rb"(?m)^\.", b"..", _EOL_RE.sub(b"\r\n", raw))
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        try:
+            smtp.send(payload + b".\r\n")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise TemporaryError(
+                f"SMTP connection lost while sending data: {exc}"
+            ) from exc
+        # From here on the server may hold the whole message.
+        try:
+            code, answer = smtp.getreply()
+        except (OSError, socket.timeout, smtplib.SMTPServerDisconnected) as exc:
+            raise DeliveryUncertain(f"no answer after the message data: {exc}") from exc
+        _check(code, answer, "end of DATA")
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+def _check(code: int, answer: bytes, step: str, expect: int | None = None) -> None:
+    text = f"{step}: {code} {answer.decode(errors='replace')}"
+    if expect is not None and code == expect:
+        return
+    if 500 <= code < 600:
+        raise PermanentError(text)
+    if code >= 400 or (expect is not None and code != expect):
+        raise TemporaryError(text)
+
+
+def transport_for(app: App) -> Transport:
+    settings = app.settings.smtp
+    if settings.kind == "maildir":
+        return MaildirTransport(app.settings.path(settings.path))
+    return SmtpTransport(settings, local_hostname=app.settings.mailbot.domain)
+
+
+@dataclass
+class DeliveryCounts:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    uncertain: int = 0
+
+
+def deliver_due(app: App, transport: Transport | None = None, limit: int = 200):
+    """Send every due outbox row once; returns what happened to them."""
+    expire_leases(app)
+    own = transport is None
+    transport = transport or transport_for(app)
+    counts = DeliveryCounts()
+    try:
+        while claimed := claim(app, limit):
+            for row_id in claimed:
+                _deliver_one(app, transport, row_id, counts)
+            if len(claimed) < limit:
+                break
+    finally:
+        if own:
+            transport.close()
+    return counts
+
+
+def claim(app: App, limit: int) -> list[int]:
+    """Take due rows for this process: sending, with a lease, committed."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        query = (
+            select(Outbox.id)
+            .where(Outbox.state == "pending", Outbox.next_try_at <= now)
+            .order_by(Outbox.id)
+            .limit(limit)
+        )
+        if not app.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.scalars(query))
+        if ids:
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids))
+                .values(state="sending", lease_until=now + LEASE)
+            )
+    return ids
+
+
+def expire_leases(app: App) -> None:
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        stale = list(
+            session.scalars(
+                select(Outbox).where(
+                    Outbox.state == "sending", Outbox.lease_until < now
+                )
+            )
+        )
+        for row in stale:
+            row.state = "uncertain"
+            row.last_error = "the sending process stopped during delivery"
+            log.error("outbox %d delivery uncertain: %s", row.id, row.last_error)
+
+
+def _deliver_one(app: App, transport: Transport, row_id: int, counts) -> None:
+    with app.db.transaction() as session:
+        row = session.get(Outbox, row_id)
+        assert row is not None
+        mail = session.get(Mail, row.mail_id)
+        assert mail is not None
+        sender, recipients, raw = row.envelope_from, list(row.recipients), mail.raw
+        message_id = mail.message_id
+    outcome, error, refused = "sent", None, {}
+    try:
+        refused = transport.send(sender, recipients, raw)
+    except DeliveryUncertain as exc:
+        outcome, error = "uncertain", str(exc)
+    except PermanentError as exc:
+        outcome, error = "failed", str(exc)
+    except TemporaryError as exc:
+        outcome, error = "retry", str(exc)
+    _finish(app, row_id, message_id, outcome, error, refused, counts)
+
+
+def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  # type: ignore[no-untyped-def]
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        row = session.get(Outbox, row_id)
+        assert row is not None
+        row.attempts += 1
+        row.lease_until = None
+        if outcome == "retry" and row.attempts >= app.settings.smtp.max_attempts:
+            outcome = "failed"
+        if outcome == "retry":
+            row.state = "pending"
+            row.next_try_at = now + backoff(row.attempts)
+        else:
+            row.state = outcome
+        row.last_error = error if not refused else f"{error or ''} refused: {refused}"
+        if outcome == "sent":
+            row.sent_at = now
+    _log_outcome(message_id, outcome, error, refused)
+    setattr(
+        counts,
+        {"retry": "retried"}.get(outcome, outcome),
+        getattr(counts, {"retry": "retried"}.get(outcome, outcome)) + 1,
+    )
+
+
+def _log_outcome(message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
+    if outcome == "sent":
+        log.info("%s sent%s", message_id, f" (refused: {refused})" if refused else "")
+    elif outcome == "retry":
+        log.warning("%s delivery failed, will retry: %s", message_id, error)
+    else:
+        log.error("%s delivery %s: %s", message_id, outcome, error)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, ... minutes, at most six hours."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))

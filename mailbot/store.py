@@ -1,0 +1,89 @@
+"""The store stage: keep a delivery's raw bytes before anything else happens.
+
+A delivery is the same mail as one already stored when its dedupe key
+matches: the Message-ID plus a hash of the content that survives transport
+(the identity headers and the body, line endings normalised). The
+Message-ID alone is no proof (BR-19: a sender reused one for two reports),
+and headers added in transit must not make a redelivery look new (BR-25).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.db.models import Duplicate, Mail
+from mailbot.mail import RawMail
+
+log = logging.getLogger(__name__)
+
+# The headers that say which mail this is; everything else in the header
+# block may be added or rewritten on the way (Received, X-Migrated, ...).
+_IDENTITY_HEADERS = (b"message-id", b"date", b"from", b"to", b"cc", b"subject")
+_HEADER_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store stage did with one delivery."""
+
+    mail_id: int
+    new: bool  # False: the same mail was stored before (a duplicate delivery)
+    state: str  # the stored mail's state: received, processed or quarantined
+
+
+def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
+    match = re.search(rb"\r?\n\r?\n", raw)
+    if match is None:
+        return raw, b""
+    return raw[: match.start()], raw[match.end() :]
+
+
+def dedupe_key(raw: bytes) -> str:
+    """Message-ID plus a hash of the content that transport leaves alone."""
+    head, body = split_header_block(raw)
+    digest = hashlib.sha256()
+    for name, value in _HEADER_RE.findall(head):
+        if name.lower() in _IDENTITY_HEADERS:
+            unfolded = b" ".join(value.split())
+            digest.update(name.lower() + b":" + unfolded + b"\n")
+    for line in body.splitlines():
+        digest.update(line.rstrip() + b"\n")
+    return digest.hexdigest()
+
+
+def accept(session: Session, delivery: RawMail, key: str | None = None) -> Stored:
+    """Store `delivery` unless it is stored already; record a duplicate if so."""
+    key = key or dedupe_key(delivery.raw)
+    found = session.execute(
+        select(Mail.id, Mail.state).where(Mail.dedupe_key == key)
+    ).first()
+    if found is not None:
+        if found.state != "received":
+            session.add(
+                Duplicate(
+                    mail_id=found.id,
+                    origin=delivery.origin,
+                    seen_at=delivery.arrived_at,
+                )
+            )
+            log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
+        return Stored(found.id, new=False, state=found.state)
+    mail = Mail(
+        direction="in",
+        dedupe_key=key,
+        raw_sha256=hashlib.sha256(delivery.raw).hexdigest(),
+        raw=delivery.raw,
+        size=len(delivery.raw),
+        origin=delivery.origin,
+        arrived_at=delivery.arrived_at,
+        state="received",
+    )
+    session.add(mail)
+    session.flush()
+    return Stored(mail.id, new=True, state="received")

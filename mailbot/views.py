@@ -1,0 +1,297 @@
+"""What `incidents`, `show`, `status` and `quarantine` print, as plain data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot import extract, fields, incidents
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import (
+    Alias,
+    Audit,
+    Chase,
+    Deadline,
+    Duplicate,
+    Incident,
+    Mail,
+    Outbox,
+)
+
+
+def _family(session: Session, incident: Incident) -> list[int]:
+    """The incident and every incident merged into it."""
+    ids = [incident.id]
+    frontier = [incident.id]
+    while frontier:
+        merged = list(
+            session.scalars(
+                select(Incident.id).where(Incident.merged_into_id.in_(frontier))
+            )
+        )
+        merged = [i for i in merged if i not in ids]
+        ids.extend(merged)
+        frontier = merged
+    return ids
+
+
+def incident_list(app: App, *, all_: bool = False) -> list[dict[str, Any]]:
+    with app.db.transaction() as session:
+        query = select(Incident).where(Incident.merged_into_id.is_(None))
+        if not all_:
+            query = query.where(Incident.status == "open")
+        rows = list(session.scalars(query.order_by(Incident.opened_at, Incident.id)))
+        return [_summary(session, incident) for incident in rows]
+
+
+def _summary(session: Session, incident: Incident) -> dict[str, Any]:
+    next_due = session.scalar(
+        select(func.min(Deadline.due_at)).where(
+            Deadline.incident_id.in_(_family(session, incident)),
+            Deadline.state == "pending",
+        )
+    )
+    return {
+        "tag": incident.tag,
+        "site": incident.site,
+        "status": incident.status,
+        "tlp": incident.tlp,
+        "opened_at": iso(incident.opened_at),
+        "next_due_at": iso(next_due),
+        "subject": incident.subject,
+    }
+
+
+def show(app: App, tag: str) -> dict[str, Any] | None:
+    with app.db.transaction() as session:
+        incident = incidents.by_tag(session, tag)
+        if incident is None:
+            incident = _by_date_alias(session, tag)
+        if incident is None:
+            return None
+        family = _family(session, incident)
+        values = fields.fields_of(session, family)
+        return {
+            "tag": incident.tag,
+            "aliases": _aliases(session, incident, family),
+            "site": incident.site,
+            "sites": _sites(session, family),
+            "ngi": incident.ngi,
+            "status": incident.status,
+            "tlp": incident.tlp,
+            "subject": incident.subject,
+            "opened_at": iso(incident.opened_at),
+            "discovered_at": iso(incident.discovered_at),
+            "isolated_at": iso(incident.isolated_at),
+            "resolved_at": iso(incident.resolved_at),
+            "messages": _messages(session, family),
+            "fields": values,
+            "missing": extract.missing(values),
+            "provenance": fields.provenance(session, family),
+            "deadlines": _deadlines(session, family),
+            "audit": _audit(session, family),
+        }
+
+
+def _by_date_alias(session: Session, tag: str) -> Incident | None:
+    found = session.scalars(
+        select(Incident)
+        .join(Alias, Alias.incident_id == Incident.id)
+        .where(Alias.alias == tag.upper())
+        .order_by(Incident.id)
+    ).first()
+    return incidents.resolve(found, session) if found is not None else None
+
+
+def _aliases(session: Session, incident: Incident, family: list[int]) -> list[str]:
+    names = list(
+        session.scalars(
+            select(Alias.alias).where(Alias.incident_id.in_(family)).order_by(Alias.id)
+        )
+    )
+    names += [
+        t
+        for t in session.scalars(select(Incident.tag).where(Incident.id.in_(family)))
+        if t != incident.tag
+    ]
+    return list(dict.fromkeys(names))
+
+
+def _sites(session: Session, family: list[int]) -> list[str]:
+    from mailbot.db.models import IncidentSite
+
+    return list(
+        dict.fromkeys(
+            session.scalars(
+                select(IncidentSite.site)
+                .where(IncidentSite.incident_id.in_(family))
+                .order_by(IncidentSite.id)
+            )
+        )
+    )
+
+
+def _messages(session: Session, family: list[int]) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Mail)
+        .where(Mail.incident_id.in_(family))
+        .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
+    )
+    return [
+        {
+            "message_id": mail.message_id,
+            "from": mail.from_addr,
+            "to": list(mail.recipients or []),
+            "subject": mail.subject,
+            "date": iso(mail.event_at or mail.arrived_at),
+            "role": mail.role,
+            "direction": mail.direction,
+            "thread_reason": mail.thread_reason,
+            "tlp": mail.tlp,
+            "flags": list(mail.flags or []),
+            "state": mail.state,
+        }
+        for mail in rows
+    ]
+
+
+def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:
+    rows = list(
+        session.scalars(
+            select(Deadline)
+            .where(Deadline.incident_id.in_(family))
+            .order_by(Deadline.started_at, Deadline.id)
+        )
+    )
+    chases: dict[int, list[str | None]] = {}
+    for chase in session.scalars(
+        select(Chase)
+        .where(Chase.deadline_id.in_([d.id for d in rows]))
+        .order_by(Chase.level)
+    ):
+        chases.setdefault(chase.deadline_id, []).append(iso(chase.queued_at))
+    return [
+        {
+            "rule": d.rule,
+            "site": d.site,
+            "started_at": iso(d.started_at),
+            "due_at": iso(d.due_at),
+            "state": d.state,
+            "met_at": iso(d.met_at),
+            "chases": chases.get(d.id, []),
+        }
+        for d in rows
+    ]
+
+
+def _audit(session: Session, family: list[int]) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Audit).where(Audit.incident_id.in_(family)).order_by(Audit.at, Audit.id)
+    )
+    return [
+        {"at": iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
+        for a in rows
+    ]
+
+
+def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
+    """Health and counts; `healthy` is false when something needs a person."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        count = lambda q: int(session.scalar(q) or 0)  # noqa: E731
+        mails = count(
+            select(func.count())
+            .select_from(Mail)
+            .where(Mail.direction == "in", Mail.state != "quarantined")
+        )
+        quarantined = count(
+            select(func.count()).select_from(Mail).where(Mail.state == "quarantined")
+        )
+        unattached = count(
+            select(func.count())
+            .select_from(Mail)
+            .where(
+                Mail.direction == "in",
+                Mail.state == "processed",
+                Mail.incident_id.is_(None),
+            )
+        )
+        outbox = dict(
+            session.execute(
+                select(Outbox.state, func.count()).group_by(Outbox.state)
+            ).all()
+        )
+        oldest_pending = session.scalar(
+            select(func.min(Outbox.queued_at)).where(
+                Outbox.state.in_(("pending", "sending"))
+            )
+        )
+        data = {
+            "mails": mails,
+            "duplicates": count(select(func.count()).select_from(Duplicate)),
+            "quarantined": quarantined,
+            "unattached": unattached,
+            "incidents_open": count(
+                select(func.count())
+                .select_from(Incident)
+                .where(Incident.status == "open", Incident.merged_into_id.is_(None))
+            ),
+            "outbox_pending": int(outbox.get("pending", 0))
+            + int(outbox.get("sending", 0)),
+            "outbox_uncertain": int(outbox.get("uncertain", 0)),
+            "outbox_failed": int(outbox.get("failed", 0)),
+            "outbox_sent": int(outbox.get("sent", 0)),
+            "deadlines_overdue": count(
+                select(func.count())
+                .select_from(Deadline)
+                .where(Deadline.state == "missed")
+            ),
+            "last_poll_at": iso(last_poll),
+            "now": iso(now),
+        }
+    data["problems"] = _problems(app, data, last_poll, oldest_pending, now)
+    data["healthy"] = not data["problems"]
+    return data
+
+
+def _problems(app: App, data: dict, last_poll, oldest_pending, now) -> list[str]:  # type: ignore[no-untyped-def]
+    problems = []
+    interval = dt.timedelta(seconds=app.settings.source.poll_interval)
+    if last_poll is None or now - last_poll > 3 * interval:
+        problems.append("no successful poll for three poll intervals")
+    if oldest_pending is not None and now - oldest_pending > max(
+        3 * interval, dt.timedelta(minutes=30)
+    ):
+        problems.append(
+            "outbox stuck: mail waiting since " + (iso(oldest_pending) or "")
+        )
+    if data["outbox_uncertain"]:
+        problems.append(
+            f"{data['outbox_uncertain']} outgoing mail(s) of uncertain delivery"
+        )
+    return problems
+
+
+def quarantine_list(app: App) -> list[dict[str, Any]]:
+    with app.db.transaction() as session:
+        rows = session.scalars(
+            select(Mail).where(Mail.state == "quarantined").order_by(Mail.id)
+        )
+        return [
+            {
+                "id": m.id,
+                "origin": m.origin,
+                "message_id": m.message_id,
+                "subject": m.subject,
+                "arrived_at": iso(m.arrived_at),
+                "stage": m.stage,
+                "reason": m.error,
+                "attempts": m.attempts,
+                "size": m.size,
+            }
+            for m in rows
+        ]

@@ -1,0 +1,1 @@
+"""Alembic migrations of mailbot's schema (shipped as mailbot.migrations)."""

@@ -1,0 +1,81 @@
+"""Configuration: defaults, environment overrides, secrets, errors naming keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailbot.cli import main
+from mailbot.config import load_settings
+from mailbot.errors import ConfigError
+
+BASE = {"MAILBOT_MAILBOT_ADDRESS": "abuse@egi.example", "MAILBOT_SOURCE_KIND": "maildir",
+        "MAILBOT_SMTP_KIND": "maildir"}
+
+
+def test_defaults_of_interface() -> None:
+    settings = load_settings(None, BASE)
+    assert settings.mailbot.tag_prefix == "EGI"
+    assert settings.mailbot.timezone == "Europe/Amsterdam"
+    assert settings.database.url == "sqlite:///mailbot.db"
+    assert settings.imap.port == 993 and settings.imap.tls == "ssl"
+    assert settings.imap.folder == "INBOX" and settings.imap.username == "abuse"
+    assert settings.smtp.port == 587 and settings.smtp.tls == "starttls"
+    assert settings.sites.file == "sites.toml"
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text('[mailbot]\naddress = "a@b.example"\n[imap]\nhost = "h"\nport = 1\n'
+                      '[smtp]\nhost = "s"\n', encoding="utf-8")
+    settings = load_settings(config, {"MAILBOT_IMAP_PORT": "1143"})
+    assert settings.imap.port == 1143
+    assert settings.imap.host == "h"
+
+
+def test_secret_from_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    settings = load_settings(None, {**BASE, "MAILBOT_IMAP_PASSWORD_FILE": str(secret)})
+    assert settings.imap.password == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        ({}, "mailbot.address"),
+        ({"MAILBOT_MAILBOT_ADDRESS": "x@y", "MAILBOT_SMTP_KIND": "maildir"}, "imap.host"),
+        ({**BASE, "MAILBOT_IMAP_PORT": "seven"}, "imap.port"),
+        ({**BASE, "MAILBOT_IMAP_TLS": "maybe"}, "imap.tls"),
+        ({**BASE, "MAILBOT_MAILBOT_TIMEZONE": "Mars/Olympus"}, "mailbot.timezone"),
+        ({**BASE, "MAILBOT_CSIRT_MEMBERS": '["not-an-address"]'}, "csirt.members"),
+        ({**BASE, "MAILBOT_SMTP_KIND": "smtp"}, "smtp.host"),
+        ({**BASE, "MAILBOT_IMAP_PASSWORD_FILE": "/nonexistent/pw"}, "imap.password_file"),
+    ],
+)
+def test_errors_name_the_key(environ: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ)
+    assert caught.value.key == key
+    assert str(caught.value).startswith(key)
+
+
+def test_cli_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
+    for name in list(__import__("os").environ):
+        if name.startswith("MAILBOT_"):
+            monkeypatch.delenv(name)
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mailbot: configuration error: mailbot.address: is required and has no default"]
+
+
+@pytest.mark.parametrize("command", ["db", "run", "poll", "sweep", "ingest", "incidents",
+                                     "show", "status", "quarantine", "demo"])
+def test_help_needs_no_config(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as caught:
+        main([command, "--help"])
+    assert caught.value.code == 0
+    assert "usage: mailbot" in capsys.readouterr().out
