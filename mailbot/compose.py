@@ -15,6 +15,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
+# Headers are written unfolded up to RFC 5322's hard limit: the standard
+# library's folder at 78 columns sometimes breaks right after "Subject:",
+# which some clients then show with a leading space. The body keeps its
+# quoted-printable lines within RFC 2045's 76, fixed when the content is set
+# (the library would otherwise encode up to the policy's 78).
+_HEADERS_POLICY = SMTP.clone(max_line_length=998)
+_CONTENT_POLICY = SMTP.clone(max_line_length=76)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ID_RE = re.compile(r"<[^<>\s]{1,900}>")
 
@@ -74,7 +81,7 @@ def compose(
     references: Sequence[str] = (),
 ) -> Outgoing:
     """One mail in the thread; the body's first line is the TLP 2.0 label."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_CONTENT_POLICY)
     message["From"] = sender
     message["To"] = ", ".join(clean_header(a) for a in to)
     if cc:
@@ -98,5 +105,5 @@ def compose(
         sender=sender,
         to=tuple(to),
         cc=tuple(cc),
-        raw=message.as_bytes(),
+        raw=message.as_bytes(policy=_HEADERS_POLICY),
     )
