@@ -93,6 +93,11 @@ def split_lines(text: str) -> list[str]:
 
 def own_lines(text: str, forwarded: bool = False) -> list[tuple[int, str]]:
     """The author's own lines of `text` as (1-based line number, line) pairs."""
+    return [(number, line) for number, line, _ in _walk(split_lines(text), forwarded)]
+
+
+def marked_lines(text: str, forwarded: bool = False) -> list[tuple[int, str, bool]]:
+    """Like `own_lines`, with a flag for the lines of forwarded material."""
     return list(_walk(split_lines(text), forwarded))
 
 
@@ -101,16 +106,17 @@ def own_text(text: str, forwarded: bool = False) -> str:
     return "\n".join(line for _, line in own_lines(text, forwarded))
 
 
-def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str]]:
-    index, signature, pending = 0, False, None
+def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
+    index, signature, pending, inside = 0, False, None, False
     while index < len(lines):
         line = lines[index]
         step = _forward_start(lines, index, forwarded)
         if step is not None:
             if pending is not None:
                 yield pending
-            pending, signature = None, False
-            yield from _forward_subject(lines, index, step)
+            pending, signature, inside = None, False, True
+            for number, subject in _forward_subject(lines, index, step):
+                yield number, subject, True
             index = step
             continue
         if _starts_quote(lines, index):
@@ -129,7 +135,7 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str]]:
             continue
         if pending is not None:
             yield pending
-        pending = (index + 1, line)
+        pending = (index + 1, line, inside)
         index += 1
     if pending is not None:
         yield pending

@@ -1,0 +1,99 @@
+"""X.509 distinguished names in slash form and in RFC 2253 (comma) form.
+
+Both forms name the same DN; mailbot writes the slash form, most general
+attribute first (/DC=org/DC=example/CN=Jane Doe 1234). RFC 2253 lists the
+most specific attribute first, so a comma DN that starts with CN is reversed;
+OpenSSL's "C = ES, O = Example, ..." is already in slash order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+_ATTRS = {
+    name.lower(): name
+    for name in (
+        "DC", "C", "ST", "L", "O", "OU", "CN", "UID", "SN", "GN", "E",
+        "emailAddress", "serialNumber", "title", "street", "postalCode",
+    )
+}  # fmt: skip
+_ATTR = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
+# A slash DN: two or more /ATTR=value components. A value may itself hold a
+# slash ("CN=host/ui01.example.org"), so a slash only opens a new component
+# when an attribute name and "=" follow it.
+_SLASH = re.compile(
+    r"(?<![\w/])(?:/" + _ATTR + r"=[^/\n\"'()<>,;\t]+(?:/(?!" + _ATTR + r"=)"
+    r"[^/\n\"'()<>,;\t]+)*){2,}",
+    re.IGNORECASE,
+)
+_COMMA = re.compile(
+    r"(?<!\w)" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+"
+    r"(?:,[ \t]*" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+){1,}",
+    re.IGNORECASE,
+)
+_COMPONENT = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)
+_GENERAL = frozenset({"dc", "c"})
+_SPECIFIC = frozenset({"cn", "uid", "emailaddress", "e"})
+
+
+def find_dns(line: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, DN in slash form) for every DN written in `line`."""
+    taken = -1
+    for match in _SLASH.finditer(line):
+        value = _from_slash(match.group(0))
+        if value:
+            taken = match.end()
+            yield match.start(), _trimmed_end(match), value
+    for match in _COMMA.finditer(line):
+        if match.start() < taken:
+            continue
+        value = _from_comma(match.group(0))
+        if value:
+            yield match.start(), _trimmed_end(match), value
+
+
+def _trimmed_end(match: re.Match[str]) -> int:
+    text = match.group(0)
+    return match.start() + len(text.rstrip(" .:"))
+
+
+def _pairs(text: str, separator: str) -> list[tuple[str, str]]:
+    starts = list(_COMPONENT.finditer(text))
+    pairs = []
+    for index, match in enumerate(starts):
+        stop = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        value = text[match.end() : stop].strip().rstrip(separator).strip()
+        pairs.append((_ATTRS[match.group(1).lower()], value.rstrip(" .:")))
+    return pairs
+
+
+def _from_slash(text: str) -> str:
+    # Split only at "/ATTR=": other slashes belong to the value before them.
+    pieces = re.split(r"/(?=" + _ATTR + r"=)", text, flags=re.IGNORECASE)
+    pairs = []
+    for piece in pieces:
+        if not piece:
+            continue
+        attr, _, value = piece.partition("=")
+        pairs.append((_ATTRS[attr.lower()], value.strip().rstrip(" .:")))
+    return _render(pairs)
+
+
+def _from_comma(text: str) -> str:
+    pairs = _pairs(text, ",")
+    if not pairs:
+        return ""
+    first, last = pairs[0][0].lower(), pairs[-1][0].lower()
+    if first not in _GENERAL and (last in _GENERAL or first in _SPECIFIC):
+        pairs.reverse()
+    return _render(pairs)
+
+
+def _render(pairs: list[tuple[str, str]]) -> str:
+    if len(pairs) < 2 or any(not value for _, value in pairs):
+        return ""
+    # A DN names a person or a host: without a CN (or UID) it is a path.
+    if not any(attr.lower() in _SPECIFIC for attr, _ in pairs):
+        return ""
+    return "".join(f"/{attr}={value}" for attr, value in pairs)

@@ -1,0 +1,324 @@
+"""Reading one text part line by line: sections, indicators, times, free text."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass, field
+
+from mailbot.extract import prose, roles
+from mailbot.extract.collect import Collector
+from mailbot.extract.fang import refang
+from mailbot.extract.hosts import is_within
+from mailbot.extract.indicators import Indicator, scan
+from mailbot.extract.sections import Heading, heading
+from mailbot.extract.times import PartClock, Stamp, find_times, part_clock
+from mailbot.extract.values import UNCLASSIFIED, Context, Finding
+
+log = logging.getLogger(__name__)
+
+INDICATOR_SECTIONS = frozenset(
+    {roles.AFFECTED, roles.ATTACKER, roles.ENTRY, roles.SUSPECTED}
+)
+TEXT_SECTIONS = frozenset(
+    {
+        "detected_by", "evidence", "actions_taken", "losses", "virtual_appliances",
+        "vulnerabilities", "lessons_learnt", "resolution",
+    }
+)  # fmt: skip
+# Indicators joined by these words are one group and share a role:
+# "ui01.example.org (192.0.2.15)", "203.0.113.5, 203.0.113.6 and 203.0.113.7".
+_GROUP_GAP = re.compile(
+    r"\A[\s,;/()\[\]]*(?:(?:and|or|und|et|y|e|&|resolving[ \t]+to|resolves[ \t]+to"
+    r"|i\.e\.|aka)[\s,;/()\[\]]*)?(?:host|ip|address)?[\s(\[]*\Z",
+    re.IGNORECASE,
+)
+# Pasted mail headers and report metadata: no indicator of the incident.
+_METADATA = re.compile(
+    r"^[ \t]*(?:schema-url|user-agent|reported-from|message-id|return-path"
+    r"|references|in-reply-to|x-mailer|dkim-signature|authentication-results"
+    r"|content-type|mime-version|arc-[\w-]+|x-[\w-]+)[ \t]*:",
+    re.IGNORECASE,
+)
+_RECEIVED = re.compile(r"^[ \t]*received[ \t]*:", re.IGNORECASE)
+_RECORD = re.compile(
+    r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]"
+    r"|\d{1,3}(?:\.\d{1,3}){3}|tcp|udp)",
+)
+_CSV_HEADER = re.compile(r"^[A-Za-z_][\w .-]*(?:([,;\t])[ ]*[A-Za-z_][\w .-]*)+$")
+_EVIDENCE_CAP = 200
+
+
+@dataclass
+class _State:
+    section: str | None = None
+    section_used: bool = False
+    block: roles.Cue = roles.NO_CUE
+    block_used: bool = False
+    block_to_end: bool = False
+    columns: list[str] | None = None
+    delimiter: str = ","
+    received: bool = False
+    item: list = field(default_factory=list)  # [field, text, line]
+    evidence_items: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    text: str
+    previous: str
+    following: str
+    forwarded: bool
+
+
+def read_part(
+    part_id: str,
+    lines: list[tuple[int, str, bool]],
+    kind: str,
+    context: Context,
+    out: Collector,
+) -> None:
+    """Add the findings of one part's lines (already without quoted text) to `out`."""
+    text = "\n".join(line for _, line, _ in lines)
+    clock = part_clock(text, context.timezone, context.reference_time)
+    reader = _Reader(part_id, kind, context, clock, out)
+    refanged = [refang(line) for _, line, _ in lines]
+    for index, (number, _, forwarded) in enumerate(lines):
+        previous = refanged[index - 1] if index else ""
+        following = refanged[index + 1] if index + 1 < len(lines) else ""
+        reader.line(Line(number, refanged[index], previous, following, forwarded))
+    reader.flush_item()
+
+
+class _Reader:
+    def __init__(self, part_id, kind, context, clock: PartClock, out: Collector):
+        self.part_id, self.kind, self.context = part_id, kind, context
+        self.clock, self.out, self.state = clock, out, _State()
+        self.year = context.reference_time.year if context.reference_time else 9999
+
+    def line(self, line: Line) -> None:
+        state = self.state
+        if not line.text.strip():
+            self._blank()
+            return
+        if _METADATA.match(line.text):
+            return
+        state.received = bool(_RECEIVED.match(line.text)) or (
+            state.received and line.text[:1] in " \t"
+        )
+        found = heading(line.text)
+        if found is not None:
+            self._open_section(found, line)
+            self._content(line, found.value_start)
+        else:
+            self._content(line, 0)
+        if state.block.name is None:
+            state.block = roles.block_cue(line.text)
+            state.block_to_end = "below" in line.text.lower()
+        else:
+            state.block_used = True
+
+    def _blank(self) -> None:
+        state = self.state
+        self.flush_item()
+        if state.section_used:
+            state.section, state.section_used = None, False
+        if state.block_used and not state.block_to_end:
+            state.block, state.block_used = roles.NO_CUE, False
+        state.columns = None
+
+    def _open_section(self, found: Heading, line: Line) -> None:
+        self.flush_item()
+        self.state.section = found.field or None
+        self.state.section_used = False
+
+    def _content(self, line: Line, start: int) -> None:
+        state = self.state
+        body = line.text[start:]
+        if body.strip():
+            state.section_used = True
+        indicators = scan(line.text, self.year)
+        indicators = [i for i in indicators if i.start >= start and self._kept(i)]
+        if state.received:
+            indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
+        self._columns(line.text, indicators)
+        self._indicators(line, indicators)
+        stamps = [] if state.received else find_times(
+            line.text, self.clock, line.following
+        )
+        self._stamps(line, stamps)
+        self._text(line, body, bool(indicators or stamps))
+
+    def _kept(self, indicator: Indicator) -> bool:
+        context = self.context
+        for value in (indicator.value, indicator.host):
+            if not value:
+                continue
+            if value in context.ignored_ips:
+                return False
+            if is_within(value, tuple(context.ignored_domains)):
+                return False
+        return True
+
+    def _columns(self, text: str, indicators: list[Indicator]) -> None:
+        # A CSV header names what each column of the rows below holds.
+        state = self.state
+        if indicators or state.columns is not None:
+            return
+        match = _CSV_HEADER.match(text.strip())
+        if match and len(text) < 300:
+            state.delimiter = match.group(1)
+            state.columns = [c.strip().replace("_", " ") for c in text.split(match.group(1))]
+
+    def _indicators(self, line: Line, indicators: list[Indicator]) -> None:
+        groups = _groups(line.text, indicators)
+        for index, group in enumerate(groups):
+            before_end = group[0].start
+            cut = groups[index - 1][-1].end if index else 0
+            before = line.text[cut:before_end]
+            if not index and not self.state.columns:
+                before = line.previous[-80:] + " " + before
+            after_stop = groups[index + 1][0].start if index + 1 < len(groups) else None
+            after = line.text[group[-1].end : after_stop]
+            cue = self._cue(line.text, group, before, after)
+            for indicator in group:
+                self._emit(line, indicator, cue)
+
+    def _cue(self, text: str, group, before: str, after: str) -> roles.Cue:
+        state = self.state
+        if state.columns:
+            column = _column_of(text, group[0].start, state.delimiter)
+            if column is not None and column < len(state.columns):
+                return roles.cue_before(state.columns[column] + " ")
+        cue = roles.cue_before(before)
+        if not cue.strong:
+            after_cue = roles.cue_after(after)
+            if after_cue.strong:
+                return after_cue
+        if cue.name is None and state.block.name is not None:
+            return state.block
+        return cue
+
+    def _emit(self, line: Line, indicator: Indicator, cue: roles.Cue) -> None:
+        if indicator.kind == "dn":
+            self._add(line, "x509_dns", indicator.value, "dn", roles.SECTION)
+            return
+        if indicator.kind == "cve":
+            self._add(line, "vulnerabilities", indicator.value, "cve", roles.SECTION)
+            return
+        values = [(indicator.value, indicator.kind)]
+        if indicator.host:
+            values.append((indicator.host, _host_kind(indicator.host)))
+        owned = any(self._owned(value, kind) for value, kind in values)
+        target, strength = self._field(indicator, cue, owned)
+        for value, kind in values:
+            self._add(line, target or UNCLASSIFIED, value, kind, strength)
+
+    def _field(self, indicator: Indicator, cue: roles.Cue, owned: bool):
+        section = self.state.section
+        if section in INDICATOR_SECTIONS:
+            if owned and section == roles.ATTACKER:
+                return roles.AFFECTED, roles.SECTION
+            return section, roles.SECTION
+        if "/" in indicator.value and indicator.kind in ("ipv4", "ipv6"):
+            return None, roles.NONE  # a network names no single host
+        is_address = indicator.kind in ("ipv4", "ipv6")
+        return roles.field_for(cue, owned, is_address)
+
+    def _owned(self, value: str, kind: str) -> bool:
+        context = self.context
+        if kind in ("ipv4", "ipv6"):
+            try:
+                network = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                return False
+            return any(
+                network.version == net.version and network.subnet_of(net)
+                for net in context.site_networks
+            )
+        if kind == "hostname":
+            return is_within(value, context.site_domains)
+        return False
+
+    def _stamps(self, line: Line, stamps: list[Stamp]) -> None:
+        for stamp in stamps:
+            fact = None
+            if not line.forwarded and self.kind != "forward":
+                fact = prose.fact_of(line.text, stamp.start, stamp.end)
+            self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
+
+    def _text(self, line: Line, body: str, has_indicator: bool) -> None:
+        state = self.state
+        if state.section in TEXT_SECTIONS:
+            self._section_item(line, body)
+            return
+        if state.section in INDICATOR_SECTIONS or state.section == "x509_dns":
+            return
+        if self.kind == "attachment" or state.columns:
+            return
+        is_record = bool(_RECORD.match(line.text))
+        for name in prose.text_fields(line.text, has_indicator, is_record):
+            if name == "evidence":
+                if state.evidence_items >= _EVIDENCE_CAP:
+                    continue
+                state.evidence_items += 1
+            self._add(line, name, prose.item_text(line.text), "text", roles.NONE)
+
+    def _section_item(self, line: Line, body: str) -> None:
+        item = self.state.item
+        text = prose.item_text(body)
+        if not text:
+            return
+        joins = (
+            item
+            and not prose.starts_item(body)
+            and not item[1].endswith((".", "!", "?", ":"))
+            and text[:1].islower()
+        )
+        if joins:
+            item[1] = item[1] + " " + text
+            return
+        self.flush_item()
+        self.state.item = [self.state.section, text, line.number]
+
+    def flush_item(self) -> None:
+        item = self.state.item
+        if item:
+            finding = Finding(item[0], item[1], "text", self.part_id, item[2])
+            self.out.add(finding, roles.NONE)
+        self.state.item = []
+
+    def _add(self, line: Line, name: str, value: str, kind: str, strength: int):
+        self.out.add(Finding(name, value, kind, self.part_id, line.number), strength)
+
+
+def _groups(text: str, indicators: list[Indicator]) -> list[list[Indicator]]:
+    groups: list[list[Indicator]] = []
+    for indicator in indicators:
+        if indicator.kind in ("dn", "cve"):
+            groups.append([indicator])
+            continue
+        last = groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and last.kind not in ("dn", "cve")
+            and indicator.start >= last.end
+            and _GROUP_GAP.match(text[last.end : indicator.start])
+        ):
+            groups[-1].append(indicator)
+        else:
+            groups.append([indicator])
+    return groups
+
+
+def _column_of(text: str, position: int, delimiter: str) -> int | None:
+    return text.count(delimiter, 0, position)
+
+
+def _host_kind(value: str) -> str:
+    try:
+        return "ipv4" if ipaddress.ip_address(value).version == 4 else "ipv6"
+    except ValueError:
+        return "hostname"

@@ -1,0 +1,124 @@
+"""Free text: which Analysis Guideline field a line of prose speaks to.
+
+Sites that do not follow the template still say who detected the incident,
+what they saw and what they did. A line goes to every free-text field whose
+words it uses; a timestamp becomes an incident fact (discovered, isolated,
+resolved) when the nearest such word in its clause says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TEXT_FIELDS = {
+    "detected_by": (
+        r"detect(?:ed|ion)|discovered|noticed|spotted|flagged|alert(?:ed|s)?"
+        r"|monitoring|reported[ \t]+(?:to[ \t]+us|by)|notif(?:ied|ication)"
+        r"|complain\w*|observed|sensors?|crawler|thanks[ \t]+to|informed|told[ \t]+us"
+        r"|weitergeleitet|forward(?:ed|ing)|received[ \t]+this|the[ \t]+report"
+        r"|found[ \t]+by|ids|honeypot|entdeckt|festgestellt|découvert|détecté"
+    ),
+    "actions_taken": (
+        r"isolated|disconnected|firewalled|blocked|suspended|paused|killed|drained"
+        r"|disabled|locked|reset|reinstalled|re-installed|removed|stopped|patched"
+        r"|revoked|banned|shut[ \t]+down|powered[ \t]+(?:down|off)|taken[ \t]+offline"
+        r"|snapshot|quarantined|rotated|isoliert|getrennt|gesperrt|isolée?|bloqué"
+        r"|frånkopplad|aislado|isolato|reinstallato|downtime|cleaned"
+    ),
+    "losses": (
+        r"stolen|theft|entered[ \t]+their[ \t]+credentials|credentials[ \t]+\w+[ \t]+"
+        r"(?:stolen|leaked|compromised)|copied|exfiltrated|root[ \t-]compromise\w*"
+        r"|leaked|data[ \t]+(?:loss|lost)|considered[ \t]+(?:stolen|compromised)"
+    ),
+    "vulnerabilities": (
+        r"vulnerab\w*|outdated|old[ \t]+(?:version|release|jenkins|\w+[ \t]+version)"
+        r"|unpatched|without[ \t]+a[ \t]+password|weak[ \t]+password|default[ \t]+"
+        r"password|exploit(?:ed|ing)?|misconfigur\w*|cve-\d{4}-\d{4,}|old[ \t]+\w+"
+    ),
+    "virtual_appliances": (
+        r"virtual[ \t]+appliances?|vm[ \t]+images?|appdb|image[ \t]+from"
+    ),
+}
+_TEXT = {
+    name: re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
+    for name, pattern in _TEXT_FIELDS.items()
+}
+# Evidence: what was seen, when an indicator, time or path is on the line.
+_ACTIVITY = re.compile(
+    r"\b(?:log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
+    r"|binary|entries|shell|malware|miner|beacon\w*|brute|attempts?|sessions?"
+    r"|accepted|failed|download\w*|exfil\w*|tunnel|cron\w*|payload|requests?"
+    r"|communicat\w*|running|ran|dropped|modified|spawned|access\w*|seen|shows?"
+    r"|netstat|tcpdump|output|excerpt)\b",
+    re.IGNORECASE,
+)
+_STRONG_EVIDENCE = re.compile(
+    r"\b(?:malware|cryptominer|miner|web[ \t]+shell|exfiltration|scanning"
+    r"|brute[ \t-]?force|backdoor|rootkit|suspicious)\b",
+    re.IGNORECASE,
+)
+_FACTS = {
+    "discovered_at": (
+        r"discovered|detected|(?:we|i)\b[^.;]{0,20}\b(?:noticed|spotted)|entdeckt"
+        r"|festgestellt|bemerkt|découvert|détecté|detectad[oa]|descubiert[oa]"
+        r"|rilevat[oa]|upptäckt|ontdekt|wykryt\w*"
+    ),
+    "isolated_at": (
+        r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
+        r"|quarantined|taken[ \t]+offline|unplugged|isoliert|getrennt|isolée?"
+        r"|aislad[oa]|isolat[oa]|frånkopplad|geïsoleerd|odłączon\w*|irrotettiin"
+    ),
+    "resolved_at": (
+        r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
+        r"[ \t]+(?:production|service)|cleaned[ \t]+up"
+    ),
+}
+_FACT = re.compile(
+    "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items()),
+    re.IGNORECASE,
+)
+_BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)")
+_BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
+
+
+def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
+    """The free-text fields that prose `line` speaks to."""
+    fields = [name for name, pattern in _TEXT.items() if pattern.search(line)]
+    if has_indicator and (is_record or _ACTIVITY.search(line)):
+        fields.append("evidence")
+    elif _STRONG_EVIDENCE.search(line):
+        fields.append("evidence")
+    return fields
+
+
+def item_text(line: str) -> str:
+    """`line` as one free-text item: without its bullet, spaces collapsed."""
+    return " ".join(_BULLET.sub("", line).split())[:1000]
+
+
+def starts_item(line: str) -> bool:
+    """Whether `line` opens a new bullet or numbered item."""
+    return bool(_BULLET.match(line))
+
+
+def fact_of(text: str, start: int, end: int) -> str | None:
+    """The fact field that the words nearest to a timestamp at start:end name."""
+    before = text[max(0, start - 70) : start]
+    cut = None
+    for cut in _BOUNDARY.finditer(before):
+        pass
+    if cut is not None:
+        before = before[cut.end() :]
+    after = text[end : end + 50]
+    stop = _BOUNDARY.search(after)
+    if stop is not None:
+        after = after[: stop.start()]
+    best, distance = None, 10**6
+    for match in _FACT.finditer(before):
+        if len(before) - match.end() < distance:
+            best, distance = match.lastgroup, len(before) - match.end()
+    for match in _FACT.finditer(after):
+        if match.start() < distance:
+            best, distance = match.lastgroup, match.start()
+        break
+    return best

@@ -1,0 +1,108 @@
+"""Headings of the recommended report template, in the ways sites write them.
+
+"2. Systems affected:", "-- Host(s) affected --", "## Detection", "* Attacker
+IP(s): 203.0.113.7", "| Detected by | Wazuh |" and a bare "Lessons learned"
+line all open a section for one field. A heading with a colon may carry the
+first value on its own line; one without a colon must stand alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NAMES = {
+    "detected_by": (
+        r"detect(?:ed|ion)(?:[ \t]+by)?|discovered[ \t]+by|found[ \t]+by"
+        r"|reported[ \t]+by|how[ \t]+(?:was[ \t]+it[ \t]+)?detected|detection[ \t]+method"
+    ),
+    "affected_hosts": (
+        r"(?:systems?|hosts?|machines?|nodes?|servers?|vms?)[ \t]+affected"
+        r"|(?:affected|compromised)[ \t]+(?:systems?|hosts?|machines?|nodes?"
+        r"|servers?|vms?|ips?|addresses)(?:[ \t]+and[ \t]+ips?)?"
+    ),
+    "evidence": r"evidences?(?:[ \t]+of[ \t]+(?:the[ \t]+)?compromise)?|timeline",
+    "actions_taken": (
+        r"actions?(?:[ \t]+taken)?|measures(?:[ \t]+taken)?|countermeasures"
+        r"|mitigations?|response[ \t]+actions?"
+    ),
+    "x509_dns": r"(?:x\.?509[ \t]+)?(?:certificate[ \t]+)?(?:dns?|subjects?)",
+    "entry_points": r"(?:local[ \t]+)?entry[ \t]+points?",
+    "attacker_ips": (
+        r"attacker(?:'s)?(?:[ \t]+ip[ \t]+address(?:es)?|[ \t]+ips?|[ \t]+address(?:es)?)?"
+        r"|attacking[ \t]+ips?|(?:remote[ \t]+)?ips?[ \t]+of[ \t]+the[ \t]+attacker"
+    ),
+    "virtual_appliances": (
+        r"virtual[ \t]+appliances?(?:[ \t]*/[ \t]*vm[ \t]+images?)?|vm[ \t]+images?"
+        r"|appliances?|images?"
+    ),
+    "losses": r"loss(?:es)?|damages?",
+    "suspected_ips": (
+        r"suspected[ \t]+(?:ips?|hosts?|addresses)|(?:remote[ \t]+)?ips?[ \t]+suspected"
+        r"(?:[ \t]+to[ \t]+be[ \t]+affected)?|possibly[ \t]+affected[ \t]+ips?"
+    ),
+    "vulnerabilities": (
+        r"(?:exploited[ \t]+)?vulnerabilit(?:y|ies)(?:[ \t]+exploited)?|vulns?|cves?"
+    ),
+    "lessons_learnt": r"lessons?[ \t]+learn(?:t|ed)",
+    "resolution": r"resolution|solution",
+    # Headings that end a section without opening one for a field.
+    "": r"summary|description|details|iocs?|indicators|notes?|comments?|status",
+}
+_HEADING = re.compile(
+    "|".join(rf"(?P<{name or 'other'}>{pattern})" for name, pattern in _NAMES.items()),
+    re.IGNORECASE,
+)
+# Numbering, bullets, markdown and dash decorations around a heading.
+_LEAD = re.compile(
+    r"^[ \t]*(?:#{1,6}|[-*•>]{1,3}|\d{1,2}[.)]|[a-h][.)](?=[ \t])|\(\d{1,2}\)|--+)?"
+    r"[ \t]*(?:\d{1,2}[.)][ \t]*)?(?:\*\*|__)?[ \t]*"
+)
+_TAIL = re.compile(
+    r"[ \t]*(?:\([^()\n]{0,60}\))?[ \t]*(?:\*\*|__)?[ \t]*(?:--+|=+)?[ \t]*(?::[ \t]*)?"
+)
+_PLURAL = re.compile(r"\((?:s|es)\)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A template heading: its field ("" for one that only ends a section)."""
+
+    field: str
+    value: str  # the text after the heading on the same line
+    value_start: int  # where `value` starts in the line
+
+
+def heading(line: str) -> Heading | None:
+    """The heading that `line` opens, or None."""
+    if "|" in line and line.lstrip().startswith("|"):
+        return _table_row(line)
+    # "Host(s)" and "address(es)": blanked, keeping every position.
+    plain = _PLURAL.sub(lambda m: " " * len(m.group(0)), line)
+    lead = _LEAD.match(plain)
+    start = lead.end() if lead else 0
+    match = _HEADING.match(plain, start)
+    if match is None:
+        return None
+    tail = _TAIL.match(plain, match.end())
+    end = tail.end() if tail else match.end()
+    rest = line[end:]
+    has_colon = ":" in plain[match.end() : end]
+    if rest.strip() and not has_colon:
+        return None
+    field = match.lastgroup or ""
+    return Heading("" if field == "other" else field, rest.strip(), end)
+
+
+def _table_row(line: str) -> Heading | None:
+    # "| Affected hosts | web01.example.org, 192.0.2.7 |" as HTML tables become.
+    cells = line.split("|")
+    if len(cells) < 3:
+        return None
+    first = cells[1]
+    found = heading(first.strip())
+    if found is None or found.value:
+        return None
+    value_start = len(cells[0]) + len(first) + 2
+    value = "|".join(cells[2:]).strip(" |\t")
+    return Heading(found.field, value, value_start)

@@ -1,0 +1,287 @@
+"""Timestamps as reporters write them, converted to UTC.
+
+A time carries its zone when the text states one (UTC, Z, CET, +01:00, an
+IANA name); otherwise the zone stated for the whole part ("times are UTC")
+or the site's zone applies. A missing date or year comes from the nearest
+date in the line, the part, or the mail's Date (`reference`): a time without
+a date is the latest such time not after the mail was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12,
+    "dez": 12, "déc": 12, "dic": 12,
+}  # fmt: skip
+_MON = r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé][cz]|dic)[a-zé]*"
+_ABBREVIATIONS = {
+    "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
+    "MEZ": 60, "CEST": 120, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
+    "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
+    "MDT": -360, "PST": -480, "PDT": -420, "JST": 540,
+}  # fmt: skip
+_ZONE = (
+    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET"
+    r"|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT|PST|JST|MSK"
+    r"|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|local[ \t]+time)"
+    r"(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
+)
+_TIME = re.compile(
+    r"(?<![\d:.])(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
+    r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
+)
+_DATES = (
+    ("ymd", re.compile(r"(?<![\d.])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d])")),
+    ("dmy", re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d.])")),
+    ("dMy", re.compile(r"(?<![\d\w])(\d{1,2})\.?[ \t]+(" + _MON + r")\.?,?[ \t]+(\d{4})\b", re.I)),
+    ("Mdy", re.compile(r"\b(" + _MON + r")\.?[ \t]+(\d{1,2})(?:st|nd|rd|th)?,?[ \t]+(\d{4})\b", re.I)),
+    ("apache", re.compile(r"\b(\d{1,2})/(" + _MON + r")/(\d{4}):(?=\d{2}:\d{2})", re.I)),
+    ("syslog", re.compile(r"(?<![\w])(" + _MON + r")[ \t]{1,2}(\d{1,2})[ \t]+(?=\d{1,2}:\d{2}:\d{2})", re.I)),
+)  # fmt: skip
+_JOIN_BEFORE = re.compile(
+    r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
+)
+_JOIN_AFTER = re.compile(r"\A[ \t,]*(?:on|am|le|el|il|op|den)?[ \t,]*\Z", re.I)
+_SHARED_ZONE = re.compile(r"\A[ \t]*(?:and|und|et|y|e|to|till|until|bis|-|–)[ \t]*\Z")
+_PREPOSITION = re.compile(
+    r"(?:\b(?:at|um|à|las|kl\.?|ore|o|om|since|from|between|and|until|till|to|by"
+    r"|seit|ab|bis|vers|desde|dalle|alle)|@|\()[ \t]*\Z",
+    re.I,
+)
+# Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
+_APACHE_COLON = re.compile(r"(/" + _MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
+_PART_ZONE = re.compile(
+    r"\b(?:all[ \t]+)?times?[ \t]+(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+"
+    r"(?:in[ \t]+)?(UTC|GMT|CET|CEST|EET|EEST|WET|WEST)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """One timestamp found in a line, as UTC text."""
+
+    value: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PartClock:
+    """What a part says about its times as a whole, and the mail's defaults."""
+
+    zone: str
+    reference: dt.datetime | None
+    date: dt.date | None = None
+
+
+def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
+    """The zone (and date) that a note such as "(times are UTC, 2026-12-04)" sets."""
+    match = _PART_ZONE.search(text)
+    if match is None:
+        return PartClock(zone, reference)
+    date = None
+    window = text[match.end() : match.end() + 30]
+    found = _DATES[0][1].search(window)
+    if found:
+        date = _safe_date(int(found[1]), int(found[2]), int(found[3]))
+    return PartClock(match.group(1).upper(), reference, date)
+
+
+def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
+    """Every timestamp in `line`, with its span, converted to UTC.
+
+    `following` is the start of the next line: prose wraps "at 01:30" and
+    "on 4 December 2026" onto two lines.
+    """
+    if ":" not in line:
+        return []
+    limit = len(line)
+    if following:
+        line = line + " " + following[:40]
+    if "/" in line:
+        line = _APACHE_COLON.sub(r"\1 ", line)
+    dates = _dates(line)
+    times = list(_TIME.finditer(line))
+    stamps = []
+    for index, match in enumerate(times):
+        if match.start() >= limit:
+            break
+        when = _stamp(line, match, times[index + 1 :], dates, clock)
+        if when is not None:
+            start = min(
+                [match.start()]
+                + [
+                    s
+                    for s, e, _ in dates
+                    if e <= match.start() and match.start() - e <= 12
+                ]
+            )
+            text = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamps.append(Stamp(text, start, match.end()))
+    return stamps
+
+
+def _dates(line: str) -> list[tuple[int, int, tuple[int | None, int, int]]]:
+    found = []
+    for name, pattern in _DATES:
+        for match in pattern.finditer(line):
+            ymd = _ymd(name, match.groups())
+            if ymd is not None:
+                found.append((match.start(), match.end(), ymd))
+    found.sort()
+    return found
+
+
+def _ymd(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] | None:
+    if name == "ymd":
+        year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+    elif name == "dmy":
+        day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
+        if month > 12 >= day:
+            day, month = month, day
+    elif name in ("dMy", "apache"):
+        day, month, year = int(groups[0]), _month(groups[1]), int(groups[2])
+    elif name == "Mdy":
+        month, day, year = _month(groups[0]), int(groups[1]), int(groups[2])
+    else:
+        month, day, year = _month(groups[0]), int(groups[1]), None
+    if not month or _safe_date(year or 2000, month, day) is None:
+        return None
+    return year, month, day
+
+
+def _month(text: str) -> int:
+    return _MONTHS.get(text[:3].lower(), 0)
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _stamp(line, match, later, dates, clock: PartClock) -> dt.datetime | None:
+    hour, minute = int(match["h"]), int(match["m"])
+    second = int(match["s"] or 0)
+    if match["ampm"]:
+        hour = hour % 12 + (12 if match["ampm"].lower() == "p" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    zone = _zone_of(match) or _shared_zone(line, match, later)
+    date = _date_for(line, match, dates)
+    if date is None and zone is None and not _plausible_bare(line, match):
+        return None
+    tz = _tzinfo(zone or clock.zone)
+    if tz is None:
+        return None
+    clock_time = dt.time(hour, minute, second)
+    return _complete(date, clock_time, tz, clock)
+
+
+def _zone_of(match: re.Match[str]) -> str | None:
+    if match["offset"]:
+        return match["offset"].strip()
+    zone = match["zone"]
+    if zone is None or zone.lower().startswith("local"):
+        return None
+    return zone + (match["shift"] or "")
+
+
+def _shared_zone(line: str, match: re.Match[str], later) -> str | None:
+    # "between 06:00 and 06:45 UTC": the zone written once covers both times.
+    previous = match
+    for other in later:
+        if not _SHARED_ZONE.match(line[previous.end() : other.start()]):
+            return None
+        zone = _zone_of(other)
+        if zone:
+            return zone
+        previous = other
+    return None
+
+
+def _date_for(line, match, dates) -> tuple[int | None, int, int] | None:
+    before = [d for d in dates if d[1] <= match.start()]
+    if before and _JOIN_BEFORE.match(line[before[-1][1] : match.start()]):
+        return before[-1][2]
+    after = [d for d in dates if d[0] >= match.end()]
+    if after and _JOIN_AFTER.match(line[match.end() : after[0][0]]):
+        return after[0][2]
+    if before:
+        return before[-1][2]
+    return None
+
+
+def _plausible_bare(line: str, match: re.Match[str]) -> bool:
+    """A time without date or zone counts only after "at", "um"... or as a log stamp."""
+    if _PREPOSITION.search(line[max(0, match.start() - 12) : match.start()]):
+        return True
+    return match["s"] is not None and not line[: match.start()].strip()
+
+
+def _tzinfo(zone: str) -> dt.tzinfo | None:
+    upper = zone.upper()
+    base = re.match(r"[A-Za-z_/]+", zone)
+    if base and base.group(0).upper() in _ABBREVIATIONS:
+        minutes = _ABBREVIATIONS[base.group(0).upper()]
+        minutes += _offset_minutes(zone[base.end() :]) if base.end() < len(zone) else 0
+        return dt.timezone(dt.timedelta(minutes=minutes))
+    if upper[:1] in "+-":
+        return dt.timezone(dt.timedelta(minutes=_offset_minutes(zone)))
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _offset_minutes(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:].replace(":", "")
+    hours = int(digits[:2] if len(digits) > 2 else digits)
+    minutes = int(digits[2:4]) if len(digits) > 2 else 0
+    return sign * (hours * 60 + minutes)
+
+
+def _complete(date, clock_time, tz, clock: PartClock) -> dt.datetime | None:
+    reference = clock.reference
+    if date is None and clock.date is not None:
+        date = (clock.date.year, clock.date.month, clock.date.day)
+    if date is not None and date[0] is not None:
+        return dt.datetime(
+            date[0],
+            date[1],
+            date[2],
+            clock_time.hour,
+            clock_time.minute,
+            clock_time.second,
+            tzinfo=tz,
+        )
+    if reference is None:
+        return None
+    local = reference.astimezone(tz)
+    if date is not None:
+        # A syslog date: the year that does not put it after the mail.
+        when = dt.datetime(
+            local.year,
+            date[1],
+            date[2],
+            clock_time.hour,
+            clock_time.minute,
+            clock_time.second,
+            tzinfo=tz,
+        )
+        if when > reference + dt.timedelta(days=2):
+            when = when.replace(year=local.year - 1)
+        return when
+    when = dt.datetime.combine(local.date(), clock_time, tzinfo=tz)
+    if when > reference + dt.timedelta(minutes=15):
+        when -= dt.timedelta(days=1)
+    return when
