@@ -47,4 +47,6 @@ class Collector:
 
 
 def _unclassified(finding: Finding) -> Finding:
-    return Finding(UNCLASSIFIED, finding.value, finding.kind, finding.part, finding.line)
+    return Finding(
+        UNCLASSIFIED, finding.value, finding.kind, finding.part, finding.line
+    )

@@ -16,8 +16,10 @@ from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
 
 _MAIL = re.compile(r"[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE)
-_URL = re.compile(r"\b(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
-_DOTTED = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,5})+(?:/\d{1,2}(?![\d.]))?")
+_URL = re.compile(
+    r"(?<![a-z])(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE
+)
+_DOTTED = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,5})+(?:/\d{1,2}(?!\d|\.\d))?")
 _V6 = re.compile(r"(?<![\w:.])[0-9a-f]{0,4}:[0-9a-f:.]{2,}[0-9a-f](?:%\w+)?", re.I)
 _HOST = re.compile(
     r"(?<![\w@/\\=.:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
@@ -31,6 +33,7 @@ _VERSION = re.compile(
     r"|agent|v)\b[\s:=#]*(?:is[\s]+|was[\s]+)?\Z",
     re.IGNORECASE,
 )
+_VO = re.compile(r"\bVOs?[ \t]+\Z")
 _CIDR_ONLY = re.compile(r"/\d{1,2}\Z")
 
 
@@ -73,9 +76,13 @@ def _blank(text: str, spans) -> str:
     # Keep positions: replace each span by as many spaces.
     chars = list(text)
     for span in spans:
-        start, end = (span.start, span.end) if isinstance(span, Indicator) else (
-            span.start(),
-            span.end(),
+        start, end = (
+            (span.start, span.end)
+            if isinstance(span, Indicator)
+            else (
+                span.start(),
+                span.end(),
+            )
         )
         chars[start:end] = " " * (end - start)
     return "".join(chars)
@@ -188,6 +195,9 @@ def _hosts(text: str) -> list[Indicator]:
     found = []
     for match in _HOST.finditer(text):
         name = match.group(0).lower().rstrip(".")
+        # Virtual organisations have names like domains: "VO example.eu".
+        if _VO.search(text, max(0, match.start() - 6), match.start()):
+            continue
         if is_hostname(name):
             found.append(Indicator(name, "hostname", match.start(), match.end()))
     return found

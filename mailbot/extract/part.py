@@ -46,8 +46,17 @@ _RECORD = re.compile(
     r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]"
     r"|\d{1,3}(?:\.\d{1,3}){3}|tcp|udp)",
 )
-_CSV_HEADER = re.compile(r"^[A-Za-z_][\w .-]*(?:([,;\t])[ ]*[A-Za-z_][\w .-]*)+$")
+_STAMPED = re.compile(
+    r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t])"
+)
+_CSV_HEADER = re.compile(
+    r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
+)
 _EVIDENCE_CAP = 200
+_NEXT_ITEM = re.compile(
+    r"^[ \t]*(?:[-*•]|\d{1,2}[.)]|[a-h][.)][ \t]|\(\d{1,2}\)"
+    r"|[A-Za-z][\w ./-]{0,30}:[ \t])"
+)
 
 
 @dataclass
@@ -60,6 +69,7 @@ class _State:
     columns: list[str] | None = None
     delimiter: str = ","
     received: bool = False
+    inline: bool = False
     item: list = field(default_factory=list)  # [field, text, line]
     evidence_items: int = 0
 
@@ -111,8 +121,10 @@ class _Reader:
         found = heading(line.text)
         if found is not None:
             self._open_section(found, line)
+            line = Line(line.number, line.text, "", line.following, line.forwarded)
             self._content(line, found.value_start)
         else:
+            self._end_inline_section(line.text)
             self._content(line, 0)
         if state.block.name is None:
             state.block = roles.block_cue(line.text)
@@ -133,6 +145,15 @@ class _Reader:
         self.flush_item()
         self.state.section = found.field or None
         self.state.section_used = False
+        self.state.inline = bool(found.value)
+
+    def _end_inline_section(self, text: str) -> None:
+        # "* Affected VM: x" then "* Destination: y": a heading that carried
+        # its value ends at the next bullet or "Key: value" line.
+        state = self.state
+        if state.section and state.inline and _NEXT_ITEM.match(text):
+            self.flush_item()
+            state.section, state.inline = None, False
 
     def _content(self, line: Line, start: int) -> None:
         state = self.state
@@ -145,8 +166,8 @@ class _Reader:
             indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
         self._columns(line.text, indicators)
         self._indicators(line, indicators)
-        stamps = [] if state.received else find_times(
-            line.text, self.clock, line.following
+        stamps = (
+            [] if state.received else find_times(line.text, self.clock, line.following)
         )
         self._stamps(line, stamps)
         self._text(line, body, bool(indicators or stamps))
@@ -170,7 +191,9 @@ class _Reader:
         match = _CSV_HEADER.match(text.strip())
         if match and len(text) < 300:
             state.delimiter = match.group(1)
-            state.columns = [c.strip().replace("_", " ") for c in text.split(match.group(1))]
+            state.columns = [
+                c.strip().replace("_", " ") for c in text.split(match.group(1))
+            ]
 
     def _indicators(self, line: Line, indicators: list[Indicator]) -> None:
         groups = _groups(line.text, indicators)
@@ -178,10 +201,12 @@ class _Reader:
             before_end = group[0].start
             cut = groups[index - 1][-1].end if index else 0
             before = line.text[cut:before_end]
-            if not index and not self.state.columns:
+            if not index and not self.state.columns and _continues(line.text):
                 before = line.previous[-80:] + " " + before
-            after_stop = groups[index + 1][0].start if index + 1 < len(groups) else None
-            after = line.text[group[-1].end : after_stop]
+            if index + 1 < len(groups):
+                after = line.text[group[-1].end : groups[index + 1][0].start]
+            else:
+                after = line.text[group[-1].end :] + " " + line.following[:80]
             cue = self._cue(line.text, group, before, after)
             for indicator in group:
                 self._emit(line, indicator, cue)
@@ -193,7 +218,7 @@ class _Reader:
             if column is not None and column < len(state.columns):
                 return roles.cue_before(state.columns[column] + " ")
         cue = roles.cue_before(before)
-        if not cue.strong:
+        if not cue.strong or cue.name == "on":
             after_cue = roles.cue_after(after)
             if after_cue.strong:
                 return after_cue
@@ -246,7 +271,11 @@ class _Reader:
         for stamp in stamps:
             fact = None
             if not line.forwarded and self.kind != "forward":
-                fact = prose.fact_of(line.text, stamp.start, stamp.end)
+                # Prose wraps: the word naming the event may be on either side.
+                following = "" if heading(line.following) else line.following
+                shift = len(line.previous) + 1
+                around = f"{line.previous} {line.text} {following}"
+                fact = prose.fact_of(around, stamp.start + shift, stamp.end + shift)
             self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
 
     def _text(self, line: Line, body: str, has_indicator: bool) -> None:
@@ -311,6 +340,11 @@ def _groups(text: str, indicators: list[Indicator]) -> list[list[Indicator]]:
         else:
             groups.append([indicator])
     return groups
+
+
+def _continues(text: str) -> bool:
+    """Whether `text` may continue the sentence of the line before it."""
+    return not _NEXT_ITEM.match(text) and not _STAMPED.match(text)
 
 
 def _column_of(text: str, position: int, delimiter: str) -> int | None:

@@ -84,9 +84,11 @@ _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
     fields = [name for name, pattern in _TEXT.items() if pattern.search(line)]
-    if has_indicator and (is_record or _ACTIVITY.search(line)):
-        fields.append("evidence")
-    elif _STRONG_EVIDENCE.search(line):
+    if (
+        has_indicator
+        and (is_record or _ACTIVITY.search(line))
+        or _STRONG_EVIDENCE.search(line)
+    ):
         fields.append("evidence")
     return fields
 
@@ -104,11 +106,9 @@ def starts_item(line: str) -> bool:
 def fact_of(text: str, start: int, end: int) -> str | None:
     """The fact field that the words nearest to a timestamp at start:end name."""
     before = text[max(0, start - 70) : start]
-    cut = None
-    for cut in _BOUNDARY.finditer(before):
-        pass
-    if cut is not None:
-        before = before[cut.end() :]
+    cuts = [match.end() for match in _BOUNDARY.finditer(before)]
+    if cuts:
+        before = before[cuts[-1] :]
     after = text[end : end + 50]
     stop = _BOUNDARY.search(after)
     if stop is not None:

@@ -30,6 +30,11 @@ _CLOSING = re.compile(
     r"|met vriendelijke groet(?:en)?|sent from my \w+)[ \t]*[,.!]?[ \t]*$",
     re.IGNORECASE,
 )
+_GREETING = re.compile(
+    r"^[ \t]*(?:hi|hello|hallo|hej|hei|hoi|dear|ciao|bonjour|hola|salut|moin"
+    r"|guten[ \t]+tag|dzień[ \t]+dobry|good[ \t]+(?:morning|afternoon))\b[^\n]{0,60}$",
+    re.IGNORECASE,
+)
 _WROTE = re.compile(
     r"(?<!\w)(?:wrote|writes|schrieb|a[ \t]+écrit|schreef|escribió|escreveu"
     r"|ha[ \t]+scritto|skrev|napisał(?:\(a\)|a)?|kirjoitti|napsal|írta)"
@@ -107,7 +112,7 @@ def own_text(text: str, forwarded: bool = False) -> str:
 
 
 def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
-    index, signature, pending, inside = 0, False, None, False
+    index, signature, pending, inside, said = 0, False, None, False, False
     while index < len(lines):
         line = lines[index]
         step = _forward_start(lines, index, forwarded)
@@ -129,13 +134,16 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
         if signature or _QUOTED.match(line) or _RULE.match(line):
             index += 1
             continue
-        if _SIGNATURE.match(line) or _CLOSING.match(line):
+        # "Ciao," opens a mail as often as it closes one: a closing word
+        # starts the signature only after the author has said something.
+        if _SIGNATURE.match(line) or (_CLOSING.match(line) and said):
             signature = True
             index += 1
             continue
         if pending is not None:
             yield pending
         pending = (index + 1, line, inside)
+        said = said or bool(line.strip()) and not _GREETING.match(line)
         index += 1
     if pending is not None:
         yield pending

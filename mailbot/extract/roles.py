@@ -45,14 +45,16 @@ _CUES = {
         r"|reverse[ \t]+shell|wget|curl|from|venaient[ \t]+de|venant[ \t]+de"
         r"|z[ \t]+adresu|desde|vanaf|källa|src|source(?:[ \t_-]?ip)?"
         r"|remote[ \t]+(?:address|ip)|blocked|bloqué|blockiert|gesperrt"
-        r"|brute[ \t-]?force|scanner"
+        r"|brute[ \t-]?force|scanner|exploitation|intrusion"
     ),
     "affected": (
         r"compromised|compromesso|compromis\w*|kompromittiert\w*|infected|infiziert"
         r"|besmet|affected|afectad[oa]|betroffen\w*|hacked|victim|is[ \t]+ours"
         r"|(?:your|our)[ \t]+(?:cloud[ \t]+)?(?:host|server|node|vm|machine|system"
-        r"|worker[ \t]+node)s?|ihrem[ \t]+netz|your[ \t]+network|on|auf|sur|su"
+        r"|worker[ \t]+node)s?|ihrem[ \t]+netz|your[ \t]+network"
     ),
+    # "on" names the host something ran on, unless later words say otherwise.
+    "on": r"on|auf|sur|su",
     "generic": (
         r"hosts?|nodes?|noden|machines?|vms?|servers?|systems?|portal|rechner"
         r"|maschine|servidor|serveur|nodo|ce|ui|storage|head[ \t]+node"
@@ -65,6 +67,7 @@ _CUE = re.compile(
 )
 _ROLE = {"entry": ENTRY, "suspected": SUSPECTED, "attacker": ATTACKER}
 _ROLE["affected"] = AFFECTED
+_ROLE["on"] = AFFECTED
 # The end of a clause: words beyond it speak about something else.
 _BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)|\|")
 
@@ -107,17 +110,23 @@ def cue_after(text: str) -> Cue:
     for match in _CUE.finditer(head):
         name = match.lastgroup
         # "(from the logins)" after an address says nothing about its role.
-        if name in _ROLE and match.group(0).lower() not in ("from", "on", "source"):
+        if (
+            name in _ROLE
+            and name != "on"
+            and match.group(0).lower()
+            not in (
+                "from",
+                "source",
+            )
+        ):
             return Cue(name)
     return NO_CUE
 
 
 def _clause_tail(text: str) -> str:
     text = text[-120:]
-    cut = None
-    for cut in _BOUNDARY.finditer(text):
-        pass
-    return text[cut.end() :] if cut else text
+    cuts = [match.end() for match in _BOUNDARY.finditer(text)]
+    return text[cuts[-1] :] if cuts else text
 
 
 def _clause_head(text: str) -> str:
@@ -155,5 +164,5 @@ def block_cue(line: str) -> Cue:
     below = "below" in lower and ("phishing" in lower or "malicious" in lower)
     if not stripped.endswith(":") and not below:
         return NO_CUE
-    cue = cue_before(stripped.rstrip(":"))
+    cue = cue_before(stripped.rstrip(":.!) "))
     return cue if cue.name == "attacker" else NO_CUE

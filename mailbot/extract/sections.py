@@ -14,7 +14,8 @@ from dataclasses import dataclass
 _NAMES = {
     "detected_by": (
         r"detect(?:ed|ion)(?:[ \t]+by)?|discovered[ \t]+by|found[ \t]+by"
-        r"|reported[ \t]+by|how[ \t]+(?:was[ \t]+it[ \t]+)?detected|detection[ \t]+method"
+        r"|reported[ \t]+by|how[ \t]+(?:was[ \t]+it[ \t]+)?detected"
+        r"|detection[ \t]+method"
     ),
     "affected_hosts": (
         r"(?:systems?|hosts?|machines?|nodes?|servers?|vms?)[ \t]+affected"
@@ -29,7 +30,8 @@ _NAMES = {
     "x509_dns": r"(?:x\.?509[ \t]+)?(?:certificate[ \t]+)?(?:dns?|subjects?)",
     "entry_points": r"(?:local[ \t]+)?entry[ \t]+points?",
     "attacker_ips": (
-        r"attacker(?:'s)?(?:[ \t]+ip[ \t]+address(?:es)?|[ \t]+ips?|[ \t]+address(?:es)?)?"
+        r"attacker(?:'s)?(?:[ \t]+ip[ \t]+address(?:es)?|[ \t]+ips?"
+        r"|[ \t]+address(?:es)?)?"
         r"|attacking[ \t]+ips?|(?:remote[ \t]+)?ips?[ \t]+of[ \t]+the[ \t]+attacker"
     ),
     "virtual_appliances": (

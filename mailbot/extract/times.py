@@ -36,14 +36,49 @@ _TIME = re.compile(
     r"(?<![\d:.])(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
     r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
 )
+_D, _Y = r"(\d{1,2})", r"(\d{4})"
 _DATES = (
     ("ymd", re.compile(r"(?<![\d.])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d])")),
-    ("dmy", re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d.])")),
-    ("dMy", re.compile(r"(?<![\d\w])(\d{1,2})\.?[ \t]+(" + _MON + r")\.?,?[ \t]+(\d{4})\b", re.I)),
-    ("Mdy", re.compile(r"\b(" + _MON + r")\.?[ \t]+(\d{1,2})(?:st|nd|rd|th)?,?[ \t]+(\d{4})\b", re.I)),
-    ("apache", re.compile(r"\b(\d{1,2})/(" + _MON + r")/(\d{4}):(?=\d{2}:\d{2})", re.I)),
-    ("syslog", re.compile(r"(?<![\w])(" + _MON + r")[ \t]{1,2}(\d{1,2})[ \t]+(?=\d{1,2}:\d{2}:\d{2})", re.I)),
-)  # fmt: skip
+    (
+        "dmy",
+        re.compile(r"(?<![\d.])" + _D + r"[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
+    ),
+    (
+        "dMy",
+        re.compile(
+            r"(?<![\d\w])" + _D + r"\.?[ \t]+(" + _MON + r")\.?,?[ \t]+" + _Y + r"\b",
+            re.I,
+        ),
+    ),
+    (
+        "Mdy",
+        re.compile(
+            r"\b("
+            + _MON
+            + r")\.?[ \t]+"
+            + _D
+            + r"(?:st|nd|rd|th)?,?[ \t]+"
+            + _Y
+            + r"\b",
+            re.I,
+        ),
+    ),
+    (
+        "apache",
+        re.compile(r"\b" + _D + r"/(" + _MON + r")/" + _Y + r":(?=\d{2}:\d{2})", re.I),
+    ),
+    (
+        "syslog",
+        re.compile(
+            r"(?<![\w])("
+            + _MON
+            + r")[ \t]{1,2}"
+            + _D
+            + r"[ \t]+(?=\d{1,2}:\d{2}:\d{2})",
+            re.I,
+        ),
+    ),
+)
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
 )
