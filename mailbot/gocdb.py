@@ -3,7 +3,9 @@
 `parse_gocdb` reads one or more exports (get_site and get_ngi output, or one
 document holding both) and returns the sites-file structure of INTERFACE.md,
 plus a list of warnings under the key "warnings" (the sites file loader
-ignores it; `render_sites_toml` writes it as comments):
+ignores it; `render_sites_toml` writes it as comments) and, under
+"defaulted", the site keys that were filled in for want of a usable value;
+`merge_sites` lays an import over an existing sites file:
 
 - a site is named by SHORT_NAME (else its NAME attribute); ROC is its NGI;
   CSIRT_EMAIL holds its security contacts, several separated by commas,
@@ -85,12 +87,13 @@ def parse_gocdb(xml: bytes, *more: bytes) -> dict:
     warnings: list[str] = []
     ngis: dict[str, dict] = {}
     sites: dict[str, dict] = {}
+    defaulted: dict[str, list[str]] = {}
     for document in (xml, *more):
         root = parse_xml(document)
         for element in root.iter("NGI"):
             _merge_ngi(ngis, _ngi_entry(element, warnings))
         for element in root.iter("SITE"):
-            entry = _site_entry(element, warnings)
+            entry = _site_entry(element, warnings, defaulted)
             if entry is not None and entry["name"] in sites:
                 warnings.append(f"site {entry['name']}: given twice, the last wins")
             if entry is not None:
@@ -103,6 +106,7 @@ def parse_gocdb(xml: bytes, *more: bytes) -> dict:
         "ngi": [ngis[name] for name in sorted(ngis)],
         "site": [sites[name] for name in sorted(sites)],
         "warnings": warnings,
+        "defaulted": {name: keys for name, keys in defaulted.items() if name in sites},
     }
 
 
@@ -174,7 +178,9 @@ def _merge_ngi(ngis: dict[str, dict], entry: dict | None) -> None:
     contacts.extend(c for c in entry["security_contacts"] if c not in contacts)
 
 
-def _site_entry(element: ET.Element, warnings: list[str]) -> dict | None:
+def _site_entry(
+    element: ET.Element, warnings: list[str], defaulted: dict[str, list[str]]
+) -> dict | None:
     name = _text(element, "SHORT_NAME") or element.get("NAME", "").strip()
     if not name:
         warnings.append(f"a SITE (ID {element.get('ID', '?')}) has no name, left out")
@@ -186,7 +192,10 @@ def _site_entry(element: ET.Element, warnings: list[str]) -> dict | None:
     entry: dict = {"name": name}
     if roc := _text(element, "ROC"):
         entry["ngi"] = roc
-    entry["timezone"] = _timezone(_text(element, "TIMEZONE"), where, warnings)
+    timezone = _timezone(_text(element, "TIMEZONE"), where, warnings)
+    if timezone is None:
+        defaulted[name] = ["timezone"]
+    entry["timezone"] = timezone or "UTC"
     country = _country(element, where, warnings)
     if country:
         entry["country"] = country
@@ -195,15 +204,16 @@ def _site_entry(element: ET.Element, warnings: list[str]) -> dict | None:
     return entry
 
 
-def _timezone(name: str, where: str, warnings: list[str]) -> str:
+def _timezone(name: str, where: str, warnings: list[str]) -> str | None:
+    """The IANA zone `name`, or None (with a warning) when there is none."""
     if not name:
         warnings.append(f"{where}: no TIMEZONE, using UTC")
-        return "UTC"
+        return None
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         warnings.append(f"{where}: TIMEZONE {name!r} is no IANA zone, using UTC")
-        return "UTC"
+        return None
     return name
 
 
@@ -273,6 +283,64 @@ def _add_roc_ngis(
         if roc and roc not in ngis:
             ngis[roc] = {"name": roc, "security_contacts": []}
             warnings.append(f"NGI {roc}: no NGI element, so no security contact")
+
+
+# Keys whose value the export gives and so replaces; every other key of an
+# existing entry (networks, holidays, working hours...) is the operator's.
+GOCDB_SITE_KEYS = ("ngi", "timezone", "country", "security_contacts")
+
+
+def merge_sites(existing: dict, imported: dict) -> dict:
+    """`imported` (from `parse_gocdb`) laid over an existing sites file's data.
+
+    Sites and NGIs are matched by name, ignoring case. The export's values
+    replace the existing ones where it has a usable value; domains are the
+    union of both; keys the export does not know, and sites, NGIs, VOs and
+    CAs it does not list, are kept (a kept site is named in a warning).
+    """
+    warnings = list(imported.get("warnings", []))
+    defaulted = imported.get("defaulted", {})
+    ngis = _by_name(existing.get("ngi", []))
+    for ngi in imported.get("ngi", []):
+        old = ngis.setdefault(ngi["name"].lower(), {"name": ngi["name"]})
+        if ngi["security_contacts"] or "security_contacts" not in old:
+            old["security_contacts"] = ngi["security_contacts"]
+    sites = _by_name(existing.get("site", []))
+    seen = set()
+    for site in imported.get("site", []):
+        key = site["name"].lower()
+        seen.add(key)
+        weak = defaulted.get(site["name"], [])
+        sites[key] = _merge_site(sites.get(key), site, weak)
+    for key, site in sites.items():
+        if key not in seen:
+            warnings.append(f"site {site['name']}: not in the export, kept as it was")
+    merged = dict(existing)
+    merged.update(
+        ngi=sorted(ngis.values(), key=lambda e: e["name"].lower()),
+        site=sorted(sites.values(), key=lambda e: e["name"].lower()),
+        warnings=warnings,
+    )
+    return merged
+
+
+def _by_name(entries: Iterable[dict]) -> dict[str, dict]:
+    return {str(e.get("name", "")).lower(): dict(e) for e in entries}
+
+
+def _merge_site(old: dict | None, new: dict, weak: list[str]) -> dict:
+    if old is None:
+        return dict(new)
+    merged = dict(old)
+    for key in GOCDB_SITE_KEYS:
+        value = new.get(key)
+        has_old = bool(old.get(key))
+        if value and not (key in weak and has_old):
+            merged[key] = value
+    domains = [*old.get("domains", []), *new.get("domains", [])]
+    merged["domains"] = list(dict.fromkeys(d.lower() for d in domains))
+    merged["name"] = new["name"]
+    return merged
 
 
 def render_sites_toml(data: dict) -> str:

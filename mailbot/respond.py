@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from mailbot import compose, outbox, render, roles
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.db.models import Incident, Mail
+from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,11 @@ def send_in_thread(
     body: str,
     purpose: str,
     cc: list[str] | None = None,
-) -> None:
+) -> Outbox | None:
     """Queue a mail in `incident`'s thread, answering `parent` when given.
 
-    Without a parent, the mail answers the thread's latest mail.
+    Without a parent, the mail answers the thread's latest mail. Returns the
+    outbox row, None when no recipient was left to send to.
     """
     if parent is not None:
         in_reply_to = parent.message_id
@@ -79,7 +80,7 @@ def send_in_thread(
         in_reply_to=in_reply_to,
         references=references,
     )
-    outbox.queue(
+    return outbox.queue(
         session, outgoing, purpose=purpose, incident_id=incident.id, now=app.clock.now()
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,8 @@ from mailbot.extract import missing
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = {1: "reminder-1.txt.j2", 2: "reminder-2.txt.j2", 3: "escalation.txt.j2"}
+# Levels 1 and 2 chase the site; from level 3 on the CSIRT is told.
+SITE_LEVELS = 2
 
 
 def level_time(
@@ -42,6 +44,19 @@ def level_time(
     return calendar.next_open(t) if policy.within_working_hours else t
 
 
+def send_time(
+    app: App, level: int, when: dt.datetime, calendar: Timekeeper
+) -> dt.datetime:
+    """The first moment at or after `when` that a reminder of `level` may leave.
+
+    A sweep that runs late (the daemon was down over a weekend, say) must
+    still not mail a site outside its working hours.
+    """
+    if level <= SITE_LEVELS and app.chase_policy.within_working_hours:
+        return calendar.next_open(when)
+    return when
+
+
 def _last_chase(session: Session, deadline: Deadline) -> dt.datetime:
     last = session.scalar(
         select(Chase.queued_at)
@@ -63,17 +78,28 @@ def bouncing(session: Session) -> set[str]:
 def recipients(
     app: App, session: Session, deadline: Deadline, level: int
 ) -> tuple[list[str], list[str]]:
-    """(to, cc) of a level: the site's contacts, the NGI's, or the CSIRT's."""
-    if level >= 3:
+    """(to, cc) of a level: the site's contacts, the NGI's, or the CSIRT's.
+
+    Addresses that bounced permanently (BR-16) are left out; when every
+    contact of the site bounced, level 2 goes to the NGI alone.
+    """
+    if level > SITE_LEVELS:
         duty = app.settings.csirt.duty_address
         return ([duty] if duty else []), []
     site = app.sites.site(deadline.site)
     skip = bouncing(session)
     to = [a for a in (site.security_contacts if site else ()) if a not in skip]
     cc: list[str] = []
-    if level == 2 and site is not None:
-        cc = [a for a in app.sites.ngi_contacts(site) if a not in skip]
-    return to, cc
+    if level == SITE_LEVELS and site is not None:
+        cc = [a for a in app.sites.ngi_contacts(site) if a not in skip and a not in to]
+    return (to, cc) if to else (cc, [])
+
+
+def template_name(env: jinja2.Environment, level: int, rule: str) -> str:
+    """The template of a level, a rule's own one first (`reminder-1-analysis`)."""
+    base = f"reminder-{level}" if level <= SITE_LEVELS else "escalation"
+    names = [f"{base}-{rule}.txt.j2", f"{base}.txt.j2"]
+    return env.select_template(names).name or names[-1]
 
 
 def _fields(session: Session, incident: Incident) -> dict[str, list[str]]:
@@ -87,39 +113,61 @@ def _fields(session: Session, incident: Incident) -> dict[str, list[str]]:
     return values
 
 
-def queue_reminder(
+def local_time(t: dt.datetime, calendar: Timekeeper) -> str:
+    """`t` as the site's wall clock shows it, for the reader of a reminder."""
+    zone = getattr(calendar, "zone", dt.UTC)
+    return t.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def context(
     app: App, session: Session, incident: Incident, deadline: Deadline, level: int
-) -> None:
+) -> dict[str, object]:
+    """Everything a reminder template may use."""
+    calendar = app.calendar(deadline.site)
+    rule = next((r for r in app.rules if r.name == deadline.rule), None)
+    return {
+        "tag": incident.tag,
+        "rule": deadline.rule,
+        "duration": str(rule.duration) if rule else "",
+        "working_time": bool(rule and rule.calendar == "working"),
+        "site": deadline.site or "the site",
+        "level": level,
+        "levels": app.chase_policy.levels,
+        "started_at": iso(deadline.started_at),
+        "due_at": iso(deadline.due_at),
+        "due_local": local_time(deadline.due_at, calendar),
+        "missing": missing(_fields(session, incident)),
+        "subject": incident.subject,
+        "tlp": incident.tlp,
+        "mailbox": app.settings.mailbot.address,
+    }
+
+
+def queue_reminder(
+    app: App,
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    level: int,
+    chase: Chase,
+) -> bool:
+    """Queue the mail of `chase` in the thread; False when nobody can get it."""
     to, cc = recipients(app, session, deadline, level)
     if not to:
         log.warning(
-            "%s no reachable recipient for %s level %d",
+            "%s no reachable recipient for %s level %d: nothing sent",
             incident.tag,
             deadline.rule,
             level,
         )
-        return
+        return False
+    name = template_name(app.templates, level, deadline.rule)
     base, body = render.render(
-        app.templates,
-        TEMPLATES[min(level, 3)],
-        tag=incident.tag,
-        rule=deadline.rule,
-        site=deadline.site or "the site",
-        level=level,
-        started_at=iso(deadline.started_at),
-        due_at=iso(deadline.due_at),
-        missing=missing(_fields(session, incident)),
-        subject=incident.subject,
-        mailbox=app.settings.mailbot.address,
+        app.templates, name, **context(app, session, incident, deadline, level)
     )
-    respond.send_in_thread(
-        app,
-        session,
-        incident,
-        None,
-        to,
-        base,
-        body,
-        f"chase-{deadline.rule}-{level}",
-        cc=cc,
-    )
+    row = respond.send_in_thread(
+        app, session, incident, None, to, base, body,
+        f"chase-{deadline.rule}-{level}", cc=cc,
+    )  # fmt: skip
+    chase.mail_id = row.mail_id if row is not None else None
+    return row is not None

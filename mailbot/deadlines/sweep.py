@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.db.models import Chase, Deadline, Incident
@@ -97,25 +98,29 @@ def _one(app: App, deadline_id: int, now: dt.datetime, result: SweepResult) -> N
         )
 
 
-def _act(app, session, incident, deadline, now, result) -> None:  # type: ignore[no-untyped-def]
+def _act(
+    app: App,
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    now: dt.datetime,
+    result: SweepResult,
+) -> None:
     if deadline.met_at is not None or incident.status != "open":
         deadline.next_action_at = None
         return
     if deadline.state == "pending" and now >= deadline.due_at:
-        deadline.state = "missed"
-        result.missed += 1
-        log.info(
-            "%s clock %s for %s missed (due %s)",
-            incident.tag,
-            deadline.rule,
-            deadline.site,
-            deadline.due_at.isoformat(),
-        )
+        _record_missed(incident, deadline, result)
     policy = app.chase_policy
+    # Lateness is judged when mailbot first sees the miss: an old mailbox
+    # imported, or a return from a long outage, floods no one.
     if deadline.level == 0 and policy.too_late(deadline.due_at, now):
         deadline.next_action_at = None
         log.info(
-            "%s clock %s first seen too late to chase", incident.tag, deadline.rule
+            "%s clock %s for %s first seen too late to chase; nothing sent",
+            incident.tag,
+            deadline.rule,
+            deadline.site,
         )
         return
     level = deadline.level + 1
@@ -124,17 +129,50 @@ def _act(app, session, incident, deadline, now, result) -> None:  # type: ignore
         return
     calendar = app.calendar(deadline.site)
     when = chase.level_time(app, session, deadline, level, calendar)
+    when = chase.send_time(app, level, max(when, now), calendar)
     if now < when:
         deadline.next_action_at = when
         result.rescheduled += 1
         return
-    session.add(Chase(deadline_id=deadline.id, level=level, queued_at=now))
+    _chase(app, session, incident, deadline, level, now, result)
+
+
+def _record_missed(incident: Incident, deadline: Deadline, result: SweepResult) -> None:
+    deadline.state = "missed"
+    result.missed += 1
+    log.info(
+        "%s clock %s for %s missed (due %s)",
+        incident.tag,
+        deadline.rule,
+        deadline.site,
+        deadline.due_at.isoformat(),
+    )
+
+
+def _chase(
+    app: App,
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    level: int,
+    now: dt.datetime,
+    result: SweepResult,
+) -> None:
+    """Record level `level` and queue its mail, in the caller's transaction."""
+    # The unique (deadline, level) row is flushed before anything is queued:
+    # a second sweep that got here too fails on it and its transaction,
+    # outbox row included, is rolled back.
+    row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
+    session.add(row)
     session.flush()
-    chase.queue_reminder(app, session, incident, deadline, level)
+    if chase.queue_reminder(app, session, incident, deadline, level, row):
+        result.reminders += 1
+        result.queued.append(f"{incident.tag}:{deadline.rule}:{level}")
     deadline.level = level
+    policy = app.chase_policy
+    calendar = app.calendar(deadline.site)
     deadline.next_action_at = (
         chase.level_time(app, session, deadline, level + 1, calendar, previous=now)
         if level < policy.levels
         else None
     )
-    result.reminders += 1

@@ -1,0 +1,105 @@
+"""`mailbot sites import FILE...`: a sites file from GOCDB XML exports.
+
+The result is written for an operator to review: warnings stand as
+comments at its top, an existing file is merged (its own keys and entries
+kept) and saved beside it as PATH.bak first, and nothing is written unless
+the result loads as a sites file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from mailbot.errors import ConfigError, MailbotError
+from mailbot.gocdb import merge_sites, parse_gocdb, render_sites_toml
+from mailbot.sites import directory_from_dict
+
+log = logging.getLogger(__name__)
+
+
+def sites(args: argparse.Namespace) -> int:
+    documents = [_read(Path(name)) for name in args.files]
+    output = _output(args)
+    existing = _existing(output) if output is not None else {}
+    imported = parse_gocdb(*documents)
+    merged = merge_sites(existing, imported)
+    text = render_sites_toml(merged)
+    # Refuse to write what mailbot itself could not load.
+    directory_from_dict(tomllib.loads(text), origin="the merged sites file")
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write(output, text)
+        print(_summary(output, existing, imported, merged))
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("FILE", f"cannot read {path}: {exc.strerror}") from None
+
+
+def _output(args: argparse.Namespace) -> Path | None:
+    if args.output == "-":
+        return None
+    if args.output:
+        return Path(args.output)
+    from mailbot.cli import config_path
+    from mailbot.config import load_settings
+
+    found = config_path(args)
+    if found is None:
+        return Path("sites.toml")
+    settings = load_settings(found)
+    return settings.path(settings.sites.file)
+
+
+def _existing(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MailbotError(f"cannot read the sites file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MailbotError(
+            f"{path} is not valid TOML ({exc}); fix it or choose another --output"
+        ) from None
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        backup = path.with_name(path.name + ".bak")
+        backup.write_bytes(path.read_bytes())
+        log.info("sites file %s saved as %s", path, backup)
+    # Write beside the target and rename, so a reader never sees half a file.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _summary(path: Path, existing: dict, imported: dict, merged: dict) -> str:
+    before = {str(s.get("name", "")).lower() for s in existing.get("site", [])}
+    names = {s["name"].lower() for s in imported["site"]}
+    added = len(names - before)
+    kept = len(before - names)
+    return (
+        f"{path}: {len(merged['site'])} sites, {len(merged['ngi'])} NGIs "
+        f"({added} sites added, {len(names & before)} updated, {kept} kept "
+        f"that the export does not list); {len(merged['warnings'])} warnings "
+        "written as comments at the top: review them"
+    )
