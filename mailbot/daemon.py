@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from mailbot import send, service
+from mailbot import leader, send, service
 from mailbot.app import App
 from mailbot.errors import TemporaryError
 
@@ -40,6 +40,8 @@ class Daemon:
             }
         )
         self._outage: str | None = None
+        self.leader = leader.for_settings(app.settings)
+        self._standby = False
 
     def start_jobs(self) -> None:
         interval = self.app.settings.source.poll_interval
@@ -76,6 +78,9 @@ class Daemon:
         backoff = 1.0
         try:
             while not self.stopping.is_set():
+                if not self._lead():
+                    self.stopping.wait(self.app.settings.source.poll_interval)
+                    continue
                 try:
                     self._intake()
                     backoff = 1.0
@@ -85,7 +90,29 @@ class Daemon:
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         finally:
             self.scheduler.shutdown(wait=True)
+            self.leader.release()
             log.info("stopped")
+
+    def _lead(self) -> bool:
+        """Whether this instance polls: it holds, or now takes, the leader lock."""
+        if self.leader.held():
+            return True
+        if self.leader.try_acquire():
+            log.info("%s taken: this instance polls the mailbox", self.leader.where)
+            self._standby = False
+            return True
+        if not self._standby:
+            # Said once per stand-by period; it only sweeps and sends meanwhile.
+            log.warning(
+                "%s held by another mailbot: standing by (sweeping and sending), "
+                "polling when it stops%s",
+                self.leader.where,
+                "; SQLite supports one mailbot per database"
+                if self.app.db.is_sqlite
+                else "",
+            )
+            self._standby = True
+        return False
 
     def _report_outage(self, problem: str) -> None:
         # An outage is logged once when it starts, not once per attempt.
@@ -115,7 +142,7 @@ class Daemon:
 
         client = imap.connect(self.app)
         try:
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and self.leader.held():
                 self._poll_once(client)
                 self._wait(client)
         except (IMAPClient.Error, IMAPClient.AbortError) as exc:
@@ -131,7 +158,7 @@ class Daemon:
         from mailbot.process import resume_received
 
         resume_received(self.app)
-        result = imap.catch_up(self.app, client)
+        result = imap.catch_up(self.app, client, still_leader=self.leader.held)
         service.set_state(self.app, "last_poll_at", _now_iso(self.app))
         self._recovered()
         if result.fetched:

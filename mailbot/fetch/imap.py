@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from imapclient import IMAPClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
@@ -30,6 +30,8 @@ from mailbot.process import process_delivery
 log = logging.getLogger(__name__)
 
 FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE"]
+# The bodies of one FETCH batch are held in memory together: bound them.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
 def connect(app: App) -> IMAPClient:
@@ -93,6 +95,17 @@ class Folder:
         found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(uid for uid in found if uid > last_uid)
 
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        """RFC822.SIZE of each UID, asked in large chunks (cheap: no bodies)."""
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), 5000):
+            answer = self.client.fetch(uids[start : start + 5000], [b"RFC822.SIZE"])
+            for uid, item in answer.items():
+                size = item.get(b"RFC822.SIZE")
+                if isinstance(size, int):
+                    sizes[uid] = size
+        return sizes
+
     def due_pending(self) -> list[int]:
         now = self.app.clock.now()
         with self.app.db.transaction() as session:
@@ -132,18 +145,31 @@ class Folder:
         when = item.get(b"INTERNALDATE")
         return as_utc(when) if isinstance(when, dt.datetime) else self.app.clock.now()
 
-    def mark_done(self, uid: int):  # type: ignore[no-untyped-def]
+    def mark_done(self, uid: int, pending: bool = True):  # type: ignore[no-untyped-def]
+        """The step that marks `uid` done, for the mail's own transaction.
+
+        One UPDATE, and a DELETE only for a UID that was pending: this runs
+        once per mail, so it must not load rows it does not change.
+        """
+
         def _mark(session: Session) -> None:
-            state = session.get(FolderState, self.source)
-            if state is not None and state.uidvalidity == self.uidvalidity:
-                state.last_uid = max(int(state.last_uid), uid)
             session.execute(
-                delete(PendingUid).where(
-                    PendingUid.source == self.source,
-                    PendingUid.uidvalidity == self.uidvalidity,
-                    PendingUid.uid == uid,
+                update(FolderState)
+                .where(
+                    FolderState.source == self.source,
+                    FolderState.uidvalidity == self.uidvalidity,
+                    FolderState.last_uid < uid,
                 )
+                .values(last_uid=uid)
             )
+            if pending:
+                session.execute(
+                    delete(PendingUid).where(
+                        PendingUid.source == self.source,
+                        PendingUid.uidvalidity == self.uidvalidity,
+                        PendingUid.uid == uid,
+                    )
+                )
 
         return _mark
 
@@ -181,20 +207,50 @@ class Folder:
                 )
 
 
-def catch_up(app: App, client: IMAPClient) -> PollResult:
-    """Fetch and process everything new in the folder, and due pending UIDs."""
+def batches(
+    sizes: dict[int, int], uids: list[int], count: int, max_bytes: int
+) -> Iterator[list[int]]:
+    """`uids` in order, cut into batches of at most `count` mails and about
+    `max_bytes` (a bigger mail goes alone), so memory stays flat however
+    large the mails of one batch are."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def catch_up(
+    app: App, client: IMAPClient, still_leader: Callable[[], bool] | None = None
+) -> PollResult:
+    """Fetch and process everything new in the folder, and due pending UIDs.
+
+    `still_leader` is asked before each batch: a daemon that lost its leader
+    lock stops, so that it and the new leader do not fetch the same mail.
+    """
     folder = Folder(app, client)
     last_uid = folder.select()
-    uids = sorted(set(folder.due_pending()) | set(folder.new_uids(last_uid)))
+    pending = set(folder.due_pending())
+    uids = sorted(pending | set(folder.new_uids(last_uid)))
     result = PollResult()
-    size = app.settings.source.batch_size
-    for start in range(0, len(uids), size):
-        for uid, delivery in folder.fetch(uids[start : start + size]):
+    count = app.settings.source.batch_size
+    for batch in batches(folder.sizes(uids), uids, count, MAX_BATCH_BYTES):
+        if still_leader is not None and not still_leader():
+            log.warning("%s leader lock lost: stopping this poll", folder.source)
+            break
+        for uid, delivery in folder.fetch(batch):
             if delivery is None:
                 folder.mark_pending(uid)
                 result.pending += 1
                 continue
-            outcome = process_delivery(app, delivery, folder.mark_done(uid))
+            done = folder.mark_done(uid, pending=uid in pending)
+            outcome = process_delivery(app, delivery, done)
             result.count(outcome.result, outcome.incident)
     return result
 
