@@ -24,7 +24,7 @@ _ATTR = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
 # when an attribute name and "=" follow it.
 _SLASH = re.compile(
     r"(?<![\w/])(?:/" + _ATTR + r"=[^/\n\"'()<>,;\t]+(?:/(?!" + _ATTR + r"=)"
-    r"[^/\n\"'()<>,;\t]+)*){2,}",
+    r"[^/\n\"'()<>,;\t]+)*){2,16}",
     re.IGNORECASE,
 )
 _COMMA = re.compile(

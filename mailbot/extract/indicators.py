@@ -8,6 +8,7 @@ scanner runs, so a host inside a DN or URL is not reported twice.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
 
-_MAIL = re.compile(r"[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE)
+_MAIL = re.compile(
+    r"(?<![\w.+%=-])[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE
+)
 _URL = re.compile(
     r"(?<![a-z])(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE
 )
@@ -60,10 +63,13 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
         urls = list(_urls(text))
         found += urls
         text = _blank(text, urls)
+    if ":" in text:
+        # First, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
+        v6 = _ipv6(text)
+        found += v6
+        text = _blank(text, v6)
     if "." in text:
         found += _ipv4(text)
-    if ":" in text:
-        found += _ipv6(text)
     if "." in text:
         found += _hosts(text)
     if "cve" in text or "CVE" in text or "Cve" in text:
@@ -88,6 +94,7 @@ def _blank(text: str, spans) -> str:
     return "".join(chars)
 
 
+@functools.lru_cache(maxsize=65536)
 def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """`text` as an address worth reporting, or None (loopback, unspecified...)."""
     try:
@@ -146,7 +153,7 @@ def _ipv6(text: str) -> list[Indicator]:
     found = []
     for match in _V6.finditer(text):
         candidate = match.group(0).split("%", 1)[0]
-        if candidate.count(":") < 2:
+        if candidate.count(":") < 2 or len(candidate) > 60:
             continue
         ip = address(candidate)
         if ip is None and "." in candidate:

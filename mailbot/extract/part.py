@@ -53,6 +53,10 @@ _CSV_HEADER = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
 _EVIDENCE_CAP = 200
+_PIECE = 4000
+# Values read from one part before the rest is skipped: a dump of a hundred
+# thousand addresses would cost seconds and tell the CSIRT nothing more.
+_BUDGET = 5000
 _NEXT_ITEM = re.compile(
     r"^[ \t]*(?:[-*•]|\d{1,2}[.)]|[a-h][.)][ \t]|\(\d{1,2}\)"
     r"|[A-Za-z][\w ./-]{0,30}:[ \t])"
@@ -91,15 +95,35 @@ def read_part(
     out: Collector,
 ) -> None:
     """Add the findings of one part's lines (already without quoted text) to `out`."""
+    lines = list(_pieces(lines))
     text = "\n".join(line for _, line, _ in lines)
     clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
     refanged = [refang(line) for _, line, _ in lines]
     for index, (number, _, forwarded) in enumerate(lines):
+        if reader.items > _BUDGET:
+            log.warning(
+                "part %s: more than %d values, the rest of the part is not read",
+                part_id,
+                _BUDGET,
+            )
+            break
         previous = refanged[index - 1] if index else ""
         following = refanged[index + 1] if index + 1 < len(lines) else ""
         reader.line(Line(number, refanged[index], previous, following, forwarded))
     reader.flush_item()
+
+
+def _pieces(lines: list[tuple[int, str, bool]]):
+    # A megabyte on one line (a dump, HTML without line breaks) is read in
+    # pieces cut at spaces, so that no step ever works on more than a piece.
+    for number, line, forwarded in lines:
+        while len(line) > _PIECE:
+            cut = line.rfind(" ", _PIECE // 2, _PIECE)
+            cut = cut if cut > 0 else _PIECE
+            yield number, line[:cut], forwarded
+            line = line[cut:]
+        yield number, line, forwarded
 
 
 class _Reader:
@@ -107,6 +131,8 @@ class _Reader:
         self.part_id, self.kind, self.context = part_id, kind, context
         self.clock, self.out, self.state = clock, out, _State()
         self.year = context.reference_time.year if context.reference_time else 9999
+        self.owned: dict[str, bool] = {}
+        self.items = 0
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -217,9 +243,9 @@ class _Reader:
             column = _column_of(text, group[0].start, state.delimiter)
             if column is not None and column < len(state.columns):
                 return roles.cue_before(state.columns[column] + " ")
-        cue = roles.cue_before(before)
+        cue = roles.cue_before(before[-100:])
         if not cue.strong or cue.name == "on":
-            after_cue = roles.cue_after(after)
+            after_cue = roles.cue_after(after[:80])
             if after_cue.strong:
                 return after_cue
         if cue.name is None and state.block.name is not None:
@@ -253,6 +279,12 @@ class _Reader:
         return roles.field_for(cue, owned, is_address)
 
     def _owned(self, value: str, kind: str) -> bool:
+        known = self.owned.get(value)
+        if known is None:
+            known = self.owned[value] = self._is_owned(value, kind)
+        return known
+
+    def _is_owned(self, value: str, kind: str) -> bool:
         context = self.context
         if kind in ("ipv4", "ipv6"):
             try:
@@ -273,9 +305,9 @@ class _Reader:
             if not line.forwarded and self.kind != "forward":
                 # Prose wraps: the word naming the event may be on either side.
                 following = "" if heading(line.following) else line.following
-                shift = len(line.previous) + 1
-                around = f"{line.previous} {line.text} {following}"
-                fact = prose.fact_of(around, stamp.start + shift, stamp.end + shift)
+                before = line.previous[-80:] + " " + line.text[: stamp.start]
+                after = line.text[stamp.end :] + " " + following[:60]
+                fact = prose.fact_of(before[-80:], after[:60])
             self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
 
     def _text(self, line: Line, body: str, has_indicator: bool) -> None:
@@ -285,7 +317,8 @@ class _Reader:
             return
         if state.section in INDICATOR_SECTIONS or state.section == "x509_dns":
             return
-        if self.kind == "attachment" or state.columns:
+        # A line of this length is a dump, not prose with free-text items.
+        if self.kind == "attachment" or state.columns or len(line.text) > 1000:
             return
         is_record = bool(_RECORD.match(line.text))
         for name in prose.text_fields(line.text, has_indicator, is_record):
@@ -320,6 +353,7 @@ class _Reader:
         self.state.item = []
 
     def _add(self, line: Line, name: str, value: str, kind: str, strength: int):
+        self.items += 1
         self.out.add(Finding(name, value, kind, self.part_id, line.number), strength)
 
 

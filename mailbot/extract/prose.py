@@ -39,9 +39,9 @@ _TEXT_FIELDS = {
         r"virtual[ \t]+appliances?|vm[ \t]+images?|appdb|image[ \t]+from"
     ),
 }
+# Patterns run on lower-cased text: case-insensitive alternations are slow.
 _TEXT = {
-    name: re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
-    for name, pattern in _TEXT_FIELDS.items()
+    name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
 }
 # Evidence: what was seen, when an indicator, time or path is on the line.
 _ACTIVITY = re.compile(
@@ -74,16 +74,24 @@ _FACTS = {
     ),
 }
 _FACT = re.compile(
-    "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items()),
-    re.IGNORECASE,
+    "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items())
 )
 _BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)")
+# A cheap test before the costly one: every fact word starts with these.
+_FACT_HINT = re.compile(
+    r"discover|detect|notic|spott|entdeck|festgest|bemerk|découv|détect|detecta"
+    r"|descubi|rilev|upptäck|ontdek|wykry|isol|disconn|firewal|cut|paus|suspend"
+    r"|quarant|offline|unplug|getrenn|aisla|frånkop|geïsol|odłącz|irrotet|resolv"
+    r"|reinst|re-inst|restor|rebuil|fixed|back|cleaned"
+)
 _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
 
 
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
-    fields = [name for name, pattern in _TEXT.items() if pattern.search(line)]
+    line = line[:1000]
+    lower = line.lower()
+    fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
     if (
         has_indicator
         and (is_record or _ACTIVITY.search(line))
@@ -103,13 +111,18 @@ def starts_item(line: str) -> bool:
     return bool(_BULLET.match(line))
 
 
-def fact_of(text: str, start: int, end: int) -> str | None:
-    """The fact field that the words nearest to a timestamp at start:end name."""
-    before = text[max(0, start - 70) : start]
+def fact_of(before: str, after: str) -> str | None:
+    """The fact field named by the words nearest to a timestamp.
+
+    `before` and `after` are the words on either side of it.
+    """
+    before, after = before[-70:].lower(), after.lower()
+    if not _FACT_HINT.search(before) and not _FACT_HINT.search(after[:50]):
+        return None
     cuts = [match.end() for match in _BOUNDARY.finditer(before)]
     if cuts:
         before = before[cuts[-1] :]
-    after = text[end : end + 50]
+    after = after[:50]
     stop = _BOUNDARY.search(after)
     if stop is not None:
         after = after[: stop.start()]

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
+_LONG = 1000
 _QUOTED = re.compile(r"^[ \t]*>")
 _SIGNATURE = re.compile(r"^--[ \t]?$")
 _CLOSING = re.compile(
@@ -115,6 +116,16 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
     index, signature, pending, inside, said = 0, False, None, False, False
     while index < len(lines):
         line = lines[index]
+        if len(line) > _LONG:
+            # No banner, header or closing is this long; its regexes would
+            # only cost time on a megabyte written as one line.
+            if not signature and not _QUOTED.match(line):
+                if pending is not None:
+                    yield pending
+                pending = (index + 1, line, inside)
+                said = True
+            index += 1
+            continue
         step = _forward_start(lines, index, forwarded)
         if step is not None:
             if pending is not None:

@@ -9,6 +9,7 @@ own addresses, which are never the attacker's whatever the words say.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -22,49 +23,70 @@ ATTACKER, AFFECTED, ENTRY, SUSPECTED = (
 # default for the site's own addresses, and anything beats "unclassified".
 SECTION, WORDS, DEFAULT, NONE = 3, 2, 1, 0
 
-_CUES = {
-    "entry": (
-        r"jump[ -]?hosts?|entry[ -]points?|bastion(?:[ -]hosts?)?|gateways?"
-        r"|login[ -]nodes?|submit[ -]hosts?"
+_PHRASES = {
+    "entry": """jump host|jump hosts|jumphost|jump-host|entry point|entry points
+        |entry-point|bastion|bastion host|gateway|gateways|login node|login nodes
+        |submit host""",
+    "suspected": """suspect|suspected|may be affected|might be affected
+        |could be affected|may also be affected|possibly affected|other site
+        |other sites|other egi site|other egi sites|other grid sites
+        |belong to other|belongs to other|belong to another|belongs to another""",
+    "attacker": """attacker|attackers|attacker's|attackers'|attacking from|c2
+        |c2-server|c&c|cnc|command and control|command-and-control
+        |command and control server|botnet|mining pool|pool at|stratum
+        |served from|hosted at|hosted on|hosted by|hosting|serves malware
+        |serving malware|serving phishing|serves phishing|hosts a phishing
+        |host a phishing|phishing page|phishing site|phishing kit|phishing url
+        |phishing domain|phishing server|phishing host|phishing pages
+        |phishing sites|malware host|malware server|malware site|malware url
+        |payload|dropper|upload to|uploaded to|tunnel to|reverse shell|wget|curl
+        |from|venaient de|venant de|z adresu|desde|vanaf|källa|src|source
+        |source ip|source_ip|src_ip|remote address|remote ip|blocked|bloqué
+        |blockiert|gesperrt|brute force|brute-force|bruteforce|scanner
+        |exploitation|intrusion""",
+    "affected": """compromised|compromesso|infected|infiziert|besmet|affected
+        |afectado|afectada|hacked|victim|is ours|ihrem netz|your network
+        |our cloud vm|our cloud vms|your worker node|our worker node"""
+    + "".join(
+        f"|{owner} {noun}"
+        for owner in ("your", "our")
+        for noun in (
+            "host",
+            "hosts",
+            "server",
+            "servers",
+            "node",
+            "nodes",
+            "vm",
+            "vms",
+            "machine",
+            "machines",
+            "system",
+            "systems",
+        )
     ),
-    "suspected": (
-        r"suspect(?:ed)?|(?:may|might|could)[ \t]+(?:also[ \t]+)?be[ \t]+affected"
-        r"|possibly[ \t]+affected|other[ \t]+(?:egi[ \t]+|grid[ \t]+)?sites?"
-        r"|belongs?[ \t]+to[ \t]+(?:another|other)"
-    ),
-    "attacker": (
-        r"attack(?:er|ers|er's|ers'|ing[ \t]+from)|angreifer\w*|attaquant\w*"
-        r"|aanvaller\w*|atacante\w*|attaccante\w*|atakując\w*|angripare\w*"
-        r"|c2(?:-server)?|c&c|cnc|command[ \t-]+and[ \t-]+control(?:[ \t]+server)?"
-        r"|botnet|mining[ \t]+pool|pool[ \t]+at|stratum"
-        r"|(?:down)?load(?:ed|ing)?[ \t]+(?:\w+[ \t]+){0,2}from|served[ \t]+from"
-        r"|hosted[ \t]+(?:at|on|by)|hosting|serv(?:es|ing)[ \t]+(?:malware|phishing)"
-        r"|hosts?[ \t]+a[ \t]+phishing|phishing[ \t]+(?:page|site|kit|url|domain"
-        r"|server|host)s?|malware[ \t]+(?:host|server|site|url)s?|payload|dropper"
-        r"|exfil\w*|upload(?:ed)?[ \t]+to|tunnel[ \t]+to|beacon\w*(?:[ \t]+to)?"
-        r"|reverse[ \t]+shell|wget|curl|from|venaient[ \t]+de|venant[ \t]+de"
-        r"|z[ \t]+adresu|desde|vanaf|källa|src|source(?:[ \t_-]?ip)?"
-        r"|remote[ \t]+(?:address|ip)|blocked|bloqué|blockiert|gesperrt"
-        r"|brute[ \t-]?force|scanner|exploitation|intrusion"
-    ),
-    "affected": (
-        r"compromised|compromesso|compromis\w*|kompromittiert\w*|infected|infiziert"
-        r"|besmet|affected|afectad[oa]|betroffen\w*|hacked|victim|is[ \t]+ours"
-        r"|(?:your|our)[ \t]+(?:cloud[ \t]+)?(?:host|server|node|vm|machine|system"
-        r"|worker[ \t]+node)s?|ihrem[ \t]+netz|your[ \t]+network"
-    ),
-    # "on" names the host something ran on, unless later words say otherwise.
-    "on": r"on|auf|sur|su",
-    "generic": (
-        r"hosts?|nodes?|noden|machines?|vms?|servers?|systems?|portal|rechner"
-        r"|maschine|servidor|serveur|nodo|ce|ui|storage|head[ \t]+node"
-    ),
-    "toward": r"to|do|zu|naar|vers|till",
+    "on": "on|auf|sur|su",
+    "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
+        |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
+        |ui|storage|head node""",
+    "toward": "to|do|zu|naar|vers|till",
 }
-_CUE = re.compile(
-    "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _CUES.items()),
-    re.IGNORECASE,
-)
+# Word beginnings that are cues whatever their ending ("exfiltrated", "beaconing").
+_STEMS = (
+    ("attacker", ("angreifer", "attaquant", "aanvaller", "atacante", "attaccante",
+                  "atakując", "angripare", "exfil", "beacon")),
+    ("affected", ("compromis", "kompromittiert", "betroffen")),
+)  # fmt: skip
+_TABLE: dict[tuple[str, ...], str] = {
+    tuple(phrase.split()): name
+    for name, phrases in _PHRASES.items()
+    for phrase in (p.strip() for p in phrases.split("|"))
+}
+_LONGEST = max(len(words) for words in _TABLE)
+# First words of the phrases of more than one word.
+_OPENERS = frozenset(words[0] for words in _TABLE if len(words) > 1)
+_ALL_STEMS = tuple(stem for _, stems in _STEMS for stem in stems)
+_WORD = re.compile(r"[\w&'-]+")
 _ROLE = {"entry": ENTRY, "suspected": SUSPECTED, "attacker": ATTACKER}
 _ROLE["affected"] = AFFECTED
 _ROLE["on"] = AFFECTED
@@ -86,6 +108,38 @@ class Cue:
 NO_CUE = Cue(None)
 
 
+def _cues(text: str) -> list[tuple[str, int, int]]:
+    """(cue name, start, end) of every cue phrase in `text`, left to right."""
+    words = []
+    for match in _WORD.finditer(text):
+        word = match.group(0).strip("'-").lower()
+        # Elided articles: "l'attaccante", "d'un".
+        head, quote, rest = word.partition("'")
+        if quote and len(head) <= 2 and rest:
+            word = rest
+        if word:
+            words.append((word, match.start(), match.end()))
+    plain = [word for word, _, _ in words]
+    found, index = [], 0
+    while index < len(words):
+        step = 1
+        longest = _LONGEST if plain[index] in _OPENERS else 1
+        for size in range(min(longest, len(words) - index), 0, -1):
+            name = _TABLE.get(tuple(plain[index : index + size]))
+            if name is not None:
+                found.append((name, words[index][1], words[index + size - 1][2]))
+                step = size
+                break
+        else:
+            word = words[index][0]
+            if word.startswith(_ALL_STEMS):
+                name = next(n for n, stems in _STEMS if word.startswith(stems))
+                found.append((name, words[index][1], words[index][2]))
+        index += step
+    return found
+
+
+@functools.lru_cache(maxsize=8192)
 def cue_before(text: str) -> Cue:
     """The cue of the words before an indicator, `text`.
 
@@ -94,43 +148,36 @@ def cue_before(text: str) -> Cue:
     """
     tail = _clause_tail(text)
     strong = weak = None
-    for match in _CUE.finditer(tail):
-        if match.lastgroup in _ROLE:
-            strong = match
-        elif not tail[match.end() :].strip(" \t([:\"'"):
-            weak = match
+    for name, _, end in _cues(tail):
+        if name in _ROLE:
+            strong = name
+        elif not tail[end:].strip(" \t([:\"'"):
+            weak = name
     if strong is not None:
-        return Cue(strong.lastgroup)
-    return Cue(weak.lastgroup) if weak else NO_CUE
+        return Cue(strong)
+    return Cue(weak) if weak else NO_CUE
 
 
+@functools.lru_cache(maxsize=8192)
 def cue_after(text: str) -> Cue:
     """The first strong cue in `text` (the words after an indicator)."""
     head = _clause_head(text)
-    for match in _CUE.finditer(head):
-        name = match.lastgroup
+    for name, start, end in _cues(head):
         # "(from the logins)" after an address says nothing about its role.
-        if (
-            name in _ROLE
-            and name != "on"
-            and match.group(0).lower()
-            not in (
-                "from",
-                "source",
-            )
-        ):
+        word = head[start:end].lower()
+        if name in _ROLE and name != "on" and word not in ("from", "source"):
             return Cue(name)
     return NO_CUE
 
 
 def _clause_tail(text: str) -> str:
-    text = text[-120:]
+    text = text[-100:]
     cuts = [match.end() for match in _BOUNDARY.finditer(text)]
     return text[cuts[-1] :] if cuts else text
 
 
 def _clause_head(text: str) -> str:
-    text = text[:70]
+    text = text[:80]
     cut = _BOUNDARY.search(text)
     return text[: cut.start()] if cut else text
 

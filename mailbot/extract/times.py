@@ -9,6 +9,7 @@ a date is the latest such time not after the mail was written.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -89,12 +90,12 @@ _PREPOSITION = re.compile(
     r"|seit|ab|bis|vers|desde|dalle|alle)|@|\()[ \t]*\Z",
     re.I,
 )
+_MAX_TIMES = 40
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + _MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 _PART_ZONE = re.compile(
     r"\b(?:all[ \t]+)?times?[ \t]+(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+"
-    r"(?:in[ \t]+)?(UTC|GMT|CET|CEST|EET|EEST|WET|WEST)\b",
-    re.I,
+    r"(?:in[ \t]+)?(utc|gmt|cet|cest|eet|eest|wet|west)\b"
 )
 
 
@@ -118,7 +119,7 @@ class PartClock:
 
 def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
     """The zone (and date) that a note such as "(times are UTC, 2026-12-04)" sets."""
-    match = _PART_ZONE.search(text)
+    match = _PART_ZONE.search(text.lower()) if "time" in text.lower() else None
     if match is None:
         return PartClock(zone, reference)
     date = None
@@ -142,30 +143,50 @@ def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
         line = line + " " + following[:40]
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
-    dates = _dates(line)
-    times = list(_TIME.finditer(line))
+    dates = _Dates(_dates(line))
+    times = []
+    for match in _TIME.finditer(line):
+        # A line with this many times is a dump, not a log: stop reading it.
+        if match.start() >= limit or len(times) >= _MAX_TIMES:
+            break
+        times.append(match)
     stamps = []
     for index, match in enumerate(times):
-        if match.start() >= limit:
-            break
-        when = _stamp(line, match, times[index + 1 :], dates, clock)
+        when = _stamp(line, match, times[index + 1 : index + 4], dates, clock)
         if when is not None:
-            start = min(
-                [match.start()]
-                + [
-                    s
-                    for s, e, _ in dates
-                    if e <= match.start() and match.start() - e <= 12
-                ]
-            )
+            before = dates.before(match.start())
+            start = match.start()
+            if before is not None and start - before[1] <= 12:
+                start = before[0]
             text = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             stamps.append(Stamp(text, start, match.end()))
     return stamps
 
 
+class _Dates:
+    """The dates of a line, sorted, with quick look-ups around a position."""
+
+    def __init__(self, found: list[tuple[int, int, tuple[int | None, int, int]]]):
+        self.found = found
+        self.starts = [item[0] for item in found]
+        self.ends = [item[1] for item in found]
+
+    def before(self, position: int):
+        index = bisect.bisect_right(self.ends, position) - 1
+        return self.found[index] if index >= 0 else None
+
+    def after(self, position: int):
+        index = bisect.bisect_left(self.starts, position)
+        return self.found[index] if index < len(self.found) else None
+
+
 def _dates(line: str) -> list[tuple[int, int, tuple[int | None, int, int]]]:
     found = []
+    lower = line.lower()
+    named = any(month in lower for month in _MONTHS)
     for name, pattern in _DATES:
+        if name not in ("ymd", "dmy") and not named:
+            continue
         for match in pattern.finditer(line):
             ymd = _ymd(name, match.groups())
             if ymd is not None:
@@ -234,6 +255,8 @@ def _shared_zone(line: str, match: re.Match[str], later) -> str | None:
     # "between 06:00 and 06:45 UTC": the zone written once covers both times.
     previous = match
     for other in later:
+        if other.start() - previous.end() > 20:
+            return None
         if not _SHARED_ZONE.match(line[previous.end() : other.start()]):
             return None
         zone = _zone_of(other)
@@ -243,23 +266,27 @@ def _shared_zone(line: str, match: re.Match[str], later) -> str | None:
     return None
 
 
-def _date_for(line, match, dates) -> tuple[int | None, int, int] | None:
-    before = [d for d in dates if d[1] <= match.start()]
-    if before and _JOIN_BEFORE.match(line[before[-1][1] : match.start()]):
-        return before[-1][2]
-    after = [d for d in dates if d[0] >= match.end()]
-    if after and _JOIN_AFTER.match(line[match.end() : after[0][0]]):
-        return after[0][2]
-    if before:
-        return before[-1][2]
-    return None
+def _date_for(line, match, dates: _Dates) -> tuple[int | None, int, int] | None:
+    before = dates.before(match.start())
+    near = before is not None and match.start() - before[1] < 20
+    if near and _JOIN_BEFORE.match(line[before[1] : match.start()]):
+        return before[2]
+    after = dates.after(match.end())
+    near = after is not None and after[0] - match.end() < 20
+    if near and _JOIN_AFTER.match(line[match.end() : after[0]]):
+        return after[2]
+    return before[2] if before else None
 
 
 def _plausible_bare(line: str, match: re.Match[str]) -> bool:
     """A time without date or zone counts only after "at", "um"... or as a log stamp."""
     if _PREPOSITION.search(line[max(0, match.start() - 12) : match.start()]):
         return True
-    return match["s"] is not None and not line[: match.start()].strip()
+    return (
+        match["s"] is not None
+        and match.start() < 8
+        and not line[: match.start()].strip()
+    )
 
 
 def _tzinfo(zone: str) -> dt.tzinfo | None:

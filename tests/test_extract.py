@@ -1,0 +1,288 @@
+"""Unit tests of the extraction stage: normalisation, roles, times, robustness."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import time
+from pathlib import Path
+
+import pytest
+
+from mailbot import extract
+from mailbot.extract.dn import find_dns
+from mailbot.extract.hosts import is_hostname
+from mailbot.extract.indicators import scan
+from mailbot.extract.times import PartClock, find_times
+from mailbot.mail import TextPart
+from mailbot.parse import parse
+
+REFERENCE = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+SITE = extract.Context(
+    site_networks=(ipaddress.ip_network("192.0.2.0/25"),),
+    ignored_addresses=frozenset({"abuse@csirt.example.org"}),
+    ignored_ips=frozenset({"192.0.2.250"}),
+    ignored_domains=frozenset({"csirt.example.org"}),
+    timezone="Europe/Amsterdam",
+    reference_time=REFERENCE,
+    site_domains=("site-a.example.org",),
+)
+
+
+def run(text: str, kind: str = "body", context: extract.Context = SITE):
+    return extract.extract((TextPart("1", "text/plain", kind, text),), context)
+
+
+def values(text: str, kind: str = "body", context: extract.Context = SITE):
+    return {(f.field, f.value) for f in run(text, kind, context) if f.kind != "text"}
+
+
+def scanned(line: str) -> list[str]:
+    return [item.value for item in scan(extract.refang(line), 2026)]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("C2: 203.0.113[.]19 and 203[.]0[.]113[.]20", ["203.0.113.19", "203.0.113.20"]),
+        ("Exfil: hxxps://203.0.113(.)21/upload", ["https://203.0.113.21/upload"]),
+        ("backup 198.51.100[dot]250", ["198.51.100.250"]),
+        ("203.0.113.80:8443 -> 198.51.100.50:22", ["203.0.113.80", "198.51.100.50"]),
+        ("[2001:db8:bad::80]:443", ["2001:db8:bad::80"]),
+        ("tcp4 0 0 192.0.2.150.22 203.0.113.9.515", ["192.0.2.150", "203.0.113.9"]),
+        ("2001:db8:bad:0:0:0:0:99, 2001:DB8::1", ["2001:db8:bad::99", "2001:db8::1"]),
+        ("::ffff:203.0.113.9 mapped", ["203.0.113.9"]),
+        ("targets in 203.0.113.0/24.", ["203.0.113.0/24"]),
+    ],
+)  # fmt: skip
+def test_addresses_are_refanged_and_canonical(line: str, expected: list[str]) -> None:
+    assert scanned(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "agent version 5.24.12.1335, firmware 2.1.0.4, Java build 1.8.0.392",
+        "OID 1.3.6.1.4.1.2021.10.1.3.1 fired at 2026.12.04",
+        "1.2.3 GB, job 12345.67.8, serial 300.1.2.3, 10.20.30.40.50.60, 256.10.10.10",
+        "the tool printed version 3.2.1.0 (build 2026.12.1)",
+        "listening on 0.0.0.0:22 and 127.0.0.1:25, time 02:11:07",
+        "dropped evil.sh, config.php, x.py, README.md, hide.so and run.py",
+        "paths /var/www/html/shell.php and /tmp/.x/kworker",
+    ],
+)
+def test_look_alikes_are_not_indicators(line: str) -> None:
+    assert scanned(line) == []
+
+
+def test_hostnames_need_a_real_or_reserved_suffix() -> None:
+    assert is_hostname("files.example.de")
+    assert is_hostname("www.cyfronet-example.pl")
+    assert is_hostname("node1.cluster.test")
+    assert is_hostname("relay.bad.invalid")
+    assert not is_hostname("backdoor.pl")
+    assert not is_hostname("config.json")
+    assert not is_hostname("host.notatld")
+
+
+def test_mail_addresses_and_ignored_names_are_never_hosts() -> None:
+    found = values(
+        "Mail jane@site-a.example.org or abuse@csirt.example.org; relay"
+        " mx.csirt.example.org (192.0.2.250) relayed it from 203.0.113.5."
+    )
+    assert found == {("attacker_ips", "203.0.113.5")}
+
+
+ROE = "/DC=org/DC=example/OU=People/CN=John Roe 5678"
+HOST_DN = "/C=NL/O=Grid/CN=host/ui01.site-a.example.org"
+
+
+@pytest.mark.parametrize(
+    ("line", "dn"),
+    [
+        ("CN=John Roe 5678,OU=People,DC=example,DC=org", ROE),
+        (ROE, ROE),
+        ("subject=C = ES, O = Example, CN = M 9012.", "/C=ES/O=Example/CN=M 9012"),
+        (HOST_DN, HOST_DN),
+    ],
+)  # fmt: skip
+def test_dns_in_both_forms_are_written_in_slash_form(line: str, dn: str) -> None:
+    assert [value for _, _, value in find_dns(line)] == [dn]
+
+
+def test_hostnames_inside_a_dn_are_not_separate_indicators() -> None:
+    found = values("X.509 DN: /C=NL/O=Grid/CN=host/ui01.site-a.example.org")
+    assert found == {("x509_dns", "/C=NL/O=Grid/CN=host/ui01.site-a.example.org")}
+
+
+def test_cve_ids_are_upper_cased_and_validated() -> None:
+    found = values(
+        "We saw cve-2026-21001, CVE-2025-123, CVE-20-1234 and CVE-2024-6387."
+    )
+    assert found == {
+        ("vulnerabilities", "CVE-2026-21001"),
+        ("vulnerabilities", "CVE-2024-6387"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "utc"),
+    [
+        ("2026-12-04 03:15 CET first login", "2026-12-04T02:15:00Z"),
+        ("2026-12-04T02:40:00+01:00 dropped", "2026-12-04T01:40:00Z"),
+        ("Dec 4, 2026 6:10 AM EST noticed", "2026-12-04T11:10:00Z"),
+        ("2026-12-04 09:10 Europe/Helsinki informed", "2026-12-04T07:10:00Z"),
+        ("2026-07-01 10:00 CEST legitimate", "2026-07-01T08:00:00Z"),
+        ("am 04.12.2026 um 06:30 Uhr (MEZ)", "2026-12-04T05:30:00Z"),
+        ("Dec  4 02:11:07 ui02 sshd[1]: Accepted", "2026-12-04T01:11:07Z"),
+        ('[04/Dec/2026:03:22:10 +0100] "GET /"', "2026-12-04T02:22:10Z"),
+        ("isolated at 09:05", "2026-12-04T08:05:00Z"),
+        ("logins at 23:41 UTC", "2026-12-03T23:41:00Z"),
+    ],
+)
+def test_times_take_their_zone_or_the_sites(line: str, utc: str) -> None:
+    clock = PartClock("Europe/Amsterdam", REFERENCE)
+    assert [stamp.value for stamp in find_times(line, clock)] == [utc]
+
+
+def test_a_bare_clock_time_in_a_table_is_not_a_timestamp() -> None:
+    clock = PartClock("Europe/Warsaw", REFERENCE)
+    assert find_times("grid042  31337 398.0 ?  Sl  02:10 612:01 ./kswapd0", clock) == []
+
+
+def test_facts_follow_the_words_near_the_time() -> None:
+    found = values(
+        "The incident was discovered 2026-12-04 09:10 CET by our admin.\n"
+        "The host was isolated at 12:30 and reinstalled on 2026-12-05 at 10:00.\n"
+    )
+    assert ("discovered_at", "2026-12-04T08:10:00Z") in found
+    assert ("isolated_at", "2026-12-04T11:30:00Z") in found
+    assert ("resolved_at", "2026-12-05T09:00:00Z") in found
+
+
+def test_site_addresses_are_never_the_attackers() -> None:
+    found = values("Scans came from 192.0.2.40 and logins from 203.0.113.7.")
+    assert found == {("affected_hosts", "192.0.2.40"), ("attacker_ips", "203.0.113.7")}
+
+
+def test_quoted_text_and_signatures_yield_nothing() -> None:
+    text = (
+        "The attacker address was 203.0.113.199.\n\n"
+        "-- \nJan | NOC noc.site-a.example.org, 192.0.2.2\n\n"
+        "On Fri, 4 Dec 2026 at 10:12, EGI CSIRT <abuse@csirt.example.org> wrote:\n"
+        "> please check 203.0.113.71\n"
+    )
+    assert values(text) == {("attacker_ips", "203.0.113.199")}
+
+
+def test_template_text_fields_are_one_item_per_bullet() -> None:
+    findings = run(
+        "Actions taken:\n - host isolated, disk image kept\n - user suspended\n\n"
+        "Detected by: our IDS\n"
+    )
+    text = {(f.field, f.value) for f in findings if f.kind == "text"}
+    assert ("actions_taken", "host isolated, disk image kept") in text
+    assert ("actions_taken", "user suspended") in text
+    assert ("detected_by", "our IDS") in text
+
+
+def test_closure_report_needs_its_content_not_its_name() -> None:
+    report = TextPart(
+        "1", "text/plain", "body", "Lessons learnt:\n- patch\n\nResolution:\n- done\n"
+    )
+    promise = TextPart(
+        "1", "text/plain", "body", "We will send the closure report next week.\n"
+    )
+    assert extract.is_closure_report("[TLP:AMBER] Closure report", (report,))
+    assert not extract.is_closure_report("Re: closure report", (promise,))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x" * 1_000_000,
+        ("word " * 200_000),
+        "1." * 500_000,
+        "a:" * 500_000,
+        "-" * 1_000_000,
+        ("ab@" * 333_333),
+        ("203.0.113.7 from " * 60_000)[:1_000_000],
+    ],
+    ids=["letters", "words", "dots", "colons", "dashes", "at-signs", "addresses"],
+)
+def test_a_megabyte_on_one_line_is_quick(line: str) -> None:
+    start = time.perf_counter()
+    run(line)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_three_hundred_parts_are_quick() -> None:
+    parts = tuple(
+        TextPart(
+            str(n), "text/plain", "attachment", f"Failed from 203.0.113.{n % 250}\n"
+        )
+        for n in range(1, 301)
+    )
+    start = time.perf_counter()
+    extract.extract(parts, SITE)
+    assert time.perf_counter() - start < 1.0
+
+
+def _case_values(cases_dir: Path, name: str, context: extract.Context) -> set[str]:
+    mail = parse((cases_dir / f"{name}.eml").read_bytes())
+    findings = extract.extract(mail.text_parts, context)
+    return {f.value for f in findings if f.kind != "text"}
+
+
+def test_br11_attachments_give_their_indicators(cases_dir: Path) -> None:
+    mail = parse((cases_dir / "BR-11.eml").read_bytes())
+    context = extract.Context(timezone="Europe/Berlin", reference_time=mail.date)
+    # The parse stage hands over the octet-stream sensor log as no text part;
+    # extraction of its text is checked on its own below.
+    sensor = TextPart(
+        "3", "application/octet-stream", "attachment",
+        "sensor=ids-3 src=2001:db8:4a::25 dst=203.0.113.10 dport=22"
+        " ts=2026-12-04T10:05:00Z\n",
+    )  # fmt: skip
+    findings = extract.extract((*mail.text_parts, sensor), context)
+    found = {(f.kind, f.value) for f in findings if f.kind != "text"}
+    assert {
+        ("ipv4", "192.0.2.5"),
+        ("ipv4", "198.51.100.17"),
+        ("ipv4", "203.0.113.10"),
+        ("ipv6", "2001:db8:4a::25"),
+        ("cve", "CVE-2026-31337"),
+        ("timestamp", "2026-12-04T10:00:00Z"),
+        ("timestamp", "2026-12-04T10:02:13Z"),
+        ("timestamp", "2026-12-04T10:05:00Z"),
+    } <= found
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("BR-01", {"192.0.2.45", "wn12.site-a.example.com", "2026-12-04T12:50:00Z"}),
+        ("BR-07", {"192.0.2.45", "2026-12-04T15:30:00Z"}),
+        ("BR-10", {"http://203.0.113.80/idp/login.php", "2026-12-04T10:40:00Z"}),
+        ("BR-13", {"203.0.113.9", "2026-12-04T07:15:00Z"}),
+        ("BR-19", {"198.51.100.99", "2026-12-03T23:41:00Z"}),
+    ],
+)  # fmt: skip
+def test_handed_cases_give_their_fields(
+    cases_dir: Path, name: str, expected: set[str]
+) -> None:
+    mail = parse((cases_dir / f"{name}.eml").read_bytes())
+    context = extract.Context(
+        timezone="UTC", reference_time=mail.date, subject=mail.subject
+    )
+    assert expected <= _case_values(cases_dir, name, context)
+
+
+def test_br16_relays_in_a_bounce_are_not_indicators(cases_dir: Path) -> None:
+    context = extract.Context(
+        ignored_ips=frozenset({"192.0.2.250"}),
+        ignored_domains=frozenset({"csirt.example.org"}),
+        reference_time=REFERENCE,
+    )
+    found = _case_values(cases_dir, "BR-16", context)
+    assert "192.0.2.250" not in found and "198.51.100.23" not in found
