@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         "--now", help="mailbot's clock for this command (ISO 8601 with zone)"
     )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "--log-format", default=None, help="text (default) or json: one object a line"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, configure, _) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -83,6 +86,21 @@ def _quarantine_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     sub.add_argument("id", nargs="?", type=int, help="the quarantined mail's id")
     _json_flag(sub)
+
+
+def _report_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--since", help="a date (local midnight) or ISO 8601 instant")
+    sub.add_argument("--until", help="the end of the period (default: now)")
+    sub.add_argument("--format", choices=["text", "csv", "json"], default="text")
+
+
+def _render_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "template", metavar="TEMPLATE", help="reminder-1, reminder-2, escalation, "
+        "acknowledgement or digest (a name in the templates folder)"
+    )
+    sub.add_argument("--incident", metavar="TAG", help="the incident to render for")
+    sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
 
 
 def _demo_args(sub: argparse.ArgumentParser) -> None:
@@ -145,6 +163,16 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         _quarantine_args,
         _command("mailbot.commands", "quarantine"),
     ),
+    "report": (
+        "deadlines met and missed per site and NGI, incidents opened and closed",
+        _report_args,
+        _command("mailbot.report", "report_command"),
+    ),
+    "render": (
+        "show a reminder or acknowledgement as it would be sent now (sends nothing)",
+        _render_args,
+        _command("mailbot.preview", "render_command"),
+    ),
     "demo": (
         "the main job end to end on the shipped sample mailbox",
         _demo_args,
@@ -153,25 +181,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
 }
 
 
-def _setup_logging(level: str | None) -> None:
-    name = (level or os.environ.get("MAILBOT_LOG_LEVEL") or "INFO").upper()
-    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(
-            "--log-level", f"{name!r} is not a log level (DEBUG, INFO, ...)"
-        )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(name)
-    # imapclient logs every command at DEBUG; keep wire traffic out of INFO.
-    quiet = max(logging.getLevelName(name), logging.INFO)
-    logging.getLogger("imapclient").setLevel(quiet)
-    logging.getLogger("alembic").setLevel(
-        max(logging.getLevelName(name), logging.WARNING)
-    )
+def _setup_logging(level: str | None, fmt: str | None = None) -> None:
+    from mailbot import logs
+
+    logs.from_command_line(level, fmt)
 
 
 def clock_from(args: argparse.Namespace) -> Clock:
@@ -188,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        _setup_logging(args.log_level)
+        _setup_logging(args.log_level, args.log_format)
         return COMMANDS[args.command][2](args)
     except ConfigError as exc:
         print(f"mailbot: configuration error: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mailbot import send, service, views
+from mailbot import logs, send, service, views
 from mailbot.app import App, open_app
 from mailbot.cli import clock_from, config_path, print_json
 from mailbot.config import load_settings
@@ -15,6 +15,9 @@ from mailbot.errors import ConfigError, MailbotError
 
 def app_from(args: argparse.Namespace, **kwargs: object) -> App:
     settings = load_settings(config_path(args))
+    logs.from_settings(
+        settings, getattr(args, "log_level", None), getattr(args, "log_format", None)
+    )
     return open_app(settings, clock_from(args), **kwargs)
 
 
@@ -59,13 +62,17 @@ def ingest(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.exists():
             raise ConfigError("PATH", f"{path} does not exist")
+    from mailbot.progress import Progress, count_mails
+
     app = app_from(args, backfill=args.backfill)
     result = PollResult()
     try:
-        for path in paths:
-            for delivery in iter_path(path):
-                outcome = process_delivery(app, delivery)
-                result.count(outcome.result, outcome.incident)
+        with Progress(sum(count_mails(p) for p in paths), label="ingest") as progress:
+            for path in paths:
+                for delivery in iter_path(path):
+                    outcome = process_delivery(app, delivery)
+                    result.count(outcome.result, outcome.incident)
+                    progress.update()
         if not args.backfill:
             send.deliver_due(app)
     finally:
@@ -108,7 +115,7 @@ def show(args: argparse.Namespace) -> int:
     else:
         from mailbot.summary import summary_text
 
-        print(summary_text(data))
+        print(summary_text(data, app.clock.now()))
     return 0
 
 
@@ -121,8 +128,9 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
     else:
-        for key, value in data.items():
-            print(f"{key}: {value}")
+        from mailbot.health import status_text
+
+        print(status_text(data))
     if not data["healthy"]:
         print("mailbot: unhealthy: " + "; ".join(data["problems"]), file=sys.stderr)
         return 1

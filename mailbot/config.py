@@ -89,6 +89,24 @@ class SitesSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # "HOST:PORT" for the Prometheus exporter; None keeps it off.
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+    format: str = "text"  # "text" or "json"
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    # Local time (in [mailbot] timezone) of the daily digest; None: no digest.
+    time: str | None = "08:00"
+
+
+@dataclass(frozen=True)
 class Settings:
     mailbot: MailbotSettings
     database: DatabaseSettings
@@ -100,6 +118,9 @@ class Settings:
     sites: SitesSettings
     base_dir: Path
     raw: Mapping[str, Any]
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    digest: DigestSettings = DigestSettings()
 
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -340,6 +361,44 @@ def _sites(s: _Section) -> SitesSettings:
     return SitesSettings(file=s.get("file", str, "sites.toml"))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"{value!r} is no listen address; write it like 127.0.0.1:9464"
+    return None
+
+
+def _metrics(s: _Section) -> MetricsSettings:
+    return MetricsSettings(listen=s.get("listen", str, None, _listen) or None)
+
+
+def _logging(s: _Section) -> LoggingSettings:
+    return LoggingSettings(
+        level=s.get("level", str, "INFO", lambda v: _one_of(LOG_LEVELS)(v.upper()))
+        .upper(),
+        format=s.get("format", str, "text", _one_of(("text", "json"))),
+    )
+
+
+def _daily_time(value: str) -> str | None:
+    from mailbot.deadlines.daily import parse_local_time
+
+    if not value:
+        return None
+    try:
+        parse_local_time(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _digest(s: _Section) -> DigestSettings:
+    return DigestSettings(time=s.get("time", str, "08:00", _daily_time) or None)
+
+
 _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "mailbot": _mailbot,
     "database": _database,
@@ -349,4 +408,7 @@ _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "smtp": _smtp,
     "csirt": _csirt,
     "sites": _sites,
+    "metrics": _metrics,
+    "logging": _logging,
+    "digest": _digest,
 }

@@ -11,6 +11,7 @@ missed wake-up delays a reminder by one tick, never loses or doubles it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from mailbot import leader, send, service
+from mailbot import leader, metrics, send, service
 from mailbot.app import App
 from mailbot.errors import TemporaryError
 
@@ -40,6 +41,8 @@ class Daemon:
             }
         )
         self._outage: str | None = None
+        # Set by run_command when [metrics] listen is configured.
+        self.exporter: metrics.Exporter | None = None
         self.leader = leader.for_settings(app.settings)
         self._standby = False
 
@@ -57,12 +60,33 @@ class Daemon:
             seconds=max(interval / 2, 15),
             id="outbox",
         )
+        # The digest's day is decided from the database at each wake-up
+        # (digest.py), so a late or doubled tick can neither skip nor repeat it.
+        self.scheduler.add_job(
+            self._guard("digest", self._digest),
+            "interval",
+            seconds=max(min(interval, 60), 15),
+            id="digest",
+        )
         self.scheduler.start()
 
     def _sweep(self) -> None:
         from mailbot.deadlines.sweep import sweep
 
-        sweep(self.app)
+        with self._timed("sweep"):
+            sweep(self.app)
+
+    def _digest(self) -> None:
+        from mailbot import digest
+
+        if digest.run_due(self.app) == "sent":
+            send.deliver_due(self.app)
+
+    def _timed(self, name: str) -> contextlib.AbstractContextManager[None]:
+        if self.exporter is None:
+            return contextlib.nullcontext()
+        durations = self.exporter.durations
+        return durations.timed(getattr(durations, name))
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -129,7 +153,8 @@ class Daemon:
 
     def _intake(self) -> None:
         if self.app.settings.source.kind == "maildir":
-            service.poll(self.app)
+            with self._timed("poll"):
+                service.poll(self.app)
             self._recovered()
             self.stopping.wait(self.app.settings.source.poll_interval)
             return
@@ -157,8 +182,9 @@ class Daemon:
         from mailbot.fetch import imap
         from mailbot.process import resume_received
 
-        resume_received(self.app)
-        result = imap.catch_up(self.app, client, still_leader=self.leader.held)
+        with self._timed("poll"):
+            resume_received(self.app)
+            result = imap.catch_up(self.app, client, still_leader=self.leader.held)
         service.set_state(self.app, "last_poll_at", _now_iso(self.app))
         self._recovered()
         if result.fetched:
@@ -201,6 +227,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     app = app_from(args)
     daemon = Daemon(app)
+    if app.settings.metrics.listen:
+        daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("signal %d received, stopping", signum)
@@ -212,5 +240,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         daemon.run()
     finally:
+        if daemon.exporter is not None:
+            daemon.exporter.close()
         app.close()
     return 0

@@ -1,52 +1,118 @@
-"""`mailbot show TAG` for a person: who, what, when, what is missing, what is due."""
+"""`mailbot show TAG` for a person: who, what, when, what is missing, what is due.
+
+Works on the data `views.show` returns (the same as `show --json`), so the
+two never disagree; `now` turns due times into "in 3 h" or "overdue 2 h".
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from mailbot.clock import parse_instant
 
-def summary_text(data: dict[str, Any]) -> str:
+_PEOPLE_ROLES = ("site", "reporter", "csirt")
+
+
+def summary_text(data: dict[str, Any], now: dt.datetime | None = None) -> str:
     lines = [
         f"{data['tag']}  [{data['status']}]  TLP:{data['tlp']}",
-        f"  subject:    {data['subject']}",
-        f"  site:       {data['site'] or 'unknown'} (NGI {data['ngi'] or 'unknown'})",
+        f"  {data['subject'] or '(no subject)'}",
     ]
     if data["aliases"]:
-        lines.append(f"  aliases:    {', '.join(data['aliases'])}")
-    for key in ("opened_at", "discovered_at", "isolated_at", "resolved_at"):
-        if data.get(key):
-            lines.append(f"  {key.removesuffix('_at') + ':':<11} {data[key]}")
-    lines.append("")
-    lines.append(f"Mails ({len(data['messages'])}):")
-    for mail in data["messages"]:
-        arrow = "->" if mail["direction"] == "out" else "<-"
-        flags = f" !{','.join(mail['flags'])}" if mail["flags"] else ""
-        lines.append(
-            f"  {mail['date']} {arrow} {mail['role']:<10} {mail['from']}{flags}"
+        lines.append(f"  also known as {', '.join(data['aliases'])}")
+    lines += _who(data)
+    lines += _when(data)
+    lines += _what(data)
+    lines += _due_next(data["deadlines"], now)
+    lines += _deadlines(data["deadlines"])
+    lines += _mails(data["messages"])
+    lines += _audit(data["audit"])
+    return "\n".join(lines)
+
+
+def _who(data: dict[str, Any]) -> list[str]:
+    sites = data.get("sites") or ([data["site"]] if data["site"] else [])
+    lines = ["", "Who:"]
+    site = data["site"] or "unknown"
+    lines.append(f"  {'site:':<15} {site} (NGI {data['ngi'] or 'unknown'})")
+    others = [s for s in sites if s != data["site"]]
+    if others:
+        lines.append(f"  {'other sites:':<15} {', '.join(others)}")
+    for role in _PEOPLE_ROLES:
+        senders = list(
+            dict.fromkeys(
+                m["from"]
+                for m in data["messages"]
+                if m["role"] == role and m["direction"] == "in" and m["from"]
+            )
         )
-        lines.append(f"      {mail['subject']}")
-    lines.append("")
-    lines.append("Fields:")
+        if senders:
+            lines.append(f"  {'from ' + role + ':':<15} {', '.join(senders)}")
+    return lines
+
+
+def _when(data: dict[str, Any]) -> list[str]:
+    lines = ["", "When:"]
+    for key in ("opened_at", "discovered_at", "isolated_at", "resolved_at"):
+        value = data.get(key)
+        lines.append(f"  {key.removesuffix('_at') + ':':<11} {value or '-'}")
+    return lines
+
+
+def _what(data: dict[str, Any]) -> list[str]:
+    lines = ["", "What (Analysis Guideline fields):"]
     for field, values in data["fields"].items():
         lines.append(f"  {field}: {', '.join(values)}")
     if not data["fields"]:
-        lines.append("  (none yet)")
-    if data["missing"]:
-        lines.append(f"  missing: {', '.join(data['missing'])}")
-    lines.extend(_deadlines(data["deadlines"]))
-    if data["audit"]:
-        lines.append("")
-        lines.append("Audit trail:")
-        for entry in data["audit"]:
-            lines.append(
-                f"  {entry['at']} {entry['actor']}: {entry['action']} {entry['detail']}"
-            )
-    return "\n".join(lines)
+        lines.append("  (nothing reported yet)")
+    missing = ", ".join(data["missing"]) if data["missing"] else "nothing"
+    lines.append(f"  still missing: {missing}")
+    return lines
+
+
+def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[str]:
+    waiting = sorted(
+        (
+            d
+            for d in deadlines
+            if d["met_at"] is None and d["state"] in ("pending", "missed")
+        ),
+        key=lambda d: d["due_at"],
+    )
+    lines = ["", "Due next:"]
+    if not waiting:
+        return [*lines, "  nothing is owed"]
+    for d in waiting:
+        lines.append(
+            f"  {d['rule']:<15} {d['site'] or '-':<14} due {d['due_at']}"
+            f"{_relative(d['due_at'], now)}"
+            + (f", {len(d['chases'])} reminder(s) sent" if d["chases"] else "")
+        )
+    return lines
+
+
+def _relative(due_at: str, now: dt.datetime | None) -> str:
+    if now is None:
+        return ""
+    delta = parse_instant(due_at) - now
+    if delta.total_seconds() >= 0:
+        return f" (in {_span(delta)})"
+    return f" (OVERDUE by {_span(-delta)})"
+
+
+def _span(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def _deadlines(deadlines: list[dict[str, Any]]) -> list[str]:
     if not deadlines:
-        return []
+        return ["", "Deadlines: none started yet"]
     lines = ["", "Deadlines:"]
     for d in deadlines:
         met = f", met {d['met_at']}" if d["met_at"] else ""
@@ -55,4 +121,26 @@ def _deadlines(deadlines: list[dict[str, Any]]) -> list[str]:
             f"  {d['rule']:<15} {d['site'] or '-':<14} due {d['due_at']} "
             f"{d['state']}{met}{chases}"
         )
+    return lines
+
+
+def _mails(messages: list[dict[str, Any]]) -> list[str]:
+    lines = ["", f"Mails ({len(messages)}):"]
+    for mail in messages:
+        arrow = "->" if mail["direction"] == "out" else "<-"
+        flags = f" !{','.join(mail['flags'])}" if mail.get("flags") else ""
+        lines.append(
+            f"  {mail['date']} {arrow} {mail['role']:<10} {mail['from']}{flags}"
+        )
+        lines.append(f"      {mail['subject']}")
+    return lines
+
+
+def _audit(audit: list[dict[str, Any]]) -> list[str]:
+    if not audit:
+        return ["", "Audit trail: empty"]
+    lines = ["", "Audit trail:"]
+    for entry in audit:
+        detail = f" {entry['detail']}" if entry["detail"] else ""
+        lines.append(f"  {entry['at']} {entry['actor']}: {entry['action']}{detail}")
     return lines

@@ -16,10 +16,8 @@ from mailbot.db.models import (
     Audit,
     Chase,
     Deadline,
-    Duplicate,
     Incident,
     Mail,
-    Outbox,
 )
 
 
@@ -200,80 +198,9 @@ def _audit(session: Session, family: list[int]) -> list[dict[str, Any]]:
 
 def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
     """Health and counts; `healthy` is false when something needs a person."""
-    now = app.clock.now()
-    with app.db.transaction() as session:
-        count = lambda q: int(session.scalar(q) or 0)  # noqa: E731
-        mails = count(
-            select(func.count())
-            .select_from(Mail)
-            .where(Mail.direction == "in", Mail.state != "quarantined")
-        )
-        quarantined = count(
-            select(func.count()).select_from(Mail).where(Mail.state == "quarantined")
-        )
-        unattached = count(
-            select(func.count())
-            .select_from(Mail)
-            .where(
-                Mail.direction == "in",
-                Mail.state == "processed",
-                Mail.incident_id.is_(None),
-            )
-        )
-        outbox = dict(
-            session.execute(
-                select(Outbox.state, func.count()).group_by(Outbox.state)
-            ).all()
-        )
-        oldest_pending = session.scalar(
-            select(func.min(Outbox.queued_at)).where(
-                Outbox.state.in_(("pending", "sending"))
-            )
-        )
-        data = {
-            "mails": mails,
-            "duplicates": count(select(func.count()).select_from(Duplicate)),
-            "quarantined": quarantined,
-            "unattached": unattached,
-            "incidents_open": count(
-                select(func.count())
-                .select_from(Incident)
-                .where(Incident.status == "open", Incident.merged_into_id.is_(None))
-            ),
-            "outbox_pending": int(outbox.get("pending", 0))
-            + int(outbox.get("sending", 0)),
-            "outbox_uncertain": int(outbox.get("uncertain", 0)),
-            "outbox_failed": int(outbox.get("failed", 0)),
-            "outbox_sent": int(outbox.get("sent", 0)),
-            "deadlines_overdue": count(
-                select(func.count())
-                .select_from(Deadline)
-                .where(Deadline.state == "missed")
-            ),
-            "last_poll_at": iso(last_poll),
-            "now": iso(now),
-        }
-    data["problems"] = _problems(app, data, last_poll, oldest_pending, now)
-    data["healthy"] = not data["problems"]
-    return data
+    from mailbot import health
 
-
-def _problems(app: App, data: dict, last_poll, oldest_pending, now) -> list[str]:  # type: ignore[no-untyped-def]
-    problems = []
-    interval = dt.timedelta(seconds=app.settings.source.poll_interval)
-    if last_poll is None or now - last_poll > 3 * interval:
-        problems.append("no successful poll for three poll intervals")
-    if oldest_pending is not None and now - oldest_pending > max(
-        3 * interval, dt.timedelta(minutes=30)
-    ):
-        problems.append(
-            "outbox stuck: mail waiting since " + (iso(oldest_pending) or "")
-        )
-    if data["outbox_uncertain"]:
-        problems.append(
-            f"{data['outbox_uncertain']} outgoing mail(s) of uncertain delivery"
-        )
-    return problems
+    return health.status(app, last_poll)
 
 
 def quarantine_list(app: App) -> list[dict[str, Any]]:

@@ -1,0 +1,222 @@
+"""`mailbot status`: the counts, and whether mailbot needs a person.
+
+Unhealthy (exit 1, the Docker health check) is what mailbot itself cannot
+fix: no successful poll for three poll intervals, an outbox that does not
+drain, a quarantine that keeps growing, a deadline sweep that has stopped.
+What the sites owe (missed deadlines) and contacts whose mail bounces are
+reported as warnings: they need the CSIRT, not a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import (
+    ContactFailure,
+    Deadline,
+    Duplicate,
+    Incident,
+    Mail,
+    Outbox,
+)
+
+# Quarantined within a day, this many mails mean something systematic (a
+# parser bug, a new kind of mail) rather than the odd broken message.
+QUARANTINE_GROWING = 10
+QUARANTINE_WINDOW = dt.timedelta(hours=24)
+# The outbox and the sweep run every few poll intervals; give them that
+# many, and never less than these, before calling them stuck.
+OUTBOX_GRACE = dt.timedelta(minutes=30)
+SWEEP_GRACE = dt.timedelta(minutes=10)
+POLL_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class Ages:
+    """The instants the problems are judged by."""
+
+    now: dt.datetime
+    last_poll: dt.datetime | None
+    oldest_pending: dt.datetime | None
+    oldest_unswept: dt.datetime | None
+
+
+def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
+    """Health and counts; `healthy` is false when something needs a person."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        data = _counts(session, now)
+        ages = Ages(
+            now=now,
+            last_poll=last_poll,
+            oldest_pending=session.scalar(
+                select(func.min(Outbox.queued_at)).where(
+                    Outbox.state.in_(("pending", "sending"))
+                )
+            ),
+            oldest_unswept=session.scalar(
+                select(func.min(Deadline.next_action_at)).where(
+                    Deadline.next_action_at.is_not(None)
+                )
+            ),
+        )
+    data["last_poll_at"] = iso(last_poll)
+    data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
+    data["now"] = iso(now)
+    data["problems"] = problems(app, data, ages)
+    data["warnings"] = warnings(data)
+    data["healthy"] = not data["problems"]
+    return data
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(query) or 0)
+
+
+def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
+    count = lambda *where: _count(  # noqa: E731
+        session, select(func.count()).select_from(Mail).where(*where)
+    )
+    outbox = dict(
+        session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all()
+    )
+    return {
+        "mails": count(Mail.direction == "in", Mail.state != "quarantined"),
+        "duplicates": _count(session, select(func.count()).select_from(Duplicate)),
+        "quarantined": count(Mail.state == "quarantined"),
+        "quarantined_last_24h": count(
+            Mail.state == "quarantined", Mail.processed_at > now - QUARANTINE_WINDOW
+        ),
+        "unattached": count(
+            Mail.direction == "in",
+            Mail.state == "processed",
+            Mail.incident_id.is_(None),
+        ),
+        "incidents_open": _count(
+            session,
+            select(func.count())
+            .select_from(Incident)
+            .where(Incident.status == "open", Incident.merged_into_id.is_(None)),
+        ),
+        "outbox_pending": int(outbox.get("pending", 0)) + int(outbox.get("sending", 0)),
+        "outbox_uncertain": int(outbox.get("uncertain", 0)),
+        "outbox_failed": int(outbox.get("failed", 0)),
+        "outbox_sent": int(outbox.get("sent", 0)),
+        # Held by the caps or the brake (brake.py) until `mailbot brake release`.
+        "outbox_held": int(outbox.get("held", 0)),
+        "deadlines_overdue": _count(
+            session,
+            select(func.count())
+            .select_from(Deadline)
+            .join(Incident, Incident.id == Deadline.incident_id)
+            .where(
+                Deadline.state == "missed",
+                Deadline.met_at.is_(None),
+                Incident.status == "open",
+            ),
+        ),
+        "bouncing_contacts": sorted(
+            session.scalars(
+                select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
+            )
+        ),
+    }
+
+
+def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
+    """What makes mailbot unhealthy, each saying what to look at."""
+    found = []
+    interval = dt.timedelta(seconds=app.settings.source.poll_interval)
+    if ages.last_poll is None or ages.now - ages.last_poll > POLL_INTERVALS * interval:
+        since = f"since {iso(ages.last_poll)}" if ages.last_poll else "ever"
+        found.append(
+            f"no successful poll for three poll intervals ({since}): "
+            "check the mailbox server and the log"
+        )
+    grace = max(POLL_INTERVALS * interval, OUTBOX_GRACE)
+    if ages.oldest_pending is not None and ages.now - ages.oldest_pending > grace:
+        found.append(
+            f"outbox stuck: {data['outbox_pending']} mail(s) waiting since "
+            f"{iso(ages.oldest_pending)}: check the SMTP server and the log"
+        )
+    if data["outbox_held"]:
+        found.append(
+            f"{data['outbox_held']} automatic mail(s) held by the caps or the brake: "
+            "`mailbot brake` lists them, `mailbot brake release` sends them"
+        )
+    if data["outbox_uncertain"]:
+        found.append(
+            f"{data['outbox_uncertain']} outgoing mail(s) of uncertain delivery: "
+            "check whether they arrived"
+        )
+    if data["quarantined_last_24h"] >= QUARANTINE_GROWING:
+        found.append(
+            f"quarantine growing: {data['quarantined_last_24h']} mails set aside "
+            "in 24 hours: `mailbot quarantine` shows why"
+        )
+    sweep_grace = max(POLL_INTERVALS * interval, SWEEP_GRACE)
+    if ages.oldest_unswept is not None and ages.now - ages.oldest_unswept > sweep_grace:
+        found.append(
+            f"deadline sweep behind: work due since {iso(ages.oldest_unswept)} "
+            "not done: is `mailbot run` (or `mailbot sweep`) running?"
+        )
+    return found
+
+
+def warnings(data: dict[str, Any]) -> list[str]:
+    """What needs the CSIRT's attention but not a restart."""
+    found = []
+    if data["deadlines_overdue"]:
+        found.append(f"{data['deadlines_overdue']} deadline(s) missed and unanswered")
+    if data["bouncing_contacts"]:
+        found.append(
+            "mail to these contacts bounces: "
+            + ", ".join(data["bouncing_contacts"])
+            + " (correct the sites file)"
+        )
+    if data["quarantined"]:
+        found.append(f"{data['quarantined']} mail(s) in quarantine")
+    if data["outbox_failed"]:
+        found.append(f"{data['outbox_failed']} outgoing mail(s) failed for good")
+    return found
+
+
+def status_text(data: dict[str, Any]) -> str:
+    """`mailbot status` for a person: the verdict first, then the counts."""
+    verdict = "healthy" if data["healthy"] else "UNHEALTHY"
+    lines = [f"mailbot is {verdict} (at {data['now']})"]
+    lines += [f"  problem: {p}" for p in data["problems"]]
+    lines += [f"  warning: {w}" for w in data["warnings"]]
+    rows = [
+        ("last poll", data["last_poll_at"] or "never"),
+        ("mails stored", data["mails"]),
+        ("duplicates", data["duplicates"]),
+        (
+            "quarantined",
+            f"{data['quarantined']} ({data['quarantined_last_24h']} in 24 h)",
+        ),
+        ("unattached", data["unattached"]),
+        ("open incidents", data["incidents_open"]),
+        ("deadlines overdue", data["deadlines_overdue"]),
+        (
+            "outbox",
+            f"{data['outbox_pending']} waiting"
+            + (
+                f" since {data['outbox_oldest_pending_at']}"
+                if data["outbox_pending"]
+                else ""
+            )
+            + f", {data['outbox_sent']} sent, {data['outbox_failed']} failed, "
+            f"{data['outbox_uncertain']} uncertain",
+        ),
+        ("bouncing contacts", len(data["bouncing_contacts"])),
+    ]
+    lines += [f"  {name + ':':<19}{value}" for name, value in rows]
+    return "\n".join(lines)

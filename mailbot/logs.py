@@ -1,0 +1,126 @@
+"""Where log lines go and how they look: plain text or JSON lines, no secrets.
+
+Only the entry point calls `configure`; every module just logs through
+`logging.getLogger(__name__)`, starting each line with the identifier it is
+about (incident tag, Message-ID, UID). The secrets of the settings are
+replaced by `***` in every line that reaches the handler, whatever logger
+wrote it: a password echoed in a server's error message must not end up in
+a log file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from mailbot.config import LOG_LEVELS, Settings
+from mailbot.errors import ConfigError
+
+FORMATS = ("text", "json")
+REDACTED = "***"
+# Shorter values are too likely to occur in ordinary text to be blanked out.
+_MIN_SECRET = 4
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and error)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class SecretFilter(logging.Filter):
+    """Blanks out known secrets in the message and in any traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        return True
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+_secrets = SecretFilter()
+
+
+def add_secrets(values: Iterable[str | None]) -> None:
+    """Never let these values reach a log line."""
+    _secrets.secrets.update(v for v in values if v and len(v) >= _MIN_SECRET)
+
+
+def settings_secrets(settings: Settings) -> list[str | None]:
+    return [settings.imap.password, settings.smtp.password]
+
+
+def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    """Send every log line to `stream` (stderr) at `level` in `fmt`."""
+    level = level.upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            "--log-level", f"{level!r} is not a log level (DEBUG, INFO, ...)"
+        )
+    if fmt not in FORMATS:
+        raise ConfigError("--log-format", f"{fmt!r} is not a log format (text, json)")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(_secrets)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # imapclient logs every command and response at DEBUG, message bodies
+    # included: keep wire traffic out of the log at every level.
+    numeric = logging.getLevelName(level)
+    logging.getLogger("imapclient").setLevel(max(numeric, logging.INFO))
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))
+
+
+def from_command_line(level: str | None, fmt: str | None) -> None:
+    """Logging before the settings are read: command line, else environment."""
+    configure(
+        level or os.environ.get("MAILBOT_LOG_LEVEL") or "INFO",
+        fmt or os.environ.get("MAILBOT_LOG_FORMAT") or "text",
+    )
+
+
+def from_settings(settings: Settings, level: str | None, fmt: str | None) -> None:
+    """Apply [logging] where the command line and environment said nothing."""
+    add_secrets(settings_secrets(settings))
+    configure(
+        level or os.environ.get("MAILBOT_LOG_LEVEL") or settings.logging.level,
+        fmt or os.environ.get("MAILBOT_LOG_FORMAT") or settings.logging.format,
+    )

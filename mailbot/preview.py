@@ -1,0 +1,194 @@
+"""`mailbot render TEMPLATE --incident TAG`: a mail as it would go out now.
+
+For whoever edits the templates: the reminder, escalation or
+acknowledgement of an incident is rendered with the same values the sweep
+or the intake would use at this moment (`--now` moves the moment), with its
+recipients, subject and TLP line. Nothing is stored and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import jinja2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailbot import compose, incidents, render, roles
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import Alias, Deadline, Incident, Mail
+from mailbot.errors import ConfigError, MailbotError
+
+# Template names (without .txt.j2) and the chase level each stands for.
+LEVELS = {"reminder-1": 1, "reminder-2": 2, "escalation": 3}
+
+
+@dataclass(frozen=True)
+class Preview:
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+
+    def text(self, sender: str) -> str:
+        head = [f"From: {sender}", f"To: {', '.join(self.to) or '(nobody)'}"]
+        if self.cc:
+            head.append(f"Cc: {', '.join(self.cc)}")
+        head.append(f"Subject: {self.subject}")
+        return "\n".join(head) + "\n\n" + self.body
+
+
+def template_stem(name: str) -> str:
+    return name.removesuffix(".j2").removesuffix(".txt")
+
+
+def preview(
+    app: App, template: str, tag: str | None, rule: str | None = None
+) -> Preview:
+    stem = template_stem(template)
+    if stem == "digest":
+        return _digest(app)
+    if tag is None:
+        raise ConfigError("--incident", f"rendering {stem} needs --incident TAG")
+    with app.db.transaction() as session:
+        incident = incidents.by_tag(session, tag) or _by_date_tag(session, tag)
+        if incident is None:
+            raise MailbotError(
+                f"no incident {tag}: `mailbot incidents --all` lists them"
+            )
+        if stem == "acknowledgement":
+            return _acknowledgement(app, session, incident)
+        level = next((v for k, v in LEVELS.items() if stem.startswith(k)), None)
+        if level is None:
+            raise ConfigError(
+                "TEMPLATE",
+                f"{template!r}: give reminder-1, reminder-2, escalation, "
+                "acknowledgement or digest",
+            )
+        return _reminder(app, session, incident, stem, level, rule)
+
+
+def _by_date_tag(session: Session, tag: str) -> Incident | None:
+    """The first incident of a date-only tag, as `show` finds it."""
+    found = session.scalars(
+        select(Incident)
+        .join(Alias, Alias.incident_id == Incident.id)
+        .where(Alias.alias == tag.upper(), Alias.kind == "date")
+        .order_by(Incident.id)
+    ).first()
+    return incidents.resolve(found, session) if found is not None else None
+
+
+def _reminder(
+    app: App,
+    session: Session,
+    incident: Incident,
+    stem: str,
+    level: int,
+    rule: str | None,
+) -> Preview:
+    from mailbot.deadlines import chase
+
+    deadline = _deadline(session, incident, rule)
+    name = (
+        chase.template_name(app.templates, level, deadline.rule)
+        if stem in LEVELS
+        else _existing(app.templates, stem)
+    )
+    subject, body = render.render(
+        app.templates, name, **chase.context(app, session, incident, deadline, level)
+    )
+    to, cc = chase.recipients(app, session, deadline, level)
+    return _finish(incident, to, cc, subject, body)
+
+
+def _existing(env: jinja2.Environment, stem: str) -> str:
+    name = f"{stem}.txt.j2"
+    try:
+        env.get_template(name)
+    except jinja2.TemplateNotFound:
+        raise ConfigError("TEMPLATE", f"no template {name}") from None
+    return name
+
+
+def _deadline(session: Session, incident: Incident, rule: str | None) -> Deadline:
+    """The clock asked for, else the one due next, else the latest one."""
+    query = select(Deadline).where(Deadline.incident_id == incident.id)
+    if rule is not None:
+        query = query.where(Deadline.rule == rule)
+    rows = list(session.scalars(query.order_by(Deadline.due_at, Deadline.id)))
+    unmet = [d for d in rows if d.met_at is None and d.state in ("pending", "missed")]
+    if unmet:
+        return unmet[0]
+    if rows:
+        return rows[-1]
+    what = f"no {rule} deadline" if rule else "no deadline"
+    raise MailbotError(f"{incident.tag} has {what} to remind of (`mailbot show`)")
+
+
+def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
+    from mailbot.parse import parse
+
+    first = session.scalars(
+        select(Mail)
+        .where(Mail.incident_id == incident.id, Mail.direction == "in")
+        .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
+    ).first()
+    if first is None:
+        raise MailbotError(f"{incident.tag} has no incoming mail to acknowledge")
+    parsed = parse(first.raw)
+    name = parsed.from_.name if parsed.from_ and parsed.from_.name else "colleague"
+    subject, body = render.render(
+        app.templates,
+        "acknowledgement.txt.j2",
+        tag=incident.tag,
+        base_subject=incident.subject or "Security incident",
+        greeting=compose.clean_header(name),
+        site=incident.site,
+        opened_at=iso(incident.opened_at),
+        tlp=incident.tlp,
+        mailbox=app.settings.mailbot.address,
+    )
+    to = roles.reply_address(parsed)
+    return _finish(incident, [to] if to else [], [], subject, body)
+
+
+def _finish(
+    incident: Incident, to: list[str], cc: list[str], subject: str, body: str
+) -> Preview:
+    # What compose() writes: the tag and TLP first in the subject, the TLP
+    # 2.0 label as the first body line.
+    return Preview(
+        to=to,
+        cc=cc,
+        subject=compose.subject_line(incident.tag, incident.tlp, subject),
+        body=f"TLP:{incident.tlp}\n\n{body}",
+    )
+
+
+def _digest(app: App) -> Preview:
+    from mailbot import digest
+
+    now = app.clock.now()
+    day = digest.local_day(now, app.settings.mailbot.timezone)
+    with app.db.transaction() as session:
+        data = digest.collect(app, session, day, now, digest.since(session, now))
+    subject, body, label = digest.render_digest(app, data)
+    duty = app.settings.csirt.duty_address
+    return Preview(
+        to=[duty] if duty else [], cc=[], subject=subject, body=f"TLP:{label}\n\n{body}"
+    )
+
+
+def render_command(args: argparse.Namespace) -> int:
+    from mailbot.commands import app_from
+
+    app = app_from(args)
+    try:
+        shown = preview(app, args.template, args.incident, args.rule)
+    finally:
+        app.close()
+    print(shown.text(app.settings.mailbot.address), end="")
+    return 0

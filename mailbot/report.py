@@ -1,0 +1,302 @@
+"""`mailbot report`: how the sites kept the procedure's deadlines.
+
+Per site and per NGI, for each rule: how many deadlines fell in the period,
+how many were met in time, missed (answered late or not at all), still
+pending or cancelled, and how long the site took to meet them (median and
+worst, in hours of calendar time, counting late answers too). Beside them,
+the incidents opened, resolved and closed in the period: the numbers a
+CSIRT puts into its reports.
+
+A deadline belongs to the period when its clock started in it; an incident
+when it was opened, resolved or closed in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import Audit, Deadline, Incident, IncidentSite
+
+UNKNOWN = "(unknown)"
+# Trail actions that close an incident (the CSIRT's #close and #false-positive).
+CLOSING_ACTIONS = ("close", "false-positive", "false_positive", "closed")
+RULE_COLUMNS = (
+    "deadlines",
+    "met",
+    "missed",
+    "answered_late",
+    "unanswered",
+    "pending",
+    "cancelled",
+    "median_hours",
+    "worst_hours",
+)
+INCIDENT_COLUMNS = ("incidents_opened", "incidents_resolved", "incidents_closed")
+
+
+@dataclass
+class RuleStats:
+    deadlines: int = 0
+    met: int = 0
+    missed: int = 0
+    answered_late: int = 0
+    unanswered: int = 0
+    pending: int = 0
+    cancelled: int = 0
+    hours: list[float] = field(default_factory=list)
+
+    def add(self, deadline: Deadline) -> None:
+        self.deadlines += 1
+        state = deadline.state
+        if state in ("met", "missed", "pending", "cancelled"):
+            setattr(self, state, getattr(self, state) + 1)
+        if state == "missed":
+            if deadline.met_at is None:
+                self.unanswered += 1
+            else:
+                self.answered_late += 1
+        if deadline.met_at is not None:
+            taken = deadline.met_at - deadline.started_at
+            self.hours.append(max(taken.total_seconds(), 0) / 3600)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            k: getattr(self, k) for k in RULE_COLUMNS if k not in _HOUR_KEYS
+        }
+        data["median_hours"] = _round(
+            statistics.median(self.hours) if self.hours else None
+        )
+        data["worst_hours"] = _round(max(self.hours, default=None))
+        return data
+
+
+_HOUR_KEYS = ("median_hours", "worst_hours")
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+@dataclass
+class Unit:
+    """One site or one NGI: its incidents and its deadlines by rule."""
+
+    name: str
+    ngi: str | None = None
+    opened: int = 0
+    resolved: int = 0
+    closed: int = 0
+    rules: dict[str, RuleStats] = field(default_factory=dict)
+
+    def rule(self, name: str) -> RuleStats:
+        return self.rules.setdefault(name, RuleStats())
+
+    def as_dict(self, key: str) -> dict[str, Any]:
+        data: dict[str, Any] = {key: self.name}
+        if key == "site":
+            data["ngi"] = self.ngi
+        data.update(
+            incidents_opened=self.opened,
+            incidents_resolved=self.resolved,
+            incidents_closed=self.closed,
+            rules=[
+                {"rule": name, **stats.as_dict()}
+                for name, stats in sorted(self.rules.items(), key=_rule_order)
+            ],
+        )
+        return data
+
+
+def _rule_order(item: tuple[str, RuleStats]) -> tuple[int, str]:
+    order = ["report", "containment", "downtime", "analysis", "closure_report"]
+    name = item[0]
+    return (order.index(name) if name in order else len(order), name)
+
+
+class _Window:
+    def __init__(self, since: dt.datetime | None, until: dt.datetime) -> None:
+        self.since, self.until = since, until
+
+    def __contains__(self, when: dt.datetime | None) -> bool:
+        if when is None:
+            return False
+        return (self.since is None or when >= self.since) and when < self.until
+
+
+def build(
+    app: App, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The report as plain data (what --format json prints)."""
+    window = _Window(since, until or app.clock.now())
+    sites: dict[str, Unit] = {}
+    ngis: dict[str, Unit] = {}
+
+    def units(site: str | None, fallback_ngi: str | None) -> tuple[Unit, Unit]:
+        name = site or UNKNOWN
+        known = app.sites.site(site) if site else None
+        ngi = (known.ngi if known else None) or fallback_ngi or UNKNOWN
+        unit = sites.setdefault(name, Unit(name, ngi))
+        return unit, ngis.setdefault(ngi, Unit(ngi))
+
+    with app.db.transaction() as session:
+        closing = _closing_times(session)
+        for incident, site in _incident_sites(session):
+            for unit in units(site, incident.ngi):
+                unit.opened += incident.opened_at in window
+                unit.resolved += incident.resolved_at in window
+                unit.closed += closing.get(incident.id) in window
+        for deadline, incident in session.execute(
+            select(Deadline, Incident).join(
+                Incident, Incident.id == Deadline.incident_id
+            )
+        ).all():
+            if deadline.started_at not in window:
+                continue
+            for unit in units(deadline.site, incident.ngi):
+                unit.rule(deadline.rule).add(deadline)
+    return {
+        "since": iso(since),
+        "until": iso(window.until),
+        "sites": [sites[k].as_dict("site") for k in sorted(sites)],
+        "ngis": [ngis[k].as_dict("ngi") for k in sorted(ngis)],
+    }
+
+
+def _incident_sites(session: Any) -> list[tuple[Incident, str | None]]:
+    """Each incident with each site involved (once with None when none is)."""
+    involved: dict[int, list[str]] = defaultdict(list)
+    for incident_id, site in session.execute(
+        select(IncidentSite.incident_id, IncidentSite.site).order_by(IncidentSite.id)
+    ):
+        involved[incident_id].append(site)
+    pairs: list[tuple[Incident, str | None]] = []
+    for incident in session.scalars(
+        select(Incident).where(Incident.merged_into_id.is_(None))
+    ):
+        names = involved.get(incident.id) or [incident.site]
+        pairs.extend((incident, name) for name in dict.fromkeys(names))
+    return pairs
+
+
+def _closing_times(session: Any) -> dict[int, dt.datetime]:
+    """When each closed incident was closed: its trail, else its resolution."""
+    times: dict[int, dt.datetime] = {}
+    for incident_id, at in session.execute(
+        select(Audit.incident_id, Audit.at)
+        .where(Audit.action.in_(CLOSING_ACTIONS))
+        .order_by(Audit.at)
+    ):
+        times[incident_id] = at
+    for incident in session.scalars(
+        select(Incident).where(Incident.status.in_(("closed", "false_positive")))
+    ):
+        fallback = incident.resolved_at or incident.opened_at
+        times.setdefault(incident.id, fallback)
+    return times
+
+
+def as_csv(data: dict[str, Any]) -> str:
+    """One row per site or NGI and rule; one row per site or NGI for incidents.
+
+    Rule rows leave the incident columns empty and incident rows the rule
+    columns, so that sums over a column count nothing twice.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["scope", "name", "ngi", "rule", *RULE_COLUMNS, *INCIDENT_COLUMNS])
+    for scope, key in (("site", "site"), ("ngi", "ngi")):
+        for unit in data[key + "s"]:
+            head = [scope, unit[key], unit["ngi"] or ""]
+            counts = [unit[c] for c in INCIDENT_COLUMNS]
+            writer.writerow([*head, "", *[""] * len(RULE_COLUMNS), *counts])
+            for rule in unit["rules"]:
+                values = ["" if rule[c] is None else rule[c] for c in RULE_COLUMNS]
+                writer.writerow([*head, rule["rule"], *values, *[""] * 3])
+    return out.getvalue()
+
+
+def as_text(data: dict[str, Any]) -> str:
+    """Tables for people: one block per site, then one per NGI."""
+    period = f"from {data['since']}" if data["since"] else "from the beginning"
+    lines = [f"Deadlines and incidents {period} until {data['until']}"]
+    for title, key in (("Sites", "site"), ("NGIs", "ngi")):
+        lines += ["", f"{title}:"]
+        if not data[key + "s"]:
+            lines.append("  (none)")
+        for unit in data[key + "s"]:
+            lines += _unit_text(unit, key)
+    return "\n".join(lines) + "\n"
+
+
+_HEADER = (
+    f"    {'rule':<15}{'due':>5}{'met':>5}{'missed':>8}{'late':>6}"
+    f"{'unanswered':>12}{'pending':>9}{'median':>9}{'worst':>9}"
+)
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} h"
+
+
+def _unit_text(unit: dict[str, Any], key: str) -> list[str]:
+    name = unit[key] + (f" ({unit['ngi']})" if key == "site" else "")
+    lines = [
+        f"  {name}: {unit['incidents_opened']} incident(s) opened, "
+        f"{unit['incidents_resolved']} resolved, {unit['incidents_closed']} closed"
+    ]
+    if not unit["rules"]:
+        return lines
+    lines.append(_HEADER)
+    for r in unit["rules"]:
+        lines.append(
+            f"    {r['rule']:<15}{r['deadlines']:>5}{r['met']:>5}{r['missed']:>8}"
+            f"{r['answered_late']:>6}{r['unanswered']:>12}{r['pending']:>9}"
+            f"{_hours(r['median_hours']):>9}{_hours(r['worst_hours']):>9}"
+        )
+    return lines
+
+
+def parse_day_or_instant(text: str, key: str, tz: str) -> dt.datetime:
+    """`2026-01-01` (local midnight in `tz`) or an ISO 8601 instant with zone."""
+    from mailbot.clock import parse_instant
+    from mailbot.deadlines.calendar import load_zone, local_to_utc
+    from mailbot.errors import ConfigError
+
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            return parse_instant(text)
+        except ValueError as exc:
+            raise ConfigError(key, f"{exc}; or give a date like 2026-01-01") from None
+    return local_to_utc(dt.datetime.combine(day, dt.time()), load_zone(tz))
+
+
+def report_command(args: Any) -> int:
+    """`mailbot report [--since DATE] [--until DATE] [--format text|csv|json]`."""
+    from mailbot.cli import print_json
+    from mailbot.commands import app_from
+
+    app = app_from(args)
+    try:
+        tz = app.settings.mailbot.timezone
+        since = parse_day_or_instant(args.since, "--since", tz) if args.since else None
+        until = parse_day_or_instant(args.until, "--until", tz) if args.until else None
+        data = build(app, since, until)
+    finally:
+        app.close()
+    if args.format == "json":
+        print_json(data)
+    else:
+        print(as_csv(data) if args.format == "csv" else as_text(data), end="")
+    return 0

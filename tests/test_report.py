@@ -1,0 +1,99 @@
+"""`mailbot report` on a known database: text, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from mailbot_env import make_app
+from opsenv import cli_env, known_database, run_cli
+
+NOW = ("--now", "2026-12-07T08:00:00Z")
+
+
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    env = cli_env(app)
+    app.close()
+    return env
+
+
+def _rules(unit: dict) -> dict[str, dict]:
+    return {r["rule"]: r for r in unit["rules"]}
+
+
+def test_report_formats(tmp_path: Path, database_url: str) -> None:
+    env = _env(tmp_path, database_url)
+    done = run_cli(env, *NOW, "report", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["since"], data["until"]) == (None, "2026-12-07T08:00:00Z")
+    sites = {s["site"]: s for s in data["sites"]}
+    assert set(sites) == {"SITE-A", "SITE-C"}
+    a, c = _rules(sites["SITE-A"]), _rules(sites["SITE-C"])
+    assert (a["report"]["met"], a["report"]["median_hours"]) == (1, 0.0)
+    assert a["containment"] == {
+        "rule": "containment",
+        "deadlines": 1,
+        "met": 0,
+        "missed": 1,
+        "answered_late": 0,
+        "unanswered": 1,
+        "pending": 0,
+        "cancelled": 0,
+        "median_hours": None,
+        "worst_hours": None,
+    }
+    assert (c["containment"]["met"], c["containment"]["worst_hours"]) == (1, 6.0)
+    assert c["downtime"]["unanswered"] == 1
+    assert sites["SITE-C"]["incidents_opened"] == 1
+    [ngi] = data["ngis"]
+    assert ngi["ngi"] == "NGI_A" and ngi["incidents_opened"] == 2
+    n = _rules(ngi)
+    assert (n["containment"]["met"], n["containment"]["missed"]) == (1, 1)
+    assert n["report"]["deadlines"] == 2
+
+    text = run_cli(env, *NOW, "report").stdout
+    assert "SITE-A (NGI_A): 1 incident(s) opened, 0 resolved, 0 closed" in text
+    block = text.split("SITE-C (NGI_A)")[1].split("NGIs:")[0]
+    assert [x.split()[:6] for x in block.splitlines() if "containment" in x] == [
+        ["containment", "1", "1", "0", "0", "0"]
+    ]
+    assert "6.0 h" in block
+
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_cli(env, *NOW, "report", "--format", "csv").stdout)
+        )
+    )
+    site_c = [r for r in rows if r["scope"] == "site" and r["name"] == "SITE-C"]
+    assert site_c[0]["rule"] == "" and site_c[0]["incidents_opened"] == "1"
+    containment = next(r for r in site_c if r["rule"] == "containment")
+    assert (containment["met"], containment["median_hours"]) == ("1", "6.0")
+    # Sums over a column count each incident once per scope.
+    assert (
+        sum(int(r["incidents_opened"] or 0) for r in rows if r["scope"] == "site") == 2
+    )
+
+
+def test_report_since(tmp_path: Path, database_url: str) -> None:
+    env = _env(tmp_path, database_url)
+    # From 5 December (local midnight) on, no clock started and no incident opened.
+    later = json.loads(
+        run_cli(env, *NOW, "report", "--since", "2026-12-05", "--format", "json").stdout
+    )
+    assert later["since"] == "2026-12-04T23:00:00Z"
+    assert all(not s["rules"] and s["incidents_opened"] == 0 for s in later["sites"])
+    # From 4 December 15:00 UTC on: only SITE-C's downtime clock (started at 16:00).
+    part = json.loads(
+        run_cli(
+            env, *NOW, "report", "--since", "2026-12-04T15:00:00Z", "--format", "json"
+        ).stdout
+    )
+    started = {(s["site"], r["rule"]) for s in part["sites"] for r in s["rules"]}
+    assert started == {("SITE-C", "downtime")}
+    bad = run_cli(env, "report", "--since", "last week")
+    assert bad.returncode == 2 and "--since" in bad.stderr

@@ -1,0 +1,49 @@
+"""`mailbot show TAG` for a person, on a known database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailbot_env import make_app
+from opsenv import cli_env, known_database, run_cli
+
+
+def test_show_reads_like_a_summary(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    env = cli_env(app)
+    app.close()
+    done = run_cli(env, "--now", "2026-12-07T09:00:00Z", "show", "EGI-20261204")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    head = text.splitlines()[:3]
+    assert head == [
+        "EGI-20261204-01  [open]  TLP:AMBER",
+        "  Security incident suspected at SITE-A",
+        "  also known as EGI-20261204",
+    ]
+    sections = [line for line in text.splitlines() if line and not line.startswith(" ")]
+    assert sections[1:] == [
+        "Who:",
+        "When:",
+        "What (Analysis Guideline fields):",
+        "Due next:",
+        "Deadlines:",
+        "Mails (3):",
+        "Audit trail: empty",
+    ]
+    assert "  site:           SITE-A (NGI NGI_A)" in text
+    assert "  from site:      admin@site-a.example.com" in text
+    assert "  opened:     2026-12-04T09:55:00Z" in text
+    assert "  affected_hosts: wn12.site-a.example.com, 192.0.2.45" in text
+    assert "  still missing: " in text
+    assert (
+        "  containment     SITE-A         due 2026-12-05T09:55:00Z "
+        "(OVERDUE by 1 d 23 h), 1 reminder(s) sent"
+    ) in text
+    assert "report          SITE-A         due 2026-12-04T13:55:00Z met" in text
+
+    other = run_cli(env, "--now", "2026-12-04T12:00:00Z", "show", "EGI-20261204-02")
+    assert "  from site:      soc@site-c.example.com" in other.stdout
+    # As seen at noon on Friday: the downtime clock falls due on Saturday.
+    assert "due 2026-12-05T16:00:00Z (in 1 d 4 h)" in other.stdout

@@ -1,0 +1,170 @@
+"""`mailbot status`: counts, problems and warnings; the Docker health check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from mailbot_env import mail, make_app
+from opsenv import DaemonProcess, cli_env, run_cli, wait_until
+
+from mailbot import health, send, service, store, views
+from mailbot.db.models import ContactFailure
+from mailbot.errors import MailbotError
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery, quarantine
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+REPORT = mail(
+    subject="Security incident suspected at SITE-A [EGI-20261204] TLP: AMBER",
+    sender="Pekka Admin <admin@site-a.example.com>",
+    message_id="<report-1@site-a.example.com>",
+    date="Fri, 04 Dec 2026 09:55:00 +0000",
+    body="We found a miner on wn12.site-a.example.com (192.0.2.45).\n",
+)
+
+
+def _deliver(app, raw: bytes, origin: str = "test"):  # type: ignore[no-untyped-def]
+    return process_delivery(app, RawMail(raw, NOW - dt.timedelta(hours=1), origin))
+
+
+def _quarantine_one(app, n: int) -> None:  # type: ignore[no-untyped-def]
+    raw = mail(subject=f"junk {n}", message_id=f"<junk-{n}@example.net>")
+    with app.db.transaction() as session:
+        stored = store.accept(session, RawMail(raw, app.clock.now(), f"junk{n}"))
+    quarantine(app, stored.mail_id, "parse", "a broken test mail")
+
+
+def test_status_on_a_known_database(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    service.set_state(app, "last_poll_at", "2026-12-04T11:59:00Z")
+    _deliver(app, REPORT)
+    _deliver(app, REPORT, "again")
+    _quarantine_one(app, 1)
+    data = views.status(app, service.last_poll(app))
+    assert {k: data[k] for k in ("mails", "duplicates", "quarantined")} == {
+        "mails": 1,
+        "duplicates": 1,
+        "quarantined": 1,
+    }
+    assert (data["incidents_open"], data["unattached"]) == (1, 0)
+    # The acknowledgement waits in the outbox: fresh, so not yet a problem.
+    assert data["outbox_pending"] == 1
+    assert data["outbox_oldest_pending_at"] == "2026-12-04T12:00:00Z"
+    assert data["last_poll_at"] == "2026-12-04T11:59:00Z"
+    assert data["healthy"] is True, data["problems"]
+    assert data["warnings"] == ["1 mail(s) in quarantine"]
+
+    # Half an hour later the acknowledgement still waits: the outbox is stuck.
+    app.clock.set(NOW + dt.timedelta(minutes=31))
+    service.set_state(app, "last_poll_at", "2026-12-04T12:30:00Z")
+    data = views.status(app, service.last_poll(app))
+    assert data["healthy"] is False
+    assert data["problems"][0].startswith("outbox stuck: 1 mail(s) waiting since")
+    send.deliver_due(app)
+    assert views.status(app, service.last_poll(app))["healthy"] is True
+    app.close()
+
+
+def test_quarantine_growing_and_bouncing(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    service.set_state(app, "last_poll_at", "2026-12-04T12:00:00Z")
+    for n in range(health.QUARANTINE_GROWING - 1):
+        _quarantine_one(app, n)
+    assert views.status(app, service.last_poll(app))["healthy"] is True
+    _quarantine_one(app, 99)
+    data = views.status(app, service.last_poll(app))
+    assert data["problems"] == [
+        "quarantine growing: 10 mails set aside in 24 hours: "
+        "`mailbot quarantine` shows why"
+    ]
+    # A day later the same quarantine is no longer growing, only reported.
+    app.clock.set(NOW + dt.timedelta(hours=25))
+    service.set_state(app, "last_poll_at", "2026-12-05T13:00:00Z")
+    with app.db.transaction() as session:
+        session.add(
+            ContactFailure(
+                address="admin-old@site-a.example.com",
+                permanent=True,
+                status="5.1.1",
+                failed_at=NOW,
+            )
+        )
+    data = views.status(app, service.last_poll(app))
+    assert data["healthy"] is True
+    assert data["bouncing_contacts"] == ["admin-old@site-a.example.com"]
+    assert any("admin-old@site-a.example.com" in w for w in data["warnings"])
+    app.close()
+
+
+def _poll_or_outage(app) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        service.poll(app)
+    except (MailbotError, OSError):
+        return False
+    return True
+
+
+def test_imap_down_three_intervals_then_back(
+    tmp_path: Path, dovecot, smtp_sink, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The health check, with a set clock: each step is one poll interval."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
+    interval = dt.timedelta(seconds=app.settings.source.poll_interval)
+    env = cli_env(app)
+    status = lambda: run_cli(  # noqa: E731
+        env, "--now", app.clock.now().isoformat(), "status", "--json"
+    )
+    assert _poll_or_outage(app)
+    assert status().returncode == 0
+
+    dovecot.stop()
+    for step in (1, 2, 3):
+        app.clock.set(NOW + step * interval)
+        assert not _poll_or_outage(app)
+        assert views.status(app, service.last_poll(app))["healthy"] is True
+    app.clock.set(NOW + 3 * interval + dt.timedelta(seconds=1))
+    assert not _poll_or_outage(app)
+    down = status()
+    assert down.returncode == 1
+    data = json.loads(down.stdout)
+    assert data["healthy"] is False
+    assert data["last_poll_at"] == "2026-12-04T12:00:00Z"
+    assert "no successful poll for three poll intervals" in down.stderr
+
+    dovecot.start()
+    app.clock.set(NOW + 4 * interval)
+    assert _poll_or_outage(app)
+    up = status()
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["last_poll_at"] == "2026-12-04T12:04:00Z"
+    app.close()
+
+
+def test_daemon_health_check_fails_and_recovers(
+    tmp_path: Path, dovecot, smtp_sink, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """`mailbot run` as a process, real time, a one-second poll interval."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink)
+    env = cli_env(app, MAILBOT_SOURCE_POLL_INTERVAL="1", MAILBOT_IMAP_IDLE="false")
+    app.close()
+    healthy = lambda: run_cli(env, "status").returncode == 0  # noqa: E731
+    with DaemonProcess(env, tmp_path / "daemon.log") as daemon:
+        assert wait_until(healthy, 60), daemon.log_text()
+        # Cut the daemon's open session too: a stopped master leaves the
+        # serving process alive, and a real outage does not.
+        dovecot.doveadm("kick", dovecot.username)
+        dovecot.stop()
+        assert wait_until(lambda: not healthy(), 60), daemon.log_text()
+        down = run_cli(env, "status")
+        assert down.returncode == 1
+        assert "UNHEALTHY" in down.stdout
+        assert "no successful poll for three poll intervals" in down.stderr
+        dovecot.start()
+        # The daemon retries with backoff (1, 2, 4 ... s): well within 60 s.
+        assert wait_until(healthy, 60), daemon.log_text()
+        assert daemon.stop() == 0
+    log = daemon.log_text()
+    assert "unreachable" in log
