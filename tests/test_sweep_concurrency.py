@@ -1,0 +1,105 @@
+"""Exactly once: several mailbots sweeping one database at the same moment.
+
+Each App has its own engine and connections, as a second daemon would; on
+SQLite they meet at BEGIN IMMEDIATE, on PostgreSQL at FOR UPDATE SKIP
+LOCKED and the unique (deadline, level) key. Run on both
+(MAILBOT_TEST_DATABASE=postgresql for the second).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailbot_env import make_app
+from sqlalchemy import func, select
+
+from mailbot.app import App
+from mailbot.db.models import Chase, Deadline, Incident, IncidentSite, Outbox
+from mailbot.deadlines.sweep import sweep
+
+UTC = dt.UTC
+DUE = dt.datetime(2026, 12, 7, 10, tzinfo=UTC)
+COUNT = 60
+SWEEPERS = 4
+
+
+@pytest.fixture
+def apps(tmp_path: Path, database_url: str) -> Iterator[list[App]]:
+    made = [make_app(tmp_path, database_url, now=DUE) for _ in range(SWEEPERS)]
+    yield made
+    for app in made:
+        app.close()
+
+
+def add_due_deadlines(app: App, count: int) -> None:
+    """`count` open incidents of SITE-A, each with an analysis clock due at DUE."""
+    with app.db.transaction() as session:
+        for n in range(1, count + 1):
+            incident = Incident(
+                tag=f"EGI-20261204-{n:02d}",
+                site="SITE-A",
+                ngi="NGI_A",
+                subject=f"Incident {n}",
+                opened_at=DUE - dt.timedelta(days=3),
+            )
+            session.add(incident)
+            session.flush()
+            session.add(IncidentSite(incident_id=incident.id, site="SITE-A"))
+            session.add(
+                Deadline(
+                    incident_id=incident.id,
+                    rule="analysis",
+                    site="SITE-A",
+                    started_at=DUE - dt.timedelta(days=3),
+                    due_at=DUE,
+                    next_action_at=DUE,
+                )
+            )
+
+
+def sweep_together(apps: list[App], when: dt.datetime) -> list[int]:
+    barrier = threading.Barrier(len(apps))
+    results = [0] * len(apps)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            apps[index].clock.set(when)
+            barrier.wait(timeout=10)
+            results[index] = int(sweep(apps[index])["reminders"])  # type: ignore[call-overload]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(apps))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_sweeps_queue_each_level_once(apps: list[App]) -> None:
+    add_due_deadlines(apps[0], COUNT)
+    # Level 1 at DUE (Helsinki 12:00), level 2 one working day later.
+    for when, level in ((DUE, 1), (DUE + dt.timedelta(days=1), 2)):
+        results = sweep_together(apps, when)
+        assert sum(results) == COUNT, results
+        with apps[0].db.transaction() as session:
+            levels = Counter(
+                session.scalars(select(Chase.deadline_id).where(Chase.level == level))
+            )
+            purposes = session.scalar(
+                select(func.count())
+                .select_from(Outbox)
+                .where(Outbox.purpose == f"chase-analysis-{level}")
+            )
+        assert len(levels) == COUNT and set(levels.values()) == {1}
+        assert purposes == COUNT
+    # Nothing more at the same moment, whoever sweeps.
+    assert sweep_together(apps, DUE + dt.timedelta(days=1)) == [0] * SWEEPERS
