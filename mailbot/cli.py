@@ -103,6 +103,26 @@ def _render_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
 
 
+def _deadlines_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--due-within",
+        metavar="DURATION",
+        help='only what happens within this time from now ("12h", "2d", "1w")',
+    )
+    _json_flag(sub)
+
+
+def _sites_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("action", choices=["import"], help="import: read GOCDB XML")
+    sub.add_argument("files", nargs="+", metavar="FILE", help="GOCDB XML exports")
+    sub.add_argument(
+        "--output",
+        metavar="PATH",
+        help="sites file to write or merge into (default: [sites] file of the "
+        "config, else ./sites.toml); '-' prints it",
+    )
+
+
 def _demo_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--dir", default=None, help="where to keep the demo's files")
     _json_flag(sub)
@@ -172,6 +192,16 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "show a reminder or acknowledgement as it would be sent now (sends nothing)",
         _render_args,
         _command("mailbot.preview", "render_command"),
+    ),
+    "deadlines": (
+        "forecast of the reminders: what will be sent when, to whom",
+        _deadlines_args,
+        _command("mailbot.deadlines.commands", "deadlines"),
+    ),
+    "sites": (
+        "sites import FILE...: write or merge a sites file from GOCDB XML",
+        _sites_args,
+        _command("mailbot.sites_import", "sites"),
     ),
     "demo": (
         "the main job end to end on the shipped sample mailbox",
