@@ -1,0 +1,188 @@
+"""`mailbot sites import FILE...`: a reviewable sites file from GOCDB XML."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailbot.cli import main
+from mailbot.sites import load_directory
+
+SAMPLE = Path(__file__).parent / "data" / "gocdb_sample.xml"
+EXISTING = """
+# Kept by hand.
+[[ngi]]
+name = "NGI_AA"
+security_contacts = ["old-ngi@ngi-aa.example.org"]
+
+[[site]]
+name = "example-alpha"
+ngi = "NGI_AA"
+timezone = "Europe/Rome"
+country = "IT"
+security_contacts = ["old@alpha.example.org"]
+domains = ["alpha-old.example.org"]
+networks = ["192.0.2.0/26"]
+holidays = ["2026-12-24"]
+working_hours = ["08:00", "16:00"]
+
+[[site]]
+name = "EXAMPLE-GAMMA"
+ngi = "NGI_BB"
+timezone = "Europe/London"
+country = "GB"
+security_contacts = ["csirt@gamma.example.org"]
+
+[[site]]
+name = "LOCAL-ONLY"
+timezone = "Europe/Paris"
+security_contacts = ["sec@local.example.org"]
+
+[[vo]]
+name = "vo.example.org"
+security_contacts = ["vo-security@vo.example.org"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def own_logging() -> Iterator[None]:
+    """main() logs to the captured stderr; take its handler away afterwards."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.handlers[:] = [
+        h for h in root.handlers if type(h) is not logging.StreamHandler
+    ]
+    root.setLevel(level)
+
+
+def site(data: dict, name: str) -> dict:
+    return next(s for s in data["site"] if s["name"].lower() == name.lower())
+
+
+def test_a_new_sites_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sites.toml"
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 0
+    summary = capsys.readouterr().out
+    assert "4 sites, 3 NGIs (4 sites added, 0 updated, 0 kept" in summary
+    assert "review them" in summary
+    text = out.read_text(encoding="utf-8")
+    assert "# warning: site EXAMPLE-GAMMA: TIMEZONE 'Mars/Olympus_Mons'" in text
+    directory = load_directory(out)
+    alpha = directory.site("EXAMPLE-ALPHA")
+    assert alpha is not None and alpha.timezone == "Europe/Rome"
+    assert directory.ngi_contacts(alpha) == ("ngi-sec@ngi-aa.example.org",)
+    assert not (tmp_path / "sites.toml.bak").exists()
+
+
+def test_merging_into_an_existing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 0
+    assert "(2 sites added, 2 updated, 1 kept that the export does not list)" in (
+        capsys.readouterr().out
+    )
+    assert (tmp_path / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    alpha = site(data, "EXAMPLE-ALPHA")
+    # GOCDB's values win; the operator's own keys stay; domains add up.
+    assert alpha["name"] == "EXAMPLE-ALPHA"
+    assert alpha["security_contacts"] == ["security@alpha.example.org"]
+    assert alpha["networks"] == ["192.0.2.0/26"]
+    assert alpha["holidays"] == ["2026-12-24"]
+    assert alpha["working_hours"] == ["08:00", "16:00"]
+    assert alpha["domains"] == ["alpha-old.example.org", "alpha.example.org"]
+    # A time zone GOCDB does not know does not replace a good one.
+    assert site(data, "EXAMPLE-GAMMA")["timezone"] == "Europe/London"
+    # What the export does not list is kept, and said so.
+    assert site(data, "LOCAL-ONLY")["security_contacts"] == ["sec@local.example.org"]
+    assert "# warning: site LOCAL-ONLY: not in the export, kept" in out.read_text(
+        encoding="utf-8"
+    )
+    assert data["vo"] == [
+        {"name": "vo.example.org", "security_contacts": ["vo-security@vo.example.org"]}
+    ]
+    ngis = {n["name"]: n["security_contacts"] for n in data["ngi"]}
+    assert ngis["NGI_AA"] == ["ngi-sec@ngi-aa.example.org"]
+    assert ngis["NGI_CC"] == []
+    assert len(load_directory(out).sites) == 5
+
+
+def test_importing_twice_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    main(["sites", "import", str(SAMPLE), "--output", str(out)])
+    first = out.read_text(encoding="utf-8")
+    main(["sites", "import", str(SAMPLE), "--output", str(out)])
+    assert out.read_text(encoding="utf-8") == first
+
+
+def test_print_instead_of_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["sites", "import", str(SAMPLE), "--output", "-"]) == 0
+    assert "[[site]]" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_output_is_the_configured_sites_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@csirt.example.org"\n'
+        '[source]\nkind = "maildir"\n[smtp]\nkind = "maildir"\n'
+        '[sites]\nfile = "conf/sites.toml"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "sites", "import", str(SAMPLE)]) == 0
+    assert len(load_directory(tmp_path / "conf" / "sites.toml").sites) == 4
+    # Without any configuration: ./sites.toml.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
+    assert main(["sites", "import", str(SAMPLE)]) == 0
+    assert (elsewhere / "sites.toml").exists()
+
+
+def test_a_broken_export_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<results><SITE><SHORT_NAME>X</SITE></results>")
+    assert main(["sites", "import", str(bad), "--output", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not well-formed XML" in error
+    assert out.read_text(encoding="utf-8") == EXISTING
+    assert not (tmp_path / "sites.toml.bak").exists()
+
+
+def test_a_broken_sites_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sites.toml"
+    out.write_text("[[site]\nname = ", encoding="utf-8")
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert f"{out} is not valid TOML" in error
+    assert out.read_text(encoding="utf-8") == "[[site]\nname = "
+
+
+def test_a_missing_export_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.xml"
+    out = tmp_path / "sites.toml"
+    assert main(["sites", "import", str(missing), "--output", str(out)]) == 2
+    assert f"FILE: cannot read {missing}" in capsys.readouterr().err
+    assert not out.exists()
