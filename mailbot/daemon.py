@@ -203,8 +203,12 @@ class Daemon:
         if not (self.app.settings.imap.idle and client.has_capability("IDLE")):
             self.stopping.wait(interval)
             return
+        if _news(client):
+            return
         client.idle()
         try:
+            if _buffered(client):
+                return
             waited = 0.0
             while not self.stopping.is_set() and waited < min(
                 interval, IDLE_RENEW_SECONDS
@@ -214,6 +218,44 @@ class Daemon:
                 waited += 1.0
         finally:
             client.idle_done()
+
+
+def _news(client) -> bool:  # type: ignore[no-untyped-def]
+    """Whether mail came while we polled: asked with NOOP before IDLE.
+
+    Dovecot announces such mail right after IDLE's continuation, often in the
+    same packet; imaplib keeps it in its buffer, and idle_check(), which
+    watches the socket, would not see it before the next keep-alive (two
+    minutes later).
+    """
+    _, responses = client.noop()
+    return any(
+        isinstance(item, tuple) and len(item) > 1 and item[1] == b"EXISTS"
+        for item in responses
+    )
+
+
+def _buffered(client) -> bool:  # type: ignore[no-untyped-def]
+    """Whether imaplib already read past IDLE's continuation line.
+
+    A mail that lands between the NOOP and IDLE is announced in the packet
+    that carries the continuation; imaplib's reader buffers it, and
+    idle_check() polls the socket, so it would wait for the next keep-alive
+    (measured: 4 in 200 arrivals). A non-blocking peek finds it. Private
+    attributes: without them this answers False and only the race remains.
+    """
+    reader = getattr(getattr(client, "_imap", None), "file", None)
+    if reader is None or not hasattr(reader, "peek"):
+        return False
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(reader.peek(1))
+    except OSError:  # nothing there: EAGAIN, or TLS wanting to read
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _now_iso(app: App) -> str:

@@ -1,0 +1,155 @@
+"""Hostile text that only PostgreSQL refuses: NUL bytes, surrogates, encodings.
+
+SQLite stores any str; PostgreSQL rejects NUL (0x00) in text and any string
+that is not valid UTF-8, which surrogate-escaped 8-bit headers are not. A
+mail carrying them must still be stored once, processed or quarantined with
+a reason, and shown, on both engines (run with MAILBOT_TEST_DATABASE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mailbox
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mailbot_env import make_app
+from sqlalchemy import select
+
+from mailbot import service, views
+from mailbot.db.models import FieldValue, Incident, Mail
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+HEAD = (
+    b"From: Pekka Admin <admin@site-a.example.com>\r\n"
+    b"To: abuse@csirt.example.org\r\n"
+    b"Date: Fri, 04 Dec 2026 09:55:00 +0000\r\n"
+    b"MIME-Version: 1.0\r\n"
+)
+
+HOSTILE = {
+    "nul-in-body": HEAD
+    + b"Subject: Security incident suspected at SITE-A [EGI-20261204]\r\n"
+    b"Message-ID: <nul-body@site-a.example.com>\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Logins from 203.0.113.77\x00 to ui01.site-a.example.com\x00\x00 at 23:41.\r\n",
+    "nul-in-headers": HEAD
+    + b"Subject: Incident at SITE-A\x00 with a NUL [EGI-20261204]\r\n"
+    b"Message-ID: <nul-\x00header@site-a.example.com>\r\n"
+    b"X-Note: a\x00b\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Scans came from 203.0.113.78.\r\n",
+    "8bit-headers": HEAD
+    + b"Subject: Sicherheitsvorfall bei SITE-A \xfc\xe4\xff [EGI-20261204]\r\n"
+    b"Message-ID: <8bit@site-a.example.com>\r\n"
+    b"Content-Type: text/plain\r\n\r\n"
+    b"Rechner \xfcbernommen, Angreifer 203.0.113.79.\r\n",
+    "unknown-charset": HEAD
+    + b"Subject: =?x-unknown-9?Q?caf=E9?= at SITE-A [EGI-20261204]\r\n"
+    b"Message-ID: <unknown-charset@site-a.example.com>\r\n"
+    b"Content-Type: text/plain; charset=x-unknown-9\r\n\r\n"
+    b"caf\xe9 \xff\xfe 203.0.113.80\r\n",
+    "bad-utf8-and-nul-in-attachment": HEAD
+    + b"Subject: Logs from SITE-A [EGI-20261204]\r\n"
+    b"Message-ID: <attachment@site-a.example.com>\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the log.\r\n"
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b'Content-Disposition: attachment; filename="a\xffb\x00.log"\r\n\r\n'
+    b"sshd: Accepted password from 203.0.113.81\x00 \xc3\x28 \xed\xa0\x80\r\n"
+    b"--b--\r\n",
+    "utf16-body": HEAD + b"Subject: UTF-16 report from SITE-A [EGI-20261204]\r\n"
+    b"Message-ID: <utf16@site-a.example.com>\r\n"
+    b"Content-Type: text/plain; charset=utf-16\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n"
+    + __import__("base64").encodebytes(
+        "Attacker 203.0.113.82, host ui02.\r\n".encode("utf-16")
+    ),
+}
+
+
+def _deliver(tmp_path: Path, raws: dict[str, bytes]) -> None:
+    box = mailbox.Maildir(tmp_path / "inbox", create=True)
+    for raw in raws.values():
+        box.add(raw)
+
+
+def _clean(text: str) -> bool:
+    """Text PostgreSQL takes: valid UTF-8 (no lone surrogates), no NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    application = make_app(tmp_path, database_url, now=NOW)
+    yield application
+    application.close()
+
+
+def test_hostile_text_is_stored_once_and_processed(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _deliver(tmp_path, HOSTILE)
+    result = service.poll(app, deliver=False)
+    assert result.fetched == len(HOSTILE)
+    assert result.processed + result.quarantined + result.duplicates == len(HOSTILE)
+    assert result.processed == len(HOSTILE), result
+    with app.db.transaction() as session:
+        mails = session.scalars(select(Mail).where(Mail.direction == "in")).all()
+        assert len(mails) == len(HOSTILE)
+        for mail in mails:
+            for column in ("subject", "from_addr", "message_id", "error", "origin"):
+                value = getattr(mail, column)
+                assert value is None or _clean(value), (column, value)
+            assert all(_clean(item) for item in [*mail.recipients, *mail.defects])
+        values = session.scalars(select(FieldValue.value)).all()
+        assert all(_clean(value) for value in values)
+        assert "203.0.113.77" in values
+        tags = session.scalars(select(Incident.tag)).all()
+    # A second poll takes nothing again.
+    assert service.poll(app, deliver=False).fetched == 0
+    for tag in tags:
+        shown = views.show(app, tag)
+        assert shown is not None
+        json.dumps(shown)
+
+
+def test_hostile_text_through_the_cli(tmp_path: Path, database_url: str) -> None:
+    """`mailbot show --json` prints them (the CLI path, as an operator runs it)."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    _deliver(tmp_path, {"nul": HOSTILE["nul-in-headers"]})
+    service.poll(app, deliver=False)
+    with app.db.transaction() as session:
+        tag = session.scalars(select(Incident.tag)).one()
+    app.close()
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        f'[mailbot]\naddress = "abuse@csirt.example.org"\n'
+        f'[database]\nurl = "{database_url}"\n'
+        f'[source]\nkind = "maildir"\n[maildir]\npath = "{tmp_path / "inbox"}"\n'
+        f'[smtp]\nkind = "maildir"\npath = "{tmp_path / "sent"}"\n'
+        f'[sites]\nfile = "{tmp_path / "sites.toml"}"\n',
+        encoding="utf-8",
+    )
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "--config",
+            str(config),
+            "show",
+            tag,
+            "--json",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    data = json.loads(shown.stdout)
+    assert data["tag"] == tag
+    assert all("\x00" not in m["subject"] for m in data["messages"])
