@@ -103,3 +103,23 @@ def test_concurrent_sweeps_queue_each_level_once(apps: list[App]) -> None:
         assert purposes == COUNT
     # Nothing more at the same moment, whoever sweeps.
     assert sweep_together(apps, DUE + dt.timedelta(days=1)) == [0] * SWEEPERS
+
+
+def test_a_level_recorded_elsewhere_undoes_that_deadline_alone(
+    apps: list[App],
+) -> None:
+    # Another mailbot recorded level 1 of the third deadline but had not yet
+    # moved its next action when this sweep read it: the unique key stops
+    # this sweep for that deadline, and the others in the batch still go.
+    add_due_deadlines(apps[0], 5)
+    with apps[0].db.transaction() as session:
+        third = session.scalars(select(Deadline.id).order_by(Deadline.id)).all()[2]
+        session.add(Chase(deadline_id=third, level=1, queued_at=DUE))
+    assert sweep(apps[0])["reminders"] == 4
+    with apps[0].db.transaction() as session:
+        queued = session.scalars(
+            select(Outbox.purpose).where(Outbox.purpose.like("chase-%"))
+        ).all()
+        assert len(queued) == 4
+        chases = session.scalars(select(Chase.deadline_id).where(Chase.level == 1))
+        assert sorted(chases) == sorted(session.scalars(select(Deadline.id)).all())

@@ -68,11 +68,15 @@ def _last_chase(session: Session, deadline: Deadline) -> dt.datetime:
 
 
 def bouncing(session: Session) -> set[str]:
-    return set(
-        session.scalars(
-            select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
+    """Addresses that bounced permanently, read once per transaction."""
+    cached = session.info.get("bouncing")
+    if cached is None:
+        cached = session.info["bouncing"] = set(
+            session.scalars(
+                select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
+            )
         )
-    )
+    return cached
 
 
 def recipients(

@@ -1,18 +1,20 @@
 """The sweep: deadlines that fell due become reminders, each level once.
 
-Only rows whose `next_action_at` has come are read (an index, not a scan).
-Each is handled in its own transaction: the chase row, unique per
-(deadline, level), is written with its outbox row, so restarts, repeated
-sweeps and two daemons send a reminder once (BR-30).
+Only rows whose `next_action_at` has come are read, in the order of that
+index (an index, not a scan), in batches. A batch is one transaction, and
+each deadline in it one savepoint: the chase row, unique per (deadline,
+level), is written with its outbox row, so restarts, repeated sweeps and
+two daemons send a reminder once (BR-30), and a level another process
+recorded meanwhile undoes that deadline's work alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,10 @@ from mailbot.deadlines import chase
 
 log = logging.getLogger(__name__)
 
+# Deadlines listed per query, and handled per transaction: a transaction
+# holds SQLite's write lock, so it stays short enough for the intake.
 BATCH = 500
+TRANSACTION = 50
 
 
 @dataclass
@@ -33,36 +38,49 @@ class SweepResult:
     rescheduled: int = 0
     queued: list[str] = field(default_factory=list)
 
+    def add(self, other: SweepResult) -> None:
+        for name in ("examined", "missed", "reminders", "rescheduled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.queued.extend(other.queued)
+
     def as_dict(self) -> dict[str, object]:
         return {
-            "examined": self.examined,
-            "missed": self.missed,
-            "reminders": self.reminders,
-            "rescheduled": self.rescheduled,
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "queued"
         }
 
 
-def due_ids(app: App, now: dt.datetime, after_id: int = 0) -> list[int]:
-    with app.db.transaction() as session:
-        return list(
-            session.scalars(
-                select(Deadline.id)
-                .where(Deadline.next_action_at <= now, Deadline.id > after_id)
-                .order_by(Deadline.id)
-                .limit(BATCH)
-            )
+Position = tuple[dt.datetime, int]
+
+
+def due(app: App, now: dt.datetime, after: Position | None = None) -> list[Position]:
+    """(next_action_at, id) of due deadlines after `after`, in index order."""
+    query = select(Deadline.next_action_at, Deadline.id).where(
+        Deadline.next_action_at <= now
+    )
+    if after is not None:
+        moment, last_id = after
+        query = query.where(
+            Deadline.next_action_at >= moment,
+            or_(
+                Deadline.next_action_at > moment,
+                and_(Deadline.next_action_at == moment, Deadline.id > last_id),
+            ),
         )
+    query = query.order_by(Deadline.next_action_at, Deadline.id).limit(BATCH)
+    with app.db.transaction() as session:
+        return [(moment, id_) for moment, id_ in session.execute(query)]
 
 
 def sweep(app: App) -> dict[str, object]:
     """One pass over everything due now; returns what happened."""
     now = app.clock.now()
     result = SweepResult()
-    last = 0
-    while ids := due_ids(app, now, last):
-        for deadline_id in ids:
-            _one(app, deadline_id, now, result)
-        last = ids[-1]
+    after: Position | None = None
+    while listed := due(app, now, after):
+        ids = [id_ for _, id_ in listed]
+        for first in range(0, len(ids), TRANSACTION):
+            _batch(app, ids[first : first + TRANSACTION], now, result)
+        after = listed[-1]
     if result.examined:
         log.info(
             "sweep: %d due, %d newly missed, %d reminders queued",
@@ -73,29 +91,66 @@ def sweep(app: App) -> dict[str, object]:
     return result.as_dict()
 
 
-def _one(app: App, deadline_id: int, now: dt.datetime, result: SweepResult) -> None:
+def _batch(app: App, ids: list[int], now: dt.datetime, result: SweepResult) -> None:
+    """Handle `ids` in one transaction; one savepoint each if that fails."""
     try:
+        done = SweepResult()
         with app.db.transaction() as session:
-            query = select(Deadline).where(Deadline.id == deadline_id)
-            if not app.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            deadline = session.scalars(query).first()
-            # Another process took it, or it changed since it was listed.
-            if (
-                deadline is None
-                or deadline.next_action_at is None
-                or deadline.next_action_at > now
-            ):
-                return
-            result.examined += 1
-            incident = session.get(Incident, deadline.incident_id)
-            assert incident is not None
-            _act(app, session, incident, deadline, now, result)
+            for incident, deadline in _claim(app, session, ids, now):
+                _act(app, session, incident, deadline, now, done)
+        result.add(done)
+        return
     except IntegrityError:
-        # The same level was recorded by another process meanwhile: it sent it.
+        # Another process recorded one of these levels meanwhile; the locks
+        # make that rare, so only then is each deadline kept apart.
+        log.info("sweep: a level was recorded elsewhere; redoing %d apart", len(ids))
+    with app.db.transaction() as session:
+        for incident, deadline in _claim(app, session, ids, now):
+            _one(app, session, incident, deadline, now, result)
+
+
+def _claim(
+    app: App, session: Session, ids: list[int], now: dt.datetime
+) -> list[tuple[Incident, Deadline]]:
+    """The listed deadlines that are still due, locked, with their incidents."""
+    query = select(Deadline).where(Deadline.id.in_(ids)).order_by(Deadline.id)
+    if not app.db.is_sqlite:
+        # Rows another sweeper holds are its to handle.
+        query = query.with_for_update(skip_locked=True)
+    # Each may have changed since it was listed.
+    deadlines = [
+        d
+        for d in session.scalars(query)
+        if d.next_action_at is not None and d.next_action_at <= now
+    ]
+    wanted = {d.incident_id for d in deadlines}
+    incidents = {
+        i.id: i
+        for i in session.scalars(select(Incident).where(Incident.id.in_(wanted)))
+    }
+    return [(incidents[d.incident_id], d) for d in deadlines]
+
+
+def _one(
+    app: App,
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    now: dt.datetime,
+    result: SweepResult,
+) -> None:
+    done = SweepResult()
+    try:
+        with session.begin_nested():
+            _act(app, session, incident, deadline, now, done)
+    except IntegrityError:
         log.info(
-            "deadline %d level already recorded elsewhere; nothing sent", deadline_id
+            "%s clock %s level already recorded elsewhere; nothing sent",
+            incident.tag,
+            deadline.rule,
         )
+        return
+    result.add(done)
 
 
 def _act(
@@ -106,6 +161,7 @@ def _act(
     now: dt.datetime,
     result: SweepResult,
 ) -> None:
+    result.examined += 1
     if deadline.met_at is not None or incident.status != "open":
         deadline.next_action_at = None
         return
@@ -159,12 +215,10 @@ def _chase(
     result: SweepResult,
 ) -> None:
     """Record level `level` and queue its mail, in the caller's transaction."""
-    # The unique (deadline, level) row is flushed before anything is queued:
-    # a second sweep that got here too fails on it and its transaction,
-    # outbox row included, is rolled back.
+    # The unique (deadline, level) row goes in with the outbox row: a second
+    # sweep that got here too fails on it, and its outbox row is undone.
     row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
     session.add(row)
-    session.flush()
     if chase.queue_reminder(app, session, incident, deadline, level, row):
         result.reminders += 1
         result.queued.append(f"{incident.tag}:{deadline.rule}:{level}")
