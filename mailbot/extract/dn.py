@@ -22,14 +22,18 @@ _ATTR = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
 # A slash DN: two or more /ATTR=value components. A value may itself hold a
 # slash ("CN=host/ui01.example.org"), so a slash only opens a new component
 # when an attribute name and "=" follow it.
+# A run of more than 16 components is a dump of attributes, not a DN: the
+# lookaheads refuse it whole instead of cutting it into many 16-part DNs, and
+# a comma DN never starts right after a comma (it would be part of the run).
 _SLASH = re.compile(
     r"(?<![\w/])(?:/" + _ATTR + r"=[^/\n\"'()<>,;\t]+(?:/(?!" + _ATTR + r"=)"
-    r"[^/\n\"'()<>,;\t]+)*){2,16}",
+    r"[^/\n\"'()<>,;\t]+)*){2,16}(?!/" + _ATTR + r"=)",
     re.IGNORECASE,
 )
 _COMMA = re.compile(
-    r"(?<!\w)" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+"
-    r"(?:,[ \t]*" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+){1,}",
+    r"(?<![\w,])(?<!,[ \t])(?<!,[ \t]{2})" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+"
+    r"(?:,[ \t]*" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+){1,15}"
+    r"(?![ \t]*,[ \t]*" + _ATTR + r"[ \t]*=)",
     re.IGNORECASE,
 )
 _COMPONENT = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)

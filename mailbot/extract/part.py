@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from mailbot.extract import prose, roles
@@ -13,7 +15,7 @@ from mailbot.extract.fang import refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
-from mailbot.extract.times import PartClock, Stamp, find_times, part_clock
+from mailbot.extract.times import MAX_TIMES, PartClock, Stamp, part_clock, times_in
 from mailbot.extract.values import UNCLASSIFIED, Context, Finding
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ _STAMPED = re.compile(
 _CSV_HEADER = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
+_WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP = 200
 _PIECE = 4000
 # Values read from one part before the rest is skipped: a dump of a hundred
@@ -102,16 +105,28 @@ def read_part(
     refanged = [refang(line) for _, line, _ in lines]
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET:
-            log.warning(
-                "part %s: more than %d values, the rest of the part is not read",
-                part_id,
-                _BUDGET,
-            )
+            reader.skipped["lines after the value budget"] = len(lines) - index
             break
         previous = refanged[index - 1] if index else ""
         following = refanged[index + 1] if index + 1 < len(lines) else ""
         reader.line(Line(number, refanged[index], previous, following, forwarded))
     reader.flush_item()
+    _log_skipped(part_id, reader)
+
+
+def _log_skipped(part_id: str, reader: _Reader) -> None:
+    # What the caps left out is said once per part, with how much.
+    if reader.skipped:
+        log.warning(
+            "part %s: %d values read; not read: %s (budget %d values, %d times a"
+            " line, %d evidence lines)",
+            part_id,
+            reader.items,
+            ", ".join(f"{n} {what}" for what, n in sorted(reader.skipped.items())),
+            _BUDGET,
+            MAX_TIMES,
+            _EVIDENCE_CAP,
+        )
 
 
 def _pieces(lines: list[tuple[int, str, bool]]):
@@ -131,8 +146,9 @@ class _Reader:
         self.part_id, self.kind, self.context = part_id, kind, context
         self.clock, self.out, self.state = clock, out, _State()
         self.year = context.reference_time.year if context.reference_time else 9999
-        self.owned: dict[str, bool] = {}
         self.items = 0
+        self.spoken = 0  # where the current line's last indicator ends
+        self.skipped: Counter[str] = Counter()
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -153,7 +169,7 @@ class _Reader:
             self._end_inline_section(line.text)
             self._content(line, 0)
         if state.block.name is None:
-            state.block = roles.block_cue(line.text)
+            state.block = roles.block_cue(line.text, self.spoken)
             state.block_to_end = "below" in line.text.lower()
         else:
             state.block_used = True
@@ -191,10 +207,13 @@ class _Reader:
         if state.received:
             indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
         self._columns(line.text, indicators)
+        self.spoken = max((i.end for i in indicators), default=0)
         self._indicators(line, indicators)
-        stamps = (
-            [] if state.received else find_times(line.text, self.clock, line.following)
-        )
+        stamps: list[Stamp] = []
+        if not state.received:
+            stamps, skipped = times_in(line.text, self.clock, line.following)
+            if skipped:
+                self.skipped["times beyond a line's first"] += skipped
         self._stamps(line, stamps)
         self._text(line, body, bool(indicators or stamps))
 
@@ -234,8 +253,13 @@ class _Reader:
             else:
                 after = line.text[group[-1].end :] + " " + line.following[:80]
             cue = self._cue(line.text, group, before, after)
+            # "ui01.example.org (192.0.2.15)": a name beside one of the site's
+            # addresses names the same machine, and goes where the address goes.
+            site_machine = _is_pair(group) and any(map(self._site_address, group))
+            if index + 1 == len(groups) and not site_machine:
+                site_machine = self._pair_wraps(group, line)
             for indicator in group:
-                self._emit(line, indicator, cue)
+                self._emit(line, indicator, cue, site_machine)
 
     def _cue(self, text: str, group, before: str, after: str) -> roles.Cue:
         state = self.state
@@ -252,7 +276,26 @@ class _Reader:
             return state.block
         return cue
 
-    def _emit(self, line: Line, indicator: Indicator, cue: roles.Cue) -> None:
+    def _pair_wraps(self, group: list[Indicator], line: Line) -> bool:
+        # The same pair wrapped by the mail client: "ui01.example.org" at the
+        # end of one line, "(192.0.2.15)" opening the next.
+        if len(group) != 1 or group[0].kind != "hostname":
+            return False
+        if line.text[group[0].end :].strip():
+            return False
+        match = _WRAPPED_ADDRESS.match(line.following)
+        return match is not None and self._owned(match.group(1), "ipv4")
+
+    def _site_address(self, indicator: Indicator) -> bool:
+        return (
+            indicator.kind in ("ipv4", "ipv6")
+            and "/" not in indicator.value
+            and self._owned(indicator.value, indicator.kind)
+        )
+
+    def _emit(
+        self, line: Line, indicator: Indicator, cue: roles.Cue, site_machine: bool
+    ) -> None:
         if indicator.kind == "dn":
             self._add(line, "x509_dns", indicator.value, "dn", roles.SECTION)
             return
@@ -262,12 +305,13 @@ class _Reader:
         values = [(indicator.value, indicator.kind)]
         if indicator.host:
             values.append((indicator.host, _host_kind(indicator.host)))
-        owned = any(self._owned(value, kind) for value, kind in values)
-        target, strength = self._field(indicator, cue, owned)
+        machine = site_machine and indicator.kind == "hostname"
+        owned = machine or any(self._owned(v, k) for v, k in values)
+        target, strength = self._field(indicator, cue, owned, machine)
         for value, kind in values:
             self._add(line, target or UNCLASSIFIED, value, kind, strength)
 
-    def _field(self, indicator: Indicator, cue: roles.Cue, owned: bool):
+    def _field(self, indicator: Indicator, cue: roles.Cue, owned: bool, machine: bool):
         section = self.state.section
         if section in INDICATOR_SECTIONS:
             if owned and section == roles.ATTACKER:
@@ -275,26 +319,13 @@ class _Reader:
             return section, roles.SECTION
         if "/" in indicator.value and indicator.kind in ("ipv4", "ipv6"):
             return None, roles.NONE  # a network names no single host
-        is_address = indicator.kind in ("ipv4", "ipv6")
+        is_address = machine or indicator.kind in ("ipv4", "ipv6")
         return roles.field_for(cue, owned, is_address)
 
     def _owned(self, value: str, kind: str) -> bool:
-        known = self.owned.get(value)
-        if known is None:
-            known = self.owned[value] = self._is_owned(value, kind)
-        return known
-
-    def _is_owned(self, value: str, kind: str) -> bool:
         context = self.context
         if kind in ("ipv4", "ipv6"):
-            try:
-                network = ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                return False
-            return any(
-                network.version == net.version and network.subnet_of(net)
-                for net in context.site_networks
-            )
+            return _in_networks(value, context.site_networks)
         if kind == "hostname":
             return is_within(value, context.site_domains)
         return False
@@ -305,7 +336,9 @@ class _Reader:
             if not line.forwarded and self.kind != "forward":
                 # Prose wraps: the word naming the event may be on either side.
                 following = "" if heading(line.following) else line.following
-                before = line.previous[-80:] + " " + line.text[: stamp.start]
+                # A new bullet or log record does not continue the line above.
+                previous = line.previous if _continues(line.text) else ""
+                before = previous[-80:] + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
                 fact = prose.fact_of(before[-80:], after[:60])
             self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
@@ -324,6 +357,7 @@ class _Reader:
         for name in prose.text_fields(line.text, has_indicator, is_record):
             if name == "evidence":
                 if state.evidence_items >= _EVIDENCE_CAP:
+                    self.skipped["evidence lines beyond the cap"] += 1
                     continue
                 state.evidence_items += 1
             self._add(line, name, prose.item_text(line.text), "text", roles.NONE)
@@ -376,6 +410,12 @@ def _groups(text: str, indicators: list[Indicator]) -> list[list[Indicator]]:
     return groups
 
 
+def _is_pair(group: list[Indicator]) -> bool:
+    """Whether `group` is one name and one address, as in "host (192.0.2.5)"."""
+    kinds = sorted(indicator.kind for indicator in group)
+    return len(kinds) == 2 and kinds[0] == "hostname" and kinds[1] in ("ipv4", "ipv6")
+
+
 def _continues(text: str) -> bool:
     """Whether `text` may continue the sentence of the line before it."""
     return not _NEXT_ITEM.match(text) and not _STAMPED.match(text)
@@ -385,6 +425,19 @@ def _column_of(text: str, position: int, delimiter: str) -> int | None:
     return text.count(delimiter, 0, position)
 
 
+@functools.lru_cache(maxsize=65536)
+def _in_networks(value: str, networks: tuple) -> bool:
+    """Whether address or network `value` lies inside one of `networks`."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return any(
+        network.version == net.version and network.subnet_of(net) for net in networks
+    )
+
+
+@functools.lru_cache(maxsize=65536)
 def _host_kind(value: str) -> str:
     try:
         return "ipv4" if ipaddress.ip_address(value).version == 4 else "ipv6"

@@ -92,6 +92,8 @@ _ROLE["affected"] = AFFECTED
 _ROLE["on"] = AFFECTED
 # The end of a clause: words beyond it speak about something else.
 _BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)|\|")
+_NUMBER = re.compile(r"\b\d+\b")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -131,22 +133,47 @@ def _cues(text: str) -> list[tuple[str, int, int]]:
                 step = size
                 break
         else:
-            word = words[index][0]
-            if word.startswith(_ALL_STEMS):
-                name = next(n for n, stems in _STEMS if word.startswith(stems))
+            name = _word_cue(words[index][0])
+            if name is not None:
                 found.append((name, words[index][1], words[index][2]))
         index += step
     return found
 
 
-@functools.lru_cache(maxsize=8192)
 def cue_before(text: str) -> Cue:
     """The cue of the words before an indicator, `text`.
 
     The nearest strong cue of the clause wins; a weak one counts only when it
     stands right before the indicator ("the host X", "to X").
     """
-    tail = _clause_tail(text)
+    return _cue_before(_shape(_clause_tail(text)))
+
+
+def cue_after(text: str) -> Cue:
+    """The first strong cue in `text` (the words after an indicator)."""
+    return _cue_after(_shape(_clause_head(text)))
+
+
+def _shape(text: str) -> str:
+    # No cue phrase is a number: log lines that differ only in their numbers
+    # ("sshd[2123]", "port 4123") share one cached answer.
+    return _NUMBER.sub("0", text) if _DIGIT.search(text) else text
+
+
+def _word_cue(word: str) -> str | None:
+    """The cue of one word that no phrase names: a stem, or a compound's end."""
+    if word.startswith(_ALL_STEMS):
+        return next(n for n, stems in _STEMS if word.startswith(stems))
+    # "Botnetz-C2", "SSH-Bruteforce": a compound ending in a strong cue word.
+    if "-" in word:
+        name = _TABLE.get((word.rpartition("-")[2],))
+        if name in _ROLE and name != "on":
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=16384)
+def _cue_before(tail: str) -> Cue:
     strong = weak = None
     for name, _, end in _cues(tail):
         if name in _ROLE:
@@ -158,10 +185,8 @@ def cue_before(text: str) -> Cue:
     return Cue(weak) if weak else NO_CUE
 
 
-@functools.lru_cache(maxsize=8192)
-def cue_after(text: str) -> Cue:
-    """The first strong cue in `text` (the words after an indicator)."""
-    head = _clause_head(text)
+@functools.lru_cache(maxsize=16384)
+def _cue_after(head: str) -> Cue:
     for name, start, end in _cues(head):
         # "(from the logins)" after an address says nothing about its role.
         word = head[start:end].lower()
@@ -202,8 +227,13 @@ def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]
     return None, NONE
 
 
-def block_cue(line: str) -> Cue:
-    """The attacker cue of a line that introduces a pasted log ("... attacker:")."""
+def block_cue(line: str, start: int = 0) -> Cue:
+    """The attacker cue of a line that introduces a pasted log ("... attacker:").
+
+    Words before `start` (the end of the line's last indicator) already spoke
+    for that indicator: "scanning from 192.0.2.77 towards our hosts, e.g.:"
+    says nothing about the addresses below.
+    """
     stripped = line.rstrip()
     lower = stripped.lower()
     # "the phishing mail (headers below) came from ...": what is pasted below
@@ -211,5 +241,5 @@ def block_cue(line: str) -> Cue:
     below = "below" in lower and ("phishing" in lower or "malicious" in lower)
     if not stripped.endswith(":") and not below:
         return NO_CUE
-    cue = cue_before(stripped.rstrip(":.!) "))
+    cue = cue_before((stripped if below else stripped[start:]).rstrip(":.!) "))
     return cue if cue.name == "attacker" else NO_CUE

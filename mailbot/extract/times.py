@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -80,6 +81,25 @@ _DATES = (
         ),
     ),
 )
+# The dates with a month name, in one pass: each alternative renumbers its
+# groups, so the group names say which spelling matched.
+_NAMED_GROUPS = {
+    name: tuple(f"{name}_{n}" for n in range(1, pattern.groups + 1))
+    for name, pattern in _DATES[2:]
+}
+
+
+def _renamed(name: str, pattern: str) -> str:
+    names = iter(_NAMED_GROUPS[name])
+    body = re.sub(r"\((?!\?)", lambda _: f"(?P<{next(names)}>", pattern)
+    return f"(?P<{name}>{body})"
+
+
+_NAMED = re.compile(
+    "|".join(_renamed(name, pattern.pattern) for name, pattern in _DATES[2:]),
+    re.IGNORECASE,
+)
+_MONTH_WORD = re.compile(r"(?<!\w)(?:" + _MON[3:-8] + r")", re.IGNORECASE)
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
 )
@@ -90,12 +110,14 @@ _PREPOSITION = re.compile(
     r"|seit|ab|bis|vers|desde|dalle|alle)|@|\()[ \t]*\Z",
     re.I,
 )
-_MAX_TIMES = 40
+MAX_TIMES = 40
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + _MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 _PART_ZONE = re.compile(
-    r"\b(?:all[ \t]+)?times?[ \t]+(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+"
-    r"(?:in[ \t]+)?(utc|gmt|cet|cest|eet|eest|wet|west)\b"
+    r"\b(?:all[ \t]+)?times?[ \t]+(?:above[ \t]+|below[ \t]+)?"
+    r"(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+(?:in[ \t]+)?("
+    + "|".join(sorted((z.lower() for z in _ABBREVIATIONS if z != "Z"), key=len)[::-1])
+    + r")\b"
 )
 
 
@@ -136,31 +158,51 @@ def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
     `following` is the start of the next line: prose wraps "at 01:30" and
     "on 4 December 2026" onto two lines.
     """
+    return times_in(line, clock, following)[0]
+
+
+def times_in(
+    line: str, clock: PartClock, following: str = ""
+) -> tuple[list[Stamp], int]:
+    """`find_times`, and how many times past the first 40 of the line were skipped."""
     if ":" not in line:
-        return []
+        return [], 0
     limit = len(line)
     if following:
         line = line + " " + following[:40]
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
-    dates = _Dates(_dates(line))
-    times = []
-    for match in _TIME.finditer(line):
-        # A line with this many times is a dump, not a log: stop reading it.
-        if match.start() >= limit or len(times) >= _MAX_TIMES:
-            break
-        times.append(match)
+    times, skipped = _clock_times(line, limit)
+    if not times:
+        return [], skipped
+    # A date joins a time when it stands before it or up to 20 characters
+    # after it: the rest of a long line need not be read for dates.
+    stop = line.find(" ", times[-1].end() + 60)
+    dates = _Dates(_dates(line if stop < 0 else line[:stop]))
     stamps = []
     for index, match in enumerate(times):
-        when = _stamp(line, match, times[index + 1 : index + 4], dates, clock)
-        if when is not None:
+        text = _stamp(line, match, times[index + 1 : index + 4], dates, clock)
+        if text is not None:
             before = dates.before(match.start())
             start = match.start()
             if before is not None and start - before[1] <= 12:
                 start = before[0]
-            text = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             stamps.append(Stamp(text, start, match.end()))
-    return stamps
+    return stamps, skipped
+
+
+def _clock_times(line: str, limit: int) -> tuple[list[re.Match[str]], int]:
+    times: list[re.Match[str]] = []
+    skipped = 0
+    for match in _TIME.finditer(line):
+        if match.start() >= limit:
+            break
+        # A line with this many times is a dump, not a log: count, not read.
+        if len(times) >= MAX_TIMES:
+            skipped += 1
+        else:
+            times.append(match)
+    return times, skipped
 
 
 class _Dates:
@@ -182,17 +224,44 @@ class _Dates:
 
 def _dates(line: str) -> list[tuple[int, int, tuple[int | None, int, int]]]:
     found = []
-    lower = line.lower()
-    named = any(month in lower for month in _MONTHS)
-    for name, pattern in _DATES:
-        if name not in ("ymd", "dmy") and not named:
-            continue
-        for match in pattern.finditer(line):
-            ymd = _ymd(name, match.groups())
-            if ymd is not None:
-                found.append((match.start(), match.end(), ymd))
+    if "-" in line:
+        found += _found("ymd", _DATES[0][1], line)
+    if "." in line or "/" in line:
+        found += _found("dmy", _DATES[1][1], line)
+    found += _named_dates(line)
     found.sort()
     return found
+
+
+def _named_dates(line: str):
+    """Dates with a month name, read only around the month names of `line`.
+
+    The patterns are costly to try at every position of a line; a month name
+    starts a word, and each spelling stands within a few characters of it.
+    """
+    end = -1
+    for month in _MONTH_WORD.finditer(line):
+        if month.start() < end:
+            continue
+        start = max(0, month.start() - 8)
+        stop = line.find(" ", month.start() + 40)
+        window = line[start : len(line) if stop < 0 else stop]
+        for match in _NAMED.finditer(window):
+            if start + match.end() <= month.start():
+                continue
+            name = match.lastgroup or ""
+            ymd = _ymd(name, match.group(*_NAMED_GROUPS[name]))
+            if ymd is not None:
+                end = start + match.end()
+                yield start + match.start(), end, ymd
+            break
+
+
+def _found(name: str, pattern: re.Pattern[str], line: str):
+    for match in pattern.finditer(line):
+        ymd = _ymd(name, match.groups())
+        if ymd is not None:
+            yield match.start(), match.end(), ymd
 
 
 def _ymd(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] | None:
@@ -224,7 +293,7 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
-def _stamp(line, match, later, dates, clock: PartClock) -> dt.datetime | None:
+def _stamp(line, match, later, dates, clock: PartClock) -> str | None:
     hour, minute = int(match["h"]), int(match["m"])
     second = int(match["s"] or 0)
     if match["ampm"]:
@@ -235,11 +304,19 @@ def _stamp(line, match, later, dates, clock: PartClock) -> dt.datetime | None:
     date = _date_for(line, match, dates)
     if date is None and zone is None and not _plausible_bare(line, match):
         return None
-    tz = _tzinfo(zone or clock.zone)
+    return _utc_text(date, (hour, minute, second), zone or clock.zone, clock)
+
+
+@functools.lru_cache(maxsize=16384)
+def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
+    """The UTC text of a time of day on `date` (or the mail's) in `zone`."""
+    tz = _tzinfo(zone)
     if tz is None:
         return None
-    clock_time = dt.time(hour, minute, second)
-    return _complete(date, clock_time, tz, clock)
+    when = _complete(date, dt.time(*hms), tz, clock)
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _zone_of(match: re.Match[str]) -> str | None:
@@ -282,13 +359,13 @@ def _plausible_bare(line: str, match: re.Match[str]) -> bool:
     """A time without date or zone counts only after "at", "um"... or as a log stamp."""
     if _PREPOSITION.search(line[max(0, match.start() - 12) : match.start()]):
         return True
-    return (
-        match["s"] is not None
-        and match.start() < 8
-        and not line[: match.start()].strip()
-    )
+    lead = line[: match.start()].strip()
+    if match.start() < 8 and lead in ("[", "(") and line[match.end() :][:1] in "])":
+        return True  # a chat or log stamp: "[09:12] anna: ..."
+    return match["s"] is not None and match.start() < 8 and not lead
 
 
+@functools.lru_cache(maxsize=256)
 def _tzinfo(zone: str) -> dt.tzinfo | None:
     upper = zone.upper()
     base = re.match(r"[A-Za-z_/]+", zone)
