@@ -47,7 +47,7 @@ def load_report(path: Path) -> Report:
     text = path.with_suffix(".txt").read_text(encoding="utf-8")
     parts = [TextPart("1", "text/plain", spec["kind"], text)]
     for number, extra in enumerate(spec.get("parts", []), start=2):
-        content = (REPORTS / extra["file"]).read_text(encoding="utf-8")
+        content = (path.parent / extra["file"]).read_text(encoding="utf-8")
         content_type = extra.get("content_type", "text/plain")
         parts.append(
             TextPart(str(number), content_type, extra["kind"], content, extra["file"])
@@ -68,8 +68,8 @@ def load_report(path: Path) -> Report:
     return Report(path.stem, spec, tuple(parts), context)
 
 
-def all_reports() -> list[Report]:
-    return [load_report(path) for path in sorted(REPORTS.glob("*.json"))]
+def all_reports(directory: Path = REPORTS) -> list[Report]:
+    return [load_report(path) for path in sorted(directory.glob("*.json"))]
 
 
 def kind_of(value: str) -> str:

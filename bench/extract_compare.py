@@ -1,0 +1,68 @@
+"""Extraction throughput of this tree against an earlier commit, in one run.
+
+    python bench/extract_compare.py [--baseline REF] [--rounds N] [-- ARGS]
+
+The baseline's `mailbot` package is exported (`git archive`) to a temporary
+directory; `bench/extract.py` (of this tree, with ARGS) then runs alternately
+against the baseline and against this tree, N times each, so that both see
+the same load of a shared machine. Prints each run's JSON and the medians of
+CPU MB/s with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _export(ref: str, target: Path) -> None:
+    archive = subprocess.run(
+        ["git", "archive", ref, "mailbot"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
+def _run(pythonpath: Path, args: list[str]) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(pythonpath))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "extract.py"), *args],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--baseline", default="HEAD", help="git ref to compare to")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("args", nargs="*", help="arguments for bench/extract.py")
+    options = parser.parse_args()
+    results: dict[str, list[float]] = {"baseline": [], "tree": []}
+    with tempfile.TemporaryDirectory() as directory:
+        _export(options.baseline, Path(directory))
+        for _ in range(options.rounds):
+            for name, path in (("baseline", Path(directory)), ("tree", ROOT)):
+                result = _run(path, options.args)
+                print(name, json.dumps(result), flush=True)
+                results[name].append(result["cpu_mb_per_s"])
+    baseline = statistics.median(results["baseline"])
+    tree = statistics.median(results["tree"])
+    print(
+        f"median CPU MB/s: baseline {options.baseline} {baseline:.2f}, "
+        f"this tree {tree:.2f}, ratio {tree / baseline:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
