@@ -18,6 +18,8 @@ from mailbot import bounces, extract, fields, incidents, respond, roles, thread,
 from mailbot.app import App
 from mailbot.classify import Classification
 from mailbot.clock import as_utc
+from mailbot.csirt import closure as closure_report
+from mailbot.csirt import member
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract import own_text
@@ -66,10 +68,12 @@ def record(
         return None
     mail.incident_id = incident.id
     mail.site = site.name if site else None
-    _update_incident(
+    opened = incident
+    # A member's #merge moves the mail (and the thread) to another incident.
+    incident = _update_incident(
         app, session, incident, mail, parsed, classification, author, site, text
     )
-    if reason == "new":
+    if reason == "new" and incident is opened:
         respond.acknowledge(app, session, incident, mail, parsed, author)
     return incident.tag
 
@@ -181,9 +185,13 @@ def _update_incident(
     author: roles.Author,
     site: Site | None,
     text: str,
-) -> None:
+) -> Incident:
     labels = _labels(parsed, text)
     mail.tlp = tlp.strictest(labels)
+    # A mail that only claims a member's address changes nothing but the trail.
+    if "possible_forgery" in author.flags:
+        member.on_forgery(app, session, incident, mail, parsed, author)
+        return incident
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
         incident.site, incident.ngi = site.name, site.ngi
@@ -191,11 +199,16 @@ def _update_incident(
         incidents.add_site(session, incident, site.name)
     if author.role == "bounce" and classification.dsn is not None:
         bounces.record_failures(session, mail, classification.dsn, app.clock.now())
-    if author.role in _ROBOT_ROLES or "possible_forgery" in author.flags:
-        return
+    if author.role in _ROBOT_ROLES:
+        return incident
     fields.record_findings(app, session, incident, mail, parsed, site)
     if author.role == "site" and site is not None:
         closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
         clocks.on_site_mail(app, session, incident, mail, site.name, text, closure, labels)
+        if closure:
+            closure_report.check(
+                app, session, incident, mail, parsed, site.name, labels
+            )
     elif author.role == "csirt":
-        clocks.on_csirt_mail(app, session, incident, mail, parsed, text)
+        return member.on_member_mail(app, session, incident, mail, parsed, text)
+    return incident

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from mailbot import compose, outbox, render, roles
 from mailbot.app import App
 from mailbot.clock import iso
+from mailbot.csirt import red
 from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
 
@@ -68,6 +69,10 @@ def send_in_thread(
     else:
         references = thread_ids(session, incident)
         in_reply_to = references[-1] if references else None
+    # A TLP:RED mail's subject reaches no one who did not receive that mail.
+    base_subject, body = red.withhold(
+        app, session, incident.id, [*to, *(cc or [])], base_subject, body
+    )
     outgoing = compose.compose(
         sender=app.settings.mailbot.address,
         to=to,

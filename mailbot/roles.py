@@ -18,6 +18,8 @@ class Author:
     role: str
     site: Site | None = None  # the site the author writes for, when known
     flags: tuple[str, ...] = ()
+    # Why a claimed member address was not believed (for the CSIRT's notice).
+    why: str = ""
 
 
 def identify(
@@ -50,7 +52,7 @@ def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
         return Author("csirt")
     # A member's address without our MTA's word for it may be forged: keep
     # the mail as an ordinary one, flagged, and apply none of its commands.
-    return Author("reporter", flags=("possible_forgery",))
+    return Author("reporter", flags=("possible_forgery",), why=verdict.how)
 
 
 def _site_of(sender: str, directory: Directory) -> Site | None:

@@ -143,4 +143,6 @@ def _audit(audit: list[dict[str, Any]]) -> list[str]:
     for entry in audit:
         detail = f" {entry['detail']}" if entry["detail"] else ""
         lines.append(f"  {entry['at']} {entry['actor']}: {entry['action']}{detail}")
+        if entry.get("message_id"):
+            lines.append(f"      mail {entry['message_id']}")
     return lines

@@ -187,12 +187,21 @@ def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:
 
 
 def _audit(session: Session, family: list[int]) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Audit).where(Audit.incident_id.in_(family)).order_by(Audit.at, Audit.id)
+    rows = session.execute(
+        select(Audit, Mail.message_id)
+        .outerjoin(Mail, Mail.id == Audit.mail_id)
+        .where(Audit.incident_id.in_(family))
+        .order_by(Audit.at, Audit.id)
     )
     return [
-        {"at": iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
-        for a in rows
+        {
+            "at": iso(a.at),
+            "actor": a.actor,
+            "action": a.action,
+            "detail": a.detail,
+            "message_id": message_id,
+        }
+        for a, message_id in rows
     ]
 
 

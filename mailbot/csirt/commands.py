@@ -65,7 +65,7 @@ def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
 
 
 def _command_block(text: str) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for raw in text.splitlines()[:200]:
         line = raw.strip()
         if not line and not lines:

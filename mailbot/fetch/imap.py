@@ -138,13 +138,8 @@ class Folder:
                 continue
             yield (
                 uid,
-                RawMail(bytes(body), self._arrival(item), self.origin(uid)),
+                RawMail(bytes(body), self._arrival(item), f"{self.source};UID={uid}"),
             )
-
-    def origin(self, uid: int) -> str:
-        # UIDVALIDITY is part of a mail's place: after a change, UID 5 is
-        # another mail, and the same mail at UID 5 again is no refetch.
-        return f"{self.source};UIDVALIDITY={self.uidvalidity};UID={uid}"
 
     def _arrival(self, item: dict) -> dt.datetime:
         when = item.get(b"INTERNALDATE")

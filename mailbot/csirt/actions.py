@@ -1,0 +1,287 @@
+"""What each command does to the incident; each returns what to confirm.
+
+A command that cannot be applied raises `Refused` with a sentence saying
+why; the member gets it in the error reply. Runs in the mail's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import incidents
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.csirt import merge as merging
+from mailbot.csirt import notify as notifying
+from mailbot.csirt.commands import Command
+from mailbot.db.models import Deadline, Incident, IncidentSite, Mail
+from mailbot.deadlines import clocks
+
+ENDED = ("closed", "false_positive")
+
+
+class Refused(ValueError):
+    """Raised when a well-formed command cannot be applied; says why."""
+
+
+@dataclass
+class Context:
+    app: App
+    session: Session
+    incident: Incident  # replaced by the target when #merge applies
+    mail: Mail
+    member: str
+
+    @property
+    def mail_time(self) -> dt.datetime:
+        return self.mail.event_at or self.mail.arrived_at
+
+
+def _site(ctx: Context, command: Command) -> str:
+    site = ctx.app.sites.site(command.argument)
+    if site is None:
+        known = ", ".join(s.name for s in ctx.app.sites.sites[:20]) or "none"
+        raise Refused(
+            f"{command.argument!r} is no site of the sites file (known: {known})"
+        )
+    incident, old = ctx.incident, ctx.incident.site
+    incident.site, incident.ngi = site.name, site.ngi
+    incidents.add_site(ctx.session, incident, site.name)
+    moved = 0
+    if old is not None and old != site.name:
+        moved = _move_clocks(ctx, old, site.name)
+    for event, when in _facts(incident):
+        _start(ctx, event, when)
+    return (
+        f"site is now {site.name} (NGI {site.ngi or 'unknown'});"
+        f" {moved} pending clock(s) moved from {old or 'no site'}"
+    )
+
+
+def _move_clocks(ctx: Context, old: str, new: str) -> int:
+    """The old site's pending clocks become the new site's, on its calendar."""
+    rules = {r.name: r for r in ctx.app.rules}
+    pending = ctx.session.scalars(
+        select(Deadline).where(
+            Deadline.incident_id == ctx.incident.id,
+            Deadline.site == old,
+            Deadline.state == "pending",
+        )
+    )
+    count = 0
+    for deadline in pending:
+        deadline.site = new
+        if deadline.rule in rules:
+            deadline.due_at = rules[deadline.rule].due_at(
+                deadline.started_at, ctx.app.calendar(new)
+            )
+            if deadline.level == 0:
+                deadline.next_action_at = deadline.due_at
+        count += 1
+    row = ctx.session.scalars(
+        select(IncidentSite).where(
+            IncidentSite.incident_id == ctx.incident.id, IncidentSite.site == old
+        )
+    ).first()
+    if row is not None:
+        ctx.session.delete(row)
+    return count
+
+
+def _facts(incident: Incident) -> list[tuple[str, dt.datetime]]:
+    pairs = [
+        ("discovered", incident.discovered_at),
+        ("isolated", incident.isolated_at),
+        ("resolved", incident.resolved_at),
+    ]
+    return [(event, when) for event, when in pairs if when is not None]
+
+
+def _start(ctx: Context, event: str, when: dt.datetime) -> int:
+    """Start `event`'s clocks for every site; an ended incident starts none."""
+    if ctx.incident.status in ENDED:
+        return 0
+    started = 0
+    for site in clocks.sites_of(ctx.session, ctx.incident):
+        started += len(
+            clocks.start(
+                ctx.app, ctx.session, ctx.incident, event, site, when, ctx.mail.id
+            )
+        )
+    return started
+
+
+def _retime(ctx: Context, event: str, when: dt.datetime) -> int:
+    """Clocks already started on `event` move to the stated time."""
+    rules = {r.name: r for r in ctx.app.rules if r.starts_on == event}
+    rows = ctx.session.scalars(
+        select(Deadline).where(
+            Deadline.incident_id == ctx.incident.id,
+            Deadline.rule.in_(list(rules)),
+            Deadline.state.in_(("pending", "met", "missed")),
+        )
+    )
+    count = 0
+    for deadline in rows:
+        deadline.started_at = when
+        deadline.due_at = rules[deadline.rule].due_at(
+            when, ctx.app.calendar(deadline.site)
+        )
+        if deadline.met_at is not None:
+            deadline.state = "met" if deadline.met_at <= deadline.due_at else "missed"
+        else:
+            deadline.state = "pending"
+            deadline.next_action_at = deadline.due_at
+        count += 1
+    return count
+
+
+def _discovered(ctx: Context, command: Command) -> str:
+    assert command.when is not None
+    ctx.incident.discovered_at = command.when
+    moved = _retime(ctx, "discovered", command.when)
+    started = _start(ctx, "discovered", command.when)
+    when = iso(command.when)
+    return f"discovered at {when}; {started} clock(s) started, {moved} re-timed"
+
+
+def _isolated(ctx: Context, command: Command) -> str:
+    assert command.when is not None
+    ctx.incident.isolated_at = command.when
+    moved = _retime(ctx, "isolated", command.when)
+    started = _start(ctx, "isolated", command.when)
+    met = 0
+    for site in clocks.sites_of(ctx.session, ctx.incident):
+        met += clocks.meet(
+            ctx.app, ctx.session, ctx.incident, "containment", site, command.when
+        )
+    return (
+        f"isolated at {iso(command.when)}; {started} clock(s) started,"
+        f" {moved} re-timed,"
+        f" {met} containment clock(s) met"
+    )
+
+
+def _resolved(ctx: Context, command: Command) -> str:
+    when = command.when or ctx.mail_time
+    ctx.incident.resolved_at = when
+    if ctx.incident.status == "open":
+        ctx.incident.status = "resolved"
+    moved = _retime(ctx, "resolved", when)
+    started = _start(ctx, "resolved", when)
+    return (
+        f"resolved at {iso(when)}; {started} closure-report clock(s) started,"
+        f" {moved} re-timed; status {ctx.incident.status}"
+    )
+
+
+def _end(status: str) -> Callable[[Context, Command], str]:
+    def apply(ctx: Context, command: Command) -> str:
+        ctx.incident.status = status
+        pending = _count_pending(ctx)
+        clocks.cancel_pending(ctx.session, [ctx.incident.id])
+        return f"status {status}; {pending} pending clock(s) cancelled"
+
+    return apply
+
+
+def _count_pending(ctx: Context) -> int:
+    return len(
+        list(
+            ctx.session.scalars(
+                select(Deadline.id).where(
+                    Deadline.incident_id == ctx.incident.id, Deadline.state == "pending"
+                )
+            )
+        )
+    )
+
+
+def _reopen(ctx: Context, command: Command) -> str:
+    before = ctx.incident.status
+    ctx.incident.status = "open"
+    return f"status open (was {before}); cancelled clocks stay cancelled"
+
+
+def _tlp(ctx: Context, command: Command) -> str:
+    before = ctx.incident.tlp
+    ctx.incident.tlp, ctx.incident.tlp_locked = command.argument, True
+    return (
+        f"TLP:{command.argument} (was TLP:{before});"
+        " labels in later mails no longer change it"
+    )
+
+
+def _no_request(ctx: Context, command: Command) -> str:
+    return "this mail asks the site for nothing: no analysis clock started"
+
+
+def _extend(ctx: Context, command: Command) -> str:
+    assert command.when is not None and command.rule is not None
+    if command.rule not in {r.name for r in ctx.app.rules}:
+        names = ", ".join(r.name for r in ctx.app.rules)
+        raise Refused(f"{command.rule!r} is no rule (rules: {names})")
+    if command.when <= ctx.mail_time:
+        raise Refused(
+            f"{iso(command.when)} is not after this mail's time {iso(ctx.mail_time)}"
+        )
+    rows = list(
+        ctx.session.scalars(
+            select(Deadline).where(
+                Deadline.incident_id == ctx.incident.id,
+                Deadline.rule == command.rule,
+                Deadline.met_at.is_(None),
+                Deadline.state.in_(("pending", "missed")),
+            )
+        )
+    )
+    if not rows:
+        raise Refused(f"the incident has no open {command.rule} clock to move")
+    for deadline in rows:
+        deadline.due_at, deadline.state = command.when, "pending"
+        deadline.next_action_at = command.when
+    sites = ", ".join(sorted({d.site or "-" for d in rows}))
+    return f"{len(rows)} {command.rule} clock(s) ({sites}) now due {iso(command.when)}"
+
+
+def _merge(ctx: Context, command: Command) -> str:
+    source = ctx.incident
+    try:
+        ctx.incident = merging.merge(ctx.session, source, command.argument)
+    except merging.MergeRefused as exc:
+        raise Refused(str(exc)) from None
+    return f"{source.tag} merged into {ctx.incident.tag}; {source.tag} is now an alias"
+
+
+def _notify(kind: str) -> Callable[[Context, Command], str]:
+    def apply(ctx: Context, command: Command) -> str:
+        try:
+            return notifying.notify(
+                ctx.app, ctx.session, ctx.incident, kind, command.argument, ctx.member
+            )
+        except notifying.NotifyRefused as exc:
+            raise Refused(str(exc)) from None
+
+    return apply
+
+
+ACTIONS: dict[str, Callable[[Context, Command], str]] = {
+    "site": _site,
+    "merge": _merge,
+    "tlp": _tlp,
+    "discovered": _discovered,
+    "isolated": _isolated,
+    "resolved": _resolved,
+    "false-positive": _end("false_positive"),
+    "close": _end("closed"),
+    "reopen": _reopen,
+    "no-request": _no_request,
+    "extend": _extend,
+    "notify-vo": _notify("VO"),
+    "notify-ca": _notify("CA"),
+}

@@ -1,0 +1,97 @@
+"""A CSIRT member's mail: its commands applied, confirmed and recorded.
+
+Only an authenticated member's own text (quoted text removed) is read, and
+only its first lines (commands.py). A mail that claims a member's address
+without our MTA's word for it applies nothing; the duty team hears of it
+once per incident and claimed address.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from mailbot import roles
+from mailbot.app import App
+from mailbot.csirt import replies, trail
+from mailbot.csirt.actions import ACTIONS, ENDED, Context, Refused
+from mailbot.csirt.commands import BadCommand, read_commands
+from mailbot.db.models import Incident, Mail
+from mailbot.deadlines import clocks
+from mailbot.mail import ParsedMail
+
+log = logging.getLogger(__name__)
+
+
+def on_member_mail(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    text: str,
+) -> Incident:
+    """Apply the mail's commands in order; returns the incident it ends in."""
+    good, bad = read_commands(text)
+    member = mail.from_addr
+    ctx = Context(app, session, incident, mail, member)
+    problems: list[BadCommand] = list(bad)
+    applied = 0
+    for command in good:
+        try:
+            outcome = ACTIONS[command.name](ctx, command)
+        except Refused as exc:
+            problems.append(BadCommand(command.line, str(exc)))
+            continue
+        session.flush()
+        trail.note(
+            session, ctx.incident.id, actor=member, action=command.name,
+            detail=f"{command.line}: {outcome}", mail_id=mail.id, at=app.clock.now(),
+        )  # fmt: skip
+        log.info("%s %s applied %s", ctx.incident.tag, mail.message_id, command.line)
+        replies.confirm(app, session, ctx.incident, parsed, member, command, outcome)
+        applied += 1
+    if problems:
+        log.info(
+            "%s %s: %d bad command line(s)",
+            ctx.incident.tag,
+            mail.message_id,
+            len(problems),
+        )
+        replies.refuse(app, session, ctx.incident, parsed, member, problems, applied)
+    # A member's mail to a site is a request whatever else it carries, unless
+    # #no-request; an incident the mail closed starts no clock.
+    if ctx.incident.status not in ENDED:
+        clocks.on_csirt_mail(app, session, ctx.incident, mail, parsed, text)
+    return ctx.incident
+
+
+def on_forgery(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+) -> None:
+    """Record a possibly forged member mail; tell the duty team the first time."""
+    claimed = mail.from_addr
+    told = trail.seen(session, [incident.id], "possible_forgery", claimed)
+    trail.note(
+        session, incident.id, actor=claimed, action="possible_forgery",
+        detail=f"{author.why}; commands not applied"
+        + ("" if told else "; CSIRT duty address told"),
+        mail_id=mail.id, at=app.clock.now(),
+    )  # fmt: skip
+    log.warning(
+        "%s %s possible forgery of %s: %s",
+        incident.tag,
+        mail.message_id,
+        claimed,
+        author.why,
+    )
+    if not told:
+        replies.forgery_notice(
+            app, session, incident, parsed, mail, claimed, author.why
+        )

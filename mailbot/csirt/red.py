@@ -1,0 +1,71 @@
+"""TLP:RED: a RED mail's content reaches no one outside that mail's recipients.
+
+mailbot's templates quote nothing of a mail's body; what can leak is a RED
+mail's subject (the incident's subject, reminders name it) and values taken
+from it (the DNs of a notification). Mail sent to mailbox's own address
+reached the CSIRT, so its members and duty address count as recipients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import thread
+from mailbot.app import App
+from mailbot.db.models import Mail
+
+WITHHELD = "(withheld: TLP:RED)"
+# Shorter subjects ("Logs", "Re:") are not content worth hiding, and
+# replacing them would garble the mail.
+_MIN_LENGTH = 6
+
+
+def participants(app: App, mail: Mail) -> frozenset[str]:
+    """Who received `mail` (and wrote it); the CSIRT when its mailbox did."""
+    people = {mail.from_addr.lower(), *(r.lower() for r in mail.recipients or [])}
+    if people & app.settings.own_addresses:
+        people |= set(app.settings.csirt.members) | app.settings.own_addresses
+        if app.settings.csirt.duty_address:
+            people.add(app.settings.csirt.duty_address.lower())
+    return frozenset(people)
+
+
+def outside(app: App, mail: Mail, recipients: Iterable[str]) -> bool:
+    """Whether any of `recipients` did not receive the RED `mail`."""
+    return not {r.lower() for r in recipients} <= participants(app, mail)
+
+
+def red_mails(session: Session, incident_id: int) -> list[Mail]:
+    return list(
+        session.scalars(
+            select(Mail).where(
+                Mail.incident_id == incident_id,
+                Mail.direction == "in",
+                Mail.tlp == "RED",
+            )
+        )
+    )
+
+
+def withhold(
+    app: App,
+    session: Session,
+    incident_id: int,
+    recipients: Iterable[str],
+    subject: str,
+    body: str,
+) -> tuple[str, str]:
+    """`subject` and `body` with the subjects of RED mails others did not get."""
+    recipients = list(recipients)
+    prefix = app.settings.mailbot.tag_prefix
+    for mail in red_mails(session, incident_id):
+        if not outside(app, mail, recipients):
+            continue
+        secret = thread.base_subject(mail.subject or "", prefix)
+        if len(secret) >= _MIN_LENGTH:
+            subject = subject.replace(secret, WITHHELD)
+            body = body.replace(secret, WITHHELD)
+    return subject, body

@@ -1,0 +1,124 @@
+"""The mails the CSIRT's commands call for; every wording is a template."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from mailbot import render, respond
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.csirt.commands import BadCommand, Command, usage
+from mailbot.db.models import Incident, Mail
+from mailbot.mail import ParsedMail
+
+log = logging.getLogger(__name__)
+
+
+def _send(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parent: ParsedMail | None,
+    to: list[str],
+    template: str,
+    purpose: str,
+    **context: object,
+) -> None:
+    # --backfill records everything and sends nothing.
+    if app.backfill or not to:
+        return
+    base, body = render.render(
+        app.templates, template, tag=incident.tag, mailbox=app.settings.mailbot.address,
+        **context,
+    )  # fmt: skip
+    respond.send_in_thread(app, session, incident, parent, to, base, body, purpose)
+
+
+def confirm(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    member: str,
+    command: Command,
+    outcome: str,
+) -> None:
+    """One short mail to the member (never the site) per applied command."""
+    _send(
+        app, session, incident, parsed, [member], "confirm.txt.j2",
+        f"confirm-{command.name}", member=member, command=command.line,
+        outcome=outcome, message_id=parsed.message_id or "(no Message-ID)",
+    )  # fmt: skip
+
+
+def refuse(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    member: str,
+    problems: Sequence[BadCommand],
+    applied: int,
+) -> None:
+    """Say what was wrong with the member's command lines, and what is valid."""
+    _send(
+        app, session, incident, parsed, [member], "command-error.txt.j2",
+        "command-error", member=member, problems=list(problems), applied=applied,
+        usage=usage(), message_id=parsed.message_id or "(no Message-ID)",
+    )  # fmt: skip
+
+
+def forgery_notice(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    mail: Mail,
+    claimed: str,
+    why: str,
+) -> None:
+    duty = app.settings.csirt.duty_address
+    if duty is None:
+        log.warning("%s possible forgery of %s; no duty_address", incident.tag, claimed)
+        return
+    _send(
+        app, session, incident, parsed, [duty], "notify-forgery.txt.j2",
+        "possible-forgery", claimed=claimed, why=why,
+        message_id=mail.message_id or "(no Message-ID)",
+        arrived_at=iso(mail.arrived_at),
+    )  # fmt: skip
+
+
+def closure_relabel(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    to: str,
+    site: str,
+    label: str | None,
+) -> None:
+    _send(
+        app, session, incident, parsed, [to], "closure-relabel.txt.j2",
+        "closure-relabel", site=site, label=label,
+    )  # fmt: skip
+
+
+def credentials(
+    app: App,
+    session: Session,
+    incident: Incident,
+    to: list[str],
+    *,
+    kind: str,
+    name: str,
+    dns: list[str],
+    member: str,
+) -> None:
+    _send(
+        app, session, incident, None, to, "notify-credentials.txt.j2",
+        f"notify-{kind.lower()}", kind=kind, target=name, dns=dns, member=member,
+    )  # fmt: skip

@@ -1,0 +1,254 @@
+"""Each command of a CSIRT member, by mail through Dovecot and out through SMTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+from test_csirt_env import (
+    ALICE,
+    World,
+    at,
+    body_of,
+    member_mail,
+    site_report,
+)
+
+from mailbot.db.models import FieldValue, Mail
+from mailbot.incidents import by_tag
+
+_COUNTER = iter(range(1, 1000))
+
+# The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
+pytest_plugins = ("test_csirt_env",)
+
+
+def _command(
+    w: World, tag: str, body: str, when: str, *, to: str = "abuse@csirt.example.org"
+) -> list:  # type: ignore[type-arg]
+    """Alice replies in the thread; returns the mails mailbot sent for it."""
+    w.new_mail()
+    n = next(_COUNTER)
+    w.deliver(
+        member_mail(subject=f"Re: [{tag}] [TLP:AMBER] Security incident", body=body,
+                    when=at(when), message_id=f"<cmd-{n}@csirt.example.org>", to=to),
+        at(when),
+    )  # fmt: skip
+    return w.new_mail()
+
+
+def _confirmed(sent: list, count: int = 1) -> list[str]:  # type: ignore[type-arg]
+    """Every mail went to the member alone, each a confirmation."""
+    assert len(sent) == count, [(m.recipients, m.message["Subject"]) for m in sent]
+    for message in sent:
+        assert message.recipients == (ALICE,)
+        assert "Done: #" in message.message["Subject"]
+        assert body_of(message).splitlines()[0].startswith("TLP:")
+    return [body_of(m) for m in sent]
+
+
+def _trail(w: World, tag: str) -> list[tuple[str, str, str]]:
+    return [(a["actor"], a["action"], a["message_id"]) for a in w.show(tag)["audit"]]
+
+
+def test_status_and_time_commands(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    sent = _command(
+        w,
+        tag,
+        "#discovered 2026-11-30T07:30:00Z\n#isolated 2026-11-30T10:15:00+01:00\n\nThanks.",
+        "2026-11-30T10:30:00",
+    )
+    _confirmed(sent, 2)
+    shown = w.show(tag)
+    assert shown["discovered_at"] == "2026-11-30T07:30:00Z"
+    assert shown["isolated_at"] == "2026-11-30T09:15:00Z"
+    report = [d for d in shown["deadlines"] if d["rule"] == "report"]
+    assert report and report[0]["started_at"] == "2026-11-30T07:30:00Z"
+    assert report[0]["due_at"] == "2026-11-30T11:30:00Z"
+    containment = [d for d in shown["deadlines"] if d["rule"] == "containment"]
+    assert containment[0]["state"] == "met"
+    assert containment[0]["met_at"] == "2026-11-30T09:15:00Z"
+    downtime = [d for d in shown["deadlines"] if d["rule"] == "downtime"]
+    assert downtime[0]["started_at"] == "2026-11-30T09:15:00Z"
+
+    # #resolved without a time: the mail's own time, closure-report clocks start.
+    _confirmed(_command(w, tag, "#resolved", "2026-12-01T10:00:00"))
+    shown = w.show(tag)
+    assert shown["resolved_at"] == "2026-12-01T10:00:00Z"
+    assert shown["status"] == "resolved"
+    closure = [d for d in shown["deadlines"] if d["rule"] == "closure_report"]
+    assert [(d["site"], d["due_at"]) for d in closure] == [
+        ("SITE-A", "2027-01-01T10:00:00Z")
+    ]
+
+    # #reopen, then #close: every pending clock cancelled.
+    _confirmed(_command(w, tag, "#reopen", "2026-12-01T11:00:00"))
+    assert w.show(tag)["status"] == "open"
+    body = _confirmed(_command(w, tag, "#close", "2026-12-01T12:00:00"))[0]
+    shown = w.show(tag)
+    assert shown["status"] == "closed"
+    assert not [d for d in shown["deadlines"] if d["state"] == "pending"]
+    assert "pending clock(s) cancelled" in body
+    actions = [a for _, a, _ in _trail(w, tag)]
+    assert actions == ["discovered", "isolated", "resolved", "reopen", "close"]
+    assert all(actor == ALICE and mid for actor, _, mid in _trail(w, tag))
+
+
+def test_tlp_site_extend_and_no_request(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    _confirmed(_command(w, tag, "#tlp GREEN", "2026-11-30T10:00:00"))
+    assert w.show(tag)["tlp"] == "GREEN"
+
+    # #site moves the incident to SITE-C: its contacts, zone and clocks.
+    _confirmed(_command(w, tag, "#site SITE-C", "2026-11-30T10:05:00"))
+    shown = w.show(tag)
+    assert shown["site"] == "SITE-C" and shown["sites"] == ["SITE-C"]
+    assert {d["site"] for d in shown["deadlines"] if d["state"] == "pending"} == {
+        "SITE-C"
+    }
+
+    # A request to the site starts an analysis clock; #extend moves it.
+    sent = _command(
+        w,
+        tag,
+        "Please send the logs.",
+        "2026-11-30T10:30:00",
+        to="soc@site-c.example.com",
+    )
+    assert sent == []
+    analysis = [d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]
+    assert len(analysis) == 1 and analysis[0]["site"] == "SITE-C"
+    _confirmed(
+        _command(w, tag, "#extend analysis 2026-12-02T12:00:00Z", "2026-11-30T11:00:00")
+    )
+    analysis = [d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]
+    assert analysis[0]["due_at"] == "2026-12-02T12:00:00Z"
+
+    # #no-request: a mail to the site that starts no clock, whatever else it says.
+    _confirmed(
+        _command(
+            w,
+            tag,
+            "#no-request\n\nFYI only.",
+            "2026-11-30T11:30:00",
+            to="soc@site-c.example.com",
+        )
+    )
+    assert len([d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]) == 1
+    # Without #no-request but with another command, it is still a request.
+    _confirmed(
+        _command(
+            w,
+            tag,
+            "#tlp AMBER\nPlease answer.",
+            "2026-11-30T12:00:00",
+            to="soc@site-c.example.com",
+        )
+    )
+    assert len([d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]) == 2
+    assert w.show(tag)["tlp"] == "AMBER"
+
+
+def test_notify_vo_and_ca(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    dn = "/DC=org/DC=example/CN=Jane Doe 1234"
+    with w.app.db.transaction() as session:
+        # The DN as extraction records it (extraction is tested on its own).
+        incident = by_tag(session, tag)
+        mail = session.scalars(select(Mail).where(Mail.direction == "in")).first()
+        assert incident is not None and mail is not None
+        session.add(
+            FieldValue(
+                incident_id=incident.id,
+                mail_id=mail.id,
+                field="x509_dns",
+                value=dn,
+                kind="dn",
+            )
+        )
+    sent = _command(
+        w,
+        tag,
+        "#notify-vo vo.example.org\n#notify-ca Example Grid CA",
+        "2026-11-30T10:00:00",
+    )
+    notices = [m for m in sent if m.recipients != (ALICE,)]
+    assert sorted(m.recipients for m in notices) == [
+        ("ca@ca.example.org",),
+        ("vo-security@vo.example.org",),
+    ]
+    for message in notices:
+        assert dn in body_of(message)
+        assert message.message["Subject"].startswith(
+            f"[{tag}] [TLP:AMBER] Compromised credentials"
+        )
+        assert body_of(message).splitlines()[0] == "TLP:AMBER"
+    _confirmed([m for m in sent if m.recipients == (ALICE,)], 2)
+
+
+def test_bad_commands_get_one_reply_listing_the_valid_ones(
+    w: World, tmp_path: Path
+) -> None:
+    tag = site_report(w)
+    before = w.show(tag)
+    sent = _command(
+        w,
+        tag,
+        "#frobnicate now\n#discovered yesterday\n#site NOWHERE\n#merge EGI-20991231-01\n#notify-vo nobody.example\n",
+        "2026-11-30T10:00:00",
+    )
+    assert len(sent) == 1 and sent[0].recipients == (ALICE,)
+    text = body_of(sent[0])
+    for expected in (
+        "#frobnicate is not a command",
+        "ISO 8601",
+        "'NOWHERE' is no site",
+        "no incident is named EGI-20991231-01",
+        "'nobody.example' is no VO",
+        "#notify-ca CA",
+        "#extend RULE TIME",
+    ):
+        assert expected in text, expected
+    after = w.show(tag)
+    assert after["audit"] == [] and after["site"] == before["site"]
+    assert after["deadlines"] == before["deadlines"]
+
+
+def test_quoted_commands_and_later_lines_do_nothing(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    body = (
+        "Thanks, looking into it.\n#close\n\n"
+        "On Mon, 30 Nov 2026 at 10:00, Bob <bob@csirt.example.org> wrote:\n> #false-positive\n"
+    )
+    assert _command(w, tag, body, "2026-11-30T10:00:00") == []
+    assert w.show(tag)["status"] == "open"
+
+
+def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))
+    config = tmp_path / "mailbot.toml"
+    s = w.app.settings
+    config.write_text(
+        f'[mailbot]\naddress = "{s.mailbot.address}"\n[database]\nurl = "{s.database.url}"\n'
+        f'[source]\nkind = "maildir"\n[maildir]\npath = "{tmp_path / "inbox"}"\n'
+        f'[smtp]\nkind = "maildir"\npath = "{tmp_path / "sent"}"\n'
+        f'[sites]\nfile = "{s.sites.file}"\n',
+        encoding="utf-8",
+    )
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "mailbot", "--config", str(config), "show", tag, *a],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    data = json.loads(run("--json").stdout)
+    assert [(e["actor"], e["action"]) for e in data["audit"]] == [(ALICE, "tlp")]
+    assert data["audit"][0]["message_id"].startswith("<cmd-")
+    assert data["audit"][0]["at"] == "2026-11-30T10:01:00Z"
+    text = run().stdout
+    assert "Audit trail:" in text and f"{ALICE}: tlp #tlp RED" in text

@@ -1,0 +1,94 @@
+"""#merge: one incident from two, and later mail under either tag lands in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_csirt_env import (
+    ALICE,
+    SITE_C,
+    World,
+    at,
+    member_mail,
+    raw_mail,
+    site_report,
+)
+
+from mailbot import views
+
+# The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
+pytest_plugins = ("test_csirt_env",)
+
+
+def second_report(w: World, when: str = "2026-11-30T10:20:00") -> str:
+    w.deliver(raw_mail(
+        subject="Suspicious SSH logins at SITE-C", sender=SITE_C, when=at(when),
+        message_id="<report-c@site-c.example.com>",
+        body="Logins from 203.0.113.77 to ui01.site-c.example.com; host isolated.\n",
+    ), at(when))  # fmt: skip
+    return str(views.incident_list(w.app)[-1]["tag"])
+
+
+def merge(
+    w: World, source: str, target: str, when: str = "2026-11-30T11:00:00"
+) -> None:
+    w.deliver(member_mail(
+        subject=f"Re: [{source}] [TLP:AMBER] Suspicious SSH logins at SITE-C",
+        body=f"#merge {target}\n#no-request\n", when=at(when),
+        message_id="<merge@csirt.example.org>",
+    ), at(when))  # fmt: skip
+
+
+def test_merge_then_mail_under_either_tag(w: World, tmp_path: Path) -> None:
+    first = site_report(w)
+    second = second_report(w)
+    assert first != second
+    w.new_mail()
+    merge(w, second, first)
+
+    sent = w.new_mail()
+    assert [m.recipients for m in sent] == [(ALICE,), (ALICE,)]
+    assert all(m.message["Subject"].startswith(f"[{first}] ") for m in sent)
+    assert [r["tag"] for r in views.incident_list(w.app)] == [first]
+    shown = w.show(second)
+    assert shown["tag"] == first and second in shown["aliases"]
+    assert shown["sites"] == ["SITE-A", "SITE-C"]
+    reasons = {m["message_id"]: m["thread_reason"] for m in shown["messages"]}
+    assert reasons["<report-c@site-c.example.com>"] == "merge"
+    assert reasons["<report-a@site-a.example.com>"] == "new"
+    assert "203.0.113.77" in str(shown["fields"])
+    # Each site keeps its own clocks.
+    by_site = {(d["rule"], d["site"]) for d in shown["deadlines"]}
+    assert {("report", "SITE-A"), ("report", "SITE-C")} <= by_site
+    assert shown["audit"][0]["action"] == "merge"
+
+    # Later mail under the merged-away tag, and under the kept one.
+    for n, tag in enumerate((second, first)):
+        when = at(f"2026-11-30T1{2 + n}:00:00")
+        w.deliver(
+            raw_mail(
+                subject=f"Re: [{tag}] update",
+                sender=SITE_C,
+                when=when,
+                message_id=f"<later-{n}@site-c.example.com>",
+                body="Downtime declared.\n",
+            ),
+            when,
+        )
+    assert [r["tag"] for r in views.incident_list(w.app)] == [first]
+    messages = {m["message_id"] for m in w.show(first)["messages"]}
+    assert {"<later-0@site-c.example.com>", "<later-1@site-c.example.com>"} <= messages
+    downtime = {
+        d["site"] for d in w.show(first)["deadlines"] if d["rule"] == "downtime"
+    }
+    assert "SITE-C" in downtime
+
+
+def test_merge_into_itself_or_unknown_is_refused(w: World, tmp_path: Path) -> None:
+    first = site_report(w)
+    w.new_mail()
+    merge(w, first, first)
+    sent = w.new_mail()
+    assert len(sent) == 2  # #no-request confirmed, #merge refused
+    assert any("is this incident already" in str(m.message) for m in sent)
+    assert w.show(first)["aliases"] == ["EGI-20261130"]
