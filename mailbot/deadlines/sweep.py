@@ -68,7 +68,8 @@ def due(app: App, now: dt.datetime, after: Position | None = None) -> list[Posit
         )
     query = query.order_by(Deadline.next_action_at, Deadline.id).limit(BATCH)
     with app.db.transaction() as session:
-        return [(moment, id_) for moment, id_ in session.execute(query)]
+        # next_action_at <= now: never None here.
+        return [(moment, id_) for moment, id_ in session.execute(query) if moment]
 
 
 def sweep(app: App) -> dict[str, object]:
