@@ -22,12 +22,18 @@ _MAIL = re.compile(
 _URL = re.compile(
     r"(?<![a-z])(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE
 )
-_DOTTED = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,5})+(?:/\d{1,2}(?!\d|\.\d))?")
-_V6 = re.compile(r"(?<![\w:.])[0-9a-f]{0,4}:[0-9a-f:.]{2,}[0-9a-f](?:%\w+)?", re.I)
+# Speed: a pattern whose first item is a character class lets the regex
+# engine skip to the positions where that class occurs; a look-behind first,
+# or IGNORECASE on letters, makes it try every position of the line. So the
+# look-behinds stand after the first character and cases are spelled out.
+_DOTTED = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,5})+(?:/\d{1,2}(?!\d|\.\d))?")
+_V6 = re.compile(
+    r"(?=[0-9a-fA-F:])(?<![\w:.])[0-9a-fA-F]{0,4}:[0-9a-fA-F:.]{2,}[0-9a-fA-F]"
+    r"(?:%\w+)?"
+)
 _HOST = re.compile(
-    r"(?<![\w@/\\=.:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
-    r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})\.?(?![\w@(-]|\.\w)",
-    re.IGNORECASE,
+    r"(?<![\w@/\\=.:-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
+    r"(?:[a-zA-Z]{2,63}|[xX][nN]--[a-zA-Z0-9-]{1,59})\.?(?![\w@(-]|\.\w)"
 )
 _CVE = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
 # A dotted number after these words is a version, not an address.
@@ -117,25 +123,30 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 def _ipv4(text: str) -> list[Indicator]:
     found = []
     for match in _DOTTED.finditer(text):
-        run = match.group(0)
         following = text[match.end() : match.end() + 1]
         if following.isalpha() or following == "_":
             continue
+        item = _dotted_item(match.group(0))
+        if item is None:
+            continue
         if _VERSION.search(text[max(0, match.start() - 30) : match.start()]):
             continue
-        network = _CIDR_ONLY.search(run)
-        digits = run[: network.start()] if network else run
-        pieces = digits.split(".")
-        if len(pieces) == 5 and not network and int(pieces[4]) <= 65535:
-            # BSD netstat and tcpdump write the port as a fifth component.
-            pieces = pieces[:4]
-        if len(pieces) != 4 or any(len(p) > 3 for p in pieces):
-            continue
-        item = _v4_item(".".join(pieces), network.group(0) if network else "")
-        if item is not None:
-            value, kind = item
-            found.append(Indicator(value, kind, match.start(), match.end()))
+        found.append(Indicator(item[0], item[1], match.start(), match.end()))
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _dotted_item(run: str) -> tuple[str, str] | None:
+    """The address or network that the dotted number `run` writes, if any."""
+    network = _CIDR_ONLY.search(run)
+    digits = run[: network.start()] if network else run
+    pieces = digits.split(".")
+    if len(pieces) == 5 and not network and int(pieces[4]) <= 65535:
+        # BSD netstat and tcpdump write the port as a fifth component.
+        pieces = pieces[:4]
+    if len(pieces) != 4 or any(len(p) > 3 for p in pieces):
+        return None
+    return _v4_item(".".join(pieces), network.group(0) if network else "")
 
 
 def _v4_item(dotted: str, prefix: str) -> tuple[str, str] | None:

@@ -102,7 +102,8 @@ def read_part(
     text = "\n".join(line for _, line, _ in lines)
     clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
-    refanged = [refang(line) for _, line, _ in lines]
+    # Refanged in one pass over the part: no defanged form spans a newline.
+    refanged = refang(text).split("\n")
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET:
             reader.skipped["lines after the value budget"] = len(lines) - index

@@ -34,16 +34,19 @@ _ZONE = (
     r"|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|local[ \t]+time)"
     r"(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
 )
+# The look-behind stands after the first digit so that the regex engine can
+# skip to digits instead of trying every position of a line.
 _TIME = re.compile(
-    r"(?<![\d:.])(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
+    r"(?P<h>\d(?<![\d:.]\d)\d?):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
     r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
 )
 _D, _Y = r"(\d{1,2})", r"(\d{4})"
 _DATES = (
-    ("ymd", re.compile(r"(?<![\d.])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d])")),
+    # The look-behinds stand after the first digit: see _TIME.
+    ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
     (
         "dmy",
-        re.compile(r"(?<![\d.])" + _D + r"[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
+        re.compile(r"(\d(?<![\d.]\d)\d?)[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
     ),
     (
         "dMy",
