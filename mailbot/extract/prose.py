@@ -43,6 +43,8 @@ _TEXT_FIELDS = {
 _TEXT = {
     name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
 }
+# Any of them: one pass rules out the lines that speak to no field at all.
+_ANY_TEXT = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
 # Evidence: what was seen, when an indicator, time or path is on the line.
 _ACTIVITY = re.compile(
     r"\b(?:log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
@@ -91,7 +93,9 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
     line = line[:1000]
     lower = line.lower()
-    fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
+    fields = []
+    if _ANY_TEXT.search(lower):
+        fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
     if (
         has_indicator
         and (is_record or _ACTIVITY.search(line))

@@ -187,7 +187,7 @@ def _starts_quote(lines: list[str], index: int) -> bool:
     line = lines[index]
     if _ORIGINAL.match(line) or _is_header_block(lines, index):
         return True
-    if _WROTE.search(line) and len(line) < 400:
+    if _wrote(line):
         return not _next_is_quoted(lines, index) and _is_intro(lines, index)
     return False
 
@@ -196,8 +196,16 @@ def _is_reply_header(lines: list[str], index: int) -> bool:
     """An "On ... wrote:" line followed by `>` lines (inline or bottom quoting)."""
     line = lines[index]
     return (
-        bool(_WROTE.search(line)) and len(line) < 400 and _next_is_quoted(lines, index)
+        _wrote(line) and _next_is_quoted(lines, index)
     )
+
+
+def _wrote(line: str) -> bool:
+    """Whether `line` (under 400 characters) is an "On ... wrote:" line."""
+    # The pattern ends with a colon; most lines are ruled out without it.
+    if len(line) >= 400 or not line.rstrip(" \t").endswith(":"):
+        return False
+    return bool(_WROTE.search(line))
 
 
 def _is_intro(lines: list[str], index: int) -> bool:

@@ -116,8 +116,11 @@ _PREPOSITION = re.compile(
 MAX_TIMES = 40
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + _MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
+# "(all) times are UTC": only where the match ends and the zone are used, so
+# the optional "all" is left out, and the word boundary is a look-behind after
+# the "t" so that the regex engine can skip to the letter t.
 _PART_ZONE = re.compile(
-    r"\b(?:all[ \t]+)?times?[ \t]+(?:above[ \t]+|below[ \t]+)?"
+    r"t(?<!\w.)imes?[ \t]+(?:above[ \t]+|below[ \t]+)?"
     r"(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+(?:in[ \t]+)?("
     + "|".join(sorted((z.lower() for z in _ABBREVIATIONS if z != "Z"), key=len)[::-1])
     + r")\b"
