@@ -21,6 +21,7 @@ from mailbot.deadlines import (
     chase_policy_from_config,
     rules_from_config,
 )
+from mailbot.outage import Outages
 from mailbot.sites import Directory, load_directory
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class App:
     # --backfill: record everything, send nothing.
     backfill: bool = False
     _calendars: dict[str | None, WorkingCalendar] = field(default_factory=dict)
+    # Servers down right now, so that each outage is logged once (outage.py).
+    outages: Outages = field(default_factory=Outages)
 
     def __post_init__(self) -> None:
         if self.directory is None:

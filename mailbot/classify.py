@@ -36,6 +36,7 @@ __all__ = [
     "auto_reply_reason",
     "classify",
     "is_bounce",
+    "is_plain_address",
     "is_robot_address",
     "parse_dsn",
 ]
@@ -98,6 +99,17 @@ def is_robot_address(addr: str) -> bool:
         for start in range(len(tokens))
         for end in range(start + 1, min(start + 4, len(tokens) + 1))
     )
+
+
+def is_plain_address(address: str) -> bool:
+    """Whether `address` is one bare addr-spec, safe for RCPT TO and headers."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or len(address) > 254:
+        return False
+    # ASCII only: mailbot does not speak SMTPUTF8, and RCPT would fail.
+    if not address.isascii() or not address.isprintable():
+        return False
+    return not any(c in address for c in ' <>,;:"\\()[]')
 
 
 def _local_part(addr: str) -> str:
@@ -396,4 +408,9 @@ def _robot_sender_reason(message: Message) -> str | None:
     # envelope sender; what is not a bounce among them is still automatic.
     if is_daemon_sender(message):
         return "mail system sender"
-    return "null return-path" if has_null_sender(message) else None
+    if has_null_sender(message):
+        return "null return-path"
+    # Nobody reads noreply@ and the like: their mail is automatic too, and
+    # must neither be answered nor meet a site's deadline.
+    sender = first_address(header_text(message, "From"))
+    return "robot sender address" if sender and is_robot_address(sender) else None

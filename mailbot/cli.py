@@ -88,21 +88,6 @@ def _quarantine_args(sub: argparse.ArgumentParser) -> None:
     _json_flag(sub)
 
 
-def _report_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--since", help="a date (local midnight) or ISO 8601 instant")
-    sub.add_argument("--until", help="the end of the period (default: now)")
-    sub.add_argument("--format", choices=["text", "csv", "json"], default="text")
-
-
-def _render_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "template", metavar="TEMPLATE", help="reminder-1, reminder-2, escalation, "
-        "acknowledgement or digest (a name in the templates folder)"
-    )
-    sub.add_argument("--incident", metavar="TAG", help="the incident to render for")
-    sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
-
-
 def _deadlines_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--due-within",
@@ -121,6 +106,31 @@ def _sites_args(sub: argparse.ArgumentParser) -> None:
         help="sites file to write or merge into (default: [sites] file of the "
         "config, else ./sites.toml); '-' prints it",
     )
+
+
+def _report_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--since", help="a date (local midnight) or ISO 8601 instant")
+    sub.add_argument("--until", help="the end of the period (default: now)")
+    sub.add_argument("--format", choices=["text", "csv", "json"], default="text")
+
+
+def _render_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "template", metavar="TEMPLATE", help="reminder-1, reminder-2, escalation, "
+        "acknowledgement or digest (a name in the templates folder)"
+    )
+    sub.add_argument("--incident", metavar="TAG", help="the incident to render for")
+    sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
+
+
+def _brake_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "action",
+        nargs="?",
+        choices=["release"],
+        help="release: send the held mails and lift the brake",
+    )
+    _json_flag(sub)
 
 
 def _demo_args(sub: argparse.ArgumentParser) -> None:
@@ -183,15 +193,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         _quarantine_args,
         _command("mailbot.commands", "quarantine"),
     ),
-    "report": (
-        "deadlines met and missed per site and NGI, incidents opened and closed",
-        _report_args,
-        _command("mailbot.report", "report_command"),
-    ),
-    "render": (
-        "show a reminder or acknowledgement as it would be sent now (sends nothing)",
-        _render_args,
-        _command("mailbot.preview", "render_command"),
+    "brake": (
+        "the brake on automatic mail and the mails held; release sends them",
+        _brake_args,
+        _command("mailbot.brake", "command"),
     ),
     "deadlines": (
         "forecast of the reminders: what will be sent when, to whom",
@@ -202,6 +207,16 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "sites import FILE...: write or merge a sites file from GOCDB XML",
         _sites_args,
         _command("mailbot.sites_import", "sites"),
+    ),
+    "report": (
+        "deadlines met and missed per site and NGI, incidents opened and closed",
+        _report_args,
+        _command("mailbot.report", "report_command"),
+    ),
+    "render": (
+        "show a reminder or acknowledgement as it would be sent now (sends nothing)",
+        _render_args,
+        _command("mailbot.preview", "render_command"),
     ),
     "demo": (
         "the main job end to end on the shipped sample mailbox",

@@ -36,7 +36,9 @@ def clean_ids(ids: Sequence[str]) -> list[str]:
     found: list[str] = []
     for value in ids:
         for msgid in _ID_RE.findall(clean_header(value)):
-            if msgid not in found:
+            # A non-ASCII id would be sent as an encoded word, which no
+            # mail program matches: it cannot thread, so it is left out.
+            if msgid not in found and msgid.isascii():
                 found.append(msgid)
     return found
 

@@ -107,6 +107,29 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    """Bounds on one incoming mail; a mail over them is kept and marked."""
+
+    max_mail_bytes: int = 25 * 1024 * 1024
+    max_header_bytes: int = 256 * 1024
+    max_mime_depth: int = 30
+    max_mime_parts: int = 500
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_seconds_per_mail: float = 60.0
+    # Automatic processing attempts of one mail before it stays quarantined.
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class BrakeSettings:
+    """Caps on automatic mail, and the brake that stops it when volume jumps."""
+
+    max_per_recipient_per_day: int = 10
+    max_per_incident_per_day: int = 20
+    max_per_hour: int = 50
+
+
+@dataclass(frozen=True)
 class Settings:
     mailbot: MailbotSettings
     database: DatabaseSettings
@@ -121,6 +144,8 @@ class Settings:
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
     digest: DigestSettings = DigestSettings()
+    limits: LimitsSettings = LimitsSettings()
+    brake: BrakeSettings = BrakeSettings()
 
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -399,6 +424,29 @@ def _digest(s: _Section) -> DigestSettings:
     return DigestSettings(time=s.get("time", str, "08:00", _daily_time) or None)
 
 
+def _limits(s: _Section) -> LimitsSettings:
+    d = LimitsSettings()
+    whole = {
+        key: s.get(key, int, getattr(d, key), _positive)
+        for key in (
+            "max_mail_bytes",
+            "max_header_bytes",
+            "max_mime_depth",
+            "max_mime_parts",
+            "max_attachment_bytes",
+            "max_attempts",
+        )
+    }
+    seconds = s.get("max_seconds_per_mail", float, d.max_seconds_per_mail, _positive)
+    return LimitsSettings(**whole, max_seconds_per_mail=seconds)
+
+
+def _brake(s: _Section) -> BrakeSettings:
+    d = BrakeSettings()
+    keys = ("max_per_recipient_per_day", "max_per_incident_per_day", "max_per_hour")
+    return BrakeSettings(**{k: s.get(k, int, getattr(d, k), _positive) for k in keys})
+
+
 _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "mailbot": _mailbot,
     "database": _database,
@@ -411,4 +459,6 @@ _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "metrics": _metrics,
     "logging": _logging,
     "digest": _digest,
+    "limits": _limits,
+    "brake": _brake,
 }

@@ -18,13 +18,16 @@ import threading
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mailbot import leader, metrics, send, service
 from mailbot.app import App
-from mailbot.errors import TemporaryError
+from mailbot.errors import DatabaseUnavailable, TemporaryError
 
 log = logging.getLogger(__name__)
 
+# How an unreachable database shows (a lost connection, a refused one).
+_DATABASE_DOWN = (OperationalError, InterfaceError)
 IDLE_RENEW_SECONDS = 9 * 60
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -41,10 +44,10 @@ class Daemon:
             }
         )
         self._outage: str | None = None
-        # Set by run_command when [metrics] listen is configured.
-        self.exporter: metrics.Exporter | None = None
         self.leader = leader.for_settings(app.settings)
         self._standby = False
+        # Set by run_command when [metrics] listen is configured.
+        self.exporter: metrics.Exporter | None = None
 
     def start_jobs(self) -> None:
         interval = self.app.settings.source.poll_interval
@@ -92,6 +95,9 @@ class Daemon:
         def run() -> None:
             try:
                 job()
+            except _DATABASE_DOWN as exc:
+                # Logged once per outage, not once per job and tick.
+                self.app.outages.down("database", f"job {name}: {_first_line(exc)}")
             except Exception:  # noqa: BLE001 - a failed job must not stop the daemon
                 log.exception("job %s failed; it runs again at its next time", name)
 
@@ -108,8 +114,8 @@ class Daemon:
                 try:
                     self._intake()
                     backoff = 1.0
-                except (TemporaryError, OSError) as exc:
-                    self._report_outage(str(exc))
+                except (TemporaryError, OSError, *_DATABASE_DOWN) as exc:
+                    self._report_outage(exc)
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         finally:
@@ -138,18 +144,15 @@ class Daemon:
             self._standby = True
         return False
 
-    def _report_outage(self, problem: str) -> None:
+    def _report_outage(self, exc: Exception) -> None:
         # An outage is logged once when it starts, not once per attempt.
-        if self._outage is None:
-            log.error("mailbox unreachable, retrying with backoff: %s", problem)
-        else:
-            log.debug("mailbox still unreachable: %s", problem)
-        self._outage = problem
+        database = isinstance(exc, (DatabaseUnavailable, *_DATABASE_DOWN))
+        resource = "database" if database else "mailbox"
+        self.app.outages.down(resource, _first_line(exc))
 
     def _recovered(self) -> None:
-        if self._outage is not None:
-            log.warning("mailbox reachable again")
-            self._outage = None
+        self.app.outages.up("mailbox")
+        self.app.outages.up("database")
 
     def _intake(self) -> None:
         if self.app.settings.source.kind == "maildir":
@@ -176,7 +179,9 @@ class Daemon:
             try:
                 client.logout()
             except Exception:  # noqa: BLE001 - the connection may be gone already
-                pass
+                # Close the socket all the same: a dead session must not leak it.
+                with contextlib.suppress(Exception):
+                    client.shutdown()
 
     def _poll_once(self, client) -> None:  # type: ignore[no-untyped-def]
         from mailbot.fetch import imap
@@ -256,6 +261,11 @@ def _buffered(client) -> bool:  # type: ignore[no-untyped-def]
         return False
     finally:
         sock.settimeout(timeout)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _now_iso(app: App) -> str:

@@ -21,6 +21,17 @@ class TemporaryError(MailbotError):
     """Raised when a server or resource failed in a way worth retrying later."""
 
 
+class DatabaseUnavailable(TemporaryError):
+    """Raised when the database cannot be reached; the work waits for it."""
+
+
+class ServerUnavailable(TemporaryError):
+    """Raised when a server cannot be reached or refuses every mail for now.
+
+    It concerns the server, not one mail: the rest of the batch waits too.
+    """
+
+
 class PermanentError(MailbotError):
     """Raised when an operation can never succeed as asked; record it and stop."""
 

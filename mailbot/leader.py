@@ -88,6 +88,7 @@ class PostgresLeader:
             connect_args=_KEEPALIVES,
         )
         self._connection: Connection | None = None
+        self._unreachable = False
 
     def try_acquire(self) -> bool:
         if self._connection is not None:
@@ -95,8 +96,12 @@ class PostgresLeader:
         try:
             connection = self._engine.connect()
         except DBAPIError as exc:
-            log.warning("%s: cannot connect to take it: %s", self.where, exc.orig)
+            # Said once per outage; the retries every poll interval are DEBUG.
+            level = logging.DEBUG if self._unreachable else logging.WARNING
+            log.log(level, "%s: cannot connect to take it: %s", self.where, exc.orig)
+            self._unreachable = True
             return False
+        self._unreachable = False
         try:
             got = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}

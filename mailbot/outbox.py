@@ -10,13 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from mailbot.classify import is_robot_address
+from mailbot import brake
+from mailbot.classify import is_plain_address, is_robot_address
 from mailbot.compose import Outgoing
 from mailbot.db.models import Mail, Outbox
 from mailbot.store import dedupe_key
+
+if TYPE_CHECKING:
+    from mailbot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +33,30 @@ def queue(
     purpose: str,
     incident_id: int | None,
     now: dt.datetime,
+    app: App | None = None,
 ) -> Outbox | None:
-    """Store `outgoing` and queue it; robots are dropped from its recipients."""
-    recipients = [r for r in outgoing.recipients if not is_robot_address(r)]
+    """Store `outgoing` and queue it; robots are dropped from its recipients.
+
+    With `app`, the mail is automatic: the caps and the brake apply, and a
+    mail they stop is kept "held" (brake.py).
+    """
+    recipients = [
+        r
+        for r in outgoing.recipients
+        if is_plain_address(r) and not is_robot_address(r)
+    ]
     if not recipients:
         log.warning("%s not queued: no human recipient", outgoing.message_id)
         return None
+    verdict = brake.Verdict()
+    if app is not None:
+        verdict = brake.admit(
+            app,
+            session,
+            recipients=recipients,
+            incident_id=incident_id,
+            purpose=purpose,
+        )
     mail = Mail(
         direction="out",
         dedupe_key=dedupe_key(outgoing.raw),
@@ -61,9 +84,10 @@ def queue(
         envelope_from=outgoing.sender,
         recipients=recipients,
         purpose=purpose,
-        state="pending",
+        state=brake.HELD if verdict.reason else "pending",
         queued_at=now,
         next_try_at=now,
+        last_error=verdict.reason,
     )
     session.add(row)
     session.flush()
@@ -71,3 +95,4 @@ def queue(
         "%s queued (%s) to %s", outgoing.message_id, purpose, ", ".join(recipients)
     )
     return row
+

@@ -8,6 +8,13 @@
 A mail that fails a stage is quarantined with the stage and the reason; the
 caller's `mark_done` runs in the same transaction as the mail's results (or
 its quarantine), so a source never marks a mail done before it is.
+
+Every automatic attempt is counted before it starts, so a mail that kills the
+process (memory, a runaway parser) is quarantined after limits.max_attempts
+restarts instead of crashing the daemon for ever; a quarantined mail is
+retried automatically, with backoff, until it has had that many attempts.
+The database being unreachable is no fault of the mail: it raises
+DatabaseUnavailable and the mail stays where it was, to be done later.
 """
 
 from __future__ import annotations
@@ -18,13 +25,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from mailbot import store
+from mailbot import limits, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify
+from mailbot.config import LimitsSettings
 from mailbot.db.models import Mail
-from mailbot.errors import StageError
+from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
 from mailbot.parse import parse
 from mailbot.record import record
@@ -37,7 +47,9 @@ MarkDone = Callable[[Session], None]
 @dataclass(frozen=True)
 class Outcome:
     mail_id: int | None
-    result: str  # "processed", "duplicate", "quarantined"
+    # "processed", "duplicate", "quarantined", or "refetched" (this very
+    # delivery was stored before; counted nowhere again).
+    result: str
     incident: str | None = None
     reason: str | None = None
 
@@ -46,35 +58,110 @@ def _no_mark(_session: Session) -> None:
     return None
 
 
+_DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
 def process_delivery(
     app: App, delivery: RawMail, mark_done: MarkDone = _no_mark
 ) -> Outcome:
-    """Take one delivery through every stage; never raises for a bad mail."""
-    with app.db.transaction() as session:
-        stored = store.accept(session, delivery)
-        if not stored.new and stored.state != "received":
-            mark_done(session)
-            return Outcome(stored.mail_id, "duplicate")
-    return process_stored(app, stored.mail_id, delivery.raw, mark_done)
+    """Take one delivery through every stage; never raises for a bad mail.
+
+    Raises DatabaseUnavailable when the database cannot be reached.
+    """
+    try:
+        with app.db.transaction() as session:
+            stored = store.accept(session, delivery)
+            if not stored.new and stored.state != "received":
+                mark_done(session)
+                again = stored.state == "done"
+                return Outcome(stored.mail_id, "refetched" if again else "duplicate")
+            attempts = _count_attempt(session, stored.mail_id)
+        return process_stored(app, stored.mail_id, delivery.raw, mark_done, attempts)
+    except _DATABASE_DOWN as exc:
+        raise DatabaseUnavailable(f"{delivery.origin}: {_brief(exc)}") from exc
+
+
+def _count_attempt(session: Session, mail_id: int) -> int:
+    mail = session.get(Mail, mail_id)
+    assert mail is not None
+    mail.attempts = (mail.attempts or 0) + 1
+    return mail.attempts
+
+
+def _brief(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
 
 
 def process_stored(
-    app: App, mail_id: int, raw: bytes, mark_done: MarkDone = _no_mark
+    app: App,
+    mail_id: int,
+    raw: bytes,
+    mark_done: MarkDone = _no_mark,
+    attempts: int | None = None,
 ) -> Outcome:
-    """Run the stages after `store` for a mail whose raw bytes are kept."""
+    """Run the stages after `store` for a mail whose raw bytes are kept.
+
+    `attempts` counts the automatic tries, this one included; None is an
+    operator's retry, which is never refused.
+    """
+    bounds = app.settings.limits
+    if attempts is not None and attempts > bounds.max_attempts:
+        reason = (
+            f"processing stopped unfinished {attempts - 1} times (the process "
+            f"died); after a fix, `mailbot quarantine retry {mail_id}`"
+        )
+        return quarantine(app, mail_id, "crash", reason, mark_done)
+    over = limits.check_raw(raw, bounds)
+    if over is not None:
+        return quarantine(app, mail_id, "limits", over, mark_done)
     started = time.monotonic()
     try:
-        parsed = _stage("parse", parse, raw)
-        classification = _stage("classify", _classify, parsed)
+        with limits.time_limit(bounds.max_seconds_per_mail):
+            parsed = _stage("parse", _parse, raw, bounds)
+            classification = _stage("classify", _classify, parsed)
+        # The timer stays off while the database is used: a signal raised
+        # inside a driver call leaves its connection in no usable state.
         with app.db.transaction() as session:
             tag = _stage(
-                "record", record, app, session, mail_id, parsed, classification
+                "record", _record, app, session, mail_id, parsed, classification
             )
             mark_done(session)
+    except limits.MailTimeout as exc:
+        return quarantine(app, mail_id, "limits", str(exc), mark_done)
     except StageError as exc:
         return quarantine(app, mail_id, exc.stage, exc.reason, mark_done)
-    log.debug("mail %d processed in %.3f s", mail_id, time.monotonic() - started)
+    took = time.monotonic() - started
+    if took > bounds.max_seconds_per_mail:
+        log.warning("mail %d took %.1f s (limits.max_seconds_per_mail)", mail_id, took)
+    log.debug("mail %d processed in %.3f s", mail_id, took)
     return Outcome(mail_id, "processed", incident=tag)
+
+
+def _parse(raw: bytes, bounds: LimitsSettings) -> ParsedMail:
+    return parse(
+        raw,
+        max_parts=bounds.max_mime_parts,
+        max_depth=bounds.max_mime_depth,
+        max_attachment_bytes=bounds.max_attachment_bytes,
+    )
+
+
+def _record(
+    app: App,
+    session: Session,
+    mail_id: int,
+    parsed: ParsedMail,
+    classification: Classification,
+) -> str | None:
+    tag = record(app, session, mail_id, parsed, classification)
+    cuts = limits.over_limit_notes(parsed.defects)
+    if cuts:
+        # Processed with what was within the limits: say so on the mail.
+        mail = session.get(Mail, mail_id)
+        assert mail is not None
+        mail.flags = [*(mail.flags or []), limits.FLAG]
+        log.warning("%s processed over a limit: %s", parsed.message_id, cuts[0])
+    return tag
 
 
 def _classify(parsed: ParsedMail) -> Classification:
@@ -86,7 +173,8 @@ def _classify(parsed: ParsedMail) -> Classification:
 def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-untyped-def]
     try:
         return function(*args)
-    except StageError:
+    except (StageError, limits.MailTimeout, *_DATABASE_DOWN):
+        # An unreachable database is no fault of the mail: not quarantined.
         raise
     except Exception as exc:  # noqa: BLE001 - any failure sets the mail aside
         log.exception("stage %s failed", name)
@@ -103,24 +191,64 @@ def quarantine(
         mail.state = "quarantined"
         mail.stage = stage
         mail.error = reason[:2000]
-        mail.attempts += 1
         mail.processed_at = app.clock.now()
         mark_done(session)
     log.error("mail %d quarantined at %s: %s", mail_id, stage, reason)
     return Outcome(mail_id, "quarantined", reason=reason)
 
 
-def resume_received(app: App) -> list[Outcome]:
-    """Finish mails whose raw bytes were stored but never processed (a crash)."""
-    from sqlalchemy import select
+# Stages whose failure may pass by itself (a bug hit by a race, a lock);
+# "limits" and "crash" need a person.
+_RETRIED_STAGES = ("parse", "classify", "record")
 
-    with app.db.transaction() as session:
-        rows = session.execute(
-            select(Mail.id, Mail.raw).where(
-                Mail.state == "received", Mail.direction == "in"
+
+def resume_received(app: App) -> list[Outcome]:
+    """Finish mails stored but never processed (a crash), and retry due
+    quarantined ones; both count as attempts."""
+    now = app.clock.now()
+    bounds = app.settings.limits
+    try:
+        with app.db.transaction() as session:
+            stuck = list(
+                session.scalars(
+                    select(Mail.id).where(
+                        Mail.state == "received", Mail.direction == "in"
+                    )
+                )
             )
-        ).all()
-    return [process_stored(app, row.id, row.raw) for row in rows]
+            due = [
+                m.id
+                for m in session.scalars(
+                    select(Mail).where(
+                        Mail.state == "quarantined",
+                        Mail.direction == "in",
+                        Mail.stage.in_(_RETRIED_STAGES),
+                        Mail.attempts < bounds.max_attempts,
+                    )
+                )
+                if m.processed_at is None
+                or now >= m.processed_at + retry_delay(m.attempts)
+            ]
+        return [_again(app, mail_id) for mail_id in [*stuck, *due]]
+    except _DATABASE_DOWN as exc:
+        raise DatabaseUnavailable(f"resuming stored mail: {_brief(exc)}") from exc
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """5, 10, 20 ... minutes after the last failed attempt, at most a day."""
+    return dt.timedelta(minutes=min(5 * 2 ** max(attempts - 1, 0), 24 * 60))
+
+
+def _again(app: App, mail_id: int) -> Outcome:
+    with app.db.transaction() as session:
+        mail = session.get(Mail, mail_id)
+        assert mail is not None
+        if mail.state == "quarantined":
+            log.info("mail %d retried after quarantine at %s", mail_id, mail.stage)
+        mail.state = "received"
+        attempts = _count_attempt(session, mail_id)
+        raw = mail.raw
+    return process_stored(app, mail_id, raw, attempts=attempts)
 
 
 def plausible_date(date: dt.datetime | None, arrived_at: dt.datetime) -> dt.datetime:

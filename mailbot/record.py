@@ -60,7 +60,7 @@ def record(
     site = author.site or _site_named(app, parsed, text)
     incident, reason = _thread(app, session, mail, parsed, classification, author, site)
     if incident is None and classification.dsn is not None:
-        bounces.record_failures(session, mail, classification.dsn, app.clock.now())
+        bounces.handle(app, session, mail, classification.dsn, None)
     mail.thread_reason = reason
     mail.state, mail.processed_at = "processed", app.clock.now()
     if incident is None:
@@ -198,7 +198,7 @@ def _update_incident(
     if site is not None:
         incidents.add_site(session, incident, site.name)
     if author.role == "bounce" and classification.dsn is not None:
-        bounces.record_failures(session, mail, classification.dsn, app.clock.now())
+        bounces.handle(app, session, mail, classification.dsn, incident)
     if author.role in _ROBOT_ROLES:
         return incident
     fields.record_findings(app, session, incident, mail, parsed, site)

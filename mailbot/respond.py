@@ -86,7 +86,12 @@ def send_in_thread(
         references=references,
     )
     return outbox.queue(
-        session, outgoing, purpose=purpose, incident_id=incident.id, now=app.clock.now()
+        session,
+        outgoing,
+        purpose=purpose,
+        incident_id=incident.id,
+        now=app.clock.now(),
+        app=app,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailbot import authn
-from mailbot.classify import Classification, is_robot_address
+from mailbot.classify import Classification, is_plain_address, is_robot_address
 from mailbot.config import Settings
 from mailbot.mail import ParsedMail
 from mailbot.sites import Directory, Site
@@ -69,6 +69,6 @@ def reply_address(parsed: ParsedMail) -> str | None:
         [parsed.from_.addr] if parsed.from_ else []
     )
     for address in candidates:
-        if address and "@" in address and not is_robot_address(address):
+        if is_plain_address(address) and not is_robot_address(address):
             return address
     return None

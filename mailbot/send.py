@@ -26,7 +26,12 @@ from sqlalchemy import select, update
 from mailbot.app import App
 from mailbot.config import SmtpSettings
 from mailbot.db.models import Mail, Outbox
-from mailbot.errors import DeliveryUncertain, PermanentError, TemporaryError
+from mailbot.errors import (
+    DeliveryUncertain,
+    PermanentError,
+    ServerUnavailable,
+    TemporaryError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +101,9 @@ class SmtpTransport:
                 f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryError(f"cannot reach SMTP {s.host}:{s.port}: {exc}") from exc
+            raise ServerUnavailable(
+                f"cannot reach SMTP {s.host}:{s.port}: {exc}"
+            ) from exc
         return smtp
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
@@ -116,9 +123,16 @@ class SmtpTransport:
             # smtplib's mail() assumes a greeting was sent; STARTTLS resets it.
             smtp.ehlo_or_helo_if_needed()
             code, answer = smtp.mail(sender)
-            _check(code, answer, "MAIL FROM")
+            if code >= 400:
+                # Refusing our sender refuses every mail: the server's problem.
+                text = answer.decode(errors="replace")
+                raise ServerUnavailable(f"MAIL FROM: {code} {text}")
             refused: dict[str, str] = {}
             for recipient in recipients:
+                if not recipient.isascii():
+                    # No SMTPUTF8 here: smtplib would raise on the command.
+                    refused[recipient] = "553 not an ASCII address (no SMTPUTF8)"
+                    continue
                 code, answer = smtp.rcpt(recipient)
                 if code >= 400:
                     refused[recipient] = f"{code} {answer.decode(errors='replace')}"
@@ -128,7 +142,7 @@ class SmtpTransport:
                 raise error(f"every recipient refused: {refused}")
             return refused
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise TemporaryError(f"SMTP failed before DATA: {exc}") from exc
+            raise ServerUnavailable(f"SMTP failed before DATA: {exc}") from exc
 
     def _data(self, smtp: smtplib.SMTP, raw: bytes) -> None:
         try:
@@ -194,8 +208,14 @@ def deliver_due(app: App, transport: Transport | None = None, limit: int = 200):
     counts = DeliveryCounts()
     try:
         while claimed := claim(app, limit):
-            for row_id in claimed:
-                _deliver_one(app, transport, row_id, counts)
+            for done, row_id in enumerate(claimed):
+                try:
+                    _deliver_one(app, transport, row_id, counts)
+                except ServerUnavailable as exc:
+                    # The server, not the mail: put the batch back, untried.
+                    release(app, claimed[done:])
+                    app.outages.down("smtp", str(exc))
+                    return counts
             if len(claimed) < limit:
                 break
     finally:
@@ -226,6 +246,16 @@ def claim(app: App, limit: int) -> list[int]:
     return ids
 
 
+def release(app: App, ids: list[int]) -> None:
+    """Give claimed rows back, as if never claimed (no attempt counted)."""
+    with app.db.transaction() as session:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(ids), Outbox.state == "sending")
+            .values(state="pending", lease_until=None)
+        )
+
+
 def expire_leases(app: App) -> None:
     now = app.clock.now()
     with app.db.transaction() as session:
@@ -253,6 +283,8 @@ def _deliver_one(app: App, transport: Transport, row_id: int, counts) -> None:
     outcome, error, refused = "sent", None, {}
     try:
         refused = transport.send(sender, recipients, raw)
+    except ServerUnavailable:
+        raise
     except DeliveryUncertain as exc:
         outcome, error = "uncertain", str(exc)
     except PermanentError as exc:
@@ -279,7 +311,7 @@ def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  
         row.last_error = error if not refused else f"{error or ''} refused: {refused}"
         if outcome == "sent":
             row.sent_at = now
-    _log_outcome(message_id, outcome, error, refused)
+    _log_outcome(app, message_id, outcome, error, refused)
     setattr(
         counts,
         {"retry": "retried"}.get(outcome, outcome),
@@ -287,11 +319,14 @@ def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  
     )
 
 
-def _log_outcome(message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
+def _log_outcome(app, message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
     if outcome == "sent":
+        app.outages.up("smtp")
         log.info("%s sent%s", message_id, f" (refused: {refused})" if refused else "")
     elif outcome == "retry":
-        log.warning("%s delivery failed, will retry: %s", message_id, error)
+        # A server answering 4xx to every mail is an outage: logged once.
+        app.outages.down("smtp", f"{message_id}: {error}")
+        log.debug("%s delivery failed, will retry: %s", message_id, error)
     else:
         log.error("%s delivery %s: %s", message_id, outcome, error)
 

@@ -34,7 +34,9 @@ class Stored:
 
     mail_id: int
     new: bool  # False: the same mail was stored before (a duplicate delivery)
-    state: str  # the stored mail's state: received, processed or quarantined
+    # The stored mail's state: received, processed or quarantined; "done"
+    # when this very delivery (same origin) was stored before.
+    state: str
 
 
 def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
@@ -61,9 +63,14 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
     """Store `delivery` unless it is stored already; record a duplicate if so."""
     key = key or dedupe_key(delivery.raw)
     found = session.execute(
-        select(Mail.id, Mail.state).where(Mail.dedupe_key == key)
+        select(Mail.id, Mail.state, Mail.origin).where(Mail.dedupe_key == key)
     ).first()
     if found is not None:
+        if found.origin == delivery.origin and found.state != "received":
+            # The same delivery fetched again (the process stopped between
+            # recording the mail and marking it done): not a second delivery.
+            log.info("%s already stored as mail %d", delivery.origin, found.id)
+            return Stored(found.id, new=False, state="done")
         if found.state != "received":
             session.add(
                 Duplicate(

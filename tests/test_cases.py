@@ -166,8 +166,10 @@ def test_br16_bounce_flags_contact_and_answers_nobody(cases_dir: Path, state: St
         failure = session.get(ContactFailure, "admin-old@site-a.example.com")
         assert failure is not None and failure.permanent and failure.status == "5.1.1"
         assert session.get(ContactFailure, "admin@site-a.example.com") is None
-        outgoing = session.query(Mail).filter_by(direction="out").count()
-    assert outgoing == before
+        outgoing = session.query(Mail).filter_by(direction="out").order_by(Mail.id).all()
+    # Nothing answers the bounce; the only new mail tells the CSIRT duty address.
+    assert len(outgoing) == before + 1
+    assert outgoing[-1].recipients == ["duty@csirt.example.org"]
     # The next level goes to the contact that still works, NGI in copy.
     _at(state.app, "2026-12-07T13:00:00")
     assert sweep(state.app)["reminders"] == 1

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE"]
 # The bodies of one FETCH batch are held in memory together: bound them.
-MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def connect(app: App) -> IMAPClient:
@@ -138,8 +138,13 @@ class Folder:
                 continue
             yield (
                 uid,
-                RawMail(bytes(body), self._arrival(item), f"{self.source};UID={uid}"),
+                RawMail(bytes(body), self._arrival(item), self.origin(uid)),
             )
+
+    def origin(self, uid: int) -> str:
+        # UIDVALIDITY is part of a mail's place: after a change, UID 5 is
+        # another mail, and the same mail at UID 5 again is no refetch.
+        return f"{self.source};UIDVALIDITY={self.uidvalidity};UID={uid}"
 
     def _arrival(self, item: dict) -> dt.datetime:
         when = item.get(b"INTERNALDATE")

@@ -17,16 +17,17 @@ import datetime as dt
 import email
 import email.utils
 import logging
+from collections.abc import Iterable
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from collections.abc import Iterable
 from typing import Any
 
 import mailparser
 from mailparser.exceptions import MailParserRecursionError
 from mailparser.utils import get_addresses
 
+from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Address, ParsedMail
 from mailbot.parse import headers, parts
 from mailbot.parse.parts import Limits
@@ -45,15 +46,17 @@ def parse(
     max_parts: int = 500,
     max_depth: int = 30,
     max_text_chars: int = 5_000_000,
+    max_attachment_bytes: int = 10 * 1024 * 1024,
 ) -> ParsedMail:
     """Parse one mail. Never raises; what went wrong is in `defects`.
 
     `max_parts` bounds the MIME parts read, `max_depth` the nesting opened,
-    `max_text_chars` the text kept of each part; beyond them parts are cut
-    and a defect says so.
+    `max_text_chars` the text kept of each part, `max_attachment_bytes` the
+    decoded size of an attachment that is read; beyond them parts are cut
+    and a defect starting with "over limit:" says so.
     """
     defects: list[str] = []
-    limits = Limits(max_parts, max_depth, max_text_chars)
+    limits = Limits(max_parts, max_depth, max_text_chars, max_attachment_bytes)
     try:
         mail = _parse(_as_bytes(raw, defects), limits, defects)
     except Exception as exc:  # noqa: BLE001 - the last step down: an empty mail
@@ -105,7 +108,7 @@ def _load(data: bytes, defects: list[str]) -> tuple[Message, Any, bool]:
         parser = mailparser.parse_from_bytes(data)
     except MailParserRecursionError:
         # The stdlib parser would recurse just as deep: go straight down.
-        defects.append("MIME nesting too deep to parse: headers only")
+        defects.append(f"{OVER_LIMIT} MIME nesting too deep to parse, headers only")
         return _headers_only(data, defects), None, False
     except Exception as exc:  # noqa: BLE001 - mail-parser bugs must not lose the mail
         defects.append(f"mail-parser failed ({type(exc).__name__}): stdlib used")
@@ -189,7 +192,7 @@ def _date(raw: str | None, parser: Any, defects: list[str]) -> dt.datetime | Non
         if diagnostic.get("header") == "date" and diagnostic.get("occurrence") == 0:
             defects.append(f"Date: {diagnostic.get('reason')}")
     if parser.date is not None:
-        return parser.date.astimezone(dt.timezone.utc)
+        return parser.date.astimezone(dt.UTC)
     return headers.stdlib_date(raw, defects)
 
 

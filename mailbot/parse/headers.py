@@ -157,7 +157,7 @@ def parse_date(raw: str | None, defects: list[str]) -> dt.datetime | None:
     result = parse_mail_date(str(raw))
     defects.extend(f"Date: {reason}" for reason in result.reasons)
     if result.value is not None:
-        return result.value.astimezone(dt.timezone.utc)
+        return result.value.astimezone(dt.UTC)
     return stdlib_date(raw, defects)
 
 
@@ -173,6 +173,6 @@ def stdlib_date(raw: str, defects: list[str]) -> dt.datetime | None:
         return None
     if parsed.tzinfo is None:
         defects.append("Date without time zone: UTC assumed")
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     defects.append("Date read by the stdlib fallback")
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)

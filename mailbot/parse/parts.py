@@ -16,6 +16,7 @@ from email.message import Message
 from typing import NamedTuple
 
 from mailbot.html_text import html_to_text
+from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Attachment, TextPart
 from mailbot.parse import charsets, headers
 
@@ -27,6 +28,7 @@ class Limits:
     max_parts: int = 500
     max_depth: int = 30
     max_text_chars: int = 5_000_000
+    max_attachment_bytes: int = 10 * 1024 * 1024
 
 
 class _Node(NamedTuple):
@@ -98,13 +100,17 @@ def _walk(message: Message, limits: Limits, defects: list[str]) -> Iterator[_Nod
         node = stack.pop()
         seen += 1
         if seen > limits.max_parts:
-            defects.append(f"more than {limits.max_parts} MIME parts: rest ignored")
+            defects.append(
+                f"{OVER_LIMIT} more than {limits.max_parts} MIME parts, rest not read"
+            )
             return
         _note_defects(node, defects)
         yield node
         children = _children(node, defects)
         if children and node.depth >= limits.max_depth:
-            defects.append(f"part {node.number}: nested deeper than {limits.max_depth}")
+            defects.append(
+                f"{OVER_LIMIT} part {node.number} nested deeper than {limits.max_depth}"
+            )
             continue
         stack.extend(reversed(children))
 
@@ -131,7 +137,13 @@ def _children(node: _Node, defects: list[str]) -> list[_Node]:
         return []
     prefix = f"{node.number}." if node.number else ""
     return [
-        _Node(child, f"{prefix}{i}", node.depth + 1, node.forward, child.get_content_type())
+        _Node(
+            child,
+            f"{prefix}{i}",
+            node.depth + 1,
+            node.forward,
+            child.get_content_type(),
+        )
         for i, child in enumerate(node.part.get_payload(), 1)
         if isinstance(child, Message)
     ]
@@ -177,7 +189,8 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
     explicit = meta.filename is not None or meta.disposition == "attachment"
     if ctype in _ENCAPSULATED:
         if explicit:
-            _add_attachment(node, meta, found, _flatten(part), defects)
+            data = _bounded(_flatten(part), node.number, limits, defects)
+            _add_attachment(node, meta, found, data, defects)
         return
     if part.is_multipart():
         _take_report(node, meta, found, limits, defects)
@@ -191,12 +204,31 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         kind = "html" if ctype == "text/html" else "body"
         found.text_parts.append(TextPart(node.number, ctype, _kind(node, kind), text))
         return
+    if len(data) > limits.max_attachment_bytes:
+        _add_attachment(
+            node, meta, found, _bounded(data, node.number, limits, defects), defects
+        )
+        return
     attachment = _add_attachment(node, meta, found, data, defects)
     if _text_like(ctype, meta.filename, data):
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         found.text_parts.append(
             TextPart(node.number, ctype, "attachment", text, attachment.filename)
         )
+
+
+def _bounded(data: bytes, number: str, limits: Limits, defects: list[str]) -> bytes:
+    """The decoded bytes of an attachment, or none when they are over the limit.
+
+    The raw mail keeps the whole attachment; only its parsed copy is dropped.
+    """
+    if len(data) <= limits.max_attachment_bytes:
+        return data
+    defects.append(
+        f"{OVER_LIMIT} part {number} attachment of {len(data)} bytes not read "
+        f"(limits.max_attachment_bytes {limits.max_attachment_bytes})"
+    )
+    return b""
 
 
 def _kind(node: _Node, kind: str) -> str:
@@ -264,7 +296,9 @@ def _clean_text(text: str, number: str, defects: list[str]) -> str:
 def _limit(text: str, number: str, limits: Limits, defects: list[str]) -> str:
     if len(text) <= limits.max_text_chars:
         return text
-    defects.append(f"part {number}: text cut at {limits.max_text_chars} characters")
+    defects.append(
+        f"{OVER_LIMIT} part {number} text cut at {limits.max_text_chars} chars"
+    )
     return text[: limits.max_text_chars]
 
 
@@ -276,7 +310,34 @@ def _text_like(ctype: str, filename: str | None, data: bytes) -> bool:
         return False
     if ctype in _TEXT_TYPES:
         return True
-    return bool(filename) and filename.lower().endswith(_TEXT_SUFFIXES)
+    if filename and filename.lower().endswith(_TEXT_SUFFIXES):
+        return True
+    # A sensor log sent as an unnamed octet-stream is still a log: read an
+    # untyped attachment when its bytes look like text.
+    return _untyped(ctype) and _sniffs_as_text(data)
+
+
+def _untyped(ctype: str) -> bool:
+    return ctype == "application/octet-stream" or ctype.split("/")[0] not in (
+        "application", "image", "audio", "video", "font", "model", "message",
+        "multipart",
+    )  # fmt: skip
+
+
+def _sniffs_as_text(data: bytes) -> bool:
+    """Valid UTF-8, or mostly printable ASCII, in the first 64 KiB; no NUL."""
+    head = data[:65536]
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the 64 KiB mark is still UTF-8.
+        if error.start >= len(head) - 3 and len(data) > len(head):
+            return True
+    printable = sum(1 for byte in head if 32 <= byte < 127 or byte in (9, 10, 13))
+    return printable >= 0.95 * len(head)
 
 
 def _add_attachment(
@@ -323,7 +384,9 @@ def _meta(part: Message, number: str, defects: list[str]) -> _Meta:
             filename = _param_text(params[key], f"part {number} {key}", defects)
         if filename:
             break
-    return _Meta(filename or None, part.get_content_disposition(), _charset(content_type))
+    return _Meta(
+        filename or None, part.get_content_disposition(), _charset(content_type)
+    )
 
 
 def _params(
@@ -336,12 +399,16 @@ def _params(
         # compat32 hands out a header with raw 8-bit bytes as a Header already
         # decoded with replacement characters: repair the raw value instead.
         raw = next(v for k, v in part.raw_items() if k.lower() == header)
-        fixed = headers.repair_8bit(headers.unfold(raw), f"part {number} {header}", defects)
+        fixed = headers.repair_8bit(
+            headers.unfold(raw), f"part {number} {header}", defects
+        )
         part = Message()
         part[header] = fixed
     elif ";" not in value:
         return {}
-    return {str(key).lower(): val for key, val in (part.get_params(None, header) or [])[1:]}
+    return {
+        str(key).lower(): val for key, val in (part.get_params(None, header) or [])[1:]
+    }
 
 
 def _charset(params: dict[str, str | tuple[str, str, str]]) -> str | None:
@@ -353,7 +420,9 @@ def _charset(params: dict[str, str | tuple[str, str, str]]) -> str | None:
     return value.strip().lower()
 
 
-def _param_text(value: str | tuple[str, str, str], what: str, defects: list[str]) -> str:
+def _param_text(
+    value: str | tuple[str, str, str], what: str, defects: list[str]
+) -> str:
     """One MIME parameter value: RFC 2231, encoded words, or raw 8-bit."""
     if isinstance(value, tuple):
         charset, _language, text = value

@@ -1,0 +1,266 @@
+"""Caps on automatic mail, and the brake that stops it when volume jumps.
+
+Whatever slips past the loop checks (a robot that looks like a person, a
+reply-all storm, a bug) must not turn mailbot into a mail cannon. Every
+automatic mail is looked at when it is queued:
+
+- caps: at most `brake.max_per_recipient_per_day` mails to one outside
+  address and `brake.max_per_incident_per_day` in one incident, over the
+  last 24 hours;
+- the brake: more than `brake.max_per_hour` automatic mails in an hour
+  engages it; from then on every automatic mail is held, and the CSIRT's
+  duty address gets one alert (one per engagement, not one per mail).
+
+A mail over a cap or behind the brake is not lost: its outbox row is kept
+in the state "held", with the reason, until `mailbot brake release`.
+Alerts themselves pass (their purpose starts with "alert").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, String, cast, func, not_, select, update
+from sqlalchemy.orm import Session
+
+from mailbot.db.models import Mail, Outbox, ServiceState
+
+if TYPE_CHECKING:
+    from mailbot.app import App
+
+log = logging.getLogger(__name__)
+
+HELD = "held"
+ENGAGED_KEY = "brake_engaged_at"
+RELEASED_KEY = "brake_released_at"
+DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`reason` is None when the mail may go; else why it is held."""
+
+    reason: str | None = None
+
+
+def is_alert(purpose: str) -> bool:
+    return purpose.startswith("alert")
+
+
+def admit(
+    app: App,
+    session: Session,
+    *,
+    recipients: list[str],
+    incident_id: int | None,
+    purpose: str,
+) -> Verdict:
+    """Whether an automatic mail may be queued to go out now."""
+    if is_alert(purpose):
+        return Verdict()
+    now = app.clock.now()
+    if _engaged(session) is not None:
+        return Verdict("the brake is engaged: `mailbot brake release` after a look")
+    reason = _over_caps(app, session, now, recipients, incident_id)
+    if reason:
+        log.warning("outgoing %s held: %s", purpose, reason)
+        return Verdict(reason)
+    # Mail queued before a release was looked at already: it counts no more.
+    released = _released_at(session)
+    if released is not None and released > now - HOUR:
+        last_hour = _count(session, Outbox.queued_at > released)
+    else:
+        last_hour = _count(session, Outbox.queued_at >= now - HOUR)
+    if last_hour >= app.settings.brake.max_per_hour:
+        engage(app, session, last_hour + 1)
+        return Verdict(f"the brake engaged at {last_hour + 1} mails in an hour")
+    return Verdict()
+
+
+def _count(session: Session, *where: ColumnElement[bool]) -> int:
+    """Automatic mails (not alerts, not held) that match `where`."""
+    query = (
+        select(func.count())
+        .select_from(Outbox)
+        .where(
+            Outbox.state != HELD,
+            not_(Outbox.purpose.startswith("alert")),
+            *where,
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def _over_caps(
+    app: App,
+    session: Session,
+    now: dt.datetime,
+    recipients: list[str],
+    incident_id: int | None,
+) -> str | None:
+    caps = app.settings.brake
+    day = Outbox.queued_at >= now - DAY
+    if incident_id is not None:
+        ours = select(Mail.id).where(Mail.incident_id == incident_id)
+        count = _count(session, day, Outbox.mail_id.in_(ours))
+        if count >= caps.max_per_incident_per_day:
+            return (
+                f"{count} mails in this incident in 24 hours "
+                f"(brake.max_per_incident_per_day {caps.max_per_incident_per_day})"
+            )
+    exempt = _our_addresses(app)
+    for address in recipients:
+        if address.lower() in exempt:
+            continue
+        # The recipients are a JSON list: look for the quoted address in it.
+        quoted = json.dumps(address)
+        pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
+        listed = cast(Outbox.recipients, String).like(pattern, escape="\\")
+        count = _count(session, day, listed)
+        if count >= caps.max_per_recipient_per_day:
+            return (
+                f"{count} mails to {address} in 24 hours "
+                f"(brake.max_per_recipient_per_day {caps.max_per_recipient_per_day})"
+            )
+    return None
+
+
+def _our_addresses(app: App) -> set[str]:
+    # The CSIRT's own addresses are no loop risk: escalations must reach them.
+    settings = app.settings
+    duty = [settings.csirt.duty_address] if settings.csirt.duty_address else []
+    return {
+        a.lower() for a in (*settings.own_addresses, *settings.csirt.members, *duty)
+    }
+
+
+def _engaged(session: Session) -> str | None:
+    row = session.get(ServiceState, ENGAGED_KEY)
+    return row.value if row is not None and row.value else None
+
+
+def _released_at(session: Session) -> dt.datetime | None:
+    row = session.get(ServiceState, RELEASED_KEY)
+    return row.updated_at if row is not None else None
+
+
+def _set(session: Session, key: str, value: str, now: dt.datetime) -> None:
+    row = session.get(ServiceState, key)
+    if row is None:
+        session.add(ServiceState(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+def engage(app: App, session: Session, volume: int) -> None:
+    """Engage the brake and alert the duty address, once per engagement."""
+    from mailbot.clock import iso
+
+    now = app.clock.now()
+    _set(session, ENGAGED_KEY, iso(now) or "", now)
+    session.flush()
+    log.error(
+        "brake engaged: %d automatic mails in an hour (brake.max_per_hour %d); "
+        "automatic mail is held until `mailbot brake release`",
+        volume,
+        app.settings.brake.max_per_hour,
+    )
+    _alert(app, session, volume)
+
+
+def _alert(app: App, session: Session, volume: int) -> None:
+    from mailbot import compose, outbox, render
+
+    duty = app.settings.csirt.duty_address
+    if not duty:
+        log.error("brake engaged, but csirt.duty_address is not set: nobody told")
+        return
+    subject, body = render.render(
+        app.templates,
+        "brake-alert.txt.j2",
+        volume=volume,
+        limit=app.settings.brake.max_per_hour,
+        mailbox=app.settings.mailbot.address,
+    )
+    outgoing = compose.compose(
+        sender=app.settings.mailbot.address,
+        to=[duty],
+        subject=subject,
+        body=body,
+        tlp_label="AMBER",
+        message_id=compose.new_message_id(None, app.settings.mailbot.domain),
+        date=app.clock.now(),
+    )
+    outbox.queue(
+        session, outgoing, purpose="alert-brake", incident_id=None, now=app.clock.now()
+    )
+
+
+def state(app: App) -> dict[str, object]:
+    """The brake and the held mails, for `status` and `mailbot brake`."""
+    with app.db.transaction() as session:
+        held = session.execute(
+            select(Outbox.id, Outbox.purpose, Outbox.recipients, Outbox.last_error)
+            .where(Outbox.state == HELD)
+            .order_by(Outbox.id)
+        ).all()
+        return {
+            "engaged_at": _engaged(session),
+            "held": [
+                {
+                    "id": r.id,
+                    "purpose": r.purpose,
+                    "to": r.recipients,
+                    "reason": r.last_error,
+                }
+                for r in held
+            ],
+        }
+
+
+def release(app: App) -> int:
+    """Disengage the brake and let every held mail go; how many were held."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        result = session.execute(
+            update(Outbox)
+            .where(Outbox.state == HELD)
+            .values(state="pending", next_try_at=now)
+        )
+        _set(session, ENGAGED_KEY, "", now)
+        _set(session, RELEASED_KEY, "released", now)
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    log.warning("brake released: %d held mails will be sent", count)
+    return count
+
+
+def command(args: object) -> int:
+    """`mailbot brake [release] [--json]`: show the brake and held mails."""
+    from mailbot.cli import print_json
+    from mailbot.commands import app_from
+
+    app = app_from(args)  # type: ignore[arg-type]
+    try:
+        released = release(app) if getattr(args, "action", None) == "release" else None
+        data = state(app)
+    finally:
+        app.close()
+    if released is not None:
+        data["released"] = released
+    if getattr(args, "json", False):
+        print_json(data)
+        return 0
+    engaged = data["engaged_at"]
+    print(f"brake engaged since {engaged}" if engaged else "brake not engaged")
+    for row in data["held"]:  # type: ignore[attr-defined]
+        to = ", ".join(row["to"])
+        print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")
+    if released is not None:
+        print(f"released {released} held mail(s)")
+    return 0

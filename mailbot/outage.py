@@ -1,0 +1,60 @@
+"""Outages of the servers mailbot depends on, each logged once.
+
+When the mailbox, the SMTP server or the database is down, every attempt
+fails the same way; a log line per attempt (or per mail) would bury the one
+line that matters. An outage is logged when it starts (ERROR) and when it
+ends (WARNING); the attempts in between go to DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+# What each resource is called in the log, and what to check.
+_WHAT = {
+    "mailbox": "mailbox (IMAP) unreachable",
+    "smtp": "SMTP server not taking mail",
+    "database": "database unreachable",
+}
+
+
+class Outages:
+    """The resources down right now; safe to share between job threads."""
+
+    def __init__(self) -> None:
+        self._down: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def down(self, resource: str, problem: str) -> bool:
+        """Note a failure; True (and one ERROR line) when an outage starts."""
+        with self._lock:
+            started = resource not in self._down
+            self._down[resource] = problem
+        if started:
+            log.error(
+                "%s, retrying by itself: %s",
+                _WHAT.get(resource, f"{resource} down"),
+                problem,
+            )
+        else:
+            log.debug("%s still down: %s", resource, problem)
+        return started
+
+    def up(self, resource: str) -> bool:
+        """Note a success; True (and one WARNING line) when an outage ends."""
+        with self._lock:
+            ended = self._down.pop(resource, None) is not None
+        if ended:
+            log.warning("%s back: work resumed", resource)
+        return ended
+
+    def is_down(self, resource: str) -> bool:
+        with self._lock:
+            return resource in self._down
+
+    def current(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._down)

@@ -1,0 +1,144 @@
+"""Bounces (BR-16 and its kind): matched to our mail, never answered.
+
+The state of cases/README.md is built by test_cases.py's fixture: mailbot
+acknowledged the report (.1), notified the site (.2) and reminded both site
+contacts (.3); the bounces below return those mails.
+"""
+
+from __future__ import annotations
+
+import email
+import mailbox
+
+import pytest
+from test_cases import TAG, State, _at, _case, _feed, state  # noqa: F401
+
+from mailbot import views
+from mailbot.db.models import ContactFailure, Mail
+from mailbot.deadlines.sweep import sweep
+from mailbot.send import deliver_due
+
+
+@pytest.fixture(autouse=True)
+def _close_app(state):  # type: ignore[no-untyped-def]  # noqa: F811
+    yield
+    state.app.close()
+
+
+def _sent(st: State) -> list[email.message.Message]:
+    box = mailbox.Maildir(st.sent, create=False)
+    return [email.message_from_bytes(box.get_bytes(k)) for k in sorted(box.iterkeys())]
+
+
+def _failure(st: State, address: str) -> ContactFailure | None:
+    with st.app.db.transaction() as session:
+        return session.get(ContactFailure, address)
+
+
+def _qmail_bounce(original_id: str, address: str, code: str) -> bytes:
+    text = (
+        "Return-Path: <>\r\n"
+        "From: MAILER-DAEMON@mail.site-a.example.com\r\n"
+        "To: abuse@csirt.example.org\r\n"
+        "Subject: failure notice\r\n"
+        "Date: Fri, 04 Dec 2026 15:30:00 +0000\r\n"
+        f"Message-ID: <qmail-{code}@mail.site-a.example.com>\r\n"
+        "\r\n"
+        "Hi. This is the qmail-send program at mail.site-a.example.com.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following "
+        "addresses.\r\nThis is a permanent error; I've given up. Sorry it didn't "
+        "work out.\r\n\r\n"
+        f"<{address}>:\r\n{code} sorry, no mailbox here by that name.\r\n\r\n"
+        "--- Below this line is a copy of the message.\r\n\r\n"
+        "From: abuse@csirt.example.org\r\n"
+        f"To: {address}\r\n"
+        f"Message-ID: {original_id}\r\n"
+        "Subject: [EGI-20261204-01] Reminder\r\n\r\nPlease answer.\r\n"
+    )
+    return text.encode()
+
+
+def test_br16_bounce_marks_contact_tells_csirt_answers_nobody(cases_dir, state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    deliver_due(state.app)
+    before = len(_sent(state))
+    _at(state.app, "2026-12-04T15:20:02")
+    assert _feed(state.app, _case(cases_dir, "BR-16.eml", state)) == TAG
+    deliver_due(state.app)
+    new = _sent(state)[before:]
+    # One mail only: the notice to the duty address, in the incident's thread.
+    assert [m["To"] for m in new] == ["duty@csirt.example.org"]
+    notice = new[0]
+    assert notice["Subject"].startswith(f"[{TAG}] ")
+    assert "admin-old@site-a.example.com" in notice.get_payload(decode=True).decode()
+    assert "mx.site-a.example.com" not in str(notice["To"])
+    failure = _failure(state, "admin-old@site-a.example.com")
+    assert failure is not None and failure.permanent
+    assert failure.original_message_id == state.ids[3]
+    # The bounce is in the thread but meets nothing and chases nobody.
+    shown = views.show(state.app, TAG)
+    bounce = [m for m in shown["messages"] if m["role"] == "bounce"]
+    assert len(bounce) == 1 and bounce[0]["thread_reason"] == "reference"
+    assert [d["state"] for d in shown["deadlines"] if d["rule"] == "analysis"] == [
+        "missed"
+    ]
+    # The same bounce again (a redelivery) tells nobody a second time.
+    _feed(state.app, _case(cases_dir, "BR-16.eml", state), origin="again")
+    deliver_due(state.app)
+    assert len(_sent(state)) == before + 1
+    # Later reminders leave the bouncing address out.
+    _at(state.app, "2026-12-07T13:00:00")
+    assert sweep(state.app)["reminders"] == 1
+    deliver_due(state.app)
+    level2 = [m for m in _sent(state) if "ngi-sec@ngi-a.example.org" in str(m["Cc"])]
+    assert [m["To"] for m in level2] == ["admin@site-a.example.com"]
+
+
+def test_temporary_failure_is_only_recorded(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    raw = _qmail_bounce(state.ids[3], "admin-old@site-a.example.com", "452")
+    raw = raw.replace(b"This is a permanent error; I've given up.", b"Will retry.")
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    failure = _failure(state, "admin-old@site-a.example.com")
+    assert failure is not None and not failure.permanent
+    with state.app.db.transaction() as session:
+        assert session.query(Mail).filter_by(direction="out").count() == 3
+
+
+def test_nonstandard_bounce_is_matched_by_returned_message_id(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _at(state.app, "2026-12-04T15:30:00")
+    raw = _qmail_bounce(state.ids[3], "admin-old@site-a.example.com", "550")
+    assert _feed(state.app, raw) == TAG
+    failure = _failure(state, "admin-old@site-a.example.com")
+    assert failure is not None and failure.permanent
+
+
+def test_bounce_naming_no_mail_of_ours_changes_nothing(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # Anyone can write a bounce: without our Message-ID it silences nobody.
+    raw = _qmail_bounce(
+        "<never-sent@csirt.example.org>", "admin@site-a.example.com", "550"
+    )
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    assert _failure(state, "admin@site-a.example.com") is None
+    assert views.status(state.app, None)["unattached"] == 1
+
+
+def test_bounce_of_the_duty_notice_does_not_loop(cases_dir, state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _at(state.app, "2026-12-04T15:20:02")
+    _feed(state.app, _case(cases_dir, "BR-16.eml", state))
+    with state.app.db.transaction() as session:
+        notice = (
+            session.query(Mail)
+            .filter_by(direction="out")
+            .order_by(Mail.id.desc())
+            .first()
+        )
+        notice_id, queued = (
+            notice.message_id,
+            session.query(Mail).filter_by(direction="out").count(),
+        )
+    _feed(state.app, _qmail_bounce(notice_id, "duty@csirt.example.org", "550"))
+    failure = _failure(state, "duty@csirt.example.org")
+    assert failure is not None and failure.permanent
+    with state.app.db.transaction() as session:
+        assert session.query(Mail).filter_by(direction="out").count() == queued

@@ -1,0 +1,202 @@
+"""`mailbot run` killed with SIGKILL at random moments, many times over.
+
+The daemon runs as a real process against a private Dovecot and a real SMTP
+server. Mail keeps arriving between kills, so kills land while fetching,
+storing, recording and sending. At the end one run finishes the work, and
+then everything is counted: each delivered mail stored exactly once, each
+outgoing mail received by the SMTP server at most once; a mail whose
+sending was cut after the server took it is "uncertain" (BR-37), never sent
+twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from mailbot_env import CASES_SITES, mail, make_app
+from sqlalchemy import func, select
+
+from mailbot import send, views
+from mailbot.db.models import Incident, Mail, Outbox
+
+SEED = int(os.environ.get("MAILBOT_CRASH_SEED", "6"))
+REPORTS = 200
+ROBOTS = 40
+KILLS = 15
+
+
+def _mails() -> list[bytes]:
+    raws = [
+        mail(
+            subject=f"Scanning from 203.0.113.{n % 250} ({n})",
+            sender=f"reporter{n}@cert{n}.example.net",
+            message_id=f"<crash-{n}@cert.example.net>",
+            body=f"Scans from 203.0.113.{n % 250} to our hosts, report {n}.\n",
+        )
+        for n in range(REPORTS)
+    ]
+    raws += [
+        mail(
+            subject=f"Out of Office: report {n}",
+            sender=f"away{n}@cert.example.net",
+            message_id=f"<ooo-{n}@cert.example.net>",
+            headers={"Auto-Submitted": "auto-replied"},
+        )
+        for n in range(ROBOTS)
+    ]
+    return raws
+
+
+def _config(tmp_path: Path, database_url: str, dovecot, smtp_sink) -> Path:  # type: ignore[no-untyped-def]
+    (tmp_path / "sites.toml").write_text(CASES_SITES, encoding="utf-8")
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        f"""
+[mailbot]
+address = "abuse@csirt.example.org"
+[database]
+url = "{database_url}"
+[source]
+kind = "imap"
+poll_interval = 1
+batch_size = 25
+[imap]
+host = "{dovecot.host}"
+port = {dovecot.port}
+tls = "none"
+username = "{dovecot.username}"
+password = "{dovecot.password}"
+timeout = 10
+[smtp]
+host = "{smtp_sink.host}"
+port = {smtp_sink.port}
+tls = "none"
+timeout = 5
+[csirt]
+duty_address = "duty@csirt.example.org"
+[sites]
+file = "{tmp_path / "sites.toml"}"
+[digest]
+time = ""
+[brake]
+max_per_hour = 100000
+max_per_recipient_per_day = 100000
+max_per_incident_per_day = 100000
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailbot", "--config", str(config), "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+def _done(app, delivered: int) -> bool:  # type: ignore[no-untyped-def]
+    with app.db.transaction() as session:
+        stored = session.scalar(
+            select(func.count()).select_from(Mail).where(Mail.direction == "in")
+        )
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Mail)
+            .where(Mail.direction == "in", Mail.state == "received")
+        )
+        pending = session.scalar(
+            select(func.count()).select_from(Outbox).where(Outbox.state == "pending")
+        )
+    return stored == delivered and not waiting and not pending
+
+
+def test_sigkill_at_random_points_loses_and_doubles_nothing(
+    tmp_path: Path, database_url: str, dovecot, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(SEED)
+    raws = _mails()
+    rng.shuffle(raws)
+    config = _config(tmp_path, database_url, dovecot, smtp_sink)
+    log = tmp_path / "daemon.log"
+    # The schema first, so that kills do not all land in the migration.
+    for sub in ("probe", "later"):
+        (tmp_path / sub).mkdir()
+    probe = make_app(tmp_path / "probe", database_url)
+    step = len(raws) // KILLS + 1
+    chunks = [raws[i : i + step] for i in range(0, len(raws), step)]
+    delivered = 0
+    kills = 0
+    for chunk in chunks:
+        dovecot.append_many(chunk)
+        delivered += len(chunk)
+        daemon = _start(config, log)
+        time.sleep(rng.uniform(0.5, 4.0))
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(30)
+        kills += 1
+    assert delivered == len(raws)
+    # One last run finishes the work by itself, then stops cleanly.
+    daemon = _start(config, log)
+    deadline = time.monotonic() + 300
+    while not _done(probe, delivered) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(60) == 0
+    assert _done(probe, delivered), log.read_text()[-3000:]
+    probe.close()
+
+    # Leases of the killed senders run out: those rows become "uncertain".
+    later = make_app(
+        tmp_path / "later",
+        database_url,
+        now=dt.datetime.now(dt.UTC) + send.LEASE + dt.timedelta(minutes=1),
+    )
+    send.expire_leases(later)
+    status = views.status(later, None)
+    # Every mail stored exactly once, none counted twice.
+    assert status["mails"] + status["duplicates"] + status["quarantined"] == delivered
+    assert (status["mails"], status["duplicates"], status["quarantined"]) == (
+        delivered,
+        0,
+        0,
+    )
+    with later.db.transaction() as session:
+        ids = Counter(
+            session.scalars(select(Mail.message_id).where(Mail.direction == "in"))
+        )
+        assert len(ids) == delivered and set(ids.values()) == {1}
+        incidents = session.scalar(select(func.count()).select_from(Incident))
+        rows = session.execute(
+            select(Outbox.state, Mail.message_id, Outbox.recipients).join(
+                Mail, Mail.id == Outbox.mail_id
+            )
+        ).all()
+    # One incident and one acknowledgement per report; robots got nothing.
+    assert incidents == REPORTS and len(rows) == REPORTS
+    copies = Counter(m.message["Message-ID"] for m in smtp_sink.messages)
+    states = Counter(state for state, _id, _to in rows)
+    assert set(states) <= {"sent", "uncertain"}, states
+    for state, message_id, recipients in rows:
+        assert recipients[0].startswith("reporter")
+        if state == "sent":
+            assert copies[message_id] == 1, message_id
+        else:
+            assert copies[message_id] <= 1, message_id
+    assert max(copies.values()) == 1
+    print(
+        f"\n{kills} kills (seed {SEED}); outbox {dict(states)}; "
+        f"{len(smtp_sink.messages)} mails received by the SMTP server"
+    )
+    later.close()

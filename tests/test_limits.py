@@ -1,0 +1,273 @@
+"""Limits on hostile mail, and the quarantine: kept, marked, retried, bounded.
+
+A mail over a limit is never dropped: over the size or header limit it is
+stored as received and quarantined at the stage "limits" (and processed by
+`quarantine retry` once the limit is raised); cut at the MIME limits it is
+processed with what was read and flagged `over_limit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import mailbot_env
+import pytest
+from mailbot_env import mail
+
+from mailbot import process, views
+from mailbot.app import App
+from mailbot.db.models import Mail
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery, resume_received
+
+_OPEN: list[App] = []
+
+
+def make_app(*args, **kwargs) -> App:  # type: ignore[no-untyped-def]
+    app = mailbot_env.make_app(*args, **kwargs)
+    _OPEN.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():  # type: ignore[no-untyped-def]
+    # Pooled connections left open would be reported when collected.
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+ENV = {
+    "MAILBOT_MAILBOT_ADDRESS": "abuse@csirt.example.org",
+    "MAILBOT_CSIRT_DUTY_ADDRESS": "duty@csirt.example.org",
+    "MAILBOT_SOURCE_KIND": "maildir",
+}
+
+
+def _env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    env.update(ENV)
+    env.update(
+        MAILBOT_DATABASE_URL=database_url,
+        MAILBOT_MAILDIR_PATH=str(tmp_path / "inbox"),
+        MAILBOT_SMTP_KIND="maildir",
+        MAILBOT_SMTP_PATH=str(tmp_path / "sent"),
+        MAILBOT_SITES_FILE=str(tmp_path / "sites.toml"),
+    )
+    env.update(extra)
+    return env
+
+
+def _cli(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    return subprocess.run(
+        [sys.executable, "-m", "mailbot", "--now", "2026-12-04T10:00:00Z", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def _feed(app: App, raw: bytes, origin: str = "test") -> process.Outcome:
+    return process_delivery(app, RawMail(raw, app.clock.now(), origin))
+
+
+def _stored(app: App, mail_id: int) -> Mail:
+    with app.db.transaction() as session:
+        row = session.get(Mail, mail_id)
+        assert row is not None
+        return row
+
+
+def _report(body: str = "Scans from 203.0.113.9.\n", n: int = 1) -> bytes:
+    return mail(
+        subject=f"Scans from 203.0.113.9 ({n})",
+        message_id=f"<lim-{n}@x.org>",
+        body=body,
+    )
+
+
+def test_oversize_mail_is_kept_quarantined_and_retried_after_a_fix(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(
+        tmp_path, database_url, now=NOW, extra={"MAILBOT_LIMITS_MAX_MAIL_BYTES": "4000"}
+    )
+    raw = _report("x" * 5000 + "\n")
+    outcome = _feed(app, raw)
+    assert outcome.result == "quarantined"
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert stored.stage == "limits" and "limits.max_mail_bytes" in (stored.error or "")
+    assert stored.raw == raw and stored.raw_sha256 == hashlib.sha256(raw).hexdigest()
+    status = views.status(app, None)
+    assert (status["mails"], status["quarantined"]) == (0, 1)
+    # Not retried automatically: a limit does not go away by itself.
+    app.clock.advance(dt.timedelta(days=2))
+    assert resume_received(app) == []
+    app.close()
+    env = _env(tmp_path, database_url, MAILBOT_LIMITS_MAX_MAIL_BYTES="4000")
+    listed = _cli(tmp_path, env, "quarantine", "--json")
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["stage"]) for r in rows] == [(outcome.mail_id, "limits")]
+    # The operator raises the limit and retries.
+    env["MAILBOT_LIMITS_MAX_MAIL_BYTES"] = str(25 * 1024 * 1024)
+    retried = _cli(tmp_path, env, "quarantine", "retry", str(outcome.mail_id))
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads(_cli(tmp_path, env, "quarantine", "--json").stdout) == []
+
+
+def test_header_block_over_limit_is_quarantined(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(
+        tmp_path,
+        database_url,
+        now=NOW,
+        extra={"MAILBOT_LIMITS_MAX_HEADER_BYTES": "2048"},
+    )
+    raw = mail(
+        subject="Huge",
+        message_id="<huge@x.org>",
+        headers={f"X-Junk-{i}": "y" * 70 for i in range(60)},
+    )
+    outcome = _feed(app, raw)
+    assert outcome.result == "quarantined"
+    assert "limits.max_header_bytes" in (_stored(app, outcome.mail_id).error or "")  # type: ignore[arg-type]
+    # One line with no end at all (no header/body separator) is bounded too.
+    endless = b"Subject: " + b"z" * 100_000
+    assert _feed(app, endless, "endless").result == "quarantined"
+
+
+def _nested(depth: int) -> bytes:
+    """A mail nested `depth` multiparts deep, written out by hand (the
+    standard library's generator recurses once per level)."""
+    head = [
+        b"From: reporter@cert.example.net",
+        b"Subject: Nested report",
+        f"Message-ID: <nested-{depth}@x.org>".encode(),
+        b"MIME-Version: 1.0",
+    ]
+    opening = [
+        f"Content-Type: multipart/mixed; boundary=b{n}\n\n--b{n}".encode()
+        for n in range(depth)
+    ]
+    closing = [f"--b{n}--".encode() for n in reversed(range(depth))]
+    leaf = b"Content-Type: text/plain\n\nDeepest: 203.0.113.66\n"
+    return b"\n".join([*head, *opening, leaf, *closing]) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "raw"),
+    [
+        ({"MAILBOT_LIMITS_MAX_MIME_DEPTH": "5"}, _nested(40)),
+        ({"MAILBOT_LIMITS_MAX_MIME_DEPTH": "5"}, _nested(2000)),
+        ({"MAILBOT_LIMITS_MAX_MIME_PARTS": "10"}, None),
+        ({"MAILBOT_LIMITS_MAX_ATTACHMENT_BYTES": "1000"}, None),
+    ],
+)
+def test_mime_limits_cut_and_flag(
+    tmp_path: Path, database_url: str, extra, raw
+) -> None:  # type: ignore[no-untyped-def]
+    if raw is None:
+        message = MIMEMultipart()
+        message["Subject"], message["From"] = "Logs", "reporter@cert.example.net"
+        message["Message-ID"] = "<parts@x.org>"
+        message.attach(MIMEText("See the logs of 203.0.113.7.\n"))
+        for n in range(30):
+            part = MIMEApplication(os.urandom(2000), Name=f"log{n}.bin")
+            message.attach(part)
+        raw = message.as_bytes()
+    app = make_app(tmp_path, database_url, now=NOW, extra=extra)
+    outcome = _feed(app, raw)
+    assert outcome.result == "processed", outcome.reason
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert "over_limit" in stored.flags
+    assert any(d.startswith("over limit:") for d in stored.defects)
+    assert stored.raw == raw
+
+
+def test_time_per_mail_is_bounded(tmp_path: Path, database_url: str) -> None:
+    app = make_app(
+        tmp_path,
+        database_url,
+        now=NOW,
+        extra={"MAILBOT_LIMITS_MAX_SECONDS_PER_MAIL": "0.001"},
+    )
+    body = "".join(
+        f"203.0.113.{n % 250} ssh login at 10:{n % 60:02d}\n" for n in range(40_000)
+    )
+    outcome = _feed(app, _report(body))
+    assert outcome.result == "quarantined"
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert stored.stage == "limits" and "max_seconds_per_mail" in (stored.error or "")
+    # The next mail is not hurt by the timer of the last one.
+    app.settings = type(app.settings)(
+        **{**app.settings.__dict__, "limits": type(app.settings.limits)()}
+    )
+    assert _feed(app, _report(n=2)).result == "processed"
+
+
+def test_a_mail_that_kills_the_process_is_set_aside(
+    tmp_path: Path, database_url: str
+) -> None:
+    # As the daemon leaves it when it dies inside the stages: stored,
+    # "received", its attempts counted before each try.
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = _report()
+    from mailbot import store
+
+    with app.db.transaction() as session:
+        stored = store.accept(session, RawMail(raw, NOW, "killer"))
+        session.get(Mail, stored.mail_id).attempts = app.settings.limits.max_attempts  # type: ignore[union-attr]
+    outcomes = resume_received(app)
+    assert [o.result for o in outcomes] == ["quarantined"]
+    row = _stored(app, stored.mail_id)
+    assert row.stage == "crash" and "quarantine retry" in (row.error or "")
+    assert resume_received(app) == []
+
+
+def test_quarantine_retries_are_automatic_and_bounded(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    failures = {"left": 1}
+    real_record = process.record
+
+    def flaky(*args):  # type: ignore[no-untyped-def]
+        # A fault injected into the record stage, as a bug or a race would.
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("injected failure")
+        return real_record(*args)
+
+    monkeypatch.setattr(process, "record", flaky)
+    first = _feed(app, _report(n=1))
+    assert first.result == "quarantined"
+    assert resume_received(app) == []  # not yet: retries wait
+    app.clock.advance(process.retry_delay(1))
+    assert [o.result for o in resume_received(app)] == ["processed"]
+
+    failures["left"] = 100
+    broken = _feed(app, _report(n=2))
+    tries = 1
+    for _ in range(10):
+        app.clock.advance(dt.timedelta(days=1))
+        tries += len(resume_received(app))
+    assert tries == app.settings.limits.max_attempts
+    row = _stored(app, broken.mail_id)  # type: ignore[arg-type]
+    assert (row.state, row.attempts) == ("quarantined", tries)
+    status = views.status(app, None)
+    assert (status["mails"], status["quarantined"]) == (1, 1)

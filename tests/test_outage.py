@@ -1,0 +1,273 @@
+"""Outages: the real servers stopped and restarted; logged once, work resumes.
+
+The IMAP server and the database are taken away under a running daemon;
+the SMTP server is stopped, made to answer 4xx and 5xx, and replaced by one
+that says nothing at all. Each outage must show as one log line when it
+starts (and one when it ends), never one per attempt or per mail, and the
+work must resume by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from mailbot_env import mail, make_app
+from servers import SmtpSink, _admin_engine, database_server, fresh_database
+from sqlalchemy import func, select
+
+from mailbot import send
+from mailbot.app import App
+from mailbot.daemon import Daemon
+from mailbot.db.models import Mail, Outbox
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+QUICK = {"MAILBOT_SOURCE_POLL_INTERVAL": "1", "MAILBOT_DIGEST_TIME": ""}
+
+
+def _report(n: int) -> bytes:
+    return mail(
+        subject=f"Scans from 203.0.113.{n}",
+        sender=f"reporter{n}@cert{n}.example.net",
+        message_id=f"<outage-{n}@cert.example.net>",
+        body=f"Scans from 203.0.113.{n}.\n",
+    )
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"not done within {timeout} s")
+
+
+def _stored(app: App) -> int:
+    with app.db.transaction() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Mail)
+                .where(Mail.direction == "in", Mail.state == "processed")
+            )
+            or 0
+        )
+
+
+def _lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in r.getMessage() for r in caplog.records)
+
+
+@contextlib.contextmanager
+def _daemon(app: App) -> Iterator[Daemon]:
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stopping.set()
+        thread.join(60)
+        assert not thread.is_alive()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _stop_for_good(dovecot) -> None:  # type: ignore[no-untyped-def]
+    """Stop Dovecot and its running sessions, as a host going down does.
+
+    A stopped Dovecot master leaves its IMAP session processes serving the
+    connections they have; they are this test's own server's children.
+    """
+    sessions = _children(dovecot._process.pid)
+    dovecot.stop()
+    for pid in sessions:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_imap_server_stopped_and_restarted(
+    tmp_path: Path, database_url: str, dovecot, smtp_sink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, extra=QUICK)
+    dovecot.append(_report(1))
+    with _daemon(app):
+        _wait(lambda: _stored(app) == 1)
+        _stop_for_good(dovecot)
+        time.sleep(6)  # several reconnect attempts fail meanwhile
+        dovecot.start()
+        dovecot.append_many([_report(2), _report(3)])
+        _wait(lambda: _stored(app) == 3)
+        smtp_sink.wait_for(3, timeout=60)
+    assert _lines(caplog, "mailbox (IMAP) unreachable") == 1
+    assert _lines(caplog, "mailbox back: work resumed") == 1
+    app.close()
+
+
+def _queue(app: App, *numbers: int) -> None:
+    for n in numbers:
+        outcome = process_delivery(app, RawMail(_report(n), app.clock.now(), f"t{n}"))
+        assert outcome.result == "processed"
+
+
+def _outbox(app: App) -> list[tuple[str, int]]:
+    with app.db.transaction() as session:
+        return [
+            (r.state, r.attempts)
+            for r in session.scalars(select(Outbox).order_by(Outbox.id))
+        ]
+
+
+def test_smtp_down_4xx_5xx_and_silent(
+    tmp_path: Path, database_url: str, smtp_sink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    # Down: the batch waits untried, one line says so.
+    smtp_sink.stop()
+    _queue(app, 1, 2, 3)
+    for _ in range(3):
+        send.deliver_due(app)
+    assert _outbox(app) == [("pending", 0)] * 3
+    assert _lines(caplog, "SMTP server not taking mail") == 1
+    smtp_sink.start()
+    send.deliver_due(app)
+    assert [s for s, _ in _outbox(app)] == ["sent"] * 3
+    assert _lines(caplog, "smtp back: work resumed") == 1
+
+    # 4xx to every mail: retried with backoff, logged once.
+    smtp_sink.reject("DATA", 451, "4.3.0 try again later")
+    _queue(app, 4, 5, 6)
+    send.deliver_due(app)
+    assert _outbox(app)[3:] == [("pending", 1)] * 3
+    assert _lines(caplog, "SMTP server not taking mail") == 2
+    smtp_sink.accept()
+    app.clock.advance(dt.timedelta(minutes=2))
+    send.deliver_due(app)
+    assert [s for s, _ in _outbox(app)[3:]] == ["sent"] * 3
+
+    # 5xx: that mail failed for good (BR-37); the next goes out.
+    smtp_sink.reject("DATA", 550, "5.7.1 refused")
+    _queue(app, 7)
+    send.deliver_due(app)
+    assert _outbox(app)[6][0] == "failed"
+    smtp_sink.accept()
+    _queue(app, 8)
+    send.deliver_due(app)
+    assert _outbox(app)[7][0] == "sent"
+    assert len(smtp_sink.messages) == 7
+    app.close()
+
+
+def test_smtp_server_that_says_nothing(
+    tmp_path: Path, database_url: str, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    taken: list[socket.socket] = []
+    accepting = threading.Thread(
+        target=lambda: taken.append(silent.accept()[0]), daemon=True
+    )
+    accepting.start()
+    app = make_app(
+        tmp_path,
+        database_url,
+        now=NOW,
+        extra={
+            "MAILBOT_SMTP_KIND": "smtp",
+            "MAILBOT_SMTP_HOST": "127.0.0.1",
+            "MAILBOT_SMTP_PORT": str(port),
+            "MAILBOT_SMTP_TLS": "none",
+            "MAILBOT_SMTP_TIMEOUT": "1",
+        },
+    )
+    _queue(app, 1, 2)
+    send.deliver_due(app)
+    send.deliver_due(app)
+    assert _outbox(app) == [("pending", 0)] * 2
+    assert _lines(caplog, "SMTP server not taking mail") == 1
+    for sock in [*taken, silent]:
+        sock.close()
+    # A working server comes up on the same port: the mail goes by itself.
+    sink = SmtpSink()
+    sink.port = port
+    with sink:
+        send.deliver_due(app)
+        assert len(sink.wait_for(2)) == 2
+    assert [s for s, _ in _outbox(app)] == ["sent", "sent"]
+    app.close()
+
+
+def _set_connections(admin: sqlalchemy.Engine, name: str, allowed: bool) -> None:
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'
+        )
+        if not allowed:
+            connection.execute(
+                sqlalchemy.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+
+
+def test_database_unreachable_for_a_while(
+    tmp_path: Path, dovecot, smtp_sink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    # Always PostgreSQL (a test database of our own, made unreachable by
+    # refusing connections to it): SQLite cannot be taken away like a server.
+    caplog.set_level(logging.INFO)
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        name = sqlalchemy.engine.make_url(url).database
+        admin = _admin_engine(server)
+        app = make_app(tmp_path, url, dovecot=dovecot, smtp=smtp_sink, extra=QUICK)
+        dovecot.append(_report(1))
+        try:
+            with _daemon(app):
+                _wait(lambda: _stored(app) == 1)
+                _set_connections(admin, name, allowed=False)
+                dovecot.append_many([_report(2), _report(3)])
+                time.sleep(6)  # polls and jobs fail meanwhile
+                _set_connections(admin, name, allowed=True)
+                _wait(lambda: _stored(app) == 3)
+                smtp_sink.wait_for(3, timeout=60)
+        finally:
+            _set_connections(admin, name, allowed=True)
+            app.close()
+            admin.dispose()
+    # The first part to notice says so once (the leader lock, or a pass over
+    # the mailbox, or a job); no line repeats per attempt, tick or mail.
+    noted = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("mailbot") and r.levelno >= logging.WARNING
+    ]
+    assert any("not currently accepting connections" in m for m in noted), noted
+    assert len(noted) == len(set(noted)) and len(noted) <= 5, noted
