@@ -13,10 +13,11 @@ _DEFANGED = re.compile(
     r"|(?<![A-Za-z])fxp(?=s?://)",
     re.IGNORECASE,
 )
-# Every form has a bracket before ".", ":", "/" or "dot", or "xp" in some case:
-# two patterns that the regex engine scans fast rule out most text at once.
+# Every form has a bracket before ".", ":", "/" or "dot", or "xxp" or "fxp"
+# in some case: two patterns that start with a rare character (so the regex
+# engine skips to it) rule out most text at once.
 _BRACKET_HINT = re.compile(r"[\[({][.:/dD]")
-_XP_HINT = re.compile(r"[xX][pP]")
+_XP_HINT = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -29,8 +30,13 @@ def _replacement(match: re.Match[str]) -> str:
     return {"dot": ".", ":": ":", "://": "://", "/": "/"}.get(inner, ".")
 
 
+def may_be_defanged(text: str) -> bool:
+    """False when `text` holds no defanged form (a cheap test, no false "False")."""
+    return bool(_BRACKET_HINT.search(text) or _XP_HINT.search(text))
+
+
 def refang(text: str) -> str:
     """`text` with defanged dots, colons and schemes written plainly again."""
-    if not _BRACKET_HINT.search(text) and not _XP_HINT.search(text):
+    if not may_be_defanged(text):
         return text
     return _DEFANGED.sub(_replacement, text)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
-from mailbot.extract.fang import refang
+from mailbot.extract.fang import may_be_defanged, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
@@ -102,8 +102,10 @@ def read_part(
     text = "\n".join(line for _, line, _ in lines)
     clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
-    # Refanged in one pass over the part: no defanged form spans a newline.
-    refanged = refang(text).split("\n")
+    # Refanged line by line, and only where the part shows a sign of it.
+    refanged = text.split("\n")
+    if may_be_defanged(text):
+        refanged = [refang(line) for line in refanged]
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET:
             reader.skipped["lines after the value budget"] = len(lines) - index
