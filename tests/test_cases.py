@@ -10,6 +10,7 @@ the reminder (.3). mailbot's real Message-IDs then replace the cases'
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def _feed(app: App, raw: bytes, origin: str = "test") -> str | None:
 
 
 @pytest.fixture
-def state(tmp_path: Path, database_url: str) -> State:
+def state(tmp_path: Path, database_url: str) -> Iterator[State]:
     app = make_app(tmp_path, database_url, now=dt.datetime(2026, 12, 4, 8, 40, tzinfo=UTC))
     assert _feed(app, REPORT) == TAG
     _at(app, "2026-12-04T09:00:00")
@@ -81,7 +82,9 @@ def state(tmp_path: Path, database_url: str) -> State:
         ids = [m for (m,) in session.query(Mail.message_id).filter_by(
             direction="out").order_by(Mail.id)]
     assert len(ids) == 3
-    return State(app, dict(enumerate(ids, start=1)), tmp_path / "sent")
+    yield State(app, dict(enumerate(ids, start=1)), tmp_path / "sent")
+    # Pooled connections left open would be reported when collected.
+    app.close()
 
 
 def _case(cases_dir: Path, name: str, state: State) -> bytes:
