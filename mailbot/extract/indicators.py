@@ -86,18 +86,14 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 
 def _blank(text: str, spans) -> str:
     # Keep positions: replace each span by as many spaces.
-    chars = list(text)
     for span in spans:
         start, end = (
             (span.start, span.end)
             if isinstance(span, Indicator)
-            else (
-                span.start(),
-                span.end(),
-            )
+            else (span.start(), span.end())
         )
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 @functools.lru_cache(maxsize=65536)
@@ -213,10 +209,10 @@ def _hosts(text: str) -> list[Indicator]:
     found = []
     for match in _HOST.finditer(text):
         name = match.group(0).lower().rstrip(".")
-        # Virtual organisations have names like domains: "VO example.eu".
-        if _VO.search(text, max(0, match.start() - 6), match.start()):
+        if not is_hostname(name):
             continue
-        if is_hostname(name):
+        # Virtual organisations have names like domains: "VO example.eu".
+        if not _VO.search(text, max(0, match.start() - 6), match.start()):
             found.append(Indicator(name, "hostname", match.start(), match.end()))
     return found
 

@@ -151,6 +151,9 @@ class _Reader:
         self.year = context.reference_time.year if context.reference_time else 9999
         self.items = 0
         self.spoken = 0  # where the current line's last indicator ends
+        self.ignored_domains = tuple(context.ignored_domains)
+        self.ignoring = bool(context.ignored_ips or context.ignored_domains)
+        self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.skipped: Counter[str] = Counter()
 
     def line(self, line: Line) -> None:
@@ -205,16 +208,17 @@ class _Reader:
         body = line.text[start:]
         if body.strip():
             state.section_used = True
-        indicators = scan(line.text, self.year)
-        indicators = [i for i in indicators if i.start >= start and self._kept(i)]
+        indicators = _scan(line.text, self.year)
+        if start or self.ignoring:
+            indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
             indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
         self._columns(line.text, indicators)
         self.spoken = max((i.end for i in indicators), default=0)
         self._indicators(line, indicators)
-        stamps: list[Stamp] = []
+        stamps: tuple[Stamp, ...] = ()
         if not state.received:
-            stamps, skipped = times_in(line.text, self.clock, line.following)
+            stamps, skipped = _times(line.text, self.clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
         self._stamps(line, stamps)
@@ -227,11 +231,11 @@ class _Reader:
                 continue
             if value in context.ignored_ips:
                 return False
-            if is_within(value, tuple(context.ignored_domains)):
+            if is_within(value, self.ignored_domains):
                 return False
         return True
 
-    def _columns(self, text: str, indicators: list[Indicator]) -> None:
+    def _columns(self, text: str, indicators) -> None:
         # A CSV header names what each column of the rows below holds.
         state = self.state
         if indicators or state.columns is not None:
@@ -243,7 +247,7 @@ class _Reader:
                 c.strip().replace("_", " ") for c in text.split(match.group(1))
             ]
 
-    def _indicators(self, line: Line, indicators: list[Indicator]) -> None:
+    def _indicators(self, line: Line, indicators) -> None:
         groups = _groups(line.text, indicators)
         for index, group in enumerate(groups):
             before_end = group[0].start
@@ -326,6 +330,12 @@ class _Reader:
         return roles.field_for(cue, owned, is_address)
 
     def _owned(self, value: str, kind: str) -> bool:
+        known = self.owned.get((value, kind))
+        if known is None:
+            known = self.owned[value, kind] = self._is_sites(value, kind)
+        return known
+
+    def _is_sites(self, value: str, kind: str) -> bool:
         context = self.context
         if kind in ("ipv4", "ipv6"):
             return _in_networks(value, context.site_networks)
@@ -333,7 +343,7 @@ class _Reader:
             return is_within(value, context.site_domains)
         return False
 
-    def _stamps(self, line: Line, stamps: list[Stamp]) -> None:
+    def _stamps(self, line: Line, stamps: tuple[Stamp, ...]) -> None:
         for stamp in stamps:
             fact = None
             if not line.forwarded and self.kind != "forward":
@@ -394,7 +404,7 @@ class _Reader:
         self.out.add(Finding(name, value, kind, self.part_id, line.number), strength)
 
 
-def _groups(text: str, indicators: list[Indicator]) -> list[list[Indicator]]:
+def _groups(text: str, indicators) -> list[list[Indicator]]:
     groups: list[list[Indicator]] = []
     for indicator in indicators:
         if indicator.kind in ("dn", "cve"):
@@ -446,3 +456,16 @@ def _host_kind(value: str) -> str:
         return "ipv4" if ipaddress.ip_address(value).version == 4 else "ipv6"
     except ValueError:
         return "hostname"
+
+
+# Mails repeat lines (templates, signatures, log records): what the scanners
+# find in a line is a function of the line alone and is read once.
+@functools.lru_cache(maxsize=8192)
+def _scan(text: str, year: int) -> tuple[Indicator, ...]:
+    return tuple(scan(text, year))
+
+
+@functools.lru_cache(maxsize=8192)
+def _times(text: str, clock: PartClock, following: str):
+    stamps, skipped = times_in(text, clock, following)
+    return tuple(stamps), skipped

@@ -8,6 +8,7 @@ first value on its own line; one without a colon must stand alone.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -75,8 +76,9 @@ class Heading:
     value_start: int  # where `value` starts in the line
 
 
+@functools.lru_cache(maxsize=16384)
 def heading(line: str) -> Heading | None:
-    """The heading that `line` opens, or None."""
+    """The heading that `line` opens, or None (cached: a part asks twice a line)."""
     if "|" in line and line.lstrip().startswith("|"):
         return _table_row(line)
     # "Host(s)" and "address(es)": blanked, keeping every position.
