@@ -152,6 +152,7 @@ class _Reader:
         self.items = 0
         self.spoken = 0  # where the current line's last indicator ends
         self.ignored_domains = tuple(context.ignored_domains)
+        self.networks = tuple(str(network) for network in context.site_networks)
         self.ignoring = bool(context.ignored_ips or context.ignored_domains)
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.skipped: Counter[str] = Counter()
@@ -338,7 +339,7 @@ class _Reader:
     def _is_sites(self, value: str, kind: str) -> bool:
         context = self.context
         if kind in ("ipv4", "ipv6"):
-            return _in_networks(value, context.site_networks)
+            return _in_networks(value, self.networks)
         if kind == "hostname":
             return is_within(value, context.site_domains)
         return False
@@ -439,15 +440,25 @@ def _column_of(text: str, position: int, delimiter: str) -> int | None:
 
 
 @functools.lru_cache(maxsize=65536)
-def _in_networks(value: str, networks: tuple) -> bool:
-    """Whether address or network `value` lies inside one of `networks`."""
+def _in_networks(value: str, names: tuple[str, ...]) -> bool:
+    """Whether address or network `value` lies inside one of the networks `names`.
+
+    The networks come as their names: a tuple of strings hashes in C, one of
+    ipaddress networks calls Python for every member at every look-up.
+    """
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         return False
     return any(
-        network.version == net.version and network.subnet_of(net) for net in networks
+        network.version == net.version and network.subnet_of(net)
+        for net in _networks(names)
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _networks(names: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(name) for name in names)
 
 
 @functools.lru_cache(maxsize=65536)
