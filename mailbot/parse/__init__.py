@@ -201,11 +201,23 @@ def _title(name: object) -> str:
     return headers.clean(str(name)).title()
 
 
+# RFC 5322 lines end at 998 characters and RFC 5321 paths at 256: longer
+# values are garbage, and the database columns are sized to these bounds.
+MAX_MESSAGE_ID = 998
+MAX_ADDRESS = 320
+
+
 def _message_id(raw: str | None, defects: list[str]) -> str | None:
     ids = headers.message_ids(raw, "Message-ID", defects)
     if ids:
-        return ids[0]
-    value = headers.clean(headers.repair_8bit(str(raw or ""), "Message-ID", defects))
+        value = ids[0]
+    else:
+        value = headers.clean(
+            headers.repair_8bit(str(raw or ""), "Message-ID", defects)
+        )
+    if len(value) > MAX_MESSAGE_ID:
+        defects.append(f"{OVER_LIMIT} Message-ID of {len(value)} characters cut")
+        value = value[:MAX_MESSAGE_ID]
     return value or None
 
 
@@ -219,7 +231,9 @@ def _addresses(
         if not pairs and "@" in str(raw):
             pairs = _recover(raw, name, defects)
         for display, addr in pairs:
-            if addr:
+            if len(addr) > MAX_ADDRESS:
+                defects.append(f"{OVER_LIMIT} {name}: address too long, ignored")
+            elif addr:
                 found.append(headers.address(display, addr, name, defects))
     return tuple(found)
 
