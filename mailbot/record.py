@@ -12,7 +12,7 @@ import logging
 import re
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from mailbot import bounces, extract, fields, incidents, respond, roles, thread, tlp
 from mailbot.app import App
@@ -45,7 +45,8 @@ def record(
     classification: Classification,
 ) -> str | None:
     """Record `parsed` as mail `mail_id`; return the incident's tag, if any."""
-    mail = session.get(Mail, mail_id)
+    # Without the raw bytes: up to megabytes per mail, and not read here.
+    mail = session.get(Mail, mail_id, options=[defer(Mail.raw)])
     assert mail is not None
     _fill_headers(mail, parsed, app)
     author = roles.identify(
