@@ -86,6 +86,17 @@ _FORWARD_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
+# What can make a line other than the author's plain text, in one pattern: a
+# line that matches none of these (and does not end with a colon, as "wrote:"
+# lines do) is the author's, and most lines are ruled on with this one pass.
+_SPECIAL = re.compile(
+    "|".join(
+        f"(?:{pattern.pattern})"
+        for pattern in (_BANNER, _ORIGINAL, _FROM, _QUOTED, _RULE, _SIGNATURE, _CLOSING)
+    ),
+    re.IGNORECASE,
+)
+
 
 def is_forward_subject(subject: str) -> bool:
     """Whether `subject` starts with a forward prefix such as Fwd:, FW: or WG:."""
@@ -116,14 +127,15 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
     index, signature, pending, inside, said = 0, False, None, False, False
     while index < len(lines):
         line = lines[index]
-        if len(line) > _LONG:
-            # No banner, header or closing is this long; its regexes would
-            # only cost time on a megabyte written as one line.
-            if not signature and not _QUOTED.match(line):
+        # No banner, header or closing is this long; its regexes would only
+        # cost time on a megabyte written as one line.
+        long = len(line) > _LONG
+        if long or not signature and _plain(line):
+            if not signature and not (long and _QUOTED.match(line)):
                 if pending is not None:
                     yield pending
                 pending = (index + 1, line, inside)
-                said = True
+                said = long or said or bool(line.strip()) and not _GREETING.match(line)
             index += 1
             continue
         step = _forward_start(lines, index, forwarded)
@@ -158,6 +170,11 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
         index += 1
     if pending is not None:
         yield pending
+
+
+def _plain(line: str) -> bool:
+    """Whether `line` is surely the author's text (see _SPECIAL)."""
+    return not _SPECIAL.match(line) and not line.rstrip(" \t").endswith(":")
 
 
 def _forward_start(lines: list[str], index: int, forwarded: bool) -> int | None:
