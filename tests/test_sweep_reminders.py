@@ -406,3 +406,29 @@ def test_br16_every_site_contact_bounced(app: App) -> None:
     sent = reminders(app)
     assert [r for _, r, _ in sent] == [[NGI_CONTACT], [DUTY]]
     assert sent[0][2]["Cc"] is None
+
+
+def test_a_resolved_incident_is_chased_for_its_closure_report(app: App) -> None:
+    at(app, "2026-12-07T10:30:00")
+    assert feed(app, site_reply("Mon, 07 Dec 2026 10:30:00 +0000")) == TAG
+    resolution = mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender="Alice <alice@csirt.example.org>",
+        to=", ".join(SITE_CONTACTS),
+        message_id="<resolved@csirt.example.org>",
+        date="Mon, 07 Dec 2026 11:00:00 +0000",
+        headers={**AUTHENTICATED, "In-Reply-To": "<reply-1@site-p.example.org>"},
+        body="#resolved 2026-12-07T11:00:00Z\n#no-request\n\nThanks, all done.\n",
+    )
+    at(app, "2026-12-07T11:00:00")
+    assert feed(app, resolution) == TAG
+    assert views.show(app, TAG)["status"] == "resolved"
+
+    # A month later, on a working day, the closure report is still owed.
+    at(app, "2027-01-08T10:00:00")
+    sweep(app)
+    closure = [
+        (rcpts, m) for p, rcpts, m in reminders(app) if p == "chase-closure_report-1"
+    ]
+    assert len(closure) == 1
+    assert sorted(closure[0][0]) == sorted(SITE_CONTACTS)

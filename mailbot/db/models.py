@@ -109,6 +109,11 @@ class Duplicate(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+# An incident's clocks are chased while it is open or resolved (the closure
+# report is still owed); closing it or calling it a false positive ends that.
+CHASED_STATUSES = ("open", "resolved")
+
+
 class Incident(Base):
     __tablename__ = "incident"
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.db.models import Deadline, Incident
+from mailbot.db.models import CHASED_STATUSES, Deadline, Incident
 from mailbot.deadlines import chase
 
 
@@ -78,7 +78,7 @@ def _steps(
     app: App, session: Session, incident: Incident, deadline: Deadline, now: dt.datetime
 ) -> Iterator[Planned]:
     """The deadline's remaining levels, as the sweep would take them."""
-    if deadline.met_at is not None or incident.status != "open":
+    if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
         return
     policy = app.chase_policy
     calendar = app.calendar(deadline.site)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.db.models import Chase, Deadline, Incident
+from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident
 from mailbot.deadlines import chase
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def _act(
     result: SweepResult,
 ) -> None:
     result.examined += 1
-    if deadline.met_at is not None or incident.status != "open":
+    if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
         deadline.next_action_at = None
         return
     if deadline.state == "pending" and now >= deadline.due_at:
