@@ -194,7 +194,7 @@ class FieldValue(Base):
     field: Mapped[str] = mapped_column(String(40))
     value: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="text")
-    part: Mapped[str] = mapped_column(String(40), default="")
+    part: Mapped[str] = mapped_column(Text, default="")
     line: Mapped[int] = mapped_column(Integer, default=0)
 
 

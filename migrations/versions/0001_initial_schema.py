@@ -269,7 +269,7 @@ def upgrade() -> None:
         sa.Column("field", sa.String(length=40), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("part", sa.String(length=40), nullable=False),
+        sa.Column("part", sa.Text(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
