@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
@@ -46,9 +46,12 @@ _VO = re.compile(r"\bVOs?[ \t]+\Z")
 _CIDR_ONLY = re.compile(r"/\d{1,2}\Z")
 
 
-@dataclass(frozen=True)
-class Indicator:
-    """One indicator and where it stands in its line."""
+class Indicator(NamedTuple):
+    """One indicator and where it stands in its line.
+
+    A named tuple, not a dataclass: a line may give many, and a tuple is made
+    several times faster.
+    """
 
     value: str
     kind: str

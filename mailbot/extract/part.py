@@ -7,7 +7,9 @@ import ipaddress
 import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
@@ -81,8 +83,7 @@ class _State:
     evidence_items: int = 0
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: one is made per line
     number: int
     text: str
     previous: str
@@ -209,7 +210,7 @@ class _Reader:
         body = line.text[start:]
         if body.strip():
             state.section_used = True
-        indicators = _scan(line.text, self.year)
+        indicators: Sequence[Indicator] = _scan(line.text, self.year)
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
@@ -236,7 +237,7 @@ class _Reader:
                 return False
         return True
 
-    def _columns(self, text: str, indicators) -> None:
+    def _columns(self, text: str, indicators: Sequence[Indicator]) -> None:
         # A CSV header names what each column of the rows below holds.
         state = self.state
         if indicators or state.columns is not None:
@@ -248,7 +249,7 @@ class _Reader:
                 c.strip().replace("_", " ") for c in text.split(match.group(1))
             ]
 
-    def _indicators(self, line: Line, indicators) -> None:
+    def _indicators(self, line: Line, indicators: Sequence[Indicator]) -> None:
         groups = _groups(line.text, indicators)
         for index, group in enumerate(groups):
             before_end = group[0].start
@@ -405,7 +406,7 @@ class _Reader:
         self.out.add(Finding(name, value, kind, self.part_id, line.number), strength)
 
 
-def _groups(text: str, indicators) -> list[list[Indicator]]:
+def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]:
     groups: list[list[Indicator]] = []
     for indicator in indicators:
         if indicator.kind in ("dn", "cve"):

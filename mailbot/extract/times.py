@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MONTHS = {
@@ -102,7 +103,14 @@ _NAMED = re.compile(
     "|".join(_renamed(name, pattern.pattern) for name, pattern in _DATES[2:]),
     re.IGNORECASE,
 )
-_MONTH_WORD = re.compile(r"(?<!\w)(?:" + _MON[3:-8] + r")", re.IGNORECASE)
+# The start of a month name (the spellings of _MON, in any case). The first
+# letter is a class without IGNORECASE, so that the regex engine skips to
+# those letters; the class holds what IGNORECASE would match (ſ is an s).
+_MONTH_WORD = re.compile(
+    r"[jJfFmMaAsSſoOnNdD](?<!\w.)(?i:(?<=j)(?:an|un|ul)|(?<=f)eb"
+    r"|(?<=m)(?:[aä]r|a[iy])|(?<=a)(?:pr|ug)|(?<=s)ep|(?<=o)[ck]t|(?<=n)ov"
+    r"|(?<=d)(?:[eé][cz]|ic))"
+)
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
 )
@@ -127,9 +135,8 @@ _PART_ZONE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """One timestamp found in a line, as UTC text."""
+class Stamp(NamedTuple):
+    """One timestamp found in a line, as UTC text (a tuple: made per time)."""
 
     value: str
     start: int
