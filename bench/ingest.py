@@ -70,7 +70,9 @@ def fetch_all(dovecot: Dovecot, parse: bool) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def write_config(directory: Path, dovecot: Dovecot, database_url: str) -> Path:
+def write_config(
+    directory: Path, dovecot: Dovecot, database_url: str, poll_interval: float = 60
+) -> Path:
     (directory / "sites.toml").write_text(sites_toml(), encoding="utf-8")
     config = directory / "mailbot.toml"
     config.write_text(
@@ -83,6 +85,7 @@ url = "{database_url}"
 
 [source]
 kind = "imap"
+poll_interval = {poll_interval}
 
 [imap]
 host = "{dovecot.host}"
@@ -103,6 +106,13 @@ duty_address = "duty@csirt.example.org"
 
 [sites]
 file = "{directory / "sites.toml"}"
+
+# Every acknowledgement is queued and sent: the run measures intake and its
+# replies, not the brake on automatic mail.
+[brake]
+max_per_recipient_per_day = 1000000
+max_per_incident_per_day = 1000000
+max_per_hour = 1000000
 """,
         encoding="utf-8",
     )
