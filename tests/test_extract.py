@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
+from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.indicators import scan
@@ -197,6 +198,14 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
     assert not extract.is_closure_report("Re: closure report", (promise,))
 
 
+@pytest.fixture
+def uncached_lines(monkeypatch):
+    # A repeated megabyte is read in identical pieces, which the line caches
+    # would answer after the first: these tests time the scanners themselves.
+    monkeypatch.setattr(extract_part, "_scan", extract_part._scan.__wrapped__)
+    monkeypatch.setattr(extract_part, "_times", extract_part._times.__wrapped__)
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -210,6 +219,7 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
     ],
     ids=["letters", "words", "dots", "colons", "dashes", "at-signs", "addresses"],
 )
+@pytest.mark.usefixtures("uncached_lines")
 def test_a_megabyte_on_one_line_is_quick(line: str) -> None:
     # CPU time: other test runs share this machine, wall time measures them.
     start = time.process_time()
@@ -239,6 +249,7 @@ def test_a_megabyte_on_one_line_is_quick(line: str) -> None:
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("kind", ["body", "attachment"])
+@pytest.mark.usefixtures("uncached_lines")
 def test_pathological_megabyte_lines_take_under_a_second(line: str, kind: str) -> None:
     start = time.process_time()
     run(line, kind)
@@ -388,3 +399,22 @@ def test_br16_relays_in_a_bounce_are_not_indicators(cases_dir: Path) -> None:
     )
     found = _case_values(cases_dir, "BR-16", context)
     assert "192.0.2.250" not in found and "198.51.100.23" not in found
+
+
+def test_a_line_read_again_gives_what_its_part_says() -> None:
+    # The line caches are keyed by everything a line's values depend on: the
+    # same line under another part zone, mail date or site gives other values.
+    line = "Dec  4 02:13:07 ui02 sshd[2123]: Failed password from 203.0.113.5"
+    amsterdam = values(line)
+    utc = values("times are UTC\n" + line)
+    assert ("evidence", "2026-12-04T01:13:07Z") in amsterdam
+    assert ("evidence", "2026-12-04T02:13:07Z") in utc
+    earlier = extract.Context(
+        timezone="UTC", reference_time=dt.datetime(2025, 12, 5, tzinfo=dt.UTC)
+    )
+    assert ("evidence", "2025-12-04T02:13:07Z") in values(line, context=earlier)
+    ours = extract.Context(site_networks=(ipaddress.ip_network("203.0.113.0/24"),))
+    assert ("affected_hosts", "203.0.113.5") in values(line, context=ours)
+    assert ("attacker_ips", "203.0.113.5") in values(line)
+    assert values(line) == amsterdam
+
