@@ -417,4 +417,3 @@ def test_a_line_read_again_gives_what_its_part_says() -> None:
     assert ("affected_hosts", "203.0.113.5") in values(line, context=ours)
     assert ("attacker_ips", "203.0.113.5") in values(line)
     assert values(line) == amsterdam
-

@@ -212,9 +212,7 @@ def _starts_quote(lines: list[str], index: int) -> bool:
 def _is_reply_header(lines: list[str], index: int) -> bool:
     """An "On ... wrote:" line followed by `>` lines (inline or bottom quoting)."""
     line = lines[index]
-    return (
-        _wrote(line) and _next_is_quoted(lines, index)
-    )
+    return _wrote(line) and _next_is_quoted(lines, index)
 
 
 def _wrote(line: str) -> bool:
