@@ -397,9 +397,9 @@ def _classify(message: Message) -> Classification:
         structured = _report_type(message) is not None or _has_status_part(message)
         reason = "delivery-status report" if structured else "plain-text bounce"
         return Classification("bounce", reason, report)
-    reason = auto_reply_reason(message) or _robot_sender_reason(message)
-    if reason:
-        return Classification("auto_reply", reason, None)
+    robot = auto_reply_reason(message) or _robot_sender_reason(message)
+    if robot:
+        return Classification("auto_reply", robot, None)
     return Classification("human", None, None)
 
 

@@ -80,9 +80,9 @@ def _bump_counter(session: Session, day: str, at_least: int = 0) -> int:
     """Take the next counter of `day` atomically, even with two writers."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    value = func.max(TagCounter.last + 1, at_least) if dialect == "sqlite" else None
-    if dialect == "postgresql":
-        value = func.greatest(TagCounter.last + 1, at_least)
+    # SQLite's two-argument max() is PostgreSQL's greatest().
+    larger = func.greatest if dialect == "postgresql" else func.max
+    value = larger(TagCounter.last + 1, at_least)
     statement = (
         insert(TagCounter)
         .values(day=day, last=max(1, at_least))

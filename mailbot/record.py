@@ -205,7 +205,9 @@ def _update_incident(
     fields.record_findings(app, session, incident, mail, parsed, site)
     if author.role == "site" and site is not None:
         closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
-        clocks.on_site_mail(app, session, incident, mail, site.name, text, closure, labels)
+        clocks.on_site_mail(
+            app, session, incident, mail, site.name, text, closure, labels
+        )
         if closure:
             closure_report.check(
                 app, session, incident, mail, parsed, site.name, labels

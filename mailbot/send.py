@@ -15,7 +15,6 @@ import logging
 import mailbox
 import re
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +161,7 @@ class SmtpTransport:
         # From here on the server may hold the whole message.
         try:
             code, answer = smtp.getreply()
-        except (OSError, socket.timeout, smtplib.SMTPServerDisconnected) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPServerDisconnected) as exc:
             raise DeliveryUncertain(f"no answer after the message data: {exc}") from exc
         _check(code, answer, "end of DATA")
 

@@ -98,9 +98,10 @@ class Directory:
         best: tuple[int, Site] | None = None
         for site in self.sites:
             for network in site.networks:
-                if address.version == network.version and address in network:
-                    if best is None or network.prefixlen > best[0]:
-                        best = (network.prefixlen, site)
+                if address.version != network.version or address not in network:
+                    continue
+                if best is None or network.prefixlen > best[0]:
+                    best = (network.prefixlen, site)
         return best[1] if best else None
 
     def sites_named_in(self, text: str) -> list[Site]:

@@ -51,7 +51,10 @@ class BadCommand:
 
 
 def usage() -> list[str]:
-    return [f"#{name} {form}".rstrip() + f"  - {what}" for name, (form, what) in SPEC.items()]
+    return [
+        f"#{name} {form}".rstrip() + f"  - {what}"
+        for name, (form, what) in SPEC.items()
+    ]
 
 
 def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
@@ -110,11 +113,15 @@ def _tag(name: str, argument: str, line: str) -> Command | BadCommand:
 def _label(name: str, argument: str, line: str) -> Command | BadCommand:
     label = tlp.normalise(argument)
     if label is None:
-        return BadCommand(line, f"{argument!r} is no TLP label ({', '.join(tlp.LABELS)})")
+        return BadCommand(
+            line, f"{argument!r} is no TLP label ({', '.join(tlp.LABELS)})"
+        )
     return Command(name, label, line=line)
 
 
-def _time(name: str, argument: str, line: str, optional: bool = False) -> Command | BadCommand:
+def _time(
+    name: str, argument: str, line: str, optional: bool = False
+) -> Command | BadCommand:
     if not argument and optional:
         return Command(name, line=line)
     try:
@@ -130,7 +137,9 @@ def _resolved(name: str, argument: str, line: str) -> Command | BadCommand:
 def _extend(name: str, argument: str, line: str) -> Command | BadCommand:
     rule, _, when = argument.partition(" ")
     if not rule or not when.strip():
-        return BadCommand(line, "#extend needs RULE TIME, e.g. #extend analysis 2026-12-05T12:00Z")
+        return BadCommand(
+            line, "#extend needs RULE TIME, e.g. #extend analysis 2026-12-05T12:00Z"
+        )
     parsed = _time(name, when.strip(), line)
     if isinstance(parsed, BadCommand):
         return parsed
@@ -138,7 +147,13 @@ def _extend(name: str, argument: str, line: str) -> Command | BadCommand:
 
 
 _CHECKS = {
-    "site": _word, "merge": _tag, "tlp": _label, "discovered": _time,
-    "isolated": _time, "resolved": _resolved, "extend": _extend,
-    "notify-vo": _word, "notify-ca": _word,
+    "site": _word,
+    "merge": _tag,
+    "tlp": _label,
+    "discovered": _time,
+    "isolated": _time,
+    "resolved": _resolved,
+    "extend": _extend,
+    "notify-vo": _word,
+    "notify-ca": _word,
 }

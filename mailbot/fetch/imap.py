@@ -10,6 +10,7 @@ dedupe key recognises the mails already stored (BR-25).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import ssl
@@ -265,7 +266,6 @@ def poll_imap(app: App) -> PollResult:
     try:
         return catch_up(app, client)
     finally:
-        try:
+        # The session may be gone already; there is nothing left to close.
+        with contextlib.suppress(OSError, IMAPClient.Error):
             client.logout()
-        except (OSError, IMAPClient.Error):
-            pass

@@ -198,7 +198,7 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
     if ctype.startswith("multipart/"):
         defects.append(f"part {node.number}: multipart without boundary read as text")
         ctype = "text/plain"
-    data = part.get_payload(decode=True) or b""
+    data = _decoded(part)
     if ctype in _BODY_TYPES and not explicit:
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         kind = "html" if ctype == "text/html" else "body"
@@ -362,12 +362,18 @@ def _suffix(ctype: str) -> str:
     return ".txt" if ctype.startswith(("text/", "message/")) else ".bin"
 
 
+def _decoded(part: Message) -> bytes:
+    """A leaf part's payload with its transfer encoding undone."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 def _flatten(part: Message) -> bytes:
     """The bytes of an attached mail, as the parser can reproduce them."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):
-        return part.get_payload(decode=True) or b""
+        return _decoded(part)
     try:
         return inner.as_bytes()
     except (LookupError, UnicodeError, ValueError, TypeError):
