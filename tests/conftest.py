@@ -7,6 +7,7 @@ there is reported as a failure, so a missing server cannot pass unnoticed.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -35,6 +36,21 @@ SHARED = ROOT.parent / "shared"
 # Tests using these fixtures get the `servers` marker, so `-m "not servers"`
 # runs the rest without Dovecot or an SMTP server.
 SERVER_FIXTURES = frozenset({"dovecot", "dovecot_tls", "smtp_sink"})
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """Undo the handlers a test's `mailbot.cli.main()` puts on the root logger.
+
+    The CLI writes logs to the sys.stderr of its moment, which under pytest is
+    a capture file closed after the test; server threads that log later would
+    otherwise hit "I/O operation on closed file".
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def require_shared(sub: str = "") -> Path:
