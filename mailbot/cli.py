@@ -82,6 +82,12 @@ def _show_args(sub: argparse.ArgumentParser) -> None:
     _json_flag(sub)
 
 
+def _reextract_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("tag", nargs="?", metavar="TAG", help="one incident (any alias)")
+    sub.add_argument("--all", action="store_true", help="every incident")
+    _json_flag(sub)
+
+
 def _quarantine_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     sub.add_argument("id", nargs="?", type=int, help="the quarantined mail's id")
@@ -182,6 +188,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "one incident with its mails, fields and deadlines",
         _show_args,
         _command("mailbot.commands", "show"),
+    ),
+    "reextract": (
+        "run today's field extraction again over recorded mails (TAG or --all)",
+        _reextract_args,
+        _command("mailbot.reextract", "command"),
     ),
     "status": (
         "health and counts; exit 1 when unhealthy",
