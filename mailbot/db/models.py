@@ -247,7 +247,11 @@ class Outbox(Base):
     """A mail to deliver. `state`: pending, sending, sent, uncertain, failed."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_try_at"),
+        # The brake counts the last hour's and day's mail: a range, not a scan.
+        Index("ix_outbox_queued_at", "queued_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mail_id: Mapped[int] = mapped_column(ForeignKey("mail.id", ondelete="CASCADE"))
