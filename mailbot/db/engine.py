@@ -83,10 +83,23 @@ class Database:
         self.engine.dispose()
 
 
+def migrations_location() -> str:
+    """The migration scripts: inside the installed package, else the checkout's.
+
+    `pip install .` ships them as mailbot.migrations. Run from a source tree
+    (`python -m mailbot` or the tests at the repository's root, where the
+    tree's own mailbot/ comes first on sys.path), they are the top-level
+    migrations/ folder beside it.
+    """
+    try:
+        return str(resources.files("mailbot.migrations"))
+    except ModuleNotFoundError:
+        return str(Path(__file__).resolve().parents[2] / "migrations")
+
+
 def alembic_config(url: str) -> AlembicConfig:
     config = AlembicConfig()
-    location = resources.files("mailbot.migrations")
-    config.set_main_option("script_location", str(location))
+    config.set_main_option("script_location", migrations_location())
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
