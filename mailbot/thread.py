@@ -44,10 +44,11 @@ class SubjectTags:
 
 @lru_cache(maxsize=8)
 def _tag_re(prefix: str) -> re.Pattern[str]:
-    # The prefix and the date, then an optional two-digit counter. A counter
-    # cut by a mail client (a trailing "-0") leaves a date-only tag.
+    # The prefix and the date, then an optional counter: two digits, more
+    # past the 99th incident of a day. A counter cut by a mail client (a
+    # trailing "-0") leaves a date-only tag.
     return re.compile(
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-(\d{{8}})(?:-(\d{{2}}))?(?![0-9])",
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-(\d{{8}})(?:-(\d{{2,4}}))?(?![0-9])",
         re.I,
     )
 

@@ -22,6 +22,8 @@ from mailbot.thread import Decision, Lookups, SubjectTags, base_subject, decide,
         ("Re: [EGI-20261332-01] no such day", (), ()),
         ("Re: [EGI-20261204-0", (), ("EGI-20261204",)),
         ("XEGI-20261204-01 is not a tag", (), ()),
+        # Past the 99th incident of a day the counter grows a digit.
+        ("RE: [EGI-20261204-323] [TLP:AMBER] Compromised host", ("EGI-20261204-323",), ()),
     ],
 )
 def test_find_tags(subject: str, full: tuple, date_only: tuple) -> None:
@@ -67,3 +69,8 @@ def test_decide_order() -> None:
     assert decide(tags, [], "S", no_tag) == Decision("date_tag", 3)
     assert decide(tags, [], "OTHER", no_tag) == Decision(
         "new", adopt_tag="EGI-20261204-01", date_tag="EGI-20261204")
+
+
+def test_base_subject_drops_a_three_digit_tag() -> None:
+    subject = "RE: [EGI-20261204-323] [TLP:AMBER] Compromised host 192.0.2.45"
+    assert base_subject(subject, "EGI") == "Compromised host 192.0.2.45"

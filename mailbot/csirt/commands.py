@@ -15,7 +15,7 @@ from mailbot import tlp
 from mailbot.clock import parse_instant
 
 _LINE_RE = re.compile(r"^#([a-z][a-z-]*)\b[ \t]*(.*)$", re.I)
-_TAG_RE = re.compile(r"^[A-Z0-9]+-\d{8}-\d{2}$", re.I)
+_TAG_RE = re.compile(r"^[A-Z0-9]+-\d{8}-\d{2,4}$", re.I)
 
 # name -> (argument form, what it does); the reply to a bad command lists these.
 SPEC = {
