@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import getaddresses
 
 from mailbot import authn
 from mailbot.classify import Classification, is_plain_address, is_robot_address
@@ -45,6 +46,14 @@ def identify(
 
 
 def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
+    if _authors(parsed) != 1:
+        # Which of several From addresses a DKIM signature vouches for is
+        # anyone's guess: a member's mail has exactly one author.
+        return Author(
+            "reporter",
+            flags=("possible_forgery",),
+            why="the From header names more than one author",
+        )
     verdict = authn.verify_sender(
         sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
     )
@@ -53,6 +62,12 @@ def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
     # A member's address without our MTA's word for it may be forged: keep
     # the mail as an ordinary one, flagged, and apply none of its commands.
     return Author("reporter", flags=("possible_forgery",), why=verdict.how)
+
+
+def _authors(parsed: ParsedMail) -> int:
+    """How many addresses the From header fields name, all fields together."""
+    values = parsed.header_all("From")
+    return len([addr for _, addr in getaddresses(values) if addr])
 
 
 def _site_of(sender: str, directory: Directory) -> Site | None:
