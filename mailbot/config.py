@@ -319,7 +319,36 @@ def _mailbot(s: _Section) -> MailbotSettings:
 
 
 def _database(s: _Section) -> DatabaseSettings:
-    return DatabaseSettings(url=s.get("url", str, "sqlite:///mailbot.db"))
+    return DatabaseSettings(
+        url=_database_url(s, s.get("url", str, "sqlite:///mailbot.db"))
+    )
+
+
+def _database_url(s: _Section, text: str) -> str:
+    """A URL of an engine mailbot runs on; a relative SQLite file is the config's."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "such as sqlite:///mailbot.db or postgresql+psycopg://user@host/db"
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            s.key("url"), f"{text!r} is no database URL {example}"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            s.key("url"), f"mailbot runs on SQLite and PostgreSQL, URLs {example}"
+        )
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database).expanduser()
+        if not path.is_absolute():
+            # Relative paths are relative to the config file, as everywhere.
+            return url.set(database=str(s.base_dir / path)).render_as_string(
+                hide_password=False
+            )
+    return text
 
 
 def _source(s: _Section) -> SourceSettings:
@@ -402,8 +431,9 @@ def _metrics(s: _Section) -> MetricsSettings:
 
 def _logging(s: _Section) -> LoggingSettings:
     return LoggingSettings(
-        level=s.get("level", str, "INFO", lambda v: _one_of(LOG_LEVELS)(v.upper()))
-        .upper(),
+        level=s.get(
+            "level", str, "INFO", lambda v: _one_of(LOG_LEVELS)(v.upper())
+        ).upper(),
         format=s.get("format", str, "text", _one_of(("text", "json"))),
     )
 

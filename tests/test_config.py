@@ -18,7 +18,7 @@ def test_defaults_of_interface() -> None:
     settings = load_settings(None, BASE)
     assert settings.mailbot.tag_prefix == "EGI"
     assert settings.mailbot.timezone == "Europe/Amsterdam"
-    assert settings.database.url == "sqlite:///mailbot.db"
+    assert settings.database.url == f"sqlite:///{Path.cwd() / 'mailbot.db'}"
     assert settings.imap.port == 993 and settings.imap.tls == "ssl"
     assert settings.imap.folder == "INBOX" and settings.imap.username == "abuse"
     assert settings.smtp.port == 587 and settings.smtp.tls == "starttls"
@@ -79,3 +79,19 @@ def test_help_needs_no_config(command: str, capsys) -> None:  # type: ignore[no-
         main([command, "--help"])
     assert caught.value.code == 0
     assert "usage: mailbot" in capsys.readouterr().out
+
+
+def test_relative_sqlite_file_is_the_config_files(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "mailbot.toml"
+    config.parent.mkdir()
+    config.write_text('[database]\nurl = "sqlite:///data/mailbot.db"\n', encoding="utf-8")
+    settings = load_settings(config, BASE)
+    assert settings.database.url == f"sqlite:///{tmp_path / 'etc' / 'data' / 'mailbot.db'}"
+    absolute = load_settings(config, {**BASE, "MAILBOT_DATABASE_URL": "sqlite:////x/m.db"})
+    assert absolute.database.url == "sqlite:////x/m.db"
+
+
+@pytest.mark.parametrize("url", ["nonsense", "mysql://root@127.0.0.1/test"])
+def test_database_url_errors_name_the_key(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^database\.url: "):
+        load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})
