@@ -151,7 +151,7 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
         tlp=incident.tlp,
         mailbox=app.settings.mailbot.address,
     )
-    to = roles.reply_address(parsed)
+    to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     return _finish(incident, [to] if to else [], [], subject, body)
 
 

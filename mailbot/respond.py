@@ -28,7 +28,18 @@ def acknowledge(
     """Answer the mail that opened `incident` with its tag, in the thread."""
     if app.backfill or author.role not in ("site", "reporter", "csirt"):
         return
-    to = roles.reply_address(parsed)
+    now = app.clock.now()
+    # A mail that arrived long ago (an old mailbox, a new database) is
+    # recorded, not answered: its sender moved on, as deadlines do.
+    if app.chase_policy.too_late(mail.arrived_at, now):
+        log.info(
+            "%s no acknowledgement: %s arrived %s, past the lateness",
+            incident.tag,
+            mail.message_id,
+            mail.arrived_at.isoformat(),
+        )
+        return
+    to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from email.utils import getaddresses
 
@@ -78,12 +79,24 @@ def _site_of(sender: str, directory: Directory) -> Site | None:
     )
 
 
-def reply_address(parsed: ParsedMail) -> str | None:
-    """Where an answer goes: Reply-To, else From; never to a robot."""
-    candidates = [a.addr for a in parsed.reply_to] or (
-        [parsed.from_.addr] if parsed.from_ else []
-    )
+def reply_address(parsed: ParsedMail, ours: Collection[str] = ()) -> str | None:
+    """Where an answer goes: Reply-To, else From; never to a robot nor to `ours`.
+
+    A robot anywhere among them means nobody reads the answer: none is sent.
+    A Reply-To naming mailbot itself (or one mailbot cannot write to) is
+    passed over for the next candidate, so that mailbot never mails itself.
+    """
+    candidates = [a.addr for a in parsed.reply_to]
+    candidates += [parsed.from_.addr] if parsed.from_ else []
     for address in candidates:
-        if is_plain_address(address) and not is_robot_address(address):
+        if is_robot_address(address):
+            return None
+        if is_plain_address(address) and address.lower() not in ours:
             return address
     return None
+
+
+def not_to_answer(settings: Settings) -> frozenset[str]:
+    """mailbot's own addresses and the duty address: never an answer's recipient."""
+    duty = settings.csirt.duty_address
+    return frozenset(a.lower() for a in (*settings.own_addresses, duty) if a)

@@ -9,7 +9,7 @@ from mailbot_env import mail, make_app
 
 from mailbot.classify import Classification
 from mailbot.parse import parse
-from mailbot.roles import identify
+from mailbot.roles import identify, not_to_answer, reply_address
 
 PASSING = (
     "mx.csirt.example.org; dkim=pass header.d=csirt.example.org; "
@@ -56,4 +56,27 @@ def test_one_authenticated_author_is_a_member(
     )
     author = identify(parse(raw), HUMAN, app.settings, app.sites, sent_by_us=False)
     assert author.role == "csirt"
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("reply_to", "expected"),
+    [
+        ("abuse@csirt.example.org", "reporter@cert.example.net"),
+        ("duty@csirt.example.org", "reporter@cert.example.net"),
+        ("desk@cert.example.net", "desk@cert.example.net"),
+        ("noreply@cert.example.net", None),
+    ],
+)
+def test_answers_never_go_to_mailbot_itself(
+    tmp_path: Path, database_url: str, reply_to: str, expected: str | None
+) -> None:
+    app = make_app(tmp_path, database_url)
+    raw = mail(
+        subject="Compromised host",
+        message_id="<r@cert.example.net>",
+        headers={"Reply-To": reply_to},
+    )
+    ours = not_to_answer(app.settings)
+    assert reply_address(parse(raw), ours) == expected
     app.close()

@@ -61,6 +61,6 @@ def check(
         " labelled TLP:AMBER or TLP:RED",
         mail_id=mail.id, at=app.clock.now(),
     )  # fmt: skip
-    to = roles.reply_address(parsed)
+    to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     if to is not None:
         replies.closure_relabel(app, session, incident, parsed, to, site, label)

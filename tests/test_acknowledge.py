@@ -1,0 +1,38 @@
+"""Which new incidents are acknowledged, and which are only recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from mailbot_env import mail, make_app
+from sqlalchemy import func, select
+
+from mailbot.db.models import Outbox
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("age_days", "acknowledged"), [(1, 1), (6, 1), (8, 0), (400, 0)]
+)
+def test_old_mail_opens_an_incident_without_an_answer(
+    tmp_path: Path, database_url: str, age_days: int, acknowledged: int
+) -> None:
+    # A new database on an old mailbox: its mail is history, not a question.
+    app = make_app(tmp_path, database_url, now=NOW)
+    arrived = NOW - dt.timedelta(days=age_days)
+    raw = mail(
+        subject="Compromised host 192.0.2.45",
+        message_id=f"<old-{age_days}@cert.example.net>",
+        date=arrived.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+    )
+    outcome = process_delivery(app, RawMail(raw, arrived, "test"))
+    assert outcome.result == "processed" and outcome.incident
+    with app.db.transaction() as session:
+        queued = session.scalar(select(func.count()).select_from(Outbox))
+    assert queued == acknowledged
+    app.close()
