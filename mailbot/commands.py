@@ -55,13 +55,12 @@ def sweep(args: argparse.Namespace) -> int:
 
 def ingest(args: argparse.Namespace) -> int:
     from mailbot.fetch import PollResult
-    from mailbot.fetch.files import iter_path
+    from mailbot.fetch.files import check_path, iter_path
     from mailbot.process import process_delivery
 
     paths = [Path(p) for p in args.paths]
     for path in paths:
-        if not path.exists():
-            raise ConfigError("PATH", f"{path} does not exist")
+        check_path(path)
     from mailbot.progress import Progress, count_mails
 
     app = app_from(args, backfill=args.backfill)

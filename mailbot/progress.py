@@ -29,7 +29,7 @@ LINE_SECONDS = 10.0
 
 def count_mails(path: Path) -> int:
     """How many mails `fetch.files.iter_path(path)` will yield, read quickly."""
-    from mailbot.fetch.files import is_mbox
+    from mailbot.fetch.files import is_mbox, looks_like_mail
 
     if path.is_dir():
         if (path / "cur").is_dir() or (path / "new").is_dir():
@@ -39,7 +39,11 @@ def count_mails(path: Path) -> int:
                 for p in (path / sub).glob("*")
                 if p.is_file()
             )
-        return sum(count_mails(p) for p in path.rglob("*") if p.is_file())
+        return sum(
+            count_mails(p)
+            for p in path.rglob("*")
+            if p.is_file() and looks_like_mail(p)
+        )
     if is_mbox(path):
         # The mailbox module starts a message at every line beginning "From ".
         with path.open("rb") as handle:

@@ -14,11 +14,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mailbot.clock import UTC
+from mailbot.errors import ConfigError
 from mailbot.mail import RawMail
 from mailbot.store import split_header_block
 
 log = logging.getLogger(__name__)
 
+# A mail starts with header fields.
+_FIELD_RE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_MAIL_FIELDS = (
+    b"from",
+    b"date",
+    b"message-id",
+    b"subject",
+    b"received",
+    b"return-path",
+)
 _DATE_RE = re.compile(rb"^date[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 
 
@@ -40,6 +51,28 @@ def _mtime(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
 
 
+def looks_like_mail(path: Path) -> bool:
+    """Whether `path` starts with a mail's header block (or an mbox's "From ")."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    if head.startswith(b"From "):
+        return True
+    # Broken mail is still mail, but a mail's first line is a header field,
+    # which no TOML, Markdown, plain text or binary file's is.
+    first = head.lstrip().split(b"\n", 1)[0]
+    return bool(_FIELD_RE.match(first))
+
+
+def check_path(path: Path) -> None:
+    """Refuse, naming it, a path that holds no mail mailbot can read."""
+    if not path.exists():
+        raise ConfigError("PATH", f"{path} does not exist")
+    if path.is_file() and not looks_like_mail(path):
+        raise ConfigError(
+            "PATH", f"{path} is neither a mail (.eml), an mbox nor a Maildir"
+        )
+
+
 def is_mbox(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(5) == b"From "
@@ -52,7 +85,10 @@ def iter_path(path: Path) -> Iterator[RawMail]:
             yield from iter_maildir(path)
         else:
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from iter_path(child)
+                if looks_like_mail(child):
+                    yield from iter_path(child)
+                else:
+                    log.warning("%s skipped: not a mail, an mbox nor a Maildir", child)
     elif is_mbox(path):
         yield from iter_mbox(path)
     else:

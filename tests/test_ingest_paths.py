@@ -1,0 +1,53 @@
+"""`mailbot ingest` reads mail and nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mailbot_env import CASES_SITES, mail
+
+from mailbot.cli import main
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Path:
+    (tmp_path / "sites.toml").write_text(CASES_SITES, encoding="utf-8")
+    path = tmp_path / "mailbot.toml"
+    path.write_text(
+        '[mailbot]\naddress = "abuse@csirt.example.org"\n'
+        f'[database]\nurl = "{database_url}"\n'
+        '[source]\nkind = "maildir"\n[maildir]\npath = "inbox"\n'
+        '[smtp]\nkind = "maildir"\npath = "sent"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_folder_yields_its_mails_and_skips_the_rest(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "report.eml").write_bytes(
+        mail(subject="Compromised host", message_id="<a@cert.example.net>")
+    )
+    (folder / "notes.toml").write_text('[x]\npassword = "secret"\n', encoding="utf-8")
+    (folder / "README.md").write_text("# Notes\n\nNothing here.\n", encoding="utf-8")
+    (folder / "data.db").write_bytes(b"SQLite format 3\x00" + bytes(200))
+    args = ["--config", str(config), "ingest", "--backfill", "--json", str(folder)]
+    assert main(args) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert (counts["fetched"], counts["processed"]) == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["notes.toml", "README.md"])
+def test_a_file_that_is_no_mail_is_refused(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    path = tmp_path / name
+    path.write_text("# not a mail\nkey = 1\n", encoding="utf-8")
+    assert main(["--config", str(config), "ingest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "PATH" in err and "neither a mail" in err
