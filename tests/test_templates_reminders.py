@@ -18,7 +18,7 @@ from mailbot.deadlines import DEFAULT_RULES, chase
 
 RULES = [rule.name for rule in DEFAULT_RULES]
 OWED = {
-    "report": "report the incident to your local security team",
+    "report": "report the incident to its local security team",
     "containment": "isolate the compromised systems while keeping the forensic",
     "downtime": "announce a downtime for the affected services",
     "analysis": "answer EGI CSIRT's request in this thread",
