@@ -179,9 +179,24 @@ def load_settings(
             raise ConfigError("--config", f"{path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+    _check_sections(data)
     data = _apply_environment(data, os.environ if environ is None else environ)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
     return _build(data, base_dir)
+
+
+# Sections read by the modules they configure, not by a builder here.
+_OTHER_SECTIONS = {"rules": None, "chase": None, "templates": ("directory",)}
+
+
+def _check_sections(data: Mapping[str, Any]) -> None:
+    """A typo in a section's name is an error, not a setting silently lost."""
+    for name, value in data.items():
+        if name not in _SECTION_BUILDERS and name not in _OTHER_SECTIONS:
+            raise ConfigError(name, "is no section of mailbot's (config.example.toml)")
+        keys = _OTHER_SECTIONS.get(name)
+        if keys and isinstance(value, dict) and (unknown := set(value) - set(keys)):
+            raise ConfigError(f"{name}.{sorted(unknown)[0]}", "is no key of mailbot's")
 
 
 def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict:
@@ -216,6 +231,14 @@ class _Section:
         self.values = value
         self.name = name
         self.base_dir = base_dir
+        self.read: set[str] = set()
+
+    def check_unread(self) -> None:
+        """Every key given was read: a misspelt one would be silently lost."""
+        for key in sorted(set(self.values) - self.read):
+            raise ConfigError(
+                self.key(key), "is no key of mailbot's (config.example.toml lists them)"
+            )
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
@@ -249,9 +272,12 @@ class _Section:
 
     def _secret(self, key: str) -> Any:
         # A secret may be given as `<key>_file`, a path to a file holding it.
+        file_key = key + "_file"
+        self.read.update((key, file_key))
+        if key in self.values and file_key in self.values:
+            raise ConfigError(self.key(file_key), f"give {key} or {file_key}, not both")
         if key in self.values:
             return self.values[key]
-        file_key = key + "_file"
         if file_key not in self.values:
             return None
         path = Path(str(self.values[file_key])).expanduser()
@@ -299,6 +325,8 @@ def _address(value: str) -> str | None:
 def _build(data: Mapping[str, Any], base_dir: Path) -> Settings:
     sections = {n: _Section(data, n, base_dir) for n in _SECTION_BUILDERS}
     built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
+    for section in sections.values():
+        section.check_unread()
     settings = Settings(**built, base_dir=base_dir, raw=data)
     if settings.source.kind == "imap" and settings.imap.host is None:
         raise ConfigError("imap.host", "is required when [source] kind is imap")

@@ -95,3 +95,29 @@ def test_relative_sqlite_file_is_the_config_files(tmp_path: Path) -> None:
 def test_database_url_errors_name_the_key(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^database\.url: "):
         load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "key"),
+    [
+        ('[imap]\nprot = 1\n', {}, "imap.prot"),
+        ('[imapp]\nport = 1\n', {}, "imapp"),
+        ("", {"MAILBOT_IMAP_PORTT": "1"}, "imap.portt"),
+        ('[templates]\ndir = "t"\n', {}, "templates.dir"),
+        ('[imap]\npassword = "x"\npassword_file = "pw"\n', {}, "imap.password_file"),
+    ],
+)
+def test_misspelt_keys_and_sections_are_errors(
+    tmp_path: Path, text: str, environ: dict[str, str], key: str
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, {**BASE, **environ})
+    assert str(raised.value).startswith(f"{key}: ")
+
+
+def test_every_key_of_the_example_is_known() -> None:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    settings = load_settings(example, {})
+    assert settings.mailbot.address
