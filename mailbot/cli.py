@@ -82,6 +82,18 @@ def _show_args(sub: argparse.ArgumentParser) -> None:
     _json_flag(sub)
 
 
+def _outbox_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("action", nargs="?", choices=["list", "settle"], default="list")
+    sub.add_argument("id", nargs="?", type=int, help="the outbox row's id")
+    sub.add_argument(
+        "outcome",
+        nargs="?",
+        choices=["arrived", "resend"],
+        help="what you found out about an uncertain delivery",
+    )
+    _json_flag(sub)
+
+
 def _reextract_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("tag", nargs="?", metavar="TAG", help="one incident (any alias)")
     sub.add_argument("--all", action="store_true", help="every incident")
@@ -122,8 +134,10 @@ def _report_args(sub: argparse.ArgumentParser) -> None:
 
 def _render_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
-        "template", metavar="TEMPLATE", help="reminder-1, reminder-2, escalation, "
-        "acknowledgement or digest (a name in the templates folder)"
+        "template",
+        metavar="TEMPLATE",
+        help="reminder-1, reminder-2, escalation, "
+        "acknowledgement or digest (a name in the templates folder)",
     )
     sub.add_argument("--incident", metavar="TAG", help="the incident to render for")
     sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
@@ -188,6 +202,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "one incident with its mails, fields and deadlines",
         _show_args,
         _command("mailbot.commands", "show"),
+    ),
+    "outbox": (
+        "mail not yet delivered; settle ID arrived|resend for an uncertain one",
+        _outbox_args,
+        _command("mailbot.outbox_admin", "command"),
     ),
     "reextract": (
         "run today's field extraction again over recorded mails (TAG or --all)",

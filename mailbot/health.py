@@ -154,7 +154,8 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
     if data["outbox_uncertain"]:
         found.append(
             f"{data['outbox_uncertain']} outgoing mail(s) of uncertain delivery: "
-            "check whether they arrived"
+            "check whether they arrived, then `mailbot outbox settle ID arrived` "
+            "or `resend`"
         )
     if data["quarantined_last_24h"] >= QUARANTINE_GROWING:
         found.append(
