@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailbot import compose, incidents, render, roles
 from mailbot.app import App
 from mailbot.clock import iso
+from mailbot.csirt import red
 from mailbot.db.models import Alias, Deadline, Incident, Mail
 from mailbot.errors import ConfigError, MailbotError
 
@@ -101,7 +102,7 @@ def _reminder(
         app.templates, name, **chase.context(app, session, incident, deadline, level)
     )
     to, cc = chase.recipients(app, session, deadline, level)
-    return _finish(incident, to, cc, subject, body)
+    return _finish(app, session, incident, to, cc, subject, body)
 
 
 def _existing(env: jinja2.Environment, stem: str) -> str:
@@ -152,14 +153,22 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
         mailbox=app.settings.mailbot.address,
     )
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
-    return _finish(incident, [to] if to else [], [], subject, body)
+    return _finish(app, session, incident, [to] if to else [], [], subject, body)
 
 
 def _finish(
-    incident: Incident, to: list[str], cc: list[str], subject: str, body: str
+    app: App,
+    session: Session,
+    incident: Incident,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
 ) -> Preview:
-    # What compose() writes: the tag and TLP first in the subject, the TLP
-    # 2.0 label as the first body line.
+    # What send_in_thread() and compose() write: RED subjects withheld from
+    # those who did not get them, the tag and TLP first in the subject, the
+    # TLP 2.0 label as the first body line.
+    subject, body = red.withhold(app, session, incident.id, [*to, *cc], subject, body)
     return Preview(
         to=to,
         cc=cc,

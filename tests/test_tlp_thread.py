@@ -18,6 +18,7 @@ from test_csirt_env import (
 
 from mailbot import views
 from mailbot.deadlines.sweep import sweep
+from mailbot.preview import preview
 from mailbot.send import deliver_due
 
 # The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
@@ -110,6 +111,10 @@ def test_red_subject_never_reaches_others(w: World, tmp_path: Path) -> None:
     )
     assert [m.recipients for m in w.new_mail()] == [(ALICE,)]
     w.app.clock.set(at("2026-12-01T12:00:00"))
+    # `render` shows the site's reminder as the sweep will send it.
+    shown = preview(w.app, "reminder-1", tag, "analysis")
+    assert secret not in shown.subject + shown.body
+    assert "withheld: TLP:RED" in shown.subject
     assert sweep(w.app)["reminders"] >= 1
     deliver_due(w.app)
     reminders = [m for m in w.new_mail() if SITE_A in m.recipients]
