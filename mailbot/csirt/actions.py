@@ -141,8 +141,23 @@ def _retime(ctx: Context, event: str, when: dt.datetime) -> int:
     return count
 
 
+# An event stated later than the member's own mail by more than this is a
+# typo (a year, a month), not news from the future.
+_FUTURE_SLACK = dt.timedelta(minutes=15)
+
+
+def _past(ctx: Context, when: dt.datetime) -> dt.datetime:
+    if when > ctx.mail_time + _FUTURE_SLACK:
+        raise Refused(
+            f"{iso(when)} is after this mail ({iso(ctx.mail_time)}): an event "
+            "is recorded once it happened; check the date"
+        )
+    return when
+
+
 def _discovered(ctx: Context, command: Command) -> str:
     assert command.when is not None
+    _past(ctx, command.when)
     ctx.incident.discovered_at = command.when
     moved = _retime(ctx, "discovered", command.when)
     started = _start(ctx, "discovered", command.when)
@@ -152,6 +167,7 @@ def _discovered(ctx: Context, command: Command) -> str:
 
 def _isolated(ctx: Context, command: Command) -> str:
     assert command.when is not None
+    _past(ctx, command.when)
     ctx.incident.isolated_at = command.when
     moved = _retime(ctx, "isolated", command.when)
     started = _start(ctx, "isolated", command.when)
@@ -168,7 +184,7 @@ def _isolated(ctx: Context, command: Command) -> str:
 
 
 def _resolved(ctx: Context, command: Command) -> str:
-    when = command.when or ctx.mail_time
+    when = _past(ctx, command.when or ctx.mail_time)
     ctx.incident.resolved_at = when
     if ctx.incident.status == "open":
         ctx.incident.status = "resolved"
