@@ -286,12 +286,17 @@ def report_command(args: Any) -> int:
     """`mailbot report [--since DATE] [--until DATE] [--format text|csv|json]`."""
     from mailbot.cli import print_json
     from mailbot.commands import app_from
+    from mailbot.errors import ConfigError
 
     app = app_from(args)
     try:
         tz = app.settings.mailbot.timezone
         since = parse_day_or_instant(args.since, "--since", tz) if args.since else None
         until = parse_day_or_instant(args.until, "--until", tz) if args.until else None
+        if since is not None and until is not None and since >= until:
+            raise ConfigError(
+                "--until", f"{args.until} is not after --since {args.since}"
+            )
         data = build(app, since, until)
     finally:
         app.close()

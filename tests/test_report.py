@@ -97,3 +97,5 @@ def test_report_since(tmp_path: Path, database_url: str) -> None:
     assert started == {("SITE-C", "downtime")}
     bad = run_cli(env, "report", "--since", "last week")
     assert bad.returncode == 2 and "--since" in bad.stderr
+    backwards = run_cli(env, "report", "--since", "2026-12-05", "--until", "2026-12-01")
+    assert backwards.returncode == 2 and "--until" in backwards.stderr
