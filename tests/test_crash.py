@@ -106,6 +106,11 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _running_lines(log: Path) -> int:
+    """How many daemons have logged that they run (their handlers are set)."""
+    return log.read_text(errors="replace").count("mailbot running")
+
+
 def _done(app, delivered: int) -> bool:  # type: ignore[no-untyped-def]
     with app.db.transaction() as session:
         stored = session.scalar(
@@ -148,8 +153,12 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
         kills += 1
     assert delivered == len(raws)
     # One last run finishes the work by itself, then stops cleanly.
+    started = _running_lines(log)
     daemon = _start(config, log)
     deadline = time.monotonic() + 300
+    # SIGTERM before its handler is installed would kill it, not stop it.
+    while _running_lines(log) == started and time.monotonic() < deadline:
+        time.sleep(0.1)
     while not _done(probe, delivered) and time.monotonic() < deadline:
         time.sleep(0.5)
     daemon.send_signal(signal.SIGTERM)
