@@ -82,6 +82,26 @@ def settings_secrets(settings: Settings) -> list[str | None]:
     return [settings.imap.password, settings.smtp.password]
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged.
+
+    A handler holding the sys.stderr of its creation keeps writing there after
+    it is replaced and closed (an embedding program's, a test runner's
+    capture): threads that log later would fail on a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        return None
+
+
 def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
     """Send every log line to `stream` (stderr) at `level` in `fmt`."""
     level = level.upper()
@@ -91,7 +111,7 @@ def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> N
         )
     if fmt not in FORMATS:
         raise ConfigError("--log-format", f"{fmt!r} is not a log format (text, json)")
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
