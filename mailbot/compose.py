@@ -88,7 +88,12 @@ def compose(
     message["To"] = ", ".join(clean_header(a) for a in to)
     if cc:
         message["Cc"] = ", ".join(clean_header(a) for a in cc)
-    message["Subject"] = clean_header(subject)
+    subject = clean_header(subject)
+    # Every mail mailbot sends names its TLP label in the subject, thread
+    # mail after its tag (subject_line), notices to the CSIRT up front.
+    if f"[TLP:{tlp_label}]" not in subject:
+        subject = f"[TLP:{tlp_label}] {subject}"
+    message["Subject"] = subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     parents = clean_ids([in_reply_to] if in_reply_to else [])

@@ -17,7 +17,7 @@ DATE = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
     "subject",
     [
         "[EGI-20261130-01] [TLP:AMBER] Security incident suspected at SITE-ALPHA",
-        "[EGI-20261130-01] [TLP:RED] " + "very long subject " * 8,
+        "[EGI-20261130-01] [TLP:AMBER] " + "very long subject " * 8,
     ],
 )
 def test_subject_reads_back_exactly(subject: str) -> None:
@@ -42,4 +42,21 @@ def test_subject_reads_back_exactly(subject: str) -> None:
         parsed.get_content()
         .replace("\r\n", "\n")
         .startswith("TLP:AMBER\n\nDear Ålpha team,")
+    )
+
+
+def test_a_notice_outside_any_thread_names_its_label_too() -> None:
+    out = compose(
+        sender="abuse@egi.example",
+        to=["duty@egi.example"],
+        subject="mailbot brake engaged: 51 automatic mails in one hour",
+        body="Held.\n",
+        tlp_label="AMBER",
+        message_id="<2.mb@egi.example>",
+        date=DATE,
+    )
+    parsed = email.message_from_bytes(out.raw, policy=email.policy.default)
+    assert (
+        parsed["Subject"]
+        == "[TLP:AMBER] mailbot brake engaged: 51 automatic mails in one hour"
     )
