@@ -15,9 +15,8 @@ import jinja2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot import compose, incidents, render, roles
+from mailbot import compose, incidents, render, respond, roles
 from mailbot.app import App
-from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import Alias, Deadline, Incident, Mail
 from mailbot.errors import ConfigError, MailbotError
@@ -140,18 +139,7 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
     if first is None:
         raise MailbotError(f"{incident.tag} has no incoming mail to acknowledge")
     parsed = parse(first.raw)
-    name = parsed.from_.name if parsed.from_ and parsed.from_.name else "colleague"
-    subject, body = render.render(
-        app.templates,
-        "acknowledgement.txt.j2",
-        tag=incident.tag,
-        base_subject=incident.subject or "Security incident",
-        greeting=compose.clean_header(name),
-        site=incident.site,
-        opened_at=iso(incident.opened_at),
-        tlp=incident.tlp,
-        mailbox=app.settings.mailbot.address,
-    )
+    subject, body = respond.acknowledgement_text(app, incident, parsed)
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     return _finish(app, session, incident, [to] if to else [], [], subject, body)
 

@@ -43,8 +43,16 @@ def acknowledge(
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
+    base, body = acknowledgement_text(app, incident, parsed)
+    send_in_thread(app, session, incident, parsed, [to], base, body, "acknowledgement")
+
+
+def acknowledgement_text(
+    app: App, incident: Incident, parsed: ParsedMail
+) -> tuple[str, str]:
+    """The acknowledgement's base subject and body, as sent and as previewed."""
     name = parsed.from_.name if parsed.from_ and parsed.from_.name else "colleague"
-    base, body = render.render(
+    return render.render(
         app.templates,
         "acknowledgement.txt.j2",
         tag=incident.tag,
@@ -55,7 +63,6 @@ def acknowledge(
         tlp=incident.tlp,
         mailbox=app.settings.mailbot.address,
     )
-    send_in_thread(app, session, incident, parsed, [to], base, body, "acknowledgement")
 
 
 def send_in_thread(
