@@ -12,6 +12,7 @@ import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import mailbot_env
 import pytest
 from servers import (
     DATABASE_SETTING,
@@ -36,6 +37,14 @@ SHARED = ROOT.parent / "shared"
 # Tests using these fixtures get the `servers` marker, so `-m "not servers"`
 # runs the rest without Dovecot or an SMTP server.
 SERVER_FIXTURES = frozenset({"dovecot", "dovecot_tls", "smtp_sink"})
+
+
+@pytest.fixture(autouse=True)
+def _apps_closed() -> Iterator[None]:
+    """Close the Apps a test made with mailbot_env.make_app (closing is idempotent)."""
+    yield
+    while mailbot_env.OPENED:
+        mailbot_env.OPENED.pop().close()
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,12 @@ networks = ["198.51.100.128/25"]
 """
 
 
+# Every App made here, closed by conftest after each test: a pooled
+# connection left open would be reported when collected, and would keep a
+# PostgreSQL test database from being dropped.
+OPENED: list[App] = []
+
+
 def make_app(
     tmp_path: Path,
     database_url: str,
@@ -60,7 +66,9 @@ def make_app(
     environ.update(_smtp(tmp_path, smtp))
     environ.update(extra or {})
     settings = load_settings(None, environ)
-    return open_app(settings, Clock(now) if now else Clock())
+    app = open_app(settings, Clock(now) if now else Clock())
+    OPENED.append(app)
+    return app
 
 
 def _source(tmp_path: Path, dovecot) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -28,21 +28,7 @@ from mailbot.parse import parse
 from mailbot.process import process_delivery
 
 UTC = dt.UTC
-_OPEN: list[App] = []
-
-
-def make_app(*args, **kwargs) -> App:  # type: ignore[no-untyped-def]
-    app = mailbot_env.make_app(*args, **kwargs)
-    _OPEN.append(app)
-    return app
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():  # type: ignore[no-untyped-def]
-    # Pooled connections left open would be reported when collected.
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
+make_app = mailbot_env.make_app
 
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
