@@ -21,32 +21,31 @@ _CLASSIFIED_KINDS = frozenset({"ipv4", "ipv6", "hostname", "url"})
 class Collector:
     """Candidate findings, resolved into the mail's findings by `findings()`."""
 
-    _candidates: list[tuple[Finding, int]] = field(default_factory=list)
+    # (field, value, kind, part, line, strength): a `Finding` is made only
+    # for what `findings()` keeps, since a log repeats most of its values.
+    _candidates: list[tuple[str, str, str, str, int, int]] = field(default_factory=list)
 
-    def add(self, finding: Finding, strength: int = NONE) -> None:
-        self._candidates.append((finding, strength))
+    def add(
+        self, field: str, value: str, kind: str, part: str, line: int, strength: int
+    ) -> None:
+        self._candidates.append((field, value, kind, part, line, strength))
 
     def findings(self) -> list[Finding]:
         best: dict[str, int] = {}
-        for finding, strength in self._candidates:
-            if finding.kind in _CLASSIFIED_KINDS:
-                best[finding.value] = max(best.get(finding.value, NONE), strength)
+        for _, value, kind, _, _, strength in self._candidates:
+            if kind in _CLASSIFIED_KINDS and best.get(value, NONE) < strength:
+                best[value] = strength
         seen: set[tuple[str, str]] = set()
         result = []
-        for finding, strength in self._candidates:
-            if finding.kind in _CLASSIFIED_KINDS:
-                if strength < best[finding.value]:
+        for name, value, kind, part, line, strength in self._candidates:
+            if kind in _CLASSIFIED_KINDS:
+                top = best.get(value, NONE)
+                if strength < top:
                     continue
-                if best[finding.value] == NONE and finding.field != UNCLASSIFIED:
-                    finding = _unclassified(finding)
-            key = (finding.field, finding.value)
+                if top == NONE:
+                    name = UNCLASSIFIED
+            key = (name, value)
             if key not in seen:
                 seen.add(key)
-                result.append(finding)
+                result.append(Finding(name, value, kind, part, line))
         return result
-
-
-def _unclassified(finding: Finding) -> Finding:
-    return Finding(
-        UNCLASSIFIED, finding.value, finding.kind, finding.part, finding.line
-    )

@@ -29,7 +29,7 @@ _FILE_SUFFIXES = frozenset(
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def is_hostname(name: str) -> bool:
     """Whether lower-case `name` is a fully qualified name under a real suffix."""
     labels = name.split(".")

@@ -99,7 +99,7 @@ def _blank(text: str, spans) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """`text` as an address worth reporting, or None (loopback, unspecified...)."""
     try:
@@ -134,7 +134,7 @@ def _ipv4(text: str) -> list[Indicator]:
     return found
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _dotted_item(run: str) -> tuple[str, str] | None:
     """The address or network that the dotted number `run` writes, if any."""
     network = _CIDR_ONLY.search(run)

@@ -18,7 +18,7 @@ from mailbot.extract.hosts import is_within
 from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import MAX_TIMES, PartClock, Stamp, part_clock, times_in
-from mailbot.extract.values import UNCLASSIFIED, Context, Finding
+from mailbot.extract.values import UNCLASSIFIED, Context
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ _CSV_HEADER = re.compile(
 )
 _WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP = 200
+# Lines up to this length are cached (by text); with the caches' sizes this
+# bounds what they hold to a few megabytes.
+_CACHED = 500
 _PIECE = 4000
 # Values read from one part before the rest is skipped: a dump of a hundred
 # thousand addresses would cost seconds and tell the CSIRT nothing more.
@@ -210,7 +213,12 @@ class _Reader:
         body = line.text[start:]
         if body.strip():
             state.section_used = True
-        indicators: Sequence[Indicator] = _scan(line.text, self.year)
+        text = line.text
+        # A long line would only fill the caches: it is read uncached.
+        if len(text) <= _CACHED:
+            indicators: Sequence[Indicator] = _scan(text, self.year)
+        else:
+            indicators = scan(text, self.year)
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
@@ -218,9 +226,10 @@ class _Reader:
         self._columns(line.text, indicators)
         self.spoken = max((i.end for i in indicators), default=0)
         self._indicators(line, indicators)
-        stamps: tuple[Stamp, ...] = ()
-        if not state.received:
-            stamps, skipped = _times(line.text, self.clock, line.following[:40])
+        stamps: Sequence[Stamp] = ()
+        if not state.received and ":" in line.text:
+            timed = _times if len(text) <= _CACHED else times_in
+            stamps, skipped = timed(text, self.clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
         self._stamps(line, stamps)
@@ -315,7 +324,9 @@ class _Reader:
         if indicator.host:
             values.append((indicator.host, _host_kind(indicator.host)))
         machine = site_machine and indicator.kind == "hostname"
-        owned = machine or any(self._owned(v, k) for v, k in values)
+        owned = machine
+        for value, kind in values:
+            owned = owned or self._owned(value, kind)
         target, strength = self._field(indicator, cue, owned, machine)
         for value, kind in values:
             self._add(line, target or UNCLASSIFIED, value, kind, strength)
@@ -345,15 +356,19 @@ class _Reader:
             return is_within(value, context.site_domains)
         return False
 
-    def _stamps(self, line: Line, stamps: tuple[Stamp, ...]) -> None:
+    def _stamps(self, line: Line, stamps: Sequence[Stamp]) -> None:
+        if not stamps:
+            return
+        facts = not line.forwarded and self.kind != "forward"
+        if facts:
+            # Prose wraps: the word naming the event may be on either side.
+            following = "" if heading(line.following) else line.following
+            # A new bullet or log record does not continue the line above.
+            previous = line.previous[-80:] if _continues(line.text) else ""
         for stamp in stamps:
             fact = None
-            if not line.forwarded and self.kind != "forward":
-                # Prose wraps: the word naming the event may be on either side.
-                following = "" if heading(line.following) else line.following
-                # A new bullet or log record does not continue the line above.
-                previous = line.previous if _continues(line.text) else ""
-                before = previous[-80:] + " " + line.text[: stamp.start]
+            if facts:
+                before = previous + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
                 fact = prose.fact_of(before[-80:], after[:60])
             self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
@@ -397,13 +412,12 @@ class _Reader:
     def flush_item(self) -> None:
         item = self.state.item
         if item:
-            finding = Finding(item[0], item[1], "text", self.part_id, item[2])
-            self.out.add(finding, roles.NONE)
+            self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []
 
     def _add(self, line: Line, name: str, value: str, kind: str, strength: int):
         self.items += 1
-        self.out.add(Finding(name, value, kind, self.part_id, line.number), strength)
+        self.out.add(name, value, kind, self.part_id, line.number, strength)
 
 
 def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]:
@@ -440,7 +454,7 @@ def _column_of(text: str, position: int, delimiter: str) -> int | None:
     return text.count(delimiter, 0, position)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _in_networks(value: str, names: tuple[str, ...]) -> bool:
     """Whether address or network `value` lies inside one of the networks `names`.
 
@@ -462,7 +476,7 @@ def _networks(names: tuple[str, ...]) -> tuple:
     return tuple(ipaddress.ip_network(name) for name in names)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _host_kind(value: str) -> str:
     try:
         return "ipv4" if ipaddress.ip_address(value).version == 4 else "ipv6"
@@ -472,12 +486,12 @@ def _host_kind(value: str) -> str:
 
 # Mails repeat lines (templates, signatures, log records): what the scanners
 # find in a line is a function of the line alone and is read once.
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _scan(text: str, year: int) -> tuple[Indicator, ...]:
     return tuple(scan(text, year))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _times(text: str, clock: PartClock, following: str):
     stamps, skipped = times_in(text, clock, following)
     return tuple(stamps), skipped

@@ -172,7 +172,7 @@ def _word_cue(word: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _cue_before(tail: str) -> Cue:
     strong = weak = None
     for name, _, end in _cues(tail):
@@ -185,7 +185,7 @@ def _cue_before(tail: str) -> Cue:
     return Cue(weak) if weak else NO_CUE
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _cue_after(head: str) -> Cue:
     for name, start, end in _cues(head):
         # "(from the logins)" after an address says nothing about its role.

@@ -76,9 +76,21 @@ class Heading:
     value_start: int  # where `value` starts in the line
 
 
-@functools.lru_cache(maxsize=16384)
 def heading(line: str) -> Heading | None:
     """The heading that `line` opens, or None (cached: a part asks twice a line)."""
+    # No heading is this long; a long line would only fill the cache.
+    return _heading(line) if len(line) <= _CACHED else _read_heading(line)
+
+
+_CACHED = 300
+
+
+@functools.lru_cache(maxsize=4096)
+def _heading(line: str) -> Heading | None:
+    return _read_heading(line)
+
+
+def _read_heading(line: str) -> Heading | None:
     if "|" in line and line.lstrip().startswith("|"):
         return _table_row(line)
     # "Host(s)" and "address(es)": blanked, keeping every position.

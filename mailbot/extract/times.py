@@ -13,7 +13,6 @@ import bisect
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -143,9 +142,12 @@ class Stamp(NamedTuple):
     end: int
 
 
-@dataclass(frozen=True)
-class PartClock:
-    """What a part says about its times as a whole, and the mail's defaults."""
+class PartClock(NamedTuple):
+    """What a part says about its times as a whole, and the mail's defaults.
+
+    A named tuple: it is part of the key of the line caches, and a tuple
+    hashes in C where a frozen dataclass calls Python at every look-up.
+    """
 
     zone: str
     reference: dt.datetime | None
@@ -320,7 +322,7 @@ def _stamp(line, match, later, dates, clock: PartClock) -> str | None:
     return _utc_text(date, (hour, minute, second), zone or clock.zone, clock)
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
     """The UTC text of a time of day on `date` (or the mail's) in `zone`."""
     tz = _tzinfo(zone)
