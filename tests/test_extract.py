@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import random
 import time
 from pathlib import Path
 
 import pytest
 
 from mailbot import extract
+from mailbot.extract import indicators
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
@@ -74,6 +76,37 @@ def test_addresses_are_refanged_and_canonical(line: str, expected: list[str]) ->
 )
 def test_look_alikes_are_not_indicators(line: str) -> None:
     assert scanned(line) == []
+
+
+def test_a_prefix_beyond_32_is_no_network() -> None:
+    # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
+    assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Dec  4 02:33:07 ui02 sshd[2123]: Failed password from 203.0.113.77 port 4123",
+        "tcp4 0 0 192.0.2.150.22 203.0.113.9.515 ESTABLISHED, 2001:db8::5.22",
+        "fetched http://198.51.100.7:8080/x and hxxp://cdn1.bad[.]com/m.tar",
+        "CVE-2026-1234 on 10.1.2.0/24 (version 5.24.12.1335), host x.5.bg, 1.2.3",
+        "subject /DC=org/DC=example/CN=User 123 mailed user1@example.org",
+        "CN=Jane Doe 1234,DC=example,DC=org at ::ffff:192.0.2.9 and ui7.site.test",
+        # Link-local fe80:: is dropped and its IPv4 tail read; fe00:: is kept.
+        "neighbours fe80::192.0.2.1 and fe00::203.0.113.9 seen",
+    ],
+)
+def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
+    # A line is read by the plan of the first line of its shape (digits all
+    # 0); digits that make a run an address or not must still decide.
+    rng = random.Random(line)
+    for _ in range(200):
+        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
+        indicators._PLANS.clear()
+        fresh = scan(variant, 2026)
+        indicators._PLANS.clear()
+        scan(line, 2026)  # the plan of the shape, made from another line
+        assert scan(variant, 2026) == fresh
 
 
 def test_hostnames_need_a_real_or_reserved_suffix() -> None:

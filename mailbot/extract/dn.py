@@ -43,23 +43,37 @@ _SPECIFIC = frozenset({"cn", "uid", "emailaddress", "e"})
 
 def find_dns(line: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, DN in slash form) for every DN written in `line`."""
-    taken = -1
+    for start, stop in dn_runs(line):
+        item = dn_at(line, start, stop)
+        if item is not None:
+            yield item
+
+
+def dn_runs(line: str) -> list[tuple[int, int]]:
+    """(start, end) of the runs of `line` that may write a DN.
+
+    Whether a run is a DN does not depend on which digits it holds, so the
+    runs of a line whose digits differ are the same (see indicators.scan).
+    """
+    found, taken = [], -1
     for match in _SLASH.finditer(line):
-        value = _from_slash(match.group(0))
-        if value:
+        found.append(match.span())
+        if _from_slash(match.group(0)):
             taken = match.end()
-            yield match.start(), _trimmed_end(match), value
     for match in _COMMA.finditer(line):
-        if match.start() < taken:
-            continue
-        value = _from_comma(match.group(0))
-        if value:
-            yield match.start(), _trimmed_end(match), value
+        if match.start() >= taken:
+            found.append(match.span())
+    return found
 
 
-def _trimmed_end(match: re.Match[str]) -> int:
-    text = match.group(0)
-    return match.start() + len(text.rstrip(" .:"))
+def dn_at(line: str, start: int, stop: int) -> tuple[int, int, str] | None:
+    """(start, end, DN in slash form) of the run `line[start:stop]`, if it is one."""
+    text = line[start:stop]
+    # A slash DN starts with its slash, a comma DN with an attribute name.
+    value = _from_slash(text) if text[:1] == "/" else _from_comma(text)
+    if not value:
+        return None
+    return start, start + len(text.rstrip(" .:")), value
 
 
 def _pairs(text: str, separator: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import NamedTuple
 
-from mailbot.extract.dn import find_dns
+from mailbot.extract.dn import dn_at, dn_runs
 from mailbot.extract.hosts import is_hostname
 
 _MAIL = re.compile(
@@ -62,39 +62,79 @@ class Indicator(NamedTuple):
 
 def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     """Every indicator in `line` (already refanged), in order of position."""
+    # Without a plan, _read gives a list (None says a line departs from one).
+    if len(line) > _PLANNED:
+        return _read(line, reference_year) or []
+    shape = line.translate(_ZEROS)
+    plan = _PLANS.get(shape)
+    if plan is not None:
+        found = _read(line, reference_year, plan)
+        if found is not None:
+            return found
+    record: list[list[tuple[int, int, bool]]] = []
+    found = _read(line, reference_year, record=record) or []
+    if len(_PLANS) >= _PLANS_KEPT:
+        del _PLANS[next(iter(_PLANS))]
+    _PLANS[shape] = record
+    return found
+
+
+# A line's plan: the candidate runs of each scanner, and which of them were
+# indicators. No pattern tells one ASCII digit from another, so a line whose
+# digits differ (the next record of a log) has the same candidates; only
+# whether each is an indicator (an octet over 255, a date, a suffix such as
+# 0.bg) depends on the digits and is checked again. When every candidate
+# decides as in the plan, the text blanked between the scanners is the same
+# too, and so are the candidates of the next scanner.
+_ZEROS = str.maketrans("123456789", "000000000")
+_PLANS: dict[str, list[list[tuple[int, int, bool]]]] = {}
+_PLANS_KEPT = 4096
+_PLANNED = 500  # longer lines are read without a plan
+
+
+def _read(
+    line: str,
+    year: int,
+    plan: list[list[tuple[int, int, bool]]] | None = None,
+    record: list[list[tuple[int, int, bool]]] | None = None,
+) -> list[Indicator] | None:
+    """The indicators of `line`; with `plan`, None when the line departs from it."""
+    steps = iter(plan) if plan is not None else None
     found: list[Indicator] = []
-    text = _blank(line, _MAIL.finditer(line)) if "@" in line else line
-    if "=" in text:
-        dns = [Indicator(v, "dn", s, e) for s, e, v in find_dns(text)]
-        found += dns
-        text = _blank(text, dns)
-    if "://" in text:
-        urls = list(_urls(text))
-        found += urls
-        text = _blank(text, urls)
-    if ":" in text:
-        # First, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
-        v6 = _ipv6(text)
-        found += v6
-        text = _blank(text, v6)
-    if "." in text:
-        found += _ipv4(text)
-    if "." in text:
-        found += _hosts(text)
-    if "cve" in text or "CVE" in text or "Cve" in text:
-        found += _cves(text, reference_year)
+    text = line
+    if "@" in line:
+        spans = (
+            next(steps)
+            if steps
+            else [(*match.span(), True) for match in _MAIL.finditer(line)]
+        )
+        if record is not None:
+            record.append(spans)
+        text = _blank(text, [(start, stop) for start, stop, _ in spans])
+    for guard, candidates, make, blanks in _SCANNERS:
+        if not guard(text):
+            continue
+        runs = next(steps) if steps else [(*run, True) for run in candidates(text)]
+        items, decided = [], []
+        for start, stop, expected in runs:
+            item = make(text, start, stop, year)
+            if steps and (item is not None) != expected:
+                return None
+            decided.append((start, stop, item is not None))
+            if item is not None:
+                items.append(item)
+        if record is not None:
+            record.append(decided)
+        found += items
+        if blanks:
+            text = _blank(text, [(item.start, item.end) for item in items])
     found.sort(key=lambda item: item.start)
     return found
 
 
-def _blank(text: str, spans) -> str:
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     # Keep positions: replace each span by as many spaces.
-    for span in spans:
-        start, end = (
-            (span.start, span.end)
-            if isinstance(span, Indicator)
-            else (span.start(), span.end())
-        )
+    for start, end in spans:
         text = text[:start] + " " * (end - start) + text[end:]
     return text
 
@@ -119,19 +159,26 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return "ipv4" if ip.version == 4 else "ipv6"
 
 
-def _ipv4(text: str) -> list[Indicator]:
-    found = []
+# Each scanner has two halves: the candidate runs of a text, which do not
+# depend on its digits, and the indicator of one run (or None), which may.
+
+
+def _dotted_runs(text: str) -> list[tuple[int, int]]:
+    runs = []
     for match in _DOTTED.finditer(text):
-        following = text[match.end() : match.end() + 1]
+        start, end = match.span()
+        following = text[end : end + 1]
         if following.isalpha() or following == "_":
             continue
-        item = _dotted_item(match.group(0))
-        if item is None:
+        if _VERSION.search(text[max(0, start - 30) : start]):
             continue
-        if _VERSION.search(text[max(0, match.start() - 30) : match.start()]):
-            continue
-        found.append(Indicator(item[0], item[1], match.start(), match.end()))
-    return found
+        runs.append((start, end))
+    return runs
+
+
+def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
+    item = _dotted_item(text[start:end])
+    return None if item is None else Indicator(item[0], item[1], start, end)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -153,39 +200,48 @@ def _v4_item(dotted: str, prefix: str) -> tuple[str, str] | None:
     if ip is None:
         return None
     if prefix:
+        if int(prefix[1:]) > 32:
+            return None  # "/33" and beyond name no IPv4 network
         iface = ipaddress.ip_interface(dotted + prefix)
         if iface.ip == iface.network.network_address and iface.network.prefixlen < 32:
             return str(iface.network), "ipv4"
     return str(ip), "ipv4"
 
 
-def _ipv6(text: str) -> list[Indicator]:
-    found = []
+def _v6_runs(text: str) -> list[tuple[int, int]]:
+    runs = []
     for match in _V6.finditer(text):
         candidate = match.group(0).split("%", 1)[0]
-        if candidate.count(":") < 2 or len(candidate) > 60:
-            continue
-        ip = address(candidate)
-        if ip is None and "." in candidate:
-            # "2001:db8::5.22": a port written after a dot, as BSD netstat does.
-            ip = address(candidate.rpartition(".")[0])
-        if ip is None:
-            continue
-        found.append(Indicator(str(ip), _kind(ip), match.start(), match.end()))
-    return found
+        if candidate.count(":") >= 2 and len(candidate) <= 60:
+            runs.append(match.span())
+    return runs
 
 
-def _urls(text: str):
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group(0))
-        scheme, _, rest = url.partition("://")
-        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-        host = _url_host(authority.rpartition("@")[2])
-        if not host:
-            continue
-        path = rest[len(authority) :]
-        value = f"{scheme.lower()}://{authority.lower()}{path}"
-        yield Indicator(value, "url", match.start(), match.start() + len(url), host)
+def _ipv6(text: str, start: int, end: int, year: int) -> Indicator | None:
+    candidate = text[start:end].split("%", 1)[0]
+    ip = address(candidate)
+    if ip is None and "." in candidate:
+        # "2001:db8::5.22": a port written after a dot, as BSD netstat does.
+        ip = address(candidate.rpartition(".")[0])
+    if ip is None:
+        return None
+    return Indicator(str(ip), _kind(ip), start, end)
+
+
+def _url_runs(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _URL.finditer(text)]
+
+
+def _url(text: str, start: int, end: int, year: int) -> Indicator | None:
+    url = _trim_url(text[start:end])
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = _url_host(authority.rpartition("@")[2])
+    if not host:
+        return None
+    path = rest[len(authority) :]
+    value = f"{scheme.lower()}://{authority.lower()}{path}"
+    return Indicator(value, "url", start, start + len(url), host)
 
 
 def _trim_url(url: str) -> str:
@@ -208,26 +264,53 @@ def _url_host(authority: str) -> str:
     return name if is_hostname(name) else ""
 
 
-def _hosts(text: str) -> list[Indicator]:
-    found = []
-    for match in _HOST.finditer(text):
-        name = match.group(0).lower().rstrip(".")
-        if not is_hostname(name):
-            continue
-        # Virtual organisations have names like domains: "VO example.eu".
-        if not _VO.search(text, max(0, match.start() - 6), match.start()):
-            found.append(Indicator(name, "hostname", match.start(), match.end()))
-    return found
+def _may_name_cve(text: str) -> bool:
+    return "cve" in text or "CVE" in text or "Cve" in text
 
 
-def _cves(text: str, reference_year: int) -> list[Indicator]:
-    found = []
-    for match in _CVE.finditer(text):
-        year, number = int(match.group(1)), match.group(2)
-        if not 1999 <= year <= reference_year + 1:
-            continue
-        if len(number) > 4 and number.startswith("0"):
-            continue
-        value = f"CVE-{year}-{number}"
-        found.append(Indicator(value, "cve", match.start(), match.end()))
-    return found
+def _host_runs(text: str) -> list[tuple[int, int]]:
+    # Virtual organisations have names like domains: "VO example.eu".
+    return [
+        match.span()
+        for match in _HOST.finditer(text)
+        if not _VO.search(text, max(0, match.start() - 6), match.start())
+    ]
+
+
+def _host(text: str, start: int, end: int, year: int) -> Indicator | None:
+    name = text[start:end].lower().rstrip(".")
+    return Indicator(name, "hostname", start, end) if is_hostname(name) else None
+
+
+def _cve_runs(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _CVE.finditer(text)]
+
+
+def _cve(text: str, start: int, end: int, reference_year: int) -> Indicator | None:
+    match = _CVE.match(text[start:end])
+    if match is None:
+        return None
+    year, number = int(match.group(1)), match.group(2)
+    if not 1999 <= year <= reference_year + 1:
+        return None
+    if len(number) > 4 and number.startswith("0"):
+        return None
+    return Indicator(f"CVE-{year}-{number}", "cve", start, end)
+
+
+def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
+    found = dn_at(text, start, end)
+    return None if found is None else Indicator(found[2], "dn", start, found[1])
+
+
+# (guard, candidate runs, indicator of a run, blanked for the next scanners).
+# DNs and URLs claim their spans before the hostname scanner runs; IPv6 goes
+# before IPv4, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
+_SCANNERS = (
+    (lambda text: "=" in text, dn_runs, _dn, True),
+    (lambda text: "://" in text, _url_runs, _url, True),
+    (lambda text: ":" in text, _v6_runs, _ipv6, True),
+    (lambda text: "." in text, _dotted_runs, _ipv4, False),
+    (lambda text: "." in text, _host_runs, _host, False),
+    (_may_name_cve, _cve_runs, _cve, False),
+)
