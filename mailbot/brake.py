@@ -22,10 +22,11 @@ import datetime as dt
 import json
 import logging
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, String, cast, func, not_, select, update
+from sqlalchemy import ColumnElement, Select, String, cast, func, not_, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.db.models import Mail, Outbox, ServiceState
@@ -64,51 +65,138 @@ def admit(
     """Whether an automatic mail may be queued to go out now."""
     if is_alert(purpose):
         return Verdict()
-    now = app.clock.now()
-    if _engaged(session) is not None:
+    tally = _tally(app, session)
+    if tally.engaged:
         return Verdict("the brake is engaged: `mailbot brake release` after a look")
-    reason = _over_caps(app, session, now, recipients, incident_id)
+    reason = _over_caps(app, session, tally, recipients, incident_id)
     if reason:
         log.warning("outgoing %s held: %s", purpose, reason)
         return Verdict(reason)
+    if tally.last_hour >= app.settings.brake.max_per_hour:
+        engage(app, session, tally.last_hour + 1)
+        return Verdict(f"the brake engaged at {tally.last_hour + 1} mails in an hour")
+    return Verdict()
+
+
+@dataclass
+class Tally:
+    """What the caps and the brake compare with, counted at `now`.
+
+    Each count is read once when first needed. A tally kept for a
+    transaction (`keep_tally`) is then updated by `count` as mail is
+    queued, so a batch of mail costs a few queries instead of a few each.
+    """
+
+    now: dt.datetime
+    engaged: bool
+    last_hour: int
+    incidents: dict[int, int] = field(default_factory=dict)
+    recipients: dict[str, int] = field(default_factory=dict)
+
+
+_TALLY = "brake_tally"
+
+
+def keep_tally(app: App, session: Session, incident_ids: Iterable[int]) -> None:
+    """Count once for the rest of `session`'s transaction, `incident_ids` now.
+
+    Only for a transaction in which all automatic mail goes through
+    `outbox.queue` and no mail moves between incidents (the sweep's).
+    """
+    tally = session.info[_TALLY] = _new_tally(app, session)
+    _count_incidents(session, tally, incident_ids)
+
+
+def drop_tally(session: Session) -> None:
+    """Forget the kept tally (after a savepoint undid what it counted)."""
+    session.info.pop(_TALLY, None)
+
+
+def count(
+    session: Session, recipients: list[str], incident_id: int | None, purpose: str
+) -> None:
+    """Add a mail just queued (not held) to the kept tally, if there is one."""
+    tally = session.info.get(_TALLY)
+    if tally is None or is_alert(purpose):
+        return
+    tally.last_hour += 1
+    if incident_id is not None and incident_id in tally.incidents:
+        tally.incidents[incident_id] += 1
+    for address in recipients:
+        if address in tally.recipients:
+            tally.recipients[address] += 1
+
+
+def _tally(app: App, session: Session) -> Tally:
+    kept: Tally | None = session.info.get(_TALLY)
+    if kept is not None and kept.now == app.clock.now():
+        return kept
+    return _new_tally(app, session)
+
+
+def _new_tally(app: App, session: Session) -> Tally:
+    now = app.clock.now()
     # Mail queued before a release was looked at already: it counts no more.
     released = _released_at(session)
     if released is not None and released > now - HOUR:
         last_hour = _count(session, Outbox.queued_at > released)
     else:
         last_hour = _count(session, Outbox.queued_at >= now - HOUR)
-    if last_hour >= app.settings.brake.max_per_hour:
-        engage(app, session, last_hour + 1)
-        return Verdict(f"the brake engaged at {last_hour + 1} mails in an hour")
-    return Verdict()
+    return Tally(now, _engaged(session) is not None, last_hour)
+
+
+def _counted() -> Select[Any]:
+    """Automatic mails (not alerts, not held)."""
+    return (
+        select(func.count())
+        .select_from(Outbox)
+        .where(Outbox.state != HELD, not_(Outbox.purpose.startswith("alert")))
+    )
 
 
 def _count(session: Session, *where: ColumnElement[bool]) -> int:
-    """Automatic mails (not alerts, not held) that match `where`."""
+    """Automatic mails that match `where`."""
+    return int(session.scalar(_counted().where(*where)) or 0)
+
+
+def _count_incidents(session: Session, tally: Tally, ids: Iterable[int]) -> None:
+    """The last day's automatic mail of each incident in `ids`, one query."""
+    wanted = set(ids) - tally.incidents.keys()
+    if not wanted:
+        return
     query = (
-        select(func.count())
-        .select_from(Outbox)
-        .where(
-            Outbox.state != HELD,
-            not_(Outbox.purpose.startswith("alert")),
-            *where,
-        )
+        _counted()
+        .add_columns(Mail.incident_id)
+        .join(Mail, Mail.id == Outbox.mail_id)
+        .where(Outbox.queued_at >= tally.now - DAY, Mail.incident_id.in_(wanted))
+        .group_by(Mail.incident_id)
     )
-    return int(session.scalar(query) or 0)
+    tally.incidents.update(dict.fromkeys(wanted, 0))
+    tally.incidents.update({incident: int(n) for n, incident in session.execute(query)})
+
+
+def _count_recipient(session: Session, tally: Tally, address: str) -> int:
+    if address not in tally.recipients:
+        # The recipients are a JSON list: look for the quoted address in it.
+        quoted = json.dumps(address)
+        pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
+        listed = cast(Outbox.recipients, String).like(pattern, escape="\\")
+        day = Outbox.queued_at >= tally.now - DAY
+        tally.recipients[address] = _count(session, day, listed)
+    return tally.recipients[address]
 
 
 def _over_caps(
     app: App,
     session: Session,
-    now: dt.datetime,
+    tally: Tally,
     recipients: list[str],
     incident_id: int | None,
 ) -> str | None:
     caps = app.settings.brake
-    day = Outbox.queued_at >= now - DAY
     if incident_id is not None:
-        ours = select(Mail.id).where(Mail.incident_id == incident_id)
-        count = _count(session, day, Outbox.mail_id.in_(ours))
+        _count_incidents(session, tally, [incident_id])
+        count = tally.incidents[incident_id]
         if count >= caps.max_per_incident_per_day:
             return (
                 f"{count} mails in this incident in 24 hours "
@@ -118,11 +206,7 @@ def _over_caps(
     for address in recipients:
         if address.lower() in exempt:
             continue
-        # The recipients are a JSON list: look for the quoted address in it.
-        quoted = json.dumps(address)
-        pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
-        listed = cast(Outbox.recipients, String).like(pattern, escape="\\")
-        count = _count(session, day, listed)
+        count = _count_recipient(session, tally, address)
         if count >= caps.max_per_recipient_per_day:
             return (
                 f"{count} mails to {address} in 24 hours "
@@ -165,6 +249,9 @@ def engage(app: App, session: Session, volume: int) -> None:
     now = app.clock.now()
     _set(session, ENGAGED_KEY, iso(now) or "", now)
     session.flush()
+    kept: Tally | None = session.info.get(_TALLY)
+    if kept is not None:
+        kept.engaged = True
     log.error(
         "brake engaged: %d automatic mails in an hour (brake.max_per_hour %d); "
         "automatic mail is held until `mailbot brake release`",

@@ -20,8 +20,10 @@ from email.utils import format_datetime, make_msgid
 # which some clients then show with a leading space. The body keeps its
 # quoted-printable lines within RFC 2045's 76, fixed when the content is set
 # (the library would otherwise encode up to the policy's 78).
-_HEADERS_POLICY = SMTP.clone(max_line_length=998)
-_CONTENT_POLICY = SMTP.clone(max_line_length=76)
+_HEADER_LINE = 998
+_BODY_LINE = 76
+_HEADERS_POLICY = SMTP.clone(max_line_length=_HEADER_LINE)
+_CONTENT_POLICY = SMTP.clone(max_line_length=_BODY_LINE)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ID_RE = re.compile(r"<[^<>\s]{1,900}>")
 
@@ -83,34 +85,91 @@ def compose(
     references: Sequence[str] = (),
 ) -> Outgoing:
     """One mail in the thread; the body's first line is the TLP 2.0 label."""
-    message = EmailMessage(policy=_CONTENT_POLICY)
-    message["From"] = sender
-    message["To"] = ", ".join(clean_header(a) for a in to)
-    if cc:
-        message["Cc"] = ", ".join(clean_header(a) for a in cc)
     subject = clean_header(subject)
     # Every mail mailbot sends names its TLP label in the subject, thread
     # mail after its tag (subject_line), notices to the CSIRT up front.
     if f"[TLP:{tlp_label}]" not in subject:
         subject = f"[TLP:{tlp_label}] {subject}"
-    message["Subject"] = subject
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id
-    parents = clean_ids([in_reply_to] if in_reply_to else [])
-    if parents:
-        message["In-Reply-To"] = parents[0]
-    chain = clean_ids([*references, *parents])
-    if chain:
-        message["References"] = " ".join(chain[-20:])
-    message["Auto-Submitted"] = "auto-generated"
-    # OOF and AutoReply only: "All" would also suppress bounce reports.
-    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    message.set_content(f"TLP:{tlp_label}\n\n{body}", charset="utf-8")
+    headers = [
+        ("From", sender),
+        ("To", ", ".join(clean_header(a) for a in to)),
+        *([("Cc", ", ".join(clean_header(a) for a in cc))] if cc else []),
+        ("Subject", subject),
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        *_thread_headers(in_reply_to, references),
+        ("Auto-Submitted", "auto-generated"),
+        # OOF and AutoReply only: "All" would also suppress bounce reports.
+        ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+    ]
+    text = f"TLP:{tlp_label}\n\n{body}"
+    plain = _plain_bytes(headers, text)
+    if plain is None:
+        subject, raw = _email_bytes(headers, text)
     return Outgoing(
         message_id=message_id,
-        subject=message["Subject"],
+        subject=subject,
         sender=sender,
         to=tuple(to),
         cc=tuple(cc),
-        raw=message.as_bytes(policy=_HEADERS_POLICY),
+        raw=raw if plain is None else plain,
     )
+
+
+def _thread_headers(
+    in_reply_to: str | None, references: Sequence[str]
+) -> list[tuple[str, str]]:
+    parents = clean_ids([in_reply_to] if in_reply_to else [])
+    chain = clean_ids([*references, *parents])
+    return [
+        *([("In-Reply-To", parents[0])] if parents else []),
+        *([("References", " ".join(chain[-20:]))] if chain else []),
+    ]
+
+
+def _email_bytes(headers: list[tuple[str, str]], text: str) -> tuple[str, bytes]:
+    """The mail as the email package writes it: (its Subject, its bytes)."""
+    message = EmailMessage(policy=_CONTENT_POLICY)
+    for name, value in headers:
+        message[name] = value
+    message.set_content(text, charset="utf-8")
+    return str(message["Subject"]), message.as_bytes(policy=_HEADERS_POLICY)
+
+
+# What the email package writes back unchanged, so `_plain_bytes` may write
+# it directly: printable ASCII words in single spaces, no encoded word, and
+# for address headers bare addresses. Its parsing and folding cost more
+# than the rest of a reminder put together.
+_PLAIN_TEXT_RE = re.compile(r"(?!.*=\?)[!-~]+(?: [!-~]+)*")
+_ADDRESS = r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_PLAIN_ADDRESSES_RE = re.compile(rf"{_ADDRESS}(?:, {_ADDRESS})*")
+_PLAIN_ID_RE = re.compile(rf"<{_ADDRESS}>")
+_PLAIN_RE = {"from": _PLAIN_ADDRESSES_RE, "to": _PLAIN_ADDRESSES_RE}
+_PLAIN_RE |= {"cc": _PLAIN_ADDRESSES_RE, "message-id": _PLAIN_ID_RE}
+_MIME_HEADERS = (
+    b'Content-Type: text/plain; charset="utf-8"\r\n'
+    b"Content-Transfer-Encoding: 7bit\r\nMIME-Version: 1.0\r\n\r\n"
+)
+
+
+def _plain_bytes(headers: list[tuple[str, str]], text: str) -> bytes | None:
+    """The bytes `_email_bytes` would write, when every part is plain; else None.
+
+    The common mail (ASCII headers, a body of short ASCII lines) is written
+    here; tests/test_compose.py checks both ways agree.
+    """
+    lines = []
+    for name, value in headers:
+        line = f"{name}: {value}"
+        pattern = _PLAIN_RE.get(name.lower(), _PLAIN_TEXT_RE)
+        if len(line) > _HEADER_LINE or not pattern.fullmatch(value):
+            return None
+        lines.append(line)
+    try:
+        body = text.encode("ascii").splitlines()
+    except UnicodeEncodeError:
+        return None
+    if max((len(line) for line in body), default=0) > _BODY_LINE:
+        return None
+    head = "\r\n".join(lines).encode("ascii") + b"\r\n"
+    return head + _MIME_HEADERS + b"\r\n".join(body) + b"\r\n"

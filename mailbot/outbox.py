@@ -78,9 +78,10 @@ def queue(
         processed_at=now,
     )
     session.add(mail)
-    session.flush()
+    # No flush here: the session writes the mail and outbox rows of a
+    # batch (the sweep's) together, before its next query or commit.
     row = Outbox(
-        mail_id=mail.id,
+        mail=mail,
         envelope_from=outgoing.sender,
         recipients=recipients,
         purpose=purpose,
@@ -90,9 +91,9 @@ def queue(
         last_error=verdict.reason,
     )
     session.add(row)
-    session.flush()
+    if not verdict.reason:
+        brake.count(session, recipients, incident_id, purpose)
     log.info(
         "%s queued (%s) to %s", outgoing.message_id, purpose, ", ".join(recipients)
     )
     return row
-

@@ -75,21 +75,25 @@ def send_in_thread(
     body: str,
     purpose: str,
     cc: list[str] | None = None,
+    thread: list[str] | None = None,
+    red_mails: list[Mail] | None = None,
 ) -> Outbox | None:
     """Queue a mail in `incident`'s thread, answering `parent` when given.
 
-    Without a parent, the mail answers the thread's latest mail. Returns the
-    outbox row, None when no recipient was left to send to.
+    Without a parent, the mail answers the thread's latest mail. `thread`
+    (its Message-IDs) and `red_mails` are the incident's, when the caller
+    read them already for many incidents at once. Returns the outbox row,
+    None when no recipient was left to send to.
     """
     if parent is not None:
         in_reply_to = parent.message_id
         references = [*parent.references, *([in_reply_to] if in_reply_to else [])]
     else:
-        references = thread_ids(session, incident)
+        references = thread_ids(session, incident) if thread is None else thread
         in_reply_to = references[-1] if references else None
     # A TLP:RED mail's subject reaches no one who did not receive that mail.
     base_subject, body = red.withhold(
-        app, session, incident.id, [*to, *(cc or [])], base_subject, body
+        app, session, incident.id, [*to, *(cc or [])], base_subject, body, red_mails
     )
     outgoing = compose.compose(
         sender=app.settings.mailbot.address,
@@ -115,13 +119,22 @@ def send_in_thread(
 
 def thread_ids(session: Session, incident: Incident) -> list[str]:
     """The thread's Message-IDs, oldest first (the last is its latest mail)."""
-    rows = session.scalars(
-        select(Mail.message_id)
+    return threads_ids(session, [incident.id]).get(incident.id, [])
+
+
+def threads_ids(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
+    """`thread_ids` of each incident in `incident_ids`, in one query."""
+    rows = session.execute(
+        select(Mail.incident_id, Mail.message_id)
         .where(
-            Mail.incident_id == incident.id,
+            Mail.incident_id.in_(incident_ids),
             Mail.message_id.is_not(None),
             Mail.role.not_in(("bounce", "auto_reply")),
         )
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )
-    return [m for m in rows if m]
+    threads: dict[int, list[str]] = {}
+    for incident_id, message_id in rows:
+        if incident_id is not None and message_id:
+            threads.setdefault(incident_id, []).append(message_id)
+    return threads

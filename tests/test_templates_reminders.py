@@ -75,6 +75,17 @@ def test_every_level_and_rule_renders(rule: str, level: int) -> None:
     assert "\n\n\n" not in body
 
 
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_every_line_fits_a_plain_text_mail(rule: str, level: int) -> None:
+    # Lines of at most 76 characters go out as they are (7bit), not
+    # quoted-printable, and compose.py writes such mail directly (fast).
+    env = render.environment()
+    values = context(rule, level, site="SITE-WITH-A-LONG-NAME", duration="1 day")
+    _, body = render.render(env, chase.template_name(env, level, rule), **values)
+    assert max(len(line) for line in body.splitlines()) <= 76
+
+
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_a_missing_variable_is_an_error(level: int) -> None:
     env = render.environment()

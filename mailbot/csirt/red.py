@@ -38,16 +38,18 @@ def outside(app: App, mail: Mail, recipients: Iterable[str]) -> bool:
     return not {r.lower() for r in recipients} <= participants(app, mail)
 
 
-def red_mails(session: Session, incident_id: int) -> list[Mail]:
-    return list(
-        session.scalars(
-            select(Mail).where(
-                Mail.incident_id == incident_id,
-                Mail.direction == "in",
-                Mail.tlp == "RED",
-            )
+def red_mails(session: Session, incident_ids: Iterable[int]) -> dict[int, list[Mail]]:
+    """The RED mails received in each of `incident_ids`, in one query."""
+    found: dict[int, list[Mail]] = {}
+    for mail in session.scalars(
+        select(Mail).where(
+            Mail.incident_id.in_(list(incident_ids)),
+            Mail.direction == "in",
+            Mail.tlp == "RED",
         )
-    )
+    ):
+        found.setdefault(mail.incident_id or 0, []).append(mail)
+    return found
 
 
 def withhold(
@@ -57,11 +59,17 @@ def withhold(
     recipients: Iterable[str],
     subject: str,
     body: str,
+    mails: list[Mail] | None = None,
 ) -> tuple[str, str]:
-    """`subject` and `body` with the subjects of RED mails others did not get."""
+    """`subject` and `body` with the subjects of RED mails others did not get.
+
+    `mails` are the incident's RED mails when the caller read them already.
+    """
     recipients = list(recipients)
     prefix = app.settings.mailbot.tag_prefix
-    for mail in red_mails(session, incident_id):
+    if mails is None:
+        mails = red_mails(session, [incident_id]).get(incident_id, [])
+    for mail in mails:
         if not outside(app, mail, recipients):
             continue
         secret = thread.base_subject(mail.subject or "", prefix)

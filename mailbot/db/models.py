@@ -242,6 +242,9 @@ class Chase(Base):
         ForeignKey("mail.id", ondelete="SET NULL")
     )
 
+    # Set before the mail has an id: one flush then writes a batch of both.
+    mail: Mapped[Mail | None] = relationship()
+
 
 class Outbox(Base):
     """A mail to deliver. `state`: pending, sending, sent, uncertain, failed."""
@@ -265,6 +268,9 @@ class Outbox(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+    # Set before the mail has an id: one flush then writes a batch of both.
+    mail: Mapped[Mail] = relationship()
 
 
 class Audit(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import jinja2
 from sqlalchemy import select
@@ -12,7 +13,15 @@ from sqlalchemy.orm import Session
 from mailbot import render, respond
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.db.models import Chase, ContactFailure, Deadline, FieldValue, Incident
+from mailbot.csirt import red
+from mailbot.db.models import (
+    Chase,
+    ContactFailure,
+    Deadline,
+    FieldValue,
+    Incident,
+    Mail,
+)
 from mailbot.deadlines.calendar import Timekeeper
 from mailbot.extract import missing
 
@@ -106,15 +115,55 @@ def template_name(env: jinja2.Environment, level: int, rule: str) -> str:
     return env.select_template(names).name or names[-1]
 
 
-def _fields(session: Session, incident: Incident) -> dict[str, list[str]]:
-    values: dict[str, list[str]] = {}
-    for field, value in session.execute(
-        select(FieldValue.field, FieldValue.value).where(
-            FieldValue.incident_id == incident.id
+@dataclass
+class ReadAhead:
+    """What the reminders of a batch need from the database, read at once.
+
+    The sweep reads it before it queues anything; `threads` then grows by
+    each reminder queued, so a second one in a thread answers the first.
+    """
+
+    fields: dict[int, dict[str, list[str]]]
+    threads: dict[int, list[str]]
+    red_mails: dict[int, list[Mail]]
+    last_chase: dict[int, dt.datetime]
+
+
+def read_ahead(session: Session, deadlines: list[Deadline]) -> ReadAhead:
+    """Four queries for the incidents and chased clocks of `deadlines`."""
+    incident_ids = sorted({d.incident_id for d in deadlines})
+    chased = [d.id for d in deadlines if d.level > 0]
+    return ReadAhead(
+        fields=_fields(session, incident_ids),
+        threads=respond.threads_ids(session, incident_ids),
+        red_mails=red.red_mails(session, incident_ids),
+        last_chase=_last_chases(session, chased) if chased else {},
+    )
+
+
+def _fields(
+    session: Session, incident_ids: list[int]
+) -> dict[int, dict[str, list[str]]]:
+    values: dict[int, dict[str, list[str]]] = {}
+    for incident_id, field, value in session.execute(
+        select(FieldValue.incident_id, FieldValue.field, FieldValue.value).where(
+            FieldValue.incident_id.in_(incident_ids)
         )
     ):
-        values.setdefault(field, []).append(value)
+        values.setdefault(incident_id, {}).setdefault(field, []).append(value)
     return values
+
+
+def _last_chases(session: Session, deadline_ids: list[int]) -> dict[int, dt.datetime]:
+    """The time of each deadline's highest level sent so far."""
+    last: dict[int, dt.datetime] = {}
+    for deadline_id, queued_at in session.execute(
+        select(Chase.deadline_id, Chase.queued_at)
+        .where(Chase.deadline_id.in_(deadline_ids))
+        .order_by(Chase.deadline_id, Chase.level)
+    ):
+        last[deadline_id] = queued_at
+    return last
 
 
 def local_time(t: dt.datetime, calendar: Timekeeper) -> str:
@@ -124,9 +173,16 @@ def local_time(t: dt.datetime, calendar: Timekeeper) -> str:
 
 
 def context(
-    app: App, session: Session, incident: Incident, deadline: Deadline, level: int
+    app: App,
+    session: Session,
+    incident: Incident,
+    deadline: Deadline,
+    level: int,
+    fields: dict[str, list[str]] | None = None,
 ) -> dict[str, object]:
-    """Everything a reminder template may use."""
+    """Everything a reminder template may use; `fields` when read already."""
+    if fields is None:
+        fields = _fields(session, [incident.id]).get(incident.id, {})
     calendar = app.calendar(deadline.site)
     rule = next((r for r in app.rules if r.name == deadline.rule), None)
     return {
@@ -140,7 +196,7 @@ def context(
         "started_at": iso(deadline.started_at),
         "due_at": iso(deadline.due_at),
         "due_local": local_time(deadline.due_at, calendar),
-        "missing": missing(_fields(session, incident)),
+        "missing": missing(fields),
         "subject": incident.subject,
         "tlp": incident.tlp,
         "mailbox": app.settings.mailbot.address,
@@ -154,6 +210,7 @@ def queue_reminder(
     deadline: Deadline,
     level: int,
     chase: Chase,
+    known: ReadAhead,
 ) -> bool:
     """Queue the mail of `chase` in the thread; False when nobody can get it."""
     to, cc = recipients(app, session, deadline, level)
@@ -166,12 +223,19 @@ def queue_reminder(
         )
         return False
     name = template_name(app.templates, level, deadline.rule)
+    fields = known.fields.get(incident.id, {})
     base, body = render.render(
-        app.templates, name, **context(app, session, incident, deadline, level)
+        app.templates, name, **context(app, session, incident, deadline, level, fields)
     )
+    thread = known.threads.setdefault(incident.id, [])
     row = respond.send_in_thread(
         app, session, incident, None, to, base, body,
         f"chase-{deadline.rule}-{level}", cc=cc,
+        thread=thread, red_mails=known.red_mails.get(incident.id, []),
     )  # fmt: skip
-    chase.mail_id = row.mail_id if row is not None else None
-    return row is not None
+    if row is None:
+        return False
+    chase.mail = row.mail
+    if row.mail.message_id:
+        thread.append(row.mail.message_id)
+    return True

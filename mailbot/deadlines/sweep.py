@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailbot import brake
 from mailbot.app import App
 from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident
 from mailbot.deadlines import chase
@@ -97,8 +98,11 @@ def _batch(app: App, ids: list[int], now: dt.datetime, result: SweepResult) -> N
     try:
         done = SweepResult()
         with app.db.transaction() as session:
-            for incident, deadline in _claim(app, session, ids, now):
-                _act(app, session, incident, deadline, now, done)
+            claimed = _claim(app, session, ids, now)
+            known = chase.read_ahead(session, [d for _, d in claimed])
+            brake.keep_tally(app, session, {i.id for i, _ in claimed})
+            for incident, deadline in claimed:
+                _act(app, session, incident, deadline, now, done, known)
         result.add(done)
         return
     except IntegrityError:
@@ -143,7 +147,9 @@ def _one(
     done = SweepResult()
     try:
         with session.begin_nested():
-            _act(app, session, incident, deadline, now, done)
+            # Read within the savepoint: what it undoes must not be known.
+            known = chase.read_ahead(session, [deadline])
+            _act(app, session, incident, deadline, now, done, known)
     except IntegrityError:
         log.info(
             "%s clock %s level already recorded elsewhere; nothing sent",
@@ -161,6 +167,7 @@ def _act(
     deadline: Deadline,
     now: dt.datetime,
     result: SweepResult,
+    known: chase.ReadAhead,
 ) -> None:
     result.examined += 1
     if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
@@ -185,13 +192,14 @@ def _act(
         deadline.next_action_at = None
         return
     calendar = app.calendar(deadline.site)
-    when = chase.level_time(app, session, deadline, level, calendar)
+    previous = known.last_chase.get(deadline.id)
+    when = chase.level_time(app, session, deadline, level, calendar, previous)
     when = chase.send_time(app, level, max(when, now), calendar)
     if now < when:
         deadline.next_action_at = when
         result.rescheduled += 1
         return
-    _chase(app, session, incident, deadline, level, now, result)
+    _chase(app, session, incident, deadline, level, now, result, known)
 
 
 def _record_missed(incident: Incident, deadline: Deadline, result: SweepResult) -> None:
@@ -214,13 +222,14 @@ def _chase(
     level: int,
     now: dt.datetime,
     result: SweepResult,
+    known: chase.ReadAhead,
 ) -> None:
     """Record level `level` and queue its mail, in the caller's transaction."""
     # The unique (deadline, level) row goes in with the outbox row: a second
     # sweep that got here too fails on it, and its outbox row is undone.
     row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
     session.add(row)
-    if chase.queue_reminder(app, session, incident, deadline, level, row):
+    if chase.queue_reminder(app, session, incident, deadline, level, row, known):
         result.reminders += 1
         result.queued.append(f"{incident.tag}:{deadline.rule}:{level}")
     deadline.level = level
