@@ -78,6 +78,30 @@ def test_look_alikes_are_not_indicators(line: str) -> None:
     assert scanned(line) == []
 
 
+def test_an_offset_of_a_day_or_more_is_no_zone() -> None:
+    # timezone() refused it with a ValueError, and the mail went to quarantine.
+    assert values("seen at 10:00 +9959 and at 11:00 UTC+77") == set()
+    assert values("seen at 10:00 +0130") == {("evidence", "2026-12-04T08:30:00Z")}
+
+
+def test_a_syslog_february_29_takes_the_last_leap_year() -> None:
+    # The mail's year has no February 29: that raised a ValueError.
+    line = "Feb 29 10:00:00 ui01 sshd[1]: Accepted from 203.0.113.5"
+    march = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    found = values(line, context=extract.Context(reference_time=march))
+    assert ("evidence", "2024-02-29T10:00:00Z") in found
+    december = extract.Context(reference_time=dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
+    assert ("evidence", "2026-12-01T10:00:00Z") in values(
+        "Dec  1 10:00:00 ui01 sshd[1]: x", context=december
+    )
+
+
+def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
+    # Converted to UTC it leaves the years Python counts (OverflowError).
+    for line in ("at 9999-12-31 23:59 -0500", "at 01/01/0001 00:30 CET"):
+        assert values(line) == set()
+
+
 def test_a_prefix_beyond_32_is_no_network() -> None:
     # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
     assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]

@@ -331,7 +331,11 @@ def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
     when = _complete(date, dt.time(*hms), tz, clock)
     if when is None:
         return None
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        when = when.astimezone(dt.UTC)
+    except OverflowError:
+        return None  # "9999-12-31 23:59 -0500" is in no year Python counts
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _zone_of(match: re.Match[str]) -> str | None:
@@ -387,13 +391,20 @@ def _tzinfo(zone: str) -> dt.tzinfo | None:
     if base and base.group(0).upper() in _ABBREVIATIONS:
         minutes = _ABBREVIATIONS[base.group(0).upper()]
         minutes += _offset_minutes(zone[base.end() :]) if base.end() < len(zone) else 0
-        return dt.timezone(dt.timedelta(minutes=minutes))
+        return _fixed(minutes)
     if upper[:1] in "+-":
-        return dt.timezone(dt.timedelta(minutes=_offset_minutes(zone)))
+        return _fixed(_offset_minutes(zone))
     try:
         return ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def _fixed(minutes: int) -> dt.tzinfo | None:
+    # "+9959" or "UTC+77" is no zone: an offset is less than a day.
+    if abs(minutes) >= 24 * 60:
+        return None
+    return dt.timezone(dt.timedelta(minutes=minutes))
 
 
 def _offset_minutes(text: str) -> int:
@@ -422,20 +433,23 @@ def _complete(date, clock_time, tz, clock: PartClock) -> dt.datetime | None:
         return None
     local = reference.astimezone(tz)
     if date is not None:
-        # A syslog date: the year that does not put it after the mail.
-        when = dt.datetime(
-            local.year,
-            date[1],
-            date[2],
-            clock_time.hour,
-            clock_time.minute,
-            clock_time.second,
-            tzinfo=tz,
-        )
-        if when > reference + dt.timedelta(days=2):
-            when = when.replace(year=local.year - 1)
-        return when
+        return _syslog_year(date[1], date[2], clock_time, tz, local.year, reference)
     when = dt.datetime.combine(local.date(), clock_time, tzinfo=tz)
     if when > reference + dt.timedelta(minutes=15):
         when -= dt.timedelta(days=1)
     return when
+
+
+def _syslog_year(month, day, clock_time, tz, year: int, reference: dt.datetime):
+    """A syslog date in the latest year that does not put it after the mail.
+
+    February 29 goes back to the last leap year.
+    """
+    for back in range(9):
+        date = _safe_date(year - back, month, day)
+        if date is None:
+            continue
+        when = dt.datetime.combine(date, clock_time, tzinfo=tz)
+        if when <= reference + dt.timedelta(days=2):
+            return when
+    return None
