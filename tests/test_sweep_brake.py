@@ -1,0 +1,152 @@
+"""The caps and the brake on reminders that one sweep queues together.
+
+The sweep counts the day's and the hour's mail once per transaction and
+keeps the counts as it queues (brake.keep_tally); a batch must then hold
+exactly the mail that queuing one reminder at a time would have held.
+Incidents and their due clocks are written directly, as many at once as a
+sweep after a long weekend would find.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from pathlib import Path
+
+from mailbot_env import make_app
+
+from mailbot import brake, respond
+from mailbot.app import App
+from mailbot.db.models import Deadline, Incident, Mail, Outbox
+from mailbot.deadlines.sweep import sweep
+
+UTC = dt.UTC
+# Monday 10:00 UTC, 12:00 at SITE-A (Europe/Helsinki): working hours.
+NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+CONTACTS = ["admin@site-a.example.com", "admin-old@site-a.example.com"]
+
+
+def new_app(tmp_path: Path, database_url: str, **caps: int) -> App:
+    extra = {f"MAILBOT_BRAKE_{name.upper()}": str(n) for name, n in caps.items()}
+    return make_app(tmp_path, database_url, now=NOW, extra=extra)
+
+
+def open_incidents(
+    app: App, count: int, rules: tuple[str, ...] = ("analysis",)
+) -> None:
+    """`count` incidents at SITE-A, each with a CSIRT request and due clocks."""
+    due = NOW - dt.timedelta(minutes=5)
+    with app.db.transaction() as session:
+        for n in range(1, count + 1):
+            incident = Incident(
+                tag=f"EGI-20261204-{n:02d}",
+                site="SITE-A",
+                subject=f"Compromised host {n}",
+                opened_at=NOW - dt.timedelta(days=3),
+            )
+            session.add(incident)
+            session.flush()
+            session.add(_request(incident.id, n))
+            for rule in rules:
+                session.add(
+                    Deadline(
+                        incident_id=incident.id,
+                        rule=rule,
+                        site="SITE-A",
+                        started_at=NOW - dt.timedelta(days=3),
+                        due_at=due,
+                        next_action_at=due,
+                    )
+                )
+
+
+def _request(incident_id: int, n: int) -> Mail:
+    raw = f"Subject: request {n}\r\n\r\nWhich account?\r\n".encode()
+    return Mail(
+        direction="in",
+        dedupe_key=f"request-{n}",
+        raw_sha256="0" * 64,
+        raw=raw,
+        size=len(raw),
+        message_id=f"<request-{n}@csirt.example.org>",
+        from_addr="alice@csirt.example.org",
+        recipients=CONTACTS,
+        arrived_at=NOW - dt.timedelta(days=1),
+        event_at=NOW - dt.timedelta(days=1),
+        state="processed",
+        role="csirt",
+        incident_id=incident_id,
+    )
+
+
+def outbox(app: App) -> list[tuple[str, str, str | None]]:
+    """(purpose, state, reason held) of every outbox row, in order."""
+    with app.db.transaction() as session:
+        return [
+            (r.purpose, r.state, r.last_error)
+            for r in session.query(Outbox).order_by(Outbox.id)
+        ]
+
+
+def states(app: App) -> list[str]:
+    return [state for purpose, state, _ in outbox(app) if purpose.startswith("chase")]
+
+
+def test_the_recipient_cap_counts_earlier_mail_and_the_batch_itself(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=3)
+    open_incidents(app, 5)
+    # One mail to the site's contacts went out earlier today, outside the sweep.
+    with app.db.transaction() as session:
+        incident = session.query(Incident).filter_by(tag="EGI-20261204-05").one()
+        respond.send_in_thread(
+            app, session, incident, None, CONTACTS, "Question", "Text\n", "notification"
+        )
+    assert sweep(app)["reminders"] == 5
+    assert states(app) == ["pending", "pending", "held", "held", "held"]
+    reasons = {reason for _, state, reason in outbox(app) if state == "held"}
+    assert reasons == {
+        "3 mails to admin@site-a.example.com in 24 hours "
+        "(brake.max_per_recipient_per_day 3)"
+    }
+
+
+def test_the_incident_cap_in_one_sweep(tmp_path: Path, database_url: str) -> None:
+    app = new_app(tmp_path, database_url, max_per_incident_per_day=1)
+    open_incidents(app, 2, rules=("analysis", "containment"))
+    assert sweep(app)["reminders"] == 4
+    by_tag = _reminders_by_tag(app)
+    assert [s for s, _ in by_tag["EGI-20261204-01"]] == ["pending", "held"]
+    assert [s for s, _ in by_tag["EGI-20261204-02"]] == ["pending", "held"]
+    # The second reminder of an incident answers the first, queued just before.
+    first, second = (message for _, message in by_tag["EGI-20261204-01"])
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert first["In-Reply-To"] == "<request-1@csirt.example.org>"
+
+
+def _reminders_by_tag(app: App) -> dict[str, list[tuple[str, email.message.Message]]]:
+    found: dict[str, list[tuple[str, email.message.Message]]] = {}
+    with app.db.transaction() as session:
+        rows = session.query(Outbox, Mail).join(Mail, Mail.id == Outbox.mail_id)
+        for row, mail in rows.order_by(Outbox.id):
+            message = email.message_from_bytes(mail.raw, policy=email.policy.default)
+            tag = str(message["Subject"]).split("]")[0].lstrip("[")
+            found.setdefault(tag, []).append((row.state, message))
+    return found
+
+
+def test_the_brake_engages_once_inside_a_sweep(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_hour=3)
+    open_incidents(app, 6)
+    assert sweep(app)["reminders"] == 6
+    assert states(app) == ["pending"] * 3 + ["held"] * 3
+    alerts = [row for row in outbox(app) if row[0] == "alert-brake"]
+    assert alerts == [("alert-brake", "pending", None)]
+    assert brake.state(app)["engaged_at"] is not None
+    # Released, the held reminders go; the sweep sends none of them again.
+    assert brake.release(app) == 3
+    assert sweep(app)["reminders"] == 0
