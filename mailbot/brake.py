@@ -129,9 +129,13 @@ def count(
 
 def _tally(app: App, session: Session) -> Tally:
     kept: Tally | None = session.info.get(_TALLY)
-    if kept is not None and kept.now == app.clock.now():
-        return kept
-    return _new_tally(app, session)
+    if kept is None:
+        return _new_tally(app, session)
+    if kept.now != app.clock.now():
+        # The clock moved on, and the windows with it: count again.
+        keep_tally(app, session, kept.incidents)
+        kept = session.info[_TALLY]
+    return kept
 
 
 def _new_tally(app: App, session: Session) -> Tally:

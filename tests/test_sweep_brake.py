@@ -15,9 +15,11 @@ import email.policy
 from pathlib import Path
 
 from mailbot_env import make_app
+from sqlalchemy import event
 
 from mailbot import brake, respond
 from mailbot.app import App
+from mailbot.clock import Clock
 from mailbot.db.models import Deadline, Incident, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
@@ -150,3 +152,60 @@ def test_the_brake_engages_once_inside_a_sweep(
     # Released, the held reminders go; the sweep sends none of them again.
     assert brake.release(app) == 3
     assert sweep(app)["reminders"] == 0
+
+
+class TickingClock(Clock):
+    """A clock that moves one second each time it is read, as real time does."""
+
+    def now(self) -> dt.datetime:
+        self.set(super().now() + dt.timedelta(seconds=1))
+        return super().now()
+
+
+def test_a_moving_clock_counts_again_and_holds_the_same_mail(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=3)
+    app.clock = TickingClock(NOW)
+    open_incidents(app, 5)
+    assert sweep(app)["reminders"] == 5
+    assert states(app) == ["pending"] * 3 + ["held"] * 2
+
+
+def test_a_sweep_reads_once_per_batch_not_once_per_reminder(
+    tmp_path: Path, database_url: str
+) -> None:
+    lifted = 1_000
+    app = new_app(
+        tmp_path,
+        database_url,
+        max_per_hour=lifted,
+        max_per_recipient_per_day=lifted,
+        max_per_incident_per_day=lifted,
+    )
+    open_incidents(app, 40)
+    with app.db.transaction() as session:
+        # Ten of them are not due yet: a first sweep of thirty, then ten.
+        for deadline in session.query(Deadline).filter(Deadline.incident_id > 30):
+            deadline.next_action_at = NOW + dt.timedelta(minutes=1)
+    first = _selects(app)
+    app.clock.advance(dt.timedelta(minutes=1))
+    second = _selects(app)
+    assert states(app) == ["pending"] * 40
+    assert first == second, (first, second)
+
+
+def _selects(app: App) -> int:
+    """How many SELECT statements one sweep runs."""
+    count = 0
+
+    def counted(*args: object) -> None:
+        nonlocal count
+        count += str(args[2]).lstrip().upper().startswith("SELECT")
+
+    event.listen(app.db.engine, "before_cursor_execute", counted)
+    try:
+        sweep(app)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", counted)
+    return count
