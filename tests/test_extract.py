@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import indicators
+from mailbot.extract import indicators, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
@@ -97,9 +97,38 @@ def test_a_syslog_february_29_takes_the_last_leap_year() -> None:
 
 
 def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
-    # Converted to UTC it leaves the years Python counts (OverflowError).
+    # Converted to UTC it leaves the years Python counts (OverflowError), or
+    # its year 0 is none (ValueError).
     for line in ("at 9999-12-31 23:59 -0500", "at 01/01/0001 00:30 CET"):
         assert values(line) == set()
+    year_zero = values("at 0000-12-04 10:00 UTC")
+    assert year_zero == {("evidence", "2026-12-04T10:00:00Z")}  # the mail's day
+
+
+@pytest.mark.parametrize(
+    ("line", "following"),
+    [
+        ("Dec  4 02:33:07 ui02 sshd[2123]: Failed password from 203.0.113.77", ""),
+        ('203.0.113.5 - - [04/Dec/2026:03:22:10 +0100] "GET / HTTP/1.1" 200', ""),
+        ("isolated on 31.12.2026 at 10:00 and between 06:00 and 06:45 UTC", ""),
+        ("seen 2026-02-29 23:59:59, Feb 29 10:00:00 and 4 Dec 2026 1:30 PM", ""),
+        ("discovered at 01:30", "on 4 December 2026 (times are CET)"),
+    ],
+)
+def test_the_next_line_of_a_shape_finds_its_own_times(
+    line: str, following: str
+) -> None:
+    # As for indicators: digits that make a date a date, or a time a time,
+    # must still decide when the line is read by another line's plan.
+    rng = random.Random(line)
+    clock = PartClock("Europe/Amsterdam", REFERENCE)
+    for _ in range(200):
+        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
+        times._PLANS.clear()
+        fresh = times.times_in(variant, clock, following)
+        times._PLANS.clear()
+        times.times_in(line, clock, following)
+        assert times.times_in(variant, clock, following) == fresh
 
 
 def test_a_prefix_beyond_32_is_no_network() -> None:

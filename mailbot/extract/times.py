@@ -9,19 +9,14 @@ a date is the latest such time not after the mail was written.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import functools
 import re
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12,
-    "dez": 12, "déc": 12, "dic": 12,
-}  # fmt: skip
-_MON = r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé][cz]|dic)[a-zé]*"
+from mailbot.extract.dates import DATES, MON, Dates, date_of, find_dates, safe_date
+
 _ABBREVIATIONS = {
     "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
     "MEZ": 60, "CEST": 120, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
@@ -40,76 +35,6 @@ _TIME = re.compile(
     r"(?P<h>\d(?<![\d:.]\d)\d?):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
     r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
 )
-_D, _Y = r"(\d{1,2})", r"(\d{4})"
-_DATES = (
-    # The look-behinds stand after the first digit: see _TIME.
-    ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
-    (
-        "dmy",
-        re.compile(r"(\d(?<![\d.]\d)\d?)[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
-    ),
-    (
-        "dMy",
-        re.compile(
-            r"(?<![\d\w])" + _D + r"\.?[ \t]+(" + _MON + r")\.?,?[ \t]+" + _Y + r"\b",
-            re.I,
-        ),
-    ),
-    (
-        "Mdy",
-        re.compile(
-            r"\b("
-            + _MON
-            + r")\.?[ \t]+"
-            + _D
-            + r"(?:st|nd|rd|th)?,?[ \t]+"
-            + _Y
-            + r"\b",
-            re.I,
-        ),
-    ),
-    (
-        "apache",
-        re.compile(r"\b" + _D + r"/(" + _MON + r")/" + _Y + r":(?=\d{2}:\d{2})", re.I),
-    ),
-    (
-        "syslog",
-        re.compile(
-            r"(?<![\w])("
-            + _MON
-            + r")[ \t]{1,2}"
-            + _D
-            + r"[ \t]+(?=\d{1,2}:\d{2}:\d{2})",
-            re.I,
-        ),
-    ),
-)
-# The dates with a month name, in one pass: each alternative renumbers its
-# groups, so the group names say which spelling matched.
-_NAMED_GROUPS = {
-    name: tuple(f"{name}_{n}" for n in range(1, pattern.groups + 1))
-    for name, pattern in _DATES[2:]
-}
-
-
-def _renamed(name: str, pattern: str) -> str:
-    names = iter(_NAMED_GROUPS[name])
-    body = re.sub(r"\((?!\?)", lambda _: f"(?P<{next(names)}>", pattern)
-    return f"(?P<{name}>{body})"
-
-
-_NAMED = re.compile(
-    "|".join(_renamed(name, pattern.pattern) for name, pattern in _DATES[2:]),
-    re.IGNORECASE,
-)
-# The start of a month name (the spellings of _MON, in any case). The first
-# letter is a class without IGNORECASE, so that the regex engine skips to
-# those letters; the class holds what IGNORECASE would match (ſ is an s).
-_MONTH_WORD = re.compile(
-    r"[jJfFmMaAsSſoOnNdD](?<!\w.)(?i:(?<=j)(?:an|un|ul)|(?<=f)eb"
-    r"|(?<=m)(?:[aä]r|a[iy])|(?<=a)(?:pr|ug)|(?<=s)ep|(?<=o)[ck]t|(?<=n)ov"
-    r"|(?<=d)(?:[eé][cz]|ic))"
-)
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
 )
@@ -122,7 +47,7 @@ _PREPOSITION = re.compile(
 )
 MAX_TIMES = 40
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
-_APACHE_COLON = re.compile(r"(/" + _MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
+_APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 # "(all) times are UTC": only where the match ends and the zone are used, so
 # the optional "all" is left out, and the word boundary is a look-behind after
 # the "t" so that the regex engine can skip to the letter t.
@@ -161,9 +86,9 @@ def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock
         return PartClock(zone, reference)
     date = None
     window = text[match.end() : match.end() + 30]
-    found = _DATES[0][1].search(window)
+    found = DATES[0][1].search(window)
     if found:
-        date = _safe_date(int(found[1]), int(found[2]), int(found[3]))
+        date = safe_date(int(found[1]), int(found[2]), int(found[3]))
     return PartClock(match.group(1).upper(), reference, date)
 
 
@@ -187,23 +112,132 @@ def times_in(
         line = line + " " + following[:40]
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
+    if len(line) > _PLANNED:
+        plan = _plan(line, limit)
+        return _stamps(line, plan, clock) or [], plan.skipped
+    shape = (line.translate(_ZEROS), limit)
+    known = _PLANS.get(shape)
+    if known is not None:
+        stamps = _stamps(line, known, clock)
+        if stamps is not None:
+            return stamps, known.skipped
+    plan = _plan(line, limit)
+    if plan.reusable:
+        if len(_PLANS) >= _PLANS_KEPT:
+            del _PLANS[next(iter(_PLANS))]
+        _PLANS[shape] = plan
+    return _stamps(line, plan, clock) or [], plan.skipped
+
+
+# As for the indicators (indicators.scan), a line's times are read in two
+# halves: where its times and dates stand and which date and zone each time
+# takes, which does not depend on the digits once it is known which dates
+# are dates; and the values, which do. Lines that differ only in their digits
+# share the first half.
+_ZEROS = str.maketrans("123456789", "000000000")
+_PLANNED = 540
+_PLANS_KEPT = 4096
+Span = tuple[int, int] | None
+
+
+class _Run(NamedTuple):
+    """One time of day in a line, and where its date and zone come from."""
+
+    start: int  # with the date written just before it
+    end: int
+    clock: tuple[Span, Span, Span, Span]  # hour, minute, second, am/pm
+    zone: tuple[Span, Span, Span]  # zone, shift, offset as written here
+    zone_from: int | None  # the run whose zone applies: itself or a later one
+    date: int | None  # the date candidate that applies
+    bare: bool  # plausible without date or zone ("at 10:00", a log stamp)
+
+
+class _Plan(NamedTuple):
+    dates: list[tuple[str, tuple[tuple[int, int], ...]]]  # date candidates
+    valid: list[bool]  # which candidates are dates
+    runs: list[_Run]
+    skipped: int
+    reusable: bool  # False when the order of two dates hung on their digits
+
+
+_PLANS: dict[tuple[str, int], _Plan] = {}
+
+
+def _plan(line: str, limit: int) -> _Plan:
     times, skipped = _clock_times(line, limit)
     if not times:
-        return [], skipped
+        return _Plan([], [], [], skipped, True)
     # A date joins a time when it stands before it or up to 20 characters
     # after it: the rest of a long line need not be read for dates.
     stop = line.find(" ", times[-1].end() + 60)
-    dates = _Dates(_dates(line if stop < 0 else line[:stop]))
-    stamps = []
+    candidates, valid, found = find_dates(line if stop < 0 else line[:stop])
+    dates = Dates(found)
+    runs = []
     for index, match in enumerate(times):
-        text = _stamp(line, match, times[index + 1 : index + 4], dates, clock)
+        own = _zone_of(match) is not None
+        later = times[index + 1 : index + 4]
+        shared = None if own else _shared_zone(line, match, later)
+        before = dates.before(match.start())
+        start = match.start()
+        if before is not None and start - before[1] <= 12:
+            start = before[0]
+        runs.append(
+            _Run(
+                start,
+                match.end(),
+                _spans(match, ("h", "m", "s", "ampm")),
+                _spans(match, ("zone", "shift", "offset")),
+                index if own else None if shared is None else index + 1 + shared,
+                _date_for(line, match, dates),
+                _plausible_bare(line, match),
+            )
+        )
+    ends = [(item[0], item[1]) for item in found]
+    return _Plan(candidates, valid, runs, skipped, len(set(ends)) == len(ends))
+
+
+def _spans(match: re.Match[str], names: tuple[str, ...]) -> tuple:
+    return tuple(
+        match.span(name) if match[name] is not None else None for name in names
+    )
+
+
+def _text(line: str, span: Span) -> str | None:
+    return None if span is None else line[span[0] : span[1]]
+
+
+def _stamps(line: str, plan: _Plan, clock: PartClock) -> list[Stamp] | None:
+    """The stamps that `plan` reads in `line`; None if a date decides otherwise."""
+    ymds = []
+    for (name, spans), valid in zip(plan.dates, plan.valid, strict=True):
+        ymd = date_of(name, tuple(line[a:b] for a, b in spans))
+        if (ymd is not None) != valid:
+            return None
+        ymds.append(ymd)
+    stamps = []
+    for run in plan.runs:
+        hms = _hms(*(_text(line, span) for span in run.clock))
+        if hms is None:
+            continue
+        zone = None
+        if run.zone_from is not None:
+            zone = _zone_text(line, plan.runs[run.zone_from].zone)
+        date = None if run.date is None else ymds[run.date]
+        if date is None and zone is None and not run.bare:
+            continue
+        text = _utc_text(date, hms, zone or clock.zone, clock)
         if text is not None:
-            before = dates.before(match.start())
-            start = match.start()
-            if before is not None and start - before[1] <= 12:
-                start = before[0]
-            stamps.append(Stamp(text, start, match.end()))
-    return stamps, skipped
+            stamps.append(Stamp(text, run.start, run.end))
+    return stamps
+
+
+def _hms(hour, minute, second, ampm) -> tuple[int, int, int] | None:
+    h, m, s = int(hour), int(minute), int(second or 0)
+    if ampm:
+        h = h % 12 + (12 if ampm.lower() == "p" else 0)
+    if h > 23 or m > 59 or s > 59:
+        return None
+    return h, m, s
 
 
 def _clock_times(line: str, limit: int) -> tuple[list[re.Match[str]], int]:
@@ -218,108 +252,6 @@ def _clock_times(line: str, limit: int) -> tuple[list[re.Match[str]], int]:
         else:
             times.append(match)
     return times, skipped
-
-
-class _Dates:
-    """The dates of a line, sorted, with quick look-ups around a position."""
-
-    def __init__(self, found: list[tuple[int, int, tuple[int | None, int, int]]]):
-        self.found = found
-        self.starts = [item[0] for item in found]
-        self.ends = [item[1] for item in found]
-
-    def before(self, position: int):
-        index = bisect.bisect_right(self.ends, position) - 1
-        return self.found[index] if index >= 0 else None
-
-    def after(self, position: int):
-        index = bisect.bisect_left(self.starts, position)
-        return self.found[index] if index < len(self.found) else None
-
-
-def _dates(line: str) -> list[tuple[int, int, tuple[int | None, int, int]]]:
-    found = []
-    if "-" in line:
-        found += _found("ymd", _DATES[0][1], line)
-    if "." in line or "/" in line:
-        found += _found("dmy", _DATES[1][1], line)
-    found += _named_dates(line)
-    found.sort()
-    return found
-
-
-def _named_dates(line: str):
-    """Dates with a month name, read only around the month names of `line`.
-
-    The patterns are costly to try at every position of a line; a month name
-    starts a word, and each spelling stands within a few characters of it.
-    """
-    end = -1
-    for month in _MONTH_WORD.finditer(line):
-        if month.start() < end:
-            continue
-        start = max(0, month.start() - 8)
-        stop = line.find(" ", month.start() + 40)
-        window = line[start : len(line) if stop < 0 else stop]
-        for match in _NAMED.finditer(window):
-            if start + match.end() <= month.start():
-                continue
-            name = match.lastgroup or ""
-            ymd = _ymd(name, match.group(*_NAMED_GROUPS[name]))
-            if ymd is not None:
-                end = start + match.end()
-                yield start + match.start(), end, ymd
-            break
-
-
-def _found(name: str, pattern: re.Pattern[str], line: str):
-    for match in pattern.finditer(line):
-        ymd = _ymd(name, match.groups())
-        if ymd is not None:
-            yield match.start(), match.end(), ymd
-
-
-def _ymd(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] | None:
-    if name == "ymd":
-        year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
-    elif name == "dmy":
-        day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
-        if month > 12 >= day:
-            day, month = month, day
-    elif name in ("dMy", "apache"):
-        day, month, year = int(groups[0]), _month(groups[1]), int(groups[2])
-    elif name == "Mdy":
-        month, day, year = _month(groups[0]), int(groups[1]), int(groups[2])
-    else:
-        month, day, year = _month(groups[0]), int(groups[1]), None
-    if not month or _safe_date(year or 2000, month, day) is None:
-        return None
-    return year, month, day
-
-
-def _month(text: str) -> int:
-    return _MONTHS.get(text[:3].lower(), 0)
-
-
-def _safe_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _stamp(line, match, later, dates, clock: PartClock) -> str | None:
-    hour, minute = int(match["h"]), int(match["m"])
-    second = int(match["s"] or 0)
-    if match["ampm"]:
-        hour = hour % 12 + (12 if match["ampm"].lower() == "p" else 0)
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    zone = _zone_of(match) or _shared_zone(line, match, later)
-    date = _date_for(line, match, dates)
-    if date is None and zone is None and not _plausible_bare(line, match):
-        return None
-    return _utc_text(date, (hour, minute, second), zone or clock.zone, clock)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -339,39 +271,46 @@ def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
 
 
 def _zone_of(match: re.Match[str]) -> str | None:
-    if match["offset"]:
-        return match["offset"].strip()
-    zone = match["zone"]
+    return _zone_text(match.string, _spans(match, ("zone", "shift", "offset")))
+
+
+def _zone_text(line: str, spans: tuple[Span, Span, Span]) -> str | None:
+    zone, shift, offset = (_text(line, span) for span in spans)
+    if offset:
+        return offset.strip()
     if zone is None or zone.lower().startswith("local"):
         return None
-    return zone + (match["shift"] or "")
+    return zone + (shift or "")
 
 
-def _shared_zone(line: str, match: re.Match[str], later) -> str | None:
-    # "between 06:00 and 06:45 UTC": the zone written once covers both times.
+def _shared_zone(line: str, match: re.Match[str], later) -> int | None:
+    """Which of the `later` times writes the zone that `match` shares, if any.
+
+    "between 06:00 and 06:45 UTC": the zone written once covers both times.
+    """
     previous = match
-    for other in later:
+    for index, other in enumerate(later):
         if other.start() - previous.end() > 20:
             return None
         if not _SHARED_ZONE.match(line[previous.end() : other.start()]):
             return None
-        zone = _zone_of(other)
-        if zone:
-            return zone
+        if _zone_of(other):
+            return index
         previous = other
     return None
 
 
-def _date_for(line, match, dates: _Dates) -> tuple[int | None, int, int] | None:
+def _date_for(line, match, dates: Dates) -> int | None:
+    """The candidate index of the date that the time `match` takes, if any."""
     before = dates.before(match.start())
     near = before is not None and match.start() - before[1] < 20
     if near and _JOIN_BEFORE.match(line[before[1] : match.start()]):
-        return before[2]
+        return before[3]
     after = dates.after(match.end())
     near = after is not None and after[0] - match.end() < 20
     if near and _JOIN_AFTER.match(line[match.end() : after[0]]):
-        return after[2]
-    return before[2] if before else None
+        return after[3]
+    return before[3] if before else None
 
 
 def _plausible_bare(line: str, match: re.Match[str]) -> bool:
@@ -446,7 +385,7 @@ def _syslog_year(month, day, clock_time, tz, year: int, reference: dt.datetime):
     February 29 goes back to the last leap year.
     """
     for back in range(9):
-        date = _safe_date(year - back, month, day)
+        date = safe_date(year - back, month, day)
         if date is None:
             continue
         when = dt.datetime.combine(date, clock_time, tzinfo=tz)

@@ -1,0 +1,196 @@
+"""Dates as reporters write them: ISO, day first, with month names, syslog's.
+
+`find_dates` finds where a line may write a date and which of those are
+dates (the digits decide: 31.02.2026 is none); `Dates` looks them up around a
+time of day.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12,
+    "dez": 12, "déc": 12, "dic": 12,
+}  # fmt: skip
+MON = r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé][cz]|dic)[a-zé]*"
+_D, _Y = r"(\d{1,2})", r"(\d{4})"
+DATES = (
+    # The look-behinds stand after the first digit: see times._TIME.
+    ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
+    (
+        "dmy",
+        re.compile(r"(\d(?<![\d.]\d)\d?)[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
+    ),
+    (
+        "dMy",
+        re.compile(
+            r"(?<![\d\w])" + _D + r"\.?[ \t]+(" + MON + r")\.?,?[ \t]+" + _Y + r"\b",
+            re.I,
+        ),
+    ),
+    (
+        "Mdy",
+        re.compile(
+            r"\b("
+            + MON
+            + r")\.?[ \t]+"
+            + _D
+            + r"(?:st|nd|rd|th)?,?[ \t]+"
+            + _Y
+            + r"\b",
+            re.I,
+        ),
+    ),
+    (
+        "apache",
+        re.compile(r"\b" + _D + r"/(" + MON + r")/" + _Y + r":(?=\d{2}:\d{2})", re.I),
+    ),
+    (
+        "syslog",
+        re.compile(
+            r"(?<![\w])("
+            + MON
+            + r")[ \t]{1,2}"
+            + _D
+            + r"[ \t]+(?=\d{1,2}:\d{2}:\d{2})",
+            re.I,
+        ),
+    ),
+)
+# The dates with a month name, in one pass: each alternative renumbers its
+# groups, so the group names say which spelling matched.
+_NAMED_GROUPS = {
+    name: tuple(f"{name}_{n}" for n in range(1, pattern.groups + 1))
+    for name, pattern in DATES[2:]
+}
+
+
+def _renamed(name: str, pattern: str) -> str:
+    names = iter(_NAMED_GROUPS[name])
+    body = re.sub(r"\((?!\?)", lambda _: f"(?P<{next(names)}>", pattern)
+    return f"(?P<{name}>{body})"
+
+
+_NAMED = re.compile(
+    "|".join(_renamed(name, pattern.pattern) for name, pattern in DATES[2:]),
+    re.IGNORECASE,
+)
+# The start of a month name (the spellings of MON, in any case). The first
+# letter is a class without IGNORECASE, so that the regex engine skips to
+# those letters; the class holds what IGNORECASE would match (ſ is an s).
+_MONTH_WORD = re.compile(
+    r"[jJfFmMaAsSſoOnNdD](?<!\w.)(?i:(?<=j)(?:an|un|ul)|(?<=f)eb"
+    r"|(?<=m)(?:[aä]r|a[iy])|(?<=a)(?:pr|ug)|(?<=s)ep|(?<=o)[ck]t|(?<=n)ov"
+    r"|(?<=d)(?:[eé][cz]|ic))"
+)
+
+
+class Dates:
+    """The dates of a line, sorted, with quick look-ups around a position.
+
+    Each is (start, end, date, candidate index).
+    """
+
+    def __init__(self, found: list[tuple[int, int, tuple, int]]):
+        self.found = found
+        self.starts = [item[0] for item in found]
+        self.ends = [item[1] for item in found]
+
+    def before(self, position: int):
+        index = bisect.bisect_right(self.ends, position) - 1
+        return self.found[index] if index >= 0 else None
+
+    def after(self, position: int):
+        index = bisect.bisect_left(self.starts, position)
+        return self.found[index] if index < len(self.found) else None
+
+
+def find_dates(line: str):
+    """The date candidates of `line` as (name, group spans), which of them are
+    dates, and the dates as (start, end, date, candidate index) in order."""
+    candidates: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+    valid: list[bool] = []
+    found: list[tuple[int, int, tuple, int]] = []
+    for name, spans, ymd in _date_candidates(line):
+        if ymd is not None:
+            found.append((spans[0][0], spans[0][1], ymd, len(candidates)))
+        candidates.append((name, spans[1:]))
+        valid.append(ymd is not None)
+    found.sort()
+    return candidates, valid, found
+
+
+def _date_candidates(line: str):
+    # Each as (name, (whole span, group spans...), date or None).
+    if "-" in line:
+        yield from _numeric("ymd", DATES[0][1], line)
+    if "." in line or "/" in line:
+        yield from _numeric("dmy", DATES[1][1], line)
+    yield from _named_dates(line)
+
+
+def _numeric(name: str, pattern: re.Pattern[str], line: str):
+    for match in pattern.finditer(line):
+        spans = (match.span(), match.span(1), match.span(2), match.span(3))
+        yield name, spans, date_of(name, match.groups())
+
+
+def _named_dates(line: str):
+    """Dates with a month name, read only around the month names of `line`.
+
+    The patterns are costly to try at every position of a line; a month name
+    starts a word, and each spelling stands within a few characters of it.
+    """
+    end = -1
+    for month in _MONTH_WORD.finditer(line):
+        if month.start() < end:
+            continue
+        start = max(0, month.start() - 8)
+        stop = line.find(" ", month.start() + 40)
+        window = line[start : len(line) if stop < 0 else stop]
+        for match in _NAMED.finditer(window):
+            if start + match.end() <= month.start():
+                continue
+            name = match.lastgroup or ""
+            groups = _NAMED_GROUPS[name]
+            ymd = date_of(name, match.group(*groups))
+            if ymd is not None:
+                end = start + match.end()
+            spans = (match.span(), *(match.span(g) for g in groups))
+            yield name, tuple((start + a, start + b) for a, b in spans), ymd
+            break
+
+
+def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] | None:
+    """(year, month, day) that the groups of a `name` match write, if a date."""
+    if name == "ymd":
+        year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+    elif name == "dmy":
+        day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
+        if month > 12 >= day:
+            day, month = month, day
+    elif name in ("dMy", "apache"):
+        day, month, year = int(groups[0]), _month(groups[1]), int(groups[2])
+    elif name == "Mdy":
+        month, day, year = _month(groups[0]), int(groups[1]), int(groups[2])
+    else:
+        month, day, year = _month(groups[0]), int(groups[1]), None
+    # Year 0 is no year (it raised in datetime); a syslog date has none.
+    if not month or safe_date(2000 if year is None else year, month, day) is None:
+        return None
+    return year, month, day
+
+
+def _month(text: str) -> int:
+    return _MONTHS.get(text[:3].lower(), 0)
+
+
+def safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
