@@ -2,6 +2,7 @@
 
     python bench/sweep.py [--incidents N] [--deadlines M] [--due K]
                           [--database URL|postgresql] [--repeat R]
+                          [--profile FILE]
 
 Fills a fresh database with N open incidents and M deadlines (five clocks
 per incident by default: half of them met, half pending and due later),
@@ -15,6 +16,9 @@ then measures on mailbot's own code (mailbot.deadlines.sweep.sweep):
              miss and queues K level-1 reminders, rendered, composed and
              written to the outbox with their unique chase rows.
 
+--profile writes a cProfile of the due sweep (`python -m pstats FILE`);
+it slows the sweep down, so the timings of such a run are not comparable.
+
 The database is a new SQLite file by default; "postgresql" makes a new
 database on the local server (127.0.0.1:5432, see tests/servers.py) and
 drops it afterwards. The last line of output is one JSON object.
@@ -23,6 +27,7 @@ drops it afterwards. The last line of output is one JSON object.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import logging
@@ -237,9 +242,12 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, object]:
             none_due = time_sweeps(app, args.repeat)
             plan = query_plan(app)
             make_due(app, args.due)
+            profile = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
-            result = sweep(app)
+            result = sweep(app) if profile is None else profile.runcall(sweep, app)
             due_seconds = time.perf_counter() - started
+            if profile is not None:
+                profile.dump_stats(args.profile)
             # The CPU time of this process alone (the database server's, for
             # PostgreSQL, not included): on a shared machine it tells the
             # work apart from the waiting.
@@ -281,6 +289,9 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database", help='SQLAlchemy URL or "postgresql"')
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a cProfile of the due sweep to FILE"
+    )
     args = parser.parse_args()
     if args.due > args.incidents:
         parser.error("--due cannot exceed --incidents (one due clock per incident)")
