@@ -52,3 +52,14 @@ def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plausible_date(date: dt.datetime | None, arrived_at: dt.datetime) -> dt.datetime:
+    """The Date header when plausible, else the arrival time (DOMAIN.md)."""
+    if date is None:
+        return arrived_at
+    if date > arrived_at + dt.timedelta(minutes=15):
+        return arrived_at
+    if date < arrived_at - dt.timedelta(days=7):
+        return arrived_at
+    return date

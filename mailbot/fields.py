@@ -5,22 +5,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import extract
+from mailbot import extract, incidents
 from mailbot.app import App
 from mailbot.clock import parse_instant
-from mailbot.db.models import FieldValue, Incident, IncidentSite, Mail
+from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
 
 _RECEIVED_IP_RE = re.compile(
     r"[\[(]((?:\d{1,3}\.){3}\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]+)[\])]", re.I
 )
-_FIELD_VALUE = cast(Table, FieldValue.__table__)
 # Incident facts: times that set the incident's own columns, earliest wins.
 _FACTS = ("discovered_at", "isolated_at", "resolved_at")
 
@@ -43,11 +41,12 @@ def context_for(
     incident: Incident,
     parsed: ParsedMail,
     site: Site | None,
+    involved: list[str] | None = None,
 ) -> extract.Context:
+    """What extraction needs to know of the incident; `involved` names its
+    sites when the caller has them at hand."""
     names = set(
-        session.scalars(
-            select(IncidentSite.site).where(IncidentSite.incident_id == incident.id)
-        )
+        incidents.site_names(session, incident) if involved is None else involved
     )
     if site is not None:
         names.add(site.name)
@@ -71,41 +70,51 @@ def record_findings(
     mail: Mail,
     parsed: ParsedMail,
     site: Site | None,
+    involved: list[str] | None = None,
 ) -> list[extract.Finding]:
-    """Extract the mail's fields and keep every new value with its place."""
+    """Extract the mail's fields and keep each value once, with its place."""
     findings = extract.extract(
-        parsed.text_parts, context_for(app, session, incident, parsed, site)
+        parsed.text_parts, context_for(app, session, incident, parsed, site, involved)
     )
-    known = {
-        (row.field, row.value)
-        for row in session.execute(
-            select(FieldValue.field, FieldValue.value).where(
-                FieldValue.incident_id == incident.id, FieldValue.mail_id == mail.id
-            )
-        )
-    }
-    rows: list[dict[str, object]] = []
+    # The callers start from a mail without values (a mail recorded for the
+    # first time, or one whose values reextract has just deleted).
+    known: set[tuple[str, str]] = set()
+    rows: list[tuple[object, ...]] = []
     for finding in findings:
         if (finding.field, finding.value) in known:
             continue
         known.add((finding.field, finding.value))
         rows.append(
-            {
-                "incident_id": incident.id,
-                "mail_id": mail.id,
-                "field": finding.field,
-                "value": finding.value,
-                "kind": finding.kind,
-                "part": finding.part,
-                "line": finding.line,
-            }
+            (
+                incident.id,
+                mail.id,
+                finding.field,
+                finding.value,
+                finding.kind,
+                finding.part,
+                finding.line,
+            )
         )
         _apply_fact(incident, finding)
     if rows:
-        # One Core executemany: a pasted log holds thousands of values, and
-        # the ORM's per-object work cost most of a poll's time (bench/).
-        session.connection().execute(insert(_FIELD_VALUE), rows)
+        _insert_values(session, rows)
     return findings
+
+
+_COLUMNS = ("incident_id", "mail_id", "field", "value", "kind", "part", "line")
+
+
+def _insert_values(session: Session, rows: list[tuple[object, ...]]) -> None:
+    """One executemany at the driver: a pasted log holds thousands of values,
+    and SQLAlchemy's per-row parameter work cost more than the inserts
+    (bench/ingest.py). The values are plain text and integers."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    statement = (
+        f"INSERT INTO {FieldValue.__tablename__} ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    )
+    connection.exec_driver_sql(statement, rows)
 
 
 def _apply_fact(incident: Incident, finding: extract.Finding) -> None:

@@ -66,8 +66,15 @@ def by_date_tag(session: Session, date_tag: str, site: str) -> Incident | None:
 
 
 def lookups(session: Session) -> thread.Lookups:
+    # The session holds loaded objects weakly: kept here, the incident
+    # found is still loaded when the caller gets it by its id.
+    found: list[Incident] = []
+
     def _id(incident: Incident | None) -> int | None:
-        return incident.id if incident is not None else None
+        if incident is None:
+            return None
+        found.append(incident)
+        return incident.id
 
     return thread.Lookups(
         incident_by_tag=lambda tag: _id(by_tag(session, tag)),
@@ -97,9 +104,16 @@ def new_tag(session: Session, prefix: str, day: dt.date) -> str:
     for _ in range(100):
         tag = f"{stem}-{_bump_counter(session, stem):02d}"
         # A tag adopted by hand may already hold this counter: skip it.
-        if by_tag(session, tag) is None:
+        if not _tag_taken(session, tag):
             return tag
     raise RuntimeError(f"{stem}: no free counter after 100 tries")
+
+
+def _tag_taken(session: Session, tag: str) -> bool:
+    """Whether an incident is named `tag`, directly or by an alias: one query."""
+    named = select(Incident.id).where(Incident.tag == tag)
+    aliased = select(Alias.incident_id).where(Alias.alias == tag, Alias.kind != "date")
+    return session.execute(named.union_all(aliased).limit(1)).first() is not None
 
 
 def open_incident(
@@ -136,19 +150,30 @@ def open_incident(
     if date_tag is not None:
         session.add(Alias(alias=date_tag, kind="date", incident_id=incident.id))
     if site is not None:
-        add_site(session, incident, site)
+        # A new incident involves no site yet: nothing to look up.
+        session.add(IncidentSite(incident_id=incident.id, site=site))
     log.info("%s opened (site %s)", tag, site or "unknown")
     return incident
 
 
-def add_site(session: Session, incident: Incident, site: str) -> None:
-    exists = session.scalars(
-        select(IncidentSite.id).where(
-            IncidentSite.incident_id == incident.id, IncidentSite.site == site
+def site_names(session: Session, incident: Incident) -> list[str]:
+    """The sites involved in `incident`, in the order they joined it."""
+    return list(
+        session.scalars(
+            select(IncidentSite.site)
+            .where(IncidentSite.incident_id == incident.id)
+            .order_by(IncidentSite.id)
         )
-    ).first()
-    if exists is None:
+    )
+
+
+def add_site(session: Session, incident: Incident, site: str) -> list[str]:
+    """Involve `site` in `incident`, once; returns every site now involved."""
+    names = site_names(session, incident)
+    if site not in names:
         session.add(IncidentSite(incident_id=incident.id, site=site))
+        names.append(site)
+    return names
 
 
 def raise_tlp(session: Session, incident: Incident, labels: Sequence[str]) -> None:

@@ -75,7 +75,7 @@ def process_delivery(
                 mark_done(session)
                 again = stored.state == "done"
                 return Outcome(stored.mail_id, "refetched" if again else "duplicate")
-            attempts = _count_attempt(session, stored.mail_id)
+            attempts = 1 if stored.new else _count_attempt(session, stored.mail_id)
         return process_stored(app, stored.mail_id, delivery.raw, mark_done, attempts)
     except _DATABASE_DOWN as exc:
         raise DatabaseUnavailable(f"{delivery.origin}: {_brief(exc)}") from exc
@@ -249,14 +249,3 @@ def _again(app: App, mail_id: int) -> Outcome:
         attempts = _count_attempt(session, mail_id)
         raw = mail.raw
     return process_stored(app, mail_id, raw, attempts=attempts)
-
-
-def plausible_date(date: dt.datetime | None, arrived_at: dt.datetime) -> dt.datetime:
-    """The Date header when plausible, else the arrival time (DOMAIN.md)."""
-    if date is None:
-        return arrived_at
-    if date > arrived_at + dt.timedelta(minutes=15):
-        return arrived_at
-    if date < arrived_at - dt.timedelta(days=7):
-        return arrived_at
-    return date

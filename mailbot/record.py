@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, defer
 from mailbot import bounces, extract, fields, incidents, respond, roles, thread, tlp
 from mailbot.app import App
 from mailbot.classify import Classification
-from mailbot.clock import as_utc
+from mailbot.clock import as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
 from mailbot.csirt import member
 from mailbot.db.models import Incident, Mail
@@ -48,7 +48,6 @@ def record(
     # Without the raw bytes: up to megabytes per mail, and not read here.
     mail = session.get(Mail, mail_id, options=[defer(Mail.raw)])
     assert mail is not None
-    _fill_headers(mail, parsed, app)
     author = roles.identify(
         parsed,
         classification,
@@ -56,6 +55,8 @@ def record(
         app.sites,
         sent_by_us=_sent_by_us(session, parsed.message_id),
     )
+    # Set after the query above, so that one UPDATE carries them all.
+    _fill_headers(mail, parsed, app)
     mail.role, mail.flags = author.role, list(author.flags)
     text = own_text(parsed.body_text)
     site = author.site or _site_named(app, parsed, text)
@@ -80,8 +81,6 @@ def record(
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
-    from mailbot.process import plausible_date
-
     mail.message_id = parsed.message_id
     mail.subject = parsed.subject
     mail.from_addr = parsed.from_.addr if parsed.from_ else ""
@@ -131,9 +130,9 @@ def _thread(
     message_ids = [*parsed.in_reply_to, *parsed.references]
     if classification.dsn is not None and classification.dsn.original_message_id:
         message_ids.append(classification.dsn.original_message_id)
-    decision = thread.decide(
-        tags, message_ids, site.name if site else None, incidents.lookups(session)
-    )
+    # Kept until the incident is taken: it holds what the look-ups loaded.
+    lookups = incidents.lookups(session)
+    decision = thread.decide(tags, message_ids, site.name if site else None, lookups)
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision.reason
     if author.role in _ROBOT_ROLES:
@@ -196,13 +195,12 @@ def _update_incident(
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
         incident.site, incident.ngi = site.name, site.ngi
-    if site is not None:
-        incidents.add_site(session, incident, site.name)
+    involved = incidents.add_site(session, incident, site.name) if site else None
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, incident)
     if author.role in _ROBOT_ROLES:
         return incident
-    fields.record_findings(app, session, incident, mail, parsed, site)
+    fields.record_findings(app, session, incident, mail, parsed, site, involved)
     if author.role == "site" and site is not None:
         closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
         clocks.on_site_mail(

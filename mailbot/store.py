@@ -90,6 +90,9 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
         origin=delivery.origin,
         arrived_at=delivery.arrived_at,
         state="received",
+        # Processing starts right after this commit: its first attempt is
+        # counted here, in the same statement as the bytes.
+        attempts=1,
     )
     session.add(mail)
     session.flush()

@@ -107,7 +107,7 @@ def _start(ctx: Context, event: str, when: dt.datetime) -> int:
     if ctx.incident.status in ENDED:
         return 0
     started = 0
-    for site in clocks.sites_of(ctx.session, ctx.incident):
+    for site in incidents.site_names(ctx.session, ctx.incident):
         started += len(
             clocks.start(
                 ctx.app, ctx.session, ctx.incident, event, site, when, ctx.mail.id
@@ -172,7 +172,7 @@ def _isolated(ctx: Context, command: Command) -> str:
     moved = _retime(ctx, "isolated", command.when)
     started = _start(ctx, "isolated", command.when)
     met = 0
-    for site in clocks.sites_of(ctx.session, ctx.incident):
+    for site in incidents.site_names(ctx.session, ctx.incident):
         met += clocks.meet(
             ctx.app, ctx.session, ctx.incident, "containment", site, command.when
         )

@@ -16,24 +16,15 @@ from sqlalchemy.orm import Session
 
 from mailbot import tlp
 from mailbot.app import App
-from mailbot.db.models import Deadline, Incident, IncidentSite, Mail
+from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.deadlines import events
 from mailbot.deadlines.rules import Rule
+from mailbot.incidents import site_names
 from mailbot.mail import ParsedMail
 
 log = logging.getLogger(__name__)
 
 _NO_REQUEST_RE = re.compile(r"^[ \t]*#no-request\b", re.I | re.M)
-
-
-def sites_of(session: Session, incident: Incident) -> list[str]:
-    return list(
-        session.scalars(
-            select(IncidentSite.site)
-            .where(IncidentSite.incident_id == incident.id)
-            .order_by(IncidentSite.id)
-        )
-    )
 
 
 def start(
@@ -44,32 +35,41 @@ def start(
     site: str,
     at: dt.datetime,
     mail_id: int | None = None,
+    *,
+    known: list[Deadline] | None = None,
 ) -> list[Deadline]:
-    """Start every rule that starts on `event` for `site`, once each."""
+    """Start every rule that starts on `event` for `site`, once each.
+
+    `known` is the site's deadlines in this incident (see `of_site`), kept
+    current here, for a caller that starts and meets several in a row.
+    """
+    rules = [rule for rule in app.rules if rule.starts_on == event]
+    if not rules:
+        return []
+    if known is None:
+        known = of_site(session, incident, site)
     started = []
-    for rule in app.rules:
-        if rule.starts_on != event:
+    for rule in rules:
+        if any(
+            d.rule == rule.name and (event != "request" or d.start_mail_id == mail_id)
+            for d in known
+        ):
             continue
-        existing = _find(
-            session, incident, rule.name, site, mail_id if event == "request" else None
-        )
-        if existing is not None:
-            continue
-        started.append(_create(app, session, incident, rule, site, at, mail_id))
+        deadline = _create(app, session, incident, rule, site, at, mail_id)
+        known.append(deadline)
+        started.append(deadline)
     return started
 
 
-def _find(
-    session: Session, incident: Incident, rule: str, site: str, mail_id: int | None
-) -> Deadline | None:
-    query = select(Deadline).where(
-        Deadline.incident_id == incident.id,
-        Deadline.rule == rule,
-        Deadline.site == site,
+def of_site(session: Session, incident: Incident, site: str) -> list[Deadline]:
+    """Every deadline of `site` in `incident`, oldest first: one query."""
+    return list(
+        session.scalars(
+            select(Deadline)
+            .where(Deadline.incident_id == incident.id, Deadline.site == site)
+            .order_by(Deadline.id)
+        )
     )
-    if mail_id is not None:
-        query = query.where(Deadline.start_mail_id == mail_id)
-    return session.scalars(query.order_by(Deadline.id)).first()
 
 
 def _create(
@@ -120,20 +120,23 @@ def meet(
     at: dt.datetime,
     *,
     started_before: bool = False,
+    known: list[Deadline] | None = None,
 ) -> int:
     """Meet the open clocks of `site` that `met_by` satisfies; returns how many."""
-    names = [r.name for r in app.rules if r.met_by == met_by]
-    query = select(Deadline).where(
-        Deadline.incident_id == incident.id,
-        Deadline.site == site,
-        Deadline.rule.in_(names),
-        Deadline.met_at.is_(None),
-        Deadline.state.in_(("pending", "missed")),
-    )
-    if started_before:
-        query = query.where(Deadline.started_at <= at)
+    names = {r.name for r in app.rules if r.met_by == met_by}
+    if not names:
+        return 0
+    if known is None:
+        known = of_site(session, incident, site)
     count = 0
-    for deadline in session.scalars(query):
+    for deadline in known:
+        if (
+            deadline.rule not in names
+            or deadline.met_at is not None
+            or deadline.state not in ("pending", "missed")
+            or (started_before and deadline.started_at > at)
+        ):
+            continue
         deadline.met_at = at
         deadline.state = "met" if at <= deadline.due_at else "missed"
         deadline.next_action_at = None
@@ -180,16 +183,27 @@ def on_site_mail(
     """A human mail of `site`: what it starts and what it meets."""
     at = mail.event_at or mail.arrived_at
     discovered = incident.discovered_at or at
-    start(app, session, incident, "discovered", site, discovered, mail.id)
-    meet(app, session, incident, "site_report", site, at)
-    meet(app, session, incident, "site_reply", site, at, started_before=True)
+    known = of_site(session, incident, site)
+    start(app, session, incident, "discovered", site, discovered, mail.id, known=known)
+    meet(app, session, incident, "site_report", site, at, known=known)
+    meet(
+        app, session, incident, "site_reply", site, at, started_before=True, known=known
+    )
     if events.reports_isolation(text) or incident.isolated_at is not None:
         isolated = incident.isolated_at or at
         incident.isolated_at = isolated
-        meet(app, session, incident, "containment", site, max(isolated, discovered))
-        start(app, session, incident, "isolated", site, isolated, mail.id)
+        meet(
+            app,
+            session,
+            incident,
+            "containment",
+            site,
+            max(isolated, discovered),
+            known=known,
+        )
+        start(app, session, incident, "isolated", site, isolated, mail.id, known=known)
     elif events.reports_containment(text):
-        meet(app, session, incident, "containment", site, at)
+        meet(app, session, incident, "containment", site, at, known=known)
     if events.reports_downtime(text):
         start(
             app,
@@ -199,25 +213,37 @@ def on_site_mail(
             site,
             incident.isolated_at or at,
             mail.id,
+            known=known,
         )
-        meet(app, session, incident, "downtime", site, at)
+        meet(app, session, incident, "downtime", site, at, known=known)
     if events.reports_resolution(text) and incident.resolved_at is None:
         incident.resolved_at = at
     if incident.resolved_at is not None:
-        start_resolved(app, session, incident)
+        start_resolved(app, session, incident, {site: known})
     if is_closure and _explicit_amber_or_red(labels):
-        meet(app, session, incident, "closure_report", site, at)
+        meet(app, session, incident, "closure_report", site, at, known=known)
 
 
 def _explicit_amber_or_red(labels: list[str]) -> bool:
     return tlp.strictest(labels) in ("AMBER", "AMBER+STRICT", "RED")
 
 
-def start_resolved(app: App, session: Session, incident: Incident) -> None:
-    """Resolution starts the closure-report clock of every site involved."""
+def start_resolved(
+    app: App,
+    session: Session,
+    incident: Incident,
+    known: dict[str, list[Deadline]] | None = None,
+) -> None:
+    """Resolution starts the closure-report clock of every site involved.
+
+    `known` holds the deadlines of sites a caller keeps current (`start`).
+    """
     assert incident.resolved_at is not None
-    for site in sites_of(session, incident):
-        start(app, session, incident, "resolved", site, incident.resolved_at)
+    for site in site_names(session, incident):
+        at = incident.resolved_at
+        start(
+            app, session, incident, "resolved", site, at, known=(known or {}).get(site)
+        )
 
 
 def on_csirt_mail(
@@ -233,7 +259,7 @@ def on_csirt_mail(
         return []
     addressed = {a.addr for a in (*parsed.to, *parsed.cc)}
     requested = []
-    for name in sites_of(session, incident):
+    for name in site_names(session, incident):
         site = app.sites.site(name)
         if site is None:
             continue
