@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -89,14 +90,27 @@ def incidents(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    for row in rows:
-        print(
-            f"{row['tag']:<18} {row['status']:<14} {row['tlp']:<12} "
-            f"{row['site'] or '-':<16} {row['subject']}"
-        )
     if not rows:
         print("no open incidents" if not args.all else "no incidents")
+        return 0
+    # The subject fills what the terminal has left, cut with an ellipsis;
+    # `show TAG` and --json give it whole.
+    width = shutil.get_terminal_size((120, 24)).columns
+    room = max(width - _INCIDENT_COLUMNS, 12)
+    print(f"{'TAG':<18} {'STATUS':<14} {'TLP':<12} {'SITE':<16} SUBJECT")
+    for row in rows:
+        subject = " ".join(str(row["subject"]).split())
+        if len(subject) > room:
+            subject = subject[: room - 1] + "\u2026"
+        print(
+            f"{row['tag']:<18} {row['status']:<14} {row['tlp']:<12} "
+            f"{row['site'] or '-':<16} {subject}"
+        )
     return 0
+
+
+# The widths of the columns before the subject, with their spaces.
+_INCIDENT_COLUMNS = 18 + 14 + 12 + 16 + 4
 
 
 def show(args: argparse.Namespace) -> int:

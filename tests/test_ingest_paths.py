@@ -42,6 +42,25 @@ def test_a_folder_yields_its_mails_and_skips_the_rest(
     assert (counts["fetched"], counts["processed"]) == (1, 1)
 
 
+def test_ingesting_a_file_again_says_it_is_stored_already(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "report.eml"
+    path.write_bytes(
+        mail(subject="Compromised host", message_id="<b@cert.example.net>")
+    )
+    args = ["--config", str(config), "ingest", "--backfill", "--json", str(path)]
+    counts = []
+    for _ in range(2):
+        assert main(args) == 0
+        counts.append(json.loads(capsys.readouterr().out))
+    first, again = counts
+    assert (first["processed"], first["already_stored"]) == (1, 0)
+    # Not a second delivery (no duplicate), not lost: stored before, and said.
+    assert (again["fetched"], again["processed"], again["duplicates"]) == (1, 0, 0)
+    assert again["already_stored"] == 1
+
+
 @pytest.mark.parametrize("name", ["notes.toml", "README.md"])
 def test_a_file_that_is_no_mail_is_refused(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], name: str

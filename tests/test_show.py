@@ -47,3 +47,26 @@ def test_show_reads_like_a_summary(tmp_path: Path, database_url: str) -> None:
     assert "  from site:      soc@site-c.example.com" in other.stdout
     # As seen at noon on Friday: the downtime clock falls due on Saturday.
     assert "due 2026-12-05T16:00:00Z (in 1 d 4 h)" in other.stdout
+
+
+def test_incidents_list_has_a_header_and_fits_the_terminal(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    env = cli_env(app, COLUMNS="100")
+    app.close()
+    done = run_cli(env, "--now", "2026-12-07T09:00:00Z", "incidents")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["TAG", "STATUS", "TLP", "SITE", "SUBJECT"]
+    assert [line.split()[0] for line in lines[1:]] == [
+        "EGI-20261204-01",
+        "EGI-20261204-02",
+    ]
+    assert all(len(line) <= 100 for line in lines)
+    # Cut to the width, with a mark that it was cut; --json keeps it whole.
+    assert lines[1].endswith("\u2026")
+    assert "Security incident suspected at SITE-A" in run_cli(
+        env, "--now", "2026-12-07T09:00:00Z", "incidents", "--json"
+    ).stdout

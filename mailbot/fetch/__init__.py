@@ -14,6 +14,9 @@ class PollResult:
     fetched: int = 0
     processed: int = 0
     duplicates: int = 0
+    # This very delivery was stored before (a file ingested again, a UID
+    # fetched again after a crash): the mail is counted once, already.
+    already_stored: int = 0
     quarantined: int = 0
     pending: int = 0
     incidents: list[str] = field(default_factory=list)
@@ -24,6 +27,8 @@ class PollResult:
             self.processed += 1
         elif result == "duplicate":
             self.duplicates += 1
+        elif result == "refetched":
+            self.already_stored += 1
         elif result == "quarantined":
             self.quarantined += 1
         if incident and incident not in self.incidents:
