@@ -13,10 +13,10 @@ _DEFANGED = re.compile(
     r"|(?<![A-Za-z])fxp(?=s?://)",
     re.IGNORECASE,
 )
-# Every form has a bracket before ".", ":", "/" or "dot", or "xxp" or "fxp"
+# Every form has a bracket before ".", ":", "/" or "dot]", or "xxp" or "fxp"
 # in some case: two patterns that start with a rare character (so the regex
 # engine skips to it) rule out most text at once.
-_BRACKET_HINT = re.compile(r"[\[({][.:/dD]")
+_BRACKET_HINT = re.compile(r"[\[({](?:[.:/]|(?i:dot)[\])}])")
 _XP_HINT = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
 
 

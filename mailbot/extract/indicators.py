@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from mailbot.extract.dn import dn_at, dn_runs
 from mailbot.extract.hosts import is_hostname
+from mailbot.extract.shape import has_digit, shape
 
 _MAIL = re.compile(
     r"(?<![\w.+%=-])[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE
@@ -63,19 +64,20 @@ class Indicator(NamedTuple):
 def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     """Every indicator in `line` (already refanged), in order of position."""
     # Without a plan, _read gives a list (None says a line departs from one).
-    if len(line) > _PLANNED:
+    # A line without digits has no shape but itself: the line cache answers it.
+    if len(line) > _PLANNED or not has_digit(line):
         return _read(line, reference_year) or []
-    shape = line.translate(_ZEROS)
-    plan = _PLANS.get(shape)
+    key = shape(line)
+    plan = _PLANS.get(key)
     if plan is not None:
         found = _read(line, reference_year, plan)
         if found is not None:
             return found
-    record: list[list[tuple[int, int, bool]]] = []
+    record: _Plan = []
     found = _read(line, reference_year, record=record) or []
     if len(_PLANS) >= _PLANS_KEPT:
-        del _PLANS[next(iter(_PLANS))]
-    _PLANS[shape] = record
+        _PLANS.clear()  # bounded; the next lines make it again
+    _PLANS[key] = record
     return found
 
 
@@ -86,48 +88,49 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # 0.bg) depends on the digits and is checked again. When every candidate
 # decides as in the plan, the text blanked between the scanners is the same
 # too, and so are the candidates of the next scanner.
-_ZEROS = str.maketrans("123456789", "000000000")
-_PLANS: dict[str, list[list[tuple[int, int, bool]]]] = {}
+# Per scanner that ran: its candidate runs, and which were indicators.
+_Plan = list[tuple[list[tuple[int, int]], list[bool]]]
+_PLANS: dict[bytes, _Plan] = {}
 _PLANS_KEPT = 4096
 _PLANNED = 500  # longer lines are read without a plan
 
 
-def _read(
-    line: str,
-    year: int,
-    plan: list[list[tuple[int, int, bool]]] | None = None,
-    record: list[list[tuple[int, int, bool]]] | None = None,
-) -> list[Indicator] | None:
+def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None = None):
     """The indicators of `line`; with `plan`, None when the line departs from it."""
     steps = iter(plan) if plan is not None else None
     found: list[Indicator] = []
     text = line
     if "@" in line:
-        spans = (
-            next(steps)
-            if steps
-            else [(*match.span(), True) for match in _MAIL.finditer(line)]
-        )
+        if steps is None:
+            spans = [match.span() for match in _MAIL.finditer(line)]
+        else:
+            spans = next(steps)[0]
         if record is not None:
-            record.append(spans)
-        text = _blank(text, [(start, stop) for start, stop, _ in spans])
+            record.append((spans, []))
+        text = _blank(text, spans)
     for guard, candidates, make, blanks in _SCANNERS:
         if not guard(text):
             continue
-        runs = next(steps) if steps else [(*run, True) for run in candidates(text)]
-        items, decided = [], []
-        for start, stop, expected in runs:
-            item = make(text, start, stop, year)
-            if steps and (item is not None) != expected:
+        if steps is None:
+            runs, expected = candidates(text), None
+        else:
+            runs, expected = next(steps)
+        if not runs:
+            if record is not None:
+                record.append((runs, []))
+            continue
+        items = [make(text, start, stop, year) for start, stop in runs]
+        if steps is not None or record is not None:
+            decided = [item is not None for item in items]
+            if steps is not None and decided != expected:
                 return None
-            decided.append((start, stop, item is not None))
-            if item is not None:
-                items.append(item)
-        if record is not None:
-            record.append(decided)
-        found += items
-        if blanks:
-            text = _blank(text, [(item.start, item.end) for item in items])
+            if record is not None:
+                record.append((runs, decided))
+        kept = [item for item in items if item is not None]
+        if kept:
+            found += kept
+            if blanks:
+                text = _blank(text, [(item.start, item.end) for item in kept])
     found.sort(key=lambda item: item.start)
     return found
 
@@ -170,15 +173,15 @@ def _dotted_runs(text: str) -> list[tuple[int, int]]:
         following = text[end : end + 1]
         if following.isalpha() or following == "_":
             continue
-        if _VERSION.search(text[max(0, start - 30) : start]):
-            continue
         runs.append((start, end))
     return runs
 
 
 def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
     item = _dotted_item(text[start:end])
-    return None if item is None else Indicator(item[0], item[1], start, end)
+    if item is None or _VERSION.search(text[max(0, start - 30) : start]):
+        return None
+    return Indicator(item[0], item[1], start, end)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -269,17 +272,17 @@ def _may_name_cve(text: str) -> bool:
 
 
 def _host_runs(text: str) -> list[tuple[int, int]]:
-    # Virtual organisations have names like domains: "VO example.eu".
-    return [
-        match.span()
-        for match in _HOST.finditer(text)
-        if not _VO.search(text, max(0, match.start() - 6), match.start())
-    ]
+    return [match.span() for match in _HOST.finditer(text)]
 
 
 def _host(text: str, start: int, end: int, year: int) -> Indicator | None:
     name = text[start:end].lower().rstrip(".")
-    return Indicator(name, "hostname", start, end) if is_hostname(name) else None
+    if not is_hostname(name):
+        return None
+    # Virtual organisations have names like domains: "VO example.eu".
+    if _VO.search(text, max(0, start - 6), start):
+        return None
+    return Indicator(name, "hostname", start, end)
 
 
 def _cve_runs(text: str) -> list[tuple[int, int]]:

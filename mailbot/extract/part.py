@@ -58,9 +58,6 @@ _CSV_HEADER = re.compile(
 )
 _WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP = 200
-# Lines up to this length are cached (by text); with the caches' sizes this
-# bounds what they hold to a few megabytes.
-_CACHED = 500
 _PIECE = 4000
 # Values read from one part before the rest is skipped: a dump of a hundred
 # thousand addresses would cost seconds and tell the CSIRT nothing more.
@@ -214,11 +211,7 @@ class _Reader:
         if body.strip():
             state.section_used = True
         text = line.text
-        # A long line would only fill the caches: it is read uncached.
-        if len(text) <= _CACHED:
-            indicators: Sequence[Indicator] = _scan(text, self.year)
-        else:
-            indicators = scan(text, self.year)
+        indicators: Sequence[Indicator] = _scan(text, self.year)
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
@@ -228,8 +221,7 @@ class _Reader:
         self._indicators(line, indicators)
         stamps: Sequence[Stamp] = ()
         if not state.received and ":" in line.text:
-            timed = _times if len(text) <= _CACHED else times_in
-            stamps, skipped = timed(text, self.clock, line.following[:40])
+            stamps, skipped = _times(text, self.clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
         self._stamps(line, stamps)
@@ -484,14 +476,17 @@ def _host_kind(value: str) -> str:
         return "hostname"
 
 
-# Mails repeat lines (templates, signatures, log records): what the scanners
-# find in a line is a function of the line alone and is read once.
-@functools.lru_cache(maxsize=2048)
+# Mails repeat lines (templates, signatures, log records, a pasted dump): what
+# the scanners find in a line is a function of the line alone and is read
+# once. A line is at most a piece (4,000 characters), so each cache holds at
+# most a few megabytes; lines that differ only in their digits are answered
+# by the scanners' plans instead (see indicators.scan).
+@functools.lru_cache(maxsize=1024)
 def _scan(text: str, year: int) -> tuple[Indicator, ...]:
     return tuple(scan(text, year))
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=1024)
 def _times(text: str, clock: PartClock, following: str):
     stamps, skipped = times_in(text, clock, following)
     return tuple(stamps), skipped

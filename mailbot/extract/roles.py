@@ -13,6 +13,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from mailbot.extract.shape import zeroed
+
 ATTACKER, AFFECTED, ENTRY, SUSPECTED = (
     "attacker_ips",
     "affected_hosts",
@@ -154,16 +156,13 @@ def cue_after(text: str) -> Cue:
     return _after_masked(_masked(text[:80]))
 
 
-# Digits tell no cue from another, except in "C2": text whose ASCII digits are
-# all 0 has the cue of the text itself, and log lines that differ only in
+# Digits tell no cue from another, except in "C2": the shape of a text (see
+# shape.py) has the cue of the text itself, and log lines that differ only in
 # their numbers (times, ports, addresses) share one cached answer.
-_ZEROS = str.maketrans("123456789", "000000000")
-
-
 def _masked(text: str) -> str:
     if "2" in text and ("c2" in text or "C2" in text):
         return text
-    return text.translate(_ZEROS)
+    return zeroed(text)
 
 
 @functools.lru_cache(maxsize=4096)

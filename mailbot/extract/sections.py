@@ -12,6 +12,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from mailbot.extract.shape import has_digit, zeroed
+
 _NAMES = {
     "detected_by": (
         r"detect(?:ed|ion)(?:[ \t]+by)?|discovered[ \t]+by|found[ \t]+by"
@@ -79,15 +81,30 @@ class Heading:
 def heading(line: str) -> Heading | None:
     """The heading that `line` opens, or None (cached: a part asks twice a line)."""
     # No heading is this long; a long line would only fill the cache.
-    return _heading(line) if len(line) <= _CACHED else _read_heading(line)
+    if len(line) > _CACHED:
+        return _read_heading(line)
+    if line in _KNOWN:
+        return _KNOWN[line]
+    # Most lines are none, and whether a line is one does not depend on its
+    # digits (the patterns have no digit but those of "x509"): log records
+    # that differ only in their numbers share one answer.
+    found = None
+    if not has_digit(line) or "509" in line or not _no_heading(zeroed(line)):
+        found = _read_heading(line)
+    if len(_KNOWN) >= _KEPT:
+        _KNOWN.clear()  # bounded; the next lines make it again
+    _KNOWN[line] = found
+    return found
 
 
 _CACHED = 300
+_KEPT = 4096
+_KNOWN: dict[str, Heading | None] = {}
 
 
 @functools.lru_cache(maxsize=4096)
-def _heading(line: str) -> Heading | None:
-    return _read_heading(line)
+def _no_heading(shape: str) -> bool:
+    return _read_heading(shape) is None
 
 
 def _read_heading(line: str) -> Heading | None:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.extract.dates import DATES, MON, Dates, date_of, find_dates, safe_date
+from mailbot.extract.shape import has_digit, shape
 
 _ABBREVIATIONS = {
     "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
@@ -112,11 +113,11 @@ def times_in(
         line = line + " " + following[:40]
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
-    if len(line) > _PLANNED:
+    if len(line) > _PLANNED or not has_digit(line):
         plan = _plan(line, limit)
         return _stamps(line, plan, clock) or [], plan.skipped
-    shape = (line.translate(_ZEROS), limit)
-    known = _PLANS.get(shape)
+    key = (shape(line), limit)
+    known = _PLANS.get(key)
     if known is not None:
         stamps = _stamps(line, known, clock)
         if stamps is not None:
@@ -124,8 +125,8 @@ def times_in(
     plan = _plan(line, limit)
     if plan.reusable:
         if len(_PLANS) >= _PLANS_KEPT:
-            del _PLANS[next(iter(_PLANS))]
-        _PLANS[shape] = plan
+            _PLANS.clear()  # bounded; the next lines make it again
+        _PLANS[key] = plan
     return _stamps(line, plan, clock) or [], plan.skipped
 
 
@@ -134,7 +135,6 @@ def times_in(
 # takes, which does not depend on the digits once it is known which dates
 # are dates; and the values, which do. Lines that differ only in their digits
 # share the first half.
-_ZEROS = str.maketrans("123456789", "000000000")
 _PLANNED = 540
 _PLANS_KEPT = 4096
 Span = tuple[int, int] | None
@@ -160,7 +160,7 @@ class _Plan(NamedTuple):
     reusable: bool  # False when the order of two dates hung on their digits
 
 
-_PLANS: dict[tuple[str, int], _Plan] = {}
+_PLANS: dict[tuple[bytes, int], _Plan] = {}
 
 
 def _plan(line: str, limit: int) -> _Plan:
