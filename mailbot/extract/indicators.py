@@ -89,7 +89,7 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # decides as in the plan, the text blanked between the scanners is the same
 # too, and so are the candidates of the next scanner.
 # Per scanner that ran: its candidate runs, and which were indicators.
-_Plan = list[tuple[list[tuple[int, int]], list[bool]]]
+_Plan = list[tuple[list[tuple[int, int]], list[int]]]
 _PLANS: dict[bytes, _Plan] = {}
 _PLANS_KEPT = 4096
 _PLANNED = 500  # longer lines are read without a plan
@@ -108,31 +108,62 @@ def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None 
         if record is not None:
             record.append((spans, []))
         text = _blank(text, spans)
-    for guard, candidates, make, blanks in _SCANNERS:
+    for guard, candidates, make, keep, blanks in _SCANNERS:
         if not guard(text):
             continue
         if steps is None:
-            runs, expected = candidates(text), None
-        else:
-            runs, expected = next(steps)
-        if not runs:
-            if record is not None:
-                record.append((runs, []))
-            continue
-        items = [make(text, start, stop, year) for start, stop in runs]
-        if steps is not None or record is not None:
-            decided = [item is not None for item in items]
-            if steps is not None and decided != expected:
-                return None
+            runs = candidates(text)
+            kept, decided = _decide(text, runs, year, make, keep)
             if record is not None:
                 record.append((runs, decided))
-        kept = [item for item in items if item is not None]
+        else:
+            runs, decided = next(steps)
+            followed = _follow(text, runs, decided, year, make, keep)
+            if followed is None:
+                return None
+            kept = followed
         if kept:
             found += kept
             if blanks:
                 text = _blank(text, [(item.start, item.end) for item in kept])
     found.sort(key=lambda item: item.start)
     return found
+
+
+# What became of a run: no indicator (the digits may decide), an indicator,
+# or an indicator that the words before it refuse (which the digits do not
+# change: "version 1.2.3.4", "VO example.eu").
+_NONE, _KEPT, _REFUSED = 0, 1, 2
+
+
+def _decide(text, runs, year, make, keep) -> tuple[list[Indicator], list[int]]:
+    kept, decided = [], []
+    for start, stop in runs:
+        item = make(text, start, stop, year)
+        if item is None:
+            decided.append(_NONE)
+        elif keep is not None and not keep(text, start):
+            decided.append(_REFUSED)
+        else:
+            decided.append(_KEPT)
+            kept.append(item)
+    return kept, decided
+
+
+def _follow(text, runs, decided, year, make, keep) -> list[Indicator] | None:
+    """The indicators of `runs` as the plan decided them; None where it differs."""
+    kept = []
+    for (start, stop), was in zip(runs, decided, strict=True):
+        if was == _REFUSED:
+            continue
+        item = make(text, start, stop, year)
+        if was == _KEPT:
+            if item is None:
+                return None
+            kept.append(item)
+        elif item is not None and (keep is None or keep(text, start)):
+            return None
+    return kept
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -179,9 +210,11 @@ def _dotted_runs(text: str) -> list[tuple[int, int]]:
 
 def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
     item = _dotted_item(text[start:end])
-    if item is None or _VERSION.search(text[max(0, start - 30) : start]):
-        return None
-    return Indicator(item[0], item[1], start, end)
+    return None if item is None else Indicator(item[0], item[1], start, end)
+
+
+def _not_version(text: str, start: int) -> bool:
+    return not _VERSION.search(text[max(0, start - 30) : start])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -277,12 +310,12 @@ def _host_runs(text: str) -> list[tuple[int, int]]:
 
 def _host(text: str, start: int, end: int, year: int) -> Indicator | None:
     name = text[start:end].lower().rstrip(".")
-    if not is_hostname(name):
-        return None
+    return Indicator(name, "hostname", start, end) if is_hostname(name) else None
+
+
+def _not_vo(text: str, start: int) -> bool:
     # Virtual organisations have names like domains: "VO example.eu".
-    if _VO.search(text, max(0, start - 6), start):
-        return None
-    return Indicator(name, "hostname", start, end)
+    return not _VO.search(text, max(0, start - 6), start)
 
 
 def _cve_runs(text: str) -> list[tuple[int, int]]:
@@ -306,14 +339,15 @@ def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
     return None if found is None else Indicator(found[2], "dn", start, found[1])
 
 
-# (guard, candidate runs, indicator of a run, blanked for the next scanners).
+# (guard, candidate runs, indicator of a run, test of the words before it,
+# blanked for the next scanners).
 # DNs and URLs claim their spans before the hostname scanner runs; IPv6 goes
 # before IPv4, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
 _SCANNERS = (
-    (lambda text: "=" in text, dn_runs, _dn, True),
-    (lambda text: "://" in text, _url_runs, _url, True),
-    (lambda text: ":" in text, _v6_runs, _ipv6, True),
-    (lambda text: "." in text, _dotted_runs, _ipv4, False),
-    (lambda text: "." in text, _host_runs, _host, False),
-    (_may_name_cve, _cve_runs, _cve, False),
+    (lambda text: "=" in text, dn_runs, _dn, None, True),
+    (lambda text: "://" in text, _url_runs, _url, None, True),
+    (lambda text: ":" in text, _v6_runs, _ipv6, None, True),
+    (lambda text: "." in text, _dotted_runs, _ipv4, _not_version, False),
+    (lambda text: "." in text, _host_runs, _host, _not_vo, False),
+    (_may_name_cve, _cve_runs, _cve, None, False),
 )
