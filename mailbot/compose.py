@@ -129,6 +129,19 @@ def _thread_headers(
 
 def _email_bytes(headers: list[tuple[str, str]], text: str) -> tuple[str, bytes]:
     """The mail as the email package writes it: (its Subject, its bytes)."""
+    try:
+        return _by_email_package(headers, text)
+    except UnicodeEncodeError:
+        # The header registry decodes what looks like an encoded word in a
+        # subject, and fails on some broken ones (a mutated report's did);
+        # "= ?" is plain text to it.
+        broken = [
+            (n, v.replace("=?", "= ?") if n == "Subject" else v) for n, v in headers
+        ]
+        return _by_email_package(broken, text)
+
+
+def _by_email_package(headers: list[tuple[str, str]], text: str) -> tuple[str, bytes]:
     message = EmailMessage(policy=_CONTENT_POLICY)
     for name, value in headers:
         message[name] = value

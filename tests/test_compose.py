@@ -159,3 +159,23 @@ def test_a_reminder_is_written_directly() -> None:
     headers = [("Subject", "[EGI-20261204-01] [TLP:AMBER] Reminder"), ("To", "a@b.org")]
     assert _plain_bytes(headers, "TLP:AMBER\n\nDear colleague,\n") is not None
     assert _plain_bytes(headers, "TLP:AMBER\n\nDear Ålpha,\n") is None
+
+
+def test_a_broken_encoded_word_in_a_subject_is_sent_as_text() -> None:
+    # From a mutated report: the email package decodes this word, then
+    # fails to fold it (UnicodeEncodeError), which quarantined the report.
+    broken = "=?utf-8?q?a_ja_b=C=B6se_auf_dem_Weg_bis_zur_K=C3=BCste?="
+    out = compose(
+        sender="abuse@egi.example",
+        to=["security@site-alpha.example.org"],
+        subject=f"[EGI-20261201-01] [TLP:AMBER] Re: {broken}",
+        body="Text.\n",
+        tlp_label="AMBER",
+        message_id="<3.mb@egi.example>",
+        date=DATE,
+    )
+    parsed = email.message_from_bytes(out.raw, policy=email.policy.default)
+    assert parsed["Subject"] == out.subject
+    assert out.subject.endswith(
+        "Re: = ?utf-8?q?a_ja_b=C=B6se_auf_dem_Weg_bis_zur_K=C3=BCste?="
+    )
