@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import indicators, times
+from mailbot.extract import indicators, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
@@ -287,9 +287,12 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
 @pytest.fixture
 def uncached_lines(monkeypatch):
     # A repeated megabyte is read in identical pieces, which the line caches
-    # would answer after the first: these tests time the scanners themselves.
+    # and the plans of a shape would answer after the first: these tests time
+    # the scanners themselves.
     monkeypatch.setattr(extract_part, "_scan", extract_part._scan.__wrapped__)
     monkeypatch.setattr(extract_part, "_times", extract_part._times.__wrapped__)
+    for module in (indicators, times, sections):
+        monkeypatch.setattr(module, "has_digit", lambda text: None)
 
 
 @pytest.mark.parametrize(
@@ -426,6 +429,26 @@ def test_three_hundred_parts_are_quick() -> None:
     start = time.perf_counter()
     extract.extract(parts, SITE)
     assert time.perf_counter() - start < 1.0
+
+
+def test_three_hundred_parts_of_logs_are_read_within_the_mail_budget(caplog) -> None:
+    # Each part is under the budget of a part; together they are 24,000
+    # values, which took seconds before the mail had a budget of its own.
+    records = "\n".join(
+        f"Dec  4 10:{n % 60:02d}:07 ui02 sshd[{n}]: Failed from 203.0.113.{n % 250}"
+        for n in range(40)
+    )
+    parts = tuple(
+        TextPart(str(n), "text/plain", "attachment", records) for n in range(1, 301)
+    )
+    with caplog.at_level("WARNING", logger="mailbot.extract"):
+        start = time.process_time()
+        findings = extract.extract(parts, SITE)
+        elapsed = time.process_time() - start
+    assert elapsed < 1.0
+    assert ("attacker_ips", "203.0.113.39") in {(f.field, f.value) for f in findings}
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("parts not read: the mail's value budget" in line for line in lines)
 
 
 def _case_values(cases_dir: Path, name: str, context: extract.Context) -> set[str]:

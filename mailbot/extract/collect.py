@@ -24,6 +24,7 @@ class Collector:
     # (field, value, kind, part, line, strength): a `Finding` is made only
     # for what `findings()` keeps, since a log repeats most of its values.
     _candidates: list[tuple[str, str, str, str, int, int]] = field(default_factory=list)
+    values: int = 0  # values read (the reader counts them against its budget)
 
     def add(
         self, field: str, value: str, kind: str, part: str, line: int, strength: int

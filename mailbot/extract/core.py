@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from mailbot.extract.collect import Collector
-from mailbot.extract.part import read_part
+from mailbot.extract.part import MAIL_BUDGET, read_part
 from mailbot.extract.quotes import is_forward_subject, marked_lines, split_lines
 from mailbot.extract.sections import heading
 from mailbot.extract.values import Context, Finding
@@ -29,7 +29,15 @@ _PROMISE = re.compile(
 def extract(text_parts: Sequence[TextPart], context: Context) -> list[Finding]:
     """Every Analysis Guideline value in the mail's parts, with part and line."""
     out = Collector()
-    for part in text_parts:
+    for index, part in enumerate(text_parts):
+        if out.values > MAIL_BUDGET:
+            log.warning(
+                "%d of %d parts not read: the mail's value budget (%d) is spent",
+                len(text_parts) - index,
+                len(text_parts),
+                MAIL_BUDGET,
+            )
+            break
         read_part(part.part, _lines(part, context), part.kind, context, out)
     findings = out.findings()
     log.debug("extracted %d findings from %d parts", len(findings), len(text_parts))

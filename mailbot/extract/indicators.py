@@ -248,7 +248,10 @@ def _v6_runs(text: str) -> list[tuple[int, int]]:
     runs = []
     for match in _V6.finditer(text):
         candidate = match.group(0).split("%", 1)[0]
-        if candidate.count(":") >= 2 and len(candidate) <= 60:
+        colons = candidate.count(":")
+        # An address has "::", or eight groups, or six and an IPv4 tail:
+        # "02:33:07" is a time whatever its digits.
+        if (colons >= 6 or "::" in candidate) and len(candidate) <= 60:
             runs.append(match.span())
     return runs
 
