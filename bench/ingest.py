@@ -71,7 +71,11 @@ def fetch_all(dovecot: Dovecot, parse: bool) -> tuple[int, float]:
 
 
 def write_config(
-    directory: Path, dovecot: Dovecot, database_url: str, poll_interval: float = 60
+    directory: Path,
+    dovecot: Dovecot,
+    database_url: str,
+    poll_interval: float = 60,
+    workers: int | None = None,
 ) -> Path:
     (directory / "sites.toml").write_text(sites_toml(), encoding="utf-8")
     config = directory / "mailbot.toml"
@@ -113,7 +117,8 @@ file = "{directory / "sites.toml"}"
 max_per_recipient_per_day = 1000000
 max_per_incident_per_day = 1000000
 max_per_hour = 1000000
-""",
+"""
+        + ("" if workers is None else f"\n[intake]\nworkers = {workers}\n"),
         encoding="utf-8",
     )
     return config
@@ -133,9 +138,12 @@ def run_mailbot(
     started = time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=directory)
-        # wait4 gives this child's own peak RSS (kilobytes on Linux).
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        # The peak of the whole tree (mailbot and its read-ahead workers),
+        # sampled; wait4's figure would be the largest single process.
+        tree = TreeMemory(process.pid)
+        while process.poll() is None:
+            tree.sample()
+            time.sleep(0.05)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         tail = err.read_text(errors="replace")[-3000:]
@@ -143,7 +151,42 @@ def run_mailbot(
     text = out.read_text(errors="replace")
     # py-spy prints its own lines after mailbot's JSON.
     report, _ = json.JSONDecoder().raw_decode(text[text.index("{") :])
-    return report, seconds, usage.ru_maxrss / 1024
+    return report, seconds, tree.peak_kb / 1024
+
+
+class TreeMemory:
+    """The largest sum of resident memory over a process and its descendants."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_kb = 0
+
+    def sample(self) -> None:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                # The command name may hold spaces: the fields follow ")".
+                parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+        tree, grew = {self.root}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree}
+            grew = not more <= tree
+            tree |= more
+        self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in tree))
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def command_tail(config: Path) -> list[str]:
@@ -165,6 +208,11 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--database", help="SQLAlchemy URL; default a new SQLite file")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="[intake] workers for mailbot (default: mailbot's own, one per spare CPU)",
+    )
     parser.add_argument("--json", action="store_true", help="end with a JSON line")
     parser.add_argument(
         "--profile", type=Path, help="record mailbot with py-spy into this file"
@@ -195,7 +243,7 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
     # One untimed pass warms Dovecot's indexes and the page cache for both sides.
     fetch_all(dovecot, parse=False)
     count, floor_seconds = fetch_all(dovecot, parse=True)
-    config = write_config(directory, dovecot, url)
+    config = write_config(directory, dovecot, url, workers=args.workers)
     report, seconds, rss = run_mailbot(config, directory, args.profile)
     if report.get("fetched") != count:
         raise SystemExit(f"mailbot fetched {report.get('fetched')} of {count} mails")
@@ -208,6 +256,7 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
         "mailbot_msgs_per_s": round(mailbot_rate, 1),
         "ratio": round(mailbot_rate / floor_rate, 3),
         "peak_rss_mb": round(rss, 1),
+        "workers": "default" if args.workers is None else args.workers,
         "floor_seconds": round(floor_seconds, 2),
         "mailbot_seconds": round(seconds, 2),
         "fill_seconds": round(filled, 1),

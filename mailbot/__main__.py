@@ -1,3 +1,5 @@
 from mailbot.cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes (mailbot/ahead.py) may import this module.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -24,6 +25,9 @@ from mailbot.deadlines import (
 )
 from mailbot.outage import Outages
 from mailbot.sites import Directory, load_directory
+
+if TYPE_CHECKING:
+    from mailbot.ahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,19 @@ class App:
         override = self.settings.raw.get("templates", {}).get("directory")
         return render.environment(self.settings.path(override) if override else None)
 
+    @cached_property
+    def read_ahead(self) -> ReadAhead | None:
+        """Workers reading fetched mail ahead of the database work, if any."""
+        from mailbot.ahead import ReadAhead, default_workers
+
+        configured = self.settings.intake.workers
+        workers = default_workers() if configured is None else configured
+        return ReadAhead(self, workers) if workers > 0 else None
+
     def close(self) -> None:
+        ahead = self.__dict__.get("read_ahead")
+        if ahead is not None:
+            ahead.close()
         if "db" in self.__dict__:
             self.db.dispose()
 

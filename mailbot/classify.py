@@ -27,6 +27,7 @@ from mailbot.dsn import (
     leaves,
     raw_headers,
 )
+from mailbot.mail import ParsedMail
 
 __all__ = [
     "ROBOT_LOCAL_PARTS",
@@ -380,6 +381,14 @@ def _looks_like_bounce(message: Message, notice: str) -> bool:
     # Robots of other names (no-reply) count only when the text says so.
     sender = first_address(header_text(message, "From"))
     return is_robot_address(sender) and bool(_BOUNCE_BODY.search(body))
+
+
+def classify_parsed(parsed: ParsedMail) -> Classification:
+    """`classify` for a parsed mail; one whose MIME could not be read is a
+    person's (its text, if any, is all there is)."""
+    if parsed.message is None:
+        return Classification(kind="human", reason=None, dsn=None)
+    return classify(parsed.message)
 
 
 def classify(message: Message) -> Classification:

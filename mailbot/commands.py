@@ -55,6 +55,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def ingest(args: argparse.Namespace) -> int:
+    from mailbot.ahead import read_ahead
     from mailbot.fetch import PollResult
     from mailbot.fetch.files import check_path, iter_path
     from mailbot.process import process_delivery
@@ -67,12 +68,13 @@ def ingest(args: argparse.Namespace) -> int:
     app = app_from(args, backfill=args.backfill)
     result = PollResult()
     try:
-        with Progress(sum(count_mails(p) for p in paths), label="ingest") as progress:
-            for path in paths:
-                for delivery in iter_path(path):
-                    outcome = process_delivery(app, delivery)
-                    result.count(outcome.result, outcome.incident)
-                    progress.update()
+        total = sum(count_mails(p) for p in paths)
+        deliveries = (d for path in paths for d in iter_path(path))
+        with Progress(total, label="ingest") as progress:
+            for delivery in read_ahead(app, deliveries, total):
+                outcome = process_delivery(app, delivery)
+                result.count(outcome.result, outcome.incident)
+                progress.update()
         if not args.backfill:
             send.deliver_due(app)
     finally:

@@ -121,6 +121,14 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True)
+class IntakeSettings:
+    # Worker processes that parse and read fetched mail ahead of the
+    # database work (mailbot/ahead.py); None: one fewer than the CPUs, at
+    # most 4; 0: every mail is read in the main process.
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
 class BrakeSettings:
     """Caps on automatic mail, and the brake that stops it when volume jumps."""
 
@@ -146,6 +154,7 @@ class Settings:
     digest: DigestSettings = DigestSettings()
     limits: LimitsSettings = LimitsSettings()
     brake: BrakeSettings = BrakeSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -499,6 +508,11 @@ def _limits(s: _Section) -> LimitsSettings:
     return LimitsSettings(**whole, max_seconds_per_mail=seconds)
 
 
+def _intake(s: _Section) -> IntakeSettings:
+    at_least_0 = lambda v: None if v >= 0 else "must be 0 or more"  # noqa: E731
+    return IntakeSettings(workers=s.get("workers", int, None, at_least_0))
+
+
 def _brake(s: _Section) -> BrakeSettings:
     d = BrakeSettings()
     keys = ("max_per_recipient_per_day", "max_per_incident_per_day", "max_per_hour")
@@ -519,4 +533,5 @@ _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "digest": _digest,
     "limits": _limits,
     "brake": _brake,
+    "intake": _intake,
 }

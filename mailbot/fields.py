@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import extract, incidents
+from mailbot import context, extract, incidents
 from mailbot.app import App
 from mailbot.clock import parse_instant
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
 
-_RECEIVED_IP_RE = re.compile(
-    r"[\[(]((?:\d{1,3}\.){3}\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]+)[\])]", re.I
-)
 # Incident facts: times that set the incident's own columns, earliest wins.
 _FACTS = ("discovered_at", "isolated_at", "resolved_at")
-
-
-def relay_addresses(parsed: ParsedMail) -> frozenset[str]:
-    """Every address in the Received headers: mail relays are never indicators."""
-    found: set[str] = set()
-    for header in parsed.header_all("Received"):
-        for candidate in _RECEIVED_IP_RE.findall(header):
-            try:
-                found.add(str(ipaddress.ip_address(candidate.removeprefix("IPv6:"))))
-            except ValueError:
-                continue
-    return frozenset(found)
 
 
 def context_for(
@@ -50,17 +33,7 @@ def context_for(
     )
     if site is not None:
         names.add(site.name)
-    sites = [s for s in (app.sites.site(n) for n in sorted(names)) if s is not None]
-    networks = tuple(net for s in sites for net in s.networks)
-    own = app.settings.own_addresses | set(app.settings.csirt.members)
-    return extract.Context(
-        site_networks=networks,
-        ignored_addresses=frozenset(own),
-        ignored_ips=relay_addresses(parsed),
-        ignored_domains=frozenset({app.settings.mailbot.domain}),
-        timezone=sites[0].timezone if sites else app.settings.mailbot.timezone,
-        reference_time=parsed.date,
-    )
+    return context.context_of(app.settings, app.sites, names, parsed)
 
 
 def record_findings(
@@ -73,9 +46,11 @@ def record_findings(
     involved: list[str] | None = None,
 ) -> list[extract.Finding]:
     """Extract the mail's fields and keep each value once, with its place."""
-    findings = extract.extract(
-        parsed.text_parts, context_for(app, session, incident, parsed, site, involved)
-    )
+    context = context_for(app, session, incident, parsed, site, involved)
+    ahead = app.read_ahead
+    findings = ahead.findings(mail.raw_sha256, context) if ahead else None
+    if findings is None:
+        findings = extract.extract(parsed.text_parts, context)
     # The callers start from a mail without values (a mail recorded for the
     # first time, or one whose values reextract has just deleted).
     known: set[tuple[str, str]] = set()

@@ -31,12 +31,11 @@ from sqlalchemy.orm import Session
 
 from mailbot import limits, store
 from mailbot.app import App
-from mailbot.classify import Classification, classify
-from mailbot.config import LimitsSettings
+from mailbot.classify import Classification, classify_parsed
 from mailbot.db.models import Mail
 from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
-from mailbot.parse import parse
+from mailbot.parse import parse_within
 from mailbot.record import record
 
 log = logging.getLogger(__name__)
@@ -117,8 +116,8 @@ def process_stored(
     started = time.monotonic()
     try:
         with limits.time_limit(bounds.max_seconds_per_mail):
-            parsed = _stage("parse", _parse, raw, bounds)
-            classification = _stage("classify", _classify, parsed)
+            parsed = _stage("parse", parse_within, raw, bounds)
+            classification = _stage("classify", classify_parsed, parsed)
         # The timer stays off while the database is used: a signal raised
         # inside a driver call leaves its connection in no usable state.
         with app.db.transaction() as session:
@@ -137,15 +136,6 @@ def process_stored(
     return Outcome(mail_id, "processed", incident=tag)
 
 
-def _parse(raw: bytes, bounds: LimitsSettings) -> ParsedMail:
-    return parse(
-        raw,
-        max_parts=bounds.max_mime_parts,
-        max_depth=bounds.max_mime_depth,
-        max_attachment_bytes=bounds.max_attachment_bytes,
-    )
-
-
 def _record(
     app: App,
     session: Session,
@@ -162,12 +152,6 @@ def _record(
         mail.flags = [*(mail.flags or []), limits.FLAG]
         log.warning("%s processed over a limit: %s", parsed.message_id, cuts[0])
     return tag
-
-
-def _classify(parsed: ParsedMail) -> Classification:
-    if parsed.message is None:
-        return Classification(kind="human", reason=None, dsn=None)
-    return classify(parsed.message)
 
 
 def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-untyped-def]

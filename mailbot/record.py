@@ -7,9 +7,7 @@ fields it carries, and the replies it calls for.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -31,10 +29,6 @@ log = logging.getLogger(__name__)
 # Roles whose mail never opens an incident: a stray bounce or auto-reply is
 # kept, unattached, and answered by nobody.
 _ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
-_IP_CANDIDATE_RE = re.compile(
-    r"(?<![\w.:])(\d{1,3}(?:\s?[\[(]?\.[\])]?\s?\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]+)(?![\w:])",
-    re.I,
-)
 
 
 def record(
@@ -59,7 +53,7 @@ def record(
     _fill_headers(mail, parsed, app)
     mail.role, mail.flags = author.role, list(author.flags)
     text = own_text(parsed.body_text)
-    site = author.site or _site_named(app, parsed, text)
+    site = author.site or roles.site_named(app.sites, parsed, text)
     incident, reason = _thread(app, session, mail, parsed, classification, author, site)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, None)
@@ -97,23 +91,6 @@ def _sent_by_us(session: Session, message_id: str | None) -> bool:
         select(Mail.id).where(Mail.message_id == message_id, Mail.direction == "out")
     ).first()
     return found is not None
-
-
-def _site_named(app: App, parsed: ParsedMail, text: str) -> Site | None:
-    """A site named in the subject or body, else one owning a mentioned address."""
-    named = app.sites.sites_named_in(parsed.subject) or app.sites.sites_named_in(text)
-    if named:
-        return named[0]
-    for candidate in _IP_CANDIDATE_RE.findall(text[:200_000]):
-        cleaned = re.sub(r"[\s\[\]()]", "", candidate)
-        try:
-            address = ipaddress.ip_address(cleaned)
-        except ValueError:
-            continue
-        site = app.sites.site_by_address(address)
-        if site is not None:
-            return site
-    return None
 
 
 def _thread(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from email.utils import getaddresses
@@ -11,6 +13,13 @@ from mailbot.classify import Classification, is_plain_address, is_robot_address
 from mailbot.config import Settings
 from mailbot.mail import ParsedMail
 from mailbot.sites import Directory, Site
+
+# An IPv4 address, defanged or not, or something IPv6-like: a site may be
+# named by an address inside its networks.
+_IP_CANDIDATE_RE = re.compile(
+    r"(?<![\w.:])(\d{1,3}(?:\s?[\[(]?\.[\])]?\s?\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]+)(?![\w:])",
+    re.I,
+)
 
 ROLES = ("site", "csirt", "reporter", "mailbot", "auto_reply", "bounce")
 
@@ -100,3 +109,20 @@ def not_to_answer(settings: Settings) -> frozenset[str]:
     """mailbot's own addresses and the duty address: never an answer's recipient."""
     duty = settings.csirt.duty_address
     return frozenset(a.lower() for a in (*settings.own_addresses, duty) if a)
+
+
+def site_named(directory: Directory, parsed: ParsedMail, text: str) -> Site | None:
+    """A site named in the subject or body, else one owning a mentioned address."""
+    named = directory.sites_named_in(parsed.subject) or directory.sites_named_in(text)
+    if named:
+        return named[0]
+    for candidate in _IP_CANDIDATE_RE.findall(text[:200_000]):
+        cleaned = re.sub(r"[\s\[\]()]", "", candidate)
+        try:
+            address = ipaddress.ip_address(cleaned)
+        except ValueError:
+            continue
+        site = directory.site_by_address(address)
+        if site is not None:
+            return site
+    return None

@@ -10,7 +10,7 @@ import email.utils
 import logging
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 
 from mailbot.clock import UTC
@@ -115,9 +115,25 @@ def maildir_arrival(path: Path) -> dt.datetime:
     return _mtime(path)
 
 
-def iter_maildir(path: Path) -> Iterator[RawMail]:
+def maildir_files(path: Path, skip: Set[str] = frozenset()) -> list[Path]:
+    """A Maildir's mail files, oldest delivery first, but those whose origin
+    is in `skip`; nothing is read."""
+    files = [
+        p
+        for sub in ("new", "cur")
+        for p in (path / sub).glob("*")
+        if p.is_file() and maildir_origin(path, p) not in skip
+    ]
+    return sorted(files, key=lambda p: (maildir_arrival(p), p.name))
+
+
+def maildir_origin(path: Path, file: Path) -> str:
+    return f"maildir:{path}#{file.name.split(':', 1)[0]}"
+
+
+def iter_maildir(path: Path, skip: Set[str] = frozenset()) -> Iterator[RawMail]:
     """A Maildir's mails, oldest delivery first; files are only read."""
-    files = [p for sub in ("new", "cur") for p in (path / sub).glob("*") if p.is_file()]
-    for file in sorted(files, key=lambda p: (maildir_arrival(p), p.name)):
-        key = file.name.split(":", 1)[0]
-        yield RawMail(file.read_bytes(), maildir_arrival(file), f"maildir:{path}#{key}")
+    for file in maildir_files(path, skip):
+        yield RawMail(
+            file.read_bytes(), maildir_arrival(file), maildir_origin(path, file)
+        )

@@ -20,6 +20,7 @@ from imapclient import IMAPClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.clock import as_utc
 from mailbot.db.models import FolderState, PendingUid
@@ -250,7 +251,8 @@ def catch_up(
         if still_leader is not None and not still_leader():
             log.warning("%s leader lock lost: stopping this poll", folder.source)
             break
-        for uid, delivery in folder.fetch(batch):
+        fetched = read_ahead(app, folder.fetch(batch), len(batch), _delivered_raw)
+        for uid, delivery in fetched:
             if delivery is None:
                 folder.mark_pending(uid)
                 result.pending += 1
@@ -259,6 +261,10 @@ def catch_up(
             outcome = process_delivery(app, delivery, done)
             result.count(outcome.result, outcome.incident)
     return result
+
+
+def _delivered_raw(fetched: tuple[int, RawMail | None]) -> bytes | None:
+    return fetched[1].raw if fetched[1] is not None else None
 
 
 def poll_imap(app: App) -> PollResult:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import select, union
 
+from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.db.models import Duplicate, Mail
 from mailbot.fetch import PollResult
-from mailbot.fetch.files import iter_maildir
+from mailbot.fetch.files import iter_maildir, maildir_files
 from mailbot.process import process_delivery
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,8 @@ def poll_maildir(app: App) -> PollResult:
         )
     done = _done_origins(app, f"maildir:{path}#")
     result = PollResult()
-    for delivery in iter_maildir(Path(path)):
-        if delivery.origin in done:
-            continue
+    waiting = len(maildir_files(Path(path), done))
+    for delivery in read_ahead(app, iter_maildir(Path(path), done), waiting):
         outcome = process_delivery(app, delivery)
         result.count(outcome.result, outcome.incident)
     return result

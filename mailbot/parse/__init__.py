@@ -27,6 +27,7 @@ import mailparser
 from mailparser.exceptions import MailParserRecursionError
 from mailparser.utils import get_addresses
 
+from mailbot.config import LimitsSettings
 from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Address, ParsedMail
 from mailbot.parse import headers, parts
@@ -38,6 +39,16 @@ log = logging.getLogger(__name__)
 
 # The address headers ParsedMail exposes, with mail-parser's attribute names.
 _ADDRESS_HEADERS = {"from": "from_", "reply-to": "reply_to", "to": "to", "cc": "cc"}
+
+
+def parse_within(raw: bytes, bounds: LimitsSettings) -> ParsedMail:
+    """`parse` with the configured limits ([limits])."""
+    return parse(
+        raw,
+        max_parts=bounds.max_mime_parts,
+        max_depth=bounds.max_mime_depth,
+        max_attachment_bytes=bounds.max_attachment_bytes,
+    )
 
 
 def parse(
