@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 from mailbot import extract
-from mailbot.extract import part as part_module
 from mailbot.mail import TextPart
 
 _TEMPLATE = """Dear EGI CSIRT,
@@ -132,13 +131,20 @@ def _timed(mails, rounds: int) -> tuple[int, tuple[float, str]]:
 
 
 def _forget_lines() -> None:
-    # The extractor reads a line it has seen before from a cache; the same
-    # reports read again each round would make that look better than a
-    # stream of new mail does. (Older extractors have no such cache.)
-    for name in ("_scan", "_times"):
-        cached = getattr(part_module, name, None)
-        if cached is not None:
-            cached.cache_clear()
+    # The extractor reads a line (or a value) it has seen before from a
+    # cache, and a line of a shape it has seen from that shape's plan; the
+    # same reports read again each round would make that look better than a
+    # stream of new mail does. Every cache of every version is emptied.
+    for module in list(sys.modules.values()):
+        if not getattr(module, "__name__", "").startswith("mailbot.extract."):
+            continue
+        for value in list(vars(module).values()):
+            if hasattr(value, "cache_clear"):
+                value.cache_clear()
+        for name in ("_PLANS", "_KNOWN"):
+            known = getattr(module, name, None)
+            if isinstance(known, dict):
+                known.clear()
 
 
 def _context() -> extract.Context:

@@ -109,7 +109,7 @@ def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None 
             record.append((spans, []))
         text = _blank(text, spans)
     for guard, candidates, make, keep, blanks in _SCANNERS:
-        if not guard(text):
+        if guard not in text if guard else not _may_name_cve(text):
             continue
         if steps is None:
             runs = candidates(text)
@@ -347,10 +347,10 @@ def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
 # DNs and URLs claim their spans before the hostname scanner runs; IPv6 goes
 # before IPv4, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
 _SCANNERS = (
-    (lambda text: "=" in text, dn_runs, _dn, None, True),
-    (lambda text: "://" in text, _url_runs, _url, None, True),
-    (lambda text: ":" in text, _v6_runs, _ipv6, None, True),
-    (lambda text: "." in text, _dotted_runs, _ipv4, _not_version, False),
-    (lambda text: "." in text, _host_runs, _host, _not_vo, False),
-    (_may_name_cve, _cve_runs, _cve, None, False),
+    ("=", dn_runs, _dn, None, True),
+    ("://", _url_runs, _url, None, True),
+    (":", _v6_runs, _ipv6, None, True),
+    (".", _dotted_runs, _ipv4, _not_version, False),
+    (".", _host_runs, _host, _not_vo, False),
+    ("", _cve_runs, _cve, None, False),  # "" stands for _may_name_cve
 )

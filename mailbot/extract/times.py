@@ -106,7 +106,9 @@ def times_in(
     line: str, clock: PartClock, following: str = ""
 ) -> tuple[list[Stamp], int]:
     """`find_times`, and how many times past the first 40 of the line were skipped."""
-    if ":" not in line:
+    # A time of day is a digit, a colon and two digits: most lines with a
+    # colon have none, and need neither a plan nor a look for dates.
+    if ":" not in line or not _CLOCK_HINT(line):
         return [], 0
     limit = len(line)
     if following:
@@ -114,20 +116,20 @@ def times_in(
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
     if len(line) > _PLANNED or not has_digit(line):
-        plan = _plan(line, limit)
-        return _stamps(line, plan, clock) or [], plan.skipped
+        plan, dates = _plan(line, limit)
+        return _stamps(line, plan, clock, dates) or [], plan.skipped
     key = (shape(line), limit)
     known = _PLANS.get(key)
     if known is not None:
         stamps = _stamps(line, known, clock)
         if stamps is not None:
             return stamps, known.skipped
-    plan = _plan(line, limit)
+    plan, dates = _plan(line, limit)
     if plan.reusable:
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()  # bounded; the next lines make it again
         _PLANS[key] = plan
-    return _stamps(line, plan, clock) or [], plan.skipped
+    return _stamps(line, plan, clock, dates) or [], plan.skipped
 
 
 # As for the indicators (indicators.scan), a line's times are read in two
@@ -137,7 +139,7 @@ def times_in(
 # share the first half.
 _PLANNED = 540
 _PLANS_KEPT = 4096
-Span = tuple[int, int] | None
+Span = tuple[int, int]  # (-1, -1): the group took no part
 
 
 class _Run(NamedTuple):
@@ -161,12 +163,16 @@ class _Plan(NamedTuple):
 
 
 _PLANS: dict[tuple[bytes, int], _Plan] = {}
+_CLOCK_HINT = re.compile(r"\d:\d\d").search
+_CLOCK_GROUPS = tuple(_TIME.groupindex[name] for name in ("h", "m", "s", "ampm"))
+_ZONE_GROUPS = tuple(_TIME.groupindex[name] for name in ("zone", "shift", "offset"))
 
 
-def _plan(line: str, limit: int) -> _Plan:
+def _plan(line: str, limit: int) -> tuple[_Plan, list]:
+    """The plan of `line`, and the date of each of its date candidates."""
     times, skipped = _clock_times(line, limit)
     if not times:
-        return _Plan([], [], [], skipped, True)
+        return _Plan([], [], [], skipped, True), []
     # A date joins a time when it stands before it or up to 20 characters
     # after it: the rest of a long line need not be read for dates.
     stop = line.find(" ", times[-1].end() + 60)
@@ -185,38 +191,55 @@ def _plan(line: str, limit: int) -> _Plan:
             _Run(
                 start,
                 match.end(),
-                _spans(match, ("h", "m", "s", "ampm")),
-                _spans(match, ("zone", "shift", "offset")),
+                _spans(match, _CLOCK_GROUPS),
+                _spans(match, _ZONE_GROUPS),
                 index if own else None if shared is None else index + 1 + shared,
                 _date_for(line, match, dates),
                 _plausible_bare(line, match),
             )
         )
     ends = [(item[0], item[1]) for item in found]
-    return _Plan(candidates, valid, runs, skipped, len(set(ends)) == len(ends))
+    plan = _Plan(candidates, valid, runs, skipped, len(set(ends)) == len(ends))
+    ymds: list = [None] * len(candidates)
+    for item in found:
+        ymds[item[3]] = item[2]
+    return plan, ymds
 
 
-def _spans(match: re.Match[str], names: tuple[str, ...]) -> tuple:
-    return tuple(
-        match.span(name) if match[name] is not None else None for name in names
-    )
+def _spans(match: re.Match[str], groups: tuple[int, ...]) -> tuple:
+    # (-1, -1) for a group that took no part: none of them matches empty.
+    regs = match.regs
+    return tuple([regs[group] for group in groups])
 
 
 def _text(line: str, span: Span) -> str | None:
-    return None if span is None else line[span[0] : span[1]]
+    return None if span[0] < 0 else line[span[0] : span[1]]
 
 
-def _stamps(line: str, plan: _Plan, clock: PartClock) -> list[Stamp] | None:
-    """The stamps that `plan` reads in `line`; None if a date decides otherwise."""
-    ymds = []
-    for (name, spans), valid in zip(plan.dates, plan.valid, strict=True):
-        ymd = date_of(name, tuple(line[a:b] for a, b in spans))
-        if (ymd is not None) != valid:
-            return None
-        ymds.append(ymd)
+def _stamps(
+    line: str, plan: _Plan, clock: PartClock, ymds: list | None = None
+) -> list[Stamp] | None:
+    """The stamps that `plan` reads in `line`; None if a date decides otherwise.
+
+    `ymds`: the dates of the plan's candidates when the plan was just made
+    from `line` itself.
+    """
+    if ymds is None:
+        ymds = []
+        for (name, spans), valid in zip(plan.dates, plan.valid, strict=True):
+            ymd = date_of(name, tuple(line[a:b] for a, b in spans))
+            if (ymd is not None) != valid:
+                return None
+            ymds.append(ymd)
     stamps = []
     for run in plan.runs:
-        hms = _hms(*(_text(line, span) for span in run.clock))
+        hour, minute, second, ampm = run.clock
+        hms = _hms(
+            line[hour[0] : hour[1]],
+            line[minute[0] : minute[1]],
+            _text(line, second),
+            _text(line, ampm),
+        )
         if hms is None:
             continue
         zone = None
@@ -271,11 +294,15 @@ def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
 
 
 def _zone_of(match: re.Match[str]) -> str | None:
-    return _zone_text(match.string, _spans(match, ("zone", "shift", "offset")))
+    return _zone_named(match["zone"], match["shift"], match["offset"])
 
 
 def _zone_text(line: str, spans: tuple[Span, Span, Span]) -> str | None:
-    zone, shift, offset = (_text(line, span) for span in spans)
+    zone, shift, offset = spans
+    return _zone_named(_text(line, zone), _text(line, shift), _text(line, offset))
+
+
+def _zone_named(zone: str | None, shift: str | None, offset: str | None):
     if offset:
         return offset.strip()
     if zone is None or zone.lower().startswith("local"):
