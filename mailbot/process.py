@@ -68,14 +68,21 @@ def process_delivery(
     Raises DatabaseUnavailable when the database cannot be reached.
     """
     try:
-        with app.db.transaction() as session:
-            stored = store.accept(session, delivery)
-            if not stored.new and stored.state != "received":
-                mark_done(session)
-                again = stored.state == "done"
-                return Outcome(stored.mail_id, "refetched" if again else "duplicate")
-            attempts = 1 if stored.new else _count_attempt(session, stored.mail_id)
-        return process_stored(app, stored.mail_id, delivery.raw, mark_done, attempts)
+        # One session for both transactions: the mail row stored by the
+        # first stays loaded for the second.
+        with app.db.session() as session:
+            with app.db.transaction(session):
+                stored = store.accept(session, delivery)
+                if not stored.new and stored.state != "received":
+                    mark_done(session)
+                    again = stored.state == "done"
+                    return Outcome(
+                        stored.mail_id, "refetched" if again else "duplicate"
+                    )
+                attempts = 1 if stored.new else _count_attempt(session, stored.mail_id)
+            return process_stored(
+                app, stored.mail_id, delivery.raw, mark_done, attempts, session
+            )
     except _DATABASE_DOWN as exc:
         raise DatabaseUnavailable(f"{delivery.origin}: {_brief(exc)}") from exc
 
@@ -97,11 +104,13 @@ def process_stored(
     raw: bytes,
     mark_done: MarkDone = _no_mark,
     attempts: int | None = None,
+    session: Session | None = None,
 ) -> Outcome:
     """Run the stages after `store` for a mail whose raw bytes are kept.
 
     `attempts` counts the automatic tries, this one included; None is an
-    operator's retry, which is never refused.
+    operator's retry, which is never refused. `session`, when given, is the
+    one the mail was stored in.
     """
     bounds = app.settings.limits
     if attempts is not None and attempts > bounds.max_attempts:
@@ -120,11 +129,11 @@ def process_stored(
             classification = _stage("classify", classify_parsed, parsed)
         # The timer stays off while the database is used: a signal raised
         # inside a driver call leaves its connection in no usable state.
-        with app.db.transaction() as session:
+        with app.db.transaction(session) as current:
             tag = _stage(
-                "record", _record, app, session, mail_id, parsed, classification
+                "record", _record, app, current, mail_id, parsed, classification
             )
-            mark_done(session)
+            mark_done(current)
     except limits.MailTimeout as exc:
         return quarantine(app, mail_id, "limits", str(exc), mark_done)
     except StageError as exc:

@@ -37,6 +37,9 @@ class Stored:
     # The stored mail's state: received, processed or quarantined; "done"
     # when this very delivery (same origin) was stored before.
     state: str
+    # The new row itself: held here, it stays in its session's identity
+    # map (which holds objects weakly) for the next transaction.
+    row: Mail | None = None
 
 
 def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
@@ -96,4 +99,4 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
     )
     session.add(mail)
     session.flush()
-    return Stored(mail.id, new=True, state="received")
+    return Stored(mail.id, new=True, state="received", row=mail)

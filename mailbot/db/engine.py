@@ -71,10 +71,22 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any exception."""
-        with self._sessions() as session, session.begin():
-            yield session
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any exception.
+
+        In `session` when given (from `session()`): what the transaction
+        before it loaded stays loaded, and is not read again.
+        """
+        if session is not None:
+            with session.begin():
+                yield session
+            return
+        with self._sessions() as fresh, fresh.begin():
+            yield fresh
+
+    def session(self) -> Session:
+        """A session for several transactions in a row, closed by its caller."""
+        return self._sessions()
 
     def upgrade(self) -> None:
         upgrade(self.url)
