@@ -23,7 +23,9 @@ from mailbot_env import CASES_SITES, mail
 from sqlalchemy.pool import NullPool
 
 UTC = dt.UTC
-MAILS = 120
+# Enough that the leader is still polling when it is killed at 15 stored,
+# however fast a mail is recorded.
+MAILS = 300
 POLL_INTERVAL = 2.0
 TAKEN = "taken: this instance polls the mailbox"
 
