@@ -87,8 +87,8 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # whether each is an indicator (an octet over 255, a date, a suffix such as
 # 0.bg) depends on the digits and is checked again. When every candidate
 # decides as in the plan, the text blanked between the scanners is the same
-# too, and so are the candidates of the next scanner.
-# Per scanner that ran: its candidate runs, and which were indicators.
+# too, and so are the candidates of the next scanner. Per scanner that ran:
+# its candidate runs, and what became of each (_NONE, _KEPT, _REFUSED).
 _Plan = list[tuple[list[tuple[int, int]], list[int]]]
 _PLANS: dict[bytes, _Plan] = {}
 _PLANS_KEPT = 4096
@@ -109,7 +109,8 @@ def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None 
             record.append((spans, []))
         text = _blank(text, spans)
     for guard, candidates, make, keep, blanks in _SCANNERS:
-        if guard not in text if guard else not _may_name_cve(text):
+        present = guard in text if guard else _may_name_cve(text)
+        if not present:
             continue
         if steps is None:
             runs = candidates(text)
