@@ -109,7 +109,12 @@ def _thread(
         message_ids.append(classification.dsn.original_message_id)
     # Kept until the incident is taken: it holds what the look-ups loaded.
     lookups = incidents.lookups(session)
-    decision = thread.decide(tags, message_ids, site.name if site else None, lookups)
+    # Nothing pending changes what the look-ups find (this mail has no
+    # incident yet): not flushed here, its row is written once, later.
+    with session.no_autoflush:
+        decision = thread.decide(
+            tags, message_ids, site.name if site else None, lookups
+        )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision.reason
     if author.role in _ROBOT_ROLES:
