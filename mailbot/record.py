@@ -17,7 +17,7 @@ from mailbot.app import App
 from mailbot.classify import Classification
 from mailbot.clock import as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
-from mailbot.csirt import member
+from mailbot.csirt import member, trail
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract import own_text
@@ -177,6 +177,13 @@ def _update_incident(
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
         incident.site, incident.ngi = site.name, site.ngi
+        # Set by mailbot, not by a member: the trail says from which mail.
+        how = "the sender's address" if author.site else "named in the mail"
+        trail.note(
+            session, incident.id, actor="mailbot", action="site",
+            detail=f"site {site.name} ({how}, from {mail.from_addr})",
+            mail_id=mail.id, at=app.clock.now(),
+        )  # fmt: skip
     involved = incidents.add_site(session, incident, site.name) if site else None
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, incident)

@@ -9,6 +9,7 @@ import pytest
 from mailbot_env import mail, make_app
 from sqlalchemy import func, select
 
+from mailbot import views
 from mailbot.db.models import Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -36,3 +37,29 @@ def test_old_mail_opens_an_incident_without_an_answer(
         queued = session.scalar(select(func.count()).select_from(Outbox))
     assert queued == acknowledged
     app.close()
+
+
+def test_a_site_set_from_a_mail_is_in_the_audit_trail(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    report = mail(
+        subject="Scanning from a host of yours?",
+        message_id="<third@cert.example.net>",
+        body="We see scans from a grid host; do you know whose it is?\n",
+    )
+    first = process_delivery(app, RawMail(report, NOW, "test:1"))
+    assert first.incident and views.show(app, first.incident)["site"] is None
+    reply = mail(
+        subject=f"Re: [{first.incident}] Scanning from a host of yours?",
+        sender="admin@site-a.example.com",
+        message_id="<answer@site-a.example.com>",
+        body="That is our worker node; we are looking at it.\n",
+    )
+    process_delivery(app, RawMail(reply, NOW, "test:2"))
+    shown = views.show(app, first.incident)
+    assert shown["site"] == "SITE-A"
+    assert [(a["actor"], a["action"], a["message_id"]) for a in shown["audit"]] == [
+        ("mailbot", "site", "<answer@site-a.example.com>")
+    ]
+    assert "sender's address" in shown["audit"][0]["detail"]
