@@ -127,7 +127,7 @@ max_per_hour = 1000000
 def run_mailbot(
     config: Path, directory: Path, profile: Path | None
 ) -> tuple[dict, float, float]:
-    """Run `mailbot poll --json`; (its JSON, seconds, peak RSS in MB)."""
+    """Run `mailbot poll --json`; (its JSON, seconds, its memory peaks)."""
     command = [sys.executable, "-m", "mailbot", *command_tail(config)]
     if profile is not None:
         # Under py-spy the peak RSS is py-spy's: a profiled run times nothing.
@@ -151,15 +151,21 @@ def run_mailbot(
     text = out.read_text(errors="replace")
     # py-spy prints its own lines after mailbot's JSON.
     report, _ = json.JSONDecoder().raw_decode(text[text.index("{") :])
-    return report, seconds, tree.peak_kb / 1024
+    return report, seconds, tree
 
 
 class TreeMemory:
-    """The largest sum of resident memory over a process and its descendants."""
+    """The largest sums of memory over a process and its descendants.
+
+    RSS counts a page shared by several processes (the interpreter, shared
+    libraries) once in each; PSS splits it between them, so its sum is the
+    memory the tree takes.
+    """
 
     def __init__(self, root: int) -> None:
         self.root = root
         self.peak_kb = 0
+        self.peak_pss_kb = 0
 
     def sample(self) -> None:
         parents: dict[int, int] = {}
@@ -176,13 +182,18 @@ class TreeMemory:
             more = {pid for pid, parent in parents.items() if parent in tree}
             grew = not more <= tree
             tree |= more
-        self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in tree))
+        self.peak_kb = max(
+            self.peak_kb, sum(_kb(pid, "status", "VmRSS:") for pid in tree)
+        )
+        pss = sum(_kb(pid, "smaps_rollup", "Pss:") for pid in tree)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
 
 
-def _rss_kb(pid: int) -> int:
+def _kb(pid: int, name: str, field: str) -> int:
+    """A kB figure of /proc/PID/NAME, 0 once the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -230,7 +241,10 @@ def main() -> int:
     )
     print(f"  floor    {result['floor_msgs_per_s']:8.1f} mails/s")
     print(f"  mailbot  {result['mailbot_msgs_per_s']:8.1f} mails/s")
-    print(f"  ratio    {result['ratio']:8.2f}   peak RSS {result['peak_rss_mb']} MB")
+    print(
+        f"  ratio    {result['ratio']:8.2f}   peak RSS {result['peak_rss_mb']} MB"
+        f" (PSS {result['peak_pss_mb']} MB), all processes"
+    )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return 0
@@ -244,7 +258,7 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
     fetch_all(dovecot, parse=False)
     count, floor_seconds = fetch_all(dovecot, parse=True)
     config = write_config(directory, dovecot, url, workers=args.workers)
-    report, seconds, rss = run_mailbot(config, directory, args.profile)
+    report, seconds, memory = run_mailbot(config, directory, args.profile)
     if report.get("fetched") != count:
         raise SystemExit(f"mailbot fetched {report.get('fetched')} of {count} mails")
     floor_rate, mailbot_rate = count / floor_seconds, count / seconds
@@ -255,7 +269,8 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
         "floor_msgs_per_s": round(floor_rate, 1),
         "mailbot_msgs_per_s": round(mailbot_rate, 1),
         "ratio": round(mailbot_rate / floor_rate, 3),
-        "peak_rss_mb": round(rss, 1),
+        "peak_rss_mb": round(memory.peak_kb / 1024, 1),
+        "peak_pss_mb": round(memory.peak_pss_kb / 1024, 1),
         "workers": "default" if args.workers is None else args.workers,
         "floor_seconds": round(floor_seconds, 2),
         "mailbot_seconds": round(seconds, 2),
