@@ -95,6 +95,20 @@ class ReadAhead:
             return
         source = iter(items)
         window: deque[tuple[T, str | None, int]] = deque()
+        try:
+            yield from self._window(source, raw, window)
+        finally:
+            # Left early (an error, the database gone): nothing stays behind.
+            for _, key, _ in window:
+                if key is not None:
+                    self._forget(key)
+
+    def _window(
+        self,
+        source: Iterator[T],
+        raw: Callable[[T], bytes | None],
+        window: deque[tuple[T, str | None, int]],
+    ) -> Iterator[T]:
         in_flight = 0
         exhausted = False
         while True:
@@ -158,8 +172,8 @@ class ReadAhead:
         if pool is not None and key not in self._futures:
             try:
                 self._futures[key] = pool.submit(_prepare, raw)
-            except (BrokenProcessPool, RuntimeError):
-                self._break("the worker pool stopped")
+            except Exception as exc:  # noqa: BLE001 - no workers: read here
+                self._break(f"the workers could not take a mail ({exc})")
         return key
 
     def _forget(self, key: str) -> None:

@@ -188,3 +188,18 @@ def test_workers_zero_is_no_read_ahead(tmp_path: Path, database_url: str) -> Non
     )
     assert app.read_ahead is None
     ingest(app, deliveries())
+
+
+def test_a_stream_left_early_leaves_no_work_behind(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(
+        tmp_path / "ahead", database_url, now=NOW, extra={"MAILBOT_INTAKE_WORKERS": "1"}
+    )
+    mails = deliveries()
+    stream = iter(read_ahead(app, mails, len(mails)))
+    for _ in range(3):
+        next(stream)
+    assert app.read_ahead is not None and app.read_ahead._futures
+    stream.close()  # as when the database goes away mid-batch
+    assert not app.read_ahead._futures
