@@ -54,21 +54,41 @@ PER_WORKER = 8
 MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024
 
 
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_workers() -> int:
     """One fewer than the CPUs this process may use, at most four."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(0, min(cpus - 1, 4))
+    return max(0, min(usable_cpus() - 1, 4))
+
+
+def workers_for(configured: int | None) -> int:
+    """[intake] workers as it can help: more than the CPUs only cost memory."""
+    if configured is None:
+        return default_workers()
+    if configured > usable_cpus():
+        log.warning(
+            "intake.workers = %d, but %d CPUs: %d workers started at most",
+            configured,
+            usable_cpus(),
+            usable_cpus(),
+        )
+        return usable_cpus()
+    return configured
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """What a worker read: the context it assumed and what it found there."""
+    """What a worker read: the context it assumed, what it found there, and
+    what extraction warned of (name, level, message), for the main log."""
 
     context: extract.Context
     findings: tuple[extract.Finding, ...]
+    warnings: tuple[tuple[str, int, str], ...] = ()
 
 
 class ReadAhead:
@@ -153,18 +173,26 @@ class ReadAhead:
             self.read_again += 1
             return None
         self.used += 1
+        # Said here, in the mail's turn, as reading it here would have.
+        for name, level, message in prepared.warnings:
+            logging.getLogger(name).log(level, "%s", message)
         return list(prepared.findings)
 
-    def close(self) -> None:
+    def rest(self) -> None:
+        """Let the workers go until the next batch (a daemon between polls)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._futures.clear()
+
+    def close(self) -> None:
+        self.rest()
+        if self.used or self.read_again:
             log.info(
                 "read ahead: %d mails' findings used, %d read again in context",
                 self.used,
                 self.read_again,
             )
-        self._futures.clear()
 
     def _submit(self, raw: bytes) -> str:
         key = hashlib.sha256(raw).hexdigest()
@@ -218,11 +246,30 @@ def read_ahead(
 _WORKER: tuple[Settings, Directory] | None = None
 
 
+class _Kept(logging.Handler):
+    """Extraction's warnings about the mail being read, kept for the main log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("mailbot.extract"):
+            self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+_KEPT = _Kept()
+
+
 def _start_worker(settings: Settings, directory: Directory) -> None:
     global _WORKER
     _WORKER = (settings, directory)
-    # The main process logs what concerns the mail; a worker only computes.
-    logging.disable(logging.WARNING)
+    # The main process logs what concerns the mail (it parses the mail
+    # again itself); of a worker's own log, extraction's warnings go back
+    # with the findings and the rest is dropped.
+    root = logging.getLogger()
+    root.handlers[:] = [_KEPT]
+    root.setLevel(logging.WARNING)
     # A worker holds both ends of its task queue, so it would wait for work
     # for ever after the main process is killed: it watches that process.
     parent = multiprocessing.parent_process()
@@ -255,7 +302,8 @@ def _prepare(raw: bytes) -> Prepared | None:
         site = author.site or roles.site_named(directory, parsed, text)
         names = {site.name} if site is not None else set()
         assumed = context.context_of(settings, directory, names, parsed)
+        _KEPT.records.clear()
         found = extract.extract(parsed.text_parts, assumed)
     except Exception:  # noqa: BLE001 - the main process meets it again
         return None
-    return Prepared(assumed, tuple(found))
+    return Prepared(assumed, tuple(found), tuple(_KEPT.records))

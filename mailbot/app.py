@@ -92,10 +92,9 @@ class App:
     @cached_property
     def read_ahead(self) -> ReadAhead | None:
         """Workers reading fetched mail ahead of the database work, if any."""
-        from mailbot.ahead import ReadAhead, default_workers
+        from mailbot.ahead import ReadAhead, workers_for
 
-        configured = self.settings.intake.workers
-        workers = default_workers() if configured is None else configured
+        workers = workers_for(self.settings.intake.workers)
         return ReadAhead(self, workers) if workers > 0 else None
 
     def close(self) -> None:

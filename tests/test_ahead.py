@@ -21,9 +21,10 @@ from servers import fresh_database
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 
-from mailbot.ahead import MIN_BATCH, read_ahead
+from mailbot.ahead import MIN_BATCH, read_ahead, usable_cpus, workers_for
 from mailbot.app import App
 from mailbot.db.models import Deadline, FieldValue, Incident, Mail
+from mailbot.fetch.maildir import poll_maildir
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
@@ -203,3 +204,47 @@ def test_a_stream_left_early_leaves_no_work_behind(
     assert app.read_ahead is not None and app.read_ahead._futures
     stream.close()  # as when the database goes away mid-batch
     assert not app.read_ahead._futures
+
+
+def test_extraction_warnings_of_a_worker_reach_the_main_log(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(
+        tmp_path / "ahead", database_url, now=NOW, extra={"MAILBOT_INTAKE_WORKERS": "1"}
+    )
+    log_lines = "".join(
+        f"Dec  3 10:{n // 60 % 60:02d}:{n % 60:02d} sshd: from 203.0.{n // 250}."
+        f"{n % 250}\n"
+        for n in range(6000)
+    )
+    big = mail(
+        subject="Our log",
+        body=log_lines,
+        sender=SENDERS[0],
+        message_id="<big@example.org>",
+    )
+    mails = [RawMail(big, NOW, "test:big"), *deliveries()]
+    with caplog.at_level(logging.WARNING, logger="mailbot.extract"):
+        ingest(app, mails)
+    assert app.read_ahead is not None and app.read_ahead.used >= len(mails) - 8
+    # The worker read the big mail; its cut is said in the main process.
+    assert "values read; not read" in caplog.text
+
+
+def test_a_maildir_poll_lets_its_workers_go(tmp_path: Path, database_url: str) -> None:
+    app = make_app(
+        tmp_path / "ahead", database_url, now=NOW, extra={"MAILBOT_INTAKE_WORKERS": "1"}
+    )
+    inbox = tmp_path / "ahead" / "inbox" / "new"
+    for n, delivery in enumerate(deliveries()):
+        (inbox / f"{n:04d}.eml").write_bytes(delivery.raw)
+    result = poll_maildir(app)
+    assert result.processed == len(deliveries())
+    assert app.read_ahead is not None and app.read_ahead.used > 0
+    assert app.read_ahead._pool is None  # no worker stays while the daemon idles
+
+
+def test_more_workers_than_cpus_are_not_started() -> None:
+    assert workers_for(10_000) == usable_cpus()
+    assert workers_for(0) == 0
+    assert workers_for(None) == min(usable_cpus() - 1, 4)

@@ -246,6 +246,23 @@ def catch_up(
     pending = set(folder.due_pending())
     uids = sorted(pending | set(folder.new_uids(last_uid)))
     result = PollResult()
+    try:
+        _fetch_batches(app, folder, uids, pending, result, still_leader)
+    finally:
+        # Workers that read ahead are let go between polls (a daemon idles).
+        if app.read_ahead is not None:
+            app.read_ahead.rest()
+    return result
+
+
+def _fetch_batches(
+    app: App,
+    folder: Folder,
+    uids: list[int],
+    pending: set[int],
+    result: PollResult,
+    still_leader: Callable[[], bool] | None,
+) -> None:
     count = app.settings.source.batch_size
     for batch in batches(folder.sizes(uids), uids, count, MAX_BATCH_BYTES):
         if still_leader is not None and not still_leader():
@@ -260,7 +277,6 @@ def catch_up(
             done = folder.mark_done(uid, pending=uid in pending)
             outcome = process_delivery(app, delivery, done)
             result.count(outcome.result, outcome.incident)
-    return result
 
 
 def _delivered_raw(fetched: tuple[int, RawMail | None]) -> bytes | None:

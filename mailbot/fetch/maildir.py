@@ -39,7 +39,11 @@ def poll_maildir(app: App) -> PollResult:
     done = _done_origins(app, f"maildir:{path}#")
     result = PollResult()
     waiting = len(maildir_files(Path(path), done))
-    for delivery in read_ahead(app, iter_maildir(Path(path), done), waiting):
-        outcome = process_delivery(app, delivery)
-        result.count(outcome.result, outcome.incident)
+    try:
+        for delivery in read_ahead(app, iter_maildir(Path(path), done), waiting):
+            outcome = process_delivery(app, delivery)
+            result.count(outcome.result, outcome.incident)
+    finally:
+        if app.read_ahead is not None:
+            app.read_ahead.rest()
     return result
