@@ -45,9 +45,16 @@ def clean_ids(ids: Sequence[str]) -> list[str]:
     return found
 
 
+# A subject longer than this is cut (with an ellipsis) in mail we send: a
+# hostile 200 kB subject must not come back in every mail of its thread.
+MAX_SUBJECT_CHARS = 200
+
+
 def subject_line(tag: str, tlp_label: str, base: str) -> str:
     """`[TAG] [TLP:LABEL] base subject`, as INTERFACE.md writes it."""
     base = clean_header(base)
+    if len(base) > MAX_SUBJECT_CHARS:
+        base = base[: MAX_SUBJECT_CHARS - 1].rstrip() + "\u2026"
     return clean_header(f"[{tag}] [TLP:{tlp_label}] {base}")
 
 

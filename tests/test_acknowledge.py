@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from mailbot_env import mail, make_app
 from sqlalchemy import func, select
 
 from mailbot import views
-from mailbot.db.models import Outbox
+from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
@@ -63,3 +65,19 @@ def test_a_site_set_from_a_mail_is_in_the_audit_trail(
         ("mailbot", "site", "<answer@site-a.example.com>")
     ]
     assert "sender's address" in shown["audit"][0]["detail"]
+
+
+def test_a_huge_subject_is_cut_in_the_acknowledgement(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(
+        subject="Compromised " + "X" * 200_000, message_id="<huge@cert.example.net>"
+    )
+    assert process_delivery(app, RawMail(raw, NOW, "test")).incident
+    with app.db.transaction() as session:
+        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    assert len(sent) < 5_000
+    subject = email.message_from_bytes(sent, policy=email.policy.default)["Subject"]
+    assert subject.endswith("\u2026") and len(subject) < 260
+    assert subject.startswith("[EGI-20261204-01] [TLP:AMBER] Compromised XXX")
