@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+import unicodedata
 from pathlib import Path
 
 from mailbot import logs, send, service, views
@@ -95,24 +97,36 @@ def incidents(args: argparse.Namespace) -> int:
     if not rows:
         print("no open incidents" if not args.all else "no incidents")
         return 0
-    # The subject fills what the terminal has left, cut with an ellipsis;
-    # `show TAG` and --json give it whole.
-    width = shutil.get_terminal_size((120, 24)).columns
-    room = max(width - _INCIDENT_COLUMNS, 12)
-    print(f"{'TAG':<18} {'STATUS':<14} {'TLP':<12} {'SITE':<16} SUBJECT")
+    # On a terminal (or with COLUMNS set) the subject fills what is left of
+    # the width, cut with an ellipsis; piped, it is printed whole for grep.
+    # `show TAG` and --json give it whole too.
+    site_width = max([16, *(len(str(row["site"] or "-")) for row in rows)])
+    room = None
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        width = shutil.get_terminal_size((120, 24)).columns
+        room = max(width - (18 + 14 + 12 + site_width + 4), 12)
+    print(f"{'TAG':<18} {'STATUS':<14} {'TLP':<12} {'SITE':<{site_width}} SUBJECT")
     for row in rows:
         subject = " ".join(str(row["subject"]).split())
-        if len(subject) > room:
-            subject = subject[: room - 1] + "\u2026"
         print(
             f"{row['tag']:<18} {row['status']:<14} {row['tlp']:<12} "
-            f"{row['site'] or '-':<16} {subject}"
+            f"{row['site'] or '-':<{site_width}} {_fit(subject, room)}"
         )
     return 0
 
 
-# The widths of the columns before the subject, with their spaces.
-_INCIDENT_COLUMNS = 18 + 14 + 12 + 16 + 4
+def _fit(text: str, room: int | None) -> str:
+    """`text` cut to `room` terminal columns (wide characters take two)."""
+    widths = [2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text]
+    if room is None or sum(widths) <= room:
+        return text
+    used = 0
+    for index, width in enumerate(widths):
+        # One column stays free for the ellipsis.
+        if used + width > room - 1:
+            return text[:index] + "\u2026"
+        used += width
+    return text
 
 
 def show(args: argparse.Namespace) -> int:

@@ -70,3 +70,26 @@ def test_incidents_list_has_a_header_and_fits_the_terminal(
     assert "Security incident suspected at SITE-A" in run_cli(
         env, "--now", "2026-12-07T09:00:00Z", "incidents", "--json"
     ).stdout
+
+
+def test_incidents_piped_without_columns_print_whole_subjects(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    env = cli_env(app)
+    env.pop("COLUMNS", None)
+    app.close()
+    done = run_cli(env, "--now", "2026-12-07T09:00:00Z", "incidents")
+    assert done.returncode == 0, done.stderr
+    assert "Security incident suspected at SITE-A" in done.stdout
+    assert "\u2026" not in done.stdout
+
+
+def test_a_wide_subject_is_cut_by_terminal_columns() -> None:
+    from mailbot.commands import _fit
+
+    assert _fit("abcdef", 4) == "abc\u2026"
+    assert _fit("abc", 4) == "abc"
+    # Each of these takes two columns: three and the ellipsis fill seven.
+    assert _fit("\u4e2d\u6587\u4e3b\u9898\u884c", 7) == "\u4e2d\u6587\u4e3b\u2026"
