@@ -62,7 +62,9 @@ def ingest(args: argparse.Namespace) -> int:
     from mailbot.fetch.files import check_path, iter_path
     from mailbot.process import process_delivery
 
-    paths = [Path(p) for p in args.paths]
+    # Absolute, so that a file ingested again by another spelling of its
+    # path is known as the same delivery (already stored, no duplicate).
+    paths = [Path(p).expanduser().resolve() for p in args.paths]
     for path in paths:
         check_path(path)
     from mailbot.progress import Progress, count_mails

@@ -193,13 +193,7 @@ class Daemon:
         service.set_state(self.app, "last_poll_at", _now_iso(self.app))
         self._recovered()
         if result.fetched:
-            log.info(
-                "poll: %d fetched, %d processed, %d duplicates, %d quarantined",
-                result.fetched,
-                result.processed,
-                result.duplicates,
-                result.quarantined,
-            )
+            log.info("poll: %s", result.summary())
             send.deliver_due(self.app)
 
     def _wait(self, client) -> None:  # type: ignore[no-untyped-def]

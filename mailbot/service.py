@@ -29,13 +29,7 @@ def poll(app: App, *, deliver: bool = True) -> PollResult:
 
         result = poll_imap(app)
     set_state(app, "last_poll_at", iso(app.clock.now()) or "")
-    log.info(
-        "poll: %d fetched, %d processed, %d duplicates, %d quarantined",
-        result.fetched,
-        result.processed,
-        result.duplicates,
-        result.quarantined,
-    )
+    log.info("poll: %s", result.summary())
     if deliver and not app.backfill:
         send.deliver_due(app)
     return result

@@ -49,9 +49,17 @@ def test_ingesting_a_file_again_says_it_is_stored_already(
     path.write_bytes(
         mail(subject="Compromised host", message_id="<b@cert.example.net>")
     )
-    args = ["--config", str(config), "ingest", "--backfill", "--json", str(path)]
     counts = []
-    for _ in range(2):
+    # The second time by another spelling of the same path.
+    for spelling in (path, tmp_path / "." / ".." / tmp_path.name / "report.eml"):
+        args = [
+            "--config",
+            str(config),
+            "ingest",
+            "--backfill",
+            "--json",
+            str(spelling),
+        ]
         assert main(args) == 0
         counts.append(json.loads(capsys.readouterr().out))
     first, again = counts

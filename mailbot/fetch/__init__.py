@@ -21,6 +21,13 @@ class PollResult:
     pending: int = 0
     incidents: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return (
+            f"{self.fetched} fetched, {self.processed} processed, "
+            f"{self.duplicates} duplicates, {self.already_stored} already stored, "
+            f"{self.quarantined} quarantined, {self.pending} pending"
+        )
+
     def count(self, result: str, incident: str | None = None) -> None:
         self.fetched += 1
         if result == "processed":
