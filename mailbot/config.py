@@ -191,6 +191,14 @@ def load_settings(
     _check_sections(data)
     data = _apply_environment(data, os.environ if environ is None else environ)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
+    if path is None and "address" not in data.get("mailbot", {}):
+        # Nothing configured at all: say where a configuration is looked for.
+        raise ConfigError(
+            "--config",
+            "no configuration found: give --config FILE, set MAILBOT_CONFIG, or"
+            f" put a mailbot.toml in {Path.cwd()} (config.example.toml lists"
+            " every key)",
+        )
     return _build(data, base_dir)
 
 

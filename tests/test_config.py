@@ -44,7 +44,9 @@ def test_secret_from_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("environ", "key"),
     [
-        ({}, "mailbot.address"),
+        # Nothing at all: the error says where a configuration is looked for.
+        ({}, "--config"),
+        ({"MAILBOT_SMTP_KIND": "maildir"}, "--config"),
         ({"MAILBOT_MAILBOT_ADDRESS": "x@y", "MAILBOT_SMTP_KIND": "maildir"}, "imap.host"),
         ({**BASE, "MAILBOT_IMAP_PORT": "seven"}, "imap.port"),
         ({**BASE, "MAILBOT_IMAP_TLS": "maybe"}, "imap.tls"),
@@ -69,7 +71,15 @@ def test_cli_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
             monkeypatch.delenv(name)
     assert main(["status"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["mailbot: configuration error: mailbot.address: is required and has no default"]
+    assert len(err) == 1
+    assert err[0].startswith("mailbot: configuration error: --config: no configuration found")
+    assert f"mailbot.toml in {tmp_path}" in err[0]
+    # A file without the address still names the key.
+    (tmp_path / "mailbot.toml").write_text("[imap]\nhost = 'h'\n", encoding="utf-8")
+    assert main(["status"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mailbot: configuration error: mailbot.address: is required and has no default"
+    )
 
 
 @pytest.mark.parametrize("command", ["db", "run", "poll", "sweep", "ingest", "incidents",

@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from mailbot_env import mail, make_app
 
 from mailbot import service, views
 from mailbot.db.models import FolderState, PendingUid
+from mailbot.errors import TemporaryError
 from mailbot.fetch import imap
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
@@ -131,3 +133,22 @@ def test_br25_migration_rewrites_and_new_uidvalidity(tmp_path: Path, dovecot, sm
         state = session.query(FolderState).one()
         assert state.uidvalidity == new_validity and state.last_uid == highest
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "hint"),
+    [
+        ("MAILBOT_IMAP_PASSWORD", "wrong", "check [imap] username and password"),
+        ("MAILBOT_IMAP_FOLDER", "Nope", "check [imap] folder"),
+        ("MAILBOT_IMAP_TLS", "ssl", "check [imap] tls"),
+    ],
+)
+def test_mailbox_errors_say_which_setting_to_check(  # type: ignore[no-untyped-def]
+    tmp_path: Path, dovecot, database_url, setting: str, value: str, hint: str
+) -> None:
+    app = make_app(tmp_path, database_url, dovecot=dovecot, extra={setting: value})
+    with pytest.raises(TemporaryError) as raised:
+        imap.poll_imap(app)
+    message = str(raised.value)
+    assert hint in message
+    assert "b'" not in message  # the server's words, not a Python bytes value

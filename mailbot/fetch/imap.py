@@ -52,10 +52,49 @@ def connect(app: App) -> IMAPClient:
         client.normalise_times = False
         if s.tls == "starttls":
             client.starttls(context)
-        client.login(s.username, s.password)
     except (OSError, IMAPClient.Error) as exc:
-        raise TemporaryError(f"IMAP {s.host}:{s.port}: {exc}") from exc
+        raise TemporaryError(
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc)}"
+        ) from exc
+    try:
+        client.login(s.username, s.password)
+    except IMAPClient.Error as exc:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise TemporaryError(
+            f"IMAP {s.host}:{s.port}: login as {s.username!r} refused ({_said(exc)}):"
+            " check [imap] username and password"
+        ) from exc
+    except OSError as exc:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise TemporaryError(f"IMAP {s.host}:{s.port}: {_said(exc)}") from exc
     return client
+
+
+def _said(exc: BaseException) -> str:
+    """What a server or the network said, as text (imaplib gives bytes)."""
+    said = exc.args[0] if len(exc.args) == 1 else exc
+    if isinstance(said, bytes):
+        return said.decode("utf-8", "replace")
+    # imapclient words some errors as the repr of the server's bytes.
+    text = str(said)
+    if len(text) > 2 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
+        return text[2:-1]
+    return text
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc):
+        return (
+            ": the server does not speak TLS on this port; check [imap] tls"
+            ' ("ssl" for port 993, "starttls" or "none" for 143) and port'
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ": check the server's certificate, or [imap] ca_file"
+    if isinstance(exc, ConnectionRefusedError):
+        return ": nothing listens there; check [imap] host and port"
+    return ""
 
 
 class Folder:
@@ -71,7 +110,13 @@ class Folder:
 
     def select(self) -> int:
         """Select read-only and reconcile UIDVALIDITY; returns the last UID done."""
-        info = self.client.select_folder(self.name, readonly=True)
+        try:
+            info = self.client.select_folder(self.name, readonly=True)
+        except IMAPClient.Error as exc:
+            raise TemporaryError(
+                f"{self.source}: the folder {self.name!r} cannot be opened"
+                f" ({_said(exc)}): check [imap] folder"
+            ) from exc
         self.uidvalidity = int(info[b"UIDVALIDITY"])
         with self.app.db.transaction() as session:
             state = session.get(FolderState, self.source)
