@@ -35,7 +35,8 @@ class Stored:
     mail_id: int
     new: bool  # False: the same mail was stored before (a duplicate delivery)
     # The stored mail's state: received, processed or quarantined; "done"
-    # when this very delivery (same origin) was stored before.
+    # when this very delivery (same origin) was stored before; "elsewhere"
+    # when another delivery of it is stored and not finished yet.
     state: str
     # The new row itself: held here, it stays in its session's identity
     # map (which holds objects weakly) for the next transaction.
@@ -74,16 +75,21 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
             # recording the mail and marking it done): not a second delivery.
             log.info("%s already stored as mail %d", delivery.origin, found.id)
             return Stored(found.id, new=False, state="done")
-        if found.state != "received":
-            session.add(
-                Duplicate(
-                    mail_id=found.id,
-                    origin=delivery.origin,
-                    seen_at=delivery.arrived_at,
-                )
+        if found.origin == delivery.origin:
+            # Stored by this very delivery and never finished (a crash):
+            # the caller finishes it now.
+            return Stored(found.id, new=False, state=found.state)
+        # Another delivery of the same mail. If that one is not finished, it
+        # is being processed right now (another process) or was left by a
+        # crash, which resume_received finishes: either way not here too.
+        session.add(
+            Duplicate(
+                mail_id=found.id, origin=delivery.origin, seen_at=delivery.arrived_at
             )
-            log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
-        return Stored(found.id, new=False, state=found.state)
+        )
+        log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
+        state = "elsewhere" if found.state == "received" else found.state
+        return Stored(found.id, new=False, state=state)
     mail = Mail(
         direction="in",
         dedupe_key=key,

@@ -11,10 +11,10 @@ import pytest
 from mailbot_env import mail, make_app
 from sqlalchemy import func, select
 
-from mailbot import views
+from mailbot import store, views
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
-from mailbot.process import process_delivery
+from mailbot.process import process_delivery, resume_received
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
@@ -81,3 +81,27 @@ def test_a_huge_subject_is_cut_in_the_acknowledgement(
     subject = email.message_from_bytes(sent, policy=email.policy.default)["Subject"]
     assert subject.endswith("\u2026") and len(subject) < 260
     assert subject.startswith("[EGI-20261204-01] [TLP:AMBER] Compromised XXX")
+
+
+def test_a_copy_of_a_mail_still_being_processed_is_a_duplicate(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Another process stored this mail and is recording it (or died doing
+    # so): a second copy must not record it a second time beside it.
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(
+        subject="Compromised host 192.0.2.45", message_id="<copy@cert.example.net>"
+    )
+    with app.db.transaction() as session:
+        first = store.accept(session, RawMail(raw, NOW, "imap:first"))
+    assert first.new and first.state == "received"
+    copy = process_delivery(app, RawMail(raw, NOW, "mbox:second"))
+    assert (copy.result, copy.mail_id) == ("duplicate", first.mail_id)
+    assert views.status(app, None)["duplicates"] == 1
+    with app.db.transaction() as session:
+        assert session.get(Mail, first.mail_id).state == "received"  # type: ignore[union-attr]
+    # Left by a crash, it is finished by the next poll's resume, once.
+    [resumed] = resume_received(app)
+    assert (resumed.result, resumed.mail_id) == ("processed", first.mail_id)
+    status = views.status(app, None)
+    assert (status["mails"], status["duplicates"]) == (1, 1)
