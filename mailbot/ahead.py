@@ -61,15 +61,8 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers() -> int:
-    """One fewer than the CPUs this process may use, at most four."""
-    return max(0, min(usable_cpus() - 1, 4))
-
-
-def workers_for(configured: int | None) -> int:
+def workers_for(configured: int) -> int:
     """[intake] workers as it can help: more than the CPUs only cost memory."""
-    if configured is None:
-        return default_workers()
     if configured > usable_cpus():
         log.warning(
             "intake.workers = %d, but %d CPUs: %d workers started at most",

@@ -123,9 +123,9 @@ class LimitsSettings:
 @dataclass(frozen=True)
 class IntakeSettings:
     # Worker processes that parse and read fetched mail ahead of the
-    # database work (mailbot/ahead.py); None: one fewer than the CPUs, at
-    # most 4; 0: every mail is read in the main process.
-    workers: int | None = None
+    # database work (mailbot/ahead.py); 0: every mail is read in the main
+    # process. At most the CPUs are used.
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -518,7 +518,7 @@ def _limits(s: _Section) -> LimitsSettings:
 
 def _intake(s: _Section) -> IntakeSettings:
     at_least_0 = lambda v: None if v >= 0 else "must be 0 or more"  # noqa: E731
-    return IntakeSettings(workers=s.get("workers", int, None, at_least_0))
+    return IntakeSettings(workers=s.get("workers", int, 0, at_least_0))
 
 
 def _brake(s: _Section) -> BrakeSettings:

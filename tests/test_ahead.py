@@ -247,4 +247,3 @@ def test_a_maildir_poll_lets_its_workers_go(tmp_path: Path, database_url: str) -
 def test_more_workers_than_cpus_are_not_started() -> None:
     assert workers_for(10_000) == usable_cpus()
     assert workers_for(0) == 0
-    assert workers_for(None) == min(usable_cpus() - 1, 4)
