@@ -308,20 +308,33 @@ def _fetch_batches(
     result: PollResult,
     still_leader: Callable[[], bool] | None,
 ) -> None:
+    # One stream over every batch, so that reading ahead runs on across
+    # their borders instead of emptying at each.
+    fetched = _fetched(app, folder, uids, still_leader)
+    for uid, delivery in read_ahead(app, fetched, len(uids), _delivered_raw):
+        if delivery is None:
+            folder.mark_pending(uid)
+            result.pending += 1
+            continue
+        done = folder.mark_done(uid, pending=uid in pending)
+        outcome = process_delivery(app, delivery, done)
+        result.count(outcome.result, outcome.incident)
+
+
+def _fetched(
+    app: App,
+    folder: Folder,
+    uids: list[int],
+    still_leader: Callable[[], bool] | None,
+) -> Iterator[tuple[int, RawMail | None]]:
+    """The mails of `uids` in FETCH batches, asking before each batch whether
+    this instance still leads."""
     count = app.settings.source.batch_size
     for batch in batches(folder.sizes(uids), uids, count, MAX_BATCH_BYTES):
         if still_leader is not None and not still_leader():
             log.warning("%s leader lock lost: stopping this poll", folder.source)
-            break
-        fetched = read_ahead(app, folder.fetch(batch), len(batch), _delivered_raw)
-        for uid, delivery in fetched:
-            if delivery is None:
-                folder.mark_pending(uid)
-                result.pending += 1
-                continue
-            done = folder.mark_done(uid, pending=uid in pending)
-            outcome = process_delivery(app, delivery, done)
-            result.count(outcome.result, outcome.incident)
+            return
+        yield from folder.fetch(batch)
 
 
 def _delivered_raw(fetched: tuple[int, RawMail | None]) -> bytes | None:
