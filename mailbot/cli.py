@@ -17,7 +17,7 @@ from typing import Any
 
 from mailbot import __version__
 from mailbot.clock import Clock, parse_instant
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import ConfigError, MailbotError, UsageError
 
 log = logging.getLogger("mailbot")
 
@@ -269,7 +269,9 @@ def clock_from(args: argparse.Namespace) -> Clock:
     try:
         return Clock(parse_instant(text))
     except ValueError as exc:
-        raise ConfigError("--now", f"{exc}") from None
+        raise UsageError(
+            "--now", f"{exc}; give an instant with its zone, like 2026-12-04T09:00:00Z"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -280,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command][2](args)
     except ConfigError as exc:
         print(f"mailbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"mailbot {args.command}: {exc}", file=sys.stderr)
         return 2
     except MailbotError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)

@@ -17,6 +17,14 @@ class ConfigError(MailbotError):
         self.problem = problem
 
 
+class UsageError(MailbotError):
+    """Raised when a command-line argument is wrong; the message names it."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        super().__init__(f"{argument}: {problem}")
+        self.argument = argument
+
+
 class TemporaryError(MailbotError):
     """Raised when a server or resource failed in a way worth retrying later."""
 

@@ -78,3 +78,15 @@ def test_a_file_that_is_no_mail_is_refused(
     assert main(["--config", str(config), "ingest", str(path)]) == 2
     err = capsys.readouterr().err
     assert "PATH" in err and "neither a mail" in err
+
+
+def test_a_bad_argument_is_named_as_one(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nonexistent"
+    assert main(["--config", str(config), "ingest", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"mailbot ingest: PATH: {missing} does not exist"
+    assert main(["--config", str(config), "--now", "yesterday", "status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mailbot status: --now: ") and "2026-12-04T09:00:00Z" in err

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Set
 from pathlib import Path
 
 from mailbot.clock import UTC
-from mailbot.errors import ConfigError
+from mailbot.errors import UsageError
 from mailbot.mail import RawMail
 from mailbot.store import split_header_block
 
@@ -66,9 +66,9 @@ def looks_like_mail(path: Path) -> bool:
 def check_path(path: Path) -> None:
     """Refuse, naming it, a path that holds no mail mailbot can read."""
     if not path.exists():
-        raise ConfigError("PATH", f"{path} does not exist")
+        raise UsageError("PATH", f"{path} does not exist")
     if path.is_file() and not looks_like_mail(path):
-        raise ConfigError(
+        raise UsageError(
             "PATH", f"{path} is neither a mail (.eml), an mbox nor a Maildir"
         )
 
