@@ -87,11 +87,16 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    for row in rows:
-        print(
-            f"{row['id']:>6} {row['state']:<9} {row['queued_at']} {row['purpose']:<24}"
-            f" {', '.join(row['recipients'])}  {row['last_error'] or ''}"
-        )
     if not rows:
         print("every queued mail was delivered")
+        return 0
+    print(
+        f"{'ID':>6} {'STATE':<9} {'QUEUED':<20} {'PURPOSE':<24} RECIPIENTS  LAST ERROR"
+    )
+    for row in rows:
+        print(
+            f"{row['id']:>6} {row['state']:<9} {row['queued_at']:<20} "
+            f"{row['purpose']:<24} {', '.join(row['recipients'])}  "
+            f"{row['last_error'] or ''}"
+        )
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from mailbot_env import mail, make_app
+from opsenv import cli_env, run_cli
 
 from mailbot import service, views
 from mailbot.db.models import Outbox
@@ -60,3 +61,15 @@ def test_an_uncertain_delivery_is_settled_by_a_person(
     assert undelivered(app) == []
     assert views.status(app, service.last_poll(app))["healthy"]
     app.close()
+
+
+def test_the_outbox_listing_has_a_header(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    process_delivery(app, RawMail(REPORT, NOW, "test"))
+    env = cli_env(app)
+    app.close()
+    done = run_cli(env, "--now", "2026-12-04T09:00:00Z", "outbox")
+    assert done.returncode == 0, done.stderr
+    head, row = done.stdout.splitlines()
+    assert head.split()[:5] == ["ID", "STATE", "QUEUED", "PURPOSE", "RECIPIENTS"]
+    assert row.split()[1:4] == ["pending", "2026-12-04T09:00:00Z", "acknowledgement"]
