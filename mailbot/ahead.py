@@ -1,6 +1,6 @@
 """Reading ahead: fetched mail parsed and read in worker processes.
 
-Extraction is most of the time a mail costs, and it needs no database. So
+Extraction is about half of what a mail costs, and it needs no database. So
 while the main process records one mail (in order, one transaction each),
 worker processes parse and read the mails after it.
 
@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Fewer mails than this in a batch are read in the main process: starting
-# the workers costs about a second, once per process.
+# Fewer mails than this in a poll are read in the main process: starting
+# the workers costs up to a second, once per poll (they stop after it).
 MIN_BATCH = 32
 # Mails in flight per worker, and bytes in flight in all: enough to keep
 # the workers busy through a run of costly mails (8 left the main process
