@@ -291,10 +291,9 @@ def _prepare(raw: bytes) -> Prepared | None:
         author = roles.identify(
             parsed, classification, settings, directory, sent_by_us=False
         )
-        if author.role in ("mailbot", "auto_reply", "bounce"):
+        if author.role in roles.ROBOT_ROLES:
             return None
-        text = own_text(parsed.body_text)
-        site = author.site or roles.site_named(directory, parsed, text)
+        site = roles.site_of(author, directory, parsed, own_text(parsed.body_text))
         names = {site.name} if site is not None else set()
         assumed = context.context_of(settings, directory, names, parsed)
         _KEPT.records.clear()

@@ -26,10 +26,6 @@ from mailbot.sites import Site
 
 log = logging.getLogger(__name__)
 
-# Roles whose mail never opens an incident: a stray bounce or auto-reply is
-# kept, unattached, and answered by nobody.
-_ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
-
 
 def record(
     app: App,
@@ -53,7 +49,7 @@ def record(
     _fill_headers(mail, parsed, app)
     mail.role, mail.flags = author.role, list(author.flags)
     text = own_text(parsed.body_text)
-    site = author.site or roles.site_named(app.sites, parsed, text)
+    site = roles.site_of(author, app.sites, parsed, text)
     incident, reason = _thread(app, session, mail, parsed, classification, author, site)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, None)
@@ -117,7 +113,7 @@ def _thread(
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision.reason
-    if author.role in _ROBOT_ROLES:
+    if author.role in roles.ROBOT_ROLES:
         return None, "none"
     return _open(app, session, mail, parsed, site, decision), "new"
 
@@ -187,7 +183,7 @@ def _update_incident(
     involved = incidents.add_site(session, incident, site.name) if site else None
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, incident)
-    if author.role in _ROBOT_ROLES:
+    if author.role in roles.ROBOT_ROLES:
         return incident
     fields.record_findings(app, session, incident, mail, parsed, site, involved)
     if author.role == "site" and site is not None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailbot import extract, fields
+from mailbot import extract, fields, roles
 from mailbot.app import App
 from mailbot.csirt import closure
 from mailbot.db.models import FieldValue, Incident, Mail
@@ -27,9 +27,6 @@ from mailbot.incidents import by_tag
 from mailbot.parse import parse
 
 log = logging.getLogger(__name__)
-
-# The authors whose values the record stage keeps (record._update_incident).
-_READ_ROLES = ("site", "reporter", "csirt")
 
 
 @dataclass
@@ -47,7 +44,7 @@ def mails_to_read(app: App, tag: str | None) -> list[tuple[int, int]]:
             Mail.direction == "in",
             Mail.state == "processed",
             Mail.incident_id.is_not(None),
-            Mail.role.in_(_READ_ROLES),
+            Mail.role.in_(roles.READ_ROLES),
         )
         if tag is not None:
             incident = by_tag(session, tag)

@@ -22,6 +22,11 @@ _IP_CANDIDATE_RE = re.compile(
 )
 
 ROLES = ("site", "csirt", "reporter", "mailbot", "auto_reply", "bounce")
+# Authors whose mail never opens an incident nor gives field values: a stray
+# bounce or auto-reply is kept, unattached, and answered by nobody.
+ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
+# Authors whose mail is read for the Analysis Guideline fields.
+READ_ROLES = tuple(role for role in ROLES if role not in ROBOT_ROLES)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,17 @@ def not_to_answer(settings: Settings) -> frozenset[str]:
     """mailbot's own addresses and the duty address: never an answer's recipient."""
     duty = settings.csirt.duty_address
     return frozenset(a.lower() for a in (*settings.own_addresses, duty) if a)
+
+
+def site_of(
+    author: Author, directory: Directory, parsed: ParsedMail, text: str
+) -> Site | None:
+    """The site a mail is about: its author's, else one the mail names.
+
+    `text` is the mail's own text (quotes left out). The record stage and
+    the read-ahead workers both ask this, so that they agree.
+    """
+    return author.site or site_named(directory, parsed, text)
 
 
 def site_named(directory: Directory, parsed: ParsedMail, text: str) -> Site | None:

@@ -131,9 +131,10 @@ def maildir_origin(path: Path, file: Path) -> str:
     return f"maildir:{path}#{file.name.split(':', 1)[0]}"
 
 
-def iter_maildir(path: Path, skip: Set[str] = frozenset()) -> Iterator[RawMail]:
-    """A Maildir's mails, oldest delivery first; files are only read."""
-    for file in maildir_files(path, skip):
+def iter_maildir(path: Path, files: list[Path] | None = None) -> Iterator[RawMail]:
+    """A Maildir's mails (`files` of it, from `maildir_files`, else all),
+    oldest delivery first; files are only read."""
+    for file in maildir_files(path) if files is None else files:
         yield RawMail(
             file.read_bytes(), maildir_arrival(file), maildir_origin(path, file)
         )

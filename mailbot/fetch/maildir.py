@@ -38,9 +38,10 @@ def poll_maildir(app: App) -> PollResult:
         )
     done = _done_origins(app, f"maildir:{path}#")
     result = PollResult()
-    waiting = len(maildir_files(Path(path), done))
+    waiting = maildir_files(Path(path), done)
     try:
-        for delivery in read_ahead(app, iter_maildir(Path(path), done), waiting):
+        mails = iter_maildir(Path(path), waiting)
+        for delivery in read_ahead(app, mails, len(waiting)):
             outcome = process_delivery(app, delivery)
             result.count(outcome.result, outcome.incident)
     finally:
