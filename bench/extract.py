@@ -13,6 +13,10 @@ mode also reports the slowest single mail.
 `mb_per_s` is wall time; `cpu_mb_per_s` is the process's CPU time, the
 figure to compare on a machine that other jobs share. To compare two
 versions, run `bench/extract_compare.py`, which alternates them in one run.
+`--findings` prints every finding instead (mail, field, value, kind, part,
+line; one tab-separated line each, in the order `extract` gives them), so
+that two versions can be checked to find the same (`extract_compare.py
+--findings`).
 """
 
 from __future__ import annotations
@@ -130,6 +134,14 @@ def _timed(mails, rounds: int) -> tuple[int, tuple[float, str]]:
     return findings, slowest
 
 
+def _print_findings(mails) -> None:
+    """Every finding of every mail, one tab-separated line each."""
+    for parts, context, name in mails:
+        for found in extract.extract(parts, context):
+            row = (name, found.field, found.value, found.kind, found.part, found.line)
+            print("\t".join(str(item).replace("\n", "\\n") for item in row))
+
+
 def _forget_lines() -> None:
     # The extractor reads a line (or a value) it has seen before from a
     # cache, and a line of a shape it has seen from that shape's plan; the
@@ -165,6 +177,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, help="times each mail is read (20 for reports, else 1)"
     )
+    parser.add_argument(
+        "--findings", action="store_true", help="print every finding, not the time"
+    )
     args = parser.parse_args()
     rounds = args.rounds or (20 if args.reports else 1)
     if args.reports:
@@ -173,6 +188,9 @@ def main() -> None:
         mails, text = _corpus(args.corpus), str(args.corpus)
     else:
         mails, text = _generated(args.megabytes, args.part_size), "generated"
+    if args.findings:
+        _print_findings(mails)
+        return
     # Load the bundled suffix list and compile the patterns before timing.
     probe = (TextPart("0", "text/plain", "body", "wn1.example.org at 10:00"),)
     extract.extract(probe, _context())
