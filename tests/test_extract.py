@@ -372,6 +372,30 @@ def test_what_the_caps_leave_out_is_logged_once_per_part(caplog) -> None:
     assert lines[1].startswith("part 2:") and "60 times beyond" in lines[1]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "192.0.2.0", "192.0.2.127", "192.0.2.128", "192.0.3.1", "10.1.2.3",
+        "2001:db8:5::1", "2001:db8:6::1", "::ffff:192.0.2.5", "192.0.2.0/26",
+        "192.0.2.0/24", "2001:db8:5::/64", "192.0.2.5.22", "not an address",
+    ],
+)  # fmt: skip
+def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
+    # Addresses are checked as numbers under each network's mask.
+    names = ("192.0.2.0/25", "2001:db8:5::/48")
+    networks = [ipaddress.ip_network(name) for name in names]
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        expected = False
+    else:
+        expected = any(
+            network.version == net.version and network.subnet_of(net)
+            for net in networks
+        )
+    assert extract_part._in_networks(value, names) is expected
+
+
 def test_a_name_beside_a_site_address_is_the_same_machine() -> None:
     same_line = "accesos al nodo de acceso ui03.example.es (192.0.2.12)."
     wrapped = "accesos al nodo de acceso ui03.example.es\n(192.0.2.12). Extracto:\n"
