@@ -105,3 +105,20 @@ def test_a_copy_of_a_mail_still_being_processed_is_a_duplicate(
     assert (resumed.result, resumed.mail_id) == ("processed", first.mail_id)
     status = views.status(app, None)
     assert (status["mails"], status["duplicates"]) == (1, 1)
+
+
+def test_an_acknowledgement_is_plain_text_a_person_can_read_raw(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Lines within 76 characters go out as they are (7bit): no quoted-
+    # printable soft breaks in the middle of a word, and compose.py writes
+    # such a mail directly instead of through the email package.
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(subject="Compromised host", message_id="<plain@site-a.example.com>")
+    assert process_delivery(app, RawMail(raw, NOW, "test")).incident
+    with app.db.transaction() as session:
+        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    head, _, body = sent.partition(b"\r\n\r\n")
+    assert b"Content-Transfer-Encoding: 7bit" in head
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    assert b"has opened incident EGI-20261204-01\r\nfor it." in body
