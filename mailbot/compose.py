@@ -59,6 +59,7 @@ def subject_line(tag: str, tlp_label: str, base: str) -> str:
 
 
 def new_message_id(tag: str | None, domain: str) -> str:
+    # record.py's _sent_by_us looks up only Message-IDs with this ".mb" mark.
     return make_msgid(idstring=f"mb.{tag}" if tag else "mb", domain=domain)
 
 

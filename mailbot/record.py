@@ -81,7 +81,10 @@ def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
 
 
 def _sent_by_us(session: Session, message_id: str | None) -> bool:
-    if not message_id:
+    # Every Message-ID mailbot writes carries its ".mb" mark (compose.py's
+    # new_message_id), whatever the domain was then: a mail without it
+    # needs no look-up, which most mail is spared.
+    if not message_id or not (".mb." in message_id or ".mb@" in message_id):
         return False
     found = session.scalars(
         select(Mail.id).where(Mail.message_id == message_id, Mail.direction == "out")

@@ -240,6 +240,12 @@ def test_own_mail_coming_back_is_never_answered(app: App) -> None:
     assert _feed(app, raw, "looped") == "duplicate"
     # Changed on the way (a list footer): ours by its Message-ID.
     _feed(app, raw + b"\r\n-- \r\nsecurity list footer\r\n", "looped-footer")
+    # Through a list that rewrites From (DMARC): ours by its Message-ID alone.
+    munged = raw.replace(
+        b"From: abuse@csirt.example.org", b"From: Security list <list@lists.example.net>"
+    )
+    assert munged != raw
+    _feed(app, munged + b"\r\n-- \r\nvia the list\r\n", "looped-munged")
     # From our own address, with a new Message-ID and no tag: not a report.
     _feed(
         app,
@@ -266,7 +272,7 @@ def test_own_mail_coming_back_is_never_answered(app: App) -> None:
                 Mail.direction == "in",
             )
         ]
-    assert roles == ["mailbot", "mailbot", "mailbot"]
+    assert roles == ["mailbot", "mailbot", "mailbot", "mailbot"]
     assert len(views.incident_list(app)) == 1
 
 
