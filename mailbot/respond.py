@@ -44,7 +44,12 @@ def acknowledge(
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
     base, body = acknowledgement_text(app, incident, parsed)
-    send_in_thread(app, session, incident, parsed, [to], base, body, "acknowledgement")
+    # The incident was opened by `mail`: it is the only mail that can be RED.
+    reds = [mail] if mail.tlp == "RED" else []
+    send_in_thread(
+        app, session, incident, parsed, [to], base, body, "acknowledgement",
+        red_mails=reds,
+    )  # fmt: skip
 
 
 def acknowledgement_text(

@@ -122,3 +122,23 @@ def test_an_acknowledgement_is_plain_text_a_person_can_read_raw(
     assert b"Content-Transfer-Encoding: 7bit" in head
     assert max(len(line) for line in body.split(b"\r\n")) <= 76
     assert b"has opened incident EGI-20261204-01\r\nfor it." in body
+
+
+def test_a_red_report_s_subject_is_withheld_from_a_reply_to_that_did_not_get_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    secret = "Credentials of jdoe stolen from wn12"
+    raw = mail(
+        subject=f"[TLP:RED] {secret}",
+        body="TLP:RED\nSee subject.\n",
+        message_id="<red-reply-to@cert.example.net>",
+        headers={"Reply-To": "team@cert.example.net"},
+    )
+    assert process_delivery(app, RawMail(raw, NOW, "test")).incident
+    with app.db.transaction() as session:
+        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    message = email.message_from_bytes(sent, policy=email.policy.default)
+    assert message["To"] == "team@cert.example.net"
+    assert secret not in str(message)
+    assert "withheld: TLP:RED" in message["Subject"]
