@@ -284,6 +284,25 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
     assert not extract.is_closure_report("Re: closure report", (promise,))
 
 
+@pytest.mark.parametrize(
+    ("subject", "text", "closure"),
+    [
+        ("Re: incident", "## Lesson(s) learnt\n- patch\n\n**Solution:** rebuilt\n", True),
+        ("Re: incident", "| Lessons Learned | patch faster |\nRESOLUTION\nrebuilt\n", True),
+        ("Re: incident", "This is our FINAL REPORT.\nResolution: rebuilt\n", True),
+        ("Final report", "Lessons learnt: patch faster\n", True),
+        ("Final report", "Closing report of the incident, as promised.\n", False),
+        ("Final report", "Hosts reinstalled, nothing else to add.\n", False),
+        ("Re: incident", "Resolution: rebuilt\nSolution: rebuilt twice\n", False),
+    ],
+)
+def test_closure_signs_in_the_ways_sites_write_them(
+    subject: str, text: str, closure: bool
+) -> None:
+    part = TextPart("1", "text/plain", "body", text)
+    assert extract.is_closure_report(subject, (part,)) is closure
+
+
 @pytest.fixture
 def uncached_lines(monkeypatch):
     # A repeated megabyte is read in identical pieces, which the line caches

@@ -20,6 +20,9 @@ _CLOSURE_WORDS = re.compile(
     r"|\bincident[ \t]+closure\b",
     re.IGNORECASE,
 )
+# A word that each sign of a line needs (lessons_learnt and resolution as
+# sections.py names them, and _CLOSURE_WORDS).
+_SIGN_WORDS = re.compile(r"lesson|solution|closure|final|closing", re.IGNORECASE)
 # "We will send the closure report next week" announces one, it is not one.
 _PROMISE = re.compile(
     r"\b(?:will|shall|going[ \t]+to|please|send[ \t]+the|expect|await)\b", re.I
@@ -55,6 +58,10 @@ def is_closure_report(subject: str, text_parts: Sequence[TextPart]) -> bool:
     signs: set[str] = set()
     if _CLOSURE_WORDS.search(subject) and not _PROMISE.search(subject):
         signs.add("named")
+    # Every sign a line can give holds one of these words: a mail without
+    # any (nearly all mail) is not split into lines and headings here.
+    if not any(_SIGN_WORDS.search(part.text) for part in text_parts):
+        return False
     for part in text_parts:
         for _, line, _ in _lines(part, Context(subject=subject)):
             found = heading(line)
