@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import indicators, sections, times
+from mailbot.extract import dates, indicators, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.hosts import is_hostname
@@ -101,8 +101,9 @@ def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
     # its year 0 is none (ValueError).
     for line in ("at 9999-12-31 23:59 -0500", "at 01/01/0001 00:30 CET"):
         assert values(line) == set()
-    year_zero = values("at 0000-12-04 10:00 UTC")
-    assert year_zero == {("evidence", "2026-12-04T10:00:00Z")}  # the mail's day
+    # Year 0 is before 1900: its time is refused, and does not take the
+    # mail's day instead (see the test of years before 1900).
+    assert values("at 0000-12-04 10:00 UTC") == set()
 
 
 @pytest.mark.parametrize(
@@ -113,6 +114,13 @@ def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
         ("isolated on 31.12.2026 at 10:00 and between 06:00 and 06:45 UTC", ""),
         ("seen 2026-02-29 23:59:59, Feb 29 10:00:00 and 4 Dec 2026 1:30 PM", ""),
         ("discovered at 01:30", "on 4 December 2026 (times are CET)"),
+        # Digits decide whether a slashed date is open (both up to 12) and
+        # whether a year is before 1900; the plan of the shape must not.
+        ("Date:          12/6/2026 11:47:03 PM, 6/12/2026 10:00 and 4-12-2026", ""),
+        ("0999-12-04 03:15:22 | 1026-12-04 03:16 | 2026-12-04 03:15:20 GMT", ""),
+        ("[UTC] 2026-12-04 03:15 Detection; Zeitpunkt (MEZ): 03.12.2026 23:10:05", ""),
+        ("le 2 décembre 2026 à 22h10m05, à 23 h 05, klo 14.25, om 14.05 uur", ""),
+        ("root  pts/0  203.0.113.61  Thu Dec  3 02:11:00 - 02:47  (00:36)", ""),
     ],
 )
 def test_the_next_line_of_a_shape_finds_its_own_times(
@@ -569,3 +577,178 @@ def test_a_line_read_again_gives_what_its_part_says() -> None:
     assert ("affected_hosts", "203.0.113.5") in values(line, context=ours)
     assert ("attacker_ips", "203.0.113.5") in values(line)
     assert values(line) == amsterdam
+
+
+US = extract.Context(timezone="America/Chicago", reference_time=REFERENCE)
+SYDNEY = extract.Context(timezone="Australia/Sydney", reference_time=REFERENCE)
+UTC_SITE = extract.Context(timezone="UTC", reference_time=REFERENCE)
+
+
+def stamps(text: str, context: extract.Context = UTC_SITE) -> list[str]:
+    return sorted(f.value for f in run(text, context=context) if f.kind == "timestamp")
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "utc"),
+    [
+        # Windows' en-US event text: a 12-hour clock says month first.
+        ("Date: 12/6/2026 11:47:03 PM", UTC_SITE, "2026-12-06T23:47:03Z"),
+        ("Date: 12/6/2026 11:47:03", UTC_SITE, "2026-06-12T11:47:03Z"),
+        # A number over 12 settles the order, whatever the clock.
+        ("Date: 13/6/2026 11:47 PM", UTC_SITE, "2026-06-13T23:47:00Z"),
+        ("Date: 6/13/2026 11:47", UTC_SITE, "2026-06-13T11:47:00Z"),
+        # Dotted dates are always day first.
+        ("am 6.12.2026 um 11:47 PM", UTC_SITE, "2026-12-06T23:47:00Z"),
+        # The mail's Date (4 December 2026): when only one reading falls in
+        # the 30 days up to it, that one, whatever the clock says.
+        ("Date: 3/12/2026 10:00:00 PM", UTC_SITE, "2026-12-03T22:00:00Z"),
+        ("Date: 12/3/2026 10:00:00", UTC_SITE, "2026-12-03T10:00:00Z"),
+        # The site's zone: US sites write month first, Australian ones day
+        # first even with am/pm.
+        ("seen on 12/6/2026 at 10:00", US, "2026-12-06T16:00:00Z"),
+        ("Date: 4/12/2026 9:15:22 pm", SYDNEY, "2026-12-04T10:15:22Z"),
+    ],
+)
+def test_a_slashed_date_is_read_in_the_order_that_settles_it(
+    text: str, context: extract.Context, utc: str
+) -> None:
+    assert stamps(text, context) == [utc]
+
+
+def test_the_parts_other_dates_settle_an_open_date() -> None:
+    # "13/11/2026" shows this part writes the day first, even beside a PM;
+    # "11/13/2026" that it writes the month first, even on a 24-hour clock.
+    day_first = "first seen 13/11/2026 10:00\nlast seen 12/6/2026 11:47 PM"
+    assert stamps(day_first) == ["2026-06-12T23:47:00Z", "2026-11-13T10:00:00Z"]
+    month_first = "first seen 11/13/2026 10:00\nlast seen 12/6/2026 11:47"
+    assert stamps(month_first) == ["2026-11-13T10:00:00Z", "2026-12-06T11:47:00Z"]
+    # Both orders in one part settle nothing: the clock decides again.
+    both = "13/11/2026 10:00, 11/13/2026 10:00\nlast 12/6/2026 11:47 PM"
+    assert "2026-12-06T23:47:00Z" in stamps(both)
+
+
+def test_the_order_rules_one_by_one() -> None:
+    assert dates.date_order("on 12/6/2026", "Europe/Paris") == ""
+    assert dates.date_order("on 12/6/2026 and 25/6/2026", "America/Chicago") == "dm"
+    assert dates.date_order("on 12/6/2026", "America/New_York") == "md"
+    assert dates.date_order("on 12/6/2026", "Australia/Perth") == "dm"
+    assert dates.ordered((2026, 6, 12), "/", "", True) == (2026, 12, 6)
+    assert dates.ordered((2026, 6, 12), "/", "", False) == (2026, 6, 12)
+    assert dates.ordered((2026, 6, 12), "/", "dm", True) == (2026, 6, 12)
+    assert dates.ordered((2026, 6, 12), ".", "md", True) == (2026, 6, 12)
+    assert dates.ordered((2026, 6, 13), "/", "md", True) == (2026, 6, 13)
+    # The mail of 4 December 2026: 3 December is recent, 12 March is not.
+    assert dates.ordered((2026, 12, 3), "/", "", True, REFERENCE) == (2026, 12, 3)
+    assert dates.ordered((2026, 3, 12), "/", "", False, REFERENCE) == (2026, 12, 3)
+    # "12/11/2026" in a mail of 10 December: 11 December and 12 November are
+    # both recent, and the 12-hour clock decides again.
+    tenth = dt.datetime(2026, 12, 10, tzinfo=dt.UTC)
+    assert dates.ordered((2026, 11, 12), "/", "", True, tenth) == (2026, 12, 11)
+    assert dates.ordered((2026, 11, 12), "/", "", False, tenth) == (2026, 11, 12)
+    assert dates.ordered((2026, 6, 12), "/", "dm", True, REFERENCE) == (2026, 6, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("Zeitpunkt (UTC): 2026-12-04 03:15:22", "2026-12-04T03:15:22Z"),
+        ("Heure (UTC) : 2026-12-04 03:15:22", "2026-12-04T03:15:22Z"),
+        ("Time (CET): 2026-12-04 05:02 host disconnected", "2026-12-04T04:02:00Z"),
+        ("[UTC] 2026-12-04 03:15 Detection: brute force", "2026-12-04T03:15:00Z"),
+        ("[UTC] 03:15 login", "2026-12-04T03:15:00Z"),
+        ("UtcTime: 2026-12-04 04:40:11.873", "2026-12-04T04:40:11Z"),
+        # The time's own zone wins over the one before it.
+        ("Time (UTC): 2026-12-04 05:02 CET", "2026-12-04T04:02:00Z"),
+        # A zone that does not stand right before the time is not its zone.
+        ("UTC: see below. Seen 2026-12-04 05:02", "2026-12-04T04:02:00Z"),
+    ],
+)
+def test_a_zone_written_before_the_time_is_its_zone(text: str, utc: str) -> None:
+    assert stamps(text, SITE) == [utc]
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("connexion le 3 décembre 2026 à 22h10", "2026-12-03T21:10:00Z"),
+        ("connexion le 3 décembre 2026 à 22h10m05", "2026-12-03T21:10:05Z"),
+        ("connexion le 3 décembre 2026 à 22 h 10", "2026-12-03T21:10:00Z"),
+        ("connexion vers 9h30", "2026-12-04T08:30:00Z"),
+        ("kirjautuminen 3.12.2026 klo 14.25", "2026-12-03T13:25:00Z"),
+        ("melding op 2-12-2026 om 14.05 uur", "2026-12-02T13:05:00Z"),
+        ("Login am 03.12.2026 um 14.30 Uhr", "2026-12-03T13:30:00Z"),
+        ("přihlášení 1. 12. 2026 v 18:03", "2026-12-01T17:03:00Z"),
+        ("el 4 de diciembre de 2026 a las 02:40", "2026-12-04T01:40:00Z"),
+    ],
+)
+def test_times_and_dates_of_other_spellings(text: str, utc: str) -> None:
+    assert stamps(text, SITE) == [utc]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "la copie a duré 2h30 environ",  # a duration, not a time
+        "version 14.25 installed",
+        "at 14.25 and 3.12.2026",  # dotted times only after klo, om, um, uur
+        "sha 2h30x and 12h300",
+    ],
+)
+def test_look_alikes_of_other_spellings_are_no_times(text: str) -> None:
+    assert stamps(text, SITE) == []
+
+
+def test_a_year_before_1900_gives_no_timestamp() -> None:
+    # A device's unset clock: the time is refused, not moved to another day.
+    text = (
+        "0999-12-04 03:15:22 | Session opened | from 203.0.113.77\n"
+        "1026-12-04 03:16:40 | Session opened | from 203.0.113.77\n"
+        "on 4 Dec 1899 at 10:00 UTC and 01/02/1800 10:00\n"
+        "firewall: 2026-12-04 03:15:20 GMT"
+    )
+    assert stamps(text, SITE) == ["2026-12-04T03:15:20Z"]
+    assert stamps("(times are UTC, 1026-12-04)\nlogin at 03:15") == [
+        "2026-12-04T03:15:00Z"  # the part's date is refused, the mail's applies
+    ]
+
+
+def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
+    line = "root  pts/0  203.0.113.61  Thu Dec  3 02:11:00 - 02:47  (00:36)"
+    assert stamps(line) == ["2026-12-03T02:11:00Z", "2026-12-03T02:47:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fact"),
+    [
+        ("Nous avons réinstallé la machine le 04.12.2026 à 08:45.", "resolved_at"),
+        ("Der Knoten wurde am 04.12.2026 um 10:00 neu installiert.", "resolved_at"),
+        ("El nodo fue reinstalado el 04.12.2026 a las 11:45.", "resolved_at"),
+        ("La macchina è stata reinstallata il 04.12.2026 alle 11:45.", "resolved_at"),
+        ("De VM is op 04.12.2026 om 11:45 opnieuw geïnstalleerd.", "resolved_at"),
+        ("A VM foi suspensa às 15:05 de 04.12.2026.", "isolated_at"),
+        ("Er wurde am 04.12.2026 um 00:20 vom Netz genommen.", "isolated_at"),
+        ("The alert fired at 01:02 UTC.", "discovered_at"),
+        ("At 09:15 UTC our IDS raised an alert for ui01.", "discovered_at"),
+        ("Recebemos um alerta do IDS às 14:22 de 03.12.2026.", "discovered_at"),
+        ("[UTC] 2026-12-04 03:15 Detection: SSH brute force", "discovered_at"),
+        ("havaitsimme 3.12.2026 klo 14.25 kirjautumisia", "discovered_at"),
+        # A record of an alert is evidence: the word right after the time,
+        # or a quoted value of a JSON record.
+        ("- 2026-12-04 05:00 UTC alert from the IDS", "evidence"),
+        ('{"timestamp":"2026-12-04T01:02:03Z","event_type":"alert"}', "evidence"),
+        ('{"timestamp":"2026-12-04T01:02:03Z","state":"isolated"}', "evidence"),
+    ],
+)
+def test_fact_words_in_other_languages_and_alerts(text: str, fact: str) -> None:
+    found = [f.field for f in run(text, context=SITE) if f.kind == "timestamp"]
+    assert found == [fact]
+
+
+def test_the_next_bullet_does_not_lend_its_words_to_a_time() -> None:
+    found = values(
+        "- 2026-12-04 02:40 UTC malware dropped\n- 2026-12-04 05:00 UTC host isolated"
+    )
+    assert found == {
+        ("evidence", "2026-12-04T02:40:00Z"),
+        ("isolated_at", "2026-12-04T05:00:00Z"),
+    }

@@ -21,14 +21,28 @@ _D, _Y = r"(\d{1,2})", r"(\d{4})"
 DATES = (
     # The look-behinds stand after the first digit: see times._TIME.
     ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
+    # Day first, or month first in US writing (see `ordered`): "04.12.2026",
+    # "4/12/2026", "4-12-2026", and "4. 12. 2026" as Czech and German write.
     (
         "dmy",
-        re.compile(r"(\d(?<![\d.]\d)\d?)[./]" + _D + r"[./]" + _Y + r"(?![\d.])"),
+        re.compile(
+            r"(\d(?<![\d.-]\d)\d?)(?:[/-]|\.[ ]?)"
+            + _D
+            + r"(?:[/-]|\.[ ]?)"
+            + _Y
+            + r"(?![\d.])"
+        ),
     ),
     (
         "dMy",
         re.compile(
-            r"(?<![\d\w])" + _D + r"\.?[ \t]+(" + MON + r")\.?,?[ \t]+" + _Y + r"\b",
+            r"(?<![\d\w])"
+            + _D
+            + r"\.?[ \t]+(?:de[ \t]+)?("
+            + MON
+            + r")\.?,?[ \t]+(?:de[ \t]+)?"
+            + _Y
+            + r"\b",
             re.I,
         ),
     ),
@@ -128,7 +142,7 @@ def _date_candidates(line: str):
     # Each as (name, (whole span, group spans...), date or None).
     if "-" in line:
         yield from _numeric("ymd", DATES[0][1], line)
-    if "." in line or "/" in line:
+    if "." in line or "/" in line or "-" in line:
         yield from _numeric("dmy", DATES[1][1], line)
     yield from _named_dates(line)
 
@@ -179,10 +193,93 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
         month, day, year = _month(groups[0]), int(groups[1]), int(groups[2])
     else:
         month, day, year = _month(groups[0]), int(groups[1]), None
-    # Year 0 is no year (it raised in datetime); a syslog date has none.
-    if not month or safe_date(2000 if year is None else year, month, day) is None:
+    # A syslog date has no year. A year before 1900 (0 included, which has
+    # no calendar) is a date, so that its time does not take another date,
+    # but no time on it is a timestamp: see `refused`.
+    check = 2000 if year is None else max(year, 1)
+    if not month or safe_date(check, month, day) is None:
         return None
     return year, month, day
+
+
+def refused(ymd: tuple | None) -> bool:
+    """Whether date `ymd` writes a year no incident report's evidence has.
+
+    Evidence is never from before 1900: such a year is a device's unset
+    clock or a typing error, and `clock.parse_instant` refuses years of
+    fewer than four digits anyway.
+    """
+    return ymd is not None and ymd[0] is not None and ymd[0] < 1900
+
+
+# Which numeric dates put the month first. "12/6/2026" is 6 December in US
+# writing, 12 June in most of the world; nothing in the date itself tells.
+_SLASHED = re.compile(r"(?<![\d.])(\d{1,2})[/-](\d{1,2})[/-]\d{4}(?![\d.])")
+# Sites whose zone says their people write the month first, or the day first
+# (with a 12-hour clock too, so that AM/PM cannot say month first there).
+_MONTH_FIRST_ZONES = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+    "America/Los_Angeles", "America/Anchorage", "America/Detroit",
+    "America/Indiana/", "America/Kentucky/", "America/Boise", "Pacific/Honolulu",
+    "US/",
+)  # fmt: skip
+_DAY_FIRST_12H_ZONES = ("Australia/", "Pacific/Auckland", "Asia/Kolkata")
+
+
+def date_order(text: str, site_zone: str) -> str:
+    """The order of a part's ambiguous numeric dates: "md", "dm" or "" (open).
+
+    A date of the part whose first number is over 12 ("13/12/2026") settles
+    it day first, one whose second is ("12/13/2026") month first; when the
+    part says both or neither, the site's zone may settle it.
+    """
+    orders = set()
+    if "/" in text or "-" in text:
+        for first, second in _SLASHED.findall(text):
+            if int(first) > 12 >= int(second):
+                orders.add("dm")
+            elif int(second) > 12 >= int(first):
+                orders.add("md")
+    if len(orders) == 1:
+        return orders.pop()
+    if site_zone.startswith(_MONTH_FIRST_ZONES):
+        return "md"
+    if site_zone.startswith(_DAY_FIRST_12H_ZONES):
+        return "dm"
+    return ""
+
+
+def ordered(
+    ymd: tuple, separator: str, order: str, twelve_hour: bool, reference=None
+) -> tuple:
+    """`ymd`, read day first by `date_of`, in the order that applies.
+
+    Only a date of two numbers up to 12 between slashes or hyphens is open.
+    What settles it, in this order: the part's other dates and the site's
+    zone (`order`, from `date_order`); the mail's Date `reference`, when only
+    one reading falls in the 30 days up to it (evidence is not from after
+    the mail, and mostly recent); a 12-hour clock on its time (Windows'
+    en-US "12/6/2026 11:47:03 PM") says month first; else day first, as most
+    of the world writes. Dotted dates are always day first.
+    """
+    year, month, day = ymd
+    if separator == "." or day > 12 or month > 12 or day == month:
+        return ymd
+    swapped = (year, day, month)
+    if order:
+        return swapped if order == "md" else ymd
+    recent = [_recent(date, reference) for date in (ymd, swapped)]
+    if recent[0] != recent[1]:
+        return ymd if recent[0] else swapped
+    return swapped if twelve_hour else ymd
+
+
+def _recent(ymd: tuple, reference) -> bool:
+    if reference is None or ymd[0] is None or ymd[0] < 1900:
+        return False
+    date = dt.date(*ymd)
+    latest = reference.date() + dt.timedelta(days=1)
+    return latest - dt.timedelta(days=31) <= date <= latest
 
 
 def _month(text: str) -> int:

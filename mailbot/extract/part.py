@@ -15,6 +15,7 @@ from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
 from mailbot.extract.fang import may_be_defanged, refang
 from mailbot.extract.hosts import is_within
+from mailbot.extract.hours import may_have_times
 from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import MAX_TIMES, PartClock, Stamp, part_clock, times_in
@@ -226,7 +227,7 @@ class _Reader:
         self.spoken = max((i.end for i in indicators), default=0)
         self._indicators(line, indicators)
         stamps: Sequence[Stamp] = ()
-        if not state.received and ":" in line.text:
+        if not state.received and may_have_times(line.text):
             stamps, skipped = _times(text, self.clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
@@ -360,7 +361,9 @@ class _Reader:
         facts = not line.forwarded and self.kind != "forward"
         if facts:
             # Prose wraps: the word naming the event may be on either side.
-            following = "" if heading(line.following) else line.following
+            following = line.following
+            if heading(following) or not _continues(following):
+                following = ""  # a heading, a new bullet or record
             # A new bullet or log record does not continue the line above.
             previous = line.previous[-80:] if _continues(line.text) else ""
         for stamp in stamps:

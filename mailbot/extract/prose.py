@@ -59,20 +59,38 @@ _STRONG_EVIDENCE = re.compile(
     r"|brute[ \t-]?force|backdoor|rootkit|suspicious)\b",
     re.IGNORECASE,
 )
+# The words of each fact, by language (English, German, French, Spanish and
+# Portuguese, Italian, Dutch, Swedish, Polish, Finnish, Czech). A detection
+# is when the site learnt of the incident, so it is discovery.
 _FACTS = {
     "discovered_at": (
-        r"discovered|detected|(?:we|i)\b[^.;]{0,20}\b(?:noticed|spotted)|entdeckt"
-        r"|festgestellt|bemerkt|découvert|détecté|detectad[oa]|descubiert[oa]"
-        r"|rilevat[oa]|upptäckt|ontdekt|wykryt\w*"
+        r"discovered|detected|detection|(?:we|i)\b[^.;]{0,20}\b(?:noticed|spotted)"
+        r"|entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
+        r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
+        r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
+        r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*"
+    ),
+    # An alert is discovery when a sentence tells it ("the alert fired at
+    # 01:02", "at 09:15 our IDS raised an alert"). A time followed at once by
+    # "alert" is a record of the alert among the evidence ("05:00 UTC alert
+    # from the IDS" in a timeline, a SIEM's "03:15 Alert: ..."): no fact.
+    "alert": (
+        r"alert(?:ed|s)?|alarm(?:ed|s)?|alerte|alerta|allerta|allarme|melding|larm"
     ),
     "isolated_at": (
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
-        r"|quarantined|taken[ \t]+offline|unplugged|isoliert|getrennt|isolée?"
-        r"|aislad[oa]|isolat[oa]|frånkopplad|geïsoleerd|odłączon\w*|irrotettiin"
+        r"|quarantined|taken[ \t]+offline|unplugged"
+        r"|isoliert|getrennt|vom[ \t]+netz[ \t]+genommen"
+        r"|isolée?|déconnectée?|suspendue?"
+        r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
+        r"|geïsoleerd|losgekoppeld|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
         r"[ \t]+(?:production|service)|cleaned[ \t]+up"
+        r"|neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
+        r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
+        r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*"
     ),
 }
 _FACT = re.compile(
@@ -85,6 +103,9 @@ _FACT_HINT = re.compile(
     r"|descubi|rilev|upptäck|ontdek|wykry|isol|disconn|firewal|cut|paus|suspend"
     r"|quarant|offline|unplug|getrenn|aisla|frånkop|geïsol|odłącz|irrotet|resolv"
     r"|reinst|re-inst|restor|rebuil|fixed|back|cleaned"
+    r"|alert|alarm|larm|erkannt|detec|allerta|melding|gedetect|havait|zjist|zjišt"
+    r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
+    r"|opnieuw|ominst|przeinst|uudelleen|přeinst"
 )
 _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
 
@@ -132,10 +153,22 @@ def fact_of(before: str, after: str) -> str | None:
         after = after[: stop.start()]
     best, distance = None, 10**6
     for match in _FACT.finditer(before):
-        if len(before) - match.end() < distance:
+        if len(before) - match.end() < distance and not _quoted(before, match):
             best, distance = match.lastgroup, len(before) - match.end()
+    best = "discovered_at" if best == "alert" else best
     for match in _FACT.finditer(after):
+        if _quoted(after, match):
+            continue
         if match.start() < distance:
-            best, distance = match.lastgroup, match.start()
+            best = match.lastgroup
+            if best == "alert":
+                best = "discovered_at" if after[: match.start()].strip() else None
         break
     return best
+
+
+def _quoted(text: str, match: re.Match[str]) -> bool:
+    # '"event_type":"alert"': a word in double quotes is a value of a record
+    # (JSON, CSV), not the writer's account of what happened.
+    start, end = match.span()
+    return text[start - 1 : start] == '"' and text[end : end + 1] == '"'

@@ -15,7 +15,18 @@ import re
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailbot.extract.dates import DATES, MON, Dates, date_of, find_dates, safe_date
+from mailbot.extract.dates import (
+    DATES,
+    MON,
+    Dates,
+    date_of,
+    date_order,
+    find_dates,
+    ordered,
+    refused,
+    safe_date,
+)
+from mailbot.extract.hours import colons, hours_hint
 from mailbot.extract.shape import has_digit, shape
 
 _ABBREVIATIONS = {
@@ -24,10 +35,12 @@ _ABBREVIATIONS = {
     "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
     "MDT": -360, "PST": -480, "PDT": -420, "JST": 540,
 }  # fmt: skip
+_ZONE_NAMES = (
+    r"UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT"
+    r"|PST|JST|MSK|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?"
+)
 _ZONE = (
-    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET"
-    r"|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT|PST|JST|MSK"
-    r"|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?|local[ \t]+time)"
+    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>" + _ZONE_NAMES + r"|local[ \t]+time)"
     r"(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
 )
 # The look-behind stands after the first digit so that the regex engine can
@@ -37,16 +50,24 @@ _TIME = re.compile(
     r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
 )
 _JOIN_BEFORE = re.compile(
-    r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|alle(?:[ \t]+ore)?|o|om|,)?[ \t,]*\Z", re.I
+    r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|klo|alle(?:[ \t]+ore)?|o|om|v|ve|,)?"
+    r"[ \t,]*\Z",
+    re.I,
 )
 _JOIN_AFTER = re.compile(r"\A[ \t,]*(?:on|am|le|el|il|op|den)?[ \t,]*\Z", re.I)
 _SHARED_ZONE = re.compile(r"\A[ \t]*(?:and|und|et|y|e|to|till|until|bis|-|–)[ \t]*\Z")
 _PREPOSITION = re.compile(
-    r"(?:\b(?:at|um|à|las|kl\.?|ore|o|om|since|from|between|and|until|till|to|by"
-    r"|seit|ab|bis|vers|desde|dalle|alle)|@|\()[ \t]*\Z",
+    r"(?:\b(?:at|um|à|las|kl\.?|klo|ore|o|om|since|from|between|and|until|till|to"
+    r"|by|seit|ab|bis|vers|desde|dalle|alle|às|v|ve)|@|\()[ \t]*\Z",
     re.I,
 )
 MAX_TIMES = 40
+# A zone written before the time it applies to: "Zeitpunkt (UTC): 2026-12-04
+# 03:15:22", "[UTC] 03:15", "Time (CET): ...", Sysmon's "UtcTime: ...".
+_ZONE_BEFORE = re.compile(
+    r"(?:[(\[][ \t]*(?P<bracketed>" + _ZONE_NAMES + r")[ \t]*[)\]][ \t]*:?"
+    r"|(?<![\w])(?P<named>UTC|GMT|Utc)(?:[ \t]?[Tt]ime)?[ \t]*:)[ \t]*\Z"
+)
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 # "(all) times are UTC": only where the match ends and the zone are used, so
@@ -78,19 +99,21 @@ class PartClock(NamedTuple):
     zone: str
     reference: dt.datetime | None
     date: dt.date | None = None
+    order: str = ""  # of "4/12/2026": "md", "dm", or "" (see dates.date_order)
 
 
 def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
     """The zone (and date) that a note such as "(times are UTC, 2026-12-04)" sets."""
     match = _PART_ZONE.search(text.lower()) if "time" in text.lower() else None
+    order = date_order(text, zone)
     if match is None:
-        return PartClock(zone, reference)
+        return PartClock(zone, reference, None, order)
     date = None
     window = text[match.end() : match.end() + 30]
     found = DATES[0][1].search(window)
-    if found:
+    if found and int(found[1]) >= 1900:
         date = safe_date(int(found[1]), int(found[2]), int(found[3]))
-    return PartClock(match.group(1).upper(), reference, date)
+    return PartClock(match.group(1).upper(), reference, date, order)
 
 
 def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
@@ -109,10 +132,16 @@ def times_in(
     # A time of day is a digit, a colon and two digits: most lines with a
     # colon have none, and need neither a plan nor a look for dates.
     if ":" not in line or not _CLOCK_HINT(line):
-        return [], 0
+        if not hours_hint(line):
+            return [], 0
+        line = colons(line)
+        if not _CLOCK_HINT(line):
+            return [], 0
+    elif hours_hint(line):
+        line = colons(line)
     limit = len(line)
     if following:
-        line = line + " " + following[:40]
+        line = line + " " + colons(following[:40])
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
     if len(line) > _PLANNED or not has_digit(line):
@@ -138,6 +167,8 @@ def times_in(
 # are dates; and the values, which do. Lines that differ only in their digits
 # share the first half.
 _PLANNED = 540
+
+
 _PLANS_KEPT = 4096
 Span = tuple[int, int]  # (-1, -1): the group took no part
 
@@ -180,6 +211,7 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
     dates = Dates(found)
     runs = []
     for index, match in enumerate(times):
+        zone = _spans(match, _ZONE_GROUPS)
         own = _zone_of(match) is not None
         later = times[index + 1 : index + 4]
         shared = None if own else _shared_zone(line, match, later)
@@ -187,23 +219,45 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
         start = match.start()
         if before is not None and start - before[1] <= 12:
             start = before[0]
+        if not own and shared is None:
+            prior = _zone_before(line, start)
+            if prior is not None:
+                own, zone = True, (prior, (-1, -1), (-1, -1))
         runs.append(
             _Run(
                 start,
                 match.end(),
                 _spans(match, _CLOCK_GROUPS),
-                _spans(match, _ZONE_GROUPS),
+                zone,
                 index if own else None if shared is None else index + 1 + shared,
                 _date_for(line, match, dates),
                 _plausible_bare(line, match),
             )
         )
+        if index and _is_duration(line, times[index - 1], match):
+            # No date, zone or plausibility: the stamps skip it.
+            runs[-1] = runs[-1]._replace(zone_from=None, date=None, bare=False)
     ends = [(item[0], item[1]) for item in found]
     plan = _Plan(candidates, valid, runs, skipped, len(set(ends)) == len(ends))
     ymds: list = [None] * len(candidates)
     for item in found:
         ymds[item[3]] = item[2]
     return plan, ymds
+
+
+def _is_duration(line: str, previous: re.Match[str], match: re.Match[str]) -> bool:
+    # `last` writes "02:11 - 02:47  (00:36)": a time in brackets right after
+    # another time is how long it lasted.
+    gap = line[previous.end() : match.start()]
+    return gap.strip(" \t") == "(" and line[match.end() : match.end() + 1] == ")"
+
+
+def _zone_before(line: str, start: int) -> Span | None:
+    """The span of a zone written just before the time (or date) at `start`."""
+    found = _ZONE_BEFORE.search(line, max(0, start - 40), start)
+    if found is None:
+        return None
+    return found.span("bracketed") if found["bracketed"] else found.span("named")
 
 
 def _spans(match: re.Match[str], groups: tuple[int, ...]) -> tuple:
@@ -245,8 +299,20 @@ def _stamps(
         zone = None
         if run.zone_from is not None:
             zone = _zone_text(line, plan.runs[run.zone_from].zone)
-        date = None if run.date is None else ymds[run.date]
+        date = None
+        if run.date is not None and ymds[run.date] is not None:
+            name, spans = plan.dates[run.date]
+            date = ymds[run.date]
+            if name == "dmy":
+                # The separator stands after the first number.
+                twelve_hour = ampm[0] >= 0
+                separator = line[spans[0][1]]
+                date = ordered(
+                    date, separator, clock.order, twelve_hour, clock.reference
+                )
         if date is None and zone is None and not run.bare:
+            continue
+        if refused(date):
             continue
         text = _utc_text(date, hms, zone or clock.zone, clock)
         if text is not None:

@@ -1,0 +1,41 @@
+"""Times of day written without a colon, as French, Finnish, Dutch and German do.
+
+"22h10", "22h10m05", "22 h 10", and dotted times after the words that
+announce a time ("klo 14.25", "om 14.05 uur", "um 14.30 Uhr") are written
+"22:10" in place, with the line's length kept so that the spans of what is
+found stay those of the line. `times.times_in` then reads them as any time.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HOURS = re.compile(
+    r"(?<![\w:.])(?P<h>\d{1,2})[ \t]?h[ \t]?(?P<m>\d{2})(?:m(?P<s>\d{2}))?(?![\w:])"
+    r"|(?<!\w)(?P<word>(?:klo|kl\.?|om|um)[ \t]+)(?P<dh>\d{1,2})\.(?P<dm>\d{2})"
+    r"(?!\d|\.\d)"
+    r"|(?<![\w:.])(?P<uh>\d{1,2})\.(?P<um>\d{2})(?=[ \t]*(?:uur|Uhr)\b)"
+)
+# A cheap necessary condition of _HOURS.
+hours_hint = re.compile(
+    r"\d[ \t]?h[ \t]?\d\d|(?:klo|kl\.?|om|um)[ \t]+\d{1,2}\.\d\d"
+    r"|\d\.\d\d[ \t]*(?:uur|Uhr)"
+).search
+
+
+def may_have_times(line: str) -> bool:
+    """Whether `line` may write a time of day (cheap; `times.times_in` decides)."""
+    return ":" in line or hours_hint(line) is not None
+
+
+def colons(line: str) -> str:
+    """`line` with "22h10", "22 h 10", "klo 14.25" written "22:10", "14:25"."""
+    if not hours_hint(line):
+        return line
+    return _HOURS.sub(_as_colons, line)
+
+
+def _as_colons(match: re.Match[str]) -> str:
+    word = match["word"] or ""
+    clock = [g for g in match.group("h", "m", "s", "dh", "dm", "uh", "um") if g]
+    return (word + ":".join(clock)).ljust(match.end() - match.start())
