@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from mailbot import limits, store
+from mailbot import limits, logs, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.db.models import Mail
@@ -124,12 +124,12 @@ def process_stored(
         return quarantine(app, mail_id, "limits", over, mark_done)
     started = time.monotonic()
     try:
-        with limits.time_limit(bounds.max_seconds_per_mail):
+        with logs.about_mail(mail_id), limits.time_limit(bounds.max_seconds_per_mail):
             parsed = _stage("parse", parse_within, raw, bounds)
             classification = _stage("classify", classify_parsed, parsed)
         # The timer stays off while the database is used: a signal raised
         # inside a driver call leaves its connection in no usable state.
-        with app.db.transaction(session) as current:
+        with logs.about_mail(mail_id), app.db.transaction(session) as current:
             tag = _stage(
                 "record", _record, app, current, mail_id, parsed, classification
             )

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailbot import extract, fields, roles
+from mailbot import extract, fields, logs, roles
 from mailbot.app import App
 from mailbot.csirt import closure
 from mailbot.db.models import FieldValue, Incident, Mail
@@ -63,7 +63,7 @@ def mails_to_read(app: App, tag: str | None) -> list[tuple[int, int]]:
 
 def reextract_mail(app: App, mail_id: int) -> tuple[int, int]:
     """Replace one mail's values; (values before, values after)."""
-    with app.db.transaction() as session:
+    with logs.about_mail(mail_id), app.db.transaction() as session:
         mail = session.get(Mail, mail_id)
         assert mail is not None and mail.incident_id is not None
         incident = session.get(Incident, mail.incident_id)

@@ -131,6 +131,7 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
         flags = f" !{','.join(mail['flags'])}" if mail.get("flags") else ""
         lines.append(
             f"  {mail['date']} {arrow} {mail['role']:<10} {mail['from']}{flags}"
+            f"  (mail {mail['id']})"
         )
         lines.append(f"      {mail['subject']}")
     return lines

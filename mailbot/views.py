@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from mailbot import extract, fields, incidents
 from mailbot.app import App
@@ -136,11 +136,15 @@ def _sites(session: Session, family: list[int]) -> list[str]:
 def _messages(session: Session, family: list[int]) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Mail)
+        # Up to megabytes a mail, and not shown.
+        .options(defer(Mail.raw))
         .where(Mail.incident_id.in_(family))
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )
     return [
         {
+            # What log lines call "mail N" and `quarantine retry` takes.
+            "id": mail.id,
             "message_id": mail.message_id,
             "from": mail.from_addr,
             "to": list(mail.recipients or []),

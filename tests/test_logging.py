@@ -131,3 +131,37 @@ def test_secrets_are_blanked_in_messages_and_tracebacks(restore_logging) -> None
     # Too short to blank out without mangling ordinary words.
     log.info("abc stays")
     assert "abc stays" in out.getvalue()
+
+
+def test_lines_of_the_parser_and_extraction_name_their_mail(
+    tmp_path: Path, database_url: str, restore_logging
+) -> None:  # type: ignore[no-untyped-def]
+    from mailbot.mail import RawMail
+    from mailbot.process import process_delivery
+
+    app = make_app(tmp_path, database_url, now=NOW)
+    # More addresses than a part's value budget: extraction warns, and its
+    # warning cannot name the mail itself.
+    flood = "".join(f"203.0.{n // 250}.{n % 250 + 1}\n" for n in range(5_200))
+    raw = mail(subject="Scans", message_id="<flood@cert.example.net>", body=flood)
+    out = io.StringIO()
+    logs.configure("WARNING", "text", stream=out)
+    outcome = process_delivery(app, RawMail(raw, NOW, "test"))
+    lines = out.getvalue().splitlines()
+    budget = [line for line in lines if "values read" in line]
+    assert budget and all(
+        f"mailbot.extract.part: mail {outcome.mail_id}: part " in line for line in budget
+    ), lines
+    # JSON lines carry the mail as a field of its own.
+    out = io.StringIO()
+    logs.configure("WARNING", "json", stream=out)
+    second = mail(subject="Scans", message_id="<flood-2@cert.example.net>", body=flood)
+    outcome = process_delivery(app, RawMail(second, NOW, "test"))
+    entries = [json.loads(line) for line in out.getvalue().splitlines()]
+    warned = [e for e in entries if "values read" in e["message"]]
+    assert warned and all(e["mail"] == f"mail {outcome.mail_id}" for e in warned)
+    # Outside a mail's processing nothing is added.
+    logging.getLogger("mailbot.extract.part").warning("no mail here")
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert "mail" not in last and last["message"] == "no mail here"
+    app.close()

@@ -42,6 +42,10 @@ def test_show_reads_like_a_summary(tmp_path: Path, database_url: str) -> None:
         "(OVERDUE by 1 d 23 h), 1 reminder(s) sent"
     ) in text
     assert "report          SITE-A         due 2026-12-04T13:55:00Z met" in text
+    # Each mail with the id that log lines ("mail N: ...") and
+    # `quarantine retry ID` use.
+    mails = text.split("Mails (3):", 1)[1].split("Audit trail", 1)[0]
+    assert "<- site       admin@site-a.example.com  (mail 1)" in mails
 
     other = run_cli(env, "--now", "2026-12-04T12:00:00Z", "show", "EGI-20261204-02")
     assert "  from site:      soc@site-c.example.com" in other.stdout
