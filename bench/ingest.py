@@ -222,7 +222,7 @@ def main() -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        help="[intake] workers for mailbot (default: mailbot's own, one per spare CPU)",
+        help="[intake] workers for mailbot (default: mailbot's own, 0: no read-ahead)",
     )
     parser.add_argument("--json", action="store_true", help="end with a JSON line")
     parser.add_argument(
