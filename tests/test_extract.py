@@ -121,6 +121,7 @@ def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
         ("[UTC] 2026-12-04 03:15 Detection; Zeitpunkt (MEZ): 03.12.2026 23:10:05", ""),
         ("le 2 décembre 2026 à 22h10m05, à 23 h 05, klo 14.25, om 14.05 uur", ""),
         ("root  pts/0  203.0.113.61  Thu Dec  3 02:11:00 - 02:47  (00:36)", ""),
+        ('203.0.113.5 - - [31/Jan/2014:07:19:02 +0100] "POST /x" 200', ""),
     ],
 )
 def test_the_next_line_of_a_shape_finds_its_own_times(
@@ -295,8 +296,16 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
 @pytest.mark.parametrize(
     ("subject", "text", "closure"),
     [
-        ("Re: incident", "## Lesson(s) learnt\n- patch\n\n**Solution:** rebuilt\n", True),
-        ("Re: incident", "| Lessons Learned | patch faster |\nRESOLUTION\nrebuilt\n", True),
+        (
+            "Re: incident",
+            "## Lesson(s) learnt\n- patch\n\n**Solution:** rebuilt\n",
+            True,
+        ),
+        (
+            "Re: incident",
+            "| Lessons Learned | patch faster |\nRESOLUTION\nrebuilt\n",
+            True,
+        ),
         ("Re: incident", "This is our FINAL REPORT.\nResolution: rebuilt\n", True),
         ("Final report", "Lessons learnt: patch faster\n", True),
         ("Final report", "Closing report of the incident, as promised.\n", False),
@@ -752,3 +761,112 @@ def test_the_next_bullet_does_not_lend_its_words_to_a_time() -> None:
         ("evidence", "2026-12-04T02:40:00Z"),
         ("isolated_at", "2026-12-04T05:00:00Z"),
     }
+
+
+def test_an_apache_date_is_the_date_of_its_time() -> None:
+    # It was not read: the time took the mail's day (4 December 2026).
+    line = '203.0.113.5 - - [31/Jan/2014:07:19:02 +0100] "POST /profile.php" 200'
+    assert stamps(line, SITE) == ["2014-01-31T06:19:02Z"]
+
+
+def test_a_logs_intro_line_names_the_zone_of_its_records() -> None:
+    text = (
+        "Auszug fail2ban.log (Serverzeit UTC):\n"
+        "2026-12-03 22:01:13,442 fail2ban.actions: NOTICE [sshd] Ban 203.0.113.88\n"
+        "\n"
+        "Seen again 2026-12-03 22:05 by the firewall.\n"
+    )
+    assert stamps(text, SITE) == ["2026-12-03T21:05:00Z", "2026-12-03T22:01:13Z"]
+
+
+def test_a_fact_word_past_a_conjunction_speaks_of_the_next_time() -> None:
+    found = values(
+        "El 04.12.2026 el nodo fue aislado a las 03:10 y reinstalado a las 11:45."
+    )
+    assert found == {
+        ("isolated_at", "2026-12-04T02:10:00Z"),
+        ("resolved_at", "2026-12-04T10:45:00Z"),
+    }
+    # With no fact word before it, the time takes the one after it.
+    assert values("At 10:00 and 10:30 we isolated it.") == {
+        ("isolated_at", "2026-12-04T09:00:00Z"),
+        ("isolated_at", "2026-12-04T09:30:00Z"),
+    }
+
+
+FIFTH = extract.Context(
+    timezone="Europe/Amsterdam",
+    reference_time=dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC),
+)
+
+
+def test_a_time_without_a_date_takes_the_parts_only_date() -> None:
+    text = (
+        "On 4 December 2026 at 02:40 our IDS raised an alert.\n\n"
+        "The node was isolated at 03:10.\n"
+    )
+    assert values(text, context=FIFTH) == {
+        ("discovered_at", "2026-12-04T01:40:00Z"),
+        ("isolated_at", "2026-12-04T02:10:00Z"),
+    }
+    # Unless the line places it relative to the mail ...
+    relative = text + "We reinstalled it this morning at 08:45.\n"
+    assert ("resolved_at", "2026-12-05T07:45:00Z") in values(relative, context=FIFTH)
+    # ... or the date would put it after the mail (then the latest such time
+    # before the mail, as without a date).
+    late = "logins at 23:41 UTC. We discovered this at 2026-12-05 08:10 UTC."
+    assert ("evidence", "2026-12-04T23:41:00Z") in values(late, context=FIFTH)
+    # Two dates in the part: no date of the part.
+    two = text + "Logs of 3 December 2026 attached.\n"
+    assert ("isolated_at", "2026-12-05T02:10:00Z") in values(two, context=FIFTH)
+
+
+def test_a_record_opening_with_its_stamp_does_not_continue_the_line_above() -> None:
+    text = (
+        "[Thu Dec 03 21:14:07.123456 2026] [php:error] [client 203.0.113.19:5012] x"
+        " in /var/www/html/img.php on line 3\n"
+        "[Thu Dec 03 21:14:09.004211 2026] [php:error] [client 203.0.113.20:5012] y"
+    )
+    found = values(text)
+    assert ("unclassified", "203.0.113.20") in found
+    assert ("affected_hosts", "203.0.113.20") not in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Quelle: 198.51.100.77", ("attacker_ips", "198.51.100.77")),
+        ("origen del ataque: 198.51.100.77", ("attacker_ips", "198.51.100.77")),
+        ("NOTICE [sshd] Ban 203.0.113.88", ("attacker_ips", "203.0.113.88")),
+        (
+            "tráfico hacia el servidor de mando y control 198.51.100.250",
+            ("attacker_ips", "198.51.100.250"),
+        ),
+        (
+            "brute force against se01.site-a.example.org",
+            ("affected_hosts", "se01.site-a.example.org"),
+        ),
+        (
+            "De aanvaller logde in op gpu07.site-a.example.org.",
+            ("affected_hosts", "gpu07.site-a.example.org"),
+        ),
+        # A weak cue speaks only for the site's own names and addresses.
+        ("scans against 198.51.100.9", ("unclassified", "198.51.100.9")),
+    ],
+)
+def test_cue_words_of_more_languages(text: str, expected: tuple[str, str]) -> None:
+    assert expected in values(text)
+
+
+def test_the_cues_of_an_intro_line_stay_before_its_colon() -> None:
+    # "Een phishing site op uw netwerk:" names what is pasted below; the
+    # line after "talking to mx...:" says nothing about mx.
+    phishing = (
+        "Een phishing site op uw netwerk:\n\nhttp://x.example.com/ [203.0.113.11]"
+    )
+    assert ("attacker_ips", "203.0.113.11") in values(phishing)
+    bounce = (
+        "... while talking to mx.example.com.:\n"
+        "<<< 550 Access denied, banned sending IP [203.0.113.222]"
+    )
+    assert ("unclassified", "mx.example.com") in values(bounce)

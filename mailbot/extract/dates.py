@@ -61,7 +61,10 @@ DATES = (
     ),
     (
         "apache",
-        re.compile(r"\b" + _D + r"/(" + MON + r")/" + _Y + r":(?=\d{2}:\d{2})", re.I),
+        # times.times_in writes the colon after the year as a space.
+        re.compile(
+            r"\b" + _D + r"/(" + MON + r")/" + _Y + r"[: ](?=\d{2}:\d{2})", re.I
+        ),
     ),
     (
         "syslog",
@@ -200,6 +203,25 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
     if not month or safe_date(check, month, day) is None:
         return None
     return year, month, day
+
+
+# Longer parts are logs, whose records carry their own dates.
+_ONLY_DATE_TEXT = 20_000
+
+
+def only_date(text: str, reference: dt.datetime | None) -> dt.date | None:
+    """The one date (with a year) that `text` writes, if not after `reference`."""
+    if len(text) > _ONLY_DATE_TEXT or not any(c.isdigit() for c in text[:2000]):
+        return None
+    written = {ymd for _, _, ymd, _ in find_dates(text)[2] if not refused(ymd)}
+    written.discard(None)
+    dated = {ymd for ymd in written if ymd[0] is not None}
+    if len(dated) != 1 or len(written) != 1:
+        return None
+    date = safe_date(*dated.pop())
+    if date is None or reference is None or date > reference.date():
+        return None
+    return date
 
 
 def refused(ymd: tuple | None) -> bool:

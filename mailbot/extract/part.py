@@ -20,6 +20,7 @@ from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import MAX_TIMES, PartClock, Stamp, part_clock, times_in
 from mailbot.extract.values import UNCLASSIFIED, Context
+from mailbot.extract.zones import block_zone
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ _RECORD = re.compile(
     r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]"
     r"|\d{1,3}(?:\.\d{1,3}){3}|tcp|udp)",
 )
+# A log record starts with its stamp, bracketed or not, with or without a
+# weekday: "[Thu Dec 03 21:14:07.123456 2026] [php:error] ...".
 _STAMPED = re.compile(
-    r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t])"
+    r"^[ \t]*\[?(?:[A-Z][a-z]{2}[ \t]+(?=[A-Z]))?"
+    r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t])"
 )
 _CSV_HEADER = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
@@ -83,6 +87,7 @@ class _State:
     columns: list[str] | None = None
     delimiter: str = ","
     received: bool = False
+    zone: str | None = None  # named by a log's intro line for the lines below
     inline: bool = False
     item: list = field(default_factory=list)  # [field, text, line]
     evidence_items: int = 0
@@ -188,6 +193,7 @@ class _Reader:
             state.block_to_end = "below" in line.text.lower()
         else:
             state.block_used = True
+        state.zone = block_zone(line.text) or state.zone
 
     def _blank(self) -> None:
         state = self.state
@@ -197,6 +203,7 @@ class _Reader:
         if state.block_used and not state.block_to_end:
             state.block, state.block_used = roles.NO_CUE, False
         state.columns = None
+        state.zone = None
 
     def _open_section(self, found: Heading, line: Line) -> None:
         self.flush_item()
@@ -228,7 +235,10 @@ class _Reader:
         self._indicators(line, indicators)
         stamps: Sequence[Stamp] = ()
         if not state.received and may_have_times(line.text):
-            stamps, skipped = _times(text, self.clock, line.following[:40])
+            clock = self.clock
+            if state.zone is not None:
+                clock = clock._replace(zone=state.zone)
+            stamps, skipped = _times(text, clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
         self._stamps(line, stamps)
@@ -268,7 +278,11 @@ class _Reader:
             if index + 1 < len(groups):
                 after = line.text[group[-1].end : groups[index + 1][0].start]
             else:
-                after = line.text[group[-1].end :] + " " + line.following[:80]
+                after = line.text[group[-1].end :]
+                # A line ending in ":" introduces the next: those words are
+                # not about this line's indicators.
+                if not after.rstrip().endswith(":"):
+                    after += " " + line.following[:80]
             cue = self._cue(line.text, group, before, after)
             # "ui01.example.org (192.0.2.15)": a name beside one of the site's
             # addresses names the same machine, and goes where the address goes.

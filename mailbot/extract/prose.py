@@ -159,12 +159,22 @@ def fact_of(before: str, after: str) -> str | None:
     for match in _FACT.finditer(after):
         if _quoted(after, match):
             continue
+        # "aislado a las 03:10 y reinstalado a las 11:45": past a conjunction
+        # the word after the time speaks of the next event, not of this one.
+        if best is not None and _CONJUNCTION.search(after[: match.start()]):
+            break
         if match.start() < distance:
             best = match.lastgroup
             if best == "alert":
                 best = "discovered_at" if after[: match.start()].strip() else None
         break
     return best
+
+
+_CONJUNCTION = re.compile(
+    r"(?:^|[\s,])(?:and|then|und|dann|et|puis|y|luego|e|poi|en|daarna|och|oraz|ja"
+    r"|a)[\s,]"
+)
 
 
 def _quoted(text: str, match: re.Match[str]) -> bool:

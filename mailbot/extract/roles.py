@@ -45,7 +45,9 @@ _PHRASES = {
         |from|venaient de|venant de|z adresu|desde|vanaf|källa|src|source
         |source ip|source_ip|src_ip|remote address|remote ip|blocked|bloqué
         |blockiert|gesperrt|brute force|brute-force|bruteforce|scanner
-        |exploitation|intrusion""",
+        |exploitation|intrusion|ban|banned|quelle|origen|origem|bron|źródło
+        |mando y control|comando y control|comando e controle|commande et contrôle
+        |comando e controllo""",
     "affected": """compromised|compromesso|infected|infiziert|besmet|affected
         |afectado|afectada|hacked|victim|is ours|ihrem netz|your network
         |our cloud vm|our cloud vms|your worker node|our worker node"""
@@ -67,11 +69,12 @@ _PHRASES = {
             "systems",
         )
     ),
-    "on": "on|auf|sur|su",
+    "on": "on|auf|sur|su|på",
     "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
         |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
         |ui|storage|head node""",
-    "toward": "to|do|zu|naar|vers|till",
+    "toward": """to|do|zu|naar|vers|till|against|gegen|contre|contra|contro|tegen
+        |mot|przeciwko|op""",
 }
 # Word beginnings that are cues whatever their ending ("exfiltrated", "beaconing").
 _STEMS = (

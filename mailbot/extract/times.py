@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import re
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.extract.dates import (
     DATES,
@@ -22,25 +21,17 @@ from mailbot.extract.dates import (
     date_of,
     date_order,
     find_dates,
+    only_date,
     ordered,
     refused,
     safe_date,
 )
 from mailbot.extract.hours import colons, hours_hint
 from mailbot.extract.shape import has_digit, shape
+from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
 
-_ABBREVIATIONS = {
-    "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
-    "MEZ": 60, "CEST": 120, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
-    "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
-    "MDT": -360, "PST": -480, "PDT": -420, "JST": 540,
-}  # fmt: skip
-_ZONE_NAMES = (
-    r"UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT"
-    r"|PST|JST|MSK|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?"
-)
 _ZONE = (
-    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>" + _ZONE_NAMES + r"|local[ \t]+time)"
+    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>" + ZONE_NAMES + r"|local[ \t]+time)"
     r"(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
 )
 # The look-behind stands after the first digit so that the regex engine can
@@ -62,23 +53,15 @@ _PREPOSITION = re.compile(
     re.I,
 )
 MAX_TIMES = 40
-# A zone written before the time it applies to: "Zeitpunkt (UTC): 2026-12-04
-# 03:15:22", "[UTC] 03:15", "Time (CET): ...", Sysmon's "UtcTime: ...".
-_ZONE_BEFORE = re.compile(
-    r"(?:[(\[][ \t]*(?P<bracketed>" + _ZONE_NAMES + r")[ \t]*[)\]][ \t]*:?"
-    r"|(?<![\w])(?P<named>UTC|GMT|Utc)(?:[ \t]?[Tt]ime)?[ \t]*:)[ \t]*\Z"
-)
+# Words that place a time relative to the mail, not to the part's date.
+_RELATIVE_DAY = re.compile(
+    r"\b(?:today|this[ \t]+(?:morning|afternoon|evening)|tonight|last[ \t]+night"
+    r"|yesterday|heute|gestern|aujourd'hui|ce[ \t]+matin|cet[ \t]+après-midi|hier"
+    r"|hoy|ayer|esta[ \t]+mañana|hoje|ontem|oggi|ieri|stamattina|vandaag|gisteren"
+    r"|vanochtend|idag|igår|dzisiaj|dziś|wczoraj|tänään|eilen|dnes|včera)\b"
+).search
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
-# "(all) times are UTC": only where the match ends and the zone are used, so
-# the optional "all" is left out, and the word boundary is a look-behind after
-# the "t" so that the regex engine can skip to the letter t.
-_PART_ZONE = re.compile(
-    r"t(?<!\w.)imes?[ \t]+(?:above[ \t]+|below[ \t]+)?"
-    r"(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+(?:in[ \t]+)?("
-    + "|".join(sorted((z.lower() for z in _ABBREVIATIONS if z != "Z"), key=len)[::-1])
-    + r")\b"
-)
 
 
 class Stamp(NamedTuple):
@@ -103,12 +86,18 @@ class PartClock(NamedTuple):
 
 
 def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
-    """The zone (and date) that a note such as "(times are UTC, 2026-12-04)" sets."""
-    match = _PART_ZONE.search(text.lower()) if "time" in text.lower() else None
+    """What the part says of its times as a whole.
+
+    The zone and date of a note such as "(times are UTC, 2026-12-04)"; else
+    the only date the part writes, when it is not after the mail ("El 4 de
+    diciembre ... a las 02:40 ... aislado a las 03:10": the same day); the
+    order of its numeric dates (`dates.date_order`).
+    """
+    match = PART_ZONE.search(text.lower()) if "time" in text.lower() else None
     order = date_order(text, zone)
+    date = only_date(text, reference)
     if match is None:
-        return PartClock(zone, reference, None, order)
-    date = None
+        return PartClock(zone, reference, date, order)
     window = text[match.end() : match.end() + 30]
     found = DATES[0][1].search(window)
     if found and int(found[1]) >= 1900:
@@ -139,6 +128,9 @@ def times_in(
             return [], 0
     elif hours_hint(line):
         line = colons(line)
+    if clock.date is not None and _RELATIVE_DAY(line.lower()):
+        # "this morning at 08:45": the mail's day, not the part's date.
+        clock = clock._replace(date=None)
     limit = len(line)
     if following:
         line = line + " " + colons(following[:40])
@@ -220,7 +212,7 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
         if before is not None and start - before[1] <= 12:
             start = before[0]
         if not own and shared is None:
-            prior = _zone_before(line, start)
+            prior = zone_before(line, start)
             if prior is not None:
                 own, zone = True, (prior, (-1, -1), (-1, -1))
         runs.append(
@@ -250,14 +242,6 @@ def _is_duration(line: str, previous: re.Match[str], match: re.Match[str]) -> bo
     # another time is how long it lasted.
     gap = line[previous.end() : match.start()]
     return gap.strip(" \t") == "(" and line[match.end() : match.end() + 1] == ")"
-
-
-def _zone_before(line: str, start: int) -> Span | None:
-    """The span of a zone written just before the time (or date) at `start`."""
-    found = _ZONE_BEFORE.search(line, max(0, start - 40), start)
-    if found is None:
-        return None
-    return found.span("bracketed") if found["bracketed"] else found.span("named")
 
 
 def _spans(match: re.Match[str], groups: tuple[int, ...]) -> tuple:
@@ -346,7 +330,7 @@ def _clock_times(line: str, limit: int) -> tuple[list[re.Match[str]], int]:
 @functools.lru_cache(maxsize=4096)
 def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
     """The UTC text of a time of day on `date` (or the mail's) in `zone`."""
-    tz = _tzinfo(zone)
+    tz = tzinfo(zone)
     if tz is None:
         return None
     when = _complete(date, dt.time(*hms), tz, clock)
@@ -416,41 +400,14 @@ def _plausible_bare(line: str, match: re.Match[str]) -> bool:
     return match["s"] is not None and match.start() < 8 and not lead
 
 
-@functools.lru_cache(maxsize=256)
-def _tzinfo(zone: str) -> dt.tzinfo | None:
-    upper = zone.upper()
-    base = re.match(r"[A-Za-z_/]+", zone)
-    if base and base.group(0).upper() in _ABBREVIATIONS:
-        minutes = _ABBREVIATIONS[base.group(0).upper()]
-        minutes += _offset_minutes(zone[base.end() :]) if base.end() < len(zone) else 0
-        return _fixed(minutes)
-    if upper[:1] in "+-":
-        return _fixed(_offset_minutes(zone))
-    try:
-        return ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _fixed(minutes: int) -> dt.tzinfo | None:
-    # "+9959" or "UTC+77" is no zone: an offset is less than a day.
-    if abs(minutes) >= 24 * 60:
-        return None
-    return dt.timezone(dt.timedelta(minutes=minutes))
-
-
-def _offset_minutes(text: str) -> int:
-    sign = -1 if text.startswith("-") else 1
-    digits = text[1:].replace(":", "")
-    hours = int(digits[:2] if len(digits) > 2 else digits)
-    minutes = int(digits[2:4]) if len(digits) > 2 else 0
-    return sign * (hours * 60 + minutes)
-
-
 def _complete(date, clock_time, tz, clock: PartClock) -> dt.datetime | None:
     reference = clock.reference
     if date is None and clock.date is not None:
-        date = (clock.date.year, clock.date.month, clock.date.day)
+        when = dt.datetime.combine(clock.date, clock_time, tzinfo=tz)
+        # The part's date, unless that puts the time after the mail ("last
+        # night at 23:41 ... discovered 2026-12-04 08:10", mailed at 09:30).
+        if reference is None or when <= reference + dt.timedelta(minutes=15):
+            return when
     if date is not None and date[0] is not None:
         return dt.datetime(
             date[0],

@@ -1,0 +1,97 @@
+"""Time zones as reporters write them: names, offsets, and where they stand.
+
+A zone is an abbreviation mailbot knows (UTC, CET, MESZ, EST, JST, ...),
+an IANA name, or an offset. Besides the zone written after a time (read by
+`times`), a zone may stand before it ("Zeitpunkt (UTC): ..."), on a log's
+intro line for the records below, or in a note for the whole part ("times
+are UTC").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ABBREVIATIONS = {
+    "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
+    "MEZ": 60, "CEST": 120, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
+    "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
+    "MDT": -360, "PST": -480, "PDT": -420, "JST": 540,
+}  # fmt: skip
+ZONE_NAMES = (
+    r"UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT"
+    r"|PST|JST|MSK|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?"
+)
+# "(all) times are UTC": only where the match ends and the zone are used, so
+# the optional "all" is left out, and the word boundary is a look-behind after
+# the "t" so that the regex engine can skip to the letter t.
+PART_ZONE = re.compile(
+    r"t(?<!\w.)imes?[ \t]+(?:above[ \t]+|below[ \t]+)?"
+    r"(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+(?:in[ \t]+)?("
+    + "|".join(sorted((z.lower() for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
+    + r")\b"
+)
+
+# A zone written before the time it applies to: "Zeitpunkt (UTC): 2026-12-04
+# 03:15:22", "[UTC] 03:15", "Time (CET): ...", Sysmon's "UtcTime: ...".
+_ZONE_BEFORE = re.compile(
+    r"(?:[(\[][ \t]*(?P<bracketed>" + ZONE_NAMES + r")[ \t]*[)\]][ \t]*:?"
+    r"|(?<![\w])(?P<named>UTC|GMT|Utc)(?:[ \t]?[Tt]ime)?[ \t]*:)[ \t]*\Z"
+)
+
+
+def zone_before(line: str, start: int) -> tuple[int, int] | None:
+    """The span of a zone written just before the time (or date) at `start`."""
+    found = _ZONE_BEFORE.search(line, max(0, start - 40), start)
+    if found is None:
+        return None
+    return found.span("bracketed") if found["bracketed"] else found.span("named")
+
+
+# A log's intro line that names the zone of the records below it:
+# "Auszug fail2ban.log (Serverzeit UTC):", "Firewall log (times in CET):".
+_BLOCK_ZONE = re.compile(
+    r"\([^()]*?(?<![\w/])(" + ZONE_NAMES + r")(?![\w/])[^()]*\)[ \t]*:[ \t]*\Z"
+)
+
+
+def block_zone(line: str) -> str | None:
+    """The zone that intro `line` names for the lines below it, if any."""
+    if not line.rstrip().endswith(":") or "(" not in line:
+        return None
+    match = _BLOCK_ZONE.search(line.rstrip())
+    return match.group(1) if match and tzinfo(match.group(1)) else None
+
+
+@functools.lru_cache(maxsize=256)
+def tzinfo(zone: str) -> dt.tzinfo | None:
+    """The tzinfo that `zone` names (abbreviation, offset, IANA name), if any."""
+    upper = zone.upper()
+    base = re.match(r"[A-Za-z_/]+", zone)
+    if base and base.group(0).upper() in ABBREVIATIONS:
+        minutes = ABBREVIATIONS[base.group(0).upper()]
+        minutes += _offset_minutes(zone[base.end() :]) if base.end() < len(zone) else 0
+        return _fixed(minutes)
+    if upper[:1] in "+-":
+        return _fixed(_offset_minutes(zone))
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _fixed(minutes: int) -> dt.tzinfo | None:
+    # "+9959" or "UTC+77" is no zone: an offset is less than a day.
+    if abs(minutes) >= 24 * 60:
+        return None
+    return dt.timezone(dt.timedelta(minutes=minutes))
+
+
+def _offset_minutes(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:].replace(":", "")
+    hours = int(digits[:2] if len(digits) > 2 else digits)
+    minutes = int(digits[2:4]) if len(digits) > 2 else 0
+    return sign * (hours * 60 + minutes)
