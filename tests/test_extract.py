@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import dates, indicators, sections, times
+from mailbot.extract import dates, indicators, prose, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
+from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.indicators import scan
 from mailbot.extract.times import PartClock, find_times
@@ -60,6 +61,39 @@ def scanned(line: str) -> list[str]:
 )  # fmt: skip
 def test_addresses_are_refanged_and_canonical(line: str, expected: list[str]) -> None:
     assert scanned(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "SSH LOGINS from it", "Logged in", "a WEB  SHELL", "Brute-Force", "bruteforce",
+        "the BACKDOOR", "logs", "catalogs", "Exfiltration", "nothing here",
+        "Kelvin \u212a and long \u017fcan", "\u0130scan", "Scan\u0130", "MINER",
+    ],
+)  # fmt: skip
+def test_evidence_words_are_found_in_any_case(line: str) -> None:
+    # ASCII lines are searched lower-cased without IGNORECASE; others with it.
+    said = prose._ACTIVITY.search(line) or prose._STRONG_EVIDENCE.search(line)
+    assert ("evidence" in prose.text_fields(line, True, False)) is bool(said)
+    strong = bool(prose._STRONG_EVIDENCE.search(line))
+    assert ("evidence" in prose.text_fields(line, False, False)) is strong
+
+
+def test_the_lines_to_refang_are_found_in_one_search_of_the_part() -> None:
+    # Only the lines that defanged_lines names are refanged: every other line
+    # must come out of refang unchanged.
+    rng = random.Random(3)
+    pieces = ["203.0.113[.]7", "hxxps://x[.]example", "fxp://a", "plain 1.2.3.4",
+              "(dot)", "[:]", "", "x", "XxP", "[/]", "{.}", "ffxp", "a\tb"]  # fmt: skip
+    for _ in range(300):
+        lines = [
+            " ".join(rng.choice(pieces) for _ in range(rng.randrange(4)))
+            for _ in range(rng.randrange(1, 12))
+        ]
+        named = defanged_lines("\n".join(lines))
+        assert named == sorted(set(named))
+        changed = [index for index, line in enumerate(lines) if refang(line) != line]
+        assert set(changed) <= set(named)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,22 @@ def may_be_defanged(text: str) -> bool:
     return bool(_BRACKET_HINT.search(text) or _XP_HINT.search(text))
 
 
+def defanged_lines(text: str) -> list[int]:
+    """The indices of the lines of `text` that may be defanged, in order.
+
+    One search of the whole text: no sign of defanging spans a line break.
+    """
+    hints = [match.start() for match in _BRACKET_HINT.finditer(text)]
+    hints += [match.start() for match in _XP_HINT.finditer(text)]
+    lines, line, counted = [], 0, 0
+    for hint in sorted(hints):
+        line += text.count("\n", counted, hint)
+        counted = hint
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
 def refang(text: str) -> str:
     """`text` with defanged dots, colons and schemes written plainly again."""
     if not may_be_defanged(text):

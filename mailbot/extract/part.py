@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
-from mailbot.extract.fang import may_be_defanged, refang
+from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import may_have_times
 from mailbot.extract.indicators import Indicator, scan
@@ -113,10 +113,9 @@ def read_part(
     text = "\n".join(line for _, line, _ in lines)
     clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
-    # Refanged line by line, and only where the part shows a sign of it.
     refanged = text.split("\n")
-    if may_be_defanged(text):
-        refanged = [refang(line) for line in refanged]
+    for index in defanged_lines(text):
+        refanged[index] = refang(refanged[index])
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET or out.values > MAIL_BUDGET:
             over = "the" if reader.items > _BUDGET else "the mail's"
@@ -175,9 +174,11 @@ class _Reader:
         if not line.text.strip():
             self._blank()
             return
-        if _METADATA.match(line.text):
+        # Both need a colon; most lines of a log have one, most prose none.
+        colon = ":" in line.text
+        if colon and _METADATA.match(line.text):
             return
-        state.received = bool(_RECEIVED.match(line.text)) or (
+        state.received = bool(colon and _RECEIVED.match(line.text)) or (
             state.received and line.text[:1] in " \t"
         )
         found = heading(line.text)
@@ -457,8 +458,10 @@ def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]
 
 def _is_pair(group: list[Indicator]) -> bool:
     """Whether `group` is one name and one address, as in "host (192.0.2.5)"."""
+    if len(group) != 2:
+        return False
     kinds = sorted(indicator.kind for indicator in group)
-    return len(kinds) == 2 and kinds[0] == "hostname" and kinds[1] in ("ipv4", "ipv6")
+    return kinds[0] == "hostname" and kinds[1] in ("ipv4", "ipv6")
 
 
 def _continues(text: str) -> bool:

@@ -107,6 +107,12 @@ _FACT_HINT = re.compile(
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst"
 )
+# The same two without IGNORECASE, for the lower-cased text of an ASCII line:
+# case-insensitive alternations are several times slower, and on ASCII text
+# (where no character has a second lower case, as "K" for the Kelvin sign
+# does) both find the same.
+_ACTIVITY_LOWER = re.compile(_ACTIVITY.pattern)
+_STRONG_LOWER = re.compile(_STRONG_EVIDENCE.pattern)
 _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
 
 
@@ -117,11 +123,10 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     fields = []
     if _ANY_TEXT.search(lower):
         fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
-    if (
-        has_indicator
-        and (is_record or _ACTIVITY.search(line))
-        or _STRONG_EVIDENCE.search(line)
-    ):
+    activity, strong = _ACTIVITY, _STRONG_EVIDENCE
+    if line.isascii():
+        line, activity, strong = lower, _ACTIVITY_LOWER, _STRONG_LOWER
+    if has_indicator and (is_record or activity.search(line)) or strong.search(line):
         fields.append("evidence")
     return fields
 
