@@ -205,6 +205,27 @@ def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
         assert scan(variant, 2026) == fresh
 
 
+def test_the_scanners_hints_rule_out_only_lines_without_candidates(
+    monkeypatch,
+) -> None:
+    # A hint (IPv6 needs "::" or six colons, a name a letter after a dot)
+    # spares a scanner's pattern; without hints every line finds the same.
+    reports = Path(__file__).resolve().parent / "reports"
+    lines = [
+        line
+        for path in sorted(reports.glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    lines += ["a.b x.io 1.2.3.4 ::1 a:b:c:d:e:f:1 fe80::1%eth0 e.g. x.5.bg", "x. Y"]
+    indicators._PLANS.clear()
+    hinted = [scan(line, 2026) for line in lines]
+    unhinted = tuple((guard, None, *rest) for guard, _, *rest in indicators._SCANNERS)
+    monkeypatch.setattr(indicators, "_SCANNERS", unhinted)
+    indicators._PLANS.clear()
+    assert [scan(line, 2026) for line in lines] == hinted
+    indicators._PLANS.clear()
+
+
 def test_hostnames_need_a_real_or_reserved_suffix() -> None:
     assert is_hostname("files.example.de")
     assert is_hostname("www.cyfronet-example.pl")

@@ -47,4 +47,10 @@ def is_hostname(name: str) -> bool:
 
 def is_within(name: str, domains: frozenset[str] | tuple[str, ...]) -> bool:
     """Whether `name` is one of `domains` or a name below one of them."""
-    return any(name == d or name.endswith("." + d) for d in domains)
+    return name in domains or name.endswith(_below(domains))
+
+
+@functools.lru_cache(maxsize=64)
+def _below(domains: frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
+    # The endings of names below `domains`: str.endswith tries a tuple in C.
+    return tuple("." + domain for domain in domains)

@@ -108,12 +108,13 @@ def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None 
         if record is not None:
             record.append((spans, []))
         text = _blank(text, spans)
-    for guard, candidates, make, keep, blanks in _SCANNERS:
+    for guard, hint, candidates, make, keep, blanks in _SCANNERS:
         present = guard in text if guard else _may_name_cve(text)
         if not present:
             continue
         if steps is None:
-            runs = candidates(text)
+            # Without the hint there are no candidates: the plan records none.
+            runs = candidates(text) if hint is None or hint(text) else []
             kept, decided = _decide(text, runs, year, make, keep)
             if record is not None:
                 record.append((runs, decided))
@@ -343,15 +344,28 @@ def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
     return None if found is None else Indicator(found[2], "dn", start, found[1])
 
 
-# (guard, candidate runs, indicator of a run, test of the words before it,
-# blanked for the next scanners).
+def _may_hold_v6(text: str) -> bool:
+    # An IPv6 candidate has "::" or six colons (see _v6_runs).
+    return "::" in text or text.count(":") >= 6
+
+
+# A name's last label starts with a letter after a dot after a letter or
+# digit: most prose has dots only before spaces, and _HOST tries every
+# position of a line.
+_MAY_NAME_HOST = re.compile(r"[a-zA-Z0-9]\.[a-zA-Z]").search
+
+# (guard, hint, candidate runs, indicator of a run, test of the words before
+# it, blanked for the next scanners). The guard is a string that the text
+# holds (the same for every line of a shape, as the plans need), the hint
+# (if any) a cheap test that candidates need, tried only when a line is
+# read without a plan.
 # DNs and URLs claim their spans before the hostname scanner runs; IPv6 goes
 # before IPv4, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
 _SCANNERS = (
-    ("=", dn_runs, _dn, None, True),
-    ("://", _url_runs, _url, None, True),
-    (":", _v6_runs, _ipv6, None, True),
-    (".", _dotted_runs, _ipv4, _not_version, False),
-    (".", _host_runs, _host, _not_vo, False),
-    ("", _cve_runs, _cve, None, False),  # "" stands for _may_name_cve
+    ("=", None, dn_runs, _dn, None, True),
+    ("://", None, _url_runs, _url, None, True),
+    (":", _may_hold_v6, _v6_runs, _ipv6, None, True),
+    (".", None, _dotted_runs, _ipv4, _not_version, False),
+    (".", _MAY_NAME_HOST, _host_runs, _host, _not_vo, False),
+    ("", None, _cve_runs, _cve, None, False),  # "" stands for _may_name_cve
 )
