@@ -925,3 +925,37 @@ def test_the_cues_of_an_intro_line_stay_before_its_colon() -> None:
         "<<< 550 Access denied, banned sending IP [203.0.113.222]"
     )
     assert ("unclassified", "mx.example.com") in values(bounce)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Could you send the logs of 10.9.228.73?",
+        "Please send us the logs of the affected host.",
+        "- Kindly block the scanning address.",
+        "Would it be possible to have the malware removed as soon as possible?",
+        "Bitte senden Sie uns die Logs der betroffenen Maschine.",
+        "Pourriez-vous nous envoyer les logs ?",
+        "Did you isolate the host and reinstall it?",
+    ],
+)
+def test_a_question_or_request_gives_no_free_text_field(line: str) -> None:
+    # A CSIRT member's question must not make `evidence` or `actions_taken`
+    # look answered, so that the site is still asked for them.
+    assert [f for f in run(line + "\n") if f.kind == "text"] == []
+
+
+def test_what_a_line_states_beside_a_question_is_kept() -> None:
+    texts = {
+        (f.field, f.value)
+        for f in run(
+            "Is this related? We saw logins from 203.0.113.5 on wn12.\n"
+            "Please find attached the list of addresses seen by our IDS.\n"
+            "Please note that we isolated the host.\n"
+        )
+        if f.kind == "text"
+    }
+    assert ("evidence", "Is this related? We saw logins from 203.0.113.5 on wn12.") in texts
+    assert (
+        "detected_by",
+        "Please find attached the list of addresses seen by our IDS.",
+    ) in texts
+    assert ("actions_taken", "Please note that we isolated the host.") in texts

@@ -116,9 +116,41 @@ _STRONG_LOWER = re.compile(_STRONG_EVIDENCE.pattern)
 _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
 
 
+# A question or a request asks for a field, it does not give one: "Could you
+# send the logs of 10.9.228.73?" is no evidence, and a CSIRT member's
+# question must not make a field look answered. A sentence ending in "?",
+# or opening with a request, in the languages of the fact words.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_REQUEST = re.compile(
+    r"[ \t]*(?:[-*•>]+[ \t]*)?(?:"
+    # "Please find attached", "please note that we ...": pointers, not requests.
+    r"(?:please|kindly)(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
+    r"|could[ \t]+you|can[ \t]+you"
+    r"|would[ \t]+you|will[ \t]+you|may[ \t]+we[ \t]+ask|let[ \t]+us[ \t]+know"
+    r"|bitte|könnt(?:en|est)[ \t]+(?:sie|du)|veuillez|merci[ \t]+de"
+    r"|pourriez-vous|pouvez-vous|por[ \t]+favor|podría(?:is)?|per[ \t]+favore"
+    r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę)\b",
+    re.IGNORECASE,
+)
+
+
+def without_requests(line: str) -> str:
+    """`line` without its questions and requests (what is left states)."""
+    if "?" not in line and not _REQUEST.search(line):
+        return line
+    kept = [
+        sentence
+        for sentence in _SENTENCE_END.split(line)
+        if not sentence.rstrip().endswith("?") and not _REQUEST.match(sentence)
+    ]
+    return " ".join(kept)
+
+
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
     line = line[:1000]
+    if not is_record:
+        line = without_requests(line)
     lower = line.lower()
     fields = []
     if _ANY_TEXT.search(lower):
