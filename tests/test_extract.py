@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import dates, indicators, prose, sections, times
+from mailbot.extract import dates, hours, indicators, prose, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.fang import defanged_lines, refang
@@ -224,6 +224,34 @@ def test_the_scanners_hints_rule_out_only_lines_without_candidates(
     indicators._PLANS.clear()
     assert [scan(line, 2026) for line in lines] == hinted
     indicators._PLANS.clear()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "12h30", "1 h 05", "9h05m30", "klo 14.25", "kl. 9.30", "kl 9.30",
+        "om 14.05 uur", "um 14.30 Uhr", "3.45 uur", "x3.45Uhr", "bloom 1.22",
+        "um  1.2", "12 h30", "ko 1.22", "ssh2 port 4123 at 02:33:07", "10 h",
+    ],
+)  # fmt: skip
+def test_the_hint_of_times_without_colons_misses_none(line: str) -> None:
+    # hours_hint starts with a character class so that the engine can skip;
+    # it must still hold wherever _HOURS finds a time.
+    for text in (line, f"seen {line} there", line.upper()):
+        if hours._HOURS.search(text):
+            assert hours.hours_hint(text)
+
+
+def test_dates_that_settle_the_order_are_found_as_written() -> None:
+    # The look-behind after the first digit: not after a digit or a dot.
+    text = "1/2/2026 12-11-2026 .1/2/2026 31/12/2026 1/13/2026 111/2/2026 x5/6/2026"
+    assert dates._SLASHED.findall(text) == [
+        ("1", "2"),
+        ("12", "11"),
+        ("31", "12"),
+        ("1", "13"),
+        ("5", "6"),
+    ]
 
 
 def test_hostnames_need_a_real_or_reserved_suffix() -> None:

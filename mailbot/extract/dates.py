@@ -236,7 +236,9 @@ def refused(ymd: tuple | None) -> bool:
 
 # Which numeric dates put the month first. "12/6/2026" is 6 December in US
 # writing, 12 June in most of the world; nothing in the date itself tells.
-_SLASHED = re.compile(r"(?<![\d.])(\d{1,2})[/-](\d{1,2})[/-]\d{4}(?![\d.])")
+# The look-behind stands after the first digit, so that the regex engine skips
+# to digits (this pattern reads a whole part).
+_SLASHED = re.compile(r"(\d(?<![\d.]\d)\d?)[/-](\d{1,2})[/-]\d{4}(?![\d.])")
 # Sites whose zone says their people write the month first, or the day first
 # (with a 12-hour clock too, so that AM/PM cannot say month first there).
 _MONTH_FIRST_ZONES = (

@@ -16,10 +16,11 @@ _HOURS = re.compile(
     r"(?!\d|\.\d)"
     r"|(?<![\w:.])(?P<uh>\d{1,2})\.(?P<um>\d{2})(?=[ \t]*(?:uur|Uhr)\b)"
 )
-# A cheap necessary condition of _HOURS.
+# A cheap necessary condition of _HOURS. It starts with one character class,
+# so that the regex engine skips to the characters that may begin it.
 hours_hint = re.compile(
-    r"\d[ \t]?h[ \t]?\d\d|(?:klo|kl\.?|om|um)[ \t]+\d{1,2}\.\d\d"
-    r"|\d\.\d\d[ \t]*(?:uur|Uhr)"
+    r"[\dkou](?:(?<=\d)(?:[ \t]?h[ \t]?\d\d|\.\d\d[ \t]*(?:uur|Uhr))"
+    r"|(?<=k)(?:lo|l\.?)[ \t]+\d{1,2}\.\d\d|(?<=[ou])m[ \t]+\d{1,2}\.\d\d)"
 ).search
 
 
