@@ -205,6 +205,26 @@ def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
         assert scan(variant, 2026) == fresh
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("node wn12 was isolated 2 h later, at", " UTC; reinstalled 3 days on"),
+        ("Dec  4 02:33:07 ui02 sshd[2123]: alert 5 fired", ' "alert" x9 and then'),
+        ("we 1st noticed it; 203.0.113.7 cut off by fw-3 at", " and re-installed"),
+    ],
+)
+def test_the_fact_of_a_time_does_not_hang_on_digits(before: str, after: str) -> None:
+    # fact_of answers from the shapes of its words (digits written 0).
+    rng = random.Random(before)
+    for _ in range(200):
+        pair = [
+            "".join(rng.choice("0123456789") if c.isdigit() else c for c in text)
+            for text in (before, after)
+        ]
+        fresh = prose._fact_of.__wrapped__(pair[0][-70:], pair[1][:50])
+        assert prose.fact_of(*pair) == fresh
+
+
 def test_the_scanners_hints_rule_out_only_lines_without_candidates(
     monkeypatch,
 ) -> None:

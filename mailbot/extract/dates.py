@@ -239,6 +239,9 @@ def refused(ymd: tuple | None) -> bool:
 # The look-behind stands after the first digit, so that the regex engine skips
 # to digits (this pattern reads a whole part).
 _SLASHED = re.compile(r"(\d(?<![\d.]\d)\d?)[/-](\d{1,2})[/-]\d{4}(?![\d.])")
+# What every such date holds, starting with a rare character: most parts
+# (logs) have none, and the engine skips to the slashes and hyphens.
+_SLASHED_HINT = re.compile(r"[/-]\d{1,2}[/-]\d{4}").search
 # Sites whose zone says their people write the month first, or the day first
 # (with a 12-hour clock too, so that AM/PM cannot say month first there).
 _MONTH_FIRST_ZONES = (
@@ -258,7 +261,7 @@ def date_order(text: str, site_zone: str) -> str:
     part says both or neither, the site's zone may settle it.
     """
     orders = set()
-    if "/" in text or "-" in text:
+    if ("/" in text or "-" in text) and _SLASHED_HINT(text):
         for first, second in _SLASHED.findall(text):
             if int(first) > 12 >= int(second):
                 orders.add("dm")

@@ -51,8 +51,11 @@ def defanged_lines(text: str) -> list[int]:
     return lines
 
 
-def refang(text: str) -> str:
-    """`text` with defanged dots, colons and schemes written plainly again."""
-    if not may_be_defanged(text):
+def refang(text: str, hinted: bool = False) -> str:
+    """`text` with defanged dots, colons and schemes written plainly again.
+
+    `hinted`: `text` is known to show a sign of defanging (`defanged_lines`).
+    """
+    if not hinted and not may_be_defanged(text):
         return text
     return _DEFANGED.sub(_replacement, text)

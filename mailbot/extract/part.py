@@ -115,7 +115,7 @@ def read_part(
     reader = _Reader(part_id, kind, context, clock, out)
     refanged = text.split("\n")
     for index in defanged_lines(text):
-        refanged[index] = refang(refanged[index])
+        refanged[index] = refang(refanged[index], hinted=True)
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET or out.values > MAIL_BUDGET:
             over = "the" if reader.items > _BUDGET else "the mail's"
@@ -464,6 +464,8 @@ def _is_pair(group: list[Indicator]) -> bool:
     return kinds[0] == "hostname" and kinds[1] in ("ipv4", "ipv6")
 
 
+# A line is asked as the line itself and as the next line of the one above.
+@functools.lru_cache(maxsize=16)
 def _continues(text: str) -> bool:
     """Whether `text` may continue the sentence of the line before it."""
     return not _NEXT_ITEM.match(text) and not _STAMPED.match(text)

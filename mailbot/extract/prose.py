@@ -8,7 +8,10 @@ resolved) when the nearest such word in its clause says so.
 
 from __future__ import annotations
 
+import functools
 import re
+
+from mailbot.extract.shape import zeroed
 
 _TEXT_FIELDS = {
     "detected_by": (
@@ -178,7 +181,15 @@ def fact_of(before: str, after: str) -> str | None:
 
     `before` and `after` are the words on either side of it.
     """
-    before, after = before[-70:].lower(), after.lower()
+    # Only the last 70 characters before and the first 50 after count, and
+    # no fact word, boundary or conjunction has a digit: the records of a
+    # log, which differ in their numbers, share one answer.
+    return _fact_of(zeroed(before[-70:]), zeroed(after[:50]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fact_of(before: str, after: str) -> str | None:
+    before, after = before.lower(), after.lower()
     if not _FACT_HINT.search(before) and not _FACT_HINT.search(after[:50]):
         return None
     cuts = [match.end() for match in _BOUNDARY.finditer(before)]
