@@ -16,12 +16,31 @@ _HOURS = re.compile(
     r"(?!\d|\.\d)"
     r"|(?<![\w:.])(?P<uh>\d{1,2})\.(?P<um>\d{2})(?=[ \t]*(?:uur|Uhr)\b)"
 )
-# A cheap necessary condition of _HOURS. It starts with one character class,
-# so that the regex engine skips to the characters that may begin it.
-hours_hint = re.compile(
-    r"[\dkou](?:(?<=\d)(?:[ \t]?h[ \t]?\d\d|\.\d\d[ \t]*(?:uur|Uhr))"
-    r"|(?<=k)(?:lo|l\.?)[ \t]+\d{1,2}\.\d\d|(?<=[ou])m[ \t]+\d{1,2}\.\d\d)"
-).search
+# A cheap necessary condition of _HOURS, in three parts that each start with
+# a letter or a dot, so that the regex engine skips to those ("22h10", "klo
+# 14.25", "14.05 uur"); each part is tried only when the line holds what it
+# needs. On log lines, which have digits everywhere, one pattern of three
+# alternatives was four times slower.
+_H_HINT = re.compile(r"h(?:(?<=\dh)|(?<=\d[ \t]h))[ \t]?\d\d").search
+_WORD_HINT = re.compile(r"(?:klo|kl\.?|om|um)[ \t]+\d{1,2}\.\d\d").search
+_UUR_HINT = re.compile(r"\.(?<=\d\.)\d\d[ \t]*(?:uur|Uhr)").search
+
+
+def hours_hint(line: str) -> re.Match[str] | None:
+    """A sign that `line` may write a time without a colon (None: it does not)."""
+    if "h" in line:
+        found = _H_HINT(line)
+        if found:
+            return found
+    if "." not in line:
+        return None
+    if "kl" in line or "om" in line or "um" in line:
+        found = _WORD_HINT(line)
+        if found:
+            return found
+    if "uur" in line or "Uhr" in line:
+        return _UUR_HINT(line)
+    return None
 
 
 def may_have_times(line: str) -> bool:

@@ -232,7 +232,7 @@ class _Reader:
         if state.received:
             indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
         self._columns(line.text, indicators)
-        self.spoken = max((i.end for i in indicators), default=0)
+        self.spoken = max([i.end for i in indicators]) if indicators else 0
         self._indicators(line, indicators)
         stamps: Sequence[Stamp] = ()
         if not state.received and may_have_times(line.text):
