@@ -79,6 +79,20 @@ def test_evidence_words_are_found_in_any_case(line: str) -> None:
     assert ("evidence" in prose.text_fields(line, False, False)) is strong
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Please find the logs attached", "PLEASE send us the logs", "kindly  note",
+        "Could You check 10.0.0.1", "KÖNNTEN SIE das prüfen", "x please y",
+        "please\tbe aware", "Podría enviar", "PROSZĘ", "nothing asked", "canyon",
+        "Can you?", "- bitte", "\u212aindly send", "pleased to say",
+    ],
+)  # fmt: skip
+def test_a_request_is_found_in_any_case(line: str) -> None:
+    # ASCII lines are searched lower-cased without IGNORECASE; others with it.
+    assert prose._has_request(line) is bool(prose._REQUEST.search(line))
+
+
 def test_the_lines_to_refang_are_found_in_one_search_of_the_part() -> None:
     # Only the lines that defanged_lines names are refanged: every other line
     # must come out of refang unchanged.

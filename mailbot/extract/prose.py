@@ -124,22 +124,34 @@ _BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \
 # question must not make a field look answered. A sentence ending in "?",
 # or opening with a request, in the languages of the fact words.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-_REQUEST = re.compile(
-    r"[ \t]*(?:[-*•>]+[ \t]*)?(?:"
-    # "Please find attached", "please note that we ...": pointers, not requests.
-    r"(?:please|kindly)(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
+# "Please find attached", "please note that we ...": pointers, not requests.
+_POINTER = r"(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
+_REQUEST_WORDS = (
+    rf"(?:please{_POINTER}|kindly{_POINTER}"
     r"|could[ \t]+you|can[ \t]+you"
     r"|would[ \t]+you|will[ \t]+you|may[ \t]+we[ \t]+ask|let[ \t]+us[ \t]+know"
     r"|bitte|könnt(?:en|est)[ \t]+(?:sie|du)|veuillez|merci[ \t]+de"
     r"|pourriez-vous|pouvez-vous|por[ \t]+favor|podría(?:is)?|per[ \t]+favore"
-    r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę)\b",
-    re.IGNORECASE,
+    r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę)\b"
 )
+_REQUEST = re.compile(r"[ \t]*(?:[-*•>]+[ \t]*)?" + _REQUEST_WORDS, re.IGNORECASE)
+# Whether a request stands anywhere in a line: the bullet before it may be
+# empty, so the words alone tell. Lower-cased and without IGNORECASE on an
+# ASCII line (see _ACTIVITY_LOWER); every alternative starts with a letter,
+# so that the regex engine skips to those.
+_REQUEST_ANYWHERE = re.compile(_REQUEST_WORDS, re.IGNORECASE)
+_REQUEST_LOWER = re.compile(_REQUEST_WORDS)
+
+
+def _has_request(line: str) -> bool:
+    if line.isascii():
+        return _REQUEST_LOWER.search(line.lower()) is not None
+    return _REQUEST_ANYWHERE.search(line) is not None
 
 
 def without_requests(line: str) -> str:
     """`line` without its questions and requests (what is left states)."""
-    if "?" not in line and not _REQUEST.search(line):
+    if "?" not in line and not _has_request(line):
         return line
     kept = [
         sentence
