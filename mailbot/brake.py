@@ -140,13 +140,21 @@ def _tally(app: App, session: Session) -> Tally:
 
 def _new_tally(app: App, session: Session) -> Tally:
     now = app.clock.now()
+    # Both rows in one query: this runs for every acknowledgement.
+    rows = {
+        row.key: row
+        for row in session.scalars(
+            select(ServiceState).where(ServiceState.key.in_((ENGAGED_KEY, RELEASED_KEY)))
+        )
+    }
+    engaged = rows.get(ENGAGED_KEY)
+    released = rows[RELEASED_KEY].updated_at if RELEASED_KEY in rows else None
     # Mail queued before a release was looked at already: it counts no more.
-    released = _released_at(session)
     if released is not None and released > now - HOUR:
         last_hour = _count(session, Outbox.queued_at > released)
     else:
         last_hour = _count(session, Outbox.queued_at >= now - HOUR)
-    return Tally(now, _engaged(session) is not None, last_hour)
+    return Tally(now, engaged is not None and bool(engaged.value), last_hour)
 
 
 def _counted() -> Select[Any]:
@@ -231,11 +239,6 @@ def _our_addresses(app: App) -> set[str]:
 def _engaged(session: Session) -> str | None:
     row = session.get(ServiceState, ENGAGED_KEY)
     return row.value if row is not None and row.value else None
-
-
-def _released_at(session: Session) -> dt.datetime | None:
-    row = session.get(ServiceState, RELEASED_KEY)
-    return row.updated_at if row is not None else None
 
 
 def _set(session: Session, key: str, value: str, now: dt.datetime) -> None:
