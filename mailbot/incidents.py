@@ -167,9 +167,15 @@ def site_names(session: Session, incident: Incident) -> list[str]:
     )
 
 
-def add_site(session: Session, incident: Incident, site: str) -> list[str]:
-    """Involve `site` in `incident`, once; returns every site now involved."""
-    names = site_names(session, incident)
+def add_site(
+    session: Session, incident: Incident, site: str, known: list[str] | None = None
+) -> list[str]:
+    """Involve `site` in `incident`, once; returns every site now involved.
+
+    `known` are the incident's sites when the caller knows them (an incident
+    it has just opened), so they are not read again.
+    """
+    names = list(known) if known is not None else site_names(session, incident)
     if site not in names:
         session.add(IncidentSite(incident_id=incident.id, site=site))
         names.append(site)

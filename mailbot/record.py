@@ -61,9 +61,11 @@ def record(
     mail.incident_id = incident.id
     mail.site = site.name if site else None
     opened = incident
+    # An incident this mail opened involves its site alone (open_incident).
+    sites = ([site.name] if site else []) if reason == "new" else None
     # A member's #merge moves the mail (and the thread) to another incident.
     incident = _update_incident(
-        app, session, incident, mail, parsed, classification, author, site, text
+        app, session, incident, mail, parsed, classification, author, site, text, sites
     )
     if reason == "new" and incident is opened:
         respond.acknowledge(app, session, incident, mail, parsed, author)
@@ -166,6 +168,7 @@ def _update_incident(
     author: roles.Author,
     site: Site | None,
     text: str,
+    sites: list[str] | None = None,
 ) -> Incident:
     labels = _labels(parsed, text)
     mail.tlp = tlp.strictest(labels)
@@ -183,7 +186,7 @@ def _update_incident(
             detail=f"site {site.name} ({how}, from {mail.from_addr})",
             mail_id=mail.id, at=app.clock.now(),
         )  # fmt: skip
-    involved = incidents.add_site(session, incident, site.name) if site else None
+    involved = incidents.add_site(session, incident, site.name, sites) if site else None
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, incident)
     if author.role in roles.ROBOT_ROLES:
