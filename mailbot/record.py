@@ -50,7 +50,9 @@ def record(
     mail.role, mail.flags = author.role, list(author.flags)
     text = own_text(parsed.body_text)
     site = roles.site_of(author, app.sites, parsed, text)
-    incident, reason = _thread(app, session, mail, parsed, classification, author, site)
+    incident, reason = _thread(
+        app, session, mail, parsed, classification, author, site, text
+    )
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, None)
     mail.thread_reason = reason
@@ -102,6 +104,7 @@ def _thread(
     classification: Classification,
     author: roles.Author,
     site: Site | None,
+    text: str,
 ) -> tuple[Incident | None, str]:
     prefix = app.settings.mailbot.tag_prefix
     tags = thread.find_tags(parsed.subject, prefix)
@@ -120,7 +123,7 @@ def _thread(
         return session.get(Incident, decision.incident_id), decision.reason
     if author.role in roles.ROBOT_ROLES:
         return None, "none"
-    return _open(app, session, mail, parsed, site, decision), "new"
+    return _open(app, session, mail, parsed, site, decision, text), "new"
 
 
 def _open(
@@ -130,6 +133,7 @@ def _open(
     parsed: ParsedMail,
     site: Site | None,
     decision: thread.Decision,
+    text: str,
 ) -> Incident:
     import zoneinfo
 
@@ -138,7 +142,7 @@ def _open(
     else:
         zone = zoneinfo.ZoneInfo(app.settings.mailbot.timezone)
         day = mail.arrived_at.astimezone(zone).date()
-    labels = _labels(parsed)
+    labels = _labels(parsed, text)
     return incidents.open_incident(
         session,
         prefix=app.settings.mailbot.tag_prefix,
@@ -153,9 +157,9 @@ def _open(
     )
 
 
-def _labels(parsed: ParsedMail, text: str | None = None) -> list[str]:
-    body = own_text(parsed.body_text) if text is None else text
-    return tlp.find_labels(parsed.subject) + tlp.find_labels(body[:100_000])
+def _labels(parsed: ParsedMail, text: str) -> list[str]:
+    """The TLP labels of the subject and of the mail's own text."""
+    return tlp.find_labels(parsed.subject) + tlp.find_labels(text[:100_000])
 
 
 def _update_incident(
