@@ -71,6 +71,10 @@ def _what(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+# What several deadlines of one rule are, in "Due next".
+_KINDS = {"analysis": "requests"}
+
+
 def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[str]:
     waiting = sorted(
         (
@@ -83,11 +87,17 @@ def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[
     lines = ["", "Due next:"]
     if not waiting:
         return [*lines, "  nothing is owed"]
+    # Requests unanswered together fall due together (the next working
+    # morning): one line says how many, the Deadlines list has each.
+    same: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
     for d in waiting:
+        same.setdefault((d["rule"], d["site"], d["due_at"]), []).append(d)
+    for (rule, site, due_at), group in same.items():
+        chases = sum(len(d["chases"]) for d in group)
         lines.append(
-            f"  {d['rule']:<15} {d['site'] or '-':<14} due {d['due_at']}"
-            f"{_relative(d['due_at'], now)}"
-            + (f", {len(d['chases'])} reminder(s) sent" if d["chases"] else "")
+            f"  {rule:<15} {site or '-':<14} due {due_at}{_relative(due_at, now)}"
+            + (f", {len(group)} {_KINDS.get(rule, 'deadlines')}" if len(group) > 1 else "")
+            + (f", {chases} reminder(s) sent" if chases else "")
         )
     return lines
 

@@ -97,3 +97,31 @@ def test_a_wide_subject_is_cut_by_terminal_columns() -> None:
     assert _fit("abc", 4) == "abc"
     # Each of these takes two columns: three and the ellipsis fill seven.
     assert _fit("\u4e2d\u6587\u4e3b\u9898\u884c", 7) == "\u4e2d\u6587\u4e3b\u2026"
+
+
+def test_requests_due_together_are_one_line_of_due_next() -> None:
+    import datetime as dt
+
+    from mailbot import summary
+
+    def deadline(rule: str, started: str, due: str, chases: int = 0) -> dict:
+        return {
+            "rule": rule, "site": "SITE-A", "started_at": started, "due_at": due,
+            "state": "pending", "met_at": None, "chases": [{}] * chases,
+        }  # fmt: skip
+
+    monday = "2026-12-07T12:00:00Z"
+    lines = summary._due_next(
+        [
+            deadline("analysis", "2026-12-04T18:00:00Z", monday, chases=1),
+            deadline("analysis", "2026-12-04T19:00:00Z", monday),
+            deadline("analysis", "2026-12-04T20:00:00Z", monday),
+            deadline("downtime", "2026-12-04T18:00:00Z", "2026-12-05T18:00:00Z"),
+        ],
+        dt.datetime(2026, 12, 4, 21, 0, tzinfo=dt.UTC),
+    )
+    assert lines[2:] == [
+        "  downtime        SITE-A         due 2026-12-05T18:00:00Z (in 21 h 00 min)",
+        "  analysis        SITE-A         due 2026-12-07T12:00:00Z (in 2 d 15 h), "
+        "3 requests, 1 reminder(s) sent",
+    ]
