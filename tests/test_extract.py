@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import random
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from mailbot import extract
-from mailbot.extract import dates, hours, indicators, prose, sections, times
+from mailbot.extract import dates, fang, hours, indicators, prose, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
-from mailbot.extract.fang import defanged_lines, refang
+from mailbot.extract.fang import defanged_lines, may_be_defanged, refang
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.indicators import scan
 from mailbot.extract.times import PartClock, find_times
@@ -105,9 +106,28 @@ def test_the_lines_to_refang_are_found_in_one_search_of_the_part() -> None:
             for _ in range(rng.randrange(1, 12))
         ]
         named = defanged_lines("\n".join(lines))
-        assert named == sorted(set(named))
+        assert named == [i for i, line in enumerate(lines) if may_be_defanged(line)]
         changed = [index for index, line in enumerate(lines) if refang(line) != line]
         assert set(changed) <= set(named)
+
+
+def test_defanged_forms_are_found_in_any_case() -> None:
+    # The pattern spells its cases out; IGNORECASE finds the same, "ſ" too.
+    reference = re.compile(
+        r"\[\.\]|\(\.\)|\{\.\}|[ \t]?[\[({]dot[\])}][ \t]?|\[:\]|\[://\]|\[/\]"
+        r"|(?<![A-Za-z])h[xX]{2}p(?=s?(?:\[?:|://))|(?<![A-Za-z])fxp(?=s?://)",
+        re.IGNORECASE,
+    )
+    rng = random.Random(5)
+    pieces = ["[dot]", "(DoT)", " {dOt} ", "hxxp://", "HXXPS[:]", "Hxxp\u017f://",
+              "FXP://", "\u017fhxxp://", "\u0130fxp://", "\u212ahxxp[:]", "[.]",
+              "ahxxp://", "[://]", "[/]", "(.)", "{.}", "\t[dot]\t", "fxps://",
+              "hXxP:", "a", " ", "\t", "h", "F", "x", "p", "[", "{",
+              "dot]"]  # fmt: skip
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 9)))
+        expected = [m.span() for m in reference.finditer(text)]
+        assert [m.span() for m in fang._DEFANGED.finditer(text)] == expected
 
 
 @pytest.mark.parametrize(
@@ -987,6 +1007,8 @@ def test_the_cues_of_an_intro_line_stay_before_its_colon() -> None:
         "<<< 550 Access denied, banned sending IP [203.0.113.222]"
     )
     assert ("unclassified", "mx.example.com") in values(bounce)
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -1015,7 +1037,10 @@ def test_what_a_line_states_beside_a_question_is_kept() -> None:
         )
         if f.kind == "text"
     }
-    assert ("evidence", "Is this related? We saw logins from 203.0.113.5 on wn12.") in texts
+    assert (
+        "evidence",
+        "Is this related? We saw logins from 203.0.113.5 on wn12.",
+    ) in texts
     assert (
         "detected_by",
         "Please find attached the list of addresses seen by our IDS.",

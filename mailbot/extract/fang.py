@@ -5,19 +5,30 @@ from __future__ import annotations
 import re
 
 # Each form keeps the line structure: no replacement adds or removes a newline.
+# Every alternative starts with a literal character, so that the regex engine
+# skips to those ("[", "(", "{", a space, a tab, "h", "f" in either case): a
+# part full of brackets (a dump, HTML) was read at a microsecond a character.
+# Cases are spelled out, with what IGNORECASE would also match ("ſ" is an "s";
+# "İ", "ı", "ſ" and the Kelvin sign are letters of A-Z in any case); the
+# look-behinds stand after the first letter.
+_LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
+_DOT = r"[dD][oO][tT][\])}][ \t]?"
 _DEFANGED = re.compile(
     r"\[\.\]|\(\.\)|\{\.\}"
-    r"|[ \t]?[\[({]dot[\])}][ \t]?"
+    rf"| [\[({{]{_DOT}|\t[\[({{]{_DOT}|\[{_DOT}|\({_DOT}|\{{{_DOT}"
     r"|\[:\]|\[://\]|\[/\]"
-    r"|(?<![A-Za-z])h[xX]{2}p(?=s?(?:\[?:|://))"
-    r"|(?<![A-Za-z])fxp(?=s?://)",
-    re.IGNORECASE,
+    + "".join(
+        rf"|{h}(?<![{_LETTER}]{h})[xX]{{2}}[pP](?=[sS\u017f]?(?:\[?:|://))"
+        for h in "hH"
+    )
+    + "".join(rf"|{f}(?<![{_LETTER}]{f})[xX][pP](?=[sS\u017f]?://)" for f in "fF")
 )
 # Every form has a bracket before ".", ":", "/" or "dot]", or "xxp" or "fxp"
 # in some case: two patterns that start with a rare character (so the regex
 # engine skips to it) rule out most text at once.
 _BRACKET_HINT = re.compile(r"[\[({](?:[.:/]|(?i:dot)[\])}])")
 _XP_HINT = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
+_HINTS = (_BRACKET_HINT.search, _XP_HINT.search)
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -38,17 +49,28 @@ def may_be_defanged(text: str) -> bool:
 def defanged_lines(text: str) -> list[int]:
     """The indices of the lines of `text` that may be defanged, in order.
 
-    One search of the whole text: no sign of defanging spans a line break.
+    One search of the whole text: no sign of defanging spans a line break,
+    and after a line's first sign the search goes on at the next line.
     """
-    hints = [match.start() for match in _BRACKET_HINT.finditer(text)]
-    hints += [match.start() for match in _XP_HINT.finditer(text)]
-    lines, line, counted = [], 0, 0
-    for hint in sorted(hints):
-        line += text.count("\n", counted, hint)
-        counted = hint
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
+    lines: list[int] = []
+    line = counted = 0
+    signs = [_BRACKET_HINT.search(text), _XP_HINT.search(text)]
+    while True:
+        found = [sign.start() for sign in signs if sign is not None]
+        if not found:
+            return lines
+        sign = min(found)
+        line += text.count("\n", counted, sign)
+        lines.append(line)
+        start = text.find("\n", sign) + 1
+        if not start:
+            return lines
+        line, counted = line + 1, start
+        # Each pattern searches again only if its sign was on the line just read.
+        signs = [
+            old if old is None or old.start() >= start else hint(text, start)
+            for old, hint in zip(signs, _HINTS, strict=True)
+        ]
 
 
 def refang(text: str, hinted: bool = False) -> str:
