@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 
 _MONTHS = {
@@ -182,6 +183,8 @@ def _named_dates(line: str):
             break
 
 
+# Cached: the records of a log write the same few dates again and again.
+@functools.lru_cache(maxsize=4096)
 def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] | None:
     """(year, month, day) that the groups of a `name` match write, if a date."""
     if name == "ymd":

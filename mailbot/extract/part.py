@@ -231,9 +231,12 @@ class _Reader:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
             indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
-        self._columns(line.text, indicators)
-        self.spoken = max([i.end for i in indicators]) if indicators else 0
-        self._indicators(line, indicators)
+        if indicators:
+            self.spoken = max([i.end for i in indicators])
+            self._indicators(line, indicators)
+        else:
+            self.spoken = 0
+            self._columns(line.text)
         stamps: Sequence[Stamp] = ()
         if not state.received and may_have_times(line.text):
             clock = self.clock
@@ -242,7 +245,8 @@ class _Reader:
             stamps, skipped = _times(text, clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
-        self._stamps(line, stamps)
+        if stamps:
+            self._stamps(line, stamps)
         self._text(line, body, bool(indicators or stamps))
 
     def _kept(self, indicator: Indicator) -> bool:
@@ -256,10 +260,11 @@ class _Reader:
                 return False
         return True
 
-    def _columns(self, text: str, indicators: Sequence[Indicator]) -> None:
-        # A CSV header names what each column of the rows below holds.
+    def _columns(self, text: str) -> None:
+        # A CSV header (a line without indicators) names what each column of
+        # the rows below holds.
         state = self.state
-        if indicators or state.columns is not None:
+        if state.columns is not None:
             return
         match = _CSV_HEADER.match(text.strip())
         if match and len(text) < 300:

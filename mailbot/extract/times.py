@@ -265,7 +265,7 @@ def _stamps(
     if ymds is None:
         ymds = []
         for (name, spans), valid in zip(plan.dates, plan.valid, strict=True):
-            ymd = date_of(name, tuple(line[a:b] for a, b in spans))
+            ymd = date_of(name, tuple([line[a:b] for a, b in spans]))
             if (ymd is not None) != valid:
                 return None
             ymds.append(ymd)
