@@ -27,10 +27,12 @@ from test_sweep_reminders import (
     feed,
     new_app,  # noqa: F401 - a fixture the `app` fixture uses
     reminders,
+    request,
 )
 from test_sweep_reminders import app as app  # noqa: F401 - the scenario fixture
 
 from mailbot.cli import main
+from mailbot.db.models import Deadline
 from mailbot.deadlines.forecast import Planned, forecast, forecast_text
 from mailbot.deadlines.sweep import sweep
 
@@ -65,6 +67,35 @@ def test_the_forecast_is_what_the_sweep_then_does(app: App) -> None:
         assert sweep(app)["reminders"] == 1
     sent = reminders(app)
     assert [r for _, r, _ in sent] == [[*p.to, *p.cc] for p in planned]
+    assert forecast(app) == []
+
+
+def test_requests_due_together_are_one_mail_in_forecast_and_sweep(app: App) -> None:
+    # A second member asks too, in the same minute: both requests fall due
+    # together, and one reply would meet both.
+    at(app, "2026-12-04T14:00:40")
+    feed(app, request("Fri, 04 Dec 2026 14:00:40 +0000", n=2))
+    planned = forecast(app)
+    assert [(p.at, p.level, p.deadlines) for p in planned] == [
+        (utc("2026-12-07T10:00:00"), 1, 2),
+        (utc("2026-12-08T10:00:00"), 2, 2),
+        (utc("2026-12-09T10:00:00"), 3, 2),
+    ]
+    assert "level 1 reminder for 2 deadlines" in forecast_text(planned)
+    # The daemon sweeps every minute: the second request falls due 40 s
+    # after the first, and is chased by the mail the first one sent.
+    for step in planned:
+        sent = 0
+        for minute in range(3):
+            app.clock.set(step.at + dt.timedelta(minutes=minute))
+            sent += int(sweep(app)["reminders"])
+        assert sent == 1
+    assert [p for p, _, _ in reminders(app)] == [
+        "chase-analysis-1", "chase-analysis-2", "chase-analysis-3",
+    ]  # fmt: skip
+    with app.db.transaction() as session:
+        levels = [d.level for d in session.query(Deadline).filter_by(rule="analysis")]
+    assert levels == [3, 3]
     assert forecast(app) == []
 
 
@@ -197,8 +228,9 @@ def test_the_command(
     ]
     assert set(rows[0]) == {
         "at", "tag", "rule", "site", "level", "action", "to", "cc", "due_at",
-        "site_local_time",
+        "site_local_time", "deadlines",
     }  # fmt: skip
+    assert rows[0]["deadlines"] == 1
     assert main([*now, "--due-within", "4 days", "--json"]) == 0
     assert [r["level"] for r in json.loads(capsys.readouterr().out)] == [1, 2]
     assert main(now) == 0

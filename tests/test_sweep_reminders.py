@@ -306,8 +306,19 @@ def test_each_request_has_its_own_clock(app: App) -> None:
         dt.datetime(2026, 12, 7, 14, 30, tzinfo=UTC),
     ]
     at(app, "2026-12-07T14:30:00")
-    assert sweep(app)["reminders"] == 2
-    assert {p for p, _, _ in reminders(app)} == {"chase-analysis-1"}
+    # Both fall due by this sweep: one reply meets both, so one mail asks
+    # for it, and each clock records its level with that mail.
+    assert sweep(app)["reminders"] == 1
+    assert [p for p, _, _ in reminders(app)] == ["chase-analysis-1"]
+    with app.db.transaction() as session:
+        chased = session.query(Chase).all()
+        levels = [d.level for d in session.query(Deadline).filter_by(rule="analysis")]
+    assert len(chased) == 2 and len({c.mail_id for c in chased}) == 1
+    assert levels == [1, 1]
+    # The next levels too: one mail for both.
+    at(app, "2026-12-08T14:30:00")
+    assert sweep(app)["reminders"] == 1
+    assert [p for p, _, _ in reminders(app)] == ["chase-analysis-1", "chase-analysis-2"]
 
 
 def test_lateness_when_first_seen_records_the_miss_and_sends_nothing(

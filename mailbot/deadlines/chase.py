@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 
 # Levels 1 and 2 chase the site; from level 3 on the CSIRT is told.
 SITE_LEVELS = 2
+# A reminder of one rule and level to one site in one incident goes out at
+# most once in this time: a deadline of that rule falling due meanwhile (a
+# second request of the CSIRT, asked minutes after the first) is chased by
+# the mail already sent, which one reply answers for both.
+SHARED = dt.timedelta(hours=1)
+
+# (incident id, rule, site, level)
+Group = tuple[int, str, "str | None", int]
 
 
 def level_time(
@@ -127,10 +135,14 @@ class ReadAhead:
     threads: dict[int, list[str]]
     red_mails: dict[int, list[Mail]]
     last_chase: dict[int, dt.datetime]
+    # The mail (its id) of each group's reminder sent within SHARED.
+    recent: dict[Group, int]
 
 
-def read_ahead(session: Session, deadlines: list[Deadline]) -> ReadAhead:
-    """Four queries for the incidents and chased clocks of `deadlines`."""
+def read_ahead(
+    session: Session, deadlines: list[Deadline], now: dt.datetime
+) -> ReadAhead:
+    """Five queries for the incidents and chased clocks of `deadlines`."""
     incident_ids = sorted({d.incident_id for d in deadlines})
     chased = [d.id for d in deadlines if d.level > 0]
     return ReadAhead(
@@ -138,7 +150,23 @@ def read_ahead(session: Session, deadlines: list[Deadline]) -> ReadAhead:
         threads=respond.threads_ids(session, incident_ids),
         red_mails=red.red_mails(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
+        recent=_recent(session, incident_ids, now),
     )
+
+
+def _recent(session: Session, incident_ids: list[int], now: dt.datetime) -> dict[Group, int]:
+    found: dict[Group, int] = {}
+    for incident_id, rule, site, level, mail_id in session.execute(
+        select(Deadline.incident_id, Deadline.rule, Deadline.site, Chase.level, Chase.mail_id)
+        .join(Chase, Chase.deadline_id == Deadline.id)
+        .where(
+            Deadline.incident_id.in_(incident_ids),
+            Chase.queued_at > now - SHARED,
+            Chase.mail_id.is_not(None),
+        )
+    ):
+        found[(incident_id, rule, site, level)] = mail_id
+    return found
 
 
 def _fields(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +38,9 @@ class Planned:
     cc: tuple[str, ...]
     due_at: dt.datetime
     local_time: str
+    # Deadlines this one mail chases (the sweep sends one mail for the
+    # deadlines of one rule and site that it finds due together).
+    deadlines: int = 1
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +54,7 @@ class Planned:
             "cc": list(self.cc),
             "due_at": iso(self.due_at),
             "site_local_time": self.local_time,
+            "deadlines": self.deadlines,
         }
 
 
@@ -71,7 +75,28 @@ def forecast(app: App, until: dt.datetime | None = None) -> list[Planned]:
         for deadline, incident in session.execute(query):
             steps = _steps(app, session, incident, deadline, now)
             planned.extend(p for p in steps if until is None or p.at <= until)
-    return sorted(planned, key=lambda p: (p.at, p.tag, p.rule, p.level))
+    return _one_per_mail(sorted(planned, key=lambda p: (p.at, p.tag, p.rule, p.level)))
+
+
+def _one_per_mail(planned: list[Planned]) -> list[Planned]:
+    """Steps that one mail takes (a reminder covers the deadlines of its
+    rule and site falling due within chase.SHARED), merged."""
+    out: list[Planned] = []
+    mails: dict[tuple[object, ...], int] = {}
+    for p in planned:
+        key = (p.tag, p.rule, p.site, p.level, p.action)
+        index = mails.get(key)
+        if p.action not in ("reminder", "escalation"):
+            out.append(p)
+        elif index is not None and p.at - out[index].at < chase.SHARED:
+            first = out[index]
+            out[index] = replace(
+                first, deadlines=first.deadlines + 1, due_at=min(first.due_at, p.due_at)
+            )
+        else:
+            mails[key] = len(out)
+            out.append(p)
+    return out
 
 
 def _steps(
@@ -135,6 +160,8 @@ def forecast_text(planned: list[Planned]) -> str:
             "unsent": f"level {p.level}: NO reachable recipient, nothing sent",
             "too_late": "recorded missed, nothing sent (past the lateness)",
         }[p.action]
+        if p.deadlines > 1:
+            what += f" for {p.deadlines} deadlines"
         head = (
             f"{iso(p.at)} ({p.local_time})  {p.tag}  {p.rule}  {p.site or '-'}  {what}"
         )

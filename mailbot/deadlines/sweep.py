@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import brake
 from mailbot.app import App
-from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident
+from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident, Mail
 from mailbot.deadlines import chase
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ class SweepResult:
 
 
 Position = tuple[dt.datetime, int]
+# The reminder of each (incident, rule, site, level) sent within
+# chase.SHARED, or queued in this transaction: the mail (its id once
+# written) that other deadlines of the group falling due share.
+Shared = dict[chase.Group, "Mail | int"]
 
 
 def due(app: App, now: dt.datetime, after: Position | None = None) -> list[Position]:
@@ -99,10 +103,11 @@ def _batch(app: App, ids: list[int], now: dt.datetime, result: SweepResult) -> N
         done = SweepResult()
         with app.db.transaction() as session:
             claimed = _claim(app, session, ids, now)
-            known = chase.read_ahead(session, [d for _, d in claimed])
+            known = chase.read_ahead(session, [d for _, d in claimed], now)
             brake.keep_tally(app, session, {i.id for i, _ in claimed})
+            shared: Shared = dict(known.recent)
             for incident, deadline in claimed:
-                _act(app, session, incident, deadline, now, done, known)
+                _act(app, session, incident, deadline, now, done, known, shared)
         result.add(done)
         return
     except IntegrityError:
@@ -148,8 +153,8 @@ def _one(
     try:
         with session.begin_nested():
             # Read within the savepoint: what it undoes must not be known.
-            known = chase.read_ahead(session, [deadline])
-            _act(app, session, incident, deadline, now, done, known)
+            known = chase.read_ahead(session, [deadline], now)
+            _act(app, session, incident, deadline, now, done, known, dict(known.recent))
     except IntegrityError:
         log.info(
             "%s clock %s level already recorded elsewhere; nothing sent",
@@ -168,6 +173,7 @@ def _act(
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
+    shared: Shared | None = None,
 ) -> None:
     result.examined += 1
     if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
@@ -199,7 +205,7 @@ def _act(
         deadline.next_action_at = when
         result.rescheduled += 1
         return
-    _chase(app, session, incident, deadline, level, now, result, known)
+    _chase(app, session, incident, deadline, level, now, result, known, shared)
 
 
 def _record_missed(incident: Incident, deadline: Deadline, result: SweepResult) -> None:
@@ -223,15 +229,25 @@ def _chase(
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
+    shared: Shared | None = None,
 ) -> None:
     """Record level `level` and queue its mail, in the caller's transaction."""
     # The unique (deadline, level) row goes in with the outbox row: a second
     # sweep that got here too fails on it, and its outbox row is undone.
     row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
     session.add(row)
-    if chase.queue_reminder(app, session, incident, deadline, level, row, known):
+    key = (incident.id, deadline.rule, deadline.site, level)
+    sent = shared.get(key) if shared is not None else None
+    if isinstance(sent, int):
+        row.mail_id = sent
+    elif sent is not None:
+        # One reply meets every request left open: one mail asks for it.
+        row.mail = sent
+    elif chase.queue_reminder(app, session, incident, deadline, level, row, known):
         result.reminders += 1
         result.queued.append(f"{incident.tag}:{deadline.rule}:{level}")
+        if shared is not None and row.mail is not None:
+            shared[key] = row.mail
     deadline.level = level
     policy = app.chase_policy
     calendar = app.calendar(deadline.site)
