@@ -7,6 +7,7 @@ two never disagree; `now` turns due times into "in 3 h" or "overdue 2 h".
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from typing import Any
 
 from mailbot.clock import parse_instant
@@ -60,10 +61,36 @@ def _when(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+# A field's values shown one a line from this many on, or when any is
+# prose; at most _SHOWN of them, each cut at _ITEM characters (--json has
+# them all, whole).
+_SHOWN = 20
+_ITEM = 300
+
+
 def _what(data: dict[str, Any]) -> list[str]:
     lines = ["", "What (Analysis Guideline fields):"]
     for field, values in data["fields"].items():
-        lines.append(f"  {field}: {', '.join(values)}")
+        if all(" " not in v and len(v) <= 80 for v in values):
+            # Addresses, names, DNs, CVE ids: a paragraph reads best.
+            text = textwrap.fill(
+                ", ".join(values[: _SHOWN * 5]),
+                width=78,
+                initial_indent=f"  {field}: ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+            lines.extend(text.splitlines())
+            if len(values) > _SHOWN * 5:
+                lines.append(f"    ... {len(values) - _SHOWN * 5} more (show --json lists all)")
+            continue
+        lines.append(f"  {field}:")
+        for value in values[:_SHOWN]:
+            cut = value if len(value) <= _ITEM else value[: _ITEM - 1] + "\u2026"
+            lines.append(f"    - {cut}")
+        if len(values) > _SHOWN:
+            lines.append(f"    ... {len(values) - _SHOWN} more (show --json lists all)")
     if not data["fields"]:
         lines.append("  (nothing reported yet)")
     missing = ", ".join(data["missing"]) if data["missing"] else "nothing"

@@ -125,3 +125,29 @@ def test_requests_due_together_are_one_line_of_due_next() -> None:
         "  analysis        SITE-A         due 2026-12-07T12:00:00Z (in 2 d 15 h), "
         "3 requests, 1 reminder(s) sent",
     ]
+
+
+def test_fields_read_as_lists_not_one_long_line() -> None:
+    from mailbot import summary
+
+    hosts = [f"10.9.0.{n}" for n in range(1, 31)]
+    evidence = ["2026-12-03T15:13:02Z", "Accepted publickey for pilot27 " + "x" * 400]
+    evidence += [f"log line {n}" for n in range(30)]
+    lines = summary._what(
+        {
+            "fields": {
+                "affected_hosts": hosts,
+                "x509_dns": ["/DC=org/DC=example/CN=Jane Doe"],
+                "evidence": evidence,
+            },
+            "missing": ["detected_by"],
+        }
+    )
+    assert all(len(line) <= 78 for line in lines if "10.9.0." in line)
+    assert " ".join(lines).count("10.9.0.") == 30
+    assert "  x509_dns:" in lines and "    - /DC=org/DC=example/CN=Jane Doe" in lines
+    start = lines.index("  evidence:")
+    assert lines[start + 1] == "    - 2026-12-03T15:13:02Z"
+    assert lines[start + 2].endswith("\u2026") and len(lines[start + 2]) == 6 + 300
+    assert lines[start + 21] == "    ... 12 more (show --json lists all)"
+    assert lines[-1] == "  still missing: detected_by"
