@@ -210,18 +210,25 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
 
 # Longer parts are logs, whose records carry their own dates.
 _ONLY_DATE_TEXT = 20_000
+# Every date with a year has four digits in a row; most parts have none.
+_YEAR_HINT = re.compile(r"\d\d\d\d").search
+_YEAR = re.compile(r"(?:19|20)(?<!\d..)\d\d(?!\d)")
 
 
 def only_date(text: str, reference: dt.datetime | None) -> dt.date | None:
     """The one date (with a year) that `text` writes, if not after `reference`."""
-    if len(text) > _ONLY_DATE_TEXT or not any(c.isdigit() for c in text[:2000]):
+    if len(text) > _ONLY_DATE_TEXT or not _YEAR_HINT(text):
         return None
-    written = {ymd for _, _, ymd, _ in find_dates(text)[2] if not refused(ymd)}
-    written.discard(None)
-    dated = {ymd for ymd in written if ymd[0] is not None}
-    if len(dated) != 1 or len(written) != 1:
+    # Dates are read only around the years: a date stands within 25
+    # characters before its year ("September 30th, 2026") or 6 after it.
+    windows = [text[max(0, m.start() - 25) : m.end() + 6] for m in _YEAR.finditer(text)]
+    if not windows:
         return None
-    date = safe_date(*dated.pop())
+    found = find_dates("\n".join(windows))[2]
+    written = {ymd for _, _, ymd, _ in found if ymd[0] is not None}
+    if len(written) != 1 or refused(next(iter(written))):
+        return None
+    date = safe_date(*written.pop())
     if date is None or reference is None or date > reference.date():
         return None
     return date

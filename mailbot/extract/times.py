@@ -119,21 +119,21 @@ def times_in(
 ) -> tuple[list[Stamp], int]:
     """`find_times`, and how many times past the first 40 of the line were skipped."""
     # A time of day is a digit, a colon and two digits: most lines with a
-    # colon have none, and need neither a plan nor a look for dates.
+    # colon have none, and need neither a plan nor a look for dates. A line
+    # without one may write "22h10" or "klo 14.25" (a line with one is read
+    # as it is: log lines, which are most lines, pay no more).
     if ":" not in line or not _CLOCK_HINT(line):
         if not hours_hint(line):
             return [], 0
         line = colons(line)
         if not _CLOCK_HINT(line):
             return [], 0
-    elif hours_hint(line):
-        line = colons(line)
     if clock.date is not None and _RELATIVE_DAY(line.lower()):
         # "this morning at 08:45": the mail's day, not the part's date.
         clock = clock._replace(date=None)
     limit = len(line)
     if following:
-        line = line + " " + colons(following[:40])
+        line = line + " " + following[:40]
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
     if len(line) > _PLANNED or not has_digit(line):

@@ -59,9 +59,13 @@ _BLOCK_ZONE = re.compile(
 
 def block_zone(line: str) -> str | None:
     """The zone that intro `line` names for the lines below it, if any."""
-    if not line.rstrip().endswith(":") or "(" not in line:
+    # Called for every line: most fail the first test without a copy.
+    if line[-1:] not in ": \t\r" or "(" not in line:
         return None
-    match = _BLOCK_ZONE.search(line.rstrip())
+    line = line.rstrip()
+    if not line.endswith(":"):
+        return None
+    match = _BLOCK_ZONE.search(line)
     return match.group(1) if match and tzinfo(match.group(1)) else None
 
 
