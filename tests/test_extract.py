@@ -1046,3 +1046,38 @@ def test_what_a_line_states_beside_a_question_is_kept() -> None:
         "Please find attached the list of addresses seen by our IDS.",
     ) in texts
     assert ("actions_taken", "Please note that we isolated the host.") in texts
+
+
+def test_last_writes_a_weekday_date_without_seconds() -> None:
+    line = "root     pts/0        203.0.113.61     Thu Dec  3 02:11 - 02:47  (00:36)"
+    assert stamps(line) == ["2026-12-03T02:11:00Z", "2026-12-03T02:47:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fact"),
+    [
+        ("At 09:15 UTC our web team noticed PHP errors.", "discovered_at"),
+        ("[09:31] anna: pulled the network cable, host is offline now", "isolated_at"),
+        ("At 09:15 UTC, we isolated the host.", "isolated_at"),
+        # A time that ends a clause of its own is not named past the comma.
+        ("Host certificate revoked at 09:00 UTC, squid02 reinstalled.", "evidence"),
+        ("The attack started at 09:00 UTC, we isolated it later.", "evidence"),
+    ],
+)
+def test_more_fact_words_and_clauses(text: str, fact: str) -> None:
+    found = [f.field for f in run(text, context=SITE) if f.kind == "timestamp"]
+    assert found == [fact]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("A VM foi suspensa e será reinstalada.", "actions_taken"),
+        ("Der Knoten wurde vom Netz genommen.", "actions_taken"),
+        ("Kone irrotettiin verkosta.", "actions_taken"),
+        ("De melding kwam van onze SOC.", "detected_by"),
+        ("Nuestro sistema de detección generó una alerta.", "detected_by"),
+    ],
+)
+def test_a_fact_word_speaks_to_its_free_text_field(text: str, field: str) -> None:
+    assert field in {f.field for f in run(text) if f.kind == "text"}

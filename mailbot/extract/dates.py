@@ -78,6 +78,19 @@ DATES = (
             re.I,
         ),
     ),
+    # `last` and `date` write a weekday before a syslog date, and may leave
+    # out the seconds: "Thu Dec  3 02:11 - 02:47".
+    (
+        "weekday",
+        re.compile(
+            r"(?<![\w])(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[ \t]+("
+            + MON
+            + r")[ \t]{1,2}"
+            + _D
+            + r"[ \t]+(?=\d{1,2}:\d{2})",
+            re.I,
+        ),
+    ),
 )
 # The dates with a month name, in one pass: each alternative renumbers its
 # groups, so the group names say which spelling matched.

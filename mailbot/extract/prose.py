@@ -20,6 +20,7 @@ _TEXT_FIELDS = {
         r"|complain\w*|observed|sensors?|crawler|thanks[ \t]+to|informed|told[ \t]+us"
         r"|weitergeleitet|forward(?:ed|ing)|received[ \t]+this|the[ \t]+report"
         r"|found[ \t]+by|ids|honeypot|entdeckt|festgestellt|découvert|détecté"
+        r"|meldung|melding|signalement|notificación|notificação|segnalazione"
     ),
     "actions_taken": (
         r"isolated|disconnected|firewalled|blocked|suspended|paused|killed|drained"
@@ -42,12 +43,6 @@ _TEXT_FIELDS = {
         r"virtual[ \t]+appliances?|vm[ \t]+images?|appdb|image[ \t]+from"
     ),
 }
-# Patterns run on lower-cased text: case-insensitive alternations are slow.
-_TEXT = {
-    name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
-}
-# Any of them: one pass rules out the lines that speak to no field at all.
-_ANY_TEXT = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
 # Evidence: what was seen, when an indicator, time or path is on the line.
 _ACTIVITY = re.compile(
     r"\b(?:log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
@@ -62,12 +57,19 @@ _STRONG_EVIDENCE = re.compile(
     r"|brute[ \t-]?force|backdoor|rootkit|suspicious)\b",
     re.IGNORECASE,
 )
+# "Reinstalled" in the other languages (English "fixed" or "resolved" say
+# too little to be an action taken; these say it).
+_REINSTALLED = (
+    r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
+    r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
+    r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*"
+)
 # The words of each fact, by language (English, German, French, Spanish and
 # Portuguese, Italian, Dutch, Swedish, Polish, Finnish, Czech). A detection
 # is when the site learnt of the incident, so it is discovery.
 _FACTS = {
     "discovered_at": (
-        r"discovered|detected|detection|(?:we|i)\b[^.;]{0,20}\b(?:noticed|spotted)"
+        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)"
         r"|entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
         r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
         r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
@@ -82,7 +84,8 @@ _FACTS = {
     ),
     "isolated_at": (
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
-        r"|quarantined|taken[ \t]+offline|unplugged"
+        r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
+        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
         r"|isoliert|getrennt|vom[ \t]+netz[ \t]+genommen"
         r"|isolée?|déconnectée?|suspendue?"
         r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
@@ -90,12 +93,20 @@ _FACTS = {
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
-        r"[ \t]+(?:production|service)|cleaned[ \t]+up"
-        r"|neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
-        r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
-        r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*"
+        r"[ \t]+(?:production|service)|cleaned[ \t]+up|" + _REINSTALLED
     ),
 }
+# A line that tells discovery, isolation or reinstallation in any language
+# speaks to its free-text field: "A VM foi suspensa" is an action taken,
+# "wir haben es erkannt" says who detected it.
+_TEXT_FIELDS["detected_by"] += "|" + _FACTS["discovered_at"]
+_TEXT_FIELDS["actions_taken"] += "|" + _FACTS["isolated_at"] + "|" + _REINSTALLED
+# Patterns run on lower-cased text: case-insensitive alternations are slow.
+_TEXT = {
+    name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
+}
+# Any of them: one pass rules out the lines that speak to no field at all.
+_ANY_TEXT = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
 _FACT = re.compile(
     "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items())
 )
@@ -105,7 +116,7 @@ _FACT_HINT = re.compile(
     r"discover|detect|notic|spott|entdeck|festgest|bemerk|découv|détect|detecta"
     r"|descubi|rilev|upptäck|ontdek|wykry|isol|disconn|firewal|cut|paus|suspend"
     r"|quarant|offline|unplug|getrenn|aisla|frånkop|geïsol|odłącz|irrotet|resolv"
-    r"|reinst|re-inst|restor|rebuil|fixed|back|cleaned"
+    r"|reinst|re-inst|restor|rebuil|fixed|back|cleaned|pulled the"
     r"|alert|alarm|larm|erkannt|detec|allerta|melding|gedetect|havait|zjist|zjišt"
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst"
@@ -211,6 +222,12 @@ def _fact_of(before: str, after: str) -> str | None:
     stop = _BOUNDARY.search(after)
     if stop is not None:
         after = after[: stop.start()]
+    # "certificate revoked on 2026-12-03 09:00 UTC, squid02 reinstalled": a
+    # time that ends a clause of its own (three words or more before it) is
+    # not named by the words after the next comma. "At 09:15, we isolated
+    # it" keeps them.
+    if ", " in after and len(before.split()) >= 3:
+        after = after.split(", ", 1)[0]
     best, distance = None, 10**6
     for match in _FACT.finditer(before):
         if len(before) - match.end() < distance and not _quoted(before, match):
