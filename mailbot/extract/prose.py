@@ -27,7 +27,8 @@ _TEXT_FIELDS = {
         r"|disabled|locked|reset|reinstalled|re-installed|removed|stopped|patched"
         r"|revoked|banned|shut[ \t]+down|powered[ \t]+(?:down|off)|taken[ \t]+offline"
         r"|snapshot|quarantined|rotated|isoliert|getrennt|gesperrt|isolée?|bloqué"
-        r"|frånkopplad|aislado|isolato|reinstallato|downtime|cleaned"
+        r"|frånkopplad|aislado|isolato|reinstallato|downtime|cleaned|unplugged"
+        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
     ),
     "losses": (
         r"stolen|theft|entered[ \t]+their[ \t]+credentials|credentials[ \t]+\w+[ \t]+"
@@ -59,21 +60,29 @@ _STRONG_EVIDENCE = re.compile(
 )
 # "Reinstalled" in the other languages (English "fixed" or "resolved" say
 # too little to be an action taken; these say it).
+# The words of each fact in German, French, Spanish and Portuguese, Italian,
+# Dutch, Swedish, Polish, Finnish and Czech. A detection is when the site
+# learnt of the incident, so it is discovery.
+_DISCOVERED = (
+    r"entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
+    r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
+    r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
+    r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*"
+)
+_ISOLATED = (
+    r"isoliert|getrennt|vom[ \t]+netz[ \t]+genommen|isolée?|déconnectée?|suspendue?"
+    r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
+    r"|geïsoleerd|losgekoppeld|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
+)
 _REINSTALLED = (
     r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
     r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
     r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*"
 )
-# The words of each fact, by language (English, German, French, Spanish and
-# Portuguese, Italian, Dutch, Swedish, Polish, Finnish, Czech). A detection
-# is when the site learnt of the incident, so it is discovery.
 _FACTS = {
     "discovered_at": (
-        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)"
-        r"|entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
-        r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
-        r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
-        r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*"
+        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)|"
+        + _DISCOVERED
     ),
     # An alert is discovery when a sentence tells it ("the alert fired at
     # 01:02", "at 09:15 our IDS raised an alert"). A time followed at once by
@@ -85,22 +94,18 @@ _FACTS = {
     "isolated_at": (
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
         r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
-        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
-        r"|isoliert|getrennt|vom[ \t]+netz[ \t]+genommen"
-        r"|isolée?|déconnectée?|suspendue?"
-        r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
-        r"|geïsoleerd|losgekoppeld|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
+        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)|" + _ISOLATED
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
         r"[ \t]+(?:production|service)|cleaned[ \t]+up|" + _REINSTALLED
     ),
 }
-# A line that tells discovery, isolation or reinstallation in any language
-# speaks to its free-text field: "A VM foi suspensa" is an action taken,
-# "wir haben es erkannt" says who detected it.
-_TEXT_FIELDS["detected_by"] += "|" + _FACTS["discovered_at"]
-_TEXT_FIELDS["actions_taken"] += "|" + _FACTS["isolated_at"] + "|" + _REINSTALLED
+# A line that tells discovery, isolation or reinstallation in another
+# language speaks to its free-text field as the English words do: "A VM foi
+# suspensa" is an action taken, "wir haben es erkannt" says who detected it.
+_TEXT_FIELDS["detected_by"] += "|" + _DISCOVERED
+_TEXT_FIELDS["actions_taken"] += "|" + _ISOLATED + "|" + _REINSTALLED
 # Patterns run on lower-cased text: case-insensitive alternations are slow.
 _TEXT = {
     name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
