@@ -7,6 +7,7 @@ fields it carries, and the replies it calls for.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select
@@ -45,14 +46,15 @@ def record(
         app.sites,
         sent_by_us=_sent_by_us(session, parsed.message_id),
     )
-    # Set after the query above, so that one UPDATE carries them all.
-    _fill_headers(mail, parsed, app)
-    mail.role, mail.flags = author.role, list(author.flags)
     text = own_text(parsed.body_text)
     site = roles.site_of(author, app.sites, parsed, text)
     incident, reason = _thread(
         app, session, mail, parsed, classification, author, site, text
     )
+    # Set only now: a new incident is flushed when it is opened, and the
+    # mail's row is then written once, by one UPDATE carrying all of them.
+    _fill_headers(mail, parsed, app)
+    mail.role, mail.flags = author.role, list(author.flags)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn, None)
     mail.thread_reason = reason
@@ -80,8 +82,13 @@ def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
     mail.from_addr = parsed.from_.addr if parsed.from_ else ""
     mail.recipients = [a.addr for a in (*parsed.to, *parsed.cc) if a.addr]
     mail.date = as_utc(parsed.date) if parsed.date else None
-    mail.event_at = plausible_date(mail.date, mail.arrived_at)
+    mail.event_at = _event_at(parsed, mail)
     mail.defects = list(parsed.defects)[:50]
+
+
+def _event_at(parsed: ParsedMail, mail: Mail) -> dt.datetime:
+    """When the mail was written: its Date when plausible, else its arrival."""
+    return plausible_date(as_utc(parsed.date) if parsed.date else None, mail.arrived_at)
 
 
 def _sent_by_us(session: Session, message_id: str | None) -> bool:
@@ -147,7 +154,7 @@ def _open(
         session,
         prefix=app.settings.mailbot.tag_prefix,
         day=day,
-        opened_at=mail.event_at or mail.arrived_at,
+        opened_at=_event_at(parsed, mail),
         subject=thread.base_subject(parsed.subject, app.settings.mailbot.tag_prefix),
         site=site.name if site else None,
         ngi=site.ngi if site else None,
