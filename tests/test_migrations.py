@@ -28,3 +28,18 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     first = current_revision(database_url)
     upgrade(database_url)
     assert current_revision(database_url) == first is not None
+
+
+def test_head_is_alembic_s_head(database_url: str) -> None:
+    # engine.HEAD lets a database at the newest revision skip Alembic at
+    # start-up: it must name the newest migration script.
+    from alembic.script import ScriptDirectory
+
+    from mailbot.db import engine as db_engine
+
+    script = ScriptDirectory.from_config(db_engine.alembic_config(database_url))
+    assert script.get_heads() == [db_engine.HEAD]
+    assert not db_engine.at_head(database_url)  # nothing there yet
+    upgrade(database_url)
+    assert db_engine.at_head(database_url)
+    assert current_revision(database_url) == db_engine.HEAD

@@ -13,15 +13,24 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# The newest migration (tests/test_migrations.py checks it is Alembic's
+# head). A database already there is not handed to Alembic at start-up:
+# loading it and checking SQLite's foreign keys took longer than most
+# commands' own work.
+HEAD = "0001"
 
 
 def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
@@ -110,6 +119,8 @@ def migrations_location() -> str:
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", migrations_location())
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -123,6 +134,10 @@ def upgrade(url: str, revision: str = "head") -> None:
     migration of a parent table would otherwise cascade-delete its children.
     The keys are checked afterwards instead.
     """
+    if revision == "head" and at_head(url):
+        return
+    from alembic import command
+
     engine = make_engine(url, foreign_keys=False)
     try:
         with engine.begin() as connection:
@@ -140,6 +155,21 @@ def _check_foreign_keys(engine: Engine) -> None:
         broken = connection.execute(text("PRAGMA foreign_key_check")).fetchall()
     if broken:
         raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+
+
+def at_head(url: str) -> bool:
+    """Whether the database carries exactly the newest migration."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(
+                text("SELECT version_num FROM alembic_version")
+            ).scalars()
+            return list(versions) == [HEAD]
+    except (OperationalError, ProgrammingError):
+        return False  # a new database: no alembic_version table yet
+    finally:
+        engine.dispose()
 
 
 def current_revision(url: str) -> str | None:
