@@ -190,6 +190,7 @@ def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
         ("le 2 décembre 2026 à 22h10m05, à 23 h 05, klo 14.25, om 14.05 uur", ""),
         ("root  pts/0  203.0.113.61  Thu Dec  3 02:11:00 - 02:47  (00:36)", ""),
         ('203.0.113.5 - - [31/Jan/2014:07:19:02 +0100] "POST /x" 200', ""),
+        ("A gépet 2026.12.03. 14:05-kor, 2026/12/03 14:06 and 12/03/26 11:33:20", ""),
     ],
 )
 def test_the_next_line_of_a_shape_finds_its_own_times(
@@ -1071,3 +1072,113 @@ def test_last_writes_a_weekday_date_without_seconds() -> None:
 )
 def test_a_fact_word_speaks_to_its_free_text_field(text: str, field: str) -> None:
     assert field in {f.field for f in run(text) if f.kind == "text"}
+
+
+ATHENS = extract.Context(
+    timezone="Europe/Athens",
+    reference_time=dt.datetime(2026, 12, 4, 7, 0, tzinfo=dt.UTC),
+)
+ISTANBUL = extract.Context(
+    timezone="Europe/Istanbul",
+    reference_time=dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC),
+)
+
+
+def test_local_time_is_the_sites_zone_whatever_the_part_says() -> None:
+    text = "Audit records, times in UTC:\n\nThe VMs were paused at 22:35 local time.\n"
+    assert values(text, context=ATHENS) == {("isolated_at", "2026-12-03T20:35:00Z")}
+
+
+def test_the_parts_only_date_is_read_in_the_order_that_settles_it() -> None:
+    # "12/3/2026" in a mail of 3 December: 3 December, not 12 March.
+    text = (
+        "TimeCreated  : 12/3/2026 6:12:44 PM\n"
+        "Id           : 4104\n\n"
+        "The host was taken off the network at 7:05 PM.\n"
+    )
+    found = values(text, context=ISTANBUL)
+    assert found == {
+        ("evidence", "2026-12-03T15:12:44Z"),
+        ("isolated_at", "2026-12-03T16:05:00Z"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("A gépet 2026.12.03. 14:05-kor leválasztottuk.", "2026-12-03T13:05:00Z"),
+        ("seen 2026/12/03 14:05 UTC", "2026-12-03T14:05:00Z"),
+        (
+            "12/03/26 11:33:20 (pid:44120) Job 1182.0 set to execute",
+            "2026-12-03T10:33:20Z",
+        ),
+    ],
+)
+def test_dates_year_first_with_dots_and_two_digit_years(text: str, utc: str) -> None:
+    assert stamps(text, SITE) == [utc]
+
+
+def test_a_two_digit_year_needs_a_time_right_after_it() -> None:
+    assert stamps("we used 1/2/26 of the quota, at 10:00 UTC", SITE) == [
+        "2026-12-04T10:00:00Z"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("forsøk på innlogging fra 203.0.113.141", ("attacker_ips", "203.0.113.141")),
+        ("siden er hostet på 198.51.100.201", ("attacker_ips", "198.51.100.201")),
+        ("prihlásil z adresy 203.0.113.90", ("attacker_ips", "203.0.113.90")),
+        # "på" alone is as vague as "to": it speaks only for the site's hosts.
+        ("Linket peger på 198.51.100.202", ("unclassified", "198.51.100.202")),
+        (
+            "logget inn på wn3.site-a.example.org",
+            ("affected_hosts", "wn3.site-a.example.org"),
+        ),
+    ],
+)
+def test_cue_words_of_nordic_and_slavic_mail(text: str, expected) -> None:
+    assert expected in values(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fact"),
+    [
+        ("The host was taken off the network at 19:05 UTC.", "isolated_at"),
+        ("At 16:50 UTC a researcher told us about odd cron entries.", "discovered_at"),
+        ("A gépet 2026.12.03. 14:05-kor leválasztottuk a hálózatról.", "isolated_at"),
+    ],
+)
+def test_fact_words_found_on_the_third_held_out_set(text: str, fact: str) -> None:
+    found = [f.field for f in run(text, context=SITE) if f.kind == "timestamp"]
+    assert found == [fact]
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "closure"),
+    [
+        (
+            "Rapporto di chiusura EGI-20261128-02",
+            "Risoluzione: server reinstallato.\nLezioni apprese: aggiornare il CMS.",
+            True,
+        ),
+        (
+            "Abschlussbericht",
+            "Lösung: neu installiert.\nErkenntnisse: Patches schneller.",
+            True,
+        ),
+        ("Rapport de clôture", "Leçons apprises : mettre à jour plus tôt.", True),
+        # One sign is not enough, in any language.
+        (
+            "Re: incidente",
+            "Il rapporto di chiusura arriverà la settimana prossima.",
+            False,
+        ),
+    ],
+)
+def test_a_closure_report_in_another_language_is_one(
+    subject: str, text: str, closure: bool
+) -> None:
+    part = TextPart("1", "text/plain", "body", text + "\n")
+    assert extract.is_closure_report(subject, (part,)) is closure

@@ -17,12 +17,23 @@ log = logging.getLogger(__name__)
 
 _CLOSURE_WORDS = re.compile(
     r"\b(?:closure|final|closing)[ \t]+(?:incident[ \t]+)?report\b"
-    r"|\bincident[ \t]+closure\b",
+    r"|\bincident[ \t]+closure\b|\babschlussbericht\b"
+    r"|\brapport[ \t]+(?:de[ \t]+clôture|final)\b"
+    r"|\brapporto[ \t]+(?:di[ \t]+)?chiusura\b|\brapporto[ \t]+finale\b"
+    r"|\binforme[ \t]+(?:de[ \t]+cierre|final)\b"
+    r"|\brelatório[ \t]+(?:de[ \t]+encerramento|final)\b"
+    r"|\beindrapport\b|\bslutrapport\b|\braport[ \t]+końcowy\b",
     re.IGNORECASE,
 )
 # A word that each sign of a line needs (lessons_learnt and resolution as
 # sections.py names them, and _CLOSURE_WORDS).
-_SIGN_WORDS = re.compile(r"lesson|solution|closure|final|closing", re.IGNORECASE)
+_SIGN_WORDS = re.compile(
+    r"lesson|solution|closure|final|closing|erkenntnis|lösung|behebung|leçon"
+    r"|lezion|leccion|lições|lessen|résolution|risoluzion|resoluci|resoluç"
+    r"|oplossing|abschluss|clôture|chiusura|cierre|encerramento|eindrapport"
+    r"|slutrapport|końcow",
+    re.IGNORECASE,
+)
 # "We will send the closure report next week" announces one, it is not one.
 _PROMISE = re.compile(
     r"\b(?:will|shall|going[ \t]+to|please|send[ \t]+the|expect|await)\b", re.I

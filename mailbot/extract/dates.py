@@ -22,6 +22,14 @@ _D, _Y = r"(\d{1,2})", r"(\d{4})"
 DATES = (
     # The look-behinds stand after the first digit: see times._TIME.
     ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
+    # Year first with dots or slashes: Hungarian "2026.12.03.", "2026/12/03".
+    ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})[./](\d{1,2})[./](\d{1,2})(?![\d])")),
+    # A year of two digits, only right before a time: HTCondor's "12/03/26
+    # 11:33:20" (month first there; see `ordered`).
+    (
+        "dmy2",
+        re.compile(r"(\d(?<![\d./]\d)\d?)/(\d{1,2})/(\d\d)(?=[ \t]+\d{1,2}:\d\d)"),
+    ),
     # Day first, or month first in US writing (see `ordered`): "04.12.2026",
     # "4/12/2026", "4-12-2026", and "4. 12. 2026" as Czech and German write.
     (
@@ -92,11 +100,12 @@ DATES = (
         ),
     ),
 )
+_NUMERIC = 4  # DATES[:4] are numeric, the rest have a month name
 # The dates with a month name, in one pass: each alternative renumbers its
 # groups, so the group names say which spelling matched.
 _NAMED_GROUPS = {
     name: tuple(f"{name}_{n}" for n in range(1, pattern.groups + 1))
-    for name, pattern in DATES[2:]
+    for name, pattern in DATES[_NUMERIC:]
 }
 
 
@@ -107,7 +116,7 @@ def _renamed(name: str, pattern: str) -> str:
 
 
 _NAMED = re.compile(
-    "|".join(_renamed(name, pattern.pattern) for name, pattern in DATES[2:]),
+    "|".join(_renamed(name, pattern.pattern) for name, pattern in DATES[_NUMERIC:]),
     re.IGNORECASE,
 )
 # The start of a month name (the spellings of MON, in any case). The first
@@ -159,8 +168,12 @@ def _date_candidates(line: str):
     # Each as (name, (whole span, group spans...), date or None).
     if "-" in line:
         yield from _numeric("ymd", DATES[0][1], line)
+    if "." in line or "/" in line:
+        yield from _numeric("ymd", DATES[1][1], line)
+    if "/" in line:
+        yield from _numeric("dmy2", DATES[2][1], line)
     if "." in line or "/" in line or "-" in line:
-        yield from _numeric("dmy", DATES[1][1], line)
+        yield from _numeric("dmy", DATES[3][1], line)
     yield from _named_dates(line)
 
 
@@ -202,8 +215,9 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
     """(year, month, day) that the groups of a `name` match write, if a date."""
     if name == "ymd":
         year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
-    elif name == "dmy":
+    elif name in ("dmy", "dmy2"):
         day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
+        year += 2000 if name == "dmy2" else 0
         if month > 12 >= day:
             day, month = month, day
     elif name in ("dMy", "apache"):
@@ -228,8 +242,14 @@ _YEAR_HINT = re.compile(r"\d\d\d\d").search
 _YEAR = re.compile(r"(?:19|20)(?<!\d..)\d\d(?!\d)")
 
 
-def only_date(text: str, reference: dt.datetime | None) -> dt.date | None:
-    """The one date (with a year) that `text` writes, if not after `reference`."""
+def only_date(
+    text: str, reference: dt.datetime | None, order: str = ""
+) -> dt.date | None:
+    """The one date (with a year) that `text` writes, if not after `reference`.
+
+    An open numeric date is read in the part's `order` or by the mail's Date
+    (see `ordered`): "12/3/2026" in a mail of 3 December is 3 December.
+    """
     if len(text) > _ONLY_DATE_TEXT or not _YEAR_HINT(text):
         return None
     # Dates are read only around the years: a date stands within 25
@@ -237,8 +257,15 @@ def only_date(text: str, reference: dt.datetime | None) -> dt.date | None:
     windows = [text[max(0, m.start() - 25) : m.end() + 6] for m in _YEAR.finditer(text)]
     if not windows:
         return None
-    found = find_dates("\n".join(windows))[2]
-    written = {ymd for _, _, ymd, _ in found if ymd[0] is not None}
+    joined = "\n".join(windows)
+    candidates, _, found = find_dates(joined)
+    written = set()
+    for _, _, ymd, index in found:
+        name, spans = candidates[index]
+        if name == "dmy":
+            ymd = ordered(ymd, joined[spans[0][1]], order, False, reference)
+        if ymd[0] is not None:
+            written.add(ymd)
     if len(written) != 1 or refused(next(iter(written))):
         return None
     date = safe_date(*written.pop())

@@ -73,6 +73,7 @@ _ISOLATED = (
     r"isoliert|getrennt|vom[ \t]+netz[ \t]+genommen|isolée?|déconnectée?|suspendue?"
     r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
     r"|geïsoleerd|losgekoppeld|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
+    r"|leválaszt\w*"
 )
 _REINSTALLED = (
     r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
@@ -81,8 +82,8 @@ _REINSTALLED = (
 )
 _FACTS = {
     "discovered_at": (
-        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)|"
-        + _DISCOVERED
+        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)"
+        r"|(?:told|informed|notified)[ \t]+us|reported[ \t]+to[ \t]+us|" + _DISCOVERED
     ),
     # An alert is discovery when a sentence tells it ("the alert fired at
     # 01:02", "at 09:15 our IDS raised an alert"). A time followed at once by
@@ -94,7 +95,8 @@ _FACTS = {
     "isolated_at": (
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
         r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
-        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)|" + _ISOLATED
+        r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
+        r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)|" + _ISOLATED
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
@@ -124,7 +126,8 @@ _FACT_HINT = re.compile(
     r"|reinst|re-inst|restor|rebuil|fixed|back|cleaned|pulled the"
     r"|alert|alarm|larm|erkannt|detec|allerta|melding|gedetect|havait|zjist|zjišt"
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
-    r"|opnieuw|ominst|przeinst|uudelleen|přeinst"
+    r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
+    r"|notified us|reported to us|leválaszt"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text

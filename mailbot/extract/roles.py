@@ -42,7 +42,9 @@ _PHRASES = {
         |phishing domain|phishing server|phishing host|phishing pages
         |phishing sites|malware host|malware server|malware site|malware url
         |payload|dropper|upload to|uploaded to|tunnel to|reverse shell|wget|curl
-        |from|venaient de|venant de|z adresu|desde|vanaf|källa|src|source
+        |from|venaient de|venant de|z adresu|z adresy|z naslova|desde|vanaf|fra|från
+        |källa|src|source|hostet på|hostet hos|hostad på|gehostet auf|gehost op
+        |hébergé sur|hébergée sur|alojado en|alojada en|ospitato su|ospitata su
         |source ip|source_ip|src_ip|remote address|remote ip|blocked|bloqué
         |blockiert|gesperrt|brute force|brute-force|bruteforce|scanner
         |exploitation|intrusion|ban|banned|quelle|origen|origem|bron|źródło
@@ -69,12 +71,12 @@ _PHRASES = {
             "systems",
         )
     ),
-    "on": "on|auf|sur|su|på",
+    "on": "on|auf|sur|su",
     "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
         |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
         |ui|storage|head node""",
     "toward": """to|do|zu|naar|vers|till|against|gegen|contre|contra|contro|tegen
-        |mot|przeciwko|op""",
+        |mot|przeciwko|op|på""",
 }
 # Word beginnings that are cues whatever their ending ("exfiltrated", "beaconing").
 _STEMS = (

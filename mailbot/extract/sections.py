@@ -49,8 +49,17 @@ _NAMES = {
     "vulnerabilities": (
         r"(?:exploited[ \t]+)?vulnerabilit(?:y|ies)(?:[ \t]+exploited)?|vulns?|cves?"
     ),
-    "lessons_learnt": r"lessons?[ \t]+learn(?:t|ed)",
-    "resolution": r"resolution|solution",
+    # Also in German, French, Italian, Spanish, Portuguese and Dutch: a
+    # closure report in another language is still one.
+    "lessons_learnt": (
+        r"lessons?[ \t]+learn(?:t|ed)|erkenntnisse|leçons[ \t]+(?:apprises|tirées)"
+        r"|lezioni[ \t]+apprese|lecciones[ \t]+aprendidas|lições[ \t]+aprendidas"
+        r"|geleerde[ \t]+lessen|lessen[ \t]+geleerd"
+    ),
+    "resolution": (
+        r"resolution|solution|lösung|behebung|résolution|risoluzione|resolución"
+        r"|resolução|oplossing"
+    ),
     # Headings that end a section without opening one for a field.
     "": r"summary|description|details|iocs?|indicators|notes?|comments?|status",
 }

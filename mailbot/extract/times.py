@@ -83,6 +83,7 @@ class PartClock(NamedTuple):
     reference: dt.datetime | None
     date: dt.date | None = None
     order: str = ""  # of "4/12/2026": "md", "dm", or "" (see dates.date_order)
+    local: str = ""  # the site's zone, for "local time" ("" : `zone`)
 
 
 def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
@@ -95,14 +96,14 @@ def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock
     """
     match = PART_ZONE.search(text.lower()) if "time" in text.lower() else None
     order = date_order(text, zone)
-    date = only_date(text, reference)
+    date = only_date(text, reference, order)
     if match is None:
-        return PartClock(zone, reference, date, order)
+        return PartClock(zone, reference, date, order, zone)
     window = text[match.end() : match.end() + 30]
     found = DATES[0][1].search(window)
     if found and int(found[1]) >= 1900:
         date = safe_date(int(found[1]), int(found[2]), int(found[3]))
-    return PartClock(match.group(1).upper(), reference, date, order)
+    return PartClock(match.group(1).upper(), reference, date, order, zone)
 
 
 def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
@@ -287,7 +288,7 @@ def _stamps(
         if run.date is not None and ymds[run.date] is not None:
             name, spans = plan.dates[run.date]
             date = ymds[run.date]
-            if name == "dmy":
+            if name in ("dmy", "dmy2"):
                 # The separator stands after the first number.
                 twelve_hour = ampm[0] >= 0
                 separator = line[spans[0][1]]
@@ -298,6 +299,8 @@ def _stamps(
             continue
         if refused(date):
             continue
+        if zone == "local":
+            zone = clock.local or clock.zone
         text = _utc_text(date, hms, zone or clock.zone, clock)
         if text is not None:
             stamps.append(Stamp(text, run.start, run.end))
@@ -355,8 +358,10 @@ def _zone_text(line: str, spans: tuple[Span, Span, Span]) -> str | None:
 def _zone_named(zone: str | None, shift: str | None, offset: str | None):
     if offset:
         return offset.strip()
-    if zone is None or zone.lower().startswith("local"):
+    if zone is None:
         return None
+    if zone.lower().startswith("local"):
+        return "local"  # the site's zone, even where the part names another
     return zone + (shift or "")
 
 
