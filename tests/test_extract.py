@@ -890,6 +890,9 @@ def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
         # A time that ends a clause of its own is not named past the comma.
         ("Host certificate revoked at 09:00 UTC, squid02 reinstalled.", "evidence"),
         ("The attack started at 09:00 UTC, we isolated it later.", "evidence"),
+        ("The host was taken off the network at 19:05 UTC.", "isolated_at"),
+        ("At 16:50 UTC a researcher told us about odd cron entries.", "discovered_at"),
+        ("A gépet 2026.12.03. 14:05-kor leválasztottuk a hálózatról.", "isolated_at"),
     ],
 )
 def test_fact_words_in_other_languages_alerts_and_clauses(text: str, fact: str) -> None:
@@ -1140,19 +1143,6 @@ def test_a_two_digit_year_needs_a_time_right_after_it() -> None:
 )
 def test_cue_words_of_nordic_and_slavic_mail(text: str, expected) -> None:
     assert expected in values(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "fact"),
-    [
-        ("The host was taken off the network at 19:05 UTC.", "isolated_at"),
-        ("At 16:50 UTC a researcher told us about odd cron entries.", "discovered_at"),
-        ("A gépet 2026.12.03. 14:05-kor leválasztottuk a hálózatról.", "isolated_at"),
-    ],
-)
-def test_fact_words_found_on_the_third_held_out_set(text: str, fact: str) -> None:
-    found = [f.field for f in run(text, context=SITE) if f.kind == "timestamp"]
-    assert found == [fact]
 
 
 @pytest.mark.parametrize(
