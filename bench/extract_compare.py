@@ -44,6 +44,7 @@ SAME_ON = (
     ["--reports", str(ROOT / "tests" / "reports")],
     ["--reports", str(ROOT / "tests" / "reports_heldout")],
     ["--reports", str(ROOT / "tests" / "reports_heldout2")],
+    ["--reports", str(ROOT / "tests" / "reports_heldout3")],
 )
 
 
