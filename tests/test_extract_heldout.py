@@ -2,8 +2,9 @@
 
 tests/reports_heldout (20 reports), tests/reports_heldout2 (15) and
 tests/reports_heldout3 (10) were written after the extractor and labelled
-before it first ran on them (see their READMEs). The labelled set asserts the targets; these sets assert only
-that the extractor has not become worse on text it was not fitted to.
+before it first ran on them (see their READMEs). The labelled set asserts
+the targets; these sets assert only that the extractor has not become worse
+on text it was not fitted to.
 """
 
 from __future__ import annotations
