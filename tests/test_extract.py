@@ -281,6 +281,22 @@ def test_the_scanners_hints_rule_out_only_lines_without_candidates(
     indicators._PLANS.clear()
 
 
+def test_a_part_without_a_time_needs_no_clock_of_its_own() -> None:
+    # read_part reads the part's zone, date and date order only where
+    # may_write_times says a line may write a time: it must never miss one.
+    reports = Path(__file__).resolve().parent / "reports"
+    lines = [
+        line
+        for path in sorted(reports.glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    lines += ["um 14.30 Uhr", "22h10", "klo 14.25", "at 9:05", "[09:12] anna"]
+    clock = PartClock("UTC", REFERENCE)
+    found = [line for line in lines if times.times_in(line, clock, "x 10:00")[0]]
+    assert len(found) > 50
+    assert all(times.may_write_times(line) for line in found)
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -18,7 +18,14 @@ from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import may_have_times
 from mailbot.extract.indicators import Indicator, scan
 from mailbot.extract.sections import Heading, heading
-from mailbot.extract.times import MAX_TIMES, PartClock, Stamp, part_clock, times_in
+from mailbot.extract.times import (
+    MAX_TIMES,
+    PartClock,
+    Stamp,
+    may_write_times,
+    part_clock,
+    times_in,
+)
 from mailbot.extract.values import UNCLASSIFIED, Context
 from mailbot.extract.zones import block_zone
 
@@ -111,7 +118,11 @@ def read_part(
     """Add the findings of one part's lines (already without quoted text) to `out`."""
     lines = list(_pieces(lines))
     text = "\n".join(line for _, line, _ in lines)
-    clock = part_clock(text, context.timezone, context.reference_time)
+    # What a part says of its times as a whole (its zone, date, order of
+    # dates: read over the whole part) matters only if a line writes a time.
+    clock = PartClock(context.timezone, context.reference_time)
+    if may_write_times(text):
+        clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
     refanged = text.split("\n")
     for index in defanged_lines(text):

@@ -115,6 +115,11 @@ def find_times(line: str, clock: PartClock, following: str = "") -> list[Stamp]:
     return times_in(line, clock, following)[0]
 
 
+def may_write_times(text: str) -> bool:
+    """False when no line of `text` writes a time of day (what `times_in` checks)."""
+    return bool(_CLOCK_HINT(text) or hours_hint(text))
+
+
 def times_in(
     line: str, clock: PartClock, following: str = ""
 ) -> tuple[list[Stamp], int]:
