@@ -1188,3 +1188,20 @@ def test_a_closure_report_in_another_language_is_one(
 ) -> None:
     part = TextPart("1", "text/plain", "body", text + "\n")
     assert extract.is_closure_report(subject, (part,)) is closure
+
+
+def test_a_time_without_a_date_takes_the_last_date_of_its_paragraph() -> None:
+    text = (
+        "Il 28/11/2026 alle 03:12 un attaccante ha sfruttato il portale.\n"
+        "L'incidente è stato rilevato il 30/11/2026 alle 07:40 dal\n"
+        "nostro IDS; il server è stato isolato alle 08:05 dello stesso giorno.\n"
+        "\n"
+        "Reinstalled this morning at 08:45.\n"
+        "\n"
+        "Logins at 09:30 from 203.0.113.9.\n"
+    )
+    found = {(f.field, f.value) for f in run(text) if f.kind == "timestamp"}
+    assert ("isolated_at", "2026-11-30T07:05:00Z") in found
+    # A blank line ends the paragraph; "this morning" is the mail's day.
+    assert ("resolved_at", "2026-12-04T07:45:00Z") in found
+    assert ("evidence", "2026-12-04T08:30:00Z") in found

@@ -274,6 +274,20 @@ def only_date(
     return date
 
 
+def last_date(line: str, order: str, reference: dt.datetime | None) -> dt.date | None:
+    """The last date with a year that `line` writes (in the part's `order`)."""
+    if not _YEAR_HINT(line):
+        return None
+    candidates, _, found = find_dates(line)
+    for _, _, ymd, index in reversed(found):
+        name, spans = candidates[index]
+        if name == "dmy":
+            ymd = ordered(ymd, line[spans[0][1]], order, False, reference)
+        if ymd[0] is not None and not refused(ymd):
+            return safe_date(*ymd)
+    return None
+
+
 def refused(ymd: tuple | None) -> bool:
     """Whether date `ymd` writes a year no incident report's evidence has.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import ipaddress
 import logging
@@ -13,6 +14,7 @@ from typing import NamedTuple
 
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
+from mailbot.extract.dates import last_date
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import may_have_times
@@ -95,6 +97,7 @@ class _State:
     delimiter: str = ","
     received: bool = False
     zone: str | None = None  # named by a log's intro line for the lines below
+    date: dt.date | None = None  # the last date of the paragraph's prose
     inline: bool = False
     item: list = field(default_factory=list)  # [field, text, line]
     evidence_items: int = 0
@@ -216,6 +219,7 @@ class _Reader:
             state.block, state.block_used = roles.NO_CUE, False
         state.columns = None
         state.zone = None
+        state.date = None
 
     def _open_section(self, found: Heading, line: Line) -> None:
         self.flush_item()
@@ -253,11 +257,18 @@ class _Reader:
             clock = self.clock
             if state.zone is not None:
                 clock = clock._replace(zone=state.zone)
+            if state.date is not None:
+                clock = clock._replace(date=state.date)
             stamps, skipped = _times(text, clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
         if stamps:
             self._stamps(line, stamps)
+        # "rilevato il 28/11/2026 alle 07:40" then "isolato alle 08:05": a time
+        # without a date takes the last date of the paragraph's prose.
+        if self.kind != "attachment" and not _RECORD.match(text):
+            clock = self.clock
+            state.date = last_date(text, clock.order, clock.reference) or state.date
         self._text(line, body, bool(indicators or stamps))
 
     def _kept(self, indicator: Indicator) -> bool:
