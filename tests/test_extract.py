@@ -1205,3 +1205,27 @@ def test_a_time_without_a_date_takes_the_last_date_of_its_paragraph() -> None:
     # A blank line ends the paragraph; "this morning" is the mail's day.
     assert ("resolved_at", "2026-12-04T07:45:00Z") in found
     assert ("evidence", "2026-12-04T08:30:00Z") in found
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The host was not isolated at 09:00 UTC.",
+        "We will have it isolated at 18:00 UTC today.",
+        "Please confirm the isolation of wn12 by 12:00 UTC today.",
+        "The node is no longer isolated since 2026-12-03 10:00 UTC.",
+        "Der Host wurde nicht isoliert um 2026-12-03 10:00 UTC.",
+    ],
+)
+def test_a_negated_future_or_requested_event_is_no_fact(line: str) -> None:
+    facts = {f.field for f in run(line + "\n") if f.field.endswith("_at")}
+    assert facts == set(), facts
+
+
+def test_a_stated_event_beside_them_is_a_fact() -> None:
+    found = values(
+        "The host was isolated at 2026-12-03 09:00 UTC.\n"
+        "It was not reinstalled at 2026-12-03 10:00 UTC, only patched.\n"
+    )
+    assert ("isolated_at", "2026-12-03T09:00:00Z") in found
+    assert not any(field == "resolved_at" for field, _ in found)

@@ -236,10 +236,11 @@ def _fact_of(before: str, after: str) -> str | None:
     # it" keeps them.
     if ", " in after and len(before.split()) >= 3:
         after = after.split(", ", 1)[0]
-    best, distance = None, 10**6
+    best, distance, lead = None, 10**6, ""
     for match in _FACT.finditer(before):
         if len(before) - match.end() < distance and not _quoted(before, match):
             best, distance = match.lastgroup, len(before) - match.end()
+            lead = before[: match.start()]
     best = "discovered_at" if best == "alert" else best
     for match in _FACT.finditer(after):
         if _quoted(after, match):
@@ -250,10 +251,27 @@ def _fact_of(before: str, after: str) -> str | None:
             break
         if match.start() < distance:
             best = match.lastgroup
+            lead = before + " " + after[: match.start()]
             if best == "alert":
                 best = "discovered_at" if after[: match.start()].strip() else None
         break
+    # "The host was not isolated at 09:00", "we will isolate it at 18:00",
+    # "please confirm the isolation by 12:00": nothing happened then.
+    if best is not None and _NOT_DONE.search(lead[-40:]):
+        return None
     return best
+
+
+# Words that make the clause's event not (yet) a fact: negation, the future,
+# a request, in the languages of the fact words.
+_NOT_DONE = re.compile(
+    r"(?:^|\W)(?:not|n't|never|no[ \t]+longer|yet[ \t]+to|will|shall|going[ \t]+to"
+    r"|plan(?:ned|s)?[ \t]+to|to[ \t]+be|should|must|need[ \t]+to|cannot|unable"
+    r"|please|whether|if|nicht|noch[ \t]+kein\w*|wird|werden|pas|jamais"
+    r"|sera|seront|no[ \t]+(?:ha|han|fue|está|se)|todavía[ \t]+no|aún[ \t]+no"
+    r"|non|ancora|niet|nog[ \t]+niet|wordt|inte"
+    r"|kommer[ \t]+att|nie|zostanie)(?=\W|$)"
+)
 
 
 _CONJUNCTION = re.compile(
