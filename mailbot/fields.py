@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -9,13 +10,20 @@ from sqlalchemy.orm import Session
 
 from mailbot import context, extract, incidents
 from mailbot.app import App
-from mailbot.clock import parse_instant
+from mailbot.clock import as_utc, parse_instant
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
 
 # Incident facts: times that set the incident's own columns, earliest wins.
 _FACTS = ("discovered_at", "isolated_at", "resolved_at")
+# Whose words set them: the site says when it isolated and resolved; a third
+# party may say when it saw the attack. A CSIRT member's mail sets none (it
+# asks, or uses #discovered and #resolved), nor does anyone else's.
+_FACTS_BY_ROLE = {"site": frozenset(_FACTS), "reporter": frozenset({"discovered_at"})}
+# A fact later than the mail that states it (past clock skew) is a plan, a
+# deadline or a misreading, not an event.
+_SKEW = dt.timedelta(hours=1)
 
 
 def context_for(
@@ -70,7 +78,7 @@ def record_findings(
                 finding.line,
             )
         )
-        _apply_fact(incident, finding)
+        _apply_fact(incident, finding, mail)
     if rows:
         _insert_values(session, rows)
     return findings
@@ -92,12 +100,15 @@ def _insert_values(session: Session, rows: list[tuple[object, ...]]) -> None:
     connection.exec_driver_sql(statement, rows)
 
 
-def _apply_fact(incident: Incident, finding: extract.Finding) -> None:
-    if finding.field not in _FACTS:
+def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> None:
+    if finding.field not in _FACTS_BY_ROLE.get(mail.role or "", ()):
         return
     try:
         when = parse_instant(finding.value)
     except ValueError:
+        return
+    written = mail.event_at or mail.arrived_at
+    if written is not None and when > as_utc(written) + _SKEW:
         return
     current = getattr(incident, finding.field)
     if current is None or when < current:

@@ -1,0 +1,118 @@
+"""Who may set an incident's facts (discovered, isolated, resolved), and when.
+
+The containment clock is met by the site saying it isolated: a CSIRT
+member's question, a third party's claim, or a time after the mail itself
+must not meet it (or move it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from mailbot_env import mail
+from test_sweep_reminders import (
+    AUTHENTICATED,
+    SITE_CONTACTS,
+    TAG,
+    App,
+    at,
+    feed,
+    new_app,  # noqa: F401 - the fixture below uses it
+)
+
+from mailbot.db.models import Deadline, Incident
+
+UTC = dt.UTC
+REPORT = mail(
+    subject="Security incident suspected at SITE-P TLP:AMBER",
+    sender="Marie <security@site-p.example.org>",
+    message_id="<report@site-p.example.org>",
+    date="Thu, 03 Dec 2026 09:00:00 +0000",
+    body="We found a miner on wn3.site-p.example.org (192.0.2.130).\n"
+    "We are still collecting logs.\n",
+)
+
+
+def state(app: App) -> tuple[dt.datetime | None, str]:
+    with app.db.transaction() as session:
+        incident = session.query(Incident).one()
+        containment = session.query(Deadline).filter_by(rule="containment").one()
+        return incident.isolated_at, containment.state
+
+
+def opened(new_app: Callable[..., App]) -> App:
+    app = new_app("2026-12-03T09:00:00")
+    assert feed(app, REPORT) == TAG
+    return app
+
+
+def site_says(app: App, when: str, body: str, n: int) -> None:
+    feed(
+        app,
+        mail(
+            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+            sender="security@site-p.example.org",
+            message_id=f"<site-{n}@site-p.example.org>",
+            date=when,
+            body=body,
+        ),
+    )
+
+
+def test_a_csirt_question_about_isolation_is_no_isolation(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    feed(
+        app,
+        mail(
+            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+            sender="Alice <alice@csirt.example.org>",
+            to=", ".join(SITE_CONTACTS),
+            message_id="<ask@csirt.example.org>",
+            date="Thu, 03 Dec 2026 10:00:00 +0000",
+            headers=AUTHENTICATED,
+            body="The host wn3 was isolated at 08:10 UTC, I assume?\n"
+            "Isolation of wn3 is expected by 12:00 UTC today.\n",
+        ),
+    )
+    at(app, "2026-12-03T10:30:00")
+    site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Still collecting logs.\n", 1)
+    assert state(app) == (None, "pending")
+
+
+def test_a_third_party_s_claim_of_isolation_is_not_the_site_s(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    feed(
+        app,
+        mail(
+            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+            sender="someone@random.example.net",
+            message_id="<outsider@random.example.net>",
+            date="Thu, 03 Dec 2026 10:00:00 +0000",
+            body="The host wn3 was isolated at 08:10 UTC.\n",
+        ),
+    )
+    site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Still collecting logs.\n", 1)
+    assert state(app) == (None, "pending")
+
+
+def test_a_time_after_the_mail_is_no_fact_and_the_site_s_own_word_is(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    site_says(
+        app,
+        "Thu, 03 Dec 2026 10:00:00 +0000",
+        "The miner was discovered on 2027-12-03 09:00 UTC by our IDS.\n",
+        1,
+    )
+    with app.db.transaction() as session:
+        incident = session.query(Incident).one()
+        # Not a year ahead: the report clock keeps its start (the first mail).
+        assert incident.discovered_at is None
+        report = session.query(Deadline).filter_by(rule="report").one()
+        assert report.started_at < dt.datetime(2027, 1, 1, tzinfo=UTC)
+    at(app, "2026-12-03T11:00:00")
+    site_says(app, "Thu, 03 Dec 2026 11:00:00 +0000", "Host isolated at 10:40 UTC.\n", 2)
+    assert state(app) == (dt.datetime(2026, 12, 3, 10, 40, tzinfo=UTC), "met")
