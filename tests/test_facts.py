@@ -47,35 +47,32 @@ def opened(new_app: Callable[..., App]) -> App:
     return app
 
 
+def in_thread(sender: str, message_id: str, when: str, body: str, **extra) -> bytes:  # type: ignore[no-untyped-def]
+    return mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender=sender, message_id=message_id, date=when, body=body, **extra,
+    )  # fmt: skip
+
+
 def site_says(app: App, when: str, body: str, n: int) -> None:
-    feed(
-        app,
-        mail(
-            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
-            sender="security@site-p.example.org",
-            message_id=f"<site-{n}@site-p.example.org>",
-            date=when,
-            body=body,
-        ),
-    )
+    feed(app, in_thread("security@site-p.example.org", f"<site-{n}@site-p.example.org>", when, body))
 
 
 def test_a_csirt_question_about_isolation_is_no_isolation(new_app) -> None:  # type: ignore[no-untyped-def]
     app = opened(new_app)
     at(app, "2026-12-03T10:00:00")
+    question = (
+        "The host wn3 was isolated at 08:10 UTC, I assume?\n"
+        "Isolation of wn3 is expected by 12:00 UTC today.\n"
+    )
     feed(
         app,
-        mail(
-            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
-            sender="Alice <alice@csirt.example.org>",
-            to=", ".join(SITE_CONTACTS),
-            message_id="<ask@csirt.example.org>",
-            date="Thu, 03 Dec 2026 10:00:00 +0000",
-            headers=AUTHENTICATED,
-            body="The host wn3 was isolated at 08:10 UTC, I assume?\n"
-            "Isolation of wn3 is expected by 12:00 UTC today.\n",
+        in_thread(
+            "Alice <alice@csirt.example.org>", "<ask@csirt.example.org>",
+            "Thu, 03 Dec 2026 10:00:00 +0000", question,
+            to=", ".join(SITE_CONTACTS), headers=AUTHENTICATED,
         ),
-    )
+    )  # fmt: skip
     at(app, "2026-12-03T10:30:00")
     site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Still collecting logs.\n", 1)
     assert state(app) == (None, "pending")
@@ -84,16 +81,14 @@ def test_a_csirt_question_about_isolation_is_no_isolation(new_app) -> None:  # t
 def test_a_third_party_s_claim_of_isolation_is_not_the_site_s(new_app) -> None:  # type: ignore[no-untyped-def]
     app = opened(new_app)
     at(app, "2026-12-03T10:00:00")
+    claim = "The host wn3 was isolated at 08:10 UTC.\n"
     feed(
         app,
-        mail(
-            subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
-            sender="someone@random.example.net",
-            message_id="<outsider@random.example.net>",
-            date="Thu, 03 Dec 2026 10:00:00 +0000",
-            body="The host wn3 was isolated at 08:10 UTC.\n",
+        in_thread(
+            "someone@random.example.net", "<outsider@random.example.net>",
+            "Thu, 03 Dec 2026 10:00:00 +0000", claim,
         ),
-    )
+    )  # fmt: skip
     site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Still collecting logs.\n", 1)
     assert state(app) == (None, "pending")
 
