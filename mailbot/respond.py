@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,18 +57,32 @@ def acknowledgement_text(
     app: App, incident: Incident, parsed: ParsedMail
 ) -> tuple[str, str]:
     """The acknowledgement's base subject and body, as sent and as previewed."""
-    name = parsed.from_.name if parsed.from_ and parsed.from_.name else "colleague"
+    name = parsed.from_.name if parsed.from_ else ""
     return render.render(
         app.templates,
         "acknowledgement.txt.j2",
         tag=incident.tag,
         base_subject=incident.subject or "Security incident",
-        greeting=compose.clean_header(name),
+        greeting=greeting(name),
         site=incident.site,
         opened_at=iso(incident.opened_at),
         tlp=incident.tlp,
         mailbox=app.settings.mailbot.address,
     )
+
+
+# A display name is the sender's to choose: anyone can make mailbot write
+# theirs to the Reply-To of their choice. Only a plain name is repeated
+# (letters of any script, spaces, . , ' -), never a link or an address.
+_PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ .,'\u2019-]+[^\W\d_]+)*\.?")
+
+
+def greeting(name: str) -> str:
+    """Whom the acknowledgement greets: the sender's plain name, else "colleague"."""
+    name = " ".join(compose.clean_header(name).split())
+    if len(name) <= 60 and len(name.split()) <= 5 and _PLAIN_NAME.fullmatch(name):
+        return name
+    return "colleague"
 
 
 def send_in_thread(

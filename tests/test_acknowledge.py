@@ -142,3 +142,35 @@ def test_a_red_report_s_subject_is_withheld_from_a_reply_to_that_did_not_get_it(
     assert message["To"] == "team@cert.example.net"
     assert secret not in str(message)
     assert "withheld: TLP:RED" in message["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("display", "greeted"),
+    [
+        ("Marie-Claire O'Neil", "Dear Marie-Claire O'Neil,"),
+        ("Müller, Jörg", "Dear Müller, Jörg,"),
+        (
+            "EGI Security: your certificate was revoked, re-enrol at "
+            "https://egi-login.evil.example/",
+            "Dear colleague,",
+        ),
+        ("Urgent please reset your password now", "Dear colleague,"),
+    ],
+)
+def test_only_a_plain_name_is_repeated_in_the_greeting(
+    tmp_path: Path, database_url: str, display: str, greeted: str
+) -> None:
+    # The sender chooses its display name and its Reply-To: an
+    # acknowledgement must not carry someone's text to someone else.
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(
+        subject="Compromised host",
+        sender=f'"{display}" <reporter@cert.example.net>',
+        message_id="<greeting@cert.example.net>",
+    )
+    assert process_delivery(app, RawMail(raw, NOW, "test")).incident
+    with app.db.transaction() as session:
+        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    body = email.message_from_bytes(sent, policy=email.policy.default).get_content()
+    assert greeted in body
+    assert "https://" not in body
