@@ -198,7 +198,7 @@ def test_bad_commands_get_one_reply_listing_the_valid_ones(
     sent = _command(
         w,
         tag,
-        "#frobnicate now\n#discovered yesterday\n#site NOWHERE\n#merge EGI-20991231-01\n#notify-vo nobody.example\n#isolated 2099-01-01T00:00:00Z\n",
+        "#frobnicate now\n#discovered yesterday\n#site NOWHERE\n#merge EGI-20991231-01\n#notify-vo nobody.example\n#isolated 2099-01-01T00:00:00Z\n#resolved 1800-01-01T00:00:00Z\n",
         "2026-11-30T10:00:00",
     )
     assert len(sent) == 1 and sent[0].recipients == (ALICE,)
@@ -210,6 +210,7 @@ def test_bad_commands_get_one_reply_listing_the_valid_ones(
         "no incident is named EGI-20991231-01",
         "'nobody.example' is no VO",
         "2099-01-01T00:00:00Z is after this mail",
+        "1800-01-01T00:00:00Z is more than a year before the incident opened",
         "#notify-ca CA",
         "#extend RULE TIME",
     ):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import incidents
 from mailbot.app import App
-from mailbot.clock import iso
+from mailbot.clock import as_utc, iso
 from mailbot.csirt import merge as merging
 from mailbot.csirt import notify as notifying
 from mailbot.csirt.commands import Command
@@ -146,11 +146,23 @@ def _retime(ctx: Context, event: str, when: dt.datetime) -> int:
 _FUTURE_SLACK = dt.timedelta(minutes=15)
 
 
+# An event stated this long before the incident opened is a typo too (a
+# year: `#resolved 1800-01-01`, which made the closure report "overdue by
+# 82,851 days").
+_PAST_SLACK = dt.timedelta(days=365)
+
+
 def _past(ctx: Context, when: dt.datetime) -> dt.datetime:
     if when > ctx.mail_time + _FUTURE_SLACK:
         raise Refused(
             f"{iso(when)} is after this mail ({iso(ctx.mail_time)}): an event "
             "is recorded once it happened; check the date"
+        )
+    opened = ctx.incident.opened_at
+    if opened is not None and when < as_utc(opened) - _PAST_SLACK:
+        raise Refused(
+            f"{iso(when)} is more than a year before the incident opened "
+            f"({iso(opened)}); check the date"
         )
     return when
 
