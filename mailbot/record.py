@@ -130,6 +130,11 @@ def _thread(
         return session.get(Incident, decision.incident_id), decision.reason
     if author.role in roles.ROBOT_ROLES:
         return None, "none"
+    if not (parsed.from_ and parsed.from_.addr):
+        # Nobody to answer, nobody to ask (binary junk, a mangled header
+        # block): kept unattached, counted by `status`, never an incident.
+        log.warning("mail %d has no sender address: stored unattached", mail.id)
+        return None, "none"
     return _open(app, session, mail, parsed, site, decision, text), "new"
 
 

@@ -174,3 +174,17 @@ def test_only_a_plain_name_is_repeated_in_the_greeting(
     body = email.message_from_bytes(sent, policy=email.policy.default).get_content()
     assert greeted in body
     assert "https://" not in body
+
+
+def test_a_mail_without_a_sender_opens_no_incident(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    junk = bytes(range(256)) * 40  # binary, no header block at all
+    headerless = mail(subject="", sender="", message_id="<nobody@cert.example.net>")
+    for raw in (junk, headerless):
+        outcome = process_delivery(app, RawMail(raw, NOW, "test"))
+        assert (outcome.result, outcome.incident) == ("processed", None)
+    assert views.incident_list(app) == []
+    with app.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0

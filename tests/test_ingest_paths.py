@@ -90,3 +90,35 @@ def test_a_bad_argument_is_named_as_one(
     assert main(["--config", str(config), "--now", "yesterday", "status"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mailbot status: --now: ") and "2026-12-04T09:00:00Z" in err
+
+
+def test_a_file_s_mail_arrived_at_its_date_but_never_after_the_file(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+    import os
+
+    from mailbot.fetch.files import iter_path
+
+    saved = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+    dates = {
+        "old.eml": ("Tue, 01 Dec 2026 08:00:00 +0000", dt.datetime(2026, 12, 1, 8, 0)),
+        # corpus raw_email_bad_time.eml: a Date in the year 3609
+        "far.eml": ("Sat, 30 Jun 3609 10:00:00 +0000", None),
+        "none.eml": (None, None),
+    }
+    for name, (date, _) in dates.items():
+        raw = mail(subject="Scan", message_id=f"<{name}@cert.example.net>")
+        if date is None:
+            raw = b"\r\n".join(
+                line for line in raw.split(b"\r\n") if not line.startswith(b"Date:")
+            )
+        else:
+            raw = raw.replace(b"Fri, 04 Dec 2026 08:40:00 +0000", date.encode())
+        path = tmp_path / name
+        path.write_bytes(raw)
+        os.utime(path, (saved.timestamp(), saved.timestamp()))
+    for name, (_, expected) in dates.items():
+        [found] = list(iter_path(tmp_path / name))
+        want = expected.replace(tzinfo=dt.UTC) if expected else saved
+        assert found.arrived_at == want, name

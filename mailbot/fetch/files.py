@@ -47,6 +47,13 @@ def header_date(raw: bytes) -> dt.datetime | None:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _arrival(raw: bytes, saved: dt.datetime) -> dt.datetime:
+    """When a mail kept in a file arrived: its Date, but never after the file
+    was written (a Date in the year 3609 named an incident EGI-36090630-01)."""
+    date = header_date(raw)
+    return saved if date is None else min(date, saved)
+
+
 def _mtime(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
 
@@ -93,7 +100,7 @@ def iter_path(path: Path) -> Iterator[RawMail]:
         yield from iter_mbox(path)
     else:
         raw = path.read_bytes()
-        yield RawMail(raw, header_date(raw) or _mtime(path), f"file:{path}")
+        yield RawMail(raw, _arrival(raw, _mtime(path)), f"file:{path}")
 
 
 def iter_mbox(path: Path) -> Iterator[RawMail]:
@@ -101,7 +108,7 @@ def iter_mbox(path: Path) -> Iterator[RawMail]:
     try:
         for index, key in enumerate(box.iterkeys()):
             raw = box.get_bytes(key)
-            arrived = header_date(raw) or _mtime(path)
+            arrived = _arrival(raw, _mtime(path))
             yield RawMail(raw, arrived, f"mbox:{path}#{index}")
     finally:
         box.close()
