@@ -128,11 +128,19 @@ def open_incident(
     tlp_label: str = tlp.DEFAULT,
     adopt_tag: str | None = None,
     date_tag: str | None = None,
+    trusted: bool = True,
 ) -> Incident:
-    """Open and name a new incident; an unknown full tag is adopted as its name."""
+    """Open and name a new incident; an unknown full tag is adopted as its name.
+
+    A tag adopted from a `trusted` sender (the site, the CSIRT) moves the
+    day's counter past it: the tags below it were given by hand, and their
+    mails may come. Anyone else's only names the incident, so that an
+    outsider's `[EGI-20261204-99]` cannot push the day's tags to three digits.
+    """
     if adopt_tag is not None:
         stem, _, counter = adopt_tag.rpartition("-")
-        _bump_counter(session, stem, at_least=int(counter))
+        if trusted:
+            _bump_counter(session, stem, at_least=int(counter))
         tag = adopt_tag
     else:
         tag = new_tag(session, prefix, day)

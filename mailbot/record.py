@@ -135,7 +135,8 @@ def _thread(
         # block): kept unattached, counted by `status`, never an incident.
         log.warning("mail %d has no sender address: stored unattached", mail.id)
         return None, "none"
-    return _open(app, session, mail, parsed, site, decision, text), "new"
+    trusted = author.role in ("site", "csirt")
+    return _open(app, session, mail, parsed, site, decision, text, trusted), "new"
 
 
 def _open(
@@ -146,6 +147,7 @@ def _open(
     site: Site | None,
     decision: thread.Decision,
     text: str,
+    trusted: bool,
 ) -> Incident:
     import zoneinfo
 
@@ -166,6 +168,7 @@ def _open(
         tlp_label=tlp.strictest(labels) or tlp.DEFAULT,
         adopt_tag=decision.adopt_tag,
         date_tag=decision.date_tag,
+        trusted=trusted,
     )
 
 

@@ -69,6 +69,9 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
         day, counter = match.group(1), match.group(2)
         if not _valid_day(day):
             continue
+        # A counter of zeros is none mailbot or the CSIRT gives (they start
+        # at 01): the date alone is the tag's.
+        counter = counter if counter and counter.strip("0") else None
         target = full if counter else date_only
         tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
         if tag not in target:

@@ -22,6 +22,8 @@ from mailbot.thread import Decision, Lookups, SubjectTags, base_subject, decide,
         ("Re: [EGI-20261332-01] no such day", (), ()),
         ("Re: [EGI-20261204-0", (), ("EGI-20261204",)),
         ("XEGI-20261204-01 is not a tag", (), ()),
+        # Counters start at 01: a counter of zeros names no incident.
+        ("Re: [EGI-20261204-00] test", (), ("EGI-20261204",)),
         # Past the 99th incident of a day the counter grows a digit.
         ("RE: [EGI-20261204-323] [TLP:AMBER] Compromised host", ("EGI-20261204-323",), ()),
     ],
