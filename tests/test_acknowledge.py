@@ -190,38 +190,28 @@ def test_a_mail_without_a_sender_opens_no_incident(
         assert session.scalar(select(func.count()).select_from(Outbox)) == 0
 
 
-def test_an_outsider_s_tag_names_its_incident_but_moves_no_counter(
-    tmp_path: Path, database_url: str
+@pytest.mark.parametrize(
+    ("sender", "next_tag"),
+    [
+        # Anyone's tag names its incident, and moves no counter.
+        ("reporter@cert.example.net", "EGI-20261204-01"),
+        # The site's, given by hand before mailbot ran: the tags below it
+        # were given too, and their mails may come.
+        ("admin@site-a.example.com", "EGI-20261204-100"),
+    ],
+)
+def test_an_adopted_tag_moves_the_counter_only_when_the_site_s(
+    tmp_path: Path, database_url: str, sender: str, next_tag: str
 ) -> None:
     app = make_app(tmp_path, database_url, now=NOW)
     first = mail(
         subject="Re: [EGI-20261204-99] Compromised host",
-        message_id="<far@cert.example.net>",
-    )
-    assert process_delivery(app, RawMail(first, NOW, "test")).incident == (
-        "EGI-20261204-99"
+        sender=sender,
+        message_id="<adopted@cert.example.net>",
     )
     second = mail(subject="Scanning", message_id="<next@cert.example.net>")
-    assert process_delivery(app, RawMail(second, NOW, "test")).incident == (
-        "EGI-20261204-01"
-    )
-
-
-def test_a_site_s_tag_given_by_hand_moves_the_day_s_counter_past_it(
-    tmp_path: Path, database_url: str
-) -> None:
-    # The CSIRT named incidents by hand before mailbot ran: tags below the
-    # adopted one were given, and their mails may come.
-    app = make_app(tmp_path, database_url, now=NOW)
-    first = mail(
-        subject="Re: [EGI-20261204-05] Compromised host",
-        sender="admin@site-a.example.com",
-        message_id="<hand@site-a.example.com>",
-    )
-    assert process_delivery(app, RawMail(first, NOW, "test")).incident == (
-        "EGI-20261204-05"
-    )
-    second = mail(subject="Scanning", message_id="<next@cert.example.net>")
-    assert process_delivery(app, RawMail(second, NOW, "test")).incident == (
-        "EGI-20261204-06"
-    )
+    tags = [
+        process_delivery(app, RawMail(raw, NOW, f"test{n}")).incident
+        for n, raw in enumerate((first, second))
+    ]
+    assert tags == ["EGI-20261204-99", next_tag]
