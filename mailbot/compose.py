@@ -50,12 +50,17 @@ def clean_ids(ids: Sequence[str]) -> list[str]:
 MAX_SUBJECT_CHARS = 200
 
 
+def short_subject(subject: str) -> str:
+    """`subject` on one line, cut to MAX_SUBJECT_CHARS with an ellipsis."""
+    subject = clean_header(subject)
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 1].rstrip() + "\u2026"
+    return subject
+
+
 def subject_line(tag: str, tlp_label: str, base: str) -> str:
     """`[TAG] [TLP:LABEL] base subject`, as INTERFACE.md writes it."""
-    base = clean_header(base)
-    if len(base) > MAX_SUBJECT_CHARS:
-        base = base[: MAX_SUBJECT_CHARS - 1].rstrip() + "\u2026"
-    return clean_header(f"[{tag}] [TLP:{tlp_label}] {base}")
+    return clean_header(f"[{tag}] [TLP:{tlp_label}] {short_subject(base)}")
 
 
 def new_message_id(tag: str | None, domain: str) -> str:

@@ -191,7 +191,7 @@ def _incident(incident: Incident) -> dict[str, Any]:
         "tag": incident.tag,
         "site": incident.site or "unknown site",
         "tlp": incident.tlp,
-        "subject": incident.subject,
+        "subject": compose.short_subject(incident.subject or ""),
         "opened_at": iso(incident.opened_at),
     }
 

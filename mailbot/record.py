@@ -13,7 +13,17 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from mailbot import bounces, extract, fields, incidents, respond, roles, thread, tlp
+from mailbot import (
+    bounces,
+    compose,
+    extract,
+    fields,
+    incidents,
+    respond,
+    roles,
+    thread,
+    tlp,
+)
 from mailbot.app import App
 from mailbot.classify import Classification
 from mailbot.clock import as_utc, plausible_date
@@ -162,7 +172,11 @@ def _open(
         prefix=app.settings.mailbot.tag_prefix,
         day=day,
         opened_at=_event_at(parsed, mail),
-        subject=thread.base_subject(parsed.subject, app.settings.mailbot.tag_prefix),
+        # Cut: the incident's subject goes into every list, digest and mail
+        # of the thread (the mail's own subject is kept whole).
+        subject=compose.short_subject(
+            thread.base_subject(parsed.subject, app.settings.mailbot.tag_prefix)
+        ),
         site=site.name if site else None,
         ngi=site.ngi if site else None,
         tlp_label=tlp.strictest(labels) or tlp.DEFAULT,

@@ -81,6 +81,9 @@ def test_a_huge_subject_is_cut_in_the_acknowledgement(
     subject = email.message_from_bytes(sent, policy=email.policy.default)["Subject"]
     assert subject.endswith("\u2026") and len(subject) < 260
     assert subject.startswith("[EGI-20261204-01] [TLP:AMBER] Compromised XXX")
+    # The incident's subject too: it goes into lists and the daily digest.
+    [listed] = views.incident_list(app)
+    assert len(listed["subject"]) == 200 and listed["subject"].endswith("\u2026")
 
 
 def test_a_copy_of_a_mail_still_being_processed_is_a_duplicate(
