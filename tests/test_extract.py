@@ -325,6 +325,20 @@ def test_dates_that_settle_the_order_are_found_as_written() -> None:
     ]
 
 
+def test_times_are_matched_as_with_backtracking_blanks() -> None:
+    # _TIME's runs of blanks are possessive; with plain ones it finds the same.
+    plain = re.compile(times._TIME.pattern.replace("[ \\t]*+", "[ \\t]*"))
+    assert plain.pattern != times._TIME.pattern
+    rng = random.Random(3)
+    pieces = ["10:00", "1:05:07", " ", "\t", "  ", "UTC", "+01:00", " +0100", "-5",
+              "Uhr", "h", "(", ")", "(CET)", "Europe/Berlin", "local time", "am",
+              "PM", " p.m.", "Z", ".5", ",123", "x", "CEST", "1", ":"]  # fmt: skip
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
+        expected = [(m.span(), m.groups()) for m in plain.finditer(text)]
+        assert [(m.span(), m.groups()) for m in times._TIME.finditer(text)] == expected
+
+
 def test_hostnames_need_a_real_or_reserved_suffix() -> None:
     assert is_hostname("files.example.de")
     assert is_hostname("www.cyfronet-example.pl")

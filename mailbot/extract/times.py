@@ -30,15 +30,20 @@ from mailbot.extract.hours import colons, hours_hint
 from mailbot.extract.shape import has_digit, shape
 from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
 
+# The runs of blanks are possessive ("*+"): what follows each cannot start
+# with a blank, so giving blanks back to the next run finds nothing new, and
+# a time without a zone (most of them) fails its zone once, not three times.
 _ZONE = (
-    r"(?:[ \t]*(?:Uhr|h)?[ \t]*\(?[ \t]*(?P<zone>" + ZONE_NAMES + r"|local[ \t]+time)"
-    r"(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
+    r"(?:[ \t]*+(?:Uhr|h)?[ \t]*+\(?[ \t]*+(?P<zone>"
+    + ZONE_NAMES
+    + r"|local[ \t]+time)(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?"
+    r"|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
 )
 # The look-behind stands after the first digit so that the regex engine can
 # skip to digits instead of trying every position of a line.
 _TIME = re.compile(
     r"(?P<h>\d(?<![\d:.]\d)\d?):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
-    r"(?![\d:])(?:[ \t]*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
+    r"(?![\d:])(?:[ \t]*+(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
 )
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|klo|alle(?:[ \t]+ore)?|o|om|v|ve|,)?"
