@@ -345,7 +345,7 @@ def _build(data: Mapping[str, Any], base_dir: Path) -> Settings:
     for section in sections.values():
         section.check_unread()
     settings = Settings(**built, base_dir=base_dir, raw=data)
-    if settings.source.kind == "imap" and settings.imap.host is None:
+    if settings.source.kind == "imap" and not (settings.imap.host or "").strip():
         raise ConfigError("imap.host", "is required when [source] kind is imap")
     return settings
 

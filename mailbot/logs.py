@@ -32,7 +32,7 @@ _MIN_SECRET = 4
 # The mail being processed, for the lines of code that cannot name it: the
 # parser's and extraction's ("part 2: 5001 values read" says nothing of
 # which mail). Set by `about_mail`; read by MailFilter.
-_MAIL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+_MAIL: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "mailbot_mail", default=None
 )
 # Loggers whose lines are about the mail in hand without naming it.
@@ -43,7 +43,7 @@ _UNNAMED = ("mailparser", "mailbot.extract", "mailbot.parse", "mailbot.html_text
 def about_mail(mail_id: int) -> Iterator[None]:
     """Lines logged inside are about mail `mail_id` (its row id, as `show`
     and `quarantine` list it)."""
-    token = _MAIL.set(f"mail {mail_id}")
+    token = _MAIL.set(mail_id)
     try:
         yield
     finally:
@@ -56,9 +56,9 @@ class MailFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         mail = record.mail = _MAIL.get()  # type: ignore[attr-defined]
         if mail is not None and record.name.startswith(_UNNAMED):
-            message = record.getMessage()
-            if not message.startswith(mail):
-                record.msg, record.args = f"{mail}: {message}", None
+            message, named = record.getMessage(), f"mail {mail}"
+            if not message.startswith(named):
+                record.msg, record.args = f"{named}: {message}", None
         return True
 
 
@@ -142,15 +142,21 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return None
 
 
-def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
-    """Send every log line to `stream` (stderr) at `level` in `fmt`."""
+def configure(
+    level: str,
+    fmt: str = "text",
+    stream: IO[str] | None = None,
+    names: tuple[str, str] = ("--log-level", "--log-format"),
+) -> None:
+    """Send every log line to `stream` (stderr) at `level` in `fmt`; `names`
+    are where the level and format were given, for an error to name."""
     level = level.upper()
     if level not in LOG_LEVELS:
         raise ConfigError(
-            "--log-level", f"{level!r} is not a log level (DEBUG, INFO, ...)"
+            names[0], f"{level!r} is not a log level (DEBUG, INFO, ...)"
         )
     if fmt not in FORMATS:
-        raise ConfigError("--log-format", f"{fmt!r} is not a log format (text, json)")
+        raise ConfigError(names[1], f"{fmt!r} is not a log format (text, json)")
     handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -170,18 +176,32 @@ def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> N
     logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))
 
 
+def _given(
+    flag: str | None, variable: str, default: tuple[str, str]
+) -> tuple[str, str]:
+    """(value, where it was given): the flag, else the variable, else `default`."""
+    name = "--" + variable.removeprefix("MAILBOT_").lower().replace("_", "-")
+    if flag:
+        return flag, name
+    if os.environ.get(variable):
+        return os.environ[variable], variable
+    return default
+
+
 def from_command_line(level: str | None, fmt: str | None) -> None:
     """Logging before the settings are read: command line, else environment."""
-    configure(
-        level or os.environ.get("MAILBOT_LOG_LEVEL") or "INFO",
-        fmt or os.environ.get("MAILBOT_LOG_FORMAT") or "text",
-    )
+    level, level_from = _given(level, "MAILBOT_LOG_LEVEL", ("INFO", "--log-level"))
+    fmt, fmt_from = _given(fmt, "MAILBOT_LOG_FORMAT", ("text", "--log-format"))
+    configure(level, fmt, names=(level_from, fmt_from))
 
 
 def from_settings(settings: Settings, level: str | None, fmt: str | None) -> None:
     """Apply [logging] where the command line and environment said nothing."""
     add_secrets(settings_secrets(settings))
-    configure(
-        level or os.environ.get("MAILBOT_LOG_LEVEL") or settings.logging.level,
-        fmt or os.environ.get("MAILBOT_LOG_FORMAT") or settings.logging.format,
+    level, level_from = _given(
+        level, "MAILBOT_LOG_LEVEL", (settings.logging.level, "logging.level")
     )
+    fmt, fmt_from = _given(
+        fmt, "MAILBOT_LOG_FORMAT", (settings.logging.format, "logging.format")
+    )
+    configure(level, fmt, names=(level_from, fmt_from))

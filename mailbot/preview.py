@@ -19,7 +19,7 @@ from mailbot import compose, incidents, render, respond, roles
 from mailbot.app import App
 from mailbot.csirt import red
 from mailbot.db.models import Alias, Deadline, Incident, Mail
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import MailbotError, UsageError
 
 # Template names (without .txt.j2) and the chase level each stands for.
 LEVELS = {"reminder-1": 1, "reminder-2": 2, "escalation": 3}
@@ -50,23 +50,23 @@ def preview(
     stem = template_stem(template)
     if stem == "digest":
         return _digest(app)
+    level = next((v for k, v in LEVELS.items() if stem.startswith(k)), None)
+    if level is None and stem != "acknowledgement":
+        raise UsageError(
+            "TEMPLATE",
+            f"{template!r}: give reminder-1, reminder-2, escalation, "
+            "acknowledgement or digest",
+        )
     if tag is None:
-        raise ConfigError("--incident", f"rendering {stem} needs --incident TAG")
+        raise UsageError("--incident", f"rendering {stem} needs --incident TAG")
     with app.db.transaction() as session:
         incident = incidents.by_tag(session, tag) or _by_date_tag(session, tag)
         if incident is None:
             raise MailbotError(
                 f"no incident {tag}: `mailbot incidents --all` lists them"
             )
-        if stem == "acknowledgement":
-            return _acknowledgement(app, session, incident)
-        level = next((v for k, v in LEVELS.items() if stem.startswith(k)), None)
         if level is None:
-            raise ConfigError(
-                "TEMPLATE",
-                f"{template!r}: give reminder-1, reminder-2, escalation, "
-                "acknowledgement or digest",
-            )
+            return _acknowledgement(app, session, incident)
         return _reminder(app, session, incident, stem, level, rule)
 
 
@@ -109,7 +109,7 @@ def _existing(env: jinja2.Environment, stem: str) -> str:
     try:
         env.get_template(name)
     except jinja2.TemplateNotFound:
-        raise ConfigError("TEMPLATE", f"no template {name}") from None
+        raise UsageError("TEMPLATE", f"no template {name}") from None
     return name
 
 

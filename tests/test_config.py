@@ -48,6 +48,7 @@ def test_secret_from_file(tmp_path: Path) -> None:
         ({}, "--config"),
         ({"MAILBOT_SMTP_KIND": "maildir"}, "--config"),
         ({"MAILBOT_MAILBOT_ADDRESS": "x@y", "MAILBOT_SMTP_KIND": "maildir"}, "imap.host"),
+        ({**BASE, "MAILBOT_SOURCE_KIND": "imap", "MAILBOT_IMAP_HOST": " "}, "imap.host"),
         ({**BASE, "MAILBOT_IMAP_PORT": "seven"}, "imap.port"),
         ({**BASE, "MAILBOT_IMAP_TLS": "maybe"}, "imap.tls"),
         ({**BASE, "MAILBOT_MAILBOT_TIMEZONE": "Mars/Olympus"}, "mailbot.timezone"),

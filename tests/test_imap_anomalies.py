@@ -8,6 +8,7 @@ the case prescribes; everything else is real.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,8 @@ def test_br25_migration_rewrites_and_new_uidvalidity(tmp_path: Path, dovecot, sm
         ("MAILBOT_IMAP_PASSWORD", "wrong", "check [imap] username and password"),
         ("MAILBOT_IMAP_FOLDER", "Nope", "check [imap] folder"),
         ("MAILBOT_IMAP_TLS", "ssl", "check [imap] tls"),
+        # The test Dovecot offers no TLS at all.
+        ("MAILBOT_IMAP_TLS", "starttls", 'use tls = "ssl"'),
     ],
 )
 def test_mailbox_errors_say_which_setting_to_check(  # type: ignore[no-untyped-def]
@@ -152,3 +155,10 @@ def test_mailbox_errors_say_which_setting_to_check(  # type: ignore[no-untyped-d
     message = str(raised.value)
     assert hint in message
     assert "b'" not in message  # the server's words, not a Python bytes value
+
+
+def test_an_unknown_host_is_named_as_the_setting_to_check() -> None:
+    # Not resolved here (no query leaves the machine): the error as the
+    # resolver raises it.
+    error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert imap._hint(error) == ": no such host; check [imap] host"

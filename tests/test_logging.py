@@ -112,6 +112,17 @@ def test_bad_log_settings_name_their_key(tmp_path: Path, database_url: str) -> N
     bad_key = run_cli({**env, "MAILBOT_LOGGING_FORMAT": "xml"}, "status")
     assert bad_key.returncode == 2
     assert "logging.format" in bad_key.stderr
+    bad_variable = run_cli({**env, "MAILBOT_LOG_LEVEL": "LOUD"}, "status")
+    assert bad_variable.returncode == 2
+    assert "MAILBOT_LOG_LEVEL: 'LOUD'" in bad_variable.stderr
+    # Wrong arguments are usage errors naming the argument, not the config.
+    for args, named in (
+        (("deadlines", "--due-within", "bogus"), "mailbot deadlines: --due-within:"),
+        (("render", "nonsense", "--incident", "EGI-20261204-01"), "mailbot render: TEMPLATE:"),
+    ):
+        done = run_cli(env, *args)
+        assert done.returncode == 2 and named in done.stderr, done.stderr
+        assert "configuration error" not in done.stderr
 
 
 def test_secrets_are_blanked_in_messages_and_tracebacks(restore_logging) -> None:  # type: ignore[no-untyped-def]
@@ -159,7 +170,7 @@ def test_lines_of_the_parser_and_extraction_name_their_mail(
     outcome = process_delivery(app, RawMail(second, NOW, "test"))
     entries = [json.loads(line) for line in out.getvalue().splitlines()]
     warned = [e for e in entries if "values read" in e["message"]]
-    assert warned and all(e["mail"] == f"mail {outcome.mail_id}" for e in warned)
+    assert warned and all(e["mail"] == outcome.mail_id for e in warned)
     # Outside a mail's processing nothing is added.
     logging.getLogger("mailbot.extract.part").warning("no mail here")
     last = json.loads(out.getvalue().splitlines()[-1])

@@ -7,6 +7,7 @@ import argparse
 from mailbot.deadlines.calendar import CalendarTime
 from mailbot.deadlines.forecast import forecast, forecast_text
 from mailbot.deadlines.rules import parse_duration
+from mailbot.errors import ConfigError, UsageError
 
 
 def deadlines(args: argparse.Namespace) -> int:
@@ -14,9 +15,12 @@ def deadlines(args: argparse.Namespace) -> int:
     from mailbot.commands import app_from
 
     # Parse the argument before touching the database: a typo exits 2 at once.
-    window = (
-        parse_duration(args.due_within, "--due-within") if args.due_within else None
-    )
+    try:
+        window = (
+            parse_duration(args.due_within, "--due-within") if args.due_within else None
+        )
+    except ConfigError as exc:
+        raise UsageError("--due-within", exc.problem) from None
     app = app_from(args)
     try:
         now = app.clock.now()

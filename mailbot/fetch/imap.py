@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 
@@ -48,11 +49,18 @@ def connect(app: App) -> IMAPClient:
             ssl_context=context,
             timeout=s.timeout,
         )
-        # Aware INTERNALDATEs: the arrival time is stored as UTC.
-        client.normalise_times = False
+    except (OSError, IMAPClient.Error) as exc:
+        raise TemporaryError(
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc)}"
+        ) from exc
+    # Aware INTERNALDATEs: the arrival time is stored as UTC.
+    client.normalise_times = False
+    try:
         if s.tls == "starttls":
             client.starttls(context)
     except (OSError, IMAPClient.Error) as exc:
+        with contextlib.suppress(Exception):
+            client.shutdown()
         raise TemporaryError(
             f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc)}"
         ) from exc
@@ -94,6 +102,13 @@ def _hint(exc: BaseException) -> str:
         return ": check the server's certificate, or [imap] ca_file"
     if isinstance(exc, ConnectionRefusedError):
         return ": nothing listens there; check [imap] host and port"
+    if "STARTTLS" in str(exc):
+        return (
+            ': [imap] tls is "starttls" but the server offers no STARTTLS;'
+            ' use tls = "ssl" (port 993), or "none" only on loopback'
+        )
+    if isinstance(exc, socket.gaierror):
+        return ": no such host; check [imap] host"
     return ""
 
 
