@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mailbot import render
 from mailbot.clock import Clock
@@ -23,6 +24,7 @@ from mailbot.deadlines import (
     chase_policy_from_config,
     rules_from_config,
 )
+from mailbot.errors import MailbotError
 from mailbot.outage import Outages
 from mailbot.sites import Directory, load_directory
 
@@ -112,5 +114,13 @@ def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -
     _ = app.rules, app.chase_policy
     for site in app.sites.sites:
         app.calendar(site.name)
-    app.db.upgrade()
+    try:
+        app.db.upgrade()
+    except (OperationalError, InterfaceError) as exc:
+        app.close()
+        said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        raise MailbotError(
+            f"database.url: cannot use the database ({said}); check [database] "
+            "url (host, user, password, path) and that the server is running"
+        ) from exc
     return app

@@ -132,3 +132,18 @@ def test_every_key_of_the_example_is_known() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     settings = load_settings(example, {})
     assert settings.mailbot.address
+
+
+def test_a_database_that_cannot_be_reached_is_named_by_its_key(tmp_path: Path) -> None:
+    from servers import free_port
+
+    from mailbot.app import open_app
+    from mailbot.errors import MailbotError
+
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/mailbot"
+    settings = load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})
+    with pytest.raises(MailbotError) as caught:
+        open_app(settings)
+    message = str(caught.value)
+    assert message.startswith("database.url: cannot use the database (")
+    assert "check [database] url" in message
