@@ -52,7 +52,7 @@ def handle(
     if original is None:
         log.warning(
             "%s bounce names no mail mailbot sent (%s): no failure recorded",
-            mail.message_id,
+            mail.ident,
             report.original_message_id or "no Message-ID returned",
         )
         return []

@@ -159,7 +159,7 @@ def _record(
         mail = session.get(Mail, mail_id)
         assert mail is not None
         mail.flags = [*(mail.flags or []), limits.FLAG]
-        log.warning("%s processed over a limit: %s", parsed.message_id, cuts[0])
+        log.warning("%s processed over a limit: %s", mail.ident, cuts[0])
     return tag
 
 

@@ -70,7 +70,7 @@ def record(
     mail.thread_reason = reason
     mail.state, mail.processed_at = "processed", app.clock.now()
     if incident is None:
-        log.info("%s stored unattached (%s)", mail.message_id, author.role)
+        log.info("%s stored unattached (%s)", mail.ident, author.role)
         return None
     mail.incident_id = incident.id
     mail.site = site.name if site else None

@@ -176,3 +176,12 @@ def test_lines_of_the_parser_and_extraction_name_their_mail(
     last = json.loads(out.getvalue().splitlines()[-1])
     assert "mail" not in last and last["message"] == "no mail here"
     app.close()
+
+
+def test_a_mail_is_named_by_a_short_message_id_or_its_id() -> None:
+    from mailbot.db.models import Mail
+
+    assert Mail(id=7, message_id=None).ident == "mail 7"
+    assert Mail(id=7, message_id="<a@b.example>").ident == "<a@b.example>"
+    long = Mail(id=7, message_id="<" + "x" * 5000 + "@b.example>").ident
+    assert len(long) == 120 and long.endswith("\u2026")

@@ -50,7 +50,7 @@ def check(
     log.info(
         "%s %s closure report labelled %s: not counted",
         incident.tag,
-        mail.message_id,
+        mail.ident,
         label or "nothing",
     )
     if trail.seen(session, [incident.id], "closure_relabel_asked", site):

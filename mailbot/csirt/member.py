@@ -49,14 +49,14 @@ def on_member_mail(
             session, ctx.incident.id, actor=member, action=command.name,
             detail=f"{command.line}: {outcome}", mail_id=mail.id, at=app.clock.now(),
         )  # fmt: skip
-        log.info("%s %s applied %s", ctx.incident.tag, mail.message_id, command.line)
+        log.info("%s %s applied %s", ctx.incident.tag, mail.ident, command.line)
         replies.confirm(app, session, ctx.incident, parsed, member, command, outcome)
         applied += 1
     if problems:
         log.info(
             "%s %s: %d bad command line(s)",
             ctx.incident.tag,
-            mail.message_id,
+            mail.ident,
             len(problems),
         )
         replies.refuse(app, session, ctx.incident, parsed, member, problems, applied)

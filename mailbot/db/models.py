@@ -97,6 +97,16 @@ class Mail(Base):
 
     incident: Mapped[Incident | None] = relationship(back_populates="mails")
 
+    @property
+    def ident(self) -> str:
+        """How log lines name this mail: its Message-ID (cut: the sender
+        chose it, up to kilobytes), else its id."""
+        if self.message_id:
+            return self.message_id if len(self.message_id) <= 120 else (
+                self.message_id[:119] + "\u2026"
+            )
+        return f"mail {self.id}"
+
 
 class Duplicate(Base):
     """A delivery recognised as a mail already stored (counted in `status`)."""
