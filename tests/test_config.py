@@ -147,3 +147,23 @@ def test_a_database_that_cannot_be_reached_is_named_by_its_key(tmp_path: Path) -
     message = str(caught.value)
     assert message.startswith("database.url: cannot use the database (")
     assert "check [database] url" in message
+
+
+def test_a_database_in_a_directory_that_does_not_exist_is_refused(
+    tmp_path: Path,
+) -> None:
+    # A typo must not start an empty database (which would poll the whole
+    # mailbox again and answer last week's mail twice).
+    from mailbot.app import open_app
+
+    url = f"sqlite:///{tmp_path / 'typo' / 'mailbot.db'}"
+    settings = load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})
+    with pytest.raises(ConfigError) as caught:
+        open_app(settings)
+    assert caught.value.key == "database.url"
+    assert "does not exist" in str(caught.value)
+    assert not (tmp_path / "typo").exists()
+    # The file itself is made on first use, where the directory exists.
+    url = f"sqlite:///{tmp_path / 'mailbot.db'}"
+    open_app(load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})).close()
+    assert (tmp_path / "mailbot.db").exists()

@@ -45,8 +45,22 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
 
 
 def _make_parent_dir(database: str | None) -> None:
+    """Check that the database file's directory exists.
+
+    A new database file is made where none is, but not a new directory: a
+    typo in the path would otherwise start an empty database, which polls
+    the whole mailbox again and answers the last week's mail a second time.
+    """
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        parent = Path(database).expanduser().parent
+        if not parent.is_dir():
+            from mailbot.errors import ConfigError
+
+            raise ConfigError(
+                "database.url",
+                f"directory {parent} does not exist: create it (the database "
+                "file is made there on first use), or correct the path",
+            )
 
 
 def _install_sqlite_hooks(engine: Engine, *, foreign_keys: bool) -> None:
