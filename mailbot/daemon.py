@@ -35,6 +35,7 @@ MAX_BACKOFF_SECONDS = 300.0
 class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
+        app.outages.retry = "retrying by itself"
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
             job_defaults={

@@ -27,6 +27,9 @@ class Outages:
     def __init__(self) -> None:
         self._down: dict[str, str] = {}
         self._lock = threading.Lock()
+        # The daemon retries by itself; after a one-shot command (poll,
+        # sweep) the work waits for the next one.
+        self.retry = "the next run retries"
 
     def down(self, resource: str, problem: str) -> bool:
         """Note a failure; True (and one ERROR line) when an outage starts."""
@@ -35,8 +38,9 @@ class Outages:
             self._down[resource] = problem
         if started:
             log.error(
-                "%s, retrying by itself: %s",
+                "%s, %s: %s",
                 _WHAT.get(resource, f"{resource} down"),
+                self.retry,
                 problem,
             )
         else:
