@@ -643,8 +643,8 @@ def test_chat_stamps_take_the_zone_the_part_states() -> None:
         timezone="UTC", reference_time=dt.datetime(2026, 6, 10, 14, tzinfo=dt.UTC)
     )
     assert ("evidence", "2026-06-10T08:12:00Z") in values(text, context=summer)
-    above = "Date: 2026-12-06 11:47:03\nAll times above are EST.\n"
-    assert ("evidence", "2026-12-06T16:47:03Z") in values(above)
+    above = "Date: 2026-12-03 11:47:03\nAll times above are EST.\n"
+    assert ("evidence", "2026-12-03T16:47:03Z") in values(above)
 
 
 def test_three_hundred_parts_are_quick() -> None:
@@ -768,21 +768,22 @@ def stamps(text: str, context: extract.Context = UTC_SITE) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "context", "utc"),
     [
-        # Windows' en-US event text: a 12-hour clock says month first.
-        ("Date: 12/6/2026 11:47:03 PM", UTC_SITE, "2026-12-06T23:47:03Z"),
-        ("Date: 12/6/2026 11:47:03", UTC_SITE, "2026-06-12T11:47:03Z"),
+        # Windows' en-US event text: a 12-hour clock says month first (6
+        # October and 10 June are both before the mail, neither recent).
+        ("Date: 10/6/2026 11:47:03 PM", UTC_SITE, "2026-10-06T23:47:03Z"),
+        ("Date: 10/6/2026 11:47:03", UTC_SITE, "2026-06-10T11:47:03Z"),
         # A number over 12 settles the order, whatever the clock.
         ("Date: 13/6/2026 11:47 PM", UTC_SITE, "2026-06-13T23:47:00Z"),
         ("Date: 6/13/2026 11:47", UTC_SITE, "2026-06-13T11:47:00Z"),
         # Dotted dates are always day first.
-        ("am 6.12.2026 um 11:47 PM", UTC_SITE, "2026-12-06T23:47:00Z"),
+        ("am 6.10.2026 um 11:47 PM", UTC_SITE, "2026-10-06T23:47:00Z"),
         # The mail's Date (4 December 2026): when only one reading falls in
         # the 30 days up to it, that one, whatever the clock says.
         ("Date: 3/12/2026 10:00:00 PM", UTC_SITE, "2026-12-03T22:00:00Z"),
         ("Date: 12/3/2026 10:00:00", UTC_SITE, "2026-12-03T10:00:00Z"),
         # The site's zone: US sites write month first, Australian ones day
         # first even with am/pm.
-        ("seen on 12/6/2026 at 10:00", US, "2026-12-06T16:00:00Z"),
+        ("seen on 10/6/2026 at 10:00", US, "2026-10-06T15:00:00Z"),
         ("Date: 4/12/2026 9:15:22 pm", SYDNEY, "2026-12-04T10:15:22Z"),
     ],
 )
@@ -795,20 +796,21 @@ def test_a_slashed_date_is_read_in_the_order_that_settles_it(
 def test_the_parts_other_dates_settle_an_open_date() -> None:
     # "13/11/2026" shows this part writes the day first, even beside a PM;
     # "11/13/2026" that it writes the month first, even on a 24-hour clock.
-    day_first = "first seen 13/11/2026 10:00\nlast seen 12/6/2026 11:47 PM"
-    assert stamps(day_first) == ["2026-06-12T23:47:00Z", "2026-11-13T10:00:00Z"]
-    month_first = "first seen 11/13/2026 10:00\nlast seen 12/6/2026 11:47"
-    assert stamps(month_first) == ["2026-11-13T10:00:00Z", "2026-12-06T11:47:00Z"]
+    day_first = "first seen 13/11/2026 10:00\nlast seen 10/6/2026 11:47 PM"
+    assert stamps(day_first) == ["2026-06-10T23:47:00Z", "2026-11-13T10:00:00Z"]
+    month_first = "first seen 11/13/2026 10:00\nlast seen 10/6/2026 11:47"
+    assert stamps(month_first) == ["2026-10-06T11:47:00Z", "2026-11-13T10:00:00Z"]
     # Both orders in one part settle nothing: the clock decides again.
-    both = "13/11/2026 10:00, 11/13/2026 10:00\nlast 12/6/2026 11:47 PM"
-    assert "2026-12-06T23:47:00Z" in stamps(both)
+    both = "13/11/2026 10:00, 11/13/2026 10:00\nlast 10/6/2026 11:47 PM"
+    assert "2026-10-06T23:47:00Z" in stamps(both)
 
 
 def test_the_order_rules_one_by_one() -> None:
     assert dates.date_order("on 12/6/2026", "Europe/Paris") == ""
     assert dates.date_order("on 12/6/2026 and 25/6/2026", "America/Chicago") == "dm"
-    assert dates.date_order("on 12/6/2026", "America/New_York") == "md"
-    assert dates.date_order("on 12/6/2026", "Australia/Perth") == "dm"
+    # The zone's word ("z...") gives way to the mail's Date (see below).
+    assert dates.date_order("on 12/6/2026", "America/New_York") == "zmd"
+    assert dates.date_order("on 12/6/2026", "Australia/Perth") == "zdm"
     assert dates.ordered((2026, 6, 12), "/", "", True) == (2026, 12, 6)
     assert dates.ordered((2026, 6, 12), "/", "", False) == (2026, 6, 12)
     assert dates.ordered((2026, 6, 12), "/", "dm", True) == (2026, 6, 12)
@@ -1243,3 +1245,109 @@ def test_a_stated_event_beside_them_is_a_fact() -> None:
     )
     assert ("isolated_at", "2026-12-03T09:00:00Z") in found
     assert not any(field == "resolved_at" for field, _ in found)
+
+
+# Issue #3: times misread by a fresh tester.
+
+
+def test_a_timeline_record_takes_its_fact_from_its_own_record_only() -> None:
+    timeline = (
+        "Timeline:\n10:00 UTC host ui01 isolated\n08:00 UTC login from 203.0.113.6\n"
+    )
+    found = values(timeline)
+    assert ("isolated_at", "2026-12-04T10:00:00Z") in found
+    assert ("evidence", "2026-12-04T08:00:00Z") in found
+    assert ("isolated_at", "2026-12-04T08:00:00Z") not in found
+    # A record followed by a prose line: the prose's fact is its own.
+    record = (
+        "2026-12-03 10:00 UTC login from 203.0.113.5\n"
+        "The host was isolated at 2026-12-03 11:00 UTC.\n"
+    )
+    found = values(record)
+    assert ("evidence", "2026-12-03T10:00:00Z") in found
+    assert ("isolated_at", "2026-12-03T11:00:00Z") in found
+    assert ("isolated_at", "2026-12-03T10:00:00Z") not in found
+    alerts = "12/3/2026 12:30 AM first alert\n12/3/2026 12:30 PM second\n"
+    found = values(alerts, context=US)
+    assert ("evidence", "2026-12-03T18:30:00Z") in found
+    assert ("discovered_at", "2026-12-03T18:30:00Z") not in found
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        (
+            "Nous avons découvert l'intrusion le 15 juillet 2026 à 22h10.",
+            "2026-07-15T20:10:00Z",
+        ),
+        (
+            "El equipo fue aislado el 15 de agosto de 2026 a las 14:00.",
+            "2026-08-15T12:00:00Z",
+        ),
+        ("Odkryto 15 lipca 2026 o 10:00.", "2026-07-15T08:00:00Z"),
+        (
+            "O equipamento foi isolado em 3 de março de 2026 às 10:00.",
+            "2026-03-03T09:00:00Z",
+        ),
+        ("isolato il 2 giugno 2026 alle 10:00", "2026-06-02T08:00:00Z"),
+        ("ontdekt op 2 juni 2026 om 10:00", "2026-06-02T08:00:00Z"),
+        ("upptäcktes den 2 augusti 2026 kl. 10:00", "2026-08-02T08:00:00Z"),
+        ("entdeckt am 3. Juni 2026 um 10:00", "2026-06-03T08:00:00Z"),
+        ("Zjištěno 15. července 2026 v 10:00", "2026-07-15T08:00:00Z"),
+        ("Zjištěno 15. června 2026 v 10:00", "2026-06-15T08:00:00Z"),
+        # Finnish November, not "mar..." (March) as it was read before.
+        ("Havaittu 15. marraskuuta 2026 klo 10.00", "2026-11-15T09:00:00Z"),
+        ("découvert le 2 juin 2026 à 10:00", "2026-06-02T08:00:00Z"),
+    ],
+)
+def test_month_names_of_the_fact_languages_are_read(text: str, utc: str) -> None:
+    assert stamps(text, SITE) == [utc]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A date the reader cannot read: the time is not of the mail's day.
+        "Avastati 15. juulil 2026 kell 10:00.",
+        "Il 15 Juuli 2026 alle 10:00",
+        "2026. július 15. 10:00",
+        # An impossible date gives no timestamp, nor the mail's day.
+        "2026-02-30 10:00 UTC login from 203.0.113.7",
+        "am 31.02.2026 um 10:00 UTC",
+        # A duration is not a time of day.
+        "Le 4 décembre 2026, le service a été coupé pendant 2h30.",
+        "On 2026-12-03 the service was down for 2h30.",
+        "On 2026-12-03 we had 2h30 of downtime.",
+        "El 3 de diciembre de 2026 el servicio estuvo caído durante 1:45.",
+        # Before 1990: a device's unset clock.
+        "1970-01-01 00:00:00 UTC device clock unset",
+        "1989-12-31 23:00 UTC login",
+        # More than a day after the mail (2026-12-04 12:00 UTC).
+        "We discovered the compromise on 2027-06-01 10:00 UTC.",
+        "2026-12-05 13:00 UTC login from 203.0.113.5",
+    ],
+)
+def test_no_timestamp_where_the_date_or_the_time_is_no_such_thing(text: str) -> None:
+    assert stamps(text, SITE) == []
+
+
+def test_what_stays_a_time_beside_those_rules() -> None:
+    assert stamps("downtime scheduled for 14:00 UTC on 2026-12-03") == [
+        "2026-12-03T14:00:00Z"
+    ]
+    assert stamps("1990-01-01 00:00 UTC login") == ["1990-01-01T00:00:00Z"]
+    assert stamps("2026-12-05 11:00 UTC login") == ["2026-12-05T11:00:00Z"]
+    assert stamps("seq 1922 at 10:00:00 UTC", SITE) == ["2026-12-04T10:00:00Z"]
+
+
+def test_the_mails_date_outweighs_the_zone_on_an_open_date() -> None:
+    forwarded = "Forwarded from CERT-EU:\n03/12/2026 10:00 UTC scan from 203.0.113.5\n"
+    assert stamps(forwarded, US) == ["2026-12-03T10:00:00Z"]
+    # Read day first by date_of; "zmd": the zone says month first.
+    assert dates.ordered((2026, 12, 3), "/", "zmd", False, REFERENCE) == (2026, 12, 3)
+    # 6 December would be after the mail of 4 December: 12 June.
+    assert dates.ordered((2026, 6, 12), "/", "zmd", False, REFERENCE) == (2026, 6, 12)
+    # Both before the mail and neither recent: the zone decides.
+    assert dates.ordered((2026, 6, 10), "/", "zmd", False, REFERENCE) == (2026, 10, 6)
+    # The part's own dates still outweigh the mail's Date.
+    assert dates.ordered((2026, 12, 3), "/", "md", False, REFERENCE) == (2026, 3, 12)

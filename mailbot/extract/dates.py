@@ -12,12 +12,63 @@ import datetime as dt
 import functools
 import re
 
+# Month names in the languages of the fact words (prose._FACTS): English,
+# German, French, Spanish, Portuguese, Italian, Dutch, Swedish, Polish,
+# Finnish and Czech, with the inflected forms that dates use ("15 lipca",
+# "15. heinäkuuta", "15. července") and the usual abbreviations. A word is a
+# month only when it is one of these whole: "marraskuuta" is November, not
+# "mar..." (March), and "juin" is June, "juillet" July.
+_MONTH_WORDS = (
+    "jan january januar jänner janv janvier enero janeiro gennaio januari"
+    " stycznia styczeń tammikuuta tammikuu ledna leden",
+    "feb febr february februar févr fevr février fevrier febrero fevereiro"
+    " febbraio februari lutego luty helmikuuta helmikuu února únor",
+    "mar mär mrz march märz mars marzo março maart marca marzec maaliskuuta"
+    " maaliskuu března březen",
+    "apr april avr avril abril aprile kwietnia kwiecień huhtikuuta huhtikuu"
+    " dubna duben",
+    "may mai mayo maio maggio mei maj maja toukokuuta toukokuu května květen",
+    "jun june juni juin junio junho giugno czerwca czerwiec kesäkuuta kesäkuu"
+    " června červen",
+    "jul july juli juil juillet julio julho luglio lipca lipiec heinäkuuta"
+    " heinäkuu července červenec",
+    "aug august août aout agosto augustus augusti sierpnia sierpień elokuuta"
+    " elokuu srpna srpen",
+    "sep sept september septembre septiembre setiembre setembro settembre"
+    " września wrzesień syyskuuta syyskuu září",
+    "oct okt october oktober octobre octubre outubro ottobre października"
+    " październik lokakuuta lokakuu října říjen",
+    "nov november novembre noviembre novembro listopada listopad marraskuuta"
+    " marraskuu listopadu",
+    "dec dez déc dic december dezember décembre decembre diciembre dezembro"
+    " dicembre grudnia grudzień prosince prosinec joulukuuta joulukuu",
+)
 _MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12,
-    "dez": 12, "déc": 12, "dic": 12,
-}  # fmt: skip
-MON = r"(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|d[eé][cz]|dic)[a-zé]*"
+    word: number
+    for number, words in enumerate(_MONTH_WORDS, 1)
+    for word in words.split()
+}
+
+
+def _by_first_letter(words) -> dict[str, list[str]]:
+    # The rest of each word after its first letter, the longest first, so
+    # that "juillet" is not read as "jul" and a rest.
+    rests: dict[str, list[str]] = {}
+    for word in sorted(words, key=lambda word: (-len(word), word)):
+        rests.setdefault(word[0], []).append(word[1:])
+    return rests
+
+
+# One branch a first letter: the regex engine tries a dozen words at a
+# position, not all of them. No letter may follow a month word.
+MON = (
+    "(?:"
+    + "|".join(
+        f"{first}(?:{'|'.join(rest)})"
+        for first, rest in sorted(_by_first_letter(_MONTHS).items())
+    )
+    + r")(?![^\W\d_])"
+)
 _D, _Y = r"(\d{1,2})", r"(\d{4})"
 DATES = (
     # The look-behinds stand after the first digit: see times._TIME.
@@ -119,14 +170,25 @@ _NAMED = re.compile(
     "|".join(_renamed(name, pattern.pattern) for name, pattern in DATES[_NUMERIC:]),
     re.IGNORECASE,
 )
-# The start of a month name (the spellings of MON, in any case). The first
-# letter is a class without IGNORECASE, so that the regex engine skips to
-# those letters; the class holds what IGNORECASE would match (ſ is an s).
-_MONTH_WORD = re.compile(
-    r"[jJfFmMaAsSſoOnNdD](?<!\w.)(?i:(?<=j)(?:an|un|ul)|(?<=f)eb"
-    r"|(?<=m)(?:[aä]r|a[iy])|(?<=a)(?:pr|ug)|(?<=s)ep|(?<=o)[ck]t|(?<=n)ov"
-    r"|(?<=d)(?:[eé][cz]|ic))"
-)
+
+
+def _month_word() -> str:
+    """A pattern of every month word, as a whole word.
+
+    The first letter is a class without IGNORECASE, so that the regex engine
+    skips to those letters; the class holds what IGNORECASE would match (ſ
+    is an s).
+    """
+    rests = _by_first_letter(_MONTHS)
+    letters = "".join(sorted(set("".join(rests) + "".join(rests).upper() + "ſ")))
+    alternatives = "|".join(
+        f"(?<={first})(?:{'|'.join(rest)})" for first, rest in sorted(rests.items())
+    )
+    return f"[{letters}](?<!\\w.)(?i:{alternatives})(?![^\\W\\d_])"
+
+
+# A month name (the spellings of MON, in any case).
+_MONTH_WORD = re.compile(_month_word())
 
 
 class Dates:
@@ -226,7 +288,7 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
         month, day, year = _month(groups[0]), int(groups[1]), int(groups[2])
     else:
         month, day, year = _month(groups[0]), int(groups[1]), None
-    # A syslog date has no year. A year before 1900 (0 included, which has
+    # A syslog date has no year. A year before 1990 (0 included, which has
     # no calendar) is a date, so that its time does not take another date,
     # but no time on it is a timestamp: see `refused`.
     check = 2000 if year is None else max(year, 1)
@@ -288,14 +350,17 @@ def last_date(line: str, order: str, reference: dt.datetime | None) -> dt.date |
     return None
 
 
+EARLIEST_YEAR = 1990
+
+
 def refused(ymd: tuple | None) -> bool:
     """Whether date `ymd` writes a year no incident report's evidence has.
 
-    Evidence is never from before 1900: such a year is a device's unset
-    clock or a typing error, and `clock.parse_instant` refuses years of
-    fewer than four digits anyway.
+    Evidence is never from before 1990: such a year is a device's unset
+    clock (the epoch, 1970-01-01) or a typing error, and
+    `clock.parse_instant` refuses years of fewer than four digits anyway.
     """
-    return ymd is not None and ymd[0] is not None and ymd[0] < 1900
+    return ymd is not None and ymd[0] is not None and ymd[0] < EARLIEST_YEAR
 
 
 # Which numeric dates put the month first. "12/6/2026" is 6 December in US
@@ -322,7 +387,8 @@ def date_order(text: str, site_zone: str) -> str:
 
     A date of the part whose first number is over 12 ("13/12/2026") settles
     it day first, one whose second is ("12/13/2026") month first; when the
-    part says both or neither, the site's zone may settle it.
+    part says both or neither, the site's zone gives "zmd" or "zdm", which
+    the mail's Date outweighs (`ordered`).
     """
     orders = set()
     if ("/" in text or "-" in text) and _SLASHED_HINT(text):
@@ -333,10 +399,11 @@ def date_order(text: str, site_zone: str) -> str:
                 orders.add("md")
     if len(orders) == 1:
         return orders.pop()
+    # The zone's word is weaker than the mail's Date (see `ordered`).
     if site_zone.startswith(_MONTH_FIRST_ZONES):
-        return "md"
+        return "zmd"
     if site_zone.startswith(_DAY_FIRST_12H_ZONES):
-        return "dm"
+        return "zdm"
     return ""
 
 
@@ -346,27 +413,41 @@ def ordered(
     """`ymd`, read day first by `date_of`, in the order that applies.
 
     Only a date of two numbers up to 12 between slashes or hyphens is open.
-    What settles it, in this order: the part's other dates and the site's
-    zone (`order`, from `date_order`); the mail's Date `reference`, when only
-    one reading falls in the 30 days up to it (evidence is not from after
-    the mail, and mostly recent); a 12-hour clock on its time (Windows'
-    en-US "12/6/2026 11:47:03 PM") says month first; else day first, as most
-    of the world writes. Dotted dates are always day first.
+    What settles it, in this order: the part's other dates (`order` "md" or
+    "dm", from `date_order`); the mail's Date `reference`, when only one
+    reading is not after it (a day's grace), or only one falls in the 31
+    days up to it (evidence is not from after the mail, and mostly recent):
+    "03/12/2026" in a mail of 4 December is 3 December even from a US site;
+    the site's zone (`order` "zmd" or "zdm"); a 12-hour clock on its time
+    (Windows' en-US "12/6/2026 11:47:03 PM") says month first; else day
+    first, as most of the world writes. Dotted dates are always day first.
     """
     year, month, day = ymd
     if separator == "." or day > 12 or month > 12 or day == month:
         return ymd
     swapped = (year, day, month)
-    if order:
+    if order in ("md", "dm"):
         return swapped if order == "md" else ymd
+    later = [_later(date, reference) for date in (ymd, swapped)]
+    if later[0] != later[1]:
+        return swapped if later[0] else ymd
     recent = [_recent(date, reference) for date in (ymd, swapped)]
     if recent[0] != recent[1]:
         return ymd if recent[0] else swapped
+    if order:
+        return swapped if order == "zmd" else ymd
     return swapped if twelve_hour else ymd
 
 
+def _later(ymd: tuple, reference) -> bool:
+    # More than a day after the mail: no evidence is (`times._complete`).
+    if reference is None or ymd[0] is None:
+        return False
+    return dt.date(*ymd) > reference.date() + dt.timedelta(days=1)
+
+
 def _recent(ymd: tuple, reference) -> bool:
-    if reference is None or ymd[0] is None or ymd[0] < 1900:
+    if reference is None or ymd[0] is None or ymd[0] < EARLIEST_YEAR:
         return False
     date = dt.date(*ymd)
     latest = reference.date() + dt.timedelta(days=1)
@@ -374,7 +455,7 @@ def _recent(ymd: tuple, reference) -> bool:
 
 
 def _month(text: str) -> int:
-    return _MONTHS.get(text[:3].lower(), 0)
+    return _MONTHS.get(text.lower(), 0)
 
 
 def safe_date(year: int, month: int, day: int) -> dt.date | None:

@@ -67,6 +67,14 @@ _STAMPED = re.compile(
     r"^[ \t]*\[?(?:[A-Z][a-z]{2}[ \t]+(?=[A-Z]))?"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t])"
 )
+# A line that opens with a time, or a date and a time: a record of a log or
+# of a timeline ("08:00 UTC login ...", "2026-12-03 21:14 ...", "[09:12]",
+# "12/3/2026 12:30 PM ...", "22h10 : ...").
+_TIMED = re.compile(
+    r"[ \t]*+[\[(]?(?:[A-Z][a-z]{2},?[ \t]+)?"
+    r"(?:(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}[./]\d{1,2}[./]\d{1,2}"
+    r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[ \t,T]+)?\d{1,2}(?::\d{2}|h\d{2})(?!\d)"
+)
 _CSV_HEADER = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
@@ -408,6 +416,12 @@ class _Reader:
                 following = ""  # a heading, a new bullet or record
             # A new bullet or log record does not continue the line above.
             previous = line.previous[-80:] if _continues(line.text) else ""
+            if _TIMED.match(line.text):
+                # A record of a timeline or log ("10:00 UTC host isolated",
+                # then "08:00 UTC login") is named by its own words only.
+                previous = following = ""
+            elif _TIMED.match(line.previous):
+                previous = ""
         for stamp in stamps:
             fact = None
             if facts:

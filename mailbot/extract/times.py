@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from mailbot.extract.dates import (
     DATES,
+    EARLIEST_YEAR,
     MON,
     Dates,
     date_of,
@@ -58,6 +59,7 @@ _PREPOSITION = re.compile(
     re.I,
 )
 MAX_TIMES = 40
+_GRACE = dt.timedelta(days=1)
 # Words that place a time relative to the mail, not to the part's date.
 _RELATIVE_DAY = re.compile(
     r"\b(?:today|this[ \t]+(?:morning|afternoon|evening)|tonight|last[ \t]+night"
@@ -87,7 +89,7 @@ class PartClock(NamedTuple):
     zone: str
     reference: dt.datetime | None
     date: dt.date | None = None
-    order: str = ""  # of "4/12/2026": "md", "dm", or "" (see dates.date_order)
+    order: str = ""  # of "4/12/2026": "md", "dm", "zmd", "zdm" or "" (dates.date_order)
     local: str = ""  # the site's zone, for "local time" ("" : `zone`)
 
 
@@ -106,7 +108,7 @@ def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock
         return PartClock(zone, reference, date, order, zone)
     window = text[match.end() : match.end() + 30]
     found = DATES[0][1].search(window)
-    if found and int(found[1]) >= 1900:
+    if found and int(found[1]) >= EARLIEST_YEAR:
         date = safe_date(int(found[1]), int(found[2]), int(found[3]))
     return PartClock(match.group(1).upper(), reference, date, order, zone)
 
@@ -237,7 +239,9 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
                 _plausible_bare(line, match),
             )
         )
-        if index and _is_duration(line, times[index - 1], match):
+        if (index and _is_duration(line, times[index - 1], match)) or _lasted(
+            line, match
+        ):
             # No date, zone or plausibility: the stamps skip it.
             runs[-1] = runs[-1]._replace(zone_from=None, date=None, bare=False)
     ends = [(item[0], item[1]) for item in found]
@@ -253,6 +257,34 @@ def _is_duration(line: str, previous: re.Match[str], match: re.Match[str]) -> bo
     # another time is how long it lasted.
     gap = line[previous.end() : match.start()]
     return gap.strip(" \t") == "(" and line[match.end() : match.end() + 1] == ")"
+
+
+# "pendant 2h30", "during 1:45", "durante 2h30", "2h30 of downtime": how
+# long something lasted, not when. After "for" or "für" ("scheduled for
+# 14:00") only an hour of one digit is a duration ("down for 2h30").
+_DURING = re.compile(
+    r"(?:\b(?:during|pendant|durant|durante|gedurende|przez|po[ \t]+dobu)"
+    r"|(?<![\w-])(?P<weak>for|für))"
+    r"(?:[ \t]+(?:about|approx\.?|approximately|environ|env\.|circa|ca\.|etwa"
+    r"|unos|cerca[ \t]+de|około|ongeveer))?[ \t]+\Z",
+    re.I,
+)
+_OF_DOWNTIME = re.compile(
+    r"[ \t]*(?:hours?|hrs?|Stunden|timmar|godzin\w*|tuntia"
+    r"|hodin\w*|(?:of|de|d'|di|an)[ \t]*(?:downtime|outage|coupure|interruption"
+    r"|panne|indisponibilit\w*|Ausfall|caída|interrupci[oó]n|interruzione))\b",
+    re.I,
+)
+
+
+def _lasted(line: str, match: re.Match[str]) -> bool:
+    """Whether the time `match` is a duration by the words around it."""
+    if match["zone"] or match["offset"] or match["ampm"]:
+        return False  # "during 10:00 UTC" and "for 2:30 PM" are times of day
+    if _OF_DOWNTIME.match(line, match.end()):
+        return True
+    during = _DURING.search(line[max(0, match.start() - 30) : match.start()])
+    return during is not None and (not during["weak"] or len(match["h"]) == 1)
 
 
 def _spans(match: re.Match[str], groups: tuple[int, ...]) -> tuple:
@@ -307,7 +339,10 @@ def _stamps(
                 )
         if date is None and zone is None and not run.bare:
             continue
-        if refused(date):
+        if date is None and _unread_date(line, plan, run.end + 60) or refused(date):
+            # A date the line writes and that is no date ("2026-02-30"), or
+            # that is not read ("15 Juuli 2026"): the time is not of the
+            # mail's or the part's day.
             continue
         if zone == "local":
             zone = clock.local or clock.zone
@@ -315,6 +350,41 @@ def _stamps(
         if text is not None:
             stamps.append(Stamp(text, run.start, run.end))
     return stamps
+
+
+# What a date with a month name looks like, whatever the language: a day, a
+# word and a year ("15 Juuli 2026", "15. lipca 2026"), a word, a day and a
+# year ("Juuli 15, 2026"), or a year, a word and a day ("2026. július 15.").
+# Read around the years only ("seq 1922" in a tcpdump record is no date).
+_YEAR = re.compile(r"(?:19|20)(?<![\w.,:/+-]..)\d\d(?![\w:/-]|[.,]\d)")
+_BEFORE_YEAR = re.compile(
+    r"(?<![\w.])(?:\d{1,2}\.?[ \t]+(?:de[ \t]+)?[^\W\d_]{3,}\.?,?[ \t]+(?:de[ \t]+)?"
+    r"|[^\W\d_]{3,}\.?[ \t]+\d{1,2}\.?,?[ \t]+)\Z"
+)
+_AFTER_YEAR = re.compile(r"\.?[ \t]+[^\W\d_]{3,}\.?[ \t]+\d{1,2}(?!\d)")
+
+
+def _unread_date(line: str, plan: _Plan, stop: int) -> bool:
+    """Whether `line` writes a date that is not read as one: an impossible
+    date ("2026-02-30"), or what looks like a date with a month name outside
+    every date read, before `stop` (`_plan` reads dates up to 60 characters
+    past the last time)."""
+    if not all(plan.valid):
+        return True
+    if not _YEAR_HINT(line, 0, stop):
+        return False
+    read = [span for _, spans in plan.dates for span in spans]
+    for year in _YEAR.finditer(line, 0, stop):
+        if any(a <= year.start() < b for a, b in read):
+            continue
+        if _AFTER_YEAR.match(line, year.end()) or _BEFORE_YEAR.search(
+            line[max(0, year.start() - 30) : year.start()]
+        ):
+            return True
+    return False
+
+
+_YEAR_HINT = re.compile(r"\d\d\d\d").search
 
 
 def _hms(hour, minute, second, ampm) -> tuple[int, int, int] | None:
@@ -348,6 +418,10 @@ def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
         return None
     when = _complete(date, dt.time(*hms), tz, clock)
     if when is None:
+        return None
+    if clock.reference is not None and when > clock.reference + _GRACE:
+        # More than a day after the mail: a misreading or a mistyped year
+        # ("2027-12-03" in a mail of 2026-12-04), no evidence of it.
         return None
     try:
         when = when.astimezone(dt.UTC)
