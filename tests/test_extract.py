@@ -1273,6 +1273,16 @@ def test_a_timeline_record_takes_its_fact_from_its_own_record_only() -> None:
     assert ("discovered_at", "2026-12-03T18:30:00Z") not in found
 
 
+def test_each_time_takes_the_fact_word_of_its_own_clause() -> None:
+    # Issue #3's second kind, already right on main (bc6b265's conjunction
+    # rule): kept here as the tester wrote it.
+    text = "We discovered the intrusion at 09:50 and isolated the host at 10:05."
+    found = values(text)
+    assert ("discovered_at", "2026-12-04T08:50:00Z") in found
+    assert ("isolated_at", "2026-12-04T09:05:00Z") in found
+    assert ("isolated_at", "2026-12-04T08:50:00Z") not in found
+
+
 @pytest.mark.parametrize(
     ("text", "utc"),
     [
