@@ -48,7 +48,9 @@ def _tag_re(prefix: str) -> re.Pattern[str]:
     # past the 99th incident of a day. A counter cut by a mail client (a
     # trailing "-0") leaves a date-only tag.
     return re.compile(
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-(\d{{8}})(?:-(\d{{2,4}}))?(?![0-9])",
+        # ASCII digits only: `\d` also takes fullwidth and Arabic-Indic ones,
+        # and such a "tag" reached outgoing headers (a crash, quarantine).
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{8}})(?:-([0-9]{{2,4}}))?(?![0-9])",
         re.I,
     )
 

@@ -218,3 +218,15 @@ def test_an_adopted_tag_moves_the_counter_only_when_the_site_s(
         for n, raw in enumerate((first, second))
     ]
     assert tags == ["EGI-20261204-99", next_tag]
+
+
+def test_a_tag_of_other_digits_is_no_tag_and_crashes_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(
+        subject="Re: [EGI-\uff12\uff10\uff12\uff16\uff11\uff12\uff10\uff14-42] scans",
+        message_id="<fullwidth@cert.example.net>",
+    )
+    outcome = process_delivery(app, RawMail(raw, NOW, "test"))
+    assert (outcome.result, outcome.incident) == ("processed", "EGI-20261204-01")

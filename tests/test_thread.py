@@ -24,6 +24,9 @@ from mailbot.thread import Decision, Lookups, SubjectTags, base_subject, decide,
         ("XEGI-20261204-01 is not a tag", (), ()),
         # Counters start at 01: a counter of zeros names no incident.
         ("Re: [EGI-20261204-00] test", (), ("EGI-20261204",)),
+        # Digits of other scripts are no tag's (they crashed outgoing mail).
+        ("Re: [EGI-\uff12\uff10\uff12\uff16\uff11\uff12\uff10\uff14-42] x", (), ()),
+        ("Re: [EGI-20261204-\u0664\u0662] x", (), ("EGI-20261204",)),
         # Past the 99th incident of a day the counter grows a digit.
         ("RE: [EGI-20261204-323] [TLP:AMBER] Compromised host", ("EGI-20261204-323",), ()),
     ],
