@@ -1231,6 +1231,12 @@ def test_a_time_without_a_date_takes_the_last_date_of_its_paragraph() -> None:
         "Please confirm the isolation of wn12 by 12:00 UTC today.",
         "The node is no longer isolated since 2026-12-03 10:00 UTC.",
         "Der Host wurde nicht isoliert um 2026-12-03 10:00 UTC.",
+        "wn12 wasn't isolated at 2026-12-03 10:00 UTC.",
+        "wn12 won't be reinstalled before 2026-12-03 12:30 UTC.",
+        "Isolated at 2026-12-03 10:00 UTC? No, not yet.",
+        "Isolation of wn12 at 2026-12-03 10:00 UTC failed.",
+        "Isolation of wn12 scheduled at 2026-12-03 10:00 UTC.",
+        "Can we confirm the isolation of wn12 by 2026-12-03 10:00 UTC?",
     ],
 )
 def test_a_negated_future_or_requested_event_is_no_fact(line: str) -> None:

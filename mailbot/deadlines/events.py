@@ -40,19 +40,33 @@ _RESOLVED_RE = re.compile(
     re.I,
 )
 _NEGATION_RE = re.compile(
-    r"\b(?:not|n't|never|no\s+longer|yet\s+to|will|shall|going\s+to|plan\s+to"
-    r"|please|should|could|must|need\s+to|to\s+be|cannot|can't|unable)\b[^.;:\n]{0,40}$",
+    # "n't" ends a word ("wasn't", "isn't"): no \b before it.
+    r"(?:n't|\b(?:not|never|no\s+longer|yet\s+to|will|shall|going\s+to|plan\s+to"
+    r"|please|should|could|can|must|need\s+to|to\s+be|cannot|unable|if|whether"
+    r"|scheduled|planned|expected))\b[^.;:\n]{0,40}$",
+    re.I,
+)
+# After the word, in its sentence: "isolated? no", "... yet", "... failed".
+_UNDONE_AFTER_RE = re.compile(
+    r"^[^.;!?\n]{0,40}?(?:\byet\b|\bfailed\b|\bpending\b|\bcancel+ed\b|\bnot\b)",
     re.I,
 )
 
 
 def _stated(pattern: re.Pattern[str], text: str) -> bool:
-    """Whether `pattern` is said as a fact somewhere in `text`."""
+    """Whether `pattern` is said as a fact somewhere in `text`: not in the
+    negative, the future, a condition or a question."""
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
         sentence = re.split(r"[.!?\n]", before)[-1]
-        if not _NEGATION_RE.search(sentence):
-            return True
+        rest = re.split(r"(?<=[.!?\n])", text[match.end() : match.end() + 200])[0]
+        if (
+            _NEGATION_RE.search(sentence)
+            or rest.rstrip().endswith("?")
+            or _UNDONE_AFTER_RE.search(rest)
+        ):
+            continue
+        return True
     return False
 
 

@@ -229,7 +229,12 @@ def _fact_of(before: str, after: str) -> str | None:
     after = after[:50]
     stop = _BOUNDARY.search(after)
     if stop is not None:
+        # "Isolated at 12:10 UTC?": asked, not stated.
+        if after[stop.start()] == "?":
+            return None
         after = after[: stop.start()]
+    if _UNDONE_AFTER.search(after):
+        return None  # "isolation at 12:10 failed", "... pending", "not yet"
     # "certificate revoked on 2026-12-03 09:00 UTC, squid02 reinstalled": a
     # time that ends a clause of its own (three words or more before it) is
     # not named by the words after the next comma. "At 09:15, we isolated
@@ -240,7 +245,9 @@ def _fact_of(before: str, after: str) -> str | None:
     for match in _FACT.finditer(before):
         if len(before) - match.end() < distance and not _quoted(before, match):
             best, distance = match.lastgroup, len(before) - match.end()
-            lead = before[: match.start()]
+            # The words before it and those between it and the time
+            # ("isolation of wn12 scheduled at").
+            lead = before[: match.start()] + " | " + before[match.end() :]
     best = "discovered_at" if best == "alert" else best
     for match in _FACT.finditer(after):
         if _quoted(after, match):
@@ -257,7 +264,7 @@ def _fact_of(before: str, after: str) -> str | None:
         break
     # "The host was not isolated at 09:00", "we will isolate it at 18:00",
     # "please confirm the isolation by 12:00": nothing happened then.
-    if best is not None and _NOT_DONE.search(lead[-40:]):
+    if best is not None and _NOT_DONE.search(lead[-70:]):
         return None
     return best
 
@@ -265,12 +272,20 @@ def _fact_of(before: str, after: str) -> str | None:
 # Words that make the clause's event not (yet) a fact: negation, the future,
 # a request, in the languages of the fact words.
 _NOT_DONE = re.compile(
-    r"(?:^|\W)(?:not|n't|never|no[ \t]+longer|yet[ \t]+to|will|shall|going[ \t]+to"
-    r"|plan(?:ned|s)?[ \t]+to|to[ \t]+be|should|must|need[ \t]+to|cannot|unable"
-    r"|please|whether|if|nicht|noch[ \t]+kein\w*|wird|werden|pas|jamais"
-    r"|sera|seront|no[ \t]+(?:ha|han|fue|está|se)|todavía[ \t]+no|aún[ \t]+no"
-    r"|non|ancora|niet|nog[ \t]+niet|wordt|inte"
-    r"|kommer[ \t]+att|nie|zostanie)(?=\W|$)"
+    # "n't" ends a word ("wasn't", "hasn't", "won't"): no boundary before it.
+    r"(?:n't|(?:^|\W)(?:not|never|no[ \t]+longer|yet[ \t]+to|will|shall|going[ \t]+to"
+    r"|plan(?:ned|s)?(?:[ \t]+to)?|scheduled|expected|to[ \t]+be|should|must"
+    r"|need[ \t]+to|can|cannot|unable"
+    r"|please|whether|if|nicht|noch[ \t]+kein\w*|wird|werden|soll|sollen|pas|jamais"
+    r"|sera|seront|prévue?s?|no[ \t]+(?:ha|han|fue|está|se)|todavía[ \t]+no"
+    r"|aún[ \t]+no|programad[oa]s?|previst[oa]s?"
+    r"|non|ancora|sarà|saranno|niet|nog[ \t]+niet|wordt|zal|zullen|inte"
+    r"|kommer[ \t]+att|nie|zostanie))(?=\W|$)"
+)
+# After the time, in its clause: the event did not (yet) happen.
+_UNDONE_AFTER = re.compile(
+    r"(?:^|\W)(?:not[ \t]+yet|failed|pending|cancel+ed|postponed|fehlgeschlagen"
+    r"|échoué|fallid[oa]|fallit[oa]|mislukt)(?=\W|$)"
 )
 
 
