@@ -24,7 +24,12 @@ _HEADER_LINE = 998
 _BODY_LINE = 76
 _HEADERS_POLICY = SMTP.clone(max_line_length=_HEADER_LINE)
 _CONTENT_POLICY = SMTP.clone(max_line_length=_BODY_LINE)
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+# Control characters, and the invisible ones that reorder or hide text
+# (bidi overrides and isolates, zero-width space; not the joiners that
+# Persian and Indic names need): "\u202emoc.live" shows as "evil.com".
+_CONTROL_RE = re.compile(
+    r"[\x00-\x1f\x7f\u2028\u2029\x85\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+"
+)
 _ID_RE = re.compile(r"<[^<>\s]{1,900}>")
 
 

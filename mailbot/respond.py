@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -77,12 +78,34 @@ def acknowledgement_text(
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ .,'\u2019-]+[^\W\d_]+)*\.?")
 
 
+# A dot between two words is a domain ("www.evil.example"), not "J. Smith".
+_DOMAIN_LIKE = re.compile(r"[^\W\d_]{2,}\.[^\W\d_]{2,}")
+
+
 def greeting(name: str) -> str:
     """Whom the acknowledgement greets: the sender's plain name, else "colleague"."""
     name = " ".join(compose.clean_header(name).split())
-    if len(name) <= 60 and len(name.split()) <= 5 and _PLAIN_NAME.fullmatch(name):
-        return name
-    return "colleague"
+    plain = (
+        len(name) <= 60
+        and len(name.split()) <= 5
+        and _PLAIN_NAME.fullmatch(name)
+        and not _DOMAIN_LIKE.search(name)
+        and len(_scripts(name)) <= 1
+    )
+    return name if plain else "colleague"
+
+
+def _scripts(name: str) -> set[str]:
+    """The scripts of a name's letters among those that look alike ("Раypal":
+    Cyrillic Р and а among Latin letters)."""
+    alike = ("LATIN", "CYRILLIC", "GREEK")
+    found = set()
+    for char in name:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in alike:
+                found.add(script)
+    return found
 
 
 def send_in_thread(

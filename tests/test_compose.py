@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.compose import compose
+from mailbot.compose import clean_header, compose
 
 DATE = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
 
@@ -178,4 +178,13 @@ def test_a_broken_encoded_word_in_a_subject_is_sent_as_text() -> None:
     assert parsed["Subject"] == out.subject
     assert out.subject.endswith(
         "Re: = ?utf-8?q?a_ja_b=C=B6se_auf_dem_Weg_bis_zur_K=C3=BCste?="
+    )
+
+
+def test_invisible_reordering_characters_leave_headers() -> None:
+    # U+202E turns "moc.live" around on screen; zero-width space hides.
+    assert clean_header("login \u202emoc.live now\u200b") == "login moc.live now"
+    # Joiners are part of Persian and Indic words: kept.
+    assert clean_header("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == (
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
     )
