@@ -10,7 +10,9 @@ import datetime as dt
 import textwrap
 from typing import Any
 
+from mailbot import compose
 from mailbot.clock import parse_instant
+from mailbot.deadlines.chase import SHARED
 
 _PEOPLE_ROLES = ("site", "reporter", "csirt")
 
@@ -114,11 +116,17 @@ def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[
     lines = ["", "Due next:"]
     if not waiting:
         return [*lines, "  nothing is owed"]
-    # Requests unanswered together fall due together (the next working
-    # morning): one line says how many, the Deadlines list has each.
+    # Requests left unanswered together fall due within the hour, and one
+    # reminder chases them all (chase.SHARED): one line says how many, the
+    # Deadlines list has each.
     same: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
+    first_due: dict[tuple[str, str | None], str] = {}
     for d in waiting:
-        same.setdefault((d["rule"], d["site"], d["due_at"]), []).append(d)
+        group = (d["rule"], d["site"])
+        first = first_due.get(group)
+        if first is None or parse_instant(d["due_at"]) - parse_instant(first) >= SHARED:
+            first = first_due[group] = d["due_at"]
+        same.setdefault((*group, first), []).append(d)
     for (rule, site, due_at), group in same.items():
         chases = sum(len(d["chases"]) for d in group)
         lines.append(
@@ -170,7 +178,8 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
             f"  {mail['date']} {arrow} {mail['role']:<10} {mail['from']}{flags}"
             f"  (mail {mail['id']})"
         )
-        lines.append(f"      {mail['subject']}")
+        # A sender's subject may be 200 kB: `show --json` has it whole.
+        lines.append(f"      {compose.short_subject(mail['subject'] or '')}")
     return lines
 
 

@@ -118,6 +118,8 @@ def test_bad_log_settings_name_their_key(tmp_path: Path, database_url: str) -> N
     # Wrong arguments are usage errors naming the argument, not the config.
     for args, named in (
         (("deadlines", "--due-within", "bogus"), "mailbot deadlines: --due-within:"),
+        (("deadlines", "--due-within", "99999999999d"), "mailbot deadlines: --due-within:"),
+        (("deadlines", "--due-within", "P99999999Y"), "mailbot deadlines: --due-within:"),
         (("render", "nonsense", "--incident", "EGI-20261204-01"), "mailbot render: TEMPLATE:"),
     ):
         done = run_cli(env, *args)

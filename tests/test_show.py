@@ -115,7 +115,9 @@ def test_requests_due_together_are_one_line_of_due_next() -> None:
         [
             deadline("analysis", "2026-12-04T18:00:00Z", monday, chases=1),
             deadline("analysis", "2026-12-04T19:00:00Z", monday),
-            deadline("analysis", "2026-12-04T20:00:00Z", monday),
+            # Asked on Monday minutes later: due within the hour, chased by
+            # the same reminder.
+            deadline("analysis", "2026-12-07T08:40:00Z", "2026-12-07T12:40:00Z"),
             deadline("downtime", "2026-12-04T18:00:00Z", "2026-12-05T18:00:00Z"),
         ],
         dt.datetime(2026, 12, 4, 21, 0, tzinfo=dt.UTC),
@@ -151,3 +153,18 @@ def test_fields_read_as_lists_not_one_long_line() -> None:
     assert lines[start + 2].endswith("\u2026") and len(lines[start + 2]) == 6 + 300
     assert lines[start + 21] == "    ... 12 more (show --json lists all)"
     assert lines[-1] == "  still missing: detected_by"
+
+
+def test_a_mail_s_huge_subject_is_cut_in_show() -> None:
+    from mailbot import summary
+
+    lines = summary._mails(
+        [
+            {
+                "id": 1, "date": "2026-12-04T09:55:00Z", "direction": "in",
+                "role": "reporter", "from": "x@cert.example.net",
+                "subject": "Compromised " + "X" * 200_000, "flags": [],
+            }
+        ]
+    )  # fmt: skip
+    assert len(lines[-1]) == 6 + 200 and lines[-1].endswith("\u2026")

@@ -24,7 +24,13 @@ def deadlines(args: argparse.Namespace) -> int:
     app = app_from(args)
     try:
         now = app.clock.now()
-        until = CalendarTime().add(now, window) if window is not None else None
+        try:
+            until = CalendarTime().add(now, window) if window is not None else None
+        except (OverflowError, ValueError):
+            raise UsageError(
+                "--due-within", f"{args.due_within!r} reaches past the calendar; "
+                "give a window of days or weeks, such as 4 days"
+            ) from None
         planned = forecast(app, until)
     finally:
         app.close()
