@@ -110,3 +110,21 @@ def verify_sender(
                 )
             return Verdict(True, method)
     return Verdict(False, "no passing result for " + from_domain)
+
+
+def dmarc_fails(
+    from_addr: str, auth_headers: Iterable[str], authserv_ids: Iterable[str]
+) -> bool:
+    """Whether our MTA found that DMARC fails for `from_addr`'s domain: the
+    domain's own policy says this mail is not its. (SPF alone fails for
+    every forwarded mail, so it is not enough.)"""
+    trusted = frozenset(a.lower() for a in authserv_ids)
+    from_domain = _domain(from_addr)
+    if not trusted or not from_domain:
+        return False
+    for header in auth_headers:
+        for method, result, props in _results(header, trusted):
+            dmarc_for = _domain(props.get("header.from", from_domain))
+            if method == "dmarc" and result == "fail" and dmarc_for == from_domain:
+                return True
+    return False

@@ -57,7 +57,21 @@ def identify(
     if sender in settings.csirt.members:
         return _member(parsed, sender, settings)
     site = _site_of(sender, directory)
-    return Author("site", site=site) if site else Author("reporter")
+    if site is None:
+        return Author("reporter")
+    if authn.dmarc_fails(
+        sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
+    ):
+        # Anyone can write a site's address: when our MTA says the domain's
+        # own DMARC policy rejects this mail, it speaks for no site (no
+        # facts, no clock met, no tag counter moved): a third party's mail,
+        # flagged.
+        return Author(
+            "reporter",
+            flags=("dmarc_fail",),
+            why=f"DMARC fails for {sender.rpartition('@')[2]} at our MTA",
+        )
+    return Author("site", site=site)
 
 
 def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:

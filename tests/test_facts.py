@@ -21,7 +21,7 @@ from test_sweep_reminders import (
     new_app,  # noqa: F401 - the fixture below uses it
 )
 
-from mailbot.db.models import Deadline, Incident
+from mailbot.db.models import Deadline, Incident, Mail
 
 UTC = dt.UTC
 REPORT = mail(
@@ -111,3 +111,30 @@ def test_a_time_after_the_mail_is_no_fact_and_the_site_s_own_word_is(new_app) ->
     at(app, "2026-12-03T11:00:00")
     site_says(app, "Thu, 03 Dec 2026 11:00:00 +0000", "Host isolated at 10:40 UTC.\n", 2)
     assert state(app) == (dt.datetime(2026, 12, 3, 10, 40, tzinfo=UTC), "met")
+
+
+def test_a_site_address_our_mta_finds_failing_dmarc_speaks_for_no_site(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    forged = {
+        "Authentication-Results": "mx.csirt.example.org; spf=fail "
+        "smtp.mailfrom=site-p.example.org; dkim=none; dmarc=fail "
+        "header.from=site-p.example.org"
+    }
+    feed(
+        app,
+        in_thread(
+            "security@site-p.example.org", "<forged@site-p.example.org>",
+            "Thu, 03 Dec 2026 10:00:00 +0000",
+            "The host wn3 was isolated at 08:10 UTC and reinstalled at 09:30 UTC.\n",
+            headers=forged,
+        ),
+    )  # fmt: skip
+    assert state(app) == (None, "pending")
+    with app.db.transaction() as session:
+        roles = [m.role for m in session.query(Mail).filter_by(direction="in")]
+        flags = [m.flags for m in session.query(Mail).filter_by(direction="in")]
+    assert roles == ["site", "reporter"] and "dmarc_fail" in flags[1]
+    # The same words with our MTA's DMARC pass (or no verdict at all): the site's.
+    site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Host isolated at 10:10 UTC.\n", 2)
+    assert state(app) == (dt.datetime(2026, 12, 3, 10, 10, tzinfo=UTC), "met")
