@@ -38,6 +38,11 @@ _LINK_SCHEMES = ("http:", "https:", "ftp:", "mailto:")
 _LINE = "\x00"
 _CELL = "\x01"
 _KEPT_SPACE = "\x02"
+# A line inside <blockquote>, once per level: written "> " as mail quotes
+# are, so that quoted text is known as such (a reply quoting the CSIRT's
+# question in a bare blockquote must not state what the question asked).
+_QUOTE = "\x03"
+_QUOTED_LINE = re.compile(r"^[ \x03]*\x03 ?")
 _KEPT = str.maketrans({_CELL: "\t", _KEPT_SPACE: " "})
 _EDGES = " " + _CELL
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")
@@ -53,6 +58,7 @@ class _TextCollector(HTMLParser):
         self.pieces: list[str] = []
         self._hidden = 0
         self._pre = 0
+        self._quote = 0
         self._links: list[tuple[str | None, int]] = []
 
     def updatepos(self, i: int, j: int) -> int:
@@ -65,6 +71,8 @@ class _TextCollector(HTMLParser):
             self._hidden += 1
         elif tag == "pre":
             self._pre += 1
+        elif tag == "blockquote" and not self._hidden:
+            self._quote += 1
         elif tag == "a":
             self._links.append((dict(attrs).get("href"), len(self.pieces)))
         elif self._hidden:
@@ -84,6 +92,8 @@ class _TextCollector(HTMLParser):
             self._hidden = max(0, self._hidden - 1)
         elif tag == "pre":
             self._pre = max(0, self._pre - 1)
+        elif tag == "blockquote" and not self._hidden:
+            self._quote = max(0, self._quote - 1)
         elif tag == "a" and self._links:
             self._close_link(*self._links.pop())
         self._break(tag)
@@ -92,16 +102,17 @@ class _TextCollector(HTMLParser):
         if self._hidden:
             return
         if self._pre:
-            data = data.replace("\n", _LINE).replace(" ", _KEPT_SPACE)
+            data = data.replace("\n", _LINE + _QUOTE * self._quote)
+            data = data.replace(" ", _KEPT_SPACE)
         self.pieces.append(data)
 
     def _break(self, tag: str) -> None:
         if self._hidden:
             return
         if tag in _PARAGRAPHS:
-            self.pieces.append(_LINE + _LINE)
+            self.pieces.append(_LINE + _LINE + _QUOTE * self._quote)
         elif tag in _LINES:
-            self.pieces.append(_LINE)
+            self.pieces.append(_LINE + _QUOTE * self._quote)
 
     def _close_link(self, href: str | None, start: int) -> None:
         if self._hidden or not href:
@@ -120,7 +131,8 @@ def html_to_text(markup: str) -> str:
     Never raises: markup the parser cannot follow is stripped of its tags
     with a regular expression instead.
     """
-    markup = markup.replace(_LINE, "").replace(_CELL, "").replace(_KEPT_SPACE, "")
+    for mark in (_LINE, _CELL, _KEPT_SPACE, _QUOTE):
+        markup = markup.replace(mark, "")
     try:
         collector = _TextCollector()
         collector.feed(markup)
@@ -134,6 +146,16 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     """Collapses the source's white space, then applies the markup's breaks;
     trims every line and keeps at most one empty line between paragraphs."""
-    lines = [line.strip(_EDGES) for line in _SPACES.sub(" ", text).split(_LINE)]
+    lines = [_quoted(line.strip(_EDGES)) for line in _SPACES.sub(" ", text).split(_LINE)]
     text = "\n".join(lines).translate(_KEPT)
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def _quoted(line: str) -> str:
+    """A line's blockquote marks as "> " (one a level); none on empty lines."""
+    if _QUOTE not in line:
+        return line
+    marks = _QUOTED_LINE.match(line)
+    depth = line[: marks.end()].count(_QUOTE) if marks else 0
+    rest = line.replace(_QUOTE, "").strip(_EDGES)
+    return ("> " * depth + rest) if rest and depth else rest
