@@ -111,7 +111,9 @@ def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> Non
     if written is not None and when > as_utc(written) + _SKEW:
         return
     current = getattr(incident, finding.field)
-    if current is None or when < current:
+    # The site's own word moves a fact earlier; a third party only gives
+    # one not known yet (anyone can post in the thread).
+    if current is None or (when < current and mail.role == "site"):
         setattr(incident, finding.field, when)
 
 

@@ -138,3 +138,20 @@ def test_a_site_address_our_mta_finds_failing_dmarc_speaks_for_no_site(new_app) 
     # The same words with our MTA's DMARC pass (or no verdict at all): the site's.
     site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Host isolated at 10:10 UTC.\n", 2)
     assert state(app) == (dt.datetime(2026, 12, 3, 10, 10, tzinfo=UTC), "met")
+
+
+def test_a_third_party_gives_a_discovery_time_but_does_not_move_one(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    site_says(app, "Thu, 03 Dec 2026 09:10:00 +0000", "Discovered at 07:30 UTC by our IDS.\n", 1)
+    at(app, "2026-12-03T10:00:00")
+    claim = "We detected this on 2026-11-20 01:00 UTC already.\n"
+    feed(
+        app,
+        in_thread(
+            "someone@random.example.net", "<early@random.example.net>",
+            "Thu, 03 Dec 2026 10:00:00 +0000", claim,
+        ),
+    )  # fmt: skip
+    with app.db.transaction() as session:
+        incident = session.query(Incident).one()
+        assert incident.discovered_at == dt.datetime(2026, 12, 3, 7, 30, tzinfo=UTC)
