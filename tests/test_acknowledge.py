@@ -19,6 +19,12 @@ from mailbot.process import process_delivery, resume_received
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
 
+def _the_acknowledgement(app) -> bytes:  # type: ignore[no-untyped-def]
+    """The raw bytes of the one mail mailbot sent."""
+    with app.db.transaction() as session:
+        return session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+
+
 @pytest.mark.parametrize(
     ("age_days", "acknowledged"), [(1, 1), (6, 1), (8, 0), (400, 0)]
 )
@@ -75,8 +81,7 @@ def test_a_huge_subject_is_cut_in_the_acknowledgement(
         subject="Compromised " + "X" * 200_000, message_id="<huge@cert.example.net>"
     )
     assert process_delivery(app, RawMail(raw, NOW, "test")).incident
-    with app.db.transaction() as session:
-        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    sent = _the_acknowledgement(app)
     assert len(sent) < 5_000
     subject = email.message_from_bytes(sent, policy=email.policy.default)["Subject"]
     assert subject.endswith("\u2026") and len(subject) < 260
@@ -119,8 +124,7 @@ def test_an_acknowledgement_is_plain_text_a_person_can_read_raw(
     app = make_app(tmp_path, database_url, now=NOW)
     raw = mail(subject="Compromised host", message_id="<plain@site-a.example.com>")
     assert process_delivery(app, RawMail(raw, NOW, "test")).incident
-    with app.db.transaction() as session:
-        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    sent = _the_acknowledgement(app)
     head, _, body = sent.partition(b"\r\n\r\n")
     assert b"Content-Transfer-Encoding: 7bit" in head
     assert max(len(line) for line in body.split(b"\r\n")) <= 76
@@ -139,8 +143,7 @@ def test_a_red_report_s_subject_is_withheld_from_a_reply_to_that_did_not_get_it(
         headers={"Reply-To": "team@cert.example.net"},
     )
     assert process_delivery(app, RawMail(raw, NOW, "test")).incident
-    with app.db.transaction() as session:
-        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    sent = _the_acknowledgement(app)
     message = email.message_from_bytes(sent, policy=email.policy.default)
     assert message["To"] == "team@cert.example.net"
     assert secret not in str(message)
@@ -177,8 +180,7 @@ def test_only_a_plain_name_is_repeated_in_the_greeting(
         message_id="<greeting@cert.example.net>",
     )
     assert process_delivery(app, RawMail(raw, NOW, "test")).incident
-    with app.db.transaction() as session:
-        sent = session.scalars(select(Mail.raw).where(Mail.direction == "out")).one()
+    sent = _the_acknowledgement(app)
     body = email.message_from_bytes(sent, policy=email.policy.default).get_content()
     assert greeted in body
     assert "https://" not in body
