@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from mailbot.extract.prose import NOT_DONE
+
 _ISOLATION_RE = re.compile(
     r"\b(?:isolated|disconnected|firewalled|quarantined|unplugged|taken\s+offline"
     r"|cut\s+off(?:\s+from\s+the\s+network)?|blocked\s+(?:at|on)\s+the\s+(?:network|firewall)"
@@ -39,13 +41,6 @@ _RESOLVED_RE = re.compile(
     r"(?:now\s+)?(?:resolved|solved|closed)\b",
     re.I,
 )
-_NEGATION_RE = re.compile(
-    # "n't" ends a word ("wasn't", "isn't"): no \b before it.
-    r"(?:n't|\b(?:not|never|no\s+longer|yet\s+to|will|shall|going\s+to|plan\s+to"
-    r"|please|should|could|can|must|need\s+to|to\s+be|cannot|unable|if|whether"
-    r"|scheduled|planned|expected))\b[^.;:\n]{0,40}$",
-    re.I,
-)
 # After the word, in its sentence: "isolated? no", "... yet", "... failed".
 _UNDONE_AFTER_RE = re.compile(
     r"^[^.;!?\n]{0,40}?(?:\byet\b|\bfailed\b|\bpending\b|\bcancel+ed\b|\bnot\b)",
@@ -61,7 +56,7 @@ def _stated(pattern: re.Pattern[str], text: str) -> bool:
         sentence = re.split(r"[.!?\n]", before)[-1]
         rest = re.split(r"(?<=[.!?\n])", text[match.end() : match.end() + 200])[0]
         if (
-            _NEGATION_RE.search(sentence)
+            NOT_DONE.search(sentence[-40:].lower())
             or rest.rstrip().endswith("?")
             or _UNDONE_AFTER_RE.search(rest)
         ):

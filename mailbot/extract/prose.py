@@ -264,18 +264,19 @@ def _fact_of(before: str, after: str) -> str | None:
         break
     # "The host was not isolated at 09:00", "we will isolate it at 18:00",
     # "please confirm the isolation by 12:00": nothing happened then.
-    if best is not None and _NOT_DONE.search(lead[-70:]):
+    if best is not None and NOT_DONE.search(lead[-70:]):
         return None
     return best
 
 
 # Words that make the clause's event not (yet) a fact: negation, the future,
-# a request, in the languages of the fact words.
-_NOT_DONE = re.compile(
+# a condition, a request, in the languages of the fact words. Lower-cased
+# text; deadlines/events.py asks it too, of a site's words without a time.
+NOT_DONE = re.compile(
     # "n't" ends a word ("wasn't", "hasn't", "won't"): no boundary before it.
     r"(?:n't|(?:^|\W)(?:not|never|no[ \t]+longer|yet[ \t]+to|will|shall|going[ \t]+to"
     r"|plan(?:ned|s)?(?:[ \t]+to)?|scheduled|expected|to[ \t]+be|should|must"
-    r"|need[ \t]+to|can|cannot|unable"
+    r"|need[ \t]+to|can|could|cannot|unable"
     r"|please|whether|if|nicht|noch[ \t]+kein\w*|wird|werden|soll|sollen|pas|jamais"
     r"|sera|seront|prévue?s?|no[ \t]+(?:ha|han|fue|está|se)|todavía[ \t]+no"
     r"|aún[ \t]+no|programad[oa]s?|previst[oa]s?"
