@@ -144,7 +144,9 @@ def _new_tally(app: App, session: Session) -> Tally:
     rows = {
         row.key: row
         for row in session.scalars(
-            select(ServiceState).where(ServiceState.key.in_((ENGAGED_KEY, RELEASED_KEY)))
+            select(ServiceState).where(
+                ServiceState.key.in_((ENGAGED_KEY, RELEASED_KEY))
+            )
         )
     }
     engaged = rows.get(ENGAGED_KEY)

@@ -146,7 +146,9 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     """Collapses the source's white space, then applies the markup's breaks;
     trims every line and keeps at most one empty line between paragraphs."""
-    lines = [_quoted(line.strip(_EDGES)) for line in _SPACES.sub(" ", text).split(_LINE)]
+    lines = [
+        _quoted(line.strip(_EDGES)) for line in _SPACES.sub(" ", text).split(_LINE)
+    ]
     text = "\n".join(lines).translate(_KEPT)
     return _BLANK_RUNS.sub("\n\n", text).strip()
 

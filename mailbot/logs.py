@@ -152,9 +152,7 @@ def configure(
     are where the level and format were given, for an error to name."""
     level = level.upper()
     if level not in LOG_LEVELS:
-        raise ConfigError(
-            names[0], f"{level!r} is not a log level (DEBUG, INFO, ...)"
-        )
+        raise ConfigError(names[0], f"{level!r} is not a log level (DEBUG, INFO, ...)")
     if fmt not in FORMATS:
         raise ConfigError(names[1], f"{fmt!r} is not a log format (text, json)")
     handler = logging.StreamHandler(stream) if stream else _StderrHandler()

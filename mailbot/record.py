@@ -57,8 +57,7 @@ def record(
         sent_by_us=_sent_by_us(session, parsed.message_id),
     )
     if "dmarc_fail" in author.flags:
-        log.warning("mail %d from %s: %s; not taken as the site's", mail.id,
-                    parsed.from_.addr if parsed.from_ else "", author.why)  # fmt: skip
+        log.warning("mail %d: %s; not taken as the site's", mail.id, author.why)
     text = own_text(parsed.body_text)
     site = roles.site_of(author, app.sites, parsed, text)
     incident, reason = _thread(

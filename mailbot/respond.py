@@ -76,8 +76,6 @@ def acknowledgement_text(
 # theirs to the Reply-To of their choice. Only a plain name is repeated
 # (letters of any script, spaces, . , ' -), never a link or an address.
 _PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ .,'\u2019-]+[^\W\d_]+)*\.?")
-
-
 # A dot between two words is a domain ("www.evil.example"), not "J. Smith".
 _DOMAIN_LIKE = re.compile(r"[^\W\d_]{2,}\.[^\W\d_]{2,}")
 

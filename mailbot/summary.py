@@ -85,7 +85,9 @@ def _what(data: dict[str, Any]) -> list[str]:
             )
             lines.extend(text.splitlines())
             if len(values) > _SHOWN * 5:
-                lines.append(f"    ... {len(values) - _SHOWN * 5} more (show --json lists all)")
+                lines.append(
+                    f"    ... {len(values) - _SHOWN * 5} more (show --json lists all)"
+                )
             continue
         lines.append(f"  {field}:")
         for value in values[:_SHOWN]:
@@ -122,16 +124,17 @@ def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[
     same: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
     first_due: dict[tuple[str, str | None], str] = {}
     for d in waiting:
-        group = (d["rule"], d["site"])
-        first = first_due.get(group)
+        key = (d["rule"], d["site"])
+        first = first_due.get(key)
         if first is None or parse_instant(d["due_at"]) - parse_instant(first) >= SHARED:
-            first = first_due[group] = d["due_at"]
-        same.setdefault((*group, first), []).append(d)
-    for (rule, site, due_at), group in same.items():
-        chases = sum(len(d["chases"]) for d in group)
+            first = first_due[key] = d["due_at"]
+        same.setdefault((*key, first), []).append(d)
+    for (rule, site, due_at), together in same.items():
+        chases = sum(len(d["chases"]) for d in together)
+        count = len(together)
         lines.append(
             f"  {rule:<15} {site or '-':<14} due {due_at}{_relative(due_at, now)}"
-            + (f", {len(group)} {_KINDS.get(rule, 'deadlines')}" if len(group) > 1 else "")
+            + (f", {count} {_KINDS.get(rule, 'deadlines')}" if count > 1 else "")
             + (f", {chases} reminder(s) sent" if chases else "")
         )
     return lines

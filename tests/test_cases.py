@@ -28,7 +28,7 @@ from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 from mailbot.send import deliver_due
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TAG = "EGI-20261204-01"
 REPORT = mail(
     subject="Compromised host 192.0.2.45",

@@ -11,7 +11,7 @@ from mailbot_env import mail, make_app
 
 from mailbot import service, views
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 REPORT = mail(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.thread import Decision, Lookups, SubjectTags, base_subject, decide, find_tags
+from mailbot.thread import (
+    Decision,
+    Lookups,
+    SubjectTags,
+    base_subject,
+    decide,
+    find_tags,
+)
 
 
 @pytest.mark.parametrize(

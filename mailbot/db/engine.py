@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -148,12 +147,12 @@ def upgrade(url: str, revision: str = "head") -> None:
     migration of a parent table would otherwise cascade-delete its children.
     The keys are checked afterwards instead.
     """
-    if revision == "head" and at_head(url):
-        return
-    from alembic import command
-
     engine = make_engine(url, foreign_keys=False)
     try:
+        if revision == "head" and _at_head(engine):
+            return
+        from alembic import command
+
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
@@ -175,6 +174,13 @@ def at_head(url: str) -> bool:
     """Whether the database carries exactly the newest migration."""
     engine = make_engine(url)
     try:
+        return _at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def _at_head(engine: Engine) -> bool:
+    try:
         with engine.connect() as connection:
             versions = connection.execute(
                 text("SELECT version_num FROM alembic_version")
@@ -182,8 +188,6 @@ def at_head(url: str) -> bool:
             return list(versions) == [HEAD]
     except (OperationalError, ProgrammingError):
         return False  # a new database: no alembic_version table yet
-    finally:
-        engine.dispose()
 
 
 def current_revision(url: str) -> str | None:

@@ -102,8 +102,10 @@ class Mail(Base):
         """How log lines name this mail: its Message-ID (cut: the sender
         chose it, up to kilobytes), else its id."""
         if self.message_id:
-            return self.message_id if len(self.message_id) <= 120 else (
-                self.message_id[:119] + "\u2026"
+            return (
+                self.message_id
+                if len(self.message_id) <= 120
+                else (self.message_id[:119] + "\u2026")
             )
         return f"mail {self.id}"
 

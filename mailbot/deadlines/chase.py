@@ -154,10 +154,18 @@ def read_ahead(
     )
 
 
-def _recent(session: Session, incident_ids: list[int], now: dt.datetime) -> dict[Group, int]:
+def _recent(
+    session: Session, incident_ids: list[int], now: dt.datetime
+) -> dict[Group, int]:
     found: dict[Group, int] = {}
     for incident_id, rule, site, level, mail_id in session.execute(
-        select(Deadline.incident_id, Deadline.rule, Deadline.site, Chase.level, Chase.mail_id)
+        select(
+            Deadline.incident_id,
+            Deadline.rule,
+            Deadline.site,
+            Chase.level,
+            Chase.mail_id,
+        )
         .join(Chase, Chase.deadline_id == Deadline.id)
         .where(
             Deadline.incident_id.in_(incident_ids),
@@ -165,7 +173,8 @@ def _recent(session: Session, incident_ids: list[int], now: dt.datetime) -> dict
             Chase.mail_id.is_not(None),
         )
     ):
-        found[(incident_id, rule, site, level)] = mail_id
+        if mail_id is not None:  # the query asks for it; for the types
+            found[(incident_id, rule, site, level)] = mail_id
     return found
 
 

@@ -28,8 +28,9 @@ def deadlines(args: argparse.Namespace) -> int:
             until = CalendarTime().add(now, window) if window is not None else None
         except (OverflowError, ValueError):
             raise UsageError(
-                "--due-within", f"{args.due_within!r} reaches past the calendar; "
-                "give a window of days or weeks, such as 4 days"
+                "--due-within",
+                f"{args.due_within!r} reaches past the calendar; "
+                "give a window of days or weeks, such as 4 days",
             ) from None
         planned = forecast(app, until)
     finally:
