@@ -19,6 +19,12 @@ from mailbot.process import process_delivery, resume_received
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
 
+def _deliver(app, **fields: str):  # type: ignore[no-untyped-def]
+    """Process one small mail made of `fields` (mailbot_env.mail's)."""
+    raw = mail(**fields)  # type: ignore[arg-type]
+    return process_delivery(app, RawMail(raw, NOW, f"test:{fields['message_id']}"))
+
+
 def _the_acknowledgement(app) -> bytes:  # type: ignore[no-untyped-def]
     """The raw bytes of the one mail mailbot sent."""
     with app.db.transaction() as session:
@@ -174,12 +180,12 @@ def test_only_a_plain_name_is_repeated_in_the_greeting(
     # The sender chooses its display name and its Reply-To: an
     # acknowledgement must not carry someone's text to someone else.
     app = make_app(tmp_path, database_url, now=NOW)
-    raw = mail(
+    assert _deliver(
+        app,
         subject="Compromised host",
         sender=f'"{display}" <reporter@cert.example.net>',
         message_id="<greeting@cert.example.net>",
-    )
-    assert process_delivery(app, RawMail(raw, NOW, "test")).incident
+    ).incident
     sent = _the_acknowledgement(app)
     body = email.message_from_bytes(sent, policy=email.policy.default).get_content()
     assert greeted in body
@@ -214,26 +220,23 @@ def test_an_adopted_tag_moves_the_counter_only_when_the_site_s(
     tmp_path: Path, database_url: str, sender: str, next_tag: str
 ) -> None:
     app = make_app(tmp_path, database_url, now=NOW)
-    first = mail(
+    first = _deliver(
+        app,
         subject="Re: [EGI-20261204-99] Compromised host",
         sender=sender,
         message_id="<adopted@cert.example.net>",
     )
-    second = mail(subject="Scanning", message_id="<next@cert.example.net>")
-    tags = [
-        process_delivery(app, RawMail(raw, NOW, f"test{n}")).incident
-        for n, raw in enumerate((first, second))
-    ]
-    assert tags == ["EGI-20261204-99", next_tag]
+    second = _deliver(app, subject="Scanning", message_id="<next@cert.example.net>")
+    assert [first.incident, second.incident] == ["EGI-20261204-99", next_tag]
 
 
 def test_a_tag_of_other_digits_is_no_tag_and_crashes_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
     app = make_app(tmp_path, database_url, now=NOW)
-    raw = mail(
+    outcome = _deliver(
+        app,
         subject="Re: [EGI-\uff12\uff10\uff12\uff16\uff11\uff12\uff10\uff14-42] scans",
         message_id="<fullwidth@cert.example.net>",
     )
-    outcome = process_delivery(app, RawMail(raw, NOW, "test"))
     assert (outcome.result, outcome.incident) == ("processed", "EGI-20261204-01")
