@@ -201,26 +201,53 @@ class DeliveryCounts:
 
 def deliver_due(app: App, transport: Transport | None = None, limit: int = 200):
     """Send every due outbox row once; returns what happened to them."""
+    give_back_stranded(app)
     expire_leases(app)
     own = transport is None
     transport = transport or transport_for(app)
     counts = DeliveryCounts()
     try:
         while claimed := claim(app, limit):
-            for done, row_id in enumerate(claimed):
-                try:
-                    _deliver_one(app, transport, row_id, counts)
-                except ServerUnavailable as exc:
-                    # The server, not the mail: put the batch back, untried.
-                    release(app, claimed[done:])
-                    app.outages.down("smtp", str(exc))
-                    return counts
+            if not _deliver_batch(app, transport, claimed, counts):
+                break
             if len(claimed) < limit:
                 break
     finally:
         if own:
             transport.close()
     return counts
+
+
+def _deliver_batch(app: App, transport: Transport, claimed: list[int], counts) -> bool:  # type: ignore[no-untyped-def]
+    """Deliver claimed rows in order; False when the server is down.
+
+    Whatever stops the batch, the rows no server has seen yet go back to
+    "pending" (or, with the database down, as soon as it answers again); the
+    row whose SMTP exchange was under way stays "sending", since the server
+    may have it.
+    """
+    for index, row_id in enumerate(claimed):
+        try:
+            letter = _letter(app, row_id)
+        except BaseException:
+            _give_back(app, claimed[index:])
+            raise
+        try:
+            outcome, error, refused = _exchange(transport, letter)
+        except ServerUnavailable as exc:
+            # The server, not the mail: put the batch back, untried.
+            _give_back(app, claimed[index:])
+            app.outages.down("smtp", str(exc))
+            return False
+        except BaseException:
+            _give_back(app, claimed[index + 1 :])
+            raise
+        try:
+            _finish(app, row_id, letter.message_id, outcome, error, refused, counts)
+        except BaseException:
+            _give_back(app, claimed[index + 1 :])
+            raise
+    return True
 
 
 def claim(app: App, limit: int) -> list[int]:
@@ -255,6 +282,30 @@ def release(app: App, ids: list[int]) -> None:
         )
 
 
+def _give_back(app: App, ids: list[int]) -> None:
+    """Release rows no server has seen; remembered if the database is down."""
+    if not ids:
+        return
+    try:
+        release(app, ids)
+    except Exception:  # noqa: BLE001 - the caller's own error is the one to raise
+        app.stranded_claims.update(ids)
+
+
+def give_back_stranded(app: App) -> None:
+    """Release the rows a database outage kept this process from giving back.
+
+    Without this they would wait out their lease and then count as
+    uncertain, although no server ever saw them.
+    """
+    if not app.stranded_claims:
+        return
+    ids = sorted(app.stranded_claims)
+    release(app, ids)
+    app.stranded_claims.difference_update(ids)
+    log.info("%d outbox rows claimed before a database failure are due again", len(ids))
+
+
 def expire_leases(app: App) -> None:
     now = app.clock.now()
     with app.db.transaction() as session:
@@ -271,26 +322,38 @@ def expire_leases(app: App) -> None:
             log.error("outbox %d delivery uncertain: %s", row.id, row.last_error)
 
 
-def _deliver_one(app: App, transport: Transport, row_id: int, counts) -> None:
+@dataclass(frozen=True)
+class _Letter:
+    message_id: str | None
+    sender: str
+    recipients: list[str]
+    raw: bytes
+
+
+def _letter(app: App, row_id: int) -> _Letter:
     with app.db.transaction() as session:
         row = session.get(Outbox, row_id)
         assert row is not None
         mail = session.get(Mail, row.mail_id)
         assert mail is not None
-        sender, recipients, raw = row.envelope_from, list(row.recipients), mail.raw
-        message_id = mail.message_id
-    outcome, error, refused = "sent", None, {}
+        return _Letter(
+            mail.message_id, row.envelope_from, list(row.recipients), mail.raw
+        )
+
+
+def _exchange(transport: Transport, letter: _Letter):  # type: ignore[no-untyped-def]
+    """The outcome of one SMTP exchange: (outcome, error, refused)."""
     try:
-        refused = transport.send(sender, recipients, raw)
+        refused = transport.send(letter.sender, letter.recipients, letter.raw)
     except ServerUnavailable:
-        raise
+        raise  # a TemporaryError, but of the server: the caller's to handle
     except DeliveryUncertain as exc:
-        outcome, error = "uncertain", str(exc)
+        return "uncertain", str(exc), {}
     except PermanentError as exc:
-        outcome, error = "failed", str(exc)
+        return "failed", str(exc), {}
     except TemporaryError as exc:
-        outcome, error = "retry", str(exc)
-    _finish(app, row_id, message_id, outcome, error, refused, counts)
+        return "retry", str(exc), {}
+    return "sent", None, refused
 
 
 def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  # type: ignore[no-untyped-def]

@@ -272,3 +272,60 @@ def test_database_unreachable_for_a_while(
     ]
     assert any("not currently accepting connections" in m for m in noted), noted
     assert len(noted) == len(set(noted)) and len(noted) <= 5, noted
+
+
+class _DatabaseGoesAfterFirstMail:
+    """The real SMTP transport; the database goes away once it took a mail."""
+
+    def __init__(self, inner: send.Transport, take_away: Callable[[], None]) -> None:
+        self.inner = inner
+        self.take_away: Callable[[], None] | None = take_away
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
+        refused = self.inner.send(sender, recipients, raw)
+        if self.take_away is not None:
+            self.take_away()
+            self.take_away = None
+        return refused
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_database_lost_mid_batch_sends_each_mail_once(
+    tmp_path: Path, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    # The CI failure of 2026-12-04: a batch claimed, then the database
+    # went; the mails no server had seen stayed "sending" until their lease
+    # ran out and then counted as uncertain, so the acknowledgement never left.
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        name = sqlalchemy.engine.make_url(url).database
+        admin = _admin_engine(server)
+        app = make_app(tmp_path, url, smtp=smtp_sink, now=NOW)
+        try:
+            _queue(app, 1, 2, 3)
+            transport = _DatabaseGoesAfterFirstMail(
+                send.transport_for(app),
+                lambda: _set_connections(admin, name, allowed=False),
+            )
+            with pytest.raises(sqlalchemy.exc.OperationalError):
+                send.deliver_due(app, transport)
+            assert app.stranded_claims
+            _set_connections(admin, name, allowed=True)
+            counts = send.deliver_due(app, transport)
+            transport.close()
+            assert counts.sent == 2
+            # The first mail reached the server, but its row could not say
+            # so: it waits for its lease and an operator, never a second copy.
+            assert [s for s, _ in _outbox(app)] == ["sending", "sent", "sent"]
+            app.clock.advance(send.LEASE + dt.timedelta(seconds=1))
+            send.deliver_due(app)
+            assert [s for s, _ in _outbox(app)] == ["uncertain", "sent", "sent"]
+            recipients = sorted(m.recipients[0] for m in smtp_sink.messages)
+            assert recipients == [f"reporter{n}@cert{n}.example.net" for n in (1, 2, 3)]
+            assert not app.stranded_claims
+        finally:
+            _set_connections(admin, name, allowed=True)
+            app.close()
+            admin.dispose()
