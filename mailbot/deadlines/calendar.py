@@ -243,8 +243,11 @@ class WorkingCalendar:
         self.day_length = _setting("working_hours", self._nominal_day_length)
         self._public: dict[int, frozenset[dt.date]] = {}
         self._windows: dict[dt.date, tuple[dt.datetime, dt.datetime] | None] = {}
-        # Fail at construction, not at the first holiday lookup of a sweep.
-        _setting("country", self.is_working_day, dt.date.today())
+        # Fail at construction, not at the first holiday lookup of a sweep
+        # (the table itself: on a weekend no lookup would reach it).
+        if self.country is not None:
+            year = dt.date.today().year
+            self._public[year] = _setting("country", self._holiday_table, year)
 
     @classmethod
     def for_site(cls, site: Site) -> WorkingCalendar:
