@@ -1079,10 +1079,9 @@ def test_what_a_line_states_beside_a_question_is_kept() -> None:
         )
         if f.kind == "text"
     }
-    assert (
-        "evidence",
-        "Is this related? We saw logins from 203.0.113.5 on wn12.",
-    ) in texts
+    # The question is a sentence of its own, and no evidence.
+    assert ("evidence", "We saw logins from 203.0.113.5 on wn12.") in texts
+    assert not any("related" in value for _, value in texts)
     assert (
         "detected_by",
         "Please find attached the list of addresses seen by our IDS.",
@@ -1367,3 +1366,74 @@ def test_the_mails_date_outweighs_the_zone_on_an_open_date() -> None:
     assert dates.ordered((2026, 6, 10), "/", "zmd", False, REFERENCE) == (2026, 10, 6)
     # The part's own dates still outweigh the mail's Date.
     assert dates.ordered((2026, 12, 3), "/", "md", False, REFERENCE) == (2026, 3, 12)
+
+
+def test_wrapped_prose_is_read_as_whole_sentences() -> None:
+    # The mail client's line breaks fall inside sentences: each free-text
+    # item is a sentence, whatever lines it spans, and a line break is no
+    # end of an item (the sample mailbox's two reports).
+    texts = {
+        (f.field, f.value)
+        for f in run(
+            "our sensors observed Stratum mining traffic from 192.0.2.140 to the\n"
+            "mining pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC.\n"
+            "The address belongs to your federation. Please investigate.\n"
+            "\n"
+            "ui01 was isolated at 12:30 UTC (network port blocked, VM paused,"
+            " snapshot\ntaken). A downtime for the UI service is declared in GOCDB.\n"
+            "No other host was reached; the scans from 192.0.2.15 went to\n"
+            "198.51.100.0/24 only.\n"
+            "- account jdoe suspended,\n"
+            "  its keys revoked\n"
+            "- 2026-11-30 08:02:11 UTC sshd accepted password for jdoe\n"
+        )
+        if f.kind == "text"
+    }
+    observed = (
+        "our sensors observed Stratum mining traffic from 192.0.2.140 to the mining"
+        " pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC."
+    )
+    assert ("detected_by", observed) in texts
+    assert ("evidence", observed) in texts
+    assert (
+        "actions_taken",
+        "ui01 was isolated at 12:30 UTC (network port blocked, VM paused,"
+        " snapshot taken).",
+    ) in texts
+    assert (
+        "actions_taken",
+        "A downtime for the UI service is declared in GOCDB.",
+    ) in texts
+    assert (
+        "evidence",
+        "No other host was reached; the scans from 192.0.2.15 went to"
+        " 198.51.100.0/24 only.",
+    ) in texts
+    assert ("actions_taken", "account jdoe suspended, its keys revoked") in texts
+    # A bullet's record stays an item of its own.
+    assert (
+        "evidence",
+        "2026-11-30 08:02:11 UTC sshd accepted password for jdoe",
+    ) in texts
+    assert not any(value.endswith((" to the", " snapshot")) for _, value in texts)
+
+
+def test_sentences_keep_their_first_line_and_indicator() -> None:
+    s = "Mail from J. Doe (eg. Spam) and Dr. Who e.g. Friday. Next."
+    found = prose.sentences(
+        [
+            (7, "We saw it. The scans came from", False),
+            (8, "203.0.113.9 e.g. at night. Nothing", True),
+            (9, "else.", False),
+        ]
+    )
+    # Initials and abbreviations end no sentence.
+    assert [text for _, text, _ in prose.sentences([(1, s, False)])] == [
+        "Mail from J. Doe (eg. Spam) and Dr. Who e.g. Friday.",
+        "Next.",
+    ]
+    assert found == [
+        (7, "We saw it.", False),
+        (7, "The scans came from 203.0.113.9 e.g. at night.", True),
+        (8, "Nothing else.", True),
+    ]

@@ -75,11 +75,14 @@ _TIMED = re.compile(
     r"(?:(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}[./]\d{1,2}[./]\d{1,2}"
     r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[ \t,T]+)?\d{1,2}(?::\d{2}|h\d{2})(?!\d)"
 )
+_ADDRESS_FIRST = re.compile(r"[ \t]*\d{1,3}(?:\.\d{1,3}){3}")
 _CSV_HEADER = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
 _WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP = 200
+# Characters of wrapped prose read as one run of sentences.
+_PROSE_RUN = 2000
 _PIECE = 4000
 # Values read from one part, and from one mail, before the rest is skipped:
 # a dump of a hundred thousand addresses would cost seconds and tell the
@@ -108,6 +111,9 @@ class _State:
     date: dt.date | None = None  # the last date of the paragraph's prose
     inline: bool = False
     item: list = field(default_factory=list)  # [field, text, line]
+    # The wrapped lines of the prose sentence(s) being read: (line number,
+    # text, whether the line had an indicator or a time).
+    prose: list[tuple[int, str, bool]] = field(default_factory=list)
     evidence_items: int = 0
 
 
@@ -199,6 +205,7 @@ class _Reader:
         # Both need a colon; most lines of a log have one, most prose none.
         colon = ":" in line.text
         if colon and _METADATA.match(line.text):
+            self.flush_prose()
             return
         state.received = bool(colon and _RECEIVED.match(line.text)) or (
             state.received and line.text[:1] in " \t"
@@ -440,14 +447,46 @@ class _Reader:
         # A line of this length is a dump, not prose with free-text items.
         if self.kind == "attachment" or state.columns or len(line.text) > 1000:
             return
-        is_record = bool(_RECORD.match(line.text))
-        for name in prose.text_fields(line.text, has_indicator, is_record):
+        run = state.prose
+        if _RECORD.match(line.text) and not _wraps_onto(run, line.text):
+            # A record of a log or a timeline is an item of its own.
+            self.flush_prose()
+            self._text_item(line.number, line.text, has_indicator, True)
+            return
+        # Mail clients wrap prose: a sentence is read whole, whichever
+        # lines it spans, until a new bullet, item or paragraph.
+        if run and (
+            not _continues(line.text)
+            or prose.starts_item(line.text)
+            or sum(len(text) for _, text, _ in run) > _PROSE_RUN
+        ):
+            self.flush_prose()
+        run.append((line.number, line.text, has_indicator))
+
+    def flush_prose(self) -> None:
+        """Read the prose lines gathered so far, sentence by sentence."""
+        if not self.state.prose:
+            return
+        run = self.state.prose[:]
+        self.state.prose.clear()
+        if len(run) == 1:
+            number, text, has_indicator = run[0]
+            self._text_item(number, text, has_indicator, False)
+            return
+        for number, sentence, has_indicator in prose.sentences(run):
+            self._text_item(number, sentence, has_indicator, False)
+
+    def _text_item(
+        self, number: int, text: str, has_indicator: bool, is_record: bool
+    ) -> None:
+        state = self.state
+        for name in prose.text_fields(text, has_indicator, is_record):
             if name == "evidence":
                 if state.evidence_items >= _EVIDENCE_CAP:
                     self.skipped["evidence lines beyond the cap"] += 1
                     continue
                 state.evidence_items += 1
-            self._add(line, name, prose.item_text(line.text), "text", roles.NONE)
+            self._add_at(number, name, prose.item_text(text), "text", roles.NONE)
 
     def _section_item(self, line: Line, body: str) -> None:
         item = self.state.item
@@ -467,15 +506,19 @@ class _Reader:
         self.state.item = [self.state.section, text, line.number]
 
     def flush_item(self) -> None:
+        self.flush_prose()
         item = self.state.item
         if item:
             self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []
 
     def _add(self, line: Line, name: str, value: str, kind: str, strength: int):
+        self._add_at(line.number, name, value, kind, strength)
+
+    def _add_at(self, number: int, name: str, value: str, kind: str, strength: int):
         self.items += 1
         self.out.values += 1
-        self.out.add(name, value, kind, self.part_id, line.number, strength)
+        self.out.add(name, value, kind, self.part_id, number, strength)
 
 
 def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]:
@@ -503,6 +546,17 @@ def _is_pair(group: list[Indicator]) -> bool:
         return False
     kinds = sorted(indicator.kind for indicator in group)
     return kinds[0] == "hostname" and kinds[1] in ("ipv4", "ipv6")
+
+
+def _wraps_onto(run: list[tuple[int, str, bool]], text: str) -> bool:
+    """Whether `text`, opening with an address, ends a sentence wrapped there.
+
+    "the scans went to" then "198.51.100.0/24 only.": the line above stops
+    on a lower-case word, and the line has no stamp of a record.
+    """
+    return bool(
+        run and run[-1][1].rstrip()[-1:].islower() and _ADDRESS_FIRST.match(text)
+    )
 
 
 # A line is asked as the line itself and as the next line of the one above.
