@@ -38,6 +38,11 @@ def run(text: str, kind: str = "body", context: extract.Context = SITE):
     return extract.extract((TextPart("1", "text/plain", kind, text),), context)
 
 
+def free_text(text: str) -> set[tuple[str, str]]:
+    """The (field, value) pairs of free text that `text` gives."""
+    return {(f.field, f.value) for f in run(text) if f.kind == "text"}
+
+
 def values(text: str, kind: str = "body", context: extract.Context = SITE):
     return {(f.field, f.value) for f in run(text, kind, context) if f.kind != "text"}
 
@@ -1070,15 +1075,11 @@ def test_a_question_or_request_gives_no_free_text_field(line: str) -> None:
 
 
 def test_what_a_line_states_beside_a_question_is_kept() -> None:
-    texts = {
-        (f.field, f.value)
-        for f in run(
-            "Is this related? We saw logins from 203.0.113.5 on wn12.\n"
-            "Please find attached the list of addresses seen by our IDS.\n"
-            "Please note that we isolated the host.\n"
-        )
-        if f.kind == "text"
-    }
+    texts = free_text(
+        "Is this related? We saw logins from 203.0.113.5 on wn12.\n"
+        "Please find attached the list of addresses seen by our IDS.\n"
+        "Please note that we isolated the host.\n"
+    )
     # The question is a sentence of its own, and no evidence.
     assert ("evidence", "We saw logins from 203.0.113.5 on wn12.") in texts
     assert not any("related" in value for _, value in texts)
@@ -1372,23 +1373,19 @@ def test_wrapped_prose_is_read_as_whole_sentences() -> None:
     # The mail client's line breaks fall inside sentences: each free-text
     # item is a sentence, whatever lines it spans, and a line break is no
     # end of an item (the sample mailbox's two reports).
-    texts = {
-        (f.field, f.value)
-        for f in run(
-            "our sensors observed Stratum mining traffic from 192.0.2.140 to the\n"
-            "mining pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC.\n"
-            "The address belongs to your federation. Please investigate.\n"
-            "\n"
-            "ui01 was isolated at 12:30 UTC (network port blocked, VM paused,"
-            " snapshot\ntaken). A downtime for the UI service is declared in GOCDB.\n"
-            "No other host was reached; the scans from 192.0.2.15 went to\n"
-            "198.51.100.0/24 only.\n"
-            "- account jdoe suspended,\n"
-            "  its keys revoked\n"
-            "- 2026-11-30 08:02:11 UTC sshd accepted password for jdoe\n"
-        )
-        if f.kind == "text"
-    }
+    texts = free_text(
+        "our sensors observed Stratum mining traffic from 192.0.2.140 to the\n"
+        "mining pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC.\n"
+        "The address belongs to your federation. Please investigate.\n"
+        "\n"
+        "ui01 was isolated at 12:30 UTC (network port blocked, VM paused,"
+        " snapshot\ntaken). A downtime for the UI service is declared in GOCDB.\n"
+        "No other host was reached; the scans from 192.0.2.15 went to\n"
+        "198.51.100.0/24 only.\n"
+        "- account jdoe suspended,\n"
+        "  its keys revoked\n"
+        "- 2026-11-30 08:02:11 UTC sshd accepted password for jdoe\n"
+    )
     observed = (
         "our sensors observed Stratum mining traffic from 192.0.2.140 to the mining"
         " pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC."
