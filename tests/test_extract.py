@@ -1080,9 +1080,10 @@ def test_what_a_line_states_beside_a_question_is_kept() -> None:
         "Please find attached the list of addresses seen by our IDS.\n"
         "Please note that we isolated the host.\n"
     )
-    # The question is a sentence of its own, and no evidence.
-    assert ("evidence", "We saw logins from 203.0.113.5 on wn12.") in texts
-    assert not any("related" in value for _, value in texts)
+    assert (
+        "evidence",
+        "Is this related? We saw logins from 203.0.113.5 on wn12.",
+    ) in texts
     assert (
         "detected_by",
         "Please find attached the list of addresses seen by our IDS.",
@@ -1369,10 +1370,10 @@ def test_the_mails_date_outweighs_the_zone_on_an_open_date() -> None:
     assert dates.ordered((2026, 12, 3), "/", "md", False, REFERENCE) == (2026, 3, 12)
 
 
-def test_wrapped_prose_is_read_as_whole_sentences() -> None:
-    # The mail client's line breaks fall inside sentences: each free-text
-    # item is a sentence, whatever lines it spans, and a line break is no
-    # end of an item (the sample mailbox's two reports).
+def test_lines_a_mail_client_wrapped_are_read_whole() -> None:
+    # A client wraps long lines at 72 to 78 characters: each free-text item
+    # is a line as written (INTERFACE.md: one item per line or bullet), not a
+    # piece of it (the sample mailbox's two reports).
     texts = free_text(
         "our sensors observed Stratum mining traffic from 192.0.2.140 to the\n"
         "mining pool 203.0.113.200:3333 between 2026-11-30 06:00 and 09:00 UTC.\n"
@@ -1382,8 +1383,8 @@ def test_wrapped_prose_is_read_as_whole_sentences() -> None:
         " snapshot\ntaken). A downtime for the UI service is declared in GOCDB.\n"
         "No other host was reached; the scans from 192.0.2.15 went to\n"
         "198.51.100.0/24 only.\n"
-        "- account jdoe suspended,\n"
-        "  its keys revoked\n"
+        "- the account jdoe was suspended and its grid certificate revoked by\n"
+        "  the CA\n"
         "- 2026-11-30 08:02:11 UTC sshd accepted password for jdoe\n"
     )
     observed = (
@@ -1395,18 +1396,17 @@ def test_wrapped_prose_is_read_as_whole_sentences() -> None:
     assert (
         "actions_taken",
         "ui01 was isolated at 12:30 UTC (network port blocked, VM paused,"
-        " snapshot taken).",
-    ) in texts
-    assert (
-        "actions_taken",
-        "A downtime for the UI service is declared in GOCDB.",
+        " snapshot taken). A downtime for the UI service is declared in GOCDB.",
     ) in texts
     assert (
         "evidence",
         "No other host was reached; the scans from 192.0.2.15 went to"
         " 198.51.100.0/24 only.",
     ) in texts
-    assert ("actions_taken", "account jdoe suspended, its keys revoked") in texts
+    assert (
+        "actions_taken",
+        "the account jdoe was suspended and its grid certificate revoked by the CA",
+    ) in texts
     # A bullet's record stays an item of its own.
     assert (
         "evidence",
@@ -1415,22 +1415,20 @@ def test_wrapped_prose_is_read_as_whole_sentences() -> None:
     assert not any(value.endswith((" to the", " snapshot")) for _, value in texts)
 
 
-def test_sentences_keep_their_first_line_and_indicator() -> None:
-    s = "Mail from J. Doe (eg. Spam) and Dr. Who e.g. Friday. Next."
-    found = prose.sentences(
-        [
-            (7, "We saw it. The scans came from", False),
-            (8, "203.0.113.9 e.g. at night. Nothing", True),
-            (9, "else.", False),
-        ]
+def test_short_lines_are_no_wrapped_ones() -> None:
+    # A line well short of a client's width was ended by its writer.
+    texts = free_text(
+        "We blocked the host\nafter the alert, and removed the miner\n"
+        "Two of our sensors saw outgoing scans from 192.0.2.7 to other sites and\n"
+        "203.0.113.0/24\n"
     )
-    # Initials and abbreviations end no sentence.
-    assert [text for _, text, _ in prose.sentences([(1, s, False)])] == [
-        "Mail from J. Doe (eg. Spam) and Dr. Who e.g. Friday.",
-        "Next.",
-    ]
-    assert found == [
-        (7, "We saw it.", False),
-        (7, "The scans came from 203.0.113.9 e.g. at night.", True),
-        (8, "Nothing else.", True),
-    ]
+    assert ("actions_taken", "We blocked the host") in texts
+    assert ("actions_taken", "after the alert, and removed the miner") in texts
+    assert (
+        "detected_by",
+        "Two of our sensors saw outgoing scans from 192.0.2.7 to other sites and"
+        " 203.0.113.0/24",
+    ) in texts
+    assert prose.wrapped("a" * 49 + " b")
+    assert not prose.wrapped("a" * 40)
+    assert not prose.wrapped("a" * 60 + ".")

@@ -81,8 +81,8 @@ _CSV_HEADER = re.compile(
 )
 _WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP = 200
-# Characters of wrapped prose read as one run of sentences.
-_PROSE_RUN = 2000
+# Lines of one written line that a mail client wrapped, at most.
+_WRAPPED_LINES = 12
 _PIECE = 4000
 # Values read from one part, and from one mail, before the rest is skipped:
 # a dump of a hundred thousand addresses would cost seconds and tell the
@@ -111,8 +111,8 @@ class _State:
     date: dt.date | None = None  # the last date of the paragraph's prose
     inline: bool = False
     item: list = field(default_factory=list)  # [field, text, line]
-    # The wrapped lines of the prose sentence(s) being read: (line number,
-    # text, whether the line had an indicator or a time).
+    # The pieces of a prose line that the mail client wrapped, so far: (line
+    # number, text, whether the piece had an indicator or a time).
     prose: list[tuple[int, str, bool]] = field(default_factory=list)
     evidence_items: int = 0
 
@@ -446,6 +446,7 @@ class _Reader:
             return
         # A line of this length is a dump, not prose with free-text items.
         if self.kind == "attachment" or state.columns or len(line.text) > 1000:
+            self.flush_prose()
             return
         run = state.prose
         if _RECORD.match(line.text) and not _wraps_onto(run, line.text):
@@ -453,28 +454,24 @@ class _Reader:
             self.flush_prose()
             self._text_item(line.number, line.text, has_indicator, True)
             return
-        # Mail clients wrap prose: a sentence is read whole, whichever
-        # lines it spans, until a new bullet, item or paragraph.
-        if run and (
-            not _continues(line.text)
-            or prose.starts_item(line.text)
-            or sum(len(text) for _, text, _ in run) > _PROSE_RUN
-        ):
+        # Mail clients wrap long lines: a line is read whole, whichever
+        # lines the client cut it into.
+        if run and (not _continues(line.text) or prose.starts_item(line.text)):
             self.flush_prose()
         run.append((line.number, line.text, has_indicator))
+        if not prose.wrapped(line.text) or len(run) > _WRAPPED_LINES:
+            self.flush_prose()
 
     def flush_prose(self) -> None:
-        """Read the prose lines gathered so far, sentence by sentence."""
-        if not self.state.prose:
+        """Read the line gathered so far, joined as its writer wrote it."""
+        run = self.state.prose
+        if not run:
             return
-        run = self.state.prose[:]
-        self.state.prose.clear()
-        if len(run) == 1:
-            number, text, has_indicator = run[0]
-            self._text_item(number, text, has_indicator, False)
-            return
-        for number, sentence, has_indicator in prose.sentences(run):
-            self._text_item(number, sentence, has_indicator, False)
+        text = " ".join(piece.strip() for _, piece, _ in run)
+        has_indicator = any(had for _, _, had in run)
+        number = run[0][0]
+        run.clear()
+        self._text_item(number, text, has_indicator, False)
 
     def _text_item(
         self, number: int, text: str, has_indicator: bool, is_record: bool
@@ -549,10 +546,10 @@ def _is_pair(group: list[Indicator]) -> bool:
 
 
 def _wraps_onto(run: list[tuple[int, str, bool]], text: str) -> bool:
-    """Whether `text`, opening with an address, ends a sentence wrapped there.
+    """Whether `text`, opening with an address, ends a line wrapped there.
 
-    "the scans went to" then "198.51.100.0/24 only.": the line above stops
-    on a lower-case word, and the line has no stamp of a record.
+    "the scans went to" then "198.51.100.0/24 only.": the piece above (`run`
+    holds only wrapped ones) stops on a lower-case word.
     """
     return bool(
         run and run[-1][1].rstrip()[-1:].islower() and _ADDRESS_FIRST.match(text)

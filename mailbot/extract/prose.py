@@ -202,58 +202,18 @@ def item_text(line: str) -> str:
     return " ".join(_BULLET.sub("", line).split())[:1000]
 
 
-# Where a sentence of wrapped prose ends: ".", "!" or "?" and a space, before
-# a capital, a digit-free opening quote or bracket ("e.g. the" goes on).
-_SENTENCE_STOP = re.compile(r"[.!?]+[ \t]+(?=[\"'(\[]?[^\W\d_])")
+# A line ending so ends its sentence.
+_LINE_STOPS = (".", "!", "?", ":", ";")
 
 
-def sentences(run: list[tuple[int, str, bool]]) -> list[tuple[int, str, bool]]:
-    """The sentences of wrapped lines `run` ((number, text, has_indicator)).
+def wrapped(line: str) -> bool:
+    """Whether the mail client cut `line` short: the next line continues it.
 
-    Each comes with the number of the line it starts on, and whether a line
-    it spans had an indicator or a time.
+    Clients wrap at 72 to 78 characters, before the word that would not fit:
+    a wrapped line is long and stops in the middle of its sentence.
     """
-    spans = []  # (first, last character in the joined text, number, had one)
-    parts = []
-    offset = 0
-    for index, (number, text, has_indicator) in enumerate(run):
-        text = " ".join((text if index else _BULLET.sub("", text)).split())
-        spans.append((offset, offset + len(text), number, has_indicator))
-        parts.append(text)
-        offset += len(text) + 1
-    joined = " ".join(parts)
-    cuts = [0]
-    for match in _SENTENCE_STOP.finditer(joined):
-        if not joined[match.end() :].lstrip("\"'([")[:1].isupper():
-            continue
-        word = joined[cuts[-1] : match.start()].rsplit(None, 1)[-1:]
-        if word and _abbreviation(word[0]):
-            continue
-        cuts.append(match.end())
-    cuts.append(len(joined))
-    found = []
-    for begin, end in zip(cuts, cuts[1:], strict=False):
-        sentence = joined[begin:end].strip()
-        spanned = [s for s in spans if s[0] < end and s[1] > begin]
-        if sentence and spanned:
-            had = any(s[3] for s in spanned)
-            found.append((spanned[0][2], sentence, had))
-    return found
-
-
-# Words whose full stop ends no sentence ("for example (eg. Spam)").
-_ABBREVIATIONS = frozenset(
-    {
-        "e.g", "eg", "i.e", "ie", "cf", "vs", "ca", "approx", "no", "nr", "mr",
-        "mrs", "ms", "dr", "prof", "st", "z.b", "bzw", "d.h", "u.a", "p.ex", "ex",
-        "resp", "sig", "sr",
-    }
-)  # fmt: skip
-
-
-def _abbreviation(word: str) -> bool:
-    word = word.lstrip("\"'([").lower()
-    return len(word) == 1 or word in _ABBREVIATIONS
+    line = line.rstrip()
+    return len(line) >= 50 and not line.endswith(_LINE_STOPS)
 
 
 def starts_item(line: str) -> bool:
