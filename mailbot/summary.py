@@ -73,6 +73,8 @@ _ITEM = 300
 def _what(data: dict[str, Any]) -> list[str]:
     lines = ["", "What (Analysis Guideline fields):"]
     for field, values in data["fields"].items():
+        if field == "evidence":
+            values = _dated(values, data.get("provenance") or [])
         if all(" " not in v and len(v) <= 80 for v in values):
             # Addresses, names, DNs, CVE ids: a paragraph reads best.
             text = textwrap.fill(
@@ -100,6 +102,37 @@ def _what(data: dict[str, Any]) -> list[str]:
     missing = ", ".join(data["missing"]) if data["missing"] else "nothing"
     lines.append(f"  still missing: {missing}")
     return lines
+
+
+def _dated(values: list[str], provenance: list[dict[str, Any]]) -> list[str]:
+    """Evidence with its times: "[2026-11-30T08:02:11Z] sshd accepted ...".
+
+    A time read on the same line as an evidence item goes in front of it
+    (in UTC), and is not listed again on its own; a time no item shares a
+    line with stays an item.
+    """
+    stamps: dict[tuple[Any, ...], list[str]] = {}
+    text_at: dict[str, tuple[Any, ...]] = {}
+    stamp_at: dict[str, set[tuple[Any, ...]]] = {}
+    for p in provenance:
+        if p["field"] != "evidence":
+            continue
+        place = (p["message_id"], p["part"], p["line"])
+        if p["kind"] == "timestamp":
+            stamps.setdefault(place, []).append(p["value"])
+            stamp_at.setdefault(p["value"], set()).add(place)
+        elif p["kind"] == "text":
+            text_at.setdefault(p["value"], place)
+    told = set(text_at.values())
+    shown = []
+    for value in values:
+        if value in stamp_at and stamp_at[value] <= told:
+            continue  # in front of the item(s) of its line
+        times = stamps.get(text_at[value], []) if value in text_at else []
+        if times:
+            value = f"[{', '.join(dict.fromkeys(times))}] {value}"
+        shown.append(value)
+    return shown
 
 
 # What several deadlines of one rule are, in "Due next".

@@ -71,9 +71,10 @@ def test_incidents_list_has_a_header_and_fits_the_terminal(
     assert all(len(line) <= 100 for line in lines)
     # Cut to the width, with a mark that it was cut; --json keeps it whole.
     assert lines[1].endswith("\u2026")
-    assert "Security incident suspected at SITE-A" in run_cli(
-        env, "--now", "2026-12-07T09:00:00Z", "incidents", "--json"
-    ).stdout
+    assert (
+        "Security incident suspected at SITE-A"
+        in run_cli(env, "--now", "2026-12-07T09:00:00Z", "incidents", "--json").stdout
+    )
 
 
 def test_incidents_piped_without_columns_print_whole_subjects(
@@ -168,3 +169,36 @@ def test_a_mail_s_huge_subject_is_cut_in_show() -> None:
         ]
     )  # fmt: skip
     assert len(lines[-1]) == 6 + 200 and lines[-1].endswith("\u2026")
+
+
+def test_evidence_shows_each_item_with_its_times() -> None:
+    from mailbot import summary
+
+    def at(line: int, kind: str, value: str, mail: str = "<a@x>") -> dict:
+        return {
+            "field": "evidence", "value": value, "kind": kind,
+            "message_id": mail, "part": "1", "line": line,
+        }  # fmt: skip
+
+    provenance = [
+        at(3, "timestamp", "2026-11-30T08:02:11Z"),
+        at(3, "text", "2026-11-30 09:02:11 CET sshd accepted password for jdoe"),
+        at(4, "timestamp", "2026-11-30T08:05:40Z"),
+        at(4, "timestamp", "2026-11-30T08:06:00Z"),
+        at(4, "text", "scan ran 08:05:40 to 08:06:00 UTC"),
+        # The same time on a line of its own in another mail stays an item.
+        at(9, "timestamp", "2026-11-30T08:06:00Z", "<b@x>"),
+        at(10, "timestamp", "2026-11-30T07:00:00Z", "<b@x>"),
+    ]
+    values = list(dict.fromkeys(p["value"] for p in provenance))
+    lines = summary._what(
+        {"fields": {"evidence": values}, "missing": [], "provenance": provenance}
+    )
+    assert lines[lines.index("  evidence:") + 1 :][:4] == [
+        "    - [2026-11-30T08:02:11Z] 2026-11-30 09:02:11 CET sshd accepted password"
+        " for jdoe",
+        "    - 2026-11-30T08:06:00Z",
+        "    - [2026-11-30T08:05:40Z, 2026-11-30T08:06:00Z] scan ran 08:05:40 to"
+        " 08:06:00 UTC",
+        "    - 2026-11-30T07:00:00Z",
+    ]
