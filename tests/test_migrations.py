@@ -15,7 +15,9 @@ def test_migrations_match_models(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True}
+            )
             differences = compare_metadata(context, Base.metadata)
         assert differences == []
         assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
@@ -43,3 +45,38 @@ def test_head_is_alembic_s_head(database_url: str) -> None:
     upgrade(database_url)
     assert db_engine.at_head(database_url)
     assert current_revision(database_url) == db_engine.HEAD
+
+
+def test_an_outgoing_mail_has_one_outbox_row(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    # A second row for the same mail would deliver it twice: the database
+    # refuses it, whatever code path would try.
+    import datetime as dt
+
+    import pytest
+    from mailbot_env import make_app
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from mailbot.db.models import Outbox
+    from mailbot.mail import RawMail
+    from mailbot.process import process_delivery
+
+    app = make_app(tmp_path, database_url)
+    try:
+        report = (
+            b"From: cert@cert.example.net\r\nTo: abuse@egi.example\r\n"
+            b"Subject: Scans from 203.0.113.9\r\nMessage-ID: <one-row@x>\r\n"
+            b"Date: Fri, 04 Dec 2026 10:00:00 +0000\r\n\r\nScans.\r\n"
+        )
+        process_delivery(app, RawMail(report, app.clock.now(), "t1"))
+        with app.db.transaction() as session:
+            row = session.scalars(select(Outbox)).one()
+            now = dt.datetime.now(dt.UTC)
+            fields = dict(envelope_from="a@b", recipients=["x@y"], purpose="again")
+            times = dict(queued_at=now, next_try_at=now)
+            session.add(Outbox(mail_id=row.mail_id, **fields, **times))
+            with pytest.raises(IntegrityError):
+                session.flush()
+            session.rollback()
+    finally:
+        app.close()

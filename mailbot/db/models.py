@@ -266,6 +266,8 @@ class Outbox(Base):
         Index("ix_outbox_due", "state", "next_try_at"),
         # The brake counts the last hour's and day's mail: a range, not a scan.
         Index("ix_outbox_queued_at", "queued_at"),
+        # One row per outgoing mail: a second would send it twice.
+        Index("ux_outbox_mail_id", "mail_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
