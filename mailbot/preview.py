@@ -139,7 +139,7 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
     if first is None:
         raise MailbotError(f"{incident.tag} has no incoming mail to acknowledge")
     parsed = parse(first.raw)
-    subject, body = respond.acknowledgement_text(app, incident, parsed)
+    subject, body = respond.acknowledgement_text(app, incident, parsed, first.role)
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     return _finish(app, session, incident, [to] if to else [], [], subject, body)
 

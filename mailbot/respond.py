@@ -45,7 +45,7 @@ def acknowledge(
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
-    base, body = acknowledgement_text(app, incident, parsed)
+    base, body = acknowledgement_text(app, incident, parsed, author.role)
     # The incident was opened by `mail`: it is the only mail that can be RED.
     reds = [mail] if mail.tlp == "RED" else []
     send_in_thread(
@@ -55,9 +55,13 @@ def acknowledge(
 
 
 def acknowledgement_text(
-    app: App, incident: Incident, parsed: ParsedMail
+    app: App, incident: Incident, parsed: ParsedMail, role: str | None
 ) -> tuple[str, str]:
-    """The acknowledgement's base subject and body, as sent and as previewed."""
+    """The acknowledgement's base subject and body, as sent and as previewed.
+
+    `role` is the reporter's: a third party ("reporter") is asked for what it
+    saw, not for the site's Analysis Guideline fields.
+    """
     name = parsed.from_.name if parsed.from_ else ""
     return render.render(
         app.templates,
@@ -69,6 +73,7 @@ def acknowledgement_text(
         opened_at=iso(incident.opened_at),
         tlp=incident.tlp,
         mailbox=app.settings.mailbot.address,
+        role=role,
     )
 
 

@@ -240,3 +240,26 @@ def test_a_tag_of_other_digits_is_no_tag_and_crashes_nothing(
         message_id="<fullwidth@cert.example.net>",
     )
     assert (outcome.result, outcome.incident) == ("processed", "EGI-20261204-01")
+
+
+@pytest.mark.parametrize(
+    ("sender", "asks_the_site"),
+    [("admin@site-a.example.com", True), ("reporter@cert.example.net", False)],
+)
+def test_a_third_party_is_asked_what_it_saw_not_for_the_site_s_fields(
+    tmp_path: Path, database_url: str, sender: str, asks_the_site: bool
+) -> None:
+    # The Analysis Guideline and "do not reboot" are the site's to follow: a
+    # national CERT that reported scans is asked for its own records.
+    app = make_app(tmp_path, database_url, now=NOW)
+    _deliver(
+        app,
+        subject="Scans from 192.0.2.45",
+        sender=sender,
+        message_id="<who-is-asked@example.net>",
+        body="We see scans from 192.0.2.45.\n",
+    )
+    body = email.message_from_bytes(_the_acknowledgement(app)).get_payload()
+    assert ("Incident Analysis" in body and "do not" in body) is asks_the_site
+    assert ("takes this up with the security team" in body) is not asks_the_site
+    app.close()
