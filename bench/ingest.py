@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,9 +52,10 @@ def fill(dovecot: Dovecot, count: int, seed: int) -> int:
     return total
 
 
-def fetch_all(dovecot: Dovecot, parse: bool) -> tuple[int, float]:
-    """Fetch every mail in batches (parsing each if asked); (count, seconds)."""
-    started = time.perf_counter()
+def fetch_all(dovecot: Dovecot, parse: bool) -> tuple[int, float, float]:
+    """Fetch every mail in batches (parsing each if asked); (count, seconds,
+    CPU seconds of this process: Dovecot's own work is not counted)."""
+    started, cpu = time.perf_counter(), time.process_time()
     count = 0
     with dovecot.client(timeout=60) as client:
         client.select_folder("INBOX", readonly=True)
@@ -67,7 +69,7 @@ def fetch_all(dovecot: Dovecot, parse: bool) -> tuple[int, float]:
                     mail_parser_floor(raw)
                 count += 1
             del response
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu
 
 
 def write_config(
@@ -240,7 +242,10 @@ def main() -> int:
         f"{result['messages']} mails ({result['megabytes']} MB) on {result['database']}"
     )
     print(f"  floor    {result['floor_msgs_per_s']:8.1f} mails/s")
-    print(f"  mailbot  {result['mailbot_msgs_per_s']:8.1f} mails/s")
+    print(
+        f"  mailbot  {result['mailbot_msgs_per_s']:8.1f} mails/s"
+        f"   CPU {result['mailbot_cpu_ms_per_mail']} ms a mail"
+    )
     print(
         f"  ratio    {result['ratio']:8.2f}   peak RSS {result['peak_rss_mb']} MB"
         f" (PSS {result['peak_pss_mb']} MB), all processes"
@@ -256,9 +261,16 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
     filled = time.perf_counter() - began
     # One untimed pass warms Dovecot's indexes and the page cache for both sides.
     fetch_all(dovecot, parse=False)
-    count, floor_seconds = fetch_all(dovecot, parse=True)
+    count, floor_seconds, floor_cpu = fetch_all(dovecot, parse=True)
     config = write_config(directory, dovecot, url, workers=args.workers)
+    # The CPU of the mailbot process and of the workers it waited for (its
+    # children's figures are added to its own when it is waited for).
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     report, seconds, memory = run_mailbot(config, directory, args.profile)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mailbot_cpu = (used.ru_utime - children.ru_utime) + (
+        used.ru_stime - children.ru_stime
+    )
     if report.get("fetched") != count:
         raise SystemExit(f"mailbot fetched {report.get('fetched')} of {count} mails")
     floor_rate, mailbot_rate = count / floor_seconds, count / seconds
@@ -273,6 +285,8 @@ def measure(args: argparse.Namespace, directory: Path, dovecot: Dovecot, url: st
         "peak_pss_mb": round(memory.peak_pss_kb / 1024, 1),
         "workers": "default" if args.workers is None else args.workers,
         "floor_seconds": round(floor_seconds, 2),
+        "floor_cpu_ms_per_mail": round(1000 * floor_cpu / count, 2),
+        "mailbot_cpu_ms_per_mail": round(1000 * mailbot_cpu / count, 2),
         "mailbot_seconds": round(seconds, 2),
         "fill_seconds": round(filled, 1),
         "processed": report.get("processed"),
