@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import dates, fang, hours, indicators, prose, sections, times
+from mailbot.extract import core, dates, fang, hours, indicators, prose, sections, times
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.fang import defanged_lines, may_be_defanged, refang
@@ -484,6 +484,9 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
         ("Final report", "Closing report of the incident, as promised.\n", False),
         ("Final report", "Hosts reinstalled, nothing else to add.\n", False),
         ("Re: incident", "Resolution: rebuilt\nSolution: rebuilt twice\n", False),
+        # Letters a case-blind regex takes for "s" and "i", str.lower() not.
+        ("Re: incident", "LEſſONS LEARNT: patch\nReſolution: rebuilt\n", True),
+        ("Re: incidente", "Lezıoni apprese: patch\nRİsoluzione: ok\n", True),
     ],
 )
 def test_closure_signs_in_the_ways_sites_write_them(
@@ -491,6 +494,16 @@ def test_closure_signs_in_the_ways_sites_write_them(
 ) -> None:
     part = TextPart("1", "text/plain", "body", text)
     assert extract.is_closure_report(subject, (part,)) is closure
+
+
+def test_the_sign_words_are_found_as_a_case_blind_regex_finds_them() -> None:
+    regex = re.compile("|".join(map(re.escape, core._SIGN_WORDS)), re.IGNORECASE)
+    odd = str.maketrans({"i": "İ", "s": "ſ"})
+    for word in core._SIGN_WORDS:
+        for variant in (word, word.upper(), word.title(), word.translate(odd)):
+            text = f"x {variant[:2]} {variant} y"
+            assert core._may_sign(text) is bool(regex.search(text)) is True
+        assert not core._may_sign(word[:-1] + " " + word[-1])
 
 
 @pytest.fixture
