@@ -600,6 +600,7 @@ def test_what_the_caps_leave_out_is_logged_once_per_part(caplog) -> None:
         "192.0.2.0", "192.0.2.127", "192.0.2.128", "192.0.3.1", "10.1.2.3",
         "2001:db8:5::1", "2001:db8:6::1", "::ffff:192.0.2.5", "192.0.2.0/26",
         "192.0.2.0/24", "2001:db8:5::/64", "192.0.2.5.22", "not an address",
+        "192.0.2.05", "192.0.2.256", "192.0.2", "192.0.2.1 ", "١٩٢.0.2.1", "",
     ],
 )  # fmt: skip
 def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
@@ -616,6 +617,36 @@ def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
             for net in networks
         )
     assert extract_part._in_networks(value, names) is expected
+
+
+def _reported(text: str) -> str | None:
+    # What indicators.address keeps, said with ipaddress's own properties.
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local:
+        return None
+    return None if str(ip).startswith("255.") else str(ip)
+
+
+def test_addresses_are_read_as_ipaddress_reads_them() -> None:
+    # IPv4 addresses are read as numbers: the same ones must be kept.
+    odd = ["0.0.0.0", "127.0.0.1", "126.255.255.255", "128.0.0.1", "224.0.0.1",
+           "223.255.255.255", "239.1.2.3", "240.0.0.1", "255.1.2.3", "254.9.9.9",
+           "169.254.1.1", "169.253.1.1", "169.255.0.1", "01.2.3.4", "1.2.3.04",
+           "1.2.3.0", "1.2.3", "1.2.3.4.5", "1..3.4", "1.2.3.256", "1.2.3.1000",
+           "1.2.3.+4", "1.2.3.4 ", "١.2.3.4", "1.2.3.²", "::ffff:127.0.0.1",
+           "::ffff:192.0.2.7", "2001:db8::1", ""]  # fmt: skip
+    rng = random.Random(5)
+    pieces = ["0", "00", "1", "9", "10", "012", "127", "169", "224", "254", "255",
+              "256", "999", "1000", ""]  # fmt: skip
+    made = [".".join(rng.choice(pieces) for _ in range(4)) for _ in range(3000)]
+    for text in odd + made:
+        ip = indicators.address(text)
+        assert (None if ip is None else str(ip)) == _reported(text), text
 
 
 def test_a_name_beside_a_site_address_is_the_same_machine() -> None:

@@ -18,7 +18,7 @@ from mailbot.extract.dates import last_date
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import may_have_times
-from mailbot.extract.indicators import Indicator, scan
+from mailbot.extract.indicators import Indicator, ipv4_number, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import (
     MAX_TIMES,
@@ -577,13 +577,15 @@ def _in_networks(value: str, names: tuple[str, ...]) -> bool:
     if "/" not in value:
         # An address: its number under each network's mask, several times
         # cheaper than making it a network of one address.
-        try:
-            ip = ipaddress.ip_address(value)
-        except ValueError:
-            return False
-        number = int(ip)
+        number, ip_version = ipv4_number(value), 4
+        if number is None:
+            try:
+                ip = ipaddress.ip_address(value)
+            except ValueError:
+                return False
+            number, ip_version = int(ip), ip.version
         return any(
-            ip.version == version and number & mask == first
+            ip_version == version and number & mask == first
             for version, first, mask in _network_numbers(names)
         )
     try:
