@@ -179,6 +179,20 @@ def test_a_time_beyond_the_calendar_is_no_timestamp() -> None:
     assert values("at 0000-12-04 10:00 UTC") == set()
 
 
+def test_a_stamp_is_written_as_strftime_writes_it() -> None:
+    # The stamps are written by isoformat, which pads years below 1000.
+    rng = random.Random(3)
+    years = [1, 5, 99, 999, 1000, 1899, 1970, 2026, 9999]
+    years += [rng.randint(1, 9999) for _ in range(200)]
+    for year in years:
+        when = dt.datetime(
+            year, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+            rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, 1, 999999]),
+            tzinfo=dt.UTC,
+        )  # fmt: skip
+        assert times.utc_stamp(when) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @pytest.mark.parametrize(
     ("line", "following"),
     [
