@@ -615,11 +615,12 @@ def test_what_the_caps_leave_out_is_logged_once_per_part(caplog) -> None:
         "2001:db8:5::1", "2001:db8:6::1", "::ffff:192.0.2.5", "192.0.2.0/26",
         "192.0.2.0/24", "2001:db8:5::/64", "192.0.2.5.22", "not an address",
         "192.0.2.05", "192.0.2.256", "192.0.2", "192.0.2.1 ", "١٩٢.0.2.1", "",
+        "198.51.100.7", "198.51.100.200", "10.200.1.1", "11.0.0.1", "10.0.0.0/9",
     ],
 )  # fmt: skip
 def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
-    # Addresses are checked as numbers under each network's mask.
-    names = ("192.0.2.0/25", "2001:db8:5::/48")
+    # Addresses are checked as numbers under each mask the networks have.
+    names = ("192.0.2.0/25", "2001:db8:5::/48", "198.51.100.0/25", "10.0.0.0/8")
     networks = [ipaddress.ip_network(name) for name in names]
     try:
         network = ipaddress.ip_network(value, strict=False)

@@ -584,10 +584,10 @@ def _in_networks(value: str, names: tuple[str, ...]) -> bool:
             except ValueError:
                 return False
             number, ip_version = int(ip), ip.version
-        return any(
-            ip_version == version and number & mask == first
-            for version, first, mask in _network_numbers(names)
-        )
+        for version, mask, firsts in _network_masks(names):
+            if version == ip_version and number & mask in firsts:
+                return True
+        return False
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -604,12 +604,17 @@ def _networks(names: tuple[str, ...]) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
-def _network_numbers(names: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
-    """(version, first address, mask) of each network, as numbers."""
-    return tuple(
-        (net.version, int(net.network_address), int(net.netmask))
-        for net in _networks(names)
-    )
+def _network_masks(names: tuple[str, ...]) -> tuple[tuple[int, int, frozenset], ...]:
+    """(version, mask, first addresses) of the networks, one entry a mask.
+
+    Networks of one size share a mask: an address is looked up among their
+    first addresses at once, a loop over the sizes rather than the networks.
+    """
+    firsts: dict[tuple[int, int], set[int]] = {}
+    for net in _networks(names):
+        key = (net.version, int(net.netmask))
+        firsts.setdefault(key, set()).add(int(net.network_address))
+    return tuple((v, mask, frozenset(f)) for (v, mask), f in firsts.items())
 
 
 @functools.lru_cache(maxsize=4096)
