@@ -220,6 +220,9 @@ class Folder:
         """
 
         def _mark(session: Session) -> None:
+            # The mail's session holds no folder rows (select and
+            # mark_pending use their own): nothing loaded to bring in line,
+            # which the ORM would otherwise work out for every mail.
             session.execute(
                 update(FolderState)
                 .where(
@@ -228,14 +231,17 @@ class Folder:
                     FolderState.last_uid < uid,
                 )
                 .values(last_uid=uid)
+                .execution_options(synchronize_session=False)
             )
             if pending:
                 session.execute(
-                    delete(PendingUid).where(
+                    delete(PendingUid)
+                    .where(
                         PendingUid.source == self.source,
                         PendingUid.uidvalidity == self.uidvalidity,
                         PendingUid.uid == uid,
                     )
+                    .execution_options(synchronize_session=False)
                 )
 
         return _mark
