@@ -3,8 +3,9 @@
     python bench/extract_score.py [DIRECTORY]
 
 DIRECTORY defaults to tests/reports (the labelled set the extractor was
-written against); tests/reports_heldout, reports_heldout2 and reports_heldout3 are
-sets written after it (see their READMEs and docs/extraction.md).
+written against); tests/reports_heldout, reports_heldout2, reports_heldout3
+and reports_heldout5 are sets written after it (see their READMEs and
+docs/extraction.md).
 
 Prints a Markdown table (the one in docs/extraction.md) and the reports that
 miss anything. The scoring is the test's own (tests/test_extract_reports.py).

@@ -1,14 +1,17 @@
 """The held-out report sets: a lower bar, so regressions show.
 
-tests/reports_heldout (20 reports), tests/reports_heldout2 (15) and
-tests/reports_heldout3 (10) were written after the extractor and labelled
-before it first ran on them (see their READMEs). The labelled set asserts
-the targets; these sets assert only that the extractor has not become worse
-on text it was not fitted to.
+tests/reports_heldout (20 reports), tests/reports_heldout2 (15),
+tests/reports_heldout3 (10) and tests/reports_heldout5 (15) were written after
+the extractor and labelled before it first ran on them (see their READMEs).
+The labelled set asserts the targets; these sets assert only that the
+extractor has not become worse on text it was not fitted to. The fifth set
+also names the reports that still miss, each with its reason, and checks
+every other report in full.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -20,11 +23,41 @@ TESTS = Path(__file__).resolve().parent
 # on indicators (0.812 before the fixes it revealed) and 1.000 / 1.000 on
 # timestamps; the second 0.891 / 0.891 and 1.000 / 0.981 (0.786 / 0.800 and
 # 0.561 / 0.426 on its first run); the third 0.829 / 0.829 and 0.935 / 0.906
-# (0.600 / 0.600 and 0.852 / 0.719 on its first run).
+# (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.791 / 0.803
+# and 0.722 / 0.605 on its first run.
 SETS = {
     "reports_heldout": (20, (0.90, 0.85), (0.95, 0.95)),
     "reports_heldout2": (15, (0.87, 0.87), (0.95, 0.95)),
     "reports_heldout3": (10, (0.80, 0.80), (0.90, 0.88)),
+    "reports_heldout5": (15, (0.791, 0.803), (0.722, 0.604)),
+}
+# The fifth set's reports that do not meet their labels yet, with the reason.
+KNOWN_MISSES = {
+    "q01-cs-thunderbird-reply": "Czech 'odpojili od sítě' (disconnected) is no "
+    "isolation word; no Czech free-text words",
+    "q02-ro-gmail-reply": "Romanian: 'de la' (from) is no cue, '22h' an hour "
+    "without minutes, 'izolat' no fact word, the Gmail 'a scris:' line not a quote",
+    "q03-gr-english-outlook": "'10pm' (an hour without minutes) not read; 'took "
+    "offline' no isolation; a pool name's address in brackets not the attacker's",
+    "q04-pt-closure": "Portuguese 'servidor isolado' in a timeline record is evidence",
+    "q05-es-wrapped-72": "'a las 9 de la mañana' (an hour without minutes); "
+    "Spanish 'apagamos', 'imagen', 'dio la alerta' no free-text words",
+    "q07-jo-english-apple-mail": "'at 9 this morning' (an hour without minutes); "
+    "'user interface' is no entry-point word",
+    "q08-ie-relative-times": "'10pm', 'at 9 this morning'; 'took offline' no "
+    "isolation; an access log's client is not named as the attacker",
+    "q09-de-inline-nested": "'took the node off the network' no isolation; a "
+    "login node that ran the scanner is read as an entry point",
+    "q10-nl-template-defanged": "'shut down' no isolation; a mail address "
+    "defanged as helpdesk[@]badnet.example.com gives its domain as a host",
+    "q12-br-wrapped-sshd": "'às 8h' (an hour without minutes), 'desconectamos "
+    "da rede' no isolation; a UI the attacker logged in to is no entry point",
+    "q13-mx-bilingual": "'22h', '10pm'; 'comando y control' and 'hacia' no "
+    "cues; 'aislamos' no isolation word",
+    "q14-lb-french-outlook-ipv6": "'cut off the network' no isolation; a "
+    "partner's hosts the attacker went on to read as the attacker's",
+    "q15-cs-closure-timeline": "Czech closure words (závěrečná zpráva, Řešení, "
+    "Poučení) and 'Útočník:' unknown",
 }
 TIMESTAMPS = frozenset({"timestamp"})
 
@@ -48,3 +81,19 @@ def test_heldout_set_stays_above_its_floors(name: str) -> None:
         precision, recall = total.over(kinds)
         assert precision >= precision_floor, f"precision {precision:.3f}: {problems}"
         assert recall >= recall_floor, f"recall {recall:.3f}: {problems}"
+
+
+@functools.cache
+def _fifth_set_problems() -> dict[str, list[str]]:
+    return score(all_reports(TESTS / "reports_heldout5"))[1]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (TESTS / "reports_heldout5").glob("*.json"))
+)
+def test_fifth_set_report(name: str) -> None:
+    problems = _fifth_set_problems().get(name, [])
+    if name in KNOWN_MISSES:
+        assert problems, f"{name} meets its labels now: take it off KNOWN_MISSES"
+    else:
+        assert problems == []
