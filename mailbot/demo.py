@@ -21,6 +21,7 @@ from mailbot import service, views
 from mailbot.app import open_app
 from mailbot.clock import Clock, parse_instant
 from mailbot.config import load_settings
+from mailbot.errors import UsageError
 
 # The demo's clock: the afternoon after the last sample mail arrived.
 DEMO_NOW = "2026-12-01T15:00:00Z"
@@ -53,10 +54,39 @@ file = "{dir}/sites.toml"
 """
 
 
+# Written into a demo's folder: a later demo may lay that folder out again.
+MARKER = ".mailbot-demo"
+
+
+def _check_target(target: Path) -> None:
+    """Refuse a folder that holds anything but an earlier demo's files.
+
+    The demo replaces mailbot.db, mailbot.toml and sites.toml: pointed at an
+    operator's folder, it would destroy the installation.
+    """
+    if target.exists() and not target.is_dir():
+        raise UsageError("--dir", f"{target} is a file; give a new or empty folder")
+    if not target.exists() or (target / MARKER).exists():
+        return
+    held = sorted(p.name for p in target.iterdir())
+    if held:
+        shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
+        raise UsageError(
+            "--dir",
+            f"{target} is not empty and no demo made it (it holds {shown}); the"
+            " demo would replace its files: give a new or empty folder",
+        )
+
+
 def prepare(target: Path) -> Path:
     """Lay out the demo's files in `target`; returns the config file."""
+    _check_target(target)
     sample = resources.files("mailbot") / "sample"
     target.mkdir(parents=True, exist_ok=True)
+    (target / MARKER).write_text(
+        "Made by `mailbot demo`: a later demo may replace everything here.\n",
+        encoding="utf-8",
+    )
     inbox = target / "inbox"
     if inbox.exists():
         shutil.rmtree(inbox)
