@@ -46,6 +46,7 @@ SAME_ON = (
     ["--reports", str(ROOT / "tests" / "reports_heldout")],
     ["--reports", str(ROOT / "tests" / "reports_heldout2")],
     ["--reports", str(ROOT / "tests" / "reports_heldout3")],
+    ["--reports", str(ROOT / "tests" / "reports_heldout5")],
     # The same lines with other digits: what the plans of shapes must get right.
     ["--reports", str(ROOT / "tests" / "reports"), "--vary-digits", "5"],
     ["--corpus", str(ROOT.parent / "shared" / "corpus"), "--vary-digits", "1"],

@@ -989,6 +989,19 @@ def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
         ("The host was taken off the network at 19:05 UTC.", "isolated_at"),
         ("At 16:50 UTC a researcher told us about odd cron entries.", "discovered_at"),
         ("A gépet 2026.12.03. 14:05-kor leválasztottuk a hálózatról.", "isolated_at"),
+        # The fifth held-out set: isolation told by a verb with its object
+        # between, and the forms Portuguese, Spanish, Czech and Romanian
+        # sites write; "took" alone, or "off" without the network, is none.
+        ("We took both nodes offline at 09:40 UTC.", "isolated_at"),
+        ("At 09:25 UTC we took the portal off the network.", "isolated_at"),
+        ("We cut the bastion off the network at 23:30 UTC.", "isolated_at"),
+        ("28/11/2026 03h50 - servidor isolado da rede", "isolated_at"),
+        ("Desconectamos o UI da rede às 08:20.", "isolated_at"),
+        ("Aislamos el nodo a las 23:15.", "isolated_at"),
+        ("Uzel jsme dnes v 7:45 odpojili od sítě.", "isolated_at"),
+        ("Serverul a fost izolat la 01:30 UTC.", "isolated_at"),
+        ("We took a memory dump at 09:40 UTC.", "evidence"),
+        ("The user logged off at 09:40 UTC.", "evidence"),
     ],
 )
 def test_fact_words_in_other_languages_alerts_and_clauses(text: str, fact: str) -> None:
@@ -1491,3 +1504,10 @@ def test_short_lines_are_no_wrapped_ones() -> None:
     assert prose.wrapped("a" * 49 + " b")
     assert not prose.wrapped("a" * 40)
     assert not prose.wrapped("a" * 60 + ".")
+
+
+def test_isolation_told_by_a_verb_is_an_action_taken() -> None:
+    assert {field for field, _ in free_text("We took both nodes offline.")} == {
+        "actions_taken"
+    }
+    assert free_text("We took a memory dump.") == set()

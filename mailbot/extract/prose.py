@@ -71,9 +71,16 @@ _DISCOVERED = (
 )
 _ISOLATED = (
     r"isoliert|getrennt|vom[ \t]+netz[ \t]+genommen|isolée?|déconnectée?|suspendue?"
-    r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]"
+    r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]|isolad[oa]"
+    r"|aislamos|desconectamos|isolamos|izolat\w*|deconectat\w*"
     r"|geïsoleerd|losgekoppeld|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
-    r"|leválaszt\w*"
+    r"|odpojil\w*|leválaszt\w*"
+)
+# "took both nodes offline", "cut the bastion off the network": the verb
+# and its object before the words that say the host is off the network.
+_OFF_THE_NETWORK = (
+    r"(?:took|cut)\b[^.;,:]{0,40}?\boff(?:line|[ \t]+(?:from[ \t]+)?(?:the[ \t]+)?"
+    r"(?:network|net|internet))"
 )
 _REINSTALLED = (
     r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
@@ -96,7 +103,10 @@ _FACTS = {
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
         r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
         r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
-        r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)|" + _ISOLATED
+        r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)|"
+        + _OFF_THE_NETWORK
+        + "|"
+        + _ISOLATED
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
@@ -107,7 +117,9 @@ _FACTS = {
 # language speaks to its free-text field as the English words do: "A VM foi
 # suspensa" is an action taken, "wir haben es erkannt" says who detected it.
 _TEXT_FIELDS["detected_by"] += "|" + _DISCOVERED
-_TEXT_FIELDS["actions_taken"] += "|" + _ISOLATED + "|" + _REINSTALLED
+_TEXT_FIELDS["actions_taken"] += "|".join(
+    ("", _OFF_THE_NETWORK, _ISOLATED, _REINSTALLED)
+)
 # Patterns run on lower-cased text: case-insensitive alternations are slow.
 _TEXT = {
     name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
@@ -127,7 +139,7 @@ _FACT_HINT = re.compile(
     r"|alert|alarm|larm|erkannt|detec|allerta|melding|gedetect|havait|zjist|zjišt"
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
-    r"|notified us|reported to us|leválaszt"
+    r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text
