@@ -44,9 +44,6 @@ class App:
     _calendars: dict[str | None, WorkingCalendar] = field(default_factory=dict)
     # Servers down right now, so that each outage is logged once (outage.py).
     outages: Outages = field(default_factory=Outages)
-    # Outbox rows claimed here and seen by no server, which a database failure
-    # kept us from giving back (send.py releases them once it answers again).
-    stranded_claims: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.directory is None:

@@ -59,7 +59,7 @@ class Daemon:
             id="sweep",
         )
         self.scheduler.add_job(
-            self._guard("outbox", lambda: send.deliver_due(self.app)),
+            self._guard("outbox", self._deliver),
             "interval",
             seconds=max(interval / 2, 15),
             id="outbox",
@@ -74,6 +74,9 @@ class Daemon:
         )
         self.scheduler.start()
 
+    def _deliver(self) -> None:
+        send.deliver_due(self.app, stop=self.stopping)
+
     def _sweep(self) -> None:
         from mailbot.deadlines.sweep import sweep
 
@@ -84,7 +87,7 @@ class Daemon:
         from mailbot import digest
 
         if digest.run_due(self.app) == "sent":
-            send.deliver_due(self.app)
+            send.deliver_due(self.app, stop=self.stopping)
 
     def _timed(self, name: str) -> contextlib.AbstractContextManager[None]:
         if self.exporter is None:
@@ -94,6 +97,8 @@ class Daemon:
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
+            if self.stopping.is_set():
+                return  # a tick that fell after SIGTERM: the next start does it
             try:
                 job()
             except _DATABASE_DOWN as exc:
@@ -195,7 +200,7 @@ class Daemon:
         self._recovered()
         if result.fetched:
             log.info("poll: %s", result.summary())
-            send.deliver_due(self.app)
+            send.deliver_due(self.app, stop=self.stopping)
 
     def _wait(self, client) -> None:  # type: ignore[no-untyped-def]
         """Until the server reports news, the interval passes, or we stop."""

@@ -16,6 +16,7 @@ import mailbox
 import re
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -199,77 +200,73 @@ class DeliveryCounts:
     uncertain: int = 0
 
 
-def deliver_due(app: App, transport: Transport | None = None, limit: int = 200):
-    """Send every due outbox row once; returns what happened to them."""
-    give_back_stranded(app)
+def deliver_due(
+    app: App,
+    transport: Transport | None = None,
+    stop: threading.Event | None = None,
+) -> DeliveryCounts:
+    """Send every due outbox row once; returns what happened to them.
+
+    Rows are claimed one at a time, each just before its SMTP exchange: a
+    process killed mid-batch leaves at most the one row whose exchange was
+    under way in "sending" (it becomes uncertain), never the rows after it.
+    `stop` (the daemon's) ends the batch between two mails.
+    """
     expire_leases(app)
     own = transport is None
     transport = transport or transport_for(app)
     counts = DeliveryCounts()
     try:
-        while claimed := claim(app, limit):
-            if not _deliver_batch(app, transport, claimed, counts):
+        while not (stop is not None and stop.is_set()):
+            letter = claim_next(app)
+            if letter is None:
                 break
-            if len(claimed) < limit:
+            try:
+                outcome, error, refused = _exchange(transport, letter)
+            except ServerUnavailable as exc:
+                # The server, not the mail: put it back, untried.
+                release(app, [letter.row_id])
+                app.outages.down("smtp", str(exc))
                 break
+            _finish(app, letter, outcome, error, refused, counts)
     finally:
         if own:
             transport.close()
     return counts
 
 
-def _deliver_batch(app: App, transport: Transport, claimed: list[int], counts) -> bool:  # type: ignore[no-untyped-def]
-    """Deliver claimed rows in order; False when the server is down.
+@dataclass(frozen=True)
+class Letter:
+    """A claimed outbox row, with what its SMTP exchange needs."""
 
-    Whatever stops the batch, the rows no server has seen yet go back to
-    "pending" (or, with the database down, as soon as it answers again); the
-    row whose SMTP exchange was under way stays "sending", since the server
-    may have it.
-    """
-    for index, row_id in enumerate(claimed):
-        try:
-            letter = _letter(app, row_id)
-        except BaseException:
-            _give_back(app, claimed[index:])
-            raise
-        try:
-            outcome, error, refused = _exchange(transport, letter)
-        except ServerUnavailable as exc:
-            # The server, not the mail: put the batch back, untried.
-            _give_back(app, claimed[index:])
-            app.outages.down("smtp", str(exc))
-            return False
-        except BaseException:
-            _give_back(app, claimed[index + 1 :])
-            raise
-        try:
-            _finish(app, row_id, letter.message_id, outcome, error, refused, counts)
-        except BaseException:
-            _give_back(app, claimed[index + 1 :])
-            raise
-    return True
+    row_id: int
+    message_id: str | None
+    sender: str
+    recipients: list[str]
+    raw: bytes
 
 
-def claim(app: App, limit: int) -> list[int]:
-    """Take due rows for this process: sending, with a lease, committed."""
+def claim_next(app: App) -> Letter | None:
+    """Take the next due row for this process ("sending", with a lease)."""
     now = app.clock.now()
     with app.db.transaction() as session:
         query = (
-            select(Outbox.id)
+            select(Outbox)
             .where(Outbox.state == "pending", Outbox.next_try_at <= now)
             .order_by(Outbox.id)
-            .limit(limit)
+            .limit(1)
         )
         if not app.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
-        if ids:
-            session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_(ids))
-                .values(state="sending", lease_until=now + LEASE)
-            )
-    return ids
+        row = session.scalars(query).first()
+        if row is None:
+            return None
+        row.state, row.lease_until = "sending", now + LEASE
+        mail = session.get(Mail, row.mail_id)
+        assert mail is not None
+        return Letter(
+            row.id, mail.message_id, row.envelope_from, list(row.recipients), mail.raw
+        )
 
 
 def release(app: App, ids: list[int]) -> None:
@@ -280,30 +277,6 @@ def release(app: App, ids: list[int]) -> None:
             .where(Outbox.id.in_(ids), Outbox.state == "sending")
             .values(state="pending", lease_until=None)
         )
-
-
-def _give_back(app: App, ids: list[int]) -> None:
-    """Release rows no server has seen; remembered if the database is down."""
-    if not ids:
-        return
-    try:
-        release(app, ids)
-    except Exception:  # noqa: BLE001 - the caller's own error is the one to raise
-        app.stranded_claims.update(ids)
-
-
-def give_back_stranded(app: App) -> None:
-    """Release the rows a database outage kept this process from giving back.
-
-    Without this they would wait out their lease and then count as
-    uncertain, although no server ever saw them.
-    """
-    if not app.stranded_claims:
-        return
-    ids = sorted(app.stranded_claims)
-    release(app, ids)
-    app.stranded_claims.difference_update(ids)
-    log.info("%d outbox rows claimed before a database failure are due again", len(ids))
 
 
 def expire_leases(app: App) -> None:
@@ -322,26 +295,7 @@ def expire_leases(app: App) -> None:
             log.error("outbox %d delivery uncertain: %s", row.id, row.last_error)
 
 
-@dataclass(frozen=True)
-class _Letter:
-    message_id: str | None
-    sender: str
-    recipients: list[str]
-    raw: bytes
-
-
-def _letter(app: App, row_id: int) -> _Letter:
-    with app.db.transaction() as session:
-        row = session.get(Outbox, row_id)
-        assert row is not None
-        mail = session.get(Mail, row.mail_id)
-        assert mail is not None
-        return _Letter(
-            mail.message_id, row.envelope_from, list(row.recipients), mail.raw
-        )
-
-
-def _exchange(transport: Transport, letter: _Letter):  # type: ignore[no-untyped-def]
+def _exchange(transport: Transport, letter: Letter):  # type: ignore[no-untyped-def]
     """The outcome of one SMTP exchange: (outcome, error, refused)."""
     try:
         refused = transport.send(letter.sender, letter.recipients, letter.raw)
@@ -356,10 +310,17 @@ def _exchange(transport: Transport, letter: _Letter):  # type: ignore[no-untyped
     return "sent", None, refused
 
 
-def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  # type: ignore[no-untyped-def]
+def _finish(
+    app: App,
+    letter: Letter,
+    outcome: str,
+    error: str | None,
+    refused: dict[str, str],
+    counts: DeliveryCounts,
+) -> None:
     now = app.clock.now()
     with app.db.transaction() as session:
-        row = session.get(Outbox, row_id)
+        row = session.get(Outbox, letter.row_id)
         assert row is not None
         row.attempts += 1
         row.lease_until = None
@@ -373,12 +334,9 @@ def _finish(app, row_id, message_id, outcome, error, refused, counts) -> None:  
         row.last_error = error if not refused else f"{error or ''} refused: {refused}"
         if outcome == "sent":
             row.sent_at = now
-    _log_outcome(app, message_id, outcome, error, refused)
-    setattr(
-        counts,
-        {"retry": "retried"}.get(outcome, outcome),
-        getattr(counts, {"retry": "retried"}.get(outcome, outcome)) + 1,
-    )
+    _log_outcome(app, letter.message_id, outcome, error, refused)
+    name = {"retry": "retried"}.get(outcome, outcome)
+    setattr(counts, name, getattr(counts, name) + 1)
 
 
 def _log_outcome(app, message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
