@@ -31,9 +31,17 @@ _CLOSING = re.compile(
     r"|met vriendelijke groet(?:en)?|sent from my \w+)[ \t]*[,.!]?[ \t]*$",
     re.IGNORECASE,
 )
+# A salutation: a greeting word and up to a few words of address ("Hi all,",
+# "Dear colleagues,", "Hallo zusammen"), or the address alone ("All,").
 _GREETING = re.compile(
-    r"^[ \t]*(?:hi|hello|hallo|hej|hei|hoi|dear|ciao|bonjour|hola|salut|moin"
-    r"|guten[ \t]+tag|dzień[ \t]+dobry|good[ \t]+(?:morning|afternoon))\b[^\n]{0,60}$",
+    r"^[ \t]*(?:(?:hi|hello|hey|hallo|hej|hei|hoi|moi|dear|ciao|salve|bonjour"
+    r"|bonsoir|hola|salut|moin|servus|grüezi|ahoj|szia|witam|cześć|olá|ola|liebe[rs]?"
+    r"|beste|cari|gentili|chers?|chères?|estimad[oa]s?|geachte|sehr[ \t]+geehrte[rs]?"
+    r"|guten[ \t]+(?:morgen|tag|abend)|buon(?:giorno|asera)|buenos[ \t]+d[ií]as"
+    r"|buenas[ \t]+tardes|bom[ \t]+dia|boa[ \t]+tarde|dzień[ \t]+dobry"
+    r"|dobrý[ \t]+den|bună[ \t]+ziua|goedemorgen|goedemiddag|god[ \t]+morgon"
+    r"|γεια[ \t]+σας|good[ \t]+(?:morning|afternoon|evening|day))\b[^\n]{0,60}"
+    r"|(?:all|everyone|everybody|team|colleagues|folks)[ \t]*[,:!]?)[ \t]*$",
     re.IGNORECASE,
 )
 _WROTE = re.compile(
@@ -96,6 +104,11 @@ _SPECIAL = re.compile(
     ),
     re.IGNORECASE,
 )
+
+
+def is_greeting(line: str) -> bool:
+    """Whether `line` is a salutation that opens a mail, such as "Hi all,"."""
+    return bool(_GREETING.match(line))
 
 
 def is_forward_subject(subject: str) -> bool:
