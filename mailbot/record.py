@@ -237,5 +237,5 @@ def _update_incident(
                 app, session, incident, mail, parsed, site.name, labels
             )
     elif author.role == "csirt":
-        return member.on_member_mail(app, session, incident, mail, parsed, text)
+        return member.on_member_mail(app, session, incident, mail, parsed)
     return incident

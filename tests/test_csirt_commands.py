@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from test_csirt_env import (
     ALICE,
+    SITE_A,
     World,
     at,
     body_of,
@@ -48,6 +49,10 @@ def _confirmed(sent: list, count: int = 1) -> list[str]:  # type: ignore[type-ar
         assert "Done: #" in message.message["Subject"]
         assert body_of(message).splitlines()[0].startswith("TLP:")
     return [body_of(m) for m in sent]
+
+
+def _text(message) -> str:  # type: ignore[no-untyped-def]
+    return body_of(message).replace("\r\n", "\n")
 
 
 def _trail(w: World, tag: str) -> list[tuple[str, str, str]]:
@@ -220,14 +225,63 @@ def test_bad_commands_get_one_reply_listing_the_valid_ones(
     assert after["deadlines"] == before["deadlines"]
 
 
-def test_quoted_commands_and_later_lines_do_nothing(w: World, tmp_path: Path) -> None:
+def test_quoted_commands_do_nothing_and_later_lines_are_refused(
+    w: World, tmp_path: Path
+) -> None:
     tag = site_report(w)
     body = (
-        "Thanks, looking into it.\n#close\n\n"
-        "On Mon, 30 Nov 2026 at 10:00, Bob <bob@csirt.example.org> wrote:\n> #false-positive\n"
+        "Thanks, looking into it.\n#close\n\nWe should not #close yet.\n\n"
+        "On Mon, 30 Nov 2026 at 10:00, Bob <bob@csirt.example.org> wrote:\n"
+        "> #false-positive\n"
     )
-    assert _command(w, tag, body, "2026-11-30T10:00:00") == []
-    assert w.show(tag)["status"] == "open"
+    sent = _command(w, tag, body, "2026-11-30T10:00:00")
+    assert len(sent) == 1 and sent[0].recipients == (ALICE,)
+    text = _text(sent[0])
+    assert "#close\n        commands must come before other text" in text
+    assert "#false-positive" not in text.split("The valid commands are:")[0]
+    assert "not #close yet" not in text
+    assert w.show(tag)["status"] == "open" and w.show(tag)["audit"] == []
+
+
+def test_commands_after_a_greeting_are_applied(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    for when, body in (
+        ("10:00", "Hi all,\n\n#tlp GREEN\n\nAs agreed on the phone.\nAlice"),
+        ("10:05", "Hallo zusammen,\n#discovered 2026-11-30T07:30:00Z\n"),
+        ("10:10", "Bonjour à tous,\n\n\n#isolated 2026-11-30T10:00:00Z\n\nMerci."),
+        ("10:15", "Dear colleagues,\n\n#tlp AMBER\n\n#no-request\nThanks"),
+        ("10:20", "Hi all,\n\n#false-positive\n\nThis was our own scanner.\nAlice"),
+    ):
+        sent = _command(w, tag, body, f"2026-11-30T{when}:00")
+        _confirmed(sent, body.count("\n#"))
+    shown = w.show(tag)
+    assert shown["tlp"] == "AMBER" and shown["status"] == "false_positive"
+    assert shown["discovered_at"] == "2026-11-30T07:30:00Z"
+    assert shown["isolated_at"] == "2026-11-30T10:00:00Z"
+    assert [a for _, a, _ in _trail(w, tag)] == [
+        "tlp", "discovered", "isolated", "tlp", "no-request", "false-positive"
+    ]  # fmt: skip
+
+
+def test_late_no_request_and_forwarded_commands(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    # A late #no-request is refused, so the mail to the site is a request.
+    body = "Dear SITE-A team,\nplease send the logs of wn12.\n\n#no-request\n"
+    sent = _command(w, tag, body, "2026-11-30T10:00:00", to=SITE_A)
+    assert [m.message["Subject"] for m in sent] == [
+        f"[{tag}] [TLP:AMBER] Not applied: 1 command line(s) of your mail"
+    ]
+    assert "#no-request\n        commands must come" in _text(sent[0])
+    analysis = [d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]
+    assert len(analysis) == 1
+    # Forwarded material is no member's command, neither applied nor refused.
+    forward = (
+        "#tlp GREEN\n\n---------- Forwarded message ---------\n"
+        "From: Bob <bob@csirt.example.org>\nDate: Mon, 30 Nov 2026 09:00\n"
+        "Subject: old\n\n#close\n"
+    )
+    _confirmed(_command(w, tag, forward, "2026-11-30T10:10:00"))
+    assert w.show(tag)["status"] == "open" and w.show(tag)["tlp"] == "GREEN"
 
 
 def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None:

@@ -1,8 +1,11 @@
 """Reading commands: `#name arguments` lines at the top of a member's own text.
 
-Pure: the text in, the commands (or what is wrong with them) out. Only the
-lines before anything else count; a blank line or a TLP banner may come
-first. Commands in quoted text never reach here (own text only).
+Pure: the text in, the commands (or what is wrong with them) out. The lines
+before any other text count; blank lines, a salutation ("Hi all,") and a TLP
+banner may come first or between them. A line naming a command after other
+text is not applied: it is reported, so that the member hears of it, since
+prose and pasted text show such lines too. Quoted, forwarded and signature
+lines never reach here (member.py).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from dataclasses import dataclass
 
 from mailbot import tlp
 from mailbot.clock import parse_instant
+from mailbot.extract.quotes import is_greeting
 
 _LINE_RE = re.compile(r"^#([a-z][a-z-]*)\b[ \t]*(.*)$", re.I)
 _TAG_RE = re.compile(r"^[A-Z0-9]+-\d{8}-\d{2,4}$", re.I)
+_LATE = "commands must come before other text: not applied"
 
 # name -> (argument form, what it does); the reply to a bad command lists these.
 SPEC = {
@@ -58,27 +63,44 @@ def usage() -> list[str]:
 
 
 def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
-    """The command block at the top of `text`, parsed and checked."""
+    """The command block at the top of `text`, parsed and checked; a command
+    line after other text is bad."""
     good: list[Command] = []
     bad: list[BadCommand] = []
-    for line in _command_block(text):
+    block, late = _split(text)
+    for line in block:
         parsed = parse_line(line)
         (good if isinstance(parsed, Command) else bad).append(parsed)  # type: ignore[arg-type]
+    bad.extend(BadCommand(line, _LATE) for line in late)
     return good, bad
 
 
-def _command_block(text: str) -> list[str]:
-    lines: list[str] = []
-    for raw in text.splitlines()[:200]:
+def is_command(line: str) -> bool:
+    """Whether `line` names a command, well-formed or not ("#close", "#tlp X")."""
+    match = _LINE_RE.match(line.strip())
+    return match is not None and match.group(1).lower() in SPEC
+
+
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """The lines of the top block, and the command lines after other text."""
+    block: list[str] = []
+    late: list[str] = []
+    prose = False
+    for raw in text.splitlines():
         line = raw.strip()
-        if not line and not lines:
-            continue
-        if not lines and tlp.find_labels(line) and not line.startswith("#"):
-            continue
-        if not line.startswith("#"):
-            break
-        lines.append(line)
-    return lines
+        if prose:
+            if line.startswith("#") and is_command(line):
+                late.append(line)
+        elif line.startswith("#"):
+            block.append(line)
+        elif line and not _preamble(line):
+            prose = True
+    return block, late
+
+
+def _preamble(line: str) -> bool:
+    """A line that may stand before or between the commands."""
+    return is_greeting(line) or bool(tlp.find_labels(line))
 
 
 def parse_line(line: str) -> Command | BadCommand:

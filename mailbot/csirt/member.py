@@ -1,9 +1,9 @@
 """A CSIRT member's mail: its commands applied, confirmed and recorded.
 
-Only an authenticated member's own text (quoted text removed) is read, and
-only its first lines (commands.py). A mail that claims a member's address
-without our MTA's word for it applies nothing; the duty team hears of it
-once per incident and claimed address.
+Only an authenticated member's own text is read (quoted text, signature and
+forwarded material removed), and only its first lines (commands.py). A mail
+that claims a member's address without our MTA's word for it applies
+nothing; the duty team hears of it once per incident and claimed address.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mailbot.csirt.actions import ACTIONS, ENDED, Context, Refused
 from mailbot.csirt.commands import BadCommand, read_commands
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
+from mailbot.extract.quotes import marked_lines
 from mailbot.mail import ParsedMail
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,13 @@ def on_member_mail(
     incident: Incident,
     mail: Mail,
     parsed: ParsedMail,
-    text: str,
 ) -> Incident:
     """Apply the mail's commands in order; returns the incident it ends in."""
-    good, bad = read_commands(text)
+    good, bad = read_commands(_written(parsed))
     member = mail.from_addr
     ctx = Context(app, session, incident, mail, member)
     problems: list[BadCommand] = list(bad)
-    applied = 0
+    applied: list[str] = []
     for command in good:
         try:
             outcome = ACTIONS[command.name](ctx, command)
@@ -51,7 +51,7 @@ def on_member_mail(
         )  # fmt: skip
         log.info("%s %s applied %s", ctx.incident.tag, mail.ident, command.line)
         replies.confirm(app, session, ctx.incident, parsed, member, command, outcome)
-        applied += 1
+        applied.append(command.name)
     if problems:
         log.info(
             "%s %s: %d bad command line(s)",
@@ -59,12 +59,20 @@ def on_member_mail(
             mail.ident,
             len(problems),
         )
-        replies.refuse(app, session, ctx.incident, parsed, member, problems, applied)
+        replies.refuse(
+            app, session, ctx.incident, parsed, member, problems, len(applied)
+        )
     # A member's mail to a site is a request whatever else it carries, unless
-    # #no-request; an incident the mail closed starts no clock.
-    if ctx.incident.status not in ENDED:
-        clocks.on_csirt_mail(app, session, ctx.incident, mail, parsed, text)
+    # #no-request applied; an incident the mail closed starts no clock.
+    if ctx.incident.status not in ENDED and "no-request" not in applied:
+        clocks.on_csirt_mail(app, session, ctx.incident, mail, parsed)
     return ctx.incident
+
+
+def _written(parsed: ParsedMail) -> str:
+    """The member's own lines: no quoted text, signature or forwarded part."""
+    lines = marked_lines(parsed.body_text)
+    return "\n".join(line for _, line, forwarded in lines if not forwarded)
 
 
 def on_forgery(

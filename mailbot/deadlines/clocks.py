@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,8 +22,6 @@ from mailbot.incidents import site_names
 from mailbot.mail import ParsedMail
 
 log = logging.getLogger(__name__)
-
-_NO_REQUEST_RE = re.compile(r"^[ \t]*#no-request\b", re.I | re.M)
 
 
 def start(
@@ -252,11 +249,9 @@ def on_csirt_mail(
     incident: Incident,
     mail: Mail,
     parsed: ParsedMail,
-    text: str,
 ) -> list[str]:
-    """A member's mail to a site's contacts is a request, unless #no-request."""
-    if _NO_REQUEST_RE.search(text):
-        return []
+    """A member's mail to a site's contacts is a request (the caller leaves
+    out one that says #no-request)."""
     addressed = {a.addr for a in (*parsed.to, *parsed.cc)}
     requested = []
     for name in site_names(session, incident):
