@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, TypeVar
 from mailbot import context, extract, limits, roles
 from mailbot.classify import classify_parsed
 from mailbot.config import Settings
+from mailbot.csirt import commands
 from mailbot.extract import own_text
 from mailbot.parse import parse_within
 from mailbot.sites import Directory
@@ -297,7 +298,8 @@ def _prepare(raw: bytes) -> Prepared | None:
         names = {site.name} if site is not None else set()
         assumed = context.context_of(settings, directory, names, parsed)
         _KEPT.records.clear()
-        found = extract.extract(parsed.text_parts, assumed)
+        parts = commands.readable_parts(parsed.text_parts, author.role)
+        found = extract.extract(parts, assumed)
     except Exception:  # noqa: BLE001 - the main process meets it again
         return None
     return Prepared(assumed, tuple(found), tuple(_KEPT.records))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mailbot import context, extract, incidents
 from mailbot.app import App
 from mailbot.clock import as_utc, parse_instant
+from mailbot.csirt import commands
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
@@ -58,7 +59,8 @@ def record_findings(
     ahead = app.read_ahead
     findings = ahead.findings(mail.raw_sha256, context) if ahead else None
     if findings is None:
-        findings = extract.extract(parsed.text_parts, context)
+        parts = commands.readable_parts(parsed.text_parts, mail.role)
+        findings = extract.extract(parts, context)
     # The callers start from a mail without values (a mail recorded for the
     # first time, or one whose values reextract has just deleted).
     known: set[tuple[str, str]] = set()

@@ -11,6 +11,7 @@ from email.utils import getaddresses
 from mailbot import authn
 from mailbot.classify import Classification, is_plain_address, is_robot_address
 from mailbot.config import Settings
+from mailbot.csirt import commands
 from mailbot.mail import ParsedMail
 from mailbot.sites import Directory, Site
 
@@ -136,8 +137,11 @@ def site_of(
     """The site a mail is about: its author's, else one the mail names.
 
     `text` is the mail's own text (quotes left out). The record stage and
-    the read-ahead workers both ask this, so that they agree.
+    the read-ahead workers both ask this, so that they agree. A member's
+    command lines name no site: `#site X` sets one only when applied.
     """
+    if author.role == "csirt":
+        text = commands.without_commands(text)
     return author.site or site_named(directory, parsed, text)
 
 

@@ -31,6 +31,7 @@ from mailbot.process import process_delivery
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 REPORTS = Path(__file__).parent / "reports"
 SENDERS = ("admin@site-a.example.com", "soc@site-c.example.com")
+MEMBER = "alice@csirt.example.org"
 
 
 def deliveries() -> list[RawMail]:
@@ -60,6 +61,23 @@ def deliveries() -> list[RawMail]:
             headers={"In-Reply-To": f"<r{n}@example.org>"},
         )
         out.append(RawMail(raw, when, f"test:c{n}"))
+    # A member's commands in SITE-C's thread (which the worker, told the
+    # site by the prose, reads in the right context): no value either way.
+    when = NOW - dt.timedelta(minutes=10)
+    raw = mail(
+        subject="Re: Incident report 1",
+        body="Hi all,\n\n#isolated 2026-12-04T11:00:00Z\n#site SITE-A\n\n"
+        "SITE-C confirmed it.\n",
+        sender=MEMBER,
+        message_id="<m0@csirt.example.org>",
+        date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        headers={
+            "In-Reply-To": "<r1@example.org>",
+            "Authentication-Results": "mx.csirt.example.org; dkim=pass"
+            " header.d=csirt.example.org",
+        },
+    )
+    out.append(RawMail(raw, when, "test:m0"))
     assert len(out) >= MIN_BATCH
     return out
 
@@ -150,6 +168,8 @@ def test_workers_record_what_the_main_process_records(
     values, incidents, deadlines = recorded(ahead)
     assert (values, incidents, deadlines) == recorded(serial)
     assert len(values) > 400 and len(incidents) > 30
+    member = [v for v in values if v.message_id == "<m0@csirt.example.org>"]
+    assert not [v for v in member if "#" in v.value or "2026-12-04T11" in v.value]
     assert ahead.read_ahead is not None
     # Most mails were read by the worker; the replies joining a second
     # site's thread were read again in the context the database gave.

@@ -284,6 +284,31 @@ def test_late_no_request_and_forwarded_commands(w: World, tmp_path: Path) -> Non
     assert w.show(tag)["status"] == "open" and w.show(tag)["tlp"] == "GREEN"
 
 
+def test_command_lines_are_no_evidence(w: World, tmp_path: Path) -> None:
+    tag = site_report(w)
+    body = (
+        "Hi all,\n\n#isolated 2026-11-30T10:00:00Z\n\n"
+        "The site confirmed it.\n#site SITE-C\n"
+    )
+    sent = _command(w, tag, body, "2026-11-30T10:30:00")
+    assert len(sent) == 2 and "Done: #isolated" in sent[0].message["Subject"]
+    assert "#site SITE-C\n        commands must come" in _text(sent[1])
+    shown = w.show(tag)
+    assert shown["isolated_at"] == "2026-11-30T10:00:00Z"
+    # Neither line is site evidence nor an extracted value of the mail.
+    assert shown["site"] == "SITE-A" and shown["sites"] == ["SITE-A"]
+    with w.app.db.transaction() as session:
+        mail = session.scalars(
+            select(Mail).where(Mail.subject.contains(tag), Mail.from_addr == ALICE)
+        ).one()
+        values = list(
+            session.scalars(
+                select(FieldValue.value).where(FieldValue.mail_id == mail.id)
+            )
+        )
+    assert not [v for v in values if "#" in v or v.startswith("2026-11-30T10:00")]
+
+
 def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None:
     tag = site_report(w)
     _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from mailbot import tlp
 from mailbot.clock import parse_instant
 from mailbot.extract.quotes import is_greeting
+from mailbot.mail import TextPart
 
 _LINE_RE = re.compile(r"^#([a-z][a-z-]*)\b[ \t]*(.*)$", re.I)
 _TAG_RE = re.compile(r"^[A-Z0-9]+-\d{8}-\d{2,4}$", re.I)
@@ -79,6 +81,27 @@ def is_command(line: str) -> bool:
     """Whether `line` names a command, well-formed or not ("#close", "#tlp X")."""
     match = _LINE_RE.match(line.strip())
     return match is not None and match.group(1).lower() in SPEC
+
+
+def without_commands(text: str) -> str:
+    """`text` with its command lines blanked, the line numbers kept."""
+    if "#" not in text:
+        return text
+    lines = text.split("\n")
+    return "\n".join("" if is_command(line) else line for line in lines)
+
+
+def readable_parts(parts: Sequence[TextPart], role: str | None) -> Sequence[TextPart]:
+    """The parts extraction reads: in a member's mail without the command
+    lines, which tell mailbot what to record and are no evidence."""
+    if role != "csirt":
+        return parts
+    return tuple(
+        replace(part, text=without_commands(part.text))
+        if part.kind in ("body", "html")
+        else part
+        for part in parts
+    )
 
 
 def _split(text: str) -> tuple[list[str], list[str]]:
