@@ -1511,3 +1511,34 @@ def test_isolation_told_by_a_verb_is_an_action_taken() -> None:
         "actions_taken"
     }
     assert free_text("We took a memory dump.") == set()
+
+
+# An hour without minutes (the fifth held-out set): with AM/PM, "h" or the
+# part of the day after it, and after "at", "à", "às", "a las", "la ora" when
+# neither AM nor PM says which half of the day (times in Europe/Amsterdam).
+@pytest.mark.parametrize(
+    ("line", "utc"),
+    [
+        ("The first login came at 10pm.", ["2026-12-03T21:00:00Z"]),
+        ("Traffic stopped at 10 p.m. UTC.", ["2026-12-03T22:00:00Z"]),
+        ("Our admin noticed it at 9 this morning.", ["2026-12-04T08:00:00Z"]),
+        ("Primul login a fost la ora 22h.", ["2026-12-03T21:00:00Z"]),
+        ("O acesso foi detectado hoje às 8h.", ["2026-12-04T07:00:00Z"]),
+        ("Apagamos la VM a las 9 de la mañana.", ["2026-12-04T08:00:00Z"]),
+        ("Hubo tráfico a las 10 de la noche.", ["2026-12-03T21:00:00Z"]),
+        ("Am izolat serverul la 01:30.", ["2026-12-04T00:30:00Z"]),
+        (
+            "Seen at 9 this morning, offline at 09:25.",
+            ["2026-12-04T08:00:00Z", "2026-12-04T08:25:00Z"],
+        ),
+        # Durations and counts are no hours.
+        ("The job ran for 2h and used about 3h of CPU.", []),
+        ("We keep the logs 24h.", []),
+        ("Version 10 this morning broke the build.", []),
+    ],
+)
+def test_an_hour_without_minutes(line: str, utc: list[str]) -> None:
+    clock = PartClock("Europe/Amsterdam", REFERENCE)
+    assert [stamp.value for stamp in find_times(line, clock)] == utc
+    # The cheap tests before the reading let it through.
+    assert not utc or hours.hour_only_hint(line) or hours.may_have_times(line)

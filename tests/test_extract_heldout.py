@@ -24,37 +24,35 @@ TESTS = Path(__file__).resolve().parent
 # timestamps; the second 0.891 / 0.891 and 1.000 / 0.981 (0.786 / 0.800 and
 # 0.561 / 0.426 on its first run); the third 0.829 / 0.829 and 0.935 / 0.906
 # (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.791 / 0.803
-# and 0.914 / 0.744 (0.791 / 0.803 and 0.722 / 0.605 on its first run).
+# and 0.837 / 0.837 (0.791 / 0.803 and 0.722 / 0.605 on its first run).
 SETS = {
     "reports_heldout": (20, (0.90, 0.85), (0.95, 0.95)),
     "reports_heldout2": (15, (0.87, 0.87), (0.95, 0.95)),
     "reports_heldout3": (10, (0.80, 0.80), (0.90, 0.88)),
-    "reports_heldout5": (15, (0.791, 0.803), (0.914, 0.744)),
+    "reports_heldout5": (15, (0.791, 0.803), (0.837, 0.837)),
 }
 # The fifth set's reports that do not meet their labels yet, with the reason.
 KNOWN_MISSES = {
     "q01-cs-thunderbird-reply": "no Czech words for evidence or losses (free text)",
-    "q02-ro-gmail-reply": "Romanian: 'de la' (from) is no cue, '22h' an hour "
-    "without minutes, 'la 01:30' no time after a preposition, the Gmail "
-    "'a scris:' line not a quote, no free-text words",
-    "q03-gr-english-outlook": "'10pm' (an hour without minutes) not read, so "
-    "'22h40' takes the mail's day, not Wednesday's; a pool name's address in "
-    "brackets is not the attacker's",
-    "q05-es-wrapped-72": "'a las 9 de la mañana' (an hour without minutes); "
-    "Spanish 'imagen', 'dio la alerta', 'apagamos' no free-text words",
-    "q07-jo-english-apple-mail": "'at 9 this morning' (an hour without minutes); "
-    "'user interface' is no entry-point word",
-    "q08-ie-relative-times": "'10pm', 'at 9 this morning' (hours without "
-    "minutes); an access log's client is not named as the attacker",
+    "q02-ro-gmail-reply": "Romanian: 'de la' (from) is no cue, '2 decembrie "
+    "2026' and 'azi-noapte' (last night) not read as dates, the Gmail 'a "
+    "scris:' line not a quote, no free-text words",
+    "q03-gr-english-outlook": "'on Wednesday' is no date (the times take the "
+    "mail's day); a pool name's address in brackets is not the attacker's",
+    "q05-es-wrapped-72": "'apagamos' (shut down) is isolation in its label, not "
+    "in reports_heldout h20's ('shut down'), and 'alerta' names the time; "
+    "Spanish 'imagen', 'dio la alerta' no free-text words",
+    "q07-jo-english-apple-mail": "'user interface' is no entry-point word",
+    "q08-ie-relative-times": "'we found' is no discovery (9:00 takes 'took "
+    "offline'); an access log's client is not named as the attacker",
     "q09-de-inline-nested": "a login node that ran the scanner is read as an "
     "entry point (labelled affected)",
     "q10-nl-template-defanged": "'shut down' is isolation in its label and "
     "evidence in reports_heldout h20's; a mail address defanged as "
     "helpdesk[@]badnet.example.com gives its domain as a host",
-    "q12-br-wrapped-sshd": "'às 8h' (an hour without minutes); a UI the "
-    "attacker logged in to is no entry point; 'vazou' (leaked) no loss word",
-    "q13-mx-bilingual": "'22h', '10pm' (hours without minutes); 'comando y "
-    "control' and 'hacia' no cues",
+    "q12-br-wrapped-sshd": "a UI the attacker logged in to is no entry point; "
+    "'vazou' (leaked) no loss word",
+    "q13-mx-bilingual": "'comando y control' and 'hacia' no cues",
     "q14-lb-french-outlook-ipv6": "a partner's hosts the attacker went on to "
     "are read as the attacker's (labelled suspected)",
     "q15-cs-closure-timeline": "Czech closure words (závěrečná zpráva, Řešení, "

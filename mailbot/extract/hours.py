@@ -43,6 +43,25 @@ def hours_hint(line: str) -> re.Match[str] | None:
     return None
 
 
+# An hour without minutes: "10pm", "10 p.m.", "22h", "at 9 this morning",
+# "a las 9 de la mañana". `times._TIME_OR_HOUR` reads them; this is its cheap
+# test, run over a whole part first (few parts write one: a search per line
+# would cost every line of the others).
+DAY_PART = (
+    r"this[ \t]+(?:morning|afternoon|evening)|tonight"
+    r"|in[ \t]+the[ \t]+(?:morning|afternoon|evening)"
+    r"|de[ \t]+la[ \t]+(?:mañana|tarde|noche)|da[ \t]+(?:manhã|tarde|noite)"
+    r"|du[ \t]+(?:matin|soir)|de[ \t]+l'après-midi|di[ \t]+(?:mattina|sera|notte)"
+    r"|del[ \t]+pomeriggio"
+)
+# A digit after a colon is a time's minutes ("4:15 PM"): `times._TIME` reads it.
+hour_only_hint = re.compile(
+    r"[0-9](?<![0-9:][0-9])[0-9]?(?:[ \t]?[AaPp]\.?[Mm]\b|h(?![\w:])|[ \t]+(?:"
+    + DAY_PART
+    + "))"
+).search
+
+
 def may_have_times(line: str) -> bool:
     """Whether `line` may write a time of day (cheap; `times.times_in` decides)."""
     return ":" in line or hours_hint(line) is not None

@@ -17,7 +17,7 @@ from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
-from mailbot.extract.hours import may_have_times
+from mailbot.extract.hours import hour_only_hint, may_have_times
 from mailbot.extract.indicators import Indicator, ipv4_number, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import (
@@ -138,9 +138,11 @@ def read_part(
     # What a part says of its times as a whole (its zone, date, order of
     # dates: read over the whole part) matters only if a line writes a time.
     clock = PartClock(context.timezone, context.reference_time)
-    if may_write_times(text):
+    hours_alone = hour_only_hint(text) is not None
+    if hours_alone or may_write_times(text):
         clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock, out)
+    reader.hours_alone = hours_alone
     refanged = text.split("\n")
     for index in defanged_lines(text):
         refanged[index] = refang(refanged[index], hinted=True)
@@ -196,6 +198,7 @@ class _Reader:
         self.ignoring = bool(context.ignored_ips or context.ignored_domains)
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.skipped: Counter[str] = Counter()
+        self.hours_alone = False  # the part writes "10pm", "22h" (hour_only_hint)
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -268,7 +271,10 @@ class _Reader:
             self.spoken = 0
             self._columns(line.text)
         stamps: Sequence[Stamp] = ()
-        if not state.received and may_have_times(line.text):
+        timed = may_have_times(line.text) or (
+            self.hours_alone and hour_only_hint(line.text) is not None
+        )
+        if not state.received and timed:
             clock = self.clock
             if state.zone is not None:
                 clock = clock._replace(zone=state.zone)

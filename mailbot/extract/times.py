@@ -27,7 +27,7 @@ from mailbot.extract.dates import (
     refused,
     safe_date,
 )
-from mailbot.extract.hours import colons, hours_hint
+from mailbot.extract.hours import DAY_PART, colons, hour_only_hint, hours_hint
 from mailbot.extract.shape import has_digit, shape
 from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
 
@@ -40,12 +40,35 @@ _ZONE = (
     + r"|local[ \t]+time)(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?"
     r"|(?P<offset>Z|[ \t]?[+-]\d{2}:?\d{2}))?"
 )
-# The look-behind stands after the first digit so that the regex engine can
-# skip to digits instead of trying every position of a line.
-_TIME = re.compile(
-    r"(?P<h>\d(?<![\d:.]\d)\d?):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
-    r"(?![\d:])(?:[ \t]*+(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
+
+
+def _time_pattern(alone: str) -> re.Pattern[str]:
+    # The look-behind stands after the first digit so that the regex engine
+    # can skip to digits instead of trying every position of a line.
+    return re.compile(
+        r"(?P<h>\d(?<![\d:.]\d)\d?)(?::(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,]\d{1,9})?"
+        r"(?![\d:])" + alone + r")(?:[ \t]*+(?P<ampm>[AaPp])\.?[Mm]\b\.?)?" + _ZONE
+    )
+
+
+# An hour may go without its minutes when AM/PM, "h" or the part of the day
+# follows ("10pm", "22h", "at 9 this morning"; `_hour_only` says when). The
+# pattern that reads those is used on the lines `hour_only_hint` lets
+# through; the other lines pay nothing for it. Both number their groups alike.
+_TIME = _time_pattern(r"|(?P<part>(?!))")
+_TIME_OR_HOUR = _time_pattern(
+    r"|(?=[ \t]?[AaPp]\.?[Mm]\b)|h(?![\w:])|(?=[ \t]+(?P<part>" + DAY_PART + "))"
 )
+# The words before an hour without minutes and without AM/PM ("à 22h", "às
+# 8h", "a las 9 de la mañana", "la ora 22h"): "for 2h", "about 2h" are
+# durations.
+_HOUR_AT = re.compile(
+    r"\b(?:at|um|gegen|à|às|vers|las|alle|ore|om|v|ve|la|ora|klo|kl\.?)[ \t]*\Z", re.I
+)
+_AFTERNOON = re.compile(
+    r"[Pp]|.*(?:afternoon|evening|tonight|tarde|noche|noite|soir|après|sera|notte"
+    r"|pomeriggio)"
+).match
 _JOIN_BEFORE = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|klo|alle(?:[ \t]+ore)?|o|om|v|ve|,)?"
     r"[ \t,]*\Z",
@@ -55,7 +78,7 @@ _JOIN_AFTER = re.compile(r"\A[ \t,]*(?:on|am|le|el|il|op|den)?[ \t,]*\Z", re.I)
 _SHARED_ZONE = re.compile(r"\A[ \t]*(?:and|und|et|y|e|to|till|until|bis|-|–)[ \t]*\Z")
 _PREPOSITION = re.compile(
     r"(?:\b(?:at|um|à|las|kl\.?|klo|ore|o|om|since|from|between|and|until|till|to"
-    r"|by|seit|ab|bis|vers|desde|dalle|alle|às|v|ve)|@|\()[ \t]*\Z",
+    r"|by|seit|ab|bis|vers|desde|dalle|alle|às|v|ve|la|ora)|@|\()[ \t]*\Z",
     re.I,
 )
 MAX_TIMES = 40
@@ -135,12 +158,15 @@ def times_in(
     # colon have none, and need neither a plan nor a look for dates. A line
     # without one may write "22h10" or "klo 14.25" (a line with one is read
     # as it is: log lines, which are most lines, pay no more).
+    clocked = True
     if ":" not in line or not _CLOCK_HINT(line):
-        if not hours_hint(line):
-            return [], 0
-        line = colons(line)
-        if not _CLOCK_HINT(line):
-            return [], 0
+        clocked = False
+        if hours_hint(line):
+            line = colons(line)
+            clocked = _CLOCK_HINT(line) is not None
+    pattern = _TIME_OR_HOUR if hour_only_hint(line) else _TIME
+    if not clocked and pattern is _TIME:
+        return [], 0
     if clock.date is not None and _RELATIVE_DAY(line.lower()):
         # "this morning at 08:45": the mail's day, not the part's date.
         clock = clock._replace(date=None)
@@ -150,7 +176,7 @@ def times_in(
     if "/" in line:
         line = _APACHE_COLON.sub(r"\1 ", line)
     if len(line) > _PLANNED or not has_digit(line):
-        plan, dates = _plan(line, limit)
+        plan, dates = _plan(line, limit, pattern)
         return _stamps(line, plan, clock, dates) or [], plan.skipped
     key = (shape(line), limit)
     known = _PLANS.get(key)
@@ -158,7 +184,7 @@ def times_in(
         stamps = _stamps(line, known, clock)
         if stamps is not None:
             return stamps, known.skipped
-    plan, dates = _plan(line, limit)
+    plan, dates = _plan(line, limit, pattern)
     if plan.reusable:
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()  # bounded; the next lines make it again
@@ -204,9 +230,9 @@ _CLOCK_GROUPS = tuple(_TIME.groupindex[name] for name in ("h", "m", "s", "ampm")
 _ZONE_GROUPS = tuple(_TIME.groupindex[name] for name in ("zone", "shift", "offset"))
 
 
-def _plan(line: str, limit: int) -> tuple[_Plan, list]:
+def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]:
     """The plan of `line`, and the date of each of its date candidates."""
-    times, skipped = _clock_times(line, limit)
+    times, skipped = _clock_times(line, limit, pattern)
     if not times:
         return _Plan([], [], [], skipped, True), []
     # A date joins a time when it stands before it or up to 20 characters
@@ -232,7 +258,7 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
             _Run(
                 start,
                 match.end(),
-                _spans(match, _CLOCK_GROUPS),
+                _clock_spans(match),
                 zone,
                 index if own else None if shared is None else index + 1 + shared,
                 _date_for(line, match, dates),
@@ -250,6 +276,13 @@ def _plan(line: str, limit: int) -> tuple[_Plan, list]:
     for item in found:
         ymds[item[3]] = item[2]
     return plan, ymds
+
+
+def _clock_spans(match: re.Match[str]) -> tuple[Span, Span, Span, Span]:
+    hour, minute, second, ampm = _spans(match, _CLOCK_GROUPS)
+    if ampm[0] < 0 and match["part"]:
+        ampm = match.span("part")  # "at 9 this morning": the part is its AM/PM
+    return hour, minute, second, ampm
 
 
 def _is_duration(line: str, previous: re.Match[str], match: re.Match[str]) -> bool:
@@ -388,20 +421,25 @@ _YEAR_HINT = re.compile(r"\d\d\d\d").search
 
 
 def _hms(hour, minute, second, ampm) -> tuple[int, int, int] | None:
-    h, m, s = int(hour), int(minute), int(second or 0)
+    h, m, s = int(hour), int(minute or 0), int(second or 0)
     if ampm:
-        h = h % 12 + (12 if ampm.lower() == "p" else 0)
+        # "p" of PM, or the part of the day: "tonight", "de la tarde".
+        h = h % 12 + (12 if _AFTERNOON(ampm) else 0)
     if h > 23 or m > 59 or s > 59:
         return None
     return h, m, s
 
 
-def _clock_times(line: str, limit: int) -> tuple[list[re.Match[str]], int]:
+def _clock_times(
+    line: str, limit: int, pattern: re.Pattern[str]
+) -> tuple[list[re.Match[str]], int]:
     times: list[re.Match[str]] = []
     skipped = 0
-    for match in _TIME.finditer(line):
+    for match in pattern.finditer(line):
         if match.start() >= limit:
             break
+        if match["m"] is None and not _hour_only(line, match):
+            continue
         # A line with this many times is a dump, not a log: count, not read.
         if len(times) >= MAX_TIMES:
             skipped += 1
@@ -488,6 +526,13 @@ def _date_for(line, match, dates: Dates) -> int | None:
     if near and _JOIN_AFTER.match(line[match.end() : after[0]]):
         return after[3]
     return before[3] if before else None
+
+
+def _hour_only(line: str, match: re.Match[str]) -> bool:
+    """Whether an hour without minutes is a time: with AM/PM, or after "at"."""
+    if match["ampm"]:
+        return True
+    return _HOUR_AT.search(line, max(0, match.start() - 12), match.start()) is not None
 
 
 def _plausible_bare(line: str, match: re.Match[str]) -> bool:
