@@ -96,6 +96,15 @@ def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
     mail.date = as_utc(parsed.date) if parsed.date else None
     mail.event_at = _event_at(parsed, mail)
     mail.defects = list(parsed.defects)[:50]
+    mail.attachments = [
+        {
+            "part": a.part,
+            "name": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+        }
+        for a in parsed.attachments[:100]
+    ]
 
 
 def _event_at(parsed: ParsedMail, mail: Mail) -> dt.datetime:

@@ -216,6 +216,15 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
         )
         # A sender's subject may be 200 kB: `show --json` has it whole.
         lines.append(f"      {compose.short_subject(mail['subject'] or '')}")
+        for attachment in mail.get("attachments", [])[:10]:
+            name = compose.short_subject(attachment["name"])
+            lines.append(
+                f"      attachment: {name} ({attachment['content_type']},"
+                f" {attachment['size']} bytes)"
+            )
+        if len(mail.get("attachments", [])) > 10:
+            more = len(mail["attachments"]) - 10
+            lines.append(f"      ... {more} more attachments (show --json lists all)")
     return lines
 
 

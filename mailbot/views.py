@@ -156,6 +156,8 @@ def _messages(session: Session, family: list[int]) -> list[dict[str, Any]]:
             "tlp": mail.tlp,
             "flags": list(mail.flags or []),
             "state": mail.state,
+            "attachments": list(mail.attachments or []),
+            "defects": list(mail.defects or []),
         }
         for mail in rows
     ]

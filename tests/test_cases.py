@@ -195,3 +195,34 @@ def test_br19_reused_message_id_is_not_a_duplicate(cases_dir: Path, state: State
     assert outcome.result == "duplicate"
     status = views.status(state.app, service.last_poll(state.app))
     assert status["duplicates"] == 1
+
+
+def test_br11_odd_attachments_are_listed_and_read(
+    cases_dir: Path, state: State
+) -> None:
+    # An RFC 2231 name undecodable as its declared us-ascii, an attachment
+    # without a name, an encoded-word inside a quoted parameter: the mail
+    # opens its own incident, and `show` lists the three attachments it
+    # carries and the values read from them.
+    _at(state.app, "2026-12-04T10:20:00")
+    tag = _feed(state.app, _case(cases_dir, "BR-11.eml", state))
+    assert tag is not None and tag != TAG
+    shown = views.show(state.app, tag)
+    assert shown is not None
+    (message,) = [m for m in shown["messages"] if m["direction"] == "in"]
+    listed = [(a["name"], a["content_type"]) for a in message["attachments"]]
+    assert len(listed) == 3, listed
+    assert "Netzbl" in listed[0][0] and listed[0][0].endswith("cke Liste.csv")
+    assert listed[0][1] == "text/csv"
+    assert listed[1] == ("attachment-2.bin", "application/octet-stream")
+    assert listed[2] == ("Bericht über Vorfall.txt", "text/plain")
+    values = {v for values in shown["fields"].values() for v in values}
+    assert {
+        "192.0.2.5", "198.51.100.17", "203.0.113.10", "2001:db8:4a::25",
+        "CVE-2026-31337", "2026-12-04T10:00:00Z", "2026-12-04T10:02:13Z",
+        "2026-12-04T10:05:00Z",
+    } <= values  # fmt: skip
+    from mailbot import summary
+
+    text = summary.summary_text(shown)
+    assert "attachment: Bericht über Vorfall.txt (text/plain," in text

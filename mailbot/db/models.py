@@ -89,6 +89,9 @@ class Mail(Base):
     )
     site: Mapped[str | None] = mapped_column(String(100))
     defects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What the raw bytes carry as attachments: part, name, content type,
+    # size (None for mails recorded before this was listed).
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     stage: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
