@@ -17,7 +17,7 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import Mail, Outbox
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import MailbotError, UsageError
 
 # What `list` shows: everything but the mail delivered.
 UNDELIVERED = ("pending", "sending", "held", "uncertain", "failed")
@@ -73,13 +73,20 @@ def command(args: argparse.Namespace) -> int:
     from mailbot.commands import app_from
 
     if args.action == "settle" and (args.id is None or args.outcome is None):
-        raise ConfigError("ID", "outbox settle needs the ID `outbox` lists and "
-                          "`arrived` or `resend`")  # fmt: skip
+        raise UsageError("settle", "give the ID `mailbot outbox` lists and "
+                         "`arrived` or `resend`")  # fmt: skip
     app = app_from(args)
     try:
         if args.action == "settle":
             state = settle(app, args.id, args.outcome)
-            print(f"outbox row {args.id} is now {state}")
+            if state == "pending":
+                print(
+                    f"outbox row {args.id} is pending again: the running daemon"
+                    " sends it within its outbox interval, or the next"
+                    " `mailbot poll` or `mailbot sweep` does"
+                )
+            else:
+                print(f"outbox row {args.id} is now {state}")
             return 0
         rows = undelivered(app)
     finally:

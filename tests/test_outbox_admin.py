@@ -45,8 +45,16 @@ def test_an_uncertain_delivery_is_settled_by_a_person(
     )
     with pytest.raises(MailbotError, match="is not uncertain"):
         settle(app, row["id"] + 1, "arrived")
-    state = settle(app, row["id"], outcome)
-    assert state == {"arrived": "sent", "resend": "pending"}[outcome]
+    now = NOW.isoformat()
+    done = run_cli(
+        cli_env(app), "--now", now, "outbox", "settle", str(row["id"]), outcome
+    )
+    assert done.returncode == 0, done.stderr
+    # A resent mail waits for the next send: the operator is told when.
+    told = {"arrived": "is now sent", "resend": "is pending again"}[outcome]
+    assert told in done.stdout
+    if outcome == "resend":
+        assert "mailbot poll" in done.stdout
     deliver_due(app)
     with app.db.transaction() as session:
         final = session.get(Outbox, row["id"])
@@ -73,3 +81,13 @@ def test_the_outbox_listing_has_a_header(tmp_path: Path, database_url: str) -> N
     head, row = done.stdout.splitlines()
     assert head.split()[:5] == ["ID", "STATE", "QUEUED", "PURPOSE", "RECIPIENTS"]
     assert row.split()[1:4] == ["pending", "2026-12-04T09:00:00Z", "acknowledgement"]
+
+
+def test_settle_without_its_arguments_is_a_usage_error(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    done = run_cli(cli_env(app), "outbox", "settle")
+    assert done.returncode == 2
+    assert done.stderr.startswith("mailbot outbox: settle: give the ID")
+    app.close()
