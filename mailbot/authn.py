@@ -67,19 +67,19 @@ def _dkim_signer(props: dict[str, str]) -> str:
     return _domain(props.get("header.d") or props.get("header.i", ""))
 
 
-def _contradicted(method: str, results: list[Result], from_domain: str) -> bool:
-    """Whether our own headers deny what a pass of `method` would claim."""
+def _contradicted(method: str, results: list[Result], from_domain: str) -> str | None:
+    """What in our own headers denies what a pass of `method` would claim."""
     for name, result, props in results:
         dmarc_for = _domain(props.get("header.from", from_domain))
         if name == "dmarc" and result != "pass" and dmarc_for == from_domain:
-            return True
+            return f"our MTA found DMARC {result} for {from_domain}"
         if name != method or result == "pass":
             continue
         # No signature at all, a failing signature of the From domain, or a
         # second SPF verdict that is not a pass: one of the headers is not ours.
         if method == "spf" or result == "none" or _dkim_signer(props) == from_domain:
-            return True
-    return False
+            return f"our MTA's {method} results contradict each other"
+    return None
 
 
 def _passes(method: str, props: dict[str, str], from_domain: str) -> bool:
@@ -104,10 +104,9 @@ def verify_sender(
         return Verdict(False, "not authenticated by our MTA")
     for method, result, props in results:
         if result == "pass" and _passes(method, props, from_domain):
-            if _contradicted(method, results, from_domain):
-                return Verdict(
-                    False, f"our MTA's {method} results contradict each other"
-                )
+            denied = _contradicted(method, results, from_domain)
+            if denied:
+                return Verdict(False, denied)
             return Verdict(True, method)
     return Verdict(False, "no passing result for " + from_domain)
 

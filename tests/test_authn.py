@@ -65,7 +65,7 @@ pytest_plugins = ("test_csirt_env",)
                 f"{MX}; spf=pass smtp.mailfrom=csirt.example.org",
             ],
             False,
-            "contradict",
+            "our MTA found DMARC fail for csirt.example.org",
         ),
     ],
 )
