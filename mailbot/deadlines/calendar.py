@@ -244,10 +244,10 @@ class WorkingCalendar:
         self._public: dict[int, frozenset[dt.date]] = {}
         self._windows: dict[dt.date, tuple[dt.datetime, dt.datetime] | None] = {}
         # Fail at construction, not at the first holiday lookup of a sweep
-        # (the table itself: on a weekend no lookup would reach it).
+        # (the table itself: on a weekend no lookup would reach it). Of no
+        # year: the country is checked without reading today's date.
         if self.country is not None:
-            year = dt.date.today().year
-            self._public[year] = _setting("country", self._holiday_table, year)
+            _setting("country", self._holiday_table, None)
 
     @classmethod
     def for_site(cls, site: Site) -> WorkingCalendar:
@@ -287,7 +287,7 @@ class WorkingCalendar:
             )
         return closes - opens
 
-    def _holiday_table(self, year: int) -> frozenset[dt.date]:
+    def _holiday_table(self, year: int | None) -> frozenset[dt.date]:
         assert self.country is not None
         try:
             table = holidays.country_holidays(
