@@ -1001,6 +1001,11 @@ def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
         ("Uzel jsme dnes v 7:45 odpojili od sítě.", "isolated_at"),
         ("Serverul a fost izolat la 01:30 UTC.", "isolated_at"),
         ("We took a memory dump at 09:40 UTC.", "evidence"),
+        # "We found" is discovery, as "we noticed" is; a flag is an alert.
+        ("We found the web shell at 09:10 UTC.", "discovered_at"),
+        ("At 09:00 UTC we found nothing unusual.", "evidence"),
+        ("At 09:00 UTC we noticed no logins.", "evidence"),
+        ("Our monitoring flagged the API calls at 22:00 UTC.", "discovered_at"),
         ("The user logged off at 09:40 UTC.", "evidence"),
     ],
 )

@@ -43,8 +43,8 @@ KNOWN_MISSES = {
     "in reports_heldout h20's ('shut down'), and 'alerta' names the time; "
     "Spanish 'imagen', 'dio la alerta' no free-text words",
     "q07-jo-english-apple-mail": "'user interface' is no entry-point word",
-    "q08-ie-relative-times": "'we found' is no discovery (9:00 takes 'took "
-    "offline'); an access log's client is not named as the attacker",
+    "q08-ie-relative-times": "a WAF flag 'nobody looked at' is read as the "
+    "discovery; an access log's client is not named as the attacker",
     "q09-de-inline-nested": "a login node that ran the scanner is read as an "
     "entry point (labelled affected)",
     "q10-nl-template-defanged": "'shut down' is isolation in its label and "

@@ -89,7 +89,9 @@ _REINSTALLED = (
 )
 _FACTS = {
     "discovered_at": (
-        r"discovered|detected|detection|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted)"
+        r"discovered|detected|detection"
+        r"|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted|found)"
+        r"(?![ \t]+(?:nothing|no[ \t]))"
         r"|(?:told|informed|notified)[ \t]+us|reported[ \t]+to[ \t]+us|" + _DISCOVERED
     ),
     # An alert is discovery when a sentence tells it ("the alert fired at
@@ -98,6 +100,7 @@ _FACTS = {
     # from the IDS" in a timeline, a SIEM's "03:15 Alert: ..."): no fact.
     "alert": (
         r"alert(?:ed|s)?|alarm(?:ed|s)?|alerte|alerta|allerta|allarme|melding|larm"
+        r"|flagged"
     ),
     "isolated_at": (
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
@@ -140,6 +143,7 @@ _FACT_HINT = re.compile(
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
     r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
+    r"|found|flagged"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text
