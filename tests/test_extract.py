@@ -120,7 +120,8 @@ def test_defanged_forms_are_found_in_any_case() -> None:
     # The pattern spells its cases out; IGNORECASE finds the same, "ſ" too.
     reference = re.compile(
         r"\[\.\]|\(\.\)|\{\.\}|[ \t]?[\[({]dot[\])}][ \t]?|\[:\]|\[://\]|\[/\]"
-        r"|(?<![A-Za-z])h[xX]{2}p(?=s?(?:\[?:|://))|(?<![A-Za-z])fxp(?=s?://)",
+        r"|(?<![A-Za-z])h[xX]{2}p(?=s?(?:\[?:|://))|(?<![A-Za-z])fxp(?=s?://)"
+        r"|\[@\]|\(@\)|\{@\}|(?<=\w)(?:\[at\]|\(at\))",
         re.IGNORECASE,
     )
     rng = random.Random(5)
@@ -128,7 +129,8 @@ def test_defanged_forms_are_found_in_any_case() -> None:
               "FXP://", "\u017fhxxp://", "\u0130fxp://", "\u212ahxxp[:]", "[.]",
               "ahxxp://", "[://]", "[/]", "(.)", "{.}", "\t[dot]\t", "fxps://",
               "hXxP:", "a", " ", "\t", "h", "F", "x", "p", "[", "{",
-              "dot]"]  # fmt: skip
+              "dot]", "[@]", "(@)", "{@}", "[at]", "(AT)", "[aT)", "{at}",
+              "at]"]  # fmt: skip
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 9)))
         expected = [m.span() for m in reference.finditer(text)]
@@ -374,6 +376,14 @@ def test_mail_addresses_and_ignored_names_are_never_hosts() -> None:
         " mx.csirt.example.org (192.0.2.250) relayed it from 203.0.113.5."
     )
     assert found == {("attacker_ips", "203.0.113.5")}
+
+
+@pytest.mark.parametrize("at", ["[@]", "(@)", "{@}", "[at]", "(AT)"])
+def test_a_defanged_mail_address_is_no_host(at: str) -> None:
+    # The fifth held-out set: "helpdesk[@]badnet.example.com" gave the
+    # domain as an attacker host.
+    found = values(f"The phishing mail came from helpdesk{at}badnet.example.com.")
+    assert found == set()
 
 
 ROE = "/DC=org/DC=example/OU=People/CN=John Roe 5678"

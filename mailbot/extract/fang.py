@@ -17,16 +17,21 @@ _DEFANGED = re.compile(
     r"\[\.\]|\(\.\)|\{\.\}"
     rf"| [\[({{]{_DOT}|\t[\[({{]{_DOT}|\[{_DOT}|\({_DOT}|\{{{_DOT}"
     r"|\[:\]|\[://\]|\[/\]"
+    # A mail address: "helpdesk[@]example.net", "helpdesk[at]example.net".
+    r"|\[@\]|\(@\)|\{@\}"
+    + "".join(
+        rf"|{o}(?<=\w{o})[aA][tT]{c}" for o, c in (("\\[", "\\]"), ("\\(", "\\)"))
+    )
     + "".join(
         rf"|{h}(?<![{_LETTER}]{h})[xX]{{2}}[pP](?=[sS\u017f]?(?:\[?:|://))"
         for h in "hH"
     )
     + "".join(rf"|{f}(?<![{_LETTER}]{f})[xX][pP](?=[sS\u017f]?://)" for f in "fF")
 )
-# Every form has a bracket before ".", ":", "/" or "dot]", or "xxp" or "fxp"
+# Every form has a bracket before ".", ":", "/", "@", "dot]" or "at]", or "xxp" or "fxp"
 # in some case: two patterns that start with a rare character (so the regex
 # engine skips to it) rule out most text at once.
-_BRACKET_HINT = re.compile(r"[\[({](?:[.:/]|(?i:dot)[\])}])")
+_BRACKET_HINT = re.compile(r"[\[({](?:[.:/@]|(?i:dot|at)[\])}])")
 _XP_HINT = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
 _HINTS = (_BRACKET_HINT.search, _XP_HINT.search)
 
@@ -38,7 +43,9 @@ def _replacement(match: re.Match[str]) -> str:
     if text == "fxp":
         return "ftp"
     inner = text.strip("[](){}")
-    return {"dot": ".", ":": ":", "://": "://", "/": "/"}.get(inner, ".")
+    return {"dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at": "@"}.get(
+        inner, "."
+    )
 
 
 def may_be_defanged(text: str) -> bool:
