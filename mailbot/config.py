@@ -7,13 +7,16 @@ raises ConfigError naming the key; the command line turns that into exit 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailbot.address import address_problem
+from mailbot.config_env import Texts, apply_environment, nearest
 from mailbot.errors import ConfigError
 
 TLS_MODES = ("ssl", "starttls", "none")
@@ -189,7 +192,10 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
     _check_sections(data)
-    data = _apply_environment(data, os.environ if environ is None else environ)
+    data, texts = apply_environment(
+        data, os.environ if environ is None else environ, _KNOWN_SECTIONS
+    )
+    _check_sections(data)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
     if path is None and "address" not in data.get("mailbot", {}):
         # Nothing configured at all: say where a configuration is looked for.
@@ -199,7 +205,7 @@ def load_settings(
             f" put a mailbot.toml in {Path.cwd()} (config.example.toml lists"
             " every key)",
         )
-    return _build(data, base_dir)
+    return _build(data, base_dir, texts)
 
 
 # Sections read by the modules they configure, not by a builder here.
@@ -209,53 +215,48 @@ _OTHER_SECTIONS = {"rules": None, "chase": None, "templates": ("directory",)}
 def _check_sections(data: Mapping[str, Any]) -> None:
     """A typo in a section's name is an error, not a setting silently lost."""
     for name, value in data.items():
-        if name not in _SECTION_BUILDERS and name not in _OTHER_SECTIONS:
-            raise ConfigError(name, "is no section of mailbot's (config.example.toml)")
+        if name not in _KNOWN_SECTIONS:
+            raise ConfigError(
+                name,
+                f"is no section of mailbot's{nearest(name, _KNOWN_SECTIONS)}"
+                " (config.example.toml lists them)",
+            )
         keys = _OTHER_SECTIONS.get(name)
         if keys and isinstance(value, dict) and (unknown := set(value) - set(keys)):
-            raise ConfigError(f"{name}.{sorted(unknown)[0]}", "is no key of mailbot's")
-
-
-def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict:
-    """Overlay MAILBOT_<SECTION>_<KEY> variables; values are TOML or text."""
-    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    for name, text in environ.items():
-        if not name.startswith("MAILBOT_") or name in ("MAILBOT_CONFIG", "MAILBOT_NOW"):
-            continue
-        section, _, key = name[len("MAILBOT_") :].lower().partition("_")
-        if not key:
-            continue
-        merged.setdefault(section, {})[key] = _env_value(text)
-    return merged
-
-
-def _env_value(text: str) -> Any:
-    # A variable may hold a TOML value (a number, a list); anything that is
-    # not one is taken as a plain string, so passwords need no quoting.
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+            word = sorted(unknown)[0]
+            raise ConfigError(
+                f"{name}.{word}", f"is no key of mailbot's{nearest(word, keys)}"
+            )
 
 
 class _Section:
     """Typed reads from one section, each error naming `section.key`."""
 
-    def __init__(self, data: Mapping[str, Any], name: str, base_dir: Path) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], name: str, base_dir: Path, texts: Texts
+    ) -> None:
         value = data.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(name, "must be a table like [" + name + "]")
         self.values = value
         self.name = name
         self.base_dir = base_dir
+        # The environment's text of each key it set, for keys read as strings.
+        self.texts = texts.get(name, {})
         self.read: set[str] = set()
 
     def check_unread(self) -> None:
         """Every key given was read: a misspelt one would be silently lost."""
         for key in sorted(set(self.values) - self.read):
+            origin = f" (set by {self.variable(key)})" if key in self.texts else ""
             raise ConfigError(
-                self.key(key), "is no key of mailbot's (config.example.toml lists them)"
+                self.key(key),
+                f"is no key of mailbot's{nearest(key, self.read)}{origin};"
+                " config.example.toml lists them",
             )
+
+    def variable(self, key: str) -> str:
+        return f"MAILBOT_{self.name.upper()}_{key.upper()}"
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
@@ -264,6 +265,9 @@ class _Section:
         value = self._secret(key)
         if value is None:
             return default
+        if kind is str and not isinstance(value, str) and key in self.texts:
+            # MAILBOT_IMAP_PASSWORD=12345 is a password, not a number.
+            value = self.texts[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if kind is tuple:
@@ -271,15 +275,50 @@ class _Section:
             if not isinstance(value, list) or not all(
                 isinstance(v, str) for v in value
             ):
-                raise ConfigError(self.key(key), "must be a list of strings")
+                raise ConfigError(
+                    self.key(key), "must be a list of strings; " + self.list_hint(key)
+                )
             value = tuple(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(self.key(key), f"must be {_KIND_NAMES[kind]}")
+            # The value itself is not shown: it may be a password.
+            hint = f' (in quotes: {key} = "...")' if kind is str else ""
+            raise ConfigError(self.key(key), f"must be {_KIND_NAMES[kind]}{hint}")
         if check is not None:
             problem = check(value)
             if problem:
                 raise ConfigError(self.key(key), problem)
         return value
+
+    def list_hint(self, key: str, items: Sequence[str] = ("a", "b")) -> str:
+        """How to write a list of this key, in the file and in the environment."""
+        listed = ", ".join(f'"{item}"' for item in items)
+        return (
+            f"write a list as {key} = [{listed}] in the file, or"
+            f" {self.variable(key)}='[{listed}]' in the environment"
+        )
+
+    def addresses(self, key: str) -> tuple[str, ...]:
+        """A list of mail addresses, each one plain addr-spec, lower case."""
+        values = self.get(key, tuple, ())
+        for value in values:
+            if problem := address_problem(value):
+                parts = tuple(p for p in re.split(r"[\s,;]+", value) if p)
+                example = parts if len(parts) > 1 else ("a@x.example", "b@y.example")
+                raise ConfigError(
+                    self.key(key),
+                    f"{value!r} is not one mail address: it {problem}; "
+                    + self.list_hint(key, example[:2]),
+                )
+        return tuple(v.lower() for v in values)
+
+    def address(self, key: str, default: str | None) -> str | None:
+        """One mail address, plain addr-spec, lower case."""
+        value = self.get(key, str, default)
+        if not value:
+            return None  # "" says: none
+        if problem := _address(value):
+            raise ConfigError(self.key(key), problem)
+        return value.lower()
 
     def required(self, key: str) -> str:
         value = self.get(key, str, None)
@@ -336,11 +375,16 @@ def _zone(value: str) -> str | None:
 
 
 def _address(value: str) -> str | None:
-    return None if "@" in value.strip("@") else f"{value!r} is no mail address"
+    problem = address_problem(value)
+    if problem is None:
+        return None
+    return (
+        f"{value!r} is not one mail address: it {problem}; give one, like a@x.example"
+    )
 
 
-def _build(data: Mapping[str, Any], base_dir: Path) -> Settings:
-    sections = {n: _Section(data, n, base_dir) for n in _SECTION_BUILDERS}
+def _build(data: Mapping[str, Any], base_dir: Path, texts: Texts) -> Settings:
+    sections = {n: _Section(data, n, base_dir, texts) for n in _SECTION_BUILDERS}
     built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
     for section in sections.values():
         section.check_unread()
@@ -359,7 +403,7 @@ def _mailbot(s: _Section) -> MailbotSettings:
         address=address.lower(),
         tag_prefix=s.get("tag_prefix", str, "EGI", prefix_ok).upper(),
         timezone=s.get("timezone", str, "Europe/Amsterdam", _zone),
-        aliases=tuple(a.lower() for a in s.get("aliases", tuple, ())),
+        aliases=s.addresses("aliases"),
     )
 
 
@@ -445,14 +489,10 @@ def _smtp(s: _Section) -> SmtpSettings:
 
 
 def _csirt(s: _Section) -> CsirtSettings:
-    members = s.get("members", tuple, ())
-    for member in members:
-        if problem := _address(member):
-            raise ConfigError(s.key("members"), problem)
     return CsirtSettings(
-        members=tuple(m.lower() for m in members),
+        members=s.addresses("members"),
         authserv_ids=tuple(a.lower() for a in s.get("authserv_ids", tuple, ())),
-        duty_address=s.get("duty_address", str, None, _address),
+        duty_address=s.address("duty_address", None),
     )
 
 
@@ -543,3 +583,5 @@ _SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
     "brake": _brake,
     "intake": _intake,
 }
+
+_KNOWN_SECTIONS = frozenset(_SECTION_BUILDERS) | frozenset(_OTHER_SECTIONS)

@@ -1,0 +1,102 @@
+"""MAILBOT_<SECTION>_<KEY> variables: which are keys, and what their text means.
+
+A variable whose section mailbot does not know is an error, as a misspelt
+section in the file is: a typo in a password's variable would otherwise
+leave the old password in use with no word said. The few MAILBOT_ variables
+that are no key are listed here and in README.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mailbot.errors import ConfigError
+
+PREFIX = "MAILBOT_"
+
+# Variables read by name, not as a key: the command line's own, and the test
+# suite's (its command-line tests run mailbot with the suite's environment).
+NOT_KEYS = frozenset(
+    {
+        "MAILBOT_CONFIG",
+        "MAILBOT_NOW",
+        "MAILBOT_LOG_LEVEL",
+        "MAILBOT_LOG_FORMAT",
+        "MAILBOT_TEST_DATABASE",
+        "MAILBOT_CRASH_SEED",
+        "MAILBOT_MUTATIONS",
+        "MAILBOT_MUTATION_SEED",
+    }
+)
+
+# Per section, per key: the variable's own text, for keys read as strings.
+Texts = dict[str, dict[str, str]]
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to `word` (a typo's likely intent), or None."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def nearest(word: str, choices: Iterable[str]) -> str:
+    """'; did you mean X?' for the choice closest to `word`, or ''."""
+    choice = closest(word, choices)
+    return f"; did you mean {choice}?" if choice else ""
+
+
+def apply_environment(
+    data: Mapping[str, Any], environ: Mapping[str, str], sections: Iterable[str]
+) -> tuple[dict[str, Any], Texts]:
+    """`data` overlaid with the variables' values, and the variables' texts."""
+    known = sorted(sections)
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    texts: Texts = {}
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name in NOT_KEYS:
+            continue
+        section, key = _section_and_key(name, known)
+        merged.setdefault(section, {})
+        if not isinstance(merged[section], dict):
+            raise ConfigError(section, f"is a table, not a value ({name} sets a key)")
+        merged[section][key] = value_of(environ[name])
+        texts.setdefault(section, {})[key] = environ[name]
+    return merged, texts
+
+
+def _section_and_key(name: str, known: list[str]) -> tuple[str, str]:
+    section, _, key = name[len(PREFIX) :].lower().partition("_")
+    if section in known and key:
+        return section, key
+    if section in known:
+        problem = f"names no key; write MAILBOT_{section.upper()}_<KEY>"
+    else:
+        guess = closest(section, known)
+        fixed = f"{PREFIX}{(guess or '').upper()}_{key.upper()}"
+        suggestion = f"; did you mean {fixed}?" if guess else ""
+        problem = (
+            f"{section.upper() or '(empty)'} is no section of mailbot's{suggestion}"
+        )
+    raise ConfigError(
+        name,
+        f"{problem} (MAILBOT_<SECTION>_<KEY> sets a key of config.example.toml;"
+        f" the other MAILBOT_ variables are {', '.join(sorted(NOT_KEYS))})",
+    )
+
+
+def value_of(text: str) -> Any:
+    """A variable's TOML value (a number, a list, "a string"), else its text.
+
+    Anything that is not TOML is taken as a plain string, so a password
+    needs no quoting; a key read as a string takes the text even where it
+    looks like a number (see `Texts`).
+    """
+    try:
+        parsed = tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    # Lines after a value would be read as more keys: such text is text.
+    return parsed["v"] if len(parsed) == 1 else text

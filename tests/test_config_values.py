@@ -1,0 +1,221 @@
+"""Configured values as an operator writes them: addresses, variables, strings.
+
+Every refused value exits with status 2 and one line naming the key (or the
+variable) and saying how to write it; the command-line tests run mailbot as
+a process, since the exit status is the contract.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from opsenv import run_cli
+
+from mailbot.address import address_problem
+from mailbot.config import load_settings
+from mailbot.config_env import NOT_KEYS
+from mailbot.errors import ConfigError
+
+BASE = {
+    "MAILBOT_MAILBOT_ADDRESS": "abuse@csirt.example.org",
+    "MAILBOT_SOURCE_KIND": "maildir",
+    "MAILBOT_SMTP_KIND": "maildir",
+}
+
+
+def mailbot(
+    tmp_path: Path, extra: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`mailbot ARGS` as a process, configured by BASE and `extra` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+    env |= BASE | {"MAILBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"} | extra
+    return run_cli(env, *args, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "alice@csirt.example.org",
+        "a.b+tag@x-y.example",
+        "root@localhost",
+        "o'hara@ie.example",
+    ],
+)
+def test_plain_addresses_pass(value: str) -> None:
+    assert address_problem(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("alice@x,bob@y", "comma"),
+        ("alice@x.org; bob@y.org", "comma"),
+        ("alice@x.org bob@y.org", "space"),
+        ("abuse@x.org\nBcc: z@w.org", "control character"),
+        ("abuse@x.org\r", "control character"),
+        ("Alice <alice@x.org>", "display name"),
+        ('"a b"@x.org', "display name"),
+        ("admin at site-a", "space"),
+        ("no-at-sign.example.org", "one @"),
+        ("a@b@c.org", "one @"),
+        ("@x.org", "one @"),
+        ("alice@", "domain"),
+        ("alice@-x.org", "domain"),
+        ("alice@x..org", "domain"),
+        ("a..b@x.org", "plain name"),
+        ("élise@x.org", "ASCII"),
+    ],
+)
+def test_what_is_not_one_address(value: str, said: str) -> None:
+    problem = address_problem(value)
+    assert problem is not None and said in problem
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("MAILBOT_CSIRT_MEMBERS", "alice@x.org,bob@y.org", "csirt.members"),
+        ("MAILBOT_CSIRT_MEMBERS", "alice@x.org bob@y.org", "csirt.members"),
+        ("MAILBOT_CSIRT_MEMBERS", '["alice@x.org", "bob @y.org"]', "csirt.members"),
+        ("MAILBOT_MAILBOT_ALIASES", "a@x.org;b@x.org", "mailbot.aliases"),
+        ("MAILBOT_MAILBOT_ADDRESS", "abuse@x.org\nBcc: z@w.org", "mailbot.address"),
+        ("MAILBOT_CSIRT_DUTY_ADDRESS", "Duty <duty@x.org>", "csirt.duty_address"),
+    ],
+)
+def test_every_address_key_takes_one_address(
+    variable: str, value: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, variable: value})
+    assert caught.value.key == key
+    assert "\n" not in str(caught.value)
+
+
+def test_a_list_in_one_string_exits_2_saying_how_to_write_a_list(
+    tmp_path: Path,
+) -> None:
+    done = mailbot(
+        tmp_path, {"MAILBOT_CSIRT_MEMBERS": "alice@x.org,bob@y.org"}, "incidents"
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "mailbot: configuration error: csirt.members: "
+    )
+    assert """MAILBOT_CSIRT_MEMBERS='["alice@x.org", "bob@y.org"]'""" in lines[0]
+    # Written that way, the list is two members.
+    listed = '["alice@x.org", "bob@y.org"]'
+    settings = load_settings(None, {**BASE, "MAILBOT_CSIRT_MEMBERS": listed})
+    assert settings.csirt.members == ("alice@x.org", "bob@y.org")
+    assert (
+        mailbot(tmp_path, {"MAILBOT_CSIRT_MEMBERS": listed}, "incidents").returncode
+        == 0
+    )
+
+
+def test_an_address_with_a_newline_exits_2(tmp_path: Path) -> None:
+    done = mailbot(
+        tmp_path, {"MAILBOT_MAILBOT_ADDRESS": "abuse@x.org\nBcc: z@w.org"}, "incidents"
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mailbot: configuration error: mailbot.address: 'abuse@x.org\\nBcc: z@w.org'"
+        " is not one mail address: it holds a control character (a newline?);"
+        " give one, like a@x.example"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        ("MAILBOT_CSRIT_MEMBERS", "did you mean MAILBOT_CSIRT_MEMBERS?"),
+        ("MAILBOT_IMPA_PASSWORD", "did you mean MAILBOT_IMAP_PASSWORD?"),
+        ("MAILBOT_FOO_BAR", "FOO is no section of mailbot's ("),
+        ("MAILBOT_CSIRT", "names no key; write MAILBOT_CSIRT_<KEY>"),
+    ],
+)
+def test_a_variable_of_no_section_exits_2_naming_it(
+    tmp_path: Path, variable: str, said: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, variable: "alice@x.org"})
+    assert caught.value.key == variable and said in caught.value.problem
+    done = mailbot(tmp_path, {variable: "alice@x.org"}, "incidents")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"mailbot: configuration error: {variable}: "
+    )
+
+
+def test_a_misspelt_key_names_the_nearest() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, "MAILBOT_CSIRT_MEMBRES": '["a@x.org"]'})
+    assert caught.value.key == "csirt.membres"
+    assert (
+        "did you mean members? (set by MAILBOT_CSIRT_MEMBRES)" in caught.value.problem
+    )
+
+
+def test_the_variables_that_are_no_key_are_allowed_and_documented(
+    tmp_path: Path,
+) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(
+        encoding="utf-8"
+    )
+    values = {
+        "MAILBOT_NOW": "2026-12-04T09:00:00Z",
+        "MAILBOT_LOG_LEVEL": "INFO",
+        "MAILBOT_LOG_FORMAT": "text",
+        "MAILBOT_TEST_DATABASE": "sqlite",
+    }
+    extra = {
+        name: values.get(name, "1") for name in NOT_KEYS if name != "MAILBOT_CONFIG"
+    }
+    load_settings(None, {**BASE, **extra, "MAILBOT_CONFIG": "x.toml"})
+    assert mailbot(tmp_path, extra, "incidents").returncode == 0
+    for name in NOT_KEYS:
+        assert f"`{name}`" in readme
+
+
+def test_a_string_key_takes_the_variables_text(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        {
+            **BASE,
+            "MAILBOT_IMAP_PASSWORD": "12345",
+            "MAILBOT_IMAP_USERNAME": "true",
+            "MAILBOT_SMTP_PASSWORD": '"quoted"',
+        },
+    )
+    assert settings.imap.password == "12345"
+    assert settings.imap.username == "true"
+    assert settings.smtp.password == "quoted"
+    # Numbers stay numbers where a number is meant.
+    assert load_settings(None, {**BASE, "MAILBOT_IMAP_PORT": "1143"}).imap.port == 1143
+    done = mailbot(tmp_path, {"MAILBOT_IMAP_PASSWORD": "12345"}, "incidents")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_number_for_a_string_in_the_file_says_to_quote_it(tmp_path: Path) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text("[imap]\npassword = 12345\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, BASE)
+    assert (
+        str(caught.value)
+        == 'imap.password: must be a string (in quotes: password = "...")'
+    )
+    assert "12345" not in str(caught.value)
+
+
+def test_a_list_of_toml_lines_is_one_value() -> None:
+    # A list over several lines is TOML; text followed by more lines is text.
+    members = '[\n  "alice@x.org",\n  "bob@y.org",\n]'
+    settings = load_settings(None, {**BASE, "MAILBOT_CSIRT_MEMBERS": members})
+    assert settings.csirt.members == ("alice@x.org", "bob@y.org")
+    settings = load_settings(None, {**BASE, "MAILBOT_IMAP_PASSWORD": "1\nother = 2"})
+    assert settings.imap.password == "1\nother = 2"
