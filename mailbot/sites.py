@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import tomllib
 import zoneinfo
@@ -10,7 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailbot.address import address_problem
+from mailbot.config_env import nearest
 from mailbot.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -132,20 +137,122 @@ def load_directory(path: Path) -> Directory:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError("sites.file", f"{path} does not exist") from None
+        raise ConfigError(
+            "sites.file",
+            f'{path} does not exist: write it (README, "The sites file"), make'
+            " it from GOCDB with `mailbot sites import FILE...`, or point"
+            " sites.file at yours",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("sites.file", f"{path} is not valid TOML: {exc}") from None
-    return directory_from_dict(data, origin=str(path))
+    directory = directory_from_dict(data, origin=str(path))
+    for first, second in overlapping_networks(directory.sites):
+        log.warning(
+            "site %s: network %s overlaps site %s's %s; an address in both is"
+            " the site's of the smaller network",
+            *first,
+            *second,
+        )
+    return directory
+
+
+# The keys of each kind of entry; any other is refused as a likely typo.
+KEYS = {
+    "ngi": ("name", "security_contacts"),
+    "site": (
+        "name",
+        "ngi",
+        "timezone",
+        "country",
+        "security_contacts",
+        "domains",
+        "networks",
+        "holidays",
+        "working_hours",
+    ),
+    "vo": ("name", "security_contacts"),
+    "ca": ("name", "security_contacts"),
+}
 
 
 def directory_from_dict(data: dict, origin: str = "sites file") -> Directory:
-    ngis = tuple(_ngi(e, f"ngi[{i}]") for i, e in enumerate(data.get("ngi", [])))
-    sites = tuple(_site(e, f"site[{i}]") for i, e in enumerate(data.get("site", [])))
-    vos = tuple(_contactable(e, f"vo[{i}]") for i, e in enumerate(data.get("vo", [])))
-    cas = tuple(_contactable(e, f"ca[{i}]") for i, e in enumerate(data.get("ca", [])))
+    ngis = tuple(_ngi(e, w) for e, w in _entries(data, "ngi"))
+    sites = tuple(_site(e, w) for e, w in _entries(data, "site"))
+    vos = tuple(_contactable(e, w) for e, w in _entries(data, "vo"))
+    cas = tuple(_contactable(e, w) for e, w in _entries(data, "ca"))
     _check_unique("site", [s.name for s in sites])
     _check_unique("ngi", [n.name for n in ngis])
+    _check_ngis_known(sites, ngis)
     return Directory(ngis=ngis, sites=sites, vos=vos, cas=cas)
+
+
+def _entries(data: dict, kind: str) -> Iterable[tuple[dict, str]]:
+    """The entries of one kind, each checked to hold only known keys."""
+    for table in sorted(set(data) - set(KEYS)):
+        raise ConfigError(
+            table,
+            f"is no table of a sites file{nearest(table, KEYS)} (ngi, site, vo, ca)",
+        )
+    entries = data.get(kind, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(kind, f"must be tables written [[{kind}]]")
+    for index, entry in enumerate(entries):
+        where = f"{kind}[{index}]"
+        if isinstance(entry.get("name"), str) and entry["name"].strip():
+            where = f"{kind} {entry['name'].strip()}"
+        for key in sorted(set(entry) - set(KEYS[kind])):
+            raise ConfigError(
+                f"{where}.{key}",
+                f"is no key of a {kind}{nearest(key, KEYS[kind])} (keys:"
+                f" {', '.join(KEYS[kind])})",
+            )
+        yield entry, where
+
+
+def _check_ngis_known(sites: Iterable[Site], ngis: Iterable[Ngi]) -> None:
+    # A site's NGI is who its escalations go to: a misspelt name would
+    # leave them with no recipient and no word said.
+    known = {n.name.lower(): n.name for n in ngis}
+    for site in sites:
+        if site.ngi is not None and site.ngi.lower() not in known:
+            listed = ", ".join(sorted(known.values())) or "none"
+            guess = nearest(site.ngi, known.values())
+            raise ConfigError(
+                f"site {site.name}.ngi",
+                f"{site.ngi!r} is no NGI of this file{guess}"
+                f" (its NGIs: {listed}); add an [[ngi]] entry named {site.ngi}"
+                " (security_contacts may be empty), or correct the name",
+            )
+
+
+def overlapping_networks(
+    sites: Iterable[Site],
+) -> list[tuple[tuple[str, IPNetwork], tuple[str, IPNetwork]]]:
+    """Pairs of (site, network) of two sites whose networks overlap.
+
+    Two CIDR networks overlap only when one holds the other: sorted by
+    first address, widest first, each network's holders are on a stack.
+    """
+    owned = sorted(
+        ((n, s.name) for s in sites for n in s.networks),
+        key=lambda item: (item[0].version, item[0].network_address, item[0].prefixlen),
+    )
+    found: dict[frozenset[str], tuple] = {}
+    holders: list[tuple[IPNetwork, str]] = []
+    for network, site in owned:
+        while holders and not _holds(holders[-1][0], network):
+            holders.pop()
+        for outer, other in holders:
+            if other != site:
+                found.setdefault(
+                    frozenset((site, other)), ((other, outer), (site, network))
+                )
+        holders.append((network, site))
+    return list(found.values())
+
+
+def _holds(outer: IPNetwork, inner: IPNetwork) -> bool:
+    return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def _check_unique(kind: str, names: Iterable[str]) -> None:
@@ -174,23 +281,37 @@ def _list(entry: dict, key: str, where: str) -> tuple[str, ...]:
     )
 
 
+def _contacts(entry: dict, where: str) -> tuple[str, ...]:
+    """Security contacts: each one bare address, as mail headers need."""
+    contacts = _list(entry, "security_contacts", where)
+    given = entry.get("security_contacts", [])
+    # Shown as written: the list above is in lower case.
+    for contact in [given] if isinstance(given, str) else given:
+        if problem := address_problem(contact.strip()):
+            raise ConfigError(
+                f"{where}.security_contacts",
+                f"{contact!r} is not one mail address: it {problem}; write each"
+                ' address as its own string: ["a@x.example", "b@x.example"]',
+            )
+    return contacts
+
+
 def _ngi(entry: dict, where: str) -> Ngi:
     return Ngi(
         name=_text(entry, "name", where),
-        security_contacts=_list(entry, "security_contacts", where),
+        security_contacts=_contacts(entry, where),
     )
 
 
 def _contactable(entry: dict, where: str) -> Contactable:
     return Contactable(
         name=_text(entry, "name", where),
-        security_contacts=_list(entry, "security_contacts", where),
+        security_contacts=_contacts(entry, where),
     )
 
 
 def _site(entry: dict, where: str) -> Site:
     name = _text(entry, "name", where)
-    where = f"site {name}"
     timezone = _text(entry, "timezone", where, default="UTC")
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -208,12 +329,15 @@ def _site(entry: dict, where: str) -> Site:
     if not (isinstance(hours, list) and len(hours) == 2):
         raise ConfigError(f"{where}.working_hours", 'must be like ["09:00", "17:00"]')
     country = entry.get("country")
+    ngi = entry.get("ngi")
+    if ngi is not None and not isinstance(ngi, str):
+        raise ConfigError(f"{where}.ngi", "must be the name of an [[ngi]] entry")
     return Site(
         name=name,
-        ngi=entry.get("ngi"),
+        ngi=ngi.strip() if ngi else None,
         timezone=timezone,
         country=country.upper() if isinstance(country, str) else None,
-        security_contacts=_list(entry, "security_contacts", where),
+        security_contacts=_contacts(entry, where),
         domains=tuple(d.lower().rstrip(".") for d in _list(entry, "domains", where)),
         networks=tuple(networks),
         holidays=_list(entry, "holidays", where),

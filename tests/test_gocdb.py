@@ -41,7 +41,9 @@ def test_sites_and_ngis(sample: dict) -> None:
 
 def test_round_trip_through_the_sites_file(sample: dict) -> None:
     text = render_sites_toml(sample)
-    assert directory_from_dict(tomllib.loads(text)) == directory_from_dict(sample)
+    # The import's own notes ("warnings", "defaulted") are no table of the file.
+    tables = {kind: sample[kind] for kind in ("ngi", "site")}
+    assert directory_from_dict(tomllib.loads(text)) == directory_from_dict(tables)
     directory = directory_from_dict(tomllib.loads(text))
     assert directory.site_by_domain("grid.alpha.example.org").name == "EXAMPLE-ALPHA"
     assert directory.ngi_contacts(directory.site("EXAMPLE-ALPHA")) == (
