@@ -6,12 +6,13 @@ Commands build one App and hand it to the stages; nothing else is global.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
 from mailbot import render
 from mailbot.clock import Clock
@@ -24,7 +25,7 @@ from mailbot.deadlines import (
     chase_policy_from_config,
     rules_from_config,
 )
-from mailbot.errors import MailbotError
+from mailbot.errors import ConfigError, MailbotError
 from mailbot.outage import Outages
 from mailbot.sites import Directory, load_directory
 
@@ -118,9 +119,23 @@ def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -
         app.db.upgrade()
     except (OperationalError, InterfaceError) as exc:
         app.close()
-        said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
         raise MailbotError(
-            f"database.url: cannot use the database ({said}); check [database] "
+            f"database.url: cannot use the database ({_said(exc)}); check [database] "
             "url (host, user, password, path) and that the server is running"
         ) from exc
+    except DatabaseError as exc:
+        app.close()
+        if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_NOTADB:
+            raise
+        # SQLite opens any file; its first statement finds it is no database.
+        raise ConfigError(
+            "database.url",
+            f"{app.db.engine.url.database} is no SQLite database ({_said(exc)}):"
+            " point database.url at mailbot's database, or at a new file",
+        ) from exc
     return app
+
+
+def _said(exc: Exception) -> str:
+    """The driver's first line, without SQLAlchemy's link to its docs."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]

@@ -13,7 +13,7 @@ from mailbot import logs, send, service, views
 from mailbot.app import App, open_app
 from mailbot.cli import clock_from, config_path, print_json
 from mailbot.config import load_settings
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import MailbotError, UsageError
 
 
 def app_from(args: argparse.Namespace, **kwargs: object) -> App:
@@ -194,7 +194,7 @@ def _retry(app: App, args: argparse.Namespace) -> int:
     from mailbot.process import process_stored
 
     if args.id is None:
-        raise ConfigError("ID", "quarantine retry needs the id that `quarantine` lists")
+        raise UsageError("ID", "quarantine retry needs the id that `quarantine` lists")
     with app.db.transaction() as session:
         mail = session.get(Mail, args.id)
         if mail is None or mail.state != "quarantined":

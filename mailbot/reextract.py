@@ -22,7 +22,7 @@ from mailbot import extract, fields, logs, roles
 from mailbot.app import App
 from mailbot.csirt import closure
 from mailbot.db.models import FieldValue, Incident, Mail
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import MailbotError, UsageError
 from mailbot.incidents import by_tag
 from mailbot.parse import parse
 
@@ -118,7 +118,7 @@ def command(args: argparse.Namespace) -> int:
     from mailbot.commands import app_from
 
     if (args.tag is None) == (not args.all):
-        raise ConfigError("TAG", "give one incident's tag, or --all for every one")
+        raise UsageError("TAG", "give one incident's tag, or --all for every one")
     app = app_from(args)
     try:
         result = reextract(app, args.tag)

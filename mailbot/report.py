@@ -270,7 +270,7 @@ def parse_day_or_instant(text: str, key: str, tz: str) -> dt.datetime:
     """`2026-01-01` (local midnight in `tz`) or an ISO 8601 instant with zone."""
     from mailbot.clock import parse_instant
     from mailbot.deadlines.calendar import load_zone, local_to_utc
-    from mailbot.errors import ConfigError
+    from mailbot.errors import UsageError
 
     try:
         day = dt.date.fromisoformat(text.strip())
@@ -278,7 +278,7 @@ def parse_day_or_instant(text: str, key: str, tz: str) -> dt.datetime:
         try:
             return parse_instant(text)
         except ValueError as exc:
-            raise ConfigError(key, f"{exc}; or give a date like 2026-01-01") from None
+            raise UsageError(key, f"{exc}; or give a date like 2026-01-01") from None
     return local_to_utc(dt.datetime.combine(day, dt.time()), load_zone(tz))
 
 
@@ -286,7 +286,7 @@ def report_command(args: Any) -> int:
     """`mailbot report [--since DATE] [--until DATE] [--format text|csv|json]`."""
     from mailbot.cli import print_json
     from mailbot.commands import app_from
-    from mailbot.errors import ConfigError
+    from mailbot.errors import UsageError
 
     app = app_from(args)
     try:
@@ -294,7 +294,7 @@ def report_command(args: Any) -> int:
         since = parse_day_or_instant(args.since, "--since", tz) if args.since else None
         until = parse_day_or_instant(args.until, "--until", tz) if args.until else None
         if since is not None and until is not None and since >= until:
-            raise ConfigError(
+            raise UsageError(
                 "--until", f"{args.until} is not after --since {args.since}"
             )
         data = build(app, since, until)

@@ -16,7 +16,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import MailbotError, UsageError
 from mailbot.gocdb import merge_sites, parse_gocdb, render_sites_toml
 from mailbot.sites import directory_from_dict
 
@@ -44,7 +44,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ConfigError("FILE", f"cannot read {path}: {exc.strerror}") from None
+        raise UsageError("FILE", f"cannot read {path}: {exc.strerror}") from None
 
 
 def _output(args: argparse.Namespace) -> Path | None:

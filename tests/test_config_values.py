@@ -30,8 +30,10 @@ def mailbot(
     tmp_path: Path, extra: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`mailbot ARGS` as a process, configured by BASE and `extra` only."""
+    (tmp_path / "sites.toml").touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
-    env |= BASE | {"MAILBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"} | extra
+    env |= BASE | {"MAILBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+    env |= {"MAILBOT_SITES_FILE": str(tmp_path / "sites.toml")} | extra
     return run_cli(env, *args, timeout=120)
 
 
@@ -219,3 +221,36 @@ def test_a_list_of_toml_lines_is_one_value() -> None:
     assert settings.csirt.members == ("alice@x.org", "bob@y.org")
     settings = load_settings(None, {**BASE, "MAILBOT_IMAP_PASSWORD": "1\nother = 2"})
     assert settings.imap.password == "1\nother = 2"
+
+
+def test_a_file_that_is_no_database_exits_2_naming_the_key(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a db\n")
+    url = {"MAILBOT_DATABASE_URL": f"sqlite:///{junk}"}
+    done = mailbot(tmp_path, url, "incidents")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"mailbot: configuration error: database.url: {junk} is no SQLite database"
+        " (file is not a database): point database.url at mailbot's database, or at"
+        " a new file"
+    ]
+    assert junk.read_bytes() == b"not a db\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("report", "--since", "2026-13-01"), "mailbot report: --since: month must be"),
+        (("report", "--until", "tomorrow"), "mailbot report: --until: "),
+        (("reextract",), "mailbot reextract: TAG: give one incident's tag"),
+        (("outbox", "settle"), "mailbot outbox: settle: give the ID"),
+        (("quarantine", "retry"), "mailbot quarantine: ID: quarantine retry needs"),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    done = mailbot(tmp_path, {}, *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), lines
