@@ -7,16 +7,21 @@ raises ConfigError naming the key; the command line turns that into exit 2.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
-import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailbot.address import address_problem
 from mailbot.config_env import Texts, apply_environment, nearest
+from mailbot.config_section import (
+    Section,
+    one_address,
+    one_of,
+    positive,
+    valid_port,
+    valid_zone,
+)
 from mailbot.errors import ConfigError
 
 TLS_MODES = ("ssl", "starttls", "none")
@@ -229,162 +234,8 @@ def _check_sections(data: Mapping[str, Any]) -> None:
             )
 
 
-class _Section:
-    """Typed reads from one section, each error naming `section.key`."""
-
-    def __init__(
-        self, data: Mapping[str, Any], name: str, base_dir: Path, texts: Texts
-    ) -> None:
-        value = data.get(name, {})
-        if not isinstance(value, dict):
-            raise ConfigError(name, "must be a table like [" + name + "]")
-        self.values = value
-        self.name = name
-        self.base_dir = base_dir
-        # The environment's text of each key it set, for keys read as strings.
-        self.texts = texts.get(name, {})
-        self.read: set[str] = set()
-
-    def check_unread(self) -> None:
-        """Every key given was read: a misspelt one would be silently lost."""
-        for key in sorted(set(self.values) - self.read):
-            origin = f" (set by {self.variable(key)})" if key in self.texts else ""
-            raise ConfigError(
-                self.key(key),
-                f"is no key of mailbot's{nearest(key, self.read)}{origin};"
-                " config.example.toml lists them",
-            )
-
-    def variable(self, key: str) -> str:
-        return f"MAILBOT_{self.name.upper()}_{key.upper()}"
-
-    def key(self, key: str) -> str:
-        return f"{self.name}.{key}"
-
-    def get(self, key: str, kind: type, default: Any, check: Callable | None = None):
-        value = self._secret(key)
-        if value is None:
-            return default
-        if kind is str and not isinstance(value, str) and key in self.texts:
-            # MAILBOT_IMAP_PASSWORD=12345 is a password, not a number.
-            value = self.texts[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if kind is tuple:
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list) or not all(
-                isinstance(v, str) for v in value
-            ):
-                raise ConfigError(
-                    self.key(key), "must be a list of strings; " + self.list_hint(key)
-                )
-            value = tuple(value)
-        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            # The value itself is not shown: it may be a password.
-            hint = f' (in quotes: {key} = "...")' if kind is str else ""
-            raise ConfigError(self.key(key), f"must be {_KIND_NAMES[kind]}{hint}")
-        if check is not None:
-            problem = check(value)
-            if problem:
-                raise ConfigError(self.key(key), problem)
-        return value
-
-    def list_hint(self, key: str, items: Sequence[str] = ("a", "b")) -> str:
-        """How to write a list of this key, in the file and in the environment."""
-        listed = ", ".join(f'"{item}"' for item in items)
-        return (
-            f"write a list as {key} = [{listed}] in the file, or"
-            f" {self.variable(key)}='[{listed}]' in the environment"
-        )
-
-    def addresses(self, key: str) -> tuple[str, ...]:
-        """A list of mail addresses, each one plain addr-spec, lower case."""
-        values = self.get(key, tuple, ())
-        for value in values:
-            if problem := address_problem(value):
-                parts = tuple(p for p in re.split(r"[\s,;]+", value) if p)
-                example = parts if len(parts) > 1 else ("a@x.example", "b@y.example")
-                raise ConfigError(
-                    self.key(key),
-                    f"{value!r} is not one mail address: it {problem}; "
-                    + self.list_hint(key, example[:2]),
-                )
-        return tuple(v.lower() for v in values)
-
-    def address(self, key: str, default: str | None) -> str | None:
-        """One mail address, plain addr-spec, lower case."""
-        value = self.get(key, str, default)
-        if not value:
-            return None  # "" says: none
-        if problem := _address(value):
-            raise ConfigError(self.key(key), problem)
-        return value.lower()
-
-    def required(self, key: str) -> str:
-        value = self.get(key, str, None)
-        if not value:
-            raise ConfigError(self.key(key), "is required and has no default")
-        return value
-
-    def _secret(self, key: str) -> Any:
-        # A secret may be given as `<key>_file`, a path to a file holding it.
-        file_key = key + "_file"
-        self.read.update((key, file_key))
-        if key in self.values and file_key in self.values:
-            raise ConfigError(self.key(file_key), f"give {key} or {file_key}, not both")
-        if key in self.values:
-            return self.values[key]
-        if file_key not in self.values:
-            return None
-        path = Path(str(self.values[file_key])).expanduser()
-        path = path if path.is_absolute() else self.base_dir / path
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                self.key(file_key), f"cannot read {path}: {exc}"
-            ) from None
-
-
-_KIND_NAMES = {
-    str: "a string",
-    int: "a whole number",
-    float: "a number",
-    bool: "true or false",
-}
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else "must be greater than 0"
-
-
-def _port(value: int) -> str | None:
-    return None if 0 < value < 65536 else "must be a port number from 1 to 65535"
-
-
-def _zone(value: str) -> str | None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is no IANA time zone (for example Europe/Amsterdam)"
-    return None
-
-
-def _address(value: str) -> str | None:
-    problem = address_problem(value)
-    if problem is None:
-        return None
-    return (
-        f"{value!r} is not one mail address: it {problem}; give one, like a@x.example"
-    )
-
-
 def _build(data: Mapping[str, Any], base_dir: Path, texts: Texts) -> Settings:
-    sections = {n: _Section(data, n, base_dir, texts) for n in _SECTION_BUILDERS}
+    sections = {n: Section(data, n, base_dir, texts) for n in _SECTION_BUILDERS}
     built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
     for section in sections.values():
         section.check_unread()
@@ -394,26 +245,26 @@ def _build(data: Mapping[str, Any], base_dir: Path, texts: Texts) -> Settings:
     return settings
 
 
-def _mailbot(s: _Section) -> MailbotSettings:
+def _mailbot(s: Section) -> MailbotSettings:
     address = s.required("address")
-    if problem := _address(address):
+    if problem := one_address(address):
         raise ConfigError(s.key("address"), problem)
     prefix_ok = lambda v: None if v.isalnum() else "must be letters and digits only"  # noqa: E731
     return MailbotSettings(
         address=address.lower(),
         tag_prefix=s.get("tag_prefix", str, "EGI", prefix_ok).upper(),
-        timezone=s.get("timezone", str, "Europe/Amsterdam", _zone),
+        timezone=s.get("timezone", str, "Europe/Amsterdam", valid_zone),
         aliases=s.addresses("aliases"),
     )
 
 
-def _database(s: _Section) -> DatabaseSettings:
+def _database(s: Section) -> DatabaseSettings:
     return DatabaseSettings(
         url=_database_url(s, s.get("url", str, "sqlite:///mailbot.db"))
     )
 
 
-def _database_url(s: _Section, text: str) -> str:
+def _database_url(s: Section, text: str) -> str:
     """A URL of an engine mailbot runs on; a relative SQLite file is the config's."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -440,55 +291,57 @@ def _database_url(s: _Section, text: str) -> str:
     return text
 
 
-def _source(s: _Section) -> SourceSettings:
+def _source(s: Section) -> SourceSettings:
     return SourceSettings(
-        kind=s.get("kind", str, "imap", _one_of(("imap", "maildir"))),
-        poll_interval=s.get("poll_interval", float, 60.0, _positive),
-        batch_size=s.get("batch_size", int, 500, _positive),
-        max_fetch_attempts=s.get("max_fetch_attempts", int, 5, _positive),
+        kind=s.get("kind", str, "imap", one_of(("imap", "maildir"))),
+        poll_interval=s.get("poll_interval", float, 60.0, positive),
+        batch_size=s.get("batch_size", int, 500, positive),
+        max_fetch_attempts=s.get("max_fetch_attempts", int, 5, positive),
     )
 
 
-def _imap(s: _Section) -> ImapSettings:
-    tls = s.get("tls", str, "ssl", _one_of(TLS_MODES))
+def _imap(s: Section) -> ImapSettings:
+    tls = s.get("tls", str, "ssl", one_of(TLS_MODES))
     return ImapSettings(
         host=s.get("host", str, None),
-        port=s.get("port", int, 993 if tls == "ssl" else 143, _port),
+        port=s.get("port", int, 993 if tls == "ssl" else 143, valid_port),
         tls=tls,
         username=s.get("username", str, "abuse"),
         password=s.get("password", str, ""),
         folder=s.get("folder", str, "INBOX"),
         ca_file=s.get("ca_file", str, None),
-        timeout=s.get("timeout", float, 60.0, _positive),
+        timeout=s.get("timeout", float, 60.0, positive),
         idle=s.get("idle", bool, True),
     )
 
 
-def _maildir(s: _Section) -> MaildirSettings:
+def _maildir(s: Section) -> MaildirSettings:
     return MaildirSettings(path=s.get("path", str, "maildir"))
 
 
-def _smtp(s: _Section) -> SmtpSettings:
-    kind = s.get("kind", str, "smtp", _one_of(("smtp", "maildir")))
-    tls = s.get("tls", str, "starttls", _one_of(TLS_MODES))
+def _smtp(s: Section) -> SmtpSettings:
+    kind = s.get("kind", str, "smtp", one_of(("smtp", "maildir")))
+    tls = s.get("tls", str, "starttls", one_of(TLS_MODES))
     settings = SmtpSettings(
         kind=kind,
         host=s.get("host", str, None),
-        port=s.get("port", int, {"ssl": 465, "starttls": 587, "none": 25}[tls], _port),
+        port=s.get(
+            "port", int, {"ssl": 465, "starttls": 587, "none": 25}[tls], valid_port
+        ),
         tls=tls,
         username=s.get("username", str, ""),
         password=s.get("password", str, ""),
         path=s.get("path", str, "outbox-maildir"),
         ca_file=s.get("ca_file", str, None),
-        timeout=s.get("timeout", float, 30.0, _positive),
-        max_attempts=s.get("max_attempts", int, 8, _positive),
+        timeout=s.get("timeout", float, 30.0, positive),
+        max_attempts=s.get("max_attempts", int, 8, positive),
     )
     if kind == "smtp" and settings.host is None:
         raise ConfigError("smtp.host", "is required when [smtp] kind is smtp")
     return settings
 
 
-def _csirt(s: _Section) -> CsirtSettings:
+def _csirt(s: Section) -> CsirtSettings:
     return CsirtSettings(
         members=s.addresses("members"),
         authserv_ids=tuple(a.lower() for a in s.get("authserv_ids", tuple, ())),
@@ -496,7 +349,7 @@ def _csirt(s: _Section) -> CsirtSettings:
     )
 
 
-def _sites(s: _Section) -> SitesSettings:
+def _sites(s: Section) -> SitesSettings:
     return SitesSettings(file=s.get("file", str, "sites.toml"))
 
 
@@ -510,16 +363,16 @@ def _listen(value: str) -> str | None:
     return None
 
 
-def _metrics(s: _Section) -> MetricsSettings:
+def _metrics(s: Section) -> MetricsSettings:
     return MetricsSettings(listen=s.get("listen", str, None, _listen) or None)
 
 
-def _logging(s: _Section) -> LoggingSettings:
+def _logging(s: Section) -> LoggingSettings:
     return LoggingSettings(
         level=s.get(
-            "level", str, "INFO", lambda v: _one_of(LOG_LEVELS)(v.upper())
+            "level", str, "INFO", lambda v: one_of(LOG_LEVELS)(v.upper())
         ).upper(),
-        format=s.get("format", str, "text", _one_of(("text", "json"))),
+        format=s.get("format", str, "text", one_of(("text", "json"))),
     )
 
 
@@ -535,14 +388,14 @@ def _daily_time(value: str) -> str | None:
     return None
 
 
-def _digest(s: _Section) -> DigestSettings:
+def _digest(s: Section) -> DigestSettings:
     return DigestSettings(time=s.get("time", str, "08:00", _daily_time) or None)
 
 
-def _limits(s: _Section) -> LimitsSettings:
+def _limits(s: Section) -> LimitsSettings:
     d = LimitsSettings()
     whole = {
-        key: s.get(key, int, getattr(d, key), _positive)
+        key: s.get(key, int, getattr(d, key), positive)
         for key in (
             "max_mail_bytes",
             "max_header_bytes",
@@ -552,22 +405,22 @@ def _limits(s: _Section) -> LimitsSettings:
             "max_attempts",
         )
     }
-    seconds = s.get("max_seconds_per_mail", float, d.max_seconds_per_mail, _positive)
+    seconds = s.get("max_seconds_per_mail", float, d.max_seconds_per_mail, positive)
     return LimitsSettings(**whole, max_seconds_per_mail=seconds)
 
 
-def _intake(s: _Section) -> IntakeSettings:
+def _intake(s: Section) -> IntakeSettings:
     at_least_0 = lambda v: None if v >= 0 else "must be 0 or more"  # noqa: E731
     return IntakeSettings(workers=s.get("workers", int, 0, at_least_0))
 
 
-def _brake(s: _Section) -> BrakeSettings:
+def _brake(s: Section) -> BrakeSettings:
     d = BrakeSettings()
     keys = ("max_per_recipient_per_day", "max_per_incident_per_day", "max_per_hour")
-    return BrakeSettings(**{k: s.get(k, int, getattr(d, k), _positive) for k in keys})
+    return BrakeSettings(**{k: s.get(k, int, getattr(d, k), positive) for k in keys})
 
 
-_SECTION_BUILDERS: dict[str, Callable[[_Section], Any]] = {
+_SECTION_BUILDERS: dict[str, Callable[[Section], Any]] = {
     "mailbot": _mailbot,
     "database": _database,
     "source": _source,

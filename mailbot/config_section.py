@@ -1,0 +1,172 @@
+"""Typed reads of one section of the configuration, and checks of values.
+
+Every read names its key `section.key` in the error; a value set by a
+MAILBOT_ variable is read from the variable's own text where a string is
+wanted (config_env.py).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mailbot.address import address_problem
+from mailbot.config_env import Texts, nearest
+from mailbot.errors import ConfigError
+
+
+class Section:
+    """Typed reads from one section, each error naming `section.key`."""
+
+    def __init__(
+        self, data: Mapping[str, Any], name: str, base_dir: Path, texts: Texts
+    ) -> None:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be a table like [" + name + "]")
+        self.values = value
+        self.name = name
+        self.base_dir = base_dir
+        # The environment's text of each key it set, for keys read as strings.
+        self.texts = texts.get(name, {})
+        self.read: set[str] = set()
+
+    def check_unread(self) -> None:
+        """Every key given was read: a misspelt one would be silently lost."""
+        for key in sorted(set(self.values) - self.read):
+            origin = f" (set by {self.variable(key)})" if key in self.texts else ""
+            raise ConfigError(
+                self.key(key),
+                f"is no key of mailbot's{nearest(key, self.read)}{origin};"
+                " config.example.toml lists them",
+            )
+
+    def variable(self, key: str) -> str:
+        return f"MAILBOT_{self.name.upper()}_{key.upper()}"
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def get(self, key: str, kind: type, default: Any, check: Callable | None = None):
+        value = self._secret(key)
+        if value is None:
+            return default
+        if kind is str and not isinstance(value, str) and key in self.texts:
+            # MAILBOT_IMAP_PASSWORD=12345 is a password, not a number.
+            value = self.texts[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is tuple:
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise ConfigError(
+                    self.key(key), "must be a list of strings; " + self.list_hint(key)
+                )
+            value = tuple(value)
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            # The value itself is not shown: it may be a password.
+            hint = f' (in quotes: {key} = "...")' if kind is str else ""
+            raise ConfigError(self.key(key), f"must be {_KIND_NAMES[kind]}{hint}")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise ConfigError(self.key(key), problem)
+        return value
+
+    def list_hint(self, key: str, items: Sequence[str] = ("a", "b")) -> str:
+        """How to write a list of this key, in the file and in the environment."""
+        listed = ", ".join(f'"{item}"' for item in items)
+        return (
+            f"write a list as {key} = [{listed}] in the file, or"
+            f" {self.variable(key)}='[{listed}]' in the environment"
+        )
+
+    def addresses(self, key: str) -> tuple[str, ...]:
+        """A list of mail addresses, each one plain addr-spec, lower case."""
+        values = self.get(key, tuple, ())
+        for value in values:
+            if problem := address_problem(value):
+                parts = tuple(p for p in re.split(r"[\s,;]+", value) if p)
+                example = parts if len(parts) > 1 else ("a@x.example", "b@y.example")
+                raise ConfigError(
+                    self.key(key),
+                    f"{value!r} is not one mail address: it {problem}; "
+                    + self.list_hint(key, example[:2]),
+                )
+        return tuple(v.lower() for v in values)
+
+    def address(self, key: str, default: str | None) -> str | None:
+        """One mail address, plain addr-spec, lower case."""
+        value = self.get(key, str, default)
+        if not value:
+            return None  # "" says: none
+        if problem := one_address(value):
+            raise ConfigError(self.key(key), problem)
+        return value.lower()
+
+    def required(self, key: str) -> str:
+        value = self.get(key, str, None)
+        if not value:
+            raise ConfigError(self.key(key), "is required and has no default")
+        return value
+
+    def _secret(self, key: str) -> Any:
+        # A secret may be given as `<key>_file`, a path to a file holding it.
+        file_key = key + "_file"
+        self.read.update((key, file_key))
+        if key in self.values and file_key in self.values:
+            raise ConfigError(self.key(file_key), f"give {key} or {file_key}, not both")
+        if key in self.values:
+            return self.values[key]
+        if file_key not in self.values:
+            return None
+        path = Path(str(self.values[file_key])).expanduser()
+        path = path if path.is_absolute() else self.base_dir / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                self.key(file_key), f"cannot read {path}: {exc}"
+            ) from None
+
+
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def valid_port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "must be a port number from 1 to 65535"
+
+
+def valid_zone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is no IANA time zone (for example Europe/Amsterdam)"
+    return None
+
+
+def one_address(value: str) -> str | None:
+    problem = address_problem(value)
+    if problem is None:
+        return None
+    return (
+        f"{value!r} is not one mail address: it {problem}; give one, like a@x.example"
+    )
