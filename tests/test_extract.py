@@ -1557,3 +1557,19 @@ def test_an_hour_without_minutes(line: str, utc: list[str]) -> None:
     assert [stamp.value for stamp in find_times(line, clock)] == utc
     # The cheap tests before the reading let it through.
     assert not utc or hours.hour_only_hint(line) or hours.may_have_times(line)
+
+
+def test_romanian_months_relative_days_and_fact_words() -> None:
+    # The fifth held-out set's Romanian reply: "2 decembrie 2026" was an
+    # unread date (its time refused), "azi-noapte" (last night) took that
+    # date instead of the mail's, "detectat" was no discovery.
+    found = values(
+        "Primul login reușit a fost pe 2 decembrie 2026 la ora 22h.\n"
+        "Am izolat serverul azi-noapte la 01:30.\n\n"
+        "Incidentul a fost detectat de Wazuh azi la 08:10."
+    )
+    assert found == {
+        ("evidence", "2026-12-02T21:00:00Z"),
+        ("isolated_at", "2026-12-04T00:30:00Z"),
+        ("discovered_at", "2026-12-04T07:10:00Z"),
+    }

@@ -20,28 +20,28 @@ import re
 # "mar..." (March), and "juin" is June, "juillet" July.
 _MONTH_WORDS = (
     "jan january januar jänner janv janvier enero janeiro gennaio januari"
-    " stycznia styczeń tammikuuta tammikuu ledna leden",
+    " stycznia styczeń tammikuuta tammikuu ledna leden ian ianuarie",
     "feb febr february februar févr fevr février fevrier febrero fevereiro"
-    " febbraio februari lutego luty helmikuuta helmikuu února únor",
+    " febbraio februari lutego luty helmikuuta helmikuu února únor februarie",
     "mar mär mrz march märz mars marzo março maart marca marzec maaliskuuta"
-    " maaliskuu března březen",
+    " maaliskuu března březen martie",
     "apr april avr avril abril aprile kwietnia kwiecień huhtikuuta huhtikuu"
-    " dubna duben",
+    " dubna duben aprilie",
     "may mai mayo maio maggio mei maj maja toukokuuta toukokuu května květen",
     "jun june juni juin junio junho giugno czerwca czerwiec kesäkuuta kesäkuu"
-    " června červen",
+    " června červen iun iunie",
     "jul july juli juil juillet julio julho luglio lipca lipiec heinäkuuta"
-    " heinäkuu července červenec",
+    " heinäkuu července červenec iul iulie",
     "aug august août aout agosto augustus augusti sierpnia sierpień elokuuta"
     " elokuu srpna srpen",
     "sep sept september septembre septiembre setiembre setembro settembre"
-    " września wrzesień syyskuuta syyskuu září",
+    " września wrzesień syyskuuta syyskuu září septembrie",
     "oct okt october oktober octobre octubre outubro ottobre października"
-    " październik lokakuuta lokakuu října říjen",
+    " październik lokakuuta lokakuu října říjen octombrie",
     "nov november novembre noviembre novembro listopada listopad marraskuuta"
-    " marraskuu listopadu",
+    " marraskuu listopadu noiembrie",
     "dec dez déc dic december dezember décembre decembre diciembre dezembro"
-    " dicembre grudnia grudzień prosince prosinec joulukuuta joulukuu",
+    " dicembre grudnia grudzień prosince prosinec joulukuuta joulukuu decembrie",
 )
 _MONTHS = {
     word: number

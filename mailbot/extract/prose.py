@@ -67,7 +67,7 @@ _DISCOVERED = (
     r"entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
     r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
     r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
-    r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*"
+    r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*|detectat\w*|descoperit\w*"
 )
 _ISOLATED = (
     r"isoliert|getrennt|vom[ \t]+netz[ \t]+genommen|isolée?|déconnectée?|suspendue?"
@@ -85,7 +85,7 @@ _OFF_THE_NETWORK = (
 _REINSTALLED = (
     r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
     r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
-    r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*"
+    r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*|reinstalat\w*"
 )
 _FACTS = {
     "discovered_at": (
@@ -143,7 +143,7 @@ _FACT_HINT = re.compile(
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
     r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
-    r"|found|flagged"
+    r"|found|flagged|descoper|reinstalat"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text

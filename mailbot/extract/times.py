@@ -88,7 +88,8 @@ _RELATIVE_DAY = re.compile(
     r"\b(?:today|this[ \t]+(?:morning|afternoon|evening)|tonight|last[ \t]+night"
     r"|yesterday|heute|gestern|aujourd'hui|ce[ \t]+matin|cet[ \t]+après-midi|hier"
     r"|hoy|ayer|esta[ \t]+mañana|hoje|ontem|oggi|ieri|stamattina|vandaag|gisteren"
-    r"|vanochtend|idag|igår|dzisiaj|dziś|wczoraj|tänään|eilen|dnes|včera)\b"
+    r"|vanochtend|idag|igår|dzisiaj|dziś|wczoraj|tänään|eilen|dnes|včera"
+    r"|azi|astăzi|aseară)\b"
 ).search
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
 _APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
