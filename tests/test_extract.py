@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from mailbot import extract
-from mailbot.extract import core, dates, fang, hours, indicators, prose, sections, times
+from mailbot.extract import (
+    core,
+    dates,
+    fang,
+    hours,
+    indicators,
+    prose,
+    quotes,
+    sections,
+    times,
+)
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
 from mailbot.extract.fang import defanged_lines, may_be_defanged, refang
@@ -1573,3 +1583,20 @@ def test_romanian_months_relative_days_and_fact_words() -> None:
         ("isolated_at", "2026-12-04T00:30:00Z"),
         ("discovered_at", "2026-12-04T07:10:00Z"),
     }
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "În joi, 3 dec. 2026 la 18:20, Alice CSIRT <alice@csirt.example.org> a scris:",
+        "Στις Πέμ 3 Δεκ 2026 στις 18:20, ο/η Alice CSIRT έγραψε:",
+        "3 Ara 2026 Per, 18:20 tarihinde Alice CSIRT şunu yazdı:",
+        "Dňa 3. 12. 2026 o 18:20 Alice CSIRT napísal(a):",
+        "ב-3 בדצמ׳ 2026 ב-18:20, Alice CSIRT כתב:",
+    ],
+)
+def test_a_reply_header_of_more_languages_starts_a_quote(header: str) -> None:
+    # The fifth held-out set: Gmail's Romanian "... a scris:" line was read
+    # as the site's text, its 18:20 as evidence of 3 December.
+    text = f"Scans came from 203.0.113.199.\n\n{header}\n\n> we saw 203.0.113.71\n"
+    assert quotes.own_text(text).strip() == "Scans came from 203.0.113.199."

@@ -46,12 +46,13 @@ _GREETING = re.compile(
 )
 _WROTE = re.compile(
     r"(?<!\w)(?:wrote|writes|schrieb|a[ \t]+écrit|schreef|escribió|escreveu"
-    r"|ha[ \t]+scritto|skrev|napisał(?:\(a\)|a)?|kirjoitti|napsal|írta)"
+    r"|ha[ \t]+scritto|skrev|napisał(?:\(a\)|a)?|kirjoitti|napsal|írta"
+    r"|a[ \t]+scris|napísal|έγραψε|yazdı|написал|כתב|كتب)"
     r"(?!\w)[^\n]{0,200}:[ \t]*$",
     re.IGNORECASE,
 )
 _INTRO = re.compile(
-    r"^[ \t]*(?:on|am|le|op|el|il|den|på|w[ \t]+dniu|dnia|em|\d)", re.IGNORECASE
+    r"^[ \t]*(?:on|am|le|op|el|il|den|på|w[ \t]+dniu|dnia|em|în|dne|\d)", re.IGNORECASE
 )
 _ORIGINAL = re.compile(
     r"^[ \t]*-{2,}[ \t]*(?:original message|ursprüngliche nachricht|message d'origine"
