@@ -521,6 +521,12 @@ def test_closure_report_needs_its_content_not_its_name() -> None:
         # Letters a case-blind regex takes for "s" and "i", str.lower() not.
         ("Re: incident", "LEſſONS LEARNT: patch\nReſolution: rebuilt\n", True),
         ("Re: incidente", "Lezıoni apprese: patch\nRİsoluzione: ok\n", True),
+        # Czech, Slovak and Romanian (the fifth held-out set's q15).
+        ("Závěrečná zpráva o incidentu", "Řešení: přeinstalováno\n", True),
+        ("Re: incident", "Poučení: aktualizace\nŘešení: přeinstalováno\n", True),
+        ("Záverečná správa", "Poučenie: aktualizácie včas\n", True),
+        ("Raport final", "Lecții învățate: actualizări\n", True),
+        ("Re: incident", "Rezolvare: reinstalat\n", False),
     ],
 )
 def test_closure_signs_in_the_ways_sites_write_them(
@@ -1600,3 +1606,17 @@ def test_a_reply_header_of_more_languages_starts_a_quote(header: str) -> None:
     # as the site's text, its 18:20 as evidence of 3 December.
     text = f"Scans came from 203.0.113.199.\n\n{header}\n\n> we saw 203.0.113.71\n"
     assert quotes.own_text(text).strip() == "Scans came from 203.0.113.199."
+
+
+def test_czech_template_headings() -> None:
+    # The fifth held-out set's q15: "Útočník:" (attacker) gave an unclassified
+    # address, "Postižené stroje:" (affected machines) was no heading.
+    found = values(
+        "Postižené stroje: argus.site-a.example.org (192.0.2.81)\n"
+        "Útočník: 203.0.113.222 (přihlášení přes SSH)\n"
+    )
+    assert found == {
+        ("affected_hosts", "argus.site-a.example.org"),
+        ("affected_hosts", "192.0.2.81"),
+        ("attacker_ips", "203.0.113.222"),
+    }

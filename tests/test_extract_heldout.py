@@ -23,13 +23,13 @@ TESTS = Path(__file__).resolve().parent
 # on indicators (0.812 before the fixes it revealed) and 1.000 / 1.000 on
 # timestamps; the second 0.891 / 0.891 and 1.000 / 0.981 (0.786 / 0.800 and
 # 0.561 / 0.426 on its first run); the third 0.829 / 0.829 and 0.935 / 0.906
-# (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.803 / 0.803
+# (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.818 / 0.818
 # and 0.883 / 0.883 (0.791 / 0.803 and 0.722 / 0.605 on its first run).
 SETS = {
     "reports_heldout": (20, (0.90, 0.85), (0.95, 0.95)),
     "reports_heldout2": (15, (0.87, 0.87), (0.95, 0.95)),
     "reports_heldout3": (10, (0.80, 0.80), (0.90, 0.88)),
-    "reports_heldout5": (15, (0.803, 0.803), (0.883, 0.883)),
+    "reports_heldout5": (15, (0.818, 0.818), (0.883, 0.883)),
 }
 # The fifth set's reports that do not meet their labels yet, with the reason.
 KNOWN_MISSES = {
@@ -53,8 +53,6 @@ KNOWN_MISSES = {
     "q13-mx-bilingual": "'comando y control' and 'hacia' no cues",
     "q14-lb-french-outlook-ipv6": "a partner's hosts the attacker went on to "
     "are read as the attacker's (labelled suspected)",
-    "q15-cs-closure-timeline": "Czech closure words (závěrečná zpráva, Řešení, "
-    "Poučení) and 'Útočník:' unknown",
 }
 TIMESTAMPS = frozenset({"timestamp"})
 

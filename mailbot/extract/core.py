@@ -22,7 +22,8 @@ _CLOSURE_WORDS = re.compile(
     r"|\brapporto[ \t]+(?:di[ \t]+)?chiusura\b|\brapporto[ \t]+finale\b"
     r"|\binforme[ \t]+(?:de[ \t]+cierre|final)\b"
     r"|\brelatório[ \t]+(?:de[ \t]+encerramento|final)\b"
-    r"|\beindrapport\b|\bslutrapport\b|\braport[ \t]+końcowy\b",
+    r"|\beindrapport\b|\bslutrapport\b|\braport[ \t]+końcowy\b"
+    r"|\bzávěrečná[ \t]+zpráva\b|\bzáverečná[ \t]+správa\b|\braport[ \t]+final\b",
     re.IGNORECASE,
 )
 # A word that each sign of a line needs (lessons_learnt and resolution as
@@ -34,6 +35,8 @@ _SIGN_WORDS = (
     "behebung", "leçon", "lezion", "leccion", "lições", "lessen", "résolution",
     "risoluzion", "resoluci", "resoluç", "oplossing", "abschluss", "clôture",
     "chiusura", "cierre", "encerramento", "eindrapport", "slutrapport", "końcow",
+    "naučen", "poučen", "lecții", "řešen", "riešen", "rezolv", "soluțio",
+    "závěrečn", "záverečn",
 )  # fmt: skip
 # The three letters that re.IGNORECASE takes for "i" or "s" and str.lower()
 # does not turn into them.

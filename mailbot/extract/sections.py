@@ -24,6 +24,7 @@ _NAMES = {
         r"(?:systems?|hosts?|machines?|nodes?|servers?|vms?)[ \t]+affected"
         r"|(?:affected|compromised)[ \t]+(?:systems?|hosts?|machines?|nodes?"
         r"|servers?|vms?|ips?|addresses)(?:[ \t]+and[ \t]+ips?)?"
+        r"|postižen[éá][ \t]+(?:stroje|systémy|uzly|servery|počítače)"
     ),
     "evidence": r"evidences?(?:[ \t]+of[ \t]+(?:the[ \t]+)?compromise)?|timeline",
     "actions_taken": (
@@ -36,6 +37,7 @@ _NAMES = {
         r"attacker(?:'s)?(?:[ \t]+ip[ \t]+address(?:es)?|[ \t]+ips?"
         r"|[ \t]+address(?:es)?)?"
         r"|attacking[ \t]+ips?|(?:remote[ \t]+)?ips?[ \t]+of[ \t]+the[ \t]+attacker"
+        r"|útočníci|útočník|ip[ \t]+(?:adresy[ \t]+)?útočníka"
     ),
     "virtual_appliances": (
         r"virtual[ \t]+appliances?(?:[ \t]*/[ \t]*vm[ \t]+images?)?|vm[ \t]+images?"
@@ -49,16 +51,17 @@ _NAMES = {
     "vulnerabilities": (
         r"(?:exploited[ \t]+)?vulnerabilit(?:y|ies)(?:[ \t]+exploited)?|vulns?|cves?"
     ),
-    # Also in German, French, Italian, Spanish, Portuguese and Dutch: a
-    # closure report in another language is still one.
+    # Also in German, French, Italian, Spanish, Portuguese, Dutch, Czech,
+    # Slovak and Romanian: a closure report in another language is still one.
     "lessons_learnt": (
         r"lessons?[ \t]+learn(?:t|ed)|erkenntnisse|leçons[ \t]+(?:apprises|tirées)"
         r"|lezioni[ \t]+apprese|lecciones[ \t]+aprendidas|lições[ \t]+aprendidas"
-        r"|geleerde[ \t]+lessen|lessen[ \t]+geleerd"
+        r"|geleerde[ \t]+lessen|lessen[ \t]+geleerd|po(?:na)?učení|poučenie"
+        r"|lecții[ \t]+învățate"
     ),
     "resolution": (
         r"resolution|solution|lösung|behebung|résolution|risoluzione|resolución"
-        r"|resolução|oplossing"
+        r"|resolução|oplossing|řešení|riešenie|rezolvare|soluționare"
     ),
     # Headings that end a section without opening one for a field.
     "": r"summary|description|details|iocs?|indicators|notes?|comments?|status",
