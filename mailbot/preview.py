@@ -141,6 +141,8 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
     parsed = parse(first.raw)
     subject, body = respond.acknowledgement_text(app, incident, parsed, first.role)
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
+    if roles.AUTOMATED in (first.flags or []):
+        to = None
     return _finish(app, session, incident, [to] if to else [], [], subject, body)
 
 

@@ -30,6 +30,11 @@ def acknowledge(
     """Answer the mail that opened `incident` with its tag, in the thread."""
     if app.backfill or author.role not in ("site", "reporter", "csirt"):
         return
+    if roles.AUTOMATED in author.flags:
+        # A machine's report: nobody reads the answer, and a robot that
+        # answers back would start a loop.
+        log.info("%s no acknowledgement: a machine's report", incident.tag)
+        return
     now = app.clock.now()
     # A mail that arrived long ago (an old mailbox, a new database) is
     # recorded, not answered: its sender moved on, as deadlines do.

@@ -26,6 +26,8 @@ ROLES = ("site", "csirt", "reporter", "mailbot", "auto_reply", "bounce")
 # Authors whose mail never opens an incident nor gives field values: a stray
 # bounce or auto-reply is kept, unattached, and answered by nobody.
 ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
+# The flag of a reporter's mail that a machine wrote: never answered.
+AUTOMATED = "automated"
 # Authors whose mail is read for the Analysis Guideline fields.
 READ_ROLES = tuple(role for role in ROLES if role not in ROBOT_ROLES)
 
@@ -55,6 +57,11 @@ def identify(
         return Author("bounce")
     if classification.kind == "auto_reply":
         return Author("auto_reply", site=_site_of(sender, directory))
+    if classification.kind == "automated":
+        # A machine's report (an abuse report, a monitoring alert) is a third
+        # party's: it opens or joins an incident, is never answered, and
+        # meets no clock, whoever's address it comes from.
+        return Author("reporter", site=_site_of(sender, directory), flags=(AUTOMATED,))
     if sender in settings.csirt.members:
         return _member(parsed, sender, settings)
     site = _site_of(sender, directory)

@@ -21,6 +21,19 @@ from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+# Machine-written abuse reports (Auto-Submitted: auto-generated, X-ARF, ARF,
+# noreply senders): each a third party's report that opens an incident,
+# flagged `automated` so that nothing answers it.
+MACHINE_REPORTS = (
+    "abuseio/blocklistde/",
+    "abuseio/netcraft/",
+    "abuseio/cyscon/",
+    "abuseio/projecthoneypot/",
+    "abuseio/google/",
+    "abuseio/spamexperts/",
+    "abuseio/feedback-loop/",
+    "abuseio/ip-echelon/",
+)
 
 
 def _manifest(corpus_dir: Path) -> list[Path]:
@@ -36,10 +49,15 @@ def test_whole_corpus_is_accounted_for(
     assert len(paths) >= 700, "the manifest lists the whole corpus"
     app = make_app(tmp_path, database_url, now=NOW)
     results: dict[str, int] = {"processed": 0, "duplicate": 0, "quarantined": 0}
+    reports: list[int] = []
     for path in paths:
         delivery = RawMail(path.read_bytes(), NOW, str(path))
         outcome = process_delivery(app, delivery)
         results[outcome.result] += 1
+        name = path.relative_to(corpus_dir).as_posix()
+        if name.startswith(MACHINE_REPORTS) and outcome.result == "processed":
+            assert outcome.incident, f"{name} opened no incident"
+            reports.append(outcome.mail_id or 0)
         if outcome.result == "quarantined":
             assert outcome.reason, f"{path} quarantined without a reason"
 
@@ -61,6 +79,23 @@ def test_whole_corpus_is_accounted_for(
         reasons = session.scalars(
             select(Mail.error).where(Mail.state == "quarantined")
         ).all()
+        machine = session.execute(
+            select(Mail.role, Mail.flags, Mail.incident_id).where(Mail.id.in_(reports))
+        ).all()
+        # Nothing went out in the incidents they opened: no acknowledgement.
+        answers = session.scalar(
+            select(func.count())
+            .select_from(Mail)
+            .where(
+                Mail.direction == "out",
+                Mail.incident_id.in_([row.incident_id for row in machine]),
+            )
+        )
+    assert len(machine) >= 40
+    assert {(role, tuple(flags)) for role, flags, _ in machine} == {
+        ("reporter", ("automated",))
+    }
+    assert answers == 0
     assert all(reasons)
     # Real mail, not a pile of failures: nearly everything is processed.
     assert results["quarantined"] <= len(paths) // 20, results

@@ -1,0 +1,102 @@
+"""Tell a ticket system's automatic acknowledgement from a person's reply.
+
+A site's helpdesk (RT, OTRS or Znuny, Jira Service Management, ServiceNow,
+Zammad, GLPI, osTicket and the like) often answers every mail it receives
+with "your ticket has been created", without an Auto-Submitted header. That
+answer is nobody's reply: it must meet no clock and get no answer. A person
+writing from the same helpdesk names the ticket too, so a mail counts as an
+acknowledgement only when the first lines of its own text say that a ticket
+or request was opened and that a machine wrote them, or say the first with a
+ticket system's own header on the mail. An abuse report that says it was
+automated and names a ticket, but opened none, is no acknowledgement.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+# Only the start of a mail's own text is read: an acknowledgement says what
+# it is at once, and a person's words below a quote are no acknowledgement.
+HEAD_CHARS = 600
+
+# Written for this module (no system's text copied): how an automatic mail
+# says that it is one, case and accents folded, in the languages EGI's sites
+# write in. "Please do not reply" is left out: people write it too.
+_MACHINE = (
+    r"automatic(?:ally)? (?:generated|created|sent|issued)|auto[ -]?generated"
+    r"|(?:generated|created|sent) automatically|this is an automat(?:ed|ic)"
+    r"|automated (?:message|response|reply|notification|confirmation)"
+    r"|automatic (?:message|response|reply|notification|confirmation)"
+    r"|automatisch (?:erstellt|generiert|erzeugt|versendet|versandt|verschickt)"
+    r"|automatische (?:nachricht|benachrichtigung|bestatigung|antwort)"
+    r"|automatisch erzeugte"
+    r"|(?:genere|envoye|cree) automatiquement|message automatique"
+    r"|automatisch (?:gegenereerd|verzonden|aangemaakt|verstuurd)|automatisch bericht"
+    r"|(?:generado|enviado|creado) automaticamente|mensaje automatico"
+    r"|(?:generato|inviato|creato) automaticamente|messaggio automatico"
+    r"|(?:gerado|enviado|criado) automaticamente|mensagem automatica"
+    r"|(?:wygenerowan[ay]|wys[lł]an[ay]|utworzon[ay]) automatycznie"
+    r"|wiadomos[cć] automatyczna"
+    r"|automaticky (?:generovan|vygenerovan|odeslan|vytvoren)\w*|automaticka zprava"
+)
+# How it names what was opened: a ticket, a case, a numbered request.
+_TICKET = (
+    r"\btickets?\b|ticket ?(?:number|id|nr|no)|case (?:number|id)"
+    r"|(?:request|reference|incident|call) (?:number|id)\b|(?:service|support) request"
+    r"|(?:request|case|call|issue) #|#\s?\d{3,}"
+    r"|\b(?:request|issue|case) [a-z]{2,10}-\d{1,8}\b"
+    r"|\b(?:inc|req|ritm|sctask|cs)\d{5,}\b"
+    r"|vorgang|vorgangsnummer|ticketnummer|anfrage ?(?:nummer|nr)"
+    r"|demande (?:n|numero|de support|d'assistance)|numero de (?:ticket|dossier)"
+    r"|melding ?(?:nummer|nr)|aanvraag ?(?:nummer|nr)|uw (?:melding|aanvraag)"
+    r"|solicitud|numero de caso|richiesta|segnalazione|chamado|pedido de suporte"
+    r"|zg[lł]oszeni[ea]|pozadav(?:ek|ku)"
+)
+# How it says the ticket came into being; a few words may stand between.
+_GAP = r"[^.!?]{0,40}?"
+_OPENED = (
+    rf"(?:has been|have been|was|were|is)\b{_GAP}\b(?:created|opened|received"
+    r"|registered|logged|assigned|recorded)|creation of|we (?:have )?received your"
+    rf"|wurde\b{_GAP}\b(?:erstellt|angelegt|eroffnet|registriert|erfasst"
+    r"|aufgenommen|empfangen)|ist eingegangen"
+    r"|a (?:bien )?ete (?:cree|ouvert|enregistre|recu)e?"
+    r"|is (?:aangemaakt|ontvangen|geregistreerd)|werd (?:aangemaakt|ontvangen)"
+    r"|ha sido (?:cread|recibid|registrad|abiert)[oa]"
+    r"|e stat[oa] (?:creat|apert|ricevut|registrat)[oa]"
+    r"|foi (?:criad|abert|recebid|registrad|registad)[oa]"
+    r"|zosta[lł][oa]? (?:utworzon|zarejestrowan|przyj[eę]t)[ey]"
+    r"|byl[ao]? (?:vytvoren|prijat|zaregistrovan)[ay]?"
+)
+_MACHINE_RE = re.compile(_MACHINE)
+_TICKET_RE = re.compile(_TICKET)
+_OPENED_RE = re.compile(_OPENED)
+# Headers every mail of these systems carries, a person's answer included.
+_SYSTEM_HEADERS = (
+    "RT-Ticket",
+    "X-RT-Loop-Prevention",
+    "X-OTRS-Loop",
+    "X-Zammad-Ticket-ID",
+    "X-JIRA-FingerPrint",
+)
+_QUOTE_START = re.compile(r"^\s*(?:>|-{2,}\s*original message|_{8,})", re.I | re.M)
+
+
+def own_head(text: str) -> str:
+    """The start of a mail's own text, up to the first quoted line."""
+    return _QUOTE_START.split(text[: HEAD_CHARS * 4], maxsplit=1)[0]
+
+
+def acknowledgement_reason(message: Message, head: str) -> str | None:
+    """Why `message` is a ticket system's acknowledgement, or None.
+
+    `head` is `own_head` of the mail's text, case-folded without accents.
+    """
+    head = head[:HEAD_CHARS]
+    if not (_TICKET_RE.search(head) and _OPENED_RE.search(head)):
+        return None
+    if _MACHINE_RE.search(head):
+        return "ticket acknowledgement"
+    if any(message.get(name) is not None for name in _SYSTEM_HEADERS):
+        return "ticket acknowledgement (ticket system header)"
+    return None
