@@ -1608,15 +1608,31 @@ def test_a_reply_header_of_more_languages_starts_a_quote(header: str) -> None:
     assert quotes.own_text(text).strip() == "Scans came from 203.0.113.199."
 
 
-def test_czech_template_headings() -> None:
-    # The fifth held-out set's q15: "Útočník:" (attacker) gave an unclassified
-    # address, "Postižené stroje:" (affected machines) was no heading.
-    found = values(
-        "Postižené stroje: argus.site-a.example.org (192.0.2.81)\n"
-        "Útočník: 203.0.113.222 (přihlášení přes SSH)\n"
-    )
-    assert found == {
-        ("affected_hosts", "argus.site-a.example.org"),
-        ("affected_hosts", "192.0.2.81"),
-        ("attacker_ips", "203.0.113.222"),
-    }
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # q15: "Útočník:" (attacker) gave an unclassified address, "Postižené
+        # stroje:" (affected machines) was no heading.
+        (
+            "Postižené stroje: argus.site-a.example.org (192.0.2.81)\n"
+            "Útočník: 203.0.113.222 (přihlášení přes SSH)\n",
+            {
+                ("affected_hosts", "argus.site-a.example.org"),
+                ("affected_hosts", "192.0.2.81"),
+                ("attacker_ips", "203.0.113.222"),
+            },
+        ),
+        # q07: a UI the attacker logged in to was read as an affected host;
+        # a UI is DOMAIN.md's example of an entry point.
+        (
+            "The attacker logged in to our user interface ui01.site-a.example.org"
+            " from 203.0.113.9.",
+            {
+                ("entry_points", "ui01.site-a.example.org"),
+                ("attacker_ips", "203.0.113.9"),
+            },
+        ),
+    ],
+)
+def test_roles_the_fifth_held_out_set_showed(text: str, expected: set) -> None:
+    assert values(text) == expected

@@ -28,7 +28,7 @@ SECTION, WORDS, DEFAULT, NONE = 3, 2, 1, 0
 _PHRASES = {
     "entry": """jump host|jump hosts|jumphost|jump-host|entry point|entry points
         |entry-point|bastion|bastion host|gateway|gateways|login node|login nodes
-        |submit host""",
+        |submit host|user interface|user interfaces""",
     "suspected": """suspect|suspected|may be affected|might be affected
         |could be affected|may also be affected|possibly affected|other site
         |other sites|other egi site|other egi sites|other grid sites
