@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -24,6 +25,19 @@ def app_from(args: argparse.Namespace, **kwargs: object) -> App:
     return open_app(settings, clock_from(args), **kwargs)
 
 
+def collect_garbage_less_often() -> None:
+    """For the commands that take mail in bulk: poll, ingest and run.
+
+    At Python's default (a collection every 700 new container objects) the
+    cycle collector ran about 1,100 times over an ingest of 1,000 generated
+    mails, nine times over the whole heap (SQLAlchemy, the extractor's line
+    caches): 0.9 s of its 15 s of CPU (bench/ingest.py mix). Every 10,000 it
+    runs about 50 times, none over the whole heap, 0.2 s, for 1 to 2 MB more
+    at the peak. Reference counting frees everything else as before.
+    """
+    gc.set_threshold(10_000, 10, 10)
+
+
 def db(args: argparse.Namespace) -> int:
     app = app_from(args)
     from mailbot.db.engine import current_revision
@@ -34,6 +48,7 @@ def db(args: argparse.Namespace) -> int:
 
 
 def poll(args: argparse.Namespace) -> int:
+    collect_garbage_less_often()
     app = app_from(args)
     try:
         result = service.poll(app)
@@ -69,6 +84,7 @@ def ingest(args: argparse.Namespace) -> int:
         check_path(path)
     from mailbot.progress import Progress, count_mails
 
+    collect_garbage_less_often()
     app = app_from(args, backfill=args.backfill)
     result = PollResult()
     try:

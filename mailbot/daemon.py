@@ -275,8 +275,9 @@ def _now_iso(app: App) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mailbot.commands import app_from
+    from mailbot.commands import app_from, collect_garbage_less_often
 
+    collect_garbage_less_often()
     app = app_from(args)
     daemon = Daemon(app)
     if app.settings.metrics.listen:

@@ -7,6 +7,7 @@ there is reported as a failure, so a missing server cannot pass unnoticed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Generator, Iterator
@@ -60,6 +61,16 @@ def _root_logger_restored() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collection_restored() -> Iterator[None]:
+    """Undo the collector's thresholds that `poll` and `ingest` set for their
+    process (commands.collect_garbage_less_often): the tests run on at the
+    interpreter's own."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
 
 
 def require_shared(sub: str = "") -> Path:
