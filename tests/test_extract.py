@@ -1632,6 +1632,15 @@ def test_a_reply_header_of_more_languages_starts_a_quote(header: str) -> None:
                 ("attacker_ips", "203.0.113.9"),
             },
         ),
+        # q03: the port after the name parted it from its address.
+        (
+            "The jobs talked to the mining pool pool.badpool.example.net:3333"
+            " (203.0.113.150).",
+            {
+                ("attacker_ips", "pool.badpool.example.net"),
+                ("attacker_ips", "203.0.113.150"),
+            },
+        ),
     ],
 )
 def test_roles_the_fifth_held_out_set_showed(text: str, expected: set) -> None:

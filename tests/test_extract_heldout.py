@@ -23,13 +23,13 @@ TESTS = Path(__file__).resolve().parent
 # on indicators (0.812 before the fixes it revealed) and 1.000 / 1.000 on
 # timestamps; the second 0.891 / 0.891 and 1.000 / 0.981 (0.786 / 0.800 and
 # 0.561 / 0.426 on its first run); the third 0.829 / 0.829 and 0.935 / 0.906
-# (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.833 / 0.833
+# (0.600 / 0.600 and 0.852 / 0.719 on its first run); the fifth 0.848 / 0.848
 # and 0.883 / 0.883 (0.791 / 0.803 and 0.722 / 0.605 on its first run).
 SETS = {
     "reports_heldout": (20, (0.90, 0.85), (0.95, 0.95)),
     "reports_heldout2": (15, (0.87, 0.87), (0.95, 0.95)),
     "reports_heldout3": (10, (0.80, 0.80), (0.90, 0.88)),
-    "reports_heldout5": (15, (0.833, 0.833), (0.883, 0.883)),
+    "reports_heldout5": (15, (0.848, 0.848), (0.883, 0.883)),
 }
 # The fifth set's reports that do not meet their labels yet, with the reason.
 KNOWN_MISSES = {
@@ -37,7 +37,7 @@ KNOWN_MISSES = {
     "q02-ro-gmail-reply": "Romanian 'de la' (from) is no cue (Spanish and "
     "French 'of the')",
     "q03-gr-english-outlook": "'on Wednesday' is no date (the times take the "
-    "mail's day); a pool name's address in brackets is not the attacker's",
+    "mail's day)",
     "q05-es-wrapped-72": "'apagamos' (shut down) is isolation in its label, not "
     "in reports_heldout h20's ('shut down'), and 'alerta' names the time; "
     "Spanish 'imagen', 'dio la alerta' no free-text words",

@@ -44,9 +44,11 @@ TEXT_SECTIONS = frozenset(
 )  # fmt: skip
 # Indicators joined by these words are one group and share a role:
 # "ui01.example.org (192.0.2.15)", "203.0.113.5, 203.0.113.6 and 203.0.113.7".
+# A port written after the first keeps them one ("pool.example.net:3333
+# (203.0.113.150)").
 _GROUP_GAP = re.compile(
-    r"\A[\s,;/()\[\]]*(?:(?:and|or|und|et|y|e|&|resolving[ \t]+to|resolves[ \t]+to"
-    r"|i\.e\.|aka)[\s,;/()\[\]]*)?(?:host|ip|address)?[\s(\[]*\Z",
+    r"\A(?::\d{1,5})?[\s,;/()\[\]]*(?:(?:and|or|und|et|y|e|&|resolving[ \t]+to"
+    r"|resolves[ \t]+to|i\.e\.|aka)[\s,;/()\[\]]*)?(?:host|ip|address)?[\s(\[]*\Z",
     re.IGNORECASE,
 )
 # Pasted mail headers and report metadata: no indicator of the incident.
