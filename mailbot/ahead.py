@@ -296,7 +296,7 @@ def _prepare(raw: bytes) -> Prepared | None:
             return None
         site = roles.site_of(author, directory, parsed, own_text(parsed.body_text))
         names = {site.name} if site is not None else set()
-        assumed = context.context_of(settings, directory, names, parsed)
+        assumed = context.context_of(settings, directory, names, parsed, author.role)
         _KEPT.records.clear()
         parts = commands.readable_parts(parsed.text_parts, author.role)
         found = extract.extract(parts, assumed)

@@ -31,18 +31,20 @@ def context_for(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     parsed: ParsedMail,
     site: Site | None,
     involved: list[str] | None = None,
 ) -> extract.Context:
-    """What extraction needs to know of the incident; `involved` names its
-    sites when the caller has them at hand."""
+    """What extraction needs to know of the incident and of who wrote `mail`;
+    `involved` names its sites when the caller has them at hand."""
     names = set(
         incidents.site_names(session, incident) if involved is None else involved
     )
     if site is not None:
         names.add(site.name)
-    return context.context_of(app.settings, app.sites, names, parsed)
+    role = mail.role or ""
+    return context.context_of(app.settings, app.sites, names, parsed, role)
 
 
 def record_findings(
@@ -55,7 +57,7 @@ def record_findings(
     involved: list[str] | None = None,
 ) -> list[extract.Finding]:
     """Extract the mail's fields and keep each value once, with its place."""
-    context = context_for(app, session, incident, parsed, site, involved)
+    context = context_for(app, session, incident, mail, parsed, site, involved)
     ahead = app.read_ahead
     findings = ahead.findings(mail.raw_sha256, context) if ahead else None
     if findings is None:

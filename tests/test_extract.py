@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import random
@@ -16,6 +17,7 @@ from mailbot.extract import (
     core,
     dates,
     fang,
+    hosts,
     hours,
     indicators,
     prose,
@@ -1645,3 +1647,44 @@ def test_a_reply_header_of_more_languages_starts_a_quote(header: str) -> None:
 )
 def test_roles_the_fifth_held_out_set_showed(text: str, expected: set) -> None:
     assert values(text) == expected
+
+
+# A third party's own boilerplate (tester's corpus findings, 2026-12-05).
+
+REPORTER = dataclasses.replace(SITE, reporter_domains=("shadowserver.org",))
+
+
+def test_a_reporters_own_names_and_links_are_no_indicators() -> None:
+    text = (
+        "The report content can be obtained from the following link:\n"
+        "http://dl.shadowserver.org/AbCdEf The report is 1,218 bytes.\n"
+        "For more information on this report go to:"
+        " https://www.shadowserver.org/wiki/pmwiki.php/Services/Open-DNS\n"
+        "Open resolver 203.0.113.53 answered queries for evil.example.net\n"
+    )
+    found = values(text, context=REPORTER)
+    assert not [value for _, value in found if "shadowserver" in value]
+    # Addresses are read as ever, and other names.
+    assert {"203.0.113.53", "evil.example.net"} <= {value for _, value in found}
+    # The same mail from anyone else: the names are read.
+    assert any("shadowserver" in value for _, value in values(text))
+
+
+def test_a_sites_name_below_a_reporters_domain_stays_the_sites() -> None:
+    university = dataclasses.replace(
+        SITE, reporter_domains=("example.org",), site_domains=("site-a.example.org",)
+    )
+    found = values(
+        "Systems affected: wn12.site-a.example.org\n"
+        "Our policy: https://www.example.org/abuse-policy\n",
+        context=university,
+    )
+    assert found == {("affected_hosts", "wn12.site-a.example.org")}
+
+
+def test_the_registered_domain_of_a_name() -> None:
+    assert hosts.registered_domain("dl.shadowserver.org") == "shadowserver.org"
+    assert hosts.registered_domain("reports.abusehub.nl") == "abusehub.nl"
+    assert hosts.registered_domain("a.b.ac.uk") == "b.ac.uk"
+    assert hosts.registered_domain("mail.lab.test") == "lab.test"
+    assert hosts.registered_domain("localhost") is None

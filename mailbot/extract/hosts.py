@@ -45,6 +45,15 @@ def is_hostname(name: str) -> bool:
     return bool(parts.suffix and parts.domain)
 
 
+def registered_domain(name: str) -> str | None:
+    """The domain `name` was registered as (`dl.shadowserver.org`: the
+    `shadowserver.org` under the public suffix `org`), or None."""
+    labels = name.lower().rstrip(".").split(".")
+    if len(labels) >= 2 and labels[-1] in _RESERVED:
+        return ".".join(labels[-2:])
+    return _SUFFIXES(name.lower()).top_domain_under_public_suffix or None
+
+
 def is_within(name: str, domains: frozenset[str] | tuple[str, ...]) -> bool:
     """Whether `name` is one of `domains` or a name below one of them."""
     return name in domains or name.endswith(_below(domains))

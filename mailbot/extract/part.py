@@ -197,7 +197,9 @@ class _Reader:
         self.spoken = 0  # where the current line's last indicator ends
         self.ignored_domains = tuple(context.ignored_domains)
         self.networks = tuple(str(network) for network in context.site_networks)
-        self.ignoring = bool(context.ignored_ips or context.ignored_domains)
+        self.ignoring = bool(
+            context.ignored_ips or context.ignored_domains or context.reporter_domains
+        )
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.skipped: Counter[str] = Counter()
         self.hours_alone = False  # the part writes "10pm", "22h" (hour_only_hint)
@@ -303,7 +305,18 @@ class _Reader:
                 return False
             if is_within(value, self.ignored_domains):
                 return False
+            if self._reporters(value):
+                return False
         return True
+
+    def _reporters(self, name: str) -> bool:
+        # A third party's own names (Shadowserver's download link, its wiki)
+        # are boilerplate of its report; a site's name below the reporter's
+        # domain (a university's grid site) is still the site's.
+        context = self.context
+        return is_within(name, context.reporter_domains) and not is_within(
+            name, context.site_domains
+        )
 
     def _columns(self, text: str) -> None:
         # A CSV header (a line without indicators) names what each column of

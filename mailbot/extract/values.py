@@ -33,7 +33,12 @@ class Context:
 
     `site_domains` (the site's DNS domains) and `subject` (the mail's subject,
     whose forward prefix marks an unlabelled header block as forwarded
-    material) extend the contract; both may stay empty.
+    material) extend the contract; both may stay empty. So does
+    `reporter_domains`: the registered domains of a third party who wrote
+    the mail (its From, Sender and Reply-To). Names and URLs under them are
+    the reporter's own (its portal, documentation, download and unsubscribe
+    links), not indicators, unless they are also under `site_domains`; an
+    address is read as ever. Empty for a site's and the CSIRT's mail.
     """
 
     site_networks: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -44,6 +49,7 @@ class Context:
     reference_time: dt.datetime | None = None
     site_domains: tuple[str, ...] = ()
     subject: str = ""
+    reporter_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""A third party's mail gives what it saw, not its own boilerplate.
+
+Shadowserver's download link and wiki, AbuseHUB's schema page were an
+incident's attacker IPs and affected hosts. The names under a reporter's
+own domain are not indicators; a site's own hosts stay its affected hosts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from mailbot_env import mail, make_app
+
+from mailbot import views
+from mailbot.app import App
+from mailbot.context import reporter_domains
+from mailbot.mail import RawMail
+from mailbot.parse import parse
+from mailbot.process import process_delivery
+from mailbot.sites import Directory, Site
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> App:
+    return make_app(tmp_path, database_url, now=NOW)
+
+
+def _feed(app: App, raw: bytes) -> str:
+    outcome = process_delivery(app, RawMail(raw, NOW, "test"))
+    assert outcome.result == "processed" and outcome.incident, outcome.reason
+    return outcome.incident
+
+
+def _shown(app: App, tag: str) -> dict:
+    shown = views.show(app, tag)
+    assert shown is not None
+    return shown
+
+
+def _indicators(shown: dict) -> list[str]:
+    """Every value of the incident but its free text."""
+    return [row["value"] for row in shown["provenance"] if row["kind"] != "text"]
+
+
+def test_a_reporters_own_names_and_links_are_no_indicators(
+    corpus_dir: Path, app: App
+) -> None:
+    samples = corpus_dir / "abuseio"
+    afp = samples / "shadowserver/2019-01-06-scan_afp-sample-ip.csv.zip.eml"
+    shadowserver = _feed(app, afp.read_bytes())
+    abusehub = _feed(app, (samples / "abusehub/Abusehub_Example_1.eml").read_bytes())
+
+    found = _indicators(_shown(app, shadowserver))
+    assert not [value for value in found if "shadowserver.org" in value], found
+    found = _indicators(_shown(app, abusehub))
+    assert not [value for value in found if "abusehub.nl" in value], found
+    fields = _shown(app, abusehub)["fields"]
+    # The reported address is read as ever.
+    assert fields["attacker_ips"] == ["172.16.10.13"]
+
+
+def test_a_sites_own_hosts_stay_its_affected_hosts(app: App) -> None:
+    # The site's own mail: its names are its hosts, its links stay read.
+    tag = _feed(
+        app,
+        mail(
+            subject="Compromised host at SITE-A",
+            sender="admin@site-a.example.com",
+            message_id="<own@site-a.example.com>",
+            body="Systems affected: wn12.site-a.example.com (192.0.2.45)\n"
+            "Evidence: the miner was downloaded from"
+            " https://repo.site-a.example.com/mirror/x.tar.gz\n",
+        ),
+    )
+    assert "wn12.site-a.example.com" in _shown(app, tag)["fields"]["affected_hosts"]
+    found = _indicators(_shown(app, tag))
+    assert "https://repo.site-a.example.com/mirror/x.tar.gz" in found
+    # A third party whose domain holds the site's (the university's own
+    # security team, writing about its grid site).
+    other = _feed(
+        app,
+        mail(
+            subject="Scans from the grid",
+            sender="security@example.com",
+            message_id="<uni@example.com>",
+            body="Systems affected: wn13.site-a.example.com (192.0.2.46)\n",
+        ),
+    )
+    assert "wn13.site-a.example.com" in _shown(app, other)["fields"]["affected_hosts"]
+
+
+def test_the_reporters_domains_are_its_senders() -> None:
+    raw = mail(
+        subject="Report",
+        sender="Reports <reports@reports.abusehub.nl>",
+        message_id="<r@reports.abusehub.nl>",
+        headers={
+            "Sender": "bulk@mailer.example.net",
+            "Reply-To": "bounces@abuse-reporting.webiron.com",
+        },
+    )
+    directory = Directory(sites=(Site("SITE-X", domains=("grid.example.net",)),))
+    # example.net holds a site's domain: left out.
+    assert reporter_domains(parse(raw), directory) == ("abusehub.nl", "webiron.com")
+    assert reporter_domains(parse(raw), Directory()) == (
+        "abusehub.nl",
+        "webiron.com",
+        "example.net",
+    )
