@@ -22,6 +22,11 @@ _FACTS = ("discovered_at", "isolated_at", "resolved_at")
 # party may say when it saw the attack. A CSIRT member's mail sets none (it
 # asks, or uses #discovered and #resolved), nor does anyone else's.
 _FACTS_BY_ROLE = {"site": frozenset(_FACTS), "reporter": frozenset({"discovered_at"})}
+# The actions taken to resolve the incident are the site's (DOMAIN.md): only
+# the site and the CSIRT can tell them. A third party's "we blocked the
+# address", "our bans are short" speaks of its own systems, and would make
+# the field look answered.
+_ACTIONS_BY = frozenset({"site", "csirt"})
 # A fact later than the mail that states it (past clock skew) is a plan, a
 # deadline or a misreading, not an event.
 _SKEW = dt.timedelta(hours=1)
@@ -68,7 +73,7 @@ def record_findings(
     known: set[tuple[str, str]] = set()
     rows: list[tuple[object, ...]] = []
     for finding in findings:
-        if (finding.field, finding.value) in known:
+        if (finding.field, finding.value) in known or not _may_give(mail, finding):
             continue
         known.add((finding.field, finding.value))
         rows.append(
@@ -102,6 +107,11 @@ def _insert_values(session: Session, rows: list[tuple[object, ...]]) -> None:
         f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
     )
     connection.exec_driver_sql(statement, rows)
+
+
+def _may_give(mail: Mail, finding: extract.Finding) -> bool:
+    """Whether the author of `mail` may give `finding`'s field."""
+    return finding.field != "actions_taken" or mail.role in _ACTIONS_BY
 
 
 def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> None:

@@ -1,8 +1,11 @@
 """A third party's mail gives what it saw, not its own boilerplate.
 
 Shadowserver's download link and wiki, AbuseHUB's schema page were an
-incident's attacker IPs and affected hosts. The names under a reporter's
-own domain are not indicators; a site's own hosts stay its affected hosts.
+incident's attacker IPs and affected hosts; Webiron's "our bans are very
+short" was its actions taken, so the site was asked for nothing. The names
+under a reporter's own domain are not indicators, and the actions taken to
+resolve an incident come from the site and the CSIRT only; a site's own
+hosts stay its affected hosts.
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ from mailbot.context import reporter_domains
 from mailbot.mail import RawMail
 from mailbot.parse import parse
 from mailbot.process import process_delivery
+from mailbot.reextract import reextract
 from mailbot.sites import Directory, Site
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+AUTHENTICATED = {
+    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
+    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
+}
 
 
 @pytest.fixture
@@ -61,6 +69,59 @@ def test_a_reporters_own_names_and_links_are_no_indicators(
     fields = _shown(app, abusehub)["fields"]
     # The reported address is read as ever.
     assert fields["attacker_ips"] == ["172.16.10.13"]
+
+
+def test_a_third_partys_actions_are_not_the_sites(corpus_dir: Path, app: App) -> None:
+    raw = (corpus_dir / "abuseio/webiron/Webiron_Example_1.eml").read_bytes()
+    tag = _feed(app, raw)
+    shown = _shown(app, tag)
+    assert "actions_taken" not in shown["fields"]
+    assert "actions_taken" in shown["missing"]
+    assert not [value for value in _indicators(shown) if "webiron.com" in value]
+    assert "172.16.31.20" in shown["fields"]["attacker_ips"]
+
+    # Read again with today's extractor: the same.
+    fields = shown["fields"]
+    reextract(app, tag)
+    assert _shown(app, tag)["fields"] == fields
+
+
+def test_the_site_and_the_csirt_tell_the_actions_taken(app: App) -> None:
+    tag = _feed(
+        app,
+        mail(
+            subject="Scans from 192.0.2.45",
+            sender="abuse@isp.example.net",
+            message_id="<scan@isp.example.net>",
+            body="We saw SSH scans from 192.0.2.45 and blocked it at our firewall.\n",
+        ),
+    )
+    assert "actions_taken" not in _shown(app, tag)["fields"]
+    _feed(
+        app,
+        mail(
+            subject=f"Re: [{tag}] Scans from 192.0.2.45",
+            sender="alice@csirt.example.org",
+            message_id="<note@csirt.example.org>",
+            body="SITE-A told me by phone: the host was disconnected at 11:00 UTC.\n",
+            headers=AUTHENTICATED,
+        ),
+    )
+    _feed(
+        app,
+        mail(
+            subject=f"Re: [{tag}] Scans from 192.0.2.45",
+            sender="admin@site-a.example.com",
+            message_id="<reply@site-a.example.com>",
+            body="wn12.site-a.example.com was reinstalled at 11:40 UTC.\n",
+        ),
+    )
+    assert _shown(app, tag)["fields"]["actions_taken"] == [
+        "SITE-A told me by phone: the host was disconnected at 11:00 UTC.",
+        "wn12.site-a.example.com was reinstalled at 11:40 UTC.",
+    ]
+    reextract(app, tag)
+    assert len(_shown(app, tag)["fields"]["actions_taken"]) == 2
 
 
 def test_a_sites_own_hosts_stay_its_affected_hosts(app: App) -> None:
