@@ -109,6 +109,19 @@ def test_br01_prefix_stack_threads_by_tag(cases_dir: Path, state: State) -> None
     assert len(views.incident_list(state.app)) == 1
 
 
+def test_br01_passing_the_mail_on_is_not_who_detected(
+    cases_dir: Path, state: State
+) -> None:
+    _at(state.app, "2026-12-04T13:05:11")
+    _feed(state.app, _case(cases_dir, "BR-01.eml", state))
+    shown = views.show(state.app, TAG)
+    assert shown is not None
+    # "Pekka forwarded your mail to me, I am handling it now": how the mail
+    # went round the site, not how the incident was detected.
+    assert "detected_by" in shown["missing"], shown["fields"]["detected_by"]
+    assert any("disconnected" in v for v in shown["fields"]["actions_taken"])
+
+
 def test_br07_exchange_message_id_threads_by_reference(cases_dir: Path, state: State) -> None:
     _at(state.app, "2026-12-04T15:41:07")
     assert _feed(state.app, _case(cases_dir, "BR-07.eml", state)) == TAG

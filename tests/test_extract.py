@@ -1682,6 +1682,33 @@ def test_a_sites_name_below_a_reporters_domain_stays_the_sites() -> None:
     assert found == {("affected_hosts", "wn12.site-a.example.org")}
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Pekka forwarded your mail to me, I am handling it now.",
+        "Note: forwarded message attached.",
+        "I am forwarding you the e-mail that the company has sent us.",
+        "Your message was forwarded to the site admin.",
+        "Pekka hat Ihre Mail an mich weitergeleitet, ich kümmere mich darum.",
+    ],
+)
+def test_passing_a_mail_on_is_no_detection(line: str) -> None:
+    assert "detected_by" not in prose.text_fields(line, False, False)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Forwarding the report we got. The VM is ours.",
+        "Zur Info, weitergeleitet vom DFN-CERT.",
+        "This was forwarded to us by our upstream provider.",
+        "Pekka forwarded your mail to me; our IDS detected the miner.",
+    ],
+)
+def test_forwarding_a_report_with_its_source_is_detection(line: str) -> None:
+    assert "detected_by" in prose.text_fields(line, False, False)
+
+
 def test_the_registered_domain_of_a_name() -> None:
     assert hosts.registered_domain("dl.shadowserver.org") == "shadowserver.org"
     assert hosts.registered_domain("reports.abusehub.nl") == "abusehub.nl"

@@ -196,6 +196,41 @@ def without_requests(line: str) -> str:
     return " ".join(kept)
 
 
+# Forwarding is detection when it passes on a report with its source
+# ("Forwarding the report we got", "forwarded to us by our NREN",
+# "weitergeleitet vom DFN-CERT"), not when it tells how a mail went round:
+# "Pekka forwarded your mail to me, I am handling it now", "forwarded
+# message attached", "forwarding you the e-mail", "an mich weitergeleitet".
+_PASSED_ON = re.compile(
+    r"\bforward(?:ed|ing)?[ \t]+(?:(?:your|the|this|that|my|our|a|an)[ \t]+)?"
+    r"(?:e-?mails?|mails?|messages?|tickets?)\b"
+    r"|\bforward(?:ed|ing)?[ \t]+(?:it|this|that|you|me|him|her|them)\b"
+    r"|\bforward(?:ed|ing)?[ \t]+to[ \t]+(?:me|him|her|them|my|his|their|our|the|an?)\b"
+    r"|\ban[ \t]+(?:mich|ihn|sie|uns|meine\w*|unser\w*|den|die|das)\b[^.;,!?]{0,40}?"
+    r"\bweitergeleitet\b|\bweitergeleitet[ \t]+an\b"
+)
+# Its source, in the rest of the clause: then it tells who saw the incident.
+_SOURCE = re.compile(r"\b(?:by|from|von|vom)\b")
+_CLAUSE_END = re.compile(r"[.;,!?]")
+
+
+def _handling_only(lower: str) -> bool:
+    """Whether `lower` speaks to detected_by only by passing a mail on."""
+    if "forward" not in lower and "weitergeleitet" not in lower:
+        return False
+    kept, cut = [], 0
+    for match in _PASSED_ON.finditer(lower):
+        end = _CLAUSE_END.search(lower, match.end())
+        clause = lower[match.start() : end.start() if end else len(lower)]
+        if not _SOURCE.search(clause):
+            kept.append(lower[cut : match.start()])
+            cut = match.end()
+    if not cut:
+        return False
+    rest = " ".join([*kept, lower[cut:]])
+    return not _TEXT["detected_by"].search(rest)
+
+
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
     line = line[:1000]
@@ -205,6 +240,8 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     fields = []
     if _ANY_TEXT.search(lower):
         fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
+        if "detected_by" in fields and _handling_only(lower):
+            fields.remove("detected_by")
     activity, strong = _ACTIVITY, _STRONG_EVIDENCE
     if line.isascii():
         line, activity, strong = lower, _ACTIVITY_LOWER, _STRONG_LOWER
