@@ -152,6 +152,27 @@ def test_a_sites_own_hosts_stay_its_affected_hosts(app: App) -> None:
         ),
     )
     assert "wn13.site-a.example.com" in _shown(app, other)["fields"]["affected_hosts"]
+    # The site's address where DMARC fails at our MTA: a third party's mail,
+    # and its names are still the site's.
+    failing = {
+        "Authentication-Results": "mx.csirt.example.org; spf=fail "
+        "smtp.mailfrom=site-a.example.com; dkim=none; dmarc=fail "
+        "header.from=site-a.example.com"
+    }
+    forged = _feed(
+        app,
+        mail(
+            subject="Another host",
+            sender="admin@site-a.example.com",
+            message_id="<forged@site-a.example.com>",
+            body="Systems affected: wn14.site-a.example.com (192.0.2.47)\n",
+            headers=failing,
+        ),
+    )
+    shown = _shown(app, forged)
+    assert "wn14.site-a.example.com" in shown["fields"]["affected_hosts"]
+    roles = {m["message_id"]: m["role"] for m in shown["messages"]}
+    assert roles["<forged@site-a.example.com>"] == "reporter"
 
 
 def test_the_reporters_domains_are_its_senders() -> None:
