@@ -60,6 +60,11 @@ ROBOT_LOCAL_PARTS = frozenset(
         "bounces",
         "mailer-daemon",
         "postmaster",
+        # A report robot's own name for itself (Shadowserver's
+        # autoreports@), and an auto-responder's.
+        "autoreport",
+        "autoreports",
+        "autoreply",
     }
 )
 

@@ -169,6 +169,8 @@ def test_robot_local_parts_of_interface(tmp_path: Path) -> None:
         "bounces-123",
         "postmaster+x",
         "reply.no.reply",
+        "autoreports",
+        "auto-reply",
     ):
         assert is_robot_address(f"{local}@example.org"), local
     assert not is_robot_address("replyto@example.org")

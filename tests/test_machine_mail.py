@@ -60,6 +60,8 @@ CORPUS_REPORTS = {
     "abuseio/spamexperts/1.eml": None,
     "abuseio/ip-echelon/ip-echelon_sample1.eml": None,
     "abuseio/cleanmx/Cleanmx_Example_1.eml": None,
+    # From autoreports@, without an automation header: a robot by its name.
+    "abuseio/shadowserver/2015-01-01-scan_ipmi-sample-asn.csv.zip.eml": None,
 }
 
 # Ticket systems' acknowledgements, written for this test in the manner of
