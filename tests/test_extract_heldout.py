@@ -33,22 +33,22 @@ SETS = {
 }
 # The fifth set's reports that do not meet their labels yet, with the reason.
 KNOWN_MISSES = {
-    "q01-cs-thunderbird-reply": "no Czech words for evidence or losses (free text)",
+    "q01-cs-thunderbird-reply": "no Czech activity words for evidence (free text)",
     "q02-ro-gmail-reply": "Romanian 'de la' (from) is no cue (Spanish and "
     "French 'of the')",
     "q03-gr-english-outlook": "'on Wednesday' is no date (the times take the "
     "mail's day)",
     "q05-es-wrapped-72": "'apagamos' (shut down) is isolation in its label, not "
     "in reports_heldout h20's ('shut down'), and 'alerta' names the time; "
-    "Spanish 'imagen', 'dio la alerta' no free-text words",
+    "'instanciada con la imagen' is no virtual-appliance text",
     "q08-ie-relative-times": "a WAF flag 'nobody looked at' is read as the "
     "discovery; an access log's client is not named as the attacker",
     "q09-de-inline-nested": "a login node that ran the scanner is read as an "
     "entry point (labelled affected)",
     "q10-nl-template-defanged": "'shut down' is isolation in its label and "
     "evidence in reports_heldout h20's",
-    "q12-br-wrapped-sshd": "a UI the attacker logged in to is no entry point; "
-    "'vazou' (leaked) no loss word",
+    "q12-br-wrapped-sshd": "'nosso UI (ui.site-br1...)': the bare word UI is "
+    "no entry-point cue",
     "q13-mx-bilingual": "'comando y control' and 'hacia' no cues",
     "q14-lb-french-outlook-ipv6": "a partner's hosts the attacker went on to "
     "are read as the attacker's (labelled suspected)",

@@ -21,6 +21,7 @@ _TEXT_FIELDS = {
         r"|weitergeleitet|forward(?:ed|ing)|received[ \t]+this|the[ \t]+report"
         r"|found[ \t]+by|ids|honeypot|entdeckt|festgestellt|découvert|détecté"
         r"|meldung|melding|signalement|notificación|notificação|segnalazione"
+        r"|alerta|alarma|alarme|upozornění"
     ),
     "actions_taken": (
         r"isolated|disconnected|firewalled|blocked|suspended|paused|killed|drained"
@@ -29,11 +30,15 @@ _TEXT_FIELDS = {
         r"|snapshot|quarantined|rotated|isoliert|getrennt|gesperrt|isolée?|bloqué"
         r"|frånkopplad|aislado|isolato|reinstallato|downtime|cleaned|unplugged"
         r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
+        r"|apagamos|apagad[oa]|bloquead[oa]|bloqueamos|desligad[oa]|desligamos"
+        r"|zablokova\w*|instantánea"
     ),
     "losses": (
         r"stolen|theft|entered[ \t]+their[ \t]+credentials|credentials[ \t]+\w+[ \t]+"
         r"(?:stolen|leaked|compromised)|copied|exfiltrated|root[ \t-]compromise\w*"
         r"|leaked|data[ \t]+(?:loss|lost)|considered[ \t]+(?:stolen|compromised)"
+        r"|robad[oa]s?|roubad[oa]s?|vazou|vazad[oa]s?|filtrad[oa]s?|odcizen\w*"
+        r"|ukraden\w*|furat\w*"
     ),
     "vulnerabilities": (
         r"vulnerab\w*|outdated|old[ \t]+(?:version|release|jenkins|\w+[ \t]+version)"
