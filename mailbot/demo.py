@@ -17,7 +17,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from mailbot import service, views
+from mailbot import service, summary, views
 from mailbot.app import open_app
 from mailbot.clock import Clock, parse_instant
 from mailbot.config import load_settings
@@ -135,6 +135,12 @@ def _print_incidents(app) -> None:  # type: ignore[no-untyped-def]
             f"{len(data.get('messages', []))} mails  {row['subject']}"
         )
         for field, values in data.get("fields", {}).items():
+            if field == "evidence":
+                values = summary.dated(values, data.get("provenance") or [])
+                print(f"      {field}:")
+                for value in values:
+                    print(f"        - {value}")
+                continue
             print(f"      {field}: {', '.join(values)}")
         if data.get("missing"):
             print(f"      missing: {', '.join(data['missing'])}")

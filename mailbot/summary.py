@@ -74,7 +74,7 @@ def _what(data: dict[str, Any]) -> list[str]:
     lines = ["", "What (Analysis Guideline fields):"]
     for field, values in data["fields"].items():
         if field == "evidence":
-            values = _dated(values, data.get("provenance") or [])
+            values = dated(values, data.get("provenance") or [])
         if all(" " not in v and len(v) <= 80 for v in values):
             # Addresses, names, DNs, CVE ids: a paragraph reads best.
             text = textwrap.fill(
@@ -104,35 +104,57 @@ def _what(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _dated(values: list[str], provenance: list[dict[str, Any]]) -> list[str]:
+# A line a mail client wrapped is one item, its pieces each at least this
+# long (extract/prose.py): an item of N characters spans at most N // 50 + 1
+# lines from the one it is recorded at.
+_PIECE = 50
+
+
+def dated(values: list[str], provenance: list[dict[str, Any]]) -> list[str]:
     """Evidence with its times: "[2026-11-30T08:02:11Z] sshd accepted ...".
 
-    A time read on the same line as an evidence item goes in front of it
-    (in UTC), and is not listed again on its own; a time no item shares a
-    line with stays an item.
+    A time read on a line of an evidence item (the item's own line, or a
+    line its wrapped text went on to) goes in front of it, in UTC, and is
+    not listed again on its own; a time of no item's line stays an item.
     """
-    stamps: dict[tuple[Any, ...], list[str]] = {}
-    text_at: dict[str, tuple[Any, ...]] = {}
-    stamp_at: dict[str, set[tuple[Any, ...]]] = {}
+    items: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+    stamps: list[tuple[tuple[Any, ...], int, str]] = []
     for p in provenance:
         if p["field"] != "evidence":
             continue
-        place = (p["message_id"], p["part"], p["line"])
+        where = (p["message_id"], p["part"])
         if p["kind"] == "timestamp":
-            stamps.setdefault(place, []).append(p["value"])
-            stamp_at.setdefault(p["value"], set()).add(place)
+            stamps.append((where, p["line"], p["value"]))
         elif p["kind"] == "text":
-            text_at.setdefault(p["value"], place)
-    told = set(text_at.values())
+            items.setdefault(where, []).append((p["line"], p["value"]))
+    times: dict[str, list[str]] = {}
+    loose: set[str] = set()
+    for where, line, stamp in stamps:
+        owner = _item_of(items.get(where, []), line)
+        if owner is None:
+            loose.add(stamp)
+        else:
+            times.setdefault(owner, []).append(stamp)
+    folded = {stamp for found in times.values() for stamp in found} - loose
     shown = []
     for value in values:
-        if value in stamp_at and stamp_at[value] <= told:
+        if value in folded:
             continue  # in front of the item(s) of its line
-        times = stamps.get(text_at[value], []) if value in text_at else []
-        if times:
-            value = f"[{', '.join(dict.fromkeys(times))}] {value}"
+        if value in times:
+            value = f"[{', '.join(dict.fromkeys(times[value]))}] {value}"
         shown.append(value)
     return shown
+
+
+def _item_of(items: list[tuple[int, str]], line: int) -> str | None:
+    """The evidence item that `line` belongs to, of a part's `items`."""
+    best = None
+    for start, text in items:
+        if start <= line <= start + len(text) // _PIECE and (
+            best is None or start > best[0]
+        ):
+            best = (start, text)
+    return best[1] if best else None
 
 
 # What several deadlines of one rule are, in "Due next".

@@ -202,3 +202,25 @@ def test_evidence_shows_each_item_with_its_times() -> None:
         " 08:06:00 UTC",
         "    - 2026-11-30T07:00:00Z",
     ]
+
+
+def test_a_time_on_a_wrapped_line_goes_with_its_item() -> None:
+    from mailbot import summary
+
+    wrapped = "our sensors observed mining traffic from 192.0.2.140 to the pool" + (
+        " 203.0.113.200:3333 between 06:00 and 09:00 UTC."
+    )
+    provenance = [
+        {"field": "evidence", "value": v, "kind": k, "message_id": "<m>",
+         "part": "1", "line": line}
+        for line, k, v in [
+            (3, "text", wrapped),
+            (4, "timestamp", "2026-11-30T06:00:00Z"),
+            (6, "timestamp", "2026-12-01T08:10:00Z"),
+        ]
+    ]  # fmt: skip
+    values = [p["value"] for p in provenance]
+    assert summary.dated(values, provenance) == [
+        f"[2026-11-30T06:00:00Z] {wrapped}",
+        "2026-12-01T08:10:00Z",
+    ]
