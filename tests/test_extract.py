@@ -1731,3 +1731,12 @@ def test_the_registered_domain_of_a_name() -> None:
 )  # fmt: skip
 def test_free_text_words_of_more_languages(line: str, fields: set[str]) -> None:
     assert {field for field, _ in free_text(line)} == fields
+
+
+def test_an_hour_alone_is_looked_for_only_in_prose_parts_that_write_one() -> None:
+    line = "The first login came at 10pm."
+    quiet = PartClock("Europe/Amsterdam", REFERENCE, hours=False)
+    assert find_times(line, quiet) == []
+    assert values(line) == {("evidence", "2026-12-03T21:00:00Z")}
+    # A part longer than a mail's prose is a log with its own clock times.
+    assert values("x\n" * (hours.PROSE_PART // 2) + line) == set()

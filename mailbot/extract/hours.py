@@ -55,6 +55,8 @@ DAY_PART = (
     r"|del[ \t]+pomeriggio"
 )
 # A digit after a colon is a time's minutes ("4:15 PM"): `times._TIME` reads it.
+# The longest part searched for one (longer ones are logs).
+PROSE_PART = 20_000
 hour_only_hint = re.compile(
     r"[0-9](?<![0-9:][0-9])[0-9]?(?:[ \t]?[AaPp]\.?[Mm]\b|h(?![\w:])|[ \t]+(?:"
     + DAY_PART

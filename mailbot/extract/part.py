@@ -17,7 +17,7 @@ from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
-from mailbot.extract.hours import hour_only_hint, may_have_times
+from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
 from mailbot.extract.indicators import Indicator, ipv4_number, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import (
@@ -139,12 +139,14 @@ def read_part(
     text = "\n".join(line for _, line, _ in lines)
     # What a part says of its times as a whole (its zone, date, order of
     # dates: read over the whole part) matters only if a line writes a time.
+    # A part longer than a mail's prose is a log, with its own clock times: an
+    # hour alone ("10pm") is looked for in shorter ones (a search of a long
+    # log's digits cost generated text 3 %).
+    hours_alone = len(text) <= PROSE_PART and hour_only_hint(text) is not None
     clock = PartClock(context.timezone, context.reference_time)
-    hours_alone = hour_only_hint(text) is not None
     if hours_alone or may_write_times(text):
         clock = part_clock(text, context.timezone, context.reference_time)
-    reader = _Reader(part_id, kind, context, clock, out)
-    reader.hours_alone = hours_alone
+    reader = _Reader(part_id, kind, context, clock._replace(hours=hours_alone), out)
     refanged = text.split("\n")
     for index in defanged_lines(text):
         refanged[index] = refang(refanged[index], hinted=True)
@@ -202,7 +204,6 @@ class _Reader:
         )
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.skipped: Counter[str] = Counter()
-        self.hours_alone = False  # the part writes "10pm", "22h" (hour_only_hint)
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -276,7 +277,7 @@ class _Reader:
             self._columns(line.text)
         stamps: Sequence[Stamp] = ()
         timed = may_have_times(line.text) or (
-            self.hours_alone and hour_only_hint(line.text) is not None
+            self.clock.hours and hour_only_hint(line.text) is not None
         )
         if not state.received and timed:
             clock = self.clock

@@ -42,7 +42,7 @@ _ZONE = (
 )
 
 
-def _time_pattern(alone: str) -> re.Pattern[str]:
+def _time_pattern(alone: str = "") -> re.Pattern[str]:
     # The look-behind stands after the first digit so that the regex engine
     # can skip to digits instead of trying every position of a line.
     return re.compile(
@@ -54,8 +54,8 @@ def _time_pattern(alone: str) -> re.Pattern[str]:
 # An hour may go without its minutes when AM/PM, "h" or the part of the day
 # follows ("10pm", "22h", "at 9 this morning"; `_hour_only` says when). The
 # pattern that reads those is used on the lines `hour_only_hint` lets
-# through; the other lines pay nothing for it. Both number their groups alike.
-_TIME = _time_pattern(r"|(?P<part>(?!))")
+# through in the parts it finds one in; the other lines pay nothing for it.
+_TIME = _time_pattern()
 _TIME_OR_HOUR = _time_pattern(
     r"|(?=[ \t]?[AaPp]\.?[Mm]\b)|h(?![\w:])|(?=[ \t]+(?P<part>" + DAY_PART + "))"
 )
@@ -115,6 +115,9 @@ class PartClock(NamedTuple):
     date: dt.date | None = None
     order: str = ""  # of "4/12/2026": "md", "dm", "zmd", "zdm" or "" (dates.date_order)
     local: str = ""  # the site's zone, for "local time" ("" : `zone`)
+    # Whether the part may write an hour alone ("10pm", "22h"): only then
+    # are its lines searched for one (`hours.hour_only_hint` over the part).
+    hours: bool = True
 
 
 def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock:
@@ -165,9 +168,10 @@ def times_in(
         if hours_hint(line):
             line = colons(line)
             clocked = _CLOCK_HINT(line) is not None
-    pattern = _TIME_OR_HOUR if hour_only_hint(line) else _TIME
-    if not clocked and pattern is _TIME:
+    alone = clock.hours and hour_only_hint(line) is not None
+    if not clocked and not alone:
         return [], 0
+    pattern = _TIME_OR_HOUR if alone else _TIME
     if clock.date is not None and _RELATIVE_DAY(line.lower()):
         # "this morning at 08:45": the mail's day, not the part's date.
         clock = clock._replace(date=None)
@@ -179,7 +183,7 @@ def times_in(
     if len(line) > _PLANNED or not has_digit(line):
         plan, dates = _plan(line, limit, pattern)
         return _stamps(line, plan, clock, dates) or [], plan.skipped
-    key = (shape(line), limit)
+    key = (shape(line), limit, alone)
     known = _PLANS.get(key)
     if known is not None:
         stamps = _stamps(line, known, clock)
@@ -225,10 +229,16 @@ class _Plan(NamedTuple):
     reusable: bool  # False when the order of two dates hung on their digits
 
 
-_PLANS: dict[tuple[bytes, int], _Plan] = {}
+_PLANS: dict[tuple[bytes, int, bool], _Plan] = {}
 _CLOCK_HINT = re.compile(r"\d:\d\d").search
-_CLOCK_GROUPS = tuple(_TIME.groupindex[name] for name in ("h", "m", "s", "ampm"))
-_ZONE_GROUPS = tuple(_TIME.groupindex[name] for name in ("zone", "shift", "offset"))
+# The numbers of the groups of a time's clock and of its zone, per pattern.
+_GROUPS = {
+    pattern: tuple(
+        tuple(pattern.groupindex[name] for name in names)
+        for names in (("h", "m", "s", "ampm"), ("zone", "shift", "offset"))
+    )
+    for pattern in (_TIME, _TIME_OR_HOUR)
+}
 
 
 def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]:
@@ -242,8 +252,9 @@ def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]
     candidates, valid, found = find_dates(line if stop < 0 else line[:stop])
     dates = Dates(found)
     runs = []
+    clock_groups, zone_groups = _GROUPS[pattern]
     for index, match in enumerate(times):
-        zone = _spans(match, _ZONE_GROUPS)
+        zone = _spans(match, zone_groups)
         own = _zone_of(match) is not None
         later = times[index + 1 : index + 4]
         shared = None if own else _shared_zone(line, match, later)
@@ -259,7 +270,7 @@ def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]
             _Run(
                 start,
                 match.end(),
-                _clock_spans(match),
+                _clock_spans(match, clock_groups),
                 zone,
                 index if own else None if shared is None else index + 1 + shared,
                 _date_for(line, match, dates),
@@ -279,9 +290,9 @@ def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]
     return plan, ymds
 
 
-def _clock_spans(match: re.Match[str]) -> tuple[Span, Span, Span, Span]:
-    hour, minute, second, ampm = _spans(match, _CLOCK_GROUPS)
-    if ampm[0] < 0 and match["part"]:
+def _clock_spans(match: re.Match[str], groups) -> tuple[Span, Span, Span, Span]:
+    hour, minute, second, ampm = _spans(match, groups)
+    if ampm[0] < 0 and match.re is _TIME_OR_HOUR and match["part"]:
         ampm = match.span("part")  # "at 9 this morning": the part is its AM/PM
     return hour, minute, second, ampm
 
