@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot.db.models import Duplicate, Mail
@@ -66,6 +67,24 @@ def dedupe_key(raw: bytes) -> str:
 def accept(session: Session, delivery: RawMail, key: str | None = None) -> Stored:
     """Store `delivery` unless it is stored already; record a duplicate if so."""
     key = key or dedupe_key(delivery.raw)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite writes one transaction at a time (BEGIN IMMEDIATE): nobody
+        # stores the same mail between the look-up and the insert.
+        return _accept(session, delivery, key)
+    try:
+        with session.begin_nested():
+            return _accept(session, delivery, key)
+    except IntegrityError:
+        # Another process (an ingest beside the daemon, a second intake)
+        # stored the same mail between our look-up and our insert, and
+        # committed: it is a duplicate after all. The savepoint kept the
+        # rest of this transaction.
+        if session.scalar(select(Mail.id).where(Mail.dedupe_key == key)) is None:
+            raise
+        return _accept(session, delivery, key)
+
+
+def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
     found = session.execute(
         select(Mail.id, Mail.state, Mail.origin).where(Mail.dedupe_key == key)
     ).first()
