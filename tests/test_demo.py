@@ -30,6 +30,8 @@ def test_demo_runs_the_sample_mailbox_end_to_end(tmp_path: Path) -> None:
         _env(), "--config", str(target / "mailbot.toml"), "show", "EGI-20261130-02"
     )
     assert shown.returncode == 0 and "SITE-BETA" in shown.stdout
+    # The time the site stated for its isolation, not its mail's (08:20).
+    assert "isolated:   2026-12-01T08:10:00Z" in shown.stdout
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:

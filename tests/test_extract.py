@@ -1035,6 +1035,12 @@ def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
         ("At 09:00 UTC we noticed no logins.", "evidence"),
         ("Our monitoring flagged the API calls at 22:00 UTC.", "discovered_at"),
         ("The user logged off at 09:40 UTC.", "evidence"),
+        # What the clocks take for isolation (deadlines/events.py) is the
+        # fact's word too: the sample mailbox's SITE-BETA said so at 08:10,
+        # and its isolation was dated by its mail (08:20).
+        ("It was shut down at 08:10 UTC after a snapshot was taken.", "isolated_at"),
+        ("Blocked at the firewall at 10:05 UTC.", "isolated_at"),
+        ("The backup snapshot runs at 02:00 UTC.", "evidence"),
     ],
 )
 def test_fact_words_in_other_languages_alerts_and_clauses(text: str, fact: str) -> None:

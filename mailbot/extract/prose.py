@@ -111,7 +111,11 @@ _FACTS = {
         r"isolated|isolation|disconnected|firewalled|cut[ \t]+off|paused|suspended"
         r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
         r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
-        r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)|"
+        r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)"
+        # What the clocks take for isolation (deadlines/events.py) is
+        # isolation here too, so a stated time of it is the fact's time.
+        r"|snapshot[ \t]+(?:was[ \t]+|has[ \t]+been[ \t]+)?taken"
+        r"|blocked[ \t]+(?:at|on)[ \t]+the[ \t]+(?:network|firewall)|"
         + _OFF_THE_NETWORK
         + "|"
         + _ISOLATED
@@ -148,7 +152,7 @@ _FACT_HINT = re.compile(
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
     r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
-    r"|found|flagged|descoper|reinstalat"
+    r"|found|flagged|descoper|reinstalat|snapshot|blocked at|blocked on"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text
