@@ -13,6 +13,7 @@ from typing import Any
 from mailbot import compose
 from mailbot.clock import parse_instant
 from mailbot.deadlines.chase import SHARED
+from mailbot.extract.prose import WRAPPED_PIECE
 
 _PEOPLE_ROLES = ("site", "reporter", "csirt")
 
@@ -104,10 +105,9 @@ def _what(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-# A line a mail client wrapped is one item, its pieces each at least this
-# long (extract/prose.py): an item of N characters spans at most N // 50 + 1
-# lines from the one it is recorded at.
-_PIECE = 50
+# A line a mail client wrapped is one item whose pieces are each at least
+# WRAPPED_PIECE long: an item of N characters spans at most
+# N // WRAPPED_PIECE + 1 lines from the one it is recorded at.
 
 
 def dated(values: list[str], provenance: list[dict[str, Any]]) -> list[str]:
@@ -150,7 +150,7 @@ def _item_of(items: list[tuple[int, str]], line: int) -> str | None:
     """The evidence item that `line` belongs to, of a part's `items`."""
     best = None
     for start, text in items:
-        if start <= line <= start + len(text) // _PIECE and (
+        if start <= line <= start + len(text) // WRAPPED_PIECE and (
             best is None or start > best[0]
         ):
             best = (start, text)

@@ -266,6 +266,9 @@ def item_text(line: str) -> str:
 
 # A line ending so ends its sentence.
 _LINE_STOPS = (".", "!", "?", ":", ";")
+# A piece of a line a mail client wrapped is at least this long (clients
+# wrap at 72 to 78 characters, before the word that would not fit).
+WRAPPED_PIECE = 50
 
 
 def wrapped(line: str) -> bool:
@@ -275,7 +278,7 @@ def wrapped(line: str) -> bool:
     a wrapped line is long and stops in the middle of its sentence.
     """
     line = line.rstrip()
-    return len(line) >= 50 and not line.endswith(_LINE_STOPS)
+    return len(line) >= WRAPPED_PIECE and not line.endswith(_LINE_STOPS)
 
 
 def starts_item(line: str) -> bool:
