@@ -12,24 +12,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from mailbot_env import CASES_SITES
 from opsenv import run_cli
+from test_csirt_env import SITES
 
 from mailbot.errors import ConfigError
 from mailbot.sites import directory_from_dict, load_directory, overlapping_networks
 
-GOOD = (
-    CASES_SITES
-    + """
-[[vo]]
-name = "vo.example.org"
-security_contacts = ["vo-security@vo.example.org"]
-
-[[ca]]
-name = "Example CA"
-security_contacts = ["ca@ca.example.org"]
-"""
-)
+# Every kind of entry: the sites of the cases, a VO and a CA.
+GOOD = SITES
 
 
 def mailbot(tmp_path: Path, sites: str, *args: str):  # type: ignore[no-untyped-def]
@@ -88,7 +78,7 @@ def test_the_good_file_loads() -> None:
         (
             '["ca@ca.example.org"]',
             '["ca.example.org"]',
-            "ca Example CA.security_contacts",
+            "ca Example Grid CA.security_contacts",
             "one @",
         ),
     ],
