@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mailbot import __version__
+from mailbot import __version__, build
 from mailbot.clock import Clock, parse_instant
 from mailbot.errors import ConfigError, MailbotError, UsageError
 
@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="mailbot",
         description="The daemon behind a CSIRT's abuse mailbox.",
     )
-    parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"mailbot {__version__} ({build()})"
+    )
     parser.add_argument(
         "--config", help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)"
     )

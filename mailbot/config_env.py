@@ -17,14 +17,16 @@ from mailbot.errors import ConfigError
 
 PREFIX = "MAILBOT_"
 
-# Variables read by name, not as a key: the command line's own, and the test
-# suite's (its command-line tests run mailbot with the suite's environment).
+# Variables read by name, not as a key: the command line's own, the build's
+# (setup.py; it may still be set when mailbot runs), and the test suite's
+# (its command-line tests run mailbot with the suite's environment).
 NOT_KEYS = frozenset(
     {
         "MAILBOT_CONFIG",
         "MAILBOT_NOW",
         "MAILBOT_LOG_LEVEL",
         "MAILBOT_LOG_FORMAT",
+        "MAILBOT_MYPYC",
         "MAILBOT_TEST_DATABASE",
         "MAILBOT_CRASH_SEED",
         "MAILBOT_MUTATIONS",

@@ -1,0 +1,71 @@
+"""The two builds: pure Python, and the extraction compiled by mypyc (setup.py).
+
+CI runs the whole suite once on each (.ci/run); these tests check that a
+build says which it is, and that the build variable is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mailbot
+import mailbot.extract.part
+from mailbot import cli
+from mailbot.mail import TextPart
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_version_says_which_build_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # What the import system actually loaded, against what --version tells.
+    compiled = not mailbot.extract.part.__file__.endswith(".py")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    said = capsys.readouterr().out.strip()
+    assert said.startswith(f"mailbot {mailbot.__version__} (")
+    assert ("compiled with mypyc" in said) == compiled
+    assert ("pure Python" in said) == (not compiled)
+
+
+def test_values_cross_to_workers_in_either_build() -> None:
+    # The read-ahead workers send findings and contexts back pickled; a
+    # compiled frozen dataclass could not be unpickled (setup.py keeps
+    # mailbot/extract/values.py out of the compiled modules for this).
+    import datetime as dt
+    import pickle
+
+    from mailbot import extract
+
+    context = extract.Context(
+        timezone="Europe/Rome",
+        reference_time=dt.datetime(2026, 12, 4, 8, tzinfo=dt.UTC),
+        site_domains=("site-a.example.org",),
+    )
+    found = extract.extract(
+        [TextPart("1", "text/plain", "body", "Attacker IP: 203.0.113.9\n")],
+        context,
+    )
+    assert found
+    assert pickle.loads(pickle.dumps(context)) == context
+    assert pickle.loads(pickle.dumps(found)) == found
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_a_build_variable_of_another_value_is_refused(value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "setup.py", "--name"],
+        cwd=ROOT,
+        env={**os.environ, "MAILBOT_MYPYC": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"MAILBOT_MYPYC='{value}'" in result.stderr
+    assert "set it to 1" in result.stderr
