@@ -243,6 +243,28 @@ def test_quoted_commands_do_nothing_and_later_lines_are_refused(
     assert w.show(tag)["status"] == "open" and w.show(tag)["audit"] == []
 
 
+def test_a_command_below_the_sign_off_is_refused_not_dropped(
+    w: World, tmp_path: Path
+) -> None:
+    tag = site_report(w)
+    for when, body in (
+        ("10:00", "Please send us the logs of wn12.\n\nThanks,\nAlice\n\n#close\n"),
+        ("10:05", "We keep it open for now.\n-- \nAlice, EGI CSIRT\n#tlp RED\n"),
+    ):
+        sent = _command(w, tag, body, f"2026-11-30T{when}:00")
+        assert [m.message["Subject"] for m in sent] == [
+            f"[{tag}] [TLP:AMBER] Not applied: 1 command line(s) of your mail"
+        ]
+        command = body.rstrip().rsplit("\n", 1)[1]
+        assert f"{command}\n        commands must come before" in _text(sent[0])
+    # A hashtag in a signature names no command: nothing to say.
+    signed = "Logs received, thanks.\n\nCheers,\nAlice\n#EGI-CSIRT #duty-week\n"
+    assert _command(w, tag, signed, "2026-11-30T10:10:00") == []
+    shown = w.show(tag)
+    assert shown["status"] == "open" and shown["tlp"] == "AMBER"
+    assert shown["audit"] == []
+
+
 def test_commands_after_a_greeting_are_applied(w: World, tmp_path: Path) -> None:
     tag = site_report(w)
     for when, body in (

@@ -4,15 +4,15 @@ Pure: the text in, the commands (or what is wrong with them) out. The lines
 before any other text count; blank lines, a salutation ("Hi all,") and a TLP
 banner may come first or between them. A line naming a command after other
 text is not applied: it is reported, so that the member hears of it, since
-prose and pasted text show such lines too. Quoted, forwarded and signature
-lines never reach here (member.py).
+prose and pasted text show such lines too; so is one below the member's
+sign-off. Quoted and forwarded lines never reach here (member.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from mailbot import tlp
@@ -75,6 +75,12 @@ def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
         (good if isinstance(parsed, Command) else bad).append(parsed)  # type: ignore[arg-type]
     bad.extend(BadCommand(line, _LATE) for line in late)
     return good, bad
+
+
+def below_signature(lines: Iterable[str]) -> list[BadCommand]:
+    """Command lines written below the member's sign-off: not applied, and
+    reported like any other line after the member's text."""
+    return [BadCommand(line.strip(), _LATE) for line in lines if is_command(line)]
 
 
 def is_command(line: str) -> bool:

@@ -16,10 +16,10 @@ from mailbot import roles
 from mailbot.app import App
 from mailbot.csirt import replies, trail
 from mailbot.csirt.actions import ACTIONS, ENDED, Context, Refused
-from mailbot.csirt.commands import BadCommand, read_commands
+from mailbot.csirt.commands import BadCommand, below_signature, read_commands
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
-from mailbot.extract.quotes import marked_lines
+from mailbot.extract.quotes import marked_lines, signature_lines
 from mailbot.mail import ParsedMail
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ def on_member_mail(
 ) -> Incident:
     """Apply the mail's commands in order; returns the incident it ends in."""
     good, bad = read_commands(_written(parsed))
+    # "#close" under "Thanks,\nAlice" is no command, but the member hears so.
+    bad.extend(below_signature(line for _, line in signature_lines(parsed.body_text)))
     member = mail.from_addr
     ctx = Context(app, session, incident, mail, member)
     problems: list[BadCommand] = list(bad)

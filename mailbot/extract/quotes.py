@@ -137,7 +137,19 @@ def own_text(text: str, forwarded: bool = False) -> str:
     return "\n".join(line for _, line in own_lines(text, forwarded))
 
 
-def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
+def signature_lines(text: str) -> list[tuple[int, str]]:
+    """The lines below the author's sign-off ("Thanks,", "-- ") that are not
+    quoted or forwarded mail, as (1-based line number, line) pairs."""
+    signed: list[tuple[int, str]] = []
+    for _ in _walk(split_lines(text), False, signed):
+        pass
+    return signed
+
+
+def _walk(
+    lines: list[str], forwarded: bool, signed: list[tuple[int, str]] | None = None
+) -> Iterator[tuple[int, str, bool]]:
+    """The author's lines; the signature's go to `signed` when it is given."""
     index, signature, pending, inside, said = 0, False, None, False, False
     while index < len(lines):
         line = lines[index]
@@ -169,6 +181,8 @@ def _walk(lines: list[str], forwarded: bool) -> Iterator[tuple[int, str, bool]]:
             index += 1
             continue
         if signature or _QUOTED.match(line) or _RULE.match(line):
+            if signature and signed is not None:
+                signed.append((index + 1, line))
             index += 1
             continue
         # "Ciao," opens a mail as often as it closes one: a closing word
