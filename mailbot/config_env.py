@@ -17,9 +17,8 @@ from mailbot.errors import ConfigError
 
 PREFIX = "MAILBOT_"
 
-# Variables read by name, not as a key: the command line's own, the build's
-# (setup.py; it may still be set when mailbot runs), and the test suite's
-# (its command-line tests run mailbot with the suite's environment).
+# Variables read by name, not as a key: the command line's own and the
+# build's (setup.py; it may still be set when mailbot runs).
 NOT_KEYS = frozenset(
     {
         "MAILBOT_CONFIG",
@@ -27,10 +26,6 @@ NOT_KEYS = frozenset(
         "MAILBOT_LOG_LEVEL",
         "MAILBOT_LOG_FORMAT",
         "MAILBOT_MYPYC",
-        "MAILBOT_TEST_DATABASE",
-        "MAILBOT_CRASH_SEED",
-        "MAILBOT_MUTATIONS",
-        "MAILBOT_MUTATION_SEED",
     }
 )
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import mailbot_env
 import pytest
 from servers import (
-    DATABASE_SETTING,
     IN_CI,
     Dovecot,
     SmtpSink,
@@ -34,6 +33,48 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+# The test suite's own settings were once MAILBOT_ variables; mailbot reads
+# that prefix as its configuration and refuses names it does not know.
+_RENAMED = {
+    "MAILBOT_TEST_DATABASE": "--database",
+    "MAILBOT_CRASH_SEED": "--crash-seed",
+    "MAILBOT_MUTATIONS": "--mutations",
+    "MAILBOT_MUTATION_SEED": "--mutation-seed",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mailbot", "mailbot's test suite")
+    group.addoption(
+        "--database",
+        default="sqlite",
+        help="sqlite (a file per test, the default), postgresql (a database per"
+        " test on 127.0.0.1:5432) or the URL of a PostgreSQL server to use so",
+    )
+    group.addoption(
+        "--crash-seed", type=int, default=6, help="test_crash's kill points"
+    )
+    group.addoption(
+        "--mutations",
+        type=int,
+        default=None,
+        help="how many mutants test_mutation makes (10,000 unless given)",
+    )
+    group.addoption(
+        "--mutation-seed", type=int, default=20261204, help="test_mutation's mutants"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for old, new in _RENAMED.items():
+        if old in os.environ:
+            raise pytest.UsageError(
+                f"{old} is no longer read: pass `{new} {os.environ[old]}` to"
+                f" pytest instead, and unset {old} (mailbot refuses unknown"
+                " MAILBOT_ variables)"
+            )
+
 
 # Tests using these fixtures get the `servers` marker, so `-m "not servers"`
 # runs the rest without Dovecot or an SMTP server.
@@ -124,9 +165,9 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def database_server_url() -> URL | None:
+def database_server_url(pytestconfig: pytest.Config) -> URL | None:
     """The PostgreSQL server to make test databases on, or None for SQLite."""
-    setting = os.environ.get(DATABASE_SETTING, "").strip()
+    setting = str(pytestconfig.getoption("database")).strip()
     if setting in ("", "sqlite"):
         return None
     return database_server(setting)

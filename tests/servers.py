@@ -56,10 +56,6 @@ LOOPBACK = "127.0.0.1"
 SBIN = Path("/usr/sbin")
 IN_CI = bool(os.environ.get("CI"))
 
-# "sqlite" (the default), "postgresql" (the local server), or the SQLAlchemy
-# URL of a PostgreSQL server on which to make a database per test.
-DATABASE_SETTING = "MAILBOT_TEST_DATABASE"
-
 _ports_given: set[int] = set()
 
 

@@ -172,7 +172,6 @@ def test_the_variables_that_are_no_key_are_allowed_and_documented(
         "MAILBOT_NOW": "2026-12-04T09:00:00Z",
         "MAILBOT_LOG_LEVEL": "INFO",
         "MAILBOT_LOG_FORMAT": "text",
-        "MAILBOT_TEST_DATABASE": "sqlite",
     }
     extra = {
         name: values.get(name, "1") for name in NOT_KEYS if name != "MAILBOT_CONFIG"

@@ -12,7 +12,6 @@ twice.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import signal
 import subprocess
@@ -29,7 +28,6 @@ from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
-SEED = int(os.environ.get("MAILBOT_CRASH_SEED", "6"))
 REPORTS = 200
 ROBOTS = 40
 KILLS = 15
@@ -130,9 +128,10 @@ def _done(app, delivered: int) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
-    tmp_path: Path, database_url: str, dovecot, smtp_sink
+    tmp_path: Path, database_url: str, dovecot, smtp_sink, pytestconfig
 ) -> None:  # type: ignore[no-untyped-def]
-    rng = random.Random(SEED)
+    seed = pytestconfig.getoption("crash_seed")
+    rng = random.Random(seed)
     raws = _mails()
     rng.shuffle(raws)
     config = _config(tmp_path, database_url, dovecot, smtp_sink)
@@ -209,7 +208,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
             assert copies[message_id] <= 1, message_id
     assert max(copies.values()) == 1
     print(
-        f"\n{kills} kills (seed {SEED}); outbox {dict(states)}; "
+        f"\n{kills} kills (seed {seed}, pytest --crash-seed); outbox {dict(states)}; "
         f"{len(smtp_sink.messages)} mails received by the SMTP server"
     )
     later.close()

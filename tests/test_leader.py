@@ -1,7 +1,7 @@
 """The leader lock: one holder at a time, freed when its holder dies.
 
 Run on SQLite (a lock file beside the database) and, with
-MAILBOT_TEST_DATABASE=postgresql, on PostgreSQL (an advisory lock on a
+pytest --database postgresql, on PostgreSQL (an advisory lock on a
 dedicated connection).
 """
 

@@ -1,7 +1,7 @@
 """Mutated corpus mail through the pipeline: nothing escapes, all accounted.
 
-A seeded mutator (the same mails on every run; MAILBOT_MUTATION_SEED picks
-another set, MAILBOT_MUTATIONS another count) breaks the real corpus the
+A seeded mutator (the same mails on every run; pytest --mutation-seed picks
+another set, --mutations another count) breaks the real corpus the
 ways mail breaks in the wild: cut, bytes flipped, CR/LF scattered, headers
 doubled, encoded words and boundaries mangled, 8-bit and NUL bytes, deep
 nesting, parts glued from two mails. At least 10,000 of them go through
@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
-import os
 import random
 import re
 import time
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pytest
 from mailbot_env import make_app
 
 from mailbot import views
@@ -31,8 +31,7 @@ from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
-COUNT = int(os.environ.get("MAILBOT_MUTATIONS", "10000"))
-SEED = int(os.environ.get("MAILBOT_MUTATION_SEED", "20261204"))
+COUNT = 10_000
 # Corpus mails larger than this are cut first: the mutants stay quick.
 MAX_SEED_BYTES = 16 * 1024
 
@@ -186,7 +185,7 @@ LIMITS = {
 
 
 def run_share(
-    corpus_dir: str, workdir: str, database_url: str, worker: int
+    corpus_dir: str, workdir: str, database_url: str, worker: int, count: int, seed: int
 ) -> dict[str, int]:
     """Process every WORKERS-th mutant, starting at `worker`, in this process."""
     seeds = _seeds(Path(corpus_dir))
@@ -196,7 +195,7 @@ def run_share(
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     results: Counter[str] = Counter()
     try:
-        for number, raw in enumerate(mutants(seeds, COUNT, SEED)):
+        for number, raw in enumerate(mutants(seeds, count, seed)):
             if number % WORKERS != worker:
                 continue
             # Spread over weeks, as mail arrives: not ten thousand in one day.
@@ -209,7 +208,7 @@ def run_share(
                     app, RawMail(raw, arrived, f"mutant:{number}")
                 )
             except BaseException as exc:
-                raise AssertionError(f"mutant {number} (seed {SEED}) raised") from exc
+                raise AssertionError(f"mutant {number} (seed {seed}) raised") from exc
             results[outcome.result] += 1
     finally:
         app.close()
@@ -217,8 +216,11 @@ def run_share(
 
 
 def test_ten_thousand_mutants_all_accounted(
-    corpus_dir: Path, tmp_path: Path, database_url: str
+    corpus_dir: Path, tmp_path: Path, database_url: str, pytestconfig: pytest.Config
 ) -> None:
+    # Fewer only when asked for (pytest --mutations N).
+    count = pytestconfig.getoption("mutations") or COUNT
+    seed = pytestconfig.getoption("mutation_seed")
     assert len(_seeds(corpus_dir)) > 500, "the corpus seems incomplete"
     # Migrate once before the workers start; they share the database.
     make_app(tmp_path, database_url, now=NOW, extra=LIMITS).close()
@@ -227,7 +229,13 @@ def test_ten_thousand_mutants_all_accounted(
     with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
         shares = [
             pool.submit(
-                run_share, str(corpus_dir), str(tmp_path / f"w{k}"), database_url, k
+                run_share,
+                str(corpus_dir),
+                str(tmp_path / f"w{k}"),
+                database_url,
+                k,
+                count,
+                seed,
             )
             for k in range(WORKERS)
         ]
@@ -237,9 +245,8 @@ def test_ten_thousand_mutants_all_accounted(
     elapsed = time.monotonic() - started
     app = make_app(tmp_path, database_url, now=NOW, extra=LIMITS)
     status = views.status(app, None)
-    assert sum(results.values()) == COUNT
-    assert COUNT >= 10_000 or "MAILBOT_MUTATIONS" in os.environ
-    assert status["mails"] + status["duplicates"] + status["quarantined"] == COUNT
+    assert sum(results.values()) == count
+    assert status["mails"] + status["duplicates"] + status["quarantined"] == count
     assert status["quarantined"] == results["quarantined"]
     assert status["duplicates"] == results["duplicate"]
     with app.db.transaction() as session:
@@ -251,6 +258,6 @@ def test_ten_thousand_mutants_all_accounted(
     app.close()
     assert stuck == 0
     print(
-        f"\n{COUNT} mutants in {elapsed:.0f} s: {dict(results)}; quarantined: "
+        f"\n{count} mutants in {elapsed:.0f} s: {dict(results)}; quarantined: "
         f"{reasons.most_common(10)}"
     )

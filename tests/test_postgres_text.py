@@ -3,7 +3,7 @@
 SQLite stores any str; PostgreSQL rejects NUL (0x00) in text and any string
 that is not valid UTF-8, which surrogate-escaped 8-bit headers are not. A
 mail carrying them must still be stored once, processed or quarantined with
-a reason, and shown, on both engines (run with MAILBOT_TEST_DATABASE).
+a reason, and shown, on both engines (run with pytest --database postgresql).
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,7 +15,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from servers import (
-    DATABASE_SETTING,
     Dovecot,
     ServerError,
     SmtpSink,
@@ -380,7 +382,7 @@ def _local_postgres() -> URL:
     try:
         return database_server("postgresql")
     except ServerError as error:
-        require(f"{DATABASE_SETTING} is sqlite and {error}")
+        require(f"the tests run on SQLite (--database sqlite) and {error}")
         raise
 
 
@@ -427,3 +429,28 @@ def test_skips_fail_in_ci(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
 
     result.assert_outcomes(**outcomes)
+
+
+@pytest.mark.parametrize(
+    ("variable", "option"),
+    [("MAILBOT_TEST_DATABASE", "--database"), ("MAILBOT_MUTATIONS", "--mutations")],
+)
+def test_a_test_setting_left_in_the_environment_names_its_option(
+    variable: str, option: str
+) -> None:
+    # mailbot would refuse the variable (an unknown MAILBOT_ name); the suite
+    # stops before any test and says what to pass instead.
+    tests = Path(__file__).resolve().parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q",
+         str(tests / "test_build.py")],
+        cwd=tests.parent,
+        env={**os.environ, variable: "postgresql"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert f"{variable} is no longer read: pass `{option} postgresql`" in (
+        result.stderr + result.stdout
+    )

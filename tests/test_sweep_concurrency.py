@@ -3,7 +3,7 @@
 Each App has its own engine and connections, as a second daemon would; on
 SQLite they meet at BEGIN IMMEDIATE, on PostgreSQL at FOR UPDATE SKIP
 LOCKED and the unique (deadline, level) key. Run on both
-(MAILBOT_TEST_DATABASE=postgresql for the second).
+(pytest --database postgresql for the second).
 """
 
 from __future__ import annotations
