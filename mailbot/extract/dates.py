@@ -12,6 +12,8 @@ import datetime as dt
 import functools
 import re
 
+from mailbot.extract.shape import has_digit, shape
+
 # Month names in the languages of the fact words (prose._FACTS): English,
 # German, French, Spanish, Portuguese, Italian, Dutch, Swedish, Polish,
 # Finnish and Czech, with the inflected forms that dates use ("15 lipca",
@@ -211,19 +213,75 @@ class Dates:
         return self.found[index] if index < len(self.found) else None
 
 
-def find_dates(line: str):
+def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
     """The date candidates of `line` as (name, group spans), which of them are
-    dates, and the dates as (start, end, date, candidate index) in order."""
-    candidates: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+    dates, and the dates as (start, end, date, candidate index) in order.
+
+    The lists may be shared with the plan of the line's shape: not to be
+    changed.
+    """
+    # A line without a digit 1-9 is its own shape; longer lines are read
+    # without a plan.
+    if len(line) > _PLANNED or not has_digit(line):
+        return _dates_read(line)[:3]
+    key = shape(line)
+    plan = _PLANS.get(key)
+    if plan is not None:
+        found = _dates_planned(line, plan)
+        if found is not None:
+            return plan[0], plan[1], found
+    candidates, valid, found, wholes = _dates_read(line)
+    if len(_PLANS) >= _PLANS_KEPT:
+        _PLANS.clear()  # bounded; the next lines make it again
+    _PLANS[key] = (candidates, valid, wholes)
+    return candidates, valid, found
+
+
+# What the patterns find in a line they find in its shape (no pattern of a
+# date tells one ASCII digit from another): the candidates of a line are
+# those of its shape, as long as the same ones are dates. Only where a
+# date with a month name ends depends on which is one (`_named_dates`
+# skips the month names inside it); the digits decide the rest. Log records
+# and the lines of a template that differ only in their numbers share a plan:
+# the candidates, which were dates, and the span of each.
+Candidate = tuple[str, tuple[tuple[int, int], ...]]
+Found = tuple[int, int, tuple, int]
+_Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
+_PLANS: dict[bytes, _Plan] = {}
+_PLANS_KEPT = 4096
+_PLANNED = 540
+
+
+def _dates_read(
+    line: str,
+) -> tuple[list[Candidate], list[bool], list[Found], list[tuple[int, int]]]:
+    candidates: list[Candidate] = []
     valid: list[bool] = []
-    found: list[tuple[int, int, tuple, int]] = []
+    found: list[Found] = []
+    wholes: list[tuple[int, int]] = []
     for name, spans, ymd in _date_candidates(line):
         if ymd is not None:
             found.append((spans[0][0], spans[0][1], ymd, len(candidates)))
         candidates.append((name, spans[1:]))
         valid.append(ymd is not None)
+        wholes.append(spans[0])
     found.sort()
-    return candidates, valid, found
+    return candidates, valid, found, wholes
+
+
+def _dates_planned(line: str, plan: _Plan) -> list[Found] | None:
+    """The dates of `line` by the plan of its shape; None if it departs from it."""
+    found: list[Found] = []
+    candidates, valid, wholes = plan
+    for index, (name, spans) in enumerate(candidates):
+        ymd = date_of(name, tuple([line[a:b] for a, b in spans]))
+        if (ymd is not None) != valid[index]:
+            return None
+        if ymd is not None:
+            start, end = wholes[index]
+            found.append((start, end, ymd, index))
+    found.sort()
+    return found
 
 
 def _date_candidates(line: str):
