@@ -63,21 +63,20 @@ class Indicator(NamedTuple):
 
 def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     """Every indicator in `line` (already refanged), in order of position."""
-    # Without a plan, _read gives a list (None says a line departs from one).
     # A line without digits has no shape but itself: the line cache answers it.
     if len(line) > _PLANNED or not has_digit(line):
-        return _read(line, reference_year) or []
+        return _read(line, reference_year)[0]
     key = shape(line)
     plan = _PLANS.get(key)
     if plan is not None:
-        found = _read(line, reference_year, plan)
+        found = _follow_plan(line, reference_year, plan)
         if found is not None:
             return found
-    record: _Plan = []
-    found = _read(line, reference_year, record=record) or []
+    steps: list[_Step] = []
+    found, unordered = _read(line, reference_year, steps)
     if len(_PLANS) >= _PLANS_KEPT:
         _PLANS.clear()  # bounded; the next lines make it again
-    _PLANS[key] = record
+    _PLANS[key] = (steps, unordered)
     return found
 
 
@@ -87,49 +86,78 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # whether each is an indicator (an octet over 255, a date, a suffix such as
 # 0.bg) depends on the digits and is checked again. When every candidate
 # decides as in the plan, the text blanked between the scanners is the same
-# too, and so are the candidates of the next scanner. Per scanner that ran:
-# its candidate runs, and what became of each (_NONE, _KEPT, _REFUSED).
-_Plan = list[tuple[list[tuple[int, int]], list[int]]]
+# too, and so are the candidates of the next scanner, and which scanners
+# its guards let run. Per scanner that found candidates (the index of
+# _SCANNERS, _MAILS for the mail addresses blanked first): its candidate
+# runs, and what became of each (_NONE, _KEPT, _REFUSED). A scanner without
+# candidates finds nothing in any line of the shape, and is not in the plan.
+# And whether the scanners' indicators, one scanner after the other, are out
+# of order of position (most lines have one scanner's, in order).
+_Step = tuple[int, list[tuple[int, int]], list[int]]
+_Plan = tuple[list[_Step], bool]
 _PLANS: dict[bytes, _Plan] = {}
 _PLANS_KEPT = 4096
 _PLANNED = 500  # longer lines are read without a plan
+_MAILS = -1
 
 
-def _read(line: str, year: int, plan: _Plan | None = None, record: _Plan | None = None):
-    """The indicators of `line`; with `plan`, None when the line departs from it."""
-    steps = iter(plan) if plan is not None else None
+def _read(
+    line: str, year: int, record: list[_Step] | None = None
+) -> tuple[list[Indicator], bool]:
+    """The indicators of `line`, whether they needed sorting, and the steps of
+    the plan of its shape in `record`."""
     found: list[Indicator] = []
     text = line
     if "@" in line:
-        if steps is None:
-            spans = [match.span() for match in _MAIL.finditer(line)]
-        else:
-            spans = next(steps)[0]
-        if record is not None:
-            record.append((spans, []))
+        spans = [match.span() for match in _MAIL.finditer(line)]
+        if record is not None and spans:
+            record.append((_MAILS, spans, []))
         text = _blank(text, spans)
-    for guard, hint, candidates, make, keep, blanks in _SCANNERS:
+    for index, (guard, hint, candidates, make, keep, blanks) in enumerate(_SCANNERS):
         present = guard in text if guard else _may_name_cve(text)
         if not present:
             continue
-        if steps is None:
-            # Without the hint there are no candidates: the plan records none.
-            runs = candidates(text) if hint is None or hint(text) else []
-            kept, decided = _decide(text, runs, year, make, keep)
-            if record is not None:
-                record.append((runs, decided))
-        else:
-            runs, decided = next(steps)
-            followed = _follow(text, runs, decided, year, make, keep)
-            if followed is None:
-                return None
-            kept = followed
+        # Without the hint there are no candidates.
+        runs = candidates(text) if hint is None or hint(text) else []
+        if not runs:
+            continue
+        kept, decided = _decide(text, runs, year, make, keep)
+        if record is not None:
+            record.append((index, runs, decided))
         if kept:
             found += kept
             if blanks:
                 text = _blank(text, [(item.start, item.end) for item in kept])
-    found.sort(key=lambda item: item.start)
+    unordered = any(found[i - 1].start > found[i].start for i in range(1, len(found)))
+    if unordered:
+        found.sort(key=_start)
+    return found, unordered
+
+
+def _follow_plan(line: str, year: int, plan: _Plan) -> list[Indicator] | None:
+    """The indicators of `line` by the plan of its shape; None where it departs."""
+    found: list[Indicator] = []
+    text = line
+    steps, unordered = plan
+    for index, runs, decided in steps:
+        if index == _MAILS:
+            text = _blank(text, runs)
+            continue
+        _, _, _, make, keep, blanks = _SCANNERS[index]
+        kept = _follow(text, runs, decided, year, make, keep)
+        if kept is None:
+            return None
+        if kept:
+            found += kept
+            if blanks:
+                text = _blank(text, [(item.start, item.end) for item in kept])
+    if unordered:
+        found.sort(key=_start)
     return found
+
+
+def _start(item: Indicator) -> int:
+    return item.start
 
 
 # What became of a run: no indicator (the digits may decide), an indicator,
