@@ -203,6 +203,7 @@ class _Reader:
             context.ignored_ips or context.ignored_domains or context.reporter_domains
         )
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
+        self.clocks: dict[tuple[str | None, dt.date | None], PartClock] = {}
         self.skipped: Counter[str] = Counter()
 
     def line(self, line: Line) -> None:
@@ -281,10 +282,8 @@ class _Reader:
         )
         if not state.received and timed:
             clock = self.clock
-            if state.zone is not None:
-                clock = clock._replace(zone=state.zone)
-            if state.date is not None:
-                clock = clock._replace(date=state.date)
+            if state.zone is not None or state.date is not None:
+                clock = self._clock_of(state.zone, state.date)
             stamps, skipped = _times(text, clock, line.following[:40])
             if skipped:
                 self.skipped["times beyond a line's first"] += skipped
@@ -292,10 +291,24 @@ class _Reader:
             self._stamps(line, stamps)
         # "rilevato il 28/11/2026 alle 07:40" then "isolato alle 08:05": a time
         # without a date takes the last date of the paragraph's prose.
-        if self.kind != "attachment" and not _RECORD.match(text):
+        record = self.kind != "attachment" and _RECORD.match(text) is not None
+        if self.kind != "attachment" and not record:
             clock = self.clock
             state.date = last_date(text, clock.order, clock.reference) or state.date
-        self._text(line, body, bool(indicators or stamps))
+        self._text(line, body, bool(indicators or stamps), record)
+
+    def _clock_of(self, zone: str | None, date: dt.date | None) -> PartClock:
+        """The part's clock with the zone of a log's intro line and the date
+        of the paragraph's prose, made once for each pair (_replace is slow)."""
+        clock = self.clocks.get((zone, date))
+        if clock is None:
+            clock = self.clock
+            if zone is not None:
+                clock = clock._replace(zone=zone)
+            if date is not None:
+                clock = clock._replace(date=date)
+            self.clocks[zone, date] = clock
+        return clock
 
     def _kept(self, indicator: Indicator) -> bool:
         context = self.context
@@ -438,19 +451,17 @@ class _Reader:
         if not stamps:
             return
         facts = not line.forwarded and self.kind != "forward"
-        if facts:
+        previous = following = ""
+        # A record of a timeline or log ("10:00 UTC host isolated", then
+        # "08:00 UTC login") is named by its own words only.
+        if facts and not _TIMED.match(line.text):
             # Prose wraps: the word naming the event may be on either side.
             following = line.following
             if heading(following) or not _continues(following):
                 following = ""  # a heading, a new bullet or record
             # A new bullet or log record does not continue the line above.
-            previous = line.previous[-80:] if _continues(line.text) else ""
-            if _TIMED.match(line.text):
-                # A record of a timeline or log ("10:00 UTC host isolated",
-                # then "08:00 UTC login") is named by its own words only.
-                previous = following = ""
-            elif _TIMED.match(line.previous):
-                previous = ""
+            if _continues(line.text) and not _TIMED.match(line.previous):
+                previous = line.previous[-80:]
         for stamp in stamps:
             fact = None
             if facts:
@@ -459,7 +470,8 @@ class _Reader:
                 fact = prose.fact_of(before[-80:], after[:60])
             self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
 
-    def _text(self, line: Line, body: str, has_indicator: bool) -> None:
+    def _text(self, line: Line, body: str, has_indicator: bool, record: bool) -> None:
+        # `record`: the line opens as a log or timeline record (_RECORD).
         state = self.state
         if state.section in TEXT_SECTIONS:
             self._section_item(line, body)
@@ -471,7 +483,7 @@ class _Reader:
             self.flush_prose()
             return
         run = state.prose
-        if _RECORD.match(line.text) and not _wraps_onto(run, line.text):
+        if record and not _wraps_onto(run, line.text):
             # A record of a log or a timeline is an item of its own.
             self.flush_prose()
             self._text_item(line.number, line.text, has_indicator, True)
@@ -509,12 +521,12 @@ class _Reader:
 
     def _section_item(self, line: Line, body: str) -> None:
         item = self.state.item
-        text = prose.item_text(body)
+        text, bullet = prose.item_and_bullet(body)
         if not text:
             return
         joins = (
             item
-            and not prose.starts_item(body)
+            and not bullet
             and not item[1].endswith((".", "!", "?", ":"))
             and text[:1].islower()
         )

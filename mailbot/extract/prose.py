@@ -261,7 +261,14 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
 
 def item_text(line: str) -> str:
     """`line` as one free-text item: without its bullet, spaces collapsed."""
-    return " ".join(_BULLET.sub("", line).split())[:1000]
+    return item_and_bullet(line)[0]
+
+
+def item_and_bullet(line: str) -> tuple[str, bool]:
+    """`item_text(line)`, and whether `line` opens a new item (`starts_item`)."""
+    bullet = _BULLET.match(line)
+    rest = line[bullet.end() :] if bullet else line
+    return " ".join(rest.split())[:1000], bullet is not None
 
 
 # A line ending so ends its sentence.
