@@ -213,6 +213,22 @@ class Dates:
         return self.found[index] if index < len(self.found) else None
 
 
+# What the patterns find in a line they find in its shape (no pattern of a
+# date tells one ASCII digit from another): the candidates of a line are
+# those of its shape, as long as the same ones are dates. Only where a
+# date with a month name ends depends on which is one (`_named_dates`
+# skips the month names inside it); the digits decide the rest. Log records
+# and the lines of a template that differ only in their numbers share a plan:
+# the candidates, which were dates, and the span of each.
+Candidate = tuple[str, tuple[tuple[int, int], ...]]
+Ymd = tuple[int | None, int, int]  # a syslog date has no year
+Found = tuple[int, int, Ymd, int]
+_Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
+_PLANS: dict[bytes, _Plan] = {}
+_PLANS_KEPT = 4096
+_PLANNED = 540
+
+
 def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
     """The date candidates of `line` as (name, group spans), which of them are
     dates, and the dates as (start, end, date, candidate index) in order.
@@ -235,21 +251,6 @@ def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
         _PLANS.clear()  # bounded; the next lines make it again
     _PLANS[key] = (candidates, valid, wholes)
     return candidates, valid, found
-
-
-# What the patterns find in a line they find in its shape (no pattern of a
-# date tells one ASCII digit from another): the candidates of a line are
-# those of its shape, as long as the same ones are dates. Only where a
-# date with a month name ends depends on which is one (`_named_dates`
-# skips the month names inside it); the digits decide the rest. Log records
-# and the lines of a template that differ only in their numbers share a plan:
-# the candidates, which were dates, and the span of each.
-Candidate = tuple[str, tuple[tuple[int, int], ...]]
-Found = tuple[int, int, tuple, int]
-_Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
-_PLANS: dict[bytes, _Plan] = {}
-_PLANS_KEPT = 4096
-_PLANNED = 540
 
 
 def _dates_read(
@@ -388,7 +389,8 @@ def only_date(
             written.add(ymd)
     if len(written) != 1 or refused(next(iter(written))):
         return None
-    date = safe_date(*written.pop())
+    year, month, day = written.pop()
+    date = None if year is None else safe_date(year, month, day)
     if date is None or reference is None or date > reference.date():
         return None
     return date
@@ -403,8 +405,9 @@ def last_date(line: str, order: str, reference: dt.datetime | None) -> dt.date |
         name, spans = candidates[index]
         if name == "dmy":
             ymd = ordered(ymd, line[spans[0][1]], order, False, reference)
-        if ymd[0] is not None and not refused(ymd):
-            return safe_date(*ymd)
+        year, month, day = ymd
+        if year is not None and not refused(ymd):
+            return safe_date(year, month, day)
     return None
 
 
