@@ -224,6 +224,8 @@ def test_a_stamp_is_written_as_strftime_writes_it() -> None:
         ("root  pts/0  203.0.113.61  Thu Dec  3 02:11:00 - 02:47  (00:36)", ""),
         ('203.0.113.5 - - [31/Jan/2014:07:19:02 +0100] "POST /x" 200', ""),
         ("A gépet 2026.12.03. 14:05-kor, 2026/12/03 14:06 and 12/03/26 11:33:20", ""),
+        # The part's date, unless the words place the time relative to the mail.
+        ("this morning at 08:45, at 11:05 and 07:15 UTC", "heute um 10:10"),
     ],
 )
 def test_the_next_line_of_a_shape_finds_its_own_times(
@@ -232,14 +234,29 @@ def test_the_next_line_of_a_shape_finds_its_own_times(
     # As for indicators: digits that make a date a date, or a time a time,
     # must still decide when the line is read by another line's plan.
     rng = random.Random(line)
-    clock = PartClock("Europe/Amsterdam", REFERENCE)
+    clocks = (
+        PartClock("Europe/Amsterdam", REFERENCE),
+        PartClock("Europe/Amsterdam", REFERENCE, dt.date(2026, 12, 2)),
+    )
     for _ in range(200):
         variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
-        times._PLANS.clear()
-        fresh = times.times_in(variant, clock, following)
-        times._PLANS.clear()
-        times.times_in(line, clock, following)
-        assert times.times_in(variant, clock, following) == fresh
+        for clock in clocks:
+            times._PLANS.clear()
+            fresh = times.times_in(variant, clock, following)
+            times._PLANS.clear()
+            times.times_in(line, clocks[0], following)
+            assert times.times_in(variant, clock, following) == fresh
+
+
+def test_the_next_lines_words_do_not_place_a_time_relative_to_the_mail() -> None:
+    # The next line's start is read with a line for its times ("at 01:30"
+    # then "on 4 December 2026"); its "heute" is its own, not this line's.
+    clock = PartClock("UTC", REFERENCE, dt.date(2026, 12, 2))
+    assert [s.value for s in find_times("isolated at 11:05", clock)] == [
+        "2026-12-02T11:05:00Z"
+    ]
+    found = find_times("isolated at 11:05", clock, "heute um 10:10 neu installiert")
+    assert [stamp.value for stamp in found] == ["2026-12-02T11:05:00Z"]
 
 
 def test_a_prefix_beyond_32_is_no_network() -> None:

@@ -95,6 +95,12 @@ _RELATIVE_DAY = re.compile(
 _APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 
 
+# What every such date holds, starting with the slash: most slashes (paths,
+# URLs, DNs) fail at the next character, where _APACHE_COLON tries a dozen
+# month words in either case.
+_APACHE_HINT = re.compile(r"/\d{4}:\d\d:\d\d:\d\d").search
+
+
 def _apache_space(match: re.Match[str]) -> str:
     # A function, not the template r"\1 ": re parses a template in Python at
     # every call of sub, a match or not (a third of the time of a line with
@@ -179,21 +185,18 @@ def times_in(
     if not clocked and not alone:
         return [], 0
     pattern = _TIME_OR_HOUR if alone else _TIME
-    if clock.date is not None and _RELATIVE_DAY(line.lower()):
-        # "this morning at 08:45": the mail's day, not the part's date.
-        clock = clock._replace(date=None)
     limit = len(line)
     if following:
         line = line + " " + following[:40]
-    if "/" in line:
+    if "/" in line and _APACHE_HINT(line):
         line = _APACHE_COLON.sub(_apache_space, line)
     if len(line) > _PLANNED or not has_digit(line):
         plan, dates = _plan(line, limit, pattern)
-        return _stamps(line, plan, clock, dates) or [], plan.skipped
+        return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
     key = (shape(line), limit, alone)
     known = _PLANS.get(key)
     if known is not None:
-        stamps = _stamps(line, known, clock)
+        stamps = _stamps(line, known, _dated(clock, known))
         if stamps is not None:
             return stamps, known.skipped
     plan, dates = _plan(line, limit, pattern)
@@ -201,7 +204,14 @@ def times_in(
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()  # bounded; the next lines make it again
         _PLANS[key] = plan
-    return _stamps(line, plan, clock, dates) or [], plan.skipped
+    return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
+
+
+def _dated(clock: PartClock, plan: _Plan) -> PartClock:
+    # "this morning at 08:45": the mail's day, not the part's date.
+    if clock.date is not None and plan.relative:
+        return clock._replace(date=None)
+    return clock
 
 
 # As for the indicators (indicators.scan), a line's times are read in two
@@ -234,6 +244,9 @@ class _Plan(NamedTuple):
     runs: list[_Run]
     skipped: int
     reusable: bool  # False when the order of two dates hung on their digits
+    # Whether the line's words place its times relative to the mail
+    # (_RELATIVE_DAY: no digit in them, so a shape has the answer of its lines).
+    relative: bool
 
 
 _PLANS: dict[tuple[bytes, int, bool], _Plan] = {}
@@ -252,7 +265,7 @@ def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]
     """The plan of `line`, and the date of each of its date candidates."""
     times, skipped = _clock_times(line, limit, pattern)
     if not times:
-        return _Plan([], [], [], skipped, True), []
+        return _Plan([], [], [], skipped, True, False), []
     # A date joins a time when it stands before it or up to 20 characters
     # after it: the rest of a long line need not be read for dates.
     stop = line.find(" ", times[-1].end() + 60)
@@ -290,7 +303,11 @@ def _plan(line: str, limit: int, pattern: re.Pattern[str]) -> tuple[_Plan, list]
             # No date, zone or plausibility: the stamps skip it.
             runs[-1] = runs[-1]._replace(zone_from=None, date=None, bare=False)
     ends = [(item[0], item[1]) for item in found]
-    plan = _Plan(candidates, valid, runs, skipped, len(set(ends)) == len(ends))
+    # The line itself: the apache colon, written as a space, is no word.
+    relative = _RELATIVE_DAY(line[:limit].lower()) is not None
+    plan = _Plan(
+        candidates, valid, runs, skipped, len(set(ends)) == len(ends), relative
+    )
     ymds: list = [None] * len(candidates)
     for item in found:
         ymds[item[3]] = item[2]
