@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import ipaddress
 import random
 import re
@@ -257,6 +258,25 @@ def test_the_next_lines_words_do_not_place_a_time_relative_to_the_mail() -> None
     ]
     found = find_times("isolated at 11:05", clock, "heute um 10:10 neu installiert")
     assert [stamp.value for stamp in found] == ["2026-12-02T11:05:00Z"]
+
+
+def test_extract_leaves_the_cyclic_collector_as_it_found_it() -> None:
+    # extract pauses the collector while it reads a mail (it makes no cycles):
+    # afterwards, and after an error, it runs again, unless it was off before.
+    parts = (TextPart("1", "text/plain", "body", "from 203.0.113.5 at 10:00 UTC"),)
+    assert gc.isenabled()
+    assert extract.extract(parts, extract.Context())
+    assert gc.isenabled()
+    broken = (TextPart("1", "text/plain", "body", None),)  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        extract.extract(broken, extract.Context())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        extract.extract(parts, extract.Context())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_prefix_beyond_32_is_no_network() -> None:
