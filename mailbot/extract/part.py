@@ -406,21 +406,31 @@ class _Reader:
         self, line: Line, indicator: Indicator, cue: roles.Cue, site_machine: bool
     ) -> None:
         if indicator.kind == "dn":
-            self._add(line, "x509_dns", indicator.value, "dn", roles.SECTION)
+            self._add_at(line.number, "x509_dns", indicator.value, "dn", roles.SECTION)
             return
         if indicator.kind == "cve":
-            self._add(line, "vulnerabilities", indicator.value, "cve", roles.SECTION)
+            self._add_at(
+                line.number, "vulnerabilities", indicator.value, "cve", roles.SECTION
+            )
             return
-        values = [(indicator.value, indicator.kind)]
-        if indicator.host:
-            values.append((indicator.host, _host_kind(indicator.host)))
         machine = site_machine and indicator.kind == "hostname"
+        if not indicator.host:
+            # Most indicators: one value (a URL also gives its host).
+            owned = machine or self._owned(indicator.value, indicator.kind)
+            target, strength = self._field(indicator, cue, owned, machine)
+            name = target or UNCLASSIFIED
+            self._add_at(line.number, name, indicator.value, indicator.kind, strength)
+            return
+        values = [
+            (indicator.value, indicator.kind),
+            (indicator.host, _host_kind(indicator.host)),
+        ]
         owned = machine
         for value, kind in values:
             owned = owned or self._owned(value, kind)
         target, strength = self._field(indicator, cue, owned, machine)
         for value, kind in values:
-            self._add(line, target or UNCLASSIFIED, value, kind, strength)
+            self._add_at(line.number, target or UNCLASSIFIED, value, kind, strength)
 
     def _field(self, indicator: Indicator, cue: roles.Cue, owned: bool, machine: bool):
         section = self.state.section
@@ -468,7 +478,9 @@ class _Reader:
                 before = previous + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
                 fact = prose.fact_of(before[-80:], after[:60])
-            self._add(line, fact or "evidence", stamp.value, "timestamp", roles.NONE)
+            self._add_at(
+                line.number, fact or "evidence", stamp.value, "timestamp", roles.NONE
+            )
 
     def _text(self, line: Line, body: str, has_indicator: bool, record: bool) -> None:
         # `record`: the line opens as a log or timeline record (_RECORD).
@@ -542,9 +554,6 @@ class _Reader:
         if item:
             self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []
-
-    def _add(self, line: Line, name: str, value: str, kind: str, strength: int):
-        self._add_at(line.number, name, value, kind, strength)
 
     def _add_at(self, number: int, name: str, value: str, kind: str, strength: int):
         self.items += 1
