@@ -229,7 +229,10 @@ class _Reader:
             self._content(line, 0)
         if state.block.name is None:
             state.block = roles.block_cue(line.text, self.spoken)
-            state.block_to_end = "below" in line.text.lower()
+            # Only a block's intro line says whether the block runs on past
+            # blank lines (no block, nothing to keep).
+            if state.block.name is not None:
+                state.block_to_end = "below" in line.text.lower()
         else:
             state.block_used = True
         state.zone = block_zone(line.text) or state.zone

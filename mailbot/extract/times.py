@@ -141,7 +141,8 @@ def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock
     diciembre ... a las 02:40 ... aislado a las 03:10": the same day); the
     order of its numeric dates (`dates.date_order`).
     """
-    match = PART_ZONE.search(text.lower()) if "time" in text.lower() else None
+    lowered = text.lower()
+    match = PART_ZONE.search(lowered) if "time" in lowered else None
     order = date_order(text, zone)
     date = only_date(text, reference, order)
     if match is None:
