@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import ipaddress
 import random
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,19 +237,25 @@ def test_the_next_line_of_a_shape_finds_its_own_times(
 ) -> None:
     # As for indicators: digits that make a date a date, or a time a time,
     # must still decide when the line is read by another line's plan.
+    for date in (None, dt.date(2026, 12, 2)):
+        clock = PartClock("Europe/Amsterdam", REFERENCE, date)
+        read = functools.partial(times.times_in, clock=clock, following=following)
+        _read_by_another_lines_plan(line, times._PLANS, read)
+
+
+def _read_by_another_lines_plan(
+    line: str, plans: dict[Any, Any], read: Callable[[str], object]
+) -> None:
+    """Assert that digit variants of `line` read by the plan of its shape,
+    made from `line`, give what they give read afresh."""
     rng = random.Random(line)
-    clocks = (
-        PartClock("Europe/Amsterdam", REFERENCE),
-        PartClock("Europe/Amsterdam", REFERENCE, dt.date(2026, 12, 2)),
-    )
     for _ in range(200):
         variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
-        for clock in clocks:
-            times._PLANS.clear()
-            fresh = times.times_in(variant, clock, following)
-            times._PLANS.clear()
-            times.times_in(line, clocks[0], following)
-            assert times.times_in(variant, clock, following) == fresh
+        plans.clear()
+        fresh = read(variant)
+        plans.clear()
+        read(line)  # the plan of the shape, made from another line
+        assert read(variant) == fresh
 
 
 def test_the_next_lines_words_do_not_place_a_time_relative_to_the_mail() -> None:
@@ -300,14 +309,7 @@ def test_a_prefix_beyond_32_is_no_network() -> None:
 def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
     # A line is read by the plan of the first line of its shape (digits all
     # 0); digits that make a run an address or not must still decide.
-    rng = random.Random(line)
-    for _ in range(200):
-        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
-        indicators._PLANS.clear()
-        fresh = scan(variant, 2026)
-        indicators._PLANS.clear()
-        scan(line, 2026)  # the plan of the shape, made from another line
-        assert scan(variant, 2026) == fresh
+    _read_by_another_lines_plan(line, indicators._PLANS, lambda text: scan(text, 2026))
 
 
 @pytest.mark.parametrize(
@@ -325,14 +327,7 @@ def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
 def test_the_next_line_of_a_shape_finds_its_own_dates(line: str) -> None:
     # As for times: digits that make a date a date must still decide when
     # the line is read by the plan of another line of its shape.
-    rng = random.Random(line)
-    for _ in range(200):
-        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
-        dates._PLANS.clear()
-        fresh = dates.find_dates(variant)
-        dates._PLANS.clear()
-        dates.find_dates(line)  # the plan of the shape, made from another line
-        assert dates.find_dates(variant) == fresh
+    _read_by_another_lines_plan(line, dates._PLANS, dates.find_dates)
 
 
 @pytest.mark.parametrize(
