@@ -14,10 +14,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailbot.db.engine import connection_for
 from mailbot.db.models import Duplicate, Mail
 from mailbot.mail import RawMail
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 # block may be added or rewritten on the way (Received, X-Migrated, ...).
 _IDENTITY_HEADERS = (b"message-id", b"date", b"from", b"to", b"cc", b"subject")
 _HEADER_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
+# The look-up of every delivery, as a Core statement (see connection_for).
+_BY_KEY = select(Mail.id, Mail.state, Mail.origin).where(
+    Mail.dedupe_key == bindparam("key")
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,7 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
 
 
 def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
-    found = session.execute(
-        select(Mail.id, Mail.state, Mail.origin).where(Mail.dedupe_key == key)
-    ).first()
+    found = connection_for(session, Mail).execute(_BY_KEY, {"key": key}).first()
     if found is not None:
         if found.origin == delivery.origin and found.state != "received":
             # The same delivery fetched again (the process stopped between
