@@ -6,11 +6,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailbot import thread, tlp
+from mailbot.db.engine import connection_for
 from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
 
 log = logging.getLogger(__name__)
@@ -85,18 +86,30 @@ def lookups(session: Session) -> thread.Lookups:
 
 def _bump_counter(session: Session, day: str, at_least: int = 0) -> int:
     """Take the next counter of `day` atomically, even with two writers."""
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    statement = _BUMPS.get(connection.dialect.name)
+    if statement is None:
+        statement = _BUMPS[connection.dialect.name] = _bump(connection.dialect.name)
+    # Core: nothing the session holds is read or written here.
+    values = {"stem": day, "first": max(1, at_least), "at_least": at_least}
+    return int(connection.execute(statement, values).scalar_one())
+
+
+def _bump(dialect: str) -> Insert:
+    """The counter's upsert, built once per dialect (a new incident runs it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # SQLite's two-argument max() is PostgreSQL's greatest().
     larger = func.greatest if dialect == "postgresql" else func.max
-    value = larger(TagCounter.last + 1, at_least)
-    statement = (
+    value = larger(TagCounter.last + 1, bindparam("at_least"))
+    return (
         insert(TagCounter)
-        .values(day=day, last=max(1, at_least))
+        .values(day=bindparam("stem"), last=bindparam("first"))
         .on_conflict_do_update(index_elements=["day"], set_={"last": value})
         .returning(TagCounter.last)
     )
-    return int(session.execute(statement).scalar_one())
+
+
+_BUMPS: dict[str, Insert] = {}
 
 
 def new_tag(session: Session, prefix: str, day: dt.date) -> str:
@@ -109,11 +122,22 @@ def new_tag(session: Session, prefix: str, day: dt.date) -> str:
     raise RuntimeError(f"{stem}: no free counter after 100 tries")
 
 
+_TAG_TAKEN = (
+    select(Incident.id)
+    .where(Incident.tag == bindparam("tag"))
+    .union_all(
+        select(Alias.incident_id).where(
+            Alias.alias == bindparam("tag"), Alias.kind != "date"
+        )
+    )
+    .limit(1)
+)
+
+
 def _tag_taken(session: Session, tag: str) -> bool:
     """Whether an incident is named `tag`, directly or by an alias: one query."""
-    named = select(Incident.id).where(Incident.tag == tag)
-    aliased = select(Alias.incident_id).where(Alias.alias == tag, Alias.kind != "date")
-    return session.execute(named.union_all(aliased).limit(1)).first() is not None
+    connection = connection_for(session, Incident, Alias)
+    return connection.execute(_TAG_TAKEN, {"tag": tag}).first() is not None
 
 
 def open_incident(
@@ -164,15 +188,19 @@ def open_incident(
     return incident
 
 
+_SITES_OF = (
+    select(IncidentSite.site)
+    .where(IncidentSite.incident_id == bindparam("incident"))
+    .order_by(IncidentSite.id)
+)
+
+
 def site_names(session: Session, incident: Incident) -> list[str]:
     """The sites involved in `incident`, in the order they joined it."""
-    return list(
-        session.scalars(
-            select(IncidentSite.site)
-            .where(IncidentSite.incident_id == incident.id)
-            .order_by(IncidentSite.id)
-        )
-    )
+    # Read for most mails, up to three times: a Core statement (see
+    # connection_for), which sees the sites this session added.
+    connection = connection_for(session, IncidentSite)
+    return list(connection.execute(_SITES_OF, {"incident": incident.id}).scalars())
 
 
 def add_site(

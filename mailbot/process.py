@@ -160,6 +160,8 @@ def _record(
         assert mail is not None
         mail.flags = [*(mail.flags or []), limits.FLAG]
         log.warning("%s processed over a limit: %s", mail.ident, cuts[0])
+    # Within the stage: a row that cannot be written quarantines the mail.
+    session.flush()
     return tag
 
 

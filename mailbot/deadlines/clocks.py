@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import tlp
 from mailbot.app import App
+from mailbot.db.engine import flush_for
 from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.deadlines import events
 from mailbot.deadlines.rules import Rule
@@ -60,13 +61,17 @@ def start(
 
 def of_site(session: Session, incident: Incident, site: str) -> list[Deadline]:
     """Every deadline of `site` in `incident`, oldest first: one query."""
-    return list(
-        session.scalars(
-            select(Deadline)
-            .where(Deadline.incident_id == incident.id, Deadline.site == site)
-            .order_by(Deadline.id)
+    # Only unwritten deadlines change what it finds: the mail's other rows
+    # are not flushed for it (they are written once, with the mail).
+    flush_for(session, Deadline)
+    with session.no_autoflush:
+        return list(
+            session.scalars(
+                select(Deadline)
+                .where(Deadline.incident_id == incident.id, Deadline.site == site)
+                .order_by(Deadline.id)
+            )
         )
-    )
 
 
 def _create(
@@ -95,8 +100,9 @@ def _create(
     # nothing: importing an old mailbox must flood no one.
     if now > due and app.chase_policy.too_late(due, now):
         deadline.state, deadline.next_action_at = "missed", None
+    # Written with the mail's other rows, not flushed alone: nothing reads
+    # its id before, and a clock met by the same mail is written once.
     session.add(deadline)
-    session.flush()
     log.info(
         "%s clock %s for %s started %s, due %s",
         incident.tag,
