@@ -76,8 +76,10 @@ def _source(tmp_path: Path, dovecot) -> dict[str, str]:  # type: ignore[no-untyp
         (tmp_path / "inbox").mkdir(exist_ok=True)
         for sub in ("cur", "new", "tmp"):
             (tmp_path / "inbox" / sub).mkdir(exist_ok=True)
-        return {"MAILBOT_SOURCE_KIND": "maildir",
-                "MAILBOT_MAILDIR_PATH": str(tmp_path / "inbox")}
+        return {
+            "MAILBOT_SOURCE_KIND": "maildir",
+            "MAILBOT_MAILDIR_PATH": str(tmp_path / "inbox"),
+        }
     return {
         "MAILBOT_SOURCE_KIND": "imap",
         "MAILBOT_IMAP_HOST": dovecot.host,
@@ -91,7 +93,10 @@ def _source(tmp_path: Path, dovecot) -> dict[str, str]:  # type: ignore[no-untyp
 
 def _smtp(tmp_path: Path, smtp) -> dict[str, str]:  # type: ignore[no-untyped-def]
     if smtp is None:
-        return {"MAILBOT_SMTP_KIND": "maildir", "MAILBOT_SMTP_PATH": str(tmp_path / "sent")}
+        return {
+            "MAILBOT_SMTP_KIND": "maildir",
+            "MAILBOT_SMTP_PATH": str(tmp_path / "sent"),
+        }
     return {
         "MAILBOT_SMTP_HOST": smtp.host,
         "MAILBOT_SMTP_PORT": str(smtp.port),

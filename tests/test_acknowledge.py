@@ -171,7 +171,10 @@ def test_a_red_report_s_subject_is_withheld_from_a_reply_to_that_did_not_get_it(
         ("www.evil.example", "Dear colleague,"),
         ("\u0420\u0430ypal", "Dear colleague,"),  # Cyrillic Р and а among Latin
         ("J.R.R. Tolkien", "Dear J.R.R. Tolkien,"),
-        ("\u0414\u043c\u0438\u0442\u0440\u0438\u0439", "Dear \u0414\u043c\u0438\u0442\u0440\u0438\u0439,"),
+        (
+            "\u0414\u043c\u0438\u0442\u0440\u0438\u0439",
+            "Dear \u0414\u043c\u0438\u0442\u0440\u0438\u0439,",
+        ),
     ],
 )
 def test_only_a_plain_name_is_repeated_in_the_greeting(

@@ -83,7 +83,8 @@ def test_no_authserv_ids_configured_trusts_nobody() -> None:
 FORGED = {
     "none": None,
     "other-authserv": "mx.attacker.example; dkim=pass header.d=csirt.example.org",
-    "other-domain": f"{MX}; dkim=pass header.d=attacker.example; spf=pass smtp.mailfrom=x@attacker.example",
+    "other-domain": f"{MX}; dkim=pass header.d=attacker.example;"
+    " spf=pass smtp.mailfrom=x@attacker.example",
 }
 
 
@@ -95,8 +96,10 @@ def test_forged_member_mails_change_nothing(w: World, tmp_path: Path) -> None:
         when = at(f"2026-11-30T1{n}:00:00")
         w.deliver(member_mail(
             subject=f"Re: [{tag}] incident", auth=auth, when=when,
-            message_id=f"<forged-{name}@attacker.example>", cc="admin@site-a.example.com",
-            body="#close\n#tlp CLEAR\n#site SITE-C\n#resolved\n#notify-vo vo.example.org\n",
+            message_id=f"<forged-{name}@attacker.example>",
+            cc="admin@site-a.example.com",
+            body="#close\n#tlp CLEAR\n#site SITE-C\n#resolved\n"
+            "#notify-vo vo.example.org\n",
         ), when)  # fmt: skip
     after = w.show(tag)
     for key in ("status", "tlp", "site", "sites", "deadlines", "fields", "resolved_at"):

@@ -59,28 +59,50 @@ def _feed(app: App, raw: bytes, origin: str = "test") -> str | None:
 
 @pytest.fixture
 def state(tmp_path: Path, database_url: str) -> Iterator[State]:
-    app = make_app(tmp_path, database_url, now=dt.datetime(2026, 12, 4, 8, 40, tzinfo=UTC))
+    app = make_app(
+        tmp_path, database_url, now=dt.datetime(2026, 12, 4, 8, 40, tzinfo=UTC)
+    )
     assert _feed(app, REPORT) == TAG
     _at(app, "2026-12-04T09:00:00")
     with app.db.transaction() as session:
         incident = by_tag(session, TAG)
         assert incident is not None and incident.site == "SITE-A"
         respond.send_in_thread(
-            app, session, incident, None,
+            app,
+            session,
+            incident,
+            None,
             ["admin@site-a.example.com", "admin-old@site-a.example.com"],
             "Compromised host 192.0.2.45 - action required",
-            "Please isolate the host and report.\n", "notification")
-        notification = session.query(Mail).filter_by(direction="out").order_by(
-            Mail.id.desc()).first()
-        clocks.start(app, session, incident, "request", "SITE-A",
-                     app.clock.now(), notification.id)
+            "Please isolate the host and report.\n",
+            "notification",
+        )
+        notification = (
+            session.query(Mail)
+            .filter_by(direction="out")
+            .order_by(Mail.id.desc())
+            .first()
+        )
+        clocks.start(
+            app,
+            session,
+            incident,
+            "request",
+            "SITE-A",
+            app.clock.now(),
+            notification.id,
+        )
     # SITE-A works in Europe/Helsinki: 11:00-15:00 local is 09:00-13:00 UTC.
     _at(app, "2026-12-04T13:00:00")
     assert sweep(app)["reminders"] == 1
     deliver_due(app)
     with app.db.transaction() as session:
-        ids = [m for (m,) in session.query(Mail.message_id).filter_by(
-            direction="out").order_by(Mail.id)]
+        ids = [
+            m
+            for (m,) in session.query(Mail.message_id)
+            .filter_by(direction="out")
+            .order_by(Mail.id)
+        ]
     assert len(ids) == 3
     yield State(app, dict(enumerate(ids, start=1)), tmp_path / "sent")
     # Pooled connections left open would be reported when collected.
@@ -90,8 +112,9 @@ def state(tmp_path: Path, database_url: str) -> Iterator[State]:
 def _case(cases_dir: Path, name: str, state: State) -> bytes:
     raw = (cases_dir / name).read_bytes()
     for number, message_id in state.ids.items():
-        raw = raw.replace(f"<mb.{TAG}.{number}@csirt.example.org>".encode(),
-                          message_id.encode())
+        raw = raw.replace(
+            f"<mb.{TAG}.{number}@csirt.example.org>".encode(), message_id.encode()
+        )
     return raw
 
 
@@ -104,7 +127,9 @@ def _messages(app: App) -> dict[str, dict]:
 def test_br01_prefix_stack_threads_by_tag(cases_dir: Path, state: State) -> None:
     _at(state.app, "2026-12-04T13:05:11")
     assert _feed(state.app, _case(cases_dir, "BR-01.eml", state)) == TAG
-    mail_ = _messages(state.app)["<AM0PR07MB5511C3E1A2F0@AM0PR07MB5511.eurprd07.site-a.example.com>"]
+    mail_ = _messages(state.app)[
+        "<AM0PR07MB5511C3E1A2F0@AM0PR07MB5511.eurprd07.site-a.example.com>"
+    ]
     assert (mail_["thread_reason"], mail_["role"]) == ("tag", "site")
     assert len(views.incident_list(state.app)) == 1
 
@@ -122,24 +147,33 @@ def test_br01_passing_the_mail_on_is_not_who_detected(
     assert any("disconnected" in v for v in shown["fields"]["actions_taken"])
 
 
-def test_br07_exchange_message_id_threads_by_reference(cases_dir: Path, state: State) -> None:
+def test_br07_exchange_message_id_threads_by_reference(
+    cases_dir: Path, state: State
+) -> None:
     _at(state.app, "2026-12-04T15:41:07")
     assert _feed(state.app, _case(cases_dir, "BR-07.eml", state)) == TAG
     verbatim = "<[5e0b9c1d7a3f4e2b8c6d0a1f2e3b4c5d@EXCH02.site-a.example.com]>"
     assert _messages(state.app)[verbatim]["thread_reason"] == "reference"
     # The human reply meets the request: the chase chain stops.
-    analysis = [d for d in views.show(state.app, TAG)["deadlines"] if d["rule"] == "analysis"]
+    analysis = [
+        d for d in views.show(state.app, TAG)["deadlines"] if d["rule"] == "analysis"
+    ]
     assert analysis[0]["met_at"] == "2026-12-04T15:41:05Z"
     _at(state.app, "2026-12-07T12:00:00")
     assert sweep(state.app)["reminders"] == 0
-    later = mail(subject="Re: follow-up", sender="admin@site-a.example.com",
-                 message_id="<later@site-a.example.com>",
-                 date="Fri, 04 Dec 2026 16:00:00 +0000",
-                 headers={"In-Reply-To": verbatim})
+    later = mail(
+        subject="Re: follow-up",
+        sender="admin@site-a.example.com",
+        message_id="<later@site-a.example.com>",
+        date="Fri, 04 Dec 2026 16:00:00 +0000",
+        headers={"In-Reply-To": verbatim},
+    )
     assert _feed(state.app, later) == TAG
 
 
-def test_br10_encoded_linefeed_never_reaches_a_header(cases_dir: Path, state: State) -> None:
+def test_br10_encoded_linefeed_never_reaches_a_header(
+    cases_dir: Path, state: State
+) -> None:
     import email
     import mailbox
 
@@ -148,7 +182,8 @@ def test_br10_encoded_linefeed_never_reaches_a_header(cases_dir: Path, state: St
     assert tag is not None and tag != TAG
     shown = views.show(state.app, tag)
     assert shown["messages"][0]["subject"] == (
-        "Phishing kit hosted on 203.0.113.80 Bcc: collector@example.com")
+        "Phishing kit hosted on 203.0.113.80 Bcc: collector@example.com"
+    )
     deliver_due(state.app)
     box = mailbox.Maildir(state.sent, create=False)
     raws = [box.get_bytes(k) for k in box.iterkeys()]
@@ -172,7 +207,9 @@ def test_br13_unknown_charset_and_8bit_header(cases_dir: Path, state: State) -> 
     assert shown["messages"][0]["state"] == "processed"
 
 
-def test_br16_bounce_flags_contact_and_answers_nobody(cases_dir: Path, state: State) -> None:
+def test_br16_bounce_flags_contact_and_answers_nobody(
+    cases_dir: Path, state: State
+) -> None:
     before = len(state.ids)
     _at(state.app, "2026-12-04T15:20:02")
     assert _feed(state.app, _case(cases_dir, "BR-16.eml", state)) == TAG
@@ -182,7 +219,9 @@ def test_br16_bounce_flags_contact_and_answers_nobody(cases_dir: Path, state: St
         failure = session.get(ContactFailure, "admin-old@site-a.example.com")
         assert failure is not None and failure.permanent and failure.status == "5.1.1"
         assert session.get(ContactFailure, "admin@site-a.example.com") is None
-        outgoing = session.query(Mail).filter_by(direction="out").order_by(Mail.id).all()
+        outgoing = (
+            session.query(Mail).filter_by(direction="out").order_by(Mail.id).all()
+        )
     # Nothing answers the bounce; the only new mail tells the CSIRT duty address.
     assert len(outgoing) == before + 1
     assert outgoing[-1].recipients == ["duty@csirt.example.org"]
@@ -190,14 +229,24 @@ def test_br16_bounce_flags_contact_and_answers_nobody(cases_dir: Path, state: St
     _at(state.app, "2026-12-07T13:00:00")
     assert sweep(state.app)["reminders"] == 1
     with state.app.db.transaction() as session:
-        last = session.query(Mail).filter_by(direction="out").order_by(Mail.id.desc()).first()
-        assert last.recipients == ["admin@site-a.example.com", "ngi-sec@ngi-a.example.org"]
+        last = (
+            session.query(Mail)
+            .filter_by(direction="out")
+            .order_by(Mail.id.desc())
+            .first()
+        )
+        assert last.recipients == [
+            "admin@site-a.example.com",
+            "ngi-sec@ngi-a.example.org",
+        ]
     fields = views.show(state.app, TAG)["fields"]
     flat = {v for values in fields.values() for v in values}
     assert "192.0.2.250" not in flat and "198.51.100.23" not in flat
 
 
-def test_br19_reused_message_id_is_not_a_duplicate(cases_dir: Path, state: State) -> None:
+def test_br19_reused_message_id_is_not_a_duplicate(
+    cases_dir: Path, state: State
+) -> None:
     _at(state.app, "2026-11-27T03:00:00")
     first = _feed(state.app, (cases_dir / "BR-19-pre.eml").read_bytes())
     _at(state.app, "2026-12-04T03:00:00")

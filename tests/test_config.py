@@ -10,8 +10,11 @@ from mailbot.cli import main
 from mailbot.config import load_settings
 from mailbot.errors import ConfigError
 
-BASE = {"MAILBOT_MAILBOT_ADDRESS": "abuse@egi.example", "MAILBOT_SOURCE_KIND": "maildir",
-        "MAILBOT_SMTP_KIND": "maildir"}
+BASE = {
+    "MAILBOT_MAILBOT_ADDRESS": "abuse@egi.example",
+    "MAILBOT_SOURCE_KIND": "maildir",
+    "MAILBOT_SMTP_KIND": "maildir",
+}
 
 
 def test_defaults_of_interface() -> None:
@@ -27,8 +30,11 @@ def test_defaults_of_interface() -> None:
 
 def test_file_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "mailbot.toml"
-    config.write_text('[mailbot]\naddress = "a@b.example"\n[imap]\nhost = "h"\nport = 1\n'
-                      '[smtp]\nhost = "s"\n', encoding="utf-8")
+    config.write_text(
+        '[mailbot]\naddress = "a@b.example"\n[imap]\nhost = "h"\nport = 1\n'
+        '[smtp]\nhost = "s"\n',
+        encoding="utf-8",
+    )
     settings = load_settings(config, {"MAILBOT_IMAP_PORT": "1143"})
     assert settings.imap.port == 1143
     assert settings.imap.host == "h"
@@ -47,14 +53,23 @@ def test_secret_from_file(tmp_path: Path) -> None:
         # Nothing at all: the error says where a configuration is looked for.
         ({}, "--config"),
         ({"MAILBOT_SMTP_KIND": "maildir"}, "--config"),
-        ({"MAILBOT_MAILBOT_ADDRESS": "x@y", "MAILBOT_SMTP_KIND": "maildir"}, "imap.host"),
-        ({**BASE, "MAILBOT_SOURCE_KIND": "imap", "MAILBOT_IMAP_HOST": " "}, "imap.host"),
+        (
+            {"MAILBOT_MAILBOT_ADDRESS": "x@y", "MAILBOT_SMTP_KIND": "maildir"},
+            "imap.host",
+        ),
+        (
+            {**BASE, "MAILBOT_SOURCE_KIND": "imap", "MAILBOT_IMAP_HOST": " "},
+            "imap.host",
+        ),
         ({**BASE, "MAILBOT_IMAP_PORT": "seven"}, "imap.port"),
         ({**BASE, "MAILBOT_IMAP_TLS": "maybe"}, "imap.tls"),
         ({**BASE, "MAILBOT_MAILBOT_TIMEZONE": "Mars/Olympus"}, "mailbot.timezone"),
         ({**BASE, "MAILBOT_CSIRT_MEMBERS": '["not-an-address"]'}, "csirt.members"),
         ({**BASE, "MAILBOT_SMTP_KIND": "smtp"}, "smtp.host"),
-        ({**BASE, "MAILBOT_IMAP_PASSWORD_FILE": "/nonexistent/pw"}, "imap.password_file"),
+        (
+            {**BASE, "MAILBOT_IMAP_PASSWORD_FILE": "/nonexistent/pw"},
+            "imap.password_file",
+        ),
     ],
 )
 def test_errors_name_the_key(environ: dict[str, str], key: str) -> None:
@@ -73,7 +88,9 @@ def test_cli_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     assert main(["status"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("mailbot: configuration error: --config: no configuration found")
+    assert err[0].startswith(
+        "mailbot: configuration error: --config: no configuration found"
+    )
     assert f"mailbot.toml in {tmp_path}" in err[0]
     # A file without the address still names the key.
     (tmp_path / "mailbot.toml").write_text("[imap]\nhost = 'h'\n", encoding="utf-8")
@@ -83,8 +100,21 @@ def test_cli_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["db", "run", "poll", "sweep", "ingest", "incidents",
-                                     "show", "status", "quarantine", "demo"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "db",
+        "run",
+        "poll",
+        "sweep",
+        "ingest",
+        "incidents",
+        "show",
+        "status",
+        "quarantine",
+        "demo",
+    ],
+)
 def test_help_needs_no_config(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as caught:
         main([command, "--help"])
@@ -95,10 +125,16 @@ def test_help_needs_no_config(command: str, capsys) -> None:  # type: ignore[no-
 def test_relative_sqlite_file_is_the_config_files(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "mailbot.toml"
     config.parent.mkdir()
-    config.write_text('[database]\nurl = "sqlite:///data/mailbot.db"\n', encoding="utf-8")
+    config.write_text(
+        '[database]\nurl = "sqlite:///data/mailbot.db"\n', encoding="utf-8"
+    )
     settings = load_settings(config, BASE)
-    assert settings.database.url == f"sqlite:///{tmp_path / 'etc' / 'data' / 'mailbot.db'}"
-    absolute = load_settings(config, {**BASE, "MAILBOT_DATABASE_URL": "sqlite:////x/m.db"})
+    assert (
+        settings.database.url == f"sqlite:///{tmp_path / 'etc' / 'data' / 'mailbot.db'}"
+    )
+    absolute = load_settings(
+        config, {**BASE, "MAILBOT_DATABASE_URL": "sqlite:////x/m.db"}
+    )
     assert absolute.database.url == "sqlite:////x/m.db"
 
 
@@ -111,8 +147,8 @@ def test_database_url_errors_name_the_key(url: str) -> None:
 @pytest.mark.parametrize(
     ("text", "environ", "key"),
     [
-        ('[imap]\nprot = 1\n', {}, "imap.prot"),
-        ('[imapp]\nport = 1\n', {}, "imapp"),
+        ("[imap]\nprot = 1\n", {}, "imap.prot"),
+        ("[imapp]\nport = 1\n", {}, "imapp"),
         ("", {"MAILBOT_IMAP_PORTT": "1"}, "imap.portt"),
         ('[templates]\ndir = "t"\n', {}, "templates.dir"),
         ('[imap]\npassword = "x"\npassword_file = "pw"\n', {}, "imap.password_file"),

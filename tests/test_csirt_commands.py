@@ -64,7 +64,8 @@ def test_status_and_time_commands(w: World, tmp_path: Path) -> None:
     sent = _command(
         w,
         tag,
-        "#discovered 2026-11-30T07:30:00Z\n#isolated 2026-11-30T10:15:00+01:00\n\nThanks.",
+        "#discovered 2026-11-30T07:30:00Z\n"
+        "#isolated 2026-11-30T10:15:00+01:00\n\nThanks.",
         "2026-11-30T10:30:00",
     )
     _confirmed(sent, 2)
@@ -203,7 +204,9 @@ def test_bad_commands_get_one_reply_listing_the_valid_ones(
     sent = _command(
         w,
         tag,
-        "#frobnicate now\n#discovered yesterday\n#site NOWHERE\n#merge EGI-20991231-01\n#notify-vo nobody.example\n#isolated 2099-01-01T00:00:00Z\n#resolved 1800-01-01T00:00:00Z\n",
+        "#frobnicate now\n#discovered yesterday\n#site NOWHERE\n"
+        "#merge EGI-20991231-01\n#notify-vo nobody.example\n"
+        "#isolated 2099-01-01T00:00:00Z\n#resolved 1800-01-01T00:00:00Z\n",
         "2026-11-30T10:00:00",
     )
     assert len(sent) == 1 and sent[0].recipients == (ALICE,)
@@ -337,7 +340,8 @@ def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None
     config = tmp_path / "mailbot.toml"
     s = w.app.settings
     config.write_text(
-        f'[mailbot]\naddress = "{s.mailbot.address}"\n[database]\nurl = "{s.database.url}"\n'
+        f'[mailbot]\naddress = "{s.mailbot.address}"\n'
+        f'[database]\nurl = "{s.database.url}"\n'
         f'[source]\nkind = "maildir"\n[maildir]\npath = "{tmp_path / "inbox"}"\n'
         f'[smtp]\nkind = "maildir"\npath = "{tmp_path / "sent"}"\n'
         f'[sites]\nfile = "{s.sites.file}"\n',

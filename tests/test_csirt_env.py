@@ -39,7 +39,10 @@ security_contacts = ["ca@ca.example.org"]
 """
 )
 
-DKIM_PASS = f"{MX}; dkim=pass header.d=csirt.example.org header.s=s1; spf=pass smtp.mailfrom={ALICE}"
+DKIM_PASS = (
+    f"{MX}; dkim=pass header.d=csirt.example.org header.s=s1;"
+    f" spf=pass smtp.mailfrom={ALICE}"
+)
 
 
 def at(text: str) -> dt.datetime:

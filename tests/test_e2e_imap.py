@@ -34,7 +34,9 @@ def _deliver(dovecot, *raws: bytes) -> None:  # type: ignore[no-untyped-def]
     dovecot.append_many(list(raws), internaldate=NOW - dt.timedelta(hours=1))
 
 
-def test_poll_threads_and_acknowledges(tmp_path: Path, dovecot, smtp_sink, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_poll_threads_and_acknowledges(
+    tmp_path: Path, dovecot, smtp_sink, database_url
+) -> None:  # type: ignore[no-untyped-def]
     _deliver(dovecot, REPORT, THIRD_PARTY)
     app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
     result = service.poll(app)
@@ -48,14 +50,16 @@ def test_poll_threads_and_acknowledges(tmp_path: Path, dovecot, smtp_sink, datab
     by_rcpt = {m.recipients[0]: m.message for m in acks}
     ack = by_rcpt["admin@site-a.example.com"]
     assert ack["Subject"] == (
-        "[EGI-20261204-01] [TLP:AMBER] Security incident suspected at SITE-A")
+        "[EGI-20261204-01] [TLP:AMBER] Security incident suspected at SITE-A"
+    )
     assert ack["In-Reply-To"] == "<report-1@site-a.example.com>"
     assert "<report-1@site-a.example.com>" in ack["References"]
     assert ack["Auto-Submitted"] == "auto-generated"
     assert ack["Message-ID"].endswith("@csirt.example.org>")
     assert ack.get_payload(decode=True).decode().splitlines()[0] == "TLP:AMBER"
     assert by_rcpt["reporter@cert.example.net"]["Subject"].startswith(
-        "[EGI-20261204-02] [TLP:GREEN] ")
+        "[EGI-20261204-02] [TLP:GREEN] "
+    )
 
     # A second poll, and a restarted mailbot, process nothing again.
     assert service.poll(app).fetched == 0
@@ -66,8 +70,10 @@ def test_poll_threads_and_acknowledges(tmp_path: Path, dovecot, smtp_sink, datab
 
     # A reply without a tag that answers the acknowledgement joins the incident.
     reply = mail(
-        subject="Re: your mail", sender="admin@site-a.example.com",
-        message_id="<reply-1@site-a.example.com>", date="Fri, 04 Dec 2026 11:00:00 +0000",
+        subject="Re: your mail",
+        sender="admin@site-a.example.com",
+        message_id="<reply-1@site-a.example.com>",
+        date="Fri, 04 Dec 2026 11:00:00 +0000",
         headers={"In-Reply-To": ack["Message-ID"], "References": ack["Message-ID"]},
         body="The host is isolated now.\n",
     )
@@ -96,7 +102,9 @@ def test_flags_are_left_alone(tmp_path: Path, dovecot, smtp_sink, database_url) 
     assert all(b"\\Seen" not in value for value in flags.values())
 
 
-def test_same_delivery_twice_is_one_mail(tmp_path: Path, dovecot, smtp_sink, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_same_delivery_twice_is_one_mail(
+    tmp_path: Path, dovecot, smtp_sink, database_url
+) -> None:  # type: ignore[no-untyped-def]
     # The same bytes delivered twice (a retried SMTP delivery) are one mail;
     # a relay that adds a Received header does not make it new either.
     relayed = b"Received: from relay.example.net by mx.csirt.example.org\r\n" + REPORT
@@ -110,14 +118,19 @@ def test_same_delivery_twice_is_one_mail(tmp_path: Path, dovecot, smtp_sink, dat
     app.close()
 
 
-def test_uidvalidity_change_resyncs_without_repeats(tmp_path: Path, dovecot, smtp_sink, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_uidvalidity_change_resyncs_without_repeats(
+    tmp_path: Path, dovecot, smtp_sink, database_url
+) -> None:  # type: ignore[no-untyped-def]
     _deliver(dovecot, REPORT, THIRD_PARTY)
     app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
     service.poll(app)
     smtp_sink.wait_for(2)
     dovecot.change_uidvalidity()
-    new = mail(subject="Another report", sender="x@cert.example.net",
-               message_id="<new-1@cert.example.net>")
+    new = mail(
+        subject="Another report",
+        sender="x@cert.example.net",
+        message_id="<new-1@cert.example.net>",
+    )
     _deliver(dovecot, new)
     result = service.poll(app)
     assert (result.processed, result.duplicates) == (1, 2)
@@ -133,8 +146,20 @@ def test_cli_poll_and_show(tmp_path: Path, dovecot, smtp_sink, database_url) -> 
     config.write_text(_config_toml(app), encoding="utf-8")
     app.close()
     run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "mailbot", "--config", str(config), "--now",
-         "2026-12-04T12:00:00Z", *a], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "mailbot",
+            "--config",
+            str(config),
+            "--now",
+            "2026-12-04T12:00:00Z",
+            *a,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     polled = run("poll", "--json")
     assert polled.returncode == 0, polled.stderr
     shown = run("show", "EGI-20261204", "--json")
@@ -148,7 +173,14 @@ def test_cli_poll_and_show(tmp_path: Path, dovecot, smtp_sink, database_url) -> 
     assert smtp_sink.wait_for(1)[0].recipients == ("admin@site-a.example.com",)
     listed = json.loads(run("incidents", "--json").stdout)
     assert [r["tag"] for r in listed] == ["EGI-20261204-01"]
-    assert set(listed[0]) >= {"tag", "site", "status", "tlp", "opened_at", "next_due_at"}
+    assert set(listed[0]) >= {
+        "tag",
+        "site",
+        "status",
+        "tlp",
+        "opened_at",
+        "next_due_at",
+    }
 
 
 def _config_toml(app) -> str:  # type: ignore[no-untyped-def]

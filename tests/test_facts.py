@@ -18,10 +18,12 @@ from test_sweep_reminders import (
     App,
     at,
     feed,
-    new_app,  # noqa: F401 - the fixture below uses it
 )
 
 from mailbot.db.models import Deadline, Incident, Mail
+
+# The `new_app` fixture: a mailbot on a fresh database, with the sites.
+pytest_plugins = ("test_sweep_reminders",)
 
 UTC = dt.UTC
 REPORT = mail(
@@ -55,7 +57,12 @@ def in_thread(sender: str, message_id: str, when: str, body: str, **extra) -> by
 
 
 def site_says(app: App, when: str, body: str, n: int) -> None:
-    feed(app, in_thread("security@site-p.example.org", f"<site-{n}@site-p.example.org>", when, body))
+    feed(
+        app,
+        in_thread(
+            "security@site-p.example.org", f"<site-{n}@site-p.example.org>", when, body
+        ),
+    )
 
 
 def test_a_csirt_question_about_isolation_is_no_isolation(new_app) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +116,9 @@ def test_a_time_after_the_mail_is_no_fact_and_the_site_s_own_word_is(new_app) ->
         report = session.query(Deadline).filter_by(rule="report").one()
         assert report.started_at < dt.datetime(2027, 1, 1, tzinfo=UTC)
     at(app, "2026-12-03T11:00:00")
-    site_says(app, "Thu, 03 Dec 2026 11:00:00 +0000", "Host isolated at 10:40 UTC.\n", 2)
+    site_says(
+        app, "Thu, 03 Dec 2026 11:00:00 +0000", "Host isolated at 10:40 UTC.\n", 2
+    )
     assert state(app) == (dt.datetime(2026, 12, 3, 10, 40, tzinfo=UTC), "met")
 
 
@@ -136,13 +145,20 @@ def test_a_site_address_our_mta_finds_failing_dmarc_speaks_for_no_site(new_app) 
         flags = [m.flags for m in session.query(Mail).filter_by(direction="in")]
     assert roles == ["site", "reporter"] and "dmarc_fail" in flags[1]
     # The same words with our MTA's DMARC pass (or no verdict at all): the site's.
-    site_says(app, "Thu, 03 Dec 2026 10:30:00 +0000", "Host isolated at 10:10 UTC.\n", 2)
+    site_says(
+        app, "Thu, 03 Dec 2026 10:30:00 +0000", "Host isolated at 10:10 UTC.\n", 2
+    )
     assert state(app) == (dt.datetime(2026, 12, 3, 10, 10, tzinfo=UTC), "met")
 
 
 def test_a_third_party_gives_a_discovery_time_but_does_not_move_one(new_app) -> None:  # type: ignore[no-untyped-def]
     app = opened(new_app)
-    site_says(app, "Thu, 03 Dec 2026 09:10:00 +0000", "Discovered at 07:30 UTC by our IDS.\n", 1)
+    site_says(
+        app,
+        "Thu, 03 Dec 2026 09:10:00 +0000",
+        "Discovered at 07:30 UTC by our IDS.\n",
+        1,
+    )
     at(app, "2026-12-03T10:00:00")
     claim = "We detected this on 2026-11-20 01:00 UTC already.\n"
     feed(

@@ -24,9 +24,12 @@ NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
 def _raw(n: int) -> bytes:
-    return mail(subject=f"Report {n}", sender=f"r{n}@cert.example.net",
-                message_id=f"<r{n}@cert.example.net>",
-                body=f"Scanning from 203.0.113.{n}.\n")
+    return mail(
+        subject=f"Report {n}",
+        sender=f"r{n}@cert.example.net",
+        message_id=f"<r{n}@cert.example.net>",
+        body=f"Scanning from 203.0.113.{n}.\n",
+    )
 
 
 class ScriptedFetch:
@@ -49,7 +52,9 @@ class ScriptedFetch:
         return answer(uids, items) if answer else self.client.fetch(uids, items)
 
 
-def test_br22_extra_split_and_missing_entries(tmp_path: Path, dovecot, smtp_sink, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_br22_extra_split_and_missing_entries(
+    tmp_path: Path, dovecot, smtp_sink, database_url
+) -> None:  # type: ignore[no-untyped-def]
     dovecot.append_many([_raw(1), _raw(2), _raw(3)])
     app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
     client = imap.connect(app)
@@ -86,23 +91,36 @@ def test_br22_extra_split_and_missing_entries(tmp_path: Path, dovecot, smtp_sink
     app.close()
 
 
-def test_br22_alert_after_repeated_failures(tmp_path: Path, dovecot, smtp_sink, database_url, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_br22_alert_after_repeated_failures(
+    tmp_path: Path, dovecot, smtp_sink, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
     dovecot.append(_raw(1))
-    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW,
-                   extra={"MAILBOT_SOURCE_MAX_FETCH_ATTEMPTS": "2"})
+    app = make_app(
+        tmp_path,
+        database_url,
+        dovecot=dovecot,
+        smtp=smtp_sink,
+        now=NOW,
+        extra={"MAILBOT_SOURCE_MAX_FETCH_ATTEMPTS": "2"},
+    )
     client = imap.connect(app)
     never = lambda uids, items: {}  # noqa: E731
     for _ in range(2):
         imap.catch_up(app, ScriptedFetch(client, [never, never]))  # type: ignore[arg-type]
         app.clock.advance(dt.timedelta(days=1))
-    assert any("body not delivered after 2 fetches" in r.getMessage() for r in caplog.records)
-    assert "UIDVALIDITY" in next(r.getMessage() for r in caplog.records
-                                 if "not delivered" in r.getMessage())
+    assert any(
+        "body not delivered after 2 fetches" in r.getMessage() for r in caplog.records
+    )
+    assert "UIDVALIDITY" in next(
+        r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()
+    )
     client.logout()
     app.close()
 
 
-def test_br25_migration_rewrites_and_new_uidvalidity(tmp_path: Path, dovecot, smtp_sink, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_br25_migration_rewrites_and_new_uidvalidity(
+    tmp_path: Path, dovecot, smtp_sink, database_url
+) -> None:  # type: ignore[no-untyped-def]
     originals = [_raw(n) for n in range(1, 6)]
     dovecot.append_many(originals)
     app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
@@ -116,8 +134,11 @@ def test_br25_migration_rewrites_and_new_uidvalidity(tmp_path: Path, dovecot, sm
         client.delete_messages(client.search(["ALL"]))
         client.expunge()
     old_validity = dovecot.uidvalidity()
-    rewritten = [b"X-Migrated: yes\r\n" + originals[0],
-                 originals[1].replace(b"\r\n", b"\n"), *originals[2:]]
+    rewritten = [
+        b"X-Migrated: yes\r\n" + originals[0],
+        originals[1].replace(b"\r\n", b"\n"),
+        *originals[2:],
+    ]
     dovecot.append_many(rewritten + [_raw(n) for n in range(6, 9)])
     new_validity = dovecot.change_uidvalidity()
     assert new_validity != old_validity

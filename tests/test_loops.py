@@ -244,7 +244,8 @@ def test_own_mail_coming_back_is_never_answered(app: App) -> None:
     _feed(app, raw + b"\r\n-- \r\nsecurity list footer\r\n", "looped-footer")
     # Through a list that rewrites From (DMARC): ours by its Message-ID alone.
     munged = raw.replace(
-        b"From: abuse@csirt.example.org", b"From: Security list <list@lists.example.net>"
+        b"From: abuse@csirt.example.org",
+        b"From: Security list <list@lists.example.net>",
     )
     assert munged != raw
     _feed(app, munged + b"\r\n-- \r\nvia the list\r\n", "looped-munged")

@@ -17,13 +17,31 @@ from mailbot.thread import (
 @pytest.mark.parametrize(
     ("subject", "full", "date_only"),
     [
-        ("Re: [EGI-20261204-01] [TLP:AMBER] Security incident suspected at X",
-         ("EGI-20261204-01",), ()),
-        ("Security incident suspected at SITE [EGI-20261204] TLP: AMBER", (), ("EGI-20261204",)),
-        ("SV: [EXTERNAL] VS: WG: [EGI-20261204-01] Compromised host", ("EGI-20261204-01",), ()),
-        ("AW: [Ticket#2026120410000012] RE: egi-20261204-02 foo", ("EGI-20261204-02",), ()),
-        ("Antw: [RT #4711] EGI-20261204-03: bar (was: EGI-20261203-09)",
-         ("EGI-20261204-03", "EGI-20261203-09"), ()),
+        (
+            "Re: [EGI-20261204-01] [TLP:AMBER] Security incident suspected at X",
+            ("EGI-20261204-01",),
+            (),
+        ),
+        (
+            "Security incident suspected at SITE [EGI-20261204] TLP: AMBER",
+            (),
+            ("EGI-20261204",),
+        ),
+        (
+            "SV: [EXTERNAL] VS: WG: [EGI-20261204-01] Compromised host",
+            ("EGI-20261204-01",),
+            (),
+        ),
+        (
+            "AW: [Ticket#2026120410000012] RE: egi-20261204-02 foo",
+            ("EGI-20261204-02",),
+            (),
+        ),
+        (
+            "Antw: [RT #4711] EGI-20261204-03: bar (was: EGI-20261203-09)",
+            ("EGI-20261204-03", "EGI-20261203-09"),
+            (),
+        ),
         ("Fwd: EGI-ADV-20261204 and EGI-SVG-2026-01 advisories", (), ()),
         ("Advisory-SVG-CVE-2026-1234", (), ()),
         ("Re: [EGI-20261332-01] no such day", (), ()),
@@ -35,7 +53,11 @@ from mailbot.thread import (
         ("Re: [EGI-\uff12\uff10\uff12\uff16\uff11\uff12\uff10\uff14-42] x", (), ()),
         ("Re: [EGI-20261204-\u0664\u0662] x", (), ("EGI-20261204",)),
         # Past the 99th incident of a day the counter grows a digit.
-        ("RE: [EGI-20261204-323] [TLP:AMBER] Compromised host", ("EGI-20261204-323",), ()),
+        (
+            "RE: [EGI-20261204-323] [TLP:AMBER] Compromised host",
+            ("EGI-20261204-323",),
+            (),
+        ),
     ],
 )
 def test_find_tags(subject: str, full: tuple, date_only: tuple) -> None:
@@ -43,19 +65,29 @@ def test_find_tags(subject: str, full: tuple, date_only: tuple) -> None:
 
 
 def test_other_prefix() -> None:
-    assert find_tags("Re: [CSIRT-20261204-07] x", "CSIRT").full == ("CSIRT-20261204-07",)
+    assert find_tags("Re: [CSIRT-20261204-07] x", "CSIRT").full == (
+        "CSIRT-20261204-07",
+    )
     assert find_tags("Re: [EGI-20261204-07] x", "CSIRT").full == ()
 
 
 @pytest.mark.parametrize(
     ("subject", "base"),
     [
-        ("SV: [EXTERNAL] VS: WG: [EGI-20261204-01] Compromised host 192.0.2.45 - action "
-         "required", "Compromised host 192.0.2.45 - action required"),
-        ("Re: [EGI-20261204-01] [TLP:AMBER] Security incident suspected at SITE-A",
-         "Security incident suspected at SITE-A"),
-        ("Security incident suspected at SITE-A [EGI-20261204] TLP: AMBER",
-         "Security incident suspected at SITE-A"),
+        (
+            "SV: [EXTERNAL] VS: WG: [EGI-20261204-01] Compromised host 192.0.2.45"
+            " - action "
+            "required",
+            "Compromised host 192.0.2.45 - action required",
+        ),
+        (
+            "Re: [EGI-20261204-01] [TLP:AMBER] Security incident suspected at SITE-A",
+            "Security incident suspected at SITE-A",
+        ),
+        (
+            "Security incident suspected at SITE-A [EGI-20261204] TLP: AMBER",
+            "Security incident suspected at SITE-A",
+        ),
         ("RE: AW: Fwd: [Ticket#12345] Re[2]: *EXTERNAL* mining", "mining"),
         ("Antw: [SPAM] TLP:RED ** report", "** report"),
     ],
@@ -67,20 +99,25 @@ def test_base_subject(subject: str, base: str) -> None:
 def _lookups(tags=None, ids=None, dates=None) -> Lookups:  # type: ignore[no-untyped-def]
     return Lookups(
         incident_by_tag=lambda t: (tags or {}).get(t),
-        incident_by_message_ids=lambda m: next(((ids or {})[i] for i in m if i in (ids or {})), None),
+        incident_by_message_ids=lambda m: next(
+            ((ids or {})[i] for i in m if i in (ids or {})), None
+        ),
         incident_by_date_tag=lambda t, s: (dates or {}).get((t, s)),
     )
 
 
 def test_decide_order() -> None:
     tags = SubjectTags(("EGI-20261204-01",), ("EGI-20261204",))
-    everything = _lookups({"EGI-20261204-01": 1}, {"<a@x>": 2}, {("EGI-20261204", "S"): 3})
+    everything = _lookups(
+        {"EGI-20261204-01": 1}, {"<a@x>": 2}, {("EGI-20261204", "S"): 3}
+    )
     assert decide(tags, ["<a@x>"], "S", everything) == Decision("tag", 1)
     no_tag = _lookups({}, {"<a@x>": 2}, {("EGI-20261204", "S"): 3})
     assert decide(tags, ["<a@x>"], "S", no_tag) == Decision("reference", 2)
     assert decide(tags, [], "S", no_tag) == Decision("date_tag", 3)
     assert decide(tags, [], "OTHER", no_tag) == Decision(
-        "new", adopt_tag="EGI-20261204-01", date_tag="EGI-20261204")
+        "new", adopt_tag="EGI-20261204-01", date_tag="EGI-20261204"
+    )
 
 
 def test_base_subject_drops_a_three_digit_tag() -> None:

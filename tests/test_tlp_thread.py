@@ -44,7 +44,8 @@ def test_strictest_label_wins_and_quotes_do_not_lower_it(
     steps = [
         ("** RED information - Limited distribution **\nDetails.\n", "RED"),
         (
-            "TLP:CLEAR\nPublic now?\n\nOn Mon, Alice <a@b.example> wrote:\n> TLP:GREEN\n",
+            "TLP:CLEAR\nPublic now?\n\n"
+            "On Mon, Alice <a@b.example> wrote:\n> TLP:GREEN\n",
             "RED",
         ),
     ]
