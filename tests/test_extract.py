@@ -1805,3 +1805,44 @@ def test_an_hour_alone_is_looked_for_only_in_prose_parts_that_write_one() -> Non
     assert values(line) == {("evidence", "2026-12-03T21:00:00Z")}
     # A part longer than a mail's prose is a log with its own clock times.
     assert values("x\n" * (hours.PROSE_PART // 2) + line) == set()
+
+
+def _impossible_times(count: int, seed: int) -> list[str]:
+    # Clock-like tokens no clock shows ("12:61", "27:40"), in lines of ever
+    # new shapes: each costs the reader a plan and gives no time.
+    rng = random.Random(seed)
+    return [
+        " ".join(
+            f"{rng.randint(24, 999)}:{rng.randint(60, 99)}"
+            for _ in range(rng.randint(5, 15))
+        )
+        for _ in range(count)
+    ]
+
+
+def test_lines_of_impossible_times_stop_costing_plans(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mailbot.extract.times import plans_made
+
+    lines = _impossible_times(20_000, 3)
+    lines.append("login from 203.0.113.9 at 2026-12-04 08:00:00 UTC")
+    made = plans_made()
+    found = run("\n".join(lines), kind="attachment")
+    # The part stops being read for times after its budget of such lines,
+    # and says so; what else its lines hold is still read.
+    assert plans_made() - made <= extract_part._WASTED_PLANS + 1
+    assert "lines not read for times after the part's budget" in caplog.text
+    assert ("attacker_ips", "203.0.113.9") in {(f.field, f.value) for f in found}
+    assert not [f for f in found if f.kind == "timestamp"]
+
+
+def test_a_log_with_times_among_unreadable_lines_keeps_them() -> None:
+    # One line in three with a time: the budget does not stop the reading.
+    noise = _impossible_times(2 * extract_part._WASTED_PLANS + 200, 4)
+    lines = []
+    for number in range(len(noise) // 2):
+        lines += noise[2 * number : 2 * number + 2]
+        lines.append(f"2026-11-{number % 28 + 1:02d} 08:{number % 60:02d}:00 login")
+    stamps = {f.value for f in run("\n".join(lines), kind="attachment")}
+    assert len(stamps) == len({line[:19] for line in lines if "login" in line})

@@ -168,6 +168,16 @@ def may_write_times(text: str) -> bool:
     return bool(_CLOCK_HINT(text) or hours_hint(text))
 
 
+# How many lines' plans have been made since the process started: a reader
+# of a part counts the ones its lines cost (see part._WASTED_PLANS).
+_MADE = [0]
+
+
+def plans_made() -> int:
+    """The count of line plans made so far (lines of a shape not seen before)."""
+    return _MADE[0]
+
+
 def times_in(
     line: str, clock: PartClock, following: str = ""
 ) -> tuple[list[Stamp], int]:
@@ -191,6 +201,7 @@ def times_in(
         line = line + " " + following[:40]
     if "/" in line and _APACHE_HINT(line):
         line = _APACHE_COLON.sub(_apache_space, line)
+    _MADE[0] += 1
     if len(line) > _PLANNED or not has_digit(line):
         plan, dates = _plan(line, limit, pattern)
         return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
@@ -199,6 +210,7 @@ def times_in(
     if known is not None:
         stamps = _stamps(line, known, _dated(clock, known))
         if stamps is not None:
+            _MADE[0] -= 1  # read by a known plan
             return stamps, known.skipped
     plan, dates = _plan(line, limit, pattern)
     if plan.reusable:
