@@ -201,8 +201,8 @@ def times_in(
         line = line + " " + following[:40]
     if "/" in line and _APACHE_HINT(line):
         line = _APACHE_COLON.sub(_apache_space, line)
-    _MADE[0] += 1
     if len(line) > _PLANNED or not has_digit(line):
+        _MADE[0] += 1
         plan, dates = _plan(line, limit, pattern)
         return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
     key = (shape(line), limit, alone)
@@ -210,8 +210,8 @@ def times_in(
     if known is not None:
         stamps = _stamps(line, known, _dated(clock, known))
         if stamps is not None:
-            _MADE[0] -= 1  # read by a known plan
             return stamps, known.skipped
+    _MADE[0] += 1
     plan, dates = _plan(line, limit, pattern)
     if plan.reusable:
         if len(_PLANS) >= _PLANS_KEPT:
