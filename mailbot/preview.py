@@ -158,6 +158,7 @@ def _finish(
     # What send_in_thread() and compose() write: RED subjects withheld from
     # those who did not get them, the tag and TLP first in the subject, the
     # TLP 2.0 label as the first body line.
+    subject, body = respond.in_thread(incident, subject, body)
     subject, body = red.withhold(app, session, incident.id, [*to, *cc], subject, body)
     return Preview(
         to=to,

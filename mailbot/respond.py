@@ -128,14 +128,19 @@ def send_in_thread(
     cc: list[str] | None = None,
     thread: list[str] | None = None,
     red_mails: list[Mail] | None = None,
+    own_subject: bool = False,
 ) -> Outbox | None:
     """Queue a mail in `incident`'s thread, answering `parent` when given.
 
     Without a parent, the mail answers the thread's latest mail. `thread`
     (its Message-IDs) and `red_mails` are the incident's, when the caller
-    read them already for many incidents at once. Returns the outbox row,
-    None when no recipient was left to send to.
+    read them already for many incidents at once. `own_subject` keeps
+    `base_subject` for a notice to a party outside the thread (a VO, a CA),
+    which is told what it needs, not the thread's subject. Returns the
+    outbox row, None when no recipient was left to send to.
     """
+    if not own_subject:
+        base_subject, body = in_thread(incident, base_subject, body)
     if parent is not None:
         in_reply_to = parent.message_id
         references = [*parent.references, *([in_reply_to] if in_reply_to else [])]
@@ -166,6 +171,21 @@ def send_in_thread(
         now=app.clock.now(),
         app=app,
     )
+
+
+def in_thread(incident: Incident, headline: str, body: str) -> tuple[str, str]:
+    """The base subject and body of a mail in `incident`'s thread.
+
+    Every mail of the thread is subjected `[TAG] [TLP:LABEL] base subject`
+    with the thread's own subject (INTERFACE.md), so that it stays one
+    conversation in every client. What the mail is ("Reminder: ...", "Done:
+    #close") is its template's Subject line: it heads the body instead,
+    unless it is the thread's subject already (the acknowledgement).
+    """
+    subject = incident.subject or "Security incident"
+    if headline and headline != subject:
+        body = f"{headline}\n\n{body}"
+    return subject, body
 
 
 def thread_ids(session: Session, incident: Incident) -> list[str]:

@@ -541,6 +541,15 @@ class ReceivedMail:
     helo: str | None
     login: str | None
 
+    @property
+    def headline(self) -> str:
+        """What a mail of mailbot's is ("Reminder: ...", "Done: #close"): the
+        line after its TLP label, since its subject is the thread's."""
+        payload = self.message.get_payload(decode=True)
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else ""
+        lines = [line for line in text.splitlines() if line.strip()]
+        return lines[1] if len(lines) > 1 and lines[0].startswith("TLP:") else ""
+
 
 @dataclass
 class _Stall:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,10 @@ from mailbot.db.models import FieldValue, Mail
 from mailbot.incidents import by_tag
 
 _COUNTER = iter(range(1, 1000))
+# Every mail in the thread is subjected with the thread's subject
+# (INTERFACE.md); what it is heads its body (ReceivedMail.headline).
+THREAD_SUBJECT = re.compile(r"\[EGI-\d{8}-\d{2}\] \[TLP:[A-Z]+\] \S.*")
+BASE = "Security incident suspected at SITE-A"
 
 # The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
 pytest_plugins = ("test_csirt_env",)
@@ -46,7 +51,8 @@ def _confirmed(sent: list, count: int = 1) -> list[str]:  # type: ignore[type-ar
     assert len(sent) == count, [(m.recipients, m.message["Subject"]) for m in sent]
     for message in sent:
         assert message.recipients == (ALICE,)
-        assert "Done: #" in message.message["Subject"]
+        assert THREAD_SUBJECT.fullmatch(message.message["Subject"])
+        assert message.headline.startswith("Done: #")
         assert body_of(message).splitlines()[0].startswith("TLP:")
     return [body_of(m) for m in sent]
 
@@ -255,9 +261,10 @@ def test_a_command_below_the_sign_off_is_refused_not_dropped(
         ("10:05", "We keep it open for now.\n-- \nAlice, EGI CSIRT\n#tlp RED\n"),
     ):
         sent = _command(w, tag, body, f"2026-11-30T{when}:00")
-        assert [m.message["Subject"] for m in sent] == [
-            f"[{tag}] [TLP:AMBER] Not applied: 1 command line(s) of your mail"
+        assert [m.headline for m in sent] == [
+            "Not applied: 1 command line(s) of your mail"
         ]
+        assert [m.message["Subject"] for m in sent] == [f"[{tag}] [TLP:AMBER] {BASE}"]
         command = body.rstrip().rsplit("\n", 1)[1]
         assert f"{command}\n        commands must come before" in _text(sent[0])
     # A hashtag in a signature names no command: nothing to say.
@@ -293,9 +300,8 @@ def test_late_no_request_and_forwarded_commands(w: World, tmp_path: Path) -> Non
     # A late #no-request is refused, so the mail to the site is a request.
     body = "Dear SITE-A team,\nplease send the logs of wn12.\n\n#no-request\n"
     sent = _command(w, tag, body, "2026-11-30T10:00:00", to=SITE_A)
-    assert [m.message["Subject"] for m in sent] == [
-        f"[{tag}] [TLP:AMBER] Not applied: 1 command line(s) of your mail"
-    ]
+    assert [m.headline for m in sent] == ["Not applied: 1 command line(s) of your mail"]
+    assert [m.message["Subject"] for m in sent] == [f"[{tag}] [TLP:AMBER] {BASE}"]
     assert "#no-request\n        commands must come" in _text(sent[0])
     analysis = [d for d in w.show(tag)["deadlines"] if d["rule"] == "analysis"]
     assert len(analysis) == 1
@@ -316,7 +322,7 @@ def test_command_lines_are_no_evidence(w: World, tmp_path: Path) -> None:
         "The site confirmed it.\n#site SITE-C\n"
     )
     sent = _command(w, tag, body, "2026-11-30T10:30:00")
-    assert len(sent) == 2 and "Done: #isolated" in sent[0].message["Subject"]
+    assert len(sent) == 2 and sent[0].headline.startswith("Done: #isolated")
     assert "#site SITE-C\n        commands must come" in _text(sent[1])
     shown = w.show(tag)
     assert shown["isolated_at"] == "2026-11-30T10:00:00Z"

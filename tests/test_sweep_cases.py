@@ -83,13 +83,15 @@ def request(tag: str, date: str) -> bytes:
     )
 
 
-LEVEL_SUBJECTS = {1: "] Reminder: ", 2: "] Second reminder: ", 3: "] Escalation: "}
+# What each level's mail is: its first line after the TLP label (the subject
+# is the thread's).
+LEVEL_HEADLINES = {1: "Reminder: ", 2: "Second reminder: ", 3: "Escalation: "}
 
 
 def reminder_mails(sink: SmtpSink, level: int | None = None) -> list[ReceivedMail]:
     """The chase mails the SMTP server took in, of one level or all."""
-    words = [LEVEL_SUBJECTS[level]] if level else list(LEVEL_SUBJECTS.values())
-    return [m for m in sink.messages if any(w in m.message["Subject"] for w in words)]
+    heads = (LEVEL_HEADLINES[level],) if level else tuple(LEVEL_HEADLINES.values())
+    return [m for m in sink.messages if m.headline.startswith(heads)]
 
 
 @pytest.fixture

@@ -167,11 +167,13 @@ def test_level_one_in_the_thread_to_the_site(app: App) -> None:
     assert message["To"] == ", ".join(SITE_CONTACTS)
     assert message["Cc"] is None
     # The tag first, the TLP label in the subject and as the first body line.
+    # The thread's subject (INTERFACE.md); what the mail is heads the body.
     assert message["Subject"] == (
-        f"[{TAG}] [TLP:AMBER] Reminder: Security incident suspected at SITE-P"
+        f"[{TAG}] [TLP:AMBER] Security incident suspected at SITE-P"
     )
     text = body(message)
     assert text.splitlines()[0] == "TLP:AMBER"
+    assert text.splitlines()[2] == "Reminder: Security incident suspected at SITE-P"
     assert message["Auto-Submitted"] == "auto-generated"
     # A reply to the thread's latest mail: the CSIRT's request.
     assert message["In-Reply-To"] == "<request-1@csirt.example.org>"
@@ -220,7 +222,11 @@ def test_levels_two_and_three(app: App) -> None:
     assert "NGI security officer is in copy" in body(second)
     _, rcpts, third = sent[2]
     assert rcpts == [DUTY]
-    assert third["Subject"].startswith(f"[{TAG}] [TLP:AMBER] Escalation: SITE-P")
+    # The thread's subject for every level; what each is heads its body.
+    thread_subject = f"[{TAG}] [TLP:AMBER] Security incident suspected at SITE-P"
+    assert second["Subject"] == third["Subject"] == thread_subject
+    assert body(second).splitlines()[2].startswith("Second reminder: ")
+    assert body(third).splitlines()[2].startswith("Escalation: SITE-P silent on ")
     assert "Suspension of SITE-P should be considered" in body(third)
     assert "has not answered 2 reminders" in body(third)
     with app.db.transaction() as session:

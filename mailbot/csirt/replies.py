@@ -25,6 +25,7 @@ def _send(
     to: list[str],
     template: str,
     purpose: str,
+    own_subject: bool = False,
     **context: object,
 ) -> None:
     # --backfill records everything and sends nothing.
@@ -34,7 +35,9 @@ def _send(
         app.templates, template, tag=incident.tag, mailbox=app.settings.mailbot.address,
         **context,
     )  # fmt: skip
-    respond.send_in_thread(app, session, incident, parent, to, base, body, purpose)
+    respond.send_in_thread(
+        app, session, incident, parent, to, base, body, purpose, own_subject=own_subject
+    )
 
 
 def confirm(
@@ -120,5 +123,6 @@ def credentials(
 ) -> None:
     _send(
         app, session, incident, None, to, "notify-credentials.txt.j2",
-        f"notify-{kind.lower()}", kind=kind, target=name, dns=dns, member=member,
+        f"notify-{kind.lower()}", own_subject=True, kind=kind, target=name,
+        dns=dns, member=member,
     )  # fmt: skip
