@@ -2,22 +2,28 @@
 
 A bounce counts only when it answers a mail mailbot sent: the Message-ID in
 its returned headers (or its In-Reply-To) must name one of our outgoing
-mails. Anyone can write a bounce-shaped mail; one that names no mail of
-ours must not silence a site's security contact.
+mails, and only for the addresses that mail went to. Anyone can write a
+bounce-shaped mail: one that names no mail of ours, or names one of ours
+(an acknowledgement its writer received) with a site's security contact as
+the failed recipient, must not silence that contact. Such a bounce is kept
+(flagged `bounce_not_recipient`) and logged, and changes nothing.
 
 A permanent failure marks the recipient: later reminders skip it
-(deadlines/chase.py) and the CSIRT's duty address is told once. A temporary
-failure is only recorded.
+(deadlines/chase.py) and the CSIRT's duty address is told once, in the
+thread of the incident of the returned mail. A temporary failure is only
+recorded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailbot import incidents
 from mailbot.app import App
 from mailbot.db.models import ContactFailure, Incident, Mail
 from mailbot.dsn import DeliveryReport
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 # Mail to the CSIRT itself: a bounce of one is logged, never announced by
 # another mail (which would bounce the same way).
 _NO_NOTICE_PURPOSES = ("alert", "notice")
+# On a bounce that names addresses its returned mail never went to.
+NOT_RECIPIENT = "bounce_not_recipient"
 
 
 def original_mail(session: Session, report: DeliveryReport) -> Mail | None:
@@ -40,13 +48,7 @@ def original_mail(session: Session, report: DeliveryReport) -> Mail | None:
     ).first()
 
 
-def handle(
-    app: App,
-    session: Session,
-    mail: Mail,
-    report: DeliveryReport,
-    incident: Incident | None,
-) -> list[str]:
+def handle(app: App, session: Session, mail: Mail, report: DeliveryReport) -> list[str]:
     """Record a bounce's failures; returns the addresses newly failing for good."""
     original = original_mail(session, report)
     if original is None:
@@ -56,10 +58,39 @@ def handle(
             report.original_message_id or "no Message-ID returned",
         )
         return []
+    report = _of_recipients(mail, report, original)
     newly = record_failures(session, mail, report, app.clock.now())
+    incident = _incident_of(session, original)
     for address in newly:
         _notify(app, session, incident, original, address)
     return newly
+
+
+def _of_recipients(
+    mail: Mail, report: DeliveryReport, original: Mail
+) -> DeliveryReport:
+    """`report` less the addresses `original` was not sent to, which are logged."""
+    sent_to = {a.lower() for a in original.recipients or ()}
+    ours = tuple(r for r in report.recipients if r.address.lower() in sent_to)
+    strangers = [r.address for r in report.recipients if r not in ours and r.address]
+    if strangers:
+        mail.flags = [*(mail.flags or []), NOT_RECIPIENT]
+        log.warning(
+            "%s bounce names %s, to whom %s was not sent: no failure recorded"
+            " for them (a forged bounce, or a forwarding's final address)",
+            mail.ident,
+            ", ".join(strangers),
+            original.message_id,
+        )
+    return dataclasses.replace(report, recipients=ours)
+
+
+def _incident_of(session: Session, original: Mail) -> Incident | None:
+    """The incident that holds the returned mail now, not the bounce's own."""
+    if original.incident_id is None:
+        return None
+    found = session.get(Incident, original.incident_id)
+    return incidents.resolve(found, session) if found is not None else None
 
 
 def record_failures(

@@ -68,7 +68,7 @@ def record(
     _fill_headers(mail, parsed, app)
     mail.role, mail.flags = author.role, list(author.flags)
     if incident is None and classification.dsn is not None:
-        bounces.handle(app, session, mail, classification.dsn, None)
+        bounces.handle(app, session, mail, classification.dsn)
     mail.thread_reason = reason
     mail.state, mail.processed_at = "processed", app.clock.now()
     if incident is None:
@@ -232,7 +232,7 @@ def _update_incident(
         )  # fmt: skip
     involved = incidents.add_site(session, incident, site.name, sites) if site else None
     if author.role == "bounce" and classification.dsn is not None:
-        bounces.handle(app, session, mail, classification.dsn, incident)
+        bounces.handle(app, session, mail, classification.dsn)
     if author.role in roles.ROBOT_ROLES:
         return incident
     fields.record_findings(app, session, incident, mail, parsed, site, involved)

@@ -11,11 +11,12 @@ import email
 import mailbox
 
 import pytest
-from test_cases import TAG, State, _at, _case, _feed, state  # noqa: F401
+from test_cases import REPORT, TAG, State, _at, _case, _feed, state  # noqa: F401
 
 from mailbot import views
 from mailbot.db.models import ContactFailure, Mail
 from mailbot.deadlines.sweep import sweep
+from mailbot.incidents import by_tag
 from mailbot.send import deliver_due
 
 
@@ -157,3 +158,54 @@ def test_bounce_of_the_duty_notice_does_not_loop(cases_dir, state) -> None:  # t
     assert failure is not None and failure.permanent
     with state.app.db.transaction() as session:
         assert session.query(Mail).filter_by(direction="out").count() == queued
+
+
+def test_bounce_for_an_address_our_mail_never_went_to_silences_nobody(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # A reporter learns the Message-ID of its acknowledgement (.1), then
+    # forges a bounce of it naming the site's security contact.
+    deliver_due(state.app)
+    before = _sent_keys(state)
+    raw = _qmail_bounce(state.ids[1], "admin@site-a.example.com", "550")
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    assert _failure(state, "admin@site-a.example.com") is None
+    deliver_due(state.app)
+    assert _sent(state, besides=before) == []
+    shown = views.show(state.app, TAG)
+    bounce = [m for m in shown["messages"] if m["role"] == "bounce"]
+    assert [m["flags"] for m in bounce] == [["bounce_not_recipient"]]
+    # The contact is still chased.
+    _at(state.app, "2026-12-07T13:00:00")
+    assert sweep(state.app)["reminders"] == 1
+    deliver_due(state.app)
+    level2 = [m for m in _sent(state) if "ngi-sec@ngi-a.example.org" in str(m["Cc"])]
+    assert len(level2) == 1 and "admin@site-a.example.com" in str(level2[0]["To"])
+
+
+def test_bounce_address_is_compared_without_case(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # The reminder (.3) went to admin-old@; the remote MTA writes it in capitals.
+    raw = _qmail_bounce(state.ids[3], "Admin-Old@Site-A.example.com", "550")
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    failure = _failure(state, "admin-old@site-a.example.com")
+    assert failure is not None and failure.permanent
+
+
+def test_bounce_notice_goes_to_the_incident_of_the_returned_mail(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # A bounce whose subject carries another incident's tag (an MTA keeps the
+    # original subject, or a sender picks it) is filed there; the notice
+    # about the reminder (.3) belongs in the reminder's own incident.
+    other = REPORT.replace(b"<cert-report-1@", b"<cert-report-2@")
+    _at(state.app, "2026-12-04T15:00:00")
+    other_tag = _feed(state.app, other)
+    assert other_tag is not None and other_tag != TAG
+    raw = _qmail_bounce(state.ids[3], "admin-old@site-a.example.com", "550")
+    raw = raw.replace(
+        b"Subject: failure notice", f"Subject: failure notice [{other_tag}]".encode()
+    )
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    with state.app.db.transaction() as session:
+        notice = session.query(Mail).filter(Mail.origin == "outbox:notice-bounce").one()
+        assert notice.subject.startswith(f"[{TAG}] ")
+        assert by_tag(session, TAG).id == notice.incident_id
