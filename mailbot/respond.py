@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -126,18 +128,19 @@ def send_in_thread(
     body: str,
     purpose: str,
     cc: list[str] | None = None,
-    thread: list[str] | None = None,
+    thread: list[ThreadMail] | None = None,
     red_mails: list[Mail] | None = None,
     own_subject: bool = False,
 ) -> Outbox | None:
     """Queue a mail in `incident`'s thread, answering `parent` when given.
 
-    Without a parent, the mail answers the thread's latest mail. `thread`
-    (its Message-IDs) and `red_mails` are the incident's, when the caller
-    read them already for many incidents at once. `own_subject` keeps
-    `base_subject` for a notice to a party outside the thread (a VO, a CA),
-    which is told what it needs, not the thread's subject. Returns the
-    outbox row, None when no recipient was left to send to.
+    Without a parent, the mail answers the latest mail of the thread that
+    its recipients wrote or received (`known_to`). `thread` and `red_mails`
+    are the incident's, when the caller read them already for many
+    incidents at once. `own_subject` keeps `base_subject` for a notice to a
+    party outside the thread (a VO, a CA), which is told what it needs, not
+    the thread's subject. Returns the outbox row, None when no recipient was
+    left to send to.
     """
     if not own_subject:
         base_subject, body = in_thread(incident, base_subject, body)
@@ -145,7 +148,8 @@ def send_in_thread(
         in_reply_to = parent.message_id
         references = [*parent.references, *([in_reply_to] if in_reply_to else [])]
     else:
-        references = thread_ids(session, incident) if thread is None else thread
+        mails = thread_mails(session, incident) if thread is None else thread
+        references = known_to(app, mails, [*to, *(cc or [])])
         in_reply_to = references[-1] if references else None
     # A TLP:RED mail's subject reaches no one who did not receive that mail.
     base_subject, body = red.withhold(
@@ -188,15 +192,47 @@ def in_thread(incident: Incident, headline: str, body: str) -> tuple[str, str]:
     return subject, body
 
 
-def thread_ids(session: Session, incident: Incident) -> list[str]:
-    """The thread's Message-IDs, oldest first (the last is its latest mail)."""
-    return threads_ids(session, [incident.id]).get(incident.id, [])
+@dataclass(frozen=True)
+class ThreadMail:
+    """One mail of a thread: its Message-ID, who wrote it, who received it."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+
+    @classmethod
+    def of(cls, mail: Mail) -> ThreadMail:
+        return cls(mail.message_id or "", mail.from_addr, tuple(mail.recipients or ()))
 
 
-def threads_ids(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
-    """`thread_ids` of each incident in `incident_ids`, in one query."""
+def known_to(
+    app: App, thread: Sequence[ThreadMail], recipients: Sequence[str]
+) -> list[str]:
+    """The Message-IDs of `thread` that one of `recipients` wrote or received.
+
+    A Message-ID names its writer's mail host: mail to one site of a merged
+    incident must not carry another site's, nor a VO or CA any site's. The
+    CSIRT's people received every mail of the mailbox, so they keep all.
+    """
+    wanted = {r.lower() for r in recipients}
+    return [
+        mail.message_id
+        for mail in thread
+        if wanted & roles.participants(app.settings, mail.sender, mail.recipients)
+    ]
+
+
+def thread_mails(session: Session, incident: Incident) -> list[ThreadMail]:
+    """The thread's mails, oldest first (the last is its latest mail)."""
+    return threads_mails(session, [incident.id]).get(incident.id, [])
+
+
+def threads_mails(
+    session: Session, incident_ids: list[int]
+) -> dict[int, list[ThreadMail]]:
+    """`thread_mails` of each incident in `incident_ids`, in one query."""
     rows = session.execute(
-        select(Mail.incident_id, Mail.message_id)
+        select(Mail.incident_id, Mail.message_id, Mail.from_addr, Mail.recipients)
         .where(
             Mail.incident_id.in_(incident_ids),
             Mail.message_id.is_not(None),
@@ -204,8 +240,9 @@ def threads_ids(session: Session, incident_ids: list[int]) -> dict[int, list[str
         )
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )
-    threads: dict[int, list[str]] = {}
-    for incident_id, message_id in rows:
+    threads: dict[int, list[ThreadMail]] = {}
+    for incident_id, message_id, sender, recipients in rows:
         if incident_id is not None and message_id:
-            threads.setdefault(incident_id, []).append(message_id)
+            mail = ThreadMail(message_id, sender or "", tuple(recipients or ()))
+            threads.setdefault(incident_id, []).append(mail)
     return threads

@@ -132,6 +132,18 @@ def reply_address(parsed: ParsedMail, ours: Collection[str] = ()) -> str | None:
     return None
 
 
+def participants(
+    settings: Settings, sender: str, recipients: Collection[str]
+) -> frozenset[str]:
+    """Who wrote or received a mail; the CSIRT's people when its mailbox did."""
+    people = {sender.lower(), *(r.lower() for r in recipients)}
+    if people & settings.own_addresses:
+        people |= set(settings.csirt.members) | settings.own_addresses
+        if settings.csirt.duty_address:
+            people.add(settings.csirt.duty_address.lower())
+    return frozenset(people)
+
+
 def not_to_answer(settings: Settings) -> frozenset[str]:
     """mailbot's own addresses and the duty address: never an answer's recipient."""
     duty = settings.csirt.duty_address

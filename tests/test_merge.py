@@ -6,6 +6,7 @@ from pathlib import Path
 
 from test_csirt_env import (
     ALICE,
+    SITE_A,
     SITE_C,
     World,
     at,
@@ -15,6 +16,8 @@ from test_csirt_env import (
 )
 
 from mailbot import views
+from mailbot.deadlines.sweep import sweep
+from mailbot.send import deliver_due
 
 # The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
 pytest_plugins = ("test_csirt_env",)
@@ -92,3 +95,30 @@ def test_merge_into_itself_or_unknown_is_refused(w: World, tmp_path: Path) -> No
     assert len(sent) == 2  # #no-request confirmed, #merge refused
     assert any("is this incident already" in str(m.message) for m in sent)
     assert w.show(first)["aliases"] == ["EGI-20261130"]
+
+
+def test_reminders_of_a_merged_incident_name_only_their_sites_mails(
+    w: World, tmp_path: Path
+) -> None:
+    first = site_report(w)
+    [ack_a] = w.new_mail()
+    second = second_report(w)
+    [ack_c] = w.new_mail()
+    merge(w, second, first)
+    w.new_mail()
+
+    # A day later SITE-A owes containment, SITE-C the downtime.
+    w.app.clock.set(at("2026-12-01T12:00:00"))
+    assert sweep(w.app)["reminders"] == 2
+    deliver_due(w.app)
+    reminders = {m.recipients[0]: m.message for m in w.new_mail()}
+    assert set(reminders) == {SITE_A, SITE_C}
+    own = {
+        SITE_A: ["<report-a@site-a.example.com>", ack_a.message["Message-ID"]],
+        SITE_C: ["<report-c@site-c.example.com>", ack_c.message["Message-ID"]],
+    }
+    # Each reminder answers its own site's thread and names no other mail:
+    # not the other site's, nor the member's #merge to the mailbox.
+    for site, message in reminders.items():
+        assert message["In-Reply-To"] == own[site][-1]
+        assert message["References"].split() == own[site]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import thread
+from mailbot import roles, thread
 from mailbot.app import App
 from mailbot.db.models import Mail
 
@@ -25,12 +25,7 @@ _MIN_LENGTH = 6
 
 def participants(app: App, mail: Mail) -> frozenset[str]:
     """Who received `mail` (and wrote it); the CSIRT when its mailbox did."""
-    people = {mail.from_addr.lower(), *(r.lower() for r in mail.recipients or [])}
-    if people & app.settings.own_addresses:
-        people |= set(app.settings.csirt.members) | app.settings.own_addresses
-        if app.settings.csirt.duty_address:
-            people.add(app.settings.csirt.duty_address.lower())
-    return frozenset(people)
+    return roles.participants(app.settings, mail.from_addr, mail.recipients or [])
 
 
 def outside(app: App, mail: Mail, recipients: Iterable[str]) -> bool:

@@ -128,11 +128,12 @@ class ReadAhead:
     """What the reminders of a batch need from the database, read at once.
 
     The sweep reads it before it queues anything; `threads` then grows by
-    each reminder queued, so a second one in a thread answers the first.
+    each reminder queued, so a second one to the same site answers the
+    first (and one to another site of the incident does not name it).
     """
 
     fields: dict[int, dict[str, list[str]]]
-    threads: dict[int, list[str]]
+    threads: dict[int, list[respond.ThreadMail]]
     red_mails: dict[int, list[Mail]]
     last_chase: dict[int, dt.datetime]
     # The mail (its id) of each group's reminder sent within SHARED.
@@ -147,7 +148,7 @@ def read_ahead(
     chased = [d.id for d in deadlines if d.level > 0]
     return ReadAhead(
         fields=_fields(session, incident_ids),
-        threads=respond.threads_ids(session, incident_ids),
+        threads=respond.threads_mails(session, incident_ids),
         red_mails=red.red_mails(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
         recent=_recent(session, incident_ids, now),
@@ -274,5 +275,5 @@ def queue_reminder(
         return False
     chase.mail = row.mail
     if row.mail.message_id:
-        thread.append(row.mail.message_id)
+        thread.append(respond.ThreadMail.of(row.mail))
     return True
