@@ -81,6 +81,7 @@ def lookups(session: Session) -> thread.Lookups:
         incident_by_tag=lambda tag: _id(by_tag(session, tag)),
         incident_by_message_ids=lambda ids: _id(by_message_ids(session, ids)),
         incident_by_date_tag=lambda tag, site: _id(by_date_tag(session, tag, site)),
+        sites_of=lambda incident_id: sites_of(session, incident_id),
     )
 
 
@@ -197,10 +198,15 @@ _SITES_OF = (
 
 def site_names(session: Session, incident: Incident) -> list[str]:
     """The sites involved in `incident`, in the order they joined it."""
+    return sites_of(session, incident.id)
+
+
+def sites_of(session: Session, incident_id: int) -> list[str]:
+    """`site_names` of the incident `incident_id`."""
     # Read for most mails, up to three times: a Core statement (see
     # connection_for), which sees the sites this session added.
     connection = connection_for(session, IncidentSite)
-    return list(connection.execute(_SITES_OF, {"incident": incident.id}).scalars())
+    return list(connection.execute(_SITES_OF, {"incident": incident_id}).scalars())
 
 
 def add_site(

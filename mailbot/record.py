@@ -19,6 +19,7 @@ from mailbot import (
     extract,
     fields,
     incidents,
+    mistag,
     respond,
     roles,
     thread,
@@ -60,13 +61,16 @@ def record(
         log.warning("mail %d: %s; not taken as the site's", mail.id, author.why)
     text = own_text(parsed.body_text)
     site = roles.site_of(author, app.sites, parsed, text)
-    incident, reason = _thread(
+    incident, decision = _thread(
         app, session, mail, parsed, classification, author, site, text
     )
+    reason = decision.reason if incident is not None else "none"
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
     _fill_headers(mail, parsed, app)
     mail.role, mail.flags = author.role, list(author.flags)
+    if decision.passed_over:
+        mail.flags.append(mistag.FLAG)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn)
     mail.thread_reason = reason
@@ -76,6 +80,8 @@ def record(
         return None
     mail.incident_id = incident.id
     mail.site = site.name if site else None
+    if decision.passed_over:
+        mistag.record(app, session, incident, mail, parsed, decision, author)
     opened = incident
     # An incident this mail opened involves its site alone (open_incident).
     sites = ([site.name] if site else []) if reason == "new" else None
@@ -84,7 +90,9 @@ def record(
         app, session, incident, mail, parsed, classification, author, site, text, sites
     )
     if reason == "new" and incident is opened:
-        respond.acknowledge(app, session, incident, mail, parsed, author)
+        respond.acknowledge(
+            app, session, incident, mail, parsed, author, decision.passed_over
+        )
     return incident.tag
 
 
@@ -133,7 +141,7 @@ def _thread(
     author: roles.Author,
     site: Site | None,
     text: str,
-) -> tuple[Incident | None, str]:
+) -> tuple[Incident | None, thread.Decision]:
     prefix = app.settings.mailbot.tag_prefix
     tags = thread.find_tags(parsed.subject, prefix)
     message_ids = [*parsed.in_reply_to, *parsed.references]
@@ -145,19 +153,23 @@ def _thread(
     # incident yet): not flushed here, its row is written once, later.
     with session.no_autoflush:
         decision = thread.decide(
-            tags, message_ids, site.name if site else None, lookups
+            tags,
+            message_ids,
+            site.name if site else None,
+            lookups,
+            sender_site=author.site.name if author.site else None,
         )
     if decision.incident_id is not None:
-        return session.get(Incident, decision.incident_id), decision.reason
+        return session.get(Incident, decision.incident_id), decision
     if author.role in roles.ROBOT_ROLES:
-        return None, "none"
+        return None, decision
     if not (parsed.from_ and parsed.from_.addr):
         # Nobody to answer, nobody to ask (binary junk, a mangled header
         # block): kept unattached, counted by `status`, never an incident.
         log.warning("mail %d has no sender address: stored unattached", mail.id)
-        return None, "none"
+        return None, decision
     trusted = author.role in ("site", "csirt")
-    return _open(app, session, mail, parsed, site, decision, text, trusted), "new"
+    return _open(app, session, mail, parsed, site, decision, text, trusted), decision
 
 
 def _open(

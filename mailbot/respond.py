@@ -28,8 +28,13 @@ def acknowledge(
     mail: Mail,
     parsed: ParsedMail,
     author: roles.Author,
+    passed_over: Sequence[str] = (),
 ) -> None:
-    """Answer the mail that opened `incident` with its tag, in the thread."""
+    """Answer the mail that opened `incident` with its tag, in the thread.
+
+    `passed_over` are tags of other incidents that the mail carried and
+    that were not followed: the answer says so.
+    """
     if app.backfill or author.role not in ("site", "reporter", "csirt"):
         return
     if roles.AUTOMATED in author.flags:
@@ -52,7 +57,7 @@ def acknowledge(
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
-    base, body = acknowledgement_text(app, incident, parsed, author.role)
+    base, body = acknowledgement_text(app, incident, parsed, author.role, passed_over)
     # The incident was opened by `mail`: it is the only mail that can be RED.
     reds = [mail] if mail.tlp == "RED" else []
     send_in_thread(
@@ -62,7 +67,11 @@ def acknowledge(
 
 
 def acknowledgement_text(
-    app: App, incident: Incident, parsed: ParsedMail, role: str | None
+    app: App,
+    incident: Incident,
+    parsed: ParsedMail,
+    role: str | None,
+    passed_over: Sequence[str] = (),
 ) -> tuple[str, str]:
     """The acknowledgement's base subject and body, as sent and as previewed.
 
@@ -81,6 +90,7 @@ def acknowledgement_text(
         tlp=incident.tlp,
         mailbox=app.settings.mailbot.address,
         role=role,
+        passed_over=list(passed_over),
     )
 
 

@@ -1,16 +1,16 @@
 """Threading: which incident a mail belongs to, decided from its headers.
 
-The order is fixed: a full tag in the subject, then In-Reply-To and
-References naming a mail mailbot stored or sent, then a date-only tag with
-the same site, else a new incident. Everything here is pure; the lookups are
-handed in by the caller.
+The order is fixed: In-Reply-To and References naming a mail mailbot stored
+or sent, then a full tag in the subject of an incident the sender's site
+takes part in, then a date-only tag with the same site, else a new
+incident. Everything here is pure; the lookups are handed in by the caller.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -108,6 +108,8 @@ class Lookups:
     incident_by_tag: Callable[[str], int | None]
     incident_by_message_ids: Callable[[Sequence[str]], int | None]
     incident_by_date_tag: Callable[[str, str], int | None]
+    # The sites involved in an incident (its id).
+    sites_of: Callable[[int], Collection[str]]
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,15 @@ class Decision:
 
     For a new incident, `adopt_tag` is a full tag the mail carried that
     mailbot does not know yet, and `date_tag` a date-only tag it gave.
+    `passed_over` are the full tags of other incidents that the mail's
+    subject carried and that were not followed.
     """
 
     reason: str
     incident_id: int | None = None
     adopt_tag: str | None = None
     date_tag: str | None = None
+    passed_over: tuple[str, ...] = ()
 
 
 def decide(
@@ -129,22 +134,59 @@ def decide(
     message_ids: Sequence[str],
     site: str | None,
     lookups: Lookups,
+    sender_site: str | None = None,
 ) -> Decision:
-    """Thread one mail: the first rule that names an incident wins."""
-    for tag in tags.full:
-        found = lookups.incident_by_tag(tag)
-        if found is not None:
-            return Decision("tag", found)
-    found = lookups.incident_by_message_ids(message_ids) if message_ids else None
-    if found is not None:
-        return Decision("reference", found)
+    """Thread one mail; `sender_site` is the site its author writes for.
+
+    A reference to a mail mailbot stored or sent is the strongest evidence:
+    mailbot knows that mail's incident, and the sender had the mail. A tag is
+    typed, pasted or kept from a stale subject: it is followed only into an
+    incident the sender's site takes part in (or one with no site yet), so
+    that a wrong tag never makes a site part of another site's incident
+    (its TLP:AMBER subject, its reminders). Sites join an incident by a
+    member's doing instead.
+    """
+    tagged = _known_tags(tags, lookups)
+    referenced = lookups.incident_by_message_ids(message_ids) if message_ids else None
+    if referenced is not None:
+        others = tuple(tag for tag, found in tagged if found != referenced)
+        reason = "tag" if len(others) < len(tagged) else "reference"
+        return Decision(reason, referenced, passed_over=others)
+    if sender_site is not None:
+        followed = [(t, i) for t, i in tagged if _open_to(sender_site, i, lookups)]
+    else:
+        followed = tagged
+    if followed:
+        chosen = followed[0][1]
+        others = tuple(tag for tag, found in tagged if found != chosen)
+        return Decision("tag", chosen, passed_over=others)
+    passed_over = tuple(tag for tag, _ in tagged)
     if site is not None:
         for date_tag in tags.date_only:
             found = lookups.incident_by_date_tag(date_tag, site)
             if found is not None:
-                return Decision("date_tag", found)
+                return Decision("date_tag", found, passed_over=passed_over)
+    unknown = [tag for tag in tags.full if tag not in passed_over]
     return Decision(
         "new",
-        adopt_tag=tags.full[0] if tags.full else None,
+        adopt_tag=unknown[0] if unknown else None,
         date_tag=tags.date_only[0] if tags.date_only else None,
+        passed_over=passed_over,
     )
+
+
+def _open_to(site: str, incident_id: int, lookups: Lookups) -> bool:
+    """Whether `site` takes part in the incident, or it has no site yet (a
+    third party's report, whose site comes from the first site that writes)."""
+    sites = lookups.sites_of(incident_id)
+    return not sites or site in sites
+
+
+def _known_tags(tags: SubjectTags, lookups: Lookups) -> list[tuple[str, int]]:
+    """The subject's full tags that name an incident, with its id, in order."""
+    known = []
+    for tag in tags.full:
+        found = lookups.incident_by_tag(tag)
+        if found is not None:
+            known.append((tag, found))
+    return known

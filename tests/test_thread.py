@@ -96,28 +96,82 @@ def test_base_subject(subject: str, base: str) -> None:
     assert base_subject(subject, "EGI") == base
 
 
-def _lookups(tags=None, ids=None, dates=None) -> Lookups:  # type: ignore[no-untyped-def]
+def _lookups(tags=None, ids=None, dates=None, sites=None) -> Lookups:  # type: ignore[no-untyped-def]
     return Lookups(
         incident_by_tag=lambda t: (tags or {}).get(t),
         incident_by_message_ids=lambda m: next(
             ((ids or {})[i] for i in m if i in (ids or {})), None
         ),
         incident_by_date_tag=lambda t, s: (dates or {}).get((t, s)),
+        sites_of=lambda i: (sites or {}).get(i, ()),
     )
 
 
 def test_decide_order() -> None:
     tags = SubjectTags(("EGI-20261204-01",), ("EGI-20261204",))
     everything = _lookups(
-        {"EGI-20261204-01": 1}, {"<a@x>": 2}, {("EGI-20261204", "S"): 3}
+        {"EGI-20261204-01": 1}, {"<a@x>": 1}, {("EGI-20261204", "S"): 3}, {1: ["S"]}
     )
-    assert decide(tags, ["<a@x>"], "S", everything) == Decision("tag", 1)
+    assert decide(tags, ["<a@x>"], "S", everything, "S") == Decision("tag", 1)
+    assert decide(tags, [], "S", everything, "S") == Decision("tag", 1)
     no_tag = _lookups({}, {"<a@x>": 2}, {("EGI-20261204", "S"): 3})
     assert decide(tags, ["<a@x>"], "S", no_tag) == Decision("reference", 2)
     assert decide(tags, [], "S", no_tag) == Decision("date_tag", 3)
     assert decide(tags, [], "OTHER", no_tag) == Decision(
         "new", adopt_tag="EGI-20261204-01", date_tag="EGI-20261204"
     )
+
+
+A, B = "EGI-20261207-01", "EGI-20261207-02"
+# Incident 1 is SITE-ALPHA's (<ack-a> is mailbot's mail in it), 2 SITE-BETA's.
+TWO_SITES = _lookups(
+    {A: 1, B: 2}, {"<ack-a>": 1, "<ack-b>": 2}, {}, {1: ["ALPHA"], 2: ["BETA"]}
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "ids", "expected"),
+    [
+        # The tag against In-Reply-To or References: the reference wins.
+        (f"Re: [{B}] x", ["<ack-a>"], Decision("reference", 1, passed_over=(B,))),
+        (
+            f"Re: [{B}] x",
+            ["<z@y>", "<ack-a>"],
+            Decision("reference", 1, passed_over=(B,)),
+        ),
+        # Two tags, one agreeing with the reference.
+        (f"[{B}] [{A}]", ["<ack-a>"], Decision("tag", 1, passed_over=(B,))),
+        # Two tags, no reference: the incident the sender's site is part of.
+        (f"[{B}] [{A}]", [], Decision("tag", 1, passed_over=(B,))),
+        (f"[{A}] [{B}]", [], Decision("tag", 1, passed_over=(B,))),
+        # Only another site's tag: a new incident, the tag not adopted.
+        (f"Re: [{B}] x", [], Decision("new", passed_over=(B,))),
+        (f"Re: [{B}] x", ["<unknown@y>"], Decision("new", passed_over=(B,))),
+        # Its own tag, and an unknown one to adopt when nothing else fits.
+        (f"Re: [{A}] x", [], Decision("tag", 1)),
+        ("[EGI-20261207-09] x", [], Decision("new", adopt_tag="EGI-20261207-09")),
+    ],
+)
+def test_decide_a_tag_against_the_sender_and_the_references(
+    subject: str, ids: list[str], expected: Decision
+) -> None:
+    tags = find_tags(subject, "EGI")
+    assert decide(tags, ids, "ALPHA", TWO_SITES, sender_site="ALPHA") == expected
+
+
+def test_decide_a_tag_without_a_sender_site() -> None:
+    # A member or a third party: the first tag, the others recorded.
+    tags = find_tags(f"[{B}] [{A}]", "EGI")
+    assert decide(tags, [], None, TWO_SITES) == Decision("tag", 2, passed_over=(A,))
+    # An incident with no site yet takes the first site that writes with its
+    # tag (a third party's report, the site found later).
+    siteless = _lookups({A: 1, B: 2}, {}, {}, {2: ["BETA"]})
+    assert decide(tags, [], "ALPHA", siteless, "ALPHA") == Decision(
+        "tag", 1, passed_over=(B,)
+    )
+    # A merged-away tag names the incident it was merged into: no disagreement.
+    merged = _lookups({A: 1, B: 1}, {}, {}, {1: ["ALPHA", "BETA"]})
+    assert decide(tags, [], "BETA", merged, "BETA") == Decision("tag", 1)
 
 
 def test_base_subject_drops_a_three_digit_tag() -> None:

@@ -126,3 +126,27 @@ def credentials(
         f"notify-{kind.lower()}", own_subject=True, kind=kind, target=name,
         dns=dns, member=member,
     )  # fmt: skip
+
+
+def tag_notice(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    mail: Mail,
+    *,
+    tags: list[str],
+    reason: str,
+    site: str | None,
+) -> None:
+    """Tell the duty address that a mail's subject tag was not followed."""
+    duty = app.settings.csirt.duty_address
+    to = [duty] if duty else []
+    if not to:
+        log.warning("%s subject tag not followed; no duty_address", incident.tag)
+    _send(
+        app, session, incident, parsed, to, "notify-tag.txt.j2", "notice-tag",
+        tags=tags, reason=reason, site=site, sender=mail.from_addr,
+        message_id=mail.message_id or "(no Message-ID)",
+        arrived_at=iso(mail.arrived_at),
+    )  # fmt: skip
