@@ -158,6 +158,7 @@ def _thread(
             site.name if site else None,
             lookups,
             sender_site=author.site.name if author.site else None,
+            tag_first=author.role == "csirt",
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision

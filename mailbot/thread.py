@@ -135,6 +135,7 @@ def decide(
     site: str | None,
     lookups: Lookups,
     sender_site: str | None = None,
+    tag_first: bool = False,
 ) -> Decision:
     """Thread one mail; `sender_site` is the site its author writes for.
 
@@ -145,8 +146,16 @@ def decide(
     that a wrong tag never makes a site part of another site's incident
     (its TLP:AMBER subject, its reminders). Sites join an incident by a
     member's doing instead.
+
+    `tag_first` is for a CSIRT member's mail: the tag a member writes is the
+    incident meant (a reply to an old mail of A, its subject changed to B,
+    carries commands for B), and a member's mail makes no site part of it.
     """
     tagged = _known_tags(tags, lookups)
+    if tag_first and tagged:
+        chosen = tagged[0][1]
+        others = tuple(tag for tag, found in tagged if found != chosen)
+        return Decision("tag", chosen, passed_over=others)
     referenced = lookups.incident_by_message_ids(message_ids) if message_ids else None
     if referenced is not None:
         others = tuple(tag for tag, found in tagged if found != referenced)

@@ -169,6 +169,18 @@ def test_decide_a_tag_without_a_sender_site() -> None:
     assert decide(tags, [], "ALPHA", siteless, "ALPHA") == Decision(
         "tag", 1, passed_over=(B,)
     )
+    # A member's tag is the incident meant, even against a reference: a
+    # reply to an old mail of A retagged B carries commands for B.
+    retagged = find_tags(f"Re: [{B}] x", "EGI")
+    assert decide(retagged, ["<ack-a>"], None, TWO_SITES) == Decision(
+        "reference", 1, passed_over=(B,)
+    )
+    assert decide(retagged, ["<ack-a>"], None, TWO_SITES, tag_first=True) == Decision(
+        "tag", 2
+    )
+    assert decide(tags, ["<ack-a>"], None, TWO_SITES, tag_first=True) == Decision(
+        "tag", 2, passed_over=(A,)
+    )
     # A merged-away tag names the incident it was merged into: no disagreement.
     merged = _lookups({A: 1, B: 1}, {}, {}, {1: ["ALPHA", "BETA"]})
     assert decide(tags, [], "BETA", merged, "BETA") == Decision("tag", 1)

@@ -214,3 +214,22 @@ def test_a_members_tag_and_a_reply_in_the_site_thread(w: World, tmp_path: Path) 
     assert not mail["flags"]
     assert w.show(other)["sites"] == ["SITE-C", "SITE-A"]
     assert w.new_mail() == []
+
+
+def test_a_members_tag_is_the_incident_meant(w: World, tmp_path: Path) -> None:
+    # Alice answers SITE-A's acknowledgement, retags it for SITE-C's incident
+    # and writes a command: the command is for the incident she named.
+    mine, ack, other = two_incidents(w)
+    when = at("2026-11-30T11:00:00")
+    w.deliver(env.member_mail(
+        subject=f"Re: [{other}] [TLP:AMBER] {SECRET}", body="#tlp RED\n",
+        when=when, message_id="<retag@csirt.example.org>",
+        ).replace(b"\nMessage-ID:", b"\nIn-Reply-To: "
+                  + ack.message["Message-ID"].encode() + b"\nMessage-ID:", 1),
+        when,
+    )  # fmt: skip
+    assert w.show(other)["tlp"] == "RED"
+    assert w.show(mine)["tlp"] == "AMBER"
+    assert "<retag@csirt.example.org>" in {
+        m["message_id"] for m in w.show(other)["messages"]
+    }
