@@ -290,6 +290,23 @@ def test_extract_leaves_the_cyclic_collector_as_it_found_it() -> None:
         gc.enable()
 
 
+def test_findings_are_made_as_finding_makes_them() -> None:
+    # collect._finding fills a Finding's __dict__ at once, not through its
+    # frozen __init__: the objects must be alike in every way that counts.
+    import pickle
+
+    from mailbot.extract.collect import _finding
+
+    made = _finding("attacker_ips", "203.0.113.5", "ipv4", "1", 3)
+    plain = extract.Finding("attacker_ips", "203.0.113.5", "ipv4", "1", 3)
+    assert type(made) is extract.Finding
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert dataclasses.astuple(made) == dataclasses.astuple(plain)
+    assert pickle.loads(pickle.dumps(made)) == plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.value = "198.51.100.1"  # type: ignore[misc]
+
+
 def test_a_prefix_beyond_32_is_no_network() -> None:
     # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
     assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]
