@@ -307,6 +307,18 @@ def test_findings_are_made_as_finding_makes_them() -> None:
         made.value = "198.51.100.1"  # type: ignore[misc]
 
 
+def test_no_line_opening_with_a_digit_is_special() -> None:
+    # quotes._plain takes such a line as the author's without _SPECIAL: no
+    # digit of any script may start one of its patterns, in any case.
+    digits = [chr(c) for c in range(0x110000) if chr(c).isdigit()]
+    for digit in digits:
+        for line in (digit, f" \t{digit}-- x", f"{digit}> regards", f"{digit}____"):
+            assert not quotes._SPECIAL.match(line), repr(line)
+    assert quotes._plain("2026-12-04 10:00 login from 203.0.113.5")
+    assert not quotes._plain("10:00 the log of the attack:")
+    assert not quotes._plain("> 10:00 quoted")
+
+
 def test_a_prefix_beyond_32_is_no_network() -> None:
     # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
     assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]

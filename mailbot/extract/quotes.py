@@ -202,6 +202,11 @@ def _walk(
 
 def _plain(line: str) -> bool:
     """Whether `line` is surely the author's text (see _SPECIAL)."""
+    # Every pattern of _SPECIAL opens, after blanks, with a letter or one of
+    # "-*>_", and no digit matches those in any case: a log record that opens
+    # with its date or address is ruled on without trying them all.
+    if line.lstrip(" \t")[:1].isdigit():
+        return not line.rstrip(" \t").endswith(":")
     return not _SPECIAL.match(line) and not line.rstrip(" \t").endswith(":")
 
 
