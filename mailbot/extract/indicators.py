@@ -61,6 +61,16 @@ class Indicator(NamedTuple):
     host: str = ""  # for a URL: the host it names (an address or a hostname)
 
 
+def _made(fields: tuple[str, str, int, int, str]) -> Indicator:
+    """`Indicator(*fields)`, without the Python-level `__new__` of a named tuple.
+
+    That `__new__` only hands its arguments to `tuple.__new__`; called
+    directly, a compiled scanner (setup.py) makes its indicator in C instead
+    of in a Python frame, and an interpreted one saves a frame too.
+    """
+    return tuple.__new__(Indicator, fields)
+
+
 def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     """Every indicator in `line` (already refanged), in order of position."""
     # A line without digits has no shape but itself: the line cache answers it.
@@ -270,7 +280,7 @@ def _dotted_runs(text: str) -> list[tuple[int, int]]:
 
 def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
     item = _dotted_item(text[start:end])
-    return None if item is None else Indicator(item[0], item[1], start, end)
+    return None if item is None else _made((item[0], item[1], start, end, ""))
 
 
 def _not_version(text: str, start: int) -> bool:
@@ -320,7 +330,7 @@ def _v6_runs(text: str) -> list[tuple[int, int]]:
 
 def _ipv6(text: str, start: int, end: int, year: int) -> Indicator | None:
     item = _v6_item(text[start:end])
-    return None if item is None else Indicator(item[0], item[1], start, end)
+    return None if item is None else _made((item[0], item[1], start, end, ""))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -353,7 +363,7 @@ def _url(text: str, start: int, end: int, year: int) -> Indicator | None:
         return None
     path = rest[len(authority) :]
     value = f"{scheme.lower()}://{authority.lower()}{path}"
-    return Indicator(value, "url", start, start + len(url), host)
+    return _made((value, "url", start, start + len(url), host))
 
 
 def _trim_url(url: str) -> str:
@@ -386,7 +396,7 @@ def _host_runs(text: str) -> list[tuple[int, int]]:
 
 def _host(text: str, start: int, end: int, year: int) -> Indicator | None:
     name = text[start:end].lower().rstrip(".")
-    return Indicator(name, "hostname", start, end) if is_hostname(name) else None
+    return _made((name, "hostname", start, end, "")) if is_hostname(name) else None
 
 
 def _not_vo(text: str, start: int) -> bool:
@@ -407,12 +417,12 @@ def _cve(text: str, start: int, end: int, reference_year: int) -> Indicator | No
         return None
     if len(number) > 4 and number.startswith("0"):
         return None
-    return Indicator(f"CVE-{year}-{number}", "cve", start, end)
+    return _made((f"CVE-{year}-{number}", "cve", start, end, ""))
 
 
 def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
     found = dn_at(text, start, end)
-    return None if found is None else Indicator(found[2], "dn", start, found[1])
+    return None if found is None else _made((found[2], "dn", start, found[1], ""))
 
 
 def _may_hold_v6(text: str) -> bool:

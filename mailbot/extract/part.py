@@ -165,7 +165,10 @@ def read_part(
             break
         previous = refanged[index - 1] if index else ""
         following = refanged[index + 1] if index + 1 < len(lines) else ""
-        reader.line(Line(number, refanged[index], previous, following, forwarded))
+        # A named tuple's own __new__ is a Python frame: tuple.__new__ makes
+        # the same tuple in C (one a line).
+        line = (number, refanged[index], previous, following, forwarded)
+        reader.line(tuple.__new__(Line, line))
     reader.flush_item()
     _log_skipped(part_id, reader)
 

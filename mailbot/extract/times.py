@@ -430,7 +430,8 @@ def _stamps(
             zone = clock.local or clock.zone
         text = _utc_text(date, hms, zone or clock.zone, clock)
         if text is not None:
-            stamps.append(Stamp(text, run.start, run.end))
+            # tuple.__new__: the named tuple's own __new__ is a Python frame.
+            stamps.append(tuple.__new__(Stamp, (text, run.start, run.end)))
     return stamps
 
 
