@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from mailbot.extract.shape import has_digit, zeroed
+from mailbot.extract.shape import has_digit, shape
 
 _NAMES = {
     "detected_by": (
@@ -101,7 +101,7 @@ def heading(line: str) -> Heading | None:
     # digits (the patterns have no digit but those of "x509"): log records
     # that differ only in their numbers share one answer.
     found = None
-    if not has_digit(line) or "509" in line or not _no_heading(zeroed(line)):
+    if not has_digit(line) or "509" in line or not _no_heading(shape(line)):
         found = _read_heading(line)
     if len(_KNOWN) >= _KEPT:
         _KNOWN.clear()  # bounded; the next lines make it again
@@ -115,8 +115,10 @@ _KNOWN: dict[str, Heading | None] = {}
 
 
 @functools.lru_cache(maxsize=4096)
-def _no_heading(shape: str) -> bool:
-    return _read_heading(shape) is None
+def _no_heading(line_shape: bytes) -> bool:
+    # Keyed by the shape's bytes: a line that is no heading (most) is not
+    # decoded again.
+    return _read_heading(line_shape.decode("utf-8", "surrogatepass")) is None
 
 
 def _read_heading(line: str) -> Heading | None:
