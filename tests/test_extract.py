@@ -319,6 +319,17 @@ def test_no_line_opening_with_a_digit_is_special() -> None:
     assert not quotes._plain("> 10:00 quoted")
 
 
+def test_an_item_collapses_white_space_as_split_and_join_do() -> None:
+    # prose._collapsed skips split and join for printable text without two
+    # spaces in a row: it must give what they give for any white space.
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    rng = random.Random(5)
+    letters = ["a", "é", "1", " ", "  ", *spaces]
+    for _ in range(20_000):
+        text = "".join(rng.choice(letters) for _ in range(rng.randrange(12)))
+        assert prose._collapsed(text) == " ".join(text.split()), repr(text)
+
+
 def test_a_prefix_beyond_32_is_no_network() -> None:
     # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
     assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]

@@ -268,7 +268,18 @@ def item_and_bullet(line: str) -> tuple[str, bool]:
     """`item_text(line)`, and whether `line` opens a new item (`starts_item`)."""
     bullet = _BULLET.match(line)
     rest = line[bullet.end() :] if bullet else line
-    return " ".join(rest.split())[:1000], bullet is not None
+    return _collapsed(rest)[:1000], bullet is not None
+
+
+def _collapsed(text: str) -> str:
+    """`text` with its runs of white space written as one space, none around."""
+    # Printable text has no white space but the ASCII space (str.isprintable
+    # counts every other as a separator or a control): without two of them
+    # in a row there is nothing to collapse but its ends, and no words to
+    # split and join again.
+    if text.isprintable() and "  " not in text:
+        return text.strip(" ")
+    return " ".join(text.split())
 
 
 # A line ending so ends its sentence.
