@@ -10,13 +10,14 @@ mail stays `unclassified`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from mailbot.extract.roles import NONE
 from mailbot.extract.values import UNCLASSIFIED, Finding
 
-_CLASSIFIED_KINDS = frozenset({"ipv4", "ipv6", "hostname", "url"})
-_new = object.__new__
-_set = object.__setattr__
+_CLASSIFIED_KINDS: Final = frozenset({"ipv4", "ipv6", "hostname", "url"})
+_new: Final = object.__new__
+_set: Final = object.__setattr__
 
 
 @dataclass

@@ -6,6 +6,7 @@ import gc
 import logging
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from mailbot.extract.collect import Collector
 from mailbot.extract.part import MAIL_BUDGET, read_part
@@ -16,7 +17,7 @@ from mailbot.mail import TextPart
 
 log = logging.getLogger(__name__)
 
-_CLOSURE_WORDS = re.compile(
+_CLOSURE_WORDS: Final = re.compile(
     r"\b(?:closure|final|closing)[ \t]+(?:incident[ \t]+)?report\b"
     r"|\bincident[ \t]+closure\b|\babschlussbericht\b"
     r"|\brapport[ \t]+(?:de[ \t]+clôture|final)\b"
@@ -31,7 +32,7 @@ _CLOSURE_WORDS = re.compile(
 # sections.py names them, and _CLOSURE_WORDS), in lower case: looked for in
 # the lowered text, a plain substring search, many times cheaper than one
 # case-blind regex of them all over a pasted log.
-_SIGN_WORDS = (
+_SIGN_WORDS: Final = (
     "lesson", "solution", "closure", "final", "closing", "erkenntnis", "lösung",
     "behebung", "leçon", "lezion", "leccion", "lições", "lessen", "résolution",
     "risoluzion", "resoluci", "resoluç", "oplossing", "abschluss", "clôture",
@@ -41,9 +42,9 @@ _SIGN_WORDS = (
 )  # fmt: skip
 # The three letters that re.IGNORECASE takes for "i" or "s" and str.lower()
 # does not turn into them.
-_FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
+_FOLD: Final = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 # "We will send the closure report next week" announces one, it is not one.
-_PROMISE = re.compile(
+_PROMISE: Final = re.compile(
     r"\b(?:will|shall|going[ \t]+to|please|send[ \t]+the|expect|await)\b", re.I
 )
 

@@ -11,6 +11,7 @@ import bisect
 import datetime as dt
 import functools
 import re
+from typing import Final
 
 from mailbot.extract.shape import has_digit, shape
 
@@ -20,7 +21,7 @@ from mailbot.extract.shape import has_digit, shape
 # "15. heinäkuuta", "15. července") and the usual abbreviations. A word is a
 # month only when it is one of these whole: "marraskuuta" is November, not
 # "mar..." (March), and "juin" is June, "juillet" July.
-_MONTH_WORDS = (
+_MONTH_WORDS: Final = (
     "jan january januar jänner janv janvier enero janeiro gennaio januari"
     " stycznia styczeń tammikuuta tammikuu ledna leden ian ianuarie",
     "feb febr february februar févr fevr février fevrier febrero fevereiro"
@@ -45,7 +46,7 @@ _MONTH_WORDS = (
     "dec dez déc dic december dezember décembre decembre diciembre dezembro"
     " dicembre grudnia grudzień prosince prosinec joulukuuta joulukuu decembrie",
 )
-_MONTHS = {
+_MONTHS: Final = {
     word: number
     for number, words in enumerate(_MONTH_WORDS, 1)
     for word in words.split()
@@ -63,7 +64,7 @@ def _by_first_letter(words) -> dict[str, list[str]]:
 
 # One branch a first letter: the regex engine tries a dozen words at a
 # position, not all of them. No letter may follow a month word.
-MON = (
+MON: Final = (
     "(?:"
     + "|".join(
         f"{first}(?:{'|'.join(rest)})"
@@ -72,7 +73,7 @@ MON = (
     + r")(?![^\W\d_])"
 )
 _D, _Y = r"(\d{1,2})", r"(\d{4})"
-DATES = (
+DATES: Final = (
     # The look-behinds stand after the first digit: see times._TIME.
     ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
     # Year first with dots or slashes: Hungarian "2026.12.03.", "2026/12/03".
@@ -153,10 +154,10 @@ DATES = (
         ),
     ),
 )
-_NUMERIC = 4  # DATES[:4] are numeric, the rest have a month name
+_NUMERIC: Final = 4  # DATES[:4] are numeric, the rest have a month name
 # The dates with a month name, in one pass: each alternative renumbers its
 # groups, so the group names say which spelling matched.
-_NAMED_GROUPS = {
+_NAMED_GROUPS: Final = {
     name: tuple(f"{name}_{n}" for n in range(1, pattern.groups + 1))
     for name, pattern in DATES[_NUMERIC:]
 }
@@ -168,7 +169,7 @@ def _renamed(name: str, pattern: str) -> str:
     return f"(?P<{name}>{body})"
 
 
-_NAMED = re.compile(
+_NAMED: Final = re.compile(
     "|".join(_renamed(name, pattern.pattern) for name, pattern in DATES[_NUMERIC:]),
     re.IGNORECASE,
 )
@@ -190,7 +191,7 @@ def _month_word() -> str:
 
 
 # A month name (the spellings of MON, in any case).
-_MONTH_WORD = re.compile(_month_word())
+_MONTH_WORD: Final = re.compile(_month_word())
 
 
 class Dates:
@@ -224,9 +225,9 @@ Candidate = tuple[str, tuple[tuple[int, int], ...]]
 Ymd = tuple[int | None, int, int]  # a syslog date has no year
 Found = tuple[int, int, Ymd, int]
 _Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
-_PLANS: dict[bytes, _Plan] = {}
-_PLANS_KEPT = 4096
-_PLANNED = 540
+_PLANS: Final[dict[bytes, _Plan]] = {}
+_PLANS_KEPT: Final = 4096
+_PLANNED: Final = 540
 
 
 def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
@@ -357,10 +358,10 @@ def date_of(name: str, groups: tuple[str, ...]) -> tuple[int | None, int, int] |
 
 
 # Longer parts are logs, whose records carry their own dates.
-_ONLY_DATE_TEXT = 20_000
+_ONLY_DATE_TEXT: Final = 20_000
 # Every date with a year has four digits in a row; most parts have none.
-_YEAR_HINT = re.compile(r"\d\d\d\d").search
-_YEAR = re.compile(r"(?:19|20)(?<!\d..)\d\d(?!\d)")
+_YEAR_HINT: Final = re.compile(r"\d\d\d\d").search
+_YEAR: Final = re.compile(r"(?:19|20)(?<!\d..)\d\d(?!\d)")
 
 
 def only_date(
@@ -411,7 +412,7 @@ def last_date(line: str, order: str, reference: dt.datetime | None) -> dt.date |
     return None
 
 
-EARLIEST_YEAR = 1990
+EARLIEST_YEAR: Final = 1990
 
 
 def refused(ymd: tuple | None) -> bool:
@@ -428,19 +429,19 @@ def refused(ymd: tuple | None) -> bool:
 # writing, 12 June in most of the world; nothing in the date itself tells.
 # The look-behind stands after the first digit, so that the regex engine skips
 # to digits (this pattern reads a whole part).
-_SLASHED = re.compile(r"(\d(?<![\d.]\d)\d?)[/-](\d{1,2})[/-]\d{4}(?![\d.])")
+_SLASHED: Final = re.compile(r"(\d(?<![\d.]\d)\d?)[/-](\d{1,2})[/-]\d{4}(?![\d.])")
 # What every such date holds, starting with a rare character: most parts
 # (logs) have none, and the engine skips to the slashes and hyphens.
-_SLASHED_HINT = re.compile(r"[/-]\d{1,2}[/-]\d{4}").search
+_SLASHED_HINT: Final = re.compile(r"[/-]\d{1,2}[/-]\d{4}").search
 # Sites whose zone says their people write the month first, or the day first
 # (with a 12-hour clock too, so that AM/PM cannot say month first there).
-_MONTH_FIRST_ZONES = (
+_MONTH_FIRST_ZONES: Final = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
     "America/Los_Angeles", "America/Anchorage", "America/Detroit",
     "America/Indiana/", "America/Kentucky/", "America/Boise", "Pacific/Honolulu",
     "US/",
 )  # fmt: skip
-_DAY_FIRST_12H_ZONES = ("Australia/", "Pacific/Auckland", "Asia/Kolkata")
+_DAY_FIRST_12H_ZONES: Final = ("Australia/", "Pacific/Auckland", "Asia/Kolkata")
 
 
 def date_order(text: str, site_zone: str) -> str:

@@ -10,38 +10,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Final
 
-_ATTRS = {
+_ATTRS: Final = {
     name.lower(): name
     for name in (
         "DC", "C", "ST", "L", "O", "OU", "CN", "UID", "SN", "GN", "E",
         "emailAddress", "serialNumber", "title", "street", "postalCode",
     )
 }  # fmt: skip
-_ATTR = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
+_ATTR: Final = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
 # A slash DN: two or more /ATTR=value components. A value may itself hold a
 # slash ("CN=host/ui01.example.org"), so a slash only opens a new component
 # when an attribute name and "=" follow it.
 # A run of more than 16 components is a dump of attributes, not a DN: the
 # lookaheads refuse it whole instead of cutting it into many 16-part DNs, and
 # a comma DN never starts right after a comma (it would be part of the run).
-_SLASH = re.compile(
+_SLASH: Final = re.compile(
     r"(?<![\w/])(?:/" + _ATTR + r"=[^/\n\"'()<>,;\t]+(?:/(?!" + _ATTR + r"=)"
     r"[^/\n\"'()<>,;\t]+)*){2,16}(?!/" + _ATTR + r"=)",
     re.IGNORECASE,
 )
-_COMMA = re.compile(
+_COMMA: Final = re.compile(
     r"(?<![\w,])(?<!,[ \t])(?<!,[ \t]{2})" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+"
     r"(?:,[ \t]*" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+){1,15}"
     r"(?![ \t]*,[ \t]*" + _ATTR + r"[ \t]*=)",
     re.IGNORECASE,
 )
-_COMPONENT = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)
+_COMPONENT: Final = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)
 # Compiled once: re.split with a pattern's text looks it up in re's cache in
 # Python at every call.
-_SLASH_SPLIT = re.compile(r"/(?=" + _ATTR + r"=)", re.IGNORECASE)
-_GENERAL = frozenset({"dc", "c"})
-_SPECIFIC = frozenset({"cn", "uid", "emailaddress", "e"})
+_SLASH_SPLIT: Final = re.compile(r"/(?=" + _ATTR + r"=)", re.IGNORECASE)
+_GENERAL: Final = frozenset({"dc", "c"})
+_SPECIFIC: Final = frozenset({"cn", "uid", "emailaddress", "e"})
 
 
 def find_dns(line: str) -> Iterator[tuple[int, int, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # Each form keeps the line structure: no replacement adds or removes a newline.
 # Every alternative starts with a literal character, so that the regex engine
@@ -11,9 +12,9 @@ import re
 # Cases are spelled out, with what IGNORECASE would also match ("ſ" is an "s";
 # "İ", "ı", "ſ" and the Kelvin sign are letters of A-Z in any case); the
 # look-behinds stand after the first letter.
-_LETTER = "A-Za-z\u0130\u0131\u017f\u212a"
-_DOT = r"[dD][oO][tT][\])}][ \t]?"
-_DEFANGED = re.compile(
+_LETTER: Final = "A-Za-z\u0130\u0131\u017f\u212a"
+_DOT: Final = r"[dD][oO][tT][\])}][ \t]?"
+_DEFANGED: Final = re.compile(
     r"\[\.\]|\(\.\)|\{\.\}"
     rf"| [\[({{]{_DOT}|\t[\[({{]{_DOT}|\[{_DOT}|\({_DOT}|\{{{_DOT}"
     r"|\[:\]|\[://\]|\[/\]"
@@ -31,9 +32,9 @@ _DEFANGED = re.compile(
 # Every form has a bracket before ".", ":", "/", "@", "dot]" or "at]", or "xxp" or "fxp"
 # in some case: two patterns that start with a rare character (so the regex
 # engine skips to it) rule out most text at once.
-_BRACKET_HINT = re.compile(r"[\[({](?:[.:/@]|(?i:dot|at)[\])}])")
-_XP_HINT = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
-_HINTS = (_BRACKET_HINT.search, _XP_HINT.search)
+_BRACKET_HINT: Final = re.compile(r"[\[({](?:[.:/@]|(?i:dot|at)[\])}])")
+_XP_HINT: Final = re.compile(r"[xX](?<=[xXfF][xX])[pP]")
+_HINTS: Final = (_BRACKET_HINT.search, _XP_HINT.search)
 
 
 def _replacement(match: re.Match[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Final
 
 import tldextract
 
@@ -12,21 +13,21 @@ log = logging.getLogger(__name__)
 
 # The snapshot of the Public Suffix List bundled with tldextract: no download,
 # no cache directory, so extraction never touches the network or the disk.
-_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+_SUFFIXES: Final = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 # RFC 2606 / RFC 6761 names that test beds and documentation use; the Public
 # Suffix List leaves them out, but reports do name hosts under them.
-_RESERVED = frozenset({"test", "example", "invalid"})
+_RESERVED: Final = frozenset({"test", "example", "invalid"})
 
 # Suffixes that are also common file extensions: "evil.sh", "x.py" and
 # "README.md" are files when the name has only one label before them.
-_FILE_SUFFIXES = frozenset(
+_FILE_SUFFIXES: Final = frozenset(
     {
         "py", "pl", "pm", "sh", "md", "so", "zip", "rs", "ps", "cc", "mov",
         "run", "pid", "java", "mo", "pub", "cab", "properties", "mk", "sc",
     }
 )  # fmt: skip
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+_LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 @functools.lru_cache(maxsize=4096)

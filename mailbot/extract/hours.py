@@ -9,8 +9,9 @@ found stay those of the line. `times.times_in` then reads them as any time.
 from __future__ import annotations
 
 import re
+from typing import Final
 
-_HOURS = re.compile(
+_HOURS: Final = re.compile(
     r"(?<![\w:.])(?P<h>\d{1,2})[ \t]?h[ \t]?(?P<m>\d{2})(?:m(?P<s>\d{2}))?(?![\w:])"
     r"|(?<!\w)(?P<word>(?:klo|kl\.?|om|um)[ \t]+)(?P<dh>\d{1,2})\.(?P<dm>\d{2})"
     r"(?!\d|\.\d)"
@@ -21,9 +22,9 @@ _HOURS = re.compile(
 # 14.25", "14.05 uur"); each part is tried only when the line holds what it
 # needs. On log lines, which have digits everywhere, one pattern of three
 # alternatives was four times slower.
-_H_HINT = re.compile(r"h(?:(?<=\dh)|(?<=\d[ \t]h))[ \t]?\d\d").search
-_WORD_HINT = re.compile(r"(?:klo|kl\.?|om|um)[ \t]+\d{1,2}\.\d\d").search
-_UUR_HINT = re.compile(r"\.(?<=\d\.)\d\d[ \t]*(?:uur|Uhr)").search
+_H_HINT: Final = re.compile(r"h(?:(?<=\dh)|(?<=\d[ \t]h))[ \t]?\d\d").search
+_WORD_HINT: Final = re.compile(r"(?:klo|kl\.?|om|um)[ \t]+\d{1,2}\.\d\d").search
+_UUR_HINT: Final = re.compile(r"\.(?<=\d\.)\d\d[ \t]*(?:uur|Uhr)").search
 
 
 def hours_hint(line: str) -> re.Match[str] | None:
@@ -47,7 +48,7 @@ def hours_hint(line: str) -> re.Match[str] | None:
 # "a las 9 de la mañana". `times._TIME_OR_HOUR` reads them; this is its cheap
 # test, run over a whole part first (few parts write one: a search per line
 # would cost every line of the others).
-DAY_PART = (
+DAY_PART: Final = (
     r"this[ \t]+(?:morning|afternoon|evening)|tonight"
     r"|in[ \t]+the[ \t]+(?:morning|afternoon|evening)"
     r"|de[ \t]+la[ \t]+(?:mañana|tarde|noche)|da[ \t]+(?:manhã|tarde|noite)"
@@ -56,8 +57,8 @@ DAY_PART = (
 )
 # A digit after a colon is a time's minutes ("4:15 PM"): `times._TIME` reads it.
 # The longest part searched for one (longer ones are logs).
-PROSE_PART = 20_000
-hour_only_hint = re.compile(
+PROSE_PART: Final = 20_000
+hour_only_hint: Final = re.compile(
     r"[0-9](?<![0-9:][0-9])[0-9]?(?:[ \t]?[AaPp]\.?[Mm]\b|h(?![\w:])|[ \t]+(?:"
     + DAY_PART
     + "))"

@@ -11,40 +11,42 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from mailbot.extract.dn import dn_at, dn_runs
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.shape import has_digit, shape
 
-_MAIL = re.compile(
+_MAIL: Final = re.compile(
     r"(?<![\w.+%=-])[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE
 )
-_URL = re.compile(
+_URL: Final = re.compile(
     r"(?<![a-z])(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE
 )
 # Speed: a pattern whose first item is a character class lets the regex
 # engine skip to the positions where that class occurs; a look-behind first,
 # or IGNORECASE on letters, makes it try every position of the line. So the
 # look-behinds stand after the first character and cases are spelled out.
-_DOTTED = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,5})+(?:/\d{1,2}(?!\d|\.\d))?")
-_V6 = re.compile(
+_DOTTED: Final = re.compile(
+    r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,5})+(?:/\d{1,2}(?!\d|\.\d))?"
+)
+_V6: Final = re.compile(
     r"(?=[0-9a-fA-F:])(?<![\w:.])[0-9a-fA-F]{0,4}:[0-9a-fA-F:.]{2,}[0-9a-fA-F]"
     r"(?:%\w+)?"
 )
-_HOST = re.compile(
+_HOST: Final = re.compile(
     r"(?<![\w@/\\=.:-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
     r"(?:[a-zA-Z]{2,63}|[xX][nN]--[a-zA-Z0-9-]{1,59})\.?(?![\w@(-]|\.\w)"
 )
-_CVE = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
+_CVE: Final = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
 # A dotted number after these words is a version, not an address.
-_VERSION = re.compile(
+_VERSION: Final = re.compile(
     r"\b(?:version|ver|firmware|build|release|kernel|revision|rev|patch|update"
     r"|agent|v)\b[\s:=#]*(?:is[\s]+|was[\s]+)?\Z",
     re.IGNORECASE,
 )
-_VO = re.compile(r"\bVOs?[ \t]+\Z")
-_CIDR_ONLY = re.compile(r"/\d{1,2}\Z")
+_VO: Final = re.compile(r"\bVOs?[ \t]+\Z")
+_CIDR_ONLY: Final = re.compile(r"/\d{1,2}\Z")
 
 
 class Indicator(NamedTuple):
@@ -105,10 +107,10 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # of order of position (most lines have one scanner's, in order).
 _Step = tuple[int, list[tuple[int, int]], list[int]]
 _Plan = tuple[list[_Step], bool]
-_PLANS: dict[bytes, _Plan] = {}
-_PLANS_KEPT = 4096
-_PLANNED = 500  # longer lines are read without a plan
-_MAILS = -1
+_PLANS: Final[dict[bytes, _Plan]] = {}
+_PLANS_KEPT: Final = 4096
+_PLANNED: Final = 500  # longer lines are read without a plan
+_MAILS: Final = -1
 
 
 def _read(
@@ -173,7 +175,9 @@ def _start(item: Indicator) -> int:
 # What became of a run: no indicator (the digits may decide), an indicator,
 # or an indicator that the words before it refuse (which the digits do not
 # change: "version 1.2.3.4", "VO example.eu").
-_NONE, _KEPT, _REFUSED = 0, 1, 2
+_NONE: Final = 0
+_KEPT: Final = 1
+_REFUSED: Final = 2
 
 
 def _decide(text, runs, year, make, keep) -> tuple[list[Indicator], list[int]]:
@@ -433,7 +437,7 @@ def _may_hold_v6(text: str) -> bool:
 # A name's last label starts with a letter after a dot after a letter or
 # digit: most prose has dots only before spaces, and _HOST tries every
 # position of a line.
-_MAY_NAME_HOST = re.compile(r"[a-zA-Z0-9]\.[a-zA-Z]").search
+_MAY_NAME_HOST: Final = re.compile(r"[a-zA-Z0-9]\.[a-zA-Z]").search
 
 # (guard, hint, candidate runs, indicator of a run, test of the words before
 # it, blanked for the next scanners). The guard is a string that the text

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
@@ -34,10 +34,10 @@ from mailbot.extract.zones import block_zone
 
 log = logging.getLogger(__name__)
 
-INDICATOR_SECTIONS = frozenset(
+INDICATOR_SECTIONS: Final = frozenset(
     {roles.AFFECTED, roles.ATTACKER, roles.ENTRY, roles.SUSPECTED}
 )
-TEXT_SECTIONS = frozenset(
+TEXT_SECTIONS: Final = frozenset(
     {
         "detected_by", "evidence", "actions_taken", "losses", "virtual_appliances",
         "vulnerabilities", "lessons_learnt", "resolution",
@@ -47,61 +47,61 @@ TEXT_SECTIONS = frozenset(
 # "ui01.example.org (192.0.2.15)", "203.0.113.5, 203.0.113.6 and 203.0.113.7".
 # A port written after the first keeps them one ("pool.example.net:3333
 # (203.0.113.150)").
-_GROUP_GAP = re.compile(
+_GROUP_GAP: Final = re.compile(
     r"\A(?::\d{1,5})?[\s,;/()\[\]]*(?:(?:and|or|und|et|y|e|&|resolving[ \t]+to"
     r"|resolves[ \t]+to|i\.e\.|aka)[\s,;/()\[\]]*)?(?:host|ip|address)?[\s(\[]*\Z",
     re.IGNORECASE,
 )
 # Pasted mail headers and report metadata: no indicator of the incident.
-_METADATA = re.compile(
+_METADATA: Final = re.compile(
     r"^[ \t]*(?:schema-url|user-agent|reported-from|message-id|return-path"
     r"|references|in-reply-to|x-mailer|dkim-signature|authentication-results"
     r"|content-type|mime-version|arc-[\w-]+|x-[\w-]+)[ \t]*:",
     re.IGNORECASE,
 )
-_RECEIVED = re.compile(r"^[ \t]*received[ \t]*:", re.IGNORECASE)
-_RECORD = re.compile(
+_RECEIVED: Final = re.compile(r"^[ \t]*received[ \t]*:", re.IGNORECASE)
+_RECORD: Final = re.compile(
     r"^[ \t]*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]"
     r"|\d{1,3}(?:\.\d{1,3}){3}|tcp|udp)",
 )
 # A log record starts with its stamp, bracketed or not, with or without a
 # weekday: "[Thu Dec 03 21:14:07.123456 2026] [php:error] ...".
-_STAMPED = re.compile(
+_STAMPED: Final = re.compile(
     r"^[ \t]*\[?(?:[A-Z][a-z]{2}[ \t]+(?=[A-Z]))?"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}:\d{2}|[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t])"
 )
 # A line that opens with a time, or a date and a time: a record of a log or
 # of a timeline ("08:00 UTC login ...", "2026-12-03 21:14 ...", "[09:12]",
 # "12/3/2026 12:30 PM ...", "22h10 : ...").
-_TIMED = re.compile(
+_TIMED: Final = re.compile(
     r"[ \t]*+[\[(]?(?:[A-Z][a-z]{2},?[ \t]+)?"
     r"(?:(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}[./]\d{1,2}[./]\d{1,2}"
     r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})[ \t,T]+)?\d{1,2}(?::\d{2}|h\d{2})(?!\d)"
 )
-_ADDRESS_FIRST = re.compile(r"[ \t]*\d{1,3}(?:\.\d{1,3}){3}")
-_CSV_HEADER = re.compile(
+_ADDRESS_FIRST: Final = re.compile(r"[ \t]*\d{1,3}(?:\.\d{1,3}){3}")
+_CSV_HEADER: Final = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
-_WRAPPED_ADDRESS = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
-_EVIDENCE_CAP = 200
+_WRAPPED_ADDRESS: Final = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
+_EVIDENCE_CAP: Final = 200
 # Lines of one written line that a mail client wrapped, at most.
-_WRAPPED_LINES = 12
-_PIECE = 4000
+_WRAPPED_LINES: Final = 12
+_PIECE: Final = 4000
 # Values read from one part, and from one mail, before the rest is skipped:
 # a dump of a hundred thousand addresses would cost seconds and tell the
 # CSIRT nothing more. A value costs 25 to 55 microseconds (2026-12: logs in
 # an attachment with warm caches, a syslog pasted into a body with cold
 # ones), so a mail takes half a second at most on a quiet machine.
-_BUDGET = 5_000
-MAIL_BUDGET = 10_000
+_BUDGET: Final = 5_000
+MAIL_BUDGET: Final = 10_000
 # Lines that look timed ("12:61 3:5 27:40") but give no time cost their
 # part a plan each when their shapes are new, and count towards no value
 # budget: a megabyte of them took 2 s (found by a tester). After this many,
 # and twice as many as the lines that gave a time, the rest of the part is
 # not read for times (logged with the other caps): 0.1 to 0.2 s of plans.
 # No part of the labelled sets, the corpus or the generated text comes near.
-_WASTED_PLANS = 2_000
-_NEXT_ITEM = re.compile(
+_WASTED_PLANS: Final = 2_000
+_NEXT_ITEM: Final = re.compile(
     r"^[ \t]*(?:[-*•]|\d{1,2}[.)]|[a-h][.)][ \t]|\(\d{1,2}\)"
     r"|[A-Za-z][\w ./-]{0,30}:[ \t])"
 )

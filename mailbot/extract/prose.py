@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Final
 
 from mailbot.extract.shape import zeroed
 
-_TEXT_FIELDS = {
+_TEXT_FIELDS: Final = {
     "detected_by": (
         r"detect(?:ed|ion)|discovered|noticed|spotted|flagged|alert(?:ed|s)?"
         r"|monitoring|reported[ \t]+(?:to[ \t]+us|by)|notif(?:ied|ication)"
@@ -50,7 +51,7 @@ _TEXT_FIELDS = {
     ),
 }
 # Evidence: what was seen, when an indicator, time or path is on the line.
-_ACTIVITY = re.compile(
+_ACTIVITY: Final = re.compile(
     r"\b(?:log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
     r"|binary|entries|shell|malware|miner|beacon\w*|brute|attempts?|sessions?"
     r"|accepted|failed|download\w*|exfil\w*|tunnel|cron\w*|payload|requests?"
@@ -58,7 +59,7 @@ _ACTIVITY = re.compile(
     r"|netstat|tcpdump|output|excerpt)\b",
     re.IGNORECASE,
 )
-_STRONG_EVIDENCE = re.compile(
+_STRONG_EVIDENCE: Final = re.compile(
     r"\b(?:malware|cryptominer|miner|web[ \t]+shell|exfiltration|scanning"
     r"|brute[ \t-]?force|backdoor|rootkit|suspicious)\b",
     re.IGNORECASE,
@@ -68,13 +69,13 @@ _STRONG_EVIDENCE = re.compile(
 # The words of each fact in German, French, Spanish and Portuguese, Italian,
 # Dutch, Swedish, Polish, Finnish and Czech. A detection is when the site
 # learnt of the incident, so it is discovery.
-_DISCOVERED = (
+_DISCOVERED: Final = (
     r"entdeckt|festgestellt|bemerkt|erkannt|découvert|détecté|détection"
     r"|detectad[oa]|detectamos|detección|detecção|descubiert[oa]"
     r"|rilevat[oa]|rilevamento|ontdekt|gedetecteerd|upptäckt|wykryt\w*"
     r"|wykryliśmy|havaitsimme|havaittiin|zjistili|zjištěn\w*|detectat\w*|descoperit\w*"
 )
-_ISOLATED = (
+_ISOLATED: Final = (
     r"isoliert|getrennt|vom[ \t]+netz[ \t]+genommen|isolée?|déconnectée?|suspendue?"
     r"|aislad[oa]|desconectad[oa]|suspens[oa]|isolat[oa]|sospes[oa]|isolad[oa]"
     r"|aislamos|desconectamos|isolamos|izolat\w*|deconectat\w*"
@@ -83,16 +84,16 @@ _ISOLATED = (
 )
 # "took both nodes offline", "cut the bastion off the network": the verb
 # and its object before the words that say the host is off the network.
-_OFF_THE_NETWORK = (
+_OFF_THE_NETWORK: Final = (
     r"(?:took|cut)\b[^.;,:]{0,40}?\boff(?:line|[ \t]+(?:from[ \t]+)?(?:the[ \t]+)?"
     r"(?:network|net|internet))"
 )
-_REINSTALLED = (
+_REINSTALLED: Final = (
     r"neu[ \t]+installiert|neu[ \t]+aufgesetzt|réinstallée?s?|reinstalad[oa]s?"
     r"|reinstallat[oa]|opnieuw[ \t]+geïnstalleerd|ominstallerad"
     r"|przeinstalowan\w*|asennettiin[ \t]+uudelleen|přeinstalován\w*|reinstalat\w*"
 )
-_FACTS = {
+_FACTS: Final = {
     "discovered_at": (
         r"discovered|detected|detection"
         r"|(?:we|i|our)\b[^.;]{0,20}\b(?:noticed|spotted|found)"
@@ -133,17 +134,17 @@ _TEXT_FIELDS["actions_taken"] += "|".join(
     ("", _OFF_THE_NETWORK, _ISOLATED, _REINSTALLED)
 )
 # Patterns run on lower-cased text: case-insensitive alternations are slow.
-_TEXT = {
+_TEXT: Final = {
     name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
 }
 # Any of them: one pass rules out the lines that speak to no field at all.
-_ANY_TEXT = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
-_FACT = re.compile(
+_ANY_TEXT: Final = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
+_FACT: Final = re.compile(
     "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items())
 )
-_BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)")
+_BOUNDARY: Final = re.compile(r"[.!?;](?:\s|\Z)")
 # A cheap test before the costly one: every fact word starts with these.
-_FACT_HINT = re.compile(
+_FACT_HINT: Final = re.compile(
     r"discover|detect|notic|spott|entdeck|festgest|bemerk|découv|détect|detecta"
     r"|descubi|rilev|upptäck|ontdek|wykry|isol|disconn|firewal|cut|paus|suspend"
     r"|quarant|offline|unplug|getrenn|aisla|frånkop|geïsol|odłącz|irrotet|resolv"
@@ -158,19 +159,21 @@ _FACT_HINT = re.compile(
 # case-insensitive alternations are several times slower, and on ASCII text
 # (where no character has a second lower case, as "K" for the Kelvin sign
 # does) both find the same.
-_ACTIVITY_LOWER = re.compile(_ACTIVITY.pattern)
-_STRONG_LOWER = re.compile(_STRONG_EVIDENCE.pattern)
-_BULLET = re.compile(r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+")
+_ACTIVITY_LOWER: Final = re.compile(_ACTIVITY.pattern)
+_STRONG_LOWER: Final = re.compile(_STRONG_EVIDENCE.pattern)
+_BULLET: Final = re.compile(
+    r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+"
+)
 
 
 # A question or a request asks for a field, it does not give one: "Could you
 # send the logs of 10.9.228.73?" is no evidence, and a CSIRT member's
 # question must not make a field look answered. A sentence ending in "?",
 # or opening with a request, in the languages of the fact words.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?;])\s+")
 # "Please find attached", "please note that we ...": pointers, not requests.
-_POINTER = r"(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
-_REQUEST_WORDS = (
+_POINTER: Final = r"(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
+_REQUEST_WORDS: Final = (
     rf"(?:please{_POINTER}|kindly{_POINTER}"
     r"|could[ \t]+you|can[ \t]+you"
     r"|would[ \t]+you|will[ \t]+you|may[ \t]+we[ \t]+ask|let[ \t]+us[ \t]+know"
@@ -178,13 +181,15 @@ _REQUEST_WORDS = (
     r"|pourriez-vous|pouvez-vous|por[ \t]+favor|podría(?:is)?|per[ \t]+favore"
     r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę)\b"
 )
-_REQUEST = re.compile(r"[ \t]*(?:[-*•>]+[ \t]*)?" + _REQUEST_WORDS, re.IGNORECASE)
+_REQUEST: Final = re.compile(
+    r"[ \t]*(?:[-*•>]+[ \t]*)?" + _REQUEST_WORDS, re.IGNORECASE
+)
 # Whether a request stands anywhere in a line: the bullet before it may be
 # empty, so the words alone tell. Lower-cased and without IGNORECASE on an
 # ASCII line (see _ACTIVITY_LOWER); every alternative starts with a letter,
 # so that the regex engine skips to those.
-_REQUEST_ANYWHERE = re.compile(_REQUEST_WORDS, re.IGNORECASE)
-_REQUEST_LOWER = re.compile(_REQUEST_WORDS)
+_REQUEST_ANYWHERE: Final = re.compile(_REQUEST_WORDS, re.IGNORECASE)
+_REQUEST_LOWER: Final = re.compile(_REQUEST_WORDS)
 
 
 def _has_request(line: str) -> bool:
@@ -210,7 +215,7 @@ def without_requests(line: str) -> str:
 # "weitergeleitet vom DFN-CERT"), not when it tells how a mail went round:
 # "Pekka forwarded your mail to me, I am handling it now", "forwarded
 # message attached", "forwarding you the e-mail", "an mich weitergeleitet".
-_PASSED_ON = re.compile(
+_PASSED_ON: Final = re.compile(
     r"\bforward(?:ed|ing)?[ \t]+(?:(?:your|the|this|that|my|our|a|an)[ \t]+)?"
     r"(?:e-?mails?|mails?|messages?|tickets?)\b"
     r"|\bforward(?:ed|ing)?[ \t]+(?:it|this|that|you|me|him|her|them)\b"
@@ -219,8 +224,8 @@ _PASSED_ON = re.compile(
     r"\bweitergeleitet\b|\bweitergeleitet[ \t]+an\b"
 )
 # Its source, in the rest of the clause: then it tells who saw the incident.
-_SOURCE = re.compile(r"\b(?:by|from|von|vom)\b")
-_CLAUSE_END = re.compile(r"[.;,!?]")
+_SOURCE: Final = re.compile(r"\b(?:by|from|von|vom)\b")
+_CLAUSE_END: Final = re.compile(r"[.;,!?]")
 
 
 def _handling_only(lower: str) -> bool:
@@ -283,10 +288,10 @@ def _collapsed(text: str) -> str:
 
 
 # A line ending so ends its sentence.
-_LINE_STOPS = (".", "!", "?", ":", ";")
+_LINE_STOPS: Final = (".", "!", "?", ":", ";")
 # A piece of a line a mail client wrapped is at least this long (clients
 # wrap at 72 to 78 characters, before the word that would not fit).
-WRAPPED_PIECE = 50
+WRAPPED_PIECE: Final = 50
 
 
 def wrapped(line: str) -> bool:
@@ -369,7 +374,7 @@ def _fact_of(before: str, after: str) -> str | None:
 # Words that make the clause's event not (yet) a fact: negation, the future,
 # a condition, a request, in the languages of the fact words. Lower-cased
 # text; deadlines/events.py asks it too, of a site's words without a time.
-NOT_DONE = re.compile(
+NOT_DONE: Final = re.compile(
     # "n't" ends a word ("wasn't", "hasn't", "won't"): no boundary before it.
     r"(?:n't|(?:^|\W)(?:not|never|no[ \t]+longer|yet[ \t]+to|will|shall|going[ \t]+to"
     r"|plan(?:ned|s)?(?:[ \t]+to)?|scheduled|expected|to[ \t]+be|should|must"
@@ -381,13 +386,13 @@ NOT_DONE = re.compile(
     r"|kommer[ \t]+att|nie|zostanie))(?=\W|$)"
 )
 # After the time, in its clause: the event did not (yet) happen.
-_UNDONE_AFTER = re.compile(
+_UNDONE_AFTER: Final = re.compile(
     r"(?:^|\W)(?:not[ \t]+yet|failed|pending|cancel+ed|postponed|fehlgeschlagen"
     r"|échoué|fallid[oa]|fallit[oa]|mislukt)(?=\W|$)"
 )
 
 
-_CONJUNCTION = re.compile(
+_CONJUNCTION: Final = re.compile(
     r"(?:^|[\s,])(?:and|then|und|dann|et|puis|y|luego|e|poi|en|daarna|och|oraz|ja"
     r"|a)[\s,]"
 )

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Final
 
 log = logging.getLogger(__name__)
 
-_LONG = 1000
-_QUOTED = re.compile(r"^[ \t]*>")
-_SIGNATURE = re.compile(r"^--[ \t]?$")
-_CLOSING = re.compile(
+_LONG: Final = 1000
+_QUOTED: Final = re.compile(r"^[ \t]*>")
+_SIGNATURE: Final = re.compile(r"^--[ \t]?$")
+_CLOSING: Final = re.compile(
     r"^[ \t]*(?:(?:best|kind|warm|many)[ \t]+)?(?:regards|greetings|cheers|thanks"
     r"|thank you|best|bye|ciao|groet(?:en)?|gruß|grüße|viele grüße|mit freundlichen"
     r" grüßen|cordialement|bien à vous|saludos|un saludo|cordiali saluti|saluti"
@@ -33,7 +34,7 @@ _CLOSING = re.compile(
 )
 # A salutation: a greeting word and up to a few words of address ("Hi all,",
 # "Dear colleagues,", "Hallo zusammen"), or the address alone ("All,").
-_GREETING = re.compile(
+_GREETING: Final = re.compile(
     r"^[ \t]*(?:(?:hi|hello|hey|hallo|hej|hei|hoi|moi|dear|ciao|salve|bonjour"
     r"|bonsoir|hola|salut|moin|servus|grüezi|ahoj|szia|witam|cześć|olá|ola|liebe[rs]?"
     r"|beste|cari|gentili|chers?|chères?|estimad[oa]s?|geachte|sehr[ \t]+geehrte[rs]?"
@@ -44,24 +45,24 @@ _GREETING = re.compile(
     r"|(?:all|everyone|everybody|team|colleagues|folks)[ \t]*[,:!]?)[ \t]*$",
     re.IGNORECASE,
 )
-_WROTE = re.compile(
+_WROTE: Final = re.compile(
     r"(?<!\w)(?:wrote|writes|schrieb|a[ \t]+écrit|schreef|escribió|escreveu"
     r"|ha[ \t]+scritto|skrev|napisał(?:\(a\)|a)?|kirjoitti|napsal|írta"
     r"|a[ \t]+scris|napísal|έγραψε|yazdı|написал|כתב|كتب)"
     r"(?!\w)[^\n]{0,200}:[ \t]*$",
     re.IGNORECASE,
 )
-_INTRO = re.compile(
+_INTRO: Final = re.compile(
     r"^[ \t]*(?:on|am|le|op|el|il|den|på|w[ \t]+dniu|dnia|em|în|dne|\d)", re.IGNORECASE
 )
-_ORIGINAL = re.compile(
+_ORIGINAL: Final = re.compile(
     r"^[ \t]*-{2,}[ \t]*(?:original message|ursprüngliche nachricht|message d'origine"
     r"|oorspronkelijk bericht|mensaje original|messaggio originale"
     r"|originalmeddelande|opprinnelig melding|alkuperäinen viesti"
     r"|wiadomość oryginalna|původní zpráva)[ \t]*-{2,}[ \t]*$",
     re.IGNORECASE,
 )
-_BANNER = re.compile(
+_BANNER: Final = re.compile(
     r"^[ \t]*-*[ \t]*(?:forwarded message|forwarded e-?mail|begin forwarded message"
     r"|weitergeleitete nachricht|anfang der weitergeleiteten nachricht"
     r"|message transféré|début du message réexpédié|doorgestuurd bericht"
@@ -71,26 +72,28 @@ _BANNER = re.compile(
     r"[ \t]*:?[ \t]*-*[ \t]*$",
     re.IGNORECASE,
 )
-_HEADER_NAMES = (
+_HEADER_NAMES: Final = (
     r"from|sent|date|to|cc|bcc|subject|reply-to|von|gesendet|datum|an|kopie|betreff"
     r"|de|envoyé|à|a|objet|van|verzonden|aan|onderwerp|enviado|enviada|para|asunto"
     r"|da|inviato|oggetto|från|skickat|till|ämne|fra|sendt|til|emne|od|wysłano"
     r"|do|temat|lähettäjä|lähetetty|vastaanottaja|aihe|předmět|assunto"
 )
-_HEADER = re.compile(r"^[ \t]*\*?(" + _HEADER_NAMES + r")[ \t]*\*?[ \t]*:", re.I)
-_FROM = re.compile(r"^[ \t]*\*?(?:from|von|de|van|da|från|fra|od|lähettäjä)\b", re.I)
-_SENT = re.compile(
+_HEADER: Final = re.compile(r"^[ \t]*\*?(" + _HEADER_NAMES + r")[ \t]*\*?[ \t]*:", re.I)
+_FROM: Final = re.compile(
+    r"^[ \t]*\*?(?:from|von|de|van|da|från|fra|od|lähettäjä)\b", re.I
+)
+_SENT: Final = re.compile(
     r"^[ \t]*\*?(?:sent|date|gesendet|datum|envoyé|verzonden|enviado|enviada|inviato"
     r"|data|skickat|sendt|wysłano|lähetetty|odesláno)[ \t]*\*?[ \t]*:",
     re.IGNORECASE,
 )
-_SUBJECT = re.compile(
+_SUBJECT: Final = re.compile(
     r"^[ \t]*\*?(?:subject|betreff|objet|onderwerp|asunto|oggetto|ämne|emne|temat"
     r"|aihe|předmět|assunto)[ \t]*\*?[ \t]*:[ \t]*(.*)$",
     re.IGNORECASE,
 )
-_RULE = re.compile(r"^[ \t]*_{8,}[ \t]*$")
-_FORWARD_SUBJECT = re.compile(
+_RULE: Final = re.compile(r"^[ \t]*_{8,}[ \t]*$")
+_FORWARD_SUBJECT: Final = re.compile(
     r"^[ \t]*(?:\[[^\]]*\][ \t]*)*(?:fwd?|fw|wg|tr|vs|rv|doorst|enc|i|pd|vb|ps)[ \t]*:",
     re.IGNORECASE,
 )
@@ -98,7 +101,7 @@ _FORWARD_SUBJECT = re.compile(
 # What can make a line other than the author's plain text, in one pattern: a
 # line that matches none of these (and does not end with a colon, as "wrote:"
 # lines do) is the author's, and most lines are ruled on with this one pass.
-_SPECIAL = re.compile(
+_SPECIAL: Final = re.compile(
     "|".join(
         f"(?:{pattern.pattern})"
         for pattern in (_BANNER, _ORIGINAL, _FROM, _QUOTED, _RULE, _SIGNATURE, _CLOSING)

@@ -12,20 +12,22 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from mailbot.extract.shape import zeroed
 
-ATTACKER, AFFECTED, ENTRY, SUSPECTED = (
-    "attacker_ips",
-    "affected_hosts",
-    "entry_points",
-    "suspected_ips",
-)
+ATTACKER: Final = "attacker_ips"
+AFFECTED: Final = "affected_hosts"
+ENTRY: Final = "entry_points"
+SUSPECTED: Final = "suspected_ips"
 # Strength of an assignment: a template heading beats words, words beat the
 # default for the site's own addresses, and anything beats "unclassified".
-SECTION, WORDS, DEFAULT, NONE = 3, 2, 1, 0
+SECTION: Final = 3
+WORDS: Final = 2
+DEFAULT: Final = 1
+NONE: Final = 0
 
-_PHRASES = {
+_PHRASES: Final = {
     "entry": """jump host|jump hosts|jumphost|jump-host|entry point|entry points
         |entry-point|bastion|bastion host|gateway|gateways|login node|login nodes
         |submit host|user interface|user interfaces""",
@@ -79,28 +81,28 @@ _PHRASES = {
         |mot|przeciwko|op|på""",
 }
 # Word beginnings that are cues whatever their ending ("exfiltrated", "beaconing").
-_STEMS = (
+_STEMS: Final = (
     ("attacker", ("angreifer", "attaquant", "aanvaller", "atacante", "attaccante",
                   "atakując", "angripare", "exfil", "beacon")),
     ("affected", ("compromis", "kompromittiert", "betroffen")),
 )  # fmt: skip
-_TABLE: dict[tuple[str, ...], str] = {
+_TABLE: Final[dict[tuple[str, ...], str]] = {
     tuple(phrase.split()): name
     for name, phrases in _PHRASES.items()
     for phrase in (p.strip() for p in phrases.split("|"))
 }
-_LONGEST = max(len(words) for words in _TABLE)
+_LONGEST: Final = max(len(words) for words in _TABLE)
 # First words of the phrases of more than one word.
-_OPENERS = frozenset(words[0] for words in _TABLE if len(words) > 1)
-_ALL_STEMS = tuple(stem for _, stems in _STEMS for stem in stems)
-_WORD = re.compile(r"[\w&'-]+")
-_ROLE = {"entry": ENTRY, "suspected": SUSPECTED, "attacker": ATTACKER}
+_OPENERS: Final = frozenset(words[0] for words in _TABLE if len(words) > 1)
+_ALL_STEMS: Final = tuple(stem for _, stems in _STEMS for stem in stems)
+_WORD: Final = re.compile(r"[\w&'-]+")
+_ROLE: Final = {"entry": ENTRY, "suspected": SUSPECTED, "attacker": ATTACKER}
 _ROLE["affected"] = AFFECTED
 _ROLE["on"] = AFFECTED
 # The end of a clause: words beyond it speak about something else.
-_BOUNDARY = re.compile(r"[.!?;](?:\s|\Z)|\|")
-_NUMBER = re.compile(r"\b\d+\b")
-_DIGIT = re.compile(r"\d")
+_BOUNDARY: Final = re.compile(r"[.!?;](?:\s|\Z)|\|")
+_NUMBER: Final = re.compile(r"\b\d+\b")
+_DIGIT: Final = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class Cue:
         return self.name in _ROLE
 
 
-NO_CUE = Cue(None)
+NO_CUE: Final = Cue(None)
 
 
 def _cues(text: str) -> list[tuple[str, int, int]]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from mailbot.extract.shape import has_digit, shape
 
-_NAMES = {
+_NAMES: Final = {
     "detected_by": (
         r"detect(?:ed|ion)(?:[ \t]+by)?|discovered[ \t]+by|found[ \t]+by"
         r"|reported[ \t]+by|how[ \t]+(?:was[ \t]+it[ \t]+)?detected"
@@ -66,19 +67,19 @@ _NAMES = {
     # Headings that end a section without opening one for a field.
     "": r"summary|description|details|iocs?|indicators|notes?|comments?|status",
 }
-_HEADING = re.compile(
+_HEADING: Final = re.compile(
     "|".join(rf"(?P<{name or 'other'}>{pattern})" for name, pattern in _NAMES.items()),
     re.IGNORECASE,
 )
 # Numbering, bullets, markdown and dash decorations around a heading.
-_LEAD = re.compile(
+_LEAD: Final = re.compile(
     r"^[ \t]*(?:#{1,6}|[-*•>]{1,3}|\d{1,2}[.)]|[a-h][.)](?=[ \t])|\(\d{1,2}\)|--+)?"
     r"[ \t]*(?:\d{1,2}[.)][ \t]*)?(?:\*\*|__)?[ \t]*"
 )
-_TAIL = re.compile(
+_TAIL: Final = re.compile(
     r"[ \t]*(?:\([^()\n]{0,60}\))?[ \t]*(?:\*\*|__)?[ \t]*(?:--+|=+)?[ \t]*(?::[ \t]*)?"
 )
-_PLURAL = re.compile(r"\((?:s|es)\)", re.IGNORECASE)
+_PLURAL: Final = re.compile(r"\((?:s|es)\)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,9 @@ def heading(line: str) -> Heading | None:
     return found
 
 
-_CACHED = 300
-_KEPT = 4096
-_KNOWN: dict[str, Heading | None] = {}
+_CACHED: Final = 300
+_KEPT: Final = 4096
+_KNOWN: Final[dict[str, Heading | None]] = {}
 
 
 @functools.lru_cache(maxsize=4096)

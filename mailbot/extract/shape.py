@@ -10,11 +10,12 @@ worked out once per shape.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # Bytes: translating UTF-8 bytes is several times cheaper than translating a
 # str, and bytes 0x31-0x39 are ASCII digits only (other characters are
 # written with bytes from 0x80), so the shape is as distinct as the text.
-_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_ZEROS: Final = bytes.maketrans(b"123456789", b"000000000")
 has_digit = re.compile("[1-9]").search
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from mailbot.extract.dates import (
     DATES,
@@ -34,7 +34,7 @@ from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
 # The runs of blanks are possessive ("*+"): what follows each cannot start
 # with a blank, so giving blanks back to the next run finds nothing new, and
 # a time without a zone (most of them) fails its zone once, not three times.
-_ZONE = (
+_ZONE: Final = (
     r"(?:[ \t]*+(?:Uhr|h)?[ \t]*+\(?[ \t]*+(?P<zone>"
     + ZONE_NAMES
     + r"|local[ \t]+time)(?P<shift>[+-]\d{1,2}(?::?\d{2})?)?\)?"
@@ -55,36 +55,38 @@ def _time_pattern(alone: str = "") -> re.Pattern[str]:
 # follows ("10pm", "22h", "at 9 this morning"; `_hour_only` says when). The
 # pattern that reads those is used on the lines `hour_only_hint` lets
 # through in the parts it finds one in; the other lines pay nothing for it.
-_TIME = _time_pattern()
-_TIME_OR_HOUR = _time_pattern(
+_TIME: Final = _time_pattern()
+_TIME_OR_HOUR: Final = _time_pattern(
     r"|(?=[ \t]?[AaPp]\.?[Mm]\b)|h(?![\w:])|(?=[ \t]+(?P<part>" + DAY_PART + "))"
 )
 # The words before an hour without minutes and without AM/PM ("à 22h", "às
 # 8h", "a las 9 de la mañana", "la ora 22h"): "for 2h", "about 2h" are
 # durations.
-_HOUR_AT = re.compile(
+_HOUR_AT: Final = re.compile(
     r"\b(?:at|um|gegen|à|às|vers|las|alle|ore|om|v|ve|la|ora|klo|kl\.?)[ \t]*\Z", re.I
 )
-_AFTERNOON = re.compile(
+_AFTERNOON: Final = re.compile(
     r"[Pp]|.*(?:afternoon|evening|tonight|tarde|noche|noite|soir|après|sera|notte"
     r"|pomeriggio)"
 ).match
-_JOIN_BEFORE = re.compile(
+_JOIN_BEFORE: Final = re.compile(
     r"\A[ \t,T]*(?:at|um|à|a[ \t]+las|kl\.?|klo|alle(?:[ \t]+ore)?|o|om|v|ve|,)?"
     r"[ \t,]*\Z",
     re.I,
 )
-_JOIN_AFTER = re.compile(r"\A[ \t,]*(?:on|am|le|el|il|op|den)?[ \t,]*\Z", re.I)
-_SHARED_ZONE = re.compile(r"\A[ \t]*(?:and|und|et|y|e|to|till|until|bis|-|–)[ \t]*\Z")
-_PREPOSITION = re.compile(
+_JOIN_AFTER: Final = re.compile(r"\A[ \t,]*(?:on|am|le|el|il|op|den)?[ \t,]*\Z", re.I)
+_SHARED_ZONE: Final = re.compile(
+    r"\A[ \t]*(?:and|und|et|y|e|to|till|until|bis|-|–)[ \t]*\Z"
+)
+_PREPOSITION: Final = re.compile(
     r"(?:\b(?:at|um|à|las|kl\.?|klo|ore|o|om|since|from|between|and|until|till|to"
     r"|by|seit|ab|bis|vers|desde|dalle|alle|às|v|ve|la|ora)|@|\()[ \t]*\Z",
     re.I,
 )
-MAX_TIMES = 40
-_GRACE = dt.timedelta(days=1)
+MAX_TIMES: Final = 40
+_GRACE: Final = dt.timedelta(days=1)
 # Words that place a time relative to the mail, not to the part's date.
-_RELATIVE_DAY = re.compile(
+_RELATIVE_DAY: Final = re.compile(
     r"\b(?:today|this[ \t]+(?:morning|afternoon|evening)|tonight|last[ \t]+night"
     r"|yesterday|heute|gestern|aujourd'hui|ce[ \t]+matin|cet[ \t]+après-midi|hier"
     r"|hoy|ayer|esta[ \t]+mañana|hoje|ontem|oggi|ieri|stamattina|vandaag|gisteren"
@@ -92,13 +94,13 @@ _RELATIVE_DAY = re.compile(
     r"|azi|astăzi|aseară)\b"
 ).search
 # Apache writes "04/Dec/2026:03:22:10": the colon after the year is a separator.
-_APACHE_COLON = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
+_APACHE_COLON: Final = re.compile(r"(/" + MON + r"/\d{4}):(?=\d{2}:\d{2}:\d{2})", re.I)
 
 
 # What every such date holds, starting with the slash: most slashes (paths,
 # URLs, DNs) fail at the next character, where _APACHE_COLON tries a dozen
 # month words in either case.
-_APACHE_HINT = re.compile(r"/\d{4}:\d\d:\d\d:\d\d").search
+_APACHE_HINT: Final = re.compile(r"/\d{4}:\d\d:\d\d:\d\d").search
 
 
 def _apache_space(match: re.Match[str]) -> str:
@@ -170,7 +172,7 @@ def may_write_times(text: str) -> bool:
 
 # How many lines' plans have been made since the process started: a reader
 # of a part counts the ones its lines cost (see part._WASTED_PLANS).
-_MADE = [0]
+_MADE: Final = [0]
 
 
 def plans_made() -> int:
@@ -232,10 +234,10 @@ def _dated(clock: PartClock, plan: _Plan) -> PartClock:
 # takes, which does not depend on the digits once it is known which dates
 # are dates; and the values, which do. Lines that differ only in their digits
 # share the first half.
-_PLANNED = 540
+_PLANNED: Final = 540
 
 
-_PLANS_KEPT = 4096
+_PLANS_KEPT: Final = 4096
 Span = tuple[int, int]  # (-1, -1): the group took no part
 
 
@@ -262,10 +264,10 @@ class _Plan(NamedTuple):
     relative: bool
 
 
-_PLANS: dict[tuple[bytes, int, bool], _Plan] = {}
-_CLOCK_HINT = re.compile(r"\d:\d\d").search
+_PLANS: Final[dict[tuple[bytes, int, bool], _Plan]] = {}
+_CLOCK_HINT: Final = re.compile(r"\d:\d\d").search
 # The numbers of the groups of a time's clock and of its zone, per pattern.
-_GROUPS = {
+_GROUPS: Final = {
     pattern: tuple(
         tuple(pattern.groupindex[name] for name in names)
         for names in (("h", "m", "s", "ampm"), ("zone", "shift", "offset"))
@@ -344,14 +346,14 @@ def _is_duration(line: str, previous: re.Match[str], match: re.Match[str]) -> bo
 # "pendant 2h30", "during 1:45", "durante 2h30", "2h30 of downtime": how
 # long something lasted, not when. After "for" or "für" ("scheduled for
 # 14:00") only an hour of one digit is a duration ("down for 2h30").
-_DURING = re.compile(
+_DURING: Final = re.compile(
     r"(?:\b(?:during|pendant|durant|durante|gedurende|przez|po[ \t]+dobu)"
     r"|(?<![\w-])(?P<weak>for|für))"
     r"(?:[ \t]+(?:about|approx\.?|approximately|environ|env\.|circa|ca\.|etwa"
     r"|unos|cerca[ \t]+de|około|ongeveer))?[ \t]+\Z",
     re.I,
 )
-_OF_DOWNTIME = re.compile(
+_OF_DOWNTIME: Final = re.compile(
     r"[ \t]*(?:hours?|hrs?|Stunden|timmar|godzin\w*|tuntia"
     r"|hodin\w*|(?:of|de|d'|di|an)[ \t]*(?:downtime|outage|coupure|interruption"
     r"|panne|indisponibilit\w*|Ausfall|caída|interrupci[oó]n|interruzione))\b",
@@ -439,12 +441,12 @@ def _stamps(
 # word and a year ("15 Juuli 2026", "15. lipca 2026"), a word, a day and a
 # year ("Juuli 15, 2026"), or a year, a word and a day ("2026. július 15.").
 # Read around the years only ("seq 1922" in a tcpdump record is no date).
-_YEAR = re.compile(r"(?:19|20)(?<![\w.,:/+-]..)\d\d(?![\w:/-]|[.,]\d)")
-_BEFORE_YEAR = re.compile(
+_YEAR: Final = re.compile(r"(?:19|20)(?<![\w.,:/+-]..)\d\d(?![\w:/-]|[.,]\d)")
+_BEFORE_YEAR: Final = re.compile(
     r"(?<![\w.])(?:\d{1,2}\.?[ \t]+(?:de[ \t]+)?[^\W\d_]{3,}\.?,?[ \t]+(?:de[ \t]+)?"
     r"|[^\W\d_]{3,}\.?[ \t]+\d{1,2}\.?,?[ \t]+)\Z"
 )
-_AFTER_YEAR = re.compile(r"\.?[ \t]+[^\W\d_]{3,}\.?[ \t]+\d{1,2}(?!\d)")
+_AFTER_YEAR: Final = re.compile(r"\.?[ \t]+[^\W\d_]{3,}\.?[ \t]+\d{1,2}(?!\d)")
 
 
 def _unread_date(line: str, plan: _Plan, stop: int) -> bool:
@@ -467,7 +469,7 @@ def _unread_date(line: str, plan: _Plan, stop: int) -> bool:
     return False
 
 
-_YEAR_HINT = re.compile(r"\d\d\d\d").search
+_YEAR_HINT: Final = re.compile(r"\d\d\d\d").search
 
 
 def _hms(hour, minute, second, ampm) -> tuple[int, int, int] | None:

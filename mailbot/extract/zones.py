@@ -12,22 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ABBREVIATIONS = {
+ABBREVIATIONS: Final = {
     "Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
     "MEZ": 60, "CEST": 120, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
     "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
     "MDT": -360, "PST": -480, "PDT": -420, "JST": 540,
 }  # fmt: skip
-ZONE_NAMES = (
+ZONE_NAMES: Final = (
     r"UTC|GMT|CEST|CET|MESZ|MEZ|EEST|EET|WEST|WET|BST|EDT|EST|CDT|CST|MDT|MST|PDT"
     r"|PST|JST|MSK|[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?"
 )
 # "(all) times are UTC": only where the match ends and the zone are used, so
 # the optional "all" is left out, and the word boundary is a look-behind after
 # the "t" so that the regex engine can skip to the letter t.
-PART_ZONE = re.compile(
+PART_ZONE: Final = re.compile(
     r"t(?<!\w.)imes?[ \t]+(?:above[ \t]+|below[ \t]+)?"
     r"(?:are|is|in|shown[ \t]+in|given[ \t]+in)[ \t]+(?:in[ \t]+)?("
     + "|".join(sorted((z.lower() for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
@@ -36,7 +37,7 @@ PART_ZONE = re.compile(
 
 # A zone written before the time it applies to: "Zeitpunkt (UTC): 2026-12-04
 # 03:15:22", "[UTC] 03:15", "Time (CET): ...", Sysmon's "UtcTime: ...".
-_ZONE_BEFORE = re.compile(
+_ZONE_BEFORE: Final = re.compile(
     r"(?:[(\[][ \t]*(?P<bracketed>" + ZONE_NAMES + r")[ \t]*[)\]][ \t]*:?"
     r"|(?<![\w])(?P<named>UTC|GMT|Utc)(?:[ \t]?[Tt]ime)?[ \t]*:)[ \t]*\Z"
 )
@@ -52,7 +53,7 @@ def zone_before(line: str, start: int) -> tuple[int, int] | None:
 
 # A log's intro line that names the zone of the records below it:
 # "Auszug fail2ban.log (Serverzeit UTC):", "Firewall log (times in CET):".
-_BLOCK_ZONE = re.compile(
+_BLOCK_ZONE: Final = re.compile(
     r"\([^()]*?(?<![\w/])(" + ZONE_NAMES + r")(?![\w/])[^()]*\)[ \t]*:[ \t]*\Z"
 )
 
