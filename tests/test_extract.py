@@ -330,6 +330,23 @@ def test_an_item_collapses_white_space_as_split_and_join_do() -> None:
         assert prose._collapsed(text) == " ".join(text.split()), repr(text)
 
 
+def test_metadata_lines_open_with_a_word() -> None:
+    # part._opens_with_word spares the metadata patterns a line that opens
+    # with anything else: no such first character may start one of them.
+    names = ["schema-url", "user-agent", "x-mailer", "arc-seal", "received"]
+    for code in range(0x110000):
+        lead = chr(code)
+        if extract_part._opens_with_word(f" \t{lead}"):
+            continue
+        for name in names:
+            line = f" \t{lead}{name[1:]}: x"
+            assert not extract_part._METADATA.match(line), repr(line)
+            assert not extract_part._RECEIVED.match(line), repr(line)
+    assert extract_part._opens_with_word("\tX-Mailer: y")
+    assert extract_part._opens_with_word("ſchema-url: y")  # matches as "s"
+    assert not extract_part._opens_with_word("2026-12-04 10:00:00 x-mailer:")
+
+
 def test_a_prefix_beyond_32_is_no_network() -> None:
     # ipaddress refused "/33" with a ValueError, and the mail went to quarantine.
     assert scanned("from 203.0.113.0/33 and 198.51.100.0/24") == ["198.51.100.0/24"]

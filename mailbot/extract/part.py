@@ -226,8 +226,9 @@ class _Reader:
         if not line.text.strip():
             self._blank()
             return
-        # Both need a colon; most lines of a log have one, most prose none.
-        colon = ":" in line.text
+        # Both need a colon (most lines of a log have one, most prose none)
+        # and open with a word: not a record that opens with a date or address.
+        colon = ":" in line.text and _opens_with_word(line.text)
         if colon and _METADATA.match(line.text):
             self.flush_prose()
             return
@@ -608,6 +609,13 @@ def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]
         else:
             groups.append([indicator])
     return groups
+
+
+def _opens_with_word(text: str) -> bool:
+    """Whether `text` may open with a word, after blanks: what _METADATA and
+    _RECEIVED look for, in any case (only letters have other cases)."""
+    lead = text.lstrip(" \t")[:1]
+    return lead.isalpha() or not lead.isascii()
 
 
 def _is_pair(group: list[Indicator]) -> bool:
