@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from mailbot.extract.dn import dn_at, dn_runs
@@ -180,8 +181,17 @@ _KEPT: Final = 1
 _REFUSED: Final = 2
 
 
-def _decide(text, runs, year, make, keep) -> tuple[list[Indicator], list[int]]:
-    kept, decided = [], []
+# A scanner's halves, typed so that the compiled build calls them as such.
+_Runs = list[tuple[int, int]]
+_Make = Callable[[str, int, int, int], Indicator | None]
+_Keep = Callable[[str, int], bool] | None
+
+
+def _decide(
+    text: str, runs: _Runs, year: int, make: _Make, keep: _Keep
+) -> tuple[list[Indicator], list[int]]:
+    kept: list[Indicator] = []
+    decided: list[int] = []
     for start, stop in runs:
         item = make(text, start, stop, year)
         if item is None:
@@ -194,9 +204,11 @@ def _decide(text, runs, year, make, keep) -> tuple[list[Indicator], list[int]]:
     return kept, decided
 
 
-def _follow(text, runs, decided, year, make, keep) -> list[Indicator] | None:
+def _follow(
+    text: str, runs: _Runs, decided: list[int], year: int, make: _Make, keep: _Keep
+) -> list[Indicator] | None:
     """The indicators of `runs` as the plan decided them; None where it differs."""
-    kept = []
+    kept: list[Indicator] = []
     for (start, stop), was in zip(runs, decided, strict=True):
         if was == _REFUSED:
             continue
@@ -446,7 +458,10 @@ _MAY_NAME_HOST: Final = re.compile(r"[a-zA-Z0-9]\.[a-zA-Z]").search
 # read without a plan.
 # DNs and URLs claim their spans before the hostname scanner runs; IPv6 goes
 # before IPv4, so that "::ffff:192.0.2.9" does not also yield 192.0.2.9.
-_SCANNERS = (
+_Scanner = tuple[
+    str, Callable[[str], object] | None, Callable[[str], _Runs], _Make, _Keep, bool
+]
+_SCANNERS: tuple[_Scanner, ...] = (
     ("=", None, dn_runs, _dn, None, True),
     ("://", None, _url_runs, _url, None, True),
     (":", _may_hold_v6, _v6_runs, _ipv6, None, True),

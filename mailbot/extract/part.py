@@ -204,7 +204,14 @@ def _pieces(lines: list[tuple[int, str, bool]]):
 
 
 class _Reader:
-    def __init__(self, part_id, kind, context, clock: PartClock, out: Collector):
+    def __init__(
+        self,
+        part_id: str,
+        kind: str,
+        context: Context,
+        clock: PartClock,
+        out: Collector,
+    ) -> None:
         self.part_id, self.kind, self.context = part_id, kind, context
         self.clock, self.out, self.state = clock, out, _State()
         self.year = context.reference_time.year if context.reference_time else 9999
@@ -401,7 +408,9 @@ class _Reader:
             for indicator in group:
                 self._emit(line, indicator, cue, site_machine)
 
-    def _cue(self, text: str, group, before: str, after: str) -> roles.Cue:
+    def _cue(
+        self, text: str, group: list[Indicator], before: str, after: str
+    ) -> roles.Cue:
         state = self.state
         if state.columns:
             column = _column_of(text, group[0].start, state.delimiter)
@@ -463,7 +472,9 @@ class _Reader:
         for value, kind in values:
             self._add_at(line.number, target or UNCLASSIFIED, value, kind, strength)
 
-    def _field(self, indicator: Indicator, cue: roles.Cue, owned: bool, machine: bool):
+    def _field(
+        self, indicator: Indicator, cue: roles.Cue, owned: bool, machine: bool
+    ) -> tuple[str | None, int]:
         section = self.state.section
         if section in INDICATOR_SECTIONS:
             if owned and section == roles.ATTACKER:
@@ -586,7 +597,9 @@ class _Reader:
             self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []
 
-    def _add_at(self, number: int, name: str, value: str, kind: str, strength: int):
+    def _add_at(
+        self, number: int, name: str, value: str, kind: str, strength: int
+    ) -> None:
         self.items += 1
         self.out.values += 1
         self.out.add(name, value, kind, self.part_id, number, strength)
@@ -717,6 +730,8 @@ def _scan(text: str, year: int) -> tuple[Indicator, ...]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _times(text: str, clock: PartClock, following: str):
+def _times(
+    text: str, clock: PartClock, following: str
+) -> tuple[tuple[Stamp, ...], int]:
     stamps, skipped = times_in(text, clock, following)
     return tuple(stamps), skipped

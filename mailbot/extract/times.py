@@ -472,7 +472,9 @@ def _unread_date(line: str, plan: _Plan, stop: int) -> bool:
 _YEAR_HINT: Final = re.compile(r"\d\d\d\d").search
 
 
-def _hms(hour, minute, second, ampm) -> tuple[int, int, int] | None:
+def _hms(
+    hour: str, minute: str, second: str | None, ampm: str | None
+) -> tuple[int, int, int] | None:
     h, m, s = int(hour), int(minute or 0), int(second or 0)
     if ampm:
         # "p" of PM, or the part of the day: "tonight", "de la tarde".
@@ -501,7 +503,9 @@ def _clock_times(
 
 
 @functools.lru_cache(maxsize=4096)
-def _utc_text(date, hms: tuple[int, int, int], zone: str, clock: PartClock):
+def _utc_text(
+    date: tuple | None, hms: tuple[int, int, int], zone: str, clock: PartClock
+) -> str | None:
     """The UTC text of a time of day on `date` (or the mail's) in `zone`."""
     tz = tzinfo(zone)
     if tz is None:
