@@ -38,6 +38,11 @@ from mailbot.sites import Site
 
 log = logging.getLogger(__name__)
 
+# The mail is read without its raw bytes (up to megabytes, not read here).
+# The option is built once: building it cost more than the look-up, which
+# finds the row the store stage has just loaded.
+_WITHOUT_RAW = (defer(Mail.raw),)
+
 
 def record(
     app: App,
@@ -47,8 +52,7 @@ def record(
     classification: Classification,
 ) -> str | None:
     """Record `parsed` as mail `mail_id`; return the incident's tag, if any."""
-    # Without the raw bytes: up to megabytes per mail, and not read here.
-    mail = session.get(Mail, mail_id, options=[defer(Mail.raw)])
+    mail = session.get(Mail, mail_id, options=_WITHOUT_RAW)
     assert mail is not None
     author = roles.identify(
         parsed,

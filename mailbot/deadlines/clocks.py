@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from mailbot import tlp
@@ -59,19 +59,25 @@ def start(
     return started
 
 
+# Read for every site mail: built once (see incidents._BY_TAG).
+_OF_SITE = (
+    select(Deadline)
+    .where(
+        Deadline.incident_id == bindparam("incident"),
+        Deadline.site == bindparam("site"),
+    )
+    .order_by(Deadline.id)
+)
+
+
 def of_site(session: Session, incident: Incident, site: str) -> list[Deadline]:
     """Every deadline of `site` in `incident`, oldest first: one query."""
     # Only unwritten deadlines change what it finds: the mail's other rows
     # are not flushed for it (they are written once, with the mail).
     flush_for(session, Deadline)
     with session.no_autoflush:
-        return list(
-            session.scalars(
-                select(Deadline)
-                .where(Deadline.incident_id == incident.id, Deadline.site == site)
-                .order_by(Deadline.id)
-            )
-        )
+        values = {"incident": incident.id, "site": site}
+        return list(session.scalars(_OF_SITE, values))
 
 
 def _create(
