@@ -14,9 +14,9 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from mailbot.db.engine import connection_for
 from mailbot.db.models import Duplicate, Mail
@@ -32,6 +32,7 @@ _HEADER_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
 _BY_KEY = select(Mail.id, Mail.state, Mail.origin).where(
     Mail.dedupe_key == bindparam("key")
 )
+_INSERT = insert(Mail)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
         log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
         state = "elsewhere" if found.state == "received" else found.state
         return Stored(found.id, new=False, state=state)
-    mail = Mail(
+    mail = _insert(
+        session,
         direction="in",
         dedupe_key=key,
         raw_sha256=hashlib.sha256(delivery.raw).hexdigest(),
@@ -125,6 +127,31 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
         # counted here, in the same statement as the bytes.
         attempts=1,
     )
-    session.add(mail)
-    session.flush()
     return Stored(mail.id, new=True, state="received", row=mail)
+
+
+def _insert(session: Session, **values: object) -> Mail:
+    """Write a new mail row by one Core INSERT and hand it to `session` as
+    loaded, as a flush of a new ORM object would leave it.
+
+    The unit of work cost twice the statement for this one row (every
+    delivery writes one). The columns with a default are given here, so
+    the row is the same; those left out are NULL, and unloaded on the
+    object, as after the ORM's own INSERT.
+    """
+    values = {
+        "subject": "",
+        "from_addr": "",
+        "recipients": [],
+        "defects": [],
+        "flags": [],
+        **values,
+    }
+    connection = session.connection()
+    written = connection.execute(_INSERT, values).inserted_primary_key
+    assert written is not None
+    mail = Mail(id=written[0], **values)
+    # Persistent without a query: what the record stage reads is loaded.
+    make_transient_to_detached(mail)
+    session.add(mail)
+    return mail
