@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -33,6 +33,7 @@ _BY_KEY = select(Mail.id, Mail.state, Mail.origin).where(
     Mail.dedupe_key == bindparam("key")
 )
 _INSERT = insert(Mail)
+_COLUMNS = frozenset(c.key for c in inspect(Mail).column_attrs) - {"id"}
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,11 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
 
 def _insert(session: Session, **values: object) -> Mail:
     """Write a new mail row by one Core INSERT and hand it to `session` as
-    loaded, as a flush of a new ORM object would leave it.
+    loaded, as if the ORM had written it.
 
     The unit of work cost twice the statement for this one row (every
     delivery writes one). The columns with a default are given here, so
-    the row is the same; those left out are NULL, and unloaded on the
-    object, as after the ORM's own INSERT.
+    the row is the same as the ORM's; those left out are NULL.
     """
     values = {
         "subject": "",
@@ -150,8 +150,11 @@ def _insert(session: Session, **values: object) -> Mail:
     connection = session.connection()
     written = connection.execute(_INSERT, values).inserted_primary_key
     assert written is not None
-    mail = Mail(id=written[0], **values)
-    # Persistent without a query: what the record stage reads is loaded.
+    # Every column loaded, those not written as the NULL they are: an
+    # attribute left unloaded would be read back by a query.
+    unset = dict.fromkeys(_COLUMNS.difference(values), None)
+    mail = Mail(id=written[0], **unset, **values)
+    # Persistent without a query.
     make_transient_to_detached(mail)
     session.add(mail)
     return mail

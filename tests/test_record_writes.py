@@ -11,8 +11,9 @@ from mailbot_env import mail, make_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mailbot import incidents
-from mailbot.db.models import Deadline, Incident
+from mailbot import incidents, store
+from mailbot.app import App
+from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
@@ -83,4 +84,85 @@ def test_the_sites_of_an_incident_include_those_not_yet_written(
         again = session.get(Incident, incident.id)
         assert again is not None
         assert incidents.site_names(session, again) == ["SITE-A", "SITE-C"]
+    app.close()
+
+
+@contextmanager
+def mail_reads(app: App) -> Iterator[list[str]]:
+    """The statements that read the mail table, but the dedupe look-up."""
+    seen: list[str] = []
+
+    def _note(_c, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        reads = statement.startswith("SELECT") and "FROM mail" in statement
+        if reads and "mail.dedupe_key =" not in statement:
+            seen.append(statement)
+
+    event.listen(app.db.engine, "before_cursor_execute", _note)
+    try:
+        yield seen
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", _note)
+
+
+def test_a_stored_mail_is_not_read_back(tmp_path: Path, database_url: str) -> None:
+    # The store stage writes the row by a Core INSERT and hands the session
+    # the object loaded: the record stage reads every column of it (a robot
+    # mail leaves most of them as stored) without a query.
+    app = make_app(tmp_path, database_url, now=NOW)
+    robot = mail(
+        subject="Automatic reply: out of office",
+        sender="someone@elsewhere.example.net",
+        message_id="<away@elsewhere.example.net>",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    report = mail(
+        subject="Compromised worker node",
+        sender="admin@site-a.example.com",
+        message_id="<report2@site-a.example.com>",
+    )
+    with mail_reads(app) as seen:
+        for number, raw in enumerate((robot, report)):
+            outcome = process_delivery(app, RawMail(raw, NOW, f"test:{number}"))
+            assert outcome.result == "processed"
+        # Whatever a later stage reads of the new row, before it sets it.
+        with app.db.transaction() as session:
+            stored = store.accept(session, RawMail(report + b"\n", NOW, "test:2"))
+            assert stored.row is not None
+            for column in Mail.__table__.columns:
+                getattr(stored.row, column.key)
+    assert seen == []
+    app.close()
+
+
+def test_the_stored_row_is_the_one_the_orm_writes(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    given = {
+        "direction": "in",
+        "raw_sha256": "0" * 64,
+        "raw": b"Subject: x\r\n\r\nbody\r\n",
+        "size": 20,
+        "origin": "test:1",
+        "arrived_at": NOW,
+        "state": "received",
+        "attempts": 1,
+    }
+    with app.db.transaction() as session:
+        by_core = store._insert(session, dedupe_key="a" * 64, **given)
+        by_orm = Mail(dedupe_key="b" * 64, **given)
+        session.add(by_orm)
+        session.flush()
+        ids = (by_core.id, by_orm.id)
+    columns = [c for c in Mail.__table__.columns if c.key not in ("id", "dedupe_key")]
+    # SQL NULL apart from a JSON null, which reads as None too.
+    nulls = [column.is_(None) for column in columns]
+    with app.db.transaction() as session:
+        rows = {
+            row[0]: tuple(row[1:])
+            for row in session.execute(
+                select(Mail.id, *columns, *nulls).where(Mail.id.in_(ids))
+            )
+        }
+    assert rows[ids[0]] == rows[ids[1]]
     app.close()
