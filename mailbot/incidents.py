@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailbot import thread, tlp
-from mailbot.db.engine import connection_for
+from mailbot.db.engine import add_written, connection_for
 from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,11 @@ def open_incident(
         tag = adopt_tag
     else:
         tag = new_tag(session, prefix, day)
-    incident = Incident(
+    # Written now, for its id, by one Core INSERT (add_written): nothing
+    # else the session holds waits for it.
+    incident = add_written(
+        session,
+        Incident,
         tag=tag,
         status="open",
         site=site,
@@ -189,8 +193,6 @@ def open_incident(
         subject=subject,
         opened_at=opened_at,
     )
-    session.add(incident)
-    session.flush()
     if date_tag is not None:
         session.add(Alias(alias=date_tag, kind="date", incident_id=incident.id))
     if site is not None:

@@ -14,11 +14,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, inspect, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from mailbot.db.engine import connection_for
+from mailbot.db.engine import add_written, connection_for
 from mailbot.db.models import Duplicate, Mail
 from mailbot.mail import RawMail
 
@@ -32,8 +32,6 @@ _HEADER_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
 _BY_KEY = select(Mail.id, Mail.state, Mail.origin).where(
     Mail.dedupe_key == bindparam("key")
 )
-_INSERT = insert(Mail)
-_COLUMNS = frozenset(c.key for c in inspect(Mail).column_attrs) - {"id"}
 
 
 @dataclass(frozen=True)
@@ -114,8 +112,10 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
         log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
         state = "elsewhere" if found.state == "received" else found.state
         return Stored(found.id, new=False, state=state)
-    mail = _insert(
+    # Core, not the unit of work: every delivery writes one (add_written).
+    mail = add_written(
         session,
+        Mail,
         direction="in",
         dedupe_key=key,
         raw_sha256=hashlib.sha256(delivery.raw).hexdigest(),
@@ -129,32 +129,3 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
         attempts=1,
     )
     return Stored(mail.id, new=True, state="received", row=mail)
-
-
-def _insert(session: Session, **values: object) -> Mail:
-    """Write a new mail row by one Core INSERT and hand it to `session` as
-    loaded, as if the ORM had written it.
-
-    The unit of work cost twice the statement for this one row (every
-    delivery writes one). The columns with a default are given here, so
-    the row is the same as the ORM's; those left out are NULL.
-    """
-    values = {
-        "subject": "",
-        "from_addr": "",
-        "recipients": [],
-        "defects": [],
-        "flags": [],
-        **values,
-    }
-    connection = session.connection()
-    written = connection.execute(_INSERT, values).inserted_primary_key
-    assert written is not None
-    # Every column loaded, those not written as the NULL they are: an
-    # attribute left unloaded would be read back by a query.
-    unset = dict.fromkeys(_COLUMNS.difference(values), None)
-    mail = Mail(id=written[0], **unset, **values)
-    # Persistent without a query.
-    make_transient_to_detached(mail)
-    session.add(mail)
-    return mail

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from mailbot_env import mail, make_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from mailbot import incidents, store
 from mailbot.app import App
+from mailbot.db.engine import add_written
 from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -88,12 +90,12 @@ def test_the_sites_of_an_incident_include_those_not_yet_written(
 
 
 @contextmanager
-def mail_reads(app: App) -> Iterator[list[str]]:
-    """The statements that read the mail table, but the dedupe look-up."""
+def mail_reads(app: App, table: str = "mail") -> Iterator[list[str]]:
+    """The statements that read `table` (all: ""), but the dedupe look-up."""
     seen: list[str] = []
 
     def _note(_c, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        reads = statement.startswith("SELECT") and "FROM mail" in statement
+        reads = statement.startswith("SELECT") and f"FROM {table}" in statement
         if reads and "mail.dedupe_key =" not in statement:
             seen.append(statement)
 
@@ -134,11 +136,8 @@ def test_a_stored_mail_is_not_read_back(tmp_path: Path, database_url: str) -> No
     app.close()
 
 
-def test_the_stored_row_is_the_one_the_orm_writes(
-    tmp_path: Path, database_url: str
-) -> None:
-    app = make_app(tmp_path, database_url, now=NOW)
-    given = {
+_NEW_ROWS = {
+    Mail: {
         "direction": "in",
         "raw_sha256": "0" * 64,
         "raw": b"Subject: x\r\n\r\nbody\r\n",
@@ -147,22 +146,40 @@ def test_the_stored_row_is_the_one_the_orm_writes(
         "arrived_at": NOW,
         "state": "received",
         "attempts": 1,
-    }
+    },
+    Incident: {"status": "open", "site": None, "subject": "Scans", "opened_at": NOW},
+}
+_UNIQUE = {Mail: "dedupe_key", Incident: "tag"}
+
+
+@pytest.mark.parametrize("model", [Mail, Incident], ids=["mail", "incident"])
+def test_a_row_added_written_is_the_one_the_orm_writes(
+    tmp_path: Path, database_url: str, model: type[Mail] | type[Incident]
+) -> None:
+    # store and open_incident write by add_written's Core INSERT: the row
+    # must be the ORM's, and the object hold it all without a query.
+    app = make_app(tmp_path, database_url, now=NOW)
+    given, unique = _NEW_ROWS[model], _UNIQUE[model]
     with app.db.transaction() as session:
-        by_core = store._insert(session, dedupe_key="a" * 64, **given)
-        by_orm = Mail(dedupe_key="b" * 64, **given)
+        by_core = add_written(session, model, **{unique: "A-1"}, **given)
+        by_orm = model(**{unique: "B-1"}, **given)
         session.add(by_orm)
         session.flush()
         ids = (by_core.id, by_orm.id)
-    columns = [c for c in Mail.__table__.columns if c.key not in ("id", "dedupe_key")]
+        with mail_reads(app, "") as seen:
+            core_values = [getattr(by_core, c.key) for c in model.__table__.columns]
+        assert seen == []
+    columns = [c for c in model.__table__.columns if c.key not in ("id", unique)]
     # SQL NULL apart from a JSON null, which reads as None too.
     nulls = [column.is_(None) for column in columns]
     with app.db.transaction() as session:
         rows = {
             row[0]: tuple(row[1:])
             for row in session.execute(
-                select(Mail.id, *columns, *nulls).where(Mail.id.in_(ids))
+                select(model.id, *columns, *nulls).where(model.id.in_(ids))
             )
         }
+        again = session.get(model, ids[0])
+        assert [getattr(again, c.key) for c in model.__table__.columns] == core_values
     assert rows[ids[0]] == rows[ids[1]]
     app.close()
