@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, not_, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, not_, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.db.models import Mail, Outbox, ServiceState
@@ -141,36 +141,46 @@ def _tally(app: App, session: Session) -> Tally:
 def _new_tally(app: App, session: Session) -> Tally:
     now = app.clock.now()
     # Both rows in one query: this runs for every acknowledgement.
-    rows = {
-        row.key: row
-        for row in session.scalars(
-            select(ServiceState).where(
-                ServiceState.key.in_((ENGAGED_KEY, RELEASED_KEY))
-            )
-        )
-    }
+    rows = {row.key: row for row in session.scalars(_STATE_ROWS)}
     engaged = rows.get(ENGAGED_KEY)
     released = rows[RELEASED_KEY].updated_at if RELEASED_KEY in rows else None
     # Mail queued before a release was looked at already: it counts no more.
     if released is not None and released > now - HOUR:
-        last_hour = _count(session, Outbox.queued_at > released)
+        last_hour = _count(session, _AFTER, {"after": released})
     else:
-        last_hour = _count(session, Outbox.queued_at >= now - HOUR)
+        last_hour = _count(session, _SINCE, {"since": now - HOUR})
     return Tally(now, engaged is not None and bool(engaged.value), last_hour)
 
 
-def _counted() -> Select[Any]:
-    """Automatic mails (not alerts, not held)."""
-    return (
-        select(func.count())
-        .select_from(Outbox)
-        .where(Outbox.state != HELD, not_(Outbox.purpose.startswith("alert")))
-    )
+# The counts run for every acknowledgement: built once, with their values
+# bound at each run (SQLAlchemy's compiled cache then finds them without
+# building them and their cache key again).
+_STATE_ROWS = select(ServiceState).where(
+    ServiceState.key.in_((ENGAGED_KEY, RELEASED_KEY))
+)
+# Automatic mails (not alerts, not held).
+_COUNTED = (
+    select(func.count())
+    .select_from(Outbox)
+    .where(Outbox.state != HELD, not_(Outbox.purpose.startswith("alert")))
+)
+_AFTER = _COUNTED.where(Outbox.queued_at > bindparam("after"))
+_SINCE = _COUNTED.where(Outbox.queued_at >= bindparam("since"))
+# The recipients are a JSON list: the quoted address is looked for in it.
+_TO = _SINCE.where(
+    cast(Outbox.recipients, String).like(bindparam("pattern"), escape="\\")
+)
+_BY_INCIDENT = (
+    _SINCE.add_columns(Mail.incident_id)
+    .join(Mail, Mail.id == Outbox.mail_id)
+    .where(Mail.incident_id.in_(bindparam("incidents", expanding=True)))
+    .group_by(Mail.incident_id)
+)
 
 
-def _count(session: Session, *where: ColumnElement[bool]) -> int:
-    """Automatic mails that match `where`."""
-    return int(session.scalar(_counted().where(*where)) or 0)
+def _count(session: Session, query: Select[Any], values: dict[str, object]) -> int:
+    """Automatic mails that `query` (one of the counts above) finds."""
+    return int(session.scalar(query, values) or 0)
 
 
 def _count_incidents(session: Session, tally: Tally, ids: Iterable[int]) -> None:
@@ -178,25 +188,18 @@ def _count_incidents(session: Session, tally: Tally, ids: Iterable[int]) -> None
     wanted = set(ids) - tally.incidents.keys()
     if not wanted:
         return
-    query = (
-        _counted()
-        .add_columns(Mail.incident_id)
-        .join(Mail, Mail.id == Outbox.mail_id)
-        .where(Outbox.queued_at >= tally.now - DAY, Mail.incident_id.in_(wanted))
-        .group_by(Mail.incident_id)
-    )
+    values = {"since": tally.now - DAY, "incidents": sorted(wanted)}
     tally.incidents.update(dict.fromkeys(wanted, 0))
-    tally.incidents.update({incident: int(n) for n, incident in session.execute(query)})
+    found = session.execute(_BY_INCIDENT, values)
+    tally.incidents.update({incident: int(n) for n, incident in found})
 
 
 def _count_recipient(session: Session, tally: Tally, address: str) -> int:
     if address not in tally.recipients:
-        # The recipients are a JSON list: look for the quoted address in it.
         quoted = json.dumps(address)
         pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
-        listed = cast(Outbox.recipients, String).like(pattern, escape="\\")
-        day = Outbox.queued_at >= tally.now - DAY
-        tally.recipients[address] = _count(session, day, listed)
+        values = {"since": tally.now - DAY, "pattern": pattern}
+        tally.recipients[address] = _count(session, _TO, values)
     return tally.recipients[address]
 
 
