@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 from mailbot import compose, outbox, render, tlp
 from mailbot.app import App
 from mailbot.clock import iso, parse_instant
-from mailbot.db.models import ContactFailure, Deadline, Incident, Mail, ServiceState
+from mailbot.db.models import (
+    CHASED_STATUSES,
+    ContactFailure,
+    Deadline,
+    Incident,
+    Mail,
+    ServiceState,
+)
 from mailbot.deadlines.calendar import load_zone
 from mailbot.deadlines.daily import next_daily_run
 
@@ -163,7 +170,7 @@ def collect(
         Deadline.state == "missed",
         Deadline.met_at.is_(None),
         Deadline.due_at <= since,
-        Incident.status == "open",
+        Incident.status.in_(CHASED_STATUSES),
     )
     digest.due_soon = _deadlines(
         session,

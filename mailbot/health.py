@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import (
+    CHASED_STATUSES,
     ContactFailure,
     Deadline,
     Duplicate,
@@ -119,7 +120,8 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
             .where(
                 Deadline.state == "missed",
                 Deadline.met_at.is_(None),
-                Incident.status == "open",
+                # Resolved is chased too (the closure report is still owed).
+                Incident.status.in_(CHASED_STATUSES),
             ),
         ),
         "bouncing_contacts": sorted(

@@ -16,7 +16,9 @@ from test_csirt_env import (
 )
 
 from mailbot import views
+from mailbot.deadlines.forecast import forecast
 from mailbot.deadlines.sweep import sweep
+from mailbot.incidents import by_tag
 from mailbot.send import deliver_due
 
 # The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
@@ -122,3 +124,95 @@ def test_reminders_of_a_merged_incident_name_only_their_sites_mails(
     for site, message in reminders.items():
         assert message["In-Reply-To"] == own[site][-1]
         assert message["References"].split() == own[site]
+
+
+def _close(w: World, tag: str, when: str) -> None:
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident", body="#close\n",
+        when=at(when), message_id=f"<close-{tag}@csirt.example.org>",
+    ), at(when))  # fmt: skip
+
+
+def _pending(w: World, tag: str) -> set[tuple[str, str]]:
+    return {
+        (d["rule"], d["site"])
+        for d in w.show(tag)["deadlines"]
+        if d["state"] == "pending"
+    }
+
+
+def test_merge_into_a_closed_incident_is_refused(w: World, tmp_path: Path) -> None:
+    """Clocks moved into a closed incident would be chased by no one, listed
+    nowhere and never missed: the member is told to reopen it first."""
+    first = site_report(w)
+    _close(w, first, "2026-11-30T10:10:00")
+    second = second_report(w)
+    waiting = _pending(w, second)
+    assert ("downtime", "SITE-C") in waiting
+    w.new_mail()
+    merge(w, second, first)
+
+    refusal = [m for m in w.new_mail() if "reopen it first" in str(m.message)]
+    assert len(refusal) == 1 and refusal[0].recipients == (ALICE,)
+    assert f"#reopen in a mail under [{first}]" in str(refusal[0].message)
+    assert w.show(second)["tag"] == second
+    assert [r["tag"] for r in views.incident_list(w.app)] == [second]
+    assert _pending(w, second) == waiting
+
+    # Its clocks are chased as before: listed by `deadlines`, missed by the sweep.
+    assert {p.tag for p in forecast(w.app)} == {second}
+    w.app.clock.set(at("2026-12-02T10:00:00"))
+    assert sweep(w.app)["missed"] >= 1
+    assert views.status(w.app, None)["deadlines_overdue"] >= 1
+
+
+def test_a_site_mail_to_a_closed_incident_starts_no_clock(
+    w: World, tmp_path: Path
+) -> None:
+    first = site_report(w)
+    _close(w, first, "2026-11-30T10:10:00")
+    w.deliver(raw_mail(
+        subject=f"Re: [{first}] Security incident suspected at SITE-A",
+        sender=SITE_A, when=at("2026-11-30T10:20:00"),
+        message_id="<late-a@site-a.example.com>",
+        body="The host wn12 was isolated from the network at 10:15 UTC.\n",
+    ), at("2026-11-30T10:20:00"))  # fmt: skip
+    shown = w.show(first)
+    assert "<late-a@site-a.example.com>" in {m["message_id"] for m in shown["messages"]}
+    assert _pending(w, first) == set()
+
+
+def test_the_sweep_cancels_a_clock_left_pending_in_a_closed_incident(
+    w: World, tmp_path: Path
+) -> None:
+    """A clock pending where nothing is chased (as an older mailbot left after
+    such a merge) is cancelled and said, not kept pending for ever."""
+    first = site_report(w)
+    with w.app.db.transaction() as session:
+        incident = by_tag(session, first)
+        assert incident is not None
+        incident.status = "closed"
+    assert _pending(w, first)
+    w.app.clock.set(at("2026-12-02T10:00:00"))
+    sweep(w.app)
+    assert _pending(w, first) == set()
+    assert forecast(w.app) == []
+    states = {d["state"] for d in w.show(first)["deadlines"]}
+    assert "cancelled" in states
+
+
+def test_status_counts_a_missed_clock_of_a_resolved_incident(
+    w: World, tmp_path: Path
+) -> None:
+    first = site_report(w)
+    w.deliver(member_mail(
+        subject=f"Re: [{first}] [TLP:AMBER] Security incident",
+        body="#resolved 2026-11-30T11:00:00Z\n#no-request\n",
+        when=at("2026-11-30T11:05:00"), message_id="<res@csirt.example.org>",
+    ), at("2026-11-30T11:05:00"))  # fmt: skip
+    assert w.show(first)["status"] == "resolved"
+    w.app.clock.set(at("2027-01-05T10:00:00"))
+    sweep(w.app)
+    closure = [d for d in w.show(first)["deadlines"] if d["rule"] == "closure_report"]
+    assert closure and closure[0]["state"] == "missed"
+    assert views.status(w.app, None)["deadlines_overdue"] >= 1

@@ -4,7 +4,8 @@ The merged-away incident keeps its row (its tag still finds the thread)
 and points at the one it went into; its tag becomes an alias there. Mails,
 field values, clocks, sites, aliases and the audit trail move, so later mail
 under either tag lands in one incident. Clocks keep their site: each site
-still owes its own.
+still owes its own. A closed incident (or a false positive) takes none in:
+nothing there is chased, so the clocks moved in would wait unseen.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import incidents, tlp
 from mailbot.db.models import (
+    CHASED_STATUSES,
     Alias,
     Audit,
     Deadline,
@@ -39,6 +41,15 @@ def merge(session: Session, source: Incident, tag: str) -> Incident:
         raise MergeRefused(f"no incident is named {tag}")
     if target.id == source.id:
         raise MergeRefused(f"{tag} is this incident already")
+    if target.status not in CHASED_STATUSES:
+        # Its clocks are cancelled and nothing there is chased: the clocks
+        # moved in would stay pending, unseen, for ever.
+        raise MergeRefused(
+            f"{target.tag} is {target.status.replace('_', ' ')}: nothing is chased"
+            f" there; reopen it first (#reopen in a mail under [{target.tag}]),"
+            f" then merge, or merge it into this one (#merge {source.tag} in a"
+            f" mail under [{target.tag}])"
+        )
     session.flush()
     _move_rows(session, source, target)
     _move_sites(session, source, target)

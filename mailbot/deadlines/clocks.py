@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mailbot import tlp
 from mailbot.app import App
 from mailbot.db.engine import flush_for
-from mailbot.db.models import Deadline, Incident, Mail
+from mailbot.db.models import CHASED_STATUSES, Deadline, Incident, Mail
 from mailbot.deadlines import events
 from mailbot.deadlines.rules import Rule
 from mailbot.incidents import site_names
@@ -42,7 +42,9 @@ def start(
     current here, for a caller that starts and meets several in a row.
     """
     rules = [rule for rule in app.rules if rule.starts_on == event]
-    if not rules:
+    # An ended incident is chased no more: a clock started there would wait
+    # unseen (a site's mail to a closed incident starts nothing).
+    if not rules or incident.status not in CHASED_STATUSES:
         return []
     if known is None:
         known = of_site(session, incident, site)

@@ -178,6 +178,7 @@ def _act(
     result.examined += 1
     if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
         deadline.next_action_at = None
+        _cancel_unchased(incident, deadline)
         return
     if deadline.state == "pending" and now >= deadline.due_at:
         _record_missed(incident, deadline, result)
@@ -206,6 +207,21 @@ def _act(
         result.rescheduled += 1
         return
     _chase(app, session, incident, deadline, level, now, result, known, shared)
+
+
+def _cancel_unchased(incident: Incident, deadline: Deadline) -> None:
+    """A clock still pending where nothing is chased is cancelled, as #close
+    cancels them, and said; left pending it would wait unseen for ever."""
+    if deadline.state != "pending" or incident.status in CHASED_STATUSES:
+        return
+    deadline.state = "cancelled"
+    log.warning(
+        "%s clock %s for %s pending in a %s incident: cancelled",
+        incident.tag,
+        deadline.rule,
+        deadline.site,
+        incident.status,
+    )
 
 
 def _record_missed(incident: Incident, deadline: Deadline, result: SweepResult) -> None:
