@@ -29,7 +29,7 @@ from mailbot.app import App
 from mailbot.classify import Classification
 from mailbot.clock import as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
-from mailbot.csirt import member, trail
+from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract import own_text
@@ -64,6 +64,10 @@ def record(
     if "dmarc_fail" in author.flags:
         log.warning("mail %d: %s; not taken as the site's", mail.id, author.why)
     text = own_text(parsed.body_text)
+    if author.role == "csirt":
+        # Command lines tell mailbot what to do; they are no evidence (a
+        # "#tlp RED" line is no RED banner, "#site X" names no site).
+        text = commands.without_commands(text)
     site = roles.site_of(author, app.sites, parsed, text)
     incident, decision = _thread(
         app, session, mail, parsed, classification, author, site, text

@@ -340,6 +340,20 @@ def test_command_lines_are_no_evidence(w: World, tmp_path: Path) -> None:
     assert not [v for v in values if "#" in v or v.startswith("2026-11-30T10:00")]
 
 
+def test_a_tlp_command_is_no_label_of_the_mail(w: World, tmp_path: Path) -> None:
+    """ "#tlp RED" sets the label when applied; as text it is no RED banner,
+    applied or refused: the confirmation says what the label was before."""
+    tag = site_report(w)
+    assert w.show(tag)["tlp"] == "AMBER"
+    sent = _command(w, tag, "Noted.\n#tlp RED\n", "2026-11-30T09:58:00")
+    assert len(sent) == 1 and "commands must come before" in _text(sent[0])
+    assert w.show(tag)["tlp"] == "AMBER"
+
+    body = _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))[0]
+    assert "TLP:RED (was TLP:AMBER)" in body
+    assert w.show(tag)["tlp"] == "RED"
+
+
 def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None:
     tag = site_report(w)
     _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))
