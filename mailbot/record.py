@@ -259,12 +259,16 @@ def _update_incident(
     fields.record_findings(app, session, incident, mail, parsed, site, involved)
     if author.role == "site" and site is not None:
         closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
-        clocks.on_site_mail(
-            app, session, incident, mail, site.name, text, closure, labels
+        stated = (
+            closure_report.stated_labels(session, incident, mail, parsed.subject, text)
+            if closure
+            else []
         )
+        counts = closure and closure_report.label_counts(stated)
+        clocks.on_site_mail(app, session, incident, mail, site.name, text, counts)
         if closure:
             closure_report.check(
-                app, session, incident, mail, parsed, site.name, labels
+                app, session, incident, mail, parsed, site.name, stated
             )
     elif author.role == "csirt":
         return member.on_member_mail(app, session, incident, mail, parsed)

@@ -77,7 +77,15 @@ def reextract_mail(app: App, mail_id: int) -> tuple[int, int]:
         if (
             mail.role == "site"
             and extract.is_closure_report(parsed.subject, parsed.text_parts)
-            and not closure.label_counts([mail.tlp] if mail.tlp else [])
+            and not closure.label_counts(
+                closure.stated_labels(
+                    session,
+                    incident,
+                    mail,
+                    parsed.subject,
+                    extract.own_text(parsed.body_text),
+                )
+            )
         ):
             session.execute(
                 delete(FieldValue).where(

@@ -101,6 +101,17 @@ def base_subject(subject: str, prefix: str) -> str:
     return text
 
 
+def kept_form(subject: str) -> str:
+    """`subject` as a reply keeps it: without reply and forward prefixes or
+    gateway and tracker markers, spaces folded, case ignored."""
+    text, previous = subject, None
+    while previous != text:
+        previous = text
+        text = _MARKER_RE.sub(" ", text)
+        text = _PREFIX_RE.sub("", text.strip())
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
 @dataclass(frozen=True)
 class Lookups:
     """How the decision reads the database, handed in by the caller."""

@@ -45,6 +45,47 @@ def find_labels(text: str) -> list[str]:
     return [n for _, raw in sorted(found) if (n := normalise(raw)) is not None]
 
 
+# What may stand before a banner's label on its line: decoration, and a short
+# key ("Classification:", "Sensitivity -").
+_DECORATION_RE = re.compile(r"[\s*#=_~\-\[\](){}<>|.]*")
+_KEY_RE = re.compile(r"[A-Za-z][A-Za-z ]{0,24}\s*[:\-]\s*")
+_TITLE_END_RE = re.compile(
+    r"(?:\s[-\u2013|:/]\s*|[\[(]\s*)" + _TLP_RE.pattern + r"\s*[\])]?[\s*.]*$",
+    re.IGNORECASE,
+)
+
+
+def banner_labels(text: str) -> list[str]:
+    """The labels of `text`'s banner lines: lines that start with a label
+    ("TLP:AMBER", "** RED information **", "Classification: TLP:RED").
+
+    A label inside a sentence ("we shared the IOCs as TLP:GREEN") speaks of
+    something else and is not the text's own label.
+    """
+    found: list[str] = []
+    for line in text.splitlines():
+        if "tlp" not in line.lower() and "information" not in line.lower():
+            continue
+        if _is_banner(line):
+            found.extend(find_labels(line))
+    return found
+
+
+def _is_banner(line: str) -> bool:
+    rest = line[_DECORATION_RE.match(line).end() :]  # type: ignore[union-attr]
+    if _starts_with_label(rest):
+        return True
+    key = _KEY_RE.match(rest)
+    if key is not None and _starts_with_label(rest[key.end() :]):
+        return True
+    # A title that ends with its label, set apart: "Closure report - TLP:AMBER".
+    return len(line) <= 120 and _TITLE_END_RE.search(line) is not None
+
+
+def _starts_with_label(text: str) -> bool:
+    return bool(_TLP_RE.match(text) or _BANNER_RE.match(text))
+
+
 def strictest(labels: Iterable[str | None]) -> str | None:
     """The strictest of `labels`, or None when there is none."""
     ranked = [LABELS.index(label) for label in labels if label in LABELS]

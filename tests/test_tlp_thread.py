@@ -181,3 +181,68 @@ def test_closure_report_needs_amber_or_red(w: World, tmp_path: Path) -> None:
     )
     assert shown["fields"].get("lessons_learnt"), shown["fields"]
     assert w.new_mail() == []
+
+
+REPORT = (
+    "Closure report\n\nResolution:\nReinstalled wn12.\n\n"
+    "Lessons learnt:\nPatch faster.\n"
+)
+
+
+def _resolved(w: World) -> tuple[str, str]:
+    """SITE-A's incident, resolved by Alice; (tag, subject of mailbot's ack)."""
+    tag = site_report(w)
+    ack = w.new_mail()[0].message["Subject"]
+    assert "[TLP:AMBER]" in ack
+    when = at("2026-11-30T12:00:00")
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="#resolved\n#no-request\n", when=when,
+        message_id="<res@csirt.example.org>",
+    ), when)  # fmt: skip
+    w.new_mail()
+    return tag, ack
+
+
+def _closure(w: World, tag: str, n: int, subject: str, body: str) -> str:
+    """SITE-A sends a closure report; returns the closure-report clock's state."""
+    when = at(f"2026-12-0{n}T10:00:00")
+    w.deliver(raw_mail(
+        subject=subject, body=body, when=when, sender=SITE_A,
+        message_id=f"<closure{n}@site-a.example.com>",
+    ), when)  # fmt: skip
+    deadlines = w.show(tag)["deadlines"]
+    return str([d for d in deadlines if d["rule"] == "closure_report"][0]["state"])
+
+
+def test_a_label_kept_from_our_subject_is_not_the_sites(
+    w: World, tmp_path: Path
+) -> None:
+    """A reply keeps the [TLP:AMBER] mailbot (or a member) put in the subject:
+    the site's report counts only with a label of its own, none lower."""
+    tag, ack = _resolved(w)
+    member = f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A"
+    assert _closure(w, tag, 1, f"Re: {ack}", "TLP:GREEN\n\n" + REPORT) == "pending"
+    asked = w.new_mail()
+    assert [m.recipients for m in asked] == [(SITE_A,)]
+    assert "labelled TLP:GREEN" in body_of(asked[0])
+    assert _closure(w, tag, 2, f"RE: {member}", REPORT) == "pending"
+    assert _closure(w, tag, 3, f"Re: {member}", "TLP:AMBER\n\n" + REPORT) == "met"
+    assert w.show(tag)["fields"].get("lessons_learnt")
+
+
+def test_a_subject_the_site_wrote_carries_its_label(w: World, tmp_path: Path) -> None:
+    tag, _ = _resolved(w)
+    # Its own subject, in mailbot's shape: the label is the site's.
+    assert _closure(w, tag, 1, f"[{tag}] [TLP:AMBER] Closure report", REPORT) == "met"
+
+
+def test_a_lower_label_in_the_text_keeps_a_report_from_counting(
+    w: World, tmp_path: Path
+) -> None:
+    tag, _ = _resolved(w)
+    subject = f"Closure report {tag} TLP:AMBER"
+    assert _closure(w, tag, 1, subject, "TLP:GREEN\n\n" + REPORT) == "pending"
+    # A label inside a sentence is about something else.
+    prose = REPORT + "\nWe shared the IOCs as TLP:GREEN with our NREN.\n"
+    assert _closure(w, tag, 2, subject + " ", prose) == "met"

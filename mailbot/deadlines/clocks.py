@@ -13,7 +13,6 @@ import logging
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from mailbot import tlp
 from mailbot.app import App
 from mailbot.db.engine import flush_for
 from mailbot.db.models import CHASED_STATUSES, Deadline, Incident, Mail
@@ -188,10 +187,11 @@ def on_site_mail(
     mail: Mail,
     site: str,
     text: str,
-    is_closure: bool,
-    labels: list[str],
+    closure_counts: bool,
 ) -> None:
-    """A human mail of `site`: what it starts and what it meets."""
+    """A human mail of `site`: what it starts and what it meets;
+    `closure_counts` when it is a closure report labelled as it must be
+    (csirt/closure.py)."""
     at = mail.event_at or mail.arrived_at
     discovered = incident.discovered_at or at
     known = of_site(session, incident, site)
@@ -231,12 +231,8 @@ def on_site_mail(
         incident.resolved_at = at
     if incident.resolved_at is not None:
         start_resolved(app, session, incident, {site: known})
-    if is_closure and _explicit_amber_or_red(labels):
+    if closure_counts:
         meet(app, session, incident, "closure_report", site, at, known=known)
-
-
-def _explicit_amber_or_red(labels: list[str]) -> bool:
-    return tlp.strictest(labels) in ("AMBER", "AMBER+STRICT", "RED")
 
 
 def start_resolved(
