@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 
+from mailbot.absence import absence_reason
 from mailbot.dsn import (
     STATUS_TYPES,
     DeliveryReport,
@@ -461,7 +462,8 @@ def _ticket_reason(message: Message, text: str | None) -> str | None:
             (p for p in leaves(message) if p.get_content_type() == "text/plain"), None
         )
         text = own_head(part_text(plain)) if plain is not None else ""
-    return acknowledgement_reason(message, normalise(own_head(text)))
+    head = normalise(own_head(text))
+    return acknowledgement_reason(message, head) or absence_reason(head)
 
 
 def _system_sender_reason(message: Message) -> str | None:

@@ -7,8 +7,10 @@ answer is nobody's reply: it must meet no clock and get no answer. A person
 writing from the same helpdesk names the ticket too, so a mail counts as an
 acknowledgement only when the first lines of its own text say that a ticket
 or request was opened and that a machine wrote them, or say the first with a
-ticket system's own header on the mail. An abuse report that says it was
-automated and names a ticket, but opened none, is no acknowledgement.
+ticket system's own header on the mail, or say it as a service desk does
+(the mail received and filed, in the passive, and when or where it will
+be handled). An abuse report that says it was automated and names a ticket,
+but opened none, is no acknowledgement.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _TICKET = (
     r"\btickets?\b|ticket ?(?:number|id|nr|no)|case (?:number|id)"
     r"|(?:request|reference|incident|call) (?:number|id)\b|(?:service|support) request"
     r"|(?:request|case|call|issue) #|#\s?\d{3,}"
-    r"|\b(?:request|issue|case) [a-z]{2,10}-\d{1,8}\b"
+    r"|\b(?:request|issue|case|as|under) [a-z]{2,10}-\d{1,8}\b(?!-\d)"
     r"|\b(?:inc|req|ritm|sctask|cs)\d{5,}\b"
     r"|vorgang|vorgangsnummer|ticketnummer|anfrage ?(?:nummer|nr)"
     r"|demande (?:n|numero|de support|d'assistance)|numero de (?:ticket|dossier)"
@@ -68,7 +70,39 @@ _OPENED = (
     r"|zosta[lł][oa]? (?:utworzon|zarejestrowan|przyj[eę]t)[ey]"
     r"|byl[ao]? (?:vytvoren|prijat|zaregistrovan)[ay]?"
 )
+# How a service desk says that the mail itself came in and was filed, the
+# mail the subject of a passive sentence ("your e-mail has been received by
+# the Service Desk"); a person writes "we received your mail".
+_RECEIPT = (
+    rf"\byour (?:e-?mail|mail|message|request|enquiry|inquiry|query)\b{_GAP}"
+    r"\b(?:has been|have been|was|is) (?:received|registered|logged|recorded)"
+    rf"|\bihre (?:e-?mail|nachricht|anfrage|meldung)\b{_GAP}\b(?:ist|wurde)\b{_GAP}"
+    r"\b(?:eingegangen|registriert|erfasst|aufgenommen|empfangen)"
+    rf"|\bvotre (?:e-?mail|courriel|message|demande)\b{_GAP}\ba (?:bien )?ete"
+    r" (?:recue?|enregistree?)"
+    rf"|\buw (?:e-?mail|bericht|melding|aanvraag)\b{_GAP}\b(?:is|werd)"
+    r" (?:ontvangen|geregistreerd)"
+    rf"|\bsu (?:correo|mensaje|solicitud)\b{_GAP}\bha sido (?:recibid|registrad)[oa]"
+    rf"|\b(?:la sua|il suo) (?:e-?mail|messaggio|richiesta|segnalazione)\b{_GAP}"
+    r"\be stat[oa] (?:ricevut|registrat)[oa]"
+    rf"|\b(?:o seu|a sua) (?:e-?mail|mensagem|pedido|solicitacao)\b{_GAP}\bfoi"
+    r" (?:recebid|registad|registrad)[oa]"
+)
+# ... and what it promises next: when or where it will be handled. Naming
+# the desk alone is not enough: its staff sign as the desk too.
+_DESK = (
+    r"(?:service|business|office|working) hours|as soon as possible|customer portal"
+    r"|will be (?:processed|handled|reviewed|dealt with|answered|assigned)"
+    r"|kundenportal|geschaftszeiten|so schnell wie moglich|wird bearbeitet"
+    r"|heures ouvr|meilleurs delais|sera traite"
+    r"|zo snel mogelijk|kantooruren|wordt behandeld|in behandeling"
+    r"|lo antes posible|sera (?:atendid|procesad)[oa]"
+    r"|al piu presto|orario di servizio|sara (?:gestit|elaborat)[oa]"
+    r"|o mais breve|horario de atendimento|sera (?:tratad|processad)[oa]"
+)
 _MACHINE_RE = re.compile(_MACHINE)
+_RECEIPT_RE = re.compile(_RECEIPT)
+_DESK_RE = re.compile(_DESK)
 _TICKET_RE = re.compile(_TICKET)
 _OPENED_RE = re.compile(_OPENED)
 # Headers every mail of these systems carries, a person's answer included.
@@ -97,6 +131,8 @@ def acknowledgement_reason(message: Message, head: str) -> str | None:
         return None
     if _MACHINE_RE.search(head):
         return "ticket acknowledgement"
+    if _RECEIPT_RE.search(head) and _DESK_RE.search(head):
+        return "ticket acknowledgement (service desk receipt)"
     if any(message.get(name) is not None for name in _SYSTEM_HEADERS):
         return "ticket acknowledgement (ticket system header)"
     return None

@@ -100,6 +100,42 @@ TICKET_ACKS = [
     "Toto je automaticky generovaná zpráva. Váš požadavek byl zaregistrován pod"
     " číslem 5566.\n",
 ]
+# Service desks that say the mail was received and filed, with neither an
+# automation header nor "automatic" in their words (ServiceNow, Jira Service
+# Management, OTRS/Znuny, Zammad and sites' own desks, in several languages).
+DESK_RECEIPTS = [
+    "Dear sender,\n\nyour e-mail has been received by the Site Alpha Service Desk"
+    " and registered as incident INC0012345. We will process it within our"
+    " service hours.\n\nKind regards,\nService Desk\n",
+    "Your request has been received and logged as SD-1234. You can follow it"
+    " on the customer portal.\n",
+    "Your email has been received and a ticket was created:"
+    " Ticket#2026120710000017. We will contact you as soon as possible.\n",
+    "Your request (#31042) has been received and will be reviewed by our"
+    " support team.\n",
+    "Ihre E-Mail ist bei uns eingegangen und wurde unter der Vorgangsnummer"
+    " 4711 erfasst. Sie wird so schnell wie möglich bearbeitet.\n",
+    "Votre message a bien été reçu et enregistré sous le numéro de ticket"
+    " 98765. Il sera traité dans les meilleurs délais.\n",
+    "Uw e-mail is ontvangen en geregistreerd onder meldingnummer 2026-4711."
+    " Uw melding wordt zo snel mogelijk behandeld.\n",
+    "Su correo ha sido recibido y registrado con el número de caso 5521. Será"
+    " atendido lo antes posible.\n",
+    "La sua e-mail è stata ricevuta e registrata con il numero di richiesta"
+    " 7781. Sarà gestita al più presto.\n",
+]
+# Out-of-office notices under the subject of the mail they answer, no header.
+AWAY_NOTICES = [
+    "Hello,\n\nI am out of the office until 14 December with limited access to"
+    " e-mail. For urgent matters please contact security@site-a.example.com.\n"
+    "\nJane\n",
+    "Guten Tag,\n\nich bin bis zum 14.12. nicht im Büro. In dringenden Fällen"
+    " wenden Sie sich bitte an security@site-a.example.com.\n",
+    "Bonjour,\n\nje suis absente jusqu'au 14 décembre. En cas d'urgence,"
+    " contactez security@site-a.example.com.\n",
+    "Ik ben tot en met 14 december afwezig. In dringende gevallen kunt u"
+    " contact opnemen met security@site-a.example.com.\n",
+]
 # People who name tickets, and reports that name a ticket but opened none.
 NOT_ACKS = [
     ("Hi Alice,\n\nwe have opened ticket #4711 for this and isolated the host at"
@@ -113,6 +149,17 @@ NOT_ACKS = [
     ("--- Automated message: to reach us, open a support ticket on our site"
      " ---\nAbuse from 192.0.2.45 seen at 2026-12-04 08:00 UTC.\n",
      {"Auto-Submitted": "auto-generated"}, "automated"),
+    # A person's answer: it names a ticket, a desk or an absence, and says
+    # what was done.
+    ("Hi Alice,\n\nthe host ui01 was isolated at 10:40 UTC and ticket"
+     " INC0012345 has been opened for the reinstallation.\n\nPekka\n", {},
+     "human"),
+    ("Hi Alice,\n\nyour mail was received by our team and we opened"
+     " INC0012345; the host was isolated at 10:40 UTC.\n\nPekka\n", {}, "human"),
+    ("Hi Alice,\n\nI was out of the office yesterday, sorry. The host is"
+     " isolated; we opened INC0012345 for it.\n\nPekka\n", {}, "human"),
+    ("Hi,\n\nI'm out of office until Monday, but ui01 was isolated at 10:40"
+     " UTC; please contact Bob for the logs.\n\nJane\n", {}, "human"),
 ]  # fmt: skip
 
 
@@ -137,6 +184,21 @@ def _classified(body: str, headers: dict[str, str], subject: str) -> str:
 def test_ticket_acknowledgements_are_auto_replies(body: str) -> None:
     subject = "[SITE-A #4711] Re: [EGI-20261130-01] Compromised host"
     assert _classified(body, {}, subject) == "auto_reply"
+
+
+@pytest.mark.parametrize(
+    "body",
+    DESK_RECEIPTS + AWAY_NOTICES,
+    ids=[f"desk{n}" for n in range(len(DESK_RECEIPTS))]
+    + [f"away{n}" for n in range(len(AWAY_NOTICES))],
+)
+def test_desk_receipts_and_away_notices_under_a_reply_subject_are_auto_replies(
+    body: str,
+) -> None:
+    subject = "Re: [EGI-20261130-01] [TLP:AMBER] Compromised host"
+    assert _classified(body, {"In-Reply-To": "<a@csirt.example.org>"}, subject) == (
+        "auto_reply"
+    )
 
 
 def test_ticket_system_header_and_a_ticket_opened_are_an_acknowledgement() -> None:
@@ -338,3 +400,25 @@ def test_ticket_acknowledgement_meets_no_clock_and_chasing_goes_on(w: World) -> 
     w.app.clock.set(at("2026-11-30T14:31:00"))
     assert sweep(w.app)["reminders"] == 1
     assert _analysis(w, tag)[0][0] == "missed"
+
+
+@pytest.mark.parametrize(
+    "body", [DESK_RECEIPTS[0], AWAY_NOTICES[0]], ids=["desk", "away"]
+)
+def test_a_desk_receipt_or_away_notice_meets_no_clock(w: World, body: str) -> None:
+    tag = site_report(w)
+    _request(w, tag)
+    w.new_mail()
+    w.deliver(
+        raw_mail(
+            subject=f"Re: [{tag}] Compromised host - action required",
+            body=body, sender="Service Desk <servicedesk@site-a.example.com>",
+            when=at("2026-11-30T10:40:00"), message_id="<desk@site-a.example.com>",
+            reply_to="<alice-req-1@csirt.example.org>",
+        ),
+        at("2026-11-30T10:40:00"),
+    )  # fmt: skip
+    assert w.new_mail() == []
+    assert _analysis(w, tag) == [("pending", None)]
+    w.app.clock.set(at("2026-11-30T14:31:00"))
+    assert sweep(w.app)["reminders"] == 1

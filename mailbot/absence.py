@@ -1,0 +1,68 @@
+"""Tell an out-of-office notice by its text, when nothing else marks it.
+
+Some mail systems send the notice under the subject of the mail it answers
+("Re: [EGI-20261207-01] ..."), without Auto-Submitted or any other header:
+only its words say what it is. It must meet no clock. A person mentions
+being away too ("I was out of the office yesterday, sorry: the host is
+isolated"), so a mail counts as a notice only when its own text is short,
+begins by saying that the writer is away now, says until when or whom to
+ask meanwhile, and gives no time of day or address (what a person reports).
+"""
+
+from __future__ import annotations
+
+import re
+
+# A notice says what it is at once and says little else.
+HEAD_CHARS = 300
+MAX_CHARS = 450
+
+# Written for this module, case folded without accents (classify.normalise):
+# the writer is away now, in the first person.
+_AWAY = (
+    r"\b(?:i am|i'm|i will be|i'll be) (?:currently |now |presently )?"
+    r"(?:out of (?:the )?office|away from (?:the|my) (?:office|desk)|away|absent"
+    r"|on (?:annual |parental |sick )?leave|on (?:vacation|holidays?)"
+    r"|not in the office|out until|travell?ing)"
+    r"|\bich bin (?:derzeit |zurzeit |momentan |leider )?(?:bis\b.{0,30}? )?"
+    r"(?:nicht im buro|abwesend|im urlaub|ausser haus|nicht erreichbar)"
+    r"|\bje suis (?:actuellement )?(?:absente?|en conges?|en vacances|en deplacement)"
+    r"|\bik ben (?:momenteel |tot\b.{0,30}? )?(?:afwezig|niet op kantoor"
+    r"|met vakantie|niet aanwezig)"
+    r"|\bestoy (?:fuera de la oficina|de vacaciones|ausente)"
+    r"|\bsono (?:fuori ufficio|in ferie|assente)"
+    r"|\bestou (?:fora do escritorio|de ferias|ausente)"
+    r"|\bjestem (?:poza biurem|na urlopie|nieobecn[ya])"
+    r"|\bjsem (?:mimo kancelar|na dovolene|nepritomn[ya])"
+)
+# Until when, or whom to ask meanwhile.
+_UNTIL = (
+    r"\buntil\b|\bback (?:in the office )?on\b|\breturn(?:ing)? on\b"
+    r"|\b(?:on|upon) my return\b|\bwhen i (?:am|'m) back\b|\blimited access\b"
+    r"|\burgent (?:matters|cases|issues|requests)\b|\bplease contact\b"
+    r"|\bbis (?:zum|einschliesslich|\d)|\bwieder (?:im buro|erreichbar)"
+    r"|\bin dringenden fallen\b|\bjusqu'(?:au|a)\b|\bde retour\b|\ba mon retour\b"
+    r"|\ben cas d'urgence\b|\btot en met\b|\bterug op\b|\bin dringende gevallen\b"
+    r"|\bhasta el\b|\ba mi regreso\b|\ben caso de urgencia\b|\bfino al\b"
+    r"|\bal mio rientro\b|\bper urgenze\b|\bate (?:o dia|dia|\d)"
+    r"|\bem caso de urgencia\b|\bdo dnia\b|\bpo powrocie\b|\bw pilnych sprawach\b"
+    r"|\bdo \d|\bpo navratu\b|\bv nalehavych pripadech\b"
+)
+# What a notice never gives: a time of day or an address seen, which a
+# person's answer from an absence does ("away until Monday, but ui01 was
+# isolated at 10:40 UTC").
+_EVIDENCE = r"\b\d{1,2}:\d{2}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b"
+_AWAY_RE = re.compile(_AWAY)
+_UNTIL_RE = re.compile(_UNTIL)
+_EVIDENCE_RE = re.compile(_EVIDENCE)
+
+
+def absence_reason(text: str) -> str | None:
+    """Why `text` (a mail's own text, case folded without accents) is an
+    out-of-office notice, or None."""
+    if len(text) > MAX_CHARS or _EVIDENCE_RE.search(text):
+        return None
+    away = _AWAY_RE.search(text[:HEAD_CHARS])
+    if away is None or _UNTIL_RE.search(text) is None:
+        return None
+    return "out-of-office text"
