@@ -379,3 +379,43 @@ def test_show_lists_the_trail_in_json_and_text(w: World, tmp_path: Path) -> None
     assert data["audit"][0]["at"] == "2026-11-30T10:01:00Z"
     text = run().stdout
     assert "Audit trail:" in text and f"{ALICE}: tlp #tlp RED" in text
+
+
+def test_commands_of_one_mail_that_contradict_or_repeat(
+    w: World, tmp_path: Path
+) -> None:
+    """A second status change or value in one mail is refused, not applied
+    over the first in silence; a repeated command acts once; an incident the
+    mail closed takes no more facts from it."""
+    tag = site_report(w)
+    sent = _command(w, tag, "#tlp RED\n#tlp GREEN", "2026-11-30T10:00:00")
+    assert len(sent) == 2 and sent[0].headline.startswith("Done: #tlp RED")
+    assert "#tlp GREEN\n        contradicts #tlp RED above" in _text(sent[1])
+    assert "The other commands of that mail were applied" in _text(sent[1])
+    assert w.show(tag)["tlp"] == "RED"
+
+    sent = _command(
+        w, tag, "#close\n#isolated 2026-11-30T10:00:00Z\n#reopen", "2026-11-30T11:00:00"
+    )
+    assert len(sent) == 2 and sent[0].headline.startswith("Done: #close")
+    refused = _text(sent[1])
+    assert "#isolated 2026-11-30T10:00:00Z\n        comes after #close" in refused
+    assert "#reopen\n        contradicts #close above" in refused
+    shown = w.show(tag)
+    assert shown["status"] == "closed" and shown["isolated_at"] is None
+
+    # Once each, one confirmation: "#Close" is "#close" again.
+    _confirmed(_command(w, tag, "#reopen\n#Reopen", "2026-11-30T12:00:00"))
+    _confirmed(_command(w, tag, "#close\n#Close", "2026-11-30T13:00:00"))
+    actions = [a for _, a, _ in _trail(w, tag)]
+    assert actions == ["tlp", "close", "reopen", "close"]
+
+    # In the other order the facts are recorded, then the incident closed.
+    _command(w, tag, "#reopen", "2026-11-30T14:00:00")
+    _confirmed(
+        _command(
+            w, tag, "#isolated 2026-11-30T10:00:00Z\n#close", "2026-11-30T15:00:00"
+        ),
+        2,
+    )
+    assert w.show(tag)["isolated_at"] == "2026-11-30T10:00:00Z"

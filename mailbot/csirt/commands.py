@@ -110,6 +110,50 @@ def readable_parts(parts: Sequence[TextPart], role: str | None) -> Sequence[Text
     )
 
 
+# One mail's commands together. A status change and a value are set once a
+# mail: a second, different one contradicts the first and is refused (the
+# member hears which one stood), not applied over it in silence. An ended
+# incident takes no more facts or clocks from the same mail.
+_STATUS = ("close", "false-positive", "reopen")
+_ENDING = ("close", "false-positive")
+_AFTER_END = ("tlp", "no-request", "notify-vo", "notify-ca")
+_ONCE = ("site", "merge", "tlp", "discovered", "isolated", "resolved")
+
+
+def repeats(command: Command, earlier: Sequence[Command]) -> bool:
+    """Whether `command` was given already in this mail ("#close", "#Close")."""
+    return any(_key(command) == _key(e) for e in earlier)
+
+
+def _key(command: Command) -> tuple[object, ...]:
+    return (command.name, command.argument.casefold(), command.when, command.rule)
+
+
+def contradiction(command: Command, earlier: Sequence[Command]) -> str | None:
+    """Why `command` cannot follow the commands applied before it in this
+    mail, or None."""
+    for before in earlier:
+        if command.name in _STATUS and before.name in _STATUS:
+            return (
+                f"contradicts {before.line} above: one status change a mail;"
+                f" send {command.line} in a new mail if it is meant"
+            )
+        if command.name == before.name and (
+            command.name in _ONCE
+            or (command.rule is not None and command.rule == before.rule)
+        ):
+            return (
+                f"contradicts {before.line} above: #{command.name} once a mail;"
+                " send the one meant in a new mail"
+            )
+        if before.name in _ENDING and command.name not in _AFTER_END:
+            return (
+                f"comes after {before.line}, which ended the incident: write it"
+                f" before {before.line}"
+            )
+    return None
+
+
 def _split(text: str) -> tuple[list[str], list[str]]:
     """The lines of the top block, and the command lines after other text."""
     block: list[str] = []

@@ -1,9 +1,11 @@
 """A CSIRT member's mail: its commands applied, confirmed and recorded.
 
 Only an authenticated member's own text is read (quoted text, signature and
-forwarded material removed), and only its first lines (commands.py). A mail
-that claims a member's address without our MTA's word for it applies
-nothing; the duty team hears of it once per incident and claimed address.
+forwarded material removed), and only its first lines (commands.py); a
+command repeated in one mail acts once, one contradicting an earlier one is
+refused (commands.contradiction). A mail that claims a member's address
+without our MTA's word for it applies nothing; the duty team hears of it
+once per incident and claimed address.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from mailbot import roles
 from mailbot.app import App
 from mailbot.csirt import replies, trail
 from mailbot.csirt.actions import ACTIONS, ENDED, Context, Refused
-from mailbot.csirt.commands import BadCommand, below_signature, read_commands
+from mailbot.csirt.commands import (
+    BadCommand,
+    Command,
+    below_signature,
+    contradiction,
+    read_commands,
+    repeats,
+)
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract.quotes import marked_lines, signature_lines
@@ -40,7 +49,15 @@ def on_member_mail(
     ctx = Context(app, session, incident, mail, member)
     problems: list[BadCommand] = list(bad)
     applied: list[str] = []
+    done: list[Command] = []
     for command in good:
+        if repeats(command, done):
+            log.info("%s %s: %s repeated", ctx.incident.tag, mail.ident, command.line)
+            continue
+        why = contradiction(command, done)
+        if why is not None:
+            problems.append(BadCommand(command.line, why))
+            continue
         try:
             outcome = ACTIONS[command.name](ctx, command)
         except Refused as exc:
@@ -54,6 +71,7 @@ def on_member_mail(
         log.info("%s %s applied %s", ctx.incident.tag, mail.ident, command.line)
         replies.confirm(app, session, ctx.incident, parsed, member, command, outcome)
         applied.append(command.name)
+        done.append(command)
     if problems:
         log.info(
             "%s %s: %d bad command line(s)",
