@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,36 @@ def test_a_database_in_a_directory_that_does_not_exist_is_refused(
     url = f"sqlite:///{tmp_path / 'mailbot.db'}"
     open_app(load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})).close()
     assert (tmp_path / "mailbot.db").exists()
+
+
+def test_a_rule_setting_from_the_environment(tmp_path: Path) -> None:
+    """MAILBOT_RULES_<RULE>_<KEY> sets one setting of a rule, over the file's
+    value for it; the rule's other settings in the file stay."""
+    from mailbot.deadlines.rules import Duration, rules_from_config
+
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[rules.analysis]\nduration = "4h"\ncalendar = "calendar"\n', encoding="utf-8"
+    )
+    environ = {
+        **BASE,
+        "MAILBOT_RULES_ANALYSIS_DURATION": "8h",
+        "MAILBOT_RULES_CLOSURE_REPORT_ENABLED": "false",
+    }
+    loaded = rules_from_config(load_settings(config, environ).raw["rules"])
+    rules = {rule.name: rule for rule in loaded}
+    assert rules["analysis"].duration == Duration(time=dt.timedelta(hours=8))
+    assert rules["analysis"].calendar == "calendar"
+    assert "closure_report" not in rules and "report" in rules
+
+
+def test_a_rule_set_to_a_value_says_how_to_set_one_setting() -> None:
+    from mailbot.deadlines.rules import rules_from_config
+
+    settings = load_settings(None, {**BASE, "MAILBOT_RULES_ANALYSIS": "8h"})
+    with pytest.raises(ConfigError) as caught:
+        rules_from_config(settings.raw["rules"])
+    assert caught.value.key == "rules.analysis"
+    assert "MAILBOT_RULES_<RULE>_<KEY> (MAILBOT_RULES_ANALYSIS_DURATION=8h)" in str(
+        caught.value
+    )

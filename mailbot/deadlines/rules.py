@@ -276,14 +276,45 @@ def rules_from_config(section: Mapping[str, object] | None) -> tuple[Rule, ...]:
     Rules with `enabled = false` are left out of the result.
     """
     rules = {rule.name: rule for rule in DEFAULT_RULES}
-    for name, entry in (section or {}).items():
+    for name, entry in _folded(section or {}).items():
         where = f"rules.{name}"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise ConfigError(where, "a rule name is lower case letters, digits, _")
         if not isinstance(entry, Mapping):
-            raise ConfigError(where, "must be a table of rule settings")
+            raise ConfigError(
+                where,
+                "must be a table of rule settings ([rules.NAME] in the file);"
+                " from the environment set one setting as MAILBOT_RULES_<RULE>_<KEY>"
+                f" (MAILBOT_RULES_ANALYSIS_DURATION=8h), KEY one of"
+                f" {_listed(RULE_KEYS)}",
+            )
         rules[name] = _rule(name, entry, rules.get(name), where)
     return tuple(rule for rule in rules.values() if rule.enabled)
+
+
+def _folded(section: Mapping[str, object]) -> dict[str, object]:
+    """`section` with each one-setting entry ("analysis_duration", which
+    MAILBOT_RULES_ANALYSIS_DURATION gives) put into its rule's table, over
+    the file's value for that setting."""
+    folded = dict(section)
+    for name, value in section.items():
+        rule, key = _setting(name)
+        table = folded.get(rule, {}) if rule else None
+        if isinstance(value, Mapping) or not isinstance(table, Mapping):
+            continue
+        folded[rule] = {**table, key: value}
+        del folded[name]
+    return folded
+
+
+def _setting(name: str) -> tuple[str, str]:
+    """("analysis", "duration") for "analysis_duration"; ("", "") for a name
+    that ends in no rule setting."""
+    for key in sorted(RULE_KEYS, key=len, reverse=True):
+        rule = name.removesuffix(f"_{key}")
+        if rule != name and rule:
+            return rule, key
+    return "", ""
 
 
 def _rule(
