@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from mailbot import limits, logs, store
+from mailbot import limits, logs, redelivery, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.db.models import Mail
@@ -127,11 +127,21 @@ def process_stored(
         with logs.about_mail(mail_id), limits.time_limit(bounds.max_seconds_per_mail):
             parsed = _stage("parse", parse_within, raw, bounds)
             classification = _stage("classify", classify_parsed, parsed)
+            key = redelivery.content_key(parsed, bounds)
         # The timer stays off while the database is used: a signal raised
         # inside a driver call leaves its connection in no usable state.
         with logs.about_mail(mail_id), app.db.transaction(session) as current:
+            # Recorded before, re-encoded on the way: nothing is done twice.
+            same = key and _stage(
+                "record", redelivery.earlier, current, mail_id, key,
+                parsed.message_id, bounds,
+            )  # fmt: skip
+            if same:
+                result = redelivery.set_aside(current, mail_id, same)
+                mark_done(current)
+                return Outcome(same, result)
             tag = _stage(
-                "record", _record, app, current, mail_id, parsed, classification
+                "record", _record, app, current, mail_id, parsed, classification, key
             )
             mark_done(current)
     except limits.MailTimeout as exc:
@@ -151,8 +161,9 @@ def _record(
     mail_id: int,
     parsed: ParsedMail,
     classification: Classification,
+    key: str | None,
 ) -> str | None:
-    tag = record(app, session, mail_id, parsed, classification)
+    tag = record(app, session, mail_id, parsed, classification, key)
     cuts = limits.over_limit_notes(parsed.defects)
     if cuts:
         # Processed with what was within the limits: say so on the mail.

@@ -50,8 +50,11 @@ def record(
     mail_id: int,
     parsed: ParsedMail,
     classification: Classification,
+    content_key: str | None = None,
 ) -> str | None:
-    """Record `parsed` as mail `mail_id`; return the incident's tag, if any."""
+    """Record `parsed` as mail `mail_id`; return the incident's tag, if any.
+
+    `content_key` (redelivery.content_key) is kept on the mail's row."""
     mail = session.get(Mail, mail_id, options=_WITHOUT_RAW)
     assert mail is not None
     author = roles.identify(
@@ -76,6 +79,7 @@ def record(
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
     _fill_headers(mail, parsed, app)
+    mail.content_key = content_key
     mail.role, mail.flags = author.role, list(author.flags)
     if decision.passed_over:
         mail.flags.append(mistag.FLAG)

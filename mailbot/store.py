@@ -5,6 +5,8 @@ matches: the Message-ID plus a hash of the content that survives transport
 (the identity headers and the body, line endings normalised). The
 Message-ID alone is no proof (BR-19: a sender reused one for two reports),
 and headers added in transit must not make a redelivery look new (BR-25).
+A copy whose body a relay re-encoded has other bytes: it is stored here, and
+known as the same mail once parsed (redelivery.py).
 """
 
 from __future__ import annotations

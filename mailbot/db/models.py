@@ -70,6 +70,9 @@ class Mail(Base):
     direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
     raw_sha256: Mapped[str] = mapped_column(String(64))
+    # What the author wrote (redelivery.content_key), on the first incoming
+    # mail recorded with it: a copy re-encoded on the way is a duplicate.
+    content_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     origin: Mapped[str] = mapped_column(Text, default="")
@@ -122,6 +125,9 @@ class Duplicate(Base):
     mail_id: Mapped[int] = mapped_column(ForeignKey("mail.id", ondelete="CASCADE"))
     origin: Mapped[str] = mapped_column(Text, default="")
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The delivery's own bytes when they differ from the mail's beyond the
+    # trace headers (re-encoded on the way); None for a copy of the bytes.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # An incident's clocks are chased while it is open or resolved (the closure
