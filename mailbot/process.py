@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from mailbot import limits, logs, redelivery, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
+from mailbot.config import LimitsSettings
 from mailbot.db.models import Mail
 from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
@@ -123,6 +124,7 @@ def process_stored(
     if over is not None:
         return quarantine(app, mail_id, "limits", over, mark_done)
     started = time.monotonic()
+    key = None
     try:
         with logs.about_mail(mail_id), limits.time_limit(bounds.max_seconds_per_mail):
             parsed = _stage("parse", parse_within, raw, bounds)
@@ -132,14 +134,11 @@ def process_stored(
         # inside a driver call leaves its connection in no usable state.
         with logs.about_mail(mail_id), app.db.transaction(session) as current:
             # Recorded before, re-encoded on the way: nothing is done twice.
-            same = key and _stage(
-                "record", redelivery.earlier, current, mail_id, key,
-                parsed.message_id, bounds,
-            )  # fmt: skip
-            if same:
-                result = redelivery.set_aside(current, mail_id, same)
-                mark_done(current)
-                return Outcome(same, result)
+            copy = key and _stage(
+                "record", _as_copy, current, mail_id, key, parsed, bounds, mark_done
+            )
+            if copy:
+                return copy
             tag = _stage(
                 "record", _record, app, current, mail_id, parsed, classification, key
             )
@@ -147,12 +146,37 @@ def process_stored(
     except limits.MailTimeout as exc:
         return quarantine(app, mail_id, "limits", str(exc), mark_done)
     except StageError as exc:
+        if key and isinstance(exc.__cause__, IntegrityError):
+            # Another process recorded a copy at the same moment, and the
+            # key is unique: look again now that it is committed.
+            with logs.about_mail(mail_id), app.db.transaction() as current:
+                copy = _as_copy(current, mail_id, key, parsed, bounds, mark_done)
+            if copy:
+                return copy
         return quarantine(app, mail_id, exc.stage, exc.reason, mark_done)
     took = time.monotonic() - started
     if took > bounds.max_seconds_per_mail:
         log.warning("mail %d took %.1f s (limits.max_seconds_per_mail)", mail_id, took)
     log.debug("mail %d processed in %.3f s", mail_id, took)
     return Outcome(mail_id, "processed", incident=tag)
+
+
+def _as_copy(
+    session: Session,
+    mail_id: int,
+    key: str,
+    parsed: ParsedMail,
+    bounds: LimitsSettings,
+    mark_done: MarkDone,
+) -> Outcome | None:
+    """Outcome "duplicate" when the mail is a copy of one recorded before
+    (redelivery.py), else None and nothing done."""
+    same = redelivery.earlier(session, mail_id, key, parsed.message_id, bounds)
+    if same is None:
+        return None
+    result = redelivery.set_aside(session, mail_id, same)
+    mark_done(session)
+    return Outcome(same, result)
 
 
 def _record(

@@ -25,9 +25,11 @@ A mail with neither Message-ID nor Date gets no key: two of them may be one
 text sent twice at different times (a script's alert), which nothing tells
 apart. Nor does a mail whose MIME tree is beyond the limits.
 
-The first mail recorded with a key keeps it (mail.content_key, unique). A
-mail recorded before keys were kept has none: it is found by its
-Message-ID, and keyed when it turns out to be the same mail.
+The first mail recorded with a key keeps it (mail.content_key, unique): of
+two copies recorded at once by two processes, the second's key is refused
+when the first commits, and process.py looks again. A mail recorded before
+keys were kept has none: it is found by its Message-ID, parsed again and
+keyed.
 """
 
 from __future__ import annotations

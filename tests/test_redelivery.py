@@ -11,12 +11,16 @@ changed body is another mail and is processed.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.orm
 from mailbot_env import mail, make_app
 from reencode import lf_only, refolded, relayed, with_encoding
+from servers import database_server, fresh_database
 from sqlalchemy import select, update
 from test_csirt_env import SITE_A, World, at, member_mail, raw_mail
 
@@ -180,3 +184,45 @@ def test_a_member_command_re_encoded_is_applied_once(w: World) -> None:
     assert w.new_mail() == []
     assert w.show(tag)["audit"] == trail
     assert views.status(w.app, None)["duplicates"] == 1
+
+
+def test_two_copies_recorded_at_once_on_postgresql(tmp_path: Path) -> None:
+    # Two intakes record two encodings of one mail at the same moment: the
+    # second's look-up finds nothing yet, and its key is refused once the
+    # first commits. It is the first's duplicate then, not quarantined.
+    with fresh_database(database_server("postgresql")) as url:
+        app = make_app(tmp_path, url, now=NOW)
+        recorded, release = threading.Event(), threading.Event()
+
+        def hold(_session: Any) -> None:
+            recorded.set()
+            assert release.wait(30)
+
+        outcomes: dict[str, str] = {}
+
+        def deliver(raw: bytes, origin: str, mark: Any) -> None:
+            delivery = RawMail(raw, NOW, origin)
+            outcomes[origin] = process_delivery(app, delivery, mark).result
+
+        try:
+            first = threading.Thread(target=deliver, args=(REPORT, "a", hold))
+            first.start()
+            assert recorded.wait(30)
+            second = threading.Thread(
+                target=deliver, args=(BASE64, "b", lambda _s: None)
+            )
+            second.start()
+            time.sleep(1.0)  # its look-up done, its writes waiting
+            assert second.is_alive()
+            release.set()
+            first.join(30)
+            second.join(30)
+            assert outcomes == {"a": "processed", "b": "duplicate"}
+            status = views.status(app, None)
+            assert (status["mails"], status["duplicates"]) == (1, 1)
+            assert status["quarantined"] == 0
+            assert _acknowledgements(app) == 1
+        finally:
+            release.set()
+            app.close()
+            sqlalchemy.orm.close_all_sessions()
