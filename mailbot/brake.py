@@ -12,7 +12,8 @@ automatic mail is looked at when it is queued:
   duty address gets one alert (one per engagement, not one per mail).
 
 A mail over a cap or behind the brake is not lost: its outbox row is kept
-in the state "held", with the reason, until `mailbot brake release`.
+in the state "held", with the reason, until `mailbot brake release`, which
+sends it unless its reason went away meanwhile (withdraw.py).
 Alerts themselves pass (their purpose starts with "alert").
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, String, bindparam, cast, func, not_, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, not_, select
 from sqlalchemy.orm import Session
 
 from mailbot.db.models import Mail, Outbox, ServiceState
@@ -323,20 +324,36 @@ def state(app: App) -> dict[str, object]:
         }
 
 
-def release(app: App) -> int:
-    """Disengage the brake and let every held mail go; how many were held."""
+def release(app: App) -> tuple[int, int]:
+    """Disengage the brake and let every held mail go.
+
+    A held mail whose reason went away meanwhile (a reminder of a clock the
+    site met since) is withdrawn instead (withdraw.py). Returns how many
+    were released and how many withdrawn.
+    """
+    from mailbot import withdraw
+
     now = app.clock.now()
+    withdrawn = 0
     with app.db.transaction() as session:
-        result = session.execute(
-            update(Outbox)
+        held = session.execute(
+            select(Outbox, Mail)
+            .join(Mail, Mail.id == Outbox.mail_id)
             .where(Outbox.state == HELD)
-            .values(state="pending", next_try_at=now)
-        )
+            .order_by(Outbox.id)
+        ).all()
+        for row, mail in held:
+            if withdraw.check(app, session, row, mail):
+                withdrawn += 1
+            else:
+                row.state, row.next_try_at = "pending", now
         _set(session, ENGAGED_KEY, "", now)
         _set(session, RELEASED_KEY, "released", now)
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    log.warning("brake released: %d held mails will be sent", count)
-    return count
+    count = len(held) - withdrawn
+    log.warning(
+        "brake released: %d held mails will be sent, %d withdrawn", count, withdrawn
+    )
+    return count, withdrawn
 
 
 def command(args: object) -> int:
@@ -345,13 +362,15 @@ def command(args: object) -> int:
     from mailbot.commands import app_from
 
     app = app_from(args)  # type: ignore[arg-type]
+    released = withdrawn = None
     try:
-        released = release(app) if getattr(args, "action", None) == "release" else None
+        if getattr(args, "action", None) == "release":
+            released, withdrawn = release(app)
         data = state(app)
     finally:
         app.close()
     if released is not None:
-        data["released"] = released
+        data["released"], data["withdrawn"] = released, withdrawn
     if getattr(args, "json", False):
         print_json(data)
         return 0
@@ -362,4 +381,9 @@ def command(args: object) -> int:
         print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")
     if released is not None:
         print(f"released {released} held mail(s)")
+    if withdrawn:
+        print(
+            f"withdrew {withdrawn} held mail(s) whose reason is gone (a clock met,"
+            " an incident closed): `mailbot outbox` shows why"
+        )
     return 0

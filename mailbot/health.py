@@ -112,6 +112,8 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
         "outbox_sent": int(outbox.get("sent", 0)),
         # Held by the caps or the brake (brake.py) until `mailbot brake release`.
         "outbox_held": int(outbox.get("held", 0)),
+        # Not sent: their reason was gone when their turn came (withdraw.py).
+        "outbox_withdrawn": int(outbox.get("withdrawn", 0)),
         "deadlines_overdue": _count(
             session,
             select(func.count())
@@ -217,7 +219,8 @@ def status_text(data: dict[str, Any]) -> str:
                 else ""
             )
             + f", {data['outbox_sent']} sent, {data['outbox_failed']} failed, "
-            f"{data['outbox_uncertain']} uncertain",
+            f"{data['outbox_uncertain']} uncertain, "
+            f"{data['outbox_withdrawn']} withdrawn",
         ),
         ("bouncing contacts", len(data["bouncing_contacts"])),
     ]

@@ -193,7 +193,15 @@ def _outbox_families(session: Session, app: App) -> Iterator[Metric]:
     family = GaugeMetricFamily(
         "mailbot_outbox_mails", "Outgoing mails by delivery state.", labels=["state"]
     )
-    for state in ("pending", "sending", "sent", "uncertain", "failed"):
+    for state in (
+        "pending",
+        "sending",
+        "sent",
+        "uncertain",
+        "failed",
+        "held",
+        "withdrawn",
+    ):
         family.add_metric([state], states.get(state, 0))
     yield family
     oldest = session.scalar(

@@ -21,6 +21,8 @@ from mailbot.errors import MailbotError, UsageError
 
 # What `list` shows: everything but the mail delivered.
 UNDELIVERED = ("pending", "sending", "held", "uncertain", "failed")
+# ... and the mail not sent because its reason was gone (withdraw.py).
+LISTED = (*UNDELIVERED, "withdrawn")
 # Which rows each settlement applies to.
 SETTLEABLE = {"arrived": ("uncertain",), "resend": ("uncertain", "failed")}
 
@@ -30,7 +32,7 @@ def undelivered(app: App) -> list[dict[str, Any]]:
         rows = session.execute(
             select(Outbox, Mail.message_id, Mail.subject)
             .join(Mail, Mail.id == Outbox.mail_id)
-            .where(Outbox.state.in_(UNDELIVERED))
+            .where(Outbox.state.in_(LISTED))
             .order_by(Outbox.id)
         ).all()
         return [

@@ -11,6 +11,7 @@ died mid-delivery) is uncertain for the same reason.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import mailbox
 import re
@@ -18,11 +19,13 @@ import smtplib
 import ssl
 import threading
 from dataclasses import dataclass
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
+from mailbot import withdraw
 from mailbot.app import App
 from mailbot.config import SmtpSettings
 from mailbot.db.models import Mail, Outbox
@@ -32,6 +35,7 @@ from mailbot.errors import (
     ServerUnavailable,
     TemporaryError,
 )
+from mailbot.store import dedupe_key, split_header_block
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +202,8 @@ class DeliveryCounts:
     retried: int = 0
     failed: int = 0
     uncertain: int = 0
+    # Not sent: the reason was gone when its turn came (withdraw.py).
+    withdrawn: int = 0
 
 
 def deliver_due(
@@ -218,7 +224,7 @@ def deliver_due(
     counts = DeliveryCounts()
     try:
         while not (stop is not None and stop.is_set()):
-            letter = claim_next(app)
+            letter = claim_next(app, counts)
             if letter is None:
                 break
             try:
@@ -246,27 +252,64 @@ class Letter:
     raw: bytes
 
 
-def claim_next(app: App) -> Letter | None:
-    """Take the next due row for this process ("sending", with a lease)."""
+def claim_next(app: App, counts: DeliveryCounts | None = None) -> Letter | None:
+    """Take the next due row for this process ("sending", with a lease).
+
+    A row whose reason went away while it waited is withdrawn instead
+    (withdraw.py; counted in `counts`), and the next one is taken.
+    """
     now = app.clock.now()
     with app.db.transaction() as session:
-        query = (
-            select(Outbox)
-            .where(Outbox.state == "pending", Outbox.next_try_at <= now)
-            .order_by(Outbox.id)
-            .limit(1)
-        )
-        if not app.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        row = session.scalars(query).first()
-        if row is None:
-            return None
+        while True:
+            row = session.scalars(_next_due(app, now)).first()
+            if row is None:
+                return None
+            mail = session.get(Mail, row.mail_id)
+            assert mail is not None
+            if not withdraw.check(app, session, row, mail):
+                break
+            session.flush()
+            if counts is not None:
+                counts.withdrawn += 1
         row.state, row.lease_until = "sending", now + LEASE
-        mail = session.get(Mail, row.mail_id)
-        assert mail is not None
+        redate(mail, now)
         return Letter(
             row.id, mail.message_id, row.envelope_from, list(row.recipients), mail.raw
         )
+
+
+def _next_due(app: App, now: dt.datetime) -> Select[Outbox]:
+    query = (
+        select(Outbox)
+        .where(Outbox.state == "pending", Outbox.next_try_at <= now)
+        .order_by(Outbox.id)
+        .limit(1)
+    )
+    if not app.db.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
+# A mail that leaves later than this after it was written (an outage, the
+# brake, a retry) is dated again: its Date says when it was really sent.
+REDATE_AFTER = dt.timedelta(minutes=1)
+_DATE_RE = re.compile(rb"^Date:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.M | re.I)
+
+
+def redate(mail: Mail, now: dt.datetime) -> None:
+    """Set the Date header of a mail that waited in the outbox to `now`."""
+    if mail.date is None or now - mail.date < REDATE_AFTER:
+        return
+    head, body = split_header_block(mail.raw)
+    date = b"Date: " + format_datetime(now).encode("ascii")
+    new_head, found = _DATE_RE.subn(lambda _: date, head, count=1)
+    if not found:
+        return
+    sep = mail.raw[len(head) : len(mail.raw) - len(body)]
+    raw = new_head + sep + body
+    mail.raw, mail.size, mail.date = raw, len(raw), now
+    mail.raw_sha256 = hashlib.sha256(raw).hexdigest()
+    mail.dedupe_key = dedupe_key(raw)
 
 
 def release(app: App, ids: list[int]) -> None:

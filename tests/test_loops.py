@@ -364,7 +364,7 @@ def test_brake_stops_automatic_mail_and_alerts_once(
     assert len(sent) == 4  # three acknowledgements and the one alert
     assert sum(b"brake engaged" in sent.get_bytes(k) for k in sent.iterkeys()) == 1
     # The operator looks, then lets the held mail go.
-    assert brake.release(app) == 3
+    assert brake.release(app) == (3, 0)
     send.deliver_due(app)
     assert len(sent) == 7
     assert brake.state(app) == {"engaged_at": None, "held": []}

@@ -150,7 +150,7 @@ def test_the_brake_engages_once_inside_a_sweep(
     assert alerts == [("alert-brake", "pending", None)]
     assert brake.state(app)["engaged_at"] is not None
     # Released, the held reminders go; the sweep sends none of them again.
-    assert brake.release(app) == 3
+    assert brake.release(app) == (3, 0)
     assert sweep(app)["reminders"] == 0
 
 

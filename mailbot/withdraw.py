@@ -1,0 +1,168 @@
+"""Queued mail whose reason is gone: looked at again just before it leaves.
+
+A mail waits in the outbox while the SMTP server is down, while the caps or
+the brake hold it, or between retries; meanwhile the site may answer, a
+member may close the incident or move a clock. What a reminder says ("we
+are still waiting for you to ...") must still be true when it goes out, so
+each automatic mail of the kinds below is checked again at the moment it is
+claimed for sending (send.py) and when `brake release` lets it go. One whose
+reason is gone gets the outbox state "withdrawn", with the reason, and is
+never sent.
+
+- Reminders and escalations (`chase-RULE-LEVEL`): withdrawn when none of
+  the clocks it chases is still owed: met (late or not), cancelled, its
+  incident closed or a false positive, or its due time moved past now.
+  The level is then given back (its chase row goes), so that a clock still
+  owed is chased afresh: when its due time comes again, or at once when
+  its incident was merged into another since the mail was written (the
+  sweep chases it there, under the surviving tag).
+- The acknowledgement: withdrawn once its incident is a false positive
+  (spam that opened an incident while mail was held is not answered after
+  a member dismissed it). A merged or closed incident's acknowledgement
+  still goes: the reporter's mail was received, and the tag finds the
+  incident.
+- The request to resend a closure report with its label
+  (`closure-relabel`): withdrawn when no closure-report clock of the
+  incident is still owed.
+- Everything else goes as queued: confirmations and errors to members,
+  notifications a member asked for (`#notify-vo`, `#notify-ca`), notices
+  and alerts to the duty address, the digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailbot import incidents
+from mailbot.app import App
+from mailbot.clock import iso
+from mailbot.db.models import (
+    CHASED_STATUSES,
+    Chase,
+    Deadline,
+    Incident,
+    Mail,
+    Outbox,
+)
+
+log = logging.getLogger(__name__)
+
+WITHDRAWN = "withdrawn"
+# The tag an outgoing mail was written for: its subject starts with it.
+_TAG_RE = re.compile(r"\[([^\]\s]+)\]")
+
+
+def check(app: App, session: Session, row: Outbox, mail: Mail) -> bool:
+    """Withdraw `row` when its reason is gone; whether it was withdrawn."""
+    now = app.clock.now()
+    if row.purpose.startswith("chase-"):
+        reason = _chase(session, mail, now)
+    elif row.purpose == "acknowledgement":
+        reason = _acknowledgement(session, mail)
+    elif row.purpose == "closure-relabel":
+        reason = _relabel(app, session, mail)
+    else:
+        reason = None
+    if reason is None:
+        return False
+    row.state, row.lease_until = WITHDRAWN, None
+    row.last_error = f"withdrawn at {iso(now)}: {reason}"
+    log.info("%s withdrawn (%s): %s", mail.message_id, row.purpose, reason)
+    return True
+
+
+def _chase(session: Session, mail: Mail, now: dt.datetime) -> str | None:
+    rows = session.execute(
+        select(Chase, Deadline, Incident)
+        .join(Deadline, Deadline.id == Chase.deadline_id)
+        .join(Incident, Incident.id == Deadline.incident_id)
+        .where(Chase.mail_id == mail.id)
+    ).all()
+    written_for = _tag(mail)
+    reasons = []
+    for _, deadline, incident in rows:
+        reason = _not_owed(deadline, incident, now)
+        if reason is None and written_for not in (None, incident.tag):
+            reason = f"{written_for} was merged into {incident.tag}, which chases it"
+        if reason is None:
+            # One clock of the mail is still owed: what it says is true.
+            return None
+        reasons.append(reason)
+    if not reasons:
+        return None
+    for chase, deadline, incident in rows:
+        _give_back(session, chase, deadline, incident, now)
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _not_owed(
+    deadline: Deadline, incident: Incident, now: dt.datetime | None
+) -> str | None:
+    """Why the site no longer owes `deadline`, or None while it does; with
+    `now`, a clock not yet due counts as not owed (nothing to chase yet)."""
+    what = f"the {deadline.rule} clock of {deadline.site or 'the site'}"
+    if deadline.met_at is not None:
+        late = " (late)" if deadline.met_at > deadline.due_at else ""
+        return f"{what} was met at {iso(deadline.met_at)}{late}"
+    if deadline.state not in ("pending", "missed"):
+        return f"{what} is {deadline.state}"
+    if incident.status not in CHASED_STATUSES:
+        return f"incident {incident.tag} is {incident.status.replace('_', ' ')}"
+    if now is not None and deadline.due_at > now:
+        return f"{what} is now due {iso(deadline.due_at)}"
+    return None
+
+
+def _give_back(
+    session: Session,
+    chase: Chase,
+    deadline: Deadline,
+    incident: Incident,
+    now: dt.datetime,
+) -> None:
+    """Undo the level of a withdrawn reminder; a clock still owed is chased again."""
+    session.execute(delete(Chase).where(Chase.id == chase.id))
+    deadline.level = min(deadline.level, chase.level - 1)
+    if _not_owed(deadline, incident, now) is None:
+        deadline.next_action_at = now
+
+
+def _acknowledgement(session: Session, mail: Mail) -> str | None:
+    incident = _incident(session, mail)
+    if incident is not None and incident.status == "false_positive":
+        return f"incident {incident.tag} was closed as a false positive"
+    return None
+
+
+def _relabel(app: App, session: Session, mail: Mail) -> str | None:
+    incident = _incident(session, mail)
+    if incident is None:
+        return None
+    rules = [r.name for r in app.rules if r.met_by == "closure_report"]
+    clocks = session.scalars(
+        select(Deadline).where(
+            Deadline.incident_id == incident.id, Deadline.rule.in_(rules)
+        )
+    ).all()
+    # Asked before the report is due: only a clock ended makes it moot.
+    reasons = [_not_owed(d, incident, None) for d in clocks]
+    if clocks and None in reasons:
+        return None
+    return "; ".join(dict.fromkeys(r for r in reasons if r)) or (
+        f"incident {incident.tag} owes no closure report"
+    )
+
+
+def _incident(session: Session, mail: Mail) -> Incident | None:
+    found = session.get(Incident, mail.incident_id) if mail.incident_id else None
+    return incidents.resolve(found, session) if found is not None else None
+
+
+def _tag(mail: Mail) -> str | None:
+    match = _TAG_RE.match(mail.subject or "")
+    return match.group(1) if match else None

@@ -1,0 +1,182 @@
+"""Queued mail looked at again as it leaves (withdraw.py), through real servers.
+
+SITE-A reports at Monday 09:55 UTC (containment due Tuesday 08:10), a
+member asks for its analysis at 10:30 (due 14:30). Nobody sweeps before
+Tuesday 09:00, when both level-1 reminders are queued; the SMTP server or
+the caps keep them in the outbox while the site answers or a member
+closes the incident.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from pathlib import Path
+from typing import Any
+
+import test_csirt_env as env
+from mailbot_env import make_app
+from sqlalchemy import select
+from test_csirt_env import SITE_A, World, at
+from test_merge import merge, second_report
+
+from mailbot import brake, outbox_admin, send, store
+from mailbot.db.models import Mail, Outbox
+from mailbot.deadlines.sweep import sweep
+
+# The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
+pytest_plugins = ("test_csirt_env",)
+
+SWEEP = at("2026-12-01T09:00:00")
+
+
+def _chased(w: World, *, smtp_down: bool = False) -> str:
+    """The report, the member's request, the sweep that queues level 1."""
+    tag = env.site_report(w)
+    w.deliver(
+        env.member_mail(
+            subject=f"Re: [{tag}] [TLP:AMBER] Security incident", to=SITE_A,
+            cc="abuse@csirt.example.org", body="Please send the sshd logs.\n",
+            when=at("2026-11-30T10:30:00"), message_id="<request@csirt.example.org>",
+        ),
+        at("2026-11-30T10:30:00"),
+    )  # fmt: skip
+    w.app.clock.set(SWEEP)
+    if smtp_down:
+        w.smtp.stop()
+    assert sweep(w.app)["reminders"] == 2
+    return tag
+
+
+def _answer(w: World, tag: str, when: str) -> None:
+    w.deliver(
+        env.raw_mail(
+            subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+            body="Hello,\n\nthe sshd logs are attached; 203.0.113.77 logged in.\n",
+            sender=SITE_A, when=at(when), message_id="<answer@site-a.example.com>",
+        ),
+        at(when),
+    )  # fmt: skip
+
+
+def _rows(w: World) -> dict[str, tuple[str, str | None]]:
+    with w.app.db.transaction() as session:
+        rows = session.scalars(select(Outbox).where(Outbox.purpose.like("chase-%")))
+        return {r.purpose: (r.state, r.last_error) for r in rows}
+
+
+def _chases(w: World, tag: str) -> dict[str, list[Any]]:
+    return {d["rule"]: d["chases"] for d in w.show(tag)["deadlines"]}
+
+
+def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None:
+    tag = _chased(w, smtp_down=True)
+    w.new_mail()
+    # The site answers while the SMTP server is down: the analysis clock is
+    # met (late); containment is still owed.
+    _answer(w, tag, "2026-12-01T09:10:00")
+    assert {s for s, _ in _rows(w).values()} == {"pending"}
+
+    # The server is back at 09:40: the reminder still true goes, dated then;
+    # the other is withdrawn, and says why.
+    w.smtp.start()
+    w.app.clock.set(at("2026-12-01T09:40:00"))
+    counts = send.deliver_due(w.app)
+    assert counts.sent == 1
+    assert counts.withdrawn == 1
+    rows = _rows(w)
+    state, reason = rows["chase-analysis-1"]
+    assert state == "withdrawn"
+    assert reason is not None and "analysis clock of SITE-A was met" in reason
+    assert rows["chase-containment-1"] == ("sent", None)
+    listed = {r["purpose"]: r["state"] for r in outbox_admin.undelivered(w.app)}
+    assert listed == {"chase-analysis-1": "withdrawn"}
+    [reminder] = w.new_mail()
+    assert reminder.recipients == (SITE_A, "admin-old@site-a.example.com")
+    assert "isolate" in env.body_of(reminder)
+    assert reminder.message["Date"] == email.utils.format_datetime(
+        at("2026-12-01T09:40:00")
+    )
+    with w.app.db.transaction() as session:
+        stored = session.scalars(
+            select(Mail).where(Mail.message_id == reminder.message["Message-ID"])
+        ).one()
+        # The stored mail is the one sent: a copy coming back is known.
+        assert stored.raw.replace(b"\r\n", b"\n") in reminder.data.replace(
+            b"\r\n", b"\n"
+        )
+        assert stored.date == at("2026-12-01T09:40:00")
+        assert stored.dedupe_key == store.dedupe_key(stored.raw)
+    # `show` lists the reminders sent, not the one withdrawn.
+    assert _chases(w, tag) == {
+        "report": [],
+        "containment": ["2026-12-01T09:00:00Z"],
+        "analysis": [],
+    }
+
+
+def test_held_reminders_of_a_closed_incident_are_withdrawn_on_release(
+    tmp_path: Path, database_url: str, dovecot: Any, smtp_sink: Any
+) -> None:
+    # One automatic mail a day to a contact: the acknowledgement was it.
+    app = make_app(
+        tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink,
+        now=at("2026-11-30T08:00:00"), sites=env.SITES,
+        extra={"MAILBOT_BRAKE_MAX_PER_RECIPIENT_PER_DAY": "1"},
+    )  # fmt: skip
+    w = World(app, dovecot, smtp_sink)
+    try:
+        tag = _chased(w)
+        assert {s for s, _ in _rows(w).values()} == {"held"}
+        w.new_mail()
+        w.deliver(
+            env.member_mail(
+                subject=f"Re: [{tag}] [TLP:AMBER] Security incident",
+                body="#close\n", when=at("2026-12-01T09:20:00"),
+                message_id="<close@csirt.example.org>",
+            ),
+            at("2026-12-01T09:20:00"),
+        )  # fmt: skip
+        assert [m.headline for m in w.new_mail()] == ["Done: #close"]
+        app.clock.set(at("2026-12-01T09:30:00"))
+        assert brake.release(app) == (0, 2)
+        assert send.deliver_due(app).sent == 0
+        assert w.new_mail() == []
+        for state, reason in _rows(w).values():
+            assert state == "withdrawn"
+            assert reason is not None and f"incident {tag} is closed" in reason
+    finally:
+        app.close()
+
+
+def test_a_reminder_that_waited_is_dated_when_it_leaves(w: World) -> None:
+    _chased(w, smtp_down=True)
+    w.new_mail()
+    w.smtp.start()
+    w.app.clock.set(at("2026-12-01T11:15:00"))
+    assert send.deliver_due(w.app).sent == 2
+    dates = {m.message["Date"] for m in w.new_mail()}
+    assert dates == {email.utils.format_datetime(at("2026-12-01T11:15:00"))}
+
+
+def test_reminder_of_an_incident_merged_meanwhile_goes_under_the_kept_tag(
+    w: World,
+) -> None:
+    source = _chased(w, smtp_down=True)
+    target = second_report(w, "2026-12-01T09:05:00")
+    merge(w, source, target, "2026-12-01T09:10:00")
+    # The poll after the merge looked at the reminders first (SMTP is down).
+    for state, reason in _rows(w).values():
+        assert state == "withdrawn"
+        assert reason is not None and f"{source} was merged into {target}" in reason
+    w.smtp.start()
+    w.app.clock.set(at("2026-12-01T09:40:00"))
+    send.deliver_due(w.app)
+    assert not any(m.headline.startswith("Reminder") for m in w.new_mail())
+    # The site still owes both clocks: the next sweep chases them again.
+    assert sweep(w.app)["reminders"] == 2
+    send.deliver_due(w.app)
+    sent = w.new_mail()
+    subjects = [m.message["Subject"] for m in sent]
+    assert len(subjects) == 2
+    assert all(s.startswith(f"[{target}] [TLP:AMBER] ") for s in subjects)
+    assert all(m.headline.startswith("Reminder") for m in sent)
