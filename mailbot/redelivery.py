@@ -3,7 +3,8 @@
 The store stage knows a redelivery by its bytes (store.dedupe_key). A relay
 may change the bytes and not the mail: a hop without 8BITMIME turns an 8-bit
 body into quoted-printable or base64, a gateway re-wraps header lines or
-encodes a subject, a mailbox migration does any of these. Once the mail is
+encodes a subject or converts a text's charset, a mailbox migration does
+any of these. Once the mail is
 parsed, its content key names what the author wrote, whatever the transport
 did:
 
@@ -11,7 +12,8 @@ did:
     Subject (decoded, blanks collapsed); then each MIME part in document
     order: its depth, content type and file name, and its content with the
     transfer encoding undone and line ends evened out (CRLF, CR and LF
-    alike, none at the end; in text, no blanks at a line's end); the
+    alike, none at the end; text in UTF-8 whatever its charset, with no
+    blanks at a line's end); the
     header block of an attached mail or a delivery report, decoded.
 
 Trace headers (Received, Return-Path, DKIM and ARC signatures,
@@ -128,9 +130,11 @@ def _add_parts(digest: hashlib._Hash, message: Message, bounds: LimitsSettings) 
             continue
         _add(digest, "name", " ".join((part.get_filename() or "").split()))
         data = part.get_payload(decode=True)
-        data = _evened(data if isinstance(data, bytes) else b"")
+        data = data if isinstance(data, bytes) else b""
         if content_type.startswith("text/"):
-            data = _without_trailing_blanks(data)
+            data = _without_trailing_blanks(_evened(_as_utf8(data, part)))
+        else:
+            data = _evened(data)
         _add(digest, "content", data)
     return True
 
@@ -143,6 +147,19 @@ def _add_headers(digest: hashlib._Hash, inner: Message) -> None:
     for name, value in inner.raw_items():
         if name.lower() != "content-transfer-encoding":
             _add(digest, name.lower(), headers.decode_value(str(value), name, []))
+
+
+def _as_utf8(data: bytes, part: Message) -> bytes:
+    """Text in UTF-8 whatever its declared charset: a gateway may convert
+    ISO-8859-1 to UTF-8 (or back) and say so in Content-Type; the text the
+    reader sees is the same. Undecodable charsets keep their bytes."""
+    charset = part.get_content_charset() or "us-ascii"
+    if charset in ("utf-8", "us-ascii"):
+        return data
+    try:
+        return data.decode(charset, "replace").encode("utf-8")
+    except (LookupError, ValueError):
+        return data
 
 
 def _evened(data: bytes) -> bytes:

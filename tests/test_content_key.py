@@ -89,7 +89,18 @@ def _encoded_subject(raw: bytes) -> bytes:
     )
 
 
+def _latin1(raw: bytes) -> bytes:
+    # A gateway converts the text to ISO-8859-1 and says so: the same text.
+    head, _, body = raw.partition(b"\r\n\r\n")
+    head = head.replace(b"charset=utf-8", b"charset=iso-8859-1")
+    return head + b"\r\n\r\n" + body.decode("utf-8").encode("iso-8859-1")
+
+
 SAME_MAIL: dict[str, Callable[[bytes], bytes]] = {
+    "charset converted": _latin1,
+    "charset converted, quoted-printable": lambda raw: with_encoding(
+        _latin1(raw), "quoted-printable"
+    ),
     "base64": lambda raw: with_encoding(raw, "base64"),
     "base64 in short lines": lambda raw: with_encoding(raw, "base64", 40),
     "quoted-printable": lambda raw: with_encoding(raw, "quoted-printable"),
