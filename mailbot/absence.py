@@ -57,10 +57,16 @@ _UNTIL_RE = re.compile(_UNTIL)
 _EVIDENCE_RE = re.compile(_EVIDENCE)
 
 
+def has_evidence(text: str) -> bool:
+    """Whether `text` gives a time of day or an IPv4 address: what a
+    person's answer reports and a machine's notice never does."""
+    return _EVIDENCE_RE.search(text) is not None
+
+
 def absence_reason(text: str) -> str | None:
     """Why `text` (a mail's own text, case folded without accents) is an
     out-of-office notice, or None."""
-    if len(text) > MAX_CHARS or _EVIDENCE_RE.search(text):
+    if len(text) > MAX_CHARS or has_evidence(text):
         return None
     away = _AWAY_RE.search(text[:HEAD_CHARS])
     if away is None or _UNTIL_RE.search(text) is None:

@@ -9,14 +9,18 @@ acknowledgement only when the first lines of its own text say that a ticket
 or request was opened and that a machine wrote them, or say the first with a
 ticket system's own header on the mail, or say it as a service desk does
 (the mail received and filed, in the passive, and when or where it will
-be handled). An abuse report that says it was automated and names a ticket,
-but opened none, is no acknowledgement.
+be handled), or, in a short text that reports no time or address, only
+give the ticket's number ("Your ticket number is ..."). An abuse report
+that says it was automated and names a ticket, but opened none, is no
+acknowledgement.
 """
 
 from __future__ import annotations
 
 import re
 from email.message import Message
+
+from mailbot.absence import has_evidence
 
 # Only the start of a mail's own text is read: an acknowledgement says what
 # it is at once, and a person's words below a quote are no acknowledgement.
@@ -70,11 +74,14 @@ _OPENED = (
     r"|zosta[lł][oa]? (?:utworzon|zarejestrowan|przyj[eę]t)[ey]"
     r"|byl[ao]? (?:vytvoren|prijat|zaregistrovan)[ay]?"
 )
+# Between "your request" and "has been received", a desk may repeat the
+# ticket's key and the mail's whole subject in quotes.
+_LONG_GAP = r"[^.!?]{0,120}?"
 # How a service desk says that the mail itself came in and was filed, the
 # mail the subject of a passive sentence ("your e-mail has been received by
 # the Service Desk"); a person writes "we received your mail".
 _RECEIPT = (
-    rf"\byour (?:e-?mail|mail|message|request|enquiry|inquiry|query)\b{_GAP}"
+    rf"\byour (?:e-?mail|mail|message|request|enquiry|inquiry|query)\b{_LONG_GAP}"
     r"\b(?:has been|have been|was|is) (?:received|registered|logged|recorded)"
     rf"|\bihre (?:e-?mail|nachricht|anfrage|meldung)\b{_GAP}\b(?:ist|wurde)\b{_GAP}"
     r"\b(?:eingegangen|registriert|erfasst|aufgenommen|empfangen)"
@@ -93,6 +100,7 @@ _RECEIPT = (
 _DESK = (
     r"(?:service|business|office|working) hours|as soon as possible|customer portal"
     r"|will be (?:processed|handled|reviewed|dealt with|answered|assigned)"
+    r"|is being (?:processed|handled|reviewed)|view (?:your |this |the )?request"
     r"|kundenportal|geschaftszeiten|so schnell wie moglich|wird bearbeitet"
     r"|heures ouvr|meilleurs delais|sera traite"
     r"|zo snel mogelijk|kantooruren|wordt behandeld|in behandeling"
@@ -100,6 +108,17 @@ _DESK = (
     r"|al piu presto|orario di servizio|sara (?:gestit|elaborat)[oa]"
     r"|o mais breve|horario de atendimento|sera (?:tratad|processad)[oa]"
 )
+# A desk that only hands out the ticket's number ("Your ticket number is
+# 2026120710000012", OTRS and Znuny in their plain setting): a statement of
+# the number, counted only in a short text that reports nothing.
+_NUMBER_GIVEN = (
+    r"\byour (?:ticket|request|case|reference) ?(?:number|id|no)\.? (?:is|:)"
+    r"|\bihre (?:ticketnummer|vorgangsnummer|anfragenummer) (?:lautet|ist)"
+    r"|\bvotre numero de (?:ticket|dossier|demande) est"
+    r"|\buw (?:ticketnummer|meldingnummer|referentienummer) is"
+)
+_NUMBER_TEXT_CHARS = 450
+_NUMBER_GIVEN_RE = re.compile(rf"(?:{_NUMBER_GIVEN})\s*:?\s*#?[\w-]*\d{{3,}}")
 _MACHINE_RE = re.compile(_MACHINE)
 _RECEIPT_RE = re.compile(_RECEIPT)
 _DESK_RE = re.compile(_DESK)
@@ -126,6 +145,12 @@ def acknowledgement_reason(message: Message, head: str) -> str | None:
 
     `head` is `own_head` of the mail's text, case-folded without accents.
     """
+    if (
+        len(head) <= _NUMBER_TEXT_CHARS
+        and _NUMBER_GIVEN_RE.search(head)
+        and not has_evidence(head)
+    ):
+        return "ticket acknowledgement (a ticket number given)"
     head = head[:HEAD_CHARS]
     if not (_TICKET_RE.search(head) and _OPENED_RE.search(head)):
         return None

@@ -123,6 +123,16 @@ DESK_RECEIPTS = [
     " atendido lo antes posible.\n",
     "La sua e-mail è stata ricevuta e registrata con il numero di richiesta"
     " 7781. Sarà gestita al più presto.\n",
+    # A retester's: the key and the whole subject between request and verb.
+    'Your request HELP-4711 "Security incident suspected at SITE-ALPHA" has been'
+    " received and is being reviewed by our support staff.\n\nView request:"
+    " https://support.site-a.example.com/browse/HELP-4711\n",
+    # Only the ticket's number, in a short text (OTRS/Znuny's plain setting).
+    "Dear Sir or Madam,\n\nthank you for your message. Your ticket number is"
+    " 2026120710000012. Please do not change the subject when replying.\n\n"
+    "Your OTRS team\n",
+    "Sehr geehrte Damen und Herren,\n\nvielen Dank für Ihre Nachricht. Ihre"
+    " Ticketnummer lautet 2026120710000012.\n\nIhr Service Desk\n",
 ]
 # Out-of-office notices under the subject of the mail they answer, no header.
 AWAY_NOTICES = [
@@ -160,6 +170,10 @@ NOT_ACKS = [
      " isolated; we opened INC0012345 for it.\n\nPekka\n", {}, "human"),
     ("Hi,\n\nI'm out of office until Monday, but ui01 was isolated at 10:40"
      " UTC; please contact Bob for the logs.\n\nJane\n", {}, "human"),
+    ("Hi Alice,\n\nyour ticket number is 4711; ui01 was isolated at 10:40 UTC."
+     "\n\nPekka\n", {}, "human"),
+    ("Hi Alice,\n\nyour ticket number is 4711 here. We found the miner on"
+     " 192.0.2.45 and reinstalled it.\n\nPekka\n", {}, "human"),
 ]  # fmt: skip
 
 
