@@ -89,12 +89,13 @@ def member_mail(
     auth: str | None = DKIM_PASS,
     to: str = ABUSE,
     cc: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
     """A member's mail as our MTA delivers it: its Authentication-Results on top."""
-    headers = [("Authentication-Results", auth)] if auth else []
+    on_top = [("Authentication-Results", auth)] if auth else []
     return raw_mail(
         subject=subject, body=body, sender=sender, when=when, message_id=message_id,
-        to=to, cc=cc, headers=headers,
+        to=to, cc=cc, headers=[*on_top, *(headers or [])],
     )  # fmt: skip
 
 
