@@ -313,7 +313,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def config_path(args: argparse.Namespace) -> Path | None:
-    from mailbot.config import find_config_file
+def config_source(args: argparse.Namespace) -> tuple[Path | None, str]:
+    """The configuration file and what named it (see config.find_config)."""
+    from mailbot.config import find_config
 
-    return find_config_file(args.config)
+    return find_config(args.config)

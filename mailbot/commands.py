@@ -12,13 +12,14 @@ from pathlib import Path
 
 from mailbot import logs, send, service, views
 from mailbot.app import App, open_app
-from mailbot.cli import clock_from, config_path, print_json
+from mailbot.cli import clock_from, config_source, print_json
 from mailbot.config import load_settings
 from mailbot.errors import MailbotError, UsageError
 
 
 def app_from(args: argparse.Namespace, **kwargs: object) -> App:
-    settings = load_settings(config_path(args))
+    path, origin = config_source(args)
+    settings = load_settings(path, origin=origin)
     logs.from_settings(
         settings, getattr(args, "log_level", None), getattr(args, "log_format", None)
     )

@@ -174,28 +174,33 @@ class Settings:
         return frozenset({self.mailbot.address, *self.mailbot.aliases})
 
 
-def find_config_file(explicit: str | None) -> Path | None:
-    """--config, else $MAILBOT_CONFIG, else ./mailbot.toml when it exists."""
+def find_config(explicit: str | None) -> tuple[Path | None, str]:
+    """--config, else $MAILBOT_CONFIG, else ./mailbot.toml when it exists.
+
+    With the file comes what named it, for errors to point at.
+    """
     if explicit:
-        return Path(explicit)
+        return Path(explicit), "--config"
     if os.environ.get("MAILBOT_CONFIG"):
-        return Path(os.environ["MAILBOT_CONFIG"])
+        return Path(os.environ["MAILBOT_CONFIG"]), "MAILBOT_CONFIG"
     default = Path("mailbot.toml")
-    return default if default.exists() else None
+    return (default if default.exists() else None), "--config"
 
 
 def load_settings(
-    path: Path | None, environ: Mapping[str, str] | None = None
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    origin: str = "--config",
 ) -> Settings:
-    """Read the file at `path` (or nothing) and apply the environment."""
+    """Read the file at `path` (or nothing) and apply the environment.
+
+    `origin` is what named the file (--config or MAILBOT_CONFIG): an error
+    reading it names that, the place to correct.
+    """
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("--config", f"{path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+        data = _read_file(path, origin)
     _check_sections(data)
     data, texts = apply_environment(
         data, os.environ if environ is None else environ, _KNOWN_SECTIONS
@@ -211,6 +216,31 @@ def load_settings(
             " every key)",
         )
     return _build(data, base_dir, texts)
+
+
+def _read_file(path: Path, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem = (
+            f"{path} does not exist: copy config.example.toml there and set at"
+            " least [mailbot] address, or point it at the configuration file"
+        )
+    except IsADirectoryError:
+        problem = f"{path} is a directory: point it at the TOML file itself"
+    except PermissionError as exc:
+        problem = (
+            f"{path} cannot be read ({exc.strerror}): make it readable by the"
+            " user mailbot runs as"
+        )
+    except UnicodeDecodeError as exc:
+        problem = (
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}):"
+            " save it as UTF-8"
+        )
+    except tomllib.TOMLDecodeError as exc:
+        problem = f"{path} is not valid TOML: {exc}; correct that line"
+    raise ConfigError(origin, problem)
 
 
 # Sections read by the modules they configure, not by a builder here.

@@ -52,13 +52,13 @@ def _output(args: argparse.Namespace) -> Path | None:
         return None
     if args.output:
         return Path(args.output)
-    from mailbot.cli import config_path
+    from mailbot.cli import config_source
     from mailbot.config import load_settings
 
-    found = config_path(args)
+    found, origin = config_source(args)
     if found is None:
         return Path("sites.toml")
-    settings = load_settings(found)
+    settings = load_settings(found, origin=origin)
     return settings.path(settings.sites.file)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,51 @@ def test_cli_exits_2_with_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     assert capsys.readouterr().err.strip() == (
         "mailbot: configuration error: mailbot.address: is required and has no default"
     )
+
+
+def _clear_mailbot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("MAILBOT_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("write", "expected"),
+    [
+        (None, "does not exist: copy config.example.toml there"),
+        ("directory", "is a directory: point it at the TOML file itself"),
+        (b"[mailbot]\naddress = 'abuse@example.org'\n# caf\xe9\n", "is not UTF-8 text"),
+        (b"[mailbot\naddress = 1\n", "is not valid TOML"),
+    ],
+)
+def test_an_unreadable_file_names_what_named_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    write: bytes | str | None,
+    expected: str,
+) -> None:
+    # The error points at the place to correct: the variable when the
+    # variable named the file (a container sets MAILBOT_CONFIG), the option
+    # when the option did; and it says what to do.
+    monkeypatch.chdir(tmp_path)
+    _clear_mailbot_environment(monkeypatch)
+    path = tmp_path / "mailbot.toml"
+    if write == "directory":
+        path.mkdir()
+    elif isinstance(write, bytes):
+        path.write_bytes(write)
+    monkeypatch.setenv("MAILBOT_CONFIG", str(path))
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"mailbot: configuration error: MAILBOT_CONFIG: {path} ")
+    assert expected in err[0]
+    # --config wins over the variable, and is the one named then.
+    assert main(["--config", str(path), "status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mailbot: configuration error: --config: {path} ")
+    assert expected in err
 
 
 @pytest.mark.parametrize(
