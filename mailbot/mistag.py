@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # The mail's flag (in `show`) and the trail's action.
 FLAG = "tag_not_followed"
+# Why a tag dated after tomorrow, or on no day, was not adopted.
+REFUSED = "its date is after tomorrow or no day, so no incident was opened then"
 
 
 def record(
@@ -34,11 +36,14 @@ def record(
     decision: thread.Decision,
     author: roles.Author,
 ) -> None:
-    """Note in `incident`'s trail the tags `decision` passed over; tell the
-    duty address once per incident and sender."""
-    tags = ", ".join(decision.passed_over)
+    """Note in `incident`'s trail the tags `decision` passed over or
+    refused; tell the duty address once per incident and sender."""
+    tags = ", ".join((*decision.passed_over, *decision.refused))
     site = author.site.name if author.site else None
-    why = reason_text(decision.reason, site)
+    whys = [reason_text(decision.reason, site)] if decision.passed_over else []
+    if decision.refused:
+        whys.append(REFUSED)
+    why = "; ".join(whys)
     log.warning(
         "%s %s carries %s, not followed: %s", incident.tag, mail.ident, tags, why
     )
@@ -52,7 +57,7 @@ def record(
     if not told:
         replies.tag_notice(
             app, session, incident, parsed, mail, tags=list(decision.passed_over),
-            reason=decision.reason, site=site,
+            reason=decision.reason, site=site, refused=list(decision.refused),
         )  # fmt: skip
 
 

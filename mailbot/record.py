@@ -81,7 +81,7 @@ def record(
     _fill_headers(mail, parsed, app)
     mail.content_key = content_key
     mail.role, mail.flags = author.role, list(author.flags)
-    if decision.passed_over:
+    if decision.passed_over or decision.refused:
         mail.flags.append(mistag.FLAG)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn)
@@ -92,7 +92,7 @@ def record(
         return None
     mail.incident_id = incident.id
     mail.site = site.name if site else None
-    if decision.passed_over:
+    if decision.passed_over or decision.refused:
         mistag.record(app, session, incident, mail, parsed, decision, author)
     opened = incident
     # An incident this mail opened involves its site alone (open_incident).
@@ -103,8 +103,9 @@ def record(
     )
     if reason == "new" and incident is opened:
         respond.acknowledge(
-            app, session, incident, mail, parsed, author, decision.passed_over
-        )
+            app, session, incident, mail, parsed, author, decision.passed_over,
+            decision.refused,
+        )  # fmt: skip
     return incident.tag
 
 
@@ -171,6 +172,8 @@ def _thread(
             lookups,
             sender_site=author.site.name if author.site else None,
             tag_first=author.role == "csirt",
+            # Tomorrow in UTC is today somewhere: a later tag is nobody's.
+            latest_day=app.clock.now().astimezone(dt.UTC).date() + dt.timedelta(days=1),
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision

@@ -29,11 +29,13 @@ def acknowledge(
     parsed: ParsedMail,
     author: roles.Author,
     passed_over: Sequence[str] = (),
+    refused: Sequence[str] = (),
 ) -> None:
     """Answer the mail that opened `incident` with its tag, in the thread.
 
     `passed_over` are tags of other incidents that the mail carried and
-    that were not followed: the answer says so.
+    that were not followed, `refused` tags that can name no incident (a
+    date after tomorrow or on no day): the answer says so.
     """
     if app.backfill or author.role not in ("site", "reporter", "csirt"):
         return
@@ -57,7 +59,9 @@ def acknowledge(
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
-    base, body = acknowledgement_text(app, incident, parsed, author.role, passed_over)
+    base, body = acknowledgement_text(
+        app, incident, parsed, author.role, passed_over, refused
+    )
     # The incident was opened by `mail`: it is the only mail that can be RED.
     reds = [mail] if mail.tlp == "RED" else []
     send_in_thread(
@@ -72,6 +76,7 @@ def acknowledgement_text(
     parsed: ParsedMail,
     role: str | None,
     passed_over: Sequence[str] = (),
+    refused: Sequence[str] = (),
 ) -> tuple[str, str]:
     """The acknowledgement's base subject and body, as sent and as previewed.
 
@@ -91,6 +96,7 @@ def acknowledgement_text(
         mailbox=app.settings.mailbot.address,
         role=role,
         passed_over=list(passed_over),
+        refused=list(refused),
     )
 
 

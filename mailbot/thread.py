@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mailbot import tlp
@@ -40,6 +40,9 @@ _MARKER_RE = re.compile(
 class SubjectTags:
     full: tuple[str, ...]
     date_only: tuple[str, ...]
+    # Tags whose date is no day of the calendar ("EGI-20261399-01"): they
+    # name no incident, and are told as tags not followed.
+    impossible: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=8)
@@ -67,9 +70,11 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
     """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order."""
     full: list[str] = []
     date_only: list[str] = []
+    impossible: list[str] = []
     for match in _tag_re(prefix).finditer(subject):
         day, counter = match.group(1), match.group(2)
         if not _valid_day(day):
+            impossible.append(f"{prefix}-{day}" + (f"-{counter}" if counter else ""))
             continue
         # A counter of zeros is none mailbot or the CSIRT gives (they start
         # at 01): the date alone is the tag's.
@@ -78,7 +83,7 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
         tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
         if tag not in target:
             target.append(tag)
-    return SubjectTags(tuple(full), tuple(date_only))
+    return SubjectTags(tuple(full), tuple(date_only), tuple(dict.fromkeys(impossible)))
 
 
 def tag_day(tag: str) -> dt.date:
@@ -130,7 +135,9 @@ class Decision:
     For a new incident, `adopt_tag` is a full tag the mail carried that
     mailbot does not know yet, and `date_tag` a date-only tag it gave.
     `passed_over` are the full tags of other incidents that the mail's
-    subject carried and that were not followed.
+    subject carried and that were not followed. `refused` are, for a new
+    incident, the tags that can name none, as no incident was opened on
+    their date (an impossible day, or one after `latest_day`): not adopted.
     """
 
     reason: str
@@ -138,6 +145,7 @@ class Decision:
     adopt_tag: str | None = None
     date_tag: str | None = None
     passed_over: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 def decide(
@@ -147,6 +155,7 @@ def decide(
     lookups: Lookups,
     sender_site: str | None = None,
     tag_first: bool = False,
+    latest_day: dt.date | None = None,
 ) -> Decision:
     """Thread one mail; `sender_site` is the site its author writes for.
 
@@ -161,8 +170,49 @@ def decide(
     `tag_first` is for a CSIRT member's mail: the tag a member writes is the
     incident meant (a reply to an old mail of A, its subject changed to B,
     carries commands for B), and a member's mail makes no site part of it.
+
+    A tag names the day its incident was opened: one dated after
+    `latest_day` (tomorrow, wherever the mail came from) that names no
+    incident is a typo or a forgery, never adopted as a new incident's name.
     """
     tagged = _known_tags(tags, lookups)
+    refused = tags.impossible + _from_the_future(tags, tagged, latest_day)
+    usable = SubjectTags(
+        tuple(tag for tag in tags.full if tag not in refused),
+        tuple(tag for tag in tags.date_only if tag not in refused),
+    )
+    decision = _decide(
+        usable, tagged, message_ids, site, lookups, sender_site, tag_first
+    )
+    # Told only where the tag could have named the incident the mail opens.
+    if refused and decision.reason == "new":
+        return replace(decision, refused=refused)
+    return decision
+
+
+def _from_the_future(
+    tags: SubjectTags, tagged: list[tuple[str, int]], latest_day: dt.date | None
+) -> tuple[str, ...]:
+    """The subject's tags dated after `latest_day` that name no incident."""
+    if latest_day is None:
+        return ()
+    known = {tag for tag, _ in tagged}
+    return tuple(
+        tag
+        for tag in (*tags.full, *tags.date_only)
+        if tag not in known and tag_day(tag) > latest_day
+    )
+
+
+def _decide(
+    tags: SubjectTags,
+    tagged: list[tuple[str, int]],
+    message_ids: Sequence[str],
+    site: str | None,
+    lookups: Lookups,
+    sender_site: str | None,
+    tag_first: bool,
+) -> Decision:
     if tag_first and tagged:
         chosen = tagged[0][1]
         others = tuple(tag for tag, found in tagged if found != chosen)

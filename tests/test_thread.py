@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from mailbot.thread import (
@@ -44,7 +46,6 @@ from mailbot.thread import (
         ),
         ("Fwd: EGI-ADV-20261204 and EGI-SVG-2026-01 advisories", (), ()),
         ("Advisory-SVG-CVE-2026-1234", (), ()),
-        ("Re: [EGI-20261332-01] no such day", (), ()),
         ("Re: [EGI-20261204-0", (), ("EGI-20261204",)),
         ("XEGI-20261204-01 is not a tag", (), ()),
         # Counters start at 01: a counter of zeros names no incident.
@@ -62,6 +63,12 @@ from mailbot.thread import (
 )
 def test_find_tags(subject: str, full: tuple, date_only: tuple) -> None:
     assert find_tags(subject, "EGI") == SubjectTags(full, date_only)
+
+
+def test_find_tags_keeps_a_tag_of_no_day_apart() -> None:
+    assert find_tags("Re: [EGI-20261332-01] no such day [EGI-20260230]", "EGI") == (
+        SubjectTags((), (), ("EGI-20261332-01", "EGI-20260230"))
+    )
 
 
 def test_other_prefix() -> None:
@@ -184,6 +191,43 @@ def test_decide_a_tag_without_a_sender_site() -> None:
     # A merged-away tag names the incident it was merged into: no disagreement.
     merged = _lookups({A: 1, B: 1}, {}, {}, {1: ["ALPHA", "BETA"]})
     assert decide(tags, [], "BETA", merged, "BETA") == Decision("tag", 1)
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        # Tomorrow is today somewhere: adopted, as a tag can be.
+        ("[EGI-20261208-03] x", Decision("new", adopt_tag="EGI-20261208-03")),
+        ("[EGI-20261208] x", Decision("new", date_tag="EGI-20261208")),
+        # After tomorrow, or on no day: no incident was opened then.
+        ("[EGI-20991231-01] x", Decision("new", refused=("EGI-20991231-01",))),
+        ("[EGI-20261209] x", Decision("new", refused=("EGI-20261209",))),
+        ("[EGI-20261399-01] x", Decision("new", refused=("EGI-20261399-01",))),
+        # A real tag beside a future one is adopted all the same.
+        (
+            "[EGI-20991231-01] [EGI-20261207-09] x",
+            Decision("new", adopt_tag="EGI-20261207-09", refused=("EGI-20991231-01",)),
+        ),
+        # One in a mail that goes to an incident anyway changes nothing.
+        (f"[{A}] [EGI-20991231-01] x", Decision("tag", 1)),
+    ],
+)
+def test_decide_a_tag_dated_after_tomorrow_is_not_adopted(
+    subject: str, expected: Decision
+) -> None:
+    tags = find_tags(subject, "EGI")
+    latest = dt.date(2026, 12, 8)
+    assert decide(tags, [], "ALPHA", TWO_SITES, "ALPHA", latest_day=latest) == expected
+
+
+def test_decide_follows_a_future_tag_an_incident_has() -> None:
+    # Adopted before tags were checked: it names its incident still.
+    known = _lookups({"EGI-20991231-01": 1}, {}, {}, {1: ["ALPHA"]})
+    tags = find_tags("Re: [EGI-20991231-01] x", "EGI")
+    latest = dt.date(2026, 12, 8)
+    assert decide(tags, [], "ALPHA", known, "ALPHA", latest_day=latest) == Decision(
+        "tag", 1
+    )
 
 
 def test_base_subject_drops_a_three_digit_tag() -> None:

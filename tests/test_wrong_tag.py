@@ -231,3 +231,55 @@ def test_a_members_tag_is_the_incident_meant(w: World, tmp_path: Path) -> None:
     assert "<retag@csirt.example.org>" in {
         m["message_id"] for m in w.show(other)["messages"]
     }
+
+
+@pytest.mark.parametrize(
+    "tag", ["EGI-20991231-01", "EGI-20261202-01", "EGI-20991231", "EGI-20261399-01"]
+)
+def test_a_tag_dated_after_tomorrow_or_on_no_day_is_not_adopted(
+    w: World, tmp_path: Path, tag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On 2026-11-30 no incident can have been opened on 2026-12-02 or later,
+    # nor on the 99th day of the 13th month: the mail opens the day's first.
+    when = at("2026-11-30T09:55:00")
+    w.deliver(env.raw_mail(
+        subject=f"Security incident suspected at SITE-A [{tag}] TLP: AMBER",
+        sender=SITE_A, when=when, message_id="<future@site-a.example.com>",
+        body="A miner on wn12.site-a.example.com (192.0.2.45).\n",
+    ), when)  # fmt: skip
+    [listed] = views.incident_list(w.app)
+    assert listed["tag"] == "EGI-20261130-01"
+    shown = w.show("EGI-20261130-01")
+    assert tag not in shown["aliases"]
+    [mail] = shown["messages"][:1]
+    assert mail["thread_reason"] == "new" and "tag_not_followed" in mail["flags"]
+    assert any(tag in r.getMessage() and "not followed" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    [trail] = [a for a in shown["audit"] if a["action"] == "tag_not_followed"]
+    assert tag in trail["detail"] and "after tomorrow" in trail["detail"]
+    sent = {m.recipients: m for m in w.new_mail()}
+    assert set(sent) == {(DUTY,), (SITE_A,)}
+    assert tag in env.body_of(sent[(DUTY,)])
+    ack = sent[(SITE_A,)]
+    assert ack.message["Subject"].startswith("[EGI-20261130-01] [TLP:AMBER] ")
+    assert tag in env.body_of(ack) and "no incident's" in env.body_of(ack)
+
+    # The day's counter is untouched: the next incident is the day's second.
+    when = at("2026-11-30T10:30:00")
+    w.deliver(env.raw_mail(
+        subject="Odd host", sender=SITE_C, when=when,
+        message_id="<next@site-c.example.com>", body="Odd host.\n",
+    ), when)  # fmt: skip
+    assert views.incident_list(w.app)[-1]["tag"] == "EGI-20261130-02"
+
+
+def test_a_tag_dated_tomorrow_is_adopted(w: World, tmp_path: Path) -> None:
+    # Tomorrow in UTC is already today east of it.
+    when = at("2026-11-30T23:55:00")
+    w.deliver(env.raw_mail(
+        subject="Security incident at SITE-A [EGI-20261201-04]", sender=SITE_A,
+        when=when, message_id="<tomorrow@site-a.example.com>", body="A miner.\n",
+    ), when)  # fmt: skip
+    [listed] = views.incident_list(w.app)
+    assert listed["tag"] == "EGI-20261201-04"
+    assert not w.show("EGI-20261201-04")["messages"][0]["flags"]

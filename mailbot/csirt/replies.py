@@ -138,6 +138,7 @@ def tag_notice(
     tags: list[str],
     reason: str,
     site: str | None,
+    refused: list[str] | None = None,
 ) -> None:
     """Tell the duty address that a mail's subject tag was not followed."""
     duty = app.settings.csirt.duty_address
@@ -147,6 +148,7 @@ def tag_notice(
     _send(
         app, session, incident, parsed, to, "notify-tag.txt.j2", "notice-tag",
         tags=tags, reason=reason, site=site, sender=mail.from_addr,
+        refused=refused or [],
         message_id=mail.message_id or "(no Message-ID)",
         arrived_at=iso(mail.arrived_at),
     )  # fmt: skip
