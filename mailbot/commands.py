@@ -220,16 +220,38 @@ def _retry(app: App, args: argparse.Namespace) -> int:
         raw = mail.raw
     outcome = process_stored(app, args.id, raw)
     send.deliver_due(app)
-    _report(
-        args,
-        {
-            "id": args.id,
-            "result": outcome.result,
-            "incident": outcome.incident,
-            "reason": outcome.reason,
-        },
-    )
-    return 0 if outcome.result == "processed" else 1
+    data = {
+        "id": args.id,
+        "result": outcome.result,
+        "incident": outcome.incident,
+        "reason": outcome.reason,
+    }
+    if outcome.result in ("duplicate", "refetched") and outcome.mail_id is not None:
+        data.update(_copy_of(app, outcome.mail_id))
+    _report(args, data)
+    # A copy of a stored mail is in the record all the same: nothing was
+    # lost, and its quarantine entry is gone. Quarantined again, the log
+    # line on stderr says why.
+    return 1 if outcome.result == "quarantined" else 0
+
+
+def _copy_of(app: App, mail_id: int) -> dict:
+    """The stored mail a retried one turned out to be a copy of."""
+    from mailbot.db.models import Incident, Mail
+
+    with app.db.transaction() as session:
+        mail = session.get(Mail, mail_id)
+        assert mail is not None
+        incident = session.get(Incident, mail.incident_id) if mail.incident_id else None
+        tag = incident.tag if incident else None
+        message_id = mail.message_id or "(no Message-ID)"
+    where = f" in {tag}" if tag else ""
+    return {
+        "incident": tag,
+        "reason": f"a copy of mail {mail_id} {message_id}{where}, stored already:"
+        " counted as a duplicate, out of quarantine",
+        "copy_of": mail_id,
+    }
 
 
 def _report(args: argparse.Namespace, data: dict) -> None:

@@ -8,6 +8,7 @@ processed with what was read and flagged `over_limit`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -113,6 +114,60 @@ def test_oversize_mail_is_kept_quarantined_and_retried_after_a_fix(
     retried = _cli(tmp_path, env, "quarantine", "retry", str(outcome.mail_id))
     assert retried.returncode == 0, retried.stderr
     assert json.loads(_cli(tmp_path, env, "quarantine", "--json").stdout) == []
+
+
+def test_a_retried_mail_already_stored_by_another_copy_is_a_success(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A mail is recorded; a copy of it that a relay re-encoded in base64 is
+    # over the size limit and quarantined.
+    app = make_app(
+        tmp_path, database_url, now=NOW, extra={"MAILBOT_LIMITS_MAX_MAIL_BYTES": "4000"}
+    )
+    body = "Scans from 203.0.113.9.\n" + "x" * 3000 + "\n"
+    raw = _report(body)
+    stored = _feed(app, raw)
+    assert stored.result == "processed"
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    encoded = base64.encodebytes(body.encode()).replace(b"\n", b"\r\n")
+    copy = head + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + encoded
+    quarantined = _feed(app, copy, "another way")
+    assert quarantined.result == "quarantined"
+    app.close()
+
+    # The retry finds the mail in the record: nothing lost, nothing to do.
+    env = _env(tmp_path, database_url)
+    for args in ((), ("--json",)):
+        retried = _cli(
+            tmp_path, env, "quarantine", "retry", str(quarantined.mail_id), *args
+        )
+        if not args:
+            assert retried.returncode == 0, retried.stderr
+            assert "result: duplicate" in retried.stdout
+            assert f"copy of mail {stored.mail_id} <lim-1@x.org>" in retried.stdout
+            assert stored.incident and stored.incident in retried.stdout
+            continue
+        # Asked again, the mail is no longer in quarantine.
+        assert retried.returncode == 1
+        assert "not in quarantine" in retried.stderr
+    assert json.loads(_cli(tmp_path, env, "quarantine", "--json").stdout) == []
+    status = json.loads(_cli(tmp_path, env, "status", "--json").stdout)
+    assert (status["mails"], status["duplicates"], status["quarantined"]) == (1, 1, 0)
+
+
+def test_a_retry_quarantined_again_says_why_on_stderr(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(
+        tmp_path, database_url, now=NOW, extra={"MAILBOT_LIMITS_MAX_MAIL_BYTES": "4000"}
+    )
+    quarantined = _feed(app, _report("x" * 5000 + "\n"))
+    app.close()
+    env = _env(tmp_path, database_url, MAILBOT_LIMITS_MAX_MAIL_BYTES="4000")
+    retried = _cli(tmp_path, env, "quarantine", "retry", str(quarantined.mail_id))
+    assert retried.returncode == 1
+    [line] = retried.stderr.splitlines()
+    assert f"mail {quarantined.mail_id} " in line and "max_mail_bytes" in line
 
 
 def test_header_block_over_limit_is_quarantined(
