@@ -20,7 +20,7 @@ from mailbot.csirt import merge as merging
 from mailbot.csirt import notify as notifying
 from mailbot.csirt.commands import Command
 from mailbot.db.models import Deadline, Incident, IncidentSite, Mail
-from mailbot.deadlines import clocks
+from mailbot.deadlines import clocks, reopen
 
 ENDED = ("closed", "false_positive")
 
@@ -233,7 +233,13 @@ def _count_pending(ctx: Context) -> int:
 def _reopen(ctx: Context, command: Command) -> str:
     before = ctx.incident.status
     ctx.incident.status = "open"
-    return f"status open (was {before}); cancelled clocks stay cancelled"
+    if before not in ENDED:
+        return f"status open (was {before})"
+    done = reopen.resume(ctx.app, ctx.session, ctx.incident, ctx.mail_time, ctx.mail.id)
+    return (
+        f"status open (was {before}); {done.started} clock(s) started again,"
+        f" {done.chased} missed clock(s) chased again"
+    )
 
 
 def _tlp(ctx: Context, command: Command) -> str:

@@ -1,0 +1,142 @@
+"""The clocks a reopened incident owes again.
+
+Closing an incident (or calling it a false positive) cancels its pending
+clocks and stops chasing its missed ones; the sweep cancels a clock found
+pending in an ended incident. Reopened, the incident owes what an open
+incident of its state owes: each clock that ended cancelled, unmet and
+unanswered, starts again at the reopening, with its full time; a missed
+clock is chased again; a clock of an event recorded while the incident was
+ended (an isolation, a resolution) starts at the reopening. A clock met
+stays met.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.db.models import Deadline, Incident, Mail
+from mailbot.deadlines import clocks
+from mailbot.deadlines.rules import Rule
+from mailbot.incidents import site_names
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resumed:
+    """What a reopening did to the clocks."""
+
+    started: int = 0
+    chased: int = 0
+
+
+def resume(
+    app: App, session: Session, incident: Incident, at: dt.datetime, mail_id: int
+) -> Resumed:
+    """Start again, at `at`, the clocks reopened `incident` owes; chase
+    again the missed ones. Call once its status is open again."""
+    done = Resumed()
+    for site in site_names(session, incident):
+        known = clocks.of_site(session, incident, site)
+        for rule in app.rules:
+            for group in _groups(incident, rule, known):
+                _resume_one(
+                    app, session, incident, rule, site, group, at, mail_id, done
+                )
+    return done
+
+
+def _groups(
+    incident: Incident, rule: Rule, known: list[Deadline]
+) -> Iterable[list[Deadline]]:
+    """A site's clocks of `rule`, one list per clock owed: per request for a
+    request's rule; for another, all of them (an empty list when its event
+    was recorded and no clock ever started)."""
+    mine = [d for d in known if d.rule == rule.name]
+    if rule.starts_on == "request":
+        by_request: dict[int | None, list[Deadline]] = {}
+        for deadline in mine:
+            by_request.setdefault(deadline.start_mail_id, []).append(deadline)
+        return list(by_request.values())
+    if mine or _event_time(incident, rule.starts_on) is not None:
+        return [mine]
+    return []
+
+
+def _event_time(incident: Incident, event: str) -> dt.datetime | None:
+    return {
+        "discovered": incident.discovered_at,
+        "isolated": incident.isolated_at,
+        "resolved": incident.resolved_at,
+    }.get(event)
+
+
+def _resume_one(
+    app: App,
+    session: Session,
+    incident: Incident,
+    rule: Rule,
+    site: str,
+    group: list[Deadline],
+    at: dt.datetime,
+    mail_id: int,
+    done: Resumed,
+) -> None:
+    if any(d.met_at is not None or d.state == "pending" for d in group):
+        return
+    missed = [d for d in group if d.state == "missed"]
+    if missed:
+        # Overdue before the incident ended, and still owed: chased again
+        # from the level it had reached.
+        for deadline in missed:
+            if deadline.level < app.chase_policy.levels:
+                deadline.next_action_at = deadline.next_action_at or at
+                done.chased += 1
+        return
+    since = min((d.started_at for d in group), default=None)
+    if _answered(session, incident, rule, site, since):
+        return
+    start_mail = group[0].start_mail_id if group else mail_id
+    deadline = Deadline(
+        incident_id=incident.id, rule=rule.name, site=site, started_at=at,
+        due_at=rule.due_at(at, app.calendar(site)), state="pending",
+        start_mail_id=start_mail, level=0,
+    )  # fmt: skip
+    deadline.next_action_at = deadline.due_at
+    session.add(deadline)
+    done.started += 1
+    log.info(
+        "%s clock %s for %s started again at the reopening, due %s",
+        incident.tag, rule.name, site, deadline.due_at.isoformat(),
+    )  # fmt: skip
+
+
+def _answered(
+    session: Session,
+    incident: Incident,
+    rule: Rule,
+    site: str,
+    since: dt.datetime | None,
+) -> bool:
+    """Whether what `rule` asks was done while the incident was ended: the
+    site wrote (a report, a reply), or its isolation was recorded."""
+    if rule.met_by == "containment":
+        return incident.isolated_at is not None
+    if rule.met_by not in ("site_report", "site_reply"):
+        return False
+    query = select(Mail.id).where(
+        Mail.incident_id == incident.id,
+        Mail.direction == "in",
+        Mail.role == "site",
+        Mail.site == site,
+    )
+    if since is not None:
+        query = query.where(Mail.arrived_at >= since)
+    return session.scalars(query).first() is not None
