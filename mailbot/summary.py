@@ -238,6 +238,9 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
         )
         # A sender's subject may be 200 kB: `show --json` has it whole.
         lines.append(f"      {compose.short_subject(mail['subject'] or '')}")
+        unsent = _unsent(mail)
+        if unsent:
+            lines.append(f"      {unsent}")
         for attachment in mail.get("attachments", [])[:10]:
             name = compose.short_subject(attachment["name"])
             lines.append(
@@ -248,6 +251,27 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
             more = len(mail["attachments"]) - 10
             lines.append(f"      ... {more} more attachments (show --json lists all)")
     return lines
+
+
+# What an outgoing mail's outbox state says about its delivery, when it
+# was not sent: the site never got a mail withdrawn, failed or waiting.
+_UNSENT = {
+    "withdrawn": "WITHDRAWN, never sent",
+    "failed": "NOT SENT: delivery failed",
+    "uncertain": "delivery uncertain: the server took it but never answered",
+    "held": "not sent yet: held by the brake",
+    "pending": "not sent yet: in the outbox",
+    "sending": "not sent yet: being sent",
+}
+
+
+def _unsent(mail: dict[str, Any]) -> str | None:
+    """The line marking an outgoing mail that did not leave, else None."""
+    what = _UNSENT.get(mail.get("delivery") or "")
+    if what is None:
+        return None
+    note = mail.get("delivery_note")
+    return f"{what} ({compose.short_subject(note)})" if note else what
 
 
 def _audit(audit: list[dict[str, Any]]) -> list[str]:

@@ -18,6 +18,7 @@ from mailbot.db.models import (
     Deadline,
     Incident,
     Mail,
+    Outbox,
 )
 
 
@@ -134,33 +135,39 @@ def _sites(session: Session, family: list[int]) -> list[str]:
 
 
 def _messages(session: Session, family: list[int]) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Mail)
+    rows = session.execute(
+        select(Mail, Outbox.state, Outbox.last_error)
         # Up to megabytes a mail, and not shown.
         .options(defer(Mail.raw))
+        .outerjoin(Outbox, Outbox.mail_id == Mail.id)
         .where(Mail.incident_id.in_(family))
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )
-    return [
-        {
-            # What log lines call "mail N" and `quarantine retry` takes.
-            "id": mail.id,
-            "message_id": mail.message_id,
-            "from": mail.from_addr,
-            "to": list(mail.recipients or []),
-            "subject": mail.subject,
-            "date": iso(mail.event_at or mail.arrived_at),
-            "role": mail.role,
-            "direction": mail.direction,
-            "thread_reason": mail.thread_reason,
-            "tlp": mail.tlp,
-            "flags": list(mail.flags or []),
-            "state": mail.state,
-            "attachments": list(mail.attachments or []),
-            "defects": list(mail.defects or []),
-        }
-        for mail in rows
-    ]
+    return [_message(mail, delivery, note) for mail, delivery, note in rows]
+
+
+def _message(mail: Mail, delivery: str | None, note: str | None) -> dict[str, Any]:
+    """One mail as `show` lists it; an outgoing one with its outbox state,
+    so that a mail withdrawn, held or failed never reads as one received."""
+    return {
+        # What log lines call "mail N" and `quarantine retry` takes.
+        "id": mail.id,
+        "message_id": mail.message_id,
+        "from": mail.from_addr,
+        "to": list(mail.recipients or []),
+        "subject": mail.subject,
+        "date": iso(mail.event_at or mail.arrived_at),
+        "role": mail.role,
+        "direction": mail.direction,
+        "thread_reason": mail.thread_reason,
+        "tlp": mail.tlp,
+        "flags": list(mail.flags or []),
+        "state": mail.state,
+        "delivery": delivery,
+        "delivery_note": note if delivery != "sent" else None,
+        "attachments": list(mail.attachments or []),
+        "defects": list(mail.defects or []),
+    }
 
 
 def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from test_csirt_env import SITE_A, World, at
 from test_merge import merge, second_report
 
-from mailbot import brake, outbox_admin, send, store
+from mailbot import brake, outbox_admin, send, store, summary
 from mailbot.db.models import Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
@@ -75,6 +75,8 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     # met (late); containment is still owed.
     _answer(w, tag, "2026-12-01T09:10:00")
     assert {s for s, _ in _rows(w).values()} == {"pending"}
+    waiting = summary.summary_text(w.show(tag))
+    assert waiting.count("not sent yet: in the outbox") == 2
 
     # The server is back at 09:40: the reminder still true goes, dated then;
     # the other is withdrawn, and says why.
@@ -112,6 +114,17 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
         "containment": ["2026-12-01T09:00:00Z"],
         "analysis": [],
     }
+    # Its mail is listed withdrawn, never as one the site got.
+    shown = w.show(tag)
+    out = {m["message_id"]: m for m in shown["messages"] if m["direction"] == "out"}
+    assert out.pop(reminder.message["Message-ID"])["delivery"] == "sent"
+    [withdrawn] = [m for m in out.values() if m["delivery"] == "withdrawn"]
+    assert "analysis clock of SITE-A was met" in withdrawn["delivery_note"]
+    assert {m["delivery"] for m in out.values()} == {"sent", "withdrawn"}
+    text = summary.summary_text(shown)
+    entry = text.split(f"(mail {withdrawn['id']})", 1)[1].split("(mail ", 1)[0]
+    assert "WITHDRAWN, never sent (withdrawn at 2026-12-01T09:40:00Z" in entry
+    assert text.count("WITHDRAWN") == 1 and "not sent" not in text.lower()
 
 
 def test_held_reminders_of_a_closed_incident_are_withdrawn_on_release(
