@@ -6,7 +6,9 @@ mails, and only for the addresses that mail went to. Anyone can write a
 bounce-shaped mail: one that names no mail of ours, or names one of ours
 (an acknowledgement its writer received) with a site's security contact as
 the failed recipient, must not silence that contact. Such a bounce is kept
-(flagged `bounce_not_recipient`) and logged, and changes nothing.
+(flagged `bounce_not_recipient`) and logged, and changes nothing. A contact
+that forwards its mail is named by the bounce of the final address as its
+Original-Recipient (RFC 3464): the failure counts for the contact.
 
 A permanent failure marks the recipient: later reminders skip it
 (deadlines/chase.py) and the CSIRT's duty address is told once, in the
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 from mailbot import incidents
 from mailbot.app import App
 from mailbot.db.models import ContactFailure, Incident, Mail
-from mailbot.dsn import DeliveryReport
+from mailbot.dsn import DeliveryReport, FailedRecipient
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,25 @@ def handle(app: App, session: Session, mail: Mail, report: DeliveryReport) -> li
 def _of_recipients(
     mail: Mail, report: DeliveryReport, original: Mail
 ) -> DeliveryReport:
-    """`report` less the addresses `original` was not sent to, which are logged."""
+    """`report` less the addresses `original` was not sent to, which are logged.
+
+    A recipient that a forwarding renamed counts for the address the mail
+    was sent to, when the report names it as the Original-Recipient.
+    """
     sent_to = {a.lower() for a in original.recipients or ()}
-    ours = tuple(r for r in report.recipients if r.address.lower() in sent_to)
-    strangers = [r.address for r in report.recipients if r not in ours and r.address]
+    ours: list[FailedRecipient] = []
+    strangers = []
+    for recipient in report.recipients:
+        if recipient.address.lower() in sent_to:
+            ours.append(recipient)
+        elif recipient.original and recipient.original in sent_to:
+            log.info(
+                "%s bounce for %s, forwarded from %s: counted for %s",
+                mail.ident, recipient.address, recipient.original, recipient.original,
+            )  # fmt: skip
+            ours.append(dataclasses.replace(recipient, address=recipient.original))
+        elif recipient.address:
+            strangers.append(recipient.address)
     if strangers:
         mail.flags = [*(mail.flags or []), NOT_RECIPIENT]
         log.warning(
@@ -82,7 +99,7 @@ def _of_recipients(
             ", ".join(strangers),
             original.message_id,
         )
-    return dataclasses.replace(report, recipients=ours)
+    return dataclasses.replace(report, recipients=tuple(ours))
 
 
 def _incident_of(session: Session, original: Mail) -> Incident | None:

@@ -13,7 +13,7 @@ import logging
 import quopri
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.header import decode_header
 from email.message import Message
 from itertools import islice
@@ -35,6 +35,9 @@ class FailedRecipient:
     status: str | None
     diagnostic: str | None
     permanent: bool
+    # The Original-Recipient (RFC 3464) when it names another address: the
+    # one the mail was sent to, before a forwarding made it `address`.
+    original: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,8 +332,9 @@ _IMPLIED_ACTIONS = {"2": "delivered", "4": "delayed"}
 
 
 def _block_recipient(block: dict[str, str]) -> FailedRecipient | None:
-    named = block.get("final-recipient") or block.get("original-recipient") or ""
-    address = first_address(named) or named.rpartition(";")[2].strip(" <>")
+    address = _named(block.get("final-recipient", ""))
+    original = _named(block.get("original-recipient", ""))
+    address = address or original
     if not address:
         return None
     diagnostic = block.get("diagnostic-code", "")[:500] or None
@@ -339,7 +343,15 @@ def _block_recipient(block: dict[str, str]) -> FailedRecipient | None:
     )
     implied = _IMPLIED_ACTIONS.get((status or "5")[0], "failed")
     action = (block.get("action", "").split() or [implied])[0]
-    return _recipient(address.lower(), action.lower(), status, diagnostic)
+    recipient = _recipient(address.lower(), action.lower(), status, diagnostic)
+    if original and original.lower() != recipient.address:
+        return replace(recipient, original=original.lower())
+    return recipient
+
+
+def _named(value: str) -> str:
+    """The address of a Final- or Original-Recipient field ("rfc822;a@b")."""
+    return first_address(value) or value.rpartition(";")[2].strip(" <>")
 
 
 def _refined(status: str | None, detail: str | None) -> str | None:

@@ -182,6 +182,78 @@ def test_bounce_for_an_address_our_mail_never_went_to_silences_nobody(state) -> 
     assert len(level2) == 1 and "admin@site-a.example.com" in str(level2[0]["To"])
 
 
+def _forwarded_bounce(original_id: str, original: str | None, final: str) -> bytes:
+    """An RFC 3464 report from the MTA of a forwarding's final address."""
+    named = f"Original-Recipient: rfc822;{original}\r\n" if original else ""
+    text = (
+        "Return-Path: <>\r\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mx.elsewhere.example.net>\r\n"
+        "To: abuse@csirt.example.org\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Fri, 04 Dec 2026 15:30:00 +0000\r\n"
+        "Message-ID: <dsn-1@mx.elsewhere.example.net>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        "\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+        f"Your message could not be delivered to {final}.\r\n"
+        "\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.elsewhere.example.net\r\n\r\n"
+        f"{named}Final-Recipient: rfc822;{final}\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        "\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: abuse@csirt.example.org\r\n"
+        f"To: {original or final}\r\n"
+        f"Message-ID: {original_id}\r\n"
+        "Subject: [EGI-20261204-01] Reminder\r\n"
+        "\r\n--B--\r\n"
+    )
+    return text.encode()
+
+
+def test_bounce_from_a_forwarding_counts_for_its_original_recipient(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # The reminder (.3) went to admin-old@, which forwards to an address
+    # that no longer exists; that MTA's report names both.
+    deliver_due(state.app)
+    before = _sent_keys(state)
+    final = "old-admin@elsewhere.example.net"
+    raw = _forwarded_bounce(state.ids[3], "Admin-Old@site-a.example.com", final)
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    failure = _failure(state, "admin-old@site-a.example.com")
+    assert failure is not None and failure.permanent and failure.status == "5.1.1"
+    assert _failure(state, final) is None
+    shown = views.show(state.app, TAG)
+    [bounce] = [m for m in shown["messages"] if m["role"] == "bounce"]
+    assert bounce["flags"] == []
+    deliver_due(state.app)
+    [notice] = _sent(state, besides=before)
+    assert notice["To"] == "duty@csirt.example.org"
+    assert "admin-old@site-a.example.com" in notice.get_payload(decode=True).decode()
+
+
+@pytest.mark.parametrize(
+    "original", [None, "someone@elsewhere.example.net", "admin@site-a.example.com"]
+)
+def test_bounce_from_a_forwarding_of_no_recipient_counts_for_nobody(
+    state,  # type: ignore[no-untyped-def]  # noqa: F811
+    original: str | None,
+) -> None:
+    # No Original-Recipient, or one the returned mail did not go to (the
+    # acknowledgement .1 went to the reporter alone; a reporter forging a
+    # bounce of it names the site's contact): logged and flagged.
+    raw = _forwarded_bounce(state.ids[1], original, "x@elsewhere.example.net")
+    _at(state.app, "2026-12-04T15:30:00")
+    _feed(state.app, raw)
+    for address in ("admin@site-a.example.com", "x@elsewhere.example.net"):
+        assert _failure(state, address) is None
+    if original:
+        assert _failure(state, original) is None
+    shown = views.show(state.app, TAG)
+    [bounce] = [m for m in shown["messages"] if m["role"] == "bounce"]
+    assert bounce["flags"] == ["bounce_not_recipient"]
+
+
 def test_bounce_address_is_compared_without_case(state) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     # The reminder (.3) went to admin-old@; the remote MTA writes it in capitals.
     raw = _qmail_bounce(state.ids[3], "Admin-Old@Site-A.example.com", "550")
