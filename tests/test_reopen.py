@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import test_csirt_env as env
 from test_csirt_env import ABUSE, ALICE, SITE_A, World, at
 
@@ -145,4 +146,53 @@ def test_reopen_starts_again_the_clocks_the_sweep_cancelled(w: World) -> None:
     assert "1 clock(s) started again" in env.body_of(confirmation)
     assert [c[:3] for c in _clocks(w, tag) if c[1] == "pending"] == [
         ("containment", "pending", "2026-12-01T10:00:00Z")
+    ]
+
+
+@pytest.mark.parametrize("closed_first", [False, True])
+def test_reopen_withdraws_the_resolution(w: World, closed_first: bool) -> None:
+    # Reopened, the incident is not resolved: the closure report the
+    # resolution called for is not chased while it stays open (the site was
+    # reminded of a closure report, then escalated, for an incident a
+    # member had reopened because the attacker was back). A later
+    # resolution owes it afresh.
+    tag = env.site_report(w)
+    [done] = _member(w, tag, "#resolved 2026-11-30T10:00:00Z", "2026-11-30T10:30:00", 1)
+    assert "1 closure-report clock(s) started" in env.body_of(done)
+    n = 2
+    if closed_first:
+        _member(w, tag, "#close", "2026-12-01T09:00:00", n)
+        n += 1
+    [confirmation] = _member(w, tag, "#reopen", "2026-12-03T09:00:00", n)
+    said = env.body_of(confirmation)
+    assert "the resolution of 2026-11-30T10:00:00Z withdrawn" in said
+    # Closed, the clock was cancelled already.
+    assert ("1 closure-report clock(s) cancelled" in said) is not closed_first
+    shown = w.show(tag)
+    assert (shown["status"], shown["resolved_at"]) == ("open", None)
+    [closure] = [d for d in shown["deadlines"] if d["rule"] == "closure_report"]
+    assert closure["state"] == "cancelled"
+
+    # Well past the month: the site is not chased for a closure report.
+    w.app.clock.set(at("2027-01-05T08:00:00"))
+    sweep(w.app)
+    deliver_due(w.app)
+    w.new_mail()
+    [closure] = [
+        d for d in w.show(tag)["deadlines"] if d["rule"] == "closure_report"
+    ]  # fmt: skip
+    assert (closure["state"], closure["chases"]) == ("cancelled", [])
+
+    # Resolved again: a closure report is owed from the new resolution.
+    [again] = _member(
+        w, tag, "#resolved 2026-12-04T09:00:00Z", "2026-12-04T09:30:00", n + 1
+    )
+    assert "1 closure-report clock(s) started" in env.body_of(again)
+    clocks = sorted(
+        (d["state"], d["started_at"], d["due_at"])
+        for d in w.show(tag)["deadlines"] if d["rule"] == "closure_report"
+    )  # fmt: skip
+    assert clocks == [
+        ("cancelled", "2026-11-30T10:00:00Z", "2026-12-30T10:00:00Z"),
+        ("pending", "2026-12-04T09:00:00Z", "2027-01-04T09:00:00Z"),
     ]

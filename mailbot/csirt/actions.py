@@ -233,12 +233,42 @@ def _count_pending(ctx: Context) -> int:
 def _reopen(ctx: Context, command: Command) -> str:
     before = ctx.incident.status
     ctx.incident.status = "open"
+    unresolved = _withdraw_resolution(ctx)
     if before not in ENDED:
-        return f"status open (was {before})"
+        return f"status open (was {before}){unresolved}"
     done = reopen.resume(ctx.app, ctx.session, ctx.incident, ctx.mail_time, ctx.mail.id)
     return (
         f"status open (was {before}); {done.started} clock(s) started again,"
-        f" {done.chased} missed clock(s) chased again"
+        f" {done.chased} missed clock(s) chased again{unresolved}"
+    )
+
+
+def _withdraw_resolution(ctx: Context) -> str:
+    """A reopened incident is not resolved: the resolution recorded is
+    withdrawn, and with it the closure reports it called for: their clocks
+    unmet are cancelled, and the next resolution starts them afresh. A
+    closure report already sent stays met."""
+    resolved = ctx.incident.resolved_at
+    if resolved is None:
+        return ""
+    ctx.incident.resolved_at = None
+    rules = [r.name for r in ctx.app.rules if r.starts_on == "resolved"]
+    rows = list(
+        ctx.session.scalars(
+            select(Deadline).where(
+                Deadline.incident_id == ctx.incident.id,
+                Deadline.rule.in_(rules),
+                Deadline.met_at.is_(None),
+                Deadline.state.in_(("pending", "missed")),
+            )
+        )
+    )
+    for deadline in rows:
+        deadline.state, deadline.next_action_at = "cancelled", None
+    cancelled = f", {len(rows)} closure-report clock(s) cancelled" if rows else ""
+    return (
+        f"; the resolution of {iso(resolved)} withdrawn{cancelled}"
+        " (#resolved records the next one)"
     )
 
 

@@ -50,7 +50,11 @@ def start(
     started = []
     for rule in rules:
         if any(
-            d.rule == rule.name and (event != "request" or d.start_mail_id == mail_id)
+            d.rule == rule.name
+            and (event != "request" or d.start_mail_id == mail_id)
+            # A resolution withdrawn (#reopen) cancelled its clocks: the
+            # next one owes the closure report afresh.
+            and (event != "resolved" or d.state != "cancelled")
             for d in known
         ):
             continue

@@ -60,6 +60,10 @@ def _groups(
     request's rule; for another, all of them (an empty list when its event
     was recorded and no clock ever started)."""
     mine = [d for d in known if d.rule == rule.name]
+    if rule.starts_on == "resolved" and incident.resolved_at is None:
+        # Reopening withdrew the resolution: no closure report is owed
+        # until the next one.
+        return []
     if rule.starts_on == "request":
         by_request: dict[int | None, list[Deadline]] = {}
         for deadline in mine:
