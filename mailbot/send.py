@@ -218,10 +218,9 @@ def deliver_due(
     under way in "sending" (it becomes uncertain), never the rows after it.
     `stop` (the daemon's) ends the batch between two mails.
     """
-    expire_leases(app)
+    counts = DeliveryCounts(uncertain=expire_leases(app))
     own = transport is None
     transport = transport or transport_for(app)
-    counts = DeliveryCounts()
     try:
         while not (stop is not None and stop.is_set()):
             letter = claim_next(app, counts)
@@ -322,7 +321,8 @@ def release(app: App, ids: list[int]) -> None:
         )
 
 
-def expire_leases(app: App) -> None:
+def expire_leases(app: App) -> int:
+    """Rows whose sender stopped mid-delivery become uncertain; how many."""
     now = app.clock.now()
     with app.db.transaction() as session:
         stale = list(
@@ -336,6 +336,7 @@ def expire_leases(app: App) -> None:
             row.state = "uncertain"
             row.last_error = "the sending process stopped during delivery"
             log.error("outbox %d delivery uncertain: %s", row.id, row.last_error)
+    return len(stale)
 
 
 def _exchange(transport: Transport, letter: Letter):  # type: ignore[no-untyped-def]

@@ -91,3 +91,22 @@ def test_settle_without_its_arguments_is_a_usage_error(
     assert done.returncode == 2
     assert done.stderr.startswith("mailbot outbox: settle: give the ID")
     app.close()
+
+
+def test_a_lease_run_out_counts_as_uncertain(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    # A sender killed mid-exchange leaves its row "sending"; the next send
+    # finds its lease run out and makes it uncertain. The sweep's summary
+    # said `uncertain: 0` for it, hiding the one mail a person must settle.
+    from mailbot.send import LEASE, claim_next
+
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    process_delivery(app, RawMail(REPORT, NOW, "test"))
+    assert claim_next(app) is not None
+    app.clock.set(NOW + LEASE + dt.timedelta(seconds=1))
+    counts = deliver_due(app)
+    assert (counts.uncertain, counts.sent) == (1, 0)
+    [row] = undelivered(app)
+    assert row["state"] == "uncertain"
+    assert smtp_sink.messages == []
