@@ -8,7 +8,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml setup.py README.md config.example.toml ./
 COPY mailbot ./mailbot
 COPY migrations ./migrations
 RUN MAILBOT_MYPYC=1 pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .

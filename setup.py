@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 FLAG = "MAILBOT_MYPYC"
 # The extraction's value classes cross process boundaries (the read-ahead
@@ -48,8 +49,19 @@ def compiled_modules() -> list:
     return mypycify(sources, opt_level="3", target_dir="build/mypyc/c")
 
 
+class BuildPy(build_py):
+    """Ship config.example.toml in the package, for `mailbot example-config`:
+    an installed mailbot (a wheel, the Docker image) has no source tree."""
+
+    def run(self) -> None:
+        super().run()
+        example = Path(__file__).parent / "config.example.toml"
+        self.copy_file(str(example), str(Path(self.build_lib, "mailbot", example.name)))
+
+
 COMPILED = wanted()
 setup(
+    cmdclass={"build_py": BuildPy},
     ext_modules=compiled_modules() if COMPILED else [],
     # Each build in its own folder: a pure build after a compiled one would
     # otherwise pack the compiled modules left in build/lib.

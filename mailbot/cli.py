@@ -169,6 +169,13 @@ def _command(module: str, name: str) -> Callable[..., int]:
     return run
 
 
+def _example_config(args: argparse.Namespace) -> int:
+    from mailbot.config import example_text
+
+    sys.stdout.write(example_text())
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable]] = {
     "db": (
         "apply the migrations (db upgrade)",
@@ -254,6 +261,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         "the main job end to end on the shipped sample mailbox",
         _demo_args,
         _command("mailbot.demo", "demo_command"),
+    ),
+    "example-config": (
+        "print config.example.toml, every key with its default"
+        " (mailbot example-config > mailbot.toml)",
+        _no_args,
+        _example_config,
     ),
 }
 

@@ -212,8 +212,8 @@ def load_settings(
         raise ConfigError(
             "--config",
             "no configuration found: give --config FILE, set MAILBOT_CONFIG, or"
-            f" put a mailbot.toml in {Path.cwd()} (config.example.toml lists"
-            " every key)",
+            f" put a mailbot.toml in {Path.cwd()} (`mailbot example-config`"
+            " prints one with every key)",
         )
     return _build(data, base_dir, texts)
 
@@ -223,8 +223,9 @@ def _read_file(path: Path, origin: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problem = (
-            f"{path} does not exist: copy config.example.toml there and set at"
-            " least [mailbot] address, or point it at the configuration file"
+            f"{path} does not exist: write one (`mailbot example-config >"
+            f" {path}` gives every key with its default; set at least"
+            " [mailbot] address), or point it at the configuration file"
         )
     except IsADirectoryError:
         problem = f"{path} is a directory: point it at the TOML file itself"
@@ -468,3 +469,19 @@ _SECTION_BUILDERS: dict[str, Callable[[Section], Any]] = {
 }
 
 _KNOWN_SECTIONS = frozenset(_SECTION_BUILDERS) | frozenset(_OTHER_SECTIONS)
+
+
+EXAMPLE_NAME = "config.example.toml"
+
+
+def example_text() -> str:
+    """config.example.toml: shipped in the package (setup.py), or, in a
+    source tree (an editable install), at its top."""
+    from importlib import resources
+
+    shipped = resources.files("mailbot").joinpath(EXAMPLE_NAME)
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / EXAMPLE_NAME).read_text(
+        encoding="utf-8"
+    )

@@ -111,7 +111,7 @@ def _clear_mailbot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("write", "expected"),
     [
-        (None, "does not exist: copy config.example.toml there"),
+        (None, "does not exist: write one (`mailbot example-config >"),
         ("directory", "is a directory: point it at the TOML file itself"),
         (b"[mailbot]\naddress = 'abuse@example.org'\n# caf\xe9\n", "is not UTF-8 text"),
         (b"[mailbot\naddress = 1\n", "is not valid TOML"),
@@ -160,6 +160,7 @@ def test_an_unreadable_file_names_what_named_it(
         "status",
         "quarantine",
         "demo",
+        "example-config",
     ],
 )
 def test_help_needs_no_config(command: str, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -283,3 +284,21 @@ def test_a_rule_set_to_a_value_says_how_to_set_one_setting() -> None:
     assert "MAILBOT_RULES_<RULE>_<KEY> (MAILBOT_RULES_ANALYSIS_DURATION=8h)" in str(
         caught.value
     )
+
+
+def test_the_example_configuration_ships_with_mailbot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed mailbot (a wheel, the Docker image) has no source tree:
+    # the error for a missing file points at this command, which must give
+    # the very file of the repository, and one mailbot reads.
+    monkeypatch.chdir(tmp_path)
+    _clear_mailbot_environment(monkeypatch)
+    assert main(["example-config"]) == 0
+    printed = capsys.readouterr().out
+    source = Path(__file__).resolve().parents[1] / "config.example.toml"
+    assert printed == source.read_text(encoding="utf-8")
+    written = tmp_path / "mailbot.toml"
+    written.write_text(printed, encoding="utf-8")
+    settings = load_settings(written, {})
+    assert settings.mailbot.address
