@@ -55,8 +55,12 @@ class BuildPy(build_py):
 
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # mailbot reads it from the source tree then
         example = Path(__file__).parent / "config.example.toml"
-        self.copy_file(str(example), str(Path(self.build_lib, "mailbot", example.name)))
+        target = Path(self.build_lib, "mailbot")
+        self.mkpath(str(target))
+        self.copy_file(str(example), str(target / example.name))
 
 
 COMPILED = wanted()

@@ -69,3 +69,30 @@ def test_a_build_variable_of_another_value_is_refused(value: str) -> None:
     assert result.returncode != 0
     assert f"MAILBOT_MYPYC='{value}'" in result.stderr
     assert "set it to 1" in result.stderr
+
+
+def test_a_wheel_ships_the_example_and_an_editable_install_builds(
+    tmp_path: Path,
+) -> None:
+    # setup.py copies config.example.toml into the package for
+    # `mailbot example-config`; the copy must not break the editable build
+    # (it once did: the editable build has no package folder to copy into).
+    import zipfile
+
+    environ = {**os.environ, "MAILBOT_MYPYC": "0"}
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    built = subprocess.run(
+        [*pip, "wheel", "-q", "--no-deps", "-w", str(tmp_path / "w"), str(ROOT)],
+        env=environ, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "w").glob("mailbot-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("mailbot/config.example.toml").decode("utf-8")
+    assert shipped == (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    editable = subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "--prefix", str(tmp_path / "e"),
+         "-e", str(ROOT)],
+        env=environ, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert editable.returncode == 0, editable.stderr
