@@ -130,7 +130,11 @@ def _sites_args(sub: argparse.ArgumentParser) -> None:
 
 def _report_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--since", help="a date (local midnight) or ISO 8601 instant")
-    sub.add_argument("--until", help="the end of the period (default: now)")
+    sub.add_argument(
+        "--until",
+        help="the end of the period (default: now): a date (its whole day) or"
+        " an ISO 8601 instant",
+    )
     sub.add_argument("--format", choices=["text", "csv", "json"], default="text")
 
 

@@ -266,8 +266,14 @@ def _unit_text(unit: dict[str, Any], key: str) -> list[str]:
     return lines
 
 
-def parse_day_or_instant(text: str, key: str, tz: str) -> dt.datetime:
-    """`2026-01-01` (local midnight in `tz`) or an ISO 8601 instant with zone."""
+def parse_day_or_instant(
+    text: str, key: str, tz: str, *, day_end: bool = False
+) -> dt.datetime:
+    """`2026-01-01` (local midnight in `tz`) or an ISO 8601 instant with zone.
+
+    With `day_end`, a date is the end of that day (the next midnight): the
+    period a person means by `--until 2026-12-31` holds 31 December.
+    """
     from mailbot.clock import parse_instant
     from mailbot.deadlines.calendar import load_zone, local_to_utc
     from mailbot.errors import UsageError
@@ -279,6 +285,8 @@ def parse_day_or_instant(text: str, key: str, tz: str) -> dt.datetime:
             return parse_instant(text)
         except ValueError as exc:
             raise UsageError(key, f"{exc}; or give a date like 2026-01-01") from None
+    if day_end:
+        day += dt.timedelta(days=1)
     return local_to_utc(dt.datetime.combine(day, dt.time()), load_zone(tz))
 
 
@@ -292,7 +300,11 @@ def report_command(args: Any) -> int:
     try:
         tz = app.settings.mailbot.timezone
         since = parse_day_or_instant(args.since, "--since", tz) if args.since else None
-        until = parse_day_or_instant(args.until, "--until", tz) if args.until else None
+        until = (
+            parse_day_or_instant(args.until, "--until", tz, day_end=True)
+            if args.until
+            else None
+        )
         if since is not None and until is not None and since >= until:
             raise UsageError(
                 "--until", f"{args.until} is not after --since {args.since}"

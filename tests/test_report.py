@@ -97,5 +97,14 @@ def test_report_since(tmp_path: Path, database_url: str) -> None:
     assert started == {("SITE-C", "downtime")}
     bad = run_cli(env, "report", "--since", "last week")
     assert bad.returncode == 2 and "--since" in bad.stderr
+    # A date as --until holds that day: 4 December alone is a period.
+    day = json.loads(
+        run_cli(
+            env, *NOW, "report", "--since", "2026-12-04", "--until", "2026-12-04",
+            "--format", "json",
+        ).stdout
+    )  # fmt: skip
+    assert (day["since"], day["until"]) == ("2026-12-03T23:00:00Z", "2026-12-04T23:00:00Z")
+    assert sum(s["incidents_opened"] for s in day["sites"]) == 2
     backwards = run_cli(env, "report", "--since", "2026-12-05", "--until", "2026-12-01")
     assert backwards.returncode == 2 and "--until" in backwards.stderr
