@@ -104,7 +104,10 @@ def test_report_since(tmp_path: Path, database_url: str) -> None:
             "--format", "json",
         ).stdout
     )  # fmt: skip
-    assert (day["since"], day["until"]) == ("2026-12-03T23:00:00Z", "2026-12-04T23:00:00Z")
+    assert (day["since"], day["until"]) == (
+        "2026-12-03T23:00:00Z",
+        "2026-12-04T23:00:00Z",
+    )
     assert sum(s["incidents_opened"] for s in day["sites"]) == 2
     backwards = run_cli(env, "report", "--since", "2026-12-05", "--until", "2026-12-01")
     assert backwards.returncode == 2 and "--until" in backwards.stderr
