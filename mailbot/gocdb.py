@@ -99,6 +99,7 @@ def parse_gocdb(xml: bytes, *more: bytes) -> dict:
             if entry is not None:
                 sites[entry["name"]] = entry
     _drop_shared_domains(sites.values(), warnings)
+    _warn_shared_contacts(sites.values(), warnings)
     _add_roc_ngis(ngis, sites.values(), warnings)
     for warning in warnings:
         log.warning("GOCDB import: %s", warning)
@@ -273,6 +274,21 @@ def _drop_shared_domains(sites: Iterable[dict], warnings: list[str]) -> None:
         warnings.append(f"domain {domain} is given by {counts[domain]} sites, left out")
     for site in sites:
         site["domains"] = [d for d in site["domains"] if d not in shared]
+
+
+def _warn_shared_contacts(sites: Iterable[dict], warnings: list[str]) -> None:
+    # A contact several sites give (a university's central CERT) is kept:
+    # mail from it is the site's its subject or text names (roles.py).
+    holders: dict[str, list[str]] = {}
+    for site in sites:
+        for contact in site["security_contacts"]:
+            holders.setdefault(contact.lower(), []).append(site["name"])
+    for contact, names in sorted(holders.items()):
+        if len(names) > 1:
+            warnings.append(
+                f"security contact {contact} is given by sites {', '.join(names)}:"
+                " its mail counts for the one it names, else for the first"
+            )
 
 
 def _add_roc_ngis(

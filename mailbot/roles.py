@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from email.utils import getaddresses
 
@@ -12,8 +12,9 @@ from mailbot import authn
 from mailbot.classify import Classification, is_plain_address, is_robot_address
 from mailbot.config import Settings
 from mailbot.csirt import commands
+from mailbot.extract.quotes import own_text
 from mailbot.mail import ParsedMail
-from mailbot.sites import Directory, Site
+from mailbot.sites import Directory, IPAddress, Site
 
 # An IPv4 address, defanged or not, or something IPv6-like: a site may be
 # named by an address inside its networks.
@@ -56,15 +57,17 @@ def identify(
     if classification.kind == "bounce":
         return Author("bounce")
     if classification.kind == "auto_reply":
-        return Author("auto_reply", site=_site_of(sender, directory))
+        return Author("auto_reply", site=_site_of(sender, directory, parsed))
     if classification.kind == "automated":
         # A machine's report (an abuse report, a monitoring alert) is a third
         # party's: it opens or joins an incident, is never answered, and
         # meets no clock, whoever's address it comes from.
-        return Author("reporter", site=_site_of(sender, directory), flags=(AUTOMATED,))
+        return Author(
+            "reporter", site=_site_of(sender, directory, parsed), flags=(AUTOMATED,)
+        )
     if sender in settings.csirt.members:
         return _member(parsed, sender, settings)
-    site = _site_of(sender, directory)
+    site = _site_of(sender, directory, parsed)
     if site is None:
         return Author("reporter")
     if authn.dmarc_fails(
@@ -107,12 +110,18 @@ def _authors(parsed: ParsedMail) -> int:
     return len([addr for _, addr in getaddresses(values) if addr])
 
 
-def _site_of(sender: str, directory: Directory) -> Site | None:
+def _site_of(sender: str, directory: Directory, parsed: ParsedMail) -> Site | None:
     if not sender:
         return None
-    return directory.site_by_contact(sender) or directory.site_by_domain(
-        sender.rpartition("@")[2]
-    )
+    by_contact = directory.sites_by_contact(sender)
+    if len(by_contact) > 1:
+        # A contact several sites share writes for the one its mail names
+        # (in the subject or its own text, by name or by a network's
+        # address); naming none, for the first of the sites file.
+        return _named_among(by_contact, directory, parsed) or by_contact[0]
+    if by_contact:
+        return by_contact[0]
+    return directory.site_by_domain(sender.rpartition("@")[2])
 
 
 def reply_address(parsed: ParsedMail, ours: Collection[str] = ()) -> str | None:
@@ -164,17 +173,40 @@ def site_of(
     return author.site or site_named(directory, parsed, text)
 
 
+def _named_among(
+    candidates: tuple[Site, ...], directory: Directory, parsed: ParsedMail
+) -> Site | None:
+    """The first of `candidates` the mail names, by name (subject, then its
+    own text) or by an address in one of its networks."""
+    text = own_text(parsed.body_text)
+    for site in (
+        *directory.sites_named_in(parsed.subject),
+        *directory.sites_named_in(text),
+    ):
+        if site in candidates:
+            return site
+    for address in _addresses_in(text):
+        owner = directory.site_by_address(address)
+        if owner in candidates:
+            return owner
+    return None
+
+
+def _addresses_in(text: str) -> Iterator[IPAddress]:
+    for candidate in _IP_CANDIDATE_RE.findall(text[:200_000]):
+        cleaned = re.sub(r"[\s\[\]()]", "", candidate)
+        try:
+            yield ipaddress.ip_address(cleaned)
+        except ValueError:
+            continue
+
+
 def site_named(directory: Directory, parsed: ParsedMail, text: str) -> Site | None:
     """A site named in the subject or body, else one owning a mentioned address."""
     named = directory.sites_named_in(parsed.subject) or directory.sites_named_in(text)
     if named:
         return named[0]
-    for candidate in _IP_CANDIDATE_RE.findall(text[:200_000]):
-        cleaned = re.sub(r"[\s\[\]()]", "", candidate)
-        try:
-            address = ipaddress.ip_address(cleaned)
-        except ValueError:
-            continue
+    for address in _addresses_in(text):
         site = directory.site_by_address(address)
         if site is not None:
             return site

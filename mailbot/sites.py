@@ -95,8 +95,14 @@ class Directory:
         return best[1] if best else None
 
     def site_by_contact(self, address: str) -> Site | None:
+        found = self.sites_by_contact(address)
+        return found[0] if found else None
+
+    def sites_by_contact(self, address: str) -> tuple[Site, ...]:
+        """The sites giving `address` as a security contact, in file order
+        (several when they share one, as a university's central CERT)."""
         address = address.lower()
-        return next((s for s in self.sites if address in s.security_contacts), None)
+        return tuple(s for s in self.sites if address in s.security_contacts)
 
     def site_by_address(self, address: IPAddress) -> Site | None:
         """The site whose networks hold `address`, the most specific first."""
@@ -146,6 +152,14 @@ def load_directory(path: Path) -> Directory:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("sites.file", f"{path} is not valid TOML: {exc}") from None
     directory = directory_from_dict(data, origin=str(path))
+    for contact, names in shared_contacts(directory.sites):
+        log.warning(
+            "security contact %s is given by sites %s: its mail counts for the"
+            " one its subject or text names (by name or network), else for %s",
+            contact,
+            ", ".join(names),
+            names[0],
+        )
     for first, second in overlapping_networks(directory.sites):
         log.warning(
             "site %s: network %s overlaps site %s's %s; an address in both is"
@@ -223,6 +237,15 @@ def _check_ngis_known(sites: Iterable[Site], ngis: Iterable[Ngi]) -> None:
                 f" (its NGIs: {listed}); add an [[ngi]] entry named {site.ngi}"
                 " (security_contacts may be empty), or correct the name",
             )
+
+
+def shared_contacts(sites: Iterable[Site]) -> list[tuple[str, list[str]]]:
+    """Security contacts that several sites give, with those sites' names."""
+    holders: dict[str, list[str]] = {}
+    for site in sites:
+        for contact in site.security_contacts:
+            holders.setdefault(contact, []).append(site.name)
+    return [(c, names) for c, names in sorted(holders.items()) if len(names) > 1]
 
 
 def overlapping_networks(

@@ -120,6 +120,11 @@ def test_shared_and_public_domains_are_left_out() -> None:
     ]
     assert any("ngi-z.example.org is given by 2 sites" in w for w in data["warnings"])
     assert any("'bad-address' is no mail address" in w for w in data["warnings"])
+    # A shared contact is kept, and said: its mail is told apart by its words.
+    assert (
+        "security contact sec@ngi-z.example.org is given by sites S-ONE, S-TWO:"
+        " its mail counts for the one it names, else for the first"
+    ) in data["warnings"]
 
 
 def test_doctype_bomb_is_refused() -> None:

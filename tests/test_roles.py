@@ -80,3 +80,54 @@ def test_answers_never_go_to_mailbot_itself(
     ours = not_to_answer(app.settings)
     assert reply_address(parse(raw), ours) == expected
     app.close()
+
+
+SHARED = """
+[[site]]
+name = "SITE-UNI1"
+ngi = "NGI_A"
+security_contacts = ["cert@uni.example.edu"]
+networks = ["203.0.113.0/26"]
+
+[[site]]
+name = "SITE-UNI2"
+ngi = "NGI_A"
+security_contacts = ["cert@uni.example.edu"]
+networks = ["203.0.113.64/26"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        ("Security incident at SITE-UNI2", "wn01 was compromised.\n", "SITE-UNI2"),
+        ("Security incident", "At SITE-UNI2, wn01 was compromised.\n", "SITE-UNI2"),
+        ("Security incident", "wn01 (203.0.113.70) was compromised.\n", "SITE-UNI2"),
+        # A site the contact does not write for is no choice.
+        ("Seen from SITE-A", "SITE-UNI2's wn01 was compromised.\n", "SITE-UNI2"),
+        ("Security incident", "wn01 (203.0.113.10) was compromised.\n", "SITE-UNI1"),
+        # Naming none, the first of the file.
+        ("Security incident", "wn01 was compromised.\n", "SITE-UNI1"),
+    ],
+)
+def test_a_shared_contact_writes_for_the_site_its_mail_names(
+    tmp_path: Path, database_url: str, subject: str, body: str, expected: str
+) -> None:
+    # Two sites giving one contact (a university's central CERT): its mail
+    # was always the first site's, even when it named the second one.
+    import tomllib
+
+    from test_csirt_env import SITES
+
+    from mailbot.sites import directory_from_dict
+
+    app = make_app(tmp_path, database_url)
+    directory = directory_from_dict(tomllib.loads(SITES + SHARED))
+    raw = mail(
+        subject=subject, sender="cert@uni.example.edu", body=body,
+        message_id="<shared@uni.example.edu>",
+    )  # fmt: skip
+    author = identify(parse(raw), HUMAN, app.settings, directory, sent_by_us=False)
+    assert author.role == "site"
+    assert author.site is not None and author.site.name == expected
+    app.close()

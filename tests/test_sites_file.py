@@ -163,6 +163,18 @@ def test_overlapping_networks_of_two_sites_are_warned_once(tmp_path: Path) -> No
     )
 
 
+def test_a_shared_contact_is_warned_at_start_up(tmp_path: Path) -> None:
+    text = GOOD + (
+        '[[site]]\nname = "SITE-UNI1"\nsecurity_contacts = ["cert@uni.example.edu"]\n'
+        '[[site]]\nname = "SITE-UNI2"\nsecurity_contacts = ["cert@uni.example.edu"]\n'
+    )
+    done = mailbot(tmp_path, text, "--log-format", "text", "incidents")
+    assert done.returncode == 0, done.stderr
+    [warned] = [line for line in done.stderr.splitlines() if "cert@uni" in line]
+    assert "given by sites SITE-UNI1, SITE-UNI2" in warned
+    assert "else for SITE-UNI1" in warned
+
+
 def test_a_missing_sites_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_directory(tmp_path / "sites.toml")
