@@ -798,14 +798,21 @@ def test_addresses_are_read_as_ipaddress_reads_them() -> None:
            "169.254.1.1", "169.253.1.1", "169.255.0.1", "01.2.3.4", "1.2.3.04",
            "1.2.3.0", "1.2.3", "1.2.3.4.5", "1..3.4", "1.2.3.256", "1.2.3.1000",
            "1.2.3.+4", "1.2.3.4 ", "١.2.3.4", "1.2.3.²", "::ffff:127.0.0.1",
-           "::ffff:192.0.2.7", "2001:db8::1", ""]  # fmt: skip
+           "::ffff:192.0.2.7", "2001:db8::1", "", "cdn1.example.com", "a.b.c.d",
+           "1.2.3.4%eth0", "1.2.3.4%a:b", "fe80::1%eth0", "example.com:80", "1:2",
+           "1.2.3.4:80", "::", "1.2.3.4/32", "::1/128"]  # fmt: skip
     rng = random.Random(5)
     pieces = ["0", "00", "1", "9", "10", "012", "127", "169", "224", "254", "255",
-              "256", "999", "1000", ""]  # fmt: skip
+              "256", "999", "1000", "", "a", "ff", "1:2", "::", "%1"]  # fmt: skip
     made = [".".join(rng.choice(pieces) for _ in range(4)) for _ in range(3000)]
     for text in odd + made:
         ip = indicators.address(text)
         assert (None if ip is None else str(ip)) == _reported(text), text
+        # A dotted number's check skips making the address (and needs no
+        # colon): the same answer.
+        if ":" not in text:
+            kept = indicators._v4_item(text, "")
+            assert (kept is None) == (_reported(text) is None), text
 
 
 def test_a_name_beside_a_site_address_is_the_same_machine() -> None:

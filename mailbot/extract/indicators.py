@@ -234,14 +234,13 @@ def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """`text` as an address worth reporting, or None (loopback, unspecified...)."""
     number = ipv4_number(text)
     if number is not None:
-        # What ipaddress's properties test below, on the number: a log holds
-        # thousands of addresses, each new to the cache.
-        first = number >> 24
-        if not number or first in (127, 255) or first >> 4 == 14:
-            return None  # unspecified, loopback, 255.x, multicast
-        if number >> 16 == 0xA9FE:
-            return None  # link-local, 169.254/16
-        return ipaddress.IPv4Address(number)
+        return ipaddress.IPv4Address(number) if _reported_v4(number) else None
+    if ":" not in text:
+        # Not IPv4 as ipaddress reads it (ipv4_number reads the same), and
+        # IPv6 needs a colon: ip_address would raise twice, several
+        # microseconds for each hostname of a URL and each dotted number
+        # with an octet over 255.
+        return None
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -253,6 +252,16 @@ def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(ip, ipaddress.IPv4Address) and str(ip).startswith("255."):
         return None
     return ip
+
+
+def _reported_v4(number: int) -> bool:
+    """Whether the IPv4 address `number` is worth reporting: what ipaddress's
+    properties test in `address`, on the number (a log holds thousands of
+    addresses, each new to the caches)."""
+    first = number >> 24
+    if not number or first in (127, 255) or first >> 4 == 14:
+        return False  # unspecified, loopback, 255.x, multicast
+    return number >> 16 != 0xA9FE  # link-local, 169.254/16
 
 
 def ipv4_number(text: str) -> int | None:
@@ -318,8 +327,10 @@ def _dotted_item(run: str) -> tuple[str, str] | None:
 
 
 def _v4_item(dotted: str, prefix: str) -> tuple[str, str] | None:
-    ip = address(dotted)
-    if ip is None:
+    # `address(dotted) is None`, without making the address: `dotted` has no
+    # colon, so only ipv4_number can read it.
+    number = ipv4_number(dotted)
+    if number is None or not _reported_v4(number):
         return None
     if prefix:
         if int(prefix[1:]) > 32:
