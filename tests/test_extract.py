@@ -249,12 +249,25 @@ def _read_by_another_lines_plan(
     """Assert that digit variants of `line` read by the plan of its shape,
     made from `line`, give what they give read afresh."""
     rng = random.Random(line)
-    for _ in range(200):
-        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
+    variants = [
+        "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
+        for _ in range(200)
+    ]
+    for variant in variants:
         plans.clear()
         fresh = read(variant)
         plans.clear()
         read(line)  # the plan of the shape, made from another line
+        assert read(variant) == fresh
+    # A shape keeps several plans (shape.keep_plan): each variant read by
+    # whichever of the plans the variants before it left fits.
+    plans.clear()
+    for variant in variants:
+        kept = {key: list(known) for key, known in plans.items()}
+        plans.clear()
+        fresh = read(variant)
+        plans.clear()
+        plans.update(kept)
         assert read(variant) == fresh
 
 

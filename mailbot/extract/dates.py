@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Final
 
-from mailbot.extract.shape import has_digit, shape
+from mailbot.extract.shape import has_digit, keep_plan, shape
 
 # Month names in the languages of the fact words (prose._FACTS): English,
 # German, French, Spanish, Portuguese, Italian, Dutch, Swedish, Polish,
@@ -225,7 +225,7 @@ Candidate = tuple[str, tuple[tuple[int, int], ...]]
 Ymd = tuple[int | None, int, int]  # a syslog date has no year
 Found = tuple[int, int, Ymd, int]
 _Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
-_PLANS: Final[dict[bytes, _Plan]] = {}
+_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
 _PLANS_KEPT: Final = 4096
 _PLANNED: Final = 540
 
@@ -242,15 +242,14 @@ def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
     if len(line) > _PLANNED or not has_digit(line):
         return _dates_read(line)[:3]
     key = shape(line)
-    plan = _PLANS.get(key)
-    if plan is not None:
-        found = _dates_planned(line, plan)
-        if found is not None:
-            return plan[0], plan[1], found
+    known = _PLANS.get(key)
+    if known is not None:
+        for plan in reversed(known):
+            found = _dates_planned(line, plan)
+            if found is not None:
+                return plan[0], plan[1], found
     candidates, valid, found, wholes = _dates_read(line)
-    if len(_PLANS) >= _PLANS_KEPT:
-        _PLANS.clear()  # bounded; the next lines make it again
-    _PLANS[key] = (candidates, valid, wholes)
+    keep_plan(_PLANS, _PLANS_KEPT, key, known, (candidates, valid, wholes))
     return candidates, valid, found
 
 

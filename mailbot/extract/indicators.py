@@ -16,7 +16,7 @@ from typing import Final, NamedTuple
 
 from mailbot.extract.dn import dn_at, dn_runs
 from mailbot.extract.hosts import is_hostname
-from mailbot.extract.shape import has_digit, shape
+from mailbot.extract.shape import has_digit, keep_plan, shape
 
 _MAIL: Final = re.compile(
     r"(?<![\w.+%=-])[\w.+%=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE
@@ -80,16 +80,15 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     if len(line) > _PLANNED or not has_digit(line):
         return _read(line, reference_year)[0]
     key = shape(line)
-    plan = _PLANS.get(key)
-    if plan is not None:
-        found = _follow_plan(line, reference_year, plan)
-        if found is not None:
-            return found
+    known = _PLANS.get(key)
+    if known is not None:
+        for plan in reversed(known):
+            found = _follow_plan(line, reference_year, plan)
+            if found is not None:
+                return found
     steps: list[_Step] = []
     found, unordered = _read(line, reference_year, steps)
-    if len(_PLANS) >= _PLANS_KEPT:
-        _PLANS.clear()  # bounded; the next lines make it again
-    _PLANS[key] = (steps, unordered)
+    keep_plan(_PLANS, _PLANS_KEPT, key, known, (steps, unordered))
     return found
 
 
@@ -108,7 +107,7 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # of order of position (most lines have one scanner's, in order).
 _Step = tuple[int, list[tuple[int, int]], list[int]]
 _Plan = tuple[list[_Step], bool]
-_PLANS: Final[dict[bytes, _Plan]] = {}
+_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
 _PLANS_KEPT: Final = 4096
 _PLANNED: Final = 500  # longer lines are read without a plan
 _MAILS: Final = -1

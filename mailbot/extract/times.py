@@ -28,7 +28,7 @@ from mailbot.extract.dates import (
     safe_date,
 )
 from mailbot.extract.hours import DAY_PART, colons, hour_only_hint, hours_hint
-from mailbot.extract.shape import has_digit, shape
+from mailbot.extract.shape import has_digit, keep_plan, shape
 from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
 
 # The runs of blanks are possessive ("*+"): what follows each cannot start
@@ -210,15 +210,22 @@ def times_in(
     key = (shape(line), limit, alone)
     known = _PLANS.get(key)
     if known is not None:
-        stamps = _stamps(line, known, _dated(clock, known))
-        if stamps is not None:
-            return stamps, known.skipped
+        latest = len(known) - 1
+        for index in range(latest, -1, -1):
+            kept = known[index]
+            stamps = _stamps(line, kept, _dated(clock, kept))
+            if stamps is not None:
+                if index != latest:
+                    # With one plan a shape this line's would have been made
+                    # again: counted as made (part._WASTED_PLANS reads the
+                    # count), and the latest plan, as it would have been.
+                    _MADE[0] += 1
+                    keep_plan(_PLANS, _PLANS_KEPT, key, known, known.pop(index))
+                return stamps, kept.skipped
     _MADE[0] += 1
     plan, dates = _plan(line, limit, pattern)
     if plan.reusable:
-        if len(_PLANS) >= _PLANS_KEPT:
-            _PLANS.clear()  # bounded; the next lines make it again
-        _PLANS[key] = plan
+        keep_plan(_PLANS, _PLANS_KEPT, key, known, plan)
     return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
 
 
@@ -264,7 +271,8 @@ class _Plan(NamedTuple):
     relative: bool
 
 
-_PLANS: Final[dict[tuple[bytes, int, bool], _Plan]] = {}
+# See shape.keep_plan.
+_PLANS: Final[dict[tuple[bytes, int, bool], list[_Plan]]] = {}
 _CLOCK_HINT: Final = re.compile(r"\d:\d\d").search
 # The numbers of the groups of a time's clock and of its zone, per pattern.
 _GROUPS: Final = {
