@@ -422,6 +422,27 @@ def test_the_fact_of_a_time_does_not_hang_on_digits(before: str, after: str) -> 
         assert prose.fact_of(*pair) == fresh
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Dec  4 02:33:07 ui02 sshd[2123]: Failed password for admin from 203.0.113.7",
+        "2 IDS alerts on 3 hosts; wn12 re-installed, 4 nodes isolated at 10:05",
+        "old version 2.3 of jenkins (CVE-2026-12345, cve-2026-1234 and CVE-20-1)",
+        "Could you send the logs of 10.9.228.73? We saw 5 logins by user42.",
+        "forwarded to us by CERT-7 at 09:12, 3 files copied, 12 GB exfiltrated",
+        "0xf3 4ids 1detected ids2 vm 3 images 7vm images 8 old 9x",
+    ],
+)
+def test_the_text_fields_of_a_line_do_not_hang_on_digits(line: str) -> None:
+    # text_fields answers from the line's shape (digits written 0).
+    rng = random.Random(line)
+    for _ in range(200):
+        variant = "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
+        for has_indicator, is_record in ((True, False), (False, False), (True, True)):
+            fresh = prose._text_fields.__wrapped__(variant, has_indicator, is_record)
+            assert prose.text_fields(variant, has_indicator, is_record) == list(fresh)
+
+
 def test_the_scanners_hints_rule_out_only_lines_without_candidates(
     monkeypatch,
 ) -> None:

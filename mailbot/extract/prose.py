@@ -247,7 +247,15 @@ def _handling_only(lower: str) -> bool:
 
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
-    line = line[:1000]
+    # No word of the fields, requests or evidence has a digit, and the CVE
+    # pattern takes any (\d): the lines of a log pasted into a body, which
+    # differ in their numbers, share one answer. The search of every field's
+    # words at every word of a line costs 12 to 20 microseconds a record.
+    return list(_text_fields(zeroed(line[:1000]), has_indicator, is_record))
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_fields(line: str, has_indicator: bool, is_record: bool) -> tuple[str, ...]:
     if not is_record:
         line = without_requests(line)
     lower = line.lower()
@@ -261,7 +269,7 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
         line, activity, strong = lower, _ACTIVITY_LOWER, _STRONG_LOWER
     if has_indicator and (is_record or activity.search(line)) or strong.search(line):
         fields.append("evidence")
-    return fields
+    return tuple(fields)
 
 
 def item_text(line: str) -> str:
