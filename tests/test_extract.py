@@ -522,6 +522,25 @@ def test_times_are_matched_as_with_backtracking_blanks() -> None:
         assert [(m.span(), m.groups()) for m in times._TIME.finditer(text)] == expected
 
 
+def test_special_lines_are_matched_as_with_backtracking_blanks() -> None:
+    # quotes._SPECIAL's leading blanks are possessive; with plain ones it
+    # finds the same.
+    plain = re.compile(
+        quotes._SPECIAL.pattern.replace("^[ \\t]*+", "^[ \\t]*"), re.IGNORECASE
+    )
+    assert plain.pattern != quotes._SPECIAL.pattern
+    rng = random.Random(4)
+    pieces = [" ", "\t", "  ", "-", "--", "---", "*", ">", "_" * 8, "_", "from",
+              "Von", "de", "forwarded message", "Original Message", "best", "regards",
+              "Kind", "thanks", ",", ":", "!", "x", "Begin forwarded message", "ſent",
+              "sent from my phone", "mit freundlichen grüßen", "1", "a"]  # fmt: skip
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        found = quotes._SPECIAL.match(text)
+        expected = plain.match(text)
+        assert (found and found.span()) == (expected and expected.span()), text
+
+
 def test_hostnames_need_a_real_or_reserved_suffix() -> None:
     assert is_hostname("files.example.de")
     assert is_hostname("www.cyfronet-example.pl")
