@@ -443,6 +443,58 @@ def test_the_text_fields_of_a_line_do_not_hang_on_digits(line: str) -> None:
             assert prose.text_fields(variant, has_indicator, is_record) == list(fresh)
 
 
+def test_word_patterns_by_first_letter_match_where_the_plain_ones_do() -> None:
+    # prose's word patterns that are only tested group their branches by
+    # first letter (prose.by_first_letter): they must hold for the same text.
+    assert prose._branches(r"a(?:b|c)|[|(]x|\\|y|\||[]|]z|[^]|]w") == [
+        "a(?:b|c)", "[|(]x", r"\\", "y", r"\|", "[]|]z", "[^]|]w"
+    ]  # fmt: skip
+    assert prose.by_first_letter("alert|auth|b?x|block|(?:c)") == (
+        "a(?:lert|uth)|block|b?x|(?:c)"
+    )
+    fields = "|".join(prose._TEXT_FIELDS.values())
+    alternations = [
+        (rf"\b(?:{fields})\b", prose._ANY_TEXT),
+        (rf"\b(?:{prose._ACTIVITY_WORDS})\b", prose._ACTIVITY_LOWER),
+        (rf"\b(?:{prose._STRONG_WORDS})\b", prose._STRONG_LOWER),
+        (prose._REQUEST_WORDS, prose._REQUEST_LOWER),
+    ]
+    alternations += [
+        (rf"\b(?:{words})\b", prose._TEXT[name])
+        for name, words in prose._TEXT_FIELDS.items()
+    ]
+    # Their own words (regex syntax dropped), cut, extended and joined.
+    syntax = re.compile(r"\[ \\t-?\]\+?|\\w\*|\(\?[:!=]|[()?*+|\\]|\{.*?\}")
+    words = set()
+    for branches in (
+        fields,
+        prose._ACTIVITY_WORDS,
+        prose._STRONG_WORDS,
+        prose._REQUEST_ALTERNATIVES,
+    ):
+        for branch in prose._branches(branches):
+            words.update(syntax.sub(" ", branch).split())
+    vocabulary = sorted(words)
+    rng = random.Random(6)
+    texts = []
+    for _ in range(4000):
+        picked = [rng.choice(vocabulary) for _ in range(rng.randrange(1, 5))]
+        picked = [
+            word[: rng.randrange(1, len(word) + 1)] if rng.random() < 0.3 else word
+            for word in picked
+        ]
+        picked = [word + rng.choice(["", "s", "ed", "x", "-", "."]) for word in picked]
+        texts.append(rng.choice([" ", "", "  ", "\t", ", "]).join(picked))
+    reports = Path(__file__).resolve().parent
+    for path in sorted(reports.glob("reports*/*.txt")):
+        texts += path.read_text(encoding="utf-8").lower().splitlines()
+    for pattern, grouped in alternations:
+        plain = re.compile(pattern)
+        assert plain.pattern != grouped.pattern
+        for text in texts:
+            assert bool(grouped.search(text)) is bool(plain.search(text)), text
+
+
 def test_the_scanners_hints_rule_out_only_lines_without_candidates(
     monkeypatch,
 ) -> None:

@@ -14,6 +14,61 @@ from typing import Final
 
 from mailbot.extract.shape import zeroed
 
+
+def by_first_letter(alternation: str) -> str:
+    """The regex alternation `alternation`, its branches grouped by first letter.
+
+    "alert|auth|block" becomes "a(?:lert|uth)|block": the same strings match
+    (only which branch matches first may change, so for patterns whose
+    matches are only tested, not read). The engine tries a branch at each
+    position it searches; at a word of a line it tried every one of 180 word
+    alternatives, and now tries a letter's few. A branch that does not open
+    with a plain letter (a group, a class, a letter with a quantifier) is
+    kept as it is.
+    """
+    groups: dict[str, list[str]] = {}
+    others: list[str] = []
+    for branch in _branches(alternation):
+        if branch[:1].isalpha() and branch[1:2] not in ("?", "*", "+", "{"):
+            groups.setdefault(branch[0], []).append(branch[1:])
+        else:
+            others.append(branch)
+    grouped = [
+        letter + (rests[0] if len(rests) == 1 else f"(?:{'|'.join(rests)})")
+        for letter, rests in groups.items()
+    ]
+    return "|".join(grouped + others)
+
+
+def _branches(alternation: str) -> list[str]:
+    """The top-level branches of a regex alternation (outside groups, classes
+    and escapes)."""
+    branches: list[str] = []
+    depth, start, index, in_class = 0, 0, 0, False
+    while index < len(alternation):
+        char = alternation[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # "[^]...]" and "[]...]": the first "]" is a member.
+            index += 1 if alternation[index + 1 : index + 2] == "^" else 0
+            index += 1 if alternation[index + 1 : index + 2] == "]" else 0
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and not depth:
+            branches.append(alternation[start:index])
+            start = index + 1
+        index += 1
+    branches.append(alternation[start:])
+    return branches
+
+
 _TEXT_FIELDS: Final = {
     "detected_by": (
         r"detect(?:ed|ion)|discovered|noticed|spotted|flagged|alert(?:ed|s)?"
@@ -51,19 +106,19 @@ _TEXT_FIELDS: Final = {
     ),
 }
 # Evidence: what was seen, when an indicator, time or path is on the line.
-_ACTIVITY: Final = re.compile(
-    r"\b(?:log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
+_ACTIVITY_WORDS: Final = (
+    r"log(?:in|ins|ged|s)?|connect\w*|scan\w*|traffic|process\w*|files?"
     r"|binary|entries|shell|malware|miner|beacon\w*|brute|attempts?|sessions?"
     r"|accepted|failed|download\w*|exfil\w*|tunnel|cron\w*|payload|requests?"
     r"|communicat\w*|running|ran|dropped|modified|spawned|access\w*|seen|shows?"
-    r"|netstat|tcpdump|output|excerpt)\b",
-    re.IGNORECASE,
+    r"|netstat|tcpdump|output|excerpt"
 )
-_STRONG_EVIDENCE: Final = re.compile(
-    r"\b(?:malware|cryptominer|miner|web[ \t]+shell|exfiltration|scanning"
-    r"|brute[ \t-]?force|backdoor|rootkit|suspicious)\b",
-    re.IGNORECASE,
+_ACTIVITY: Final = re.compile(rf"\b(?:{_ACTIVITY_WORDS})\b", re.IGNORECASE)
+_STRONG_WORDS: Final = (
+    r"malware|cryptominer|miner|web[ \t]+shell|exfiltration|scanning"
+    r"|brute[ \t-]?force|backdoor|rootkit|suspicious"
 )
+_STRONG_EVIDENCE: Final = re.compile(rf"\b(?:{_STRONG_WORDS})\b", re.IGNORECASE)
 # "Reinstalled" in the other languages (English "fixed" or "resolved" say
 # too little to be an action taken; these say it).
 # The words of each fact in German, French, Spanish and Portuguese, Italian,
@@ -134,11 +189,15 @@ _TEXT_FIELDS["actions_taken"] += "|".join(
     ("", _OFF_THE_NETWORK, _ISOLATED, _REINSTALLED)
 )
 # Patterns run on lower-cased text: case-insensitive alternations are slow.
+# Only tested, never read: their branches go by first letter.
 _TEXT: Final = {
-    name: re.compile(rf"\b(?:{pattern})\b") for name, pattern in _TEXT_FIELDS.items()
+    name: re.compile(rf"\b(?:{by_first_letter(pattern)})\b")
+    for name, pattern in _TEXT_FIELDS.items()
 }
 # Any of them: one pass rules out the lines that speak to no field at all.
-_ANY_TEXT: Final = re.compile(rf"\b(?:{'|'.join(_TEXT_FIELDS.values())})\b")
+_ANY_TEXT: Final = re.compile(
+    rf"\b(?:{by_first_letter('|'.join(_TEXT_FIELDS.values()))})\b"
+)
 _FACT: Final = re.compile(
     "|".join(rf"(?P<{name}>\b(?:{pattern})\b)" for name, pattern in _FACTS.items())
 )
@@ -159,8 +218,9 @@ _FACT_HINT: Final = re.compile(
 # case-insensitive alternations are several times slower, and on ASCII text
 # (where no character has a second lower case, as "K" for the Kelvin sign
 # does) both find the same.
-_ACTIVITY_LOWER: Final = re.compile(_ACTIVITY.pattern)
-_STRONG_LOWER: Final = re.compile(_STRONG_EVIDENCE.pattern)
+# Only tested: by first letter.
+_ACTIVITY_LOWER: Final = re.compile(rf"\b(?:{by_first_letter(_ACTIVITY_WORDS)})\b")
+_STRONG_LOWER: Final = re.compile(rf"\b(?:{by_first_letter(_STRONG_WORDS)})\b")
 _BULLET: Final = re.compile(
     r"^[ \t]*(?:[-*•>]+|\d{1,2}[.)]|[a-h][.)]|\(\d{1,2}\))[ \t]+"
 )
@@ -173,14 +233,15 @@ _BULLET: Final = re.compile(
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?;])\s+")
 # "Please find attached", "please note that we ...": pointers, not requests.
 _POINTER: Final = r"(?![ \t]+(?:find|see|note|be[ \t]+(?:aware|advised)))"
-_REQUEST_WORDS: Final = (
-    rf"(?:please{_POINTER}|kindly{_POINTER}"
+_REQUEST_ALTERNATIVES: Final = (
+    rf"please{_POINTER}|kindly{_POINTER}"
     r"|could[ \t]+you|can[ \t]+you"
     r"|would[ \t]+you|will[ \t]+you|may[ \t]+we[ \t]+ask|let[ \t]+us[ \t]+know"
     r"|bitte|könnt(?:en|est)[ \t]+(?:sie|du)|veuillez|merci[ \t]+de"
     r"|pourriez-vous|pouvez-vous|por[ \t]+favor|podría(?:is)?|per[ \t]+favore"
-    r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę)\b"
+    r"|potete|potreste|graag|kunt[ \t]+u|kan[ \t]+ni|proszę"
 )
+_REQUEST_WORDS: Final = rf"(?:{_REQUEST_ALTERNATIVES})\b"
 _REQUEST: Final = re.compile(
     r"[ \t]*(?:[-*•>]+[ \t]*)?" + _REQUEST_WORDS, re.IGNORECASE
 )
@@ -189,7 +250,7 @@ _REQUEST: Final = re.compile(
 # ASCII line (see _ACTIVITY_LOWER); every alternative starts with a letter,
 # so that the regex engine skips to those.
 _REQUEST_ANYWHERE: Final = re.compile(_REQUEST_WORDS, re.IGNORECASE)
-_REQUEST_LOWER: Final = re.compile(_REQUEST_WORDS)
+_REQUEST_LOWER: Final = re.compile(rf"(?:{by_first_letter(_REQUEST_ALTERNATIVES)})\b")
 
 
 def _has_request(line: str) -> bool:
