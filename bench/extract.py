@@ -192,7 +192,7 @@ def _forget_lines() -> None:
         for value in list(vars(module).values()):
             if hasattr(value, "cache_clear"):
                 value.cache_clear()
-        for name in ("_PLANS", "_KNOWN"):
+        for name in ("_PLANS", "_EARLIER_PLANS", "_KNOWN"):
             known = getattr(module, name, None)
             if isinstance(known, dict):
                 known.clear()

@@ -240,14 +240,16 @@ def test_the_next_line_of_a_shape_finds_its_own_times(
     for date in (None, dt.date(2026, 12, 2)):
         clock = PartClock("Europe/Amsterdam", REFERENCE, date)
         read = functools.partial(times.times_in, clock=clock, following=following)
-        _read_by_another_lines_plan(line, times._PLANS, read)
+        _read_by_another_lines_plan(line, times, read)
 
 
 def _read_by_another_lines_plan(
-    line: str, plans: dict[Any, Any], read: Callable[[str], object]
+    line: str, module: Any, read: Callable[[str], object]
 ) -> None:
-    """Assert that digit variants of `line` read by the plan of its shape,
-    made from `line`, give what they give read afresh."""
+    """Assert that digit variants of `line` read by the plans of its shape
+    (`module`'s), made from `line` or from the variants before, give what
+    they give read afresh."""
+    plans, earlier = module._PLANS, module._EARLIER_PLANS
     rng = random.Random(line)
     variants = [
         "".join(rng.choice("0123456789") if c.isdigit() else c for c in line)
@@ -255,19 +257,25 @@ def _read_by_another_lines_plan(
     ]
     for variant in variants:
         plans.clear()
+        earlier.clear()
         fresh = read(variant)
         plans.clear()
+        earlier.clear()
         read(line)  # the plan of the shape, made from another line
         assert read(variant) == fresh
-    # A shape keeps several plans (shape.keep_plan): each variant read by
+    # A shape keeps earlier plans (shape.keep_plan): each variant read by
     # whichever of the plans the variants before it left fits.
     plans.clear()
+    earlier.clear()
     for variant in variants:
-        kept = {key: list(known) for key, known in plans.items()}
+        kept = dict(plans), {key: list(known) for key, known in earlier.items()}
         plans.clear()
+        earlier.clear()
         fresh = read(variant)
         plans.clear()
-        plans.update(kept)
+        earlier.clear()
+        plans.update(kept[0])
+        earlier.update(kept[1])
         assert read(variant) == fresh
 
 
@@ -381,7 +389,7 @@ def test_a_prefix_beyond_32_is_no_network() -> None:
 def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
     # A line is read by the plan of the first line of its shape (digits all
     # 0); digits that make a run an address or not must still decide.
-    _read_by_another_lines_plan(line, indicators._PLANS, lambda text: scan(text, 2026))
+    _read_by_another_lines_plan(line, indicators, lambda text: scan(text, 2026))
 
 
 @pytest.mark.parametrize(
@@ -399,7 +407,7 @@ def test_the_next_line_of_a_shape_finds_its_own_indicators(line: str) -> None:
 def test_the_next_line_of_a_shape_finds_its_own_dates(line: str) -> None:
     # As for times: digits that make a date a date must still decide when
     # the line is read by the plan of another line of its shape.
-    _read_by_another_lines_plan(line, dates._PLANS, dates.find_dates)
+    _read_by_another_lines_plan(line, dates, dates.find_dates)
 
 
 @pytest.mark.parametrize(

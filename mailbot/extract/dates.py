@@ -225,7 +225,8 @@ Candidate = tuple[str, tuple[tuple[int, int], ...]]
 Ymd = tuple[int | None, int, int]  # a syslog date has no year
 Found = tuple[int, int, Ymd, int]
 _Plan = tuple[list[Candidate], list[bool], list[tuple[int, int]]]
-_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
+_PLANS: Final[dict[bytes, _Plan]] = {}
+_EARLIER_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
 _PLANS_KEPT: Final = 4096
 _PLANNED: Final = 540
 
@@ -242,14 +243,19 @@ def find_dates(line: str) -> tuple[list[Candidate], list[bool], list[Found]]:
     if len(line) > _PLANNED or not has_digit(line):
         return _dates_read(line)[:3]
     key = shape(line)
-    known = _PLANS.get(key)
-    if known is not None:
-        for plan in reversed(known):
-            found = _dates_planned(line, plan)
-            if found is not None:
-                return plan[0], plan[1], found
+    plan = _PLANS.get(key)
+    if plan is not None:
+        found = _dates_planned(line, plan)
+        if found is not None:
+            return plan[0], plan[1], found
+        earlier = _EARLIER_PLANS.get(key)
+        if earlier is not None:
+            for other in reversed(earlier):
+                found = _dates_planned(line, other)
+                if found is not None:
+                    return other[0], other[1], found
     candidates, valid, found, wholes = _dates_read(line)
-    keep_plan(_PLANS, _PLANS_KEPT, key, known, (candidates, valid, wholes))
+    keep_plan(_PLANS, _EARLIER_PLANS, _PLANS_KEPT, key, (candidates, valid, wholes))
     return candidates, valid, found
 
 

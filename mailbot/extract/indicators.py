@@ -80,15 +80,20 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
     if len(line) > _PLANNED or not has_digit(line):
         return _read(line, reference_year)[0]
     key = shape(line)
-    known = _PLANS.get(key)
-    if known is not None:
-        for plan in reversed(known):
-            found = _follow_plan(line, reference_year, plan)
-            if found is not None:
-                return found
+    plan = _PLANS.get(key)
+    if plan is not None:
+        found = _follow_plan(line, reference_year, plan)
+        if found is not None:
+            return found
+        earlier = _EARLIER_PLANS.get(key)
+        if earlier is not None:
+            for other in reversed(earlier):
+                found = _follow_plan(line, reference_year, other)
+                if found is not None:
+                    return found
     steps: list[_Step] = []
     found, unordered = _read(line, reference_year, steps)
-    keep_plan(_PLANS, _PLANS_KEPT, key, known, (steps, unordered))
+    keep_plan(_PLANS, _EARLIER_PLANS, _PLANS_KEPT, key, (steps, unordered))
     return found
 
 
@@ -107,7 +112,8 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # of order of position (most lines have one scanner's, in order).
 _Step = tuple[int, list[tuple[int, int]], list[int]]
 _Plan = tuple[list[_Step], bool]
-_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
+_PLANS: Final[dict[bytes, _Plan]] = {}
+_EARLIER_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
 _PLANS_KEPT: Final = 4096
 _PLANNED: Final = 500  # longer lines are read without a plan
 _MAILS: Final = -1

@@ -25,36 +25,44 @@ def shape(text: str) -> bytes:
 
 
 # The plans of a shape that are kept: a line whose digits decide otherwise
-# than every plan of its shape (a date that is none, an octet over 255) is
-# read afresh and its plan kept beside the others, up to this many, latest
-# last, so that lines that alternate between two decisions (digit variants
-# of a log) are not read afresh each time. Each plan holds for the lines
-# that decide as the line it was made from: which one answers does not
-# change what a line gives. The latest plan is the one plan that was kept
-# per shape before (see times.times_in, which counts the plans made).
-SHAPE_PLANS: Final = 4
+# than its shape's plan (a date that is none, an octet over 255) is read
+# afresh and its plan becomes the shape's latest, as when one plan was kept
+# per shape; the plan it replaces joins the shape's earlier plans, up to
+# this many, which are tried before a line is read afresh, so that lines
+# that alternate between two decisions (digit variants of a log) are not
+# read afresh each time. Each plan holds for the lines that decide as the
+# line it was made from: which one answers does not change what a line
+# gives. The earlier plans are kept apart, so that a shape with one plan
+# (nearly all) costs what it did.
+EARLIER_PLANS: Final = 3
 _Key = TypeVar("_Key")
 _Plan = TypeVar("_Plan")
 
 
 def keep_plan(
-    plans: dict[_Key, list[_Plan]],
+    plans: dict[_Key, _Plan],
+    earlier: dict[_Key, list[_Plan]],
     kept: int,
     key: _Key,
-    known: list[_Plan] | None,
     plan: _Plan,
 ) -> None:
-    """Keep `plan` as the latest of `known`, the plans of the shape `key` in
-    `plans` (None: none yet); `plans` holds at most `kept` shapes."""
+    """Make `plan` the latest plan of the shape `key` in `plans`; the plan it
+    replaces joins the shape's earlier ones in `earlier`. `plans` holds at
+    most `kept` shapes, `earlier` only shapes of `plans`."""
     if len(plans) >= kept:
         plans.clear()  # bounded; the next lines make them again
-        known = None
-    if known is None:
-        plans[key] = [plan]
+        earlier.clear()
+    replaced = plans.get(key)
+    plans[key] = plan
+    if replaced is None:
         return
-    if len(known) >= SHAPE_PLANS:
-        del known[0]
-    known.append(plan)
+    others = earlier.get(key)
+    if others is None:
+        earlier[key] = [replaced]
+        return
+    if len(others) >= EARLIER_PLANS:
+        del others[0]
+    others.append(replaced)
 
 
 def zeroed(text: str) -> str:

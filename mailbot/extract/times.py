@@ -210,22 +210,26 @@ def times_in(
     key = (shape(line), limit, alone)
     known = _PLANS.get(key)
     if known is not None:
-        latest = len(known) - 1
-        for index in range(latest, -1, -1):
-            kept = known[index]
-            stamps = _stamps(line, kept, _dated(clock, kept))
-            if stamps is not None:
-                if index != latest:
+        stamps = _stamps(line, known, _dated(clock, known))
+        if stamps is not None:
+            return stamps, known.skipped
+        earlier = _EARLIER_PLANS.get(key)
+        if earlier is not None:
+            for index in range(len(earlier) - 1, -1, -1):
+                kept = earlier[index]
+                stamps = _stamps(line, kept, _dated(clock, kept))
+                if stamps is not None:
                     # With one plan a shape this line's would have been made
                     # again: counted as made (part._WASTED_PLANS reads the
                     # count), and the latest plan, as it would have been.
                     _MADE[0] += 1
-                    keep_plan(_PLANS, _PLANS_KEPT, key, known, known.pop(index))
-                return stamps, kept.skipped
+                    del earlier[index]
+                    keep_plan(_PLANS, _EARLIER_PLANS, _PLANS_KEPT, key, kept)
+                    return stamps, kept.skipped
     _MADE[0] += 1
     plan, dates = _plan(line, limit, pattern)
     if plan.reusable:
-        keep_plan(_PLANS, _PLANS_KEPT, key, known, plan)
+        keep_plan(_PLANS, _EARLIER_PLANS, _PLANS_KEPT, key, plan)
     return _stamps(line, plan, _dated(clock, plan), dates) or [], plan.skipped
 
 
@@ -271,8 +275,9 @@ class _Plan(NamedTuple):
     relative: bool
 
 
+_PLANS: Final[dict[tuple[bytes, int, bool], _Plan]] = {}
 # See shape.keep_plan.
-_PLANS: Final[dict[tuple[bytes, int, bool], list[_Plan]]] = {}
+_EARLIER_PLANS: Final[dict[tuple[bytes, int, bool], list[_Plan]]] = {}
 _CLOCK_HINT: Final = re.compile(r"\d:\d\d").search
 # The numbers of the groups of a time's clock and of its zone, per pattern.
 _GROUPS: Final = {
