@@ -913,11 +913,24 @@ def test_addresses_are_read_as_ipaddress_reads_them() -> None:
            "1.2.3.+4", "1.2.3.4 ", "١.2.3.4", "1.2.3.²", "::ffff:127.0.0.1",
            "::ffff:192.0.2.7", "2001:db8::1", "", "cdn1.example.com", "a.b.c.d",
            "1.2.3.4%eth0", "1.2.3.4%a:b", "fe80::1%eth0", "example.com:80", "1:2",
-           "1.2.3.4:80", "::", "1.2.3.4/32", "::1/128"]  # fmt: skip
+           "1.2.3.4:80", "::", "1.2.3.4/32", "::1/128", "::1", "::2", "ff02::1",
+           "ff00::", "feff::1", "fe80::1", "febf:ffff::1", "fec0::1", "fe7f::1",
+           "::ffff:0.0.0.0", "::ffff:224.0.0.1", "::ffff:169.254.1.1", "1::",
+           "::fffe:1.2.3.4", "::1:ffff:1.2.3.4", "fe80::1%eth0", "2001:db8::1%2",
+           "::ffff:255.1.2.3", "ff02::1%eth0", "::%1", "1:2:3:4:5:6:7:8", "[::1]",
+           "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.04", "2001:DB8::A"]  # fmt: skip
     rng = random.Random(5)
     pieces = ["0", "00", "1", "9", "10", "012", "127", "169", "224", "254", "255",
               "256", "999", "1000", "", "a", "ff", "1:2", "::", "%1"]  # fmt: skip
     made = [".".join(rng.choice(pieces) for _ in range(4)) for _ in range(3000)]
+    # Colon-hex, the first and last groups often what the properties test.
+    groups = ["", "0", "1", "ff", "ff00", "ff02", "fe80", "febf", "fec0", "fe7f",
+              "ffff", "fffe", "2001", "db8", "1.2.3.4", "127.0.0.1",
+              "%eth0"]  # fmt: skip
+    made += [
+        ":".join(rng.choice(groups) for _ in range(rng.randrange(2, 10)))
+        for _ in range(3000)
+    ]
     for text in odd + made:
         ip = indicators.address(text)
         assert (None if ip is None else str(ip)) == _reported(text), text

@@ -247,14 +247,20 @@ def address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         # with an octet over 255.
         return None
     try:
-        ip = ipaddress.ip_address(text)
+        # With a colon it is no IPv4 address: ip_address would first try
+        # one and raise.
+        ip = ipaddress.IPv6Address(text)
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local:
-        return None
-    if isinstance(ip, ipaddress.IPv4Address) and str(ip).startswith("255."):
+    # What ipaddress's properties test, on the number (each property is a
+    # test of membership in a network, a microsecond or so): an IPv4-mapped
+    # address as its IPv4 address, unspecified, loopback, multicast
+    # (ff00::/8), link-local (fe80::/10).
+    number = int(ip)
+    if number >> 32 == 0xFFFF:
+        mapped = number & 0xFFFFFFFF
+        return ipaddress.IPv4Address(mapped) if _reported_v4(mapped) else None
+    if number <= 1 or number >> 120 == 0xFF or number >> 118 == 0x3FA:
         return None
     return ip
 
