@@ -4,6 +4,9 @@ Prints one JSON line: megabytes of text, seconds, MB/s and findings count.
 The text mixes what sites send: template reports, prose, sshd and apache
 logs, netstat output, CSV exports and defanged indicators; each part of
 `--part-size` characters is one mail, alternately a body and an attachment.
+`--only KIND` generates one kind of text alone (a log pasted into a body,
+`--only sshd --part-kind body`, is read differently from the same log
+attached: quoted text, free-text fields, the dates of prose).
 `--reports DIR` times the labelled reports of DIR instead (each report once
 per round);
 `--corpus DIR` the text parts of every mail that DIR/MANIFEST.tsv lists (the
@@ -72,10 +75,18 @@ _CSV = "2026-12-04T01:{m:02d}:03Z,203.0.113.{b},192.0.2.{a},22,SSH brute force\n
 _DN = "certificate /DC=org/DC=example/OU=People/CN=User {n} was used by the attacker\n"
 
 
-def generate(size: int, seed: int = 7) -> str:
+_KINDS = {
+    "template": _TEMPLATE, "prose": _PROSE, "sshd": _SSHD, "apache": _APACHE,
+    "netstat": _NETSTAT, "csv": _CSV, "dn": _DN,
+}  # fmt: skip
+
+
+def generate(size: int, seed: int = 7, only: str | None = None) -> str:
     rng = random.Random(seed)
     pieces, total = [], 0
     shapes = (_TEMPLATE, _PROSE, _SSHD, _SSHD, _APACHE, _NETSTAT, _CSV, _DN)
+    if only is not None:
+        shapes = (_KINDS[only],)
     while total < size:
         shape = rng.choice(shapes)
         piece = shape.format(
@@ -90,14 +101,23 @@ def generate(size: int, seed: int = 7) -> str:
     return "".join(pieces)
 
 
-def _generated(megabytes: float, size: int):
+def _generated(
+    megabytes: float, size: int, only: str | None = None, kind: str | None = None
+):
     # One mail per part: a mail's value budget would otherwise leave most
     # of the text unread, and the figure would count text never read.
-    text = generate(int(megabytes * 1_000_000))
+    text = generate(int(megabytes * 1_000_000), only=only)
     chunks = (text[o : o + size] for o in range(0, len(text), size))
     return [
         (
-            (TextPart("1", "text/plain", "attachment" if i % 2 else "body", chunk),),
+            (
+                TextPart(
+                    "1",
+                    "text/plain",
+                    kind or ("attachment" if i % 2 else "body"),
+                    chunk,
+                ),
+            ),
             _context(),
             f"generated {i + 1}",
         )
@@ -210,6 +230,14 @@ def _context() -> extract.Context:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--megabytes", type=float, default=5.0)
+    parser.add_argument(
+        "--only", choices=sorted(_KINDS), help="generate text of this kind only"
+    )
+    parser.add_argument(
+        "--part-kind",
+        choices=("body", "attachment"),
+        help="every generated part a body or an attachment (default: alternately)",
+    )
     parser.add_argument("--part-size", type=int, default=50_000)
     parser.add_argument("--reports", type=Path, help="a directory of reports")
     parser.add_argument("--corpus", type=Path, help="a directory with MANIFEST.tsv")
@@ -229,7 +257,8 @@ def main() -> None:
     elif args.corpus:
         mails, text = _corpus(args.corpus), str(args.corpus)
     else:
-        mails, text = _generated(args.megabytes, args.part_size), "generated"
+        mails = _generated(args.megabytes, args.part_size, args.only, args.part_kind)
+        text = "generated" + (f" {args.only}" if args.only else "")
     mails += _digit_variants(mails, args.vary_digits)
     if args.findings:
         _print_findings(mails)
