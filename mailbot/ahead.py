@@ -296,7 +296,11 @@ def _prepare(raw: bytes) -> Prepared | None:
             return None
         site = roles.site_of(author, directory, parsed, own_text(parsed.body_text))
         names = {site.name} if site is not None else set()
-        assumed = context.context_of(settings, directory, names, parsed, author.role)
+        # The arrival is not known here: the Date is assumed plausible, and
+        # the main process reads the mail again when it is not.
+        assumed = context.context_of(
+            settings, directory, names, parsed, author.role, parsed.date
+        )
         _KEPT.records.clear()
         parts = commands.readable_parts(parsed.text_parts, author.role)
         found = extract.extract(parts, assumed)

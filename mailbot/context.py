@@ -8,6 +8,7 @@ domains: built here without the database, so that worker processes
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from collections.abc import Set
@@ -60,9 +61,11 @@ def context_of(
     names: Set[str],
     parsed: ParsedMail,
     role: str,
+    written: dt.datetime | None,
 ) -> extract.Context:
     """The context of a mail by an author of `role` (roles.py) in an incident
-    that involves the sites `names`."""
+    that involves the sites `names`, written at `written` (its plausible Date:
+    "yesterday" and a year left out are read from it)."""
     sites = [s for s in (directory.site(n) for n in sorted(names)) if s is not None]
     networks = tuple(net for s in sites for net in s.networks)
     own = settings.own_addresses | set(settings.csirt.members)
@@ -72,7 +75,7 @@ def context_of(
         ignored_ips=relay_addresses(parsed),
         ignored_domains=frozenset({settings.mailbot.domain}),
         timezone=sites[0].timezone if sites else settings.mailbot.timezone,
-        reference_time=parsed.date,
+        reference_time=written,
         reporter_domains=(
             reporter_domains(parsed, directory) if role == "reporter" else ()
         ),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import context, extract, incidents
 from mailbot.app import App
-from mailbot.clock import as_utc, parse_instant
+from mailbot.clock import as_utc, parse_instant, plausible_date
 from mailbot.csirt import commands
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
@@ -49,7 +49,12 @@ def context_for(
     if site is not None:
         names.add(site.name)
     role = mail.role or ""
-    return context.context_of(app.settings, app.sites, names, parsed, role)
+    # The Date when plausible, else the arrival (DOMAIN.md): a Date of
+    # 31 Dec 9999 overflowed the site's time zone and quarantined the mail.
+    written = plausible_date(
+        as_utc(parsed.date) if parsed.date else None, as_utc(mail.arrived_at)
+    )
+    return context.context_of(app.settings, app.sites, names, parsed, role, written)
 
 
 def record_findings(

@@ -136,3 +136,41 @@ def test_a_file_s_mail_arrived_at_its_date_but_never_after_the_file(
         [found] = list(iter_path(tmp_path / name))
         want = expected.replace(tzinfo=dt.UTC) if expected else saved
         assert found.arrived_at == want, name
+
+
+def test_ingest_stores_a_folders_mails_whatever_their_dates(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Breaker finding F2: a Date that overflowed in UTC made ingest exit 1
+    # there. Sorted by name: the bad files first and last, a good one between.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    dates = {
+        "a-bad.eml": "31 Dec 9999 22:00 EST",
+        "b-good.eml": "Fri, 04 Dec 2026 08:40:00 +0000",
+        "c-bad.eml": "31 Dec 9999 23:59:59 -0100",
+    }
+    for name, date in dates.items():
+        raw = mail(
+            subject=f"Scans from 203.0.113.{len(name)}",
+            message_id=f"<{name}@cert.example.net>",
+            date=date,
+        )
+        (folder / name).write_bytes(raw)
+    base = ["--config", str(config)]
+    assert main([*base, "ingest", "--backfill", "--json", str(folder)]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert (counts["fetched"], counts["processed"], counts["quarantined"]) == (3, 3, 0)
+    # Unhealthy (exit 1): never polled, which says nothing of the mails.
+    main([*base, "status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    assert (status["mails"], status["unattached"], status["quarantined"]) == (3, 0, 0)
+    assert main([*base, "incidents", "--all", "--json"]) == 0
+    stored = set()
+    for incident in json.loads(capsys.readouterr().out):
+        assert main([*base, "show", "--json", incident["tag"]]) == 0
+        messages = json.loads(capsys.readouterr().out)["messages"]
+        stored |= {(m["message_id"], m["from"]) for m in messages}
+    assert stored == {
+        (f"<{name}@cert.example.net>", "reporter@cert.example.net") for name in dates
+    }

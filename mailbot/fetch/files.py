@@ -6,7 +6,6 @@ A file's arrival time is its Date header (DOMAIN.md), else its mtime.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import mailbox
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 from mailbot.clock import UTC
 from mailbot.errors import UsageError
 from mailbot.mail import RawMail
+from mailbot.parse import headers
 from mailbot.store import split_header_block
 
 log = logging.getLogger(__name__)
@@ -34,17 +34,14 @@ _DATE_RE = re.compile(rb"^date[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 
 
 def header_date(raw: bytes) -> dt.datetime | None:
+    """The mail's Date as the parse stage reads it: None when there is none or
+    it is implausible (the year 10000 in UTC, an absurd zone); never raises."""
     head, _ = split_header_block(raw)
     match = _DATE_RE.search(head)
     if match is None:
         return None
-    try:
-        value = email.utils.parsedate_to_datetime(
-            match.group(1).decode("ascii", "replace").strip()
-        )
-    except (TypeError, ValueError, IndexError):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    value = match.group(1).decode("ascii", "surrogateescape").strip()
+    return headers.parse_date(value, [])
 
 
 def _arrival(raw: bytes, saved: dt.datetime) -> dt.datetime:

@@ -13,7 +13,6 @@ Latin-1 fallbacks, synthetic filenames, cut limits), is one short string in
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.utils
 import logging
@@ -143,25 +142,10 @@ def _headers_only(data: bytes, defects: list[str]) -> Message:
 
 
 def _header_fields(message: Message, parser: Any, defects: list[str]) -> dict:
-    """ParsedMail's header fields, with mail-parser's addresses, else stdlib's."""
-    for source in (parser, None) if parser is not None else (None,):
-        notes: list[str] = []
-        try:
-            fields = _fields(message, source, notes)
-        except Exception as exc:  # noqa: BLE001 - try the next source
-            defects.append(f"header fields failed ({type(exc).__name__})")
-            continue
-        defects.extend(notes)
-        return fields
-    return _fields(Message(), None, defects)
-
-
-def _fields(message: Message, parser: Any, defects: list[str]) -> dict:
+    """ParsedMail's header fields, each read on its own: one that cannot be
+    read is left empty with a defect naming it, and costs no other."""
     raw_items = list(message.raw_items())
-    items = [
-        (headers.clean(str(name)), headers.decode_value(value, _title(name), defects))
-        for name, value in raw_items
-    ]
+    items = tuple(_item(name, value, defects) for name, value in raw_items)
     # Raw values, not get_all(): compat32 hands 8-bit values out as Header
     # objects already decoded with replacement characters.
     every: dict[str, list[str]] = {}
@@ -169,42 +153,85 @@ def _fields(message: Message, parser: Any, defects: list[str]) -> dict:
         every.setdefault(str(name).lower(), []).append(str(value))
     raws = {name: values[0] for name, values in every.items()}
     if parser is not None:
-        defects.extend(_address_notes(parser.address_header_defects, "", 0))
+        _field("address diagnostics", None, defects, _parser_notes, parser)
     lists = {
-        name: _addresses(every.get(name, ()), parser, _title(name), defects)
+        name: _address_field(every.get(name, []), parser, _title(name), defects)
         for name in _ADDRESS_HEADERS
     }
-    references = [
-        ref
-        for value in every.get("references", ())
-        for ref in headers.message_ids(value, "References", defects)
-    ]
     return {
-        "message_id": _message_id(raws.get("message-id"), defects),
+        "message_id": _field(
+            "Message-ID", None, defects, _message_id, raws.get("message-id")
+        ),
         "subject": next((v for k, v in items if k.lower() == "subject"), ""),
         "from_": lists["from"][0] if lists["from"] else None,
         "reply_to": lists["reply-to"],
         "to": lists["to"],
         "cc": lists["cc"],
-        "date": _date(raws.get("date"), parser, defects),
-        "in_reply_to": headers.message_ids(
-            raws.get("in-reply-to"), "In-Reply-To", defects
+        "date": _field("Date", None, defects, headers.parse_date, raws.get("date")),
+        "in_reply_to": _field(
+            "In-Reply-To",
+            (),
+            defects,
+            headers.message_ids,
+            raws.get("in-reply-to"),
+            "In-Reply-To",
         ),
-        "references": tuple(references),
-        "headers": tuple(items),
+        "references": _field(
+            "References", (), defects, _references, every.get("references", ())
+        ),
+        "headers": items,
     }
 
 
-def _date(raw: str | None, parser: Any, defects: list[str]) -> dt.datetime | None:
-    """The Date header as mail-parser read it, else as the stdlib reads it."""
-    if parser is None or raw is None:
-        return headers.parse_date(raw, defects)
-    for diagnostic in parser.date_header_defects:
-        if diagnostic.get("header") == "date" and diagnostic.get("occurrence") == 0:
-            defects.append(f"Date: {diagnostic.get('reason')}")
-    if parser.date is not None:
-        return parser.date.astimezone(dt.UTC)
-    return headers.stdlib_date(raw, defects)
+def _field(what: str, empty: Any, defects: list[str], read: Any, *args: Any) -> Any:
+    """`read(*args, notes)`, or `empty` with a defect naming `what` when it
+    raises; its notes are kept only when it does not."""
+    notes: list[str] = []
+    try:
+        value = read(*args, notes)
+    except Exception as exc:  # noqa: BLE001 - one field must not cost the others
+        defects.append(f"header {what} unreadable ({type(exc).__name__}): left empty")
+        return empty
+    defects.extend(notes)
+    return value
+
+
+def _item(name: object, value: object, defects: list[str]) -> tuple[str, str]:
+    """One entry of `ParsedMail.headers`: the name and its display text."""
+    title = _title(name)
+    text = _field(title, "", defects, headers.decode_value, value, title)
+    return headers.clean(str(name)), text
+
+
+def _address_field(
+    values: list[str], parser: Any, name: str, defects: list[str]
+) -> tuple[Address, ...]:
+    """Header `name`'s addresses as mail-parser read them, else the stdlib."""
+    sources = (parser, None) if parser is not None else (None,)
+    for source in sources:
+        notes: list[str] = []
+        try:
+            found = _addresses(values, source, name, notes)
+        except Exception as exc:  # noqa: BLE001 - try the next source
+            reader = "mail-parser" if source is not None else "stdlib"
+            defects.append(f"header {name}: {reader} failed ({type(exc).__name__})")
+            continue
+        defects.extend(notes)
+        return found
+    defects.append(f"header {name} unreadable: left empty")
+    return ()
+
+
+def _parser_notes(parser: Any, notes: list[str]) -> None:
+    notes.extend(_address_notes(parser.address_header_defects, "", 0))
+
+
+def _references(values: Iterable[str], notes: list[str]) -> tuple[str, ...]:
+    return tuple(
+        ref
+        for value in values
+        for ref in headers.message_ids(value, "References", notes)
+    )
 
 
 def _title(name: object) -> str:

@@ -150,14 +150,32 @@ def address(name: str, addr: str, what: str, defects: list[str]) -> Address:
     return Address(clean(name), addr.replace(" ", ""))
 
 
+# Zones in use lie between -12:00 and +14:00; RFC 5322's syntax allows
+# +9959, and mail-parser reads such an offset as hours ahead.
+MAX_ZONE = dt.timedelta(hours=14)
+
+# mail-parser's verdicts on a Date that has the form of one but names no
+# day: the stdlib would read the year 0001 as 2001, so none is asked.
+_NO_DAY = frozenset({"date-out-of-range", "invalid-calendar-date"})
+
+
 def parse_date(raw: str | None, defects: list[str]) -> dt.datetime | None:
-    """The Date header as an aware UTC datetime, or None (with a note)."""
+    """The Date header as an aware UTC datetime, or None (with a note).
+
+    Never raises. A Date no datetime holds in UTC (31 Dec 9999 22:00 EST),
+    before 1900, or in a zone more than 14 hours from UTC, is implausible:
+    None, and the arrival time stands for it (DOMAIN.md).
+    """
     if raw is None:
         return None
     result = parse_mail_date(str(raw))
     defects.extend(f"Date: {reason}" for reason in result.reasons)
     if result.value is not None:
-        return result.value.astimezone(dt.UTC)
+        zone = dt.timedelta(hours=float(result.timezone))
+        return _instant(result.value, zone, defects)
+    if _NO_DAY.intersection(result.reasons):
+        defects.append("Date implausible: ignored")
+        return None
     return stdlib_date(raw, defects)
 
 
@@ -175,4 +193,22 @@ def stdlib_date(raw: str, defects: list[str]) -> dt.datetime | None:
         defects.append("Date without time zone: UTC assumed")
         parsed = parsed.replace(tzinfo=dt.UTC)
     defects.append("Date read by the stdlib fallback")
-    return parsed.astimezone(dt.UTC)
+    return _instant(parsed, parsed.utcoffset() or dt.timedelta(), defects)
+
+
+def _instant(
+    value: dt.datetime, zone: dt.timedelta, defects: list[str]
+) -> dt.datetime | None:
+    """`value` in UTC, or None (with a note) when it is no plausible instant."""
+    if abs(zone) > MAX_ZONE:
+        defects.append("Date implausible: zone offset beyond 14 hours, ignored")
+        return None
+    try:
+        instant = value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        defects.append("Date implausible: out of range, ignored")
+        return None
+    if instant.year < 1900:
+        defects.append("Date implausible: before 1900, ignored")
+        return None
+    return instant
