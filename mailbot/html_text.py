@@ -42,12 +42,19 @@ _KEPT_SPACE = "\x02"
 # are, so that quoted text is known as such (a reply quoting the CSIRT's
 # question in a bare blockquote must not state what the question asked).
 _QUOTE = "\x03"
+# Levels written at most, as mail clients collapse deep quotes: a level more
+# is still quoted text, and 100,000 nested <blockquote> (2.2 MB) wrote a
+# mark per level on every line break, quadratic time (over 60 s).
+MAX_QUOTE_DEPTH = 10
 _QUOTED_LINE = re.compile(r"^[ \x03]*\x03 ?")
 _KEPT = str.maketrans({_CELL: "\t", _KEPT_SPACE: " "})
 _EDGES = " " + _CELL
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_TAGS = re.compile(r"<[^>]*>")
+# A tag runs to its ">" but never over another "<": a stray "<" (or a
+# million of them) is text, and "<[^>]*>" tried every one to the end of
+# the markup, quadratic time.
+_TAGS = re.compile(r"<[^<>]*>")
 
 
 class _TextCollector(HTMLParser):
@@ -102,7 +109,7 @@ class _TextCollector(HTMLParser):
         if self._hidden:
             return
         if self._pre:
-            data = data.replace("\n", _LINE + _QUOTE * self._quote)
+            data = data.replace("\n", _LINE + self._marks())
             data = data.replace(" ", _KEPT_SPACE)
         self.pieces.append(data)
 
@@ -110,9 +117,12 @@ class _TextCollector(HTMLParser):
         if self._hidden:
             return
         if tag in _PARAGRAPHS:
-            self.pieces.append(_LINE + _LINE + _QUOTE * self._quote)
+            self.pieces.append(_LINE + _LINE + self._marks())
         elif tag in _LINES:
-            self.pieces.append(_LINE + _QUOTE * self._quote)
+            self.pieces.append(_LINE + self._marks())
+
+    def _marks(self) -> str:
+        return _QUOTE * min(self._quote, MAX_QUOTE_DEPTH)
 
     def _close_link(self, href: str | None, start: int) -> None:
         if self._hidden or not href:
