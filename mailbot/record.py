@@ -76,6 +76,8 @@ def record(
         app, session, mail, parsed, classification, author, site, text
     )
     reason = decision.reason if incident is not None else "none"
+    if incident is not None and reason != "new":
+        author, site = _still_the_sites(app, session, incident, parsed, author, site)
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
     _fill_headers(mail, parsed, app)
@@ -107,6 +109,43 @@ def record(
             decision.refused,
         )  # fmt: skip
     return incident.tag
+
+
+def _still_the_sites(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    author: roles.Author,
+    site: Site | None,
+) -> tuple[roles.Author, Site | None]:
+    """A sender who wrote in `incident` for a site stays that site's there,
+    though the sites file no longer names the address (the site changed
+    its contact mid-incident): its answer meets what it was asked."""
+    sender = parsed.from_.addr if parsed.from_ else ""
+    if author.role != "reporter" or author.flags or not sender:
+        return author, site
+    earlier = session.scalars(
+        select(Mail.site)
+        .where(
+            Mail.incident_id == incident.id,
+            Mail.from_addr == sender,
+            Mail.direction == "in",
+            Mail.role == "site",
+            Mail.site.is_not(None),
+        )
+        .order_by(Mail.id.desc())
+        .limit(1)
+    ).first()
+    known = app.sites.site(earlier)
+    if known is None:
+        return author, site
+    log.info(
+        "%s: %s wrote here for %s before; the sites file no longer names it,"
+        " its mail is still the site's in this incident",
+        incident.tag, sender, known.name,
+    )  # fmt: skip
+    return roles.Author("site", site=known), known
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
