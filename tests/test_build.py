@@ -90,9 +90,22 @@ def test_a_wheel_ships_the_example_and_an_editable_install_builds(
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("mailbot/config.example.toml").decode("utf-8")
     assert shipped == (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    # Into a venv of its own: pip installing into a --prefix first takes
+    # the running environment's mailbot out (it did, in this very test).
+    venv = tmp_path / "e"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True
+    )
     editable = subprocess.run(
-        [*pip, "install", "-q", "--no-deps", "--prefix", str(tmp_path / "e"),
-         "-e", str(ROOT)],
+        [*pip, "--python", str(venv / "bin" / "python"), "install", "-q",
+         "--no-deps", "-e", str(ROOT)],
         env=environ, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert editable.returncode == 0, editable.stderr
+    # The environment running the tests still imports its own mailbot.
+    assert mailbot.__file__ is not None
+    still = subprocess.run(
+        [sys.executable, "-P", "-c", "import mailbot; print(mailbot.__file__)"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert still.returncode == 0, still.stderr
