@@ -97,11 +97,15 @@ def _reminder(
         if stem in LEVELS
         else _existing(app.templates, stem)
     )
-    subject, body = render.render(
-        app.templates, name, **chase.context(app, session, incident, deadline, level)
-    )
     to, cc = chase.recipients(app, session, deadline, level)
-    return _finish(app, session, incident, to, cc, subject, body)
+    mails = respond.thread_mails(session, incident)
+    thread_subject = respond.thread_subject(app, session, incident, mails, to)
+    subject, body = render.render(
+        app.templates,
+        name,
+        **chase.context(app, session, incident, deadline, level, None, thread_subject),
+    )
+    return _finish(app, session, incident, to, cc, subject, body, thread_subject)
 
 
 def _existing(env: jinja2.Environment, stem: str) -> str:
@@ -139,11 +143,18 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
     if first is None:
         raise MailbotError(f"{incident.tag} has no incoming mail to acknowledge")
     parsed = parse(first.raw)
-    subject, body = respond.acknowledgement_text(app, incident, parsed, first.role)
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     if roles.AUTOMATED in (first.flags or []):
         to = None
-    return _finish(app, session, incident, [to] if to else [], [], subject, body)
+    recipients = [to] if to else []
+    mails = respond.thread_mails(session, incident)
+    thread_subject = respond.thread_subject(app, session, incident, mails, recipients)
+    subject, body = respond.acknowledgement_text(
+        app, incident, parsed, first.role, subject=thread_subject
+    )
+    return _finish(
+        app, session, incident, recipients, [], subject, body, thread_subject
+    )
 
 
 def _finish(
@@ -154,11 +165,12 @@ def _finish(
     cc: list[str],
     subject: str,
     body: str,
+    thread_subject: str | None = None,
 ) -> Preview:
-    # What send_in_thread() and compose() write: RED subjects withheld from
-    # those who did not get them, the tag and TLP first in the subject, the
-    # TLP 2.0 label as the first body line.
-    subject, body = respond.in_thread(incident, subject, body)
+    # What send_in_thread() and compose() write: the thread's subject for the
+    # recipients, RED subjects withheld from those who did not get them, the
+    # tag and TLP first in the subject, the TLP 2.0 label as the first body line.
+    subject, body = respond.in_thread(incident, subject, body, thread_subject)
     subject, body = red.withhold(app, session, incident.id, [*to, *cc], subject, body)
     return Preview(
         to=to,

@@ -17,8 +17,13 @@ from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
+from mailbot.thread import base_subject as bare_subject
 
 log = logging.getLogger(__name__)
+
+# The title of a thread whose recipients share no subject: the tag is enough
+# to find it again, and no one learns another party's words.
+GENERIC_SUBJECT = "Security incident"
 
 
 def acknowledge(
@@ -59,14 +64,17 @@ def acknowledge(
     if to is None:
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
+    # The incident was opened by `mail`: it is its thread (read without a
+    # query), and the only mail that can be RED.
+    mails = [ThreadMail.of(mail)]
+    subject = thread_subject(app, session, incident, mails, [to], merged=False)
     base, body = acknowledgement_text(
-        app, incident, parsed, author.role, passed_over, refused
+        app, incident, parsed, author.role, passed_over, refused, subject
     )
-    # The incident was opened by `mail`: it is the only mail that can be RED.
     reds = [mail] if mail.tlp == "RED" else []
     send_in_thread(
         app, session, incident, parsed, [to], base, body, "acknowledgement",
-        red_mails=reds,
+        thread=mails, red_mails=reds, subject=subject,
     )  # fmt: skip
 
 
@@ -77,18 +85,21 @@ def acknowledgement_text(
     role: str | None,
     passed_over: Sequence[str] = (),
     refused: Sequence[str] = (),
+    subject: str | None = None,
 ) -> tuple[str, str]:
     """The acknowledgement's base subject and body, as sent and as previewed.
 
     `role` is the reporter's: a third party ("reporter") is asked for what it
-    saw, not for the site's Analysis Guideline fields.
+    saw, not for the site's Analysis Guideline fields. `subject` is the
+    thread's subject for the reporter (`thread_subject`), the incident's when
+    not given.
     """
     name = parsed.from_.name if parsed.from_ else ""
     return render.render(
         app.templates,
         "acknowledgement.txt.j2",
         tag=incident.tag,
-        base_subject=incident.subject or "Security incident",
+        base_subject=subject or incident.subject or GENERIC_SUBJECT,
         greeting=greeting(name),
         site=incident.site,
         opened_at=iso(incident.opened_at),
@@ -147,6 +158,7 @@ def send_in_thread(
     thread: list[ThreadMail] | None = None,
     red_mails: list[Mail] | None = None,
     own_subject: bool = False,
+    subject: str | None = None,
 ) -> Outbox | None:
     """Queue a mail in `incident`'s thread, answering `parent` when given.
 
@@ -155,16 +167,20 @@ def send_in_thread(
     are the incident's, when the caller read them already for many
     incidents at once. `own_subject` keeps `base_subject` for a notice to a
     party outside the thread (a VO, a CA), which is told what it needs, not
-    the thread's subject. Returns the outbox row, None when no recipient was
-    left to send to.
+    the thread's subject. `subject` is the thread's subject for `to` when
+    the caller chose it already (its template's headline names it), else it
+    is chosen here (`thread_subject`). Returns the outbox row, None when no
+    recipient was left to send to.
     """
+    mails = thread_mails(session, incident) if thread is None else thread
     if not own_subject:
-        base_subject, body = in_thread(incident, base_subject, body)
+        if subject is None:
+            subject = thread_subject(app, session, incident, mails, to)
+        base_subject, body = in_thread(incident, base_subject, body, subject)
     if parent is not None:
         in_reply_to = parent.message_id
         references = [*parent.references, *([in_reply_to] if in_reply_to else [])]
     else:
-        mails = thread_mails(session, incident) if thread is None else thread
         references = known_to(app, mails, [*to, *(cc or [])])
         in_reply_to = references[-1] if references else None
     # A TLP:RED mail's subject reaches no one who did not receive that mail.
@@ -193,32 +209,101 @@ def send_in_thread(
     )
 
 
-def in_thread(incident: Incident, headline: str, body: str) -> tuple[str, str]:
+def in_thread(
+    incident: Incident, headline: str, body: str, subject: str | None = None
+) -> tuple[str, str]:
     """The base subject and body of a mail in `incident`'s thread.
 
     Every mail of the thread is subjected `[TAG] [TLP:LABEL] base subject`
     with the thread's own subject (INTERFACE.md), so that it stays one
-    conversation in every client. What the mail is ("Reminder: ...", "Done:
-    #close") is its template's Subject line: it heads the body instead,
-    unless it is the thread's subject already (the acknowledgement).
+    conversation in every client: `subject`, the thread's subject for the
+    mail's recipients (`thread_subject`), else the incident's. What the mail
+    is ("Reminder: ...", "Done: #close") is its template's Subject line: it
+    heads the body instead, unless it is the thread's subject already (the
+    acknowledgement).
     """
-    subject = incident.subject or "Security incident"
+    subject = subject or incident.subject or GENERIC_SUBJECT
     if headline and headline != subject:
         body = f"{headline}\n\n{body}"
     return subject, body
 
 
+def thread_subject(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mails: Sequence[ThreadMail],
+    to: Sequence[str],
+    merged: bool | None = None,
+) -> str:
+    """The thread's subject for a mail to `to`: one they all have seen.
+
+    After a merge, one incident holds the threads of several sites, each
+    with its own subject; a site's subject names it and says what it
+    reported, and the other site must not read it. The thread a recipient
+    is in is made of the mails it wrote or received (`known_to`); its
+    subject is the incident's when the recipient saw it, else the first it
+    saw (its own report's, or that of the mail that brought it in). The
+    CSIRT's people received every mail. Recipients who saw no mail of the
+    incident (an NGI in copy) do not choose; when none saw one, the subject
+    is the incident's unless other incidents were merged into it (`merged`,
+    read when not given). Recipients who share no subject get
+    `GENERIC_SUBJECT`.
+    """
+    own = incident.subject or GENERIC_SUBJECT
+    prefix = app.settings.mailbot.tag_prefix
+    seen: list[tuple[str, frozenset[str]]] = []
+    for mail in mails:
+        if red.WITHHELD in mail.subject:
+            continue
+        base = compose.short_subject(bare_subject(mail.subject, prefix))
+        if base:
+            people = roles.participants(app.settings, mail.sender, mail.recipients)
+            seen.append((base, people))
+    known = [
+        [base for base, people in seen if address in people]
+        for address in dict.fromkeys(a.lower() for a in to)
+    ]
+    known = [subjects for subjects in known if subjects]
+    if not known:
+        if merged is None:
+            merged = incident.id in merged_into(session, [incident.id])
+        return GENERIC_SUBJECT if merged else own
+    shared = set(known[0]).intersection(*known[1:])
+    if own in shared:
+        return own
+    return next((base for base in known[0] if base in shared), GENERIC_SUBJECT)
+
+
+def merged_into(session: Session, incident_ids: Sequence[int]) -> set[int]:
+    """Those of `incident_ids` that other incidents were merged into."""
+    return set(
+        session.scalars(
+            select(Incident.merged_into_id)
+            .where(Incident.merged_into_id.in_(list(incident_ids)))
+            .distinct()
+        )
+    )
+
+
 @dataclass(frozen=True)
 class ThreadMail:
-    """One mail of a thread: its Message-ID, who wrote it, who received it."""
+    """One mail of a thread: its Message-ID, who wrote it, who received it,
+    its subject."""
 
     message_id: str
     sender: str
     recipients: tuple[str, ...]
+    subject: str = ""
 
     @classmethod
     def of(cls, mail: Mail) -> ThreadMail:
-        return cls(mail.message_id or "", mail.from_addr, tuple(mail.recipients or ()))
+        return cls(
+            mail.message_id or "",
+            mail.from_addr,
+            tuple(mail.recipients or ()),
+            mail.subject or "",
+        )
 
 
 def known_to(
@@ -248,7 +333,13 @@ def threads_mails(
 ) -> dict[int, list[ThreadMail]]:
     """`thread_mails` of each incident in `incident_ids`, in one query."""
     rows = session.execute(
-        select(Mail.incident_id, Mail.message_id, Mail.from_addr, Mail.recipients)
+        select(
+            Mail.incident_id,
+            Mail.message_id,
+            Mail.from_addr,
+            Mail.recipients,
+            Mail.subject,
+        )
         .where(
             Mail.incident_id.in_(incident_ids),
             Mail.message_id.is_not(None),
@@ -257,8 +348,10 @@ def threads_mails(
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )
     threads: dict[int, list[ThreadMail]] = {}
-    for incident_id, message_id, sender, recipients in rows:
+    for incident_id, message_id, sender, recipients, subject in rows:
         if incident_id is not None and message_id:
-            mail = ThreadMail(message_id, sender or "", tuple(recipients or ()))
+            mail = ThreadMail(
+                message_id, sender or "", tuple(recipients or ()), subject or ""
+            )
             threads.setdefault(incident_id, []).append(mail)
     return threads

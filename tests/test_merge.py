@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from test_csirt_env import (
     ALICE,
     SITE_A,
     SITE_C,
     World,
     at,
+    body_of,
     member_mail,
     raw_mail,
     site_report,
 )
 
-from mailbot import views
+from mailbot import respond, views
 from mailbot.deadlines.forecast import forecast
 from mailbot.deadlines.sweep import sweep
 from mailbot.incidents import by_tag
@@ -25,9 +27,9 @@ from mailbot.send import deliver_due
 pytest_plugins = ("test_csirt_env",)
 
 
-def second_report(w: World, when: str = "2026-11-30T10:20:00") -> str:
+def second_report(w: World, when: str = "2026-11-30T10:20:00", label: str = "") -> str:
     w.deliver(raw_mail(
-        subject="Suspicious SSH logins at SITE-C", sender=SITE_C, when=at(when),
+        subject=f"{label}Suspicious SSH logins at SITE-C", sender=SITE_C, when=at(when),
         message_id="<report-c@site-c.example.com>",
         body="Logins from 203.0.113.77 to ui01.site-c.example.com; host isolated.\n",
     ), at(when))  # fmt: skip
@@ -124,6 +126,117 @@ def test_reminders_of_a_merged_incident_name_only_their_sites_mails(
     for site, message in reminders.items():
         assert message["In-Reply-To"] == own[site][-1]
         assert message["References"].split() == own[site]
+
+
+NGI = "ngi-sec@ngi-a.example.org"
+
+
+def merged(w: World, label: str = "") -> tuple[str, str]:
+    """SITE-A's and SITE-C's reports, SITE-C's merged into SITE-A's: their tags."""
+    first = site_report(w)
+    second = second_report(w, label=label)
+    merge(w, second, first)
+    return first, second
+
+
+def in_a_thread(
+    w: World, tag: str, body: str, message_id: str, to: str = "abuse@csirt.example.org"
+) -> None:
+    """Alice writes in SITE-A's thread at noon."""
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body=body, when=at("2026-11-30T12:00:00"), to=to, message_id=message_id,
+    ), at("2026-11-30T12:00:00"))  # fmt: skip
+
+
+@pytest.mark.parametrize("label", ["", "[TLP:RED] "])
+def test_reminders_of_a_merged_incident_carry_their_sites_own_subject(
+    w: World, tmp_path: Path, label: str
+) -> None:
+    """SITE-C's reminders, level 1 and level 2 with the NGI in copy, are
+    subjected and headed with SITE-C's own subject, never SITE-A's (F5)."""
+    first, second = merged(w, label)
+    own_a = str(w.show(first)["subject"])
+    assert "SITE-A" in own_a
+    own_c = "Suspicious SSH logins at SITE-C"
+    w.new_mail()
+    sent = []
+    for day in ("2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"):
+        w.app.clock.set(at(f"{day}T12:00:00"))
+        sweep(w.app)
+        deliver_due(w.app)
+        sent += w.new_mail()
+    to_c = [m for m in sent if SITE_C in m.recipients]
+    to_a = [m for m in sent if SITE_A in m.recipients]
+    assert any(NGI in m.recipients for m in to_c), [m.recipients for m in to_c]
+    tlp = "RED" if label else "AMBER"
+    for message in to_c:
+        subject, text = message.message["Subject"], body_of(message)
+        assert "SITE-A" not in subject and "SITE-A" not in text, (subject, text)
+        if NGI in message.recipients and label:
+            # SITE-C's RED subject reaches no one who did not receive it.
+            assert subject == f"[{first}] [TLP:{tlp}] (withheld: TLP:RED)"
+        else:
+            assert subject == f"[{first}] [TLP:{tlp}] {own_c}"
+            assert "reminder: " + own_c.lower() in text.lower()
+    for message in to_a:
+        assert message.message["Subject"] == f"[{first}] [TLP:{tlp}] {own_a}"
+        assert own_c not in body_of(message)
+    # The duty team, who saw every mail, reads the incident's subject.
+    escalations = [m for m in sent if m.recipients == ("duty@csirt.example.org",)]
+    assert escalations
+    for message in escalations:
+        assert message.message["Subject"] == f"[{first}] [TLP:{tlp}] {own_a}"
+
+
+def test_a_mail_to_sites_of_a_merged_incident_sharing_no_subject_is_neutral(
+    w: World, tmp_path: Path
+) -> None:
+    first, second = merged(w)
+    # A member writes to SITE-C in SITE-A's thread: SITE-C has seen it now.
+    in_a_thread(w, first, "Are the two related?\n", "<ask-c@csirt.example.org>",
+                to=f"{SITE_C}, abuse@csirt.example.org")  # fmt: skip
+    own_a = str(w.show(first)["subject"])
+    with w.app.db.transaction() as session:
+        incident = by_tag(session, first)
+        assert incident is not None
+        mails = respond.thread_mails(session, incident)
+        subject = respond.thread_subject
+        assert subject(w.app, session, incident, mails, [SITE_A]) == own_a
+        assert subject(w.app, session, incident, mails, [SITE_C]) == own_a
+        assert subject(w.app, session, incident, mails, [ALICE]) == own_a
+        # Before the member's mail SITE-C had seen only its own subject.
+        before = [m for m in mails if m.message_id != "<ask-c@csirt.example.org>"]
+        own_c = "Suspicious SSH logins at SITE-C"
+        assert subject(w.app, session, incident, before, [SITE_C]) == own_c
+        assert subject(w.app, session, incident, before, [SITE_C, NGI]) == own_c
+        both = [SITE_A, SITE_C]
+        assert subject(w.app, session, incident, before, both) == "Security incident"
+        # No one who saw a mail of a merged incident: no site's subject.
+        unseen = ["new@site-c.example.com"]
+        assert subject(w.app, session, incident, mails, unseen) == "Security incident"
+
+
+def test_a_relabel_request_to_a_merged_in_site_carries_its_own_subject(
+    w: World, tmp_path: Path
+) -> None:
+    first, second = merged(w)
+    in_a_thread(w, first, "#resolved\n#no-request\n", "<res@csirt.example.org>")
+    w.new_mail()
+    # SITE-C's closure report, unlabelled, in its own thread.
+    when = at("2026-12-01T10:00:00")
+    w.deliver(raw_mail(
+        subject=f"Re: [{second}] [TLP:AMBER] Suspicious SSH logins at SITE-C",
+        body="Closure report\n\nResolution:\nReinstalled ui01.\n\n"
+        "Lessons learnt:\nPatch faster.\n",
+        when=when, sender=SITE_C, message_id="<closure-c@site-c.example.com>",
+    ), when)  # fmt: skip
+    [asked] = w.new_mail()
+    assert asked.recipients == (SITE_C,)
+    assert '"TLP:AMBER" or "TLP:RED"' in body_of(asked)
+    subject = asked.message["Subject"]
+    assert subject == f"[{first}] [TLP:AMBER] Suspicious SSH logins at SITE-C"
+    assert "SITE-A" not in body_of(asked)
 
 
 def _close(w: World, tag: str, when: str) -> None:

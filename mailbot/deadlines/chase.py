@@ -135,6 +135,8 @@ class ReadAhead:
     fields: dict[int, dict[str, list[str]]]
     threads: dict[int, list[respond.ThreadMail]]
     red_mails: dict[int, list[Mail]]
+    # The incidents others were merged into (`respond.thread_subject`).
+    merged: set[int]
     last_chase: dict[int, dt.datetime]
     # The mail (its id) of each group's reminder sent within SHARED.
     recent: dict[Group, int]
@@ -143,13 +145,14 @@ class ReadAhead:
 def read_ahead(
     session: Session, deadlines: list[Deadline], now: dt.datetime
 ) -> ReadAhead:
-    """Five queries for the incidents and chased clocks of `deadlines`."""
+    """Six queries for the incidents and chased clocks of `deadlines`."""
     incident_ids = sorted({d.incident_id for d in deadlines})
     chased = [d.id for d in deadlines if d.level > 0]
     return ReadAhead(
         fields=_fields(session, incident_ids),
         threads=respond.threads_mails(session, incident_ids),
         red_mails=red.red_mails(session, incident_ids),
+        merged=respond.merged_into(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
         recent=_recent(session, incident_ids, now),
     )
@@ -217,8 +220,13 @@ def context(
     deadline: Deadline,
     level: int,
     fields: dict[str, list[str]] | None = None,
+    subject: str | None = None,
 ) -> dict[str, object]:
-    """Everything a reminder template may use; `fields` when read already."""
+    """Everything a reminder template may use; `fields` when read already.
+
+    `subject` is the thread's subject for the reminder's recipients
+    (`respond.thread_subject`): the headline names no subject they never saw.
+    """
     if fields is None:
         fields = _fields(session, [incident.id]).get(incident.id, {})
     calendar = app.calendar(deadline.site)
@@ -235,7 +243,7 @@ def context(
         "due_at": iso(deadline.due_at),
         "due_local": local_time(deadline.due_at, calendar),
         "missing": missing(fields),
-        "subject": incident.subject,
+        "subject": incident.subject if subject is None else subject,
         "tlp": incident.tlp,
         "mailbox": app.settings.mailbot.address,
     }
@@ -262,14 +270,19 @@ def queue_reminder(
         return False
     name = template_name(app.templates, level, deadline.rule)
     fields = known.fields.get(incident.id, {})
-    base, body = render.render(
-        app.templates, name, **context(app, session, incident, deadline, level, fields)
-    )
     thread = known.threads.setdefault(incident.id, [])
+    merged = incident.id in known.merged
+    subject = respond.thread_subject(app, session, incident, thread, to, merged)
+    base, body = render.render(
+        app.templates,
+        name,
+        **context(app, session, incident, deadline, level, fields, subject),
+    )
     row = respond.send_in_thread(
         app, session, incident, None, to, base, body,
         f"chase-{deadline.rule}-{level}", cc=cc,
         thread=thread, red_mails=known.red_mails.get(incident.id, []),
+        subject=subject,
     )  # fmt: skip
     if row is None:
         return False
