@@ -649,6 +649,79 @@ def test_hostnames_inside_a_dn_are_not_separate_indicators() -> None:
     assert found == {("x509_dns", "/C=NL/O=Grid/CN=host/ui01.site-a.example.org")}
 
 
+@pytest.mark.parametrize(
+    ("line", "dn"),
+    [
+        # A breaker's B3: the words after the DN were read as its CN.
+        ("User /DC=org/DC=example/CN=John Roe 5678 logged in to ui01 (192.0.2.10).",
+         "/DC=org/DC=example/CN=John Roe 5678"),
+        ("It is CN=John Roe 5678, OU=People, DC=example, DC=org and the host ui01.",
+         ROE),
+        ("It is CN=John Roe 5678,OU=People,DC=example,DC=org and the host is ui01.",
+         ROE),
+        (f"{ROE} from 203.0.113.7", ROE),
+        (f"{ROE} was used on ui01", ROE),
+        (f"{ROE} hat sich angemeldet", ROE),
+        (f"{ROE} a été utilisé", ROE),
+        # A lower-case word after a number, an address or a host name.
+        (f"{ROE} authenticated on ui01", ROE),
+        (f"{HOST_DN} compromised yesterday", HOST_DN),
+        # What names are made of stays: particles, robots' labels, lower case.
+        ("/C=FR/O=CNRS/CN=Jean-Pierre de la Fontaine was seen",
+         "/C=FR/O=CNRS/CN=Jean-Pierre de la Fontaine"),
+        ("/DC=org/DC=tcs/O=Example/CN=Robot: cvmfs-publisher",
+         "/DC=org/DC=tcs/O=Example/CN=Robot: cvmfs-publisher"),
+        ("/C=UK/O=eScience/L=OeSC/CN=john smith logged in",
+         "/C=UK/O=eScience/L=OeSC/CN=john smith"),
+    ],
+)  # fmt: skip
+def test_a_dn_ends_where_prose_follows_it(line: str, dn: str) -> None:
+    assert [value for _, _, value in find_dns(line)] == [dn]
+
+
+def test_a_dn_whose_end_is_unsure_is_not_given_as_a_dn() -> None:
+    # "authenticated" may be part of the CN or the sentence: no DN is sent
+    # to a CA on a guess; the member sees it among the unclassified values.
+    found = values("User /DC=org/DC=example/CN=John Roe authenticated via ssh.")
+    assert found == {("unclassified", "/DC=org/DC=example/CN=John Roe authenticated")}
+
+
+def test_a_format_flowed_soft_break_does_not_cut_a_dn() -> None:
+    # RFC 3676: a line ending in a space is continued by the next. Read as
+    # two lines, the DN was /DC=org/DC=example/OU=People/CN=John (B3).
+    raw = (
+        b"From: admin@site-a.example.org\r\nTo: abuse@example.org\r\n"
+        b"Subject: incident\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
+        b"The compromised certificate is /DC=org/DC=example/OU=People/CN=John \r\n"
+        b"Roe 5678 and the proxy was stolen.\r\n\r\n"
+        b"> quoted and \r\n> flowed\r\n-- \r\nsignature\r\n"
+    )
+    mail = parse(raw)
+    assert mail.text_parts[0].text.splitlines() == [
+        "The compromised certificate is /DC=org/DC=example/OU=People/CN=John Roe"
+        " 5678 and the proxy was stolen.",
+        "",
+        "> quoted and flowed",
+        "-- ",
+        "signature",
+    ]
+    found = {(f.field, f.value) for f in extract.extract(mail.text_parts, SITE)}
+    assert ("x509_dns", ROE) in found
+    # Without format=flowed the trailing space is no soft break.
+    fixed = parse(raw.replace(b"; format=flowed", b""))
+    assert "/CN=John \n" in fixed.text_parts[0].text
+
+
+def test_delsp_yes_removes_the_space_of_a_soft_break() -> None:
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; format=flowed; delsp=yes\r\n\r\n"
+        b"host ui01.exam \r\nple.org\r\n"
+    )
+    assert parse(raw).text_parts[0].text.splitlines() == ["host ui01.example.org"]
+
+
 def test_cve_ids_are_upper_cased_and_validated() -> None:
     found = values(
         "We saw cve-2026-21001, CVE-2025-123, CVE-20-1234 and CVE-2024-6387."

@@ -41,16 +41,55 @@ _COMPONENT: Final = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)
 # Compiled once: re.split with a pattern's text looks it up in re's cache in
 # Python at every call.
 _SLASH_SPLIT: Final = re.compile(r"/(?=" + _ATTR + r"=)", re.IGNORECASE)
+# Where the last value ends when prose follows it. A slash DN's last value
+# runs to the end of its line ("/CN=host/ui01.example.org" may hold a slash,
+# "CN=John Smith 5678" spaces), and a DN in a sentence is followed by words:
+# "/DC=org/DC=example/CN=John Smith 5678 logged in to ui01", "CN=..., DC=org
+# and the host ui01". Grid CNs are names (capitalised words, name particles,
+# a number), host and service names, robot names after a label ("Robot:"),
+# mail addresses. The value ends before a function word or verb of prose
+# (_PROSE, in the languages of the cue words), and before a lower-case word
+# after a number, an address or a host name ("... 5678 authenticated"). A
+# lower-case word after a capitalised name that is none of these ("John
+# Smith authenticated") leaves the end unsure: the DN is not given as one
+# (it stays unclassified), a wrong DN is not sent to a CA.
+_PROSE_WORDS: Final = (
+    # English
+    "and or but nor also logged log logs login logins was were is are has"
+    " have had been be being from to in on at with via which who whose that"
+    " the an of for by as when while since after before used using it its"
+    " this these his her their we our not"
+    # German
+    " und oder aber hat haben hatte wurde wurden ist sind war waren mit auf"
+    " im am an aus bei für über seit nach vom zum zur ins sich wir ein eine"
+    " die dem des"
+    # French, Italian, Spanish, Portuguese
+    " et ou mais a ont été est sont était avec sur pour par qui que depuis"
+    " dans chez il elle nous ed ma ha hanno è sono era stato stata con su per"
+    " che nel sul pero han fue está para por desde foi com em"
+    # Dutch
+    " en of maar heeft hebben werd zijn met op voor door bij naar uit dat"
+    " het een"
+)
+_PROSE: Final = frozenset(_PROSE_WORDS.split())
+# Lower-case words of names: "Jean-Pierre de la Fontaine", "Ludwig van Beethoven".
+_PARTICLE_WORDS: Final = (
+    "de la le du des del della di da dos das do van von der den ter ten zu af"
+    " av al el bin ibn"
+)
+_PARTICLES: Final = frozenset(_PARTICLE_WORDS.split())
+_TOKEN: Final = re.compile(r"\S+")
 _GENERAL: Final = frozenset({"dc", "c"})
 _SPECIFIC: Final = frozenset({"cn", "uid", "emailaddress", "e"})
 
 
 def find_dns(line: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, DN in slash form) for every DN written in `line`."""
+    """(start, end, DN in slash form) for every DN written in `line` whose
+    end is sure."""
     for start, stop in dn_runs(line):
         item = dn_at(line, start, stop)
-        if item is not None:
-            yield item
+        if item is not None and not item[3]:
+            yield item[:3]
 
 
 def dn_runs(line: str) -> list[tuple[int, int]]:
@@ -61,23 +100,54 @@ def dn_runs(line: str) -> list[tuple[int, int]]:
     """
     found, taken = [], -1
     for match in _SLASH.finditer(line):
-        found.append(match.span())
-        if _from_slash(match.group(0)):
-            taken = match.end()
+        text = match.group(0)
+        stop = match.start() + _last_value_end(text)[0]
+        found.append((match.start(), stop))
+        if _from_slash(line[match.start() : stop]):
+            taken = stop
     for match in _COMMA.finditer(line):
         if match.start() >= taken:
-            found.append(match.span())
+            found.append(
+                (match.start(), match.start() + _last_value_end(match.group(0))[0])
+            )
     return found
 
 
-def dn_at(line: str, start: int, stop: int) -> tuple[int, int, str] | None:
-    """(start, end, DN in slash form) of the run `line[start:stop]`, if it is one."""
+def _last_value_end(text: str) -> tuple[int, bool]:
+    """Where the DN written at the start of `text` ends (its last value cut
+    before prose), and whether that end is unsure (see _PROSE)."""
+    # The last value follows the last "=" (a value with "=" in it is cut
+    # there too, the same way for every line).
+    value = text.rfind("=") + 1
+    if not value or " " not in text[value:].strip(" \t"):
+        return len(text), False  # one word: nothing to cut
+    end, unsure, named = len(text), False, False
+    previous = ""
+    for index, token in enumerate(_TOKEN.finditer(text, value)):
+        word = token.group(0)
+        if index and word in _PROSE:
+            return token.start(), unsure
+        if index and word.isalpha() and word.islower() and word not in _PARTICLES:
+            if previous.isdigit() or any(c in previous for c in ".@/"):
+                return token.start(), unsure
+            unsure = unsure or named
+        if word.endswith(":"):
+            named = False  # "Robot: cvmfs-publisher": a label, then the name
+        elif word[:1].isupper():
+            named = True
+        previous = word.rstrip(",.;:")
+    return end, unsure
+
+
+def dn_at(line: str, start: int, stop: int) -> tuple[int, int, str, bool] | None:
+    """(start, end, DN in slash form, whether its end is unsure) of the run
+    `line[start:stop]`, if it is one."""
     text = line[start:stop]
     # A slash DN starts with its slash, a comma DN with an attribute name.
     value = _from_slash(text) if text[:1] == "/" else _from_comma(text)
     if not value:
         return None
-    return start, start + len(text.rstrip(" .:")), value
+    return start, start + len(text.rstrip(" .:")), value, _last_value_end(text)[1]
 
 
 def _pairs(text: str, separator: str) -> list[tuple[str, str]]:

@@ -50,6 +50,10 @@ _VO: Final = re.compile(r"\bVOs?[ \t]+\Z")
 _CIDR_ONLY: Final = re.compile(r"/\d{1,2}\Z")
 
 
+# The `host` of a DN whose last value may have run into prose.
+UNSURE_DN: Final = "?"
+
+
 class Indicator(NamedTuple):
     """One indicator and where it stands in its line.
 
@@ -62,6 +66,7 @@ class Indicator(NamedTuple):
     start: int
     end: int
     host: str = ""  # for a URL: the host it names (an address or a hostname)
+    # (for a DN: UNSURE_DN when where it ends is unsure)
 
 
 def _made(fields: tuple[str, str, int, int, str]) -> Indicator:
@@ -460,7 +465,10 @@ def _cve(text: str, start: int, end: int, reference_year: int) -> Indicator | No
 
 def _dn(text: str, start: int, end: int, year: int) -> Indicator | None:
     found = dn_at(text, start, end)
-    return None if found is None else _made((found[2], "dn", start, found[1], ""))
+    if found is None:
+        return None
+    # A DN whose end is unsure (dn._PROSE) says so where a URL names its host.
+    return _made((found[2], "dn", start, found[1], UNSURE_DN if found[3] else ""))
 
 
 def _may_hold_v6(text: str) -> bool:

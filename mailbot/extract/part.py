@@ -18,7 +18,7 @@ from mailbot.extract.dates import last_date
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
-from mailbot.extract.indicators import Indicator, ipv4_number, scan
+from mailbot.extract.indicators import UNSURE_DN, Indicator, ipv4_number, scan
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.times import (
     MAX_TIMES,
@@ -446,7 +446,9 @@ class _Reader:
         self, line: Line, indicator: Indicator, cue: roles.Cue, site_machine: bool
     ) -> None:
         if indicator.kind == "dn":
-            self._add_at(line.number, "x509_dns", indicator.value, "dn", roles.SECTION)
+            # A DN whose end is unsure is not sent to a CA as if it were one.
+            name = UNCLASSIFIED if indicator.host == UNSURE_DN else "x509_dns"
+            self._add_at(line.number, name, indicator.value, "dn", roles.SECTION)
             return
         if indicator.kind == "cve":
             self._add_at(

@@ -45,6 +45,7 @@ class _Meta(NamedTuple):
     filename: str | None
     disposition: str | None
     charset: str | None
+    flowed: str = ""  # "flowed", or "delsp" for format=flowed; delsp=yes
 
 
 @dataclass
@@ -201,6 +202,8 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
     data = _decoded(part)
     if ctype in _BODY_TYPES and not explicit:
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
+        if meta.flowed and ctype == "text/plain":
+            text = unflowed(text, meta.flowed == "delsp")
         kind = "html" if ctype == "text/html" else "body"
         found.text_parts.append(TextPart(node.number, ctype, _kind(node, kind), text))
         return
@@ -391,8 +394,50 @@ def _meta(part: Message, number: str, defects: list[str]) -> _Meta:
         if filename:
             break
     return _Meta(
-        filename or None, part.get_content_disposition(), _charset(content_type)
+        filename or None,
+        part.get_content_disposition(),
+        _charset(content_type),
+        _flowed(content_type),
     )
+
+
+def _flowed(params: dict[str, str | tuple[str, str, str]]) -> str:
+    value = params.get("format")
+    if not isinstance(value, str) or value.strip().lower() != "flowed":
+        return ""
+    delsp = params.get("delsp")
+    if isinstance(delsp, str) and delsp.strip().lower() == "yes":
+        return "delsp"
+    return "flowed"
+
+
+def unflowed(text: str, delsp: bool = False) -> str:
+    """A format=flowed text (RFC 3676) with its soft line breaks joined.
+
+    A line ending in a space (but the signature separator "-- ") is continued
+    by the next line of the same quote depth; the continuation loses its
+    quote marks and its stuffed space, and with delsp=yes the flowed line
+    its trailing space. A mail client that flows its text wraps it there
+    ("/CN=John " then "Smith 5678"): read as two lines, the DN, a sentence
+    or an address split across them were cut.
+    """
+    if " \n" not in text:
+        return text
+    out: list[str] = []
+    joining = False
+    depth = 0
+    for line in text.split("\n"):
+        quotes = len(line) - len(line.lstrip(">"))
+        if joining and quotes == depth and line[quotes:].strip():
+            content = line[quotes:]
+            out[-1] += content[1:] if content.startswith(" ") else content
+        else:
+            out.append(line)
+            depth = quotes
+        joining = line.endswith(" ") and line[quotes:].strip() != "--"
+        if joining and delsp:
+            out[-1] = out[-1][:-1]
+    return "\n".join(out)
 
 
 def _params(
