@@ -1363,8 +1363,20 @@ def test_a_duration_in_brackets_after_a_time_is_no_time() -> None:
         ("It was shut down at 08:10 UTC after a snapshot was taken.", "isolated_at"),
         ("Blocked at the firewall at 10:05 UTC.", "isolated_at"),
         ("The backup snapshot runs at 02:00 UTC.", "evidence"),
+        # German and Dutch put the participle last, far after the time (a
+        # breaker's B6: "festgestellt" gave no discovery).
+        ("Am 04.12.2026 um 06:50 Uhr MEZ haben wir auf ui01 (192.0.2.10)"
+         " verdächtige Anmeldungen festgestellt.", "discovered_at"),
+        ("Op 04.12.2026 om 06:50 hebben wij op ui01 (192.0.2.10) verdachte"
+         " logins ontdekt.", "discovered_at"),
+        ("Am 04.12.2026 um 06:50 Uhr MEZ haben wir auf ui01 (192.0.2.10)"
+         " verdächtige Anmeldungen nicht festgestellt.", "evidence"),
+        ("Am 04.12.2026 um 06:50 Uhr MEZ haben wir auf ui01 (192.0.2.10)"
+         " Anmeldungen gesehen und den Rechner isoliert.", "evidence"),
+        ("Am 04.12.2026 um 06:50 Uhr MEZ haben wir auf ui01 (192.0.2.10)"
+         " verdächtige Anmeldungen festgestellt?", "evidence"),
     ],
-)
+)  # fmt: skip
 def test_fact_words_in_other_languages_alerts_and_clauses(text: str, fact: str) -> None:
     found = [f.field for f in run(text, context=SITE) if f.kind == "timestamp"]
     assert found == [fact]

@@ -171,3 +171,32 @@ def test_a_third_party_gives_a_discovery_time_but_does_not_move_one(new_app) -> 
     with app.db.transaction() as session:
         incident = session.query(Incident).one()
         assert incident.discovered_at == dt.datetime(2026, 12, 3, 7, 30, tzinfo=UTC)
+
+
+def test_isolation_in_german_without_a_time_meets_containment_at_the_mail(
+    new_app,
+) -> None:  # type: ignore[no-untyped-def]
+    # A breaker's B6: the site wrote it isolated the host, with no clock
+    # time; containment stayed pending and its reminder went out.
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    site_says(
+        app,
+        "Thu, 03 Dec 2026 10:00:00 +0000",
+        "Hallo,\n\nwir haben den Rechner wn3 (192.0.2.130) vom Netz genommen"
+        " (isoliert) und einen Snapshot erstellt.\n",
+        1,
+    )
+    assert state(app) == (dt.datetime(2026, 12, 3, 10, 0, tzinfo=UTC), "met")
+
+
+def test_a_question_about_isolation_in_german_meets_nothing(new_app) -> None:  # type: ignore[no-untyped-def]
+    app = opened(new_app)
+    at(app, "2026-12-03T10:00:00")
+    site_says(
+        app,
+        "Thu, 03 Dec 2026 10:00:00 +0000",
+        "Sollen wir den Rechner isolieren? Er ist noch nicht isoliert.\n",
+        1,
+    )
+    assert state(app) == (None, "pending")

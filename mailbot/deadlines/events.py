@@ -17,14 +17,46 @@ _ISOLATION_RE = re.compile(
     r"|network\s+(?:port\s+|access\s+)?(?:was\s+|has\s+been\s+)?(?:blocked|disabled|shut)"
     r"|(?:vm|instance|virtual\s+machine)\s+(?:was\s+|has\s+been\s+|is\s+)?(?:paused|suspended)"
     r"|(?:paused|suspended)\s+the\s+(?:vm|instance|virtual\s+machine)"
-    r"|snapshot\s+(?:was\s+|has\s+been\s+)?taken)\b",
+    r"|snapshot\s+(?:was\s+|has\s+been\s+)?taken"
+    # "we took ui01 (192.0.2.10) off the network", "took both nodes offline"
+    # (a dot inside an address or a name does not end the sentence)
+    r"|(?:took|cut|removed)\b(?:[^.;:!?\n]|\.(?=\S)){0,40}?\b(?:off(?:line|\s+(?:from\s+)?(?:the\s+)?"
+    r"(?:network|net|internet))|from\s+the\s+network)"
+    # German, French, Italian, Dutch, Spanish and Portuguese, and the other
+    # languages of the fact words (extract/prose.py): the site's own words
+    # that the host is cut off, in its past participle or a past tense.
+    r"|isoliert|vom\s+(?:netz|netzwerk|internet)\s+(?:genommen|getrennt)"
+    r"|(?:netz|netzwerk)\s+getrennt|offline\s+genommen|in\s+quarantäne"
+    r"|isolée?s?|déconnectée?s?|mise?s?\s+hors\s+(?:ligne|réseau)|coupée?s?\s+du\s+réseau"
+    r"|mise?s?\s+en\s+quarantaine"
+    r"|isolat[oaie]|scollegat[oaie]|disconness[oaie]|mess[oaie]\s+offline|in\s+quarantena"
+    r"|ge[ïi]soleerd|losgekoppeld|offline\s+gehaald|(?:van|uit)\s+het\s+netwerk\s+gehaald"
+    r"|in\s+quarantaine\s+geplaatst"
+    r"|aislad[oa]s?|aislamos|desconectad[oa]s?|desconectamos|isolad[oa]s?|isolamos"
+    r"|izolat\w*|deconectat\w*|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
+    r"|odpojil\w*|leválaszt\w*)\b",
+    re.I,
+)
+# "An isolated incident", "un cas isolé": the word describes, it reports no
+# isolation.
+_DESCRIBING_RE = re.compile(
+    r"(?:\b(?:cas|incident|caso|incidente|episodio|événement|evento|hecho|fait"
+    r"|geval|einzelfall)\s+\Z)",
+    re.I,
+)
+_DESCRIBED_RE = re.compile(
+    r"\s+(?:incidents?|cases?|events?|problems?|issues?|incidente|caso|geval)\b",
     re.I,
 )
 # A host that no longer runs as it was is contained, though not "isolated":
 # these meet containment without starting the downtime clock.
 _CONTAINMENT_RE = re.compile(
     r"\b(?:re-?installed|re-?imaged|wiped|rebuilt|decommissioned|powered\s+off"
-    r"|shut\s+down|switched\s+off|taken\s+down|destroyed|terminated)\b",
+    r"|shut\s+down|switched\s+off|taken\s+down|destroyed|terminated"
+    r"|abgeschaltet|ausgeschaltet|heruntergefahren|neu\s+(?:installiert|aufgesetzt)"
+    r"|éteinte?s?|réinstallée?s?|spent[oaie]|reinstallat[oaie]"
+    r"|uitgeschakeld|uitgezet|opnieuw\s+geïnstalleerd"
+    r"|apagad[oa]s?|apagamos|reinstalad[oa]s?|desligad[oa]s?|desligamos)\b",
     re.I,
 )
 _DOWNTIME_RE = re.compile(
@@ -53,6 +85,10 @@ def _stated(pattern: re.Pattern[str], text: str) -> bool:
     negative, the future, a condition or a question."""
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
+        if _DESCRIBING_RE.search(before) or _DESCRIBED_RE.match(
+            text, match.end(), match.end() + 20
+        ):
+            continue
         sentence = re.split(r"[.!?\n]", before)[-1]
         rest = re.split(r"(?<=[.!?\n])", text[match.end() : match.end() + 200])[0]
         if (

@@ -521,7 +521,7 @@ class _Reader:
             if facts:
                 before = previous + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
-                fact = prose.fact_of(before[-80:], after[:60])
+                fact = prose.fact_of(before[-80:], after[: prose.FACT_AFTER])
             self._add_at(
                 line.number, fact or "evidence", stamp.value, "timestamp", roles.NONE
             )

@@ -386,7 +386,45 @@ def fact_of(before: str, after: str) -> str | None:
     # Only the last 70 characters before and the first 50 after count, and
     # no fact word, boundary or conjunction has a digit: the records of a
     # log, which differ in their numbers, share one answer.
-    return _fact_of(zeroed(before[-70:]), zeroed(after[:50]))
+    found = _fact_of(zeroed(before[-70:]), zeroed(after[:50]))
+    if found is None and len(after) > 50:
+        # Only a clause that ends past where _fact_of looked (a boundary is
+        # a character class: the engine skips to it).
+        stop = _BOUNDARY.search(after, 0, _CLAUSE_FINAL)
+        if stop is not None and stop.start() >= 50:
+            found = _clause_final(zeroed(before[-70:]), zeroed(after[:_CLAUSE_FINAL]))
+    return found
+
+
+# German and Dutch put the participle last: "am 07.12. um 06:50 Uhr haben
+# wir auf ui01 (192.0.2.10) verdächtige Anmeldungen festgestellt". A fact
+# word that ends the time's clause names it, up to this far after the time.
+_CLAUSE_FINAL: Final = 130
+# What a caller hands `fact_of` of the words after a time.
+FACT_AFTER: Final = _CLAUSE_FINAL
+
+
+@functools.lru_cache(maxsize=4096)
+def _clause_final(before: str, after: str) -> str | None:
+    """The fact word that ends the clause of a time, when no word nearer
+    to it names one (`_fact_of`): one clause, no comma or conjunction
+    between, not in the negative, the future or a question."""
+    before, after = before.lower(), after.lower()
+    stop = _BOUNDARY.search(after)
+    if stop is None or after[stop.start()] == "?":
+        return None
+    clause = after[: stop.start()].rstrip(" )")
+    if "," in clause or _CONJUNCTION.search(clause) or _UNDONE_AFTER.search(clause):
+        return None
+    facts = list(_FACT.finditer(clause))
+    last = facts[-1] if facts else None
+    if last is None or last.end() != len(clause) or last.lastgroup == "alert":
+        return None
+    cuts = [match.end() for match in _BOUNDARY.finditer(before)]
+    lead = (before[cuts[-1] :] if cuts else before) + " " + clause[: last.start()]
+    if NOT_DONE.search(lead[-70:]):
+        return None
+    return last.lastgroup
 
 
 @functools.lru_cache(maxsize=4096)
