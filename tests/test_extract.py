@@ -169,6 +169,20 @@ def test_look_alikes_are_not_indicators(line: str) -> None:
     assert scanned(line) == []
 
 
+def test_four_number_versions_after_a_software_name_are_not_addresses() -> None:
+    # A breaker's finding: these landed in `unclassified` as addresses.
+    line = (
+        "Installed: openssl 1.1.1.1, glibc 2.34.0.1, CVMFS 2.11.2.0, ARC 6.20.1.0,"
+        " xmrig 6.21.0.1, nordugrid-arc-6.20.1.0, xmrig/6.21.0.1"
+    )
+    assert scanned(line) == []
+    # Alone, or after a word that names no software, it is an address.
+    assert scanned("the resolver 1.1.1.1 and squid 192.0.2.3") == [
+        "1.1.1.1",
+        "192.0.2.3",
+    ]
+
+
 def test_an_offset_of_a_day_or_more_is_no_zone() -> None:
     # timezone() refused it with a ValueError, and the mail went to quarantine.
     assert values("seen at 10:00 +9959 and at 11:00 UTC+77") == set()

@@ -46,6 +46,22 @@ _VERSION: Final = re.compile(
     r"|agent|v)\b[\s:=#]*(?:is[\s]+|was[\s]+)?\Z",
     re.IGNORECASE,
 )
+# ... and so is one right after the name of a package, a library or a tool
+# whose versions have four numbers ("openssl 1.1.1.1", "glibc 2.34.0.1",
+# "nordugrid-arc-6.20.1.0", "xmrig/6.21.0.1"), written with a blank, "-" or
+# "/". Names of services that are also hosts' names (squid, redis, a
+# database) are not here: "squid 192.0.2.3" names the proxy's address. No
+# name holds a digit: refusals are kept per shape of the line.
+_SOFTWARE_WORDS: Final = (
+    "openssl openssh glibc libc cvmfs arc xmrig cpuminer sudo polkit pkexec bash"
+    " systemd curl wget libssh zlib xz busybox python perl php ruby java openjdk"
+    " jdk jre firefox chrome chromium linux centos rhel almalinux rocky ubuntu"
+    " debian fedora windows macos jenkins gitlab wordpress drupal moodle voms"
+    " globus gridftp singularity apptainer docker podman kubernetes kubelet slurm"
+    " htcondor condor dcache xrootd dirac rucio openstack esxi vmware qemu"
+    " libvirt samba openldap exim postfix dovecot"
+)
+_SOFTWARE: Final = frozenset(_SOFTWARE_WORDS.split())
 _VO: Final = re.compile(r"\bVOs?[ \t]+\Z")
 _CIDR_ONLY: Final = re.compile(r"/\d{1,2}\Z")
 
@@ -325,7 +341,21 @@ def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
 
 
 def _not_version(text: str, start: int) -> bool:
-    return not _VERSION.search(text[max(0, start - 30) : start])
+    before = text[max(0, start - 30) : start]
+    return not _VERSION.search(before) and not _after_software(before)
+
+
+def _after_software(before: str) -> bool:
+    """Whether `before` ends with a name of _SOFTWARE and a blank, "-" or "/"."""
+    tail = before.rstrip(" \t")
+    if tail[-1:] in ("-", "/"):
+        tail = tail[:-1].rstrip(" \t")
+    elif len(tail) == len(before):
+        return False  # "ab1.2.3.4" is no candidate; "x=1.2.3.4" names nothing
+    # The last word, and its last piece ("nordugrid-arc", "xmrig/").
+    word = tail.rsplit(None, 1)[-1].lower() if tail.strip() else ""
+    piece = word[max(word.rfind("-"), word.rfind("/"), word.rfind("(")) + 1 :]
+    return piece in _SOFTWARE or word in _SOFTWARE
 
 
 @functools.lru_cache(maxsize=4096)
