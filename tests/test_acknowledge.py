@@ -265,4 +265,7 @@ def test_a_third_party_is_asked_what_it_saw_not_for_the_site_s_fields(
     body = email.message_from_bytes(_the_acknowledgement(app)).get_payload()
     assert ("Incident Analysis" in body and "do not" in body) is asks_the_site
     assert ("takes this up with the security team" in body) is not asks_the_site
+    # Which site an address belongs to is the site's and the CSIRT's to
+    # know: a third party (or anyone probing) is not told.
+    assert ("Site: SITE-A" in body) is asks_the_site
     app.close()
