@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, defer
 
 from mailbot import (
     bounces,
-    compose,
     extract,
     fields,
     incidents,
@@ -252,8 +251,8 @@ def _open(
         opened_at=_event_at(parsed, mail),
         # Cut: the incident's subject goes into every list, digest and mail
         # of the thread (the mail's own subject is kept whole).
-        subject=compose.short_subject(
-            thread.base_subject(parsed.subject, app.settings.mailbot.tag_prefix)
+        subject=thread.incident_subject(
+            parsed.subject, app.settings.mailbot.tag_prefix
         ),
         site=site.name if site else None,
         ngi=site.ngi if site else None,

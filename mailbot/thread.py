@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from mailbot import tlp
+from mailbot import compose, tlp
 
 # Reply and forward prefixes of many mail clients and languages, with the
 # counters some add ("Re[2]:", "AW(3):").
@@ -104,6 +104,16 @@ def base_subject(subject: str, prefix: str) -> str:
         text = _PREFIX_RE.sub("", text.strip())
     text = re.sub(r"\s{2,}", " ", text).strip(" -:|")
     return text
+
+
+def incident_subject(subject: str, prefix: str) -> str:
+    """The subject an incident keeps of `subject`: its base subject on one
+    line, invisible characters out, cut to compose.MAX_SUBJECT_CHARS.
+
+    The one form in which a mail's subject is stored for its incident and
+    matched when a TLP:RED subject is withheld (csirt/red.py).
+    """
+    return compose.short_subject(base_subject(subject, prefix))
 
 
 def kept_form(subject: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import roles, thread
+from mailbot import compose, roles, thread
 from mailbot.app import App
 from mailbot.db.models import Mail
 
@@ -67,8 +67,17 @@ def withhold(
     for mail in mails:
         if not outside(app, mail, recipients):
             continue
-        secret = thread.base_subject(mail.subject or "", prefix)
-        if len(secret) >= _MIN_LENGTH:
+        for secret in secret_forms(mail.subject or "", prefix):
             subject = subject.replace(secret, WITHHELD)
             body = body.replace(secret, WITHHELD)
     return subject, body
+
+
+def secret_forms(subject: str, prefix: str) -> list[str]:
+    """The texts in which a RED mail's `subject` can appear in our mail,
+    longest first: as its incident keeps it (thread.incident_subject: cut,
+    invisible characters out) and as the mail wrote it."""
+    base = thread.base_subject(subject, prefix)
+    forms = {thread.incident_subject(subject, prefix), compose.clean_header(base), base}
+    found = [form for form in forms if len(form) >= _MIN_LENGTH]
+    return sorted(found, key=len, reverse=True)
