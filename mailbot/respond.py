@@ -17,7 +17,7 @@ from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
-from mailbot.thread import base_subject as bare_subject
+from mailbot.thread import incident_subject
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,13 @@ def acknowledge(
         log.info("%s no acknowledgement: no human reply address", incident.tag)
         return
     # The incident was opened by `mail`: it is its thread (read without a
-    # query), and the only mail that can be RED.
+    # query), and the only mail that can be RED or AMBER+STRICT.
     mails = [ThreadMail.of(mail)]
     subject = thread_subject(app, session, incident, mails, [to], merged=False)
     base, body = acknowledgement_text(
         app, incident, parsed, author.role, passed_over, refused, subject
     )
-    reds = [mail] if mail.tlp == "RED" else []
+    reds = [mail] if mail.tlp in red.RESTRICTED else []
     send_in_thread(
         app, session, incident, parsed, [to], base, body, "acknowledgement",
         thread=mails, red_mails=reds, subject=subject,
@@ -183,7 +183,8 @@ def send_in_thread(
     else:
         references = known_to(app, mails, [*to, *(cc or [])])
         in_reply_to = references[-1] if references else None
-    # A TLP:RED mail's subject reaches no one who did not receive that mail.
+    # A TLP:RED (AMBER+STRICT) mail's subject reaches no one who did not
+    # receive that mail.
     base_subject, body = red.withhold(
         app, session, incident.id, [*to, *(cc or [])], base_subject, body, red_mails
     )
@@ -254,9 +255,9 @@ def thread_subject(
     prefix = app.settings.mailbot.tag_prefix
     seen: list[tuple[str, frozenset[str]]] = []
     for mail in mails:
-        if red.WITHHELD in mail.subject:
+        if red.shows_withheld(mail.subject):
             continue
-        base = compose.short_subject(bare_subject(mail.subject, prefix))
+        base = incident_subject(mail.subject, prefix)
         if base:
             people = roles.participants(app.settings, mail.sender, mail.recipients)
             seen.append((base, people))

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from test_csirt_env import (
-    ABUSE,
     ALICE,
     SITE_A,
     World,
@@ -125,63 +123,6 @@ def test_red_subject_never_reaches_others(w: World, tmp_path: Path) -> None:
     for message in reminders:
         assert secret not in str(message.message)
         assert "withheld: TLP:RED" in message.message["Subject"]
-
-
-NGI = "ngi-sec@ngi-a.example.org"
-SECRET = "root compromise of ui01 via the stolen SSH key of jsmith"
-
-
-@pytest.mark.parametrize(
-    "subject",
-    [
-        # Over compose.MAX_SUBJECT_CHARS: the incident keeps it cut.
-        f"TLP:RED {SECRET}, attacker at 203.0.113.77 also hit se01 and argus01 "
-        + "and more hosts of the storage cluster, details follow " * 3,
-        # Invisible characters a pasted text brings: the incident keeps it
-        # without them.
-        f"TLP:RED {SECRET}\u200b at SITE-A",
-        f"TLP:RED \u200e{SECRET}",
-        f"\ufeffTLP:RED {SECRET}",
-    ],
-    ids=["long", "zwsp", "lrm", "bom"],
-)
-def test_red_subject_is_withheld_from_the_ngi_in_any_form(
-    w: World, tmp_path: Path, subject: str
-) -> None:
-    # The breaker's B1: the NGI copied on the second reminder got the RED
-    # subject the incident keeps (cut, invisible characters out), because
-    # only the subject as the mail wrote it was looked for.
-    when = at("2026-12-07T08:00:00")
-    w.deliver(
-        raw_mail(
-            subject=subject,
-            body="We found a compromise of ui01. Discovered 2026-12-07 07:30 UTC.\n",
-            sender=SITE_A, when=when, message_id="<red-long@site-a.example.com>",
-        ),
-        when,
-    )  # fmt: skip
-    tag = views.incident_list(w.app)[0]["tag"]
-    assert w.show(tag)["tlp"] == "RED"
-    when = at("2026-12-07T09:00:00")
-    w.deliver(
-        member_mail(
-            subject=f"Re: [{tag}] [TLP:RED] x", to=SITE_A, cc=ABUSE, when=when,
-            body="Please send the logs of ui01.\n",
-            message_id="<ask-l@csirt.example.org>",
-        ),
-        when,
-    )  # fmt: skip
-    w.new_mail()
-    for now in ("2026-12-07T14:00:00", "2026-12-08T14:00:00"):
-        w.app.clock.set(at(now))
-        sweep(w.app)
-        deliver_due(w.app)
-    to_ngi = [m for m in w.new_mail() if NGI in m.recipients]
-    assert to_ngi, "the second reminder copies the NGI"
-    for message in to_ngi:
-        assert "withheld: TLP:RED" in message.message["Subject"]
-        text = message.message["Subject"] + body_of(message)
-        assert "jsmith" not in text and "ui01 via" not in text
 
 
 def test_closure_report_needs_amber_or_red(w: World, tmp_path: Path) -> None:

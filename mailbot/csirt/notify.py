@@ -1,7 +1,8 @@
 """#notify-vo and #notify-ca: the incident's DNs to a VO's or a CA's contacts.
 
-A DN that only TLP:RED mails gave, mails the VO or CA did not receive, is
-withheld (red.py); the member's confirmation says how many.
+A DN that only TLP:RED or TLP:AMBER+STRICT mails gave, mails the VO or CA
+did not receive, is withheld (red.py); the member's confirmation says how
+many.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ def shareable_dns(
     for value, mail in rows:
         if value not in seen:
             seen.append(value)
-        is_secret = mail.tlp == "RED" and red.outside(app, mail, recipients)
-        if not is_secret and value not in allowed:
+        if not red.is_secret(app, mail, recipients) and value not in allowed:
             allowed.append(value)
     return allowed, len(seen) - len(allowed)
 
@@ -60,7 +60,7 @@ def notify(
     dns, withheld = shareable_dns(app, session, incident, to)
     if not dns:
         why = (
-            "only TLP:RED mails the {kind} did not receive name them"
+            "only TLP:RED or AMBER+STRICT mails the {kind} did not receive name them"
             if withheld
             else ("the incident has no x509_dns yet")
         )
@@ -70,7 +70,7 @@ def notify(
     )
     outcome = f"sent {len(dns)} DN(s) to {', '.join(to)}"
     if withheld:
-        outcome += f"; {withheld} DN(s) from TLP:RED mails withheld"
+        outcome += f"; {withheld} DN(s) from TLP:RED or AMBER+STRICT mails withheld"
     return outcome
 
 

@@ -1,0 +1,145 @@
+"""What a TLP:RED or TLP:AMBER+STRICT mail says stays with its recipients:
+its subject is withheld from the NGI in a reminder, whatever form the
+incident keeps it in, and its DNs are not sent to a VO. Mail goes in
+through the real Dovecot and out through the real SMTP sink."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_csirt_env as env
+from test_csirt_env import World, at, body_of, member_mail, raw_mail
+
+from mailbot import views
+from mailbot.deadlines.sweep import sweep
+from mailbot.send import deliver_due
+
+# The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
+pytest_plugins = ("test_csirt_env",)
+
+NGI = "ngi-sec@ngi-a.example.org"
+VO = "vo-security@vo.example.org"
+SECRET = "root compromise of ui01 via the stolen SSH key of jsmith"
+DN = "/DC=org/DC=example/CN=Jane Doe 1234"
+FOUND = "We found a compromise of ui01. Discovered 2026-12-07 07:30 UTC.\n"
+OPENED = at("2026-12-07T08:00:00")  # a Monday, 10:00 at SITE-A
+
+
+def report(w: World, raw: bytes) -> str:
+    """SITE-A's report arrives; returns the incident's tag."""
+    w.deliver(raw, OPENED)
+    w.new_mail()
+    return str(views.incident_list(w.app)[0]["tag"])
+
+
+def site_mail(subject: str, body: str) -> bytes:
+    return raw_mail(
+        subject=subject, body=body, sender=env.SITE_A, when=OPENED,
+        message_id="<report@site-a.example.com>",
+    )  # fmt: skip
+
+
+def to_ngi(w: World, tag: str) -> list[Any]:
+    """A member asks SITE-A for logs; the mails the NGI gets in copy of the
+    reminders of the next two days."""
+    when = at("2026-12-07T09:00:00")
+    w.deliver(
+        member_mail(
+            subject=f"Re: [{tag}] x", to=env.SITE_A, cc=env.ABUSE, when=when,
+            body="Please send the logs of ui01.\n",
+            message_id="<ask@csirt.example.org>",
+        ),
+        when,
+    )  # fmt: skip
+    w.new_mail()
+    for now in ("2026-12-07T14:00:00", "2026-12-08T14:00:00"):
+        w.app.clock.set(at(now))
+        sweep(w.app)
+        deliver_due(w.app)
+    sent = [m for m in w.new_mail() if NGI in m.recipients]
+    assert sent, "the second reminder copies the NGI"
+    return sent
+
+
+def to_vo(w: World, tag: str) -> tuple[list[Any], str]:
+    """A member sends `#notify-vo`; the mails the VO got, and what the
+    member was told."""
+    when = at("2026-12-07T09:00:00")
+    w.deliver(
+        member_mail(
+            subject=f"Re: [{tag}] x", when=when, body="#notify-vo vo.example.org\n",
+            message_id="<notify@csirt.example.org>",
+        ),
+        when + dt.timedelta(seconds=1),
+    )  # fmt: skip
+    sent = w.new_mail()
+    told = [body_of(m) for m in sent if m.recipients == (env.ALICE,)]
+    return [m for m in sent if VO in m.recipients], "\n".join(told)
+
+
+def assert_withheld(messages: list[Any], label: str) -> None:
+    for message in messages:
+        assert f"(withheld: TLP:{label})" in message.message["Subject"]
+        text = message.message["Subject"] + body_of(message)
+        assert "jsmith" not in text and "ui01 via" not in text
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # Over compose.MAX_SUBJECT_CHARS: the incident keeps it cut.
+        f"TLP:RED {SECRET}, attacker at 203.0.113.77 also hit se01 and argus01 "
+        + "and more hosts of the storage cluster, details follow " * 3,
+        # Invisible characters a pasted text brings: the incident keeps it
+        # without them.
+        f"TLP:RED {SECRET}\u200b at SITE-A",
+        f"TLP:RED \u200e{SECRET}",
+        f"\ufeffTLP:RED {SECRET}",
+    ],
+    ids=["long", "zwsp", "lrm", "bom"],
+)
+def test_red_subject_is_withheld_from_the_ngi_in_any_form(
+    w: World, tmp_path: Path, subject: str
+) -> None:
+    # The breaker's B1: the NGI copied on the second reminder got the RED
+    # subject the incident keeps (cut, invisible characters out), because
+    # only the subject as the mail wrote it was looked for.
+    tag = report(w, site_mail(subject, FOUND))
+    assert w.show(tag)["tlp"] == "RED"
+    assert_withheld(to_ngi(w, tag), "RED")
+
+
+def test_amber_strict_subject_is_withheld_from_the_ngi(
+    w: World, tmp_path: Path
+) -> None:
+    # The breaker's B8: AMBER+STRICT is for the recipient's organisation
+    # only; the NGI is another.
+    tag = report(w, site_mail(f"{SECRET} TLP:AMBER+STRICT", FOUND))
+    assert w.show(tag)["tlp"] == "AMBER+STRICT"
+    sent = to_ngi(w, tag)
+    assert_withheld(sent, "AMBER+STRICT")
+    assert all("[TLP:AMBER+STRICT]" in m.message["Subject"] for m in sent)
+
+
+@pytest.mark.parametrize("label", ["AMBER+STRICT", "RED"])
+def test_dns_of_a_strict_or_red_mail_are_not_sent_to_a_vo(
+    w: World, tmp_path: Path, label: str
+) -> None:
+    body = f"TLP:{label}\n\nThe stolen proxy belongs to {DN}.\n{FOUND}"
+    tag = report(w, site_mail("Compromised proxy at SITE-A", body))
+    assert w.show(tag)["tlp"] == label
+    assert DN in w.show(tag)["fields"]["x509_dns"]
+    sent, told = to_vo(w, tag)
+    assert sent == []
+    assert "nothing to send" in told
+
+
+def test_dns_of_an_amber_mail_are_sent_to_a_vo(w: World, tmp_path: Path) -> None:
+    body = f"TLP:AMBER\n\nThe stolen proxy belongs to {DN}.\n{FOUND}"
+    tag = report(w, site_mail("Compromised proxy at SITE-A", body))
+    sent, _ = to_vo(w, tag)
+    assert [m.recipients for m in sent] == [(VO,)]
+    assert DN in body_of(sent[0])
