@@ -6,6 +6,7 @@ The order of LABELS is strictness: a thread's label is the strictest seen.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 LABELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
@@ -13,9 +14,17 @@ DEFAULT = "AMBER"
 
 _ALIASES = {"WHITE": "CLEAR"}
 
-# `TLP: AMBER`, `TLP:AMBER+STRICT`, `[TLP:RED]`, `TLP-GREEN`, `_TLP:AMBER information_`.
+# What may stand between "TLP" and its label: a colon, a dash of any width
+# (Outlook turns " - " into an en dash), a slash, an underscore or a space,
+# and the full-width and small forms of the colon (find_labels also reads
+# the text in NFKC, which folds full-width letters).
+_SEPARATOR = r"[:\-_ /\u2010-\u2015\u2212\u2044\u2215\ufe13\ufe55\uff1a\uff0d\uff0f]"
+# `TLP: AMBER`, `TLP:AMBER+STRICT`, `[TLP:RED]`, `TLP-GREEN`, `TLP – RED`,
+# `[TLP/RED]`, `TLP 2.0 RED`, `TLP v2: AMBER`, `_TLP:AMBER information_`.
 _TLP_RE = re.compile(
-    r"\bTLP\s*[:\-_ ]?\s*(RED|AMBER\s*\+\s*STRICT|AMBER|GREEN|CLEAR|WHITE)\b",
+    r"\bTLP\s*(?:v?[12](?:\.0)?\b\s*)?"
+    + _SEPARATOR
+    + r"?\s*(RED|AMBER\s*\+\s*STRICT|AMBER|GREEN|CLEAR|WHITE)\b",
     re.IGNORECASE,
 )
 # TLP 1.0 banners: `** AMBER information - Limited distribution **`.
@@ -37,6 +46,7 @@ def normalise(label: str) -> str | None:
 
 def find_labels(text: str) -> list[str]:
     """Every TLP label written in `text`, in TLP 2.0 names, in order."""
+    text = unicodedata.normalize("NFKC", text)
     found: list[tuple[int, str]] = []
     for match in _TLP_RE.finditer(text):
         found.append((match.start(), match.group(1)))
@@ -47,8 +57,8 @@ def find_labels(text: str) -> list[str]:
 
 # What may stand before a banner's label on its line: decoration, and a short
 # key ("Classification:", "Sensitivity -").
-_DECORATION_RE = re.compile(r"[\s*#=_~\-\[\](){}<>|.]*")
-_KEY_RE = re.compile(r"[A-Za-z][A-Za-z ]{0,24}\s*[:\-]\s*")
+_DECORATION_RE = re.compile(r"[\s*#=_~\-\u2010-\u2015\[\](){}<>|.]*")
+_KEY_RE = re.compile(r"[A-Za-z][A-Za-z ]{0,24}\s*[:\-\u2010-\u2015]\s*")
 _TITLE_END_RE = re.compile(
     r"(?:\s[-\u2013|:/]\s*|[\[(]\s*)" + _TLP_RE.pattern + r"\s*[\])]?[\s*.]*$",
     re.IGNORECASE,
@@ -63,7 +73,7 @@ def banner_labels(text: str) -> list[str]:
     something else and is not the text's own label.
     """
     found: list[str] = []
-    for line in text.splitlines():
+    for line in unicodedata.normalize("NFKC", text).splitlines():
         if "tlp" not in line.lower() and "information" not in line.lower():
             continue
         if _is_banner(line):

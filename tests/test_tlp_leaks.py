@@ -13,7 +13,7 @@ import pytest
 import test_csirt_env as env
 from test_csirt_env import World, at, body_of, member_mail, raw_mail
 
-from mailbot import views
+from mailbot import tlp, views
 from mailbot.deadlines.sweep import sweep
 from mailbot.send import deliver_due
 
@@ -143,3 +143,58 @@ def test_dns_of_an_amber_mail_are_sent_to_a_vo(w: World, tmp_path: Path) -> None
     sent, _ = to_vo(w, tag)
     assert [m.recipients for m in sent] == [(VO,)]
     assert DN in body_of(sent[0])
+
+
+SPELLINGS = [
+    "TLP \u2013 RED",  # Outlook's autocorrect of "TLP - RED"
+    "TLP\u2014RED",
+    "[TLP/RED]",
+    "TLP\uff1aRED",  # a full-width colon
+    "\uff34\uff2c\uff30:\uff32\uff25\uff24",  # full-width letters
+    "Classification: TLP 2.0 RED",
+    "TLP v2: RED",
+]
+
+
+@pytest.mark.parametrize("where", ["subject", "banner"])
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_red_in_other_spellings_is_recognised(
+    w: World, tmp_path: Path, spelling: str, where: str
+) -> None:
+    # The breaker's B7: these stayed AMBER, so the subject went to the NGI
+    # and the DNs to a VO.
+    if where == "subject":
+        raw = site_mail(f"{spelling} {SECRET}", f"The stolen proxy is {DN}.\n{FOUND}")
+    else:
+        raw = site_mail(SECRET, f"{spelling}\n\nThe stolen proxy is {DN}.\n{FOUND}")
+    tag = report(w, raw)
+    assert w.show(tag)["tlp"] == "RED"
+    sent, told = to_vo(w, tag)
+    assert sent == [] and "nothing to send" in told
+
+
+def test_prose_is_no_label(w: World, tmp_path: Path) -> None:
+    body = (
+        "TLP:GREEN\n\nOur red team found it; the TLP team was told, an AMBER alert"
+        " went out, and TLP 2.0 is what we use.\n" + FOUND
+    )
+    tag = report(w, site_mail("Scan from 192.0.2.9, our red team", body))
+    assert w.show(tag)["tlp"] == "GREEN"
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("TLP \u2013 RED", ["RED"]),
+        ("[TLP/AMBER+STRICT]", ["AMBER+STRICT"]),
+        ("TLP\uff1aGREEN", ["GREEN"]),
+        ("Classification: TLP 2.0 RED", ["RED"]),
+        ("TLP 1.0 WHITE", ["CLEAR"]),
+        ("the TLP team", []),
+        ("our red team", []),
+        ("an AMBER alert", []),
+        ("TLP clearly says", []),
+    ],
+)
+def test_find_labels(text: str, labels: list[str]) -> None:
+    assert tlp.find_labels(text) == labels
