@@ -82,6 +82,8 @@ class ParsedMail:
     text_parts: tuple[TextPart, ...]
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = field(default=())
+    # The Subject of each mail it carries whole (message/rfc822), decoded.
+    forwarded_subjects: tuple[str, ...] = field(default=())
     message: email.message.Message | None = field(
         default=None, compare=False, repr=False
     )

@@ -264,8 +264,14 @@ def _open(
 
 
 def _labels(parsed: ParsedMail, text: str) -> list[str]:
-    """The TLP labels of the subject and of the mail's own text."""
-    return tlp.find_labels(parsed.subject) + tlp.find_labels(text[:100_000])
+    """The TLP labels of the subject and of the mail's own text, and those
+    of what it forwards or attaches that are stricter: the strictest label
+    of a mail is the mail's, but a GREEN attachment does not make an
+    unlabelled (AMBER) mail GREEN."""
+    own = tlp.find_labels(parsed.subject) + tlp.find_labels(text[:100_000])
+    floor = tlp.LABELS.index(tlp.strictest(own) or tlp.DEFAULT)
+    carried = tlp.part_labels(parsed)
+    return own + [label for label in carried if tlp.LABELS.index(label) > floor]
 
 
 def _update_incident(

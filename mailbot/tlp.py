@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbot.mail import ParsedMail
 
 LABELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
 DEFAULT = "AMBER"
@@ -94,6 +98,29 @@ def _is_banner(line: str) -> bool:
 
 def _starts_with_label(text: str) -> bool:
     return bool(_TLP_RE.match(text) or _BANNER_RE.match(text))
+
+
+# An attachment's own label is written at its head.
+_HEAD_LINES = 20
+
+
+def part_labels(mail: ParsedMail) -> list[str]:
+    """The labels of what `mail` carries besides its own text: the subject
+    and text of a mail it forwards whole (message/rfc822), the banner lines
+    at the head of a text attachment, an attachment's file name
+    ("proxy-info-TLP-RED.txt")."""
+    found: list[str] = []
+    for subject in mail.forwarded_subjects:
+        found.extend(find_labels(subject))
+    for part in mail.text_parts:
+        if part.kind == "forward":
+            found.extend(find_labels(part.text[:100_000]))
+        elif part.kind == "attachment":
+            head = part.text[:20_000].splitlines()[:_HEAD_LINES]
+            found.extend(banner_labels("\n".join(head)))
+    for attachment in mail.attachments:
+        found.extend(find_labels(re.sub(r"[_.]", " ", attachment.filename)))
+    return found
 
 
 def strictest(labels: Iterable[str | None]) -> str | None:

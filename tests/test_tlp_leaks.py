@@ -6,6 +6,7 @@ through the real Dovecot and out through the real SMTP sink."""
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,65 @@ def test_prose_is_no_label(w: World, tmp_path: Path) -> None:
 )
 def test_find_labels(text: str, labels: list[str]) -> None:
     assert tlp.find_labels(text) == labels
+
+
+def multipart(subject: str, parts: list[str]) -> bytes:
+    """SITE-A's mail of `FOUND` and `parts` (each its headers and body)."""
+    body = "".join(f"--B0\r\n{part}\r\n" for part in [f"\r\n{FOUND}", *parts])
+    head = (
+        f"From: {env.SITE_A}\r\nTo: {env.ABUSE}\r\nSubject: {subject}\r\n"
+        f"Date: {email.utils.format_datetime(OPENED)}\r\n"
+        "Message-ID: <report@site-a.example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B0"\r\n\r\n'
+    )
+    return f"{head}{body}--B0--\r\n".encode()
+
+
+def attached(filename: str, text: str) -> str:
+    return (
+        f'Content-Type: text/plain; name="{filename}"\r\n'
+        f'Content-Disposition: attachment; filename="{filename}"\r\n\r\n{text}'
+    )
+
+
+FORWARDED = (
+    "Content-Type: message/rfc822\r\n\r\n"
+    "From: cert@nren.example.net\r\nTo: admin@site-a.example.com\r\n"
+    "Subject: [TLP:RED] Compromised credentials\r\n"
+    "Message-ID: <inner@nren.example.net>\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        FORWARDED + f"TLP:RED\r\n\r\nThe stolen proxy belongs to {DN}.\r\n",
+        # The forwarded mail's subject alone says RED.
+        FORWARDED + f"The stolen proxy belongs to {DN}.\r\n",
+        attached("proxy-info.txt", f"TLP:RED\r\nCompromised proxy DN: {DN}\r\n"),
+        attached("proxy-info-TLP-RED.txt", f"Compromised proxy DN: {DN}\r\n"),
+        attached("proxy_info_TLP_RED.txt", f"Compromised proxy DN: {DN}\r\n"),
+    ],
+    ids=["fwd822", "fwd822_subject", "attbanner", "attname", "attname_underscore"],
+)
+def test_red_forwarded_or_attached_keeps_its_dns_from_a_vo(
+    w: World, tmp_path: Path, part: str
+) -> None:
+    # The breaker's B2: the DN was read from the forwarded mail or the
+    # attachment, but its RED label was not, and the VO got the DN.
+    tag = report(w, multipart("Fwd: compromised proxy at SITE-A", [part]))
+    shown = w.show(tag)
+    assert shown["tlp"] == "RED"
+    assert DN in shown["fields"]["x509_dns"]
+    sent, told = to_vo(w, tag)
+    assert sent == [] and "nothing to send" in told
+
+
+def test_a_lower_label_attached_does_not_lower_the_mail(
+    w: World, tmp_path: Path
+) -> None:
+    part = attached("advisory-TLP-CLEAR.txt", f"TLP:CLEAR\r\nProxy DN: {DN}\r\n")
+    tag = report(w, multipart("Compromised proxy at SITE-A", [part]))
+    assert w.show(tag)["tlp"] == "AMBER"
+    sent, _ = to_vo(w, tag)
+    assert [m.recipients for m in sent] == [(VO,)]

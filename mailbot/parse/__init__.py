@@ -97,9 +97,10 @@ def _parse(data: bytes, limits: Limits, defects: list[str]) -> ParsedMail:
         defects.append("no header fields: probably not a mail")
     text_parts: tuple = ()
     attachments: tuple = ()
+    subjects: tuple = ()
     if complete:
         try:
-            text_parts, attachments = parts.collect(message, limits, defects)
+            text_parts, attachments, subjects = parts.collect(message, limits, defects)
         except Exception as exc:  # noqa: BLE001 - keep the headers at least
             defects.append(f"MIME parts unreadable ({type(exc).__name__})")
     return ParsedMail(
@@ -107,6 +108,7 @@ def _parse(data: bytes, limits: Limits, defects: list[str]) -> ParsedMail:
         text_parts=text_parts,
         attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
+        forwarded_subjects=subjects,
         message=message,
     )
 

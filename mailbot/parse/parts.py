@@ -52,6 +52,7 @@ class _Meta(NamedTuple):
 class _Collected:
     text_parts: list[TextPart] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
 
 
 # message/* types that carry a whole mail; the others (delivery-status,
@@ -82,15 +83,16 @@ _SUFFIXES = {
 
 def collect(
     message: Message, limits: Limits, defects: list[str]
-) -> tuple[tuple[TextPart, ...], tuple[Attachment, ...]]:
-    """The text parts and attachments of `message`, in document order."""
+) -> tuple[tuple[TextPart, ...], tuple[Attachment, ...], tuple[str, ...]]:
+    """The text parts and attachments of `message`, in document order, and
+    the subjects of the mails it carries whole (message/rfc822)."""
     found = _Collected()
     for node in _walk(message, limits, defects):
         try:
             _take(node, found, limits, defects)
         except Exception as exc:  # noqa: BLE001 - one bad part must not cost the rest
             defects.append(f"part {node.number}: unreadable ({type(exc).__name__})")
-    return tuple(found.text_parts), tuple(found.attachments)
+    return tuple(found.text_parts), tuple(found.attachments), tuple(found.subjects)
 
 
 def _walk(message: Message, limits: Limits, defects: list[str]) -> Iterator[_Node]:
@@ -189,6 +191,11 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
     meta = _meta(part, node.number, defects)
     explicit = meta.filename is not None or meta.disposition == "attachment"
     if ctype in _ENCAPSULATED:
+        # Its defects were noted when the tree was walked (_children).
+        inner = _encapsulated(part, node.number, [])
+        if inner is not None and inner.get("subject") is not None:
+            subject = str(inner.get("subject"))
+            found.subjects.append(headers.decode_value(subject, "Subject", defects))
         if explicit:
             data = _bounded(_flatten(part), node.number, limits, defects)
             _add_attachment(node, meta, found, data, defects)
