@@ -7,8 +7,10 @@ fields it carries, and the replies it calls for.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -71,6 +73,8 @@ def record(
         # "#tlp RED" line is no RED banner, "#site X" names no site).
         text = commands.without_commands(text)
     site = roles.site_of(author, app.sites, parsed, text)
+    if author.shared:
+        author, site = _shared_in_thread(app, session, parsed, author, site)
     incident, decision = _thread(
         app, session, mail, parsed, classification, author, site, text
     )
@@ -108,6 +112,36 @@ def record(
             decision.refused,
         )  # fmt: skip
     return incident.tag
+
+
+def _shared_in_thread(
+    app: App,
+    session: Session,
+    parsed: ParsedMail,
+    author: roles.Author,
+    site: Site | None,
+) -> tuple[roles.Author, Site | None]:
+    """A contact several sites share writes, in a thread, for the one of
+    them that takes part in the thread's incident: a follow-up naming no
+    site (or another of them in passing) stays in its incident."""
+    found = None
+    ids = [*parsed.in_reply_to, *parsed.references]
+    if ids:
+        found = incidents.by_message_ids(session, ids)
+    if found is None:
+        tags = thread.find_tags(parsed.subject, app.settings.mailbot.tag_prefix)
+        found = next(
+            (i for i in map(partial(incidents.by_tag, session), tags.full) if i), None
+        )
+    if found is None:
+        return author, site
+    taking_part = set(incidents.site_names(session, found))
+    if author.site is not None and author.site.name in taking_part:
+        return author, site
+    chosen = next((s for s in author.shared if s.name in taking_part), None)
+    if chosen is None:
+        return author, site
+    return dataclasses.replace(author, site=chosen), chosen
 
 
 def _still_the_sites(

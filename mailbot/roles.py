@@ -38,6 +38,9 @@ class Author:
     role: str
     site: Site | None = None  # the site the author writes for, when known
     flags: tuple[str, ...] = ()
+    # Every site of a security contact several sites share: `site` is the
+    # one the mail names (else the first), until its thread says otherwise.
+    shared: tuple[Site, ...] = ()
     # Why a claimed member address was not believed (for the CSIRT's notice).
     why: str = ""
 
@@ -70,6 +73,7 @@ def identify(
     site = _site_of(sender, directory, parsed)
     if site is None:
         return Author("reporter")
+    shared = directory.sites_by_contact(sender)
     if authn.dmarc_fails(
         sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
     ):
@@ -82,7 +86,7 @@ def identify(
             flags=("dmarc_fail",),
             why=f"DMARC fails for {sender.rpartition('@')[2]} at our MTA",
         )
-    return Author("site", site=site)
+    return Author("site", site=site, shared=shared if len(shared) > 1 else ())
 
 
 def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:

@@ -155,7 +155,8 @@ def load_directory(path: Path) -> Directory:
     for contact, names in shared_contacts(directory.sites):
         log.warning(
             "security contact %s is given by sites %s: its mail counts for the"
-            " one its subject or text names (by name or network), else for %s",
+            " one in its thread's incident, else the one its subject or text"
+            " names (by name or network), else for %s",
             contact,
             ", ".join(names),
             names[0],
