@@ -35,6 +35,21 @@ networks = ["198.51.100.128/25"]
 """
 
 
+# Two sites giving one security contact (a university's central CERT).
+SHARED_CONTACT_SITES = """
+[[site]]
+name = "SITE-UNI1"
+ngi = "NGI_A"
+security_contacts = ["cert@uni.example.edu"]
+networks = ["203.0.113.0/26"]
+
+[[site]]
+name = "SITE-UNI2"
+ngi = "NGI_A"
+security_contacts = ["cert@uni.example.edu"]
+networks = ["203.0.113.64/26"]
+"""
+
 # Every App made here, closed by conftest after each test: a pooled
 # connection left open would be reported when collected, and would keep a
 # PostgreSQL test database from being dropped.

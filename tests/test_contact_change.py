@@ -11,6 +11,7 @@ import tomllib
 
 import pytest
 import test_csirt_env as env
+from mailbot_env import SHARED_CONTACT_SITES
 from test_csirt_env import ABUSE, SITE_A, SITES, World, at
 
 from mailbot import views
@@ -81,19 +82,6 @@ def test_a_stranger_in_the_thread_is_still_a_stranger(w: World) -> None:
 
 
 UNI = "cert@uni.example.edu"
-SHARED = """
-[[site]]
-name = "SITE-UNI1"
-ngi = "NGI_A"
-security_contacts = ["cert@uni.example.edu"]
-networks = ["203.0.113.0/26"]
-
-[[site]]
-name = "SITE-UNI2"
-ngi = "NGI_A"
-security_contacts = ["cert@uni.example.edu"]
-networks = ["203.0.113.64/26"]
-"""
 
 
 @pytest.mark.parametrize(
@@ -113,7 +101,7 @@ def test_a_shared_contact_answers_for_the_site_of_its_thread(
     # other one in passing, is SITE-UNI2's answer in that incident. It was
     # SITE-UNI1's: a new incident, "not your site's tag" told to the
     # contact, or the request left unmet and chased.
-    w.app.directory = directory_from_dict(tomllib.loads(SITES + SHARED))
+    w.app.directory = directory_from_dict(tomllib.loads(SITES + SHARED_CONTACT_SITES))
     when = at("2026-11-30T09:00:00")
     w.deliver(env.raw_mail(
         subject="Security incident", sender=UNI, when=when,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail, make_app
+from mailbot_env import SHARED_CONTACT_SITES, mail, make_app
 
 from mailbot.classify import Classification
 from mailbot.parse import parse
@@ -82,21 +82,6 @@ def test_answers_never_go_to_mailbot_itself(
     app.close()
 
 
-SHARED = """
-[[site]]
-name = "SITE-UNI1"
-ngi = "NGI_A"
-security_contacts = ["cert@uni.example.edu"]
-networks = ["203.0.113.0/26"]
-
-[[site]]
-name = "SITE-UNI2"
-ngi = "NGI_A"
-security_contacts = ["cert@uni.example.edu"]
-networks = ["203.0.113.64/26"]
-"""
-
-
 @pytest.mark.parametrize(
     ("subject", "body", "expected"),
     [
@@ -122,7 +107,7 @@ def test_a_shared_contact_writes_for_the_site_its_mail_names(
     from mailbot.sites import directory_from_dict
 
     app = make_app(tmp_path, database_url)
-    directory = directory_from_dict(tomllib.loads(SITES + SHARED))
+    directory = directory_from_dict(tomllib.loads(SITES + SHARED_CONTACT_SITES))
     raw = mail(
         subject=subject, sender="cert@uni.example.edu", body=body,
         message_id="<shared@uni.example.edu>",
