@@ -154,6 +154,15 @@ SPELLINGS = [
     "\uff34\uff2c\uff30:\uff32\uff25\uff24",  # full-width letters
     "Classification: TLP 2.0 RED",
     "TLP v2: RED",
+    # The retest of B7: invisible characters inside the label, and spellings
+    # that were missed.
+    "TLP:\u200bRED",  # a zero-width space
+    "TLP:R\u200cED",  # a zero-width non-joiner
+    "TLP\u00ad:RED",  # a soft hyphen
+    "\ufeffTLP:\u200eRED",  # a BOM and a left-to-right mark
+    "TLP=RED",
+    "Traffic Light Protocol: RED",
+    "Traffic Light Protocol (TLP): RED",
 ]
 
 
@@ -261,3 +270,141 @@ def test_a_lower_label_attached_does_not_lower_the_mail(
     assert w.show(tag)["tlp"] == "AMBER"
     sent, _ = to_vo(w, tag)
     assert [m.recipients for m in sent] == [(VO,)]
+
+
+@pytest.mark.parametrize("spelling", ["TLP AMBER STRICT", "[TLP:AMBER STRICT]"])
+def test_amber_strict_without_the_plus_is_recognised(
+    w: World, tmp_path: Path, spelling: str
+) -> None:
+    tag = report(w, site_mail(f"{SECRET} {spelling}", FOUND))
+    assert w.show(tag)["tlp"] == "AMBER+STRICT"
+    assert_withheld(to_ngi(w, tag), "AMBER+STRICT")
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("TLP:\u200bRED", ["RED"]),
+        ("TLP:AM\u2060BER+STRICT", ["AMBER+STRICT"]),
+        ("TLP=GREEN", ["GREEN"]),
+        ("Traffic Light Protocol: AMBER", ["AMBER"]),
+        ("Traffic Light Protocol (TLP): RED", ["RED"]),
+        ("TLP AMBER STRICT", ["AMBER+STRICT"]),
+        ("the Traffic Light Protocol red level is for named people", []),
+        ("under the Traffic Light Protocol, red means", []),
+        ("the TLP:AMBER strictly", ["AMBER"]),
+    ],
+)
+def test_find_labels_hidden_and_spelled_out(text: str, labels: list[str]) -> None:
+    assert tlp.find_labels(text) == labels
+
+
+def test_amber_strict_command_without_the_plus() -> None:
+    assert tlp.normalise("amber strict") == "AMBER+STRICT"
+
+
+# Past the head of an attachment, which was all that was read.
+LOG = "".join(f"Dec  7 07:{n:02} ui01 sshd: session opened\r\n" for n in range(30))
+OUTLOOK_HEAD = (
+    "From: NREN CERT <cert@nren.example.net>\r\n"
+    "Sent: Monday, December 7, 2026 7:00 AM\r\n"
+    "To: admin@site-a.example.com\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        # The label as the attachment's last line, and in its last lines.
+        attached(
+            "proxy.txt",
+            f"Compromised proxy DN: {DN}\r\n\r\nThis document is TLP:RED.\r\n",
+        ),
+        attached(
+            "proxy.txt",
+            f"Compromised proxy DN: {DN}\r\n" + LOG + "-- \r\nTLP:RED\r\nNREN CERT\r\n",
+        ),
+    ],
+    ids=["last_line", "foot"],
+)
+def test_red_at_the_foot_of_an_attachment_keeps_its_dns_from_a_vo(
+    w: World, tmp_path: Path, part: str
+) -> None:
+    tag = report(w, multipart("Compromised proxy at SITE-A", [part]))
+    assert w.show(tag)["tlp"] == "RED"
+    sent, told = to_vo(w, tag)
+    assert sent == [] and "nothing to send" in told
+
+
+def test_prose_at_the_foot_of_an_attachment_is_no_label(
+    w: World, tmp_path: Path
+) -> None:
+    text = f"Proxy DN: {DN}\r\nThe TLP:RED guidance applies elsewhere, not here.\r\n"
+    tag = report(w, multipart("Compromised proxy at SITE-A", [attached("p.txt", text)]))
+    assert w.show(tag)["tlp"] == "AMBER"
+
+
+def html_mail(subject: str, html: str) -> bytes:
+    return (
+        f"From: {env.SITE_A}\r\nTo: {env.ABUSE}\r\nSubject: {subject}\r\n"
+        f"Date: {email.utils.format_datetime(OPENED)}\r\n"
+        "Message-ID: <report@site-a.example.com>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("subject", "inner"),
+    [
+        ("FW: compromised proxy at SITE-A", "[TLP:RED] Compromised credentials"),
+        ("FW: compromised proxy at SITE-A", "Compromised credentials"),
+        ("WG: compromised proxy at SITE-A", "[TLP:RED] Compromised credentials"),
+        # A reply that quotes a RED mail in an Outlook block.
+        ("RE: compromised proxy at SITE-A", "[TLP:RED] Compromised credentials"),
+    ],
+    ids=["fw", "fw_banner_only", "wg", "re_quoted"],
+)
+@pytest.mark.parametrize("form", ["original_message", "header_block", "html"])
+def test_red_forwarded_outlook_style_keeps_its_dns_from_a_vo(
+    w: World, tmp_path: Path, subject: str, inner: str, form: str
+) -> None:
+    # The retest of B2: the Gmail forward of a RED mail was read as RED, the
+    # Outlook forward of the same mail left the incident AMBER.
+    quoted = (
+        f"Subject: {inner}\r\n\r\nTLP:RED\r\n\r\nThe stolen proxy belongs to {DN}.\r\n"
+    )
+    if form == "html":
+        raw = html_mail(
+            subject,
+            "<html><body><p>FYI, see below.</p>"
+            "<div style='border-top:solid #E1E1E1 1.0pt'><p><b>From:</b> NREN CERT"
+            " &lt;cert@nren.example.net&gt;<br><b>Sent:</b> Monday, December 7,"
+            " 2026 7:00 AM<br><b>To:</b> admin@site-a.example.com<br>"
+            f"<b>Subject:</b> {inner}</p></div><p>TLP:RED</p>"
+            f"<p>The stolen proxy belongs to {DN}.</p></body></html>",
+        )
+    else:
+        separator = (
+            "-----Original Message-----\r\n" if form == "original_message" else ""
+        )
+        raw = site_mail(
+            subject, f"FYI, see below.\r\n\r\n{separator}{OUTLOOK_HEAD}{quoted}"
+        )
+    tag = report(w, raw)
+    assert w.show(tag)["tlp"] == "RED"
+    sent, _ = to_vo(w, tag)
+    assert sent == []
+
+
+def test_an_outlook_reply_quoting_prose_about_red_stays_amber(
+    w: World, tmp_path: Path
+) -> None:
+    quoted = (
+        "Subject: compromised proxy\r\n\r\nWe shared the IOCs with the NGI as"
+        " TLP:RED last week.\r\n"
+    )
+    raw = site_mail(
+        "RE: compromised proxy at SITE-A", f"{FOUND}\r\n{OUTLOOK_HEAD}{quoted}"
+    )
+    tag = report(w, raw)
+    assert w.show(tag)["tlp"] == "AMBER"
