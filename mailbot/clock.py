@@ -36,15 +36,46 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
+# The instants a time given by a person may name. One near datetime's ends
+# (0001, 9999) overflows when converted to UTC or moved by a window, a
+# deadline or a report's period: a year of room is kept on either side.
+# Times inside that are absurd are refused where they are used, with the
+# reason (an event before its incident, a deadline in the past).
+EARLIEST = dt.datetime(2, 1, 1, tzinfo=UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=UTC)
+
+# Zones in use lie between -12:00 and +14:00; ISO 8601 allows up to 23:59.
+MAX_ZONE = dt.timedelta(hours=14)
+
+
 def parse_instant(text: str) -> dt.datetime:
     """Parse an ISO 8601 instant that carries a zone or `Z`.
 
-    Raises ValueError naming what is wrong when there is no zone.
+    Raises ValueError naming what is wrong when there is no zone, or when
+    the time is out of range (see `in_range`); never OverflowError.
     """
     value = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; add Z or an offset like +01:00")
-    return value.astimezone(UTC)
+    zone = value.utcoffset() or dt.timedelta()
+    if abs(zone) > MAX_ZONE:
+        raise ValueError(f"{text!r} has a zone offset beyond 14 hours")
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    return in_range(instant, text)
+
+
+def in_range(instant: dt.datetime | None, text: str) -> dt.datetime:
+    """`instant` (read from `text`; None when it overflowed) when from
+    EARLIEST up to LATEST, else ValueError naming the range."""
+    if instant is None or not EARLIEST <= instant < LATEST:
+        raise ValueError(
+            f"{text!r} is out of range; a time must lie between"
+            " 0002-01-01 and 9998-12-31 in UTC"
+        )
+    return instant
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -274,7 +274,7 @@ def parse_day_or_instant(
     With `day_end`, a date is the end of that day (the next midnight): the
     period a person means by `--until 2026-12-31` holds 31 December.
     """
-    from mailbot.clock import parse_instant
+    from mailbot.clock import in_range, parse_instant
     from mailbot.deadlines.calendar import load_zone, local_to_utc
     from mailbot.errors import UsageError
 
@@ -285,9 +285,16 @@ def parse_day_or_instant(
             return parse_instant(text)
         except ValueError as exc:
             raise UsageError(key, f"{exc}; or give a date like 2026-01-01") from None
-    if day_end:
-        day += dt.timedelta(days=1)
-    return local_to_utc(dt.datetime.combine(day, dt.time()), load_zone(tz))
+    try:
+        if day_end:
+            day += dt.timedelta(days=1)
+        instant = local_to_utc(dt.datetime.combine(day, dt.time()), load_zone(tz))
+    except OverflowError:
+        instant = None
+    try:
+        return in_range(instant, text)
+    except ValueError as exc:
+        raise UsageError(key, str(exc)) from None
 
 
 def report_command(args: Any) -> int:

@@ -244,6 +244,27 @@ def test_a_file_that_is_no_database_exits_2_naming_the_key(tmp_path: Path) -> No
         (("reextract",), "mailbot reextract: TAG: give one incident's tag"),
         (("outbox", "settle"), "mailbot outbox: settle: give the ID"),
         (("quarantine", "retry"), "mailbot quarantine: ID: quarantine retry needs"),
+        # Past datetime's range in UTC: each exited 1 with an OverflowError.
+        (
+            ("report", "--until", "9999-12-31"),
+            "mailbot report: --until: '9999-12-31' is out of range",
+        ),
+        (
+            ("report", "--since", "0001-01-01"),
+            "mailbot report: --since: '0001-01-01' is out of range",
+        ),
+        (
+            ("report", "--until", "9999-12-31T23:59:59-00:01"),
+            "mailbot report: --until: '9999",
+        ),
+        (
+            ("--now", "9999-12-31T23:59:59-00:01", "status"),
+            "mailbot status: --now: '9999",
+        ),
+        (
+            ("--now", "0001-01-01T00:00:00+01:00", "report"),
+            "mailbot report: --now: '0001",
+        ),
     ],
 )
 def test_a_bad_argument_is_a_usage_error(

@@ -19,6 +19,7 @@ from test_csirt_env import (
     site_report,
 )
 
+from mailbot.csirt.commands import read_commands
 from mailbot.db.models import FieldValue, Mail
 from mailbot.incidents import by_tag
 
@@ -419,3 +420,42 @@ def test_commands_of_one_mail_that_contradict_or_repeat(
         2,
     )
     assert w.show(tag)["isolated_at"] == "2026-11-30T10:00:00Z"
+
+
+def test_a_time_past_the_calendar_is_refused_and_the_rest_applies(
+    w: World, tmp_path: Path
+) -> None:
+    # Each overflowed converting to UTC: the mail was quarantined at
+    # "record", no reply, and #tlp red and #close were lost with it.
+    tag = site_report(w)
+    overflowing = (
+        "#discovered 0001-01-01T00:00:00+01:00",
+        "#resolved 9999-12-31T23:59:59-00:01",
+        "#extend analysis 9999-12-31T23:00:00-05:00",
+        "#isolated 9999-06-01T00:00:00Z",
+    )
+    body = "#tlp red\n" + "\n".join(overflowing) + "\n#close\n"
+    sent = _command(w, tag, body, "2026-11-30T10:00:00")
+    assert [(m.recipients, m.headline) for m in sent] == [
+        ((ALICE,), "Done: #tlp red"),
+        ((ALICE,), "Done: #close"),
+        ((ALICE,), "Not applied: 4 command line(s) of your mail"),
+    ]
+    text = _text(sent[2])
+    for line in overflowing:
+        time = line.rsplit(" ", 1)[1]
+        assert f"{line}\n        #" in text, line
+        assert f"{time!r} is out of range" in text, line
+    shown = w.show(tag)
+    assert shown["status"] == "closed" and shown["tlp"] == "RED"
+    assert [a["action"] for a in shown["audit"]] == ["tlp", "close"]
+
+
+def test_a_zone_beyond_14_hours_is_no_time() -> None:
+    # ISO 8601 allows +23:59; no zone in use is more than 14 hours from UTC
+    # (the Date header is read the same way, parse/headers.py).
+    good, bad = read_commands("#discovered 2026-11-30T09:00:00+23:00\n")
+    assert good == [] and len(bad) == 1
+    assert "zone offset beyond 14 hours" in bad[0].problem
+    good, bad = read_commands("#discovered 2026-11-30T09:00:00+14:00\n")
+    assert bad == [] and good[0].when == at("2026-11-29T19:00:00")
