@@ -96,6 +96,16 @@ _TITLE_END_RE = re.compile(
 )
 
 
+def may_hold_label(text: str) -> bool:
+    """False when `text` can hold no label: every label and banner has
+    "TLP", "Traffic" or "information" in it, and ASCII text is already as
+    `readable` makes it (no full-width letters, no format characters)."""
+    if not text.isascii():
+        return True
+    lower = text.lower()
+    return "tlp" in lower or "information" in lower or "traffic" in lower
+
+
 def banner_labels(text: str) -> list[str]:
     """The labels of `text`'s banner lines: lines that start with a label
     ("TLP:AMBER", "** RED information **", "Classification: TLP:RED").
@@ -176,6 +186,8 @@ def _inline_labels(mail: ParsedMail) -> list[str]:
     # whatever the subject. A forward (Fwd:, FW:, ...) is read whole; a
     # reply's quoted block, by its Subject: and banner lines only.
     text = mail.body_text[:100_000]
+    if not may_hold_label(text):
+        return []
     inside = "\n".join(line for _, line, kept in marked_lines(text, True) if kept)
     if is_forward_subject(mail.subject):
         return find_labels(inside)

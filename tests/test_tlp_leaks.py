@@ -408,3 +408,22 @@ def test_an_outlook_reply_quoting_prose_about_red_stays_amber(
     )
     tag = report(w, raw)
     assert w.show(tag)["tlp"] == "AMBER"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subject: [TLP:RED] proxy leaked",
+        "** AMBER information - Limited distribution **",
+        "Traffic Light Protocol: RED",
+        "TLP:\u200bRED",
+        "\uff34\uff2c\uff30\uff1aRED",
+    ],
+)
+def test_the_quick_look_never_passes_over_a_label(text: str) -> None:
+    # may_hold_label spares the quoted-block pass only where no label can
+    # be: each text that holds one is looked at, and holds one.
+    body = f"Hello,\n\n> {text}\n> more\n"
+    assert tlp.may_hold_label(body)
+    assert tlp.find_labels(body)
+    assert not tlp.may_hold_label("Hello,\n\n> we saw scans from 192.0.2.7\n")
