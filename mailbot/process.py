@@ -59,6 +59,20 @@ def _no_mark(_session: Session) -> None:
 
 
 _DATABASE_DOWN = (OperationalError, InterfaceError)
+# SQLSTATE classes of a statement refused for what one mail holds: a data
+# exception, a program limit exceeded (an index entry too large, say).
+# psycopg raises the second as an OperationalError, the class of outages:
+# taken for one, such a mail stopped every poll, each time it came first.
+_REFUSED_FOR_THE_MAIL = frozenset({"22", "54"})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is out of reach (the work waits for
+    it), rather than that it refused one mail's data (the mail is set aside)."""
+    if not isinstance(exc, _DATABASE_DOWN):
+        return False
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return state[:2] not in _REFUSED_FOR_THE_MAIL
 
 
 def process_delivery(
@@ -203,10 +217,12 @@ def _record(
 def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-untyped-def]
     try:
         return function(*args)
-    except (StageError, limits.MailTimeout, *_DATABASE_DOWN):
-        # An unreachable database is no fault of the mail: not quarantined.
+    except (StageError, limits.MailTimeout):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure sets the mail aside
+        if unavailable(exc):
+            # An unreachable database is no fault of the mail: not quarantined.
+            raise
         log.exception("stage %s failed", name)
         raise StageError(name, f"{type(exc).__name__}: {exc}") from exc
 

@@ -153,3 +153,92 @@ def test_hostile_text_through_the_cli(tmp_path: Path, database_url: str) -> None
     data = json.loads(shown.stdout)
     assert data["tag"] == tag
     assert all("\x00" not in m["subject"] for m in data["messages"])
+
+
+def _long_lines(count: int) -> bytes:
+    """A report whose evidence lines run to thousands of bytes: CJK text
+    takes three bytes a character, so 1,000 characters are 3,000 bytes."""
+    import random
+
+    rng = random.Random(count)
+    lines = []
+    for n in range(count):
+        junk = "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(1500))
+        lines.append(
+            f"2026-12-04 0{n}:00:00 sshd[1{n}]: Failed password from "
+            f"203.0.113.{90 + n} {junk}"
+        )
+    url = "http://198.51.100.7/" + "".join(
+        chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(3000)
+    )
+    body = "\r\n".join(
+        [
+            "Host ui03.site-a.example.com was broken into.",
+            f"Payload from {url}",
+            "",
+            *lines,
+        ]
+    )
+    return (
+        HEAD + b"Subject: Long log lines from SITE-A [EGI-20261204]\r\n"
+        b"Message-ID: <long-lines@site-a.example.com>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body.encode("utf-8") + b"\r\n"
+    )
+
+
+def test_values_of_any_length_are_kept_and_block_nothing(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A value of thousands of bytes (PostgreSQL refuses an index entry over
+    2,704 bytes) is stored like any other, and the mails after it are read:
+    the refusal was taken for a database outage, so one such mail stopped
+    every poll and ingest on PostgreSQL."""
+    raws = {"long": _long_lines(3), "after": HOSTILE["8bit-headers"]}
+    _deliver(tmp_path, raws)
+    result = service.poll(app, deliver=False)
+    assert (result.processed, result.quarantined) == (2, 0), result
+    with app.db.transaction() as session:
+        values = session.scalars(select(FieldValue.value)).all()
+    assert max(len(value.encode("utf-8")) for value in values) > 2704
+    assert {"203.0.113.90", "203.0.113.92", "203.0.113.79"} <= set(values)
+    assert service.poll(app, deliver=False).fetched == 0
+
+
+def test_a_long_non_ascii_message_id_is_stored(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Message-ID within 998 characters but of three bytes each was kept
+    whole, and its index entry, over PostgreSQL's 2,704 bytes, failed the
+    store itself: the mail was never kept, and it stopped every poll."""
+    local = "".join(chr(0x4E00 + n) for n in range(990))
+    raws = {
+        "long-id": HEAD + b"Subject: Incident at SITE-A [EGI-20261204]\r\n"
+        b"Message-ID: <" + local.encode("utf-8") + b"@site-a.example.com>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Scans from 203.0.113.83.\r\n",
+        "after": HOSTILE["8bit-headers"],
+    }
+    _deliver(tmp_path, raws)
+    result = service.poll(app, deliver=False)
+    assert (result.processed, result.quarantined) == (2, 0), result
+    with app.db.transaction() as session:
+        ids = session.scalars(select(Mail.message_id)).all()
+    assert any(i and local[:100] in i for i in ids), ids
+    assert service.poll(app, deliver=False).fetched == 0
+
+
+def test_a_refusal_of_the_mail_s_data_is_no_outage() -> None:
+    """What psycopg raises as an OperationalError for one mail's data (a
+    program limit, SQLSTATE class 54) sets that mail aside; a lost
+    connection or a server shutting down still makes the work wait."""
+    import psycopg.errors
+    from sqlalchemy.exc import DataError, OperationalError
+
+    from mailbot.process import unavailable
+
+    def wrapped(error: Exception) -> OperationalError:
+        return OperationalError("INSERT ...", {}, error)
+
+    assert not unavailable(wrapped(psycopg.errors.ProgramLimitExceeded("index row")))
+    assert not unavailable(wrapped(psycopg.errors.NumericValueOutOfRange("too big")))
+    assert not unavailable(DataError("INSERT ...", {}, Exception("bad")))
+    assert unavailable(wrapped(psycopg.errors.AdminShutdown("shutting down")))
+    assert unavailable(wrapped(psycopg.OperationalError("connection refused")))
+    assert unavailable(wrapped(psycopg.errors.DiskFull("no space left")))

@@ -199,12 +199,17 @@ class IncidentSite(Base):
 
 
 class FieldValue(Base):
-    """One Analysis Guideline value, with the mail and place it came from."""
+    """One Analysis Guideline value, with the mail and place it came from.
+
+    A mail gives each (field, value) once (fields.record_findings). No index
+    holds `value`: a value has no bound, and PostgreSQL refuses an index
+    entry over 2,704 bytes (migration 0005).
+    """
 
     __tablename__ = "field_value"
     __table_args__ = (
-        UniqueConstraint("incident_id", "field", "value", "mail_id"),
         Index("ix_field_value_incident_field", "incident_id", "field"),
+        Index("ix_field_value_mail_id", "mail_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -241,9 +241,8 @@ def _title(name: object) -> str:
     return headers.clean(str(name)).title()
 
 
-# RFC 5322 lines end at 998 characters and RFC 5321 paths at 256: longer
-# values are garbage, and the database columns are sized to these bounds.
-MAX_MESSAGE_ID = 998
+# RFC 5321 paths end at 256 characters: a longer address is garbage, and
+# the database columns are sized to this bound (Message-IDs: headers.py).
 MAX_ADDRESS = 320
 
 
@@ -255,10 +254,7 @@ def _message_id(raw: str | None, defects: list[str]) -> str | None:
         value = headers.clean(
             headers.repair_8bit(str(raw or ""), "Message-ID", defects)
         )
-    if len(value) > MAX_MESSAGE_ID:
-        defects.append(f"{OVER_LIMIT} Message-ID of {len(value)} characters cut")
-        value = value[:MAX_MESSAGE_ID]
-    return value or None
+    return headers.bounded_id(value, "Message-ID", defects) or None
 
 
 def _addresses(

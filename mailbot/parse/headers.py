@@ -14,6 +14,7 @@ import re
 
 from mailparser.dates import parse_mail_date
 
+from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Address
 from mailbot.parse import charsets
 
@@ -131,12 +132,29 @@ def message_ids(raw: str | None, what: str, defects: list[str]) -> tuple[str, ..
         return ()
     value = clean(repair_8bit(unfold(str(raw)), what, defects))
     ids = tuple(_MSG_ID.findall(value))
-    if ids:
-        return ids
-    bare = tuple(token for token in value.split() if "@" in token)
-    if bare:
-        defects.append(f"{what} without angle brackets: kept verbatim")
-    return bare
+    if not ids:
+        ids = tuple(token for token in value.split() if "@" in token)
+        if ids:
+            defects.append(f"{what} without angle brackets: kept verbatim")
+    return tuple(bounded_id(one, what, defects) for one in ids)
+
+
+# RFC 5322 lines end at 998 characters: a longer id is garbage. The bound is
+# in UTF-8 bytes, as indexes count: PostgreSQL refuses an index entry over
+# 2,704 bytes, which 998 characters of three bytes each exceed.
+MAX_ID_BYTES = 998
+
+
+def bounded_id(value: str, what: str, defects: list[str]) -> str:
+    """`value` cut to MAX_ID_BYTES bytes of UTF-8 (with a note), the same
+    wherever the id is read, so a reply's References still find it."""
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size <= MAX_ID_BYTES:
+        return value
+    defects.append(f"{OVER_LIMIT} {what} of {size} bytes cut")
+    return value.encode("utf-8", "surrogatepass")[:MAX_ID_BYTES].decode(
+        "utf-8", "ignore"
+    )
 
 
 def address(name: str, addr: str, what: str, defects: list[str]) -> Address:
