@@ -328,3 +328,41 @@ def test_database_lost_mid_batch_sends_each_mail_once(
             _set_connections(admin, name, allowed=True)
             app.close()
             admin.dispose()
+
+
+def test_a_connection_lost_while_values_are_copied_is_an_outage(
+    tmp_path: Path,
+) -> None:
+    """Field values go to PostgreSQL by COPY, at the driver: a connection
+    lost there reads as an outage (the mail waits), not as a fault of the
+    mail's data (the mail would be set aside)."""
+    from sqlalchemy.exc import OperationalError
+
+    from mailbot import fields
+    from mailbot.process import unavailable
+
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        app = make_app(tmp_path, url)
+        admin = _admin_engine(server)
+        try:
+            # The rollback on leaving fails too: only the copy's error counts.
+            with (
+                contextlib.suppress(OperationalError),
+                app.db.session() as session,
+                app.db.transaction(session),
+            ):
+                connection = session.connection()
+                pid = connection.exec_driver_sql("SELECT pg_backend_pid()")
+                with admin.connect() as other:
+                    other.execute(
+                        sqlalchemy.text("SELECT pg_terminate_backend(:pid)"),
+                        {"pid": pid.scalar_one()},
+                    )
+                row = (1, 1, "evidence", "a line", "text", "1", 1)
+                with pytest.raises(OperationalError) as raised:
+                    fields._insert_values(session, [row])
+        finally:
+            admin.dispose()
+            app.close()
+    assert unavailable(raised.value), raised.value
