@@ -17,10 +17,9 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailbot.db.engine import add_written, connection_for
+from mailbot.db.engine import add_written, add_written_unless_taken, connection_for
 from mailbot.db.models import Duplicate, Mail
 from mailbot.mail import RawMail
 
@@ -74,24 +73,20 @@ def dedupe_key(raw: bytes) -> str:
 def accept(session: Session, delivery: RawMail, key: str | None = None) -> Stored:
     """Store `delivery` unless it is stored already; record a duplicate if so."""
     key = key or dedupe_key(delivery.raw)
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite writes one transaction at a time (BEGIN IMMEDIATE): nobody
-        # stores the same mail between the look-up and the insert.
-        return _accept(session, delivery, key)
-    try:
-        with session.begin_nested():
-            return _accept(session, delivery, key)
-    except IntegrityError:
+    stored = _accept(session, delivery, key)
+    if stored is None:
         # Another process (an ingest beside the daemon, a second intake)
         # stored the same mail between our look-up and our insert, and
-        # committed: it is a duplicate after all. The savepoint kept the
-        # rest of this transaction.
-        if session.scalar(select(Mail.id).where(Mail.dedupe_key == key)) is None:
-            raise
-        return _accept(session, delivery, key)
+        # committed: it is a duplicate after all.
+        stored = _accept(session, delivery, key)
+        assert stored is not None, f"dedupe key {key} neither free nor taken"
+    return stored
 
 
-def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
+def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
+    """What became of `delivery`; None when another transaction stored the
+    same mail between the look-up and the insert (PostgreSQL: SQLite writes
+    one transaction at a time, BEGIN IMMEDIATE)."""
     found = connection_for(session, Mail).execute(_BY_KEY, {"key": key}).first()
     if found is not None:
         if found.origin == delivery.origin and found.state != "received":
@@ -114,20 +109,25 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored:
         log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
         state = "elsewhere" if found.state == "received" else found.state
         return Stored(found.id, new=False, state=state)
-    # Core, not the unit of work: every delivery writes one (add_written).
-    mail = add_written(
-        session,
-        Mail,
-        direction="in",
-        dedupe_key=key,
-        raw_sha256=hashlib.sha256(delivery.raw).hexdigest(),
-        raw=delivery.raw,
-        size=len(delivery.raw),
-        origin=delivery.origin,
-        arrived_at=delivery.arrived_at,
-        state="received",
+    values = {
+        "direction": "in",
+        "dedupe_key": key,
+        "raw_sha256": hashlib.sha256(delivery.raw).hexdigest(),
+        "raw": delivery.raw,
+        "size": len(delivery.raw),
+        "origin": delivery.origin,
+        "arrived_at": delivery.arrived_at,
+        "state": "received",
         # Processing starts right after this commit: its first attempt is
         # counted here, in the same statement as the bytes.
-        attempts=1,
-    )
+        "attempts": 1,
+    }
+    # Core, not the unit of work: every delivery writes one (add_written).
+    if session.get_bind().dialect.name == "sqlite":
+        mail = add_written(session, Mail, **values)
+    else:
+        taken = add_written_unless_taken(session, Mail, "dedupe_key", **values)
+        if taken is None:
+            return None
+        mail = taken
     return Stored(mail.id, new=True, state="received", row=mail)

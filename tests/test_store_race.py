@@ -2,8 +2,8 @@
 
 SQLite writes one transaction at a time; PostgreSQL lets a second
 transaction look the mail up (not there yet) while the first is about to
-commit it. The second's insert then waits, and fails on the unique dedupe
-key once the first commits: the mail is a duplicate after all, not an error.
+commit it. The second's insert then waits, and finds the dedupe key taken
+once the first commits: the mail is a duplicate after all, not an error.
 """
 
 from __future__ import annotations

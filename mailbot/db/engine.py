@@ -171,6 +171,7 @@ class _Written:
 
 
 _WRITTEN: dict[type, _Written] = {}
+_UNLESS_TAKEN: dict[tuple[type, str], Any] = {}
 
 
 def _written(model: type) -> _Written:
@@ -207,6 +208,38 @@ def add_written(session: Session, model: type[_Row], **values: Any) -> _Row:
     None would be JSON null), and None on the object: every attribute is
     loaded, none read back by a query.
     """
+    form, row = _row_of(model, values)
+    written = session.connection().execute(form.insert, row).inserted_primary_key
+    assert written is not None
+    return _loaded(session, model, form, row, tuple(written))
+
+
+def add_written_unless_taken(
+    session: Session, model: type[_Row], unique: str, **values: Any
+) -> _Row | None:
+    """add_written on PostgreSQL, unless a row holds the same value of the
+    unique column `unique`, committed or being written by another
+    transaction (whose end the INSERT waits for): None then, nothing
+    written, and the transaction still usable without a savepoint (two
+    statements of every delivery)."""
+    form, row = _row_of(model, values)
+    statement = _UNLESS_TAKEN.get((model, unique))
+    if statement is None:
+        from sqlalchemy.dialects import postgresql
+
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = _UNLESS_TAKEN[model, unique] = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=[unique])
+            .returning(*(table.c[key] for key in form.primary_key))
+        )
+    written = session.connection().execute(statement, row).first()
+    if written is None:
+        return None
+    return _loaded(session, model, form, row, tuple(written))
+
+
+def _row_of(model: type, values: dict[str, Any]) -> tuple[_Written, dict[str, Any]]:
     form = _WRITTEN.get(model)
     if form is None:
         form = _WRITTEN[model] = _written(model)
@@ -217,8 +250,16 @@ def add_written(session: Session, model: type[_Row], **values: Any) -> _Row:
             # wraps them in one that ignores it.
             row[key] = default(None) if call else default
     row.update(values)
-    written = session.connection().execute(form.insert, row).inserted_primary_key
-    assert written is not None
+    return form, row
+
+
+def _loaded(
+    session: Session,
+    model: type[_Row],
+    form: _Written,
+    row: dict[str, Any],
+    written: tuple[Any, ...],
+) -> _Row:
     loaded: dict[str, Any] = dict.fromkeys(form.columns)
     loaded.update(row)
     loaded.update(zip(form.primary_key, written, strict=True))
