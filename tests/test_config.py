@@ -302,3 +302,27 @@ def test_the_example_configuration_ships_with_mailbot(
     written.write_text(printed, encoding="utf-8")
     settings = load_settings(written, {})
     assert settings.mailbot.address
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_a_missing_database_driver_names_the_key_and_the_extra(
+    tmp_path: Path, capsys, monkeypatch, driver: str
+) -> None:  # type: ignore[no-untyped-def]
+    """`pip install .` leaves psycopg out (it is the postgresql extra): a
+    PostgreSQL URL then ended every command in a ModuleNotFoundError."""
+    _clear_mailbot_environment(monkeypatch)
+    monkeypatch.setitem(__import__("sys").modules, driver, None)
+    (tmp_path / "sites.toml").write_text("", encoding="utf-8")
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        "[mailbot]\naddress = 'abuse@example.org'\n"
+        f"[database]\nurl = 'postgresql+{driver}://mailbot@127.0.0.1:9/mailbot'\n"
+        "[source]\nkind = 'maildir'\n[maildir]\npath = 'inbox'\n"
+        "[smtp]\nkind = 'maildir'\npath = 'sent'\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "incidents"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mailbot: configuration error: database.url: "), err
+    assert "pip install 'mailbot[postgresql]'" in err
+    assert "postgresql+psycopg://" in err

@@ -50,7 +50,18 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and immediate locks."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        try:
+            return create_engine(url, pool_pre_ping=True, future=True)
+        except ImportError as exc:
+            from mailbot.errors import ConfigError
+
+            raise ConfigError(
+                "database.url",
+                f"the driver for {parsed.drivername} URLs is not installed "
+                f"({exc.name or exc}): mailbot's PostgreSQL extra installs "
+                "psycopg, `pip install 'mailbot[postgresql]'`, for URLs "
+                "postgresql+psycopg://user@host/db",
+            ) from None
     _make_parent_dir(parsed.database)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     _install_sqlite_hooks(engine, foreign_keys=foreign_keys)
