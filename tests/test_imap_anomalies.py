@@ -182,4 +182,16 @@ def test_an_unknown_host_is_named_as_the_setting_to_check() -> None:
     # Not resolved here (no query leaves the machine): the error as the
     # resolver raises it.
     error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    assert imap._hint(error) == ": no such host; check [imap] host"
+    assert imap._hint(error, "ssl") == ": no such host; check [imap] host"
+
+
+def test_a_plain_client_at_a_tls_port_is_told_to_use_ssl(  # type: ignore[no-untyped-def]
+    tmp_path: Path, dovecot_tls, database_url
+) -> None:
+    """tls = "none" at a port that speaks TLS from the first byte: both ends
+    wait, and the error said only "timed out"."""
+    extra = {"MAILBOT_IMAP_TLS": "none", "MAILBOT_IMAP_TIMEOUT": "1"}
+    app = make_app(tmp_path, database_url, dovecot=dovecot_tls, extra=extra)
+    with pytest.raises(TemporaryError) as raised:
+        imap.poll_imap(app)
+    assert 'needs tls = "ssl"' in str(raised.value), raised.value

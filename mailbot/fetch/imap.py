@@ -67,7 +67,7 @@ def connect(app: App) -> IMAPClient:
         )
     except (OSError, IMAPClient.Error) as exc:
         raise TemporaryError(
-            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc)}"
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc, s.tls)}"
         ) from exc
     # Aware INTERNALDATEs: the arrival time is stored as UTC.
     client.normalise_times = False
@@ -78,7 +78,7 @@ def connect(app: App) -> IMAPClient:
         with contextlib.suppress(Exception):
             client.shutdown()
         raise TemporaryError(
-            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc)}"
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc, s.tls)}"
         ) from exc
     try:
         client.login(s.username, s.password)
@@ -108,7 +108,20 @@ def _said(exc: BaseException) -> str:
     return text
 
 
-def _hint(exc: BaseException) -> str:
+def _hint(exc: BaseException, tls: str) -> str:
+    if isinstance(exc, TimeoutError):
+        # A server that speaks TLS from the first byte waits for a client
+        # hello, and a plain client waits for its greeting: both time out.
+        if tls != "ssl":
+            return (
+                f': no greeting within [imap] timeout; tls is "{tls}": a server'
+                " that speaks TLS from the first byte (port 993) needs tls ="
+                ' "ssl"; else check [imap] host, port and any firewall'
+            )
+        return (
+            ": no answer within [imap] timeout; check [imap] host, port"
+            " and any firewall"
+        )
     if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc):
         return (
             ": the server does not speak TLS on this port; check [imap] tls"
