@@ -138,11 +138,15 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
     """What makes mailbot unhealthy, each saying what to look at."""
     found = []
     interval = dt.timedelta(seconds=app.settings.source.poll_interval)
-    if ages.last_poll is None or ages.now - ages.last_poll > POLL_INTERVALS * interval:
-        since = f"since {iso(ages.last_poll)}" if ages.last_poll else "ever"
+    if ages.last_poll is None:
         found.append(
-            f"no successful poll for three poll intervals ({since}): "
-            "check the mailbox server and the log"
+            "no successful poll yet: start `mailbot run` (or run `mailbot "
+            "poll`); if it runs, check the mailbox server and the log"
+        )
+    elif ages.now - ages.last_poll > POLL_INTERVALS * interval:
+        found.append(
+            "no successful poll for three poll intervals (since "
+            f"{iso(ages.last_poll)}): check the mailbox server and the log"
         )
     grace = max(POLL_INTERVALS * interval, OUTBOX_GRACE)
     if ages.oldest_pending is not None and ages.now - ages.oldest_pending > grace:

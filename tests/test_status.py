@@ -68,6 +68,19 @@ def test_status_on_a_known_database(tmp_path: Path, database_url: str) -> None:
     app.close()
 
 
+def test_a_mailbot_that_never_polled_says_so(tmp_path: Path, database_url: str) -> None:
+    """Right after setup, status said "no successful poll for three poll
+    intervals (ever)", before any interval had passed."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    data = views.status(app, service.last_poll(app))
+    assert data["healthy"] is False
+    assert data["problems"] == [
+        "no successful poll yet: start `mailbot run` (or run `mailbot poll`);"
+        " if it runs, check the mailbox server and the log"
+    ]
+    app.close()
+
+
 def test_quarantine_growing_and_bouncing(tmp_path: Path, database_url: str) -> None:
     app = make_app(tmp_path, database_url, now=NOW)
     service.set_state(app, "last_poll_at", "2026-12-04T12:00:00Z")
