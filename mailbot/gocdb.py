@@ -9,8 +9,9 @@ ignores it; `render_sites_toml` writes it as comments) and, under
 
 - a site is named by SHORT_NAME (else its NAME attribute); ROC is its NGI;
   CSIRT_EMAIL holds its security contacts, several separated by commas,
-  semicolons or spaces; TIMEZONE must be an IANA zone, else the site gets
-  UTC and a warning; COUNTRY_CODE, else COUNTRY (a code or an English name),
+  semicolons or spaces; TIMEZONE is an IANA zone, or a whole-hour offset
+  ("UTC+1") taken as its Etc zone with a warning, else the site gets UTC
+  and a warning; COUNTRY_CODE, else COUNTRY (a code or an English name),
   becomes an ISO 3166 alpha-2 code for which public holidays are known;
 - its mail domains are those of its CSIRT_EMAIL addresses and of any
   DOMAIN/DOMAIN_NAME elements, leaving out public mail providers and any
@@ -213,9 +214,33 @@ def _timezone(name: str, where: str, warnings: list[str]) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        warnings.append(f"{where}: TIMEZONE {name!r} is no IANA zone, using UTC")
-        return None
-    return name
+        pass
+    else:
+        return name
+    offset = _OFFSET.fullmatch(name.strip())
+    if offset is not None and not int(offset["minutes"] or 0):
+        hours = int(offset["hours"]) * (-1 if offset["sign"] == "-" else 1)
+        if -12 <= hours <= 14:
+            # The Etc zones name the offset with the sign turned (POSIX).
+            zone = f"Etc/GMT{-hours:+d}" if hours else "UTC"
+            warnings.append(
+                f"{where}: TIMEZONE {name!r} is a fixed offset, using {zone}, "
+                "which keeps no summer time: name the site's IANA zone (such "
+                "as Europe/Paris) in the sites file"
+            )
+            return zone
+    warnings.append(
+        f"{where}: TIMEZONE {name!r} is no IANA zone, using UTC: name the "
+        "site's zone (such as Europe/Paris) in the sites file"
+    )
+    return None
+
+
+# "UTC+1", "GMT -05:00", "UTC+0100": a zone given as an offset from UTC.
+_OFFSET = re.compile(
+    r"(?:UTC|GMT)\s*(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?",
+    re.I,
+)
 
 
 def _country(element: ET.Element, where: str, warnings: list[str]) -> str | None:

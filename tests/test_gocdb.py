@@ -203,3 +203,28 @@ def test_render_escapes_strings() -> None:
     assert directory_from_dict(tomllib.loads(text)) == directory_from_dict(data)
     with pytest.raises(ValueError):
         render_sites_toml({"site": [{"name": "X", "extra": {"a": 1}}]})
+
+
+@pytest.mark.parametrize(
+    ("given", "zone"),
+    [
+        ("UTC+1", "Etc/GMT-1"),
+        ("GMT -05:00", "Etc/GMT+5"),
+        ("utc+0900", "Etc/GMT-9"),
+        ("UTC+0", "UTC"),
+        ("UTC+5:30", None),  # no Etc zone for half hours
+        ("UTC+15", None),
+    ],
+)
+def test_a_timezone_given_as_an_offset_keeps_its_offset(
+    given: str, zone: str | None
+) -> None:
+    """TIMEZONE "UTC+1" became UTC: the site's working hours moved an hour."""
+    xml = f"""<results><SITE><SHORT_NAME>X-OFF</SHORT_NAME><ROC>NGI_X</ROC>
+        <CSIRT_EMAIL>sec@off.example.org</CSIRT_EMAIL>
+        <TIMEZONE>{given}</TIMEZONE></SITE></results>""".encode()
+    data = parse_gocdb(xml)
+    assert data["site"][0]["timezone"] == (zone or "UTC")
+    (warning,) = [w for w in data["warnings"] if "TIMEZONE" in w]
+    assert "name the site's" in warning and "sites file" in warning
+    directory_from_dict(tomllib.loads(render_sites_toml(data)))  # it loads
