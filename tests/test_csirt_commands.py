@@ -459,3 +459,32 @@ def test_a_zone_beyond_14_hours_is_no_time() -> None:
     assert "zone offset beyond 14 hours" in bad[0].problem
     good, bad = read_commands("#discovered 2026-11-30T09:00:00+14:00\n")
     assert bad == [] and good[0].when == at("2026-11-29T19:00:00")
+
+
+def test_commands_in_full_width_or_set_in_bold_are_applied(
+    w: World, tmp_path: Path
+) -> None:
+    """ "＃close" (a full-width number sign, as Japanese and Chinese input
+    methods type it) and "*#close*" (a client's plain text of bold) got no
+    reply at all: neither applied nor refused."""
+    tag = site_report(w)
+    for when, body in (
+        ("10:00", "＃tlp GREEN\n\nAs agreed.\nAlice"),
+        ("10:05", "Hi all,\n\n*#discovered 2026-11-30T07:30:00Z*\n"),
+        ("10:10", "**#isolated 2026-11-30T10:00:00Z**\n\nThanks"),
+        ("10:15", "_#notify-vo some_vo_\n"),
+        ("10:20", "＃ｃｌｏｓｅ\n"),
+    ):
+        sent = _command(w, tag, body, f"2026-11-30T{when}:00")
+        assert sent, body
+    shown = w.show(tag)
+    assert shown["tlp"] == "GREEN" and shown["status"] == "closed"
+    assert shown["discovered_at"] == "2026-11-30T07:30:00Z"
+    assert shown["isolated_at"] == "2026-11-30T10:00:00Z"
+    trail = [a for _, a, _ in _trail(w, tag)]
+    assert trail[:3] == ["tlp", "discovered", "isolated"] and trail[-1] == "close"
+
+
+def test_prose_in_bold_is_no_command() -> None:
+    assert read_commands("*Important*: host isolated\n") == ([], [])
+    assert read_commands("**Note** #close is sent later\n") == ([], [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -80,18 +81,18 @@ def read_commands(text: str) -> tuple[list[Command], list[BadCommand]]:
 def below_signature(lines: Iterable[str]) -> list[BadCommand]:
     """Command lines written below the member's sign-off: not applied, and
     reported like any other line after the member's text."""
-    return [BadCommand(line.strip(), _LATE) for line in lines if is_command(line)]
+    return [BadCommand(command_form(line), _LATE) for line in lines if is_command(line)]
 
 
 def is_command(line: str) -> bool:
     """Whether `line` names a command, well-formed or not ("#close", "#tlp X")."""
-    match = _LINE_RE.match(line.strip())
+    match = _LINE_RE.match(command_form(line))
     return match is not None and match.group(1).lower() in SPEC
 
 
 def without_commands(text: str) -> str:
     """`text` with its command lines blanked, the line numbers kept."""
-    if "#" not in text:
+    if "#" not in text and "\uff03" not in text and "\ufe5f" not in text:
         return text
     lines = text.split("\n")
     return "\n".join("" if is_command(line) else line for line in lines)
@@ -154,13 +155,30 @@ def contradiction(command: Command, earlier: Sequence[Command]) -> str | None:
     return None
 
 
+# "*#close*", "**#close**", "_#close_": a client's plain text of a line
+# set in bold or italics.
+_EMPHASIS = re.compile(r"([*_]{1,2})(#.*?)\s*\1")
+
+
+def command_form(line: str) -> str:
+    """`line` as a command is read: stripped; in compatibility form when it
+    opens with a character other than "#" ("＃close", full width, is #close);
+    without the marks of bold or italics around it."""
+    line = line.strip()
+    if not line or line[0] == "#" or (line[0].isascii() and line[0] not in "*_"):
+        return line
+    line = unicodedata.normalize("NFKC", line)
+    emphasis = _EMPHASIS.fullmatch(line)
+    return emphasis.group(2).strip() if emphasis else line
+
+
 def _split(text: str) -> tuple[list[str], list[str]]:
     """The lines of the top block, and the command lines after other text."""
     block: list[str] = []
     late: list[str] = []
     prose = False
     for raw in text.splitlines():
-        line = raw.strip()
+        line = command_form(raw)
         if prose:
             if line.startswith("#") and is_command(line):
                 late.append(line)
