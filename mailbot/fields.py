@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from mailbot import context, extract, incidents
+from mailbot import context, extract, incidents, roles
 from mailbot.app import App
 from mailbot.clock import as_utc, parse_instant, plausible_date
 from mailbot.csirt import commands
@@ -138,7 +138,10 @@ def _may_give(mail: Mail, finding: extract.Finding) -> bool:
 
 
 def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> None:
-    if finding.field not in _FACTS_BY_ROLE.get(mail.role or "", ()):
+    # A member writing for the member's own site gives that site's facts.
+    sites_word = roles.writes_for_site(mail.role, mail.flags)
+    role = "site" if sites_word else mail.role or ""
+    if finding.field not in _FACTS_BY_ROLE.get(role, ()):
         return
     try:
         when = parse_instant(finding.value)
@@ -150,7 +153,7 @@ def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> Non
     current = getattr(incident, finding.field)
     # The site's own word moves a fact earlier; a third party only gives
     # one not known yet (anyone can post in the thread).
-    if current is None or (when < current and mail.role == "site"):
+    if current is None or (when < current and sites_word):
         setattr(incident, finding.field, when)
 
 

@@ -81,6 +81,8 @@ def record(
     reason = decision.reason if incident is not None else "none"
     if incident is not None and reason != "new":
         author, site = _still_the_sites(app, session, incident, parsed, author, site)
+    if incident is not None and author.contact_of:
+        author, site = _member_for_own_site(session, incident, reason, author, site)
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
     _fill_headers(mail, parsed, app)
@@ -179,6 +181,32 @@ def _still_the_sites(
         incident.tag, sender, known.name,
     )  # fmt: skip
     return roles.Author("site", site=known), known
+
+
+def _member_for_own_site(
+    session: Session,
+    incident: Incident,
+    reason: str,
+    author: roles.Author,
+    site: Site | None,
+) -> tuple[roles.Author, Site | None]:
+    """A member who is a security contact of a site taking part in
+    `incident` speaks for that site as well: the mail meets and gives its
+    facts (its commands still act as a member's). A mail that opens an
+    incident does so for the member's site when it names it."""
+    if reason == "new":
+        taking_part = {site.name} if site else set()
+    else:
+        taking_part = set(incidents.site_names(session, incident))
+    own = next((s for s in author.contact_of if s.name in taking_part), None)
+    if own is None:
+        return author, site
+    log.info(
+        "%s: the member writes for %s as well (one of its security contacts)",
+        incident.tag, own.name,
+    )  # fmt: skip
+    flags = (*author.flags, roles.FOR_SITE)
+    return dataclasses.replace(author, site=own, flags=flags), own
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
@@ -342,7 +370,7 @@ def _update_incident(
     if author.role in roles.ROBOT_ROLES:
         return incident
     fields.record_findings(app, session, incident, mail, parsed, site, involved)
-    if author.role == "site" and site is not None:
+    if roles.writes_for_site(author.role, author.flags) and site is not None:
         closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
         stated = (
             closure_report.stated_labels(session, incident, mail, parsed.subject, text)
@@ -355,6 +383,10 @@ def _update_incident(
             closure_report.check(
                 app, session, incident, mail, parsed, site.name, stated
             )
-    elif author.role == "csirt":
-        return member.on_member_mail(app, session, incident, mail, parsed)
+    if author.role == "csirt":
+        # A request the member sends asks the site the member writes for
+        # nothing: the mail is that site's answer.
+        for_site = roles.FOR_SITE in author.flags and author.site is not None
+        own = author.site.name if for_site and author.site else None
+        return member.on_member_mail(app, session, incident, mail, parsed, own)
     return incident

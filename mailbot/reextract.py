@@ -75,7 +75,7 @@ def reextract_mail(app: App, mail_id: int) -> tuple[int, int]:
         fields.record_findings(app, session, incident, mail, parsed, site)
         # An unlabelled closure report's resolution and lessons do not count.
         if (
-            mail.role == "site"
+            roles.writes_for_site(mail.role, mail.flags)
             and extract.is_closure_report(parsed.subject, parsed.text_parts)
             and not closure.label_counts(
                 closure.stated_labels(

@@ -31,6 +31,10 @@ ROBOT_ROLES = ("mailbot", "auto_reply", "bounce")
 AUTOMATED = "automated"
 # Authors whose mail is read for the Analysis Guideline fields.
 READ_ROLES = tuple(role for role in ROLES if role not in ROBOT_ROLES)
+# The flag of a member's mail that speaks for the member's own site as well
+# (the member is one of its security contacts and it takes part in the
+# incident): it meets and gives that site's facts (record.py).
+FOR_SITE = "for_site"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,15 @@ class Author:
     shared: tuple[Site, ...] = ()
     # Why a claimed member address was not believed (for the CSIRT's notice).
     why: str = ""
+    # The sites a member is a security contact of: in an incident one of
+    # them takes part in, the member speaks for it as well (FOR_SITE).
+    contact_of: tuple[Site, ...] = ()
+
+
+def writes_for_site(role: str | None, flags: Collection[str] | None) -> bool:
+    """Whether a mail of `role` with `flags` is its site's word: a site's
+    own, or a member's speaking for the member's site (FOR_SITE)."""
+    return role == "site" or (role == "csirt" and FOR_SITE in (flags or ()))
 
 
 def identify(
@@ -69,7 +82,7 @@ def identify(
             "reporter", site=_site_of(sender, directory, parsed), flags=(AUTOMATED,)
         )
     if sender in settings.csirt.members:
-        return _member(parsed, sender, settings)
+        return _member(parsed, sender, settings, directory)
     site = _site_of(sender, directory, parsed)
     if site is None:
         return Author("reporter")
@@ -89,7 +102,9 @@ def identify(
     return Author("site", site=site, shared=shared if len(shared) > 1 else ())
 
 
-def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
+def _member(
+    parsed: ParsedMail, sender: str, settings: Settings, directory: Directory
+) -> Author:
     if _authors(parsed) != 1:
         # Which of several From addresses a DKIM signature vouches for is
         # anyone's guess: a member's mail has exactly one author.
@@ -102,7 +117,7 @@ def _member(parsed: ParsedMail, sender: str, settings: Settings) -> Author:
         sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
     )
     if verdict.verified:
-        return Author("csirt")
+        return Author("csirt", contact_of=directory.sites_by_contact(sender))
     # A member's address without our MTA's word for it may be forged: keep
     # the mail as an ordinary one, flagged, and apply none of its commands.
     return Author("reporter", flags=("possible_forgery",), why=verdict.how)

@@ -40,8 +40,12 @@ def on_member_mail(
     incident: Incident,
     mail: Mail,
     parsed: ParsedMail,
+    own_site: str | None = None,
 ) -> Incident:
-    """Apply the mail's commands in order; returns the incident it ends in."""
+    """Apply the mail's commands in order; returns the incident it ends in.
+
+    `own_site` is the site the member writes for as well (roles.FOR_SITE):
+    the mail is no request to it."""
     good, bad = read_commands(_written(parsed))
     # "#close" under "Thanks,\nAlice" is no command, but the member hears so.
     bad.extend(below_signature(line for _, line in signature_lines(parsed.body_text)))
@@ -85,7 +89,9 @@ def on_member_mail(
     # A member's mail to a site is a request whatever else it carries, unless
     # #no-request applied; an incident the mail closed starts no clock.
     if ctx.incident.status not in ENDED and "no-request" not in applied:
-        clocks.on_csirt_mail(app, session, ctx.incident, mail, parsed)
+        clocks.on_csirt_mail(
+            app, session, ctx.incident, mail, parsed, except_site=own_site
+        )
     return ctx.incident
 
 

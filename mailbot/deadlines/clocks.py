@@ -263,14 +263,17 @@ def on_csirt_mail(
     incident: Incident,
     mail: Mail,
     parsed: ParsedMail,
+    *,
+    except_site: str | None = None,
 ) -> list[str]:
     """A member's mail to a site's contacts is a request (the caller leaves
-    out one that says #no-request)."""
+    out one that says #no-request); `except_site` is the site the member
+    writes for (roles.FOR_SITE), which the mail asks nothing."""
     addressed = {a.addr for a in (*parsed.to, *parsed.cc)}
     requested = []
     for name in site_names(session, incident):
         site = app.sites.site(name)
-        if site is None:
+        if site is None or name == except_site:
             continue
         if any(
             a in site.security_contacts or site.owns_domain(a.rpartition("@")[2])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailbot import roles
 from mailbot.app import App
 from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.deadlines import clocks
@@ -135,12 +136,15 @@ def _answered(
         return incident.isolated_at is not None
     if rule.met_by not in ("site_report", "site_reply"):
         return False
-    query = select(Mail.id).where(
+    query = select(Mail.role, Mail.flags).where(
         Mail.incident_id == incident.id,
         Mail.direction == "in",
-        Mail.role == "site",
+        # A member's mail counts when the member wrote for the site too.
+        Mail.role.in_(("site", "csirt")),
         Mail.site == site,
     )
     if since is not None:
         query = query.where(Mail.arrived_at >= since)
-    return session.scalars(query).first() is not None
+    return any(
+        roles.writes_for_site(role, flags) for role, flags in session.execute(query)
+    )
