@@ -253,13 +253,16 @@ def thread_subject(
     """
     own = incident.subject or GENERIC_SUBJECT
     prefix = app.settings.mailbot.tag_prefix
+    mailbox = roles.mailbox_readers(app.settings, app.sites, to)
     seen: list[tuple[str, frozenset[str]]] = []
     for mail in mails:
         if red.shows_withheld(mail.subject):
             continue
         base = incident_subject(mail.subject, prefix)
         if base:
-            people = roles.participants(app.settings, mail.sender, mail.recipients)
+            people = roles.participants(
+                app.settings, mail.sender, mail.recipients, mailbox=mailbox
+            )
             seen.append((base, people))
     known = [
         [base for base, people in seen if address in people]
@@ -314,13 +317,21 @@ def known_to(
 
     A Message-ID names its writer's mail host: mail to one site of a merged
     incident must not carry another site's, nor a VO or CA any site's. The
-    CSIRT's people received every mail of the mailbox, so they keep all.
+    CSIRT's people received every mail of the mailbox, so mail to them alone
+    keeps all; mail that reaches anyone else (a member who is a site's
+    contact, writing for it, included) keeps only what one of its
+    recipients wrote or was sent, whatever their other roles: every
+    recipient reads the References (`roles.mailbox_readers`).
     """
     wanted = {r.lower() for r in recipients}
+    mailbox = roles.mailbox_readers(app.settings, app.sites, wanted)
     return [
         mail.message_id
         for mail in thread
-        if wanted & roles.participants(app.settings, mail.sender, mail.recipients)
+        if wanted
+        & roles.participants(
+            app.settings, mail.sender, mail.recipients, mailbox=mailbox
+        )
     ]
 
 

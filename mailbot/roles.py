@@ -161,15 +161,40 @@ def reply_address(parsed: ParsedMail, ours: Collection[str] = ()) -> str | None:
 
 
 def participants(
-    settings: Settings, sender: str, recipients: Collection[str]
+    settings: Settings,
+    sender: str,
+    recipients: Collection[str],
+    *,
+    mailbox: bool = True,
 ) -> frozenset[str]:
-    """Who wrote or received a mail; the CSIRT's people when its mailbox did."""
+    """Who wrote or received a mail; the CSIRT's people when its mailbox did
+    (unless `mailbox` is false: see `mailbox_readers`)."""
     people = {sender.lower(), *(r.lower() for r in recipients)}
-    if people & settings.own_addresses:
+    if mailbox and people & settings.own_addresses:
         people |= set(settings.csirt.members) | settings.own_addresses
         if settings.csirt.duty_address:
             people.add(settings.csirt.duty_address.lower())
     return frozenset(people)
+
+
+def mailbox_readers(
+    settings: Settings, directory: Directory, addresses: Collection[str]
+) -> bool:
+    """Whether mail to `addresses` goes to the CSIRT's people alone, none of
+    them a site's security contact: only then does what reached the mailbox
+    count as known to them. A site's people (a member among them who is
+    its contact included) know only the mails they wrote or received, so
+    that mail to a site never cites or names what only the mailbox saw,
+    such as another site's mails of a merged incident."""
+    people = set(settings.csirt.members) | settings.own_addresses
+    if settings.csirt.duty_address:
+        people.add(settings.csirt.duty_address.lower())
+    wanted = {a.lower() for a in addresses}
+    return (
+        bool(wanted)
+        and wanted <= people
+        and not any(directory.sites_by_contact(a) for a in wanted)
+    )
 
 
 def not_to_answer(settings: Settings) -> frozenset[str]:

@@ -28,7 +28,9 @@ from test_csirt_env import (
     raw_mail,
     site_report,
 )
+from test_merge import merge, second_report
 
+from mailbot import respond
 from mailbot.deadlines.sweep import sweep
 from mailbot.send import deliver_due
 
@@ -183,3 +185,63 @@ def test_in_another_sites_incident_she_is_a_member_only(w: World) -> None:
     assert shown["isolated_at"] is None
     assert ("analysis", "SITE-C", "pending") in clocks(w, tag)
     assert {c[1] for c in clocks(w, tag)} == {"SITE-C"}
+
+
+def test_reminders_to_her_site_of_a_merged_incident_cite_none_of_the_others(
+    w: World,
+) -> None:
+    first = site_report(w)
+    [ack_a] = w.new_mail()
+    second = second_report(w)
+    [ack_c] = w.new_mail()
+    merge(w, second, first)
+    w.new_mail()
+    # SITE-C answers the mailbox alone: Carol reads it as a member.
+    w.deliver(raw_mail(
+        subject=f"Re: [{second}] [TLP:AMBER] Suspicious SSH logins at SITE-C",
+        sender=SITE_C, when=at("2026-11-30T12:00:00"),
+        message_id="<more-c@site-c.example.com>", body="More logs follow.\n",
+    ), at("2026-11-30T12:00:00"))  # fmt: skip
+    w.new_mail()
+
+    w.app.clock.set(at("2026-12-01T12:00:00"))
+    assert sweep(w.app)["reminders"] == 2
+    deliver_due(w.app)
+    reminders = {m.recipients: m.message for m in w.new_mail()}
+    to_a = reminders[(CAROL, SITE_A)]
+    own_a = ["<report-a@site-a.example.com>", ack_a.message["Message-ID"]]
+    assert to_a["In-Reply-To"] == own_a[-1]
+    assert to_a["References"].split() == own_a
+    assert "SITE-C" not in to_a["Subject"]
+    to_c = reminders[(SITE_C,)]
+    assert "site-a.example.com" not in to_c["References"]
+    assert ack_a.message["Message-ID"] not in to_c["References"]
+
+
+@pytest.mark.parametrize(
+    ("recipients", "cited"),
+    [
+        # The CSIRT's people alone read the mailbox: every mail is theirs.
+        ((ALICE,), True),
+        (("duty@csirt.example.org",), True),
+        # Carol reads it too, but mail to her goes to a site's contact.
+        ((CAROL,), False),
+        ((CAROL, SITE_A), False),
+        # A member in copy of mail to a site lends the site nothing.
+        ((ALICE, SITE_A), False),
+        ((SITE_A, "ngi-sec@ngi-a.example.org"), False),
+    ],
+)
+def test_mail_to_the_mailbox_is_cited_only_to_the_csirt_alone(
+    tmp_path: Path, database_url: str, recipients: tuple[str, ...], cited: bool
+) -> None:
+    app = make_app(
+        tmp_path, database_url, sites=DUAL_SITES,
+        extra={"MAILBOT_CSIRT_MEMBERS": MEMBERS},
+    )  # fmt: skip
+    other_sites = respond.ThreadMail("<c@site-c.example.com>", SITE_C, (ABUSE,))
+    own = respond.ThreadMail("<a@site-a.example.com>", SITE_A, (ABUSE,))
+    found = respond.known_to(app, [other_sites, own], recipients)
+    assert ("<c@site-c.example.com>" in found) is cited
+    assert ("<a@site-a.example.com>" in found) is (cited or SITE_A in recipients)
+    app.close()
