@@ -147,6 +147,9 @@ def process_stored(
         # The timer stays off while the database is used: a signal raised
         # inside a driver call leaves its connection in no usable state.
         with logs.about_mail(mail_id), app.db.transaction(session) as current:
+            if not _claimed(current, mail_id):
+                mark_done(current)
+                return Outcome(mail_id, "refetched")
             # Recorded before, re-encoded on the way: nothing is done twice.
             copy = key and _stage(
                 "record", _as_copy, current, mail_id, key, parsed, bounds, mark_done
@@ -173,6 +176,27 @@ def process_stored(
         log.warning("mail %d took %.1f s (limits.max_seconds_per_mail)", mail_id, took)
     log.debug("mail %d processed in %.3f s", mail_id, took)
     return Outcome(mail_id, "processed", incident=tag)
+
+
+def _claimed(session: Session, mail_id: int) -> bool:
+    """Whether this process finishes mail `mail_id`: its row, locked for the
+    transaction, is still "received".
+
+    Two processes may hold the same stored mail: a second intake fetching
+    it again (a leader that lost its lock finishing its batch while the new
+    one starts from the same UID; a `poll` typed beside `run`), or both
+    resuming it after a crash. Each recorded it: two incidents, two
+    acknowledgements. PostgreSQL makes the second wait for the first's
+    commit (FOR UPDATE), then see it finished; SQLite writes one
+    transaction at a time (BEGIN IMMEDIATE).
+    """
+    state = session.execute(
+        select(Mail.state).where(Mail.id == mail_id).with_for_update()
+    ).scalar_one_or_none()
+    if state == "received":
+        return True
+    log.info("mail %d already finished by another process (%s)", mail_id, state)
+    return False
 
 
 def _as_copy(
@@ -232,6 +256,9 @@ def quarantine(
 ) -> Outcome:
     """Set a mail aside with its stage and reason; the raw bytes stay."""
     with app.db.transaction() as session:
+        if not _claimed(session, mail_id):
+            mark_done(session)
+            return Outcome(mail_id, "refetched")
         mail = session.get(Mail, mail_id)
         assert mail is not None
         mail.state = "quarantined"

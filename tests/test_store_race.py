@@ -1,4 +1,4 @@
-"""Two intakes storing the same mail at once, on PostgreSQL.
+"""Two intakes storing or recording the same mail at once.
 
 SQLite writes one transaction at a time; PostgreSQL lets a second
 transaction look the mail up (not there yet) while the first is about to
@@ -19,8 +19,9 @@ from servers import database_server, fresh_database
 from sqlalchemy import func, select
 
 from mailbot import store
-from mailbot.db.models import Duplicate, Mail
+from mailbot.db.models import Duplicate, Incident, Mail, Outbox
 from mailbot.mail import RawMail
+from mailbot.process import process_delivery, process_stored, quarantine
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
 
@@ -52,6 +53,81 @@ def test_the_same_mail_stored_by_two_intakes_at_once(tmp_path: Path) -> None:
                 count = session.scalar(select(func.count()).select_from(Mail))
                 duplicates = list(session.scalars(select(Duplicate.origin)))
             assert (count, duplicates) == (1, ["file:x"])
+        finally:
+            app.close()
+            sqlalchemy.orm.close_all_sessions()
+
+
+def _counts(app) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with app.db.transaction() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Mail)) or 0,
+            session.scalar(select(func.count()).select_from(Incident)) or 0,
+            session.scalar(select(func.count()).select_from(Outbox)) or 0,
+        )
+
+
+def test_a_stored_mail_is_recorded_by_one_process_only(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Process A stored a mail and has not recorded it yet; process B gets
+    the same delivery (a new leader starting from the same UID, a `poll`
+    beside `run`) and finishes it. A then recorded it again: a second
+    incident and a second acknowledgement (breaker F18: 357 of 800 mails)."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    raw = mail(subject="Scans from 203.0.113.9", message_id="<twice@cert.example.net>")
+    delivery = RawMail(raw, NOW, "imap://abuse@mx/INBOX;UIDVALIDITY=1/;UID=7")
+    try:
+        with app.db.transaction() as session:  # A's first transaction
+            stored = store.accept(session, delivery)
+        assert stored.new
+        b = process_delivery(app, delivery)  # B, the same delivery
+        assert b.result == "processed"
+        assert _counts(app) == (2, 1, 1)  # the report and its acknowledgement
+        a = process_stored(app, stored.mail_id, raw, attempts=1)  # A goes on
+        assert a.result == "refetched", a
+        assert _counts(app) == (2, 1, 1)
+        # Nor does A set it aside over B's work when a stage fails for it.
+        assert quarantine(app, stored.mail_id, "record", "boom").result == "refetched"
+        with app.db.transaction() as session:
+            assert session.get(Mail, stored.mail_id).state == "processed"  # type: ignore[union-attr]
+    finally:
+        app.close()
+
+
+def test_a_second_process_waits_for_the_first_to_record(tmp_path: Path) -> None:
+    """On PostgreSQL, B reaches the mail while A's recording is not
+    committed: B waits for A's commit and leaves the mail to it."""
+    with fresh_database(database_server("postgresql")) as url:
+        app = make_app(tmp_path, url, now=NOW)
+        raw = mail(
+            subject="Probes from 203.0.113.10", message_id="<wait@cert.example.net>"
+        )
+        delivery = RawMail(raw, NOW, "imap://abuse@mx/INBOX;UIDVALIDITY=1/;UID=8")
+        outcome: list[object] = []
+        try:
+            with app.db.transaction() as session:
+                stored = store.accept(session, delivery)
+            with app.db.transaction() as holding:
+                # A's recording transaction holds the row (its claim).
+                holding.execute(
+                    select(Mail.state)
+                    .where(Mail.id == stored.mail_id)
+                    .with_for_update()
+                )
+                racing = threading.Thread(
+                    target=lambda: outcome.append(
+                        process_stored(app, stored.mail_id, raw, attempts=1)
+                    )
+                )
+                racing.start()
+                time.sleep(1.0)
+                assert racing.is_alive()  # B waits on the row
+                holding.get(Mail, stored.mail_id).state = "processed"  # type: ignore[union-attr]
+            racing.join(30)
+            (b,) = outcome
+            assert b.result == "refetched"  # type: ignore[attr-defined]
+            assert _counts(app) == (1, 0, 0)
         finally:
             app.close()
             sqlalchemy.orm.close_all_sessions()
