@@ -80,3 +80,34 @@ def test_an_outgoing_mail_has_one_outbox_row(tmp_path, database_url: str) -> Non
             session.rollback()
     finally:
         app.close()
+
+
+def test_a_database_of_a_newer_mailbot_is_named_as_such(
+    tmp_path, database_url: str, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """After rolling mailbot back a release, every command ended in Alembic's
+    "Can't locate revision identified by '0006'" and a hint to debug."""
+    import pytest
+    from sqlalchemy import text
+
+    from mailbot.cli import main
+    from mailbot.errors import MailbotError
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(MailbotError, match="at migration 0099, which this mailbot"):
+        upgrade(database_url)
+    config = tmp_path / "mailbot.toml"
+    (tmp_path / "sites.toml").write_text("", encoding="utf-8")
+    config.write_text(
+        "[mailbot]\naddress = 'abuse@example.org'\n"
+        f"[database]\nurl = '{database_url}'\n"
+        "[source]\nkind = 'maildir'\n[smtp]\nkind = 'maildir'\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "incidents"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "restore the database backup" in err[0], err

@@ -316,15 +316,46 @@ def upgrade(url: str, revision: str = "head") -> None:
         if revision == "head" and _at_head(engine):
             return
         from alembic import command
+        from alembic.util import CommandError
 
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+            try:
+                command.upgrade(config, revision)
+            except CommandError as exc:
+                newer = _unknown_revision(connection)
+                if newer is None:
+                    raise
+                raise newer from exc
         if engine.dialect.name == "sqlite":
             _check_foreign_keys(engine)
     finally:
         engine.dispose()
+
+
+def _unknown_revision(connection: Connection) -> Exception | None:
+    """The error to show when the database carries a migration this mailbot
+    does not have (a newer mailbot ran on it, then this one came back), or
+    None when that is not why Alembic failed."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from mailbot.errors import MailbotError
+
+    found = connection.execute(text("SELECT version_num FROM alembic_version"))
+    scripts = ScriptDirectory(migrations_location())
+    for version in found.scalars():
+        try:
+            scripts.get_revision(version)
+        except CommandError:
+            return MailbotError(
+                f"the database is at migration {version}, which this mailbot "
+                f"(newest migration {HEAD}) does not know: a newer mailbot "
+                "migrated it. Run that newer version, or restore the database "
+                "backup taken before the upgrade"
+            )
+    return None
 
 
 def _check_foreign_keys(engine: Engine) -> None:
