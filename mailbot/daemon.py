@@ -287,8 +287,18 @@ def run_command(args: argparse.Namespace) -> int:
         log.info("signal %d received, stopping", signum)
         daemon.stopping.set()
 
+    def _hangup(_signum: int, _frame: object) -> None:
+        # `systemctl reload` and a closed terminal send it; Python's default
+        # ended the daemon without a word, and a unit that restarts only on
+        # failure left the mailbox unread.
+        log.warning(
+            "SIGHUP ignored: mailbot reads its configuration when it starts;"
+            " restart it to apply a changed one"
+        )
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hangup)
     log.info("mailbot running (source %s)", app.settings.source.kind)
     try:
         daemon.run()

@@ -181,3 +181,21 @@ def test_daemon_health_check_fails_and_recovers(
         assert daemon.stop() == 0
     log = daemon.log_text()
     assert "unreachable" in log
+
+
+def test_sighup_leaves_the_daemon_running(tmp_path: Path, database_url: str) -> None:
+    """`systemctl reload` or a closed terminal sent SIGHUP, and Python's
+    default ended `mailbot run` without a log line."""
+    import signal
+    import time
+
+    app = make_app(tmp_path, database_url)
+    env = cli_env(app, MAILBOT_SOURCE_POLL_INTERVAL="1")
+    app.close()
+    with DaemonProcess(env, tmp_path / "daemon.log") as daemon:
+        assert wait_until(lambda: "mailbot running" in daemon.log_text(), 60)
+        daemon.process.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: "SIGHUP ignored" in daemon.log_text(), 30)
+        time.sleep(1.5)
+        assert daemon.process.poll() is None, daemon.log_text()
+        assert daemon.stop() == 0
