@@ -108,6 +108,31 @@ class App:
             self.db.dispose()
 
 
+class DatabaseUnusable(MailbotError):
+    """The database could not be opened or migrated at start-up."""
+
+
+def _advice(said: str) -> str:
+    """What to look at, by what the driver said: the URL is not always it."""
+    if "database is locked" in said:
+        return (
+            "another process held it locked for longer than the wait (another"
+            " mailbot, a sqlite3 shell in a transaction, a backup): try again"
+            " when it is done"
+        )
+    if "unable to open database file" in said or "readonly" in said:
+        return (
+            "the file or its folder cannot be written (a read-only file system,"
+            " permissions): check them, then [database] url's path"
+        )
+    if "disk is full" in said or "No space left" in said:
+        return "the disk is full: free space"
+    return (
+        "check [database] url (host, user, password, path) and that the server"
+        " is running"
+    )
+
+
 def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -> App:
     """An App with the database migrated, as every database command needs."""
     app = App(settings=settings, clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
@@ -119,9 +144,9 @@ def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -
         app.db.upgrade()
     except (OperationalError, InterfaceError) as exc:
         app.close()
-        raise MailbotError(
-            f"database.url: cannot use the database ({_said(exc)}); check [database] "
-            "url (host, user, password, path) and that the server is running"
+        raise DatabaseUnusable(
+            f"database.url: cannot use the database ({_said(exc)}); "
+            + _advice(_said(exc))
         ) from exc
     except DatabaseError as exc:
         app.close()

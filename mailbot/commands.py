@@ -168,7 +168,15 @@ def show(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    app = app_from(args)
+    from mailbot.app import DatabaseUnusable
+
+    try:
+        app = app_from(args)
+    except DatabaseUnusable as exc:
+        if args.json:
+            # A monitor reads the verdict on stdout, whatever stopped it.
+            print_json({"healthy": False, "problems": [str(exc)], "warnings": []})
+        raise
     try:
         data = views.status(app, service.last_poll(app))
     finally:

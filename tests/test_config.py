@@ -233,6 +233,47 @@ def test_a_database_that_cannot_be_reached_is_named_by_its_key(tmp_path: Path) -
     assert "check [database] url" in message
 
 
+def test_status_json_reports_an_unusable_database(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`status --json` printed nothing on stdout when the database was down:
+    a monitor parsing it got a JSON error instead of the verdict."""
+    import json
+
+    from servers import free_port
+
+    _clear_mailbot_environment(monkeypatch)
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/mailbot"
+    for name, value in {**BASE, "MAILBOT_DATABASE_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mailbot.toml").write_text("", encoding="utf-8")
+    assert main(["status", "--json"]) == 1
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["healthy"] is False
+    assert data["problems"][0].startswith("database.url: cannot use the database")
+    assert "mailbot: database.url: cannot use the database" in err
+
+
+@pytest.mark.parametrize(
+    ("said", "advice"),
+    [
+        ("database is locked", "another process held it locked"),
+        ("unable to open database file", "cannot be written"),
+        ("attempt to write a readonly database", "cannot be written"),
+        ("database or disk is full", "the disk is full"),
+        ("connection refused", "check [database] url"),
+    ],
+)
+def test_a_database_error_names_what_to_look_at(said: str, advice: str) -> None:
+    """A locked SQLite file or a read-only file system was reported as
+    "check [database] url", which was right."""
+    from mailbot.app import _advice
+
+    assert advice in _advice(said)
+
+
 def test_a_database_in_a_directory_that_does_not_exist_is_refused(
     tmp_path: Path,
 ) -> None:
