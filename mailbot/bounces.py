@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -139,6 +140,48 @@ def record_failures(
             "permanent" if recipient.permanent else "temporary",
         )
     session.flush()
+    return newly
+
+
+_ENHANCED_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def refused_at_rcpt(
+    app: App, session: Session, original: Mail, refused: dict[str, str]
+) -> list[str]:
+    """Record recipients the SMTP server refused for good at RCPT (5xx).
+
+    The same fact as a bounce, known before sending: the address is marked,
+    later reminders skip it, `status` lists it and the duty address is told
+    once. Returns the addresses newly failing for good.
+    """
+    now = app.clock.now()
+    newly = []
+    for address, answer in refused.items():
+        address = address.lower()
+        row = session.get(ContactFailure, address)
+        if row is None:
+            row = ContactFailure(address=address, permanent=False, failed_at=now)
+            session.add(row)
+        if not row.permanent:
+            newly.append(address)
+        row.permanent = True
+        found = _ENHANCED_RE.search(answer)
+        row.status = found.group(1) if found else answer[:3]
+        row.diagnostic = f"refused by our SMTP server at RCPT: {answer}"[:1000]
+        row.failed_at, row.mail_id = now, None
+        row.original_message_id = original.message_id
+        log.warning(
+            "%s %s refused for good by the SMTP server (%s): marked like a "
+            "bounce; correct the sites file",
+            original.message_id,
+            address,
+            answer,
+        )
+    session.flush()
+    incident = _incident_of(session, original)
+    for address in newly:
+        _notify(app, session, incident, original, address)
     return newly
 
 

@@ -26,7 +26,9 @@ from mailbot.db.models import (
     Incident,
     Mail,
     Outbox,
+    ServiceState,
 )
+from mailbot.send import LOGIN_REFUSED_KEY
 
 # Quarantined within a day, this many mails mean something systematic (a
 # parser bug, a new kind of mail) rather than the odd broken message.
@@ -67,6 +69,10 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
                     Deadline.next_action_at.is_not(None)
                 )
             ),
+        )
+        login = session.get(ServiceState, LOGIN_REFUSED_KEY)
+        data["smtp_login_refused"] = (
+            {"since": iso(login.updated_at), "problem": login.value} if login else None
         )
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
@@ -148,6 +154,10 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
             "no successful poll for three poll intervals (since "
             f"{iso(ages.last_poll)}): check the mailbox server and the log"
         )
+    refused = data.get("smtp_login_refused")
+    if refused:
+        # No grace: no mail leaves until a person fixes the configuration.
+        found.append(f"since {refused['since']}: {refused['problem']}")
     grace = max(POLL_INTERVALS * interval, OUTBOX_GRACE)
     if ages.oldest_pending is not None and ages.now - ages.oldest_pending > grace:
         found.append(

@@ -18,17 +18,18 @@ import re
 import smtplib
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.orm import Session
 
-from mailbot import withdraw
+from mailbot import bounces, withdraw
 from mailbot.app import App
 from mailbot.config import SmtpSettings
-from mailbot.db.models import Mail, Outbox
+from mailbot.db.models import Mail, Outbox, ServiceState
 from mailbot.errors import (
     DeliveryUncertain,
     PermanentError,
@@ -40,7 +41,18 @@ from mailbot.store import dedupe_key, split_header_block
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=10)
+# Set (service_state) while the SMTP server refuses mailbot's login: `status`
+# is unhealthy until a mail goes out again.
+LOGIN_REFUSED_KEY = "smtp_login_refused"
+# While the server refuses every mail of a batch for now (an outage of the
+# relay, not of the mails), a mail waits this share of its age, within bounds.
+OUTAGE_WAIT_SHARE = 4
+OUTAGE_WAIT_MAX = dt.timedelta(minutes=30)
 _EOL_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
+
+
+class LoginRefused(ServerUnavailable):
+    """The SMTP server refused mailbot's login: fix [smtp] username/password."""
 
 
 class Transport(Protocol):
@@ -80,9 +92,10 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             if s.tls == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp = smtplib.SMTP_SSL(
                     s.host or "",
                     s.port,
                     local_hostname=self.local_hostname,
@@ -101,10 +114,20 @@ class SmtpTransport:
             if s.username:
                 smtp.login(s.username, s.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentError(
-                f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}"
+            _close_quietly(smtp)
+            # The configuration's fault (or a password changed on the relay),
+            # never the mail's: every mail waits until the login works.
+            answer = exc.smtp_error
+            if isinstance(answer, bytes):
+                answer = answer.decode(errors="replace")
+            raise LoginRefused(
+                f"SMTP login to {s.host}:{s.port} as {s.username!r} refused "
+                f"({exc.smtp_code} {answer}): check [smtp] username and password "
+                "(was the password changed on the server?); the mail waits and "
+                "goes once the login works"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
+            _close_quietly(smtp)
             raise ServerUnavailable(
                 f"cannot reach SMTP {s.host}:{s.port}: {exc}"
             ) from exc
@@ -143,7 +166,10 @@ class SmtpTransport:
             if len(refused) == len(recipients):
                 permanent = all(v.startswith("5") for v in refused.values())
                 error = PermanentError if permanent else TemporaryError
-                raise error(f"every recipient refused: {refused}")
+                exc = error(f"every recipient refused: {refused}")
+                # Which ones, and how: the sender records each (_finish).
+                setattr(exc, "refused", refused)  # noqa: B010
+                raise exc
             return refused
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             raise ServerUnavailable(f"SMTP failed before DATA: {exc}") from exc
@@ -179,6 +205,15 @@ class SmtpTransport:
             self._smtp = None
 
 
+def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+    """Close a half-opened connection: a socket left open leaks each tick."""
+    if smtp is not None:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
 def _check(code: int, answer: bytes, step: str, expect: int | None = None) -> None:
     text = f"{step}: {code} {answer.decode(errors='replace')}"
     if expect is not None and code == expect:
@@ -206,6 +241,18 @@ class DeliveryCounts:
     withdrawn: int = 0
 
 
+@dataclass
+class _Batch:
+    """What one pass over the outbox learnt about the server."""
+
+    # The server took a mail: a temporary refusal is then the mail's own.
+    took_mail: bool = False
+    # Rows refused for now before the server took any mail: not yet charged
+    # an attempt (the relay may be refusing everything).
+    deferred: list[int] = field(default_factory=list)
+    last_refusal: str = ""
+
+
 def deliver_due(
     app: App,
     transport: Transport | None = None,
@@ -217,10 +264,16 @@ def deliver_due(
     process killed mid-batch leaves at most the one row whose exchange was
     under way in "sending" (it becomes uncertain), never the rows after it.
     `stop` (the daemon's) ends the batch between two mails.
+
+    A temporary refusal costs a mail one of its `max_attempts` only when the
+    server took another mail in the same batch: a relay that refuses every
+    mail for now (full disk, a login or policy problem) is an outage, and the
+    mail waits for it like for a server that cannot be reached.
     """
     counts = DeliveryCounts(uncertain=expire_leases(app))
     own = transport is None
     transport = transport or transport_for(app)
+    batch = _Batch()
     try:
         while not (stop is not None and stop.is_set()):
             letter = claim_next(app, counts)
@@ -232,12 +285,43 @@ def deliver_due(
                 # The server, not the mail: put it back, untried.
                 release(app, [letter.row_id])
                 app.outages.down("smtp", str(exc))
+                if isinstance(exc, LoginRefused):
+                    _note_login_refused(app, str(exc))
                 break
-            _finish(app, letter, outcome, error, refused, counts)
+            _finish(app, letter, outcome, error, refused, counts, batch)
+        _end_batch(app, batch)
     finally:
         if own:
             transport.close()
     return counts
+
+
+def _note_login_refused(app: App, problem: str) -> None:
+    with app.db.transaction() as session:
+        row = session.get(ServiceState, LOGIN_REFUSED_KEY)
+        if row is None:
+            session.add(
+                ServiceState(
+                    key=LOGIN_REFUSED_KEY, value=problem, updated_at=app.clock.now()
+                )
+            )
+        elif row.value != problem:
+            row.value = problem
+
+
+def _end_batch(app: App, batch: _Batch) -> None:
+    if batch.took_mail:
+        with app.db.transaction() as session:
+            session.execute(
+                delete(ServiceState).where(ServiceState.key == LOGIN_REFUSED_KEY)
+            )
+    elif batch.deferred:
+        app.outages.down(
+            "smtp",
+            f"every mail refused for now ({len(batch.deferred)} in this batch; "
+            "not counted against [smtp] max_attempts, the mail waits): "
+            f"{batch.last_refusal}",
+        )
 
 
 @dataclass(frozen=True)
@@ -348,9 +432,9 @@ def _exchange(transport: Transport, letter: Letter):  # type: ignore[no-untyped-
     except DeliveryUncertain as exc:
         return "uncertain", str(exc), {}
     except PermanentError as exc:
-        return "failed", str(exc), {}
+        return "failed", str(exc), getattr(exc, "refused", {})
     except TemporaryError as exc:
-        return "retry", str(exc), {}
+        return "retry", str(exc), getattr(exc, "refused", {})
     return "sent", None, refused
 
 
@@ -361,13 +445,49 @@ def _finish(
     error: str | None,
     refused: dict[str, str],
     counts: DeliveryCounts,
+    batch: _Batch | None = None,
 ) -> None:
+    batch = batch if batch is not None else _Batch(took_mail=True)
     now = app.clock.now()
+    later = {r: a for r, a in refused.items() if not a.startswith("5")}
     with app.db.transaction() as session:
         row = session.get(Outbox, letter.row_id)
         assert row is not None
-        row.attempts += 1
         row.lease_until = None
+        never = {r: a for r, a in refused.items() if a.startswith("5")}
+        if never:
+            # Refused for good at RCPT: the same fact as a bounce, known earlier.
+            mail = session.get(Mail, row.mail_id)
+            assert mail is not None
+            bounces.refused_at_rcpt(app, session, mail, never)
+            row.recipients = [r for r in row.recipients if r not in never]
+        row.last_error = error if not refused else f"{error or ''} refused: {refused}"
+        if outcome == "retry" and not batch.took_mail and row.sent_at is None:
+            # Perhaps the relay refuses every mail: charged only once it
+            # takes another one (_charge), else an outage (_end_batch). A
+            # mail it took for some recipients already is charged at once.
+            row.state = "pending"
+            row.next_try_at = now + outage_wait(row, now)
+            batch.deferred.append(row.id)
+            batch.last_refusal = f"{letter.message_id}: {error}"
+            log.debug(
+                "%s refused for now, not yet counted: %s", letter.message_id, error
+            )
+            counts.retried += 1
+            return
+        partial = outcome == "sent" and bool(later)
+        if outcome == "sent":
+            row.sent_at = now
+            if not batch.took_mail:
+                batch.took_mail = True
+                _charge(app, session, batch.deferred, now)
+            if later:
+                # Delivered to the others; those refused for now get it later.
+                row.recipients = list(later)
+                outcome = "retry"
+                error = f"sent to the others; refused for now: {later}"
+                row.last_error = error
+        row.attempts += 1
         if outcome == "retry" and row.attempts >= app.settings.smtp.max_attempts:
             outcome = "failed"
         if outcome == "retry":
@@ -375,12 +495,37 @@ def _finish(
             row.next_try_at = now + backoff(row.attempts)
         else:
             row.state = outcome
-        row.last_error = error if not refused else f"{error or ''} refused: {refused}"
-        if outcome == "sent":
-            row.sent_at = now
     _log_outcome(app, letter.message_id, outcome, error, refused)
+    if partial:
+        app.outages.up("smtp")
+        counts.sent += 1
+        return
     name = {"retry": "retried"}.get(outcome, outcome)
     setattr(counts, name, getattr(counts, name) + 1)
+
+
+def _charge(app: App, session: Session, ids: list[int], now: dt.datetime) -> None:
+    """The server takes mail after all: the refusals of `ids` were theirs."""
+    for row in session.scalars(select(Outbox).where(Outbox.id.in_(ids))):
+        if row.state != "pending":
+            continue
+        row.attempts += 1
+        if row.attempts >= app.settings.smtp.max_attempts:
+            row.state = "failed"
+            log.error("outbox %d delivery failed: %s", row.id, row.last_error)
+        else:
+            row.next_try_at = now + backoff(row.attempts)
+    ids.clear()
+
+
+def outage_wait(row: Outbox, now: dt.datetime) -> dt.timedelta:
+    """How long a mail waits while the server refuses every mail for now.
+
+    A share of how long it has waited already, so a long outage is not
+    hammered, and at most OUTAGE_WAIT_MAX, so it leaves soon after.
+    """
+    waited = (now - row.queued_at) / OUTAGE_WAIT_SHARE
+    return max(dt.timedelta(minutes=1), min(waited, OUTAGE_WAIT_MAX))
 
 
 def _log_outcome(app, message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
@@ -388,9 +533,10 @@ def _log_outcome(app, message_id, outcome, error, refused) -> None:  # type: ign
         app.outages.up("smtp")
         log.info("%s sent%s", message_id, f" (refused: {refused})" if refused else "")
     elif outcome == "retry":
-        # A server answering 4xx to every mail is an outage: logged once.
-        app.outages.down("smtp", f"{message_id}: {error}")
-        log.debug("%s delivery failed, will retry: %s", message_id, error)
+        if refused and any(a.startswith("4") for a in refused.values()):
+            log.warning("%s %s; retried later", message_id, error)
+        else:
+            log.info("%s delivery failed, will retry: %s", message_id, error)
     else:
         log.error("%s delivery %s: %s", message_id, outcome, error)
 

@@ -159,11 +159,12 @@ def test_smtp_down_4xx_5xx_and_silent(
     assert [s for s, _ in _outbox(app)] == ["sent"] * 3
     assert _lines(caplog, "smtp back: work resumed") == 1
 
-    # 4xx to every mail: retried with backoff, logged once.
+    # 4xx to every mail: the relay's outage; the mails wait, no attempt
+    # spent, logged once.
     smtp_sink.reject("DATA", 451, "4.3.0 try again later")
     _queue(app, 4, 5, 6)
     send.deliver_due(app)
-    assert _outbox(app)[3:] == [("pending", 1)] * 3
+    assert _outbox(app)[3:] == [("pending", 0)] * 3
     assert _lines(caplog, "SMTP server not taking mail") == 2
     smtp_sink.accept()
     app.clock.advance(dt.timedelta(minutes=2))

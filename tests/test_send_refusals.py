@@ -1,0 +1,201 @@
+"""What the SMTP server refuses, and whose fault it is (send.py).
+
+A refused login or a relay refusing every mail for now is the server's (or
+the configuration's) condition: the mail waits, untried, and `status` says
+what to fix. A recipient refused for now gets the mail later; one refused
+for good at RCPT is marked like a bounce. Through a real SMTP server on
+loopback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from mailbot_env import mail, make_app
+from servers import SmtpSink
+from sqlalchemy import select
+
+from mailbot import compose, health, outbox, send
+from mailbot.app import App
+from mailbot.db.models import ContactFailure, Incident, Outbox
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+
+
+def _report(n: int) -> bytes:
+    return mail(
+        subject=f"Scans from 203.0.113.{n}",
+        sender=f"reporter{n}@cert{n}.example.net",
+        message_id=f"<refusal-{n}@cert.example.net>",
+        body=f"Scans from 203.0.113.{n}.\n",
+    )
+
+
+def _queue_to(app: App, *to: str) -> None:
+    """An incident whose acknowledgement went, then one mail to `to`."""
+    _queue(app, 1)
+    assert send.deliver_due(app).sent == 1
+    with app.db.transaction() as session:
+        incident = session.scalars(select(Incident)).one()
+        outgoing = compose.compose(
+            sender="abuse@csirt.example.org",
+            to=to,
+            subject=f"[{incident.tag}] Scans",
+            body="Please check.\n",
+            tlp_label="AMBER",
+            message_id=f"<two-{len(to)}@csirt.example.org>",
+            date=app.clock.now(),
+        )
+        outbox.queue(
+            session, outgoing, purpose="reply", incident_id=incident.id,
+            now=app.clock.now(),
+        )  # fmt: skip
+
+
+def _queue(app: App, *numbers: int) -> None:
+    for n in numbers:
+        outcome = process_delivery(app, RawMail(_report(n), app.clock.now(), f"t{n}"))
+        assert outcome.result == "processed"
+
+
+def _rows(app: App) -> list[tuple[str, int, list[str]]]:
+    with app.db.transaction() as session:
+        return [
+            (r.state, r.attempts, list(r.recipients))
+            for r in session.scalars(select(Outbox).order_by(Outbox.id))
+        ]
+
+
+def _status(app: App) -> dict:  # type: ignore[type-arg]
+    return health.status(app, app.clock.now())
+
+
+def test_a_refused_login_keeps_the_mail_and_makes_status_unhealthy(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with SmtpSink(credentials=("mailbot", "right")) as sink:
+        extra = {"MAILBOT_SMTP_USERNAME": "mailbot", "MAILBOT_SMTP_PASSWORD": "wrong"}
+        app = make_app(tmp_path, database_url, smtp=sink, now=NOW, extra=extra)
+        _queue(app, 1, 2, 3)
+        for _ in range(3):
+            counts = send.deliver_due(app)
+            assert (counts.sent, counts.failed) == (0, 0)
+        # Untried: no attempt spent, nothing failed.
+        assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 0)] * 3
+        [line] = [r for r in caplog.records if "login" in r.getMessage()]
+        assert line.levelno == logging.ERROR
+        assert "check [smtp] username and password" in line.getMessage()
+        data = _status(app)
+        assert not data["healthy"]
+        assert any("[smtp] username and password" in p for p in data["problems"])
+        app.close()
+
+        # The operator fixes the password: every mail goes by itself.
+        extra["MAILBOT_SMTP_PASSWORD"] = "right"
+        app = make_app(tmp_path, database_url, smtp=sink, now=NOW, extra=extra)
+        assert send.deliver_due(app).sent == 3
+        assert len(sink.messages) == 3
+        assert _status(app)["healthy"]
+        app.close()
+
+
+def test_a_relay_refusing_every_mail_for_hours_spends_no_attempts(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject("RCPT", 451, "4.3.1 Insufficient system storage")
+    _queue(app, 1, 2)
+    # Three hours of ticks: far more than max_attempts (8) retries' worth.
+    end = NOW + dt.timedelta(hours=3)
+    while app.clock.now() < end:
+        send.deliver_due(app)
+        app.clock.advance(dt.timedelta(minutes=1))
+    assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 0)] * 2
+    assert not _status(app)["healthy"]  # the outbox does not drain
+    # The relay is fixed: the mail leaves within the outage's wait.
+    smtp_sink.accept()
+    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    assert send.deliver_due(app).sent == 2
+    app.close()
+
+
+def test_a_mail_refused_for_now_while_others_go_spends_its_attempts(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    # Only reporter1's mail is refused; reporter2's goes in the same batch.
+    smtp_sink.reject("RCPT", 452, "4.2.2 Mailbox full", ["reporter1@cert1.example.net"])
+    _queue(app, 1, 2)
+    counts = send.deliver_due(app)
+    assert (counts.sent, counts.retried) == (1, 1)
+    assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 1), ("sent", 1)]
+
+
+def test_a_recipient_refused_for_now_gets_the_mail_later(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    grey = "cc-person@cert1.example.net"
+    smtp_sink.reject("RCPT", 451, "4.7.1 Greylisted, try again in 5 minutes", [grey])
+    _queue_to(app, "reporter1@cert1.example.net", grey)
+    assert send.deliver_due(app).sent == 1
+    first = smtp_sink.messages[1]
+    assert first.recipients == ("reporter1@cert1.example.net",)
+    # Kept for the refused one alone, retried after the backoff.
+    assert _rows(app)[1] == ("pending", 1, [grey])
+    smtp_sink.accept()
+    app.clock.advance(dt.timedelta(minutes=5))
+    send.deliver_due(app)
+    second = smtp_sink.messages[2]
+    assert second.recipients == (grey,)
+    assert second.message["Message-ID"] == first.message["Message-ID"]
+    assert _rows(app)[1][0] == "sent"
+    app.close()
+
+
+def test_a_recipient_refused_for_now_until_the_end_is_reported(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    app = make_app(
+        tmp_path, database_url, smtp=smtp_sink, now=NOW,
+        extra={"MAILBOT_SMTP_MAX_ATTEMPTS": "2"},
+    )  # fmt: skip
+    grey = "cc-person@cert1.example.net"
+    smtp_sink.reject("RCPT", 451, "4.7.1 Greylisted", [grey])
+    _queue_to(app, "reporter1@cert1.example.net", grey)
+    for _ in range(4):
+        send.deliver_due(app)
+        app.clock.advance(dt.timedelta(hours=1))
+    (state, _, recipients) = _rows(app)[1]
+    assert (state, recipients) == ("failed", [grey])
+    data = _status(app)
+    assert any("failed for good" in w for w in data["warnings"])
+    app.close()
+
+
+def test_a_recipient_refused_for_good_at_rcpt_is_marked_like_a_bounce(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    dead = "cc-person@cert1.example.net"
+    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown", [dead])
+    _queue_to(app, "reporter1@cert1.example.net", dead)
+    assert send.deliver_due(app).sent == 2  # the mail, and the duty's notice
+    assert smtp_sink.messages[1].recipients == ("reporter1@cert1.example.net",)
+    notice = smtp_sink.messages[2]
+    assert notice.recipients == ("duty@csirt.example.org",)
+    assert dead in notice.headline
+    with app.db.transaction() as session:
+        row = session.get(ContactFailure, dead)
+        assert row is not None and row.permanent
+        assert row.status == "5.1.1"
+    data = _status(app)
+    assert data["bouncing_contacts"] == [dead]
+    assert any(dead in w for w in data["warnings"])
+    app.close()
