@@ -179,9 +179,15 @@ def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:
         )
     )
     chases: dict[int, list[str | None]] = {}
+    # A level that reached no one (no reachable recipient, or its mail
+    # failed for good) is not among the times reminders were sent.
     for chase in session.scalars(
         select(Chase)
-        .where(Chase.deadline_id.in_([d.id for d in rows]))
+        .join(Outbox, Outbox.mail_id == Chase.mail_id)
+        .where(
+            Chase.deadline_id.in_([d.id for d in rows]),
+            Outbox.state.not_in(("failed", "withdrawn")),
+        )
         .order_by(Chase.level)
     ):
         chases.setdefault(chase.deadline_id, []).append(iso(chase.queued_at))

@@ -18,8 +18,9 @@ import pytest
 from mailbot_env import mail, make_app
 from servers import ReceivedMail, SmtpSink
 
+from mailbot import health, views
 from mailbot.app import App
-from mailbot.db.models import Chase, Deadline, Mail, Outbox
+from mailbot.db.models import Chase, ContactFailure, Deadline, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -358,3 +359,107 @@ def test_br37_failure_before_data_is_a_safe_retry(
     chased.clock.set(utc("2026-12-04T13:05:00"))
     assert deliver_due(chased).sent == 1
     assert len(reminder_mails(smtp_sink, 1)) == 1
+
+
+# F9/F20 and breaker 2's repro 12: a site whose only contact cannot be
+# mailed (refused for good at RCPT by our SMTP server, or bouncing) is
+# unreachable, not silent: the address is marked like a bounce, a level
+# that reached no one is not listed as a reminder sent, the second
+# reminder addresses the NGI it goes to alone, and the duty team is told
+# the site could not be reached, not that it did not answer.
+UNREACHABLE = "admin@site-a.example.com"
+NGI = "ngi-sec@ngi-a.example.org"
+DUTY = "duty@csirt.example.org"
+
+
+def _silent_site(apps: Apps) -> tuple[App, str]:
+    app = apps("2026-12-04T08:30:00", **BR30_POLICY)
+    tag = feed(app, site_report("Fri, 04 Dec 2026 08:30:00 +0000"))
+    assert tag is not None
+    app.clock.set(utc("2026-12-04T09:00:00"))
+    feed(app, request(tag, "Fri, 04 Dec 2026 09:00:00 +0000"))
+    return app, tag
+
+
+def _chase_the_three_levels(app: App) -> None:
+    # Level 1 Fri 13:00, level 2 Fri 15:00, level 3 Mon 13:00 (BR-30's).
+    for when in ("2026-12-04T13:00:00", "2026-12-04T15:00:00", "2026-12-07T13:00:00"):
+        tick(app, utc(when))
+
+
+def _check_unreachable(app: App, tag: str, sink: SmtpSink) -> None:
+    [second] = reminder_mails(sink, 2)
+    assert second.recipients == (NGI,)
+    text = second.message.get_payload(decode=True).decode()
+    assert "Dear NGI_A security officer" in text
+    assert "Dear SITE-A security contact" not in text
+    assert "is in copy" not in text
+    assert UNREACHABLE in text
+    [third] = reminder_mails(sink, 3)
+    assert third.recipients == (DUTY,)
+    notice = third.message.get_payload(decode=True).decode()
+    assert third.headline.startswith("Escalation: SITE-A could not be reached")
+    assert "has not answered" not in notice
+    assert "Suspension" not in notice
+    assert "find a working contact" in notice
+    assert UNREACHABLE in notice
+    # Level 1 reached no one: not listed; level 2 (to the NGI) and 3 are.
+    shown = views.show(app, tag)
+    assert shown is not None
+    [analysis] = [d for d in shown["deadlines"] if d["rule"] == "analysis"]
+    assert analysis["chases"] == ["2026-12-04T15:00:00Z", "2026-12-07T13:00:00Z"]
+    data = health.status(app, app.clock.now())
+    assert data["bouncing_contacts"] == [UNREACHABLE]
+
+
+def test_a_contact_refused_at_rcpt_makes_the_site_unreachable(
+    apps: Apps, smtp_sink: SmtpSink
+) -> None:
+    app, tag = _silent_site(apps)
+    smtp_sink.reject(
+        "RCPT", 550, "5.1.1 <admin@site-a.example.com>: User unknown", [UNREACHABLE]
+    )
+    deliver_due(app)  # the acknowledgement: refused, the contact marked
+    with app.db.transaction() as session:
+        failure = session.get(ContactFailure, UNREACHABLE)
+        assert failure is not None and failure.permanent
+    # The duty address is told once, in the incident's thread.
+    notices = [m for m in smtp_sink.messages if m.recipients == (DUTY,)]
+    assert len(notices) == 1 and UNREACHABLE in notices[0].headline
+    _chase_the_three_levels(app)
+    _check_unreachable(app, tag, smtp_sink)
+    # Nothing was ever offered to the dead address again.
+    assert reminder_mails(smtp_sink, 1) == []
+
+
+def test_a_bounced_contact_makes_the_site_unreachable(
+    apps: Apps, smtp_sink: SmtpSink
+) -> None:
+    app, tag = _silent_site(apps)
+    deliver_due(app)
+    ack = smtp_sink.messages[0]
+    app.clock.set(utc("2026-12-04T09:05:00"))
+    dsn = mail(
+        subject="Undelivered Mail Returned to Sender",
+        sender="MAILER-DAEMON@mx.site-a.example.com",
+        message_id="<bounce-1@mx.site-a.example.com>",
+        date="Fri, 04 Dec 2026 09:05:00 +0000",
+        headers={
+            "Auto-Submitted": "auto-replied",
+            "Content-Type": "multipart/report; report-type=delivery-status; "
+            'boundary="BB"',
+        },
+        body=(
+            "--BB\nContent-Type: text/plain\n\nCould not be delivered.\n\n"
+            "--BB\nContent-Type: message/delivery-status\n\n"
+            "Reporting-MTA: dns; mx.site-a.example.com\n\n"
+            f"Final-Recipient: rfc822; {UNREACHABLE}\nAction: failed\n"
+            "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n\n"
+            "--BB\nContent-Type: text/rfc822-headers\n\n"
+            f"Message-ID: {ack.message['Message-ID']}\n"
+            f"Subject: {ack.message['Subject']}\n\n--BB--\n"
+        ),
+    )
+    feed(app, dsn)
+    _chase_the_three_levels(app)
+    _check_unreachable(app, tag, smtp_sink)

@@ -21,6 +21,7 @@ from mailbot.db.models import (
     FieldValue,
     Incident,
     Mail,
+    Outbox,
 )
 from mailbot.deadlines.calendar import Timekeeper
 from mailbot.extract import missing
@@ -232,6 +233,7 @@ def context(
     calendar = app.calendar(deadline.site)
     rule = next((r for r in app.rules if r.name == deadline.rule), None)
     return {
+        **addressing(app, session, deadline, level),
         "tag": incident.tag,
         "rule": deadline.rule,
         "duration": str(rule.duration) if rule else "",
@@ -247,6 +249,54 @@ def context(
         "tlp": incident.tlp,
         "mailbox": app.settings.mailbot.address,
     }
+
+
+def addressing(
+    app: App, session: Session, deadline: Deadline, level: int
+) -> dict[str, object]:
+    """Whom a level reaches, for its wording.
+
+    `unreachable`: the site's contacts that bounce (or the SMTP server
+    refused for good); `to_ngi_alone`: level 2 goes to the NGI only, as no
+    contact of the site is left; `reached`: for the duty team's notice, how
+    many reminders were delivered to a working contact of the site (0: the
+    site could not be reached, so its silence says nothing).
+    """
+    site = app.sites.site(deadline.site)
+    contacts = [a.lower() for a in (site.security_contacts if site else ())]
+    skip = bouncing(session)
+    working = {a for a in contacts if a not in skip}
+    found: dict[str, object] = {
+        "ngi": (site.ngi if site else None) or "NGI",
+        "contacts": contacts,
+        "unreachable": [a for a in contacts if a in skip],
+        "to_ngi_alone": level == SITE_LEVELS and not working,
+    }
+    if level > SITE_LEVELS:
+        found["reached"] = _reached(session, deadline, working)
+    return found
+
+
+def _reached(session: Session, deadline: Deadline, working: set[str]) -> int:
+    """The site levels of `deadline` whose mail went to one of `working`."""
+    delivered = session.execute(
+        select(Chase.level, Mail.recipients)
+        .join(Mail, Mail.id == Chase.mail_id)
+        .join(Outbox, Outbox.mail_id == Mail.id)
+        .where(
+            Chase.deadline_id == deadline.id,
+            Chase.level <= SITE_LEVELS,
+            # Sent, or on its way; not a mail given up, withdrawn or held.
+            Outbox.state.not_in(("failed", "withdrawn", "held")),
+        )
+    )
+    return len(
+        {
+            level
+            for level, recipients in delivered
+            if working & {a.lower() for a in recipients or ()}
+        }
+    )
 
 
 def queue_reminder(
