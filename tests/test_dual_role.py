@@ -245,3 +245,28 @@ def test_mail_to_the_mailbox_is_cited_only_to_the_csirt_alone(
     assert ("<c@site-c.example.com>" in found) is cited
     assert ("<a@site-a.example.com>" in found) is (cited or SITE_A in recipients)
     app.close()
+
+
+def test_her_answer_while_closed_is_her_sites_on_reopening(w: World) -> None:
+    tag = site_report(w)
+    ask_site_a(w, tag)
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="#close\n", when=at("2026-11-30T11:00:00"),
+        message_id="<close@csirt.example.org>",
+    ), at("2026-11-30T11:00:00"))  # fmt: skip
+    w.deliver(carol_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="Hi Alice,\n\nthe logs show nothing more.\n\nCarol\n",
+        when="2026-11-30T12:00:00", to=ALICE, cc=ABUSE,
+        message_id="<closed-answer@site-a.example.com>",
+        reply_to="<ask@csirt.example.org>",
+    ), at("2026-11-30T12:00:00"))  # fmt: skip
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="#reopen\n#no-request\n", when=at("2026-11-30T13:00:00"),
+        message_id="<reopen@csirt.example.org>",
+    ), at("2026-11-30T13:00:00"))  # fmt: skip
+    # SITE-A answered while the incident was closed: not asked again.
+    analysis = [c for c in clocks(w, tag) if c[0] == "analysis"]
+    assert ("analysis", "SITE-A", "pending") not in analysis
