@@ -106,7 +106,7 @@ def test_her_answer_meets_her_sites_request(w: World, copy: str | None) -> None:
     assert analysis == [("analysis", "SITE-A", "met")]
     shown = w.show(tag)
     answer = next(m for m in shown["messages"] if m["from"] == CAROL)
-    assert answer["role"] == "csirt"
+    assert (answer["role"], answer["flags"]) == ("csirt", ["for_site"])
     assert "203.0.113.50" in str(shown["fields"])
     # SITE-A is chased for nothing it answered (its report said no
     # isolation: containment alone is owed).
