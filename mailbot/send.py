@@ -462,10 +462,17 @@ def _finish(
             bounces.refused_at_rcpt(app, session, mail, never)
             row.recipients = [r for r in row.recipients if r not in never]
         row.last_error = error if not refused else f"{error or ''} refused: {refused}"
-        if outcome == "retry" and not batch.took_mail and row.sent_at is None:
+        server_wide = not (later and all(map(_of_mailbox, later.values())))
+        if (
+            outcome == "retry"
+            and server_wide
+            and not batch.took_mail
+            and row.sent_at is None
+        ):
             # Perhaps the relay refuses every mail: charged only once it
             # takes another one (_charge), else an outage (_end_batch). A
-            # mail it took for some recipients already is charged at once.
+            # mail it took for some recipients already, or refused for its
+            # recipients' mailboxes (4.1.x, 4.2.x), is charged at once.
             row.state = "pending"
             row.next_try_at = now + outage_wait(row, now)
             batch.deferred.append(row.id)
@@ -516,6 +523,15 @@ def _charge(app: App, session: Session, ids: list[int], now: dt.datetime) -> Non
         else:
             row.next_try_at = now + backoff(row.attempts)
     ids.clear()
+
+
+_MAILBOX_STATUS_RE = re.compile(r"^4\d\d[ -]4\.[12]\.\d{1,3}\b")
+
+
+def _of_mailbox(answer: str) -> bool:
+    """Whether a temporary RCPT refusal concerns the recipient (RFC 3463:
+    4.1.x address, 4.2.x mailbox, such as a full mailbox), not the server."""
+    return bool(_MAILBOX_STATUS_RE.match(answer))
 
 
 def outage_wait(row: Outbox, now: dt.datetime) -> dt.timedelta:

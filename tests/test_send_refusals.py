@@ -159,19 +159,21 @@ def test_a_recipient_refused_for_now_gets_the_mail_later(
     app.close()
 
 
-def test_a_recipient_refused_for_now_until_the_end_is_reported(
-    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
-) -> None:
-    app = make_app(
-        tmp_path, database_url, smtp=smtp_sink, now=NOW,
-        extra={"MAILBOT_SMTP_MAX_ATTEMPTS": "2"},
-    )  # fmt: skip
-    grey = "cc-person@cert1.example.net"
-    smtp_sink.reject("RCPT", 451, "4.7.1 Greylisted", [grey])
-    _queue_to(app, "reporter1@cert1.example.net", grey)
+def _hours_of_retries(app: App) -> None:
     for _ in range(4):
         send.deliver_due(app)
         app.clock.advance(dt.timedelta(hours=1))
+
+
+def test_a_recipient_refused_for_now_until_the_end_is_reported(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    extra = {"MAILBOT_SMTP_MAX_ATTEMPTS": "2"}
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW, extra=extra)
+    grey = "cc-person@cert1.example.net"
+    smtp_sink.reject("RCPT", 451, "4.7.1 Greylisted", [grey])
+    _queue_to(app, "reporter1@cert1.example.net", grey)
+    _hours_of_retries(app)
     (state, _, recipients) = _rows(app)[1]
     assert (state, recipients) == ("failed", [grey])
     data = _status(app)
@@ -198,4 +200,18 @@ def test_a_recipient_refused_for_good_at_rcpt_is_marked_like_a_bounce(
     data = _status(app)
     assert data["bouncing_contacts"] == [dead]
     assert any(dead in w for w in data["warnings"])
+    app.close()
+
+
+def test_a_full_mailbox_spends_the_attempts_of_its_mail_alone(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    extra = {"MAILBOT_SMTP_MAX_ATTEMPTS": "3"}
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW, extra=extra)
+    # The only mail of its batches: 4.2.2 says the mailbox, not the relay.
+    smtp_sink.reject("RCPT", 452, "4.2.2 Mailbox full")
+    _queue(app, 1)
+    _hours_of_retries(app)
+    assert [(s, a) for s, a, _ in _rows(app)] == [("failed", 3)]
+    assert any("failed for good" in w for w in _status(app)["warnings"])
     app.close()
