@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.deadlines.events import reports_containment, reports_isolation
+from mailbot.deadlines.events import (
+    reports_containment,
+    reports_downtime,
+    reports_isolation,
+    reports_resolution,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +102,104 @@ def test_no_isolation_asked_planned_denied_or_described(text: str) -> None:
 def test_a_host_switched_off_is_contained(text: str) -> None:
     assert reports_containment(text)
     assert not reports_containment("Der Rechner wird morgen abgeschaltet.")
+
+
+# A breaker's repro-9: each of these left the containment clock pending, so
+# a site that had isolated its host was chased for it.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We blocked the host at the network.",
+        "We blocked it at the network level.",
+        "We blocked wn12.example.org at the firewall.",
+        "It is suspended now.",
+        "Thanks, the VM was compromised; it is suspended now.",
+        "The VM was compromised and is suspended now.",
+        "Network access of the host was blocked at 09:30 UTC.",
+        "Network connectivity of ui01 (192.0.2.10) has been cut.",
+        "The VM is shut off from the network.",
+        "After the VM was suspended we took a snapshot.",
+        "When we found it we isolated the host.",
+    ],
+)
+def test_isolation_in_the_words_of_the_domain(text: str) -> None:
+    assert reports_isolation(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The host is not isolated yet.",
+        "We will isolate it tomorrow.",
+        "We will suspend the VM tomorrow.",
+        "The VM is not suspended.",
+        "Is the VM suspended?",
+        "We have not blocked the host at the network yet.",
+        "Network access of the host will be blocked tomorrow.",
+        "Once the host is isolated we will take a snapshot.",
+        "When the VM is suspended, we take a snapshot.",
+        # Another action than isolating the site's host.
+        "The user was suspended.",
+        "The user's account is suspended now.",
+        "We blocked the attacker IP at the firewall.",
+        "The attacker's IP 203.0.113.7 was blocked at the firewall.",
+        "We blocked 203.0.113.7 at the firewall.",
+    ],
+)
+def test_no_isolation_planned_denied_conditional_or_of_a_user(text: str) -> None:
+    assert not reports_isolation(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We don't need a downtime.",
+        "We do not need any downtime.",
+        "No need for a downtime.",
+        "The CE is in downtime until Friday.",
+        "We put the SE into downtime.",
+        "The downtime was declared in GOCDB.",
+    ],
+)
+def test_downtime_named_or_not_needed(text: str) -> None:
+    assert reports_downtime(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The CE is not in downtime.",
+        "The CE will be put in downtime.",
+        "Do we need a downtime?",
+        "We will declare a downtime tomorrow.",
+    ],
+)
+def test_no_downtime_denied_planned_or_asked(text: str) -> None:
+    assert not reports_downtime(text)
+
+
+# A breaker's repro-10: a site's promise started the closure-report clock.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Once the incident is resolved we will send the closure report.",
+        "When the incident is resolved, we send the report.",
+        "Until the incident is resolved the host stays offline.",
+        "As soon as the issue has been resolved we'll tell you.",
+        "The incident is not resolved yet.",
+    ],
+)
+def test_no_resolution_in_a_condition_or_the_future(text: str) -> None:
+    assert not reports_resolution(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The incident is resolved.",
+        "The incident is resolved, we will send the closure report next week.",
+        "After two days the incident was resolved.",
+    ],
+)
+def test_resolution_stated(text: str) -> None:
+    assert reports_resolution(text)

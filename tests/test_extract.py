@@ -2135,3 +2135,28 @@ def test_a_log_with_times_among_unreadable_lines_keeps_them() -> None:
         lines.append(f"2026-11-{number % 28 + 1:02d} 08:{number % 60:02d}:00 login")
     stamps = {f.value for f in run("\n".join(lines), kind="attachment")}
     assert len(stamps) == len({line[:19] for line in lines if "login" in line})
+
+
+# A breaker's repro-9: the time of an isolation told in these words is
+# isolated_at; the same words in the future or the negative are no fact.
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Network access of the host was blocked at 2026-11-16 09:30 UTC.",
+        "We blocked the host at the network at 2026-11-16 09:30 UTC.",
+        "The VM was shut off from the network at 2026-11-16 09:30 UTC.",
+    ],
+)
+def test_isolation_in_the_words_of_the_domain_has_its_time(line: str) -> None:
+    assert ("isolated_at", "2026-11-16T09:30:00Z") in values(line + "\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Network access of the host will be blocked at 2026-11-16 09:30 UTC.",
+        "Network access of the host was not blocked at 2026-11-16 09:30 UTC.",
+    ],
+)
+def test_isolation_words_in_the_future_or_negative_give_no_time(line: str) -> None:
+    assert not any(field == "isolated_at" for field, _ in values(line + "\n"))

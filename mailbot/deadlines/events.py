@@ -11,12 +11,35 @@ import re
 
 from mailbot.extract.prose import NOT_DONE
 
+# What a site isolates: a host, by a word or its name ("wn12",
+# "ui01.example.org"; not an address, which may be the attacker's).
+_HOST_WORDS = (
+    r"(?:hosts?|vms?|nodes?|machines?|servers?|instances?|boxe?s?|systems?"
+    r"|virtual\s+machines?|worker\s+nodes?)"
+)
+_HOST_NAME = r"(?:[a-z][\w-]*\d[\w-]*(?:\.[\w-]+)*|[a-z][\w-]*(?:\.[a-z][\w-]*)+)"
 _ISOLATION_RE = re.compile(
     r"\b(?:isolated|disconnected|firewalled|quarantined|unplugged|taken\s+offline"
     r"|cut\s+off(?:\s+from\s+the\s+network)?|blocked\s+(?:at|on)\s+the\s+(?:network|firewall)"
     r"|network\s+(?:port\s+|access\s+)?(?:was\s+|has\s+been\s+)?(?:blocked|disabled|shut)"
     r"|(?:vm|instance|virtual\s+machine)\s+(?:was\s+|has\s+been\s+|is\s+)?(?:paused|suspended)"
     r"|(?:paused|suspended)\s+the\s+(?:vm|instance|virtual\s+machine)"
+    # "it is suspended now", "the VM was compromised and is suspended now":
+    # the subject may stand further back (not a user or an account: see
+    # _NOT_A_HOST_RE).
+    r"|(?:was|is|are|were|got|has\s+been|have\s+been)\s+(?:now\s+)?(?:paused|suspended)"
+    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r")"
+    # "we blocked the host at the network (level)", "blocked it on the
+    # firewall": the host itself, not an address or the attacker's traffic.
+    r"|blocked\s+(?:it|them|(?:the|this|that|our|both|all|affected|compromised)\s+"
+    r"(?:\w+\s+){0,2}?" + _HOST_WORDS + r"|" + _HOST_NAME + r")"
+    r"\s+(?:at|on)\s+(?:the\s+)?(?:network|firewall)"
+    # "network access of the host was blocked", "network connectivity of
+    # wn12 has been cut"
+    r"|network\s+(?:access|connectivity)\s+(?:of|to|for)\s+(?:[^.;:!?\n]|\.(?=\S)){1,40}?"
+    r"\s+(?:was\s+|were\s+|has\s+been\s+|have\s+been\s+|is\s+)?(?:now\s+)?"
+    r"(?:blocked|disabled|cut|shut|removed|revoked)"
+    r"|(?:shut|closed|sealed)\s+off(?:\s+from\s+(?:the\s+)?(?:network|net|internet))?"
     r"|snapshot\s+(?:was\s+|has\s+been\s+)?taken"
     # "we took ui01 (192.0.2.10) off the network", "took both nodes offline"
     # (a dot inside an address or a name does not end the sentence)
@@ -65,7 +88,17 @@ _DOWNTIME_RE = re.compile(
     r"|\b(?:declared|announced|scheduled|registered|added|created)\s+(?:an?\s+)?"
     r"(?:\w+\s+){0,3}downtime\b"
     r"|\bno\s+downtime\s+(?:is\s+)?(?:needed|necessary|required|applicable|planned)\b"
-    r"|\bdowntime\s+(?:is\s+)?not\s+(?:needed|necessary|required|applicable)\b",
+    r"|\bdowntime\s+(?:is\s+)?not\s+(?:needed|necessary|required|applicable)\b"
+    # "We don't need a downtime", "no need for a downtime": none is needed
+    # (the negation is the statement: it starts the match, so the check of
+    # the words before it does not see it).
+    r"|(?:\bdo\s+not|\bdon't|\bdoes\s+not|\bdoesn't|\bdid\s+not|\bdidn't)\s+"
+    r"(?:need|require)\s+(?:a\s+|an?\s+\w+\s+|any\s+)?downtime\b"
+    r"|\bno\s+need\s+(?:for|of)\s+(?:a\s+|any\s+)?downtime\b"
+    # "The CE is in downtime until Friday", "we put the SE into downtime"
+    r"|\b(?:(?:is|are|was|were|has\s+been|have\s+been|went|go(?:es)?)\s+(?:now\s+)?"
+    r"|(?:put|placed|set)\s+(?:[\w.-]+\s+){0,4}?)"
+    r"(?:in|into|under)\s+(?:an?\s+|the\s+)?(?:\w+\s+)?downtime\b",
     re.I,
 )
 _RESOLVED_RE = re.compile(
@@ -80,29 +113,74 @@ _UNDONE_AFTER_RE = re.compile(
 )
 
 
-def _stated(pattern: re.Pattern[str], text: str) -> bool:
+# "Once the incident is resolved we will send the report", "when the host
+# is isolated, we take a snapshot": a condition of what comes, no fact. The
+# subordinate clause is in the present (or what follows it in the future);
+# "when we found it we isolated the host" tells what was done.
+_CONDITION_RE = re.compile(
+    r"\b(?:once|when|whenever|after|as\s+soon\s+as|until|till|unless|before"
+    r"|in\s+case)\b(?P<between>[^.;!?\n]*)\Z",
+    re.I,
+)
+_PRESENT_RE = re.compile(r"\b(?:is|are|gets?|becomes?|has\s+been|have\s+been)\b", re.I)
+_FUTURE_RE = re.compile(
+    r"(?:'ll|\b(?:will|shall|going\s+to|would|then\s+we\s+(?:send|do|start)))\b", re.I
+)
+# Suspended, paused or blocked: of a host, not of a user, an account, a
+# certificate or the attacker's address (those are other actions). Looked
+# for in the clause before the word.
+_NOT_A_HOST_RE = re.compile(
+    r"\b(?:users?|accounts?|certificates?|certs?|credentials?|prox(?:y|ies)|jobs?"
+    r"|logins?|passwords?|memberships?|tokens?|keys?|attacker'?s?|ips?|address(?:es)?"
+    r"|traffic|sources?|ranges?|subnets?|domains?|urls?|ports?|scanners?|c2)\b",
+    re.I,
+)
+_HOST_ACTION_RE = re.compile(r"suspend|paus|block|shut|closed|sealed", re.I)
+_SENTENCE_CUT_RE = re.compile(r"[!?\n]|\.(?=\s|\Z)")
+_CLAUSE_CUT_RE = re.compile(r",|;|\b(?:and|but|while)\b", re.I)
+
+
+def _stated(pattern: re.Pattern[str], text: str, spans: bool = False) -> bool:
     """Whether `pattern` is said as a fact somewhere in `text`: not in the
-    negative, the future, a condition or a question."""
+    negative, the future, a condition or a question. `spans` when a match
+    may hold words of its own clause ("network access of wn12 will be
+    blocked"): they are looked at too."""
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
         if _DESCRIBING_RE.search(before) or _DESCRIBED_RE.match(
             text, match.end(), match.end() + 20
         ):
             continue
-        sentence = re.split(r"[.!?\n]", before)[-1]
+        # A dot ends a sentence before a space, not inside an address.
+        sentence = _SENTENCE_CUT_RE.split(before)[-1]
         rest = re.split(r"(?<=[.!?\n])", text[match.end() : match.end() + 200])[0]
         if (
             NOT_DONE.search(sentence[-40:].lower())
             or rest.rstrip().endswith("?")
             or _UNDONE_AFTER_RE.search(rest)
+            or _conditional(sentence, match.group(), rest)
+            or (spans and NOT_DONE.search(match.group().lower()))
+        ):
+            continue
+        if _HOST_ACTION_RE.search(match.group()) and _NOT_A_HOST_RE.search(
+            _CLAUSE_CUT_RE.split(sentence)[-1] + " " + match.group()
         ):
             continue
         return True
     return False
 
 
+def _conditional(sentence: str, matched: str, rest: str) -> bool:
+    """Whether the match stands in a condition of what is to come."""
+    condition = _CONDITION_RE.search(sentence)
+    if condition is None:
+        return False
+    clause = condition.group("between") + " " + matched
+    return bool(_PRESENT_RE.search(clause) or _FUTURE_RE.search(rest))
+
+
 def reports_isolation(text: str) -> bool:
-    return _stated(_ISOLATION_RE, text)
+    return _stated(_ISOLATION_RE, text, spans=True)
 
 
 def reports_containment(text: str) -> bool:

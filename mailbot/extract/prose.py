@@ -171,10 +171,15 @@ _FACTS: Final = {
         # What the clocks take for isolation (deadlines/events.py) is
         # isolation here too, so a stated time of it is the fact's time.
         r"|snapshot[ \t]+(?:was[ \t]+|has[ \t]+been[ \t]+)?taken"
-        r"|blocked[ \t]+(?:at|on)[ \t]+the[ \t]+(?:network|firewall)|"
-        + _OFF_THE_NETWORK
-        + "|"
-        + _ISOLATED
+        r"|blocked[ \t]+(?:at|on)[ \t]+the[ \t]+(?:network|firewall)"
+        r"|blocked[ \t]+(?:it|them|the[ \t]+(?:host|vm|node|machine|server|instance)s?)"
+        r"[ \t]+(?:at|on)[ \t]+the[ \t]+(?:network|firewall)"
+        r"|network[ \t]+(?:access|connectivity)[ \t]+(?:of|to|for)[ \t]+"
+        # (the gap holds no "will" or "not": see NOT_DONE, which looks
+        # before the fact's words)
+        r"(?:(?!will\b|not\b|n't|shall\b|to[ \t]be\b)[^.;,]){1,40}?"
+        r"[ \t]+(?:was[ \t]+|has[ \t]+been[ \t]+|is[ \t]+)?(?:blocked|disabled|cut)"
+        r"|(?:shut|closed)[ \t]+off|" + _OFF_THE_NETWORK + "|" + _ISOLATED
     ),
     "resolved_at": (
         r"resolved|reinstalled|re-installed|restored|rebuilt|fixed|back[ \t]+in"
@@ -212,7 +217,7 @@ _FACT_HINT: Final = re.compile(
     r"|vom netz|déconn|desconec|suspens|sospes|losgekop|odpoj|neu [ia]|réinst"
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
     r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
-    r"|found|flagged|descoper|reinstalat|snapshot|blocked at|blocked on"
+    r"|found|flagged|descoper|reinstalat|snapshot|blocked|shut off|closed off"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text

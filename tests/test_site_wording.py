@@ -1,0 +1,124 @@
+"""A site's words, end to end: what its mail meets and starts (a breaker's
+repro-9 and repro-10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailbot_env import mail, make_app
+from test_sweep_reminders import SITES, TAG, at, feed
+
+from mailbot.app import App
+from mailbot.db.models import Deadline, Incident
+
+UTC = dt.UTC
+REPORT = mail(
+    subject="Security incident suspected at SITE-P TLP:AMBER",
+    sender="Marie <security@site-p.example.org>",
+    message_id="<report@site-p.example.org>",
+    date="Thu, 03 Dec 2026 09:00:00 +0000",
+    body="We found a miner on wn3.site-p.example.org (192.0.2.130).\n",
+)
+
+
+def reply(body: str, when: str = "Thu, 03 Dec 2026 11:00:00 +0000") -> bytes:
+    return mail(
+        subject=f"Re: [{TAG}] [TLP:AMBER] Security incident suspected at SITE-P",
+        sender="security@site-p.example.org",
+        message_id="<reply@site-p.example.org>",
+        date=when,
+        headers={"In-Reply-To": "<report@site-p.example.org>"},
+        body=body,
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Iterator[App]:
+    """An App at 2026-12-03 09:00 UTC whose incident SITE-P reported."""
+    now = dt.datetime(2026, 12, 3, 9, tzinfo=UTC)
+    made = make_app(tmp_path, database_url, now=now, sites=SITES)
+    assert feed(made, REPORT) == TAG
+    yield made
+    made.close()
+
+
+def states(app: App) -> dict[str, str]:
+    with app.db.transaction() as session:
+        return {d.rule: d.state for d in session.query(Deadline)}
+
+
+def incident(app: App) -> Incident:
+    with app.db.transaction() as session:
+        return session.query(Incident).one()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "We blocked the host at the network.",
+        "It is suspended now.",
+        "The VM was compromised and is suspended now.",
+        "The VM is shut off from the network.",
+    ],
+)
+def test_isolation_in_the_domain_words_meets_containment(app: App, body: str) -> None:
+    assert states(app)["containment"] == "pending"
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply(body + "\n"))
+    assert states(app)["containment"] == "met"
+    assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 11, tzinfo=UTC)
+
+
+def test_a_stated_isolation_time_in_the_domain_words_is_isolated_at(
+    app: App,
+) -> None:
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply("Network access of the host was blocked at 09:30 UTC.\n"))
+    assert states(app)["containment"] == "met"
+    assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "body", ["We don't need a downtime.", "The CE is in downtime until Friday."]
+)
+def test_downtime_in_other_words_meets_downtime(app: App, body: str) -> None:
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply("The host was isolated at 10:00 UTC. " + body + "\n"))
+    assert states(app)["downtime"] == "met"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The host is not isolated yet.",
+        "We will isolate it tomorrow.",
+        "The user's account is suspended now.",
+        "We blocked 203.0.113.7 at the firewall.",
+    ],
+)
+def test_isolation_denied_planned_or_of_another_kind_meets_nothing(
+    app: App, body: str
+) -> None:
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply(body + "\n"))
+    assert states(app)["containment"] == "pending"
+    assert incident(app).isolated_at is None
+
+
+def test_a_promise_of_a_closure_report_is_no_resolution(
+    app: App,
+) -> None:
+    at(app, "2026-12-04T10:00:00")
+    feed(
+        app,
+        reply(
+            "We are still reinstalling. Once the incident is resolved we will"
+            " send the closure report.\n",
+            "Fri, 04 Dec 2026 10:00:00 +0000",
+        ),
+    )
+    assert incident(app).resolved_at is None
+    assert "closure_report" not in states(app)
