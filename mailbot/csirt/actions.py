@@ -74,14 +74,16 @@ def _move_clocks(ctx: Context, old: str, new: str) -> int:
         )
     )
     count = 0
-    for deadline in pending:
-        deadline.site = new
+    for deadline in list(pending):
         if deadline.rule in rules:
-            deadline.due_at = rules[deadline.rule].due_at(
+            # The reminders went to the old site: the new one is chased
+            # from the first level.
+            due = rules[deadline.rule].due_at(
                 deadline.started_at, ctx.app.calendar(new)
             )
-            if deadline.level == 0:
-                deadline.next_action_at = deadline.due_at
+            clocks.rechase(ctx.session, deadline, deadline.started_at, due, new)
+        else:
+            deadline.site = new
         count += 1
     row = ctx.session.scalars(
         select(IncidentSite).where(
@@ -127,16 +129,16 @@ def _retime(ctx: Context, event: str, when: dt.datetime) -> int:
         )
     )
     count = 0
-    for deadline in rows:
-        deadline.started_at = when
-        deadline.due_at = rules[deadline.rule].due_at(
-            when, ctx.app.calendar(deadline.site)
-        )
+    for deadline in list(rows):
+        due = rules[deadline.rule].due_at(when, ctx.app.calendar(deadline.site))
         if deadline.met_at is not None:
+            deadline.started_at, deadline.due_at = when, due
             deadline.state = "met" if deadline.met_at <= deadline.due_at else "missed"
         else:
-            deadline.state = "pending"
-            deadline.next_action_at = deadline.due_at
+            # Moved later, a clock already chased starts its chase afresh:
+            # the site is reminded for the real due time before anyone is
+            # told it stayed silent.
+            clocks.rechase(ctx.session, deadline, when, due)
         count += 1
     return count
 

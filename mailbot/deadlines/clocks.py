@@ -125,6 +125,48 @@ def _create(
     return deadline
 
 
+def rechase(
+    session: Session,
+    deadline: Deadline,
+    started_at: dt.datetime,
+    due_at: dt.datetime,
+    site: str | None = None,
+) -> Deadline:
+    """`deadline`, unmet, moved to `due_at` (for `site`): a clock that was
+    chased and now falls due later, or owed by another site, is chased
+    afresh from its first reminder. The reminders sent were for the old
+    time: that clock is cancelled (its chases stay recorded on it) and a new
+    one, at level 0, takes its place. A clock never chased is just moved.
+    """
+    site = deadline.site if site is None else site
+    if deadline.level == 0 or (due_at <= deadline.due_at and site == deadline.site):
+        deadline.started_at, deadline.due_at, deadline.site = started_at, due_at, site
+        deadline.state, deadline.next_action_at = "pending", due_at
+        return deadline
+    fresh = Deadline(
+        incident_id=deadline.incident_id,
+        rule=deadline.rule,
+        site=site,
+        started_at=started_at,
+        due_at=due_at,
+        state="pending",
+        start_mail_id=deadline.start_mail_id,
+        next_action_at=due_at,
+        level=0,
+    )
+    deadline.state, deadline.next_action_at = "cancelled", None
+    session.add(fresh)
+    log.info(
+        "clock %s for %s moved from %s (chased to level %d) to %s: chased afresh",
+        deadline.rule,
+        site,
+        deadline.due_at.isoformat(),
+        deadline.level,
+        due_at.isoformat(),
+    )
+    return fresh
+
+
 def meet(
     app: App,
     session: Session,
