@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_rechase import command
 from test_sweep_reminders import (
     DUTY,
     NGI_CONTACT,
@@ -246,3 +247,23 @@ def test_a_bad_window_names_the_option(
                  "--due-within", "soon"]) == 2  # fmt: skip
     error = capsys.readouterr().err
     assert "--due-within" in error and "'soon' is not a duration" in error
+
+
+def test_after_an_extend_the_forecast_is_what_the_sweep_then_does(app: App) -> None:
+    # A breaker's repro-13: after level 1 and #extend, the forecast showed
+    # level 2 and 3 before the new due time; the sweep sends them after it.
+    at(app, "2026-12-07T10:00:00")
+    assert sweep(app)["reminders"] == 1
+    at(app, "2026-12-07T11:00:00")
+    command(app, "#extend analysis 2026-12-10T12:00:00Z", 1)
+    planned = forecast(app)
+    assert [(p.at, p.level) for p in planned] == [
+        (utc("2026-12-10T12:00:00"), 2),
+        (utc("2026-12-11T12:00:00"), 3),
+    ]
+    for step in planned:
+        app.clock.set(step.at - dt.timedelta(seconds=1))
+        assert sweep(app)["reminders"] == 0
+        app.clock.set(step.at)
+        assert sweep(app)["reminders"] == 1
+    assert forecast(app) == []

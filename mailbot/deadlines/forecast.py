@@ -112,9 +112,13 @@ def _steps(
         yield _planned(app, incident, deadline, 1, first_seen, "too_late", ([], []))
         return
     previous: dt.datetime | None = None
+    # The sweep first looks at the clock at its next_action_at (a due time
+    # moved by #extend, a level rescheduled): nothing leaves before it.
+    earliest = first_seen
     for level in range(deadline.level + 1, policy.levels + 1):
         when = chase.level_time(app, session, deadline, level, calendar, previous)
-        when = chase.send_time(app, level, max(when, now), calendar)
+        when = chase.send_time(app, level, max(when, earliest), calendar)
+        earliest = now
         to, cc = chase.recipients(app, session, deadline, level)
         action = "unsent" if not to else _kind(level)
         yield _planned(app, incident, deadline, level, when, action, (to, cc))
