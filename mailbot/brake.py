@@ -27,10 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, String, bindparam, cast, func, not_, select
+from sqlalchemy import Select, String, bindparam, cast, func, not_, select, update
 from sqlalchemy.orm import Session
 
-from mailbot.db.models import Mail, Outbox, ServiceState
+from mailbot.db.models import Chase, Mail, Outbox, ServiceState
 
 if TYPE_CHECKING:
     from mailbot.app import App
@@ -347,6 +347,8 @@ def release(app: App) -> tuple[int, int]:
                 withdrawn += 1
             else:
                 row.state, row.next_try_at = "pending", now
+                if row.purpose.startswith("chase-"):
+                    _redate_chases(session, mail, now)
         _set(session, ENGAGED_KEY, "", now)
         _set(session, RELEASED_KEY, "released", now)
     count = len(held) - withdrawn
@@ -354,6 +356,12 @@ def release(app: App) -> tuple[int, int]:
         "brake released: %d held mails will be sent, %d withdrawn", count, withdrawn
     )
     return count, withdrawn
+
+
+def _redate_chases(session: Session, mail: Mail, now: dt.datetime) -> None:
+    """A reminder held until now reached no one before: its level counts as
+    sent now, so the next level follows its interval after this."""
+    session.execute(update(Chase).where(Chase.mail_id == mail.id).values(queued_at=now))
 
 
 def command(args: object) -> int:

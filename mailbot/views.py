@@ -179,14 +179,15 @@ def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:
         )
     )
     chases: dict[int, list[str | None]] = {}
-    # A level that reached no one (no reachable recipient, or its mail
-    # failed for good) is not among the times reminders were sent.
+    # A level that reached no one (no reachable recipient, its mail failed
+    # for good, or the caps or the brake hold it: sent to no one yet) is not
+    # among the times reminders were sent (`messages` marks its mail).
     for chase in session.scalars(
         select(Chase)
         .join(Outbox, Outbox.mail_id == Chase.mail_id)
         .where(
             Chase.deadline_id.in_([d.id for d in rows]),
-            Outbox.state.not_in(("failed", "withdrawn")),
+            Outbox.state.not_in(("failed", "withdrawn", "held")),
         )
         .order_by(Chase.level)
     ):

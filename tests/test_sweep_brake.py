@@ -17,10 +17,11 @@ from pathlib import Path
 from mailbot_env import make_app
 from sqlalchemy import event
 
-from mailbot import brake, respond
+from mailbot import brake, respond, views
 from mailbot.app import App
 from mailbot.clock import Clock
-from mailbot.db.models import Deadline, Incident, Mail, Outbox
+from mailbot.db.models import Chase, Deadline, Incident, Mail, Outbox
+from mailbot.deadlines.forecast import forecast, forecast_text
 from mailbot.deadlines.sweep import sweep
 
 UTC = dt.UTC
@@ -209,3 +210,57 @@ def _selects(app: App) -> int:
     finally:
         event.remove(app.db.engine, "before_cursor_execute", counted)
     return count
+
+
+def test_a_held_level_is_not_passed_by_the_next(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A breaker's repro-5, default caps: one site with 3 incidents, each
+    # owing containment and analysis. The cap held level 2 of some clocks;
+    # the next day the duty team was told the site was silent on them, and
+    # `show` listed the held level 2 among the reminders sent.
+    app = new_app(tmp_path, database_url)
+    open_incidents(app, 3, rules=("containment", "analysis"))
+    for day in range(3):
+        app.clock.set(NOW + dt.timedelta(days=day))
+        sweep(app)
+    with app.db.transaction() as session:
+        rows = session.query(Chase, Outbox).join(
+            Outbox, Outbox.mail_id == Chase.mail_id
+        )
+        levels: dict[int, dict[int, str]] = {}
+        for chase, row in rows:
+            levels.setdefault(chase.deadline_id, {})[chase.level] = row.state
+    held = [d for d, by_level in levels.items() if by_level.get(2) == "held"]
+    assert held, "the scenario holds a level 2"
+    for deadline_id in held:
+        assert 3 not in levels[deadline_id]
+    # `mailbot deadlines` says that they wait.
+    waiting = [p for p in forecast(app) if p.action == "held"]
+    assert len(waiting) == len(held)
+    assert "the next level waits" in forecast_text(waiting)
+    # The others went on to level 3.
+    assert any(3 in by_level for by_level in levels.values())
+    # `show` lists no held level among the times reminders were sent.
+    tag = "EGI-20261204-03"
+    with app.db.transaction() as session:
+        incident = session.query(Incident).filter_by(tag=tag).one()
+        ids = [d.id for d in session.query(Deadline).filter_by(incident_id=incident.id)]
+    shown = views.show(app, tag)["deadlines"]
+    for deadline_id, entry in zip(sorted(ids), shown, strict=True):
+        sent = [
+            lvl for lvl, state in levels.get(deadline_id, {}).items() if state != "held"
+        ]
+        assert len(entry["chases"]) == len(sent)
+    # Released, the level 2 goes, and level 3 follows a working day later.
+    released = NOW + dt.timedelta(days=2, hours=2)
+    app.clock.set(released)
+    brake.release(app)
+    app.clock.set(released + dt.timedelta(hours=1))
+    sweep(app)
+    planned = {(p.tag, p.rule, p.level): p.at for p in forecast(app)}
+    assert planned[(tag, "analysis", 3)] == released + dt.timedelta(days=1)
+    app.clock.set(released + dt.timedelta(days=1) - dt.timedelta(seconds=1))
+    assert sweep(app)["reminders"] == 0
+    app.clock.set(released + dt.timedelta(days=1))
+    assert sweep(app)["reminders"] >= 1

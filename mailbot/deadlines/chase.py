@@ -38,6 +38,10 @@ SHARED = dt.timedelta(hours=1)
 
 # (incident id, rule, site, level)
 Group = tuple[int, str, "str | None", int]
+# A level whose mail the caps or the brake hold has not reached anyone: the
+# next one waits for it (it is looked at again this often), and counts from
+# when it leaves (`brake release` re-dates its chase row).
+HELD_RECHECK = dt.timedelta(hours=1)
 
 
 def level_time(
@@ -141,6 +145,8 @@ class ReadAhead:
     last_chase: dict[int, dt.datetime]
     # The mail (its id) of each group's reminder sent within SHARED.
     recent: dict[Group, int]
+    # (deadline id, level) of the levels whose mail is held, not sent.
+    held: set[tuple[int, int]]
 
 
 def read_ahead(
@@ -156,7 +162,21 @@ def read_ahead(
         merged=respond.merged_into(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
         recent=_recent(session, incident_ids, now),
+        held=held_levels(session, chased) if chased else set(),
     )
+
+
+def held_levels(session: Session, deadline_ids: list[int]) -> set[tuple[int, int]]:
+    """(deadline id, level) of the chases of `deadline_ids` whose mail the
+    caps or the brake hold: no one got them yet."""
+    return {
+        (deadline_id, level)
+        for deadline_id, level in session.execute(
+            select(Chase.deadline_id, Chase.level)
+            .join(Outbox, Outbox.mail_id == Chase.mail_id)
+            .where(Chase.deadline_id.in_(deadline_ids), Outbox.state == "held")
+        )
+    }
 
 
 def _recent(

@@ -32,7 +32,9 @@ class Planned:
     site: str | None
     level: int
     # "reminder" (to the site), "escalation" (to the CSIRT), "unsent" (no
-    # reachable recipient), or "too_late" (recorded missed, nothing sent).
+    # reachable recipient), "too_late" (recorded missed, nothing sent), or
+    # "held" (the level sent last is held by the caps or the brake: the
+    # sweep sends no further level until it is released).
     action: str
     to: tuple[str, ...]
     cc: tuple[str, ...]
@@ -111,6 +113,12 @@ def _steps(
     if deadline.level == 0 and policy.too_late(deadline.due_at, first_seen):
         yield _planned(app, incident, deadline, 1, first_seen, "too_late", ([], []))
         return
+    if deadline.level and (deadline.id, deadline.level) in chase.held_levels(
+        session, [deadline.id]
+    ):
+        # The sweep waits for a held level: the next follows its release.
+        yield _planned(app, incident, deadline, deadline.level, now, "held", ([], []))
+        return
     previous: dt.datetime | None = None
     # The sweep first looks at the clock at its next_action_at (a due time
     # moved by #extend, a level rescheduled): nothing leaves before it.
@@ -163,6 +171,8 @@ def forecast_text(planned: list[Planned]) -> str:
             "escalation": f"level {p.level} notice to the CSIRT",
             "unsent": f"level {p.level}: NO reachable recipient, nothing sent",
             "too_late": "recorded missed, nothing sent (past the lateness)",
+            "held": f"level {p.level} held (caps or brake): the next level waits"
+            " for `mailbot brake release`",
         }[p.action]
         if p.deadlines > 1:
             what += f" for {p.deadlines} deadlines"

@@ -198,6 +198,21 @@ def _act(
     if level > policy.levels:
         deadline.next_action_at = None
         return
+    if (deadline.id, deadline.level) in known.held:
+        # The last level is held by the caps or the brake: no one got it,
+        # so the next one (the NGI in copy, the duty team told the site is
+        # silent) must not follow it yet.
+        deadline.next_action_at = now + chase.HELD_RECHECK
+        result.rescheduled += 1
+        log.info(
+            "%s clock %s for %s: level %d held, level %d waits for it",
+            incident.tag,
+            deadline.rule,
+            deadline.site,
+            deadline.level,
+            level,
+        )
+        return
     calendar = app.calendar(deadline.site)
     previous = known.last_chase.get(deadline.id)
     when = chase.level_time(app, session, deadline, level, calendar, previous)
