@@ -259,7 +259,7 @@ def on_site_mail(
             known=known,
         )
         start(app, session, incident, "isolated", site, isolated, mail.id, known=known)
-    elif events.reports_containment(text):
+    elif events.reports_switched_off(text):  # (not isolation: asked above)
         meet(app, session, incident, "containment", site, at, known=known)
     if events.reports_downtime(text):
         start(

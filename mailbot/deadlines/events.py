@@ -22,24 +22,14 @@ _ISOLATION_RE = re.compile(
     r"\b(?:isolated|disconnected|firewalled|quarantined|unplugged|taken\s+offline"
     r"|cut\s+off(?:\s+from\s+the\s+network)?|blocked\s+(?:at|on)\s+the\s+(?:network|firewall)"
     r"|network\s+(?:port\s+|access\s+)?(?:was\s+|has\s+been\s+)?(?:blocked|disabled|shut)"
-    r"|(?:vm|instance|virtual\s+machine)\s+(?:was\s+|has\s+been\s+|is\s+)?(?:paused|suspended)"
-    r"|(?:paused|suspended)\s+the\s+(?:vm|instance|virtual\s+machine)"
-    # "it is suspended now", "the VM was compromised and is suspended now":
-    # the subject may stand further back (not a user or an account: see
-    # _NOT_A_HOST_RE).
-    r"|(?:was|is|are|were|got|has\s+been|have\s+been)\s+(?:now\s+)?(?:paused|suspended)"
-    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r")"
-    # "we blocked the host at the network (level)", "blocked it on the
-    # firewall": the host itself, not an address or the attacker's traffic.
-    r"|blocked\s+(?:it|them|(?:the|this|that|our|both|all|affected|compromised)\s+"
-    r"(?:\w+\s+){0,2}?" + _HOST_WORDS + r"|" + _HOST_NAME + r")"
-    r"\s+(?:at|on)\s+(?:the\s+)?(?:network|firewall)"
     # "network access of the host was blocked", "network connectivity of
-    # wn12 has been cut"
+    # wn12 has been cut", "the VM is shut off from the network"
     r"|network\s+(?:access|connectivity)\s+(?:of|to|for)\s+(?:[^.;:!?\n]|\.(?=\S)){1,40}?"
     r"\s+(?:was\s+|were\s+|has\s+been\s+|have\s+been\s+|is\s+)?(?:now\s+)?"
     r"(?:blocked|disabled|cut|shut|removed|revoked)"
     r"|(?:shut|closed|sealed)\s+off(?:\s+from\s+(?:the\s+)?(?:network|net|internet))?"
+    r"|(?:vm|instance|virtual\s+machine)\s+(?:was\s+|has\s+been\s+|is\s+)?(?:paused|suspended)"
+    r"|(?:paused|suspended)\s+the\s+(?:vm|instance|virtual\s+machine)"
     r"|snapshot\s+(?:was\s+|has\s+been\s+)?taken"
     # "we took ui01 (192.0.2.10) off the network", "took both nodes offline"
     # (a dot inside an address or a name does not end the sentence)
@@ -60,6 +50,24 @@ _ISOLATION_RE = re.compile(
     r"|odpojil\w*|leválaszt\w*)\b",
     re.I,
 )
+# A VM suspended or a host blocked whatever stands before the verb (a
+# breaker's repro-9), apart: these branches start at common words ("is",
+# "blocked"), so only a text that holds "paus", "suspend" or "block" is
+# searched for them (`_MAY_SAY_MORE`).
+_ISOLATION_MORE_RE = re.compile(
+    # "it is suspended now", "the VM was compromised and is suspended now":
+    # the subject may stand further back (not a user or an account: see
+    # _NOT_A_HOST_RE).
+    r"\b(?:(?:was|is|are|were|got|has\s+been|have\s+been)\s+(?:now\s+)?(?:paused|suspended)"
+    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r")"
+    # "we blocked the host at the network (level)", "blocked it on the
+    # firewall": the host itself, not an address or the attacker's traffic.
+    r"|blocked\s+(?:it|them|(?:the|this|that|our|both|all|affected|compromised)\s+"
+    r"(?:\w+\s+){0,2}?" + _HOST_WORDS + r"|" + _HOST_NAME + r")"
+    r"\s+(?:at|on)\s+(?:the\s+)?(?:network|firewall))\b",
+    re.I,
+)
+_MAY_SAY_MORE = ("paus", "suspend", "block")
 # "An isolated incident", "un cas isolé": the word describes, it reports no
 # isolation.
 _DESCRIBING_RE = re.compile(
@@ -180,16 +188,27 @@ def _conditional(sentence: str, matched: str, rest: str) -> bool:
 
 
 def reports_isolation(text: str) -> bool:
-    return _stated(_ISOLATION_RE, text, spans=True)
+    if _stated(_ISOLATION_RE, text, spans=True):
+        return True
+    lower = text.lower()
+    return any(word in lower for word in _MAY_SAY_MORE) and _stated(
+        _ISOLATION_MORE_RE, text, spans=True
+    )
 
 
 def reports_containment(text: str) -> bool:
     """Isolation, or a host reinstalled, wiped or switched off."""
-    return reports_isolation(text) or _stated(_CONTAINMENT_RE, text)
+    return reports_isolation(text) or reports_switched_off(text)
+
+
+def reports_switched_off(text: str) -> bool:
+    """A host reinstalled, wiped or switched off (no isolation needed)."""
+    return _stated(_CONTAINMENT_RE, text)
 
 
 def reports_downtime(text: str) -> bool:
-    return _stated(_DOWNTIME_RE, text)
+    # Every branch names it: a text without the word is not searched.
+    return "downtime" in text.lower() and _stated(_DOWNTIME_RE, text)
 
 
 def reports_resolution(text: str) -> bool:
