@@ -120,6 +120,7 @@ def test_a_host_switched_off_is_contained(text: str) -> None:
         "The VM is shut off from the network.",
         "After the VM was suspended we took a snapshot.",
         "When we found it we isolated the host.",
+        "Before it is reinstalled, the host is isolated.",
     ],
 )
 def test_isolation_in_the_words_of_the_domain(text: str) -> None:

@@ -181,7 +181,9 @@ def _stated(pattern: re.Pattern[str], text: str, spans: bool = False) -> bool:
 def _conditional(sentence: str, matched: str, rest: str) -> bool:
     """Whether the match stands in a condition of what is to come."""
     condition = _CONDITION_RE.search(sentence)
-    if condition is None:
+    # "Before it is reinstalled, the host is isolated": past the comma the
+    # main clause states.
+    if condition is None or "," in condition.group("between"):
         return False
     clause = condition.group("between") + " " + matched
     return bool(_PRESENT_RE.search(clause) or _FUTURE_RE.search(rest))
