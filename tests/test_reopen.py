@@ -196,3 +196,20 @@ def test_reopen_withdraws_the_resolution(w: World, closed_first: bool) -> None:
         ("cancelled", "2026-11-30T10:00:00Z", "2026-12-30T10:00:00Z"),
         ("pending", "2026-12-04T09:00:00Z", "2027-01-04T09:00:00Z"),
     ]
+
+
+def test_reopen_of_an_open_incident_changes_nothing_and_says_so(w: World) -> None:
+    # "#reopen" on an incident that was never ended was answered "Done:
+    # status open (was open)", as if something had happened; the member
+    # could believe an incident closed by a colleague was open again.
+    tag = env.site_report(w)
+    _member(w, tag, "Please send the logs.", "2026-11-30T10:30:00", 1,
+            to=SITE_A, cc=ABUSE)  # fmt: skip
+    before = w.show(tag)
+    [reply] = _member(w, tag, "#reopen", "2026-11-30T11:00:00", 2)
+    said = env.body_of(reply)
+    assert "already open" in said and "Done" not in str(reply.message["Subject"])
+    assert reply.recipients == (env.ALICE,)
+    after = w.show(tag)
+    assert (after["status"], after["deadlines"]) == ("open", before["deadlines"])
+    assert "reopen" not in {a["action"] for a in after["audit"]}

@@ -234,6 +234,13 @@ def _count_pending(ctx: Context) -> int:
 
 def _reopen(ctx: Context, command: Command) -> str:
     before = ctx.incident.status
+    if before == "open":
+        # Nothing to reopen: a "Done" would let the member believe an
+        # incident had been ended and was open again.
+        raise Refused(
+            f"{ctx.incident.tag} is already open: nothing changed"
+            " (#reopen is for a resolved, closed or false-positive incident)"
+        )
     ctx.incident.status = "open"
     unresolved = _withdraw_resolution(ctx)
     if before not in ENDED:
