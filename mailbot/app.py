@@ -27,7 +27,7 @@ from mailbot.deadlines import (
 )
 from mailbot.errors import ConfigError, MailbotError
 from mailbot.outage import Outages
-from mailbot.sites import Directory, load_directory
+from mailbot.sites import Directory, check_not_own, load_directory
 
 if TYPE_CHECKING:
     from mailbot.ahead import ReadAhead
@@ -55,7 +55,9 @@ class App:
         if not path.exists() and "file" not in self.settings.raw.get("sites", {}):
             log.warning("sites file %s not found; no site is known", path)
             return Directory()
-        return load_directory(path)
+        directory = load_directory(path)
+        check_not_own(directory, self.settings.own_addresses)
+        return directory
 
     @property
     def sites(self) -> Directory:

@@ -273,7 +273,35 @@ def _build(data: Mapping[str, Any], base_dir: Path, texts: Texts) -> Settings:
     settings = Settings(**built, base_dir=base_dir, raw=data)
     if settings.source.kind == "imap" and not (settings.imap.host or "").strip():
         raise ConfigError("imap.host", "is required when [source] kind is imap")
+    _check_not_own(settings)
     return settings
+
+
+def own_address_problem(address: str, own: frozenset[str], whom: str) -> str | None:
+    """Why `address`, one mailbot sends to, may not be one of mailbot's own."""
+    if address.lower() not in own:
+        return None
+    return (
+        f"{address!r} is mailbot's own address ([mailbot] address or aliases):"
+        f" mailbot would mail itself and read its mail back as new mail; give"
+        f" {whom}"
+    )
+
+
+def _check_not_own(settings: Settings) -> None:
+    """mailbot sends to the duty address and the members: neither may be
+    its own mailbox (sites.check_not_own does the same for the sites file)."""
+    own = settings.own_addresses
+    duty = settings.csirt.duty_address
+    if duty and (problem := own_address_problem(duty, own, _DUTY)):
+        raise ConfigError("csirt.duty_address", problem)
+    for member in settings.csirt.members:
+        if problem := own_address_problem(member, own, _MEMBER):
+            raise ConfigError("csirt.members", problem)
+
+
+_DUTY = "the CSIRT duty team's own address"
+_MEMBER = "each member's own address; mailbot's are set in [mailbot]"
 
 
 def _mailbot(s: Section) -> MailbotSettings:

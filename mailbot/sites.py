@@ -224,6 +224,24 @@ def _entries(data: dict, kind: str) -> Iterable[tuple[dict, str]]:
         yield entry, where
 
 
+def check_not_own(directory: Directory, own: frozenset[str]) -> None:
+    """No security contact may be mailbot's own address: reminders, copies
+    to an NGI and notices to a VO or CA would come back as new mail."""
+    from mailbot.config import own_address_problem
+
+    whom = "the entry's own security contacts (or security_contacts = [])"
+    for kind, entries in (
+        ("ngi", directory.ngis),
+        ("site", directory.sites),
+        ("vo", directory.vos),
+        ("ca", directory.cas),
+    ):
+        for entry in entries:
+            for contact in entry.security_contacts:
+                if problem := own_address_problem(contact, own, whom):
+                    raise ConfigError(f"{kind} {entry.name}.security_contacts", problem)
+
+
 def _check_ngis_known(sites: Iterable[Site], ngis: Iterable[Ngi]) -> None:
     # A site's NGI is who its escalations go to: a misspelt name would
     # leave them with no recipient and no word said.

@@ -274,3 +274,72 @@ def test_a_bad_argument_is_a_usage_error(
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(said), lines
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        (
+            {"MAILBOT_CSIRT_DUTY_ADDRESS": "Abuse@CSIRT.example.org"},
+            "csirt.duty_address",
+        ),
+        (
+            {
+                "MAILBOT_MAILBOT_ALIASES": '["csirt@csirt.example.org"]',
+                "MAILBOT_CSIRT_DUTY_ADDRESS": "csirt@csirt.example.org",
+            },
+            "csirt.duty_address",
+        ),
+        (
+            {"MAILBOT_CSIRT_MEMBERS": '["alice@x.org", "abuse@csirt.example.org"]'},
+            "csirt.members",
+        ),
+    ],
+)
+def test_an_address_mailbot_sends_to_may_not_be_its_own(
+    tmp_path: Path, extra: dict[str, str], key: str
+) -> None:
+    # Escalations, notices and the digest to the duty address, confirmations
+    # to members: set to mailbot's own mailbox, mailbot mailed itself.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, **extra})
+    assert caught.value.key == key
+    assert "mailbot's own address" in caught.value.problem
+    done = mailbot(tmp_path, extra, "incidents")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"mailbot: configuration error: {key}: ")
+
+
+@pytest.mark.parametrize("kind", ["site", "ngi", "vo", "ca"])
+def test_a_sites_file_contact_may_not_be_mailbot_s_own_address(
+    tmp_path: Path, kind: str
+) -> None:
+    # Reminders, copies to the NGI and notices to a VO or CA would go to
+    # mailbot's own mailbox and come back as new mail.
+    own = "csirt@csirt.example.org"
+    entries = {
+        "ngi": '[[ngi]]\nname = "NGI_X"\nsecurity_contacts = ["{}"]\n',
+        "site": '[[site]]\nname = "SITE-X"\nngi = "NGI_X"\n'
+        'security_contacts = ["{}"]\n',
+        "vo": '[[vo]]\nname = "vo.x.org"\nsecurity_contacts = ["{}"]\n',
+        "ca": '[[ca]]\nname = "X CA"\nsecurity_contacts = ["{}"]\n',
+    }
+    text = "".join(
+        entry.format(own.upper() if name == kind else f"sec@{name}.x.org")
+        for name, entry in entries.items()
+    )
+    sites = tmp_path / "given-sites.toml"
+    sites.write_text(text, encoding="utf-8")
+    extra = {
+        "MAILBOT_MAILBOT_ALIASES": f'["{own}"]',
+        "MAILBOT_SITES_FILE": str(sites),
+    }
+    done = mailbot(tmp_path, extra, "incidents")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    name = {"site": "SITE-X", "ngi": "NGI_X", "vo": "vo.x.org", "ca": "X CA"}[kind]
+    assert line.startswith(
+        f"mailbot: configuration error: {kind} {name}.security_contacts: "
+    )
+    assert "mailbot's own address" in line
