@@ -61,6 +61,15 @@ HOSTILE = {
     b'Content-Disposition: attachment; filename="a\xffb\x00.log"\r\n\r\n'
     b"sshd: Accepted password from 203.0.113.81\x00 \xc3\x28 \xed\xa0\x80\r\n"
     b"--b--\r\n",
+    # A feedback report's (ARF) header blocks are read as text: a NUL there
+    # reached a DN, kept on SQLite, and quarantined the mail on PostgreSQL.
+    "nul-in-report": HEAD + b"Subject: Abuse report for SITE-A [EGI-20261204]\r\n"
+    b"Message-ID: <nul-report@site-a.example.com>\r\n"
+    b'Content-Type: multipart/report; report-type=feedback-report; boundary="b"'
+    b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAbuse report.\r\n"
+    b"--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+    b"Feedback-Type: abuse\r\nUser-Agent: x\r\n\r\n"
+    b"Compromised user: /DC=org/DC=example/CN=Jane\x00Doe 1234\r\n--b--\r\n",
     "utf16-body": HEAD + b"Subject: UTF-16 report from SITE-A [EGI-20261204]\r\n"
     b"Message-ID: <utf16@site-a.example.com>\r\n"
     b"Content-Type: text/plain; charset=utf-16\r\n"
@@ -153,6 +162,23 @@ def test_hostile_text_through_the_cli(tmp_path: Path, database_url: str) -> None
     data = json.loads(shown.stdout)
     assert data["tag"] == tag
     assert all("\x00" not in m["subject"] for m in data["messages"])
+
+
+def test_a_nul_is_taken_out_of_every_text_the_same_way_on_both_engines(
+    app, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # One rule for NUL in text, as for a body part: removed (with a note),
+    # so that SQLite and PostgreSQL store the same DN and the mail is processed.
+    _deliver(tmp_path, {"report": HOSTILE["nul-in-report"]})
+    result = service.poll(app, deliver=False)
+    assert (result.processed, result.quarantined) == (1, 0)
+    with app.db.transaction() as session:
+        dns = session.scalars(
+            select(FieldValue.value).where(FieldValue.field == "x509_dns")
+        ).all()
+        [mail] = session.scalars(select(Mail).where(Mail.direction == "in")).all()
+        assert any("NUL characters removed" in d for d in mail.defects)
+    assert dns == ["/DC=org/DC=example/CN=JaneDoe 1234"]
 
 
 def _long_lines(count: int) -> bytes:

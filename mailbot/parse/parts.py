@@ -249,7 +249,11 @@ def _take_report(
     node: _Node, meta: _Meta, found: _Collected, limits: Limits, defects: list[str]
 ) -> None:
     """A delivery-status or feedback-report part: its header blocks as text."""
-    text = _limit(_report_text(node.part, defects), node.number, limits, defects)
+    # Cleaned as every other text part is (NUL out, lone surrogates
+    # replaced): a NUL in a report's block reached a DN, kept on SQLite,
+    # and quarantined the mail on PostgreSQL, which refuses NUL in text.
+    text = _clean_text(_report_text(node.part, defects), node.number, defects)
+    text = _limit(text, node.number, limits, defects)
     attachment = _add_attachment(node, meta, found, text.encode("utf-8"), defects)
     found.text_parts.append(
         TextPart(node.number, node.ctype, "attachment", text, attachment.filename)
