@@ -329,3 +329,75 @@ def test_status_counts_a_missed_clock_of_a_resolved_incident(
     closure = [d for d in w.show(first)["deadlines"] if d["rule"] == "closure_report"]
     assert closure and closure[0]["state"] == "missed"
     assert views.status(w.app, None)["deadlines_overdue"] >= 1
+
+
+def _resolve(w: World, tag: str, when: str) -> None:
+    w.deliver(member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident",
+        body=f"#resolved {when}Z\n#no-request\n", when=at(when),
+        message_id=f"<resolved-{tag}@csirt.example.org>",
+    ), at(when))  # fmt: skip
+
+
+def _closure(w: World, tag: str) -> list[tuple[str, str, str]]:
+    return sorted(
+        (d["site"], d["state"], d["started_at"])
+        for d in w.show(tag)["deadlines"]
+        if d["rule"] == "closure_report"
+    )
+
+
+def test_a_resolved_incident_merged_into_an_open_one_owes_no_closure_report(
+    w: World, tmp_path: Path
+) -> None:
+    # SITE-C's incident was resolved, then found to be part of SITE-A's,
+    # still open: its closure-report clock kept running in the open incident,
+    # and SITE-C was reminded, then escalated, of a closure report for an
+    # incident nobody had resolved; the open incident took its resolution.
+    first = site_report(w)
+    second = second_report(w)
+    _resolve(w, second, "2026-11-30T10:40:00")
+    assert _closure(w, second) == [("SITE-C", "pending", "2026-11-30T10:40:00Z")]
+    w.new_mail()
+    merge(w, second, first)
+    [done] = [m for m in w.new_mail() if "Done: #merge" in body_of(m)]
+    assert "1 closure-report clock(s) cancelled" in body_of(done)
+
+    shown = w.show(first)
+    assert (shown["status"], shown["resolved_at"]) == ("open", None)
+    assert _closure(w, first) == [("SITE-C", "cancelled", "2026-11-30T10:40:00Z")]
+
+    # The surviving incident's own resolution owes every site's report...
+    _resolve(w, first, "2026-12-02T09:00:00")
+    assert _closure(w, first) == [
+        ("SITE-A", "pending", "2026-12-02T09:00:00Z"),
+        ("SITE-C", "cancelled", "2026-11-30T10:40:00Z"),
+        ("SITE-C", "pending", "2026-12-02T09:00:00Z"),
+    ]
+    # ... and nobody is chased for the cancelled one, due 2026-12-30.
+    w.new_mail()
+    w.app.clock.set(at("2026-12-31T12:00:00"))
+    sweep(w.app)
+    deliver_due(w.app)
+    assert w.new_mail() == []
+    assert ("SITE-C", "cancelled", "2026-11-30T10:40:00Z") in _closure(w, first)
+
+
+def test_an_open_incident_merged_into_a_resolved_one_owes_its_closure_report(
+    w: World, tmp_path: Path
+) -> None:
+    # The surviving incident is resolved: every site of it owes the closure
+    # report from its resolution, the site merged in too.
+    first = site_report(w)
+    _resolve(w, first, "2026-11-30T10:10:00")
+    second = second_report(w)
+    merge(w, second, first)
+    shown = w.show(first)
+    assert (shown["status"], shown["resolved_at"]) == (
+        "resolved",
+        "2026-11-30T10:10:00Z",
+    )
+    assert _closure(w, first) == [
+        ("SITE-A", "pending", "2026-11-30T10:10:00Z"),
+        ("SITE-C", "pending", "2026-11-30T10:10:00Z"),
+    ]

@@ -324,11 +324,25 @@ def _extend(ctx: Context, command: Command) -> str:
 
 def _merge(ctx: Context, command: Command) -> str:
     source = ctx.incident
+    on_resolved = [r.name for r in ctx.app.rules if r.starts_on == "resolved"]
     try:
-        ctx.incident = merging.merge(ctx.session, source, command.argument)
+        ctx.incident, cancelled = merging.merge(
+            ctx.session, source, command.argument, on_resolved
+        )
     except merging.MergeRefused as exc:
         raise Refused(str(exc)) from None
-    return f"{source.tag} merged into {ctx.incident.tag}; {source.tag} is now an alias"
+    said = f"{source.tag} merged into {ctx.incident.tag}; {source.tag} is now an alias"
+    if cancelled:
+        said += (
+            f"; {ctx.incident.tag} is open, so {source.tag}'s resolution no longer"
+            f" stands: {cancelled} closure-report clock(s) cancelled (#resolved"
+            f" records {ctx.incident.tag}'s)"
+        )
+    if ctx.incident.resolved_at is not None:
+        # Resolved, the surviving incident owes every site's closure report,
+        # the sites merged in too.
+        clocks.start_resolved(ctx.app, ctx.session, ctx.incident)
+    return said
 
 
 def _notify(kind: str) -> Callable[[Context, Command], str]:

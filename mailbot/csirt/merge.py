@@ -5,12 +5,17 @@ and points at the one it went into; its tag becomes an alias there. Mails,
 field values, clocks, sites, aliases and the audit trail move, so later mail
 under either tag lands in one incident. Clocks keep their site: each site
 still owes its own. A closed incident (or a false positive) takes none in:
-nothing there is chased, so the clocks moved in would wait unseen.
+nothing there is chased, so the clocks moved in would wait unseen. The
+surviving incident's lifecycle applies to what comes in: a resolved
+incident merged into an open one is resolved no more (its closure-report
+clocks are cancelled, its resolution is not taken over), and a site merged
+into a resolved one owes the closure report from that resolution.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -34,8 +39,12 @@ class MergeRefused(ValueError):
     """Raised when a merge cannot be done; the message says why."""
 
 
-def merge(session: Session, source: Incident, tag: str) -> Incident:
-    """Merge `source` into the incident named `tag`; returns that incident."""
+def merge(
+    session: Session, source: Incident, tag: str, on_resolved: Iterable[str] = ()
+) -> tuple[Incident, int]:
+    """Merge `source` into the incident named `tag`; returns that incident
+    and how many of `source`'s closure-report clocks (the rules starting on
+    resolution, `on_resolved`) the merge cancelled."""
     target = incidents.by_tag(session, tag)
     if target is None:
         raise MergeRefused(f"no incident is named {tag}")
@@ -51,6 +60,9 @@ def merge(session: Session, source: Incident, tag: str) -> Incident:
             f" mail under [{target.tag}])"
         )
     session.flush()
+    cancelled = 0
+    if target.status == "open" and source.resolved_at is not None:
+        cancelled = _cancel_resolution(session, source, list(on_resolved))
     _move_rows(session, source, target)
     _move_sites(session, source, target)
     _move_aliases(session, source, target)
@@ -58,7 +70,35 @@ def merge(session: Session, source: Incident, tag: str) -> Incident:
     source.merged_into_id = target.id
     session.flush()
     log.info("%s merged into %s", source.tag, target.tag)
-    return target
+    return target, cancelled
+
+
+def _cancel_resolution(session: Session, source: Incident, rules: list[str]) -> int:
+    """A resolved incident merged into an open one is resolved no more: the
+    open incident's lifecycle applies, and its resolution, when it comes,
+    owes every site's closure report. The closure-report clocks `source`'s
+    resolution started are cancelled unmet (a report received stays met),
+    as a reopening withdraws them (csirt.actions._withdraw_resolution)."""
+    rows = list(
+        session.scalars(
+            select(Deadline).where(
+                Deadline.incident_id == source.id,
+                Deadline.rule.in_(rules),
+                Deadline.met_at.is_(None),
+                Deadline.state.in_(("pending", "missed")),
+            )
+        )
+    )
+    for deadline in rows:
+        deadline.state, deadline.next_action_at = "cancelled", None
+    if rows:
+        log.info(
+            "%s: its resolution yields to the open incident it is merged into:"
+            " %d closure-report clock(s) cancelled",
+            source.tag,
+            len(rows),
+        )
+    return len(rows)
 
 
 def _move_rows(session: Session, source: Incident, target: Incident) -> None:
@@ -103,7 +143,12 @@ def _move_aliases(session: Session, source: Incident, target: Incident) -> None:
 
 
 def _combine_facts(source: Incident, target: Incident) -> None:
-    for fact in ("discovered_at", "isolated_at", "resolved_at"):
+    # An open incident takes no resolution from the one merged into it: it
+    # is not resolved until a member says so (#resolved).
+    facts = ["discovered_at", "isolated_at"]
+    if target.status != "open":
+        facts.append("resolved_at")
+    for fact in facts:
         mine, theirs = getattr(source, fact), getattr(target, fact)
         if mine is not None and (theirs is None or mine < theirs):
             setattr(target, fact, mine)
