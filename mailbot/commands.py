@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import shutil
 import sys
@@ -15,6 +16,8 @@ from mailbot.app import App, open_app
 from mailbot.cli import clock_from, config_source, print_json
 from mailbot.config import load_settings
 from mailbot.errors import MailbotError, UsageError
+
+log = logging.getLogger(__name__)
 
 
 def app_from(args: argparse.Namespace, **kwargs: object) -> App:
@@ -75,14 +78,23 @@ def sweep(args: argparse.Namespace) -> int:
 def ingest(args: argparse.Namespace) -> int:
     from mailbot.ahead import read_ahead
     from mailbot.fetch import PollResult
-    from mailbot.fetch.files import check_path, iter_path
+    from mailbot.fetch.files import Unreadable, check_path, iter_path
     from mailbot.process import process_delivery
 
-    # Absolute, so that a file ingested again by another spelling of its
-    # path is known as the same delivery (already stored, no duplicate).
-    paths = [Path(p).expanduser().resolve() for p in args.paths]
-    for path in paths:
+    unreadable: list[Unreadable] = []
+
+    def report(problem: Unreadable) -> None:
+        # Said at once, and again in the closing line; the rest is read.
+        unreadable.append(problem)
+        log.error("%s %s; skipped", problem.path, problem.reason)
+
+    given = [Path(p).expanduser() for p in args.paths]
+    for path in given:
         check_path(path)
+    # Absolute, so that a file ingested again by another spelling of its
+    # path is known as the same delivery (already stored, no duplicate). A
+    # broken link stays as given: it is reported, under the name given.
+    paths = [p if _broken_link(p) else p.resolve() for p in given]
     from mailbot.progress import Progress, count_mails
 
     collect_garbage_less_often()
@@ -90,7 +102,7 @@ def ingest(args: argparse.Namespace) -> int:
     result = PollResult()
     try:
         total = sum(count_mails(p) for p in paths)
-        deliveries = (d for path in paths for d in iter_path(path))
+        deliveries = (d for path in paths for d in iter_path(path, report))
         with Progress(total, label="ingest") as progress:
             for delivery in read_ahead(app, deliveries, total):
                 outcome = process_delivery(app, delivery)
@@ -100,8 +112,26 @@ def ingest(args: argparse.Namespace) -> int:
             send.deliver_due(app)
     finally:
         app.close()
-    _report(args, vars(result))
+    data = vars(result)
+    if getattr(args, "json", False):
+        data["unreadable"] = [
+            {"path": str(u.path), "reason": u.reason} for u in unreadable
+        ]
+    else:
+        data["unreadable"] = len(unreadable)
+    _report(args, data)
+    if unreadable:
+        raise MailbotError(
+            f"ingest: {len(unreadable)} path(s) could not be read and were"
+            " skipped (each is named above with what to do); the rest was"
+            " ingested. Ingest them again once readable: a mail stored already"
+            " is not stored twice"
+        )
     return 0
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def incidents(args: argparse.Namespace) -> int:

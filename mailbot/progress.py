@@ -28,27 +28,37 @@ LINE_SECONDS = 10.0
 
 
 def count_mails(path: Path) -> int:
-    """How many mails `fetch.files.iter_path(path)` will yield, read quickly."""
-    from mailbot.fetch.files import is_mbox, looks_like_mail
+    """How many mails `fetch.files.iter_path(path)` will yield, read quickly;
+    what cannot be read counts none (the reading reports it)."""
+    from mailbot.fetch.files import (
+        folder_files,
+        is_maildir,
+        is_mbox,
+        maildir_files,
+    )
 
-    if path.is_dir():
-        if (path / "cur").is_dir() or (path / "new").is_dir():
-            return sum(
-                1
-                for sub in ("new", "cur")
-                for p in (path / sub).glob("*")
-                if p.is_file()
-            )
-        return sum(
-            count_mails(p)
-            for p in path.rglob("*")
-            if p.is_file() and looks_like_mail(p)
-        )
-    if is_mbox(path):
-        # The mailbox module starts a message at every line beginning "From ".
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.startswith(b"From "))
-    return 1
+    try:
+        if path.is_dir():
+            if is_maildir(path):
+                return len(maildir_files(path))
+            return sum(count_mails(p) for p in folder_files(path) if _readable_mail(p))
+        if is_mbox(path):
+            # The mailbox module starts a message at every line beginning
+            # "From ".
+            with path.open("rb") as handle:
+                return sum(1 for line in handle if line.startswith(b"From "))
+        return 1 if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _readable_mail(path: Path) -> bool:
+    from mailbot.fetch.files import looks_like_mail
+
+    try:
+        return looks_like_mail(path)
+    except OSError:
+        return False
 
 
 def duration(seconds: float) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mailbot_env import CASES_SITES, mail
@@ -174,3 +177,138 @@ def test_ingest_stores_a_folders_mails_whatever_their_dates(
     assert stored == {
         (f"<{name}@cert.example.net>", "reporter@cert.example.net") for name in dates
     }
+
+
+@pytest.fixture
+def refuse(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """refuse(*names): reading those files fails with EACCES, as chmod 000
+    makes it for any user but root (the tests may run as root)."""
+    real_open, real_read = Path.open, Path.read_bytes
+
+    def apply(*names: str) -> None:
+        def check(path: Path) -> None:
+            if path.name in names:
+                raise PermissionError(13, "Permission denied", str(path))
+
+        def fake_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+            check(self)
+            return real_open(self, *args, **kwargs)
+
+        def fake_read(self: Path) -> bytes:
+            check(self)
+            return real_read(self)
+
+        monkeypatch.setattr(Path, "open", fake_open)
+        monkeypatch.setattr(Path, "read_bytes", fake_read)
+
+    return apply
+
+
+@pytest.fixture
+def ingest(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """ingest(*paths, json=True): (exit status, stdout, stderr) of
+    `mailbot ingest --backfill PATH...`."""
+
+    def run(*paths: Path, json: bool = True) -> tuple[int, str, str]:
+        args = ["--config", str(config), "ingest", "--backfill"]
+        status = main([*args, *(["--json"] if json else []), *map(str, paths)])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
+
+
+def _reports(folder: Path, names: list[str], first: int = 0) -> None:
+    for n, name in enumerate(names, first):
+        (folder / name).write_bytes(
+            mail(subject=f"Compromised host {n}", message_id=f"<u{n}@cert.example.net>")
+        )
+
+
+def _unreadable(out: str) -> dict[str, str]:
+    return {Path(u["path"]).name: u["reason"] for u in json.loads(out)["unreadable"]}
+
+
+def test_a_folder_with_files_that_cannot_be_read_is_ingested_but_them(
+    tmp_path: Path, ingest: Any, refuse: Any
+) -> None:
+    # The first file that could not be read (permission denied) ended the
+    # ingest with "PermissionError: ..." and nothing after it was read; a
+    # broken link was skipped unsaid.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _reports(folder, ["a.eml", "b-secret.eml", "c.eml"])
+    (folder / "d-gone.eml").symlink_to(tmp_path / "nowhere.eml")
+    os.mkfifo(folder / "e-pipe")
+    (folder / "sub").mkdir()
+    (folder / "f-linked").symlink_to(folder / "sub")
+    (folder / "b-secret.eml").chmod(0)
+    refuse("b-secret.eml")
+    status, out, err = ingest(folder)
+    assert status == 1
+    counts = json.loads(out)
+    assert (counts["fetched"], counts["processed"]) == (2, 2)
+    reasons = _unreadable(out)
+    assert set(reasons) == {"b-secret.eml", "d-gone.eml", "e-pipe", "f-linked"}
+    assert "Permission denied" in reasons["b-secret.eml"]
+    assert "make it readable by the user mailbot runs as" in reasons["b-secret.eml"]
+    assert "nowhere.eml, which does not exist" in reasons["d-gone.eml"]
+    assert "not a regular file" in reasons["e-pipe"]
+    lines = err.strip().splitlines()
+    for name, reason in reasons.items():
+        assert any(name in line and reason in line for line in lines), name
+    assert lines[-1].startswith("mailbot: ingest: 4 path(s) could not be read")
+    assert "Ingest them again once readable" in lines[-1]
+
+
+def test_a_list_of_files_is_ingested_but_those_that_cannot_be_read(
+    tmp_path: Path, ingest: Any, refuse: Any
+) -> None:
+    _reports(tmp_path, ["a.eml", "b-secret.eml", "c.eml"])
+    (tmp_path / "d-gone.eml").symlink_to(tmp_path / "nowhere.eml")
+    refuse("b-secret.eml")
+    given = [tmp_path / n for n in ("a.eml", "b-secret.eml", "d-gone.eml", "c.eml")]
+    status, out, err = ingest(*given, json=False)
+    assert status == 1
+    assert "fetched: 2, processed: 2," in out and "unreadable: 2" in out
+    assert f"{given[1]} cannot be read (Permission denied)" in err
+    assert f"{given[2]} is a symbolic link to" in err
+
+
+def test_a_maildir_with_a_folder_and_an_unreadable_file_inside(
+    tmp_path: Path, ingest: Any, refuse: Any
+) -> None:
+    box = tmp_path / "old-box"
+    for sub in ("cur", "new", "tmp"):
+        (box / sub).mkdir(parents=True)
+    _reports(box / "cur", ["1796400001.M1.x:2,S", "1796400002.M2.secret:2,S"])
+    _reports(box / "new", ["1796400003.M3.x"], first=2)
+    (box / "cur" / "1796400004.M4.folder").mkdir()
+    refuse("1796400002.M2.secret:2,S")
+    status, out, _ = ingest(box)
+    assert status == 1 and json.loads(out)["processed"] == 2
+    reasons = _unreadable(out)
+    assert "Permission denied" in reasons["1796400002.M2.secret:2,S"]
+    assert "is a folder where a mail file belongs" in reasons["1796400004.M4.folder"]
+
+
+def test_the_maildir_source_reads_the_rest_and_tries_again_at_the_next_poll(
+    tmp_path: Path,
+    database_url: str,
+    refuse: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mailbot_env import make_app
+
+    from mailbot import service
+
+    app = make_app(tmp_path, database_url)
+    _reports(tmp_path / "inbox" / "new", ["1796400001.M1.x", "1796400002.M2.secret"])
+    refuse("1796400002.M2.secret")
+    assert service.poll(app, deliver=False).processed == 1
+    assert "1796400002.M2.secret cannot be read (Permission denied)" in caplog.text
+    monkeypatch.undo()
+    assert service.poll(app, deliver=False).processed == 1

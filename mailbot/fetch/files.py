@@ -6,10 +6,13 @@ A file's arrival time is its Date header (DOMAIN.md), else its mtime.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import logging
 import mailbox
+import os
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailbot.clock import UTC
@@ -67,14 +70,76 @@ def looks_like_mail(path: Path) -> bool:
     return bool(_FIELD_RE.match(first))
 
 
-def check_path(path: Path) -> None:
-    """Refuse, naming it, a path that holds no mail mailbot can read."""
-    if not path.exists():
-        raise UsageError("PATH", f"{path} does not exist")
-    if path.is_file() and not looks_like_mail(path):
-        raise UsageError(
-            "PATH", f"{path} is neither a mail (.eml), an mbox nor a Maildir"
+@dataclass(frozen=True)
+class Unreadable:
+    """A path given to read mail from that could not be read, and why;
+    `reason` says what went wrong and what to do."""
+
+    path: Path
+    reason: str
+
+
+# Told of each path that cannot be read; the reading goes on with the rest.
+Report = Callable[[Unreadable], None]
+
+
+def _ignore(_: Unreadable) -> None:
+    pass
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def why_unreadable(path: Path, exc: OSError | None = None) -> str:
+    """What is wrong with `path` (a failure to read it, `exc`, or its kind)
+    and what to do about it."""
+    if path.is_symlink() and not path.exists():
+        return (
+            f"is a symbolic link to {os.readlink(path)}, which does not exist:"
+            " correct the link, or give the file itself"
         )
+    if isinstance(exc, PermissionError):
+        return (
+            f"cannot be read ({exc.strerror}): make it readable by the user"
+            f" mailbot runs as ({_user()})"
+        )
+    if isinstance(exc, IsADirectoryError) or (exc is None and path.is_dir()):
+        return (
+            "is a folder where a mail file belongs (inside a Maildir's cur/ or"
+            " new/): move it out, and ingest it on its own if it holds mail"
+        )
+    if exc is None:
+        return (
+            "is not a regular file (a FIFO, a socket or a device): copy the"
+            " mail into a file and ingest that"
+        )
+    reason = exc.strerror or str(exc)
+    return f"cannot be read ({reason}): check the file and the disk it is on"
+
+
+def _unreadable(path: Path, report: Report, exc: OSError | None = None) -> None:
+    report(Unreadable(path, why_unreadable(path, exc)))
+
+
+def check_path(path: Path) -> None:
+    """Refuse, naming it, a path that holds no mail mailbot can read.
+
+    A path that is there but cannot be read (a broken link, no permission)
+    is not refused here: the reading reports it and goes on (`iter_path`).
+    """
+    if not os.path.lexists(path):
+        raise UsageError("PATH", f"{path} does not exist")
+    try:
+        if path.is_file() and not looks_like_mail(path):
+            raise UsageError(
+                "PATH", f"{path} is neither a mail (.eml), an mbox nor a Maildir"
+            )
+    except OSError:
+        pass
 
 
 def is_mbox(path: Path) -> bool:
@@ -82,22 +147,67 @@ def is_mbox(path: Path) -> bool:
         return handle.read(5) == b"From "
 
 
-def iter_path(path: Path) -> Iterator[RawMail]:
-    """Every mail at `path`: a Maildir, a folder of .eml files, an mbox or a file."""
-    if path.is_dir():
-        if (path / "cur").is_dir() or (path / "new").is_dir():
-            yield from iter_maildir(path)
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() or (path / "new").is_dir()
+
+
+def folder_files(path: Path, report: Report = _ignore) -> Iterator[Path]:
+    """The regular files under the folder `path`, in sorted order; every
+    other entry (a broken link, a link to a folder, a FIFO) and every
+    folder that cannot be listed is reported, not skipped unsaid."""
+
+    def listing_failed(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else path
+        _unreadable(where, report, exc)
+
+    found: list[Path] = []
+    for root, folders, names in os.walk(path, onerror=listing_failed):
+        here = Path(root)
+        for name in folders:
+            if (here / name).is_symlink():
+                report(
+                    Unreadable(
+                        here / name,
+                        "is a link to a folder, which is not followed inside a"
+                        " folder: give the folder it names to ingest itself",
+                    )
+                )
+        found.extend(here / name for name in names)
+    for file in sorted(found):
+        if file.is_file():
+            yield file
         else:
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if looks_like_mail(child):
-                    yield from iter_path(child)
+            _unreadable(file, report)
+
+
+def iter_path(path: Path, report: Report = _ignore) -> Iterator[RawMail]:
+    """Every mail at `path`: a Maildir, a folder of .eml files, an mbox or a
+    file. What cannot be read is given to `report`, and the rest is read."""
+    try:
+        if path.is_dir():
+            if is_maildir(path):
+                yield from iter_maildir(path, report=report)
+                return
+            for child in folder_files(path, report):
+                try:
+                    mail = looks_like_mail(child)
+                except OSError as exc:
+                    _unreadable(child, report, exc)
+                    continue
+                if mail:
+                    yield from iter_path(child, report)
                 else:
                     log.warning("%s skipped: not a mail, an mbox nor a Maildir", child)
-    elif is_mbox(path):
-        yield from iter_mbox(path)
-    else:
-        raw = path.read_bytes()
-        yield RawMail(raw, _arrival(raw, _mtime(path)), f"file:{path}")
+            return
+        if not path.is_file():
+            _unreadable(path, report)
+        elif is_mbox(path):
+            yield from iter_mbox(path)
+        else:
+            raw = path.read_bytes()
+            yield RawMail(raw, _arrival(raw, _mtime(path)), f"file:{path}")
+    except OSError as exc:
+        _unreadable(path, report, exc)
 
 
 def iter_mbox(path: Path) -> Iterator[RawMail]:
@@ -119,15 +229,26 @@ def maildir_arrival(path: Path) -> dt.datetime:
     return _mtime(path)
 
 
-def maildir_files(path: Path, skip: Set[str] = frozenset()) -> list[Path]:
+def maildir_files(
+    path: Path, skip: Set[str] = frozenset(), report: Report = _ignore
+) -> list[Path]:
     """A Maildir's mail files, oldest delivery first, but those whose origin
-    is in `skip`; nothing is read."""
-    files = [
-        p
-        for sub in ("new", "cur")
-        for p in (path / sub).glob("*")
-        if p.is_file() and maildir_origin(path, p) not in skip
-    ]
+    is in `skip`; nothing is read. An entry that is no regular file (a
+    folder, a broken link) is reported."""
+    files = []
+    for sub in ("new", "cur"):
+        try:
+            entries = sorted((path / sub).iterdir()) if (path / sub).is_dir() else []
+        except OSError as exc:
+            _unreadable(path / sub, report, exc)
+            continue
+        for entry in entries:
+            if maildir_origin(path, entry) in skip:
+                continue
+            if entry.is_file():
+                files.append(entry)
+            elif not entry.name.startswith("."):
+                _unreadable(entry, report)
     return sorted(files, key=lambda p: (maildir_arrival(p), p.name))
 
 
@@ -135,10 +256,16 @@ def maildir_origin(path: Path, file: Path) -> str:
     return f"maildir:{path}#{file.name.split(':', 1)[0]}"
 
 
-def iter_maildir(path: Path, files: list[Path] | None = None) -> Iterator[RawMail]:
+def iter_maildir(
+    path: Path, files: list[Path] | None = None, report: Report = _ignore
+) -> Iterator[RawMail]:
     """A Maildir's mails (`files` of it, from `maildir_files`, else all),
-    oldest delivery first; files are only read."""
-    for file in maildir_files(path) if files is None else files:
-        yield RawMail(
-            file.read_bytes(), maildir_arrival(file), maildir_origin(path, file)
-        )
+    oldest delivery first; files are only read, and one that cannot be read
+    is reported."""
+    for file in maildir_files(path, report=report) if files is None else files:
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            _unreadable(file, report, exc)
+            continue
+        yield RawMail(raw, maildir_arrival(file), maildir_origin(path, file))

@@ -15,7 +15,7 @@ from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.db.models import Duplicate, Mail
 from mailbot.fetch import PollResult
-from mailbot.fetch.files import iter_maildir, maildir_files
+from mailbot.fetch.files import Unreadable, iter_maildir, maildir_files
 from mailbot.process import process_delivery
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,15 @@ def _done_origins(app: App, prefix: str) -> set[str]:
         return set(session.scalars(query))
 
 
+def _unreadable(problem: Unreadable) -> None:
+    # Not done, so tried again at the next poll; the rest goes on.
+    log.error(
+        "%s %s; skipped, and tried again at the next poll",
+        problem.path,
+        problem.reason,
+    )
+
+
 def poll_maildir(app: App) -> PollResult:
     path = app.settings.path(app.settings.maildir.path)
     if not (path / "cur").is_dir() and not (path / "new").is_dir():
@@ -38,9 +47,9 @@ def poll_maildir(app: App) -> PollResult:
         )
     done = _done_origins(app, f"maildir:{path}#")
     result = PollResult()
-    waiting = maildir_files(Path(path), done)
+    waiting = maildir_files(Path(path), done, _unreadable)
     try:
-        mails = iter_maildir(Path(path), waiting)
+        mails = iter_maildir(Path(path), waiting, _unreadable)
         for delivery in read_ahead(app, mails, len(waiting)):
             outcome = process_delivery(app, delivery)
             result.count(outcome.result, outcome.incident)
