@@ -85,6 +85,33 @@ def iso(value: dt.datetime | None) -> str | None:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A delivery's arrival time (IMAP INTERNALDATE, a Maildir file's name or
+# modification time, a file's Date) is a server's or a file system's word,
+# checked in the spirit of the Date header's: before 1990 (a clock reset,
+# the epoch) or more than ARRIVAL_SLACK after mailbot saw the mail, it is
+# implausible and yields to the time mailbot saw it, with a note.
+EARLIEST_ARRIVAL = dt.datetime(1990, 1, 1, tzinfo=UTC)
+ARRIVAL_SLACK = dt.timedelta(minutes=15)
+ARRIVAL_NOTE = "arrival time implausible"
+
+
+def plausible_arrival(
+    arrived: dt.datetime, seen: dt.datetime
+) -> tuple[dt.datetime, str | None]:
+    """`arrived` when plausible for a mail mailbot saw at `seen`, else
+    `seen`, with the note saying why (None when it stands)."""
+    if arrived > seen + ARRIVAL_SLACK:
+        why = f"after mailbot saw the mail ({iso(seen)})"
+    elif arrived < EARLIEST_ARRIVAL:
+        why = "before 1990"
+    else:
+        return arrived, None
+    return seen, (
+        f"{ARRIVAL_NOTE}: {iso(arrived)} is {why}; the time mailbot saw the"
+        f" mail, {iso(seen)}, is used"
+    )
+
+
 def plausible_date(date: dt.datetime | None, arrived_at: dt.datetime) -> dt.datetime:
     """The Date header when plausible, else the arrival time (DOMAIN.md)."""
     if date is None:

@@ -18,6 +18,9 @@ class RawMail:
     raw: bytes
     arrived_at: dt.datetime
     origin: str
+    # What intake noted about the delivery itself (an implausible arrival
+    # time replaced), kept with the mail's parse defects.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from mailbot import limits, logs, redelivery, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
+from mailbot.clock import plausible_arrival
 from mailbot.config import LimitsSettings
 from mailbot.db.models import Mail
 from mailbot.errors import DatabaseUnavailable, StageError
@@ -82,6 +83,12 @@ def process_delivery(
 
     Raises DatabaseUnavailable when the database cannot be reached.
     """
+    arrived, note = plausible_arrival(delivery.arrived_at, app.clock.now())
+    if note is not None:
+        # A misbehaving server's INTERNALDATE (1985, 2099) would start and
+        # meet clocks at absurd times: the time mailbot saw the mail stands.
+        log.warning("%s %s", delivery.origin, note)
+        delivery = replace(delivery, arrived_at=arrived, notes=(*delivery.notes, note))
     try:
         # One session for both transactions: the mail row stored by the
         # first stays loaded for the second.

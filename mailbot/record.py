@@ -28,7 +28,7 @@ from mailbot import (
 )
 from mailbot.app import App
 from mailbot.classify import Classification
-from mailbot.clock import as_utc, plausible_date
+from mailbot.clock import ARRIVAL_NOTE, as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
 from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
@@ -216,7 +216,9 @@ def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
     mail.recipients = [a.addr for a in (*parsed.to, *parsed.cc) if a.addr]
     mail.date = as_utc(parsed.date) if parsed.date else None
     mail.event_at = _event_at(parsed, mail)
-    mail.defects = list(parsed.defects)[:50]
+    # Intake's notes on the delivery (store.py) stay before the parser's.
+    kept = [d for d in mail.defects or [] if d.startswith(ARRIVAL_NOTE)]
+    mail.defects = [*kept, *parsed.defects][:50]
     mail.attachments = [
         {
             "part": a.part,

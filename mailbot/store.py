@@ -117,6 +117,7 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
         "size": len(delivery.raw),
         "origin": delivery.origin,
         "arrived_at": delivery.arrived_at,
+        "defects": list(delivery.notes),
         "state": "received",
         # Processing starts right after this commit: its first attempt is
         # counted here, in the same statement as the bytes.
