@@ -380,7 +380,10 @@ def _update_incident(
             else []
         )
         counts = closure and closure_report.label_counts(stated)
-        clocks.on_site_mail(app, session, incident, mail, site.name, text, counts)
+        clocks.on_site_mail(
+            app, session, incident, mail, site.name, text, counts,
+            frozenset((*parsed.in_reply_to, *parsed.references)),
+        )  # fmt: skip
         if closure:
             closure_report.check(
                 app, session, incident, mail, parsed, site.name, stated

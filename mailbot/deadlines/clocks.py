@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import LargeBinary, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
@@ -20,6 +21,8 @@ from mailbot.deadlines import events
 from mailbot.deadlines.rules import Rule
 from mailbot.incidents import site_names
 from mailbot.mail import ParsedMail
+from mailbot.parse import replied_ids
+from mailbot.sites import Site
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +178,6 @@ def meet(
     site: str,
     at: dt.datetime,
     *,
-    started_before: bool = False,
     known: list[Deadline] | None = None,
 ) -> int:
     """Meet the open clocks of `site` that `met_by` satisfies; returns how many."""
@@ -190,22 +192,102 @@ def meet(
             deadline.rule not in names
             or deadline.met_at is not None
             or deadline.state not in ("pending", "missed")
-            or (started_before and deadline.started_at > at)
         ):
             continue
-        deadline.met_at = at
-        deadline.state = "met" if at <= deadline.due_at else "missed"
-        deadline.next_action_at = None
+        _met(incident, deadline, at)
         count += 1
-        log.info(
-            "%s clock %s for %s %s at %s",
-            incident.tag,
-            deadline.rule,
-            site,
-            deadline.state,
-            at.isoformat(),
-        )
     return count
+
+
+def _met(incident: Incident, deadline: Deadline, at: dt.datetime) -> None:
+    deadline.met_at = at
+    deadline.state = "met" if at <= deadline.due_at else "missed"
+    deadline.next_action_at = None
+    log.info(
+        "%s clock %s for %s %s at %s",
+        incident.tag,
+        deadline.rule,
+        deadline.site,
+        deadline.state,
+        at.isoformat(),
+    )
+
+
+def _open_requests(app: App, deadlines: list[Deadline]) -> list[Deadline]:
+    names = {r.name for r in app.rules if r.met_by == "site_reply"}
+    return [
+        d
+        for d in deadlines
+        if d.rule in names and d.met_at is None and d.state in ("pending", "missed")
+    ]
+
+
+# The few columns of the mails that started request clocks.
+_REQUEST_MAILS = select(Mail.id, Mail.arrived_at, Mail.message_id).where(
+    Mail.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def answer_requests(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    site: str,
+    replied_to: Collection[str],
+    *,
+    known: list[Deadline] | None = None,
+) -> int:
+    """A site's human mail meets the request clocks it answers; returns how many.
+
+    It answers a request written before it, one that reached the mailbox
+    before it (a site's mail server clock may run slow; the same second
+    says nothing, the Dates decide), and one it names
+    in In-Reply-To or References (the member's copy may reach the mailbox
+    after the site's answer): of its site, and of every other site of the
+    incident whose security contact wrote it (a contact several sites
+    share answers for all of them; the mail stays the site it names).
+    """
+    at = mail.event_at or mail.arrived_at
+    owed = _open_requests(app, known if known is not None else of_site(
+        session, incident, site
+    ))  # fmt: skip
+    for other in _sites_of_contact(app, session, incident, mail.from_addr):
+        if other != site:
+            owed += _open_requests(app, of_site(session, incident, other))
+    later = [d.start_mail_id for d in owed if d.started_at > at and d.start_mail_id]
+    asked = {}
+    if later:
+        with session.no_autoflush:
+            asked = {
+                row.id: row for row in session.execute(_REQUEST_MAILS, {"ids": later})
+            }
+    count = 0
+    for deadline in owed:
+        when: dt.datetime | None = at
+        if deadline.started_at > at:
+            request = asked.get(deadline.start_mail_id or 0)
+            answers = request is not None and (
+                request.arrived_at < mail.arrived_at
+                or (request.message_id or "") in replied_to
+            )
+            when = max(mail.arrived_at, deadline.started_at) if answers else None
+        if when is not None:
+            _met(incident, deadline, when)
+            count += 1
+    return count
+
+
+def _sites_of_contact(
+    app: App, session: Session, incident: Incident, sender: str
+) -> list[str]:
+    """The sites of `incident` that give `sender` as a security contact,
+    when several sites share it (else the mail's own site is all)."""
+    shared = app.sites.sites_by_contact(sender) if sender else ()
+    if len(shared) < 2:
+        return []
+    taking_part = set(site_names(session, incident))
+    return [s.name for s in shared if s.name in taking_part]
 
 
 def cancel_pending(session: Session, incident_ids: list[int]) -> None:
@@ -234,18 +316,18 @@ def on_site_mail(
     site: str,
     text: str,
     closure_counts: bool,
+    replied_to: Collection[str] = (),
 ) -> None:
     """A human mail of `site`: what it starts and what it meets;
     `closure_counts` when it is a closure report labelled as it must be
-    (csirt/closure.py)."""
+    (csirt/closure.py); `replied_to` the Message-IDs of its In-Reply-To and
+    References."""
     at = mail.event_at or mail.arrived_at
     discovered = incident.discovered_at or at
     known = of_site(session, incident, site)
     start(app, session, incident, "discovered", site, discovered, mail.id, known=known)
     meet(app, session, incident, "site_report", site, at, known=known)
-    meet(
-        app, session, incident, "site_reply", site, at, started_before=True, known=known
-    )
+    answer_requests(app, session, incident, mail, site, replied_to, known=known)
     if events.reports_isolation(text) or incident.isolated_at is not None:
         isolated = incident.isolated_at or at
         incident.isolated_at = isolated
@@ -321,7 +403,7 @@ def on_csirt_mail(
             a in site.security_contacts or site.owns_domain(a.rpartition("@")[2])
             for a in addressed
         ):
-            start(
+            started = start(
                 app,
                 session,
                 incident,
@@ -330,5 +412,64 @@ def on_csirt_mail(
                 mail.event_at or mail.arrived_at,
                 mail.id,
             )
+            owed = _open_requests(app, started)
+            if owed:
+                _answered_already(app, session, incident, mail, site, owed)
             requested.append(name)
     return requested
+
+
+# How much of a stored mail is read for its In-Reply-To and References.
+_HEAD_BYTES = 65536
+# The site's mails already in the incident that may answer a request
+# recorded after them (newest first; a request is answered soon, if at all).
+_ANSWERS_LIMIT = 50
+
+
+def _answered_already(
+    app: App,
+    session: Session,
+    incident: Incident,
+    request: Mail,
+    site: Site,
+    owed: list[Deadline],
+) -> None:
+    """A site's mail recorded before the request it answers meets it: one
+    written after the request, one that reached the mailbox after it (a
+    mailbox read out of order), or one naming it in In-Reply-To or
+    References (the member's copy reached the mailbox after the site's
+    answer)."""
+    query = (
+        select(
+            Mail.arrived_at,
+            Mail.event_at,
+            func.substr(Mail.raw, 1, _HEAD_BYTES, type_=LargeBinary).label("head"),
+        )
+        .where(
+            Mail.incident_id == incident.id,
+            Mail.direction == "in",
+            Mail.role == "site",
+            or_(
+                Mail.site == site.name,
+                Mail.from_addr.in_(sorted(site.security_contacts)),
+            ),
+        )
+        .order_by(Mail.id.desc())
+        .limit(_ANSWERS_LIMIT)
+    )
+    with session.no_autoflush:
+        rows = session.execute(query).all()
+    started = min(d.started_at for d in owed)
+    answer = None
+    for row in rows:
+        written = row.event_at or row.arrived_at
+        if written >= started or row.arrived_at > request.arrived_at:
+            when = max(written, started)
+        elif request.message_id and request.message_id in replied_ids(row.head or b""):
+            when = max(row.arrived_at, started)
+        else:
+            continue
+        answer = when if answer is None else min(answer, when)
+    if answer is not None:
+        for deadline in owed:
+            _met(incident, deadline, max(answer, deadline.started_at))

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailbot import roles
@@ -106,7 +106,7 @@ def _resume_one(
                 done.chased += 1
         return
     since = min((d.started_at for d in group), default=None)
-    if _answered(session, incident, rule, site, since):
+    if _answered(app, session, incident, rule, site, since):
         return
     start_mail = group[0].start_mail_id if group else mail_id
     deadline = Deadline(
@@ -124,6 +124,7 @@ def _resume_one(
 
 
 def _answered(
+    app: App,
     session: Session,
     incident: Incident,
     rule: Rule,
@@ -136,12 +137,18 @@ def _answered(
         return incident.isolated_at is not None
     if rule.met_by not in ("site_report", "site_reply"):
         return False
+    # A reply of a security contact several sites share answers each of
+    # them (clocks.answer_requests); its report is the site's it names.
+    known = app.sites.site(site)
+    contacts = sorted(known.security_contacts) if known else []
     query = select(Mail.role, Mail.flags).where(
         Mail.incident_id == incident.id,
         Mail.direction == "in",
         # A member's mail counts when the member wrote for the site too.
         Mail.role.in_(("site", "csirt")),
-        Mail.site == site,
+        or_(Mail.site == site, Mail.from_addr.in_(contacts))
+        if rule.met_by == "site_reply" and contacts
+        else Mail.site == site,
     )
     if since is not None:
         query = query.where(Mail.arrived_at >= since)

@@ -346,3 +346,22 @@ def _log_defects(mail: ParsedMail) -> None:
     ident = mail.message_id or "(no Message-ID)"
     for defect in mail.defects:
         log.debug("%s parse defect: %s", ident, defect)
+
+
+def replied_ids(head: bytes) -> frozenset[str]:
+    """The Message-IDs a stored mail names in In-Reply-To and References,
+    read from its header block alone (`head`: the raw mail's start, which
+    may end anywhere); an unreadable header names none."""
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        end = head.find(b"\n\n")
+    block = head if end < 0 else head[: end + 2]
+    notes: list[str] = []
+    try:
+        message = BytesParser(policy=compat32).parsebytes(block, headersonly=True)
+        found = headers.message_ids(
+            message.get("In-Reply-To"), "In-Reply-To", notes
+        ) + _references(message.get_all("References") or (), notes)
+    except Exception:  # noqa: BLE001 - hostile bytes name no request
+        return frozenset()
+    return frozenset(found)
