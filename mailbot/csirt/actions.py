@@ -52,39 +52,67 @@ def _site(ctx: Context, command: Command) -> str:
     incident, old = ctx.incident, ctx.incident.site
     incident.site, incident.ngi = site.name, site.ngi
     incidents.add_site(ctx.session, incident, site.name)
-    moved = 0
+    moved = cancelled = 0
     if old is not None and old != site.name:
-        moved = _move_clocks(ctx, old, site.name)
+        moved, cancelled = _move_clocks(ctx, old, site.name)
     for event, when in _facts(incident):
         _start(ctx, event, when)
+    requests = (
+        f"; {cancelled} request clock(s) of {old} cancelled (a request is owed"
+        f" by the site asked: write to {site.name}'s contacts to ask it)"
+        if cancelled
+        else ""
+    )
     return (
         f"site is now {site.name} (NGI {site.ngi or 'unknown'});"
-        f" {moved} pending clock(s) moved from {old or 'no site'}"
+        f" {moved} pending clock(s) moved from {old or 'no site'}{requests}"
     )
 
 
-def _move_clocks(ctx: Context, old: str, new: str) -> int:
-    """The old site's pending clocks become the new site's, on its calendar."""
+def _move_clocks(ctx: Context, old: str, new: str) -> tuple[int, int]:
+    """The old site leaves the incident; what it owed is settled.
+
+    A request clock is the site's that was asked: the old site's still owed
+    ones are cancelled (it no longer takes part), none moves to the new
+    site, which was asked nothing (a member's mail to it starts its own).
+    The procedure's clocks are the incident's: one never chased becomes the
+    new site's, on its calendar; one chased already (missed, or moved on
+    by #extend) is cancelled for the old site, and the new site's starts
+    afresh at the same start time, chased from the first reminder, never
+    from the level the old site reached (clocks.rechase). A clock the new
+    site owes already (it took part) is not duplicated. Returns how many
+    clocks the new site took over, and how many request clocks of the old
+    site were cancelled.
+    """
     rules = {r.name: r for r in ctx.app.rules}
-    pending = ctx.session.scalars(
-        select(Deadline).where(
-            Deadline.incident_id == ctx.incident.id,
-            Deadline.site == old,
-            Deadline.state == "pending",
+    rows = list(
+        ctx.session.scalars(
+            select(Deadline)
+            .where(
+                Deadline.incident_id == ctx.incident.id,
+                Deadline.site.in_((old, new)),
+            )
+            .order_by(Deadline.id)
         )
     )
-    count = 0
-    for deadline in list(pending):
-        if deadline.rule in rules:
-            # The reminders went to the old site: the new one is chased
-            # from the first level.
-            due = rules[deadline.rule].due_at(
-                deadline.started_at, ctx.app.calendar(new)
-            )
-            clocks.rechase(ctx.session, deadline, deadline.started_at, due, new)
-        else:
-            deadline.site = new
+    owned = {d.rule for d in rows if d.site == new}
+    count = cancelled = 0
+    for deadline in rows:
+        if deadline.site != old or deadline.met_at is not None:
+            continue
+        if deadline.state not in ("pending", "missed"):
+            continue
+        rule = rules.get(deadline.rule)
+        if rule is None or rule.starts_on == "request" or deadline.rule in owned:
+            cancelled += rule is not None and rule.starts_on == "request"
+            _no_longer_owed(deadline)
+            continue
+        owned.add(deadline.rule)
         count += 1
+        # The reminders went to the old site: the new one is chased from
+        # the first level (a chased clock is cancelled, a fresh one owed).
+        due = rule.due_at(deadline.started_at, ctx.app.calendar(new))
+        clocks.rechase(ctx.session, deadline, deadline.started_at, due, new)
     row = ctx.session.scalars(
         select(IncidentSite).where(
             IncidentSite.incident_id == ctx.incident.id, IncidentSite.site == old
@@ -92,7 +120,14 @@ def _move_clocks(ctx: Context, old: str, new: str) -> int:
     ).first()
     if row is not None:
         ctx.session.delete(row)
-    return count
+    return count, cancelled
+
+
+def _no_longer_owed(deadline: Deadline) -> None:
+    """A clock its site no longer owes: cancelled, or a miss no longer chased."""
+    if deadline.state == "pending":
+        deadline.state = "cancelled"
+    deadline.next_action_at = None
 
 
 def _facts(incident: Incident) -> list[tuple[str, dt.datetime]]:
