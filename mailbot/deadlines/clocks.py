@@ -242,16 +242,16 @@ def answer_requests(
 
     It answers a request written before it, one that reached the mailbox
     before it (a site's mail server clock may run slow; the same second
-    says nothing, the Dates decide), and one it names
-    in In-Reply-To or References (the member's copy may reach the mailbox
-    after the site's answer): of its site, and of every other site of the
-    incident whose security contact wrote it (a contact several sites
-    share answers for all of them; the mail stays the site it names).
+    says nothing, the Dates decide), and one it names in In-Reply-To or
+    References (the member's copy may reach the mailbox after the site's
+    answer): of its site, and of every other site of the incident whose
+    security contact wrote it (a contact several sites share answers for
+    all of them; the mail stays the site it names).
     """
     at = mail.event_at or mail.arrived_at
-    owed = _open_requests(app, known if known is not None else of_site(
-        session, incident, site
-    ))  # fmt: skip
+    if known is None:
+        known = of_site(session, incident, site)
+    owed = _open_requests(app, known)
     for other in _sites_of_contact(app, session, incident, mail.from_addr):
         if other != site:
             owed += _open_requests(app, of_site(session, incident, other))
@@ -424,6 +424,10 @@ _HEAD_BYTES = 65536
 # The site's mails already in the incident that may answer a request
 # recorded after them (newest first; a request is answered soon, if at all).
 _ANSWERS_LIMIT = 50
+# How far a member's Date may run ahead of the mail it answers: a mail
+# that reached the mailbox longer before the request's Date answers none
+# (a Date further ahead of its arrival is not believed: clock.plausible_date).
+_SKEW = dt.timedelta(minutes=15)
 
 
 def _answered_already(
@@ -439,6 +443,7 @@ def _answered_already(
     mailbox read out of order), or one naming it in In-Reply-To or
     References (the member's copy reached the mailbox after the site's
     answer)."""
+    started = min(d.started_at for d in owed)
     query = (
         select(
             Mail.arrived_at,
@@ -449,6 +454,7 @@ def _answered_already(
             Mail.incident_id == incident.id,
             Mail.direction == "in",
             Mail.role == "site",
+            Mail.arrived_at >= started - _SKEW,
             or_(
                 Mail.site == site.name,
                 Mail.from_addr.in_(sorted(site.security_contacts)),
@@ -459,7 +465,6 @@ def _answered_already(
     )
     with session.no_autoflush:
         rows = session.execute(query).all()
-    started = min(d.started_at for d in owed)
     answer = None
     for row in rows:
         written = row.event_at or row.arrived_at
