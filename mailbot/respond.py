@@ -15,7 +15,7 @@ from mailbot import compose, outbox, render, roles
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import red
-from mailbot.db.models import Incident, Mail, Outbox
+from mailbot.db.models import Audit, Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
 from mailbot.thread import incident_subject
 
@@ -247,8 +247,9 @@ def thread_subject(
     saw (its own report's, or that of the mail that brought it in). The
     CSIRT's people received every mail. Recipients who saw no mail of the
     incident (an NGI in copy) do not choose; when none saw one, the subject
-    is the incident's unless other incidents were merged into it (`merged`,
-    read when not given). Recipients who share no subject get
+    is the incident's unless other incidents were merged into it or a
+    member's #site replaced its site (`merged`, `subject_unshared`, read
+    when not given). Recipients who share no subject get
     `GENERIC_SUBJECT`.
     """
     own = incident.subject or GENERIC_SUBJECT
@@ -271,7 +272,7 @@ def thread_subject(
     known = [subjects for subjects in known if subjects]
     if not known:
         if merged is None:
-            merged = incident.id in merged_into(session, [incident.id])
+            merged = incident.id in subject_unshared(session, [incident.id])
         return GENERIC_SUBJECT if merged else own
     shared = set(known[0]).intersection(*known[1:])
     if own in shared:
@@ -279,15 +280,27 @@ def thread_subject(
     return next((base for base in known[0] if base in shared), GENERIC_SUBJECT)
 
 
-def merged_into(session: Session, incident_ids: Sequence[int]) -> set[int]:
-    """Those of `incident_ids` that other incidents were merged into."""
-    return set(
-        session.scalars(
-            select(Incident.merged_into_id)
-            .where(Incident.merged_into_id.in_(list(incident_ids)))
-            .distinct()
+def subject_unshared(session: Session, incident_ids: Sequence[int]) -> set[int]:
+    """Those of `incident_ids` whose own subject may be another site's:
+    other incidents were merged into them, or a member's `#site` replaced
+    their site (the subject names the site first asked, or what a
+    reporter wrote; the new site saw neither)."""
+    ids = list(incident_ids)
+    merged = session.scalars(
+        select(Incident.merged_into_id).where(Incident.merged_into_id.in_(ids))
+    )
+    # csirt/actions.py's confirmation of #site, kept in the trail, says
+    # "moved from OLD" (or "from no site" when there was none).
+    resited = session.scalars(
+        select(Audit.incident_id).where(
+            Audit.incident_id.in_(ids),
+            Audit.action == "site",
+            Audit.actor != "mailbot",
+            Audit.detail.like("%clock(s) moved from %"),
+            Audit.detail.not_like("%clock(s) moved from no site%"),
         )
     )
+    return {i for i in merged if i is not None} | set(resited)
 
 
 @dataclass(frozen=True)

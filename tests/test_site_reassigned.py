@@ -18,7 +18,7 @@ from mailbot_env import mail
 from test_request_answers import AUTHENTICATED, T, feed, opened, rfc
 
 from mailbot.app import App
-from mailbot.db.models import Deadline, Outbox
+from mailbot.db.models import Deadline, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
 UTC = dt.UTC
@@ -156,6 +156,18 @@ def test_a_chased_procedure_clock_starts_afresh_for_the_new_site(app: App) -> No
     sweep(app)
     new = reminders(app)[before:]
     assert ("chase-containment-1", [SITE_C]) in new
+    # SITE-C saw no mail of the incident: the subject SITE-P wrote (naming
+    # SITE-P, saying what it reported) is not its thread's.
+    with app.db.transaction() as session:
+        row = (
+            session.query(Outbox)
+            .filter(Outbox.purpose == "chase-containment-1")
+            .order_by(Outbox.id.desc())
+            .first()
+        )
+        sent = session.get(Mail, row.mail_id)
+        assert sent.subject == f"[{tag}] [TLP:AMBER] Security incident"
+        assert b"SITE-P" not in sent.raw
     assert all(SITE_P not in rcpts for _, rcpts in new)
     assert all("ngi-sec@ngi-jp.example.org" not in rcpts for _, rcpts in new)
     # SITE-P takes no part any more: its miss is not escalated to the duty

@@ -63,6 +63,11 @@ def _site(ctx: Context, command: Command) -> str:
         if cancelled
         else ""
     )
+    if old == site.name:
+        return (
+            f"site is already {site.name} (NGI {site.ngi or 'unknown'}); nothing moved"
+        )
+    # respond.subject_unshared reads "clock(s) moved from OLD" in the trail.
     return (
         f"site is now {site.name} (NGI {site.ngi or 'unknown'});"
         f" {moved} pending clock(s) moved from {old or 'no site'}{requests}"

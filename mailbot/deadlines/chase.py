@@ -140,7 +140,8 @@ class ReadAhead:
     fields: dict[int, dict[str, list[str]]]
     threads: dict[int, list[respond.ThreadMail]]
     red_mails: dict[int, list[Mail]]
-    # The incidents others were merged into (`respond.thread_subject`).
+    # The incidents whose own subject may be another site's: others were
+    # merged into them, or #site replaced their site (`respond.thread_subject`).
     merged: set[int]
     last_chase: dict[int, dt.datetime]
     # The mail (its id) of each group's reminder sent within SHARED.
@@ -159,7 +160,7 @@ def read_ahead(
         fields=_fields(session, incident_ids),
         threads=respond.threads_mails(session, incident_ids),
         red_mails=red.red_mails(session, incident_ids),
-        merged=respond.merged_into(session, incident_ids),
+        merged=respond.subject_unshared(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
         recent=_recent(session, incident_ids, now),
         held=held_levels(session, chased) if chased else set(),
