@@ -309,3 +309,27 @@ def test_shared_contact_answer_while_closed_is_each_sites(shared_app: App) -> No
     command("#reopen", "2026-11-16T11:00", 2)
     owed = [a for a in analysis(app) if a[1] == "pending"]
     assert owed == []
+
+
+def test_a_member_answering_for_the_site_before_the_request_is_recorded(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Bob is a CSIRT member and one of SITE-P's contacts: his answer for
+    the site, recorded before Alice's copy of the request, meets it."""
+    sites = SITES.replace(
+        '["security@site-p.example.org"]',
+        '["security@site-p.example.org", "bob@csirt.example.org"]',
+    )
+    for app in opened(tmp_path, database_url, sites):
+        tag = report(app)
+        answer = mail(
+            subject=f"Re: [{tag}] [TLP:AMBER] Incident at SITE-P",
+            sender="bob@csirt.example.org",
+            message_id="<bob@csirt.example.org>",
+            date=rfc("2026-11-16T09:58"),
+            headers={**AUTHENTICATED, "In-Reply-To": "<request@csirt.example.org>"},
+            body="Logs checked on our side: nothing else found.\n",
+        )
+        feed(app, answer, "2026-11-16T10:05")
+        feed(app, request(tag, "2026-11-16T10:00"), "2026-11-16T10:20")
+        assert analysis(app) == [("SITE-P", "met", T("2026-11-16T10:05"))]

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from sqlalchemy import LargeBinary, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from mailbot import roles
 from mailbot.app import App
 from mailbot.db.engine import flush_for
 from mailbot.db.models import CHASED_STATUSES, Deadline, Incident, Mail
@@ -448,12 +449,15 @@ def _answered_already(
         select(
             Mail.arrived_at,
             Mail.event_at,
+            Mail.role,
+            Mail.flags,
             func.substr(Mail.raw, 1, _HEAD_BYTES, type_=LargeBinary).label("head"),
         )
         .where(
             Mail.incident_id == incident.id,
             Mail.direction == "in",
-            Mail.role == "site",
+            # A member's mail counts when the member wrote for the site too.
+            Mail.role.in_(("site", "csirt")),
             Mail.arrived_at >= started - _SKEW,
             or_(
                 Mail.site == site.name,
@@ -467,6 +471,8 @@ def _answered_already(
         rows = session.execute(query).all()
     answer = None
     for row in rows:
+        if not roles.writes_for_site(row.role, row.flags):
+            continue
         written = row.event_at or row.arrived_at
         if written >= started or row.arrived_at > request.arrived_at:
             when = max(written, started)
