@@ -36,12 +36,22 @@ def poll(app: App, *, deliver: bool = True) -> PollResult:
 
 
 def set_state(app: App, key: str, value: str) -> None:
+    """Set `key`, by one upsert: two processes writing a key that is not
+    there yet (two first polls) both succeed, the later value stays."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     with app.db.transaction() as session:
-        row = session.get(ServiceState, key)
-        if row is None:
-            session.add(ServiceState(key=key, value=value, updated_at=app.clock.now()))
-        else:
-            row.value, row.updated_at = value, app.clock.now()
+        connection = session.connection()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        row = {"key": key, "value": value, "updated_at": app.clock.now()}
+        connection.execute(
+            dialect.insert(ServiceState)
+            .values(row)
+            .on_conflict_do_update(
+                index_elements=["key"],
+                set_={"value": value, "updated_at": row["updated_at"]},
+            )
+        )
 
 
 def get_state(app: App, key: str) -> str | None:

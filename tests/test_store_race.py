@@ -131,3 +131,38 @@ def test_a_second_process_waits_for_the_first_to_record(tmp_path: Path) -> None:
         finally:
             app.close()
             sqlalchemy.orm.close_all_sessions()
+
+
+def test_two_first_polls_both_note_their_time(tmp_path: Path) -> None:
+    """On a new database two first polls each wrote `last_poll_at` where
+    none was: the second failed with a raw IntegrityError (retester)."""
+    from mailbot import service
+    from mailbot.db.models import ServiceState
+
+    with fresh_database(database_server("postgresql")) as url:
+        app = make_app(tmp_path, url, now=NOW)
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                service.set_state(app, "last_poll_at", "2026-12-04T10:00:01Z")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        try:
+            with app.db.transaction() as first:
+                first.add(
+                    ServiceState(
+                        key="last_poll_at", value="2026-12-04T10:00:00Z", updated_at=NOW
+                    )
+                )
+                first.flush()
+                racing = threading.Thread(target=second)
+                racing.start()
+                time.sleep(1.0)  # its insert waits on the first's row
+            racing.join(30)
+            assert not racing.is_alive() and errors == []
+            assert service.get_state(app, "last_poll_at") == "2026-12-04T10:00:01Z"
+        finally:
+            app.close()
+            sqlalchemy.orm.close_all_sessions()
