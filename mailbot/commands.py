@@ -198,13 +198,12 @@ def show(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from mailbot.app import DatabaseUnusable
-
     try:
         app = app_from(args)
-    except DatabaseUnusable as exc:
+    except MailbotError as exc:
         if args.json:
-            # A monitor reads the verdict on stdout, whatever stopped it.
+            # A monitor reads the verdict on stdout, whatever stopped it: a
+            # database it cannot use, one of a newer mailbot, a bad setting.
             print_json({"healthy": False, "problems": [str(exc)], "warnings": []})
         raise
     try:

@@ -256,6 +256,35 @@ def test_status_json_reports_an_unusable_database(
     assert "mailbot: database.url: cannot use the database" in err
 
 
+def test_status_json_reports_a_database_it_cannot_open(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A database of a newer mailbot (exit 1) or a SQLite path in a missing
+    folder (exit 2): `status --json` still printed nothing (retester)."""
+    import json
+
+    from sqlalchemy import text
+
+    from mailbot.db.engine import make_engine, upgrade
+
+    _clear_mailbot_environment(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mailbot.toml").write_text("", encoding="utf-8")
+    newer = f"sqlite:///{tmp_path / 'newer.db'}"
+    upgrade(newer)
+    engine = make_engine(newer)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    missing = f"sqlite:///{tmp_path / 'no-such-folder' / 'mailbot.db'}"
+    for url, status, words in ((newer, 1, "0099"), (missing, 2, "does not exist")):
+        for name, value in {**BASE, "MAILBOT_DATABASE_URL": url}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["status", "--json"]) == status
+        data = json.loads(capsys.readouterr().out)
+        assert data["healthy"] is False and words in data["problems"][0], data
+
+
 @pytest.mark.parametrize(
     ("said", "advice"),
     [
