@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from mailbot import service, views
 from mailbot.db.models import FieldValue, Incident, Mail
+from mailbot.parse.headers import bounded_id
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 HEAD = (
@@ -268,3 +269,41 @@ def test_a_refusal_of_the_mail_s_data_is_no_outage() -> None:
     assert unavailable(wrapped(psycopg.errors.AdminShutdown("shutting down")))
     assert unavailable(wrapped(psycopg.OperationalError("connection refused")))
     assert unavailable(wrapped(psycopg.errors.DiskFull("no space left")))
+
+
+def test_long_message_ids_alike_in_their_first_bytes_stay_apart(
+    app, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Cut at 998 bytes, two ids that differ only after them were stored as
+    one: a reply by In-Reply-To threaded into the other report's incident
+    (retester). A cut id keeps a digest of the whole."""
+    stem = "".join(chr(0x4E00 + n) for n in range(400))
+    ids = [f"<{stem}{end}@cert.example.net>" for end in ("a", "b")]
+
+    def report(n: int, message_id: str, extra: str = "") -> bytes:
+        return (
+            f"From: CERT {n} <soc{n}@cert{n}.example.net>\r\n"
+            "To: abuse@csirt.example.org\r\n"
+            "Date: Fri, 04 Dec 2026 09:5{n}:00 +0000\r\n"
+            f"Subject: Scans from 203.0.113.{90 + n}\r\n"
+            f"Message-ID: {message_id}\r\n{extra}"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            f"We saw scans from 203.0.113.{90 + n}.\r\n"
+        ).encode()
+
+    _deliver(tmp_path, {"a": report(1, ids[0]), "b": report(2, ids[1])})
+    service.poll(app, deliver=False)
+    reply = report(2, "<reply-b@cert2.example.net>", f"In-Reply-To: {ids[1]}\r\n")
+    _deliver(
+        tmp_path, {"reply": reply.replace(b"Subject: Scans", b"Subject: Re: Scans")}
+    )
+    service.poll(app, deliver=False)
+    with app.db.transaction() as session:
+        rows = session.execute(
+            select(Mail.message_id, Mail.incident_id).where(Mail.direction == "in")
+        ).all()
+    by_id = {message_id: incident for message_id, incident in rows}
+    a, b = (by_id[bounded_id(i, "Message-ID", [])] for i in ids)
+    assert a != b
+    assert by_id["<reply-b@cert2.example.net>"] == b

@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email.utils
+import hashlib
 import re
 
 from mailparser.dates import parse_mail_date
@@ -146,15 +147,17 @@ MAX_ID_BYTES = 998
 
 
 def bounded_id(value: str, what: str, defects: list[str]) -> str:
-    """`value` cut to MAX_ID_BYTES bytes of UTF-8 (with a note), the same
-    wherever the id is read, so a reply's References still find it."""
-    size = len(value.encode("utf-8", "surrogatepass"))
-    if size <= MAX_ID_BYTES:
+    """`value` within MAX_ID_BYTES bytes of UTF-8 (with a note), the same
+    wherever the id is read, so a reply's References still find it. A cut
+    id ends with a digest of the whole: two ids alike in their first 998
+    bytes stay two (a reply would thread into the other's incident)."""
+    encoded = value.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_ID_BYTES:
         return value
-    defects.append(f"{OVER_LIMIT} {what} of {size} bytes cut")
-    return value.encode("utf-8", "surrogatepass")[:MAX_ID_BYTES].decode(
-        "utf-8", "ignore"
-    )
+    defects.append(f"{OVER_LIMIT} {what} of {len(encoded)} bytes cut")
+    digest = hashlib.sha256(encoded).hexdigest()[:32]
+    kept = encoded[: MAX_ID_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{kept}~{digest}"
 
 
 def address(name: str, addr: str, what: str, defects: list[str]) -> Address:
