@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from test_csirt_env import (
     ALICE,
@@ -488,3 +489,24 @@ def test_commands_in_full_width_or_set_in_bold_are_applied(
 def test_prose_in_bold_is_no_command() -> None:
     assert read_commands("*Important*: host isolated\n") == ([], [])
     assert read_commands("**Note** #close is sent later\n") == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("line", "read"),
+    [
+        ("\u200b#close", "#close"),  # a zero-width space before it
+        ("\ufeff#close", "#close"),  # a byte order mark
+        ("`#close`", "#close"),  # set as code
+        ("- #close", "#close"),  # a list item
+        ("\u2022 #tlp RED", "#tlp RED"),
+        ("*#tlp* RED", "#tlp RED"),  # only the name in bold
+        ("#\uff43\uff4c\uff4f\uff53\uff45", "#close"),  # full-width letters
+        ("#extend analysis \uff12\uff10\uff12\uff16-12-05T12:00Z",
+         "#extend analysis 2026-12-05T12:00Z"),
+    ],
+)  # fmt: skip
+def test_a_command_behind_invisible_or_list_marks_is_read(line: str, read: str) -> None:
+    """Each of these got no answer at all, or was refused as malformed
+    (retester of the full-width and bold fix)."""
+    good, bad = read_commands(line + "\n")
+    assert ([c.line for c in good], bad) == ([read], [])

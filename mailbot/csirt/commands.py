@@ -157,19 +157,32 @@ def contradiction(command: Command, earlier: Sequence[Command]) -> str | None:
 
 # "*#close*", "**#close**", "_#close_": a client's plain text of a line
 # set in bold or italics.
-_EMPHASIS = re.compile(r"([*_]{1,2})(#.*?)\s*\1")
+# "`#close`" likewise (code); "*#tlp* RED" has only the name marked.
+_EMPHASIS = re.compile(r"([*_`]{1,2})(#.*?)\s*\1")
+_NAME_MARKED = re.compile(r"([*_`]{1,2})(#[A-Za-z-]+)\1(\s.*)?")
+# A list item's bullet before a command: "- #close", "• #close".
+_BULLET = re.compile(r"[-\u2022\u2023\u2219]\s+(?=\S)")
 
 
 def command_form(line: str) -> str:
     """`line` as a command is read: stripped; in compatibility form when it
-    opens with a character other than "#" ("＃close", full width, is #close);
-    without the marks of bold or italics around it."""
+    opens with a character other than "#" ("＃close", full width, is #close;
+    so is "#ｃｌｏｓｅ"), without invisible format characters (a zero-width
+    space, a byte order mark), a list bullet, or marks of bold, italics or
+    code around it."""
     line = line.strip()
-    if not line or line[0] == "#" or (line[0].isascii() and line[0] not in "*_"):
+    if not line or (line.isascii() and line[0] not in "*_`-"):
         return line
     line = unicodedata.normalize("NFKC", line)
-    emphasis = _EMPHASIS.fullmatch(line)
-    return emphasis.group(2).strip() if emphasis else line
+    if not line.isascii():
+        line = "".join(c for c in line if unicodedata.category(c) != "Cf").strip()
+    if bullet := _BULLET.match(line):
+        line = line[bullet.end() :]
+    if emphasis := _EMPHASIS.fullmatch(line):
+        return emphasis.group(2).strip()
+    if marked := _NAME_MARKED.fullmatch(line):
+        return marked.group(2) + (marked.group(3) or "")
+    return line
 
 
 def _split(text: str) -> tuple[list[str], list[str]]:
