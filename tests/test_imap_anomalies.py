@@ -32,6 +32,13 @@ def _raw(n: int) -> bytes:
     )
 
 
+def _app(tmp_path: Path, database_url: str, dovecot, smtp, attempts: int):  # type: ignore[no-untyped-def]
+    extra = {"MAILBOT_SOURCE_MAX_FETCH_ATTEMPTS": str(attempts)}
+    return make_app(
+        tmp_path, database_url, dovecot=dovecot, smtp=smtp, now=NOW, extra=extra
+    )
+
+
 class ScriptedFetch:
     """The IMAP client with BR-22's FETCH answer; the rest is the real one."""
 
@@ -95,14 +102,7 @@ def test_br22_alert_after_repeated_failures(
     tmp_path: Path, dovecot, smtp_sink, database_url, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     dovecot.append(_raw(1))
-    app = make_app(
-        tmp_path,
-        database_url,
-        dovecot=dovecot,
-        smtp=smtp_sink,
-        now=NOW,
-        extra={"MAILBOT_SOURCE_MAX_FETCH_ATTEMPTS": "2"},
-    )
+    app = _app(tmp_path, database_url, dovecot, smtp_sink, attempts=2)
     client = imap.connect(app)
     never = lambda uids, items: {}  # noqa: E731
     for _ in range(2):
@@ -195,3 +195,141 @@ def test_a_plain_client_at_a_tls_port_is_told_to_use_ssl(  # type: ignore[no-unt
     with pytest.raises(TemporaryError) as raised:
         imap.poll_imap(app)
     assert 'needs tls = "ssl"' in str(raised.value), raised.value
+
+
+class RefusingServer(ScriptedFetch):
+    """A server that cannot read one of its messages: every FETCH naming its
+    body gets a tagged NO, as Yahoo and Office 365 answer (Dovecot never
+    does, so the NO is scripted; the rest of the session is real)."""
+
+    def __init__(self, client, bad: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(client, [])
+        self.bad = bad
+
+    def fetch(self, uids, items):  # type: ignore[no-untyped-def]
+        if self.bad in list(uids) and b"BODY.PEEK[]" in items:
+            self.requests.append(list(uids))
+            raise imap.IMAPClient.Error(
+                "fetch failed: FETCH Server error while fetching messages"
+            )
+        return self.client.fetch(uids, items)
+
+
+def test_a_message_the_server_refuses_to_fetch_holds_back_no_other(
+    tmp_path: Path, dovecot, smtp_sink, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """One UID answered NO failed the whole batch: not even the mail before it
+    was stored, every poll failed the same way, and no line named the UID."""
+    dovecot.append_many([_raw(n) for n in range(1, 6)])
+    app = _app(tmp_path, database_url, dovecot, smtp_sink, attempts=3)
+    client = imap.connect(app)
+    server = RefusingServer(client, bad=2)
+    result = imap.catch_up(app, server)  # type: ignore[arg-type]
+    assert (result.processed, result.pending) == (4, 1)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        "UID 2: the server refused to FETCH it" in m and "attempt 1 of 3" in m
+        for m in warned
+    ), warned
+    # Retried with backoff, then given up with one ERROR naming it and what
+    # to do; new mail meanwhile is read as ever.
+    for n in (6, 7):
+        app.clock.advance(dt.timedelta(hours=5))
+        dovecot.append(_raw(n))
+        result = imap.catch_up(app, server)  # type: ignore[arg-type]
+        assert (result.processed, result.pending) == (1, 1)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert "UID 2, subject 'Report 2'" in errors[0], errors[0]
+    assert "refused to FETCH it" in errors[0] and "mailbot ingest" in errors[0]
+    server.requests.clear()
+    app.clock.advance(dt.timedelta(days=1))
+    dovecot.append(_raw(8))
+    result = imap.catch_up(app, server)  # type: ignore[arg-type]
+    assert (result.processed, result.pending) == (1, 0)
+    assert server.requests == []  # UID 2 is asked for no more
+    with app.db.transaction() as session:
+        row = session.query(PendingUid).one()
+        assert (row.uid, row.attempts, row.alerted) == (2, 3, True)
+    client.logout()
+    assert len(views.incident_list(app)) == 7
+    app.close()
+
+
+def test_a_server_refusing_every_fetch_is_an_outage(
+    tmp_path: Path, dovecot, database_url
+) -> None:  # type: ignore[no-untyped-def]
+    """A NO for every UID, each asked alone too, is the server's state: no
+    UID is counted as an attempt (they would all be given up)."""
+    dovecot.append_many([_raw(1), _raw(2)])
+    app = make_app(tmp_path, database_url, dovecot=dovecot, now=NOW)
+    client = imap.connect(app)
+
+    def refuse(uids, items):  # type: ignore[no-untyped-def]
+        raise imap.IMAPClient.Error("fetch failed: [UNAVAILABLE] try later")
+
+    scripted = ScriptedFetch(client, [refuse, refuse, refuse])
+    with pytest.raises(TemporaryError, match="refuses to FETCH any mail"):
+        imap.catch_up(app, scripted)  # type: ignore[arg-type]
+    with app.db.transaction() as session:
+        assert session.query(PendingUid).count() == 0
+    assert imap.catch_up(app, client).processed == 2
+    client.logout()
+    app.close()
+
+
+def test_a_mail_expunged_between_search_and_fetch_is_not_pending(
+    tmp_path: Path, dovecot, database_url, caplog, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """It stayed pending for ever, with an ERROR to check a mail that no
+    longer exists; a UID no longer in the folder is dropped, said at INFO."""
+    caplog.set_level("INFO")
+    dovecot.append_many([_raw(n) for n in range(1, 6)])
+    app = make_app(tmp_path, database_url, dovecot=dovecot, now=NOW)
+    searched = imap.Folder.new_uids
+
+    def racing(folder, last_uid):  # type: ignore[no-untyped-def]
+        uids = searched(folder, last_uid)
+        _expunge(dovecot, 3)  # a person deletes UID 3 meanwhile
+        return uids
+
+    monkeypatch.setattr(imap.Folder, "new_uids", racing)
+    client = imap.connect(app)
+    result = imap.catch_up(app, client)
+    assert (result.processed, result.pending) == (4, 0)
+    assert any(
+        "UID 3 was expunged on the server before mailbot read it" in r.getMessage()
+        and r.levelname == "INFO"
+        for r in caplog.records
+    )
+    assert not [r for r in caplog.records if r.levelno >= 30], caplog.text
+    with app.db.transaction() as session:
+        assert session.query(PendingUid).count() == 0
+        assert session.query(FolderState).one().last_uid == 5
+    client.logout()
+    app.close()
+
+
+def test_a_pending_uid_expunged_since_is_dropped(
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    dovecot.append_many([_raw(1), _raw(2)])
+    app = make_app(tmp_path, database_url, dovecot=dovecot, now=NOW)
+    client = imap.connect(app)
+    never = lambda uids, items: {}  # noqa: E731
+    scripted = ScriptedFetch(client, [never] * 3)
+    assert imap.catch_up(app, scripted).pending == 2  # type: ignore[arg-type]
+    _expunge(dovecot, 2)
+    app.clock.advance(dt.timedelta(hours=1))
+    assert imap.catch_up(app, client).summary().endswith("0 pending")
+    with app.db.transaction() as session:
+        assert session.query(PendingUid).count() == 0
+    client.logout()
+    app.close()
+
+
+def _expunge(dovecot, uid: int) -> None:  # type: ignore[no-untyped-def]
+    with dovecot.client() as other:
+        other.select_folder("INBOX")
+        other.add_flags([uid], [b"\\Deleted"])
+        other.expunge()

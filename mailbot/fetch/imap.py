@@ -25,6 +25,7 @@ from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.clock import as_utc
 from mailbot.db.models import FolderState, PendingUid
+from mailbot.dsn import decode_header_text
 from mailbot.errors import TemporaryError
 from mailbot.fetch import PollResult
 from mailbot.mail import RawMail
@@ -151,6 +152,8 @@ class Folder:
         self.name = s.folder
         self.source = f"imap://{s.username}@{s.host}:{s.port}/{s.folder}"
         self.uidvalidity = 0
+        # UID -> what the server said when it refused to FETCH it alone.
+        self.refused: dict[int, str] = {}
 
     def select(self) -> int:
         """Select read-only and reconcile UIDVALIDITY; returns the last UID done."""
@@ -207,30 +210,69 @@ class Folder:
                         PendingUid.source == self.source,
                         PendingUid.uidvalidity == self.uidvalidity,
                         PendingUid.next_try_at <= now,
+                        # Given up after max_fetch_attempts (said in the log).
+                        PendingUid.alerted.is_(False),
                     )
                     .order_by(PendingUid.uid)
                 )
             )
 
     def fetch(self, uids: list[int]) -> Iterator[tuple[int, RawMail | None]]:
-        """(uid, delivery or None when the body never came), in UID order."""
+        """(uid, delivery or None when the body never came), in UID order.
+
+        A tagged NO for the whole FETCH (a server that cannot read one of its
+        messages refuses every command naming it) is answered by asking each
+        UID alone, so the one refused cannot hold back the others; why a UID
+        was refused is kept in `refused` for `not_delivered`.
+        """
         wanted = set(uids)
-        response = self.client.fetch(uids, FETCH_ITEMS)
+        batch_refused: str | None = None
+        try:
+            response = self.client.fetch(uids, FETCH_ITEMS)
+        except IMAPClient.AbortError:
+            raise  # the connection is gone: an outage, not one mail's fault
+        except IMAPClient.Error as exc:
+            log.debug("%s FETCH of %d UIDs refused: %s", self.source, len(uids), exc)
+            response, batch_refused = {}, _said(exc)
+        answers: list[tuple[int, dict]] = []
         for uid in uids:
             item = response.get(uid, {}) if uid in wanted else {}
-            body = item.get(b"BODY[]")
-            if body is None:
+            if item.get(b"BODY[]") is None:
                 # Some servers answer without the body or split it: ask again
                 # for this UID alone before giving up for this cycle.
-                item = self.client.fetch([uid], FETCH_ITEMS).get(uid, {})
-                body = item.get(b"BODY[]")
+                item = self._fetch_alone(uid)
+            answers.append((uid, item))
+        if (
+            batch_refused is not None
+            and len(uids) > 1
+            and all(uid in self.refused for uid in uids)
+        ):
+            # Every UID refused, each alone too: the server's state, not its
+            # messages' (kept pending, every one would be given up).
+            for uid in uids:
+                self.refused.pop(uid, None)
+            raise TemporaryError(
+                f"{self.source}: the server refuses to FETCH any mail ({batch_refused})"
+            )
+        for uid, item in answers:
+            body = item.get(b"BODY[]")
             if body is None:
                 yield uid, None
                 continue
+            self.refused.pop(uid, None)
             yield (
                 uid,
                 RawMail(bytes(body), self._arrival(item), self.origin(uid)),
             )
+
+    def _fetch_alone(self, uid: int) -> dict:
+        try:
+            return dict(self.client.fetch([uid], FETCH_ITEMS).get(uid, {}))
+        except IMAPClient.AbortError:
+            raise
+        except IMAPClient.Error as exc:
+            self.refused[uid] = _said(exc)[:300]
+            return {}
 
     def origin(self, uid: int) -> str:
         # UIDVALIDITY is part of a mail's place: after a change, UID 5 is
@@ -264,9 +306,42 @@ class Folder:
 
         return _mark
 
-    def mark_pending(self, uid: int) -> None:
+    def not_delivered(self, uid: int) -> bool:
+        """Deal with a UID whose body did not come: True when it is kept
+        pending (to be fetched again), False when it is gone from the folder
+        (expunged by someone since the SEARCH: nothing is left to read)."""
+        refused = self.refused.pop(uid, None)
+        if not self._in_folder(uid):
+            with self.app.db.transaction() as session:
+                self.mark_done(uid)(session)
+            log.info(
+                "%s UID %d was expunged on the server before mailbot read it:"
+                " nothing to record",
+                self.source,
+                uid,
+            )
+            return False
+        self.mark_pending(uid, refused)
+        return True
+
+    def _in_folder(self, uid: int) -> bool:
+        """Whether the folder still holds `uid` (True when the server will
+        not say: the UID is then kept pending, never dropped on a guess)."""
+        try:
+            return uid in self.client.search(["UID", str(uid)])
+        except IMAPClient.AbortError:
+            raise
+        except IMAPClient.Error:
+            return True
+
+    def mark_pending(self, uid: int, refused: str | None = None) -> None:
         now = self.app.clock.now()
         limit = self.app.settings.source.max_fetch_attempts
+        what = (
+            f"the server refused to FETCH it ({refused})"
+            if refused is not None
+            else "no body in FETCH"
+        )
         with self.app.db.transaction() as session:
             row = session.get(PendingUid, (self.source, self.uidvalidity, uid))
             if row is None:
@@ -275,6 +350,7 @@ class Folder:
                     uidvalidity=self.uidvalidity,
                     uid=uid,
                     attempts=0,
+                    alerted=False,
                 )
                 session.add(row)
             row.attempts += 1
@@ -282,20 +358,51 @@ class Folder:
             state = session.get(FolderState, self.source)
             if state is not None and state.uidvalidity == self.uidvalidity:
                 state.last_uid = max(int(state.last_uid), uid)
-            if row.attempts >= limit and not row.alerted:
+            given_up = row.attempts >= limit and not row.alerted
+            if given_up:
+                # Not fetched again ([source] max_fetch_attempts): the rest
+                # of the folder goes on without it.
                 row.alerted = True
-                log.error(
-                    "%s UIDVALIDITY %d UID %d: body not delivered after %d "
-                    "fetches; check the mail on the server",
-                    self.source,
-                    self.uidvalidity,
-                    uid,
-                    row.attempts,
-                )
-            else:
-                log.warning(
-                    "%s UID %d: no body in FETCH, retrying later", self.source, uid
-                )
+            attempts = row.attempts
+        if given_up:
+            log.error(
+                "%s UIDVALIDITY %d UID %d%s: %s after %d fetches; mailbot"
+                " fetches it no more: look at it on the server (webmail, another"
+                " client); save it and give it to `mailbot ingest FILE` if it"
+                " is to be recorded, then delete it, or move it out of the"
+                " folder and back (a new UID, fetched again)",
+                self.source,
+                self.uidvalidity,
+                uid,
+                self._subject(uid),
+                "body not delivered" if refused is None else what,
+                attempts,
+            )
+        else:
+            log.warning(
+                "%s UID %d: %s, retrying later (attempt %d of %d)",
+                self.source,
+                uid,
+                what,
+                attempts,
+                limit,
+            )
+
+    def _subject(self, uid: int) -> str:
+        """`, subject "..."` as the server's ENVELOPE gives it, or ""."""
+        try:
+            item = self.client.fetch([uid], [b"ENVELOPE"]).get(uid, {})
+        except IMAPClient.AbortError:
+            raise
+        except IMAPClient.Error:
+            return ""
+        envelope = item.get(b"ENVELOPE")
+        subject = getattr(envelope, "subject", None)
+        if not subject:
+            return ""
+        if isinstance(subject, bytes):
+            subject = subject.decode("utf-8", "replace")
+        return f", subject {decode_header_text(subject)[:120]!r}"
 
 
 def batches(
@@ -352,8 +459,8 @@ def _fetch_batches(
     fetched = _fetched(app, folder, uids, still_leader)
     for uid, delivery in read_ahead(app, fetched, len(uids), _delivered_raw):
         if delivery is None:
-            folder.mark_pending(uid)
-            result.pending += 1
+            if folder.not_delivered(uid):
+                result.pending += 1
             continue
         done = folder.mark_done(uid, pending=uid in pending)
         outcome = process_delivery(app, delivery, done)
