@@ -318,11 +318,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         log.debug("unexpected failure", exc_info=True)
         print(
-            f"mailbot: {type(exc).__name__}: {exc} (run with --log-level DEBUG "
-            "for details)",
+            f"mailbot: {_one_line(exc)} (run with --log-level DEBUG for details)",
             file=sys.stderr,
         )
         return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error in one line; a database error without its SQL
+    and parameters (SQLAlchemy's text of it runs over several lines)."""
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):
+            from mailbot.db.faults import describe, unavailable
+
+            if unavailable(exc):
+                return f"database unavailable, the next run retries: {describe(exc)}"
+            return f"database: {type(exc).__name__}: {describe(exc)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def print_json(data: Any) -> None:

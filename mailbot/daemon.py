@@ -18,16 +18,14 @@ import threading
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mailbot import leader, metrics, send, service
 from mailbot.app import App
+from mailbot.db.faults import describe, unavailable
 from mailbot.errors import DatabaseUnavailable, TemporaryError
 
 log = logging.getLogger(__name__)
 
-# How an unreachable database shows (a lost connection, a refused one).
-_DATABASE_DOWN = (OperationalError, InterfaceError)
 IDLE_RENEW_SECONDS = 9 * 60
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -101,11 +99,12 @@ class Daemon:
                 return  # a tick that fell after SIGTERM: the next start does it
             try:
                 job()
-            except _DATABASE_DOWN as exc:
-                # Logged once per outage, not once per job and tick.
-                self.app.outages.down("database", f"job {name}: {_first_line(exc)}")
-            except Exception:  # noqa: BLE001 - a failed job must not stop the daemon
-                log.exception("job %s failed; it runs again at its next time", name)
+            except Exception as exc:  # noqa: BLE001 - a failed job must not stop the daemon
+                if _database_down(exc):
+                    # Logged once per outage, not once per job and tick.
+                    self.app.outages.down("database", f"job {name}: {describe(exc)}")
+                else:
+                    log.exception("job %s failed; it runs again at its next time", name)
 
         return run
 
@@ -120,7 +119,11 @@ class Daemon:
                 try:
                     self._intake()
                     backoff = 1.0
-                except (TemporaryError, OSError, *_DATABASE_DOWN) as exc:
+                except Exception as exc:
+                    if not isinstance(exc, (TemporaryError, OSError)) and not (
+                        unavailable(exc)
+                    ):
+                        raise
                     self._report_outage(exc)
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -152,9 +155,8 @@ class Daemon:
 
     def _report_outage(self, exc: Exception) -> None:
         # An outage is logged once when it starts, not once per attempt.
-        database = isinstance(exc, (DatabaseUnavailable, *_DATABASE_DOWN))
-        resource = "database" if database else "mailbox"
-        self.app.outages.down(resource, _first_line(exc))
+        resource = "database" if _database_down(exc) else "mailbox"
+        self.app.outages.down(resource, describe(exc))
 
     def _recovered(self) -> None:
         self.app.outages.up("mailbox")
@@ -263,9 +265,10 @@ def _buffered(client) -> bool:  # type: ignore[no-untyped-def]
         sock.settimeout(timeout)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
+def _database_down(exc: BaseException) -> bool:
+    """Whether `exc` is the database being out of reach or read-only (one
+    rule with the intake's: db/faults.py)."""
+    return isinstance(exc, DatabaseUnavailable) or unavailable(exc)
 
 
 def _now_iso(app: App) -> str:

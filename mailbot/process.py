@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot import limits, logs, redelivery, store
@@ -34,6 +34,7 @@ from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.clock import plausible_arrival
 from mailbot.config import LimitsSettings
+from mailbot.db.faults import describe, unavailable
 from mailbot.db.models import Mail
 from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
@@ -57,23 +58,6 @@ class Outcome:
 
 def _no_mark(_session: Session) -> None:
     return None
-
-
-_DATABASE_DOWN = (OperationalError, InterfaceError)
-# SQLSTATE classes of a statement refused for what one mail holds: a data
-# exception, a program limit exceeded (an index entry too large, say).
-# psycopg raises the second as an OperationalError, the class of outages:
-# taken for one, such a mail stopped every poll, each time it came first.
-_REFUSED_FOR_THE_MAIL = frozenset({"22", "54"})
-
-
-def unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database is out of reach (the work waits for
-    it), rather than that it refused one mail's data (the mail is set aside)."""
-    if not isinstance(exc, _DATABASE_DOWN):
-        return False
-    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
-    return state[:2] not in _REFUSED_FOR_THE_MAIL
 
 
 def process_delivery(
@@ -105,8 +89,10 @@ def process_delivery(
             return process_stored(
                 app, stored.mail_id, delivery.raw, mark_done, attempts, session
             )
-    except _DATABASE_DOWN as exc:
-        raise DatabaseUnavailable(f"{delivery.origin}: {_brief(exc)}") from exc
+    except DBAPIError as exc:
+        if not unavailable(exc):
+            raise
+        raise DatabaseUnavailable(f"{delivery.origin}: {describe(exc)}") from exc
 
 
 def _count_attempt(session: Session, mail_id: int) -> int:
@@ -114,10 +100,6 @@ def _count_attempt(session: Session, mail_id: int) -> int:
     assert mail is not None
     mail.attempts = (mail.attempts or 0) + 1
     return mail.attempts
-
-
-def _brief(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
 
 
 def process_stored(
@@ -310,8 +292,10 @@ def resume_received(app: App) -> list[Outcome]:
                 or now >= m.processed_at + retry_delay(m.attempts)
             ]
         return [_again(app, mail_id) for mail_id in [*stuck, *due]]
-    except _DATABASE_DOWN as exc:
-        raise DatabaseUnavailable(f"resuming stored mail: {_brief(exc)}") from exc
+    except DBAPIError as exc:
+        if not unavailable(exc):
+            raise
+        raise DatabaseUnavailable(f"resuming stored mail: {describe(exc)}") from exc
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import opsenv
 import pytest
 import sqlalchemy
 from mailbot_env import mail, make_app
@@ -239,31 +240,48 @@ def _set_connections(admin: sqlalchemy.Engine, name: str, allowed: bool) -> None
             )
 
 
-def test_database_unreachable_for_a_while(
-    tmp_path: Path, dovecot, smtp_sink, caplog
-) -> None:  # type: ignore[no-untyped-def]
-    # Always PostgreSQL (a test database of our own, made unreachable by
-    # refusing connections to it): SQLite cannot be taken away like a server.
-    caplog.set_level(logging.INFO)
+def _daemon_through(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    dovecot,
+    smtp_sink,
+    outage: Callable[[sqlalchemy.Engine, str, bool], None],
+) -> None:
+    """A daemon on a PostgreSQL test database of its own (SQLite cannot be
+    taken away like a server): mail 1 stored, then the database down
+    (`outage(admin, name, True)`) while mails 2 and 3 come, then back; all
+    three must be stored and acknowledged."""
     server = database_server("postgresql")
     with fresh_database(server) as url:
-        name = sqlalchemy.engine.make_url(url).database
+        name = str(sqlalchemy.engine.make_url(url).database)
         admin = _admin_engine(server)
         app = make_app(tmp_path, url, dovecot=dovecot, smtp=smtp_sink, extra=QUICK)
         dovecot.append(_report(1))
         try:
             with _daemon(app):
                 _wait(lambda: _stored(app) == 1)
-                _set_connections(admin, name, allowed=False)
+                outage(admin, name, True)
                 dovecot.append_many([_report(2), _report(3)])
                 time.sleep(6)  # polls and jobs fail meanwhile
-                _set_connections(admin, name, allowed=True)
+                outage(admin, name, False)
                 _wait(lambda: _stored(app) == 3)
                 smtp_sink.wait_for(3, timeout=60)
         finally:
-            _set_connections(admin, name, allowed=True)
+            outage(admin, name, False)
             app.close()
             admin.dispose()
+
+
+def test_database_unreachable_for_a_while(
+    tmp_path: Path, dovecot, smtp_sink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    # Made unreachable by refusing connections to its database.
+    caplog.set_level(logging.INFO)
+    _daemon_through(
+        tmp_path,
+        dovecot,
+        smtp_sink,
+        lambda admin, name, down: _set_connections(admin, name, allowed=not down),
+    )
     # The first part to notice says so once (the leader lock, or a pass over
     # the mailbox, or a job); no line repeats per attempt, tick or mail.
     noted = [
@@ -367,3 +385,71 @@ def test_a_connection_lost_while_values_are_copied_is_an_outage(
             admin.dispose()
             app.close()
     assert unavailable(raised.value), raised.value
+
+
+def _read_only(admin: sqlalchemy.Engine, name: str, on: bool) -> None:
+    """The database read-only for every new transaction, and every session
+    ended, as after a failover that leaves the URL on a standby."""
+    with admin.connect() as connection:
+        value = (
+            "SET default_transaction_read_only = on"
+            if on
+            else "RESET default_transaction_read_only"
+        )
+        connection.exec_driver_sql(f'ALTER DATABASE "{name}" {value}')
+        connection.execute(
+            sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+
+
+def test_a_read_only_database_is_an_outage(
+    tmp_path: Path, dovecot, smtp_sink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL read-only (SQLSTATE 25006, an InternalError, not an
+    OperationalError) killed the daemon at its next write, with the SQL and
+    its parameters, the first bytes of a mail among them, on stderr."""
+    caplog.set_level(logging.INFO)
+    _daemon_through(
+        tmp_path,
+        dovecot,
+        smtp_sink,
+        lambda admin, name, down: _read_only(admin, name, on=down),
+    )
+    noted = [
+        caplog.handler.format(r)
+        for r in caplog.records
+        if r.name.startswith("mailbot") and r.levelno >= logging.WARNING
+    ]
+    down = [m for m in noted if "database unreachable, retrying by itself" in m]
+    assert len(down) == 1, noted
+    assert "check that [database] url points at the primary" in down[0]
+    assert not [m for m in noted if "[SQL" in m or "reporter2@" in m], noted
+
+
+def test_a_read_only_database_stops_a_poll_with_one_line(
+    tmp_path: Path, dovecot
+) -> None:  # type: ignore[no-untyped-def]
+    """`poll` on a read-only database: one line saying so and what to check
+    (it printed the SQL, its parameters and a link), exit 1."""
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        name = sqlalchemy.engine.make_url(url).database
+        admin = _admin_engine(server)
+        app = make_app(tmp_path, url, dovecot=dovecot)
+        app.close()
+        dovecot.append(_report(1))
+        try:
+            _read_only(admin, name, on=True)
+            done = opsenv.run_cli(opsenv.cli_env(app), "poll")
+        finally:
+            _read_only(admin, name, on=False)
+            admin.dispose()
+    assert done.returncode == 1
+    said = done.stderr.strip().splitlines()
+    assert len(said) == 1, done.stderr
+    assert "the database is read-only" in said[0], said
+    assert "points at the primary" in said[0]

@@ -51,7 +51,9 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         try:
-            return create_engine(url, pool_pre_ping=True, future=True)
+            return create_engine(
+                url, pool_pre_ping=True, future=True, hide_parameters=True
+            )
         except ImportError as exc:
             from mailbot.errors import ConfigError
 
@@ -63,7 +65,13 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
                 "postgresql+psycopg://user@host/db",
             ) from None
     _make_parent_dir(parsed.database)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        # An error's text names no parameters: they may hold a mail's bytes,
+        # and errors reach the log and the terminal.
+        hide_parameters=True,
+    )
     _install_sqlite_hooks(engine, foreign_keys=foreign_keys)
     return engine
 

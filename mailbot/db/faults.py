@@ -1,0 +1,92 @@
+"""What a database error means for the work: an outage, a configuration
+error, or a refusal of one mail's data.
+
+One rule for every caller (the intake, the daemon's loop and jobs, the
+start-up): the work waits out an outage, a configuration error stops the
+command, anything else is the statement's own failure.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+# SQLSTATE classes of a statement refused for what one mail holds: a data
+# exception, a program limit exceeded (an index entry too large, say).
+# psycopg raises the second as an OperationalError, the class of outages:
+# taken for one, such a mail stopped every poll, each time it came first.
+_REFUSED_FOR_THE_MAIL = frozenset({"22", "54"})
+# The server cannot do the work now, whatever class the driver gives it:
+# a connection exception, insufficient resources (disk full, too many
+# connections), an operator intervention (shutdown, starting up).
+_OUTAGE_CLASSES = frozenset({"08", "53", "57"})
+# read_only_sql_transaction: the URL reaches a standby after a failover, or
+# default_transaction_read_only is set; psycopg raises it as InternalError.
+READ_ONLY = "25006"
+_OUTAGE_STATES = frozenset({READ_ONLY})
+# A connection refused for what the URL says (no such database or role, a
+# password refused): no retry can help. PostgreSQL gives no SQLSTATE to a
+# failed connection attempt, only its words.
+_CONFIGURATION_WORDS = (
+    "does not exist",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "password",
+    "permission denied",
+    "invalid dsn",
+    "invalid connection option",
+)
+
+
+def sqlstate(exc: BaseException) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is out of reach or cannot take writes
+    now (the work waits for it), rather than that a statement failed, maybe
+    for one mail's data (the mail is set aside)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = sqlstate(exc)
+    if state in _OUTAGE_STATES or state[:2] in _OUTAGE_CLASSES:
+        return True
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    return state[:2] not in _REFUSED_FOR_THE_MAIL
+
+
+def misconfigured(exc: BaseException) -> bool:
+    """Whether a failure to connect is the URL's (a database or role that
+    does not exist, a refused password) rather than a server down."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, sqlite3.Error):
+        return False  # a SQLite file is locked or full, not misnamed
+    if sqlstate(exc)[:2] == "28" or sqlstate(exc) == "3D000":
+        return True
+    text = first_line(exc).lower()
+    return any(words in text for words in _CONFIGURATION_WORDS)
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's statement, parameters
+    and link (the parameters may hold a mail's bytes)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a log or an error: what the database said, and what to
+    check when that is clear."""
+    said = first_line(exc)
+    if sqlstate(exc) == READ_ONLY:
+        return (
+            f"{said}: the database is read-only (a standby after a failover?);"
+            " check that [database] url points at the primary"
+        )
+    return said
