@@ -12,12 +12,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jinja2
-from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from mailbot import render
 from mailbot.clock import Clock
 from mailbot.config import Settings
 from mailbot.db.engine import Database
+from mailbot.db.faults import (
+    READ_ONLY,
+    first_line,
+    misconfigured,
+    read_only_advice,
+    sqlstate,
+    unavailable,
+)
 from mailbot.deadlines import (
     ChasePolicy,
     Rule,
@@ -111,7 +119,20 @@ class App:
 
 
 class DatabaseUnusable(MailbotError):
-    """The database could not be opened or migrated at start-up."""
+    """The database could not be opened or migrated at start-up.
+
+    `outage` when it may pass by itself (a server down or starting, a file
+    locked, a full disk): `mailbot run` waits for it.
+    """
+
+    def __init__(self, message: str, *, outage: bool = False) -> None:
+        super().__init__(message)
+        self.outage = outage
+
+
+class DatabaseRefused(ConfigError, DatabaseUnusable):
+    """The database refused mailbot for what its URL says (no such database
+    or role, a password refused): a configuration error, no retry helps."""
 
 
 def _advice(said: str) -> str:
@@ -144,25 +165,36 @@ def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -
         app.calendar(site.name)
     try:
         app.db.upgrade()
-    except (OperationalError, InterfaceError) as exc:
+    except DBAPIError as exc:
         app.close()
-        raise DatabaseUnusable(
-            f"database.url: cannot use the database ({_said(exc)}); "
-            + _advice(_said(exc))
-        ) from exc
-    except DatabaseError as exc:
-        app.close()
-        if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_NOTADB:
+        error = _database_error(app, exc)
+        if error is exc:
             raise
-        # SQLite opens any file; its first statement finds it is no database.
-        raise ConfigError(
-            "database.url",
-            f"{app.db.engine.url.database} is no SQLite database ({_said(exc)}):"
-            " point database.url at mailbot's database, or at a new file",
-        ) from exc
+        raise error from exc
     return app
 
 
-def _said(exc: Exception) -> str:
-    """The driver's first line, without SQLAlchemy's link to its docs."""
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+def _database_error(app: App, exc: DBAPIError) -> Exception:
+    """What a database that cannot be used at start-up means: a configuration
+    error (exit 2 at once), an outage (`run` waits for it), or neither."""
+    said = first_line(exc)
+    if misconfigured(exc):
+        return DatabaseRefused(
+            "database.url",
+            f"the database refused mailbot ({said}): check [database] url"
+            " (user, password, database name)",
+        )
+    if unavailable(exc):
+        return DatabaseUnusable(
+            f"database.url: cannot use the database ({said}); "
+            + (read_only_advice() if sqlstate(exc) == READ_ONLY else _advice(said)),
+            outage=True,
+        )
+    if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+        # SQLite opens any file; its first statement finds it is no database.
+        return ConfigError(
+            "database.url",
+            f"{app.db.engine.url.database} is no SQLite database ({said}):"
+            " point database.url at mailbot's database, or at a new file",
+        )
+    return exc

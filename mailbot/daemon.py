@@ -278,17 +278,14 @@ def _now_iso(app: App) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mailbot.commands import app_from, collect_garbage_less_often
+    from mailbot.commands import collect_garbage_less_often
 
     collect_garbage_less_often()
-    app = app_from(args)
-    daemon = Daemon(app)
-    if app.settings.metrics.listen:
-        daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
+    stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("signal %d received, stopping", signum)
-        daemon.stopping.set()
+        stopping.set()
 
     def _hangup(_signum: int, _frame: object) -> None:
         # `systemctl reload` and a closed terminal send it; Python's default
@@ -302,6 +299,14 @@ def run_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, _hangup)
+    app = _started(args, stopping)
+    if app is None:
+        log.info("stopped")
+        return 0
+    daemon = Daemon(app)
+    daemon.stopping = stopping
+    if app.settings.metrics.listen:
+        daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
     log.info("mailbot running (source %s)", app.settings.source.kind)
     try:
         daemon.run()
@@ -310,3 +315,30 @@ def run_command(args: argparse.Namespace) -> int:
             daemon.exporter.close()
         app.close()
     return 0
+
+
+def _started(args: argparse.Namespace, stopping: threading.Event) -> App | None:
+    """The App, once its database can be used; None when stopped before.
+
+    A database down at start (a host booting mailbot before PostgreSQL) is
+    waited out like one that goes away later: logged once, retried with
+    backoff. A configuration error (a database or role that does not exist,
+    a refused password, a bad URL) still ends `run` at once.
+    """
+    from mailbot.app import DatabaseUnusable
+    from mailbot.commands import app_from
+    from mailbot.outage import Outages
+
+    outages = Outages()
+    outages.retry = "retrying by itself"
+    backoff = 1.0
+    while True:
+        try:
+            return app_from(args, outages=outages)
+        except DatabaseUnusable as exc:
+            if not exc.outage:
+                raise
+            outages.down("database", str(exc))
+        if stopping.wait(backoff):
+            return None
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -453,3 +454,77 @@ def test_a_read_only_database_stops_a_poll_with_one_line(
     assert len(said) == 1, done.stderr
     assert "the database is read-only" in said[0], said
     assert "points at the primary" in said[0]
+
+
+def _daemon_environment(app: App, url: str) -> dict[str, str]:
+    return opsenv.cli_env(
+        app,
+        MAILBOT_DATABASE_URL=url,
+        MAILBOT_SOURCE_POLL_INTERVAL="1",
+        MAILBOT_DIGEST_TIME="",
+    )
+
+
+def test_run_waits_for_a_database_down_at_start(
+    tmp_path: Path, dovecot, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """`run` exited 1 when PostgreSQL was not up yet at start (a host booting
+    mailbot first), though it waits out the same outage later."""
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        name = sqlalchemy.engine.make_url(url).database
+        admin = _admin_engine(server)
+        app = make_app(tmp_path, url, dovecot=dovecot, smtp=smtp_sink)
+        app.close()
+        dovecot.append(_report(1))
+        try:
+            _set_connections(admin, name, allowed=False)
+            log = tmp_path / "run.log"
+            with opsenv.DaemonProcess(_daemon_environment(app, url), log) as daemon:
+                assert opsenv.wait_until(
+                    lambda: "database unreachable" in daemon.log_text(), 30
+                ), daemon.log_text()
+                time.sleep(3)  # several attempts meanwhile
+                assert daemon.process.poll() is None, daemon.log_text()
+                _set_connections(admin, name, allowed=True)
+                assert opsenv.wait_until(lambda: _stored(app) == 1, 60)
+                smtp_sink.wait_for(1, timeout=60)
+                assert daemon.stop() == 0
+        finally:
+            _set_connections(admin, name, allowed=True)
+            app.close()
+            admin.dispose()
+    text = log.read_text()
+    waited = [line for line in text.splitlines() if "database unreachable" in line]
+    assert len(waited) == 1, text
+    assert "retrying by itself" in waited[0] and "check [database] url" in waited[0]
+    assert "database back: work resumed" in text
+
+
+@pytest.mark.parametrize("wrong", ["database", "role"])
+def test_run_ends_at_once_when_the_database_refuses_mailbot(
+    tmp_path: Path, wrong: str
+) -> None:
+    """A database or role that does not exist is a configuration error: no
+    waiting, exit 2, one line naming the key."""
+    server = database_server("postgresql")
+    with fresh_database(server) as url:
+        app = make_app(tmp_path, url)
+        app.close()
+        parsed = sqlalchemy.engine.make_url(url)
+        if wrong == "database":
+            parsed = parsed.set(database=f"{parsed.database}_missing")
+        else:
+            parsed = parsed.set(username="no_such_mailbot_role")
+        bad = parsed.render_as_string(hide_password=False)
+        started = time.monotonic()
+        done = opsenv.run_cli(_daemon_environment(app, bad), "run", timeout=60)
+        health = opsenv.run_cli(_daemon_environment(app, bad), "status", "--json")
+    assert done.returncode == 2, done.stderr
+    assert time.monotonic() - started < 30
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailbot: configuration error: database.url: "), last
+    assert "does not exist" in last and "check [database] url" in last
+    # A monitor still reads the verdict.
+    assert health.returncode == 2
+    assert json.loads(health.stdout)["healthy"] is False

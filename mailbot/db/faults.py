@@ -85,8 +85,12 @@ def describe(exc: BaseException) -> str:
     check when that is clear."""
     said = first_line(exc)
     if sqlstate(exc) == READ_ONLY:
-        return (
-            f"{said}: the database is read-only (a standby after a failover?);"
-            " check that [database] url points at the primary"
-        )
+        return f"{said}: {read_only_advice()}"
     return said
+
+
+def read_only_advice() -> str:
+    return (
+        "the database is read-only (a standby after a failover?); check that"
+        " [database] url points at the primary"
+    )
