@@ -26,6 +26,7 @@ from mailbot.db.models import (
     Incident,
     Mail,
     Outbox,
+    PendingUid,
     ServiceState,
 )
 from mailbot.send import LOGIN_REFUSED_KEY
@@ -132,6 +133,15 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
                 Incident.status.in_(CHASED_STATUSES),
             ),
         ),
+        # Given up after [source] max_fetch_attempts (fetch/imap.py).
+        "undelivered_uids": [
+            f"{source} UID {uid}"
+            for source, uid in session.execute(
+                select(PendingUid.source, PendingUid.uid)
+                .where(PendingUid.alerted.is_(True))
+                .order_by(PendingUid.source, PendingUid.uid)
+            )
+        ],
         "bouncing_contacts": sorted(
             session.scalars(
                 select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
@@ -202,6 +212,13 @@ def warnings(data: dict[str, Any]) -> list[str]:
         )
     if data["quarantined"]:
         found.append(f"{data['quarantined']} mail(s) in quarantine")
+    if data["undelivered_uids"]:
+        found.append(
+            "the mailbox server would not deliver these mails, no longer"
+            " fetched: "
+            + ", ".join(data["undelivered_uids"][:10])
+            + " (look at them on the server; the log says what to do)"
+        )
     if data["outbox_failed"]:
         found.append(f"{data['outbox_failed']} outgoing mail(s) failed for good")
     return found

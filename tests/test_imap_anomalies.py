@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mailbot_env import mail, make_app
 
-from mailbot import service, views
+from mailbot import health, service, views
 from mailbot.db.models import FolderState, PendingUid
 from mailbot.errors import TemporaryError
 from mailbot.fetch import imap
@@ -251,6 +251,8 @@ def test_a_message_the_server_refuses_to_fetch_holds_back_no_other(
     with app.db.transaction() as session:
         row = session.query(PendingUid).one()
         assert (row.uid, row.attempts, row.alerted) == (2, 3, True)
+    said = health.status(app, None)["warnings"]
+    assert any("would not deliver" in w and "/INBOX UID 2 (" in w for w in said), said
     client.logout()
     assert len(views.incident_list(app)) == 7
     app.close()
