@@ -92,12 +92,15 @@ def test_the_sites_of_an_incident_include_those_not_yet_written(
 @contextmanager
 def mail_reads(app: App, table: str = "mail") -> Iterator[list[str]]:
     """The statements that read `table` (all: ""), but the dedupe look-ups
-    (the store's by bytes, redelivery's by content)."""
+    (the store's by bytes, redelivery's by content) and the claim of the
+    mail's row (process._claimed, its state alone, locked)."""
     seen: list[str] = []
 
     def _note(_c, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
         reads = statement.startswith("SELECT") and f"FROM {table}" in statement
         looks_up = "mail.dedupe_key =" in statement or "mail.content_key =" in statement
+        claims = "SELECT mail.state \nFROM mail \nWHERE mail.id"
+        looks_up |= statement.startswith(claims)
         if reads and not looks_up:
             seen.append(statement)
 
