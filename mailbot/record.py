@@ -82,7 +82,9 @@ def record(
     if incident is not None and reason != "new":
         author, site = _still_the_sites(app, session, incident, parsed, author, site)
     if incident is not None and author.contact_of:
-        author, site = _member_for_own_site(session, incident, reason, author, site)
+        author, site = _member_for_own_site(
+            app, session, incident, parsed, reason, author, site
+        )
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
     _fill_headers(mail, parsed, app)
@@ -184,8 +186,10 @@ def _still_the_sites(
 
 
 def _member_for_own_site(
+    app: App,
     session: Session,
     incident: Incident,
+    parsed: ParsedMail,
     reason: str,
     author: roles.Author,
     site: Site | None,
@@ -193,7 +197,10 @@ def _member_for_own_site(
     """A member who is a security contact of a site taking part in
     `incident` speaks for that site as well: the mail meets and gives its
     facts (its commands still act as a member's). A mail that opens an
-    incident does so for the member's site when it names it."""
+    incident does so for the member's site when it names it. A mail
+    addressed to other sites taking part (To), and not to the mailbox, a
+    member or the member's own site, is the member's question to them: it
+    is no answer of the member's site."""
     if reason == "new":
         taking_part = {site.name} if site else set()
     else:
@@ -201,12 +208,38 @@ def _member_for_own_site(
     own = next((s for s in author.contact_of if s.name in taking_part), None)
     if own is None:
         return author, site
+    others = [app.sites.site(n) for n in sorted(taking_part) if n != own.name]
+    if _to_other_sites_only(app, parsed, own, [s for s in others if s]):
+        log.info(
+            "%s: the member writes to other sites only: a member's mail, not %s's",
+            incident.tag, own.name,
+        )  # fmt: skip
+        return author, site
     log.info(
         "%s: the member writes for %s as well (one of its security contacts)",
         incident.tag, own.name,
     )  # fmt: skip
     flags = (*author.flags, roles.FOR_SITE)
     return dataclasses.replace(author, site=own, flags=flags), own
+
+
+def _to_other_sites_only(
+    app: App, parsed: ParsedMail, own: Site, others: list[Site]
+) -> bool:
+    """Whether the mail's To names another site's contacts (or domain) and
+    none of the mailbox, a member or the member's own site (its sender
+    aside)."""
+    sender = parsed.from_.addr.lower() if parsed.from_ else ""
+    to = [a.addr.lower() for a in parsed.to if a.addr and a.addr.lower() != sender]
+
+    def of(s: Site, addr: str) -> bool:
+        return addr in s.security_contacts or s.owns_domain(addr.rpartition("@")[2])
+
+    settings = app.settings
+    ours = {*settings.own_addresses, *settings.csirt.members}
+    if any(a in ours or of(own, a) for a in to):
+        return False
+    return any(of(s, a) for s in others for a in to)
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:

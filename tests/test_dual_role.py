@@ -28,7 +28,7 @@ from test_csirt_env import (
     raw_mail,
     site_report,
 )
-from test_merge import merge, second_report
+from test_merge import merge, merged, second_report
 
 from mailbot import respond
 from mailbot.deadlines.sweep import sweep
@@ -270,3 +270,30 @@ def test_her_answer_while_closed_is_her_sites_on_reopening(w: World) -> None:
     # SITE-A answered while the incident was closed: not asked again.
     analysis = [c for c in clocks(w, tag) if c[0] == "analysis"]
     assert ("analysis", "SITE-A", "pending") not in analysis
+
+
+def test_her_question_to_another_site_is_no_answer_for_her_own(w: World) -> None:
+    first, _ = merged(w)
+    ask_site_a(w, first)
+    w.new_mail()
+    assert ("analysis", "SITE-A", "pending") in clocks(w, first)
+    # Carol, as a member, asks SITE-C alone: SITE-A has still not answered.
+    w.deliver(carol_mail(
+        subject=f"Re: [{first}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="Hi SITE-C,\n\ncould you tell us which kernel ui01 runs?\n\nCarol\n",
+        when="2026-11-30T12:00:00", to=SITE_C, cc=ABUSE,
+        message_id="<carol-asks-c@site-a.example.com>",
+        reply_to="<ask@csirt.example.org>",
+    ), at("2026-11-30T12:00:00"))  # fmt: skip
+    analysis = sorted(c for c in clocks(w, first) if c[0] == "analysis")
+    assert analysis == [
+        ("analysis", "SITE-A", "pending"),
+        ("analysis", "SITE-C", "pending"),
+    ]
+    mine = next(m for m in w.show(first)["messages"] if m["from"] == CAROL)
+    assert (mine["role"], mine["flags"]) == ("csirt", [])
+    # SITE-A is chased for the request it never answered.
+    w.app.clock.set(at("2026-12-01T12:00:00"))
+    sweep(w.app)
+    chased = {(d["rule"], d["site"]) for d in w.show(first)["deadlines"] if d["chases"]}
+    assert ("analysis", "SITE-A") in chased
