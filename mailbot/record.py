@@ -386,9 +386,12 @@ def _update_incident(
     labels = _labels(parsed, text)
     mail.tlp = tlp.strictest(labels)
     # A mail that only claims a member's address changes nothing but the trail.
+    # A site contact's mail that is not believed as the member's is still
+    # the site's (roles.identify), as anyone's from that address would be.
     if "possible_forgery" in author.flags:
         member.on_forgery(app, session, incident, mail, parsed, author)
-        return incident
+        if author.role != "site":
+            return incident
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
         incident.site, incident.ngi = site.name, site.ngi

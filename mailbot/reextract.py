@@ -40,7 +40,7 @@ class ReextractResult:
 def mails_to_read(app: App, tag: str | None) -> list[tuple[int, int]]:
     """(mail, incident) of the mails to read again: `tag`'s, or every one's."""
     with app.db.transaction() as session:
-        query = select(Mail.id, Mail.incident_id, Mail.flags).where(
+        query = select(Mail.id, Mail.incident_id, Mail.role, Mail.flags).where(
             Mail.direction == "in",
             Mail.state == "processed",
             Mail.incident_id.is_not(None),
@@ -57,7 +57,9 @@ def mails_to_read(app: App, tag: str | None) -> list[tuple[int, int]]:
     return [
         (row.id, row.incident_id)
         for row in rows
-        if "possible_forgery" not in (row.flags or [])
+        # A mail not believed as a member's is read only when it is a
+        # site's (roles.identify): its commands are never read.
+        if "possible_forgery" not in (row.flags or []) or row.role == "site"
     ]
 
 

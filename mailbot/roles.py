@@ -81,11 +81,18 @@ def identify(
         return Author(
             "reporter", site=_site_of(sender, directory, parsed), flags=(AUTOMATED,)
         )
+    unproven: Author | None = None
     if sender in settings.csirt.members:
-        return _member(parsed, sender, settings, directory)
+        member = _member(parsed, sender, settings, directory)
+        if member.role == "csirt" or _authors(parsed) != 1:
+            return member
+        # Not believed as a member's, the mail is still what it would be
+        # from anyone else at that address: a site contact's answer counts
+        # for the site (sites are not authenticated), flagged all the same.
+        unproven = member
     site = _site_of(sender, directory, parsed)
     if site is None:
-        return Author("reporter")
+        return unproven or Author("reporter")
     shared = directory.sites_by_contact(sender)
     if authn.dmarc_fails(
         sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
@@ -94,11 +101,18 @@ def identify(
         # own DMARC policy rejects this mail, it speaks for no site (no
         # facts, no clock met, no tag counter moved): a third party's mail,
         # flagged.
+        if unproven is not None:
+            return unproven
         return Author(
             "reporter",
             flags=("dmarc_fail",),
             why=f"DMARC fails for {sender.rpartition('@')[2]} at our MTA",
         )
+    if unproven is not None:
+        return Author(
+            "site", site=site, shared=shared if len(shared) > 1 else (),
+            flags=unproven.flags, why=unproven.why,
+        )  # fmt: skip
     return Author("site", site=site, shared=shared if len(shared) > 1 else ())
 
 

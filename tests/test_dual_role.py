@@ -32,6 +32,7 @@ from test_merge import merge, merged, second_report
 
 from mailbot import respond
 from mailbot.deadlines.sweep import sweep
+from mailbot.reextract import mails_to_read, reextract
 from mailbot.send import deliver_due
 
 CAROL = "carol@site-a.example.com"
@@ -68,8 +69,9 @@ def carol_mail(
     to: str = ABUSE,
     cc: str | None = None,
     reply_to: str | None = None,
+    auth: str = CAROL_DKIM,
 ) -> bytes:
-    headers = [("Authentication-Results", CAROL_DKIM)]
+    headers = [("Authentication-Results", auth)]
     return raw_mail(
         subject=subject, body=body, sender=f"Carol <{CAROL}>", when=at(when),
         message_id=message_id, to=to, cc=cc, headers=headers, reply_to=reply_to,
@@ -297,3 +299,47 @@ def test_her_question_to_another_site_is_no_answer_for_her_own(w: World) -> None
     sweep(w.app)
     chased = {(d["rule"], d["site"]) for d in w.show(first)["deadlines"] if d["chases"]}
     assert ("analysis", "SITE-A") in chased
+
+
+UNSIGNED = (
+    f"{MX}; dkim=fail header.d=site-a.example.com header.s=s1;"
+    " spf=fail smtp.mailfrom=site-a.example.com"
+)
+DMARC_FAIL = f"{UNSIGNED}; dmarc=fail header.from=site-a.example.com"
+
+
+@pytest.mark.parametrize("auth", [UNSIGNED, DMARC_FAIL])
+def test_her_unauthenticated_answer_counts_as_a_contacts(w: World, auth: str) -> None:
+    tag = site_report(w)
+    ask_site_a(w, tag)
+    w.new_mail()
+    w.deliver(carol_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident suspected at SITE-A",
+        body="#close\n\nHi Alice,\n\nhere are the logs:\nNov 30 07:58:01 wn12"
+        " sshd[99]: Accepted publickey for x from 203.0.113.50 port 4444 ssh2\n",
+        when="2026-11-30T11:00:00", to=ALICE, cc=ABUSE, auth=auth,
+        message_id="<answer@site-a.example.com>", reply_to="<ask@csirt.example.org>",
+    ), at("2026-11-30T11:00:00"))  # fmt: skip
+    shown = w.show(tag)
+    # Not trusted as a member's: no command applied, the duty team told.
+    assert shown["status"] == "open"
+    told = w.new_mail()
+    assert [m.recipients for m in told] == [("duty@csirt.example.org",)]
+    assert "Possible forgery" in str(told[0].message)
+    answer = next(m for m in shown["messages"] if m["from"] == CAROL)
+    assert "possible_forgery" in answer["flags"]
+    analysis = [c for c in clocks(w, tag) if c[0] == "analysis"]
+    if auth == UNSIGNED:
+        # An unsigned mail of a site's contact is the site's: so is hers.
+        assert answer["role"] == "site"
+        assert analysis == [("analysis", "SITE-A", "met")]
+        assert "203.0.113.50" in str(shown["fields"])
+        # `reextract` reads it again (its commands still unread).
+        assert answer["id"] in [m for m, _ in mails_to_read(w.app, tag)]
+        reextract(w.app, tag)
+        assert "203.0.113.50" in str(w.show(tag)["fields"])
+        assert w.show(tag)["status"] == "open"
+    else:
+        # DMARC disowns it: a third party's, as a contact's would be.
+        assert answer["role"] == "reporter"
+        assert analysis == [("analysis", "SITE-A", "pending")]
