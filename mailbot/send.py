@@ -165,6 +165,15 @@ class SmtpTransport:
                     refused[recipient] = f"{code} {answer.decode(errors='replace')}"
             if len(refused) == len(recipients):
                 permanent = all(v.startswith("5") for v in refused.values())
+                if permanent and not any(map(_names_the_mailbox, refused.values())):
+                    # "554 5.7.1 Relay access denied" for everyone: the relay
+                    # refuses mailbot, and marking each address dead would
+                    # stop every reminder for good.
+                    raise ServerUnavailable(
+                        f"the relay refuses every recipient ({_first(refused)}):"
+                        " check that it lets [mailbot] address send through it"
+                        " ([smtp] host, username); the mail waits"
+                    )
                 error = PermanentError if permanent else TemporaryError
                 exc = error(f"every recipient refused: {refused}")
                 # Which ones, and how: the sender records each (_finish).
@@ -423,6 +432,22 @@ def expire_leases(app: App) -> int:
     return len(stale)
 
 
+def _names_the_mailbox(answer: str) -> bool:
+    """Whether a permanent RCPT refusal speaks of the recipient (5.1.x
+    address, 5.2.x mailbox, or no status code and no word of relaying)
+    rather than of the relay's policy towards mailbot (5.7.1 "relay access
+    denied", "sender address rejected")."""
+    subject = _status_subject(answer)
+    if subject is None:
+        return "relay" not in answer.lower()
+    return subject in _MAILBOX_SUBJECTS
+
+
+def _first(refused: dict[str, str]) -> str:
+    recipient, answer = next(iter(refused.items()))
+    return f"{recipient}: {answer}"
+
+
 def _exchange(transport: Transport, letter: Letter):  # type: ignore[no-untyped-def]
     """The outcome of one SMTP exchange: (outcome, error, refused)."""
     try:
@@ -525,13 +550,22 @@ def _charge(app: App, session: Session, ids: list[int], now: dt.datetime) -> Non
     ids.clear()
 
 
-_MAILBOX_STATUS_RE = re.compile(r"^4\d\d[ -]4\.[12]\.\d{1,3}\b")
+# RFC 3463 enhanced status codes after the reply code: the subject (the
+# middle digit) says what the refusal is about; 1 and 2 are the recipient's
+# address and mailbox.
+_STATUS_RE = re.compile(r"^[45]\d\d[ -][45]\.(\d{1,3})\.\d{1,3}\b")
+_MAILBOX_SUBJECTS = ("1", "2")
+
+
+def _status_subject(answer: str) -> str | None:
+    status = _STATUS_RE.match(answer)
+    return status.group(1) if status else None
 
 
 def _of_mailbox(answer: str) -> bool:
     """Whether a temporary RCPT refusal concerns the recipient (RFC 3463:
     4.1.x address, 4.2.x mailbox, such as a full mailbox), not the server."""
-    return bool(_MAILBOX_STATUS_RE.match(answer))
+    return _status_subject(answer) in _MAILBOX_SUBJECTS
 
 
 def outage_wait(row: Outbox, now: dt.datetime) -> dt.timedelta:

@@ -215,3 +215,27 @@ def test_a_full_mailbox_spends_the_attempts_of_its_mail_alone(
     assert [(s, a) for s, a, _ in _rows(app)] == [("failed", 3)]
     assert any("failed for good" in w for w in _status(app)["warnings"])
     app.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(554, "5.7.1 Relay access denied"), (550, "5.7.1 Sender address rejected"),
+     (550, "Relaying not permitted")],
+)  # fmt: skip
+def test_a_relay_refusing_every_recipient_marks_no_contact_dead(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, answer: tuple[int, str]
+) -> None:
+    """The relay's policy refused mailbot for every recipient: each address
+    was recorded as bouncing for good, so no reminder ever reached the site
+    again and the duty team heard it "could not be reached" (retester)."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject("RCPT", *answer)
+    _queue(app, 1)
+    send.deliver_due(app)
+    with app.db.transaction() as session:
+        assert session.scalars(select(ContactFailure)).all() == []
+    assert [state for state, _, _ in _rows(app)] == ["pending"]
+    smtp_sink.accept()  # the relay is fixed
+    app.clock.set(NOW + dt.timedelta(hours=1))
+    assert send.deliver_due(app).sent == 1
+    app.close()
