@@ -204,3 +204,90 @@ def test_no_resolution_in_a_condition_or_the_future(text: str) -> None:
 )
 def test_resolution_stated(text: str) -> None:
     assert reports_resolution(text)
+
+
+# A retest of repro-9: each of these met containment, so a site that had
+# not isolated its host was no longer chased.
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A comma inside the condition (an apposition, a relative clause)
+        # does not end it.
+        "When the host, ui01, is isolated we will let you know.",
+        "Once the VM, which runs the CE, is suspended we will take a snapshot.",
+        "When the host, as agreed, is isolated, we will tell you.",
+        # The English infinitive is no (Italian) participle.
+        "We would isolate the host if it were compromised.",
+        "We are about to isolate the host.",
+        "We failed to isolate the host.",
+        "We want to isolate the host.",
+        "The host would be isolated if it were compromised.",
+        "We hope the host is isolated by now.",
+        # Nobody did it.
+        "No host was isolated.",
+        "Nobody has isolated the host.",
+        "None of the hosts was isolated.",
+        "No VM was suspended.",
+    ],
+)
+def test_no_isolation_in_a_condition_a_wish_or_with_nobody(text: str) -> None:
+    assert not reports_isolation(text)
+
+
+# ... and each of these left it pending: a compliant site was chased.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We suspended the user's VM.",
+        "The user's VM was suspended.",
+        "The VM running the user's jobs is suspended.",
+        "The VM of the user was suspended.",
+        "We blocked the host and the attacker's IP at the firewall.",
+        "We blocked ui01 and the user at the network.",
+        "The VM was suspended (not deleted) to keep forensic data.",
+        "The VM was suspended, not deleted, to keep forensic data.",
+        "The VM was suspended but not destroyed.",
+        "Le macchine sono state isolate.",
+        "No, the host was isolated at 09:00.",
+        "Until we know more, the VM stays suspended.",
+        "As you wanted, the host is isolated.",
+        "We would like to tell you that the host was isolated.",
+        "Hope you are well, the host is isolated.",
+        "The host is isolated and we expect the analysis on Monday.",
+        "There is no doubt the host was isolated.",
+    ],
+)
+def test_isolation_of_a_users_vm_or_beside_other_words(text: str) -> None:
+    assert reports_isolation(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The user running jobs on the VM is suspended.",
+        "The attacker's host was blocked at the firewall.",
+        "We blocked the C2 server at the firewall.",
+        "The VM was suspended (not yet).",
+        "The VM was suspended? Not yet.",
+        "The host was isolated, not successfully though.",
+    ],
+)
+def test_still_no_isolation_of_a_user_the_attacker_or_undone(text: str) -> None:
+    assert not reports_isolation(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We hope the incident is resolved soon.",
+        "We expect the incident is resolved on Monday.",
+        "We hope that the issue has been resolved by then.",
+        "Hopefully the incident is resolved by Friday.",
+        "We intend to have the incident resolved by Friday.",
+        "We wish the incident were resolved.",
+        "We aim to have the issue resolved this week.",
+        "The incident is resolved soon, we hope.",
+    ],
+)
+def test_no_resolution_hoped_or_expected(text: str) -> None:
+    assert not reports_resolution(text)

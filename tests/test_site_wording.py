@@ -62,6 +62,9 @@ def incident(app: App) -> Incident:
         "It is suspended now.",
         "The VM was compromised and is suspended now.",
         "The VM is shut off from the network.",
+        "We suspended the user's VM.",
+        "We blocked the host and the attacker's IP at the firewall.",
+        "The VM was suspended (not deleted) to keep forensic data.",
     ],
 )
 def test_isolation_in_the_domain_words_meets_containment(app: App, body: str) -> None:
@@ -97,6 +100,12 @@ def test_downtime_in_other_words_meets_downtime(app: App, body: str) -> None:
         "We will isolate it tomorrow.",
         "The user's account is suspended now.",
         "We blocked 203.0.113.7 at the firewall.",
+        "When the host, ui01, is isolated we will let you know.",
+        "Once the VM, which runs the CE, is suspended we will take a snapshot.",
+        "We would isolate the host if it were compromised.",
+        "No host was isolated.",
+        "Nobody has isolated the host.",
+        "We are about to isolate the host.",
     ],
 )
 def test_isolation_denied_planned_or_of_another_kind_meets_nothing(
@@ -117,6 +126,19 @@ def test_a_promise_of_a_closure_report_is_no_resolution(
         reply(
             "We are still reinstalling. Once the incident is resolved we will"
             " send the closure report.\n",
+            "Fri, 04 Dec 2026 10:00:00 +0000",
+        ),
+    )
+    assert incident(app).resolved_at is None
+    assert "closure_report" not in states(app)
+
+
+def test_a_hope_of_resolution_is_no_resolution(app: App) -> None:
+    at(app, "2026-12-04T10:00:00")
+    feed(
+        app,
+        reply(
+            "We are still reinstalling. We hope the incident is resolved soon.\n",
             "Fri, 04 Dec 2026 10:00:00 +0000",
         ),
     )

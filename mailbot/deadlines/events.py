@@ -58,12 +58,20 @@ _ISOLATION_MORE_RE = re.compile(
     # "it is suspended now", "the VM was compromised and is suspended now":
     # the subject may stand further back (not a user or an account: see
     # _NOT_A_HOST_RE).
-    r"\b(?:(?:was|is|are|were|got|has\s+been|have\s+been)\s+(?:now\s+)?(?:paused|suspended)"
-    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r")"
+    # "Until we know more, the VM stays suspended"
+    r"\b(?:(?:was|is|are|were|got|has\s+been|have\s+been|stays|remains|is\s+kept)\s+"
+    r"(?:now\s+)?(?:paused|suspended)"
+    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r""
+    # "we suspended the user's VM" (whose it is: see _of_a_host)
+    r"|(?:the|this|that|our|both|all|affected|compromised)\s+(?:[\w']+\s+){0,2}?"
+    + _HOST_WORDS
+    + r")"
     # "we blocked the host at the network (level)", "blocked it on the
     # firewall": the host itself, not an address or the attacker's traffic.
     r"|blocked\s+(?:it|them|(?:the|this|that|our|both|all|affected|compromised)\s+"
     r"(?:\w+\s+){0,2}?" + _HOST_WORDS + r"|" + _HOST_NAME + r")"
+    # "... the host and the attacker's IP at the firewall": the host too
+    r"(?:\s+and\s+[^.;:,!?\n]{1,40}?)?"
     r"\s+(?:at|on)\s+(?:the\s+)?(?:network|firewall))\b",
     re.I,
 )
@@ -119,6 +127,39 @@ _UNDONE_AFTER_RE = re.compile(
     r"^[^.;!?\n]{0,40}?(?:\byet\b|\bfailed\b|\bpending\b|\bcancel+ed\b|\bnot\b)",
     re.I,
 )
+# "suspended (not deleted)", "..., not destroyed", "but not wiped": another
+# action is denied, not this one (its own denial stays: "not yet", "not
+# done", "not successfully").
+_CONTRAST_RE = re.compile(
+    r"(?:\(|,|\bbut\b|\band\b)\s*not\s+(?!(?:yet|done|completed|finished|performed"
+    r"|succeeded|successfully|happened|confirmed|verified|fully|entirely|completely"
+    r"|really|at|quite|properly|effective|possible|working)\b)[a-z]+ed\b\)?",
+    re.I,
+)
+# Before the word, in its clause: a wish, a hope, what would be or is about
+# to be, an attempt that failed -- no fact (the English words that
+# NOT_DONE, shared with extraction, leaves to this module). "As you wanted,
+# the host is isolated" and "we would like to tell you that the host is
+# isolated" state it.
+_NOT_A_FACT_RE = re.compile(
+    r"\b(?:would(?!\s+(?:like|love)\b)|might|about\s+to|hop(?:es?|ing|efully)"
+    r"|expect(?:s|ing)?|wish(?:es)?|intend(?:s|ed)?|aim(?:s|ed)?\s+to|wants?"
+    r"|tr(?:y|ies|ied|ying)\s+to|attempt(?:s|ed)?\s+to|failed\s+to)\b",
+    re.I,
+)
+# After it, ending the sentence: "The incident is resolved soon, we hope."
+_HOPED_AFTER_RE = re.compile(
+    r"^[^.;!?\n]{0,60}?\b(?:we|i)\s+(?:hope|expect|wish)\s*(?:so\s*)?(?:[.!]|\Z)",
+    re.I,
+)
+# In the match's own clause: nobody did it ("No host was isolated", "Nobody
+# has isolated the host"); "No, the host is isolated" answers (the comma
+# ends that clause).
+_NOBODY_RE = re.compile(
+    r"\b(?:no(?!,|\s+(?:doubt|problem|worries|issue)\b)|nobody|none|no-one|noone"
+    r"|neither|nor)\b",
+    re.I,
+)
 
 
 # "Once the incident is resolved we will send the report", "when the host
@@ -128,6 +169,10 @@ _UNDONE_AFTER_RE = re.compile(
 _CONDITION_RE = re.compile(
     r"\b(?:once|when|whenever|after|as\s+soon\s+as|until|till|unless|before"
     r"|in\s+case)\b(?P<between>[^.;!?\n]*)\Z",
+    re.I,
+)
+_CONTINUES_RE = re.compile(
+    r"\s*(?:is|are|was|were|has|have|had|gets?|got|becomes?|will|shall|would)\b",
     re.I,
 )
 _PRESENT_RE = re.compile(r"\b(?:is|are|gets?|becomes?|has\s+been|have\s+been)\b", re.I)
@@ -141,6 +186,16 @@ _NOT_A_HOST_RE = re.compile(
     r"\b(?:users?|accounts?|certificates?|certs?|credentials?|prox(?:y|ies)|jobs?"
     r"|logins?|passwords?|memberships?|tokens?|keys?|attacker'?s?|ips?|address(?:es)?"
     r"|traffic|sources?|ranges?|subnets?|domains?|urls?|ports?|scanners?|c2)\b",
+    re.I,
+)
+# Whichever is named first is what was suspended or blocked: a host (the
+# site's: not the attacker's or a C2 server) or another thing. "The user's
+# VM" is a host: a word before "'s" only says whose it is.
+_HEAD_RE = re.compile(
+    r"\b(?P<owner>attacker'?s?|c2|scanners?|malicious|external)\b"
+    r"|\b(?:users?|owners?|customers?|tenants?|members?)(?:'s|s')\s"
+    r"|(?P<other>" + _NOT_A_HOST_RE.pattern + r")"
+    r"|\b(?P<host>" + _HOST_WORDS + r"|" + _HOST_NAME + r")\b",
     re.I,
 )
 _HOST_ACTION_RE = re.compile(r"suspend|paus|block|shut|closed|sealed", re.I)
@@ -162,28 +217,63 @@ def _stated(pattern: re.Pattern[str], text: str, spans: bool = False) -> bool:
         # A dot ends a sentence before a space, not inside an address.
         sentence = _SENTENCE_CUT_RE.split(before)[-1]
         rest = re.split(r"(?<=[.!?\n])", text[match.end() : match.end() + 200])[0]
+        clause = _CLAUSE_CUT_RE.split(sentence)[-1]
         if (
             NOT_DONE.search(sentence[-40:].lower())
+            or _NOT_A_FACT_RE.search(clause[-40:])
+            or _NOBODY_RE.search(clause)
             or rest.rstrip().endswith("?")
-            or _UNDONE_AFTER_RE.search(rest)
+            or _UNDONE_AFTER_RE.search(_CONTRAST_RE.sub("", rest))
+            or _HOPED_AFTER_RE.search(rest)
             or _conditional(sentence, match.group(), rest)
             or (spans and NOT_DONE.search(match.group().lower()))
+            or _infinitive(match.group(), clause)
         ):
             continue
-        if _HOST_ACTION_RE.search(match.group()) and _NOT_A_HOST_RE.search(
-            _CLAUSE_CUT_RE.split(sentence)[-1] + " " + match.group()
+        if _HOST_ACTION_RE.search(match.group()) and not _of_a_host(
+            clause + " " + match.group()
         ):
             continue
         return True
     return False
 
 
+# "isolate" is an Italian participle ("sono state isolate") and the English
+# infinitive ("we would isolate", "about to isolate"): a fact only after
+# the Italian auxiliary.
+_ITALIAN_AUXILIARY_RE = re.compile(
+    r"\b(?:stat[ei]|sono|furono|vennero|erano|abbiamo|hanno|ho)\s+(?:\w+\s+)?\Z", re.I
+)
+
+
+def _infinitive(matched: str, clause: str) -> bool:
+    return matched.lower() == "isolate" and not _ITALIAN_AUXILIARY_RE.search(clause)
+
+
+def _of_a_host(words: str) -> bool:
+    """Whether what was suspended or blocked in `words` is the site's host:
+    the first thing named, or nothing named ("it is suspended now")."""
+    for head in _HEAD_RE.finditer(words):
+        if head.group("owner") or head.group("other"):
+            return False
+        if head.group("host"):
+            return True
+    return True
+
+
 def _conditional(sentence: str, matched: str, rest: str) -> bool:
     """Whether the match stands in a condition of what is to come."""
     condition = _CONDITION_RE.search(sentence)
+    if condition is None:
+        return False
     # "Before it is reinstalled, the host is isolated": past the comma the
-    # main clause states.
-    if condition is None or "," in condition.group("between"):
+    # main clause states. "When the host, ui01, is isolated", "once the VM,
+    # which runs the CE, is suspended": a comma that closes an apposition
+    # or a relative clause leads on to the condition's own verb.
+    between = condition.group("between")
+    if "," in between and not _CONTINUES_RE.match(
+        between.rsplit(",", 1)[1] + " " + matched
+    ):
         return False
     clause = condition.group("between") + " " + matched
     return bool(_PRESENT_RE.search(clause) or _FUTURE_RE.search(rest))
