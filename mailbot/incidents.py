@@ -7,11 +7,10 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Insert, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailbot import thread, tlp
-from mailbot.db.engine import add_written, connection_for
+from mailbot.db.engine import add_written, connection_for, upsert_insert
 from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def _bump_counter(session: Session, day: str, at_least: int = 0) -> int:
 
 def _bump(dialect: str) -> Insert:
     """The counter's upsert, built once per dialect (a new incident runs it)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     # SQLite's two-argument max() is PostgreSQL's greatest().
     larger = func.greatest if dialect == "postgresql" else func.max
     value = larger(TagCounter.last + 1, bindparam("at_least"))

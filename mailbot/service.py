@@ -38,14 +38,13 @@ def poll(app: App, *, deliver: bool = True) -> PollResult:
 def set_state(app: App, key: str, value: str) -> None:
     """Set `key`, by one upsert: two processes writing a key that is not
     there yet (two first polls) both succeed, the later value stays."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    from mailbot.db.engine import upsert_insert
 
     with app.db.transaction() as session:
         connection = session.connection()
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         row = {"key": key, "value": value, "updated_at": app.clock.now()}
         connection.execute(
-            dialect.insert(ServiceState)
+            upsert_insert(connection.dialect.name)(ServiceState)
             .values(row)
             .on_conflict_do_update(
                 index_elements=["key"],

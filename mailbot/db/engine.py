@@ -233,6 +233,14 @@ def add_written(session: Session, model: type[_Row], **values: Any) -> _Row:
     return _loaded(session, model, form, row, tuple(written))
 
 
+def upsert_insert(dialect: str):  # type: ignore[no-untyped-def]
+    """The INSERT of `dialect` ("postgresql" or "sqlite") that takes ON
+    CONFLICT clauses: both engines have them, in their own module."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def add_written_unless_taken(
     session: Session, model: type[_Row], unique: str, **values: Any
 ) -> _Row | None:
@@ -244,11 +252,9 @@ def add_written_unless_taken(
     form, row = _row_of(model, values)
     statement = _UNLESS_TAKEN.get((model, unique))
     if statement is None:
-        from sqlalchemy.dialects import postgresql
-
         table = model.__table__  # type: ignore[attr-defined]
         statement = _UNLESS_TAKEN[model, unique] = (
-            postgresql.insert(table)
+            upsert_insert("postgresql")(table)
             .on_conflict_do_nothing(index_elements=[unique])
             .returning(*(table.c[key] for key in form.primary_key))
         )

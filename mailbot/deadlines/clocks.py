@@ -100,17 +100,7 @@ def _create(
 ) -> Deadline:
     due = rule.due_at(at, app.calendar(site))
     now = app.clock.now()
-    deadline = Deadline(
-        incident_id=incident.id,
-        rule=rule.name,
-        site=site,
-        started_at=at,
-        due_at=due,
-        state="pending",
-        start_mail_id=mail_id,
-        next_action_at=due,
-        level=0,
-    )
+    deadline = _pending(incident.id, rule.name, site, at, due, mail_id)
     # A clock first seen long past its due time records the miss and sends
     # nothing: importing an old mailbox must flood no one.
     if now > due and app.chase_policy.too_late(due, now):
@@ -147,16 +137,13 @@ def rechase(
         deadline.started_at, deadline.due_at, deadline.site = started_at, due_at, site
         deadline.state, deadline.next_action_at = "pending", due_at
         return deadline
-    fresh = Deadline(
-        incident_id=deadline.incident_id,
-        rule=deadline.rule,
-        site=site,
-        started_at=started_at,
-        due_at=due_at,
-        state="pending",
-        start_mail_id=deadline.start_mail_id,
-        next_action_at=due_at,
-        level=0,
+    fresh = _pending(
+        deadline.incident_id,
+        deadline.rule,
+        site,
+        started_at,
+        due_at,
+        deadline.start_mail_id,
     )
     deadline.state, deadline.next_action_at = "cancelled", None
     session.add(fresh)
@@ -169,6 +156,28 @@ def rechase(
         due_at.isoformat(),
     )
     return fresh
+
+
+def _pending(
+    incident_id: int,
+    rule: str,
+    site: str | None,
+    started_at: dt.datetime,
+    due_at: dt.datetime,
+    mail_id: int | None,
+) -> Deadline:
+    """A clock not chased yet, next looked at when it falls due."""
+    return Deadline(
+        incident_id=incident_id,
+        rule=rule,
+        site=site,
+        started_at=started_at,
+        due_at=due_at,
+        state="pending",
+        start_mail_id=mail_id,
+        next_action_at=due_at,
+        level=0,
+    )
 
 
 def meet(
