@@ -312,3 +312,66 @@ def test_the_maildir_source_reads_the_rest_and_tries_again_at_the_next_poll(
     assert "1796400002.M2.secret cannot be read (Permission denied)" in caplog.text
     monkeypatch.undo()
     assert service.poll(app, deliver=False).processed == 1
+
+
+def _maildir(root: Path) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    return root
+
+
+def test_a_maildir_file_moved_by_a_mail_client_meanwhile_is_read_where_it_went(
+    tmp_path: Path,
+) -> None:
+    from mailbot.fetch.files import iter_maildir, maildir_files, maildir_origin
+
+    box = _maildir(tmp_path / "box")
+    _reports(box / "new", ["1796400001.M1.x", "1796400002.M2.x"])
+    listed = maildir_files(box)
+    # Another client reads the first mail: new/ to cur/, with its flags.
+    (box / "new" / "1796400001.M1.x").rename(box / "cur" / "1796400001.M1.x:2,S")
+    problems: list[Any] = []
+    mails = list(iter_maildir(box, listed, problems.append))
+    assert problems == []
+    assert [m.origin for m in mails] == [
+        maildir_origin(box, Path("1796400001.M1.x")),
+        maildir_origin(box, Path("1796400002.M2.x")),
+    ]
+    assert b"Compromised host 0" in mails[0].raw
+
+
+def test_a_maildir_file_deleted_meanwhile_is_reported_gone_and_the_rest_read(
+    tmp_path: Path,
+) -> None:
+    from mailbot.fetch.files import iter_maildir, maildir_files
+
+    box = _maildir(tmp_path / "box")
+    _reports(box / "cur", ["1796400001.M1.x:2,S", "1796400002.M2.x:2,S"])
+    listed = maildir_files(box)
+    (box / "cur" / "1796400001.M1.x:2,S").unlink()
+    problems: list[Any] = []
+    mails = list(iter_maildir(box, listed, problems.append))
+    assert len(mails) == 1 and b"Compromised host 1" in mails[0].raw
+    assert [p.path.name for p in problems] == ["1796400001.M1.x:2,S"]
+    assert "was deleted from the Maildir while mailbot read it" in problems[0].reason
+
+
+def test_a_maildir_file_seen_in_new_and_in_cur_is_listed_once(tmp_path: Path) -> None:
+    # A client moving the file between the listing of new/ and of cur/
+    # leaves it in both listings: it was read (and counted) twice.
+    from mailbot.fetch.files import maildir_files
+
+    box = _maildir(tmp_path / "box")
+    _reports(box / "new", ["1796400001.M1.x"])
+    _reports(box / "cur", ["1796400001.M1.x:2,S"])
+    assert [p.name for p in maildir_files(box)] == ["1796400001.M1.x:2,S"]
+
+
+def test_a_maildir_file_gone_before_its_time_is_read_does_not_end_the_listing(
+    tmp_path: Path,
+) -> None:
+    # A name without a delivery time is sorted by the file's modification
+    # time; a file gone meanwhile raised FileNotFoundError out of the pass.
+    from mailbot.fetch.files import maildir_arrival
+
+    assert maildir_arrival(tmp_path / "cur" / "no-time-in-this-name") is not None

@@ -222,11 +222,21 @@ def iter_mbox(path: Path) -> Iterator[RawMail]:
 
 
 def maildir_arrival(path: Path) -> dt.datetime:
-    """The delivery time in a Maildir file name, else its modification time."""
+    """The delivery time in a Maildir file name, else its modification time
+    (now, for a file gone meanwhile: it is looked for again when read)."""
     match = re.match(r"(\d{9,11})\.", path.name)
     if match:
         return dt.datetime.fromtimestamp(int(match.group(1)), UTC)
-    return _mtime(path)
+    try:
+        return _mtime(path)
+    except OSError:
+        return dt.datetime.now(UTC)
+
+
+def _unique(file: Path) -> str:
+    """A Maildir file's unique name: what stays when a mail client moves it
+    from new/ to cur/ or changes its flags (the part after the colon)."""
+    return file.name.split(":", 1)[0]
 
 
 def maildir_files(
@@ -234,8 +244,9 @@ def maildir_files(
 ) -> list[Path]:
     """A Maildir's mail files, oldest delivery first, but those whose origin
     is in `skip`; nothing is read. An entry that is no regular file (a
-    folder, a broken link) is reported."""
-    files = []
+    folder, a broken link) is reported; one that another mail client moved
+    while this listed (new/ to cur/) is listed once."""
+    files: dict[str, Path] = {}
     for sub in ("new", "cur"):
         try:
             entries = sorted((path / sub).iterdir()) if (path / sub).is_dir() else []
@@ -246,14 +257,43 @@ def maildir_files(
             if maildir_origin(path, entry) in skip:
                 continue
             if entry.is_file():
-                files.append(entry)
-            elif not entry.name.startswith("."):
+                files[_unique(entry)] = entry
+            elif entry.name.startswith(".") or not os.path.lexists(entry):
+                continue  # hidden, or moved or deleted since it was listed
+            else:
                 _unreadable(entry, report)
-    return sorted(files, key=lambda p: (maildir_arrival(p), p.name))
+    return sorted(files.values(), key=lambda p: (maildir_arrival(p), p.name))
 
 
 def maildir_origin(path: Path, file: Path) -> str:
-    return f"maildir:{path}#{file.name.split(':', 1)[0]}"
+    return f"maildir:{path}#{_unique(file)}"
+
+
+def _moved(path: Path, file: Path) -> Path | None:
+    """Where `file` is now if a mail client moved it within the Maildir
+    (new/ to cur/, or new flags) after it was listed."""
+    unique = _unique(file)
+    for sub in ("cur", "new"):
+        try:
+            for entry in (path / sub).iterdir():
+                if _unique(entry) == unique and entry != file:
+                    return entry
+        except OSError:
+            continue
+    return None
+
+
+def _read_maildir_file(path: Path, file: Path) -> tuple[bytes, Path]:
+    """A Maildir file's bytes and where they were read, following the file
+    if another mail client moved it meanwhile (each move is followed once:
+    a file moved on and on is read at the next poll)."""
+    try:
+        return file.read_bytes(), file
+    except FileNotFoundError:
+        moved = _moved(path, file)
+        if moved is None:
+            raise
+        return moved.read_bytes(), moved
 
 
 def iter_maildir(
@@ -261,10 +301,20 @@ def iter_maildir(
 ) -> Iterator[RawMail]:
     """A Maildir's mails (`files` of it, from `maildir_files`, else all),
     oldest delivery first; files are only read, and one that cannot be read
-    is reported."""
+    is reported (one deleted since it was listed, as gone)."""
     for file in maildir_files(path, report=report) if files is None else files:
         try:
-            raw = file.read_bytes()
+            raw, file = _read_maildir_file(path, file)
+        except FileNotFoundError:
+            report(
+                Unreadable(
+                    file,
+                    "was deleted from the Maildir while mailbot read it (by"
+                    " another mail client?): nothing to do if that was meant;"
+                    " else restore it from a backup and ingest it",
+                )
+            )
+            continue
         except OSError as exc:
             _unreadable(file, report, exc)
             continue
