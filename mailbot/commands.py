@@ -20,9 +20,14 @@ from mailbot.errors import MailbotError, UsageError
 log = logging.getLogger(__name__)
 
 
-def app_from(args: argparse.Namespace, **kwargs: object) -> App:
+def app_from(
+    args: argparse.Namespace, *, servers: bool = True, **kwargs: object
+) -> App:
+    """The App a command runs with. A command that reaches neither the
+    mailbox nor the SMTP server says `servers=False`: it then runs where
+    their password files cannot be read (load_settings)."""
     path, origin = config_source(args)
-    settings = load_settings(path, origin=origin)
+    settings = load_settings(path, origin=origin, servers=servers)
     logs.from_settings(
         settings, getattr(args, "log_level", None), getattr(args, "log_format", None)
     )
@@ -43,7 +48,7 @@ def collect_garbage_less_often() -> None:
 
 
 def db(args: argparse.Namespace) -> int:
-    app = app_from(args)
+    app = app_from(args, servers=False)
     from mailbot.db.engine import current_revision
 
     print(f"database at revision {current_revision(app.settings.database.url)}")
@@ -135,7 +140,7 @@ def _broken_link(path: Path) -> bool:
 
 
 def incidents(args: argparse.Namespace) -> int:
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         rows = views.incident_list(app, all_=args.all)
     finally:
@@ -179,7 +184,7 @@ def _fit(text: str, room: int | None) -> str:
 
 
 def show(args: argparse.Namespace) -> int:
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         data = views.show(app, args.tag)
     finally:
@@ -199,7 +204,7 @@ def show(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     try:
-        app = app_from(args)
+        app = app_from(args, servers=False)
     except MailbotError as exc:
         if args.json:
             # A monitor reads the verdict on stdout, whatever stopped it: a
@@ -223,7 +228,8 @@ def status(args: argparse.Namespace) -> int:
 
 
 def quarantine(args: argparse.Namespace) -> int:
-    app = app_from(args)
+    # Only a retry sends (its acknowledgement, at once).
+    app = app_from(args, servers=args.action == "retry")
     try:
         if args.action == "retry":
             return _retry(app, args)

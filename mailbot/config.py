@@ -192,11 +192,15 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     origin: str = "--config",
+    servers: bool = True,
 ) -> Settings:
     """Read the file at `path` (or nothing) and apply the environment.
 
     `origin` is what named the file (--config or MAILBOT_CONFIG): an error
-    reading it names that, the place to correct.
+    reading it names that, the place to correct. With `servers` false (a
+    command that reaches neither the mailbox nor the SMTP server), the IMAP
+    and SMTP password files are not read, so that it runs where they are
+    readable only by the daemon's user; their passwords are then empty.
     """
     data: dict[str, Any] = {}
     if path is not None:
@@ -215,7 +219,7 @@ def load_settings(
             f" put a mailbot.toml in {Path.cwd()} (`mailbot example-config`"
             " prints one with every key)",
         )
-    return _build(data, base_dir, texts)
+    return _build(data, base_dir, texts, servers)
 
 
 def _read_file(path: Path, origin: str) -> dict[str, Any]:
@@ -265,8 +269,23 @@ def _check_sections(data: Mapping[str, Any]) -> None:
             )
 
 
-def _build(data: Mapping[str, Any], base_dir: Path, texts: Texts) -> Settings:
-    sections = {n: Section(data, n, base_dir, texts) for n in _SECTION_BUILDERS}
+# The secrets only a connection to the mailbox or the SMTP server uses.
+_SERVER_SECRETS = {"imap": frozenset({"password"}), "smtp": frozenset({"password"})}
+
+
+def _build(
+    data: Mapping[str, Any], base_dir: Path, texts: Texts, servers: bool = True
+) -> Settings:
+    sections = {
+        n: Section(
+            data,
+            n,
+            base_dir,
+            texts,
+            frozenset() if servers else _SERVER_SECRETS.get(n, frozenset()),
+        )
+        for n in _SECTION_BUILDERS
+    }
     built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
     for section in sections.values():
         section.check_unread()

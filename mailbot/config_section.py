@@ -22,7 +22,12 @@ class Section:
     """Typed reads from one section, each error naming `section.key`."""
 
     def __init__(
-        self, data: Mapping[str, Any], name: str, base_dir: Path, texts: Texts
+        self,
+        data: Mapping[str, Any],
+        name: str,
+        base_dir: Path,
+        texts: Texts,
+        unread_secrets: frozenset[str] = frozenset(),
     ) -> None:
         value = data.get(name, {})
         if not isinstance(value, dict):
@@ -33,6 +38,9 @@ class Section:
         # The environment's text of each key it set, for keys read as strings.
         self.texts = texts.get(name, {})
         self.read: set[str] = set()
+        # Keys whose `<key>_file` is not read: a command that does not use
+        # them runs where that file is not readable (an operator's account).
+        self.unread_secrets = unread_secrets
 
     def check_unread(self) -> None:
         """Every key given was read: a misspelt one would be silently lost."""
@@ -123,16 +131,22 @@ class Section:
             raise ConfigError(self.key(file_key), f"give {key} or {file_key}, not both")
         if key in self.values:
             return self.values[key]
-        if file_key not in self.values:
+        if file_key not in self.values or key in self.unread_secrets:
             return None
         path = Path(str(self.values[file_key])).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         try:
             return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            problem = f"{path} does not exist: correct the path"
+        except UnicodeDecodeError as exc:
+            problem = f"{path} is not UTF-8 text ({exc.reason}): save it as UTF-8"
         except OSError as exc:
-            raise ConfigError(
-                self.key(file_key), f"cannot read {path}: {exc}"
-            ) from None
+            problem = (
+                f"cannot read {path} ({exc.strerror or exc}): make it readable"
+                " by the user mailbot runs as"
+            )
+        raise ConfigError(self.key(file_key), problem)
 
 
 _KIND_NAMES = {

@@ -197,7 +197,7 @@ def _digest(app: App) -> Preview:
 def render_command(args: argparse.Namespace) -> int:
     from mailbot.commands import app_from
 
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         shown = preview(app, args.template, args.incident, args.rule)
     finally:

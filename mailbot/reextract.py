@@ -129,7 +129,7 @@ def command(args: argparse.Namespace) -> int:
 
     if (args.tag is None) == (not args.all):
         raise UsageError("TAG", "give one incident's tag, or --all for every one")
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         result = reextract(app, args.tag)
     finally:

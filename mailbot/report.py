@@ -303,7 +303,7 @@ def report_command(args: Any) -> int:
     from mailbot.commands import app_from
     from mailbot.errors import UsageError
 
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         tz = app.settings.mailbot.timezone
         since = parse_day_or_instant(args.since, "--since", tz) if args.since else None

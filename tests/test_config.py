@@ -396,3 +396,45 @@ def test_a_missing_database_driver_names_the_key_and_the_extra(
     assert err.startswith("mailbot: configuration error: database.url: "), err
     assert "pip install 'mailbot[postgresql]'" in err
     assert "postgresql+psycopg://" in err
+
+
+def test_commands_that_reach_no_server_run_without_the_password_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The password files are readable by the daemon's user alone: an
+    # operator's `mailbot incidents` stopped at imap.password_file.
+    monkeypatch.chdir(tmp_path)
+    _clear_mailbot_environment(monkeypatch)
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@egi.example"\n'
+        '[database]\nurl = "sqlite:///mb.db"\n'
+        '[imap]\nhost = "127.0.0.1"\npassword_file = "/nonexistent/imap-pw"\n'
+        '[smtp]\nhost = "127.0.0.1"\npassword_file = "/nonexistent/smtp-pw"\n',
+        encoding="utf-8",
+    )
+    for command in (["incidents"], ["status", "--json"], ["deadlines"], ["report"]):
+        main(["--config", str(config), *command])
+        err = capsys.readouterr().err
+        assert "password_file" not in err, (command, err)
+    # What reaches a server still needs its password, and says which.
+    assert main(["--config", str(config), "poll"]) == 2
+    err = capsys.readouterr().err
+    assert "imap.password_file: /nonexistent/imap-pw does not exist" in err
+    assert load_settings(config, {}, servers=False).imap.password == ""
+
+
+def test_a_password_file_that_is_not_text_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pw").write_bytes(b"\xff\xfe\x00secret")
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@egi.example"\n[source]\nkind = "maildir"\n'
+        '[smtp]\nhost = "127.0.0.1"\npassword_file = "pw"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, {})
+    assert caught.value.key == "smtp.password_file"
+    assert "is not UTF-8 text" in str(caught.value)

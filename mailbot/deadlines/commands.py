@@ -21,7 +21,7 @@ def deadlines(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         raise UsageError("--due-within", exc.problem) from None
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         now = app.clock.now()
         try:
