@@ -22,6 +22,7 @@ from mailbot.config_section import (
     valid_port,
     valid_zone,
 )
+from mailbot.connection import tls_context
 from mailbot.errors import ConfigError
 
 TLS_MODES = ("ssl", "starttls", "none")
@@ -292,6 +293,14 @@ def _build(
     settings = Settings(**built, base_dir=base_dir, raw=data)
     if settings.source.kind == "imap" and not (settings.imap.host or "").strip():
         raise ConfigError("imap.host", "is required when [source] kind is imap")
+    if servers:
+        # A CA file that cannot be used fails at start, not at a connection.
+        for name, ca_file in (
+            ("imap", settings.imap.ca_file),
+            ("smtp", settings.smtp.ca_file),
+        ):
+            if ca_file is not None:
+                tls_context(ca_file, name)
     _check_not_own(settings)
     return settings
 
@@ -387,10 +396,19 @@ def _imap(s: Section) -> ImapSettings:
         username=s.get("username", str, "abuse"),
         password=s.get("password", str, ""),
         folder=s.get("folder", str, "INBOX"),
-        ca_file=s.get("ca_file", str, None),
+        ca_file=_ca_file(s),
         timeout=s.get("timeout", float, 60.0, positive),
         idle=s.get("idle", bool, True),
     )
+
+
+def _ca_file(s: Section) -> str | None:
+    """A private CA's certificates, relative to the config file's folder."""
+    value = s.get("ca_file", str, None)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else s.base_dir / path)
 
 
 def _maildir(s: Section) -> MaildirSettings:
@@ -410,7 +428,7 @@ def _smtp(s: Section) -> SmtpSettings:
         username=s.get("username", str, ""),
         password=s.get("password", str, ""),
         path=s.get("path", str, "outbox-maildir"),
-        ca_file=s.get("ca_file", str, None),
+        ca_file=_ca_file(s),
         timeout=s.get("timeout", float, 30.0, positive),
         max_attempts=s.get("max_attempts", int, 8, positive),
     )

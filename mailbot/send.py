@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from mailbot import bounces, withdraw
 from mailbot.app import App
 from mailbot.config import SmtpSettings
+from mailbot.connection import SMTP, hint, tls_context
 from mailbot.db.models import Mail, Outbox, ServiceState
 from mailbot.errors import (
     DeliveryUncertain,
@@ -88,7 +89,7 @@ class SmtpTransport:
 
     def _context(self) -> ssl.SSLContext:
         # Always verify: smtplib's starttls() without a context does not.
-        return ssl.create_default_context(cafile=self.settings.ca_file)
+        return tls_context(self.settings.ca_file, "smtp")
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -129,7 +130,7 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             _close_quietly(smtp)
             raise ServerUnavailable(
-                f"cannot reach SMTP {s.host}:{s.port}: {exc}"
+                f"cannot reach SMTP {s.host}:{s.port}: {exc}{hint(exc, s.tls, SMTP)}"
             ) from exc
         return smtp
 

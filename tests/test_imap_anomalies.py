@@ -15,6 +15,7 @@ import pytest
 from mailbot_env import mail, make_app
 
 from mailbot import health, service, views
+from mailbot.connection import IMAP, hint
 from mailbot.db.models import FolderState, PendingUid
 from mailbot.errors import TemporaryError
 from mailbot.fetch import imap
@@ -182,7 +183,7 @@ def test_an_unknown_host_is_named_as_the_setting_to_check() -> None:
     # Not resolved here (no query leaves the machine): the error as the
     # resolver raises it.
     error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    assert imap._hint(error, "ssl") == ": no such host; check [imap] host"
+    assert hint(error, "ssl", IMAP) == ": no such host; check [imap] host"
 
 
 def test_a_plain_client_at_a_tls_port_is_told_to_use_ssl(  # type: ignore[no-untyped-def]

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import socket
-import ssl
 from collections.abc import Callable, Iterator
 
 from imapclient import IMAPClient
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.clock import as_utc
+from mailbot.connection import IMAP, hint, tls_context
 from mailbot.db.models import FolderState, PendingUid
 from mailbot.dsn import decode_header_text
 from mailbot.errors import TemporaryError
@@ -57,7 +56,7 @@ _NOT_PENDING = delete(PendingUid).where(
 def connect(app: App) -> IMAPClient:
     """A logged-in client; certificates are verified unless tls is "none"."""
     s = app.settings.imap
-    context = ssl.create_default_context(cafile=s.ca_file)
+    context = tls_context(s.ca_file, "imap")
     try:
         client = IMAPClient(
             s.host,
@@ -68,7 +67,7 @@ def connect(app: App) -> IMAPClient:
         )
     except (OSError, IMAPClient.Error) as exc:
         raise TemporaryError(
-            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc, s.tls)}"
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{hint(exc, s.tls, IMAP)}"
         ) from exc
     # Aware INTERNALDATEs: the arrival time is stored as UTC.
     client.normalise_times = False
@@ -79,7 +78,7 @@ def connect(app: App) -> IMAPClient:
         with contextlib.suppress(Exception):
             client.shutdown()
         raise TemporaryError(
-            f"IMAP {s.host}:{s.port}: {_said(exc)}{_hint(exc, s.tls)}"
+            f"IMAP {s.host}:{s.port}: {_said(exc)}{hint(exc, s.tls, IMAP)}"
         ) from exc
     try:
         client.login(s.username, s.password)
@@ -107,39 +106,6 @@ def _said(exc: BaseException) -> str:
     if len(text) > 2 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
         return text[2:-1]
     return text
-
-
-def _hint(exc: BaseException, tls: str) -> str:
-    if isinstance(exc, TimeoutError):
-        # A server that speaks TLS from the first byte waits for a client
-        # hello, and a plain client waits for its greeting: both time out.
-        if tls != "ssl":
-            return (
-                f': no greeting within [imap] timeout; tls is "{tls}": a server'
-                " that speaks TLS from the first byte (port 993) needs tls ="
-                ' "ssl"; else check [imap] host, port and any firewall'
-            )
-        return (
-            ": no answer within [imap] timeout; check [imap] host, port"
-            " and any firewall"
-        )
-    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc):
-        return (
-            ": the server does not speak TLS on this port; check [imap] tls"
-            ' ("ssl" for port 993, "starttls" or "none" for 143) and port'
-        )
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return ": check the server's certificate, or [imap] ca_file"
-    if isinstance(exc, ConnectionRefusedError):
-        return ": nothing listens there; check [imap] host and port"
-    if "STARTTLS" in str(exc):
-        return (
-            ': [imap] tls is "starttls" but the server offers no STARTTLS;'
-            ' use tls = "ssl" (port 993), or "none" only on loopback'
-        )
-    if isinstance(exc, socket.gaierror):
-        return ": no such host; check [imap] host"
-    return ""
 
 
 class Folder:
