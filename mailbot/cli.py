@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -296,6 +297,11 @@ def clock_from(args: argparse.Namespace) -> Clock:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "run":
+        # Before the daemon's imports (half a second): a SIGHUP meanwhile
+        # ended it (daemon.UNUSED_SIGNALS, which it then handles).
+        for name in ("SIGHUP", "SIGUSR1", "SIGUSR2"):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     try:
         _setup_logging(args.log_level, args.log_format)
         return COMMANDS[args.command][2](args)

@@ -277,6 +277,29 @@ def _now_iso(app: App) -> str:
     return iso(app.clock.now()) or ""
 
 
+# Signals whose default ends a process without a word: `systemctl reload`
+# and a closed terminal send SIGHUP, a log rotation set up for another
+# daemon SIGUSR1, and a unit that restarts only on failure left the mailbox
+# unread. cli.main ignores them from the start, and `run` says so once it
+# logs.
+UNUSED_SIGNALS = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _unused(signum: int, _frame: object) -> None:
+    name = signal.Signals(signum).name
+    if signum == signal.SIGHUP:
+        log.warning(
+            "SIGHUP ignored: mailbot reads its configuration when it starts;"
+            " restart it to apply a changed one"
+        )
+    else:
+        log.warning(
+            "%s ignored: mailbot has no use for it (it reopens no log file:"
+            " it logs to standard error); SIGTERM stops it",
+            name,
+        )
+
+
 def run_command(args: argparse.Namespace) -> int:
     from mailbot.commands import collect_garbage_less_often
 
@@ -287,18 +310,10 @@ def run_command(args: argparse.Namespace) -> int:
         log.info("signal %d received, stopping", signum)
         stopping.set()
 
-    def _hangup(_signum: int, _frame: object) -> None:
-        # `systemctl reload` and a closed terminal send it; Python's default
-        # ended the daemon without a word, and a unit that restarts only on
-        # failure left the mailbox unread.
-        log.warning(
-            "SIGHUP ignored: mailbot reads its configuration when it starts;"
-            " restart it to apply a changed one"
-        )
-
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _hangup)
+    for unused in UNUSED_SIGNALS:
+        signal.signal(unused, _unused)
     app = _started(args, stopping)
     if app is None:
         log.info("stopped")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from mailbot_env import mail, make_app
@@ -183,7 +184,9 @@ def test_daemon_health_check_fails_and_recovers(
     assert "unreachable" in log
 
 
-def test_sighup_leaves_the_daemon_running(tmp_path: Path, database_url: str) -> None:
+def test_sighup_and_sigusr1_leave_the_daemon_running(
+    tmp_path: Path, database_url: str
+) -> None:
     """`systemctl reload` or a closed terminal sent SIGHUP, and Python's
     default ended `mailbot run` without a log line."""
     import signal
@@ -193,9 +196,22 @@ def test_sighup_leaves_the_daemon_running(tmp_path: Path, database_url: str) -> 
     env = cli_env(app, MAILBOT_SOURCE_POLL_INTERVAL="1")
     app.close()
     with DaemonProcess(env, tmp_path / "daemon.log") as daemon:
-        assert wait_until(lambda: "mailbot running" in daemon.log_text(), 60)
+        # While it imports, before it can log: that killed it. Sent once the
+        # kernel holds SIGHUP ignored (bit 0 of SigIgn), which is the fix.
+        status = Path(f"/proc/{daemon.process.pid}/status")
+        ignored = re.compile(r"^SigIgn:\s*([0-9a-f]+)$", re.MULTILINE)
+        assert wait_until(
+            lambda: int(ignored.findall(status.read_text())[0], 16) & 1, 30
+        ), daemon.log_text()
         daemon.process.send_signal(signal.SIGHUP)
-        assert wait_until(lambda: "SIGHUP ignored" in daemon.log_text(), 30)
+        assert wait_until(lambda: "mailbot running" in daemon.log_text(), 60)
+        for sent, said in (
+            (signal.SIGHUP, "SIGHUP ignored"),
+            # A log rotation set up for another daemon: a silent end.
+            (signal.SIGUSR1, "SIGUSR1 ignored: mailbot has no use for it"),
+        ):
+            daemon.process.send_signal(sent)
+            assert wait_until(lambda: said in daemon.log_text(), 30)  # noqa: B023
         time.sleep(1.5)
         assert daemon.process.poll() is None, daemon.log_text()
         assert daemon.stop() == 0
