@@ -223,14 +223,15 @@ def iter_mbox(path: Path) -> Iterator[RawMail]:
 
 def maildir_arrival(path: Path) -> dt.datetime:
     """The delivery time in a Maildir file name, else its modification time
-    (now, for a file gone meanwhile: it is looked for again when read)."""
+    (the end of time, for a file gone meanwhile: it sorts last, and is
+    looked for again when read)."""
     match = re.match(r"(\d{9,11})\.", path.name)
     if match:
         return dt.datetime.fromtimestamp(int(match.group(1)), UTC)
     try:
         return _mtime(path)
     except OSError:
-        return dt.datetime.now(UTC)
+        return dt.datetime.max.replace(tzinfo=UTC)
 
 
 def _unique(file: Path) -> str:
