@@ -33,7 +33,7 @@ from mailbot.dsn import (
 from mailbot.extract.quotes import own_text
 from mailbot.machine import is_response, notice_reason, report_sign, report_type
 from mailbot.mail import ParsedMail
-from mailbot.tickets import acknowledgement_reason, own_head
+from mailbot.tickets import acknowledgement_reason, from_ticket_system, own_head
 
 __all__ = [
     "ROBOT_LOCAL_PARTS",
@@ -81,6 +81,11 @@ class Classification:
     kind: str
     reason: str | None
     dsn: DeliveryReport | None
+    # An "auto_reply" only because a ticket system (RT, OTRS, Zammad, Jira)
+    # marks every mail it sends as one not to answer, a person's reply typed
+    # into it included: from a site's contact or a member it is theirs
+    # (roles.identify), and never answered automatically.
+    quiet: bool = False
 
 
 def normalise(text: str) -> str:
@@ -243,6 +248,20 @@ def _bulk_reason(message: Message) -> str | None:
         if reason:
             return reason
     return None
+
+
+def _ticket_system_person(message: Message, sign: str | None) -> bool:
+    """Whether a mail held for bulk only asks not to be answered: a ticket
+    system's (Request Tracker puts "Precedence: bulk" on every mail, what
+    its users type included), no list's, no mail system's, no robot's."""
+    return (
+        from_ticket_system(message)
+        and _precedence(message) in (None, "precedence: bulk")
+        and _list_headers(message) is None
+        and _system_sender_reason(message) is None
+        and not _robot_sender(message)
+        and sign is None
+    )
 
 
 def _auto_submitted(message: Message) -> str | None:
@@ -447,7 +466,9 @@ def _classify(message: Message, text: str | None) -> Classification:
         return Classification("auto_reply", ticket, None)
     robot = _bulk_reason(message) or _system_sender_reason(message)
     if robot:
-        return Classification("auto_reply", robot, None)
+        return Classification(
+            "auto_reply", robot, None, quiet=_ticket_system_person(message, sign)
+        )
     if _robot_sender(message):
         kind = "auto_reply" if response else "automated"
         return Classification(kind, "robot sender address", None)

@@ -144,8 +144,8 @@ def _acknowledgement(app: App, session: Session, incident: Incident) -> Preview:
         raise MailbotError(f"{incident.tag} has no incoming mail to acknowledge")
     parsed = parse(first.raw)
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
-    if roles.AUTOMATED in (first.flags or []):
-        to = None
+    if {roles.AUTOMATED, roles.NO_AUTO_ANSWER} & set(first.flags or []):
+        to = None  # never acknowledged (respond.acknowledge)
     recipients = [to] if to else []
     mails = respond.thread_mails(session, incident)
     thread_subject = respond.thread_subject(app, session, incident, mails, recipients)

@@ -49,6 +49,15 @@ def acknowledge(
         # answers back would start a loop.
         log.info("%s no acknowledgement: a machine's report", incident.tag)
         return
+    if roles.NO_AUTO_ANSWER in author.flags:
+        # Sent through a ticket system that asks for no automatic answer
+        # (RFC 3834): the tag reaches the site with the CSIRT's first mail.
+        log.info(
+            "%s no acknowledgement: %s asks for no automatic answer",
+            incident.tag,
+            mail.message_id,
+        )
+        return
     now = app.clock.now()
     # A mail that arrived long ago (an old mailbox, a new database) is
     # recorded, not answered: its sender moved on, as deadlines do.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Collection, Iterator
@@ -35,6 +36,10 @@ READ_ROLES = tuple(role for role in ROLES if role not in ROBOT_ROLES)
 # (the member is one of its security contacts and it takes part in the
 # incident): it meets and gives that site's facts (record.py).
 FOR_SITE = "for_site"
+# The flag of a site's or a member's mail that asks for no automatic answer
+# (classify's "quiet" mail: sent through a ticket system): it counts as
+# theirs, and is not acknowledged.
+NO_AUTO_ANSWER = "no_auto_answer"
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,18 @@ def identify(
     if classification.kind == "bounce":
         return Author("bounce")
     if classification.kind == "auto_reply":
-        return Author("auto_reply", site=_site_of(sender, directory, parsed))
+        robot = Author("auto_reply", site=_site_of(sender, directory, parsed))
+        if not classification.quiet or not (
+            sender in settings.csirt.members or directory.sites_by_contact(sender)
+        ):
+            return robot
+        # A contact's or a member's own mail, sent through a ticket system
+        # that marks every mail "Precedence: bulk": theirs, unanswered.
+        human = dataclasses.replace(classification, kind="human", reason=None)
+        author = identify(parsed, human, settings, directory, sent_by_us=False)
+        if author.role not in ("site", "csirt"):
+            return robot  # not believed as theirs: as any such mail
+        return dataclasses.replace(author, flags=(*author.flags, NO_AUTO_ANSWER))
     if classification.kind == "automated":
         # A machine's report (an abuse report, a monitoring alert) is a third
         # party's: it opens or joins an incident, is never answered, and

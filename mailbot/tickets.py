@@ -158,6 +158,11 @@ def acknowledgement_reason(message: Message, head: str) -> str | None:
         return "ticket acknowledgement"
     if _RECEIPT_RE.search(head) and _DESK_RE.search(head):
         return "ticket acknowledgement (service desk receipt)"
-    if any(message.get(name) is not None for name in _SYSTEM_HEADERS):
+    if from_ticket_system(message):
         return "ticket acknowledgement (ticket system header)"
     return None
+
+
+def from_ticket_system(message: Message) -> bool:
+    """Whether a ticket system sent `message` (its own or a person's)."""
+    return any(message.get(name) is not None for name in _SYSTEM_HEADERS)

@@ -403,3 +403,81 @@ def test_brake_command_lists_and_releases(tmp_path: Path, database_url: str) -> 
     released = run("brake", "release")
     assert "released 2 held mail(s)" in released.stdout, released.stderr
     assert service.get_state(make_app(tmp_path, database_url), brake.ENGAGED_KEY) == ""
+
+
+# What Request Tracker puts on every mail it sends, what a person types into
+# it included (sites' and NRENs' security teams often answer through it).
+RT_HEADERS = {
+    "Precedence": "bulk",
+    "RT-Ticket": "site-a.example.com #9001",
+    "X-RT-Loop-Prevention": "site-a.example.com",
+    "RT-Originator": "bob@site-a.example.com",
+}
+
+
+def test_a_site_s_mail_through_a_ticket_system_is_the_site_s(app: App) -> None:
+    # "Precedence: bulk" made it a robot's: the report opened no incident
+    # (kept unattached, unsaid), and an answer met no clock, so the site
+    # that had answered was chased up to its NGI and the duty team.
+    _feed(
+        app,
+        mail(
+            subject="[site-a.example.com #9001] Security incident at SITE-A",
+            sender=SITE,
+            headers=RT_HEADERS,
+            message_id="<rt-report@site-a.example.com>",
+            date="Fri, 04 Dec 2026 09:55:00 +0000",
+            body="A miner on wn12.site-a.example.com, discovered 09:10 UTC.\n",
+        ),
+    )
+    [incident] = views.incident_list(app)
+    assert incident["tag"] == TAG and incident["site"] == "SITE-A"
+    # Not answered: it asks for no automatic answer (RFC 3834).
+    assert _outbox_count(app) == 0
+    with app.db.transaction() as session:
+        found = by_tag(session, TAG)
+        assert found is not None
+        clocks.start(app, session, found, "request", "SITE-A", NOW, None)
+    _feed(
+        app,
+        mail(
+            subject=f"Re: [{TAG}] [site-a.example.com #9001] details",
+            sender=SITE,
+            headers=RT_HEADERS,
+            message_id="<rt-answer@site-a.example.com>",
+            date="Fri, 04 Dec 2026 10:30:00 +0000",
+            body="The host is isolated; the analysis follows.\n",
+        ),
+    )
+    assert _analysis_states(app)[0][0] == "met"
+    roles = [(m["role"], m["flags"]) for m in views.show(app, TAG)["messages"]]
+    assert roles[0] == ("site", ["no_auto_answer"])
+
+
+@pytest.mark.parametrize(
+    ("sender", "more", "subject"),
+    [
+        # Not a contact's: anyone can send such headers.
+        ("someone@elsewhere.example.net", {}, "Security incident at SITE-A"),
+        # The ticket system's own receipt.
+        (SITE, {}, "AutoReply: Security incident at SITE-A"),
+        # A list's copy, and a robot's address, through a ticket system.
+        (SITE, {"List-Id": "<sec.lists.example.org>"}, "Security incident"),
+        ("noreply@site-a.example.com", {}, "Security incident at SITE-A"),
+    ],
+)
+def test_a_ticket_system_s_robots_open_nothing(
+    app: App, sender: str, more: dict[str, str], subject: str
+) -> None:
+    _feed(
+        app,
+        mail(
+            subject=subject,
+            sender=sender,
+            headers={**RT_HEADERS, **more},
+            message_id="<rt-robot@site-a.example.com>",
+            body="This message has been automatically generated.\n",
+        ),
+    )
+    assert views.incident_list(app) == []
+    assert _outbox_count(app) == 0
