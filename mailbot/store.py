@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from mailbot.db.engine import add_written, add_written_unless_taken, connection_for
+from mailbot.db.engine import add_written_unless_taken, connection_for
 from mailbot.db.models import Duplicate, Mail
 from mailbot.mail import RawMail
 
@@ -75,40 +75,21 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
     key = key or dedupe_key(delivery.raw)
     stored = _accept(session, delivery, key)
     if stored is None:
-        # Another process (an ingest beside the daemon, a second intake)
-        # stored the same mail between our look-up and our insert, and
-        # committed: it is a duplicate after all.
+        # The stored mail whose key was taken went between our insert and
+        # our look-up (another process set it aside as a re-encoded copy,
+        # redelivery.py): the key is free now.
         stored = _accept(session, delivery, key)
         assert stored is not None, f"dedupe key {key} neither free nor taken"
     return stored
 
 
 def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
-    """What became of `delivery`; None when another transaction stored the
-    same mail between the look-up and the insert (PostgreSQL: SQLite writes
-    one transaction at a time, BEGIN IMMEDIATE)."""
-    found = connection_for(session, Mail).execute(_BY_KEY, {"key": key}).first()
-    if found is not None:
-        if found.origin == delivery.origin and found.state != "received":
-            # The same delivery fetched again (the process stopped between
-            # recording the mail and marking it done): not a second delivery.
-            log.info("%s already stored as mail %d", delivery.origin, found.id)
-            return Stored(found.id, new=False, state="done")
-        if found.origin == delivery.origin:
-            # Stored by this very delivery and never finished (a crash):
-            # the caller finishes it now.
-            return Stored(found.id, new=False, state=found.state)
-        # Another delivery of the same mail. If that one is not finished, it
-        # is being processed right now (another process) or was left by a
-        # crash, which resume_received finishes: either way not here too.
-        session.add(
-            Duplicate(
-                mail_id=found.id, origin=delivery.origin, seen_at=delivery.arrived_at
-            )
-        )
-        log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
-        state = "elsewhere" if found.state == "received" else found.state
-        return Stored(found.id, new=False, state=state)
+    """What became of `delivery`; None when the mail it matched was gone
+    when looked up (a re-encoded copy set aside meanwhile, redelivery.py)."""
+    # Most deliveries are new: written first, looked up only when the key
+    # is taken (one statement a delivery instead of two). The INSERT waits
+    # for another transaction writing the same key, and does nothing once
+    # it committed (PostgreSQL; SQLite writes one transaction at a time).
     values = {
         "direction": "in",
         "dedupe_key": key,
@@ -124,11 +105,27 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
         "attempts": 1,
     }
     # Core, not the unit of work: every delivery writes one (add_written).
-    if session.get_bind().dialect.name == "sqlite":
-        mail = add_written(session, Mail, **values)
-    else:
-        taken = add_written_unless_taken(session, Mail, "dedupe_key", **values)
-        if taken is None:
-            return None
-        mail = taken
-    return Stored(mail.id, new=True, state="received", row=mail)
+    mail = add_written_unless_taken(session, Mail, "dedupe_key", **values)
+    if mail is not None:
+        return Stored(mail.id, new=True, state="received", row=mail)
+    found = connection_for(session, Mail).execute(_BY_KEY, {"key": key}).first()
+    if found is None:
+        return None
+    if found.origin == delivery.origin and found.state != "received":
+        # The same delivery fetched again (the process stopped between
+        # recording the mail and marking it done): not a second delivery.
+        log.info("%s already stored as mail %d", delivery.origin, found.id)
+        return Stored(found.id, new=False, state="done")
+    if found.origin == delivery.origin:
+        # Stored by this very delivery and never finished (a crash):
+        # the caller finishes it now.
+        return Stored(found.id, new=False, state=found.state)
+    # Another delivery of the same mail. If that one is not finished, it
+    # is being processed right now (another process) or was left by a
+    # crash, which resume_received finishes: either way not here too.
+    session.add(
+        Duplicate(mail_id=found.id, origin=delivery.origin, seen_at=delivery.arrived_at)
+    )
+    log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
+    state = "elsewhere" if found.state == "received" else found.state
+    return Stored(found.id, new=False, state=state)

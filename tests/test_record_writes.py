@@ -188,3 +188,34 @@ def test_a_row_added_written_is_the_one_the_orm_writes(
         assert [getattr(again, c.key) for c in model.__table__.columns] == core_values
     assert rows[ids[0]] == rows[ids[1]]
     app.close()
+
+
+def test_a_new_delivery_is_stored_by_one_statement(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Most deliveries are new: the INSERT comes first (ON CONFLICT DO
+    # NOTHING), and the dedupe look-up only when the key is taken.
+    report = mail(subject="Scans", message_id="<report3@site-a.example.com>")
+    app = make_app(tmp_path, database_url, now=NOW)
+    sent: list[str] = []
+
+    def _note(_c, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith(("BEGIN", "PRAGMA")):
+            sent.append(statement.split()[0])
+
+    event.listen(app.db.engine, "before_cursor_execute", _note)
+    try:
+        with app.db.transaction() as session:
+            stored = store.accept(session, RawMail(report, NOW, "test:1"))
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", _note)
+    assert stored.new
+    assert sent == ["INSERT"]
+    # Taken: the same delivery again, and another delivery of the mail.
+    with app.db.transaction() as session:
+        again = store.accept(session, RawMail(report, NOW, "test:1"))
+        other = store.accept(session, RawMail(report, NOW, "test:2"))
+    assert not again.new and not other.new
+    assert again.mail_id == other.mail_id == stored.mail_id
+    assert (again.state, other.state) == ("received", "elsewhere")
+    app.close()

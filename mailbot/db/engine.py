@@ -190,7 +190,7 @@ class _Written:
 
 
 _WRITTEN: dict[type, _Written] = {}
-_UNLESS_TAKEN: dict[tuple[type, str], Any] = {}
+_UNLESS_TAKEN: dict[tuple[type, str, str], Any] = {}
 
 
 def _written(model: type) -> _Written:
@@ -244,21 +244,23 @@ def upsert_insert(dialect: str):  # type: ignore[no-untyped-def]
 def add_written_unless_taken(
     session: Session, model: type[_Row], unique: str, **values: Any
 ) -> _Row | None:
-    """add_written on PostgreSQL, unless a row holds the same value of the
-    unique column `unique`, committed or being written by another
-    transaction (whose end the INSERT waits for): None then, nothing
-    written, and the transaction still usable without a savepoint (two
-    statements of every delivery)."""
+    """add_written, unless a row holds the same value of the unique column
+    `unique`, committed or being written by another transaction (whose end
+    the INSERT waits for on PostgreSQL; SQLite writes one transaction at a
+    time): None then, nothing written, and the transaction still usable
+    without a savepoint (two statements of every delivery)."""
     form, row = _row_of(model, values)
-    statement = _UNLESS_TAKEN.get((model, unique))
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement = _UNLESS_TAKEN.get((model, unique, dialect))
     if statement is None:
         table = model.__table__  # type: ignore[attr-defined]
-        statement = _UNLESS_TAKEN[model, unique] = (
-            upsert_insert("postgresql")(table)
+        statement = _UNLESS_TAKEN[model, unique, dialect] = (
+            upsert_insert(dialect)(table)
             .on_conflict_do_nothing(index_elements=[unique])
             .returning(*(table.c[key] for key in form.primary_key))
         )
-    written = session.connection().execute(statement, row).first()
+    written = connection.execute(statement, row).first()
     if written is None:
         return None
     return _loaded(session, model, form, row, tuple(written))
