@@ -28,6 +28,7 @@ from mailbot.extract import (
     quotes,
     sections,
     times,
+    zones,
 )
 from mailbot.extract import part as extract_part
 from mailbot.extract.dn import find_dns
@@ -2160,3 +2161,43 @@ def test_isolation_in_the_words_of_the_domain_has_its_time(line: str) -> None:
 )
 def test_isolation_words_in_the_future_or_negative_give_no_time(line: str) -> None:
     assert not any(field == "isolated_at" for field, _ in values(line + "\n"))
+
+
+def test_a_syslog_dates_year_chosen_once_a_day_is_each_records_own() -> None:
+    # times._syslog_day answers for a whole day when every time of it falls
+    # on one side of the mail's Date plus two days; the loop of
+    # _syslog_year decides time by time. Both must give the same.
+    rng = random.Random(7)
+    names = ("Europe/Amsterdam", "Australia/Lord_Howe", "Pacific/Kiritimati")
+    names += ("Pacific/Niue", "America/Santiago", "UTC", "+1400", "-1200")
+    mails = [dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC)]
+    mails += [dt.datetime(2024, 3, 1, 1, tzinfo=dt.UTC)]
+    mails += [dt.datetime(2026, 10, 25, 1, tzinfo=dt.UTC)]
+    mails += [dt.datetime(9999, 12, 29, tzinfo=dt.UTC)]
+    mails += [dt.datetime(1, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=-5)))]
+    for _ in range(20_000):
+        zone = rng.choice(names)
+        tz = zones.tzinfo(zone)
+        assert tz is not None
+        reference = rng.choice(mails)
+        day = reference
+        if 1 < reference.year < 9999:
+            reference += dt.timedelta(minutes=rng.randint(-9_000, 9_000))
+            day = reference + dt.timedelta(days=rng.randint(-3, 3))
+        month, mday = rng.choice([(day.month, day.day), (2, 29), (2, 30)])
+        clock_time = dt.time(rng.randrange(24), rng.randrange(60), rng.randrange(60))
+        clock = PartClock(zone, reference)
+        year = reference.astimezone(tz).year
+        expected = _outcome(
+            times._syslog_year, month, mday, clock_time, tz, year, reference
+        )
+        found = _outcome(times._complete, (None, month, mday), clock_time, tz, clock)
+        assert found == expected
+
+
+def _outcome(function: Callable[..., Any], *args: Any) -> object:
+    """What `function` returns, or the type of what it raises."""
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 - compared, not handled
+        return type(error)
