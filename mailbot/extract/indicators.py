@@ -296,6 +296,9 @@ def _reported_v4(number: int) -> bool:
     return number >> 16 != 0xA9FE  # link-local, 169.254/16
 
 
+# Cached: a new address is read as a candidate (_v4_item) and then asked
+# whether it is the site's (part._in_networks).
+@functools.lru_cache(maxsize=4096)
 def ipv4_number(text: str) -> int | None:
     """The number of the IPv4 address `text`, as ipaddress reads it, or None.
 
