@@ -86,13 +86,28 @@ def _show_args(sub: argparse.ArgumentParser) -> None:
 
 
 def _outbox_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("action", nargs="?", choices=["list", "settle"], default="list")
+    sub.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "settle", "retry", "drop"],
+        default="list",
+        help="list (the default); settle ID arrived|resend: an uncertain"
+        " delivery, after checking whether it arrived; retry ID: send a failed"
+        " mail again with fresh attempts, once its cause is fixed; drop ID: never"
+        " send it (failed, uncertain, pending or held); each is noted in the"
+        " incident's trail",
+    )
     sub.add_argument("id", nargs="?", type=int, help="the outbox row's id")
     sub.add_argument(
         "outcome",
         nargs="?",
         choices=["arrived", "resend"],
-        help="what you found out about an uncertain delivery",
+        help="settle: what you found out about an uncertain delivery",
+    )
+    sub.add_argument(
+        "--reason",
+        metavar="TEXT",
+        help="settle, retry, drop: why, for the incident's trail",
     )
     _json_flag(sub)
 
@@ -218,7 +233,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         _command("mailbot.commands", "show"),
     ),
     "outbox": (
-        "mail not yet delivered; settle ID arrived|resend for an uncertain one",
+        "mail not yet delivered; settle ID arrived|resend (uncertain), retry ID"
+        " (failed), drop ID (never send it)",
         _outbox_args,
         _command("mailbot.outbox_admin", "command"),
     ),

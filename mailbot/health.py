@@ -220,7 +220,11 @@ def warnings(data: dict[str, Any]) -> list[str]:
             + " (look at them on the server; the log says what to do)"
         )
     if data["outbox_failed"]:
-        found.append(f"{data['outbox_failed']} outgoing mail(s) failed for good")
+        found.append(
+            f"{data['outbox_failed']} outgoing mail(s) failed for good"
+            " (`mailbot outbox` lists them: `mailbot outbox retry ID` once the"
+            " cause is fixed, or `mailbot outbox drop ID`)"
+        )
     return found
 
 

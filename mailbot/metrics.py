@@ -201,6 +201,7 @@ def _outbox_families(session: Session, app: App) -> Iterator[Metric]:
         "failed",
         "held",
         "withdrawn",
+        "dropped",
     ):
         family.add_metric([state], states.get(state, 0))
     yield family

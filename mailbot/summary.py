@@ -257,6 +257,7 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
 # was not sent: the site never got a mail withdrawn, failed or waiting.
 _UNSENT = {
     "withdrawn": "WITHDRAWN, never sent",
+    "dropped": "DROPPED by the operator, never sent",
     "failed": "NOT SENT: delivery failed",
     "uncertain": "delivery uncertain: the server took it but never answered",
     "held": "not sent yet: held by the brake",

@@ -12,6 +12,7 @@ from mailbot import extract, fields, incidents
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import (
+    NOT_SENT,
     Alias,
     Audit,
     Chase,
@@ -187,7 +188,7 @@ def _deadlines(session: Session, family: list[int]) -> list[dict[str, Any]]:
         .join(Outbox, Outbox.mail_id == Chase.mail_id)
         .where(
             Chase.deadline_id.in_([d.id for d in rows]),
-            Outbox.state.not_in(("failed", "withdrawn", "held")),
+            Outbox.state.not_in(NOT_SENT),
         )
         .order_by(Chase.level)
     ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_an_uncertain_delivery_is_settled_by_a_person(
         tmp_path, database_url, smtp=smtp_sink, now=NOW,
         extra={"MAILBOT_SMTP_TIMEOUT": "1"},
     )  # fmt: skip
-    process_delivery(app, RawMail(REPORT, NOW, "test"))
+    tag = process_delivery(app, RawMail(REPORT, NOW, "test")).incident
     smtp_sink.stall()
     assert deliver_due(app).uncertain == 1
     smtp_sink.release("451 4.3.0 lost")
@@ -43,7 +44,7 @@ def test_an_uncertain_delivery_is_settled_by_a_person(
         "uncertain",
         ["reporter@cert.example.net"],
     )
-    with pytest.raises(MailbotError, match="is not uncertain"):
+    with pytest.raises(MailbotError, match="no outbox row"):
         settle(app, row["id"] + 1, "arrived")
     now = NOW.isoformat()
     done = run_cli(
@@ -68,6 +69,10 @@ def test_an_uncertain_delivery_is_settled_by_a_person(
         assert [c.message["Message-ID"] for c in copies] == [row["message_id"]] * 2
     assert undelivered(app) == []
     assert views.status(app, service.last_poll(app))["healthy"]
+    # The person's decision is in the incident's trail.
+    shown = views.show(app, str(tag))
+    assert shown is not None
+    assert [a["action"] for a in shown["audit"]] == [f"outbox_{outcome}"]
     app.close()
 
 
@@ -110,3 +115,99 @@ def test_a_lease_run_out_counts_as_uncertain(
     [row] = undelivered(app)
     assert row["state"] == "uncertain"
     assert smtp_sink.messages == []
+
+
+def _failed_acknowledgement(app, smtp_sink) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """A report whose acknowledgement failed for good (a full mailbox, one
+    attempt allowed); the outbox row's id and the incident's tag."""
+    smtp_sink.reject("RCPT", 452, "4.2.2 Mailbox full")
+    outcome = process_delivery(app, RawMail(REPORT, NOW, "test"))
+    assert deliver_due(app).failed == 1
+    [row] = undelivered(app)
+    assert row["state"] == "failed"
+    return row["id"], str(outcome.incident)
+
+
+def test_a_failed_mail_is_dropped_by_the_operator_with_a_trail(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """A mail failed for good could only be resent, never dismissed: `status`
+    warned of it for ever and `outbox` listed it (opsfix7)."""
+    extra = {"MAILBOT_SMTP_MAX_ATTEMPTS": "1"}
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW, extra=extra)
+    row_id, tag = _failed_acknowledgement(app, smtp_sink)
+    assert any("failed for good" in w for w in views.status(app, NOW)["warnings"])
+    env = cli_env(app, MAILBOT_SMTP_MAX_ATTEMPTS="1")
+    now = NOW.isoformat()
+    # Only a row that can be dropped: a sent one is refused, exit 1.
+    done = run_cli(env, "--now", now, "outbox", "drop", str(row_id + 5))
+    assert done.returncode == 1 and f"no outbox row {row_id + 5}" in done.stderr
+    done = run_cli(
+        env, "--now", now, "outbox", "drop", str(row_id),
+        "--reason", "reporter's mailbox is gone",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "dropped" in done.stdout
+    assert undelivered(app) == []
+    assert not any("failed" in w for w in views.status(app, NOW)["warnings"])
+    smtp_sink.accept()
+    app.clock.advance(dt.timedelta(hours=1))
+    assert deliver_due(app).sent == 0  # never sent
+    # The trail says who dropped what and why; `show` marks the mail.
+    data = views.show(app, tag)
+    assert data is not None
+    [entry] = [a for a in data["audit"] if a["action"] == "outbox_drop"]
+    assert entry["actor"].startswith("operator ")
+    assert "reporter@cert.example.net" in entry["detail"]
+    assert "reporter's mailbox is gone" in entry["detail"]
+    [out] = [m for m in data["messages"] if m["direction"] == "out"]
+    assert out["delivery"] == "dropped"
+    shown = run_cli(env, "--now", now, "show", tag)
+    assert "DROPPED by the operator" in shown.stdout
+    assert "outbox_drop" in shown.stdout
+    # Dropped once is dropped: a second drop is refused, naming the state.
+    again = run_cli(env, "--now", now, "outbox", "drop", str(row_id))
+    assert again.returncode == 1 and "is dropped, not" in again.stderr
+    app.close()
+
+
+def test_a_failed_mail_is_retried_with_fresh_attempts(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    extra = {"MAILBOT_SMTP_MAX_ATTEMPTS": "1"}
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW, extra=extra)
+    row_id, tag = _failed_acknowledgement(app, smtp_sink)
+    env = cli_env(app, MAILBOT_SMTP_MAX_ATTEMPTS="1")
+    done = run_cli(env, "--now", NOW.isoformat(), "outbox", "retry", str(row_id))
+    assert done.returncode == 0, done.stderr
+    assert "is pending again" in done.stdout
+    with app.db.transaction() as session:
+        row = session.get(Outbox, row_id)
+        assert (row.state, row.attempts) == ("pending", 0)
+    smtp_sink.accept()
+    assert deliver_due(app).sent == 1
+    data = views.show(app, tag)
+    assert data is not None
+    assert [a["action"] for a in data["audit"]] == ["outbox_retry"]
+    # Retry is for a failed row: a sent one is refused, naming its state.
+    done = run_cli(env, "--now", NOW.isoformat(), "outbox", "retry", str(row_id))
+    assert done.returncode == 1 and "is sent, not failed" in done.stderr
+    app.close()
+
+
+def test_the_outbox_help_names_every_decision() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mailbot", "outbox", "--help"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    for word in ("settle", "retry", "drop", "--reason"):
+        assert word in done.stdout
+    done = run_cli(
+        {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")},
+        "outbox", "drop",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("mailbot outbox: drop: give the ID")

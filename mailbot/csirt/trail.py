@@ -43,3 +43,14 @@ def seen(session: Session, incident_ids: list[int], action: str, actor: str) -> 
         )
     ).first()
     return found is not None
+
+
+def operator() -> str:
+    """Who a command run by hand is recorded as: the system user running it."""
+    import getpass
+    import os
+
+    try:
+        return f"operator {getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"operator uid {os.getuid()}"

@@ -272,8 +272,15 @@ class Chase(Base):
     mail: Mapped[Mail | None] = relationship()
 
 
+# Outbox states of a mail that reached no one and never will by itself:
+# failed for good, withdrawn (its reason gone), held (by the caps or the
+# brake, until released), dropped by the operator (`mailbot outbox drop`).
+NOT_SENT = ("failed", "withdrawn", "held", "dropped")
+
+
 class Outbox(Base):
-    """A mail to deliver. `state`: pending, sending, sent, uncertain, failed."""
+    """A mail to deliver. `state`: pending, sending, sent, uncertain, failed,
+    held, withdrawn, dropped."""
 
     __tablename__ = "outbox"
     __table_args__ = (

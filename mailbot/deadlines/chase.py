@@ -15,6 +15,7 @@ from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import (
+    NOT_SENT,
     Chase,
     ContactFailure,
     Deadline,
@@ -307,8 +308,9 @@ def _reached(session: Session, deadline: Deadline, working: set[str]) -> int:
         .where(
             Chase.deadline_id == deadline.id,
             Chase.level <= SITE_LEVELS,
-            # Sent, or on its way; not a mail given up, withdrawn or held.
-            Outbox.state.not_in(("failed", "withdrawn", "held")),
+            # Sent, or on its way; not a mail given up, withdrawn, held or
+            # dropped.
+            Outbox.state.not_in(NOT_SENT),
         )
     )
     return len(
