@@ -13,23 +13,28 @@ Original-Recipient (RFC 3464): the failure counts for the contact.
 A permanent failure marks the recipient: later reminders skip it
 (deadlines/chase.py) and the CSIRT's duty address is told once, in the
 thread of the incident of the returned mail. A temporary failure is only
-recorded.
+recorded. Once the address works again (or the sites file names another),
+`mailbot bounces clear ADDRESS` takes the mark off.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import logging
 import re
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot import incidents
 from mailbot.app import App
+from mailbot.clock import iso
 from mailbot.db.models import ContactFailure, Incident, Mail
 from mailbot.dsn import DeliveryReport, FailedRecipient
+from mailbot.errors import MailbotError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +226,116 @@ def _notify(
     respond.send_in_thread(
         app, session, incident, None, [duty], subject, body, "notice-bounce"
     )
+
+
+def marked(app: App) -> list[dict[str, Any]]:
+    """The addresses marked as failing for good, with why and since when."""
+    with app.db.transaction() as session:
+        return [
+            {
+                "address": row.address,
+                "status": row.status,
+                "failed_at": iso(row.failed_at),
+                "diagnostic": row.diagnostic,
+                "message_id": row.original_message_id,
+            }
+            for row in session.scalars(
+                select(ContactFailure)
+                .where(ContactFailure.permanent.is_(True))
+                .order_by(ContactFailure.address)
+            )
+        ]
+
+
+def clear(app: App, addresses: list[str], reason: str | None = None) -> list[str]:
+    """Take the mark off `addresses` (a person says they work again).
+
+    All or nothing: an address not marked is an error naming it. The
+    mark's history stays on the row, noted as cleared; the incident whose
+    mail bounced gets a trail entry. A later permanent failure marks the
+    address again, and tells the duty address again.
+    """
+    from mailbot.csirt import trail
+
+    now = app.clock.now()
+    wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
+    with app.db.transaction() as session:
+        rows = {
+            row.address: row
+            for row in session.scalars(
+                select(ContactFailure).where(
+                    ContactFailure.address.in_(wanted),
+                    ContactFailure.permanent.is_(True),
+                )
+            )
+        }
+        unknown = [a for a in wanted if a not in rows]
+        if unknown:
+            raise MailbotError(
+                f"not marked as bouncing: {', '.join(unknown)}"
+                " (`mailbot bounces` lists the marked addresses); nothing cleared"
+            )
+        who = trail.operator()
+        for address in wanted:
+            row = rows[address]
+            note = f"cleared by {who} at {iso(now)}" + (f": {reason}" if reason else "")
+            row.permanent = False
+            row.diagnostic = f"{row.diagnostic or ''} [{note}]".strip()[:1000]
+            incident = _bounced_incident(session, row.original_message_id)
+            if incident is not None:
+                trail.note(
+                    session,
+                    incident.id,
+                    actor=who,
+                    action="bounce_cleared",
+                    detail=f"{address} (was {row.status or 'unknown'})"
+                    + (f": {reason}" if reason else ""),
+                    mail_id=None,
+                    at=now,
+                )
+            log.warning(
+                "%s no longer marked as bouncing (%s): reminders go to it again",
+                address,
+                note,
+            )
+    return wanted
+
+
+def _bounced_incident(session: Session, message_id: str | None) -> Incident | None:
+    if not message_id:
+        return None
+    original = session.scalars(
+        select(Mail).where(Mail.message_id == message_id, Mail.direction == "out")
+    ).first()
+    return _incident_of(session, original) if original is not None else None
+
+
+def command(args: argparse.Namespace) -> int:
+    """`mailbot bounces [--json]`, `mailbot bounces clear ADDRESS...`."""
+    from mailbot.cli import printed_whole
+    from mailbot.commands import app_from
+
+    if args.action == "clear" and not args.addresses:
+        raise UsageError("clear", "give the address(es) `mailbot bounces` lists")
+    if args.action == "list" and (args.addresses or args.reason):
+        raise UsageError("list", "takes no address; `clear ADDRESS...` does")
+    app = app_from(args)
+    try:
+        if args.action == "clear":
+            done = clear(app, args.addresses, args.reason)
+            print(
+                f"no longer marked as bouncing: {', '.join(done)}; reminders go"
+                " to them again (a new permanent failure marks them again)"
+            )
+            return 0
+        rows = marked(app)
+    finally:
+        app.close()
+    if printed_whole(args, rows, "no address is marked as bouncing"):
+        return 0
+    for row in rows:
+        print(
+            f"{row['address']}  {row['status'] or '-'}  since {row['failed_at']}"
+            f"  {row['diagnostic'] or ''}"
+        )
+    return 0

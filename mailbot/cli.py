@@ -112,6 +112,22 @@ def _outbox_args(sub: argparse.ArgumentParser) -> None:
     _json_flag(sub)
 
 
+def _bounces_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "clear"],
+        default="list",
+        help="list (the default): the addresses marked as failing for good;"
+        " clear ADDRESS...: take the mark off, once the address works again",
+    )
+    sub.add_argument("addresses", nargs="*", metavar="ADDRESS")
+    sub.add_argument(
+        "--reason", metavar="TEXT", help="clear: why, for the incident's trail"
+    )
+    _json_flag(sub)
+
+
 def _reextract_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("tag", nargs="?", metavar="TAG", help="one incident (any alias)")
     sub.add_argument("--all", action="store_true", help="every incident")
@@ -237,6 +253,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         " (failed), drop ID (never send it)",
         _outbox_args,
         _command("mailbot.outbox_admin", "command"),
+    ),
+    "bounces": (
+        "contacts marked as bouncing (reminders skip them); clear ADDRESS... once"
+        " they work again",
+        _bounces_args,
+        _command("mailbot.bounces", "command"),
     ),
     "reextract": (
         "run today's field extraction again over recorded mails (TAG or --all)",
@@ -364,6 +386,18 @@ def _one_line(exc: BaseException) -> str:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def printed_whole(args: argparse.Namespace, rows: list[Any], empty: str) -> bool:
+    """Print a listing's JSON (with --json) or `empty` when it has no rows;
+    whether that was all there was to print."""
+    if getattr(args, "json", False):
+        print_json(rows)
+        return True
+    if not rows:
+        print(empty)
+        return True
+    return False
 
 
 def config_source(args: argparse.Namespace) -> tuple[Path | None, str]:

@@ -208,7 +208,8 @@ def warnings(data: dict[str, Any]) -> list[str]:
         found.append(
             "mail to these contacts bounces: "
             + ", ".join(data["bouncing_contacts"])
-            + " (correct the sites file)"
+            + " (correct the sites file; `mailbot bounces clear ADDRESS` once"
+            " an address works again)"
         )
     if data["quarantined"]:
         found.append(f"{data['quarantined']} mail(s) in quarantine")

@@ -169,7 +169,7 @@ _USAGE = {
 
 
 def command(args: argparse.Namespace) -> int:
-    from mailbot.cli import print_json
+    from mailbot.cli import printed_whole
     from mailbot.commands import app_from
 
     action = args.action
@@ -191,11 +191,7 @@ def command(args: argparse.Namespace) -> int:
         rows = undelivered(app)
     finally:
         app.close()
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        print("every queued mail was delivered")
+    if printed_whole(args, rows, "every queued mail was delivered"):
         return 0
     print(
         f"{'ID':>6} {'STATE':<9} {'QUEUED':<20} {'PURPOSE':<24} RECIPIENTS  LAST ERROR"

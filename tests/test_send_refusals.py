@@ -239,3 +239,71 @@ def test_a_relay_refusing_every_recipient_marks_no_contact_dead(
     app.clock.set(NOW + dt.timedelta(hours=1))
     assert send.deliver_due(app).sent == 1
     app.close()
+
+
+def test_a_contact_marked_bouncing_is_cleared_by_the_operator(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    """Once marked as failing for good, an address stayed marked for ever:
+    reminders skipped it and `status` warned of it after the site had
+    fixed its mailbox (opsfix7)."""
+    from opsenv import cli_env, run_cli
+
+    from mailbot import views
+    from mailbot.deadlines.chase import bouncing
+
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    dead = "cc-person@cert1.example.net"
+    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown", [dead])
+    _queue_to(app, "reporter1@cert1.example.net", dead)
+    assert send.deliver_due(app).sent == 2  # the mail, and the duty's notice
+    notice = smtp_sink.messages[2]
+    text = notice.message.get_payload(decode=True).decode()
+    assert f"mailbot bounces clear {dead}" in text
+    env, now = cli_env(app), NOW.isoformat()
+    listed = run_cli(env, "--now", now, "bounces")
+    assert listed.returncode == 0 and listed.stdout.startswith(f"{dead}  5.1.1")
+    # Only a marked address: all or nothing, the error names it.
+    done = run_cli(env, "--now", now, "bounces", "clear", dead, "x@y.example")
+    assert done.returncode == 1 and "not marked as bouncing: x@y.example" in (
+        done.stderr
+    )
+    assert _status(app)["bouncing_contacts"] == [dead]
+    done = run_cli(
+        env, "--now", now, "bounces", "clear", dead.upper(),
+        "--reason", "mailbox restored",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = _status(app)
+    assert data["bouncing_contacts"] == []
+    assert not any(dead in w for w in data["warnings"])
+    with app.db.transaction() as session:
+        assert dead not in bouncing(session)
+    assert "no address is marked" in run_cli(env, "bounces").stdout
+    with app.db.transaction() as session:
+        tag = session.scalars(select(Incident.tag)).one()
+    shown = views.show(app, tag)
+    assert shown is not None
+    [entry] = [a for a in shown["audit"] if a["action"] == "bounce_cleared"]
+    assert entry["actor"].startswith("operator ")
+    assert "mailbox restored" in entry["detail"]
+    # Refused for good again: marked again, and the duty team told again.
+    with app.db.transaction() as session:
+        incident = session.scalars(select(Incident)).one()
+        outgoing = compose.compose(
+            sender="abuse@csirt.example.org", to=[dead],
+            subject=f"[{incident.tag}] Scans", body="Please check.\n",
+            tlp_label="AMBER", message_id="<again@csirt.example.org>",
+            date=app.clock.now(),
+        )  # fmt: skip
+        outbox.queue(
+            session, outgoing, purpose="reply", incident_id=incident.id,
+            now=app.clock.now(),
+        )  # fmt: skip
+    send.deliver_due(app)
+    assert _status(app)["bouncing_contacts"] == [dead]
+    notices = [
+        m for m in smtp_sink.messages if m.recipients == ("duty@csirt.example.org",)
+    ]
+    assert len(notices) == 2
+    app.close()
