@@ -29,7 +29,7 @@ from mailbot.db.models import (
     PendingUid,
     ServiceState,
 )
-from mailbot.send import LOGIN_REFUSED_KEY
+from mailbot.send import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
 
 # Quarantined within a day, this many mails mean something systematic (a
 # parser bug, a new kind of mail) rather than the odd broken message.
@@ -71,10 +71,14 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
                 )
             ),
         )
-        login = session.get(ServiceState, LOGIN_REFUSED_KEY)
-        data["smtp_login_refused"] = (
-            {"since": iso(login.updated_at), "problem": login.value} if login else None
-        )
+        for name, key in (
+            ("smtp_login_refused", LOGIN_REFUSED_KEY),
+            ("smtp_refuses_every_mail", DATA_REFUSED_KEY),
+        ):
+            row = session.get(ServiceState, key)
+            data[name] = (
+                {"since": iso(row.updated_at), "problem": row.value} if row else None
+            )
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
     data["now"] = iso(now)
@@ -168,6 +172,10 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
     if refused:
         # No grace: no mail leaves until a person fixes the configuration.
         found.append(f"since {refused['since']}: {refused['problem']}")
+    refusing = data.get("smtp_refuses_every_mail")
+    if refusing and data["outbox_pending"]:
+        # No grace either: the relay's answer is final until a person acts.
+        found.append(f"since {refusing['since']}: {refusing['problem']}")
     grace = max(POLL_INTERVALS * interval, OUTBOX_GRACE)
     if ages.oldest_pending is not None and ages.now - ages.oldest_pending > grace:
         found.append(

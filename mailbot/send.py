@@ -45,6 +45,9 @@ LEASE = dt.timedelta(minutes=10)
 # Set (service_state) while the SMTP server refuses mailbot's login: `status`
 # is unhealthy until a mail goes out again.
 LOGIN_REFUSED_KEY = "smtp_login_refused"
+# Set while the server refuses every mail at DATA with one permanent answer
+# (the relay's condition, not the mails'): `status` is unhealthy, naming it.
+DATA_REFUSED_KEY = "smtp_refuses_every_mail"
 # While the server refuses every mail of a batch for now (an outage of the
 # relay, not of the mails), a mail waits this share of its age, within bounds.
 OUTAGE_WAIT_SHARE = 4
@@ -54,6 +57,10 @@ _EOL_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 class LoginRefused(ServerUnavailable):
     """The SMTP server refused mailbot's login: fix [smtp] username/password."""
+
+
+class DataRefused(PermanentError):
+    """The server refused the message itself for good, at DATA or after it."""
 
 
 class Transport(Protocol):
@@ -189,7 +196,7 @@ class SmtpTransport:
             code, answer = smtp.docmd("DATA")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             raise TemporaryError(f"SMTP failed at DATA: {exc}") from exc
-        _check(code, answer, "DATA", expect=354)
+        _check(code, answer, "DATA", expect=354, permanent=DataRefused)
         payload = re.sub(rb"(?m)^\.", b"..", _EOL_RE.sub(b"\r\n", raw))
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
@@ -204,7 +211,7 @@ class SmtpTransport:
             code, answer = smtp.getreply()
         except (TimeoutError, OSError, smtplib.SMTPServerDisconnected) as exc:
             raise DeliveryUncertain(f"no answer after the message data: {exc}") from exc
-        _check(code, answer, "end of DATA")
+        _check(code, answer, "end of DATA", permanent=DataRefused)
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -224,12 +231,18 @@ def _close_quietly(smtp: smtplib.SMTP | None) -> None:
             smtp.close()
 
 
-def _check(code: int, answer: bytes, step: str, expect: int | None = None) -> None:
+def _check(
+    code: int,
+    answer: bytes,
+    step: str,
+    expect: int | None = None,
+    permanent: type[PermanentError] = PermanentError,
+) -> None:
     text = f"{step}: {code} {answer.decode(errors='replace')}"
     if expect is not None and code == expect:
         return
     if 500 <= code < 600:
-        raise PermanentError(text)
+        raise permanent(text)
     if code >= 400 or (expect is not None and code != expect):
         raise TemporaryError(text)
 
@@ -261,6 +274,10 @@ class _Batch:
     # an attempt (the relay may be refusing everything).
     deferred: list[int] = field(default_factory=list)
     last_refusal: str = ""
+    # Rows refused for good at DATA before the server took any mail, and
+    # the kinds of answer (_kind): one answer to every mail is the relay's.
+    refused_at_data: list[int] = field(default_factory=list)
+    data_answers: dict[str, str] = field(default_factory=dict)
 
 
 def deliver_due(
@@ -296,42 +313,77 @@ def deliver_due(
                 release(app, [letter.row_id])
                 app.outages.down("smtp", str(exc))
                 if isinstance(exc, LoginRefused):
-                    _note_login_refused(app, str(exc))
+                    _note_service_problem(app, LOGIN_REFUSED_KEY, str(exc))
                 break
             _finish(app, letter, outcome, error, refused, counts, batch)
-        _end_batch(app, batch)
+        _end_batch(app, batch, counts)
     finally:
         if own:
             transport.close()
     return counts
 
 
-def _note_login_refused(app: App, problem: str) -> None:
+def _note_service_problem(app: App, key: str, problem: str) -> None:
     with app.db.transaction() as session:
-        row = session.get(ServiceState, LOGIN_REFUSED_KEY)
+        row = session.get(ServiceState, key)
         if row is None:
             session.add(
-                ServiceState(
-                    key=LOGIN_REFUSED_KEY, value=problem, updated_at=app.clock.now()
-                )
+                ServiceState(key=key, value=problem, updated_at=app.clock.now())
             )
         elif row.value != problem:
             row.value = problem
 
 
-def _end_batch(app: App, batch: _Batch) -> None:
+def _end_batch(app: App, batch: _Batch, counts: DeliveryCounts) -> None:
     if batch.took_mail:
         with app.db.transaction() as session:
             session.execute(
-                delete(ServiceState).where(ServiceState.key == LOGIN_REFUSED_KEY)
+                delete(ServiceState).where(
+                    ServiceState.key.in_((LOGIN_REFUSED_KEY, DATA_REFUSED_KEY))
+                )
             )
-    elif batch.deferred:
+        return
+    if batch.refused_at_data and len(batch.data_answers) > 1:
+        # Answers that differ judge each mail: their own refusals.
+        with app.db.transaction() as session:
+            _fail_refused_at_data(session, batch, counts)
+    elif batch.refused_at_data:
+        [answer] = batch.data_answers.values()
+        problem = (
+            f"the SMTP server refuses every mail with one permanent answer ({answer};"
+            f" {len(batch.refused_at_data)} mail(s) in this pass): the relay's"
+            " condition, not the mails'. Check its log and its policy for [mailbot]"
+            " address (a blocked sender, a quota, a content filter); the mail"
+            " waits, no attempt spent, and leaves once the relay takes mail. If it"
+            " is one mail's content, `mailbot outbox drop ID` dismisses it"
+        )
+        _note_service_problem(app, DATA_REFUSED_KEY, problem)
+        app.outages.down("smtp", problem)
+        return
+    if batch.deferred:
         app.outages.down(
             "smtp",
             f"every mail refused for now ({len(batch.deferred)} in this batch; "
             "not counted against [smtp] max_attempts, the mail waits): "
             f"{batch.last_refusal}",
         )
+
+
+def _fail_refused_at_data(
+    session: Session, batch: _Batch, counts: DeliveryCounts
+) -> None:
+    """The server takes (or judges) mail after all: the mails it refused
+    for good at DATA are refused for their own sake."""
+    for row in session.scalars(
+        select(Outbox).where(Outbox.id.in_(batch.refused_at_data))
+    ):
+        if row.state == "pending":
+            row.state = "failed"
+            row.attempts += 1
+            counts.retried -= 1
+            counts.failed += 1
+            log.error("outbox %d delivery failed: %s", row.id, row.last_error)
+    batch.refused_at_data.clear()
 
 
 @dataclass(frozen=True)
@@ -457,6 +509,8 @@ def _exchange(transport: Transport, letter: Letter):  # type: ignore[no-untyped-
         raise  # a TemporaryError, but of the server: the caller's to handle
     except DeliveryUncertain as exc:
         return "uncertain", str(exc), {}
+    except DataRefused as exc:
+        return "refused-at-data", str(exc), {}
     except PermanentError as exc:
         return "failed", str(exc), getattr(exc, "refused", {})
     except TemporaryError as exc:
@@ -488,6 +542,23 @@ def _finish(
             bounces.refused_at_rcpt(app, session, mail, never)
             row.recipients = [r for r in row.recipients if r not in never]
         row.last_error = error if not refused else f"{error or ''} refused: {refused}"
+        if outcome == "refused-at-data":
+            if not batch.took_mail and row.sent_at is None:
+                # Perhaps the relay refuses every mail (a blocked sender, a
+                # quota): failed once it takes or judges another one
+                # (_charge, _end_batch), else its outage.
+                row.state = "pending"
+                row.next_try_at = now + outage_wait(row, now)
+                batch.refused_at_data.append(row.id)
+                batch.data_answers.setdefault(_kind(error or ""), error or "")
+                log.debug(
+                    "%s refused at DATA, failed only if other mail goes: %s",
+                    letter.message_id,
+                    error,
+                )
+                counts.retried += 1
+                return
+            outcome = "failed"
         server_wide = not (later and all(map(_of_mailbox, later.values())))
         if (
             outcome == "retry"
@@ -514,6 +585,7 @@ def _finish(
             if not batch.took_mail:
                 batch.took_mail = True
                 _charge(app, session, batch.deferred, now)
+                _fail_refused_at_data(session, batch, counts)
             if later:
                 # Delivered to the others; those refused for now get it later.
                 row.recipients = list(later)
@@ -556,6 +628,23 @@ def _charge(app: App, session: Session, ids: list[int], now: dt.datetime) -> Non
 # address and mailbox.
 _STATUS_RE = re.compile(r"^[45]\d\d[ -][45]\.(\d{1,3})\.\d{1,3}\b")
 _MAILBOX_SUBJECTS = ("1", "2")
+
+
+_DATA_ANSWER_RE = re.compile(r"(\d{3})[ -]+(?:([245]\.\d{1,3}\.\d{1,3})\b)?")
+
+
+def _kind(error: str) -> str:
+    """What a refusal at DATA says, less what differs between mails (a
+    queue id, a score): the reply code and enhanced status code, else the
+    reply code and its words."""
+    text = error.split(": ", 1)[-1]
+    found = _DATA_ANSWER_RE.match(text)
+    if found is None:
+        return text
+    if found.group(2):
+        return f"{found.group(1)} {found.group(2)}"
+    words = re.sub(r"[^a-z ]+", "", text[3:].lower()).split()
+    return f"{found.group(1)} {' '.join(words)}"
 
 
 def _status_subject(answer: str) -> str | None:

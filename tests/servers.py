@@ -564,6 +564,7 @@ class _Mode:
     rcpt_reply: str | None = None
     rcpt_only: frozenset[str] | None = None
     data_reply: str | None = None
+    data_only: frozenset[str] | None = None
     stall: _Stall | None = None
 
 
@@ -613,7 +614,10 @@ class _SinkHandler:
     ) -> str:
         mode = self.sink.mode
         mail = _received(session, envelope)
-        if mode.data_reply:
+        targeted = mode.data_only is None or bool(
+            mode.data_only & {r.lower() for r in mail.recipients}
+        )
+        if mode.data_reply and targeted:
             self.sink.record(mail, rejected=True)
             return mode.data_reply
         self.sink.record(mail, rejected=False)
@@ -721,13 +725,14 @@ class SmtpSink:
         text: str,
         recipients: Iterable[str] | None = None,
     ) -> None:
-        """Answer RCPT (only for recipients, if given) or DATA with an error."""
+        """Answer RCPT or DATA with an error (only for recipients, or a mail
+        to one of them, if given)."""
         reply = _reply(code, text)
+        only = frozenset(r.lower() for r in recipients) if recipients else None
         if stage == "RCPT":
-            only = frozenset(r.lower() for r in recipients) if recipients else None
             self.mode = replace(self.mode, rcpt_reply=reply, rcpt_only=only)
         elif stage == "DATA":
-            self.mode = replace(self.mode, data_reply=reply)
+            self.mode = replace(self.mode, data_reply=reply, data_only=only)
         else:
             raise ValueError(f"stage must be RCPT or DATA, not {stage!r}")
 

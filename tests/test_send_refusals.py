@@ -307,3 +307,71 @@ def test_a_contact_marked_bouncing_is_cleared_by_the_operator(
     ]
     assert len(notices) == 2
     app.close()
+
+
+def test_a_relay_refusing_every_mail_at_data_keeps_them_queued(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """A relay answering 554 at the end of DATA to every mail (a blocked
+    sender, a quota) failed each mail for good, one after another (opsfix7)."""
+    caplog.set_level(logging.INFO)
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject("DATA", 554, "5.7.1 Service unavailable; client host blocked")
+    _queue(app, 1, 2, 3)
+    counts = send.deliver_due(app)
+    assert (counts.sent, counts.failed) == (0, 0)
+    # An hour of passes, one mail at a time too: nothing fails, no attempt.
+    for n in (4, 5):
+        app.clock.advance(dt.timedelta(minutes=30))
+        _queue(app, n)
+        send.deliver_due(app)
+    assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 0)] * 5
+    assert len(smtp_sink.rejected) >= 5
+    outage = [r for r in caplog.records if "SMTP server not taking mail" in r.message]
+    assert len(outage) == 1 and "5.7.1 Service unavailable" in outage[0].message
+    data = _status(app)
+    assert not data["healthy"]
+    [problem] = [p for p in data["problems"] if "refuses every mail" in p]
+    assert "554 5.7.1" in problem and "mailbot outbox drop" in problem
+    # The relay is fixed: every mail leaves, status is healthy again.
+    smtp_sink.accept()
+    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    assert send.deliver_due(app).sent == 5
+    assert not any("refuses every mail" in p for p in _status(app)["problems"])
+    app.close()
+
+
+@pytest.mark.parametrize("refused_first", [True, False])
+def test_a_mail_refused_at_data_while_others_go_fails_for_good(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, refused_first: bool
+) -> None:
+    """The server judges each mail: the one it refuses is refused for good."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject(
+        "DATA", 554, "5.6.0 Content rejected", ["reporter1@cert1.example.net"]
+    )
+    _queue(app, *((1, 2) if refused_first else (2, 1)))
+    counts = send.deliver_due(app)
+    assert (counts.sent, counts.failed) == (1, 1)
+    states = {tuple(r): s for s, _, r in _rows(app)}
+    assert states[("reporter1@cert1.example.net",)] == "failed"
+    assert states[("reporter2@cert2.example.net",)] == "sent"
+    data = _status(app)
+    assert not any("refuses every mail" in p for p in data["problems"])
+    assert any("failed for good" in w for w in data["warnings"])
+    app.close()
+
+
+def test_refusals_at_data_are_compared_without_what_differs_per_mail() -> None:
+    from mailbot.send import _kind
+
+    # One relay's answer to every mail, with a queue id or score of its own.
+    assert _kind("end of DATA: 554 5.7.1 [id 17] blocked") == _kind(
+        "end of DATA: 554 5.7.1 [id 18] blocked"
+    )
+    assert _kind("end of DATA: 554 rejected (score 9)") == _kind(
+        "end of DATA: 554 rejected (score 12)"
+    )
+    assert _kind("end of DATA: 552 5.3.4 too big") != _kind(
+        "end of DATA: 554 5.6.0 content rejected"
+    )
