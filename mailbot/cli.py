@@ -352,8 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MailbotError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        from mailbot.errors import Terminated
+
+        # 128 + the signal, as a shell reports a process the signal ended.
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         # The reader went away (`mailbot show TAG | head`): nothing is wrong
         # with mailbot. Point stdout at /dev/null so the exit flush is quiet.

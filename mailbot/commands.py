@@ -34,6 +34,24 @@ def app_from(
     return open_app(settings, clock_from(args), **kwargs)
 
 
+def stop_on_sigterm() -> None:
+    """For the one-shot commands that send mail (poll, sweep, ingest,
+    quarantine retry): SIGTERM (a cron job's timeout, a service manager)
+    stops the command like Ctrl-C, so that a mail being sent goes back to
+    the outbox, or is uncertain, at once (send.interrupted) instead of
+    staying "sending" until its lease runs out."""
+    import signal
+    import threading
+
+    from mailbot.errors import Terminated
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def collect_garbage_less_often() -> None:
     """For the commands that take mail in bulk: poll, ingest and run.
 
@@ -57,6 +75,7 @@ def db(args: argparse.Namespace) -> int:
 
 
 def poll(args: argparse.Namespace) -> int:
+    stop_on_sigterm()
     collect_garbage_less_often()
     app = app_from(args)
     try:
@@ -68,6 +87,7 @@ def poll(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
+    stop_on_sigterm()
     app = app_from(args)
     try:
         from mailbot.deadlines.sweep import sweep as sweep_deadlines
@@ -102,6 +122,7 @@ def ingest(args: argparse.Namespace) -> int:
     paths = [p if _broken_link(p) else p.resolve() for p in given]
     from mailbot.progress import Progress, count_mails
 
+    stop_on_sigterm()
     collect_garbage_less_often()
     app = app_from(args, backfill=args.backfill)
     result = PollResult()
@@ -228,6 +249,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def quarantine(args: argparse.Namespace) -> int:
+    stop_on_sigterm()
     # Only a retry sends (its acknowledgement, at once).
     app = app_from(args, servers=args.action == "retry")
     try:

@@ -62,3 +62,8 @@ class StageError(MailbotError):
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in a one-shot command by SIGTERM: stopped like by Ctrl-C, so
+    that a mail being sent goes back to the outbox (or is uncertain) at once."""

@@ -64,6 +64,10 @@ class DataRefused(PermanentError):
 
 
 class Transport(Protocol):
+    # Whether the last send got as far as handing over the message itself:
+    # stopped after that, nobody knows whether the mail is delivered.
+    data_sent: bool
+
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
         """Deliver; return the recipients the server refused, with its answer."""
         ...
@@ -76,9 +80,11 @@ class MaildirTransport:
 
     def __init__(self, path: Path) -> None:
         self.box = mailbox.Maildir(path, create=True)
+        self.data_sent = False
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
         envelope = f"X-Envelope-To: {', '.join(recipients)}\n".encode()
+        self.data_sent = True
         self.box.add(envelope + raw)
         return {}
 
@@ -93,6 +99,7 @@ class SmtpTransport:
         self.settings = settings
         self.local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
+        self.data_sent = False
 
     def _context(self) -> ssl.SSLContext:
         # Always verify: smtplib's starttls() without a context does not.
@@ -142,14 +149,20 @@ class SmtpTransport:
         return smtp
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
-        if self._smtp is None:
-            self._smtp = self._connect()
-        smtp = self._smtp
+        self.data_sent = False
         try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            smtp = self._smtp
             refused = self._envelope(smtp, sender, recipients)
             self._data(smtp, raw)
         except (DeliveryUncertain, PermanentError, TemporaryError):
             self.close()
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            # Interrupted (Ctrl-C, SIGTERM of a one-shot command): a QUIT
+            # now could wait for the server for [smtp] timeout.
+            self.abort()
             raise
         return refused
 
@@ -200,6 +213,7 @@ class SmtpTransport:
         payload = re.sub(rb"(?m)^\.", b"..", _EOL_RE.sub(b"\r\n", raw))
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
+        self.data_sent = True
         try:
             smtp.send(payload + b".\r\n")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
@@ -219,6 +233,12 @@ class SmtpTransport:
                 self._smtp.quit()
             except (OSError, smtplib.SMTPException):
                 self._smtp.close()
+            self._smtp = None
+
+    def abort(self) -> None:
+        """Drop the connection without a word to the server."""
+        if self._smtp is not None:
+            self._smtp.close()
             self._smtp = None
 
 
@@ -315,7 +335,14 @@ def deliver_due(
                 if isinstance(exc, LoginRefused):
                     _note_service_problem(app, LOGIN_REFUSED_KEY, str(exc))
                 break
-            _finish(app, letter, outcome, error, refused, counts, batch)
+            except STOPS:
+                interrupted(app, letter, getattr(transport, "data_sent", True))
+                raise
+            try:
+                _finish(app, letter, outcome, error, refused, counts, batch)
+            except STOPS:
+                interrupted(app, letter, outcome in ("sent", "uncertain"))
+                raise
         _end_batch(app, batch, counts)
     finally:
         if own:
@@ -465,6 +492,55 @@ def release(app: App, ids: list[int]) -> None:
             .where(Outbox.id.in_(ids), Outbox.state == "sending")
             .values(state="pending", lease_until=None)
         )
+
+
+# An orderly stop of the process: Ctrl-C, and SIGTERM of a one-shot command
+# (commands.py turns it into KeyboardInterrupt).
+STOPS = (KeyboardInterrupt, SystemExit)
+
+
+def interrupted(app: App, letter: Letter, maybe_delivered: bool) -> None:
+    """The process is stopping with `letter` claimed: back to the outbox at
+    once if the server cannot have the message, else uncertain, never left
+    "sending" until its lease runs out. The exchange's own outcome, once
+    recorded, stands."""
+    try:
+        _put_back(app, letter, maybe_delivered)
+    except Exception:  # noqa: BLE001 - the stop goes on; the lease still ends it
+        log.warning(
+            "%s claimed when interrupted and not put back (the database"
+            " failed); its lease ends in %s",
+            letter.message_id,
+            LEASE,
+            exc_info=True,
+        )
+
+
+def _put_back(app: App, letter: Letter, maybe_delivered: bool) -> None:
+    with app.db.transaction() as session:
+        row = session.get(Outbox, letter.row_id)
+        if row is None or row.state != "sending":
+            return
+        row.lease_until = None
+        if maybe_delivered:
+            row.state = "uncertain"
+            row.last_error = (
+                "interrupted after the message data was handed to the server"
+            )
+            log.error(
+                "%s delivery uncertain: %s; check whether it arrived, then"
+                " `mailbot outbox settle %d arrived` or `resend`",
+                letter.message_id,
+                row.last_error,
+                row.id,
+            )
+        else:
+            row.state = "pending"
+            log.warning(
+                "%s delivery interrupted before the message data: back in the"
+                " outbox, sent by the next run",
+                letter.message_id,
+            )
 
 
 def expire_leases(app: App) -> int:
