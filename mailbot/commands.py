@@ -80,10 +80,11 @@ def poll(args: argparse.Namespace) -> int:
     app = app_from(args)
     try:
         result = service.poll(app)
+        outage = delivery_outage(app)
     finally:
         app.close()
     _report(args, vars(result))
-    return 0
+    return _fail_on(outage)
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -94,10 +95,11 @@ def sweep(args: argparse.Namespace) -> int:
 
         summary = sweep_deadlines(app)
         delivered = send.deliver_due(app)
+        outage = delivery_outage(app)
     finally:
         app.close()
     _report(args, {**summary, "delivered": vars(delivered)})
-    return 0
+    return _fail_on(outage)
 
 
 def ingest(args: argparse.Namespace) -> int:
@@ -134,8 +136,10 @@ def ingest(args: argparse.Namespace) -> int:
                 outcome = process_delivery(app, delivery)
                 result.count(outcome.result, outcome.incident)
                 progress.update()
+        outage = None
         if not args.backfill:
             send.deliver_due(app)
+            outage = delivery_outage(app)
     finally:
         app.close()
     data = vars(result)
@@ -153,7 +157,41 @@ def ingest(args: argparse.Namespace) -> int:
             " ingested. Ingest them again once readable: a mail stored already"
             " is not stored twice"
         )
-    return 0
+    return _fail_on(outage)
+
+
+def delivery_outage(app: App) -> str | None:
+    """What kept a one-shot command's mail from leaving, with what to do,
+    when the SMTP server was still not taking mail at the end of its pass;
+    else None. The mail waits in the outbox either way."""
+    from sqlalchemy import func, select
+
+    from mailbot.db.models import Outbox
+
+    problem = app.outages.current().get("smtp")
+    if problem is None:
+        return None
+    with app.db.transaction() as session:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.state.in_(("pending", "sending")))
+        )
+    advice = "" if "check" in problem else "; check the SMTP server and [smtp] settings"
+    return (
+        f"the SMTP server is not taking mail: {problem}{advice}. {waiting} mail(s)"
+        " wait in the outbox (`mailbot outbox` lists them) and leave with the"
+        " next `mailbot poll` or `mailbot sweep` (or the running daemon) once"
+        " it takes mail"
+    )
+
+
+def _fail_on(outage: str | None) -> int:
+    """After a command's counts: exit 1 with one line when mail could not
+    be delivered for an SMTP outage, else 0."""
+    if outage is None:
+        return 0
+    raise MailbotError(outage)
 
 
 def _broken_link(path: Path) -> bool:

@@ -525,3 +525,39 @@ def test_run_ends_at_once_when_the_database_refuses_mailbot(
     # A monitor still reads the verdict.
     assert health.returncode == 2
     assert json.loads(health.stdout)["healthy"] is False
+
+
+def test_a_one_shot_command_that_delivers_nothing_for_an_outage_fails(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """`mailbot poll` and `sweep` exited 0 when the SMTP server took none
+    of their mail: a cron job or a person saw success (opsfix7)."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    path = tmp_path / "inbox" / "new" / "1.eml"
+    path.write_bytes(_report(1))
+    os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+    env = opsenv.cli_env(app)
+    now = ("--now", (NOW + dt.timedelta(minutes=1)).isoformat())
+    smtp_sink.stop()
+    done = opsenv.run_cli(env, *now, "poll", "--json")
+    assert done.returncode == 1, done.stderr
+    # The counts all the same, then one line: what is wrong, what to do.
+    assert json.loads(done.stdout)["processed"] == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailbot: the SMTP server is not taking mail: cannot reach")
+    assert "1 mail(s) wait in the outbox" in last and "check the SMTP server" in last
+    done = opsenv.run_cli(env, *now, "sweep")
+    assert done.returncode == 1 and "not taking mail" in done.stderr
+    # A relay refusing every mail at DATA is an outage too, saying its answer.
+    smtp_sink.start()
+    smtp_sink.reject("DATA", 554, "5.7.1 client host blocked")
+    done = opsenv.run_cli(env, *now, "sweep")
+    assert done.returncode == 1 and "554 5.7.1 client host blocked" in done.stderr
+    # Nothing to send, or the server back: success.
+    smtp_sink.accept()
+    later = ("--now", (NOW + dt.timedelta(hours=1)).isoformat())
+    done = opsenv.run_cli(env, *later, "sweep")
+    assert done.returncode == 0, done.stderr
+    assert len(smtp_sink.messages) == 1
+    assert opsenv.run_cli(env, *later, "poll").returncode == 0
+    app.close()
