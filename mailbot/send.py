@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import mailbox
 import re
@@ -48,6 +49,10 @@ LOGIN_REFUSED_KEY = "smtp_login_refused"
 # Set while the server refuses every mail at DATA with one permanent answer
 # (the relay's condition, not the mails'): `status` is unhealthy, naming it.
 DATA_REFUSED_KEY = "smtp_refuses_every_mail"
+# The last permanent refusal at DATA since the server last took a mail: its
+# kind (_kind) and the rows it failed (JSON). A lone mail refused for good
+# fails (BR-37); the next one refused alike shows the relay refusing all.
+DATA_REFUSAL_SEEN_KEY = "smtp_data_refusal_seen"
 # While the server refuses every mail of a batch for now (an outage of the
 # relay, not of the mails), a mail waits this share of its age, within bounds.
 OUTAGE_WAIT_SHARE = 4
@@ -366,26 +371,13 @@ def _end_batch(app: App, batch: _Batch, counts: DeliveryCounts) -> None:
         with app.db.transaction() as session:
             session.execute(
                 delete(ServiceState).where(
-                    ServiceState.key.in_((LOGIN_REFUSED_KEY, DATA_REFUSED_KEY))
+                    ServiceState.key.in_(
+                        (LOGIN_REFUSED_KEY, DATA_REFUSED_KEY, DATA_REFUSAL_SEEN_KEY)
+                    )
                 )
             )
         return
-    if batch.refused_at_data and len(batch.data_answers) > 1:
-        # Answers that differ judge each mail: their own refusals.
-        with app.db.transaction() as session:
-            _fail_refused_at_data(session, batch, counts)
-    elif batch.refused_at_data:
-        [answer] = batch.data_answers.values()
-        problem = (
-            f"the SMTP server refuses every mail with one permanent answer ({answer};"
-            f" {len(batch.refused_at_data)} mail(s) in this pass): the relay's"
-            " condition, not the mails'. Check its log and its policy for [mailbot]"
-            " address (a blocked sender, a quota, a content filter); the mail"
-            " waits, no attempt spent, and leaves once the relay takes mail. If it"
-            " is one mail's content, `mailbot outbox drop ID` dismisses it"
-        )
-        _note_service_problem(app, DATA_REFUSED_KEY, problem)
-        app.outages.down("smtp", problem)
+    if batch.refused_at_data and _refused_at_data(app, batch, counts):
         return
     if batch.deferred:
         app.outages.down(
@@ -394,6 +386,63 @@ def _end_batch(app: App, batch: _Batch, counts: DeliveryCounts) -> None:
             "not counted against [smtp] max_attempts, the mail waits): "
             f"{batch.last_refusal}",
         )
+
+
+def _refused_at_data(app: App, batch: _Batch, counts: DeliveryCounts) -> bool:
+    """Decide on the mails refused for good at DATA in a pass in which the
+    server took none; True when that is the relay's outage.
+
+    Answers that differ judge each mail: each failed for good. So does a
+    lone mail refused with an answer not seen since the server last took a
+    mail (BR-37: a 550 is permanent). Two or more mails refused alike, in
+    this pass or since the last mail taken, are the relay refusing
+    everything: they wait (those failed already are queued again), no
+    attempt spent, and `status` says so until a mail goes.
+    """
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        seen = session.get(ServiceState, DATA_REFUSAL_SEEN_KEY)
+        if len(batch.data_answers) > 1:
+            _fail_refused_at_data(session, batch, counts)
+            return False
+        [(kind, answer)] = batch.data_answers.items()
+        earlier = json.loads(seen.value) if seen is not None else {}
+        alike = earlier.get("kind") == kind
+        rows = list(
+            dict.fromkeys(
+                [*(earlier.get("rows", []) if alike else []), *batch.refused_at_data]
+            )
+        )
+        record = json.dumps({"kind": kind, "rows": rows})
+        if seen is None:
+            session.add(
+                ServiceState(key=DATA_REFUSAL_SEEN_KEY, value=record, updated_at=now)
+            )
+        else:
+            seen.value, seen.updated_at = record, now
+        if len(rows) < 2:
+            _fail_refused_at_data(session, batch, counts)
+            return False
+        for row in session.scalars(
+            select(Outbox).where(Outbox.id.in_(rows), Outbox.state == "failed")
+        ):
+            # Failed alone before; the relay's refusal, it turns out.
+            row.state, row.attempts = "pending", max(row.attempts - 1, 0)
+            row.next_try_at = now + outage_wait(row, now)
+            log.warning(
+                "outbox %d queued again: the relay refuses every mail alike", row.id
+            )
+    problem = (
+        f"the SMTP server refuses every mail with one permanent answer ({answer};"
+        f" {len(rows)} mail(s) since it last took one): the relay's condition, not"
+        " the mails'. Check its log and its policy for [mailbot] address (a"
+        " blocked sender, a quota, a content filter); the mail waits, no attempt"
+        " spent, and leaves once the relay takes mail. If it is the mails'"
+        " content, `mailbot outbox drop ID` dismisses one"
+    )
+    _note_service_problem(app, DATA_REFUSED_KEY, problem)
+    app.outages.down("smtp", problem)
+    return True
 
 
 def _fail_refused_at_data(

@@ -341,6 +341,33 @@ def test_a_relay_refusing_every_mail_at_data_keeps_them_queued(
     app.close()
 
 
+def test_mails_refused_at_data_one_at_a_time_alike_are_the_relays(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    """A lone mail refused for good at DATA fails (BR-37); the next one
+    refused with the same answer, the server having taken none since, shows
+    the relay refusing everything: both wait, the first queued again."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject("DATA", 554, "5.7.1 [q1] client host blocked")
+    _queue(app, 1)
+    assert send.deliver_due(app).failed == 1
+    assert _rows(app)[0][0] == "failed"
+    app.clock.advance(dt.timedelta(hours=2))
+    smtp_sink.reject("DATA", 554, "5.7.1 [q2] client host blocked")
+    _queue(app, 2)
+    assert send.deliver_due(app).failed == 0
+    assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 0)] * 2
+    assert any("refuses every mail" in p for p in _status(app)["problems"])
+    smtp_sink.accept()
+    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    assert send.deliver_due(app).sent == 2
+    # Taken again: a later lone refusal is that mail's own once more.
+    smtp_sink.reject("DATA", 554, "5.7.1 [q3] client host blocked")
+    _queue(app, 3)
+    assert send.deliver_due(app).failed == 1
+    app.close()
+
+
 @pytest.mark.parametrize("refused_first", [True, False])
 def test_a_mail_refused_at_data_while_others_go_fails_for_good(
     tmp_path: Path, database_url: str, smtp_sink: SmtpSink, refused_first: bool
