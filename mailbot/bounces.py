@@ -319,7 +319,7 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError("clear", "give the address(es) `mailbot bounces` lists")
     if args.action == "list" and (args.addresses or args.reason):
         raise UsageError("list", "takes no address; `clear ADDRESS...` does")
-    app = app_from(args)
+    app = app_from(args, servers=False)
     try:
         if args.action == "clear":
             done = clear(app, args.addresses, args.reason)
