@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from mailbot.deadlines.events import (
@@ -291,3 +293,213 @@ def test_still_no_isolation_of_a_user_the_attacker_or_undone(text: str) -> None:
 )
 def test_no_resolution_hoped_or_expected(text: str) -> None:
     assert not reports_resolution(text)
+
+
+# A breaker's misses: a site that had cut its host off in these words was
+# chased for containment.
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The cable pulled.
+        "We pulled the network cable.",
+        "We pulled the network cable of wn12 at 10:00.",
+        "The network cable of ui01 was pulled.",
+        "The ethernet cable has been unplugged.",
+        "We removed the uplink cables of both nodes.",
+        # Moved into a network of its own.
+        "The host was moved to a quarantine VLAN.",
+        "We moved wn12.example.org (192.0.2.130) into the quarantine VLAN.",
+        "The VM is now in a quarantine network.",
+        "The node has been placed in an isolation VLAN.",
+        "The server was re-patched to the quarantine VLAN.",
+        # All its traffic stopped, both ways.
+        "All traffic to/from the host is dropped at the firewall.",
+        "All inbound and outbound traffic of wn12 is blocked.",
+        "We drop all traffic to and from ui01 at the border firewall.",
+        "The firewall now blocks all traffic from/to the VM.",
+        "All connections to and from the node are now rejected.",
+        # Isolated from the network, with what follows it.
+        "The node is isolated from the network.",
+        "The node has been isolated from the network pending further analysis.",
+        "The node is isolated from the network, not yet reinstalled.",
+        "The node is isolated from the network, it is not rebooted.",
+        "The node is isolated from the network, but we did not reinstall it yet.",
+        "The node is air-gapped now.",
+        # Off the network, said of the host.
+        "The node is offline.",
+        "wn12 has no network access anymore.",
+        "The VM no longer has network connectivity.",
+    ],
+)
+def test_isolation_in_a_sites_other_words(text: str) -> None:
+    assert reports_isolation(text)
+    assert reports_containment(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Should we pull the network cable?",
+        "We will pull the network cable tomorrow.",
+        "We haven't pulled the cable yet.",
+        "The network cable was not pulled.",
+        "Please pull the network cable.",
+        "Nobody pulled the cable.",
+        "If needed we will move the host to a quarantine VLAN.",
+        "The host was not moved to a quarantine VLAN.",
+        "We have a quarantine VLAN.",
+        "Can you move the host to the quarantine VLAN?",
+        "The host is not yet in the quarantine VLAN.",
+        "Once the host is in the quarantine VLAN, we take a snapshot.",
+        "The logs were copied to the forensics network share.",
+        "Traffic to the host will be dropped at the firewall.",
+        "The attacker's traffic is dropped at the firewall.",
+        # One way: the host is still reachable.
+        "Outgoing traffic from the host is blocked.",
+        # An outside address, or not known to be the site's.
+        "All traffic to/from 203.0.113.7 is dropped at the firewall.",
+        "All traffic to/from the attacker's host is dropped.",
+        "All traffic to and from the host is not blocked yet.",
+        "Is all traffic to/from the host dropped?",
+        "The node will be isolated from the network.",
+        "The node is isolated from the network, not yet.",
+        "The node is isolated from the network - failed.",
+        "The node is not offline.",
+        "The C2 server is offline.",
+        "We have no network access to the host.",
+        "The attacker has no network access anymore.",
+    ],
+)
+def test_no_isolation_in_those_words_asked_planned_denied_or_anothers(
+    text: str,
+) -> None:
+    assert not reports_isolation(text)
+
+
+def owns(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return address in ipaddress.ip_network("192.0.2.128/25")
+
+
+# DOMAIN.md: an address of the site's own networks is never the attacker's.
+# Blocked at the firewall, it is the site's host cut off, whatever the site
+# calls it.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We blocked the attacker IP 192.0.2.130 at the firewall.",
+        "We blocked 192.0.2.130 (our UI) at the network.",
+        "The attacker's IP 192.0.2.130 was blocked at the firewall.",
+        "We blocked the scanner 192.0.2[.]130 at the firewall.",
+        "We blocked 203.0.113.7 and 192.0.2.130 at the firewall.",
+        "All traffic to/from 192.0.2.130 is dropped at the firewall.",
+    ],
+)
+def test_an_own_address_blocked_is_the_sites_host(text: str) -> None:
+    assert reports_isolation(text, owns)
+    # Without the site's networks, an address is nobody's host.
+    assert not reports_isolation(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We blocked the attacker IP 203.0.113.7 at the firewall.",
+        "203.0.113.7 is blocked on the firewall.",
+        "We will block 192.0.2.130 at the firewall.",
+        "We have not blocked 192.0.2.130 at the firewall yet.",
+        "Should we block 192.0.2.130 at the firewall?",
+        # The attacker is blocked; the site's address is only named.
+        "The attacker 203.0.113.7 who logged into 192.0.2.130 was blocked at"
+        " the firewall.",
+        "Our host 192.0.2.130 was attacked by 203.0.113.7, we blocked 203.0.113.7"
+        " at the firewall.",
+    ],
+)
+def test_an_outside_address_blocked_is_no_isolation(text: str) -> None:
+    assert not reports_isolation(text, owns)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We consider the incident resolved.",
+        "We consider the incident resolved from our side.",
+        "We now consider this incident closed.",
+        "We consider it resolved.",
+        "Please consider the incident closed from our side.",
+        "The incident can be closed from our side.",
+        "From our side, the incident can be closed.",
+        "As far as we are concerned the case can be closed.",
+        "You can close the incident from our side.",
+        "The host is reinstalled and we consider the incident resolved.",
+    ],
+)
+def test_resolution_in_a_sites_other_words(text: str) -> None:
+    assert reports_resolution(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can the incident be closed from our side?",
+        "We do not consider the incident resolved.",
+        "We don't consider the incident resolved yet.",
+        "Should we consider the incident resolved?",
+        "We would consider the incident resolved if the scan is clean.",
+        "We consider the incident resolved once the scan is clean.",
+        "We will consider the incident resolved once the host is reinstalled.",
+        "The incident can be closed once the host is reinstalled.",
+        "The incident can be closed once we reinstalled the host.",
+        "The incident can be closed if you agree.",
+        "The incident cannot be closed yet.",
+        "The incident can't be closed from our side.",
+        "You can close the incident once we send the report.",
+        "When you consider the incident resolved, tell us.",
+        "The incident is resolved if the scan is clean.",
+    ],
+)
+def test_no_resolution_in_those_words_denied_asked_or_conditional(text: str) -> None:
+    assert not reports_resolution(text)
+
+
+# The procedure: announce a downtime "if applicable". Saying it is not
+# applicable answers the step.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Downtime: not applicable",
+        "Downtime: N/A",
+        "Downtime: n/a (the service is not in production)",
+        "Downtime: not needed",
+        "Downtime: none needed",
+        "Downtime needed: no",
+        "No downtime needed.",
+        "No downtime was needed.",
+        "A downtime is not necessary.",
+        "No downtime is needed since the service is not in production.",
+        "Downtime is not required as the service is not in production.",
+    ],
+)
+def test_no_downtime_needed_answers_the_step(text: str) -> None:
+    assert reports_downtime(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is a downtime needed?",
+        "Downtime: ?",
+        "Downtime: TBD",
+        "Downtime: pending",
+        "Downtime: not yet",
+        "Downtime: not yet announced",
+        # None declared: it does not say none is needed.
+        "Downtime: none",
+        "Downtime not applicable?",
+        "If no downtime is needed, we will tell you.",
+        "We are not sure whether a downtime is needed.",
+        "Downtime: not applicable yet",
+    ],
+)
+def test_no_downtime_answer_asked_pending_or_none_declared(text: str) -> None:
+    assert not reports_downtime(text)

@@ -106,6 +106,9 @@ def test_downtime_in_other_words_meets_downtime(app: App, body: str) -> None:
         "No host was isolated.",
         "Nobody has isolated the host.",
         "We are about to isolate the host.",
+        "We blocked the attacker IP 203.0.113.7 at the firewall.",
+        "Should we pull the network cable?",
+        "We will move the host to a quarantine VLAN tomorrow.",
     ],
 )
 def test_isolation_denied_planned_or_of_another_kind_meets_nothing(
@@ -144,3 +147,70 @@ def test_a_hope_of_resolution_is_no_resolution(app: App) -> None:
     )
     assert incident(app).resolved_at is None
     assert "closure_report" not in states(app)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "We pulled the network cable of wn3.",
+        "The host was moved to a quarantine VLAN.",
+        "All traffic to/from the host is dropped at the firewall.",
+        "The node has been isolated from the network pending further analysis.",
+        # SITE-P's own address (192.0.2.128/25), whatever the site calls it.
+        "We blocked the attacker IP 192.0.2.130 at the firewall.",
+        "All traffic to/from 192.0.2.130 is dropped at the firewall.",
+    ],
+)
+def test_a_host_cut_off_in_a_sites_other_words_meets_containment(
+    app: App, body: str
+) -> None:
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply(body + "\n"))
+    assert states(app)["containment"] == "met"
+    assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 11, tzinfo=UTC)
+
+
+# Quoted from an earlier mail: not the site's statement.
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Thanks, we are checking.\n\nOn Thu, 3 Dec 2026 at 10:30, CSIRT wrote:\n"
+        "> Please confirm: the host was isolated at 10:00 UTC?\n"
+        "> The host was moved to a quarantine VLAN.\n"
+        "> We consider the incident resolved. No downtime needed.",
+        "Thanks, we are checking.\n\n> The host was isolated at 10:00 UTC.\n"
+        ">> We consider the incident resolved.\n> Downtime: N/A",
+    ],
+)
+def test_a_quoted_mail_meets_and_starts_nothing(app: App, body: str) -> None:
+    before = states(app)
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply(body + "\n"))
+    assert states(app) == before
+    assert incident(app).isolated_at is None
+    assert incident(app).resolved_at is None
+
+
+def test_downtime_not_applicable_meets_downtime(app: App) -> None:
+    at(app, "2026-12-03T11:00:00")
+    feed(
+        app,
+        reply("Isolation: the host was isolated at 10:00 UTC.\nDowntime: N/A\n"),
+    )
+    assert states(app)["downtime"] == "met"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "We consider the incident resolved.",
+        "The incident can be closed from our side.",
+    ],
+)
+def test_a_site_closing_the_incident_starts_the_closure_report(
+    app: App, body: str
+) -> None:
+    at(app, "2026-12-04T10:00:00")
+    feed(app, reply(body + "\n", "Fri, 04 Dec 2026 10:00:00 +0000"))
+    assert incident(app).resolved_at == dt.datetime(2026, 12, 4, 10, tzinfo=UTC)
+    assert states(app)["closure_report"] == "pending"

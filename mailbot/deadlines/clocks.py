@@ -338,7 +338,10 @@ def on_site_mail(
     start(app, session, incident, "discovered", site, discovered, mail.id, known=known)
     meet(app, session, incident, "site_report", site, at, known=known)
     answer_requests(app, session, incident, mail, site, replied_to, known=known)
-    if events.reports_isolation(text) or incident.isolated_at is not None:
+    # An address of the site's own networks blocked is its host (events.py).
+    own = app.sites.site(site)
+    owns = own.owns_address if own is not None else None
+    if events.reports_isolation(text, owns) or incident.isolated_at is not None:
         isolated = incident.isolated_at or at
         incident.isolated_at = isolated
         meet(

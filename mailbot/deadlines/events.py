@@ -9,73 +9,16 @@ from __future__ import annotations
 
 import re
 
+from mailbot.deadlines.isolation import (
+    CUT_OFF,
+    ISOLATION_MORE_RE,
+    ISOLATION_RE,
+    MAY_SAY_MORE,
+    Owns,
+    of_the_site,
+)
 from mailbot.extract.prose import NOT_DONE
 
-# What a site isolates: a host, by a word or its name ("wn12",
-# "ui01.example.org"; not an address, which may be the attacker's).
-_HOST_WORDS = (
-    r"(?:hosts?|vms?|nodes?|machines?|servers?|instances?|boxe?s?|systems?"
-    r"|virtual\s+machines?|worker\s+nodes?)"
-)
-_HOST_NAME = r"(?:[a-z][\w-]*\d[\w-]*(?:\.[\w-]+)*|[a-z][\w-]*(?:\.[a-z][\w-]*)+)"
-_ISOLATION_RE = re.compile(
-    r"\b(?:isolated|disconnected|firewalled|quarantined|unplugged|taken\s+offline"
-    r"|cut\s+off(?:\s+from\s+the\s+network)?|blocked\s+(?:at|on)\s+the\s+(?:network|firewall)"
-    r"|network\s+(?:port\s+|access\s+)?(?:was\s+|has\s+been\s+)?(?:blocked|disabled|shut)"
-    # "network access of the host was blocked", "network connectivity of
-    # wn12 has been cut", "the VM is shut off from the network"
-    r"|network\s+(?:access|connectivity)\s+(?:of|to|for)\s+(?:[^.;:!?\n]|\.(?=\S)){1,40}?"
-    r"\s+(?:was\s+|were\s+|has\s+been\s+|have\s+been\s+|is\s+)?(?:now\s+)?"
-    r"(?:blocked|disabled|cut|shut|removed|revoked)"
-    r"|(?:shut|closed|sealed)\s+off(?:\s+from\s+(?:the\s+)?(?:network|net|internet))?"
-    r"|(?:vm|instance|virtual\s+machine)\s+(?:was\s+|has\s+been\s+|is\s+)?(?:paused|suspended)"
-    r"|(?:paused|suspended)\s+the\s+(?:vm|instance|virtual\s+machine)"
-    r"|snapshot\s+(?:was\s+|has\s+been\s+)?taken"
-    # "we took ui01 (192.0.2.10) off the network", "took both nodes offline"
-    # (a dot inside an address or a name does not end the sentence)
-    r"|(?:took|cut|removed)\b(?:[^.;:!?\n]|\.(?=\S)){0,40}?\b(?:off(?:line|\s+(?:from\s+)?(?:the\s+)?"
-    r"(?:network|net|internet))|from\s+the\s+network)"
-    # German, French, Italian, Dutch, Spanish and Portuguese, and the other
-    # languages of the fact words (extract/prose.py): the site's own words
-    # that the host is cut off, in its past participle or a past tense.
-    r"|isoliert|vom\s+(?:netz|netzwerk|internet)\s+(?:genommen|getrennt)"
-    r"|(?:netz|netzwerk)\s+getrennt|offline\s+genommen|in\s+quarantäne"
-    r"|isolée?s?|déconnectée?s?|mise?s?\s+hors\s+(?:ligne|réseau)|coupée?s?\s+du\s+réseau"
-    r"|mise?s?\s+en\s+quarantaine"
-    r"|isolat[oaie]|scollegat[oaie]|disconness[oaie]|mess[oaie]\s+offline|in\s+quarantena"
-    r"|ge[ïi]soleerd|losgekoppeld|offline\s+gehaald|(?:van|uit)\s+het\s+netwerk\s+gehaald"
-    r"|in\s+quarantaine\s+geplaatst"
-    r"|aislad[oa]s?|aislamos|desconectad[oa]s?|desconectamos|isolad[oa]s?|isolamos"
-    r"|izolat\w*|deconectat\w*|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
-    r"|odpojil\w*|leválaszt\w*)\b",
-    re.I,
-)
-# A VM suspended or a host blocked whatever stands before the verb (a
-# breaker's repro-9), apart: these branches start at common words ("is",
-# "blocked"), so only a text that holds "paus", "suspend" or "block" is
-# searched for them (`_MAY_SAY_MORE`).
-_ISOLATION_MORE_RE = re.compile(
-    # "it is suspended now", "the VM was compromised and is suspended now":
-    # the subject may stand further back (not a user or an account: see
-    # _NOT_A_HOST_RE).
-    # "Until we know more, the VM stays suspended"
-    r"\b(?:(?:was|is|are|were|got|has\s+been|have\s+been|stays|remains|is\s+kept)\s+"
-    r"(?:now\s+)?(?:paused|suspended)"
-    r"|(?:paused|suspended)\s+(?:it|them|" + _HOST_WORDS + r""
-    # "we suspended the user's VM" (whose it is: see _of_a_host)
-    r"|(?:the|this|that|our|both|all|affected|compromised)\s+(?:[\w']+\s+){0,2}?"
-    + _HOST_WORDS
-    + r")"
-    # "we blocked the host at the network (level)", "blocked it on the
-    # firewall": the host itself, not an address or the attacker's traffic.
-    r"|blocked\s+(?:it|them|(?:the|this|that|our|both|all|affected|compromised)\s+"
-    r"(?:\w+\s+){0,2}?" + _HOST_WORDS + r"|" + _HOST_NAME + r")"
-    # "... the host and the attacker's IP at the firewall": the host too
-    r"(?:\s+and\s+[^.;:,!?\n]{1,40}?)?"
-    r"\s+(?:at|on)\s+(?:the\s+)?(?:network|firewall))\b",
-    re.I,
-)
-_MAY_SAY_MORE = ("paus", "suspend", "block")
 # "An isolated incident", "un cas isolé": the word describes, it reports no
 # isolation.
 _DESCRIBING_RE = re.compile(
@@ -98,17 +41,30 @@ _CONTAINMENT_RE = re.compile(
     r"|apagad[oa]s?|apagamos|reinstalad[oa]s?|desligad[oa]s?|desligamos)\b",
     re.I,
 )
+# None is needed, the answer the procedure allows ("announce a downtime, if
+# applicable"), as a template's line or in a sentence: "Downtime: not
+# applicable" ("N/A", "not needed", "none needed"), "Downtime needed: no",
+# "no downtime was needed", "a downtime is not necessary". A bare
+# "Downtime: none" or "no" says none was declared, not that none is needed.
+_NOT_NEEDED = r"(?:needed|necessary|required|applicable|relevant)"
+_NONE_NEEDED = (
+    r"\bdowntime(?:\s+(?:needed|required|necessary|announcement))?\s*[:=]\s*"
+    r"(?:not\s+" + _NOT_NEEDED + r"|n/?a|none\s+(?:needed|required|necessary))(?![\w/])"
+    r"|\bdowntime\s+(?:needed|required|necessary)\s*[:?=]\s*no\b"
+    r"|\bno\s+downtime\s+(?:is\s+|was\s+|has\s+been\s+|will\s+be\s+)?"
+    r"(?:" + _NOT_NEEDED + r"|planned)\b"
+    r"|\bdowntime\s+(?:is\s+|was\s+|seems\s+)?not\s+" + _NOT_NEEDED + r"\b"
+)
 _DOWNTIME_RE = re.compile(
     r"\bdowntime(?:\s+[\w-]+){0,5}?\s+(?:was\s+|has\s+been\s+|is\s+)?(?:declared|announced|scheduled"
     r"|registered|added|created|entered|set|published)\b"
     r"|\b(?:declared|announced|scheduled|registered|added|created)\s+(?:an?\s+)?"
-    r"(?:\w+\s+){0,3}downtime\b"
-    r"|\bno\s+downtime\s+(?:is\s+)?(?:needed|necessary|required|applicable|planned)\b"
-    r"|\bdowntime\s+(?:is\s+)?not\s+(?:needed|necessary|required|applicable)\b"
+    r"(?:\w+\s+){0,3}downtime\b|"
+    + _NONE_NEEDED
     # "We don't need a downtime", "no need for a downtime": none is needed
     # (the negation is the statement: it starts the match, so the check of
     # the words before it does not see it).
-    r"|(?:\bdo\s+not|\bdon't|\bdoes\s+not|\bdoesn't|\bdid\s+not|\bdidn't)\s+"
+    + r"|(?:\bdo\s+not|\bdon't|\bdoes\s+not|\bdoesn't|\bdid\s+not|\bdidn't)\s+"
     r"(?:need|require)\s+(?:a\s+|an?\s+\w+\s+|any\s+)?downtime\b"
     r"|\bno\s+need\s+(?:for|of)\s+(?:a\s+|any\s+)?downtime\b"
     # "The CE is in downtime until Friday", "we put the SE into downtime"
@@ -117,15 +73,54 @@ _DOWNTIME_RE = re.compile(
     r"(?:in|into|under)\s+(?:an?\s+|the\s+)?(?:\w+\s+)?downtime\b",
     re.I,
 )
+# The site's word that the incident is over.
+_CASE = r"(?:incident|issue|case|matter)"
+_OVER = r"(?:resolved|solved|closed)"
+# "the incident is (has been, was) resolved", "... can be considered closed"
+_CASE_IS_OVER = (
+    rf"{_CASE}\s+(?:is|has\s+been|was|can\s+be\s+considered)\s+(?:now\s+)?{_OVER}"
+)
+# "we consider the incident resolved", "we consider it closed", "please
+# consider the case closed (from our side)"
+_CONSIDERED_OVER = (
+    r"(?:(?:we|i)\s+(?:(?:can|now|do)\s+)?|please\s+)consider\s+"
+    rf"(?:(?:the|this|our)\s+{_CASE}|it|this)\s+(?:as\s+)?(?:now\s+)?"
+    rf"(?:{_OVER}|over|finished)"
+)
+# "the incident can be closed (from our side)", "you can close the case"
+# (not before a condition: see _condition_after)
+_MAY_BE_CLOSED = (
+    rf"{_CASE}\s+(?:can|could|may)\s+(?:now\s+|safely\s+)?be\s+"
+    rf"(?:considered\s+(?:as\s+)?)?{_OVER}"
+    r"|(?:you|csirt|egi(?:\s+csirt)?)\s+(?:can|may)\s+(?:now\s+)?close\s+"
+    rf"(?:the|this|our)\s+{_CASE}"
+)
 _RESOLVED_RE = re.compile(
-    r"\b(?:incident|issue|case)\s+(?:is|has\s+been|was|can\s+be\s+considered)\s+"
-    r"(?:now\s+)?(?:resolved|solved|closed)\b",
+    rf"\b(?:{_CASE_IS_OVER}|{_CONSIDERED_OVER}|{_MAY_BE_CLOSED})\b", re.I
+)
+# After the word, in its sentence: "isolated? no", "... yet", "... failed",
+# "... pending" ("isolated pending further analysis" is done: "pending"
+# before a word means until).
+_UNDONE_AFTER_RE = re.compile(
+    r"^[^.;!?\n]{0,40}?(?:\byet\b|\bfailed\b|\bpending\b(?!\s+[a-z])|\bcancel+ed\b"
+    r"|\bnot\b)",
     re.I,
 )
-# After the word, in its sentence: "isolated? no", "... yet", "... failed".
-_UNDONE_AFTER_RE = re.compile(
-    r"^[^.;!?\n]{0,40}?(?:\byet\b|\bfailed\b|\bpending\b|\bcancel+ed\b|\bnot\b)",
+# What the procedure says not to do, denied after the isolation: "isolated,
+# not rebooted", "it is not powered off", "we did not reinstall it yet".
+# The denial keeps forensic data; it does not deny the isolation.
+_KEPT_FOR_FORENSICS_RE = re.compile(
+    r"(?:\bnot|n't|\bnever|\bno|\bwithout)\s+(?:yet\s+|been\s+|be\s+)?"
+    r"(?:reboot(?:ed|ing)?|restart(?:ed|ing)?|power(?:ed|ing)?\s+(?:it\s+|them\s+)?off"
+    r"|switch(?:ed|ing)?\s+(?:it\s+|them\s+)?off|shut\s+(?:it\s+|them\s+)?down"
+    r"|delet(?:e|ed|ing)|destroy(?:ed|ing)?|wip(?:e|ed|ing)|reinstall(?:ed|ing)?"
+    r"|re-?imag(?:e|ed|ing)|touch(?:ed|ing)?|rebuil[dt])\b(?:\s+(?:it|them))?(?:\s+yet)?",
     re.I,
+)
+# A reason after the word is a statement of its own: "No downtime needed
+# (the service is not in production)", "... as it is not in production".
+_REASON_RE = re.compile(
+    r"(?:\(|\b(?:because|since|as)\b)\s*(?:the|it|its|this|our|we|there|they)\b", re.I
 )
 # "suspended (not deleted)", "..., not destroyed", "but not wiped": another
 # action is denied, not this one (its own denial stays: "not yet", "not
@@ -147,6 +142,15 @@ _NOT_A_FACT_RE = re.compile(
     r"|tr(?:y|ies|ied|ying)\s+to|attempt(?:s|ed)?\s+to|failed\s+to)\b",
     re.I,
 )
+# Right after it, a condition: "the incident can be closed once the host
+# is reinstalled", "we consider it resolved if you agree". A condition in
+# the past tells when it was done ("isolated once we saw the alert").
+_CONDITION_AFTER_RE = re.compile(
+    r"^\s*(?P<comma>,\s*)?(?:(?P<if>if|unless|provided|in\s+case)"
+    r"|once|when|whenever|after|as\s+soon\s+as)\b(?P<condition>[^.;!?\n]*)",
+    re.I,
+)
+_MAY_RE = re.compile(r"\b(?:can|could|may)\b", re.I)
 # After it, ending the sentence: "The incident is resolved soon, we hope."
 _HOPED_AFTER_RE = re.compile(
     r"^[^.;!?\n]{0,60}?\b(?:we|i)\s+(?:hope|expect|wish)\s*(?:so\s*)?(?:[.!]|\Z)",
@@ -179,35 +183,18 @@ _PRESENT_RE = re.compile(r"\b(?:is|are|gets?|becomes?|has\s+been|have\s+been)\b"
 _FUTURE_RE = re.compile(
     r"(?:'ll|\b(?:will|shall|going\s+to|would|then\s+we\s+(?:send|do|start)))\b", re.I
 )
-# Suspended, paused or blocked: of a host, not of a user, an account, a
-# certificate or the attacker's address (those are other actions). Looked
-# for in the clause before the word.
-_NOT_A_HOST_RE = re.compile(
-    r"\b(?:users?|accounts?|certificates?|certs?|credentials?|prox(?:y|ies)|jobs?"
-    r"|logins?|passwords?|memberships?|tokens?|keys?|attacker'?s?|ips?|address(?:es)?"
-    r"|traffic|sources?|ranges?|subnets?|domains?|urls?|ports?|scanners?|c2)\b",
-    re.I,
-)
-# Whichever is named first is what was suspended or blocked: a host (the
-# site's: not the attacker's or a C2 server) or another thing. "The user's
-# VM" is a host: a word before "'s" only says whose it is.
-_HEAD_RE = re.compile(
-    r"\b(?P<owner>attacker'?s?|c2|scanners?|malicious|external)\b"
-    r"|\b(?:users?|owners?|customers?|tenants?|members?)(?:'s|s')\s"
-    r"|(?P<other>" + _NOT_A_HOST_RE.pattern + r")"
-    r"|\b(?P<host>" + _HOST_WORDS + r"|" + _HOST_NAME + r")\b",
-    re.I,
-)
-_HOST_ACTION_RE = re.compile(r"suspend|paus|block|shut|closed|sealed", re.I)
 _SENTENCE_CUT_RE = re.compile(r"[!?\n]|\.(?=\s|\Z)")
 _CLAUSE_CUT_RE = re.compile(r",|;|\b(?:and|but|while)\b", re.I)
 
 
-def _stated(pattern: re.Pattern[str], text: str, spans: bool = False) -> bool:
+def _stated(
+    pattern: re.Pattern[str], text: str, spans: bool = False, owns: Owns | None = None
+) -> bool:
     """Whether `pattern` is said as a fact somewhere in `text`: not in the
     negative, the future, a condition or a question. `spans` when a match
     may hold words of its own clause ("network access of wn12 will be
-    blocked"): they are looked at too."""
+    blocked"): they are looked at too. `owns` tells the site's own
+    addresses (see isolation.of_the_site)."""
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
         if _DESCRIBING_RE.search(before) or _DESCRIBED_RE.match(
@@ -223,19 +210,41 @@ def _stated(pattern: re.Pattern[str], text: str, spans: bool = False) -> bool:
             or _NOT_A_FACT_RE.search(clause[-40:])
             or _NOBODY_RE.search(clause)
             or rest.rstrip().endswith("?")
-            or _UNDONE_AFTER_RE.search(_CONTRAST_RE.sub("", rest))
+            or _UNDONE_AFTER_RE.search(_own_rest(rest))
             or _HOPED_AFTER_RE.search(rest)
             or _conditional(sentence, match.group(), rest)
+            or _condition_after(match.group(), rest)
             or (spans and NOT_DONE.search(match.group().lower()))
             or _infinitive(match.group(), clause)
         ):
             continue
-        if _HOST_ACTION_RE.search(match.group()) and not _of_a_host(
-            clause + " " + match.group()
-        ):
-            continue
-        return True
+        if of_the_site(match, clause, owns):
+            return True
     return False
+
+
+def _own_rest(rest: str) -> str:
+    """The words after a match that may deny it: not a reason of their own,
+    nor a denial of another action (see _CONTRAST_RE, _KEPT_FOR_FORENSICS_RE)."""
+    reason = _REASON_RE.search(rest)
+    if reason is not None:
+        rest = rest[: reason.start()]
+    return _CONTRAST_RE.sub("", _KEPT_FOR_FORENSICS_RE.sub("", rest))
+
+
+def _condition_after(matched: str, rest: str) -> bool:
+    """Whether a condition right after the match makes it no fact; after a
+    comma, only of what may be ("the incident can be closed, once ...")."""
+    condition = _CONDITION_AFTER_RE.match(rest)
+    if condition is None:
+        return False
+    if _MAY_RE.search(matched):
+        return True
+    return not condition.group("comma") and bool(
+        condition.group("if")
+        or _PRESENT_RE.search(condition.group("condition"))
+        or _FUTURE_RE.search(condition.group("condition"))
+    )
 
 
 # "isolate" is an Italian participle ("sono state isolate") and the English
@@ -248,17 +257,6 @@ _ITALIAN_AUXILIARY_RE = re.compile(
 
 def _infinitive(matched: str, clause: str) -> bool:
     return matched.lower() == "isolate" and not _ITALIAN_AUXILIARY_RE.search(clause)
-
-
-def _of_a_host(words: str) -> bool:
-    """Whether what was suspended or blocked in `words` is the site's host:
-    the first thing named, or nothing named ("it is suspended now")."""
-    for head in _HEAD_RE.finditer(words):
-        if head.group("owner") or head.group("other"):
-            return False
-        if head.group("host"):
-            return True
-    return True
 
 
 def _conditional(sentence: str, matched: str, rest: str) -> bool:
@@ -279,18 +277,51 @@ def _conditional(sentence: str, matched: str, rest: str) -> bool:
     return bool(_PRESENT_RE.search(clause) or _FUTURE_RE.search(rest))
 
 
-def reports_isolation(text: str) -> bool:
-    if _stated(_ISOLATION_RE, text, spans=True):
+def reports_isolation(text: str, owns: Owns | None = None) -> bool:
+    """A host cut off from the network; `owns` tells the site's own
+    addresses (one blocked is its host), None when they are not known."""
+    if _stated(ISOLATION_RE, text, spans=True, owns=owns):
         return True
     lower = text.lower()
-    return any(word in lower for word in _MAY_SAY_MORE) and _stated(
-        _ISOLATION_MORE_RE, text, spans=True
+    # The other families start at common words: searched only when a text
+    # holds a word that each needs.
+    if any(word in lower for word in MAY_SAY_MORE) and _stated(
+        ISOLATION_MORE_RE, text, spans=True, owns=owns
+    ):
+        return True
+    return any(
+        _stated(pattern, near, spans=spans, owns=owns)
+        for pattern, words, spans in CUT_OFF
+        if (near := _near(text, lower, words))
     )
 
 
-def reports_containment(text: str) -> bool:
+def _near(text: str, lower: str, words: tuple[str, ...]) -> str:
+    """The stretches of `text` around each of `words` (`lower` is `text` in
+    lower case), one a line: what a pattern whose matches hold one of them
+    needs, with the words before and after that `_stated` looks at. A long
+    log is searched only where it may say something."""
+    if len(lower) != len(text):
+        return text  # a letter whose lower case is longer: no positions
+    spans: list[list[int]] = []
+    for word in words:
+        start = lower.find(word)
+        while start >= 0:
+            spans.append([max(0, start - 300), start + 400])
+            start = lower.find(word, start + 1)
+    spans.sort()
+    merged: list[list[int]] = []
+    for span in spans:
+        if merged and span[0] <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], span[1])
+        else:
+            merged.append(span)
+    return "\n".join(text[start:end] for start, end in merged)
+
+
+def reports_containment(text: str, owns: Owns | None = None) -> bool:
     """Isolation, or a host reinstalled, wiped or switched off."""
-    return reports_isolation(text) or reports_switched_off(text)
+    return reports_isolation(text, owns) or reports_switched_off(text)
 
 
 def reports_switched_off(text: str) -> bool:
@@ -304,4 +335,6 @@ def reports_downtime(text: str) -> bool:
 
 
 def reports_resolution(text: str) -> bool:
-    return _stated(_RESOLVED_RE, text)
+    # Every branch holds one of these words.
+    near = _near(text, text.lower(), ("solved", "close", "consider"))
+    return bool(near) and _stated(_RESOLVED_RE, near)
