@@ -369,7 +369,8 @@ def command(args: object) -> int:
     from mailbot.cli import print_json
     from mailbot.commands import app_from
 
-    app = app_from(args)  # type: ignore[arg-type]
+    # Released mail is sent by the daemon, or the next poll or sweep.
+    app = app_from(args, servers=False)  # type: ignore[arg-type]
     released = withdrawn = None
     try:
         if getattr(args, "action", None) == "release":

@@ -181,7 +181,8 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(
             "list", "takes no ID; `settle`, `retry` or `drop` do"
         )  # fmt: skip
-    app = app_from(args)
+    # It only changes rows: the daemon, or the next poll or sweep, sends.
+    app = app_from(args, servers=False)
     try:
         if row_id is not None:
             outcome = args.outcome if action == "settle" else action

@@ -413,7 +413,15 @@ def test_commands_that_reach_no_server_run_without_the_password_files(
         '[smtp]\nhost = "127.0.0.1"\npassword_file = "/nonexistent/smtp-pw"\n',
         encoding="utf-8",
     )
-    for command in (["incidents"], ["status", "--json"], ["deadlines"], ["report"]):
+    for command in (
+        ["incidents"],
+        ["status", "--json"],
+        ["deadlines"],
+        ["report"],
+        ["outbox"],
+        ["brake"],
+        ["bounces"],
+    ):
         main(["--config", str(config), *command])
         err = capsys.readouterr().err
         assert "password_file" not in err, (command, err)
