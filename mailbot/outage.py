@@ -3,12 +3,15 @@
 When the mailbox, the SMTP server or the database is down, every attempt
 fails the same way; a log line per attempt (or per mail) would bury the one
 line that matters. An outage is logged when it starts (ERROR) and when it
-ends (WARNING); the attempts in between go to DEBUG.
+ends (WARNING); the attempts in between go to DEBUG, but for a problem of
+another kind (a database whose sessions were ended, then found read-only):
+that is logged once too, as what to check has changed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,8 @@ class Outages:
 
     def __init__(self) -> None:
         self._down: dict[str, str] = {}
+        # The kinds of problem logged in each outage (see _kind).
+        self._said: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         # The daemon retries by itself; after a one-shot command (poll,
         # sweep) the work waits for the next one.
@@ -36,13 +41,14 @@ class Outages:
         with self._lock:
             started = resource not in self._down
             self._down[resource] = problem
+            said = self._said.setdefault(resource, set())
+            new_kind = _kind(problem) not in said
+            said.add(_kind(problem))
+        what = _WHAT.get(resource, f"{resource} down")
         if started:
-            log.error(
-                "%s, %s: %s",
-                _WHAT.get(resource, f"{resource} down"),
-                self.retry,
-                problem,
-            )
+            log.error("%s, %s: %s", what, self.retry, problem)
+        elif new_kind:
+            log.error("%s (still), %s; now: %s", what, self.retry, problem)
         else:
             log.debug("%s still down: %s", resource, problem)
         return started
@@ -51,6 +57,7 @@ class Outages:
         """Note a success; True (and one WARNING line) when an outage ends."""
         with self._lock:
             ended = self._down.pop(resource, None) is not None
+            self._said.pop(resource, None)
         if ended:
             log.warning("%s back: work resumed", resource)
         return ended
@@ -62,3 +69,9 @@ class Outages:
     def current(self) -> dict[str, str]:
         with self._lock:
             return dict(self._down)
+
+
+def _kind(problem: str) -> str:
+    """A problem without what changes from one attempt to the next (ports,
+    counts, ids, times): two attempts failing alike are one kind."""
+    return re.sub(r"\d+", "#", problem)
