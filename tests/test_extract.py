@@ -2201,3 +2201,27 @@ def _outcome(function: Callable[..., Any], *args: Any) -> object:
         return function(*args)
     except Exception as error:  # noqa: BLE001 - compared, not handled
         return type(error)
+
+
+TAIPEI = extract.Context(timezone="Asia/Taipei", reference_time=REFERENCE)
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "utc"),
+    [
+        # mailbot's reminders to a Taipei site write its times "CST" (China
+        # Standard Time, UTC+8), and the site answers so: it was read as US
+        # Central time (UTC-6), fourteen hours off or after the mail.
+        ("discovered 2026-12-03 09:10 CST on wn01", TAIPEI, "2026-12-03T01:10:00Z"),
+        # The same letters from a US site are US Central time...
+        ("discovered 2026-12-03 09:10 CST on wn01", US, "2026-12-03T15:10:00Z"),
+        # ... and from a site with no zone of that name too.
+        ("discovered 2026-12-03 09:10 CST on wn01", UTC_SITE, "2026-12-03T15:10:00Z"),
+        # A name the table reads as the site does stays what it says.
+        ("discovered 2026-12-03 09:10 UTC on wn01", TAIPEI, "2026-12-03T09:10:00Z"),
+    ],
+)
+def test_a_zone_name_is_read_as_the_site_uses_it(
+    text: str, context: extract.Context, utc: str
+) -> None:
+    assert stamps(text, context) == [utc]

@@ -29,7 +29,13 @@ from mailbot.extract.dates import (
 )
 from mailbot.extract.hours import DAY_PART, colons, hour_only_hint, hours_hint
 from mailbot.extract.shape import has_digit, keep_plan, shape
-from mailbot.extract.zones import PART_ZONE, ZONE_NAMES, tzinfo, zone_before
+from mailbot.extract.zones import (
+    PART_ZONE,
+    ZONE_NAMES,
+    as_the_site_writes,
+    tzinfo,
+    zone_before,
+)
 
 # The runs of blanks are possessive ("*+"): what follows each cannot start
 # with a blank, so giving blanks back to the next run finds nothing new, and
@@ -443,6 +449,8 @@ def _stamps(
             continue
         if zone == "local":
             zone = clock.local or clock.zone
+        elif zone is not None and clock.local:
+            zone = as_the_site_writes(zone, clock.local)
         text = _utc_text(date, hms, zone or clock.zone, clock)
         if text is not None:
             # tuple.__new__: the named tuple's own __new__ is a Python frame.

@@ -71,6 +71,37 @@ def block_zone(line: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)
+def as_the_site_writes(zone: str, local: str) -> str:
+    """`zone` as a site whose clocks are in `local` (an IANA name) means it.
+
+    An abbreviation the site's own zone uses for another offset than the
+    table's is the site's: "09:10 CST" from Taipei is China Standard Time
+    (UTC+8, as mailbot's own reminders to that site write it), not the US
+    Central time (UTC-6) of the table; "IST" from India is UTC+5:30. An
+    abbreviation the table reads as the site means it ("GMT" in London),
+    and any other zone, are left as they are.
+    """
+    if not zone.isalpha() or not local:
+        return zone
+    try:
+        site = ZoneInfo(local)
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone
+    upper = zone.upper()
+    for month in (1, 7):  # standard and summer time, either hemisphere
+        moment = dt.datetime(2026, month, 1, tzinfo=site)
+        offset = moment.utcoffset()
+        if (moment.tzname() or "").upper() != upper or offset is None:
+            continue
+        minutes = int(offset.total_seconds()) // 60
+        if ABBREVIATIONS.get(upper) == minutes:
+            return zone
+        sign = "-" if minutes < 0 else "+"
+        return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    return zone
+
+
+@functools.lru_cache(maxsize=256)
 def tzinfo(zone: str) -> dt.tzinfo | None:
     """The tzinfo that `zone` names (abbreviation, offset, IANA name), if any."""
     upper = zone.upper()
