@@ -143,18 +143,78 @@ def _apply_fact(incident: Incident, finding: extract.Finding, mail: Mail) -> Non
     role = "site" if sites_word else mail.role or ""
     if finding.field not in _FACTS_BY_ROLE.get(role, ()):
         return
-    try:
-        when = parse_instant(finding.value)
-    except ValueError:
+    # The incident's discovery and isolation are its own site's: another
+    # site of the incident (asked by a member, or merged in) states its own,
+    # read from its own mails (site_facts), and moves no clock of the first.
+    if (
+        sites_word
+        and finding.field in _SITE_FACTS
+        and not is_first_site(incident, mail.site)
+    ):
         return
-    written = mail.event_at or mail.arrived_at
-    if written is not None and when > as_utc(written) + _SKEW:
+    when = _fact_time(finding.value, mail.event_at or mail.arrived_at)
+    if when is None:
         return
     current = getattr(incident, finding.field)
     # The site's own word moves a fact earlier; a third party only gives
     # one not known yet (anyone can post in the thread).
     if current is None or (when < current and sites_word):
         setattr(incident, finding.field, when)
+
+
+def _fact_time(value: str, written: dt.datetime | None) -> dt.datetime | None:
+    """The instant a fact's `value` states, None for a misreading or a
+    time later than the mail `written` then (past clock skew)."""
+    try:
+        when = parse_instant(value)
+    except ValueError:
+        return None
+    if written is not None and when > as_utc(written) + _SKEW:
+        return None
+    return when
+
+
+def is_first_site(incident: Incident, site: str | None) -> bool:
+    """Whether `site` is the incident's own site, whose facts are the
+    incident's columns (also when the incident has no site yet)."""
+    return incident.site is None or site is None or site == incident.site
+
+
+# The facts each site of an incident states for itself.
+_SITE_FACTS = ("discovered_at", "isolated_at")
+
+
+def site_facts(
+    session: Session, incident: Incident, site: str
+) -> dict[str, dt.datetime]:
+    """The discovery and isolation that `site`'s own mails in `incident`
+    state (its own words, or a member's writing for it), earliest of each:
+    the facts of a site that is not the incident's own (is_first_site)."""
+    rows = session.execute(
+        select(
+            FieldValue.field,
+            FieldValue.value,
+            Mail.role,
+            Mail.flags,
+            Mail.event_at,
+            Mail.arrived_at,
+        )
+        .join(Mail, Mail.id == FieldValue.mail_id)
+        .where(
+            FieldValue.incident_id == incident.id,
+            FieldValue.field.in_(_SITE_FACTS),
+            Mail.site == site,
+            Mail.role.in_(("site", "csirt")),
+        )
+    )
+    facts: dict[str, dt.datetime] = {}
+    for field, value, role, flags, event_at, arrived_at in rows:
+        if not roles.writes_for_site(role, flags):
+            continue
+        when = _fact_time(value, event_at or arrived_at)
+        if when is not None and (field not in facts or when < facts[field]):
+            facts[field] = when
+    return facts
 
 
 def fields_of(session: Session, incident_ids: list[int]) -> dict[str, list[str]]:

@@ -4,8 +4,10 @@ The merged-away incident keeps its row (its tag still finds the thread)
 and points at the one it went into; its tag becomes an alias there. Mails,
 field values, clocks, sites, aliases and the audit trail move, so later mail
 under either tag lands in one incident. Clocks keep their site: each site
-still owes its own. A closed incident (or a false positive) takes none in:
-nothing there is chased, so the clocks moved in would wait unseen. The
+still owes its own, from its own facts (a discovery or an isolation of
+another site's incident is not taken over). A closed incident (or a false
+positive) takes none in: nothing there is chased, so the clocks moved in
+would wait unseen. The
 surviving incident's lifecycle applies to what comes in: a resolved
 incident merged into an open one is resolved no more (its closure-report
 clocks are cancelled, its resolution is not taken over), and a site merged
@@ -145,7 +147,10 @@ def _move_aliases(session: Session, source: Incident, target: Incident) -> None:
 def _combine_facts(source: Incident, target: Incident) -> None:
     # An open incident takes no resolution from the one merged into it: it
     # is not resolved until a member says so (#resolved).
-    facts = ["discovered_at", "isolated_at"]
+    # Discovery and isolation are the incident's own site's: another site's
+    # stay with its mails (fields.site_facts), its clocks keep its times.
+    same_site = target.site is None or source.site in (None, target.site)
+    facts = ["discovered_at", "isolated_at"] if same_site else []
     if target.status != "open":
         facts.append("resolved_at")
     for fact in facts:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import LargeBinary, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailbot import roles
+from mailbot import fields, roles
 from mailbot.app import App
 from mailbot.db.engine import flush_for
 from mailbot.db.models import CHASED_STATUSES, Deadline, Incident, Mail
@@ -333,7 +334,9 @@ def on_site_mail(
     (csirt/closure.py); `replied_to` the Message-IDs of its In-Reply-To and
     References."""
     at = mail.event_at or mail.arrived_at
-    discovered = incident.discovered_at or at
+    first = fields.is_first_site(incident, site)
+    facts = _SiteFacts.of(session, incident, site, at, first)
+    discovered = facts.discovered or at
     known = of_site(session, incident, site)
     start(app, session, incident, "discovered", site, discovered, mail.id, known=known)
     meet(app, session, incident, "site_report", site, at, known=known)
@@ -341,9 +344,10 @@ def on_site_mail(
     # An address of the site's own networks blocked is its host (events.py).
     own = app.sites.site(site)
     owns = own.owns_address if own is not None else None
-    if events.reports_isolation(text, owns) or incident.isolated_at is not None:
-        isolated = incident.isolated_at or at
-        incident.isolated_at = isolated
+    if events.reports_isolation(text, owns) or facts.isolated is not None:
+        isolated = facts.isolated or at
+        if first:
+            incident.isolated_at = isolated
         meet(
             app,
             session,
@@ -363,7 +367,7 @@ def on_site_mail(
             incident,
             "isolated",
             site,
-            incident.isolated_at or at,
+            (incident.isolated_at if first else facts.isolated) or at,
             mail.id,
             known=known,
         )
@@ -374,6 +378,51 @@ def on_site_mail(
         start_resolved(app, session, incident, {site: known})
     if closure_counts:
         meet(app, session, incident, "closure_report", site, at, known=known)
+
+
+@dataclass
+class _SiteFacts:
+    """When a site discovered its part of an incident and isolated it."""
+
+    discovered: dt.datetime | None
+    isolated: dt.datetime | None
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        incident: Incident,
+        site: str,
+        at: dt.datetime,
+        first: bool,
+    ) -> _SiteFacts:
+        """The incident's own site has the incident's facts. Another site
+        (asked by a member, joined by its own mail, merged in) has those of
+        its own mails, never another site's: it discovered its part when
+        it says, not before it was involved (the first mail of the incident
+        that concerns it: a member's request to it, or its own mail at
+        `at`), and then when it was involved; it isolated when it says."""
+        if first:
+            return cls(incident.discovered_at, incident.isolated_at)
+        own = fields.site_facts(session, incident, site)
+        involved = min(at, _involved_at(session, incident, site) or at)
+        stated = own.get("discovered_at")
+        discovered = involved if stated is None else max(stated, involved)
+        return cls(discovered, own.get("isolated_at"))
+
+
+def _involved_at(session: Session, incident: Incident, site: str) -> dt.datetime | None:
+    """When the first mail of `incident` that concerns `site` was written."""
+    with session.no_autoflush:
+        row = session.execute(
+            select(Mail.event_at, Mail.arrived_at)
+            .where(Mail.incident_id == incident.id, Mail.site == site)
+            .order_by(Mail.arrived_at, Mail.id)
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    return row.event_at or row.arrived_at
 
 
 def start_resolved(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mailbot import roles
+from mailbot import fields, roles
 from mailbot.app import App
 from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.deadlines import clocks
@@ -46,16 +46,25 @@ def resume(
     done = Resumed()
     for site in site_names(session, incident):
         known = clocks.of_site(session, incident, site)
+        isolated = _isolated(session, incident, site)
         for rule in app.rules:
-            for group in _groups(incident, rule, known):
+            for group in _groups(incident, rule, known, isolated):
                 _resume_one(
                     app, session, incident, rule, site, group, at, mail_id, done
                 )
     return done
 
 
+def _isolated(session: Session, incident: Incident, site: str) -> bool:
+    """Whether `site` isolated: the incident's own site when the incident
+    did, another when its own mails say so (never another site's word)."""
+    if fields.is_first_site(incident, site):
+        return incident.isolated_at is not None
+    return "isolated_at" in fields.site_facts(session, incident, site)
+
+
 def _groups(
-    incident: Incident, rule: Rule, known: list[Deadline]
+    incident: Incident, rule: Rule, known: list[Deadline], isolated: bool
 ) -> Iterable[list[Deadline]]:
     """A site's clocks of `rule`, one list per clock owed: per request for a
     request's rule; for another, all of them (an empty list when its event
@@ -70,17 +79,20 @@ def _groups(
         for deadline in mine:
             by_request.setdefault(deadline.start_mail_id, []).append(deadline)
         return list(by_request.values())
-    if mine or _event_time(incident, rule.starts_on) is not None:
+    if mine or _happened(incident, rule.starts_on, isolated):
         return [mine]
     return []
 
 
-def _event_time(incident: Incident, event: str) -> dt.datetime | None:
+def _happened(incident: Incident, event: str, isolated: bool) -> bool:
+    """Whether `event` was recorded; "isolated" is the site's own isolation
+    (_isolated), not another site's."""
+    if event == "isolated":
+        return isolated
     return {
         "discovered": incident.discovered_at,
-        "isolated": incident.isolated_at,
         "resolved": incident.resolved_at,
-    }.get(event)
+    }.get(event) is not None
 
 
 def _resume_one(
@@ -134,7 +146,7 @@ def _answered(
     """Whether what `rule` asks was done while the incident was ended: the
     site wrote (a report, a reply), or its isolation was recorded."""
     if rule.met_by == "containment":
-        return incident.isolated_at is not None
+        return _isolated(session, incident, site)
     if rule.met_by not in ("site_report", "site_reply"):
         return False
     # A reply of a security contact several sites share answers each of
