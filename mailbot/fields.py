@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,7 @@ from mailbot import context, extract, incidents, roles
 from mailbot.app import App
 from mailbot.clock import as_utc, parse_instant, plausible_date
 from mailbot.csirt import commands
+from mailbot.db.engine import flush_for
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
@@ -184,29 +185,38 @@ def is_first_site(incident: Incident, site: str | None) -> bool:
 _SITE_FACTS = ("discovered_at", "isolated_at")
 
 
+# Built once (see incidents._BY_TAG): read for another site's every mail.
+_FACTS_OF_SITE = (
+    select(
+        FieldValue.field,
+        FieldValue.value,
+        Mail.role,
+        Mail.flags,
+        Mail.event_at,
+        Mail.arrived_at,
+    )
+    .join(Mail, Mail.id == FieldValue.mail_id)
+    .where(
+        FieldValue.incident_id == bindparam("incident"),
+        FieldValue.field.in_(_SITE_FACTS),
+        Mail.site == bindparam("site"),
+        Mail.role.in_(("site", "csirt")),
+    )
+)
+
+
 def site_facts(
     session: Session, incident: Incident, site: str
 ) -> dict[str, dt.datetime]:
     """The discovery and isolation that `site`'s own mails in `incident`
     state (its own words, or a member's writing for it), earliest of each:
     the facts of a site that is not the incident's own (is_first_site)."""
-    rows = session.execute(
-        select(
-            FieldValue.field,
-            FieldValue.value,
-            Mail.role,
-            Mail.flags,
-            Mail.event_at,
-            Mail.arrived_at,
-        )
-        .join(Mail, Mail.id == FieldValue.mail_id)
-        .where(
-            FieldValue.incident_id == incident.id,
-            FieldValue.field.in_(_SITE_FACTS),
-            Mail.site == site,
-            Mail.role.in_(("site", "csirt")),
-        )
-    )
+    values = {"incident": incident.id, "site": site}
+    # The values are written at the driver (_insert_values); the mail being
+    # recorded may still hold its site and role unwritten.
+    flush_for(session, Mail)
+    with session.no_autoflush:
+        rows = session.execute(_FACTS_OF_SITE, values).all()
     facts: dict[str, dt.datetime] = {}
     for field, value, role, flags, event_at, arrived_at in rows:
         if not roles.writes_for_site(role, flags):

@@ -411,15 +411,20 @@ class _SiteFacts:
         return cls(discovered, own.get("isolated_at"))
 
 
+# Built once (see incidents._BY_TAG): read for another site's every mail.
+_FIRST_OF_SITE = (
+    select(Mail.event_at, Mail.arrived_at)
+    .where(Mail.incident_id == bindparam("incident"), Mail.site == bindparam("site"))
+    .order_by(Mail.arrived_at, Mail.id)
+    .limit(1)
+)
+
+
 def _involved_at(session: Session, incident: Incident, site: str) -> dt.datetime | None:
     """When the first mail of `incident` that concerns `site` was written."""
     with session.no_autoflush:
-        row = session.execute(
-            select(Mail.event_at, Mail.arrived_at)
-            .where(Mail.incident_id == incident.id, Mail.site == site)
-            .order_by(Mail.arrived_at, Mail.id)
-            .limit(1)
-        ).first()
+        values = {"incident": incident.id, "site": site}
+        row = session.execute(_FIRST_OF_SITE, values).first()
     if row is None:
         return None
     return row.event_at or row.arrived_at
