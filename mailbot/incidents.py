@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy import Insert, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailbot import thread, tlp
@@ -14,6 +14,9 @@ from mailbot.db.engine import add_written, connection_for, upsert_insert
 from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
 
 log = logging.getLogger(__name__)
+
+# The states in which a date-only tag still finds an incident.
+DATE_TAG_STATUSES = ("open", "resolved")
 
 
 def resolve(incident: Incident, session: Session) -> Incident:
@@ -45,12 +48,25 @@ _BY_MESSAGE_IDS = (
     .order_by(Mail.id.desc())
     .limit(1)
 )
+# The incidents of a day: named by a tag of that day, or holding one as an
+# alias (an adopted or merged-in tag, or the date-only tag it was opened by).
+_OF_THE_DAY = select(Alias.incident_id).where(
+    or_(Alias.alias == bindparam("tag"), Alias.alias.like(bindparam("day")))
+)
 _BY_DATE_TAG = (
     select(Incident)
-    .join(Alias, Alias.incident_id == Incident.id)
-    .where(Alias.alias == bindparam("tag"), Alias.kind == "date")
-    .where(Incident.site == bindparam("site"), Incident.status == "open")
-    .order_by(Incident.id)
+    .join(IncidentSite, IncidentSite.incident_id == Incident.id)
+    .where(IncidentSite.site == bindparam("site"))
+    .where(Incident.merged_into_id.is_(None))
+    .where(Incident.status.in_(DATE_TAG_STATUSES))
+    .where(or_(Incident.tag.like(bindparam("day")), Incident.id.in_(_OF_THE_DAY)))
+    # The site's own incident before one it was brought into, an open one
+    # before a resolved one, then the first opened.
+    .order_by(
+        case((Incident.site == bindparam("site"), 0), else_=1),
+        case((Incident.status == "open", 0), else_=1),
+        Incident.id,
+    )
 )
 
 
@@ -70,10 +86,55 @@ def by_message_ids(session: Session, ids: Sequence[str]) -> Incident | None:
 
 
 def by_date_tag(session: Session, date_tag: str, site: str) -> Incident | None:
-    """An open incident of `site` that carries the date-only tag."""
-    values = {"tag": date_tag.upper(), "site": site}
+    """The incident of the date-only tag's day that `site` takes part in.
+
+    Open or resolved (closed ones and false positives are over: a mail
+    naming their day opens a new incident), merged ones counted as the
+    incident they were merged into. With several, the first of: the site's
+    own (its main site) before one it was brought into, open before
+    resolved, the first opened.
+    """
+    tag = date_tag.upper()
+    values = {"tag": tag, "day": f"{tag}-%", "site": site}
     found = session.scalars(_BY_DATE_TAG, values).first()
     return resolve(found, session) if found is not None else None
+
+
+# How long after a site's report a new mail from the same address under
+# the same subject, naming no incident, is that report's follow-up ("forgot
+# to say ..."): sent before the acknowledgement with its tag could be read.
+FOLLOW_UP_WINDOW = dt.timedelta(hours=2)
+
+_FOLLOW_UP = (
+    select(Incident)
+    .join(Mail, Mail.incident_id == Incident.id)
+    .where(Mail.direction == "in", Mail.thread_reason == "new")
+    .where(func.lower(Mail.from_addr) == bindparam("sender"))
+    .where(Mail.site == bindparam("site"))
+    .where(Mail.arrived_at >= bindparam("since"), Mail.arrived_at <= bindparam("until"))
+    .where(Incident.site == bindparam("site"), Incident.subject == bindparam("subject"))
+    .where(Incident.status == "open", Incident.merged_into_id.is_(None))
+    .order_by(Mail.arrived_at.desc(), Incident.id.desc())
+)
+
+
+def follow_up(
+    session: Session, *, site: str, sender: str, subject: str, arrived_at: dt.datetime
+) -> Incident | None:
+    """The open incident that a mail from `sender` under `subject` (its
+    incident_subject form) follows up: one `site`'s mail from the same
+    address opened, under the same subject, at most FOLLOW_UP_WINDOW before
+    (the latest, if several)."""
+    if not subject or not sender:
+        return None
+    values = {
+        "sender": sender.lower(),
+        "site": site,
+        "subject": subject,
+        "since": arrived_at - FOLLOW_UP_WINDOW,
+        "until": arrived_at,
+    }
+    return session.scalars(_FOLLOW_UP, values).first()
 
 
 def lookups(session: Session) -> thread.Lookups:

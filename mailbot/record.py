@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from functools import partial
 
 from sqlalchemy import select
@@ -135,7 +136,14 @@ def _shared_in_thread(
     if found is None:
         tags = thread.find_tags(parsed.subject, app.settings.mailbot.tag_prefix)
         found = next(
-            (i for i in map(partial(incidents.by_tag, session), tags.full) if i), None
+            (
+                i
+                for i in map(
+                    partial(incidents.by_tag, session), (*tags.full, *tags.cut)
+                )
+                if i
+            ),
+            None,
         )
     if found is None:
         return author, site
@@ -312,6 +320,11 @@ def _thread(
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision
+    followed = _follow_up(
+        session, mail, parsed, author, site, tags, message_ids, prefix
+    )
+    if followed is not None:
+        return followed, thread.Decision("follow_up", followed.id)
     if author.role in roles.ROBOT_ROLES:
         return None, decision
     if not (parsed.from_ and parsed.from_.addr):
@@ -321,6 +334,35 @@ def _thread(
         return None, decision
     trusted = author.role in ("site", "csirt")
     return _open(app, session, mail, parsed, site, decision, text, trusted), decision
+
+
+def _follow_up(
+    session: Session,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+    site: Site | None,
+    tags: thread.SubjectTags,
+    message_ids: Sequence[str],
+    prefix: str,
+) -> Incident | None:
+    """The site's incident that a quick second mail of its report follows
+    (same address, same subject, no tag and no reference, minutes later:
+    both may come in one poll, before the acknowledgement was read)."""
+    if author.role != "site" or site is None or author.site is None:
+        return None
+    if message_ids or tags.full or tags.date_only or tags.cut or tags.impossible:
+        return None
+    if not (parsed.from_ and parsed.from_.addr):
+        return None
+    with session.no_autoflush:
+        return incidents.follow_up(
+            session,
+            site=site.name,
+            sender=parsed.from_.addr,
+            subject=thread.incident_subject(parsed.subject, prefix),
+            arrived_at=mail.arrived_at,
+        )
 
 
 def _open(

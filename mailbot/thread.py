@@ -2,8 +2,9 @@
 
 The order is fixed: In-Reply-To and References naming a mail mailbot stored
 or sent, then a full tag in the subject of an incident the sender's site
-takes part in, then a date-only tag with the same site, else a new
-incident. Everything here is pure; the lookups are handed in by the caller.
+takes part in, then a date-only tag naming an incident of that day the
+sender's site takes part in, else a new incident. Everything here is
+pure; the lookups are handed in by the caller.
 """
 
 from __future__ import annotations
@@ -43,17 +44,22 @@ class SubjectTags:
     # Tags whose date is no day of the calendar ("EGI-20261399-01"): they
     # name no incident, and are told as tags not followed.
     impossible: tuple[str, ...] = ()
+    # Tags whose counter a mail client cut to one digit ("EGI-20261116-2"),
+    # padded ("EGI-20261116-02"): followed as full tags when they name an
+    # incident, never adopted; their date is also in `date_only`.
+    cut: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=8)
 def _tag_re(prefix: str) -> re.Pattern[str]:
     # The prefix and the date, then an optional counter: two digits, more
-    # past the 99th incident of a day. A counter cut by a mail client (a
-    # trailing "-0") leaves a date-only tag.
+    # past the 99th incident of a day. A counter cut by a mail client to
+    # one digit ("-2", "-0") is matched too, so that no "-2" is left of it
+    # in a base subject; find_tags reads it.
     return re.compile(
         # ASCII digits only: `\d` also takes fullwidth and Arabic-Indic ones,
         # and such a "tag" reached outgoing headers (a crash, quarantine).
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{8}})(?:-([0-9]{{2,4}}))?(?![0-9])",
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{8}})(?:-([0-9]{{1,4}}))?(?![0-9])",
         re.I,
     )
 
@@ -67,10 +73,15 @@ def _valid_day(digits: str) -> bool:
 
 
 def find_tags(subject: str, prefix: str) -> SubjectTags:
-    """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order."""
+    """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order.
+
+    A one-digit counter ("PREFIX-YYYYMMDD-2") is a counter a mail client cut
+    short: kept padded in `cut`, with its date-only tag in `date_only`.
+    """
     full: list[str] = []
     date_only: list[str] = []
     impossible: list[str] = []
+    cut: list[str] = []
     for match in _tag_re(prefix).finditer(subject):
         day, counter = match.group(1), match.group(2)
         if not _valid_day(day):
@@ -79,11 +90,21 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
         # A counter of zeros is none mailbot or the CSIRT gives (they start
         # at 01): the date alone is the tag's.
         counter = counter if counter and counter.strip("0") else None
+        if counter is not None and len(counter) == 1:
+            padded = f"{prefix}-{day}-0{counter}"
+            if padded not in cut:
+                cut.append(padded)
+            counter = None
         target = full if counter else date_only
         tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
         if tag not in target:
             target.append(tag)
-    return SubjectTags(tuple(full), tuple(date_only), tuple(dict.fromkeys(impossible)))
+    return SubjectTags(
+        tuple(full),
+        tuple(date_only),
+        tuple(dict.fromkeys(impossible)),
+        tuple(cut),
+    )
 
 
 def tag_day(tag: str) -> dt.date:
@@ -190,6 +211,7 @@ def decide(
     usable = SubjectTags(
         tuple(tag for tag in tags.full if tag not in refused),
         tuple(tag for tag in tags.date_only if tag not in refused),
+        cut=tags.cut,
     )
     decision = _decide(
         usable, tagged, message_ids, site, lookups, sender_site, tag_first
@@ -245,7 +267,9 @@ def _decide(
         for date_tag in tags.date_only:
             found = lookups.incident_by_date_tag(date_tag, site)
             if found is not None:
-                return Decision("date_tag", found, passed_over=passed_over)
+                # A cut tag was read as its date: no tag passed over.
+                kept = tuple(tag for tag in passed_over if tag not in tags.cut)
+                return Decision("date_tag", found, passed_over=kept)
     unknown = [tag for tag in tags.full if tag not in passed_over]
     return Decision(
         "new",
@@ -263,9 +287,10 @@ def _open_to(site: str, incident_id: int, lookups: Lookups) -> bool:
 
 
 def _known_tags(tags: SubjectTags, lookups: Lookups) -> list[tuple[str, int]]:
-    """The subject's full tags that name an incident, with its id, in order."""
+    """The subject's full tags that name an incident, with its id, in order
+    (a counter cut short names one too, after the whole tags)."""
     known = []
-    for tag in tags.full:
+    for tag in (*tags.full, *tags.cut):
         found = lookups.incident_by_tag(tag)
         if found is not None:
             known.append((tag, found))

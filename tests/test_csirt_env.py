@@ -164,3 +164,12 @@ def site_report(w: World, *, when: str = "2026-11-30T09:55:00") -> str:
     )  # fmt: skip
     listed = views.incident_list(w.app)
     return str(listed[-1]["tag"])
+
+
+def listed_mail(w: World, message_id: str) -> dict[str, Any]:
+    """The mail `message_id` as `show` lists it, with its incident's tag."""
+    for incident in views.incident_list(w.app, all_=True):
+        for mail in w.show(incident["tag"])["messages"]:
+            if mail["message_id"] == message_id:
+                return {"tag": incident["tag"], **mail}
+    raise AssertionError(f"{message_id} in no incident")

@@ -233,3 +233,40 @@ def test_decide_follows_a_future_tag_an_incident_has() -> None:
 def test_base_subject_drops_a_three_digit_tag() -> None:
     subject = "RE: [EGI-20261204-323] [TLP:AMBER] Compromised host 192.0.2.45"
     assert base_subject(subject, "EGI") == "Compromised host 192.0.2.45"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "RE: [EGI-20261116-2] suspicious logins",
+        "RE: EGI-20261116-2 suspicious logins",
+        "Re: [EGI-20261116-0] suspicious logins",
+    ],
+)
+def test_base_subject_drops_a_cut_counter(subject: str) -> None:
+    assert base_subject(subject, "EGI") == "suspicious logins"
+
+
+def test_find_tags_reads_a_cut_counter_as_the_tag_and_its_date() -> None:
+    assert find_tags("RE: [EGI-20261116-2] x", "EGI") == SubjectTags(
+        (), ("EGI-20261116",), cut=("EGI-20261116-02",)
+    )
+
+
+def test_decide_a_cut_counter() -> None:
+    tags = find_tags("RE: [EGI-20261116-2] x", "EGI")
+    # It names an incident the site takes part in: that one.
+    known = _lookups({"EGI-20261116-02": 2}, sites={2: ["S"]})
+    assert decide(tags, [], "S", known, "S") == Decision("tag", 2)
+    # It names none: the date's incident of the site, else a new incident
+    # that does not adopt it.
+    dated = _lookups(dates={("EGI-20261116", "S"): 3})
+    assert decide(tags, [], "S", dated, "S") == Decision("date_tag", 3)
+    assert decide(tags, [], "S", _lookups(), "S") == Decision(
+        "new", date_tag="EGI-20261116"
+    )
+    # Another site's incident: the site's own of that date, nothing passed over.
+    other = _lookups(
+        {"EGI-20261116-02": 2}, dates={("EGI-20261116", "S"): 3}, sites={2: ["T"]}
+    )
+    assert decide(tags, [], "S", other, "S") == Decision("date_tag", 3)

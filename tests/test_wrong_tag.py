@@ -49,11 +49,7 @@ def site_a_writes(
         subject=subject, sender=SITE_A, when=at(when), message_id=message_id,
         body="More logs: 203.0.113.99 logged in.\n", headers=list(headers.items()),
     ), at(when))  # fmt: skip
-    for incident in views.incident_list(w.app, all_=True):
-        for mail in w.show(incident["tag"])["messages"]:
-            if mail["message_id"] == message_id:
-                return {"tag": incident["tag"], **mail}
-    raise AssertionError(f"{message_id} in no incident")
+    return env.listed_mail(w, message_id)
 
 
 def assert_site_c_alone(w: World, other: str) -> None:
