@@ -81,10 +81,10 @@ class Classification:
     kind: str
     reason: str | None
     dsn: DeliveryReport | None
-    # An "auto_reply" only because a ticket system (RT, OTRS, Zammad, Jira)
-    # marks every mail it sends as one not to answer, a person's reply typed
-    # into it included: from a site's contact or a member it is theirs
-    # (roles.identify), and never answered automatically.
+    # An "auto_reply" only because Request Tracker marks every mail it
+    # sends as one not to answer, a person's reply typed into it included:
+    # from a site's contact, passing on someone else's words than ours
+    # (roles.identify), it is the site's, and never answered automatically.
     quiet: bool = False
 
 
@@ -251,11 +251,14 @@ def _bulk_reason(message: Message) -> str | None:
 
 
 def _ticket_system_person(message: Message, sign: str | None) -> bool:
-    """Whether a mail held for bulk only asks not to be answered: a ticket
-    system's (Request Tracker puts "Precedence: bulk" on every mail, what
-    its users type included), no list's, no mail system's, no robot's."""
+    """Whether a mail held for bulk only asks not to be answered: a person's
+    passed on by Request Tracker, which puts "Precedence: bulk" on every
+    mail and names in RT-Originator whose words it sends (roles.identify
+    checks that it is nobody of ours: RT's receipt of our own mail names
+    us); no list's, no mail system's, no robot's."""
     return (
         from_ticket_system(message)
+        and message.get("RT-Originator") is not None
         and _precedence(message) in (None, "precedence: bulk")
         and _list_headers(message) is None
         and _system_sender_reason(message) is None

@@ -79,16 +79,18 @@ def identify(
         return Author("bounce")
     if classification.kind == "auto_reply":
         robot = Author("auto_reply", site=_site_of(sender, directory, parsed))
-        if not classification.quiet or not (
-            sender in settings.csirt.members or directory.sites_by_contact(sender)
-        ):
+        if not classification.quiet or not directory.sites_by_contact(sender):
             return robot
-        # A contact's or a member's own mail, sent through a ticket system
-        # that marks every mail "Precedence: bulk": theirs, unanswered.
+        if _originator_is_ours(parsed, settings):
+            # RT's receipt of our own mail (a reminder, a member's request),
+            # in whatever words the site gave it: a robot's.
+            return robot
+        # A site's own mail, passed on by its ticket system, which marks
+        # every mail "Precedence: bulk": the site's, unanswered.
         human = dataclasses.replace(classification, kind="human", reason=None)
         author = identify(parsed, human, settings, directory, sent_by_us=False)
-        if author.role not in ("site", "csirt"):
-            return robot  # not believed as theirs: as any such mail
+        if author.role != "site":
+            return robot  # not believed as the site's: as any such mail
         return dataclasses.replace(author, flags=(*author.flags, NO_AUTO_ANSWER))
     if classification.kind == "automated":
         # A machine's report (an abuse report, a monitoring alert) is a third
@@ -130,6 +132,17 @@ def identify(
             flags=unproven.flags, why=unproven.why,
         )  # fmt: skip
     return Author("site", site=site, shared=shared if len(shared) > 1 else ())
+
+
+def _originator_is_ours(parsed: ParsedMail, settings: Settings) -> bool:
+    """Whether Request Tracker's RT-Originator (whose words it passes on)
+    is mailbot, the duty address or a member, or names nobody at all."""
+    originators = getaddresses(parsed.header_all("RT-Originator"))
+    named = [addr.lower() for _, addr in originators]
+    ours = {*settings.own_addresses, *settings.csirt.members}
+    if settings.csirt.duty_address:
+        ours.add(settings.csirt.duty_address)
+    return not any(named) or any(addr in ours for addr in named)
 
 
 def _member(

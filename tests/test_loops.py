@@ -464,6 +464,13 @@ def test_a_site_s_mail_through_a_ticket_system_is_the_site_s(app: App) -> None:
         # A list's copy, and a robot's address, through a ticket system.
         (SITE, {"List-Id": "<sec.lists.example.org>"}, "Security incident"),
         ("noreply@site-a.example.com", {}, "Security incident at SITE-A"),
+        # RT's receipt of our own mail, in the site's own words: RT names
+        # mailbot, a member or the duty address as whose mail it answers.
+        (SITE, {"RT-Originator": "abuse@csirt.example.org"}, "Security incident"),
+        (SITE, {"RT-Originator": "Alice <alice@csirt.example.org>"}, "Your request"),
+        (SITE, {"RT-Originator": "duty@csirt.example.org"}, "Security incident"),
+        # Whose words RT passes on is not said.
+        (SITE, {"RT-Originator": ""}, "Security incident at SITE-A"),
     ],
 )
 def test_a_ticket_system_s_robots_open_nothing(
@@ -481,3 +488,26 @@ def test_a_ticket_system_s_robots_open_nothing(
     )
     assert views.incident_list(app) == []
     assert _outbox_count(app) == 0
+
+
+def test_a_ticket_system_s_receipt_of_a_request_meets_nothing(app: App) -> None:
+    # "We have registered your request under ticket 9010": the site's own
+    # wording of RT's receipt, answering a member's request, met the
+    # analysis clock the request started (retester).
+    _incident_with_pending_clock(app)
+    _feed(
+        app,
+        mail(
+            subject=f"[site-a.example.com #9010] Re: [{TAG}] details",
+            sender=SITE,
+            headers={**RT_HEADERS, "RT-Originator": "alice@csirt.example.org"},
+            message_id="<rt-receipt@site-a.example.com>",
+            date="Fri, 04 Dec 2026 10:01:00 +0000",
+            body=(
+                "Thank you for contacting the SITE-A CERT. We have registered"
+                " your request under ticket 9010 and will get back to you.\n"
+            ),
+        ),
+    )
+    assert _analysis_states(app) == [("pending", None)]
+    assert views.show(app, TAG)["messages"][-1]["role"] == "auto_reply"
