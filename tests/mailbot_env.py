@@ -10,6 +10,12 @@ from mailbot.clock import Clock
 from mailbot.config import load_settings
 
 # The state that ../shared/cases assume (cases/README.md).
+# A member's mail as our MTA vouches for it (authn.verify_sender).
+AUTHENTICATED = {
+    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
+    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
+}
+
 CASES_SITES = """
 [[ngi]]
 name = "NGI_A"

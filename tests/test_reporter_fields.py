@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail, make_app
+from mailbot_env import AUTHENTICATED, mail, make_app
 
 from mailbot import views
 from mailbot.app import App
@@ -26,10 +26,6 @@ from mailbot.reextract import reextract
 from mailbot.sites import Directory, Site
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
-AUTHENTICATED = {
-    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
-    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
-}
 
 
 @pytest.fixture

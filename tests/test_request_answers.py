@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import SHARED_CONTACT_SITES, mail, make_app
+from mailbot_env import AUTHENTICATED, SHARED_CONTACT_SITES, mail, make_app
 
 from mailbot.app import App
 from mailbot.db.models import Deadline, Outbox
@@ -36,10 +36,6 @@ security_contacts = ["security@site-p.example.org"]
 domains = ["site-p.example.org"]
 networks = ["192.0.2.128/25"]
 """
-AUTHENTICATED = {
-    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
-    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
-}
 
 
 def T(text: str) -> dt.datetime:

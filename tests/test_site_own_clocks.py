@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail, make_app
+from mailbot_env import AUTHENTICATED, mail, make_app
 from sqlalchemy import select
 
 from mailbot.app import App
@@ -47,10 +47,6 @@ security_contacts = ["sec@site-d.example.de"]
 domains = ["site-d.example.de"]
 networks = ["203.0.113.0/26"]
 """
-AUTHENTICATED = {
-    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
-    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
-}
 P_REPORT = (
     "Miner on wn1 (192.0.2.9), discovered 2026-11-24 07:30 UTC, isolated"
     " 07:50 UTC, downtime declared.\nSSH logins came from 203.0.113.5.\n"

@@ -16,7 +16,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail, make_app
+from mailbot_env import AUTHENTICATED, mail, make_app
 
 from mailbot import views
 from mailbot.app import App
@@ -45,10 +45,6 @@ security_contacts = ["security@site-p.example.org", "admin@site-p.example.org"]
 domains = ["site-p.example.org"]
 networks = ["192.0.2.128/25"]
 """
-AUTHENTICATED = {
-    "Authentication-Results": "mx.csirt.example.org; dkim=pass "
-    "header.d=csirt.example.org; spf=pass smtp.mailfrom=csirt.example.org"
-}
 SITE_REPORT = mail(
     subject="Security incident suspected at SITE-P TLP:AMBER",
     sender="Marie <security@site-p.example.org>",
