@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 from mailbot.app import App, open_app
 from mailbot.clock import Clock
 from mailbot.config import load_settings
+from mailbot.mail import RawMail
+from mailbot.process import process_delivery
 
 # The state that ../shared/cases assume (cases/README.md).
 # A member's mail as our MTA vouches for it (authn.verify_sender).
@@ -90,6 +93,33 @@ def make_app(
     app = open_app(settings, Clock(now) if now else Clock())
     OPENED.append(app)
     return app
+
+
+def T(text: str) -> dt.datetime:
+    """An ISO 8601 time without a zone ("2026-11-16T08:00"), in UTC."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def rfc(text: str) -> str:
+    """The same time as a mail's Date header writes it."""
+    return T(text).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def opened(tmp_path: Path, database_url: str, sites: str, now: str) -> Iterator[App]:
+    """For a fixture: an App on the test's database at `now` (UTC), closed
+    after the test."""
+    made = make_app(tmp_path, database_url, now=T(now), sites=sites)
+    yield made
+    made.close()
+
+
+def feed(app: App, raw: bytes, arrived: str) -> str | None:
+    """Deliver `raw` as arrived at `arrived` (UTC), the clock set to it;
+    the mail must be processed. Its incident's tag, if any."""
+    app.clock.set(T(arrived))
+    outcome = process_delivery(app, RawMail(raw, T(arrived), "test"))
+    assert outcome.result == "processed", outcome.reason
+    return outcome.incident
 
 
 def _source(tmp_path: Path, dovecot) -> dict[str, str]:  # type: ignore[no-untyped-def]

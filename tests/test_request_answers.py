@@ -14,15 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import AUTHENTICATED, SHARED_CONTACT_SITES, mail, make_app
+from mailbot_env import (
+    AUTHENTICATED,
+    SHARED_CONTACT_SITES,
+    T,
+    feed,
+    mail,
+    opened,
+    rfc,
+)
 
 from mailbot.app import App
 from mailbot.db.models import Deadline, Outbox
 from mailbot.deadlines.sweep import sweep
-from mailbot.mail import RawMail
-from mailbot.process import process_delivery
 
-UTC = dt.UTC
 SITES = """
 [[ngi]]
 name = "NGI_A"
@@ -38,31 +43,9 @@ networks = ["192.0.2.128/25"]
 """
 
 
-def T(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def rfc(text: str) -> str:
-    return T(text).strftime("%a, %d %b %Y %H:%M:%S +0000")
-
-
-def feed(app: App, raw: bytes, arrived: str) -> str | None:
-    app.clock.set(T(arrived))
-    outcome = process_delivery(app, RawMail(raw, T(arrived), "test"))
-    assert outcome.result == "processed", outcome.reason
-    return outcome.incident
-
-
-def opened(tmp_path: Path, database_url: str, sites: str) -> Iterator[App]:
-    """An App on the test's database at 2026-11-16 08:00 UTC, closed after."""
-    made = make_app(tmp_path, database_url, now=T("2026-11-16T08:00"), sites=sites)
-    yield made
-    made.close()
-
-
 @pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Iterator[App]:
-    yield from opened(tmp_path, database_url, SITES)
+    yield from opened(tmp_path, database_url, SITES, "2026-11-16T08:00")
 
 
 def report(app: App) -> str:
@@ -208,7 +191,7 @@ CERT = "cert@uni.example.edu"
 
 @pytest.fixture
 def shared_app(tmp_path: Path, database_url: str) -> Iterator[App]:
-    yield from opened(tmp_path, database_url, SHARED)
+    yield from opened(tmp_path, database_url, SHARED, "2026-11-16T08:00")
 
 
 def _merged_uni_incident(app: App) -> str:
@@ -316,7 +299,7 @@ def test_a_member_answering_for_the_site_before_the_request_is_recorded(
         '["security@site-p.example.org"]',
         '["security@site-p.example.org", "bob@csirt.example.org"]',
     )
-    for app in opened(tmp_path, database_url, sites):
+    for app in opened(tmp_path, database_url, sites, "2026-11-16T08:00"):
         tag = report(app)
         answer = mail(
             subject=f"Re: [{tag}] [TLP:AMBER] Incident at SITE-P",

@@ -12,20 +12,16 @@ a merge does not hand one site's isolation to the other.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import AUTHENTICATED, mail, make_app
+from mailbot_env import AUTHENTICATED, T, feed, mail, opened, rfc
 from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.db.models import Deadline, Incident
-from mailbot.mail import RawMail
-from mailbot.process import process_delivery
 
-UTC = dt.UTC
 SITES = """
 [[ngi]]
 name = "NGI_A"
@@ -53,33 +49,21 @@ P_REPORT = (
 )
 
 
-def T(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def rfc(text: str) -> str:
-    return T(text).strftime("%a, %d %b %Y %H:%M:%S +0000")
-
-
 @pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Iterator[App]:
-    made = make_app(tmp_path, database_url, now=T("2026-11-24T08:00"), sites=SITES)
-    yield made
-    made.close()
+    yield from opened(tmp_path, database_url, SITES, "2026-11-24T08:00")
 
 
-def feed(app: App, raw: bytes, arrived: str) -> str:
-    app.clock.set(T(arrived))
-    outcome = process_delivery(app, RawMail(raw, T(arrived), "test"))
-    assert outcome.result == "processed", outcome.reason
-    assert outcome.incident
-    return outcome.incident
+def tagged(app: App, raw: bytes, arrived: str) -> str:
+    tag = feed(app, raw, arrived)
+    assert tag
+    return tag
 
 
 def site_p(app: App, body: str = P_REPORT, n: int = 0, tag: str = "") -> str:
     subject = f"Re: [{tag}] Incident at SITE-P" if tag else "Incident at SITE-P"
     written = f"2026-11-24T{8 + 3 * n:02d}:00"
-    return feed(
+    return tagged(
         app,
         mail(
             subject=subject,
@@ -215,7 +199,7 @@ def test_merge_hands_no_site_isolation_to_the_other(app: App) -> None:
         "Miner on wn1 (192.0.2.9), discovered 2026-11-24 07:30 UTC; we are"
         " still looking at it.\n",
     )
-    second = feed(
+    second = tagged(
         app,
         mail(
             subject="Incident at SITE-D",

@@ -9,19 +9,16 @@ incident's: the new site owes them, chased from the first reminder.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail
-from test_request_answers import AUTHENTICATED, T, feed, opened, rfc
+from mailbot_env import AUTHENTICATED, T, feed, mail, opened, rfc
 
 from mailbot.app import App
 from mailbot.db.models import Deadline, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
-UTC = dt.UTC
 SITES = """
 [[ngi]]
 name = "NGI_FR"
@@ -77,7 +74,7 @@ def reminders(app: App) -> list[tuple[str, list[str]]]:
 
 @pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Iterator[App]:
-    yield from opened(tmp_path, database_url, SITES)
+    yield from opened(tmp_path, database_url, SITES, "2026-11-16T08:00")
 
 
 def test_a_request_stays_with_the_site_asked(app: App) -> None:
