@@ -334,8 +334,11 @@ def _retry(app: App, args: argparse.Namespace) -> int:
     _report(args, data)
     # A copy of a stored mail is in the record all the same: nothing was
     # lost, and its quarantine entry is gone. Quarantined again, the log
-    # line on stderr says why.
-    return 1 if outcome.result == "quarantined" else 0
+    # line on stderr says why. Processed, but its acknowledgement kept in
+    # the outbox by an SMTP outage: a failure, as for `poll`.
+    if outcome.result == "quarantined":
+        return 1
+    return _fail_on(delivery_outage(app))
 
 
 def _copy_of(app: App, mail_id: int) -> dict:

@@ -573,6 +573,37 @@ def test_a_one_shot_command_that_delivers_nothing_for_an_outage_fails(
     app.close()
 
 
+def test_a_quarantine_retry_whose_mail_waits_for_an_outage_fails(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """`quarantine retry` exited 0 when its mail was processed but the SMTP
+    server took none of what that queued: it fails like `poll` does."""
+    small = {"MAILBOT_LIMITS_MAX_MAIL_BYTES": "4000"}
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW, extra=small)
+    raw = mail(
+        subject="Scans from 203.0.113.7",
+        sender="reporter7@cert7.example.net",
+        message_id="<outage-big@cert.example.net>",
+        body="Scans from 203.0.113.7.\n" + "x" * 5000 + "\n",
+    )
+    outcome = process_delivery(app, RawMail(raw, NOW, "test"))
+    assert outcome.result == "quarantined"
+    env = opsenv.cli_env(app)  # the operator raised the limit
+    now = ("--now", (NOW + dt.timedelta(minutes=1)).isoformat())
+    smtp_sink.stop()
+    done = opsenv.run_cli(env, *now, "quarantine", "retry", str(outcome.mail_id))
+    assert done.returncode == 1, done.stderr
+    assert "result: processed" in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailbot: the SMTP server is not taking mail"), last
+    assert "1 mail(s) wait in the outbox" in last
+    # The server back, the acknowledgement leaves with the next pass.
+    smtp_sink.start()
+    assert opsenv.run_cli(env, *now, "sweep").returncode == 0
+    assert len(smtp_sink.messages) == 1
+    app.close()
+
+
 def test_an_outage_logs_each_kind_of_problem_once(caplog) -> None:  # type: ignore[no-untyped-def]
     """The first problem of an outage was its only line: a database whose
     sessions were ended, then found read-only, never said to check that
