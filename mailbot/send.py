@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 
 from mailbot import bounces, withdraw
 from mailbot.app import App
+from mailbot.clock import iso
 from mailbot.config import SmtpSettings
 from mailbot.connection import SMTP, hint, tls_context
 from mailbot.db.models import Mail, Outbox, ServiceState
+from mailbot.deadlines import chase
 from mailbot.errors import (
     DeliveryUncertain,
     PermanentError,
@@ -487,11 +489,26 @@ def claim_next(app: App, counts: DeliveryCounts | None = None) -> Letter | None:
                 return None
             mail = session.get(Mail, row.mail_id)
             assert mail is not None
-            if not withdraw.check(app, session, row, mail):
+            if withdraw.check(app, session, row, mail):
+                session.flush()
+                if counts is not None:
+                    counts.withdrawn += 1
+                continue
+            later = (
+                chase.waits_for_hours(app, session, mail, now)
+                if row.purpose.startswith("chase-")
+                else None
+            )
+            if later is None:
                 break
+            row.next_try_at = later
             session.flush()
-            if counts is not None:
-                counts.withdrawn += 1
+            log.info(
+                "%s (%s) waits for the site's working hours: leaves at %s",
+                mail.message_id,
+                row.purpose,
+                iso(later),
+            )
         row.state, row.lease_until = "sending", now + LEASE
         redate(mail, now)
         return Letter(

@@ -17,7 +17,7 @@ from pathlib import Path
 from mailbot_env import make_app
 from sqlalchemy import event
 
-from mailbot import brake, respond, views
+from mailbot import brake, respond, send, views
 from mailbot.app import App
 from mailbot.clock import Clock
 from mailbot.db.models import Chase, Deadline, Incident, Mail, Outbox
@@ -264,3 +264,33 @@ def test_a_held_level_is_not_passed_by_the_next(
     assert sweep(app)["reminders"] == 0
     app.clock.set(released + dt.timedelta(days=1))
     assert sweep(app)["reminders"] >= 1
+
+
+def test_a_reminder_released_at_night_waits_for_the_sites_morning(
+    tmp_path: Path, database_url: str
+) -> None:
+    # F16: `brake release` at 23:00 in Helsinki let held reminders go at
+    # once, mailing the site at night, though a reminder is only ever
+    # queued for its working hours.
+    app = new_app(tmp_path, database_url, max_per_hour=3)
+    open_incidents(app, 6)
+    sweep(app)
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 3 + ["held"] * 3
+    night = dt.datetime(2026, 12, 7, 21, 0, tzinfo=UTC)  # 23:00 in Helsinki
+    app.clock.set(night)
+    assert brake.release(app) == (3, 0)
+    sent = send.deliver_due(app)
+    assert states(app) == ["sent"] * 3 + ["pending"] * 3, sent
+    morning = dt.datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # 09:00 in Helsinki
+    with app.db.transaction() as session:
+        waiting = session.query(Outbox).filter(Outbox.state == "pending")
+        assert {row.next_try_at for row in waiting} == {morning}
+    app.clock.set(morning - dt.timedelta(minutes=1))
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 3 + ["pending"] * 3
+    app.clock.set(morning)
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 6
+    # Mail to the CSIRT (the brake's alert) went as queued, at any hour.
+    assert ("alert-brake", "sent", None) in outbox(app)

@@ -80,6 +80,31 @@ def send_time(
     return when
 
 
+def waits_for_hours(
+    app: App, session: Session, mail: Mail, now: dt.datetime
+) -> dt.datetime | None:
+    """When a reminder to a site, about to leave outside the site's working
+    hours, may leave instead; None when it may leave now.
+
+    A reminder is queued for a working moment (send_time), but one held by
+    the brake or the caps is let go when an operator releases it, and one
+    kept by an SMTP outage when the server is back: at night, either would
+    mail the site at an hour it was promised none.
+    """
+    if not app.chase_policy.within_working_hours:
+        return None
+    rows = session.execute(
+        select(Chase.level, Deadline.site)
+        .join(Deadline, Deadline.id == Chase.deadline_id)
+        .where(Chase.mail_id == mail.id)
+    ).all()
+    later = max(
+        (send_time(app, level, now, app.calendar(site)) for level, site in rows),
+        default=now,
+    )
+    return later if later > now else None
+
+
 def _last_chase(session: Session, deadline: Deadline) -> dt.datetime:
     last = session.scalar(
         select(Chase.queued_at)
