@@ -75,11 +75,24 @@ def test_isolation_in_the_domain_words_meets_containment(app: App, body: str) ->
     assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 11, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Network access of the host was blocked at 09:30 UTC.",
+        # These met containment at the mail's time, 11:00, not the time
+        # the site gave.
+        "The host was moved to a quarantine VLAN at 09:30 UTC.",
+        "At 09:30 UTC we moved wn3 into the quarantine VLAN.",
+        "We put the node in the forensics VLAN at 09:30 UTC.",
+        "The network cable of wn3 was pulled at 09:30 UTC.",
+        "Its uplink was unplugged at 09:30 UTC.",
+    ],
+)
 def test_a_stated_isolation_time_in_the_domain_words_is_isolated_at(
-    app: App,
+    app: App, body: str
 ) -> None:
     at(app, "2026-12-03T11:00:00")
-    feed(app, reply("Network access of the host was blocked at 09:30 UTC.\n"))
+    feed(app, reply(body + "\n"))
     assert states(app)["containment"] == "met"
     assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
 
@@ -109,6 +122,9 @@ def test_downtime_in_other_words_meets_downtime(app: App, body: str) -> None:
         "We blocked the attacker IP 203.0.113.7 at the firewall.",
         "Should we pull the network cable?",
         "We will move the host to a quarantine VLAN tomorrow.",
+        "We will move the host to a quarantine VLAN at 18:00 UTC.",
+        "The quarantine network share was mounted at 09:30 UTC.",
+        "Should the network cable of wn3 be pulled at 18:00 UTC?",
     ],
 )
 def test_isolation_denied_planned_or_of_another_kind_meets_nothing(

@@ -168,6 +168,13 @@ _FACTS: Final = {
         r"|quarantined|taken[ \t]+offline|unplugged|(?:is|was|went|now)[ \t]+offline"
         r"|pulled[ \t]+the[ \t]+(?:network[ \t]+)?(?:cable|plug)"
         r"|taken[ \t]+off[ \t]+(?:the[ \t]+)?(?:network|net|line)"
+        # "the network cable of wn3 was pulled at 09:30", "moved to a
+        # quarantine VLAN at 09:30" (deadlines/isolation.py's families)
+        r"|(?:cables?|plugs?|uplinks?)[ \t]+(?:of[ \t]+[\w.-]+[ \t]+)?"
+        r"(?:was|were|has[ \t]+been|have[ \t]+been)[ \t]+(?:pulled|removed|unplugged)"
+        r"|(?:quarantine|forensics?|sandbox|containment)[ \t-]*"
+        r"(?:vlan|network|subnet|segment|zone|net)s?\b"
+        r"(?![ \t]*(?:share|drive|storage|folder))"
         # What the clocks take for isolation (deadlines/events.py) is
         # isolation here too, so a stated time of it is the fact's time.
         r"|snapshot[ \t]+(?:was[ \t]+|has[ \t]+been[ \t]+)?taken"
@@ -218,6 +225,7 @@ _FACT_HINT: Final = re.compile(
     r"|opnieuw|ominst|przeinst|uudelleen|přeinst|taken off|told us|informed us"
     r"|notified us|reported to us|leválaszt|took|izol|deconect|aislam|desconectam"
     r"|found|flagged|descoper|reinstalat|snapshot|blocked|shut off|closed off"
+    r"|cable|uplink|vlan|forensic|sandbox|containment"
 )
 # The same two without IGNORECASE, for the lower-cased text of an ASCII line:
 # case-insensitive alternations are several times slower, and on ASCII text
