@@ -501,7 +501,9 @@ def claim_next(app: App, counts: DeliveryCounts | None = None) -> Letter | None:
             )
             if later is None:
                 break
-            row.next_try_at = later
+            # Queued anew for then: it is not stuck meanwhile (status,
+            # metrics), and counts against the caps of the day it leaves.
+            row.next_try_at = row.queued_at = later
             session.flush()
             log.info(
                 "%s (%s) waits for the site's working hours: leaves at %s",

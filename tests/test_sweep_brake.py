@@ -286,6 +286,9 @@ def test_a_reminder_released_at_night_waits_for_the_sites_morning(
     with app.db.transaction() as session:
         waiting = session.query(Outbox).filter(Outbox.state == "pending")
         assert {row.next_try_at for row in waiting} == {morning}
+    # Waiting for the morning is no stuck outbox.
+    app.clock.set(night + dt.timedelta(hours=5))
+    assert views.status(app, night + dt.timedelta(hours=5))["healthy"]
     app.clock.set(morning - dt.timedelta(minutes=1))
     send.deliver_due(app)
     assert states(app) == ["sent"] * 3 + ["pending"] * 3
