@@ -34,7 +34,7 @@ from mailbot.csirt import closure as closure_report
 from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
-from mailbot.extract import own_text
+from mailbot.extract.quotes import marked_lines
 from mailbot.mail import ParsedMail
 from mailbot.sites import Site
 
@@ -68,11 +68,16 @@ def record(
     )
     if "dmarc_fail" in author.flags:
         log.warning("mail %d: %s; not taken as the site's", mail.id, author.why)
-    text = own_text(parsed.body_text)
+    # The author's lines; those of a mail it forwards are flagged: what
+    # another wrote is evidence, but meets none of the site's clocks.
+    marked = marked_lines(parsed.body_text)
+    text = "\n".join(line for _, line, _ in marked)
+    words = "\n".join(line for _, line, forwarded in marked if not forwarded)
     if author.role == "csirt":
         # Command lines tell mailbot what to do; they are no evidence (a
         # "#tlp RED" line is no RED banner, "#site X" names no site).
         text = commands.without_commands(text)
+        words = commands.without_commands(words)
     site = roles.site_of(author, app.sites, parsed, text)
     if author.shared:
         author, site = _shared_in_thread(app, session, parsed, author, site)
@@ -109,8 +114,9 @@ def record(
     sites = ([site.name] if site else []) if reason == "new" else None
     # A member's #merge moves the mail (and the thread) to another incident.
     incident = _update_incident(
-        app, session, incident, mail, parsed, classification, author, site, text, sites
-    )
+        app, session, incident, mail, parsed, classification, author, site,
+        (text, words), sites,
+    )  # fmt: skip
     if reason == "new" and incident is opened:
         respond.acknowledge(
             app, session, incident, mail, parsed, author, decision.passed_over,
@@ -422,9 +428,12 @@ def _update_incident(
     classification: Classification,
     author: roles.Author,
     site: Site | None,
-    text: str,
+    texts: tuple[str, str],
     sites: list[str] | None = None,
 ) -> Incident:
+    """`texts`: the author's text, forwarded mail included, and the
+    author's own words alone."""
+    text, words = texts
     labels = _labels(parsed, text)
     mail.tlp = tlp.strictest(labels)
     # A mail that only claims a member's address changes nothing but the trail.
@@ -459,7 +468,7 @@ def _update_incident(
         )
         counts = closure and closure_report.label_counts(stated)
         clocks.on_site_mail(
-            app, session, incident, mail, site.name, text, counts,
+            app, session, incident, mail, site.name, words, counts,
             frozenset((*parsed.in_reply_to, *parsed.references)),
         )  # fmt: skip
         if closure:

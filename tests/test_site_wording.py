@@ -230,3 +230,36 @@ def test_a_site_closing_the_incident_starts_the_closure_report(
     feed(app, reply(body + "\n", "Fri, 04 Dec 2026 10:00:00 +0000"))
     assert incident(app).resolved_at == dt.datetime(2026, 12, 4, 10, tzinfo=UTC)
     assert states(app)["closure_report"] == "pending"
+
+
+FORWARD = """{own}
+---------- Forwarded message ---------
+From: Upstream CERT <cert@upstream.example.net>
+Date: Thu, 3 Dec 2026 at 10:00
+Subject: Scanning from your network
+
+Hello, your host 192.0.2.130 scanned our network. We have isolated it
+at our border at 09:30 UTC and declared a downtime.
+The incident is resolved on our side.
+"""
+
+
+def test_a_forwarded_mail_is_not_the_sites_words(app: App) -> None:
+    # The upstream CERT's isolation, downtime and resolution, forwarded by
+    # the site, met the site's containment and downtime and resolved the
+    # incident (starting its closure report clocks).
+    at(app, "2026-12-03T11:00:00")
+    feed(app, reply(FORWARD.format(own="FYI, we are looking into it.\n")))
+    assert states(app)["containment"] == "pending"
+    assert "closure_report" not in states(app)
+    assert states(app).get("downtime", "pending") == "pending"
+    assert (incident(app).isolated_at, incident(app).resolved_at) == (None, None)
+
+
+def test_the_sites_own_words_above_a_forward_still_count(app: App) -> None:
+    at(app, "2026-12-03T11:00:00")
+    own = "We isolated wn3 at 10:15 UTC; see the report below.\n"
+    feed(app, reply(FORWARD.format(own=own)))
+    assert states(app)["containment"] == "met"
+    assert incident(app).isolated_at == dt.datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
+    assert incident(app).resolved_at is None
