@@ -71,6 +71,7 @@ def context_of(
     own = settings.own_addresses | set(settings.csirt.members)
     return extract.Context(
         site_networks=networks,
+        site_domains=tuple(domain for s in sites for domain in s.domains),
         ignored_addresses=frozenset(own),
         ignored_ips=relay_addresses(parsed),
         ignored_domains=frozenset({settings.mailbot.domain}),

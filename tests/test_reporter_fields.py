@@ -171,6 +171,37 @@ def test_a_sites_own_hosts_stay_its_affected_hosts(app: App) -> None:
     assert roles["<forged@site-a.example.com>"] == "reporter"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Scans came from ui03.site-a.example.com.",
+        "Malware on wn01.site-a.example.com talked to its C2 server at 198.51.100.202.",
+        "Attacker 203.0.113.7 logged in to ui01.site-a.example.com.",
+        "Our web portal portal.site-a.example.com was exploited.",
+    ],
+)
+def test_a_sites_host_named_without_its_address_is_never_the_attackers(
+    app: App, body: str
+) -> None:
+    # The sites' domains never reached extraction (brkx8 F1, F5): a name
+    # under them on an attacker's line was an attacker IP, or left
+    # unclassified and then asked for again as the affected hosts.
+    tag = _feed(
+        app,
+        mail(
+            subject="Incident at SITE-A",
+            sender="admin@site-a.example.com",
+            message_id="<names@site-a.example.com>",
+            body=body + "\n",
+        ),
+    )
+    shown = _shown(app, tag)
+    [host] = [v for v in _indicators(shown) if v.endswith(".site-a.example.com")]
+    assert host in shown["fields"].get("affected_hosts", [])
+    assert host not in shown["fields"].get("attacker_ips", [])
+    assert "affected_hosts" not in shown["missing"]
+
+
 def test_the_reporters_domains_are_its_senders() -> None:
     raw = mail(
         subject="Report",
