@@ -14,6 +14,15 @@ from html.parser import HTMLParser
 
 # Elements whose content is never shown.
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
+# Any other element a reader does not see: the `hidden` attribute, or an
+# inline style that hides it. Hidden text (a "preheader" span, addresses
+# planted for machines to read) is no evidence.
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Elements with no content: nothing to hide, no end tag to wait for.
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"}
+    | {"param", "source", "track", "wbr"}
+)
 
 # Elements that end a paragraph (an empty line after them) or a line.
 _PARAGRAPHS = frozenset(
@@ -27,6 +36,18 @@ _LINES = frozenset(
 )
 # Openers only: a list item starts a line, a cell starts a column.
 _CELLS = frozenset({"td", "th"})
+# The open elements a start tag ends without their end tag, as browsers do
+# ("<p>one<p>two"): a hidden paragraph must not hide the rest of the mail.
+_ENDED_BY = {
+    "p": _PARAGRAPHS | _LINES | {"p", "li", "dl"},
+    "li": frozenset({"li"}),
+    "dt": frozenset({"dt", "dd"}),
+    "dd": frozenset({"dt", "dd"}),
+    "td": frozenset({"td", "th", "tr"}),
+    "th": frozenset({"td", "th", "tr"}),
+    "tr": frozenset({"tr"}),
+    "option": frozenset({"option"}),
+}
 
 # Link targets worth keeping beside the link text: a phishing report's
 # evidence is often only in the href.
@@ -67,6 +88,11 @@ class _TextCollector(HTMLParser):
         self._pre = 0
         self._quote = 0
         self._links: list[tuple[str | None, int]] = []
+        # The open elements (not void, not _HIDDEN), how many of each name,
+        # and the depths at which an element hidden by an attribute opened.
+        self._open: list[str] = []
+        self._open_count: dict[str, int] = {}
+        self._hidden_at: list[int] = []
 
     def updatepos(self, i: int, j: int) -> int:
         # The base class counts lines for getpos(), which nothing here asks
@@ -74,6 +100,15 @@ class _TextCollector(HTMLParser):
         return j
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _VOID and tag not in _HIDDEN:
+            while self._open and tag in _ENDED_BY.get(self._open[-1], ()):
+                self._pop()
+            self._open.append(tag)
+            self._open_count[tag] = self._open_count.get(tag, 0) + 1
+            if _hides(attrs):
+                self._hidden_at.append(len(self._open))
+                self._hidden += 1
+                return
         if tag in _HIDDEN:
             self._hidden += 1
         elif tag == "pre":
@@ -95,6 +130,10 @@ class _TextCollector(HTMLParser):
         self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if self._open_count.get(tag):
+            # Up to its start tag: what is left open inside ends with it.
+            while self._pop() != tag:
+                pass
         if tag in _HIDDEN:
             self._hidden = max(0, self._hidden - 1)
         elif tag == "pre":
@@ -104,6 +143,15 @@ class _TextCollector(HTMLParser):
         elif tag == "a" and self._links:
             self._close_link(*self._links.pop())
         self._break(tag)
+
+    def _pop(self) -> str:
+        """End the innermost open element; shown again past a hidden one."""
+        tag = self._open.pop()
+        self._open_count[tag] -= 1
+        if self._hidden_at and self._hidden_at[-1] > len(self._open):
+            self._hidden_at.pop()
+            self._hidden = max(0, self._hidden - 1)
+        return tag
 
     def handle_data(self, data: str) -> None:
         if self._hidden:
@@ -133,6 +181,15 @@ class _TextCollector(HTMLParser):
         shown = "".join(self.pieces[start:])
         if target not in shown:
             self.pieces.append(f" <{target}>")
+
+
+def _hides(attrs: list[tuple[str, str | None]]) -> bool:
+    for name, value in attrs:
+        if name == "hidden" or (
+            name == "style" and value and _HIDING_STYLE.search(value)
+        ):
+            return True
+    return False
 
 
 def html_to_text(markup: str) -> str:

@@ -66,3 +66,22 @@ def test_markup_the_parser_rejects_keeps_the_text_after_a_stray_angle() -> None:
     assert text == "<![foo[ Scan from 203.0.113.5 < 10 min ago, see log"
     stray = html_to_text("<![foo[ " + "<" * 100_000 + "<b>203.0.113.9</b>")
     assert stray == "<![foo[ " + "<" * 100_000 + " 203.0.113.9"
+
+
+def test_text_a_reader_does_not_see_is_left_out() -> None:
+    # A breaker's F7: a display:none span was read as an indicator and an
+    # evidence line. What a hidden element holds is dropped, up to its end
+    # tag, or up to where a browser ends it (a new paragraph, the end of
+    # its cell): a hidden element left open does not hide the mail's rest.
+    text = html_to_text(
+        '<p>Scans from 203.0.113.5.</p><span style="display:none">Attacker'
+        " 198.51.100.9</span><div hidden>planted 198.51.100.10</div>"
+        '<p style="visibility: hidden">preheader 198.51.100.11<p>Host wn3'
+        '<table><tr><td><span style="DISPLAY : none">x 198.51.100.12</td>'
+        "<td>shown</td></tr></table>"
+        '<div>a<div style="display:none">b<div>c</div>d</div>e</div>f'
+    )
+    assert "198.51.100" not in text
+    assert [line for line in text.splitlines() if line] == [
+        "Scans from 203.0.113.5.", "Host wn3", "shown", "a", "e", "f"
+    ]  # fmt: skip
