@@ -47,6 +47,7 @@ def parse_within(raw: bytes, bounds: LimitsSettings) -> ParsedMail:
         max_parts=bounds.max_mime_parts,
         max_depth=bounds.max_mime_depth,
         max_attachment_bytes=bounds.max_attachment_bytes,
+        max_unpacked_bytes=bounds.max_mail_bytes,
     )
 
 
@@ -57,16 +58,21 @@ def parse(
     max_depth: int = 30,
     max_text_chars: int = 5_000_000,
     max_attachment_bytes: int = 10 * 1024 * 1024,
+    max_unpacked_bytes: int = 25 * 1024 * 1024,
 ) -> ParsedMail:
     """Parse one mail. Never raises; what went wrong is in `defects`.
 
     `max_parts` bounds the MIME parts read, `max_depth` the nesting opened,
     `max_text_chars` the text kept of each part, `max_attachment_bytes` the
-    decoded size of an attachment that is read; beyond them parts are cut
-    and a defect starting with "over limit:" says so.
+    decoded size of an attachment that is read (and what is unpacked from
+    one compressed attachment), `max_unpacked_bytes` what is unpacked from
+    all of a mail's compressed attachments; beyond them parts are cut and a
+    defect starting with "over limit:" says so.
     """
     defects: list[str] = []
-    limits = Limits(max_parts, max_depth, max_text_chars, max_attachment_bytes)
+    limits = Limits(
+        max_parts, max_depth, max_text_chars, max_attachment_bytes, max_unpacked_bytes
+    )
     try:
         mail = _parse(_as_bytes(raw, defects), limits, defects)
     except Exception as exc:  # noqa: BLE001 - the last step down: an empty mail

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from mailbot.html_text import html_to_text
 from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Attachment, TextPart
-from mailbot.parse import charsets, headers
+from mailbot.parse import archives, charsets, headers
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Limits:
     max_depth: int = 30
     max_text_chars: int = 5_000_000
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # Bytes unpacked from all the compressed attachments of one mail.
+    max_unpacked_bytes: int = 25 * 1024 * 1024
 
 
 class _Node(NamedTuple):
@@ -53,6 +55,7 @@ class _Collected:
     text_parts: list[TextPart] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
+    unpacked: archives.Budget | None = None
 
 
 # message/* types that carry a whole mail; the others (delivery-status,
@@ -220,11 +223,87 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         )
         return
     attachment = _add_attachment(node, meta, found, data, defects)
+    archive = (
+        None if ctype.startswith("text/") else archives.kind_of(data, meta.filename)
+    )
+    if archive is not None:
+        _take_archive(
+            node.number, attachment.filename, data, archive, found, limits, defects
+        )
+        return
     if _text_like(ctype, meta.filename, data):
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         found.text_parts.append(
             TextPart(node.number, ctype, "attachment", text, attachment.filename)
         )
+
+
+def _take_archive(
+    number: str,
+    filename: str,
+    data: bytes,
+    kind: str,
+    found: _Collected,
+    limits: Limits,
+    defects: list[str],
+) -> None:
+    """The members of a compressed attachment, each an attachment of its own
+    ("logs.zip/auth.log", part "2/auth.log"), the text-like ones read."""
+    if found.unpacked is None:
+        found.unpacked = archives.Budget(limits.max_unpacked_bytes)
+    where = f"part {number} {filename}"
+    members = archives.unpack(
+        data,
+        kind,
+        filename,
+        limits.max_attachment_bytes,
+        found.unpacked,
+        where,
+        defects,
+    )
+    binary: list[str] = []
+    nested: list[str] = []
+    used: set[str] = set()
+    for member in members:
+        name = archives.safe_name(member.name)
+        part = f"{number}/{name}"
+        if part in used:
+            part = f"{part}#{len(used) + 1}"
+        used.add(part)
+        inner = archives.kind_of(member.data, member.name)
+        text = inner is None and _text_like(_OCTET, name, member.data)
+        ctype = _member_type(name, text)
+        path = f"{filename}/{name}"
+        found.attachments.append(
+            Attachment(part, path, ctype, len(member.data), member.data)
+        )
+        if inner is not None:
+            nested.append(name)
+        elif not text:
+            binary.append(name)
+        else:
+            body = _text_of(member.data, None, ctype, part, limits, defects)
+            found.text_parts.append(TextPart(part, ctype, "attachment", body, path))
+    if nested:
+        defects.append(
+            f"{where}: archive inside an archive listed, not opened: {_few(nested)}"
+        )
+    if binary:
+        defects.append(f"{where}: binary member(s) not read as text: {_few(binary)}")
+
+
+_OCTET = "application/octet-stream"
+
+
+def _member_type(name: str, text: bool) -> str:
+    if not text:
+        return _OCTET
+    return "text/csv" if name.lower().endswith(".csv") else "text/plain"
+
+
+def _few(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _bounded(data: bytes, number: str, limits: Limits, defects: list[str]) -> bytes:
