@@ -282,6 +282,10 @@ def test_what_is_not_read_is_said() -> None:
         "broken.zip": (b"PK\x03\x04garbage", "corrupt zip archive (BadZipFile)"),
         "cut.log.gz": (gzip.compress(LOG)[:-30], "gzip stream cut short"),
         "fake.gz": (b"not gzip at all", "not a readable archive"),
+        "huge.zip": (
+            _zip({f"e{n}": b"" for n in range(25_000)}),
+            "a directory of 1",
+        ),
     }
     for filename, (data, note) in cases.items():
         parsed = parse(_site_mail(filename, data, "octet-stream", filename))

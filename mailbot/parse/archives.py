@@ -29,6 +29,11 @@ from mailbot.limits import OVER_LIMIT
 
 # Members of one archive read at most; the rest are counted in a defect.
 MAX_MEMBERS = 100
+# The central directory of a zip read at most: zipfile reads it whole (a
+# ZipInfo per entry) before a member can be opened; 1 MiB is 10,000 to
+# 20,000 entries, and 0.2 s (a 10 MB zip of 115,000 empty members took 5 s
+# and 65 MB).
+MAX_ZIP_DIRECTORY = 1 << 20
 # A member name kept in a part's name, at most.
 _NAME_CHARS = 200
 # Binary or nested members named in a defect, at most.
@@ -208,6 +213,13 @@ def _unzip(data: bytes, _filename: str, limit: int) -> _Unpacked:
     unpacked = _Unpacked("zip")
     left = limit
     encrypted: list[str] = []
+    directory = _zip_directory_size(data)
+    if directory > MAX_ZIP_DIRECTORY:
+        unpacked.notes.append(
+            f"{OVER_LIMIT} a directory of {directory} bytes (more than"
+            f" {MAX_ZIP_DIRECTORY}: tens of thousands of members), not opened"
+        )
+        return unpacked
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         files = [info for info in archive.infolist() if not info.is_dir()]
         if any(info.filename in _DOCUMENT_MEMBERS for info in files):
@@ -246,6 +258,18 @@ def _unzip(data: bytes, _filename: str, limit: int) -> _Unpacked:
             f"{len(encrypted)} encrypted member(s) not read: {_names(encrypted)}"
         )
     return unpacked
+
+
+def _zip_directory_size(data: bytes) -> int:
+    """The size of a zip's central directory, as its end record (or zip64's)
+    says: what zipfile will read, entry by entry."""
+    end_record = getattr(zipfile, "_EndRecData", None)
+    if end_record is None:  # pragma: no cover - a later Python's zipfile
+        return 0
+    record = end_record(io.BytesIO(data))
+    if not record:
+        raise zipfile.BadZipFile("no end of central directory")
+    return int(record[5])  # zipfile._ECD_SIZE
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
