@@ -328,6 +328,17 @@ def test_the_mails_archives_share_one_budget() -> None:
     assert any("l2.log.gz: not unpacked" in d for d in parsed.defects)
 
 
+def test_an_archive_typed_text_is_unpacked_and_a_text_named_so_is_read() -> None:
+    parsed = parse(_site_mail("auth.log.gz", gzip.compress(LOG), "plain", "t"))
+    read = [p.filename for p in parsed.text_parts if p.kind == "attachment"]
+    assert read == ["auth.log.gz/auth.log"]
+    parsed = parse(_site_mail("notes.gz", LOG, "plain", "n"))
+    assert [p.filename for p in parsed.text_parts if p.kind == "attachment"] == [
+        "notes.gz"
+    ]
+    assert not [d for d in parsed.defects if "notes.gz" in d]
+
+
 def test_an_office_document_is_no_archive() -> None:
     docx = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"})
     for name in ("report.docx", "report.bin"):

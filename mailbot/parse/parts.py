@@ -223,9 +223,10 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         )
         return
     attachment = _add_attachment(node, meta, found, data, defects)
-    archive = (
-        None if ctype.startswith("text/") else archives.kind_of(data, meta.filename)
-    )
+    # A part typed text is an archive by its bytes alone (a client that
+    # sends auth.log.gz as text/plain), never by its name.
+    named = None if ctype.startswith("text/") else meta.filename
+    archive = archives.kind_of(data, named)
     if archive is not None:
         _take_archive(
             node.number, attachment.filename, data, archive, found, limits, defects
