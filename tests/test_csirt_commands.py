@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -20,8 +21,9 @@ from test_csirt_env import (
     site_report,
 )
 
-from mailbot.csirt.commands import read_commands
-from mailbot.db.models import FieldValue, Mail
+from mailbot.csirt.commands import SPEC, read_commands
+from mailbot.csirt.replies import confirm_purpose
+from mailbot.db.models import FieldValue, Mail, Outbox
 from mailbot.incidents import by_tag
 
 _COUNTER = iter(range(1, 1000))
@@ -48,15 +50,19 @@ def _command(
     return w.new_mail()
 
 
-def _confirmed(sent: list, count: int = 1) -> list[str]:  # type: ignore[type-arg]
-    """Every mail went to the member alone, each a confirmation."""
-    assert len(sent) == count, [(m.recipients, m.message["Subject"]) for m in sent]
-    for message in sent:
-        assert message.recipients == (ALICE,)
-        assert THREAD_SUBJECT.fullmatch(message.message["Subject"])
-        assert message.headline.startswith("Done: #")
-        assert body_of(message).splitlines()[0].startswith("TLP:")
-    return [body_of(m) for m in sent]
+def _confirmed(sent: list, commands: int = 1) -> str:  # type: ignore[type-arg]
+    """One mail, to the member alone: the confirmation of the mail's
+    `commands` applied commands. Returns its body."""
+    assert len(sent) == 1, [(m.recipients, m.message["Subject"]) for m in sent]
+    [message] = sent
+    assert message.recipients == (ALICE,)
+    assert THREAD_SUBJECT.fullmatch(message.message["Subject"])
+    assert message.headline.startswith("Done: #" if commands < 4 else "Done: ")
+    body = body_of(message)
+    assert body.splitlines()[0].startswith("TLP:")
+    listed = [line for line in body.splitlines() if line.startswith("    #")]
+    assert len(listed) == commands, listed
+    return body
 
 
 def _text(message) -> str:  # type: ignore[no-untyped-def]
@@ -102,7 +108,7 @@ def test_status_and_time_commands(w: World, tmp_path: Path) -> None:
     # #reopen, then #close: every pending clock cancelled.
     _confirmed(_command(w, tag, "#reopen", "2026-12-01T11:00:00"))
     assert w.show(tag)["status"] == "open"
-    body = _confirmed(_command(w, tag, "#close", "2026-12-01T12:00:00"))[0]
+    body = _confirmed(_command(w, tag, "#close", "2026-12-01T12:00:00"))
     shown = w.show(tag)
     assert shown["status"] == "closed"
     assert not [d for d in shown["deadlines"] if d["state"] == "pending"]
@@ -110,6 +116,83 @@ def test_status_and_time_commands(w: World, tmp_path: Path) -> None:
     actions = [a for _, a, _ in _trail(w, tag)]
     assert actions == ["discovered", "isolated", "resolved", "reopen", "close"]
     assert all(actor == ALICE and mid for actor, _, mid in _trail(w, tag))
+
+
+def test_a_mail_of_several_commands_gets_one_confirmation(
+    w: World, tmp_path: Path
+) -> None:
+    """A member expects one answer to one mail: three applied commands were
+    confirmed by three mails. One now lists each with its outcome, in the
+    order written; the trail keeps one entry per command; the same mail
+    delivered again, or recorded by a backfill, sends nothing."""
+    tag = site_report(w)
+    body = (
+        "#isolated 2026-11-30T10:00:00Z\n#discovered 2026-11-30T07:30:00Z\n"
+        "#close\n\nThanks.\n"
+    )
+    when = at("2026-11-30T10:30:00")
+    raw = member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident", body=body, when=when,
+        message_id="<three@csirt.example.org>",
+    )  # fmt: skip
+    w.new_mail()
+    w.deliver(raw, when)
+    sent = w.new_mail()
+    assert [(m.recipients, m.headline) for m in sent] == [
+        ((ALICE,), "Done: #isolated, #discovered, #close")
+    ]
+    text = _text(sent[0])
+    said = [line.strip() for line in text.split("in the order you wrote them:")[1]
+            .split("Each is recorded")[0].splitlines() if line.strip()]  # fmt: skip
+    assert said[0::2] == [
+        "#isolated 2026-11-30T10:00:00Z", "#discovered 2026-11-30T07:30:00Z", "#close"
+    ]  # fmt: skip
+    assert said[1].startswith("isolated at 2026-11-30T10:00:00Z")
+    assert said[3].startswith("discovered at 2026-11-30T07:30:00Z")
+    assert said[5].startswith("status closed;")
+    assert "<three@csirt.example.org>" in text
+    shown = w.show(tag)
+    assert shown["status"] == "closed"
+    assert shown["isolated_at"] == "2026-11-30T10:00:00Z"
+    assert shown["discovered_at"] == "2026-11-30T07:30:00Z"
+    assert _trail(w, tag) == [
+        (ALICE, action, "<three@csirt.example.org>")
+        for action in ("isolated", "discovered", "close")
+    ]
+    with w.app.db.transaction() as session:
+        purposes = session.scalars(select(Outbox.purpose).order_by(Outbox.id)).all()
+    assert purposes[-1] == "confirm-isolated+discovered+close"
+    assert purposes.count("confirm-isolated+discovered+close") == 1
+
+    # The same mail again (a second copy in the mailbox): nothing more.
+    w.deliver(raw, when + dt.timedelta(minutes=5))
+    assert w.new_mail() == []
+    assert len(w.show(tag)["audit"]) == 3
+
+    # Recorded by a backfill, the commands apply and nobody hears of them.
+    w.app.backfill = True
+    w.deliver(
+        member_mail(
+            subject=f"Re: [{tag}] [TLP:AMBER] Security incident",
+            body="#reopen\n#tlp GREEN\n#no-request\n", when=at("2026-11-30T11:00:00"),
+            message_id="<backfilled@csirt.example.org>",
+        ),
+        at("2026-11-30T11:00:00"),
+    )  # fmt: skip
+    shown = w.show(tag)
+    assert (shown["status"], shown["tlp"]) == ("open", "GREEN")
+    assert [a["action"] for a in shown["audit"]][3:] == ["reopen", "tlp", "no-request"]
+    with w.app.db.transaction() as session:
+        assert session.scalars(select(Outbox.purpose)).all() == purposes
+    assert w.new_mail() == []
+
+
+def test_the_confirmation_purpose_fits_the_outbox_column() -> None:
+    assert confirm_purpose(["close"]) == "confirm-close"
+    assert confirm_purpose(["notify-vo", "notify-vo"]) == "confirm-notify-vo"
+    long = ["tlp", "notify-vo", "notify-ca", "false-positive"]
+    assert confirm_purpose(long) == "confirm-4-commands"
+    assert max(len(confirm_purpose([n] * 3)) for n in SPEC) <= 40
 
 
 def test_tlp_site_extend_and_no_request(w: World, tmp_path: Path) -> None:
@@ -351,7 +434,7 @@ def test_a_tlp_command_is_no_label_of_the_mail(w: World, tmp_path: Path) -> None
     assert len(sent) == 1 and "commands must come before" in _text(sent[0])
     assert w.show(tag)["tlp"] == "AMBER"
 
-    body = _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))[0]
+    body = _confirmed(_command(w, tag, "#tlp RED", "2026-11-30T10:00:00"))
     assert "TLP:RED (was TLP:AMBER)" in body
     assert w.show(tag)["tlp"] == "RED"
 
@@ -393,7 +476,9 @@ def test_commands_of_one_mail_that_contradict_or_repeat(
     sent = _command(w, tag, "#tlp RED\n#tlp GREEN", "2026-11-30T10:00:00")
     assert len(sent) == 2 and sent[0].headline.startswith("Done: #tlp RED")
     assert "#tlp GREEN\n        contradicts #tlp RED above" in _text(sent[1])
-    assert "The other commands of that mail were applied" in _text(sent[1])
+    assert "The other command of that mail was applied: a separate mail" in _text(
+        sent[1]
+    )
     assert w.show(tag)["tlp"] == "RED"
 
     sent = _command(
@@ -438,11 +523,13 @@ def test_a_time_past_the_calendar_is_refused_and_the_rest_applies(
     body = "#tlp red\n" + "\n".join(overflowing) + "\n#close\n"
     sent = _command(w, tag, body, "2026-11-30T10:00:00")
     assert [(m.recipients, m.headline) for m in sent] == [
-        ((ALICE,), "Done: #tlp red"),
-        ((ALICE,), "Done: #close"),
+        ((ALICE,), "Done: #tlp, #close"),
         ((ALICE,), "Not applied: 4 command line(s) of your mail"),
     ]
-    text = _text(sent[2])
+    assert "    #tlp red\n    TLP:RED (was TLP:AMBER)" in _text(sent[0])
+    assert "    #close\n    status closed" in _text(sent[0])
+    text = _text(sent[1])
+    assert "The other 2 commands of that mail were applied: one separate" in text
     for line in overflowing:
         time = line.rsplit(" ", 1)[1]
         assert f"{line}\n        #" in text, line

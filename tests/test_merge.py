@@ -53,9 +53,10 @@ def test_merge_then_mail_under_either_tag(w: World, tmp_path: Path) -> None:
     w.new_mail()
     merge(w, second, first)
 
-    sent = w.new_mail()
-    assert [m.recipients for m in sent] == [(ALICE,), (ALICE,)]
-    assert all(m.message["Subject"].startswith(f"[{first}] ") for m in sent)
+    # One confirmation of both commands, under the surviving tag.
+    [done] = w.new_mail()
+    assert (done.recipients, done.headline) == ((ALICE,), "Done: #merge, #no-request")
+    assert done.message["Subject"].startswith(f"[{first}] ")
     assert [r["tag"] for r in views.incident_list(w.app)] == [first]
     shown = w.show(second)
     assert shown["tag"] == first and second in shown["aliases"]
@@ -360,7 +361,9 @@ def test_a_resolved_incident_merged_into_an_open_one_owes_no_closure_report(
     assert _closure(w, second) == [("SITE-C", "pending", "2026-11-30T10:40:00Z")]
     w.new_mail()
     merge(w, second, first)
-    [done] = [m for m in w.new_mail() if "Done: #merge" in body_of(m)]
+    # One confirmation of the mail's two commands.
+    [done] = [m for m in w.new_mail() if m.headline.startswith("Done:")]
+    assert done.headline == "Done: #merge, #no-request"
     assert "1 closure-report clock(s) cancelled" in body_of(done)
 
     shown = w.show(first)

@@ -106,10 +106,16 @@ def test_a_request_stays_with_the_site_asked(app: App) -> None:
         app.clock.set(T(when))
         sweep(app)
     assert [r for r in reminders(app) if r[0].startswith("chase-analysis")] == []
-    # The confirmation says what became of the request.
+    # One confirmation of both commands says what became of the request.
     with app.db.transaction() as session:
-        done = [r.purpose for r in session.query(Outbox).order_by(Outbox.id)]
-    assert done  # the member was answered
+        done = [
+            (r.purpose, r.mail.raw.decode())
+            for r in session.query(Outbox).order_by(Outbox.id)
+            if r.purpose.startswith("confirm")
+        ]
+    assert [purpose for purpose, _ in done] == ["confirm-site+no-request"]
+    assert "1 request clock(s) of SITE-P cancelled" in done[0][1]
+    assert "#no-request" in done[0][1]
     # A request to the new site starts its own clock.
     feed(app, member(tag, "2026-11-16T10:30", "Please check it.\n", SITE_C, 3),
          "2026-11-19T06:10")  # fmt: skip

@@ -6,6 +6,10 @@ command repeated in one mail acts once, one contradicting an earlier one is
 refused (commands.contradiction). A mail that claims a member's address
 without our MTA's word for it applies nothing; the duty team hears of it
 once per incident and claimed address.
+
+The member hears once of what a mail did: one confirmation lists every
+applied command with its outcome, in the order written (the trail keeps an
+entry per command), and one reply names every line that was not applied.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def on_member_mail(
     problems: list[BadCommand] = list(bad)
     applied: list[str] = []
     done: list[Command] = []
+    outcomes: list[replies.Applied] = []
     for command in good:
         if repeats(command, done):
             log.info("%s %s: %s repeated", ctx.incident.tag, mail.ident, command.line)
@@ -73,9 +78,13 @@ def on_member_mail(
             detail=f"{command.line}: {outcome}", mail_id=mail.id, at=app.clock.now(),
         )  # fmt: skip
         log.info("%s %s applied %s", ctx.incident.tag, mail.ident, command.line)
-        replies.confirm(app, session, ctx.incident, parsed, member, command, outcome)
+        outcomes.append(replies.Applied(command.name, command.line, outcome))
         applied.append(command.name)
         done.append(command)
+    if outcomes:
+        # After the loop: a #merge moved what came before into its target,
+        # the incident the mail ends in.
+        replies.confirm(app, session, ctx.incident, parsed, member, outcomes)
     if problems:
         log.info(
             "%s %s: %d bad command line(s)",

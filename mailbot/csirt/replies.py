@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from mailbot import render, respond
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.csirt.commands import BadCommand, Command, usage
+from mailbot.csirt.commands import BadCommand, usage
 from mailbot.db.models import Incident, Mail
 from mailbot.mail import ParsedMail
 
@@ -40,21 +41,43 @@ def _send(
     )
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A command of the member's mail that was applied, and what it did."""
+
+    name: str
+    line: str
+    outcome: str
+
+
+# The outbox purpose is a column of 40 characters.
+_PURPOSE_MAX = 40
+
+
 def confirm(
     app: App,
     session: Session,
     incident: Incident,
     parsed: ParsedMail,
     member: str,
-    command: Command,
-    outcome: str,
+    applied: Sequence[Applied],
 ) -> None:
-    """One short mail to the member (never the site) per applied command."""
+    """One short mail to the member (never the site) for all the commands
+    of one mail that were applied, each with its outcome, in order."""
     _send(
         app, session, incident, parsed, [member], "confirm.txt.j2",
-        f"confirm-{command.name}", member=member, command=command.line,
-        outcome=outcome, message_id=parsed.message_id or "(no Message-ID)",
+        confirm_purpose([a.name for a in applied]), member=member,
+        commands=list(applied),
+        message_id=parsed.message_id or "(no Message-ID)",
     )  # fmt: skip
+
+
+def confirm_purpose(names: Sequence[str]) -> str:
+    """The confirmation's outbox purpose: `confirm-close` for one command,
+    `confirm-isolated+close` for several (`confirm-N-commands` when their
+    names are too long for the column)."""
+    purpose = "confirm-" + "+".join(dict.fromkeys(names))
+    return purpose if len(purpose) <= _PURPOSE_MAX else f"confirm-{len(names)}-commands"
 
 
 def refuse(
