@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mailbot_env import make_app
 from sqlalchemy import select
 from test_csirt_env import (
     ALICE,
@@ -20,6 +21,7 @@ from test_csirt_env import (
     member_mail,
     site_report,
 )
+from test_csirt_env import SITES as CSIRT_SITES
 
 from mailbot.csirt.commands import SPEC, read_commands
 from mailbot.csirt.replies import confirm_purpose
@@ -116,6 +118,43 @@ def test_status_and_time_commands(w: World, tmp_path: Path) -> None:
     actions = [a for _, a, _ in _trail(w, tag)]
     assert actions == ["discovered", "isolated", "resolved", "reopen", "close"]
     assert all(actor == ALICE and mid for actor, _, mid in _trail(w, tag))
+
+
+def test_an_older_confirmation_template_still_renders(
+    tmp_path: Path,
+    database_url: str,
+    dovecot,
+    smtp_sink,  # type: ignore[no-untyped-def]
+) -> None:
+    """An operator's confirm.txt.j2 written for one command a mail (it reads
+    `command` and `outcome`) still renders, naming the first command."""
+    own = tmp_path / "own-templates"
+    own.mkdir()
+    (own / "confirm.txt.j2").write_text(
+        "Subject: OK {{ command }}\n\n{{ command }}: {{ outcome }}\n",
+        encoding="utf-8",
+    )
+    app = make_app(
+        tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink,
+        now=at("2026-11-30T08:00:00"), sites=CSIRT_SITES,
+        extra={"MAILBOT_TEMPLATES_DIRECTORY": str(own)},
+    )  # fmt: skip
+    w = World(app, dovecot, smtp_sink)
+    try:
+        tag = site_report(w)
+        w.new_mail()
+        w.deliver(
+            member_mail(
+                subject=f"Re: [{tag}] Security incident", body="#close\n#tlp GREEN\n",
+                when=at("2026-11-30T10:30:00"), message_id="<old@csirt.example.org>",
+            ),
+            at("2026-11-30T10:30:00"),
+        )  # fmt: skip
+        [sent] = w.new_mail()
+        assert sent.headline == "OK #close"
+        assert "\n#close: status closed" in _text(sent)
+    finally:
+        app.close()
 
 
 def test_a_mail_of_several_commands_gets_one_confirmation(

@@ -68,6 +68,9 @@ def confirm(
         app, session, incident, parsed, [member], "confirm.txt.j2",
         confirm_purpose([a.name for a in applied]), member=member,
         commands=list(applied),
+        # The first one alone, as templates written for one command a mail
+        # name it: an operator's older confirm.txt.j2 still renders.
+        command=applied[0].line, outcome=applied[0].outcome,
         message_id=parsed.message_id or "(no Message-ID)",
     )  # fmt: skip
 
