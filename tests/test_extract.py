@@ -701,6 +701,104 @@ def test_a_dn_whose_end_is_unsure_is_not_given_as_a_dn() -> None:
     assert found == {("unclassified", "/DC=org/DC=example/CN=John Roe authenticated")}
 
 
+BERKELEY = (
+    "/DC=org/DC=incommon/C=US/ST=California/O=University of California, Berkeley"
+    "/CN=Jane Doe A12345"
+)
+TCS = "/DC=org/DC=terena/DC=tcs/C=NL/O=Example Institute"
+KIT = "/C=DE/O=GermanGrid/OU=KIT/CN=Max Mustermann"
+
+
+@pytest.mark.parametrize(
+    ("line", "dns"),
+    [
+        # A breaker's F3: a comma in a value, slash form and RFC 2253 (\,).
+        (f"The stolen certificate: {BERKELEY}", [BERKELEY]),
+        ("Stolen: CN=Jane Doe A12345,O=University of California\\, Berkeley,"
+         "ST=California,C=US,DC=incommon,DC=org", [BERKELEY]),
+        ("Compromised user DN: CN=Doe\\, John,OU=People,DC=example,DC=org",
+         ["/DC=org/DC=example/OU=People/CN=Doe, John"]),
+        # A mail address in the CN (TCS) or in emailAddress= is the DN's.
+        (f"The compromised certificate is {TCS}/CN=David Jones djones@example.nl",
+         [f"{TCS}/CN=David Jones djones@example.nl"]),
+        (f"{KIT}/emailAddress=max@kit.example.edu",
+         [f"{KIT}/emailAddress=max@kit.example.edu"]),
+        # A multi-valued RDN stays one RDN.
+        ("CN=Jane Doe 1234+UID=jdoe,OU=People,DC=example,DC=org",
+         ["/DC=org/DC=example/OU=People/CN=Jane Doe 1234+UID=jdoe"]),
+        # Two DNs are two: a component never opens after a blank.
+        ("DNs /DC=org/DC=a/CN=X 1 and /DC=org/DC=b/CN=Y 2, /DC=org/DC=c/CN=Z 3",
+         ["/DC=org/DC=a/CN=X 1", "/DC=org/DC=b/CN=Y 2", "/DC=org/DC=c/CN=Z 3"]),
+        # A word before a full stop is still a word of prose.
+        ("We revoked /DC=org/DC=example/CN=Jane Doe 1234 yesterday.",
+         ["/DC=org/DC=example/CN=Jane Doe 1234"]),
+    ],
+)  # fmt: skip
+def test_a_dn_keeps_every_part_of_its_values(line: str, dns: list[str]) -> None:
+    assert sorted(v for f, v in values(line) if f == "x509_dns") == sorted(dns)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "subject   : /DC=org/DC=example/CN=Jane Doe 1234/CN=1392817263",
+        "subject   : /DC=org/DC=example/CN=Jane Doe 1234/CN=proxy/CN=limited proxy",
+        "CN=1392817263,CN=Jane Doe 1234,DC=example,DC=org",
+    ],
+)
+def test_a_proxy_dn_comes_with_its_end_entity_dn(line: str) -> None:
+    # The CA revokes the end-entity certificate: its DN is given with the
+    # proxy's (F3).
+    found = values(line)
+    assert ("x509_dns", "/DC=org/DC=example/CN=Jane Doe 1234") in found
+    assert len(found) == 2
+
+
+def test_a_dn_that_is_not_a_proxy_has_no_end_entity_dn() -> None:
+    cern = "/DC=ch/DC=cern/OU=Users/CN=jdoe/CN=123456/CN=Jane Doe"
+    assert values(cern) == {("x509_dns", cern)}
+
+
+SUSPENDED = "We suspended the certificate of the user "
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # A breaker's F15: hard-wrapped inside O= (no DN) or CN= (another
+        # person's DN, .../CN=David).
+        (f"{SUSPENDED}{TCS[:-10]}\nInstitute/CN=David Jones 1234 yesterday.",
+         {("x509_dns", f"{TCS}/CN=David Jones 1234")}),
+        (f"{SUSPENDED}{TCS}/CN=David\nJones 1234 yesterday evening.",
+         {("x509_dns", f"{TCS}/CN=David Jones 1234")}),
+        # Whether the name goes on is unsure: no DN for the CA, neither cut.
+        (f"{SUSPENDED}{TCS}/CN=David\nJones was suspended.",
+         {("unclassified", f"{TCS}/CN=David Jones")}),
+        # A comma DN wrapped after a comma.
+        ("Please revoke the DN of our user right away, thank you: CN=Jane Doe"
+         " 1234, OU=People,\nDC=example, DC=org",
+         {("x509_dns", "/DC=org/DC=example/OU=People/CN=Jane Doe 1234")}),
+        # Whole DNs: the next line is a sentence, a DN, an item of its own.
+        (f"Please revoke the DN of our user, thank you: {TCS}/CN=Jane Doe 1234\n"
+         "Please also check the logs.",
+         {("x509_dns", f"{TCS}/CN=Jane Doe 1234")}),
+        (f"  {TCS}/CN=Robot: cvmfs-publisher\n  CN=Jan Jansen 4321,O=Example,C=NL",
+         {("x509_dns", f"{TCS}/CN=Robot: cvmfs-publisher"),
+          ("x509_dns", "/C=NL/O=Example/CN=Jan Jansen 4321")}),
+        (f"{SUSPENDED}{TCS}/CN=David\nAffected hosts: ui01.site-a.example.org",
+         {("x509_dns", f"{TCS}/CN=David"),
+          ("affected_hosts", "ui01.site-a.example.org")}),
+        # A short line is not wrapped.
+        ("The user /DC=org/DC=example/CN=Jane Doe\nPlease revoke it.",
+         {("x509_dns", "/DC=org/DC=example/CN=Jane Doe")}),
+    ],
+)  # fmt: skip
+def test_a_dn_hard_wrapped_by_the_mail_client_is_read_on(
+    text: str, found: set[tuple[str, str]]
+) -> None:
+    assert values(text) == found
+
+
 def test_a_format_flowed_soft_break_does_not_cut_a_dn() -> None:
     # RFC 3676: a line ending in a space is continued by the next. Read as
     # two lines, the DN was /DC=org/DC=example/OU=People/CN=John (B3).

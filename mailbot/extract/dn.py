@@ -20,6 +20,17 @@ _ATTRS: Final = {
     )
 }  # fmt: skip
 _ATTR: Final = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
+# A value of a slash DN. A comma may stand inside a value that another
+# component follows ("/O=University of California, Berkeley/CN=Jane Doe"):
+# the text after the comma runs, without a blank before the slash, to the
+# next "/ATTR=". Elsewhere a comma ends the DN: the last value ends at it
+# ("/CN=Jane Doe 1234, who ..."). A component never opens after a blank:
+# "/CN=X, /DC=...", "/CN=X and /DC=..." are two DNs.
+_SVALUE: Final = r"[^/\n\"'()<>,;\t]+"
+_MORE: Final = r"[ ]?[^\s/,](?:[^/\n\"'()<>;\t]*[^\s/])?/" + _ATTR + "="
+_SLASH_VALUE: Final = f"{_SVALUE}(?:,(?={_MORE}){_SVALUE})*"
+# One component: its value may hold slashes that open no component.
+_PIECE: Final = f"/{_ATTR}={_SLASH_VALUE}(?:/(?!{_ATTR}=){_SVALUE})*"
 # A slash DN: two or more /ATTR=value components. A value may itself hold a
 # slash ("CN=host/ui01.example.org"), so a slash only opens a new component
 # when an attribute name and "=" follow it.
@@ -27,17 +38,26 @@ _ATTR: Final = r"(?:" + "|".join(sorted(_ATTRS, key=len, reverse=True)) + r")"
 # lookaheads refuse it whole instead of cutting it into many 16-part DNs, and
 # a comma DN never starts right after a comma (it would be part of the run).
 _SLASH: Final = re.compile(
-    r"(?<![\w/])(?:/" + _ATTR + r"=[^/\n\"'()<>,;\t]+(?:/(?!" + _ATTR + r"=)"
-    r"[^/\n\"'()<>,;\t]+)*){2,16}(?!/" + _ATTR + r"=)",
-    re.IGNORECASE,
+    rf"(?<![\w/]){_PIECE}(?:(?<![ \t]){_PIECE}){{1,15}}(?!/{_ATTR}=)", re.IGNORECASE
 )
+# A value of a comma DN, with RFC 2253's escapes ("O=University of
+# California\, Berkeley", "CN=Doe\, John"); an RDN of several values joins
+# them with "+" ("CN=Jane Doe 1234+UID=jdoe").
+_CVALUE: Final = r"(?:[^,=\n\"'()<>;/+\\]|\\[^\n])+"
+_PAIR: Final = _ATTR + r"[ \t]*=[ \t]*" + _CVALUE
+_RDN: Final = _PAIR + r"(?:[ \t]*\+[ \t]*" + _PAIR + r")*"
 _COMMA: Final = re.compile(
-    r"(?<![\w,])(?<!,[ \t])(?<!,[ \t]{2})" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+"
-    r"(?:,[ \t]*" + _ATTR + r"[ \t]*=[ \t]*[^,=\n\"'()<>;/+]+){1,15}"
+    r"(?<![\w,])(?<!,[ \t])(?<!,[ \t]{2})" + _RDN + r"(?:,[ \t]*" + _RDN + r"){1,15}"
     r"(?![ \t]*,[ \t]*" + _ATTR + r"[ \t]*=)",
     re.IGNORECASE,
 )
-_COMPONENT: Final = re.compile(r"(" + _ATTR + r")[ \t]*=[ \t]*", re.IGNORECASE)
+# One attribute of a comma DN: the separator before it ("," a new RDN, "+"
+# the same RDN), its name and value.
+_COMMA_PART: Final = re.compile(
+    r"[ \t]*([,+]?)[ \t]*(" + _ATTR + r")[ \t]*=[ \t]*(" + _CVALUE + r")?",
+    re.IGNORECASE,
+)
+_ESCAPED: Final = re.compile(r"\\([^\n])")
 # Compiled once: re.split with a pattern's text looks it up in re's cache in
 # Python at every call.
 _SLASH_SPLIT: Final = re.compile(r"/(?=" + _ATTR + r"=)", re.IGNORECASE)
@@ -125,9 +145,12 @@ def _last_value_end(text: str) -> tuple[int, bool]:
     previous = ""
     for index, token in enumerate(_TOKEN.finditer(text, value)):
         word = token.group(0)
-        if index and word in _PROSE:
+        # A word that ends a sentence or clause is still a word ("1234
+        # yesterday.").
+        bare = word.rstrip(",.;:!?")
+        if index and bare in _PROSE:
             return token.start(), unsure
-        if index and word.isalpha() and word.islower() and word not in _PARTICLES:
+        if index and bare.isalpha() and bare.islower() and bare not in _PARTICLES:
             if previous.isdigit() or any(c in previous for c in ".@/"):
                 return token.start(), unsure
             unsure = unsure or named
@@ -150,42 +173,128 @@ def dn_at(line: str, start: int, stop: int) -> tuple[int, int, str, bool] | None
     return start, start + len(text.rstrip(" .:")), value, _last_value_end(text)[1]
 
 
-def _pairs(text: str, separator: str) -> list[tuple[str, str]]:
-    starts = list(_COMPONENT.finditer(text))
-    pairs = []
-    for index, match in enumerate(starts):
-        stop = starts[index + 1].start() if index + 1 < len(starts) else len(text)
-        value = text[match.end() : stop].strip().rstrip(separator).strip()
-        pairs.append((_ATTRS[match.group(1).lower()], value.rstrip(" .:")))
-    return pairs
-
-
 def _from_slash(text: str) -> str:
     # Split only at "/ATTR=": other slashes belong to the value before them.
     pieces = _SLASH_SPLIT.split(text)
-    pairs = []
+    rdns = []
     for piece in pieces:
         if not piece:
             continue
         attr, _, value = piece.partition("=")
-        pairs.append((_ATTRS[attr.lower()], value.strip().rstrip(" .:")))
-    return _render(pairs)
+        rdns.append([(_ATTRS[attr.lower()], value.strip().rstrip(" .:"))])
+    return _render(rdns)
 
 
 def _from_comma(text: str) -> str:
-    pairs = _pairs(text, ",")
-    if not pairs:
+    rdns: list[list[tuple[str, str]]] = []
+    position = 0
+    while position < len(text):
+        match = _COMMA_PART.match(text, position)
+        if match is None or match.end() == position:
+            break
+        separator, attr, value = match.groups()
+        value = _ESCAPED.sub(r"\1", (value or "").strip()).rstrip(" .:")
+        pair = (_ATTRS[attr.lower()], value)
+        if separator == "+" and rdns:
+            rdns[-1].append(pair)
+        else:
+            rdns.append([pair])
+        position = match.end()
+    if not rdns:
         return ""
-    first, last = pairs[0][0].lower(), pairs[-1][0].lower()
+    first, last = rdns[0][0][0].lower(), rdns[-1][0][0].lower()
     if first not in _GENERAL and (last in _GENERAL or first in _SPECIFIC):
-        pairs.reverse()
-    return _render(pairs)
+        rdns.reverse()
+    return _render(rdns)
 
 
-def _render(pairs: list[tuple[str, str]]) -> str:
-    if len(pairs) < 2 or any(not value for _, value in pairs):
+def _render(rdns: list[list[tuple[str, str]]]) -> str:
+    if len(rdns) < 2 or any(not value for rdn in rdns for _, value in rdn):
         return ""
     # A DN names a person or a host: without a CN (or UID) it is a path.
-    if not any(attr.lower() in _SPECIFIC for attr, _ in pairs):
+    if not any(attr.lower() in _SPECIFIC for rdn in rdns for attr, _ in rdn):
         return ""
-    return "".join(f"/{attr}={value}" for attr, value in pairs)
+    return "".join(
+        "/" + "+".join(f"{attr}={value}" for attr, value in rdn) for rdn in rdns
+    )
+
+
+# The CNs that a proxy certificate adds to the DN of the certificate that
+# signed it: "proxy" and "limited proxy" (legacy Globus proxies), a number
+# (RFC 3820 proxies, as voms-proxy-init makes them).
+_PROXY_CN: Final = re.compile(r"/CN=(?:proxy|limited proxy|\d+)\Z", re.IGNORECASE)
+
+
+def end_entity(dn: str) -> str | None:
+    """The end-entity DN of proxy DN `dn` (slash form), or None if `dn` is
+    no proxy's: ".../CN=Jane Doe 1234/CN=1392817263" gives ".../CN=Jane Doe
+    1234". A CA revokes the end-entity certificate, not the proxy."""
+    owner = dn
+    while True:
+        match = _PROXY_CN.search(owner)
+        if match is None:
+            break
+        owner = owner[: match.start()]
+    if owner == dn or "/CN=" not in owner:
+        return None
+    # What is left must still be a DN: two or more components, a person or
+    # host among them.
+    return owner if _from_slash(owner) == owner else None
+
+
+# A DN that a mail client hard-wrapped (no format=flowed): it breaks a line
+# at a blank once the next word would pass its width (72 to 78 columns:
+# Thunderbird, Outlook, Gmail, mutt), so a value ("O=Example Institute",
+# "CN=David Jones 1234") goes on in the next line. Read alone, the first
+# line gives no DN (cut in O=) or another person's (".../CN=David").
+_WRAP_LINE: Final = 60  # a wrapped line is at least this long
+_WRAP_WIDTH: Final = 72  # and the next word would not have fit in this width
+_OPENS_DN: Final = re.compile(r"/?" + _ATTR + r"[ \t]*=", re.IGNORECASE)
+_LAST_ATTR: Final = re.compile(r"(?:\A|[/,+ \t])" + _ATTR + r"[ \t]*\Z", re.IGNORECASE)
+
+
+def ends_whole(text: str) -> bool:
+    """Whether the DN written at the start of `text` ends as whole DNs end: a
+    slash DN's last word a number, a mail address or a host name ("CN=Jane
+    Doe 1234"); a comma DN at the other end of the tree than it starts
+    ("CN=..., DC=org", "DC=org, ..., CN=... 1234")."""
+    text = text.strip().rstrip(" .:")
+    if text[:1] != "/":
+        parts = [m.group(2).lower() for m in _COMMA_PART.finditer(text)]
+        if not parts:
+            return False
+        if parts[0] in _SPECIFIC:
+            return parts[-1] in _GENERAL
+        if parts[0] not in _GENERAL or parts[-1] not in _SPECIFIC:
+            return False
+    last = text.rsplit(None, 1)[-1]
+    last = last[last.rfind("=") + 1 :]
+    return last.isdigit() or any(c in last for c in ".@/")
+
+
+def wraps_dn(line: str, following: str) -> bool:
+    """Whether a DN that reaches the end of `line` may go on in `following`:
+    `line` is as long as a wrapped line, the first word of `following`
+    would not have fit on it, `line` does not end a sentence, a DN's last
+    value (or a comma after it) reaches its end, and `following` is not
+    indented and opens no DN of its own."""
+    if len(line) < _WRAP_LINE:
+        return False
+    text = line.rstrip()
+    if len(text) < _WRAP_LINE or text[-1] in ".;:!?":
+        return False
+    equals = text.rfind("=")
+    if equals < 0 or not _LAST_ATTR.search(text, max(0, equals - 14), equals):
+        return False
+    # A client does not indent the rest of a line it wraps: an indented
+    # line is the next item of a list.
+    words = following.split(None, 1)
+    if not words or following[:1] in " \t":
+        return False
+    if len(text) + 1 + len(words[0]) <= _WRAP_WIDTH:
+        return False
+    # A DN of its own: "CN=..." under "/DC=.../CN=Robot: cvmfs-publisher".
+    if text[-1] != "," and _OPENS_DN.match(following):
+        return False
+    runs = dn_runs(text)
+    return bool(runs) and not text[runs[-1][1] :].strip(" \t,")

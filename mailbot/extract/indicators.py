@@ -1,9 +1,10 @@
 """Indicators in one line of text: addresses, networks, URLs, hostnames, DNs, CVEs.
 
 Each scanner reports spans of the line so that later steps can read the words
-around an indicator. Order matters: mail addresses are blanked first (their
-domains are not hosts), DNs and URLs claim their spans before the hostname
-scanner runs, so a host inside a DN or URL is not reported twice.
+around an indicator. Order matters: DNs claim their spans first (a mail
+address may be part of one), then mail addresses are blanked (their domains
+are not hosts), URLs claim their spans before the hostname scanner runs, so a
+host inside a DN or URL is not reported twice.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def scan(line: str, reference_year: int = 9999) -> list[Indicator]:
 # decides as in the plan, the text blanked between the scanners is the same
 # too, and so are the candidates of the next scanner, and which scanners
 # its guards let run. Per scanner that found candidates (the index of
-# _SCANNERS, _MAILS for the mail addresses blanked first): its candidate
+# _SCANNERS, _MAILS for the mail addresses blanked after the DNs): its candidate
 # runs, and what became of each (_NONE, _KEPT, _REFUSED). A scanner without
 # candidates finds nothing in any line of the shape, and is not in the plan.
 # And whether the scanners' indicators, one scanner after the other, are out
@@ -138,6 +139,7 @@ _EARLIER_PLANS: Final[dict[bytes, list[_Plan]]] = {}  # see shape.keep_plan
 _PLANS_KEPT: Final = 4096
 _PLANNED: Final = 500  # longer lines are read without a plan
 _MAILS: Final = -1
+_AFTER_DNS: Final = 1  # mail addresses are blanked before this scanner
 
 
 def _read(
@@ -147,12 +149,14 @@ def _read(
     the plan of its shape in `record`."""
     found: list[Indicator] = []
     text = line
-    if "@" in line:
-        spans = [match.span() for match in _MAIL.finditer(line)]
-        if record is not None and spans:
-            record.append((_MAILS, spans, []))
-        text = _blank(text, spans)
     for index, (guard, hint, candidates, make, keep, blanks) in enumerate(_SCANNERS):
+        if index == _AFTER_DNS and "@" in line:
+            # Mail addresses after the DNs: an address in a DN is its value
+            # ("CN=David Jones djones@example.nl", "/emailAddress=...").
+            spans = [match.span() for match in _MAIL.finditer(text)]
+            if record is not None and spans:
+                record.append((_MAILS, spans, []))
+            text = _blank(text, spans)
         present = guard in text if guard else _may_name_cve(text)
         if not present:
             continue

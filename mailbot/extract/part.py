@@ -15,6 +15,7 @@ from typing import Final, NamedTuple
 from mailbot.extract import prose, roles
 from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
+from mailbot.extract.dn import end_entity, ends_whole, wraps_dn
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
@@ -125,6 +126,8 @@ class _State:
     # number, text, whether the piece had an indicator or a time).
     prose: list[tuple[int, str, bool]] = field(default_factory=list)
     evidence_items: int = 0
+    # Characters at the start of the line that end a DN of the line above.
+    carried: int = 0
 
 
 class Line(NamedTuple):  # a tuple: one is made per line
@@ -292,6 +295,12 @@ class _Reader:
             state.section_used = True
         text = line.text
         indicators: Sequence[Indicator] = _scan(text, self.year)
+        if state.carried:
+            # The start of this line ended the DN of the line above.
+            indicators = [i for i in indicators if i.start >= state.carried]
+            state.carried = 0
+        if "=" in text and wraps_dn(text, line.following):
+            indicators = self._wrapped_dn(line, indicators)
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
@@ -329,6 +338,42 @@ class _Reader:
             clock = self.clock
             state.date = last_date(text, clock.order, clock.reference) or state.date
         self._text(line, body, bool(indicators or stamps), record)
+
+    def _wrapped_dn(
+        self, line: Line, indicators: Sequence[Indicator]
+    ) -> Sequence[Indicator]:
+        """The indicators of `line` with its last DN read on into the next
+        line, which a mail client's hard wrap broke it onto (dn.wraps_dn)."""
+        following = line.following
+        if _NEXT_ITEM.match(following) or heading(following) is not None:
+            return indicators
+        text = line.text
+        lead = len(following) - len(following.lstrip())
+        joined = text + " " + following[lead:]
+        wrapped = [
+            i
+            for i in _scan(joined, self.year)
+            if i.kind == "dn" and i.start < len(text) < i.end
+        ]
+        if not wrapped:
+            return indicators
+        dn = wrapped[-1]
+        alone = [i for i in indicators if i.kind == "dn" and i.start == dn.start]
+        if alone and alone[-1].host != UNSURE_DN and text.rstrip()[-1] != ",":
+            # The line gives a DN by itself (not one that ends in a comma).
+            # One that ends as whole DNs end ("CN=Jane Doe 1234") is whole:
+            # the next line is not read on. One that ends in a name
+            # ("CN=David") may be cut, or whole before a sentence ("Please
+            # ..."): read on, it is sure only if it then ends as whole DNs
+            # end ("Jones 1234").
+            if ends_whole(text[dn.start :]):
+                return indicators
+            if not ends_whole(joined[dn.start : dn.end]):
+                dn = dn._replace(host=UNSURE_DN)
+        # The next line's indicators inside the DN are pieces of it.
+        self.state.carried = dn.end - len(text) - 1 + lead
+        kept = [i for i in indicators if i.end <= dn.start]
+        return [*kept, dn._replace(end=len(text))]
 
     def _clock_of(self, zone: str | None, date: dt.date | None) -> PartClock:
         """The part's clock with the zone of a log's intro line and the date
@@ -448,6 +493,10 @@ class _Reader:
         if indicator.kind == "dn":
             # A DN whose end is unsure is not sent to a CA as if it were one.
             name = UNCLASSIFIED if indicator.host == UNSURE_DN else "x509_dns"
+            # A proxy's DN comes with the end-entity DN that the CA acts on.
+            owner = end_entity(indicator.value)
+            if owner is not None:
+                self._add_at(line.number, name, owner, "dn", roles.SECTION)
             self._add_at(line.number, name, indicator.value, "dn", roles.SECTION)
             return
         if indicator.kind == "cve":
