@@ -184,6 +184,71 @@ def test_four_number_versions_after_a_software_name_are_not_addresses() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # A breaker's finding (F2): the old version became an attacker.
+        "After the exploit we updated Zimbra from 8.8.15.1 to 8.8.15.2.",
+        "The portal was upgraded from 4.3.2.1 to 4.3.3.0 yesterday.",
+        "we patched openssl from version 1.1.1.1 to 1.1.1.2",
+        "the nodes were upgraded to 5.14.0.1",
+        "from version 2.0.0.1 to 2.0.0.3",
+        # A version in a file's or a package's name.
+        "downloaded kinsing-1.2.3.4.tgz and pkg-10.20.30.40.dist-info",
+        "unpacked 1.2.3.4.tar.gz; kinsing_1.2.3.5 was started",
+    ],
+)
+def test_versions_of_an_upgrade_or_a_file_are_not_addresses(line: str) -> None:
+    assert scanned(line) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("attack from 203.0.113.7 to 192.0.2.10", ["203.0.113.7", "192.0.2.10"]),
+        # Upgrade words a clause away, or the noun: a connection still.
+        (
+            "we patched it; traffic from 203.0.113.8 to 192.0.2.11",
+            ["203.0.113.8", "192.0.2.11"],
+        ),
+        ("the bot fetched an update from 198.51.100.9", ["198.51.100.9"]),
+        ("we updated the DNS record to 198.51.100.7", ["198.51.100.7"]),
+        # A range reads like two versions; without the words it is a range.
+        ("blocked 192.0.2.10 to 192.0.2.20", ["192.0.2.10", "192.0.2.20"]),
+        ("logs in auth-203.0.113.44.log", ["203.0.113.44"]),
+        ("scanned 192.0.2.3-192.0.2.9", ["192.0.2.3", "192.0.2.9"]),
+    ],
+)
+def test_addresses_beside_upgrade_and_file_words_stay(
+    line: str, expected: list[str]
+) -> None:
+    assert scanned(line) == expected
+
+
+def test_a_template_placeholder_is_no_value_and_leaves_the_field_missing() -> None:
+    # A breaker's finding (F13): "TBD" and "none yet" were stored, and the
+    # reminder stopped asking for the fields.
+    text = (
+        "Detected by: TBD\nEvidence: will send later\nActions taken: none yet\n"
+        "Vulnerabilities: not known\n\nDetected by:\n - to be determined\n"
+        "Actions taken:\n - nothing so far\n - N/A\n\nEvidence: -\n"
+        "Detected by: noch unbekannt\nEvidence: Unknown at the moment.\n"
+    )
+    assert free_text(text) == set()
+    fields: dict[str, list[str]] = {}
+    for found in run(text):
+        fields.setdefault(found.field, []).append(found.value)
+    assert extract.missing(fields) == list(extract.EXPECTED_FIELDS)
+    # Answers stay, also short ones and those that name no value but a place.
+    assert free_text(
+        "Losses: none\nEvidence: see attached\nDetected by: Later by our NOC\n"
+    ) == {
+        ("losses", "none"),
+        ("evidence", "see attached"),
+        ("detected_by", "Later by our NOC"),
+    }
+
+
 def test_an_offset_of_a_day_or_more_is_no_zone() -> None:
     # timezone() refused it with a ValueError, and the mail went to quarantine.
     assert values("seen at 10:00 +9959 and at 11:00 UTC+77") == set()

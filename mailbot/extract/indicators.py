@@ -63,6 +63,54 @@ _SOFTWARE_WORDS: Final = (
     " libvirt samba openldap exim postfix dovecot"
 )
 _SOFTWARE: Final = frozenset(_SOFTWARE_WORDS.split())
+# ... and so are both numbers of an upgrade: "updated Zimbra from 8.8.15.1
+# to 8.8.15.2", "upgraded from 4.3.2.1 to 4.3.3.0", "patched openssl from
+# version 1.1.1.1 to 1.1.1.2". Only the words tell: "from 203.0.113.7 to
+# 192.0.2.10" is a connection, and a range of addresses ("192.0.2.10 to
+# 192.0.2.20") reads like a pair of versions, so its numbers decide nothing
+# (and they may not: a refusal holds for every line of a shape). The verb
+# (not the noun "update": the malware "downloaded an update from" its C2)
+# comes at most three words before "from", none ending a clause.
+_UPGRADE: Final = (
+    r"\b(?:upgrad(?:e|ed|es|ing)|downgrad(?:e|ed|es|ing)|updat(?:ed|ing)"
+    r"|patch(?:ed|ing))(?:[ \t]+[\w+/-]+(?:\.[\w+/-]+)*){0,3}[ \t]+"
+)
+_VERSION_WORD: Final = r"(?:version[ \t]+|ver\.?[ \t]*|v)?"
+_UPGRADE_FROM: Final = re.compile(
+    _UPGRADE + r"from[ \t]+" + _VERSION_WORD + r"\Z", re.I
+)
+# The first number of "from X to Y", that a version makes a version too.
+_FROM_TO: Final = re.compile(
+    r"\bfrom[ \t]+"
+    + _VERSION_WORD
+    + r"(\d+(?:\.\d+)+)[ \t]+to[ \t]+"
+    + _VERSION_WORD
+    + r"\Z",
+    re.I,
+)
+# After "from X": " to " and another dotted number.
+_TO_VERSION: Final = re.compile(
+    r"\d+(?:\.\d+)+[ \t]+to[ \t]+" + _VERSION_WORD + r"\d+\.\d", re.I
+)
+# "upgraded (Zimbra) to 8.8.15.2": not "updated the record to 192.0.2.5".
+_UPGRADE_TO: Final = re.compile(
+    r"\b(?:upgrad|downgrad)\w*(?:[ \t]+[\w+/-]+(?:\.[\w+/-]+)*){0,3}[ \t]+to[ \t]+"
+    + _VERSION_WORD
+    + r"\Z",
+    re.I,
+)
+# A dotted number followed by the extension of an archive or a package is
+# a version in a file's name ("kinsing-1.2.3.4.tgz",
+# "pkg-10.20.30.40.dist-info", "1.2.3.4.tar.gz"); so is one joined by "-"
+# or "_" to a name with a letter and followed by no extension
+# ("kinsing-1.2.3.4 was started"), while "auth-203.0.113.44.log" is the log
+# of an address.
+_NAMED: Final = re.compile(r"[A-Za-z][\w]*[-_]\Z")
+_PACKAGE_FILE: Final = re.compile(
+    r"\.(?:tar\.(?:gz|bz2|xz|zst)|tgz|tbz2?|txz|zip|7z|rpm|s?rpm|deb|whl|egg"
+    r"|dist-info|egg-info|jar|war|ear|gem|apk|msi|dmg|pkg|nupkg|snap)(?![\w-])",
+    re.I,
+)
 _VO: Final = re.compile(r"\bVOs?[ \t]+\Z")
 _CIDR_ONLY: Final = re.compile(r"/\d{1,2}\Z")
 
@@ -338,6 +386,8 @@ def _dotted_runs(text: str) -> list[tuple[int, int]]:
         following = text[end : end + 1]
         if following.isalpha() or following == "_":
             continue
+        if following == "." and _PACKAGE_FILE.match(text, end):
+            continue
         runs.append((start, end))
     return runs
 
@@ -349,7 +399,24 @@ def _ipv4(text: str, start: int, end: int, year: int) -> Indicator | None:
 
 def _not_version(text: str, start: int) -> bool:
     before = text[max(0, start - 30) : start]
-    return not _VERSION.search(before) and not _after_software(before)
+    if _VERSION.search(before) or _after_software(before):
+        return False
+    if before[-1:] in ("-", "_"):
+        if _NAMED.search(before) is None:
+            return True
+        # "auth-203.0.113.44.log" is a log of the address.
+        run = _DOTTED.match(text, start)
+        return run is not None and text[run.end() : run.end() + 1] == "."
+    if before[-1:] not in (" ", "\t", "v", "."):
+        return True
+    # The words of an upgrade stand further back.
+    before = text[max(0, start - 100) : start]
+    if _UPGRADE_FROM.search(before):
+        return _TO_VERSION.match(text, start) is None
+    if _UPGRADE_TO.search(before):
+        return False
+    pair = _FROM_TO.search(before)
+    return pair is None or _not_version(text, start - len(before) + pair.start(1))
 
 
 def _after_software(before: str) -> bool:

@@ -644,7 +644,7 @@ class _Reader:
     def flush_item(self) -> None:
         self.flush_prose()
         item = self.state.item
-        if item:
+        if item and not prose.non_answer(item[1]):
             self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []
 

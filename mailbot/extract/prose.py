@@ -346,6 +346,51 @@ def _text_fields(line: str, has_indicator: bool, is_record: bool) -> tuple[str, 
     return tuple(fields)
 
 
+# What a site writes under a heading of the template when it has no value
+# yet: "N/A", "-", "unknown", "TBD", "none yet", "nothing so far", "not
+# known", "will send later", "pending", in the languages the headings know.
+# Such an item is no value: the field stays missing, and the reminder asks
+# for it. A bare "none" or "no" stays an answer ("Losses: none"), as does
+# "see attached" (the evidence is in the mail).
+_NOT_YET: Final = (
+    r"(?:[ \t]+(?:yet|so[ \t]+far|for[ \t]+now|at[ \t]+(?:the|this)[ \t]+"
+    r"(?:moment|time|point)|until[ \t]+now|currently))"
+)
+_NON_ANSWER: Final = re.compile(
+    r"(?:n/?a|n\.[ \t]?a\.?|not[ \t]+applicable|-+|–|—|\?+|\.{2,}|…|x{3,}"
+    r"|(?:still[ \t]+|yet[ \t]+|currently[ \t]+)?(?:unknown|not[ \t]+(?:yet[ \t]+)?"
+    r"(?:known|determined|clear|identified|available|confirmed))" + _NOT_YET + r"?"
+    r"|unclear|tbd|tba|tbc|t\.b\.d\.?|to[ \t]+be[ \t]+(?:determined|confirmed|defined"
+    r"|decided|done|announced|provided|added|completed|clarified|investigated"
+    r"|filled(?:[ \t]+in)?|sent|updated)"
+    r"|(?:none|nothing|no[ \t]+(?:actions?|information|info|details))"
+    r"(?:[ \t]+(?:taken|done|found|known|to[ \t]+report))?"
+    + _NOT_YET
+    + r"|not[ \t]+yet|pending|in[ \t]+progress|ongoing"
+    r"|(?:under|being)[ \t]+investigat(?:ion|ed)|(?:still[ \t]+)?investigating"
+    r"|(?:i|we)?[ \t]*(?:will|shall|'ll)[ \t]+(?:be[ \t]+)?(?:send|sent|provided"
+    r"|supplied|shared|added|given|follow|update[ds]?|provide|share|add)"
+    r"(?:[ \t]+(?:it|them|this|these))?(?:[ \t]+(?:later|soon|shortly|asap))?"
+    r"|(?:send|sent|provided|to[ \t]+follow|follows?)[ \t]+(?:later|soon|shortly)"
+    r"|to[ \t]+follow|later"
+    # German, French, Italian, Spanish, Portuguese, Dutch, Czech, Slovak,
+    # Romanian.
+    r"|(?:noch[ \t]+)?unbekannt|keine[ \t]+angabe|k\.[ \t]?a\.?|folgt(?:[ \t]+später)?"
+    r"|inconnue?|non[ \t]+connue?|à[ \t]+(?:déterminer|définir|venir|suivre)"
+    r"|sconosciut[oa]|non[ \t]+not[oa]|da[ \t]+(?:definire|determinare)"
+    r"|desconocid[oa]|por[ \t]+determinar|desconhecid[oa]|a[ \t]+determinar"
+    r"|(?:nog[ \t]+)?onbekend|neznám[éýá]|zatiaľ[ \t]+neznám[eyá]|necunoscut[ăa]?)"
+    r"[ \t]*[.!;:]*",
+    re.IGNORECASE,
+)
+
+
+def non_answer(item: str) -> bool:
+    """Whether free-text `item` (collapsed) only says its field has no value yet."""
+    item = item.strip("()[]<>*_\"' ")
+    return len(item) <= 40 and _NON_ANSWER.fullmatch(item) is not None
+
+
 def item_text(line: str) -> str:
     """`line` as one free-text item: without its bullet, spaces collapsed."""
     return item_and_bullet(line)[0]
