@@ -56,11 +56,15 @@ class TextPart:
 
 @dataclass(frozen=True)
 class Attachment:
+    """An attachment: `size` its decoded bytes; `payload` empty when `read` is
+    False (over limits.max_attachment_bytes: the raw mail keeps it)."""
+
     part: str
     filename: str
     content_type: str
     size: int
     payload: bytes
+    read: bool = True
 
 
 @dataclass(frozen=True)

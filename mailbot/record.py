@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from functools import partial
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -35,7 +36,7 @@ from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract.quotes import marked_lines
-from mailbot.mail import ParsedMail
+from mailbot.mail import Attachment, ParsedMail
 from mailbot.sites import Site
 
 log = logging.getLogger(__name__)
@@ -265,16 +266,36 @@ def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
     mail.event_at = _event_at(parsed, mail)
     # Intake's notes on the delivery (store.py) stay before the parser's.
     kept = [d for d in mail.defects or [] if d.startswith(ARRIVAL_NOTE)]
-    mail.defects = [*kept, *parsed.defects][:50]
-    mail.attachments = [
-        {
-            "part": a.part,
-            "name": a.filename,
-            "content_type": a.content_type,
-            "size": a.size,
-        }
-        for a in parsed.attachments[:100]
-    ]
+    defects = [*kept, *parsed.defects]
+    listed = parsed.attachments[:_ATTACHMENTS_KEPT]
+    notes = []
+    if len(parsed.attachments) > len(listed):
+        left = len(parsed.attachments) - len(listed)
+        notes.append(f"{left} attachments after the first {len(listed)} not listed")
+    room = _DEFECTS_KEPT - len(notes)
+    if len(defects) > room:
+        left = len(defects) - room + 1
+        defects = [*defects[: room - 1], f"{left} more defects not kept"]
+    mail.defects = [*defects, *notes]
+    mail.attachments = [_attachment_row(a) for a in listed]
+
+
+# A mail's record lists at most this many attachments and defects, and says
+# how many it left out (the raw mail keeps them all).
+_ATTACHMENTS_KEPT: Final = 100
+_DEFECTS_KEPT: Final = 50
+
+
+def _attachment_row(attachment: Attachment) -> dict[str, object]:
+    row: dict[str, object] = {
+        "part": attachment.part,
+        "name": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+    if not attachment.read:
+        row["read"] = False  # over limits.max_attachment_bytes
+    return row
 
 
 def _event_at(parsed: ParsedMail, mail: Mail) -> dt.datetime:

@@ -243,9 +243,14 @@ def _mails(messages: list[dict[str, Any]]) -> list[str]:
             lines.append(f"      {unsent}")
         for attachment in mail.get("attachments", [])[:10]:
             name = compose.short_subject(attachment["name"])
+            unread = (
+                ", not read: over limits.max_attachment_bytes"
+                if attachment.get("read") is False
+                else ""
+            )
             lines.append(
                 f"      attachment: {name} ({attachment['content_type']},"
-                f" {attachment['size']} bytes)"
+                f" {attachment['size']} bytes{unread})"
             )
         if len(mail.get("attachments", [])) > 10:
             more = len(mail["attachments"]) - 10

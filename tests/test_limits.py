@@ -24,7 +24,7 @@ import mailbot_env
 import pytest
 from mailbot_env import mail
 
-from mailbot import process, views
+from mailbot import process, summary, views
 from mailbot.app import App
 from mailbot.db.models import Mail
 from mailbot.mail import RawMail
@@ -210,6 +210,15 @@ def _nested(depth: int) -> bytes:
     return b"\n".join([*head, *opening, leaf, *closing]) + b"\n"
 
 
+def _logs_mail(message_id: str) -> MIMEMultipart:
+    """A reporter's mail of one line, for the caller's attachments."""
+    message = MIMEMultipart()
+    message["Subject"], message["From"] = "Logs", "reporter@cert.example.net"
+    message["Message-ID"] = message_id
+    message.attach(MIMEText("See the logs of 203.0.113.7.\n"))
+    return message
+
+
 @pytest.mark.parametrize(
     ("extra", "raw"),
     [
@@ -223,10 +232,7 @@ def test_mime_limits_cut_and_flag(
     tmp_path: Path, database_url: str, extra, raw
 ) -> None:  # type: ignore[no-untyped-def]
     if raw is None:
-        message = MIMEMultipart()
-        message["Subject"], message["From"] = "Logs", "reporter@cert.example.net"
-        message["Message-ID"] = "<parts@x.org>"
-        message.attach(MIMEText("See the logs of 203.0.113.7.\n"))
+        message = _logs_mail("<parts@x.org>")
         for n in range(30):
             part = MIMEApplication(os.urandom(2000), Name=f"log{n}.bin")
             message.attach(part)
@@ -238,6 +244,53 @@ def test_mime_limits_cut_and_flag(
     assert "over_limit" in stored.flags
     assert any(d.startswith("over limit:") for d in stored.defects)
     assert stored.raw == raw
+
+
+def test_an_attachment_over_the_limit_keeps_its_size_and_says_it_was_not_read(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A breaker's finding (F9): it was listed with size 0.
+    message = _logs_mail("<big@x.org>")
+    message.attach(MIMEApplication(os.urandom(2500), Name="big.bin"))
+    message.attach(MIMEApplication(os.urandom(500), Name="small.bin"))
+    extra = {"MAILBOT_LIMITS_MAX_ATTACHMENT_BYTES": "1000"}
+    app = make_app(tmp_path, database_url, now=NOW, extra=extra)
+    outcome = _feed(app, message.as_bytes())
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert [(a["name"], a["size"], a.get("read")) for a in stored.attachments] == [
+        ("big.bin", 2500, False),
+        ("small.bin", 500, None),
+    ]
+    shown = {"direction": "in", "date": "2026-12-04", "role": "reporter"}
+    shown |= {"from": stored.from_addr, "id": stored.id, "subject": "Logs"}
+    lines = summary._mails([{**shown, "attachments": stored.attachments}])
+    assert any(
+        "big.bin (application/octet-stream, 2500 bytes, not read" in line
+        for line in lines
+    )
+
+
+def test_attachments_and_defects_left_out_of_the_record_are_counted(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A breaker's finding (F12): the record kept 100 attachments and 50
+    # defects without saying so.
+    message = _logs_mail("<many@x.org>")
+    for _ in range(130):
+        part = MIMEApplication(b"x")
+        part.add_header("Content-Disposition", "attachment")  # and no name
+        message.attach(part)
+    app = make_app(tmp_path, database_url, now=NOW)
+    outcome = _feed(app, message.as_bytes())
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert len(stored.attachments) == 100
+    assert len(stored.defects) == 50
+    assert stored.defects[-1] == "30 attachments after the first 100 not listed"
+    more = stored.defects[-2]
+    assert more.endswith(" more defects not kept"), stored.defects
+    # One defect a nameless attachment, and the others kept.
+    left = int(more.split()[0])
+    assert left + 48 >= 130
 
 
 def test_time_per_mail_is_bounded(tmp_path: Path, database_url: str) -> None:

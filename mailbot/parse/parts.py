@@ -200,8 +200,9 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
             subject = str(inner.get("subject"))
             found.subjects.append(headers.decode_value(subject, "Subject", defects))
         if explicit:
-            data = _bounded(_flatten(part), node.number, limits, defects)
-            _add_attachment(node, meta, found, data, defects)
+            whole = _flatten(part)
+            data = _bounded(whole, node.number, limits, defects)
+            _add_attachment(node, meta, found, data, defects, len(whole))
         return
     if part.is_multipart():
         _take_report(node, meta, found, limits, defects)
@@ -218,9 +219,8 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         found.text_parts.append(TextPart(node.number, ctype, _kind(node, kind), text))
         return
     if len(data) > limits.max_attachment_bytes:
-        _add_attachment(
-            node, meta, found, _bounded(data, node.number, limits, defects), defects
-        )
+        data, size = _bounded(data, node.number, limits, defects), len(data)
+        _add_attachment(node, meta, found, data, defects, size)
         return
     attachment = _add_attachment(node, meta, found, data, defects)
     # A part typed text is an archive by its bytes alone (a client that
@@ -435,8 +435,15 @@ def _sniffs_as_text(data: bytes) -> bool:
 
 
 def _add_attachment(
-    node: _Node, meta: _Meta, found: _Collected, data: bytes, defects: list[str]
+    node: _Node,
+    meta: _Meta,
+    found: _Collected,
+    data: bytes,
+    defects: list[str],
+    size: int | None = None,
 ) -> Attachment:
+    """Add the attachment of `node`; `size` its bytes when `data` lacks them
+    (over the limit, not read)."""
     filename = meta.filename
     if not filename:
         position = len(found.attachments) + 1
@@ -445,7 +452,9 @@ def _add_attachment(
         # sent as an attachment without one is the sender's slip.
         if meta.disposition == "attachment":
             defects.append(f"part {node.number}: attachment without filename")
-    attachment = Attachment(node.number, filename, node.ctype, len(data), data)
+    read = size is None or size == len(data)
+    size = len(data) if size is None else size
+    attachment = Attachment(node.number, filename, node.ctype, size, data, read)
     found.attachments.append(attachment)
     return attachment
 
