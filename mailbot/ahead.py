@@ -85,6 +85,7 @@ class Prepared:
     context: extract.Context
     findings: tuple[extract.Finding, ...]
     warnings: tuple[tuple[str, int, str], ...] = ()
+    notes: tuple[str, ...] = ()  # extract_noted's: what its budgets left unread
 
 
 class ReadAhead:
@@ -155,8 +156,9 @@ class ReadAhead:
 
     def findings(
         self, raw_sha256: str, context: extract.Context
-    ) -> list[extract.Finding] | None:
-        """A worker's findings for this mail in `context`, or None."""
+    ) -> tuple[list[extract.Finding], list[str]] | None:
+        """A worker's findings for this mail in `context` and its notes
+        (`extract.extract_noted`), or None."""
         future = self._futures.pop(raw_sha256, None)
         if future is None:
             return None
@@ -172,7 +174,7 @@ class ReadAhead:
         # Said here, in the mail's turn, as reading it here would have.
         for name, level, message in prepared.warnings:
             logging.getLogger(name).log(level, "%s", message)
-        return list(prepared.findings)
+        return list(prepared.findings), list(prepared.notes)
 
     def rest(self) -> None:
         """Let the workers go until the next batch (a daemon between polls)."""
@@ -303,7 +305,7 @@ def _prepare(raw: bytes) -> Prepared | None:
         )
         _KEPT.records.clear()
         parts = commands.readable_parts(parsed.text_parts, author.role)
-        found = extract.extract(parts, assumed)
+        found, notes = extract.extract_noted(parts, assumed)
     except Exception:  # noqa: BLE001 - the main process meets it again
         return None
-    return Prepared(assumed, tuple(found), tuple(_KEPT.records))
+    return Prepared(assumed, tuple(found), tuple(_KEPT.records), tuple(notes))

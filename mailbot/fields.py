@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Final
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
@@ -71,10 +72,12 @@ def record_findings(
     """Extract the mail's fields and keep each value once, with its place."""
     context = context_for(app, session, incident, mail, parsed, site, involved)
     ahead = app.read_ahead
-    findings = ahead.findings(mail.raw_sha256, context) if ahead else None
-    if findings is None:
+    read = ahead.findings(mail.raw_sha256, context) if ahead else None
+    if read is None:
         parts = commands.readable_parts(parsed.text_parts, mail.role)
-        findings = extract.extract(parts, context)
+        read = extract.extract_noted(parts, context)
+    findings, notes = read
+    _note_left_out(mail, notes)
     # The callers start from a mail without values (a mail recorded for the
     # first time, or one whose values reextract has just deleted).
     known: set[tuple[str, str]] = set()
@@ -98,6 +101,19 @@ def record_findings(
     if rows:
         _insert_values(session, rows)
     return findings
+
+
+# A mail's defect when extraction's budgets left values unread: `show` tells
+# the analyst that the fields may lack some (the log has said it alone).
+LEFT_OUT: Final = "values not read by extraction:"
+
+
+def _note_left_out(mail: Mail, notes: list[str]) -> None:
+    defects = [d for d in mail.defects or [] if not d.startswith(LEFT_OUT)]
+    if notes:
+        defects.append(f"{LEFT_OUT} {'; '.join(notes)}"[:1000])
+    if defects != (mail.defects or []):
+        mail.defects = defects
 
 
 _COLUMNS = ("incident_id", "mail_id", "field", "value", "kind", "part", "line")

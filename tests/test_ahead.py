@@ -21,6 +21,7 @@ from servers import fresh_database
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 
+from mailbot import fields
 from mailbot.ahead import MIN_BATCH, read_ahead, usable_cpus, workers_for
 from mailbot.app import App
 from mailbot.db.models import Deadline, FieldValue, Incident, Mail
@@ -247,8 +248,14 @@ def test_extraction_warnings_of_a_worker_reach_the_main_log(
     with caplog.at_level(logging.WARNING, logger="mailbot.extract"):
         ingest(app, mails)
     assert app.read_ahead is not None and app.read_ahead.used >= len(mails) - 8
-    # The worker read the big mail; its cut is said in the main process.
+    # The worker read the big mail; its cut is said in the main process,
+    # and in the mail's defects.
     assert "values read; not read" in caplog.text
+    with app.db.transaction() as session:
+        defects = session.scalars(
+            select(Mail.defects).where(Mail.message_id == "<big@example.org>")
+        ).one()
+    assert [d for d in defects if d.startswith(fields.LEFT_OUT)], defects
 
 
 def test_a_maildir_poll_lets_its_workers_go(tmp_path: Path, database_url: str) -> None:

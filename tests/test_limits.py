@@ -24,7 +24,7 @@ import mailbot_env
 import pytest
 from mailbot_env import mail
 
-from mailbot import process, summary, views
+from mailbot import fields, process, summary, views
 from mailbot.app import App
 from mailbot.db.models import Mail
 from mailbot.mail import RawMail
@@ -291,6 +291,22 @@ def test_attachments_and_defects_left_out_of_the_record_are_counted(
     # One defect a nameless attachment, and the others kept.
     left = int(more.split()[0])
     assert left + 48 >= 130
+
+
+def test_values_left_out_by_the_value_budget_are_a_defect_of_the_mail(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A breaker's finding (F6): only the log said that values were not read.
+    lines = [f"Scans from 10.{n // 250}.{n % 250}.1" for n in range(6000)]
+    app = make_app(tmp_path, database_url, now=NOW)
+    outcome = _feed(app, _report("\n".join(lines) + "\n"))
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    notes = [d for d in stored.defects if d.startswith(fields.LEFT_OUT)]
+    assert len(notes) == 1 and "lines after the value budget" in notes[0], notes
+    # A mail within the budget has no such defect.
+    outcome = _feed(app, _report(n=2))
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert not [d for d in stored.defects if d.startswith(fields.LEFT_OUT)]
 
 
 def test_time_per_mail_is_bounded(tmp_path: Path, database_url: str) -> None:

@@ -28,6 +28,9 @@ class Collector:
     # for what `findings()` keeps, since a log repeats most of its values.
     _candidates: list[tuple[str, str, str, str, int, int]] = field(default_factory=list)
     values: int = 0  # values read (the reader counts them against its budget)
+    # What the caps of the value budget and of the times left unread, a
+    # sentence a part (logged too): the mail's record keeps it as a defect.
+    notes: list[str] = field(default_factory=list)
 
     def add(
         self, field: str, value: str, kind: str, part: str, line: int, strength: int

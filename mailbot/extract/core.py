@@ -51,6 +51,14 @@ _PROMISE: Final = re.compile(
 
 def extract(text_parts: Sequence[TextPart], context: Context) -> list[Finding]:
     """Every Analysis Guideline value in the mail's parts, with part and line."""
+    return extract_noted(text_parts, context)[0]
+
+
+def extract_noted(
+    text_parts: Sequence[TextPart], context: Context
+) -> tuple[list[Finding], list[str]]:
+    """`extract`, and what its budgets left unread, a sentence a part (or
+    for the parts not read at all), as the log says it."""
     # Reading a mail makes no reference cycles, only many small objects that
     # live until its findings are made (candidates, indicators, times, the
     # line caches' entries): the cyclic collector would walk them again and
@@ -67,21 +75,23 @@ def extract(text_parts: Sequence[TextPart], context: Context) -> list[Finding]:
             gc.enable()
 
 
-def _extract(text_parts: Sequence[TextPart], context: Context) -> list[Finding]:
+def _extract(
+    text_parts: Sequence[TextPart], context: Context
+) -> tuple[list[Finding], list[str]]:
     out = Collector()
     for index, part in enumerate(text_parts):
         if out.values > MAIL_BUDGET:
-            log.warning(
-                "%d of %d parts not read: the mail's value budget (%d) is spent",
-                len(text_parts) - index,
-                len(text_parts),
-                MAIL_BUDGET,
+            note = (
+                f"{len(text_parts) - index} of {len(text_parts)} parts not read:"
+                f" the mail's value budget ({MAIL_BUDGET}) is spent"
             )
+            out.notes.append(note)
+            log.warning("%s", note)
             break
         read_part(part.part, _lines(part, context), part.kind, context, out)
     findings = out.findings()
     log.debug("extracted %d findings from %d parts", len(findings), len(text_parts))
-    return findings
+    return findings, out.notes
 
 
 def is_closure_report(subject: str, text_parts: Sequence[TextPart]) -> bool:

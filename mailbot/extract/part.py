@@ -173,19 +173,22 @@ def read_part(
         line = (number, refanged[index], previous, following, forwarded)
         reader.line(tuple.__new__(Line, line))
     reader.flush_item()
-    _log_skipped(part_id, reader)
+    _note_skipped(part_id, reader, out)
 
 
-def _log_skipped(part_id: str, reader: _Reader) -> None:
-    # What the caps left out is said once per part, with how much.
+def _note_skipped(part_id: str, reader: _Reader, out: Collector) -> None:
+    # What the caps left out is said once per part, with how much: in the
+    # log, and to the mail's record (a defect).
     if reader.skipped:
+        skipped = sorted(reader.skipped.items())
+        note = f"part {part_id}: {reader.items} values read; not read: " + ", ".join(
+            f"{n} {what}" for what, n in skipped
+        )
+        out.notes.append(note)
         log.warning(
-            "part %s: %d values read; not read: %s (budget %d values a part, %d a"
-            " mail, %d times a line, %d evidence lines, %d lines of new shapes"
-            " without a time)",
-            part_id,
-            reader.items,
-            ", ".join(f"{n} {what}" for what, n in sorted(reader.skipped.items())),
+            "%s (budget %d values a part, %d a mail, %d times a line, %d evidence"
+            " lines, %d lines of new shapes without a time)",
+            note,
             _BUDGET,
             MAIL_BUDGET,
             MAX_TIMES,
