@@ -99,7 +99,7 @@ class App:
 
     @cached_property
     def templates(self) -> jinja2.Environment:
-        override = self.settings.raw.get("templates", {}).get("directory")
+        override = self.settings.templates.directory
         return render.environment(self.settings.path(override) if override else None)
 
     @cached_property
@@ -159,8 +159,9 @@ def _advice(said: str) -> str:
 def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -> App:
     """An App with the database migrated, as every database command needs."""
     app = App(settings=settings, clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
-    # Parse the clocks' configuration now, so a bad key fails at start-up.
-    _ = app.rules, app.chase_policy
+    # Parse the clocks' configuration and compile the templates now, so a
+    # bad key or template fails at start-up.
+    _ = app.rules, app.chase_policy, app.templates
     for site in app.sites.sites:
         app.calendar(site.name)
     try:

@@ -98,6 +98,12 @@ class SitesSettings:
 
 
 @dataclass(frozen=True)
+class TemplatesSettings:
+    # A folder whose templates override the shipped ones; None: none.
+    directory: str | None = None
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     # "HOST:PORT" for the Prometheus exporter; None keeps it off.
     listen: str | None = None
@@ -164,6 +170,7 @@ class Settings:
     limits: LimitsSettings = LimitsSettings()
     brake: BrakeSettings = BrakeSettings()
     intake: IntakeSettings = IntakeSettings()
+    templates: TemplatesSettings = TemplatesSettings()
 
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -249,24 +256,19 @@ def _read_file(path: Path, origin: str) -> dict[str, Any]:
     raise ConfigError(origin, problem)
 
 
-# Sections read by the modules they configure, not by a builder here.
-_OTHER_SECTIONS = {"rules": None, "chase": None, "templates": ("directory",)}
+# Sections read by the modules they configure (deadlines), not by a builder
+# here: they check their own keys.
+_OTHER_SECTIONS = frozenset({"rules", "chase"})
 
 
 def _check_sections(data: Mapping[str, Any]) -> None:
     """A typo in a section's name is an error, not a setting silently lost."""
-    for name, value in data.items():
+    for name in data:
         if name not in _KNOWN_SECTIONS:
             raise ConfigError(
                 name,
                 f"is no section of mailbot's{nearest(name, _KNOWN_SECTIONS)}"
                 " (config.example.toml lists them)",
-            )
-        keys = _OTHER_SECTIONS.get(name)
-        if keys and isinstance(value, dict) and (unknown := set(value) - set(keys)):
-            word = sorted(unknown)[0]
-            raise ConfigError(
-                f"{name}.{word}", f"is no key of mailbot's{nearest(word, keys)}"
             )
 
 
@@ -459,6 +461,12 @@ def _listen(value: str) -> str | None:
     return None
 
 
+def _templates(s: Section) -> TemplatesSettings:
+    # Whether the folder exists and its templates compile is checked when
+    # the App makes its template environment (render.environment).
+    return TemplatesSettings(directory=s.get("directory", str, None) or None)
+
+
 def _metrics(s: Section) -> MetricsSettings:
     return MetricsSettings(listen=s.get("listen", str, None, _listen) or None)
 
@@ -531,9 +539,10 @@ _SECTION_BUILDERS: dict[str, Callable[[Section], Any]] = {
     "limits": _limits,
     "brake": _brake,
     "intake": _intake,
+    "templates": _templates,
 }
 
-_KNOWN_SECTIONS = frozenset(_SECTION_BUILDERS) | frozenset(_OTHER_SECTIONS)
+_KNOWN_SECTIONS = frozenset(_SECTION_BUILDERS) | _OTHER_SECTIONS
 
 
 EXAMPLE_NAME = "config.example.toml"

@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from mailbot import limits, logs, redelivery, store
+from mailbot import limits, logs, redelivery, render, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.clock import plausible_arrival
@@ -243,7 +243,11 @@ def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-unt
         if unavailable(exc):
             # An unreachable database is no fault of the mail: not quarantined.
             raise
-        log.exception("stage %s failed", name)
+        if isinstance(exc, render.TemplateFault):
+            # The message names the file and line: a traceback adds nothing.
+            log.error("stage %s failed: %s", name, exc)
+        else:
+            log.exception("stage %s failed", name)
         raise StageError(name, f"{type(exc).__name__}: {exc}") from exc
 
 

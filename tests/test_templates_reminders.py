@@ -91,8 +91,12 @@ def test_a_missing_variable_is_an_error(level: int) -> None:
     env = render.environment()
     values = context("analysis", level)
     del values["due_local"]
-    with pytest.raises(jinja2.UndefinedError, match="due_local"):
-        render.render(env, chase.template_name(env, level, "analysis"), **values)
+    name = chase.template_name(env, level, "analysis")
+    with pytest.raises(render.TemplateFault, match="'due_local' is undefined") as e:
+        render.render(env, name, **values)
+    assert isinstance(e.value.__cause__, jinja2.UndefinedError)
+    # The error names the template file, and the line, where it failed.
+    assert f"{env.get_template(name).filename} line " in str(e.value)
 
 
 def test_nothing_missing_leaves_the_field_list_out() -> None:
