@@ -22,7 +22,7 @@ from mailbot.config_section import (
     valid_port,
     valid_zone,
 )
-from mailbot.connection import tls_context
+from mailbot.connection import check_outbox_maildir, tls_context
 from mailbot.errors import ConfigError
 
 TLS_MODES = ("ssl", "starttls", "none")
@@ -303,6 +303,9 @@ def _build(
         ):
             if ca_file is not None:
                 tls_context(ca_file, name)
+        # So is a Maildir outbox that cannot be written (a file, /proc).
+        if settings.smtp.kind == "maildir":
+            check_outbox_maildir(settings.path(settings.smtp.path))
     _check_not_own(settings)
     return settings
 

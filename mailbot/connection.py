@@ -8,9 +8,14 @@ listening, no such host. `hint` words each for the section to correct.
 
 from __future__ import annotations
 
+import errno
+import mailbox
+import os
 import socket
 import ssl
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailbot.errors import ConfigError
 
@@ -79,3 +84,61 @@ def tls_context(ca_file: str | None, section: str) -> ssl.SSLContext:
             f"cannot use {ca_file} ({reason}): give a readable file of PEM"
             " certificates, or leave the key out for the system's",
         ) from None
+
+
+def outbox_maildir(path: Path) -> mailbox.Maildir:
+    """The Maildir `[smtp] kind = "maildir"` delivers into, made when missing
+    with its tmp, new and cur folders. OSError when it cannot be."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in _MAILDIR_FOLDERS:
+        (path / folder).mkdir(mode=0o700, exist_ok=True)
+    return mailbox.Maildir(path, create=False)
+
+
+_MAILDIR_FOLDERS = ("tmp", "new", "cur")
+_PROBE = ".mailbot-probe-"
+
+
+def maildir_problem(path: Path, exc: OSError) -> str:
+    """Why mail cannot be delivered into `path`, and what to change."""
+    if path.exists() and not path.is_dir():
+        reason = "it is a file, not a folder"
+    else:
+        reason = exc.strerror or str(exc)
+        said = str(exc.filename or "")
+        if said and said != str(path) and _PROBE not in said:
+            reason += f" ({said})"
+    return (
+        f"cannot deliver into the Maildir {path}: {reason}; point [smtp] path"
+        " at a folder mailbot can write (made when missing)"
+    )
+
+
+def check_outbox_maildir(path: Path) -> None:
+    """A Maildir outbox that cannot be used fails at start, naming the key.
+
+    Nothing is left behind: a file is made and removed where the mail would
+    be written (its tmp folder), or, when it is still to be made, a folder
+    in the nearest one that exists.
+    """
+    try:
+        _probe(path)
+    except OSError as exc:
+        raise ConfigError("smtp.path", maildir_problem(path, exc)) from None
+
+
+def _probe(path: Path) -> None:
+    if path.exists():
+        folders = [path, *(path / f for f in _MAILDIR_FOLDERS if (path / f).exists())]
+        for folder in folders:
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(folder))
+        where = path / "tmp" if (path / "tmp").is_dir() else path
+        with tempfile.NamedTemporaryFile(dir=where, prefix=_PROBE):
+            return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(parent))
+    os.rmdir(tempfile.mkdtemp(dir=parent, prefix=_PROBE))

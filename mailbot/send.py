@@ -31,7 +31,13 @@ from mailbot import bounces, withdraw
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.config import SmtpSettings
-from mailbot.connection import SMTP, hint, tls_context
+from mailbot.connection import (
+    SMTP,
+    hint,
+    maildir_problem,
+    outbox_maildir,
+    tls_context,
+)
 from mailbot.db.models import Mail, Outbox, ServiceState
 from mailbot.deadlines import chase
 from mailbot.errors import (
@@ -83,16 +89,32 @@ class Transport(Protocol):
 
 
 class MaildirTransport:
-    """Delivers into a local Maildir: the embedded default, no server needed."""
+    """Delivers into a local Maildir: the embedded default, no server needed.
+
+    A Maildir that cannot be written is the outage of this "server": the
+    mail is not in it (mailbox writes into tmp and moves the whole file
+    into new), so the row waits, untried, like for an SMTP server down.
+    """
 
     def __init__(self, path: Path) -> None:
-        self.box = mailbox.Maildir(path, create=True)
+        self.path = path
+        self.box: mailbox.Maildir | None = None
         self.data_sent = False
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
         envelope = f"X-Envelope-To: {', '.join(recipients)}\n".encode()
-        self.data_sent = True
-        self.box.add(envelope + raw)
+        self.data_sent = False
+        try:
+            if self.box is None:
+                self.box = outbox_maildir(self.path)
+            self.data_sent = True
+            self.box.add(envelope + raw)
+        except OSError as exc:
+            # add() removes its file in tmp on failure: nothing delivered.
+            # The folder is made again (if missing) on the next try.
+            self.data_sent = False
+            self.box = None
+            raise ServerUnavailable(maildir_problem(self.path, exc)) from exc
         return {}
 
     def close(self) -> None:

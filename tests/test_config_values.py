@@ -343,3 +343,51 @@ def test_a_sites_file_contact_may_not_be_mailbot_s_own_address(
         f"mailbot: configuration error: {kind} {name}.security_contacts: "
     )
     assert "mailbot's own address" in line
+
+
+@pytest.mark.parametrize("where", ["a file", "a file in it", "under /proc"])
+def test_a_maildir_outbox_that_cannot_be_written_is_refused_at_start(
+    tmp_path: Path, where: str
+) -> None:
+    """`[smtp] kind = "maildir"` with a `path` mail cannot be written to:
+    `sweep` crashed with "NotADirectoryError" (exit 1, no key named) and
+    left the mail it had claimed "sending", then uncertain, though nothing
+    was delivered. It is checked at start like any path: exit 2, one line
+    naming smtp.path, no row claimed, nothing left behind."""
+    path = tmp_path / "outbox"
+    if where == "a file":
+        path.write_text("not a folder\n", encoding="utf-8")
+    elif where == "a file in it":
+        path.mkdir()
+        (path / "tmp").mkdir()
+        (path / "new").write_text("not a folder\n", encoding="utf-8")
+    else:
+        path = Path("/proc/mailbot-outbox")
+    (tmp_path / "sites.toml").touch()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("sweep", "poll"):
+        done = mailbot(tmp_path, {"MAILBOT_SMTP_PATH": str(path)}, command)
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(
+            "mailbot: configuration error: smtp.path: cannot deliver into the"
+            f" Maildir {path}: "
+        ), line
+        assert "point [smtp] path at a folder mailbot can write" in line
+        if where == "a file":
+            assert "it is a file, not a folder" in line
+        if where == "a file in it":
+            assert str(path / "new") in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if path.is_dir():
+        assert sorted(p.name for p in (path / "tmp").iterdir()) == []
+
+
+def test_a_maildir_outbox_is_made_when_missing_and_checked_without_a_trace(
+    tmp_path: Path,
+) -> None:
+    # A folder still to be made is no error; the check leaves nothing.
+    path = tmp_path / "mail" / "outbox"
+    settings = load_settings(None, BASE | {"MAILBOT_SMTP_PATH": str(path)})
+    assert settings.smtp.path == str(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -628,3 +628,42 @@ def test_an_outage_logs_each_kind_of_problem_once(caplog) -> None:  # type: igno
     caplog.clear()
     assert outages.down("database", problems[0])  # a new outage says it again
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+
+
+def test_a_maildir_outbox_that_cannot_be_written_is_an_outage(
+    tmp_path: Path, database_url: str, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The Maildir outbox checked good at start, then replaced by a file
+    (a full or remounted disk, an operator's slip): delivering crashed with
+    NotADirectoryError and left the claimed mail "sending", uncertain once
+    its lease ran out, though nothing was written. Now nothing written is
+    the outage of the Maildir "server": the mail waits, untried, and leaves
+    once the folder is back."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    outbox = tmp_path / "sent"
+    outcome = process_delivery(app, RawMail(_report(1), NOW, "test"))
+    assert outcome.result == "processed", outcome.reason
+    outbox.write_text("not a folder\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        counts = send.deliver_due(app)
+    assert (counts.sent, counts.retried, counts.failed, counts.uncertain) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    with app.db.transaction() as session:
+        [row] = session.scalars(select(Outbox)).all()
+        assert (row.state, row.attempts, row.lease_until) == ("pending", 0, None)
+    problem = app.outages.current()["smtp"]
+    assert f"cannot deliver into the Maildir {outbox}: it is a file" in problem
+    assert "point [smtp] path at a folder mailbot can write" in problem
+    # Back as a folder (made again when missing): the mail leaves.
+    outbox.unlink()
+    app.clock.set(NOW + dt.timedelta(hours=1))
+    counts = send.deliver_due(app)
+    assert counts.sent == 1
+    assert len(list((outbox / "new").iterdir())) == 1
+    with app.db.transaction() as session:
+        assert session.scalars(select(Outbox.state)).all() == ["sent"]
+    app.close()
