@@ -36,3 +36,18 @@ def address_problem(value: str) -> str | None:
     if not all(_LABEL_RE.fullmatch(label) for label in domain.split(".")):
         return "has no domain name after the @"
     return None
+
+
+def addresses_in(value: str) -> tuple[str, ...]:
+    """The plain addresses a refused value holds, for an error's advice.
+
+    'Alice <alice@x.example>' holds alice@x.example (the display name is
+    not an address); 'a@x, b@y' holds both. Nothing that is not itself one
+    plain address is offered: advice written out must be accepted.
+    """
+    found = []
+    for part in re.split(r"[\s,;]+", value):
+        part = part.strip("<>\"'()")
+        if part and address_problem(part) is None and part not in found:
+            found.append(part)
+    return tuple(found)

@@ -7,13 +7,12 @@ wanted (config_env.py).
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mailbot.address import address_problem
+from mailbot.address import address_problem, addresses_in
 from mailbot.config_env import Texts, nearest
 from mailbot.errors import ConfigError
 
@@ -99,8 +98,9 @@ class Section:
         values = self.get(key, tuple, ())
         for value in values:
             if problem := address_problem(value):
-                parts = tuple(p for p in re.split(r"[\s,;]+", value) if p)
-                example = parts if len(parts) > 1 else ("a@x.example", "b@y.example")
+                # Each address its own string, the bare address without a
+                # display name: the advice names what the value holds.
+                example = addresses_in(value) or ("a@x.example", "b@y.example")
                 raise ConfigError(
                     self.key(key),
                     f"{value!r} is not one mail address: it {problem}; "
@@ -181,6 +181,6 @@ def one_address(value: str) -> str | None:
     problem = address_problem(value)
     if problem is None:
         return None
-    return (
-        f"{value!r} is not one mail address: it {problem}; give one, like a@x.example"
-    )
+    held = addresses_in(value)
+    like = f'write it "{held[0]}"' if len(held) == 1 else "give one, like a@x.example"
+    return f"{value!r} is not one mail address: it {problem}; {like}"

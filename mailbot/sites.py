@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailbot.address import address_problem
+from mailbot.address import address_problem, addresses_in
 from mailbot.config_env import nearest
 from mailbot.errors import ConfigError
 
@@ -330,10 +330,12 @@ def _contacts(entry: dict, where: str) -> tuple[str, ...]:
     # Shown as written: the list above is in lower case.
     for contact in [given] if isinstance(given, str) else given:
         if problem := address_problem(contact.strip()):
+            held = addresses_in(contact) or ("a@x.example", "b@x.example")
+            listed = ", ".join(f'"{a}"' for a in held[:2])
             raise ConfigError(
                 f"{where}.security_contacts",
                 f"{contact!r} is not one mail address: it {problem}; write each"
-                ' address as its own string: ["a@x.example", "b@x.example"]',
+                f" bare address as its own string: [{listed}]",
             )
     return contacts
 

@@ -118,6 +118,38 @@ def test_a_list_in_one_string_exits_2_saying_how_to_write_a_list(
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "written"),
+    [
+        ("MAILBOT_CSIRT_MEMBERS", "Alice <alice@x.org>", '["alice@x.org"]'),
+        (
+            "MAILBOT_CSIRT_MEMBERS",
+            '["Alice <alice@x.org>", "bob@y.org"]',
+            '["alice@x.org"]',
+        ),
+        ("MAILBOT_MAILBOT_ALIASES", '"Abuse" <abuse2@x.org>', '["abuse2@x.org"]'),
+    ],
+)
+def test_a_display_name_is_refused_with_advice_that_is_accepted(
+    tmp_path: Path, variable: str, value: str, written: str
+) -> None:
+    """The advice names the bare address: written as advised, it loads (it
+    advised ["Alice", "<alice@x.org>"], refused again)."""
+    done = mailbot(tmp_path, {variable: value}, "incidents")
+    assert done.returncode == 2
+    said = done.stderr.strip()
+    assert "give the bare address" in said
+    assert f"{variable}='{written}' in the environment" in said
+    assert load_settings(None, {**BASE, variable: written})
+    assert mailbot(tmp_path, {variable: written}, "incidents").returncode == 0
+
+
+def test_one_address_with_a_display_name_is_advised_bare() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, "MAILBOT_CSIRT_DUTY_ADDRESS": "Duty <d@x.org>"})
+    assert caught.value.problem.endswith('give the bare address; write it "d@x.org"')
+
+
 def test_an_address_with_a_newline_exits_2(tmp_path: Path) -> None:
     done = mailbot(
         tmp_path, {"MAILBOT_MAILBOT_ADDRESS": "abuse@x.org\nBcc: z@w.org"}, "incidents"

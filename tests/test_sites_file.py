@@ -61,13 +61,15 @@ def test_the_good_file_loads() -> None:
             '"admin@site-a.example.com"',
             '"admin@site-a.example.com, other@site-a.example.com"',
             "site SITE-A.security_contacts",
-            "write each address as its own string",
+            "write each bare address as its own string:"
+            ' ["admin@site-a.example.com", "other@site-a.example.com"]',
         ),
         (
             '["ngi-sec@ngi-a.example.org"]',
             '["NGI A <ngi-sec@ngi-a.example.org>"]',
             "ngi NGI_A.security_contacts",
-            "display name",
+            "display name, quotes or <>: give the bare address; write each bare"
+            ' address as its own string: ["ngi-sec@ngi-a.example.org"]',
         ),
         (
             '["vo-security@vo.example.org"]',
