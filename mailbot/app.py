@@ -78,11 +78,15 @@ class App:
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
-        return rules_from_config(self.settings.raw.get("rules"))
+        return rules_from_config(
+            self.settings.raw.get("rules"), self.settings.environment.get("rules", ())
+        )
 
     @cached_property
     def chase_policy(self) -> ChasePolicy:
-        return chase_policy_from_config(self.settings.raw.get("chase"))
+        return chase_policy_from_config(
+            self.settings.raw.get("chase"), self.settings.environment.get("chase", ())
+        )
 
     def calendar(self, site_name: str | None) -> WorkingCalendar:
         """The working calendar of a site; the CSIRT's zone when unknown."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +171,9 @@ class Settings:
     brake: BrakeSettings = BrakeSettings()
     intake: IntakeSettings = IntakeSettings()
     templates: TemplatesSettings = TemplatesSettings()
+    # Per section, the keys a MAILBOT_ variable set: errors found later (the
+    # [rules] and [chase] tables) name the variable.
+    environment: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -292,7 +295,8 @@ def _build(
     built = {name: build(sections[name]) for name, build in _SECTION_BUILDERS.items()}
     for section in sections.values():
         section.check_unread()
-    settings = Settings(**built, base_dir=base_dir, raw=data)
+    environment = {name: frozenset(keys) for name, keys in texts.items()}
+    settings = Settings(**built, base_dir=base_dir, raw=data, environment=environment)
     if settings.source.kind == "imap" and not (settings.imap.host or "").strip():
         raise ConfigError("imap.host", "is required when [source] kind is imap")
     if servers:

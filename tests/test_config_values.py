@@ -423,3 +423,71 @@ def test_a_maildir_outbox_is_made_when_missing_and_checked_without_a_trace(
     settings = load_settings(None, BASE | {"MAILBOT_SMTP_PATH": str(path)})
     assert settings.smtp.path == str(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        (
+            '[rules.analysys]\nduration = "8h"\n',
+            "rules.analysys: is no rule of mailbot's; did you mean rules.analysis?",
+        ),
+        (
+            '[rules.analysis]\nduraton = "8h"\n',
+            "rules.analysis.duraton: is no rule setting; did you mean duration?",
+        ),
+        (
+            '[chase]\nmax_latenes = "1d"\n',
+            "chase.max_latenes: is no key of [chase]; did you mean max_lateness?",
+        ),
+    ],
+)
+def test_a_misspelt_rule_in_the_file_names_the_nearest(
+    tmp_path: Path, table: str, said: str
+) -> None:
+    """A new rule's name close to a rule's is a typo of it (it said only
+    "rules.analysys.calendar: a new rule needs this key")."""
+    config = tmp_path / "mailbot.toml"
+    config.write_text(table, encoding="utf-8")
+    done = mailbot(tmp_path, {"MAILBOT_CONFIG": str(config)}, "incidents")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"mailbot: configuration error: {said}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        (
+            "MAILBOT_RULES_ANALYSYS_DURATION",
+            "ANALYSYS is no rule of mailbot's; did you mean"
+            " MAILBOT_RULES_ANALYSIS_DURATION?",
+        ),
+        (
+            "MAILBOT_RULES_ANALYSIS_DURATON",
+            "sets no rule setting; did you mean MAILBOT_RULES_ANALYSIS_DURATION?",
+        ),
+        (
+            "MAILBOT_RULES_CLOSURE_REPORT_DURATON",
+            "did you mean MAILBOT_RULES_CLOSURE_REPORT_DURATION?",
+        ),
+        ("MAILBOT_CHASE_MAX_LATENES", "did you mean max_lateness?"),
+        ("MAILBOT_RULES_ANALYSIS_DURATION", "'8x' is not a duration"),
+        ("MAILBOT_CHASE_MAX_LATENESS", "'8x' is not a duration"),
+    ],
+)
+def test_a_rule_variables_error_names_the_variable(
+    tmp_path: Path, variable: str, said: str
+) -> None:
+    """It named "rules.analysis_duraton", a key written nowhere."""
+    value = "8x" if "'8x'" in said else "8h"
+    done = mailbot(tmp_path, {variable: value}, "incidents")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"mailbot: configuration error: {variable}: ")
+    assert said in lines[0]
+    # Written as advised, the setting is taken.
+    if "did you mean MAILBOT_" in said:
+        fixed = said.rpartition("did you mean ")[2].rstrip("?")
+        assert mailbot(tmp_path, {fixed: "8h"}, "incidents").returncode == 0

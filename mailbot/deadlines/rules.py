@@ -45,9 +45,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from mailbot.config_env import closest, nearest
 from mailbot.deadlines.calendar import (
     CalendarTime,
     Duration,
@@ -270,10 +271,15 @@ def _duration_of(amounts: Mapping[str, float]) -> Duration:
     )
 
 
-def rules_from_config(section: Mapping[str, object] | None) -> tuple[Rule, ...]:
+def rules_from_config(
+    section: Mapping[str, object] | None, variables: Collection[str] = ()
+) -> tuple[Rule, ...]:
     """The rules of the `[rules]` table: defaults, overridden key by key.
 
-    Rules with `enabled = false` are left out of the result.
+    `variables` are the entries of `section` set by the environment
+    (MAILBOT_RULES_ANALYSIS_DURATION gives "analysis_duration"): an error
+    in one names the variable. Rules with `enabled = false` are left out of
+    the result.
     """
     rules = {rule.name: rule for rule in DEFAULT_RULES}
     for name, entry in _folded(section or {}).items():
@@ -281,15 +287,35 @@ def rules_from_config(section: Mapping[str, object] | None) -> tuple[Rule, ...]:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise ConfigError(where, "a rule name is lower case letters, digits, _")
         if not isinstance(entry, Mapping):
-            raise ConfigError(
-                where,
-                "must be a table of rule settings ([rules.NAME] in the file);"
-                " from the environment set one setting as MAILBOT_RULES_<RULE>_<KEY>"
-                f" (MAILBOT_RULES_ANALYSIS_DURATION=8h), KEY one of"
-                f" {_listed(RULE_KEYS)}",
-            )
-        rules[name] = _rule(name, entry, rules.get(name), where)
+            raise _not_a_table(name, set(rules), variables)
+        from_env = {key for key in entry if f"{name}_{key}" in variables}
+        rules[name] = _rule(name, entry, rules, from_env)
     return tuple(rule for rule in rules.values() if rule.enabled)
+
+
+def _variable(rule: str, key: str) -> str:
+    return f"MAILBOT_RULES_{rule}_{key}".upper()
+
+
+def _not_a_table(name: str, rules: set[str], variables: Collection[str]) -> ConfigError:
+    """The error for a [rules] entry that is a value, not a rule's table."""
+    settings = {f"{rule}_{key}": (rule, key) for rule in rules for key in RULE_KEYS}
+    guess = closest(name, settings)
+    if name in variables and name not in rules:
+        # MAILBOT_RULES_ANALYSIS_DURATON=8h: no rule setting's name ends it.
+        fix = f"; did you mean {_variable(*settings[guess])}?" if guess else ""
+        return ConfigError(
+            f"MAILBOT_RULES_{name.upper()}",
+            f"sets no rule setting{fix} (MAILBOT_RULES_<RULE>_<KEY>, RULE one of"
+            f" {_listed(rules)}, KEY one of {_listed(RULE_KEYS)})",
+        )
+    return ConfigError(
+        f"MAILBOT_RULES_{name.upper()}" if name in variables else f"rules.{name}",
+        "must be a table of rule settings ([rules.NAME] in the file);"
+        " from the environment set one setting as MAILBOT_RULES_<RULE>_<KEY>"
+        f" (MAILBOT_RULES_ANALYSIS_DURATION=8h), KEY one of"
+        f" {_listed(RULE_KEYS)}",
+    )
 
 
 def _folded(section: Mapping[str, object]) -> dict[str, object]:
@@ -318,28 +344,61 @@ def _setting(name: str) -> tuple[str, str]:
 
 
 def _rule(
-    name: str, entry: Mapping[str, object], base: Rule | None, where: str
+    name: str, entry: Mapping[str, object], rules: Mapping[str, Rule], from_env: set
 ) -> Rule:
+    where = f"rules.{name}"
+
+    def named(key: str) -> str:
+        # An error names the variable that set the key, or the file's key.
+        return _variable(name, key) if key in from_env else f"{where}.{key}"
+
     unknown = sorted(set(entry) - RULE_KEYS)
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", f"unknown; use {_listed(RULE_KEYS)}")
+        raise ConfigError(
+            named(unknown[0]),
+            f"is no rule setting{nearest(unknown[0], RULE_KEYS)} (the settings"
+            f" are {_listed(RULE_KEYS)})",
+        )
+    base = rules.get(name)
     if base is None:
         missing = [key for key in REQUIRED_NEW_RULE_KEYS if key not in entry]
         if missing:
-            raise ConfigError(f"{where}.{missing[0]}", "a new rule needs this key")
+            raise _new_rule_missing(name, missing, rules, named(sorted(entry)[0]))
         base = Rule(name, "request", Duration(), "calendar", "site_reply")
     changes: dict[str, object] = {}
     for key in ("starts_on", "met_by", "owed_by", "calendar"):
         if key in entry:
-            changes[key] = _choice(entry[key], f"{where}.{key}", _CHOICES[key])
+            changes[key] = _choice(entry[key], named(key), _CHOICES[key])
     if "enabled" in entry:
-        changes["enabled"] = _flag(entry["enabled"], f"{where}.enabled")
+        changes["enabled"] = _flag(entry["enabled"], named("enabled"))
     rule = replace(base, **changes)  # type: ignore[arg-type]
-    return _with_duration(rule, entry, where)
+    return _with_duration(rule, entry, named("duration"))
 
 
-def _with_duration(rule: Rule, entry: Mapping[str, object], where: str) -> Rule:
-    key = f"{where}.duration"
+def _new_rule_missing(
+    name: str, missing: list[str], rules: Mapping[str, Rule], given: str
+) -> ConfigError:
+    """A rule of a new name lacks a key: a misspelt rule's name, most likely."""
+    needs = f"a new rule needs {_listed(REQUIRED_NEW_RULE_KEYS)}"
+    guess = closest(name, rules)
+    if given.startswith("MAILBOT_"):
+        key = given.removeprefix(_variable(name, ""))
+        fix = f"; did you mean {_variable(guess, key)}?" if guess else ""
+        return ConfigError(
+            given,
+            f"{name.upper()} is no rule of mailbot's{fix} ({needs}; the rules are"
+            f" {_listed(rules)})",
+        )
+    if guess:
+        return ConfigError(
+            f"rules.{name}",
+            f"is no rule of mailbot's; did you mean rules.{guess}? ({needs}; the"
+            f" rules are {_listed(rules)})",
+        )
+    return ConfigError(f"rules.{name}.{missing[0]}", f"{needs}: this key is missing")
+
+
+def _with_duration(rule: Rule, entry: Mapping[str, object], key: str) -> Rule:
     if "duration" in entry:
         interval = parse_interval(entry["duration"], key)
         if interval.working and entry.get("calendar", "working") != "working":
@@ -381,21 +440,34 @@ def _flag(value: object, key: str) -> bool:
     raise ConfigError(key, f"{value!r} is not true or false")
 
 
-def chase_policy_from_config(section: Mapping[str, object] | None) -> ChasePolicy:
-    """The `[chase]` table as a ChasePolicy; missing keys keep the defaults."""
+def chase_policy_from_config(
+    section: Mapping[str, object] | None, variables: Collection[str] = ()
+) -> ChasePolicy:
+    """The `[chase]` table as a ChasePolicy; missing keys keep the defaults.
+
+    `variables` are the keys set by the environment: an error names the
+    variable (MAILBOT_CHASE_MAX_LATENESS)."""
     section = section or {}
+
+    def named(key: str) -> str:
+        return f"MAILBOT_CHASE_{key.upper()}" if key in variables else f"chase.{key}"
+
     unknown = sorted(set(section) - CHASE_KEYS)
     if unknown:
-        raise ConfigError(f"chase.{unknown[0]}", f"unknown; use {_listed(CHASE_KEYS)}")
+        raise ConfigError(
+            named(unknown[0]),
+            f"is no key of [chase]{nearest(unknown[0], CHASE_KEYS)} (the keys are"
+            f" {_listed(CHASE_KEYS)})",
+        )
     policy = ChasePolicy()
     if "level_intervals" in section:
-        intervals = _intervals(section["level_intervals"], "chase.level_intervals")
+        intervals = _intervals(section["level_intervals"], named("level_intervals"))
         policy = replace(policy, level_intervals=intervals)
     if "within_working_hours" in section:
-        flag = _flag(section["within_working_hours"], "chase.within_working_hours")
+        flag = _flag(section["within_working_hours"], named("within_working_hours"))
         policy = replace(policy, within_working_hours=flag)
     if "max_lateness" in section:
-        lateness = parse_duration(section["max_lateness"], "chase.max_lateness")
+        lateness = parse_duration(section["max_lateness"], named("max_lateness"))
         policy = replace(policy, max_lateness=lateness)
     return policy
 
