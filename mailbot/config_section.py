@@ -123,12 +123,26 @@ class Section:
             raise ConfigError(self.key(key), "is required and has no default")
         return value
 
+    def _both(self, key: str, file_key: str) -> str:
+        """A secret given as itself and as a file: which to take out, where."""
+        problem = f"give {key} or {file_key}, not both"
+        by_env = [k for k in (key, file_key) if k in self.texts]
+        if len(by_env) != 1:
+            return problem
+        other = file_key if by_env[0] == key else key
+        return (
+            f"{problem}: {self.variable(by_env[0])} gives {by_env[0]} and the"
+            f" file gives {other}; a variable replaces no secret written the"
+            f" other way, so take {other} out of the file's [{self.name}] (or set"
+            f" {self.variable(other)} instead)"
+        )
+
     def _secret(self, key: str) -> Any:
         # A secret may be given as `<key>_file`, a path to a file holding it.
         file_key = key + "_file"
         self.read.update((key, file_key))
         if key in self.values and file_key in self.values:
-            raise ConfigError(self.key(file_key), f"give {key} or {file_key}, not both")
+            raise ConfigError(self.key(file_key), self._both(key, file_key))
         if key in self.values:
             return self.values[key]
         if file_key not in self.values or key in self.unread_secrets:

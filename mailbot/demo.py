@@ -16,9 +16,11 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from mailbot import service, summary, views
 from mailbot.app import open_app
+from mailbot.cli import print_json
 from mailbot.clock import Clock, parse_instant
 from mailbot.config import load_settings
 from mailbot.errors import UsageError
@@ -111,28 +113,48 @@ def demo_command(args: argparse.Namespace) -> int:
     app = open_app(load_settings(config, environ={}), Clock(parse_instant(DEMO_NOW)))
     try:
         result = service.poll(app)
-        print(
-            f"Sample mailbox: {result.fetched} mails fetched, {result.processed} "
-            f"processed, {result.duplicates} duplicates, {result.quarantined} "
-            "quarantined.\n"
-        )
-        _print_incidents(app)
+        incidents = [
+            views.show(app, row["tag"]) or {}
+            for row in views.incident_list(app, all_=True)
+        ]
     finally:
         app.close()
-    _print_sent(target / "sent")
+    sent = _sent(target / "sent")
+    if getattr(args, "json", False):
+        # What the text says, for a script: the same figures and rows as
+        # `show --json`, the mails sent, and where the demo's files are.
+        print_json(
+            {
+                "dir": str(target),
+                "config": str(config),
+                "fetched": result.fetched,
+                "processed": result.processed,
+                "duplicates": result.duplicates,
+                "quarantined": result.quarantined,
+                "incidents": incidents,
+                "sent": sent,
+            }
+        )
+        return 0
+    print(
+        f"Sample mailbox: {result.fetched} mails fetched, {result.processed} "
+        f"processed, {result.duplicates} duplicates, {result.quarantined} "
+        "quarantined.\n"
+    )
+    _print_incidents(incidents)
+    _print_sent(sent)
     print(f"\nEverything is in {target} (config: {config}).")
     print(f"Try: mailbot --config {config} show EGI-20261130-01")
     return 0
 
 
-def _print_incidents(app) -> None:  # type: ignore[no-untyped-def]
-    rows = views.incident_list(app, all_=True)
-    print(f"Incidents ({len(rows)}):")
-    for row in rows:
-        data = views.show(app, row["tag"]) or {}
+def _print_incidents(incidents: list[dict[str, Any]]) -> None:
+    print(f"Incidents ({len(incidents)}):")
+    for data in incidents:
+        site = data["site"] or "unknown"
         print(
-            f"  {row['tag']}  TLP:{row['tlp']:<6} site {row['site'] or 'unknown':<11} "
-            f"{len(data.get('messages', []))} mails  {row['subject']}"
+            f"  {data['tag']}  TLP:{data['tlp']:<6} site {site:<11} "
+            f"{len(data.get('messages', []))} mails  {data['subject']}"
         )
         for field, values in data.get("fields", {}).items():
             if field == "evidence":
@@ -146,10 +168,10 @@ def _print_incidents(app) -> None:  # type: ignore[no-untyped-def]
             print(f"      missing: {', '.join(data['missing'])}")
 
 
-def _print_sent(path: Path) -> None:
+def _sent(path: Path) -> list[dict[str, str | None]]:
+    """The mails the demo sent (delivered into its Maildir), oldest first."""
     if not path.exists():
-        print("\nMails sent: none")
-        return
+        return []
     box = mailbox.Maildir(path, create=False)
     messages = sorted(
         (
@@ -158,9 +180,23 @@ def _print_sent(path: Path) -> None:
         ),
         key=lambda m: str(m["Date"]),
     )
-    print(f"\nMails sent ({len(messages)}):")
-    for message in messages:
-        print(f"  To: {message['To']}")
-        print(f"  Subject: {message['Subject']}")
-        print(f"  In-Reply-To: {message['In-Reply-To']}")
     box.close()
+    return [
+        {
+            "to": str(m["To"]),
+            "subject": str(m["Subject"]),
+            "in_reply_to": str(m["In-Reply-To"]) if m["In-Reply-To"] else None,
+        }
+        for m in messages
+    ]
+
+
+def _print_sent(sent: list[dict[str, str | None]]) -> None:
+    if not sent:
+        print("\nMails sent: none")
+        return
+    print(f"\nMails sent ({len(sent)}):")
+    for mail in sent:
+        print(f"  To: {mail['to']}")
+        print(f"  Subject: {mail['subject']}")
+        print(f"  In-Reply-To: {mail['in_reply_to']}")

@@ -274,6 +274,35 @@ def test_the_example_writes_each_keys_default_or_says_example() -> None:
     assert set(data["chase"]) == CHASE_KEYS
 
 
+@pytest.mark.parametrize(
+    ("written", "variable", "out"),
+    [
+        ('password_file = "secret"', "MAILBOT_IMAP_PASSWORD", "password_file"),
+        ('password = "x"', "MAILBOT_IMAP_PASSWORD_FILE", "password"),
+    ],
+)
+def test_a_secret_set_both_ways_by_file_and_variable_says_which_to_take_out(
+    tmp_path: Path, written: str, variable: str, out: str
+) -> None:
+    """README says every key can be overridden by a variable; a secret the
+    file gives the other way is not, and the error says so."""
+    config = tmp_path / "mailbot.toml"
+    config.write_text(f"[imap]\n{written}\n", encoding="utf-8")
+    (tmp_path / "secret").write_text("x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, {**BASE, variable: "secret"})
+    assert caught.value.key == "imap.password_file"
+    assert (
+        f"{variable} gives {variable.removeprefix('MAILBOT_IMAP_').lower()} and the"
+        f" file gives {out}; a variable replaces no secret written the other way,"
+        f" so take {out} out of the file's [imap]"
+    ) in caught.value.problem
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(
+        encoding="utf-8"
+    )
+    assert "except a secret the file gives the other way" in " ".join(readme.split())
+
+
 def test_a_database_that_cannot_be_reached_is_named_by_its_key(tmp_path: Path) -> None:
     from servers import free_port
 

@@ -50,3 +50,48 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     file = tmp_path / "a-file"
     file.write_text("x", encoding="utf-8")
     assert run_cli(_env(), "demo", "--dir", str(file)).returncode == 2
+
+
+def test_demo_json_prints_json(tmp_path: Path) -> None:
+    """`demo --json` was accepted and printed the text."""
+    import json
+
+    done = run_cli(_env(), "demo", "--dir", str(tmp_path / "demo"), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["fetched"], data["processed"], data["quarantined"]) == (7, 7, 0)
+    assert [i["tag"] for i in data["incidents"]] == [
+        "EGI-20261130-01",
+        "EGI-20261130-02",
+    ]
+    assert data["incidents"][1]["site"] == "SITE-BETA"
+    assert sorted(m["to"] for m in data["sent"]) == [
+        "incident-desk@cert.example.net",
+        "security@site-alpha.example.org",
+    ]
+    assert data["config"] == str(tmp_path / "demo" / "mailbot.toml")
+
+
+def test_every_commands_options_are_in_the_readmes_table() -> None:
+    """README's command table names each command's options (`ingest --json`
+    and `demo --json` were missing)."""
+    import argparse
+    import re
+
+    from mailbot.cli import _parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(
+        encoding="utf-8"
+    )
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    commands = next(
+        a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, sub in commands.choices.items():
+        row = [r for r in rows if re.match(rf"\| `{re.escape(name)}\b", r)]
+        assert row, name
+        written = row[0].split(" | ")[0]
+        for action in sub._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in written, f"{name} {flag}"
