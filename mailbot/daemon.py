@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from mailbot import leader, metrics, send, service
 from mailbot.app import App
 from mailbot.db.faults import describe, unavailable
-from mailbot.errors import DatabaseUnavailable, TemporaryError
+from mailbot.errors import DatabaseUnavailable, LoginRefused, TemporaryError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,9 @@ class Daemon:
     def _report_outage(self, exc: Exception) -> None:
         # An outage is logged once when it starts, not once per attempt.
         resource = "database" if _database_down(exc) else "mailbox"
-        self.app.outages.down(resource, describe(exc))
+        self.app.outages.down(
+            resource, describe(exc), login_refused=isinstance(exc, LoginRefused)
+        )
 
     def _recovered(self) -> None:
         self.app.outages.up("mailbox")

@@ -40,6 +40,11 @@ class ServerUnavailable(TemporaryError):
     """
 
 
+class LoginRefused(ServerUnavailable):
+    """Raised when a server refused mailbot's login: the server is reached,
+    and the section's username and password need checking."""
+
+
 class PermanentError(MailbotError):
     """Raised when an operation can never succeed as asked; record it and stop."""
 

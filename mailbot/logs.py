@@ -180,9 +180,11 @@ def configure(
     root.handlers[:] = [handler]
     root.setLevel(level)
     # imapclient logs every command and response at DEBUG, message bodies
-    # included: keep wire traffic out of the log at every level.
+    # included: keep wire traffic out of the log at every level. Its INFO
+    # lines ("Connection closed" at each logout, each retry in an outage)
+    # say nothing mailbot's own lines do not: its warnings only.
     numeric = logging.getLevelName(level)
-    logging.getLogger("imapclient").setLevel(max(numeric, logging.INFO))
+    logging.getLogger("imapclient").setLevel(max(numeric, logging.WARNING))
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))
 

@@ -22,6 +22,11 @@ _WHAT = {
     "smtp": "SMTP server not taking mail",
     "database": "database unreachable",
 }
+# The servers answer, but refuse mailbot's login: not unreachable.
+_LOGIN_REFUSED = {
+    "mailbox": "mailbox (IMAP) refused mailbot's login",
+    "smtp": "SMTP server refused mailbot's login",
+}
 
 
 class Outages:
@@ -36,8 +41,12 @@ class Outages:
         # sweep) the work waits for the next one.
         self.retry = "the next run retries"
 
-    def down(self, resource: str, problem: str) -> bool:
-        """Note a failure; True (and one ERROR line) when an outage starts."""
+    def down(self, resource: str, problem: str, login_refused: bool = False) -> bool:
+        """Note a failure; True (and one ERROR line) when an outage starts.
+
+        `login_refused`: the server answered but refused the login, which the
+        line's start says rather than "unreachable" (`problem` says what to
+        check)."""
         with self._lock:
             started = resource not in self._down
             self._down[resource] = problem
@@ -45,6 +54,8 @@ class Outages:
             new_kind = _kind(problem) not in said
             said.add(_kind(problem))
         what = _WHAT.get(resource, f"{resource} down")
+        if login_refused:
+            what = _LOGIN_REFUSED.get(resource, what)
         if started:
             log.error("%s, %s: %s", what, self.retry, problem)
         elif new_kind:

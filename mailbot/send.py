@@ -42,6 +42,7 @@ from mailbot.db.models import Mail, Outbox, ServiceState
 from mailbot.deadlines import chase
 from mailbot.errors import (
     DeliveryUncertain,
+    LoginRefused,
     PermanentError,
     ServerUnavailable,
     TemporaryError,
@@ -66,10 +67,6 @@ DATA_REFUSAL_SEEN_KEY = "smtp_data_refusal_seen"
 OUTAGE_WAIT_SHARE = 4
 OUTAGE_WAIT_MAX = dt.timedelta(minutes=30)
 _EOL_RE = re.compile(rb"\r\n|\n|\r(?!\n)")
-
-
-class LoginRefused(ServerUnavailable):
-    """The SMTP server refused mailbot's login: fix [smtp] username/password."""
 
 
 class DataRefused(PermanentError):
@@ -360,8 +357,9 @@ def deliver_due(
             except ServerUnavailable as exc:
                 # The server, not the mail: put it back, untried.
                 release(app, [letter.row_id])
-                app.outages.down("smtp", str(exc))
-                if isinstance(exc, LoginRefused):
+                refused = isinstance(exc, LoginRefused)
+                app.outages.down("smtp", str(exc), login_refused=refused)
+                if refused:
                     _note_service_problem(app, LOGIN_REFUSED_KEY, str(exc))
                 break
             except STOPS:

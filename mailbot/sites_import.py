@@ -35,9 +35,27 @@ def sites(args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(text)
     else:
-        _write(output, text)
+        try:
+            _write(output, text)
+        except OSError as exc:
+            raise _unwritable(args, output, exc) from None
         print(_summary(output, existing, imported, merged))
     return 0
+
+
+def _unwritable(args: argparse.Namespace, output: Path, exc: OSError) -> MailbotError:
+    """The error for a sites file that cannot be written: the path asked
+    for, not the temporary file or backup beside it, and what to do."""
+    reason = exc.strerror or str(exc)
+    fix = (
+        f"give a path in a folder the user mailbot runs as can write files in"
+        f" ({output.parent} is not one), or --output - to print it"
+    )
+    if args.output:
+        return UsageError("--output", f"cannot write {output} ({reason}): {fix}")
+    return MailbotError(
+        f"cannot write the sites file {output} ([sites] file; {reason}): {fix}"
+    )
 
 
 def _read(path: Path) -> bytes:

@@ -281,6 +281,18 @@ def test_for_site_with_subdivision_code_and_bad_country() -> None:
     with pytest.raises(ConfigError) as caught:
         WorkingCalendar.for_site(Site(name="SITE-Z", country="ZZ"))
     assert caught.value.key == "site SITE-Z.country"
+    # It said "Country ZZ not available", the holidays library's words.
+    assert caught.value.problem == (
+        "'ZZ' is no ISO 3166 alpha-2 country code the holidays library knows"
+        ' (such as "DE", "IT", or "ES-CT" for a subdivision): correct it, or leave'
+        " the key out for a site without public holidays"
+    )
+    with pytest.raises(ConfigError) as caught:
+        WorkingCalendar.for_site(Site(name="SITE-Z", country="ES-ZZ"))
+    assert caught.value.problem.startswith(
+        "ES has no subdivision 'ZZ' the holidays library knows: write \"ES\" alone,"
+        " or one it knows (ES-"
+    )
 
 
 @pytest.mark.parametrize(

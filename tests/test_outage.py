@@ -667,3 +667,24 @@ def test_a_maildir_outbox_that_cannot_be_written_is_an_outage(
     with app.db.transaction() as session:
         assert session.scalars(select(Outbox.state)).all() == ["sent"]
     app.close()
+def test_run_says_a_refused_imap_login_is_refused_not_unreachable(
+    tmp_path: Path, database_url: str, dovecot, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """`run` logged a refused login as "mailbox (IMAP) unreachable", and each
+    retry added imapclient's INFO line "Connection closed"."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink)
+    app.close()
+    env = _daemon_environment(app, database_url) | {
+        "MAILBOT_IMAP_PASSWORD": "not-the-password"
+    }
+    log = tmp_path / "run.log"
+    with opsenv.DaemonProcess(env, log) as daemon:
+        assert opsenv.wait_until(lambda: "refused" in daemon.log_text(), 60)
+        time.sleep(4)  # retries meanwhile
+    text = log.read_text(encoding="utf-8")
+    errors = [line for line in text.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, text
+    assert "ERROR mailbot.outage: mailbox (IMAP) refused mailbot's login," in errors[0]
+    assert errors[0].endswith("check [imap] username and password")
+    assert "unreachable" not in text
+    assert "Connection closed" not in text and "imapclient" not in text

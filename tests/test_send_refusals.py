@@ -91,6 +91,8 @@ def test_a_refused_login_keeps_the_mail_and_makes_status_unhealthy(
         [line] = [r for r in caplog.records if "login" in r.getMessage()]
         assert line.levelno == logging.ERROR
         assert "check [smtp] username and password" in line.getMessage()
+        # Said as refused, not as a server "not taking mail".
+        assert line.getMessage().startswith("SMTP server refused mailbot's login,")
         data = _status(app)
         assert not data["healthy"]
         assert any("[smtp] username and password" in p for p in data["problems"])

@@ -186,3 +186,21 @@ def test_a_missing_export_is_a_usage_error(
     assert main(["sites", "import", str(missing), "--output", str(out)]) == 2
     assert f"FILE: cannot read {missing}" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("output", ["/proc/sites.toml", "/proc/no-such/sites.toml"])
+def test_an_output_that_cannot_be_written_is_named(
+    output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It ended in a FileNotFoundError naming a temporary file
+    (/proc/.sites.toml.XXXX), not the path asked for, and no advice."""
+    assert main(["sites", "import", str(SAMPLE), "--output", output]) == 2
+    err = capsys.readouterr().err
+    parent = str(Path(output).parent)
+    assert (
+        f"--output: cannot write {output} (No such file or directory): give a path"
+        " in a folder the user mailbot runs as can write files in"
+        f" ({parent} is not one), or --output - to print it"
+    ) in err
+    assert "Traceback" not in err and f"{parent}/." not in err

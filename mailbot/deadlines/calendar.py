@@ -293,9 +293,26 @@ class WorkingCalendar:
             table = holidays.country_holidays(
                 self.country, subdiv=self.subdivision, years=year
             )
-        except NotImplementedError as exc:
-            raise ValueError(f"no public holidays known: {exc}") from None
+        except NotImplementedError:
+            raise ValueError(self._unknown_country()) from None
         return frozenset(table.keys())
+
+    def _unknown_country(self) -> str:
+        """Why the holidays library has no table for the country, and the fix."""
+        supported = holidays.list_supported_countries()
+        if self.country in supported:
+            known = supported[self.country]
+            some = ", ".join(f"{self.country}-{code}" for code in known[:6])
+            return (
+                f"{self.country} has no subdivision {self.subdivision!r} the"
+                f' holidays library knows: write "{self.country}" alone'
+                + (f", or one it knows ({some}, ...)" if known else "")
+            )
+        return (
+            f"{self.country!r} is no ISO 3166 alpha-2 country code the holidays"
+            ' library knows (such as "DE", "IT", or "ES-CT" for a subdivision):'
+            " correct it, or leave the key out for a site without public holidays"
+        )
 
     def is_working_day(self, day: dt.date) -> bool:
         """Whether `day` (a local date) has opening hours at all."""

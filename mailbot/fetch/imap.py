@@ -25,7 +25,7 @@ from mailbot.clock import as_utc
 from mailbot.connection import IMAP, hint, tls_context
 from mailbot.db.models import FolderState, PendingUid
 from mailbot.dsn import decode_header_text
-from mailbot.errors import TemporaryError
+from mailbot.errors import LoginRefused, TemporaryError
 from mailbot.fetch import PollResult
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -85,7 +85,7 @@ def connect(app: App) -> IMAPClient:
     except IMAPClient.Error as exc:
         with contextlib.suppress(Exception):
             client.shutdown()
-        raise TemporaryError(
+        raise LoginRefused(
             f"IMAP {s.host}:{s.port}: login as {s.username!r} refused ({_said(exc)}):"
             " check [imap] username and password"
         ) from exc
