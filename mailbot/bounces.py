@@ -333,9 +333,12 @@ def command(args: argparse.Namespace) -> int:
         app.close()
     if printed_whole(args, rows, "no address is marked as bouncing"):
         return 0
+    width = max(len("ADDRESS"), *(len(row["address"]) for row in rows))
+    # A header, as `outbox` and `incidents` print one.
+    print(f"{'ADDRESS':<{width}}  {'STATUS':<7}  {'FAILED SINCE':<20}  DIAGNOSTIC")
     for row in rows:
         print(
-            f"{row['address']}  {row['status'] or '-'}  since {row['failed_at']}"
-            f"  {row['diagnostic'] or ''}"
+            f"{row['address']:<{width}}  {row['status'] or '-':<7}"
+            f"  {row['failed_at'] or '-':<20}  {row['diagnostic'] or ''}"
         )
     return 0

@@ -385,6 +385,9 @@ def command(args: object) -> int:
         return 0
     engaged = data["engaged_at"]
     print(f"brake engaged since {engaged}" if engaged else "brake not engaged")
+    if data["held"]:
+        # A header, as `outbox` and `incidents` print one.
+        print(f"{'ID':>6} {'PURPOSE':<24} TO: REASON HELD")
     for row in data["held"]:  # type: ignore[attr-defined]
         to = ", ".join(row["to"])
         print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")

@@ -299,10 +299,13 @@ def quarantine(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    if rows:
+        # A header, as `outbox` and `incidents` print one.
+        print(f"{'ID':>6} {'ARRIVED':<20} {'STAGE':<9} REASON  [ORIGIN]")
     for row in rows:
         print(
-            f"{row['id']:>6} {row['arrived_at']} {row['stage']:<9} {row['reason']}"
-            f"  [{row['origin']}]"
+            f"{row['id']:>6} {row['arrived_at'] or '-':<20} {row['stage']:<9}"
+            f" {row['reason']}  [{row['origin']}]"
         )
     if not rows:
         print("quarantine is empty")

@@ -249,7 +249,7 @@ def _hours(value: float | None) -> str:
 
 
 def _unit_text(unit: dict[str, Any], key: str) -> list[str]:
-    name = unit[key] + (f" ({unit['ngi']})" if key == "site" else "")
+    name = _unit_name(unit, key)
     lines = [
         f"  {name}: {unit['incidents_opened']} incident(s) opened, "
         f"{unit['incidents_resolved']} resolved, {unit['incidents_closed']} closed"
@@ -264,6 +264,18 @@ def _unit_text(unit: dict[str, Any], key: str) -> list[str]:
             f"{_hours(r['median_hours']):>9}{_hours(r['worst_hours']):>9}"
         )
     return lines
+
+
+def _unit_name(unit: dict[str, Any], key: str) -> str:
+    """A site with its NGI, or an NGI, as a person reads it: the incidents
+    of no known site (or NGI) are said to be so, not "(unknown) ((unknown))"."""
+    if key == "ngi":
+        return "no NGI known" if unit["ngi"] == UNKNOWN else unit["ngi"]
+    ngi = "no NGI known" if unit["ngi"] in (None, UNKNOWN) else unit["ngi"]
+    if unit["site"] == UNKNOWN:
+        # The data keeps UNKNOWN (JSON, CSV); the text says what to do.
+        return f"no site known ({ngi}; #site NAME in an incident's thread sets it)"
+    return f"{unit['site']} ({ngi})"
 
 
 def parse_day_or_instant(

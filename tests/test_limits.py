@@ -109,6 +109,11 @@ def test_oversize_mail_is_kept_quarantined_and_retried_after_a_fix(
     listed = _cli(tmp_path, env, "quarantine", "--json")
     rows = json.loads(listed.stdout)
     assert [(r["id"], r["stage"]) for r in rows] == [(outcome.mail_id, "limits")]
+    # The text has a header, as `outbox` and `incidents` have (it had none).
+    header, line = _cli(tmp_path, env, "quarantine").stdout.splitlines()
+    assert header.split() == ["ID", "ARRIVED", "STAGE", "REASON", "[ORIGIN]"]
+    assert line.split()[0] == str(outcome.mail_id) and line.split()[2] == "limits"
+    assert line.index("limits") == header.index("STAGE")
     # The operator raises the limit and retries.
     env["MAILBOT_LIMITS_MAX_MAIL_BYTES"] = str(25 * 1024 * 1024)
     retried = _cli(tmp_path, env, "quarantine", "retry", str(outcome.mail_id))

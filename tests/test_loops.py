@@ -400,6 +400,10 @@ def test_brake_command_lists_and_releases(tmp_path: Path, database_url: str) -> 
     shown = run("brake")
     assert shown.returncode == 0, shown.stderr
     assert "brake engaged since" in shown.stdout and "acknowledgement" in shown.stdout
+    # The held mails have a header, as `outbox` and `incidents` have.
+    header, first = shown.stdout.splitlines()[1:3]
+    assert header.split() == ["ID", "PURPOSE", "TO:", "REASON", "HELD"]
+    assert first.index("acknowledgement") == header.index("PURPOSE")
     released = run("brake", "release")
     assert "released 2 held mail(s)" in released.stdout, released.stderr
     assert service.get_state(make_app(tmp_path, database_url), brake.ENGAGED_KEY) == ""

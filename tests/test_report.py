@@ -111,3 +111,38 @@ def test_report_since(tmp_path: Path, database_url: str) -> None:
     assert sum(s["incidents_opened"] for s in day["sites"]) == 2
     backwards = run_cli(env, "report", "--since", "2026-12-05", "--until", "2026-12-01")
     assert backwards.returncode == 2 and "--until" in backwards.stderr
+
+
+def test_report_text_names_incidents_of_no_known_site(
+    tmp_path: Path, database_url: str
+) -> None:
+    """An incident no site was found for printed "(unknown) ((unknown))"."""
+    import datetime as dt
+
+    from mailbot_env import mail
+
+    from mailbot import report
+    from mailbot.mail import RawMail
+    from mailbot.process import process_delivery
+
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    raw = mail(
+        subject="Scans from 203.0.113.9 against our network",
+        sender="reporter@cert.example.net",
+        message_id="<nosite-1@cert.example.net>",
+        body="We see SSH scans from 203.0.113.9 since this morning.\n",
+    )
+    at = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+    assert process_delivery(app, RawMail(raw, at, "nosite")).result == "processed"
+    data = report.build(app, until=dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC))
+    app.close()
+    assert report.UNKNOWN in {s["site"] for s in data["sites"]}
+    text = report.as_text(data)
+    assert "(unknown)" not in text
+    assert (
+        "  no site known (no NGI known; #site NAME in an incident's thread sets it):"
+        " 1 incident(s) opened, 0 resolved, 0 closed"
+    ) in text
+    assert "  no NGI known: 1 incident(s) opened" in text
+    assert "SITE-A (NGI_A): 1 incident(s) opened" in text

@@ -264,7 +264,10 @@ def test_a_contact_marked_bouncing_is_cleared_by_the_operator(
     assert f"mailbot bounces clear {dead}" in text
     env, now = cli_env(app), NOW.isoformat()
     listed = run_cli(env, "--now", now, "bounces")
-    assert listed.returncode == 0 and listed.stdout.startswith(f"{dead}  5.1.1")
+    assert listed.returncode == 0
+    header, line = listed.stdout.splitlines()
+    assert header.split() == ["ADDRESS", "STATUS", "FAILED", "SINCE", "DIAGNOSTIC"]
+    assert line.startswith(f"{dead}  5.1.1")
     # Only a marked address: all or nothing, the error names it.
     done = run_cli(env, "--now", now, "bounces", "clear", dead, "x@y.example")
     assert done.returncode == 1 and "not marked as bouncing: x@y.example" in (
