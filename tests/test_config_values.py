@@ -423,6 +423,8 @@ def test_a_maildir_outbox_is_made_when_missing_and_checked_without_a_trace(
     settings = load_settings(None, BASE | {"MAILBOT_SMTP_PATH": str(path)})
     assert settings.smtp.path == str(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("table", "said"),
     [

@@ -667,6 +667,8 @@ def test_a_maildir_outbox_that_cannot_be_written_is_an_outage(
     with app.db.transaction() as session:
         assert session.scalars(select(Outbox.state)).all() == ["sent"]
     app.close()
+
+
 def test_run_says_a_refused_imap_login_is_refused_not_unreachable(
     tmp_path: Path, database_url: str, dovecot, smtp_sink
 ) -> None:  # type: ignore[no-untyped-def]
