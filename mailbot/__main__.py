@@ -1,5 +1,5 @@
-from mailbot.cli import main
+from mailbot.cli import entry
 
 # Guarded: worker processes (mailbot/ahead.py) may import this module.
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mailbot import __version__, build
 from mailbot.clock import Clock, parse_instant
@@ -369,6 +369,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def entry() -> NoReturn:
+    """`mailbot` and `python -m mailbot`: main() as the process's program.
+
+    Its work done (or stopped), the process exits: a SIGTERM or Ctrl-C
+    while Python runs its exit callbacks (the lock files' release) would
+    print a traceback after the command's own last line and replace its
+    exit status. They are ignored from then on.
+    """
+    status = main()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
 
 
 def _one_line(exc: BaseException) -> str:

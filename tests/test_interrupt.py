@@ -122,3 +122,41 @@ def test_stopped_after_the_data_the_mail_is_uncertain_at_once(
     row = _row(app)
     assert (row.state, row.lease_until) == ("uncertain", None)
     assert "interrupted after the message data" in (row.last_error or "")
+
+
+# A signal while the process exits, after the command's work: the lock
+# files' release (an exit callback) was interrupted with a traceback.
+LATE_SIGNAL = """
+import atexit, os, signal, sys, time
+
+def late() -> None:
+    os.kill(os.getpid(), signal.{name})
+    time.sleep(0.2)
+
+atexit.register(late)
+sys.argv[0] = "mailbot"
+from mailbot.cli import entry
+entry()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_process_exits_prints_no_traceback(
+    tmp_path: Path, database_url: str, signum: int
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    env = cli_env(app)
+    app.close()
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_SIGNAL.format(name=signum.name), "sweep"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # A test run in the background may ignore SIGINT; a terminal would not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert "mailbot: the SMTP" not in done.stderr
