@@ -945,6 +945,24 @@ def test_facts_follow_the_words_near_the_time() -> None:
     assert ("resolved_at", "2026-12-05T09:00:00Z") in found
 
 
+def test_a_label_and_a_time_alone_is_the_fact_not_free_text() -> None:
+    # The demo's "Discovered: 2026-11-30 09:10 CET" was also a detected_by
+    # ("who or what detected it"), beside the real one; "First seen: ..."
+    # stays evidence, a time with what it dates.
+    text = (
+        "Detected by: our IDS\nDiscovered: 2026-11-30 09:10 CET\n"
+        "Isolated: 2026-11-30T12:30:00Z\n\n"
+        "First seen: 2026-11-30 05:10:00 UTC\n"
+    )
+    assert free_text(text) == {
+        ("detected_by", "our IDS"),
+        ("evidence", "First seen: 2026-11-30 05:10:00 UTC"),
+    }
+    found = values(text)
+    assert ("discovered_at", "2026-11-30T08:10:00Z") in found
+    assert ("isolated_at", "2026-11-30T12:30:00Z") in found
+
+
 def test_site_addresses_are_never_the_attackers() -> None:
     found = values("Scans came from 192.0.2.40 and logins from 203.0.113.7.")
     assert found == {("affected_hosts", "192.0.2.40"), ("attacker_ips", "203.0.113.7")}

@@ -328,8 +328,19 @@ def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     return list(_text_fields(zeroed(line[:1000]), has_indicator, is_record))
 
 
+# A label and a time alone ("Discovered: 2026-11-30 09:10 CET", digits
+# zeroed): it says when, which the time's fact holds (discovered_at), not
+# by whom or what was done: it is no `detected_by` or `actions_taken`.
+_ONLY_A_TIME: Final = re.compile(
+    r"[^:0]{1,40}:[ \t]*(?=[0\-/.:, t]*?0(?:[-/.]0+[-/.]|:)0)[0\-/.:, t]*"
+    r"(?:[ \t]*(?:[a-z]{1,5}|[+-]0+:?0*))?[ \t.]*",
+    re.I,
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _text_fields(line: str, has_indicator: bool, is_record: bool) -> tuple[str, ...]:
+    only_a_time = _ONLY_A_TIME.fullmatch(line) is not None
     if not is_record:
         line = without_requests(line)
     lower = line.lower()
@@ -343,6 +354,9 @@ def _text_fields(line: str, has_indicator: bool, is_record: bool) -> tuple[str, 
         line, activity, strong = lower, _ACTIVITY_LOWER, _STRONG_LOWER
     if has_indicator and (is_record or activity.search(line)) or strong.search(line):
         fields.append("evidence")
+    if only_a_time:
+        # "First seen: ..." stays evidence: a time with what it dates.
+        return ("evidence",) if "evidence" in fields else ()
     return tuple(fields)
 
 
