@@ -963,6 +963,26 @@ def test_a_label_and_a_time_alone_is_the_fact_not_free_text() -> None:
     assert ("isolated_at", "2026-11-30T12:30:00Z") in found
 
 
+@pytest.mark.parametrize(
+    ("note", "stamp"),
+    [
+        ("The attached auth.log of ui01.site-a.example.org is in UTC.", "23:41:02"),
+        ("Our logs are in UTC, see the attachment.", "23:41:02"),
+        ("See the attached log.", "22:41:02"),  # the site's zone, CET
+    ],
+)
+def test_the_body_tells_the_zone_of_an_attached_log(note: str, stamp: str) -> None:
+    # brkx8 F10: the body's note was not applied to the attachment, whose
+    # times were read in the site's zone, an hour (two in Helsinki) off.
+    log = "Dec  3 23:41:02 ui01 sshd[2211]: Accepted password for jdoe from"
+    parts = (
+        TextPart("1", "text/plain", "body", note + "\n"),
+        TextPart("2", "text/plain", "attachment", log + " 203.0.113.77 port 52 ssh2\n"),
+    )
+    found = {(f.field, f.value) for f in extract.extract(parts, SITE)}
+    assert ("evidence", f"2026-12-03T{stamp}Z") in found
+
+
 def test_site_addresses_are_never_the_attackers() -> None:
     found = values("Scans came from 192.0.2.40 and logins from 203.0.113.7.")
     assert found == {("affected_hosts", "192.0.2.40"), ("attacker_ips", "203.0.113.7")}

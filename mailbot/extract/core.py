@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import re
@@ -13,6 +14,7 @@ from mailbot.extract.part import MAIL_BUDGET, read_part
 from mailbot.extract.quotes import is_forward_subject, marked_lines, split_lines
 from mailbot.extract.sections import heading
 from mailbot.extract.values import Context, Finding
+from mailbot.extract.zones import ABBREVIATIONS
 from mailbot.mail import TextPart
 
 log = logging.getLogger(__name__)
@@ -75,10 +77,33 @@ def extract_noted(
             gc.enable()
 
 
+# The body telling the zone of what it attaches: "the attached auth.log of
+# ui01 is in UTC", "the logs are in CET". An attachment's times are then
+# read in it, not in the site's (a log's own note still wins: part_clock).
+_ATTACHED_ZONE: Final = re.compile(
+    r"\b(?:attach\w*|logs?|log[ \t]?files?|records)\b(?:[^.\n]|\.(?=\S)){0,80}?"
+    r"\b(?:is|are|in|uses?|run[ \t]+on)[ \t]+(?:in[ \t]+|on[ \t]+)?("
+    + "|".join(sorted((z for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _attached_zone(text_parts: Sequence[TextPart]) -> str | None:
+    for part in text_parts:
+        if part.kind == "body" and ("ttach" in part.text or "log" in part.text):
+            found = _ATTACHED_ZONE.search(part.text[:20_000])
+            if found is not None:
+                return found.group(1).upper()
+    return None
+
+
 def _extract(
     text_parts: Sequence[TextPart], context: Context
 ) -> tuple[list[Finding], list[str]]:
     out = Collector()
+    zone = _attached_zone(text_parts) if len(text_parts) > 1 else None
+    attached = dataclasses.replace(context, timezone=zone) if zone else context
     for index, part in enumerate(text_parts):
         if out.values > MAIL_BUDGET:
             note = (
@@ -88,7 +113,8 @@ def _extract(
             out.notes.append(note)
             log.warning("%s", note)
             break
-        read_part(part.part, _lines(part, context), part.kind, context, out)
+        own = attached if part.kind == "attachment" else context
+        read_part(part.part, _lines(part, own), part.kind, own, out)
     findings = out.findings()
     log.debug("extracted %d findings from %d parts", len(findings), len(text_parts))
     return findings, out.notes
