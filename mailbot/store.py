@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailbot.db.engine import add_written_unless_taken, connection_for
@@ -75,9 +76,9 @@ def accept(session: Session, delivery: RawMail, key: str | None = None) -> Store
     key = key or dedupe_key(delivery.raw)
     stored = _accept(session, delivery, key)
     if stored is None:
-        # The stored mail whose key was taken went between our insert and
-        # our look-up (another process set it aside as a re-encoded copy,
-        # redelivery.py): the key is free now.
+        # The stored mail whose key was taken went after our insert (another
+        # process set it aside as a re-encoded copy, redelivery.py): the key
+        # is free now.
         stored = _accept(session, delivery, key)
         assert stored is not None, f"dedupe key {key} neither free nor taken"
     return stored
@@ -123,9 +124,16 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
     # Another delivery of the same mail. If that one is not finished, it
     # is being processed right now (another process) or was left by a
     # crash, which resume_received finishes: either way not here too.
-    session.add(
-        Duplicate(mail_id=found.id, origin=delivery.origin, seen_at=delivery.arrived_at)
-    )
+    try:
+        # The mail found may be going right now: another process that holds
+        # it sets it aside as a re-encoded copy (redelivery.py), and its
+        # row is deleted when that commits. The duplicate's insert waits
+        # for that process, then finds no mail: the key is free again.
+        with session.begin_nested():
+            origin, seen = delivery.origin, delivery.arrived_at
+            session.add(Duplicate(mail_id=found.id, origin=origin, seen_at=seen))
+    except IntegrityError:
+        return None
     log.info("%s duplicate of mail %d, skipped", delivery.origin, found.id)
     state = "elsewhere" if found.state == "received" else found.state
     return Stored(found.id, new=False, state=state)

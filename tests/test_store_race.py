@@ -58,6 +58,51 @@ def test_the_same_mail_stored_by_two_intakes_at_once(tmp_path: Path) -> None:
             sqlalchemy.orm.close_all_sessions()
 
 
+def test_a_duplicate_of_a_mail_being_set_aside_is_stored_anew(
+    tmp_path: Path,
+) -> None:
+    """Process A holds mail X (its claim) and sets it aside as a re-encoded
+    copy of an earlier mail, deleting its row; process B meanwhile finds X
+    by the dedupe key of the same bytes and records a duplicate of it. B's
+    insert waited for A, then violated the foreign key: the poll raised (the
+    CI's mutation test, mutant 9001 on PostgreSQL). B now finds the key
+    free and stores the delivery itself."""
+    with fresh_database(database_server("postgresql")) as url:
+        app = make_app(tmp_path, url, now=NOW)
+        raw = mail(subject="Copy", message_id="<copy@cert.example.net>")
+        first, second = RawMail(raw, NOW, "imap:1"), RawMail(raw, NOW, "file:y")
+        outcome: list[object] = []
+        try:
+            with app.db.transaction() as session:
+                x = store.accept(session, first)
+            with app.db.transaction() as holding:
+                # A's recording transaction holds X (its claim).
+                holding.execute(
+                    select(Mail.state).where(Mail.id == x.mail_id).with_for_update()
+                )
+
+                def other_intake() -> None:
+                    with app.db.transaction() as session:
+                        outcome.append(store.accept(session, second))
+
+                racing = threading.Thread(target=other_intake)
+                racing.start()
+                time.sleep(1.0)  # B found X, its duplicate waits on A's lock
+                assert racing.is_alive()
+                holding.delete(holding.get(Mail, x.mail_id))  # A sets X aside
+            racing.join(30)
+            assert not racing.is_alive()
+            (stored,) = outcome
+            assert isinstance(stored, store.Stored) and stored.new, stored
+            with app.db.transaction() as session:
+                origins = list(session.scalars(select(Mail.origin)))
+                duplicates = session.scalar(select(func.count()).select_from(Duplicate))
+            assert (origins, duplicates) == (["file:y"], 0)
+        finally:
+            app.close()
+            sqlalchemy.orm.close_all_sessions()
+
+
 def _counts(app) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     with app.db.transaction() as session:
         return (
