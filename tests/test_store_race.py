@@ -11,51 +11,100 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy
 from mailbot_env import mail, make_app
 from servers import database_server, fresh_database
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from mailbot import store
-from mailbot.db.models import Duplicate, Incident, Mail, Outbox
+from mailbot import service, store
+from mailbot.app import App
+from mailbot.db.models import Duplicate, Incident, Mail, Outbox, ServiceState
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery, process_stored, quarantine
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
 
 
-def test_the_same_mail_stored_by_two_intakes_at_once(tmp_path: Path) -> None:
+@contextmanager
+def postgres_app(tmp_path: Path) -> Iterator[App]:
+    """An App on a database of its own (the races need PostgreSQL's row
+    locks: SQLite writes one transaction at a time)."""
     with fresh_database(database_server("postgresql")) as url:
         app = make_app(tmp_path, url, now=NOW)
-        raw = mail(subject="Scans", message_id="<race@cert.example.net>")
-        first, second = RawMail(raw, NOW, "imap:1"), RawMail(raw, NOW, "file:x")
-        outcome: list[object] = []
         try:
-            with app.db.transaction() as holding:
-                # The first intake has stored the mail, not committed yet.
-                assert store.accept(holding, first).new
-
-                def other_intake() -> None:
-                    with app.db.transaction() as session:
-                        outcome.append(store.accept(session, second))
-
-                racing = threading.Thread(target=other_intake)
-                racing.start()
-                time.sleep(1.0)  # its look-up done, its insert waiting
-                assert racing.is_alive()
-            racing.join(30)
-            assert not racing.is_alive()
-            (stored,) = outcome
-            assert isinstance(stored, store.Stored) and not stored.new
-            with app.db.transaction() as session:
-                count = session.scalar(select(func.count()).select_from(Mail))
-                duplicates = list(session.scalars(select(Duplicate.origin)))
-            assert (count, duplicates) == (1, ["file:x"])
+            yield app
         finally:
             app.close()
             sqlalchemy.orm.close_all_sessions()
+
+
+def racing(
+    app: App,
+    hold: Callable[[Session], object],
+    other: Callable[[], object],
+    then: Callable[[Session], object] = lambda holding: None,
+) -> object:
+    """Run `hold` in a transaction left open, start `other` in a thread,
+    check a second later that it still waits on what `hold` locked, run
+    `then` in the open transaction and commit it. Returns what `other`
+    returned once it is through (raises what it raised)."""
+    outcome: list[object] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(other())
+        except BaseException as exc:  # noqa: BLE001 - raised below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    with app.db.transaction() as holding:
+        hold(holding)
+        thread.start()
+        time.sleep(1.0)  # its look-up done, its write waiting
+        assert thread.is_alive(), (outcome, errors)
+        then(holding)
+    thread.join(30)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+    (result,) = outcome
+    return result
+
+
+def accepted(app: App, delivery: RawMail) -> store.Stored | None:
+    """`store.accept` in a transaction of its own (another intake)."""
+    with app.db.transaction() as session:
+        return store.accept(session, delivery)
+
+
+def lock_mail(mail_id: int) -> Callable[[Session], object]:
+    """A process's claim on a mail: its row locked until it commits."""
+    return lambda holding: holding.execute(
+        select(Mail.state).where(Mail.id == mail_id).with_for_update()
+    )
+
+
+def test_the_same_mail_stored_by_two_intakes_at_once(tmp_path: Path) -> None:
+    raw = mail(subject="Scans", message_id="<race@cert.example.net>")
+    first, second = RawMail(raw, NOW, "imap:1"), RawMail(raw, NOW, "file:x")
+
+    def first_stores(holding: Session) -> None:
+        # The first intake has stored the mail, not committed yet.
+        assert store.accept(holding, first).new
+
+    with postgres_app(tmp_path) as app:
+        stored = racing(app, first_stores, lambda: accepted(app, second))
+        assert isinstance(stored, store.Stored) and not stored.new
+        with app.db.transaction() as session:
+            count = session.scalar(select(func.count()).select_from(Mail))
+            duplicates = list(session.scalars(select(Duplicate.origin)))
+        assert (count, duplicates) == (1, ["file:x"])
 
 
 def test_a_duplicate_of_a_mail_being_set_aside_is_stored_anew(
@@ -67,40 +116,23 @@ def test_a_duplicate_of_a_mail_being_set_aside_is_stored_anew(
     insert waited for A, then violated the foreign key: the poll raised (the
     CI's mutation test, mutant 9001 on PostgreSQL). B now finds the key
     free and stores the delivery itself."""
-    with fresh_database(database_server("postgresql")) as url:
-        app = make_app(tmp_path, url, now=NOW)
-        raw = mail(subject="Copy", message_id="<copy@cert.example.net>")
-        first, second = RawMail(raw, NOW, "imap:1"), RawMail(raw, NOW, "file:y")
-        outcome: list[object] = []
-        try:
-            with app.db.transaction() as session:
-                x = store.accept(session, first)
-            with app.db.transaction() as holding:
-                # A's recording transaction holds X (its claim).
-                holding.execute(
-                    select(Mail.state).where(Mail.id == x.mail_id).with_for_update()
-                )
+    raw = mail(subject="Copy", message_id="<copy@cert.example.net>")
+    first, second = RawMail(raw, NOW, "imap:1"), RawMail(raw, NOW, "file:y")
+    with postgres_app(tmp_path) as app:
+        x = accepted(app, first)
+        assert x is not None
 
-                def other_intake() -> None:
-                    with app.db.transaction() as session:
-                        outcome.append(store.accept(session, second))
+        def set_aside(holding: Session) -> None:  # A deletes X
+            holding.delete(holding.get(Mail, x.mail_id))
 
-                racing = threading.Thread(target=other_intake)
-                racing.start()
-                time.sleep(1.0)  # B found X, its duplicate waits on A's lock
-                assert racing.is_alive()
-                holding.delete(holding.get(Mail, x.mail_id))  # A sets X aside
-            racing.join(30)
-            assert not racing.is_alive()
-            (stored,) = outcome
-            assert isinstance(stored, store.Stored) and stored.new, stored
-            with app.db.transaction() as session:
-                origins = list(session.scalars(select(Mail.origin)))
-                duplicates = session.scalar(select(func.count()).select_from(Duplicate))
-            assert (origins, duplicates) == (["file:y"], 0)
-        finally:
-            app.close()
-            sqlalchemy.orm.close_all_sessions()
+        stored = racing(
+            app, lock_mail(x.mail_id), lambda: accepted(app, second), set_aside
+        )
+        assert isinstance(stored, store.Stored) and stored.new, stored
+        with app.db.transaction() as session:
+            origins = list(session.scalars(select(Mail.origin)))
+            duplicates = session.scalar(select(func.count()).select_from(Duplicate))
+        assert (origins, duplicates) == (["file:y"], 0)
 
 
 def _counts(app) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
@@ -143,71 +175,41 @@ def test_a_stored_mail_is_recorded_by_one_process_only(
 def test_a_second_process_waits_for_the_first_to_record(tmp_path: Path) -> None:
     """On PostgreSQL, B reaches the mail while A's recording is not
     committed: B waits for A's commit and leaves the mail to it."""
-    with fresh_database(database_server("postgresql")) as url:
-        app = make_app(tmp_path, url, now=NOW)
-        raw = mail(
-            subject="Probes from 203.0.113.10", message_id="<wait@cert.example.net>"
+    raw = mail(subject="Probes from 203.0.113.10", message_id="<wait@cert.example.net>")
+    delivery = RawMail(raw, NOW, "imap://abuse@mx/INBOX;UIDVALIDITY=1/;UID=8")
+    with postgres_app(tmp_path) as app:
+        stored = accepted(app, delivery)
+        assert stored is not None
+
+        def a_records(holding: Session) -> None:
+            holding.get(Mail, stored.mail_id).state = "processed"  # type: ignore[union-attr]
+
+        b = racing(
+            app,
+            lock_mail(stored.mail_id),
+            lambda: process_stored(app, stored.mail_id, raw, attempts=1),
+            a_records,
         )
-        delivery = RawMail(raw, NOW, "imap://abuse@mx/INBOX;UIDVALIDITY=1/;UID=8")
-        outcome: list[object] = []
-        try:
-            with app.db.transaction() as session:
-                stored = store.accept(session, delivery)
-            with app.db.transaction() as holding:
-                # A's recording transaction holds the row (its claim).
-                holding.execute(
-                    select(Mail.state)
-                    .where(Mail.id == stored.mail_id)
-                    .with_for_update()
-                )
-                racing = threading.Thread(
-                    target=lambda: outcome.append(
-                        process_stored(app, stored.mail_id, raw, attempts=1)
-                    )
-                )
-                racing.start()
-                time.sleep(1.0)
-                assert racing.is_alive()  # B waits on the row
-                holding.get(Mail, stored.mail_id).state = "processed"  # type: ignore[union-attr]
-            racing.join(30)
-            (b,) = outcome
-            assert b.result == "refetched"  # type: ignore[attr-defined]
-            assert _counts(app) == (1, 0, 0)
-        finally:
-            app.close()
-            sqlalchemy.orm.close_all_sessions()
+        assert b.result == "refetched"  # type: ignore[attr-defined]
+        assert _counts(app) == (1, 0, 0)
 
 
 def test_two_first_polls_both_note_their_time(tmp_path: Path) -> None:
     """On a new database two first polls each wrote `last_poll_at` where
     none was: the second failed with a raw IntegrityError (retester)."""
-    from mailbot import service
-    from mailbot.db.models import ServiceState
 
-    with fresh_database(database_server("postgresql")) as url:
-        app = make_app(tmp_path, url, now=NOW)
-        errors: list[BaseException] = []
+    def first_notes(holding: Session) -> None:
+        holding.add(
+            ServiceState(
+                key="last_poll_at", value="2026-12-04T10:00:00Z", updated_at=NOW
+            )
+        )
+        holding.flush()
 
-        def second() -> None:
-            try:
-                service.set_state(app, "last_poll_at", "2026-12-04T10:00:01Z")
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        try:
-            with app.db.transaction() as first:
-                first.add(
-                    ServiceState(
-                        key="last_poll_at", value="2026-12-04T10:00:00Z", updated_at=NOW
-                    )
-                )
-                first.flush()
-                racing = threading.Thread(target=second)
-                racing.start()
-                time.sleep(1.0)  # its insert waits on the first's row
-            racing.join(30)
-            assert not racing.is_alive() and errors == []
-            assert service.get_state(app, "last_poll_at") == "2026-12-04T10:00:01Z"
-        finally:
-            app.close()
-            sqlalchemy.orm.close_all_sessions()
+    with postgres_app(tmp_path) as app:
+        racing(
+            app,
+            first_notes,
+            lambda: service.set_state(app, "last_poll_at", "2026-12-04T10:00:01Z"),
+        )
+        assert service.get_state(app, "last_poll_at") == "2026-12-04T10:00:01Z"
