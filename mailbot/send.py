@@ -338,6 +338,9 @@ def deliver_due(
     under way in "sending" (it becomes uncertain), never the rows after it.
     `stop` (the daemon's) ends the batch between two mails.
 
+    A server that takes a mail's data and never answers ends the batch: that
+    mail is uncertain, the rest wait untried, as in an outage.
+
     A temporary refusal costs a mail one of its `max_attempts` only when the
     server took another mail in the same batch: a relay that refuses every
     mail for now (full disk, a login or policy problem) is an outage, and the
@@ -370,11 +373,37 @@ def deliver_due(
             except STOPS:
                 interrupted(app, letter, outcome in ("sent", "uncertain"))
                 raise
+            if outcome == "uncertain":
+                # A server that took the data and never answered would do
+                # it again: each mail after it would wait out [smtp] timeout
+                # and be uncertain too, an operator's check each.
+                app.outages.down(
+                    "smtp",
+                    f"{error}, outbox {letter.row_id} now uncertain: check the"
+                    " SMTP server (it took the data and did not answer within"
+                    " [smtp] timeout) and whether that mail arrived (`mailbot"
+                    f" outbox settle {letter.row_id} arrived|resend`); the rest"
+                    " of the outbox waits, untried, as in an outage",
+                )
+                _wait_out(app)
+                break
         _end_batch(app, batch, counts)
     finally:
         if own:
             transport.close()
     return counts
+
+
+def _wait_out(app: App) -> None:
+    """Put the due mail back as in an outage (outage_wait): a server that
+    stalls after every mail's data costs one uncertain mail each time, so
+    not one each tick of the daemon."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        for row in session.scalars(
+            select(Outbox).where(Outbox.state == "pending", Outbox.next_try_at <= now)
+        ):
+            row.next_try_at = now + outage_wait(row, now)
 
 
 def _note_service_problem(app: App, key: str, problem: str) -> None:

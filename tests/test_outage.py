@@ -28,7 +28,7 @@ from mailbot_env import mail, make_app
 from servers import SmtpSink, _admin_engine, database_server, fresh_database
 from sqlalchemy import func, select
 
-from mailbot import send
+from mailbot import commands, send
 from mailbot.app import App
 from mailbot.daemon import Daemon
 from mailbot.db.models import Mail, Outbox
@@ -310,6 +310,42 @@ class _DatabaseGoesAfterFirstMail:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def test_a_server_silent_after_the_data_leaves_one_mail_uncertain(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """A server that takes a mail's data and never answers: that mail is
+    uncertain (it may have arrived). The batch went on, and each mail after
+    it waited out [smtp] timeout and was uncertain too, each for an
+    operator to check by hand (the older notes' F5). The rest now wait,
+    untried, as in an outage, and the server counts as down."""
+    app = make_app(
+        tmp_path,
+        database_url,
+        smtp=smtp_sink,
+        now=NOW,
+        extra={"MAILBOT_SMTP_TIMEOUT": "1"},
+    )
+    _queue(app, 1, 2, 3)
+    smtp_sink.stall()
+    counts = send.deliver_due(app)
+    assert (counts.uncertain, counts.sent) == (1, 0)
+    assert _outbox(app) == [("uncertain", 1), ("pending", 0), ("pending", 0)]
+    assert app.outages.is_down("smtp")
+    # A one-shot command's last line: what happened, what to check and do.
+    line = commands.delivery_outage(app)
+    assert line is not None and "no answer after the message data" in line
+    assert "outbox settle 1 arrived|resend" in line
+    assert "2 mail(s) wait in the outbox" in line
+    # They wait as in an outage (a minute at first), not each tick.
+    smtp_sink.release()
+    assert send.deliver_due(app).sent == 0
+    app.clock.advance(dt.timedelta(minutes=1))
+    assert send.deliver_due(app).sent == 2
+    assert _outbox(app) == [("uncertain", 1), ("sent", 1), ("sent", 1)]
+    assert not app.outages.is_down("smtp")
+    app.close()
 
 
 def test_database_lost_mid_batch_sends_each_mail_once(
