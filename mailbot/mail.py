@@ -52,6 +52,10 @@ class TextPart:
     kind: str
     text: str
     filename: str | None = None
+    # Another alternative of a text already read (the HTML copy of a
+    # multipart/alternative's text part): read for fields, not as the
+    # mail's own text (body_text).
+    alternative: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,5 +113,11 @@ class ParsedMail:
 
     @property
     def body_text(self) -> str:
-        """The mail's own text (body and HTML parts), without attachments."""
-        return "\n".join(p.text for p in self.text_parts if p.kind in ("body", "html"))
+        """The mail's own text (body and HTML parts), without attachments,
+        each alternative once: a command or a sign-off said twice (text and
+        HTML) is not read twice."""
+        return "\n".join(
+            p.text
+            for p in self.text_parts
+            if p.kind in ("body", "html") and not p.alternative
+        )

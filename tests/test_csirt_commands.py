@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.message
+import email.policy
 import json
 import re
 import subprocess
@@ -636,3 +639,59 @@ def test_a_command_behind_invisible_or_list_marks_is_read(line: str, read: str) 
     (retester of the full-width and bold fix)."""
     good, bad = read_commands(line + "\n")
     assert ([c.line for c in good], bad) == ([read], [])
+
+
+def _as_alternative(
+    raw: bytes, html: str, *, plain: bool = True, related: bool = False
+) -> bytes:
+    """The member's mail as an HTML mail client sends it: the text part and
+    an HTML copy of it as alternatives (the copy inside multipart/related,
+    with an image, as Apple Mail and Outlook do); `plain=False` leaves the
+    text part empty (a client whose text alternative is blank)."""
+    original = email.message_from_bytes(raw, policy=email.policy.default)
+    message = email.message.EmailMessage()
+    for key, value in original.items():
+        if key.lower() not in (
+            "content-type",
+            "content-transfer-encoding",
+            "mime-version",
+        ):
+            message[key] = value
+    text = original.get_content() if plain else "\n"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if related:
+        html_part = message.get_payload()[1]
+        html_part.add_related(b"\x89PNG\r\n\x1a\n", "image", "png", cid="<logo@csirt>")
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    ("plain", "related"), [(True, False), (True, True), (False, False)]
+)
+def test_an_html_mail_of_commands_is_read_once(
+    w: World, tmp_path: Path, plain: bool, related: bool
+) -> None:
+    """An HTML mail client sends the commands twice, as text and as HTML
+    alternatives: both were read, one after the other, so the HTML copy's
+    commands came below the text's sign-off and after other text. The member
+    heard "Done" and "Not applied" for the same lines (retest9 B1). One
+    alternative is the mail's text; a blank text part leaves the HTML."""
+    tag = site_report(w)
+    when = at("2026-11-30T10:30:00")
+    raw = member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident",
+        body="#no-request\n#isolated 2026-11-30T10:00:00Z\n\nNoted.\nAlice\n",
+        when=when, message_id="<html-cmd@csirt.example.org>",
+    )  # fmt: skip
+    html = (
+        "<html><body><div>#no-request</div><div>#isolated 2026-11-30T10:00:00Z</div>"
+        "<div><br></div><div>Noted.</div><div>Alice</div></body></html>"
+    )
+    w.new_mail()
+    w.deliver(_as_alternative(raw, html, plain=plain, related=related), when)
+    sent = w.new_mail()
+    assert [(m.recipients, m.headline) for m in sent] == [
+        ((ALICE,), "Done: #no-request, #isolated")
+    ]
+    assert [a["action"] for a in w.show(tag)["audit"]] == ["no-request", "isolated"]

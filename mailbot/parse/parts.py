@@ -39,6 +39,9 @@ class _Node(NamedTuple):
     depth: int
     forward: bool
     ctype: str
+    # Inside an alternative other than the one read as the mail's text
+    # (multipart/alternative: the HTML copy of a text part).
+    alternative: bool = False
 
 
 class _Meta(NamedTuple):
@@ -142,6 +145,14 @@ def _children(node: _Node, defects: list[str]) -> list[_Node]:
     if not node.ctype.startswith("multipart/") or not node.part.is_multipart():
         return []
     prefix = f"{node.number}." if node.number else ""
+    children = [
+        (i, child)
+        for i, child in enumerate(node.part.get_payload(), 1)
+        if isinstance(child, Message)
+    ]
+    read = None
+    if node.ctype == "multipart/alternative" and not node.alternative:
+        read = next((i for i, child in children if _has_plain_text(child)), None)
     return [
         _Node(
             child,
@@ -149,10 +160,24 @@ def _children(node: _Node, defects: list[str]) -> list[_Node]:
             node.depth + 1,
             node.forward,
             child.get_content_type(),
+            node.alternative or (read is not None and i != read),
         )
-        for i, child in enumerate(node.part.get_payload(), 1)
-        if isinstance(child, Message)
+        for i, child in children
     ]
+
+
+def _has_plain_text(part: Message) -> bool:
+    """Whether `part` is, or holds, a text/plain body that is not blank: the
+    alternative read as the mail's text (the others say the same again)."""
+    for leaf in part.walk():
+        if leaf.get_content_type() != "text/plain" or leaf.is_multipart():
+            continue
+        if leaf.get_content_disposition() == "attachment" or leaf.get_filename():
+            continue
+        payload = leaf.get_payload(decode=True)
+        if isinstance(payload, bytes) and payload.strip():
+            return True
+    return False
 
 
 def _encapsulated(part: Message, number: str, defects: list[str]) -> Message | None:
@@ -216,7 +241,15 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         if meta.flowed and ctype == "text/plain":
             text = unflowed(text, meta.flowed == "delsp")
         kind = "html" if ctype == "text/html" else "body"
-        found.text_parts.append(TextPart(node.number, ctype, _kind(node, kind), text))
+        found.text_parts.append(
+            TextPart(
+                node.number,
+                ctype,
+                _kind(node, kind),
+                text,
+                alternative=node.alternative,
+            )
+        )
         return
     if len(data) > limits.max_attachment_bytes:
         data, size = _bounded(data, node.number, limits, defects), len(data)
