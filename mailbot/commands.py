@@ -130,7 +130,9 @@ def ingest(args: argparse.Namespace) -> int:
     result = PollResult()
     try:
         total = sum(count_mails(p) for p in paths)
-        deliveries = (d for path in paths for d in iter_path(path, report))
+        # Under --now the files' times are of the real clock, not the command's.
+        until = app.clock.now() if app.clock.is_fixed else None
+        deliveries = (d for path in paths for d in iter_path(path, report, until))
         with Progress(total, label="ingest") as progress:
             for delivery in read_ahead(app, deliveries, total):
                 outcome = process_delivery(app, delivery)

@@ -141,6 +141,41 @@ def test_a_file_s_mail_arrived_at_its_date_but_never_after_the_file(
         assert found.arrived_at == want, name
 
 
+def test_under_now_a_file_s_date_is_bounded_by_the_clock_not_the_file(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--now` replays mail on a clock of its own; a file written today is
+    of the real clock. A report dated 2027-01-11 and ingested at --now
+    2027-01-11 took the file's time instead (today), was named after today,
+    left unacknowledged as too old, its containment missed at once (brkx8
+    F14, brk9 F5). Under --now the clock bounds a Date, not the file."""
+    path = tmp_path / "replay.eml"
+    path.write_bytes(
+        mail(
+            subject="Scans from 203.0.113.9", message_id="<replay@cert.example.net>"
+        ).replace(
+            b"Fri, 04 Dec 2026 08:40:00 +0000", b"Mon, 11 Jan 2027 09:00:00 +0000"
+        )
+    )
+    far = tmp_path / "far.eml"  # a Date after the clock: the clock's time
+    far.write_bytes(
+        mail(
+            subject="Probes from 203.0.113.10", message_id="<far@cert.example.net>"
+        ).replace(
+            b"Fri, 04 Dec 2026 08:40:00 +0000", b"Sat, 30 Jun 3609 10:00:00 +0000"
+        )
+    )
+    now = ["--config", str(config), "--now", "2027-01-11T09:05:00Z"]
+    assert main([*now, "ingest", "--json", str(path), str(far)]) == 0
+    assert json.loads(capsys.readouterr().out)["processed"] == 2
+    assert main([*now, "incidents", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    tags = sorted(i["tag"] for i in listed)
+    assert tags == ["EGI-20270111-01", "EGI-20270111-02"], tags
+    sent = sorted((tmp_path / "sent" / "new").iterdir())
+    assert len(sent) == 2  # both acknowledged
+
+
 def test_ingest_stores_a_folders_mails_whatever_their_dates(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,6 +1,7 @@
 """Deliveries from files: .eml files, mbox files and Maildir folders.
 
-A file's arrival time is its Date header (DOMAIN.md), else its mtime.
+A file's arrival time is its Date header (DOMAIN.md), else its mtime; a
+Date after the file was written (or, under --now, after the clock) yields.
 """
 
 from __future__ import annotations
@@ -47,11 +48,17 @@ def header_date(raw: bytes) -> dt.datetime | None:
     return headers.parse_date(value, [])
 
 
-def _arrival(raw: bytes, saved: dt.datetime) -> dt.datetime:
+def _arrival(raw: bytes, saved: dt.datetime, until: dt.datetime | None) -> dt.datetime:
     """When a mail kept in a file arrived: its Date, but never after the file
-    was written (a Date in the year 3609 named an incident EGI-36090630-01)."""
+    was written (a Date in the year 3609 named an incident EGI-36090630-01).
+
+    `until`, the command's own clock (--now) when it has one: the file's
+    time is of the real clock then, and the clock bounds the Date instead
+    (a replay of mail dated after the day its file was written)."""
     date = header_date(raw)
-    return saved if date is None else min(date, saved)
+    if date is None:
+        return saved
+    return min(date, saved if until is None else until)
 
 
 def _mtime(path: Path) -> dt.datetime:
@@ -180,9 +187,12 @@ def folder_files(path: Path, report: Report = _ignore) -> Iterator[Path]:
             _unreadable(file, report)
 
 
-def iter_path(path: Path, report: Report = _ignore) -> Iterator[RawMail]:
+def iter_path(
+    path: Path, report: Report = _ignore, until: dt.datetime | None = None
+) -> Iterator[RawMail]:
     """Every mail at `path`: a Maildir, a folder of .eml files, an mbox or a
-    file. What cannot be read is given to `report`, and the rest is read."""
+    file. What cannot be read is given to `report`, and the rest is read.
+    `until`: the command's clock when set by --now (_arrival)."""
     try:
         if path.is_dir():
             if is_maildir(path):
@@ -195,27 +205,27 @@ def iter_path(path: Path, report: Report = _ignore) -> Iterator[RawMail]:
                     _unreadable(child, report, exc)
                     continue
                 if mail:
-                    yield from iter_path(child, report)
+                    yield from iter_path(child, report, until)
                 else:
                     log.warning("%s skipped: not a mail, an mbox nor a Maildir", child)
             return
         if not path.is_file():
             _unreadable(path, report)
         elif is_mbox(path):
-            yield from iter_mbox(path)
+            yield from iter_mbox(path, until)
         else:
             raw = path.read_bytes()
-            yield RawMail(raw, _arrival(raw, _mtime(path)), f"file:{path}")
+            yield RawMail(raw, _arrival(raw, _mtime(path), until), f"file:{path}")
     except OSError as exc:
         _unreadable(path, report, exc)
 
 
-def iter_mbox(path: Path) -> Iterator[RawMail]:
+def iter_mbox(path: Path, until: dt.datetime | None = None) -> Iterator[RawMail]:
     box = mailbox.mbox(path, create=False)
     try:
         for index, key in enumerate(box.iterkeys()):
             raw = box.get_bytes(key)
-            arrived = _arrival(raw, _mtime(path))
+            arrived = _arrival(raw, _mtime(path), until)
             yield RawMail(raw, arrived, f"mbox:{path}#{index}")
     finally:
         box.close()
