@@ -695,3 +695,35 @@ def test_an_html_mail_of_commands_is_read_once(
         ((ALICE,), "Done: #no-request, #isolated")
     ]
     assert [a["action"] for a in w.show(tag)["audit"]] == ["no-request", "isolated"]
+
+
+def test_a_copy_of_a_command_mail_applies_nothing_again(
+    w: World, tmp_path: Path
+) -> None:
+    """A mailing list (or a relay adding its disclaimer) delivers a member's
+    mail again with a footer: the same Message-ID, other bytes, so another
+    mail (BR-19). Its commands were applied a second time, the trail
+    doubled and the member got a second "Done" (retest9). A copy applies
+    what its original did not, and nothing it did."""
+    tag = site_report(w)
+    when = at("2026-11-30T10:30:00")
+    body = "#isolated 2026-11-30T10:00:00Z\n#no-request\n\nThanks.\n"
+    raw = member_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident", body=body, when=when,
+        message_id="<listed@csirt.example.org>",
+    )  # fmt: skip
+    w.new_mail()
+    w.deliver(raw, when)
+    assert [m.headline for m in w.new_mail()] == ["Done: #isolated, #no-request"]
+    trail = _trail(w, tag)
+    footer = b"\r\n-- \r\nEGI CSIRT list: https://lists.example.org/csirt\r\n"
+    w.deliver(raw + footer, when + dt.timedelta(minutes=2))
+    assert w.new_mail() == []
+    assert _trail(w, tag) == trail
+    # A copy that says more (the member's client reused the Message-ID):
+    # what is new applies, and only that is confirmed.
+    more = raw.replace(b"#no-request\n", b"#no-request\n#close\n") + footer
+    assert more != raw + footer
+    w.deliver(more, when + dt.timedelta(minutes=4))
+    assert [m.headline for m in w.new_mail()] == ["Done: #close"]
+    assert [a[1] for a in _trail(w, tag)] == ["isolated", "no-request", "close"]

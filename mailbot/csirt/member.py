@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot import roles
@@ -30,7 +31,7 @@ from mailbot.csirt.commands import (
     read_commands,
     repeats,
 )
-from mailbot.db.models import Incident, Mail
+from mailbot.db.models import Audit, Incident, Mail
 from mailbot.deadlines import clocks
 from mailbot.extract.quotes import marked_lines, signature_lines
 from mailbot.mail import ParsedMail
@@ -59,9 +60,18 @@ def on_member_mail(
     applied: list[str] = []
     done: list[Command] = []
     outcomes: list[replies.Applied] = []
+    before = _applied_from_copies(session, mail)
     for command in good:
         if repeats(command, done):
             log.info("%s %s: %s repeated", ctx.incident.tag, mail.ident, command.line)
+            continue
+        if any(detail.startswith(f"{command.line}: ") for detail in before or ()):
+            log.info(
+                "%s %s: %s applied already from another copy of the mail",
+                ctx.incident.tag,
+                mail.ident,
+                command.line,
+            )
             continue
         why = contradiction(command, done)
         if why is not None:
@@ -96,12 +106,44 @@ def on_member_mail(
             app, session, ctx.incident, parsed, member, problems, len(applied)
         )
     # A member's mail to a site is a request whatever else it carries, unless
-    # #no-request applied; an incident the mail closed starts no clock.
-    if ctx.incident.status not in ENDED and "no-request" not in applied:
+    # #no-request applied; an incident the mail closed starts no clock; a
+    # copy of a mail recorded before asks nothing its original did not.
+    if (
+        ctx.incident.status not in ENDED
+        and "no-request" not in applied
+        and before is None
+    ):
         clocks.on_csirt_mail(
             app, session, ctx.incident, mail, parsed, except_site=own_site
         )
     return ctx.incident
+
+
+def _applied_from_copies(session: Session, mail: Mail) -> list[str] | None:
+    """The trail details ("LINE: outcome") of the commands applied from other
+    copies of `mail` (the same Message-ID from the same member: a list's
+    copy with its footer is another mail by its bytes, BR-19), or None when
+    there is no other copy."""
+    if not mail.message_id:
+        return None
+    copies = list(
+        session.scalars(
+            select(Mail.id).where(
+                Mail.message_id == mail.message_id,
+                Mail.from_addr == mail.from_addr,
+                Mail.id != mail.id,
+            )
+        )
+    )
+    if not copies:
+        return None
+    return list(
+        session.scalars(
+            select(Audit.detail).where(
+                Audit.mail_id.in_(copies), Audit.actor == mail.from_addr
+            )
+        )
+    )
 
 
 def _written(parsed: ParsedMail) -> str:
