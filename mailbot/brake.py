@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Select, String, bindparam, cast, func, not_, select, update
 from sqlalchemy.orm import Session
@@ -49,10 +49,82 @@ class Verdict:
     """`reason` is None when the mail may go; else why it is held."""
 
     reason: str | None = None
+    # What holds it: "brake" (engaged before), or the [brake] key whose
+    # limit it reached ("max_per_hour" engages the brake with this mail).
+    cap: str | None = None
+    # The hour's volume at which this mail engages the brake.
+    engages: int | None = None
 
 
 def is_alert(purpose: str) -> bool:
     return purpose.startswith("alert")
+
+
+class Counts(Protocol):
+    """The mail a verdict compares with the limits, counted at one moment:
+    the database's (`_Counted`, when a mail is queued) or those it will
+    hold at a later one (`Projection`, for `mailbot deadlines`)."""
+
+    def engaged(self) -> bool: ...
+    def last_hour(self) -> int: ...
+    def in_incident(self, incident_id: int) -> int: ...
+    def to(self, address: str) -> int: ...
+
+
+def judge(
+    app: App,
+    counts: Counts,
+    recipients: list[str],
+    incident_id: int | None,
+    purpose: str,
+) -> Verdict:
+    """The caps and the brake on one automatic mail: the one place they are
+    decided, for the mail queued now and for the forecast alike."""
+    if is_alert(purpose):
+        return Verdict()
+    if counts.engaged():
+        return Verdict(
+            "the brake is engaged: `mailbot brake release` after a look", "brake"
+        )
+    if incident_id is not None:
+        held = _cap(app, "max_per_incident_per_day", counts.in_incident(incident_id))
+        if held:
+            return held
+    exempt = _our_addresses(app)
+    for address in recipients:
+        if address.lower() not in exempt:
+            held = _cap(app, "max_per_recipient_per_day", counts.to(address), address)
+            if held:
+                return held
+    volume = counts.last_hour()
+    if volume >= app.settings.brake.max_per_hour:
+        return Verdict(
+            f"the brake engaged at {volume + 1} mails in an hour",
+            "max_per_hour",
+            engages=volume + 1,
+        )
+    return Verdict()
+
+
+def _cap(app: App, name: str, count: int, address: str = "") -> Verdict | None:
+    """Held by the daily cap `name` ([brake]) when `count` mails reached it:
+    those of the incident, or to `address`."""
+    limit = getattr(app.settings.brake, name)
+    if count < limit:
+        return None
+    where = f"to {address}" if address else "in this incident"
+    return Verdict(f"{count} mails {where} in 24 hours (brake.{name} {limit})", name)
+
+
+def cap_of(reason: str | None) -> str | None:
+    """The cap (Verdict.cap) that the reason `judge` gave names, for a mail
+    held before: the outbox keeps the reason only."""
+    if not reason:
+        return None
+    for cap in ("max_per_incident_per_day", "max_per_recipient_per_day"):
+        if f"(brake.{cap} " in reason:
+            return cap
+    return "max_per_hour" if reason.startswith("the brake engaged at ") else "brake"
 
 
 def admit(
@@ -66,17 +138,13 @@ def admit(
     """Whether an automatic mail may be queued to go out now."""
     if is_alert(purpose):
         return Verdict()
-    tally = _tally(app, session)
-    if tally.engaged:
-        return Verdict("the brake is engaged: `mailbot brake release` after a look")
-    reason = _over_caps(app, session, tally, recipients, incident_id)
-    if reason:
-        log.warning("outgoing %s held: %s", purpose, reason)
-        return Verdict(reason)
-    if tally.last_hour >= app.settings.brake.max_per_hour:
-        engage(app, session, tally.last_hour + 1)
-        return Verdict(f"the brake engaged at {tally.last_hour + 1} mails in an hour")
-    return Verdict()
+    counts = _Counted(session, _tally(app, session))
+    verdict = judge(app, counts, recipients, incident_id, purpose)
+    if verdict.engages is not None:
+        engage(app, session, verdict.engages)
+    elif verdict.reason and verdict.cap != "brake":
+        log.warning("outgoing %s held: %s", purpose, verdict.reason)
+    return verdict
 
 
 @dataclass
@@ -141,16 +209,36 @@ def _tally(app: App, session: Session) -> Tally:
 
 def _new_tally(app: App, session: Session) -> Tally:
     now = app.clock.now()
+    engaged, released = _brake_state(session)
+    return Tally(now, engaged, _last_hour(session, now, released))
+
+
+def _brake_state(session: Session) -> tuple[bool, dt.datetime | None]:
+    """Whether the brake is engaged, and when it was last released."""
     # Both rows in one query: this runs for every acknowledgement.
     rows = {row.key: row for row in session.scalars(_STATE_ROWS)}
     engaged = rows.get(ENGAGED_KEY)
     released = rows[RELEASED_KEY].updated_at if RELEASED_KEY in rows else None
+    return engaged is not None and bool(engaged.value), released
+
+
+def _hour_start(
+    now: dt.datetime, released: dt.datetime | None
+) -> tuple[dt.datetime, bool]:
+    """Where the hour before `now` starts, and whether mail queued at that
+    moment counts in it."""
     # Mail queued before a release was looked at already: it counts no more.
     if released is not None and released > now - HOUR:
-        last_hour = _count(session, _AFTER, {"after": released})
-    else:
-        last_hour = _count(session, _SINCE, {"since": now - HOUR})
-    return Tally(now, engaged is not None and bool(engaged.value), last_hour)
+        return released, False
+    return now - HOUR, True
+
+
+def _last_hour(session: Session, now: dt.datetime, released: dt.datetime | None) -> int:
+    """The automatic mail queued in the hour before `now`."""
+    start, inclusive = _hour_start(now, released)
+    if inclusive:
+        return _count(session, _SINCE, {"since": start})
+    return _count(session, _AFTER, {"after": start})
 
 
 # The counts run for every acknowledgement: built once, with their values
@@ -197,40 +285,88 @@ def _count_incidents(session: Session, tally: Tally, ids: Iterable[int]) -> None
 
 def _count_recipient(session: Session, tally: Tally, address: str) -> int:
     if address not in tally.recipients:
-        quoted = json.dumps(address)
-        pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
-        values = {"since": tally.now - DAY, "pattern": pattern}
-        tally.recipients[address] = _count(session, _TO, values)
+        tally.recipients[address] = _count_to(session, address, tally.now)
     return tally.recipients[address]
 
 
-def _over_caps(
-    app: App,
-    session: Session,
-    tally: Tally,
-    recipients: list[str],
-    incident_id: int | None,
-) -> str | None:
-    caps = app.settings.brake
-    if incident_id is not None:
-        _count_incidents(session, tally, [incident_id])
-        count = tally.incidents[incident_id]
-        if count >= caps.max_per_incident_per_day:
-            return (
-                f"{count} mails in this incident in 24 hours "
-                f"(brake.max_per_incident_per_day {caps.max_per_incident_per_day})"
-            )
-    exempt = _our_addresses(app)
-    for address in recipients:
-        if address.lower() in exempt:
-            continue
-        count = _count_recipient(session, tally, address)
-        if count >= caps.max_per_recipient_per_day:
-            return (
-                f"{count} mails to {address} in 24 hours "
-                f"(brake.max_per_recipient_per_day {caps.max_per_recipient_per_day})"
-            )
-    return None
+def _count_to(session: Session, address: str, now: dt.datetime) -> int:
+    """The automatic mail to `address` in the day before `now`."""
+    quoted = json.dumps(address)
+    pattern = "%" + re.sub(r"([%_\\])", r"\\\1", quoted) + "%"
+    return _count(session, _TO, {"since": now - DAY, "pattern": pattern})
+
+
+class Projection:
+    """The caps and the brake as they will stand later on (Counts), for
+    `mailbot deadlines`: the mail queued so far, and the mail the forecast
+    has planned before, in order of time (`verdict`). Nothing is written."""
+
+    def __init__(self, app: App, session: Session) -> None:
+        self.app, self.session = app, session
+        self._engaged, self._released = _brake_state(session)
+        # (time, recipients, incident id) of each mail planned to go.
+        self._planned: list[tuple[dt.datetime, list[str], int | None]] = []
+        self._at = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def verdict(
+        self,
+        at: dt.datetime,
+        recipients: list[str],
+        incident_id: int | None,
+        purpose: str,
+    ) -> Verdict:
+        """What `judge` will say of this mail queued at `at`, after the mail
+        planned so far; a mail it lets go counts for the next ones."""
+        self._at = at
+        verdict = judge(self.app, self, recipients, incident_id, purpose)
+        if verdict.engages is not None:
+            self._engaged = True
+        elif verdict.reason is None and not is_alert(purpose):
+            self._planned.append((at, recipients, incident_id))
+        return verdict
+
+    def engaged(self) -> bool:
+        return self._engaged
+
+    def last_hour(self) -> int:
+        start, inclusive = _hour_start(self._at, self._released)
+        planned = sum(t > start or inclusive and t == start for t, *_ in self._planned)
+        return _last_hour(self.session, self._at, self._released) + planned
+
+    def in_incident(self, incident_id: int) -> int:
+        since = self._at - DAY
+        known = self.session.execute(
+            _BY_INCIDENT, {"since": since, "incidents": [incident_id]}
+        )
+        planned = sum(
+            t >= since and incident == incident_id for t, _, incident in self._planned
+        )
+        return sum(int(n) for n, _ in known) + planned
+
+    def to(self, address: str) -> int:
+        since = self._at - DAY
+        planned = sum(t >= since and address in to for t, to, _ in self._planned)
+        return _count_to(self.session, address, self._at) + planned
+
+
+class _Counted:
+    """The database's counts at the tally's moment (Counts)."""
+
+    def __init__(self, session: Session, tally: Tally) -> None:
+        self.session, self.tally = session, tally
+
+    def engaged(self) -> bool:
+        return self.tally.engaged
+
+    def last_hour(self) -> int:
+        return self.tally.last_hour
+
+    def in_incident(self, incident_id: int) -> int:
+        _count_incidents(self.session, self.tally, [incident_id])
+        return self.tally.incidents[incident_id]
+
+    def to(self, address: str) -> int:
+        return _count_recipient(self.session, self.tally, address)
 
 
 def _our_addresses(app: App) -> set[str]:
@@ -362,40 +498,3 @@ def _redate_chases(session: Session, mail: Mail, now: dt.datetime) -> None:
     """A reminder held until now reached no one before: its level counts as
     sent now, so the next level follows its interval after this."""
     session.execute(update(Chase).where(Chase.mail_id == mail.id).values(queued_at=now))
-
-
-def command(args: object) -> int:
-    """`mailbot brake [release] [--json]`: show the brake and held mails."""
-    from mailbot.cli import print_json
-    from mailbot.commands import app_from
-
-    # Released mail is sent by the daemon, or the next poll or sweep.
-    app = app_from(args, servers=False)  # type: ignore[arg-type]
-    released = withdrawn = None
-    try:
-        if getattr(args, "action", None) == "release":
-            released, withdrawn = release(app)
-        data = state(app)
-    finally:
-        app.close()
-    if released is not None:
-        data["released"], data["withdrawn"] = released, withdrawn
-    if getattr(args, "json", False):
-        print_json(data)
-        return 0
-    engaged = data["engaged_at"]
-    print(f"brake engaged since {engaged}" if engaged else "brake not engaged")
-    if data["held"]:
-        # A header, as `outbox` and `incidents` print one.
-        print(f"{'ID':>6} {'PURPOSE':<24} TO: REASON HELD")
-    for row in data["held"]:  # type: ignore[attr-defined]
-        to = ", ".join(row["to"])
-        print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")
-    if released is not None:
-        print(f"released {released} held mail(s)")
-    if withdrawn:
-        print(
-            f"withdrew {withdrawn} held mail(s) whose reason is gone (a clock met,"
-            " an incident closed): `mailbot outbox` shows why"
-        )
-    return 0

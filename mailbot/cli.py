@@ -278,7 +278,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "brake": (
         "the brake on automatic mail and the mails held; release sends them",
         _brake_args,
-        _command("mailbot.brake", "command"),
+        _command("mailbot.brake_admin", "command"),
     ),
     "deadlines": (
         "forecast of the reminders: what will be sent when, to whom",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def deliverable(recipients: Iterable[str]) -> list[str]:
+    """The recipients a mail is queued to: robots and what is not a plain
+    address are dropped."""
+    return [r for r in recipients if is_plain_address(r) and not is_robot_address(r)]
+
+
 def queue(
     session: Session,
     outgoing: Outgoing,
@@ -40,11 +47,7 @@ def queue(
     With `app`, the mail is automatic: the caps and the brake apply, and a
     mail they stop is kept "held" (brake.py).
     """
-    recipients = [
-        r
-        for r in outgoing.recipients
-        if is_plain_address(r) and not is_robot_address(r)
-    ]
+    recipients = deliverable(outgoing.recipients)
     if not recipients:
         log.warning("%s not queued: no human recipient", outgoing.message_id)
         return None

@@ -229,9 +229,9 @@ def test_the_command(
     ]
     assert set(rows[0]) == {
         "at", "tag", "rule", "site", "level", "action", "to", "cc", "due_at",
-        "site_local_time", "deadlines",
+        "site_local_time", "deadlines", "cap", "reason",
     }  # fmt: skip
-    assert rows[0]["deadlines"] == 1
+    assert (rows[0]["deadlines"], rows[0]["cap"], rows[0]["reason"]) == (1, None, None)
     assert main([*now, "--due-within", "4 days", "--json"]) == 0
     assert [r["level"] for r in json.loads(capsys.readouterr().out)] == [1, 2]
     assert main(now) == 0

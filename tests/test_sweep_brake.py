@@ -297,3 +297,114 @@ def test_a_reminder_released_at_night_waits_for_the_sites_morning(
     assert states(app) == ["sent"] * 6
     # Mail to the CSIRT (the brake's alert) went as queued, at any hour.
     assert ("alert-brake", "sent", None) in outbox(app)
+
+
+def _chase_mails(app: App) -> list[tuple[str, str, str, str | None]]:
+    """(tag, purpose, state, reason held) of every reminder queued, in order."""
+    with app.db.transaction() as session:
+        rows = (
+            session.query(Outbox, Incident)
+            .join(Mail, Mail.id == Outbox.mail_id)
+            .join(Incident, Incident.id == Mail.incident_id)
+            .filter(Outbox.purpose.startswith("chase-"))
+            .order_by(Outbox.id)
+        )
+        return [(i.tag, r.purpose, r.state, r.last_error) for r, i in rows]
+
+
+def _sweep_as_forecast(app: App) -> None:
+    """Forecast, sweep at each forecast time, and check that the sweep
+    queued and held exactly the mails the forecast said, for the reason it
+    said (a breaker's report: `mailbot deadlines` listed reminders the
+    caps then held)."""
+    planned = [p for p in forecast(app) if p.at > app.clock.now() or p.to]
+    assert planned
+    before = len(_chase_mails(app))
+    for moment in sorted({p.at for p in planned}):
+        app.clock.set(moment)
+        sweep(app)
+        send.deliver_due(app)
+    queued = [
+        (tag, purpose, "held" if state == "held" else "sent", reason)
+        for tag, purpose, state, reason in _chase_mails(app)[before:]
+    ]
+    expected = [
+        (
+            p.tag,
+            f"chase-{p.rule}-{p.level}",
+            "held" if p.action == "held" else "sent",
+            p.reason,
+        )
+        for p in planned
+    ]
+    assert queued == expected
+
+
+def test_the_forecast_holds_what_the_incident_cap_will_hold(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_incident_per_day=1)
+    open_incidents(app, 2, rules=("analysis", "containment"))
+    with app.db.transaction() as session:
+        for deadline in session.query(Deadline):
+            deadline.due_at = deadline.next_action_at = NOW + dt.timedelta(hours=1)
+    planned = forecast(app)
+    assert [(p.tag, p.rule, p.level, p.action, p.cap) for p in planned] == [
+        ("EGI-20261204-01", "analysis", 1, "reminder", None),
+        ("EGI-20261204-01", "containment", 1, "held", "max_per_incident_per_day"),
+        ("EGI-20261204-02", "analysis", 1, "reminder", None),
+        ("EGI-20261204-02", "containment", 1, "held", "max_per_incident_per_day"),
+        # A day after the first reminder the day's window still holds it.
+        ("EGI-20261204-01", "analysis", 2, "held", "max_per_incident_per_day"),
+        ("EGI-20261204-02", "analysis", 2, "held", "max_per_incident_per_day"),
+    ]
+    text = forecast_text(planned)
+    assert "level 1 held by brake.max_per_incident_per_day" in text
+    assert "held: 1 mails in this incident in 24 hours" in text
+    _sweep_as_forecast(app)
+    # What waits now: the held levels, for the reason the sweep held them.
+    waiting = forecast(app)
+    assert {(p.action, p.cap) for p in waiting} == {
+        ("held", "max_per_incident_per_day")
+    }
+    assert len(waiting) == 4
+
+
+def test_the_forecast_holds_what_the_recipient_cap_will_hold(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=3)
+    open_incidents(app, 5)
+    planned = forecast(app)
+    assert [(p.level, p.action, p.cap) for p in planned] == [
+        *[(1, "reminder", None)] * 3,
+        *[(1, "held", "max_per_recipient_per_day")] * 2,
+        # A day later, the three reminders sent count still.
+        *[(2, "held", "max_per_recipient_per_day")] * 3,
+    ]
+    _sweep_as_forecast(app)
+
+
+def test_the_forecast_holds_what_the_brake_will_hold(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = new_app(tmp_path, database_url, max_per_hour=3)
+    open_incidents(app, 6)
+    planned = forecast(app)
+    # The fourth engages the brake, which then holds everything after it.
+    assert [(p.level, p.action, p.cap) for p in planned] == [
+        *[(1, "reminder", None)] * 3,
+        (1, "held", "max_per_hour"),
+        *[(1, "held", "brake")] * 2,
+        # Still engaged a day later: level 2 of the three sent is held too.
+        *[(2, "held", "brake")] * 3,
+    ]
+    _sweep_as_forecast(app)
+    # What waits then: each held level, with what held it.
+    ahead = forecast(app)
+    assert sorted((p.level, p.action, p.cap) for p in ahead) == [
+        (1, "held", "brake"),
+        (1, "held", "brake"),
+        (1, "held", "max_per_hour"),
+        *[(2, "held", "brake")] * 3,
+    ]

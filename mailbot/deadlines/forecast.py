@@ -4,7 +4,10 @@ It plays the sweep's own rules forward without writing anything, so that a
 person can check the reminders before they leave: the level times follow
 the chase policy and the site's working hours, the recipients leave out the
 addresses that bounced, and a deadline that will be first seen past the
-configured lateness shows as recorded missed, with nothing sent.
+configured lateness shows as recorded missed, with nothing sent. Each mail
+is put to the caps and the brake as the sweep's will be (brake.judge, with
+the mail planned before it counted): one they will hold shows as held, with
+the cap, and the levels after it wait.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailbot import brake, outbox
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.db.models import CHASED_STATUSES, Deadline, Incident
+from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident, Outbox
 from mailbot.deadlines import chase
 
 
@@ -33,8 +37,9 @@ class Planned:
     level: int
     # "reminder" (to the site), "escalation" (to the CSIRT), "unsent" (no
     # reachable recipient), "too_late" (recorded missed, nothing sent), or
-    # "held" (the level sent last is held by the caps or the brake: the
-    # sweep sends no further level until it is released).
+    # "held" (the level is held by the caps or the brake, queued already or
+    # when it will be: the sweep sends no further level until it is
+    # released).
     action: str
     to: tuple[str, ...]
     cc: tuple[str, ...]
@@ -43,6 +48,13 @@ class Planned:
     # Deadlines this one mail chases (the sweep sends one mail for the
     # deadlines of one rule and site that it finds due together).
     deadlines: int = 1
+    # A held level: what holds it ("brake", or the [brake] key of its cap)
+    # and why, as `mailbot brake` will list it.
+    cap: str | None = None
+    reason: str | None = None
+    # The ids of those deadlines, and of their incident.
+    deadline_ids: tuple[int, ...] = ()
+    incident_id: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -57,6 +69,8 @@ class Planned:
             "due_at": iso(self.due_at),
             "site_local_time": self.local_time,
             "deadlines": self.deadlines,
+            "cap": self.cap,
+            "reason": self.reason,
         }
 
 
@@ -77,7 +91,9 @@ def forecast(app: App, until: dt.datetime | None = None) -> list[Planned]:
         for deadline, incident in session.execute(query):
             steps = _steps(app, session, incident, deadline, now)
             planned.extend(p for p in steps if until is None or p.at <= until)
-    return _one_per_mail(sorted(planned, key=lambda p: (p.at, p.tag, p.rule, p.level)))
+        # In the sweep's order: by time, then deadline.
+        planned.sort(key=lambda p: (p.at, p.deadline_ids, p.level))
+        return _held_by_caps(app, session, _one_per_mail(planned))
 
 
 def _one_per_mail(planned: list[Planned]) -> list[Planned]:
@@ -93,11 +109,42 @@ def _one_per_mail(planned: list[Planned]) -> list[Planned]:
         elif index is not None and p.at - out[index].at < chase.SHARED:
             first = out[index]
             out[index] = replace(
-                first, deadlines=first.deadlines + 1, due_at=min(first.due_at, p.due_at)
+                first,
+                deadlines=first.deadlines + 1,
+                due_at=min(first.due_at, p.due_at),
+                deadline_ids=first.deadline_ids + p.deadline_ids,
             )
         else:
             mails[key] = len(out)
             out.append(p)
+    return out
+
+
+def _held_by_caps(app: App, session: Session, planned: list[Planned]) -> list[Planned]:
+    """Each mail as the caps and the brake will judge it when the sweep
+    queues it (brake.judge, the mail planned before it counted); the levels
+    after a held one wait for its release, as the sweep's do."""
+    projection = brake.Projection(app, session)
+    waiting: set[int] = set()
+    out: list[Planned] = []
+    for p in planned:
+        ids = tuple(i for i in p.deadline_ids if i not in waiting)
+        if p.deadline_ids and not ids:
+            continue
+        if ids != p.deadline_ids:
+            p = replace(p, deadline_ids=ids, deadlines=len(ids))
+        if p.action in ("reminder", "escalation"):
+            verdict = projection.verdict(
+                p.at,
+                outbox.deliverable(dict.fromkeys((*p.to, *p.cc))),
+                p.incident_id,
+                f"chase-{p.rule}-{p.level}",
+            )
+            if verdict.reason:
+                p = replace(p, action="held", cap=verdict.cap, reason=verdict.reason)
+        if p.action == "held":
+            waiting.update(ids)
+        out.append(p)
     return out
 
 
@@ -117,7 +164,9 @@ def _steps(
         session, [deadline.id]
     ):
         # The sweep waits for a held level: the next follows its release.
-        yield _planned(app, incident, deadline, deadline.level, now, "held", ([], []))
+        held = _planned(app, incident, deadline, deadline.level, now, "held", ([], []))
+        reason = _held_reason(session, deadline)
+        yield replace(held, cap=brake.cap_of(reason), reason=reason)
         return
     previous: dt.datetime | None = None
     # The sweep first looks at the clock at its next_action_at (a due time
@@ -131,6 +180,20 @@ def _steps(
         action = "unsent" if not to else _kind(level)
         yield _planned(app, incident, deadline, level, when, action, (to, cc))
         previous = when
+
+
+def _held_reason(session: Session, deadline: Deadline) -> str | None:
+    """Why the mail of the deadline's last level is held."""
+    return session.scalar(
+        select(Outbox.last_error)
+        .join(Chase, Chase.mail_id == Outbox.mail_id)
+        .where(
+            Chase.deadline_id == deadline.id,
+            Chase.level == deadline.level,
+            Outbox.state == brake.HELD,
+        )
+        .limit(1)
+    )
 
 
 def _kind(level: int) -> str:
@@ -157,6 +220,8 @@ def _planned(
         cc=tuple(recipients[1]),
         due_at=deadline.due_at,
         local_time=chase.local_time(at, app.calendar(deadline.site)),
+        deadline_ids=(deadline.id,),
+        incident_id=incident.id,
     )
 
 
@@ -171,8 +236,8 @@ def forecast_text(planned: list[Planned]) -> str:
             "escalation": f"level {p.level} notice to the CSIRT",
             "unsent": f"level {p.level}: NO reachable recipient, nothing sent",
             "too_late": "recorded missed, nothing sent (past the lateness)",
-            "held": f"level {p.level} held (caps or brake): the next level waits"
-            " for `mailbot brake release`",
+            "held": f"level {p.level} held by {_holder(p.cap)}: the next level"
+            " waits for `mailbot brake release`",
         }[p.action]
         if p.deadlines > 1:
             what += f" for {p.deadlines} deadlines"
@@ -183,4 +248,12 @@ def forecast_text(planned: list[Planned]) -> str:
         if p.to:
             cc = f"  cc {', '.join(p.cc)}" if p.cc else ""
             lines.append(f"    to {', '.join(p.to)}{cc}  (due {iso(p.due_at)})")
+        if p.reason:
+            lines.append(f"    held: {p.reason}")
     return "\n".join(lines)
+
+
+def _holder(cap: str | None) -> str:
+    if cap is None:
+        return "the caps or the brake"
+    return "the brake" if cap == "brake" else f"brake.{cap}"
