@@ -15,14 +15,19 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot import leader, metrics, send, service
 from mailbot.app import App
 from mailbot.db.faults import describe, unavailable
-from mailbot.errors import DatabaseUnavailable, LoginRefused, TemporaryError
+from mailbot.errors import (
+    DatabaseUnavailable,
+    LoginRefused,
+    TemporaryError,
+    Terminated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -302,26 +307,55 @@ def _unused(signum: int, _frame: object) -> None:
         )
 
 
+class Stopper:
+    """The handler of SIGTERM and SIGINT in `run`: the daemon stops after
+    the work under way; a connection attempt at start is given up at once."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        # Set while `run` waits for the database at start: nothing is under
+        # way that a stop could spoil, and an attempt to reach a server
+        # that does not answer lasts minutes (psycopg gives up after 130 s).
+        self.interruptible = False
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.stopping.is_set():
+            # A second signal (a person who saw no stop yet) is no new stop.
+            log.info(
+                "signal %d received again: already stopping, after the work under way",
+                signum,
+            )
+            return
+        log.info("signal %d received, stopping", signum)
+        self.stopping.set()
+        if self.interruptible:
+            raise Terminated(f"signal {signum}")
+
+    @contextlib.contextmanager
+    def interrupting(self) -> Iterator[None]:
+        """A signal within stops the work at once (raises Terminated)."""
+        self.interruptible = True
+        try:
+            yield
+        finally:
+            self.interruptible = False
+
+
 def run_command(args: argparse.Namespace) -> int:
     from mailbot.commands import collect_garbage_less_often
 
     collect_garbage_less_often()
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("signal %d received, stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stopper = Stopper()
+    signal.signal(signal.SIGTERM, stopper)
+    signal.signal(signal.SIGINT, stopper)
     for unused in UNUSED_SIGNALS:
         signal.signal(unused, _unused)
-    app = _started(args, stopping)
+    app = _started(args, stopper)
     if app is None:
         log.info("stopped")
         return 0
     daemon = Daemon(app)
-    daemon.stopping = stopping
+    daemon.stopping = stopper.stopping
     if app.settings.metrics.listen:
         daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
     log.info("mailbot running (source %s)", app.settings.source.kind)
@@ -334,7 +368,7 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _started(args: argparse.Namespace, stopping: threading.Event) -> App | None:
+def _started(args: argparse.Namespace, stopper: Stopper) -> App | None:
     """The App, once its database can be used; None when stopped before.
 
     A database down at start (a host booting mailbot before PostgreSQL) is
@@ -351,11 +385,14 @@ def _started(args: argparse.Namespace, stopping: threading.Event) -> App | None:
     backoff = 1.0
     while True:
         try:
-            return app_from(args, outages=outages)
+            with stopper.interrupting():
+                return app_from(args, outages=outages)
+        except Terminated:
+            return None
         except DatabaseUnusable as exc:
             if not exc.outage:
                 raise
             outages.down("database", str(exc))
-        if stopping.wait(backoff):
+        if stopper.stopping.wait(backoff):
             return None
         backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

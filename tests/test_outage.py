@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from mailbot import commands, send
 from mailbot.app import App
-from mailbot.daemon import Daemon
+from mailbot.daemon import Daemon, Stopper
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -537,6 +537,61 @@ def test_run_waits_for_a_database_down_at_start(
     assert len(waited) == 1, text
     assert "retrying by itself" in waited[0] and "check [database] url" in waited[0]
     assert "database back: work resumed" in text
+
+
+def test_run_stops_at_once_while_it_waits_for_a_database_that_says_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A tester's report: `run` logged "signal 15 received, stopping" and
+    went on for minutes while the database server took the connection and
+    said nothing (psycopg waits 130 s per attempt); the second SIGTERM
+    logged the same line again. One SIGTERM now ends it at once."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    taken: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                taken.append(silent.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    app = make_app(tmp_path, database_url)
+    app.close()
+    url = f"postgresql+psycopg://mailbot@127.0.0.1:{port}/mailbot"
+    log = tmp_path / "run.log"
+    try:
+        with opsenv.DaemonProcess(_daemon_environment(app, url), log) as daemon:
+            # mailbot is inside its first connection attempt.
+            assert opsenv.wait_until(lambda: bool(taken), 30), daemon.log_text()
+            time.sleep(0.5)
+            started = time.monotonic()
+            assert daemon.stop(timeout=15) == 0
+            took = time.monotonic() - started
+    finally:
+        for sock in [*taken, silent]:
+            sock.close()
+    text = log.read_text()
+    assert took < 5, text
+    assert _count(text, "signal 15 received") == 1, text
+    assert text.rstrip().endswith("stopped"), text
+
+
+def _count(text: str, phrase: str) -> int:
+    return sum(phrase in line for line in text.splitlines())
+
+
+def test_a_second_signal_says_the_daemon_is_stopping_already(caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    stopper = Stopper()
+    stopper(signal.SIGTERM, None)
+    stopper(signal.SIGTERM, None)
+    said = [r.getMessage() for r in caplog.records if "signal" in r.getMessage()]
+    assert said == [
+        "signal 15 received, stopping",
+        "signal 15 received again: already stopping, after the work under way",
+    ]
+    assert stopper.stopping.is_set()
 
 
 @pytest.mark.parametrize("wrong", ["database", "role"])
