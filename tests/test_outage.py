@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from mailbot import commands, send
 from mailbot.app import App
 from mailbot.daemon import Daemon, Stopper
+from mailbot.db.engine import CONNECT_TIMEOUT
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -539,13 +540,10 @@ def test_run_waits_for_a_database_down_at_start(
     assert "database back: work resumed" in text
 
 
-def test_run_stops_at_once_while_it_waits_for_a_database_that_says_nothing(
-    tmp_path: Path, database_url: str
-) -> None:
-    """A tester's report: `run` logged "signal 15 received, stopping" and
-    went on for minutes while the database server took the connection and
-    said nothing (psycopg waits 130 s per attempt); the second SIGTERM
-    logged the same line again. One SIGTERM now ends it at once."""
+@contextlib.contextmanager
+def _silent_database() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A PostgreSQL URL whose server takes each connection and says nothing
+    (a host overloaded, a server stopped with SIGSTOP), and its connections."""
     silent = socket.create_server(("127.0.0.1", 0))
     port = silent.getsockname()[1]
     taken: list[socket.socket] = []
@@ -556,25 +554,57 @@ def test_run_stops_at_once_while_it_waits_for_a_database_that_says_nothing(
                 taken.append(silent.accept()[0])
 
     threading.Thread(target=accept, daemon=True).start()
-    app = make_app(tmp_path, database_url)
-    app.close()
-    url = f"postgresql+psycopg://mailbot@127.0.0.1:{port}/mailbot"
-    log = tmp_path / "run.log"
     try:
-        with opsenv.DaemonProcess(_daemon_environment(app, url), log) as daemon:
-            # mailbot is inside its first connection attempt.
-            assert opsenv.wait_until(lambda: bool(taken), 30), daemon.log_text()
-            time.sleep(0.5)
-            started = time.monotonic()
-            assert daemon.stop(timeout=15) == 0
-            took = time.monotonic() - started
+        yield f"postgresql+psycopg://mailbot@127.0.0.1:{port}/mailbot", taken
     finally:
         for sock in [*taken, silent]:
             sock.close()
+
+
+def test_run_stops_at_once_while_it_waits_for_a_database_that_says_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A tester's report: `run` logged "signal 15 received, stopping" and
+    went on for minutes while the database server took the connection and
+    said nothing (psycopg waits 130 s per attempt); the second SIGTERM
+    logged the same line again. One SIGTERM now ends it at once."""
+    app = make_app(tmp_path, database_url)
+    app.close()
+    log = tmp_path / "run.log"
+    with (
+        _silent_database() as (url, taken),
+        opsenv.DaemonProcess(_daemon_environment(app, url), log) as daemon,
+    ):
+        # mailbot is inside its first connection attempt.
+        assert opsenv.wait_until(lambda: bool(taken), 30), daemon.log_text()
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert daemon.stop(timeout=15) == 0
+        took = time.monotonic() - started
     text = log.read_text()
     assert took < 5, text
     assert _count(text, "signal 15 received") == 1, text
     assert text.rstrip().endswith("stopped"), text
+
+
+def test_a_database_that_says_nothing_is_given_up_after_the_connect_timeout(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Every attempt to reach the database ends within CONNECT_TIMEOUT (two
+    attempts: with TLS, then without), not psycopg's 130 s each: a daemon
+    told to stop, or a job, waited that long; the URL's own value wins."""
+    app = make_app(tmp_path, database_url)
+    app.close()
+    took: list[float] = []
+    with _silent_database() as (url, _):
+        for given in (url, f"{url}?connect_timeout=2"):
+            started = time.monotonic()
+            done = opsenv.run_cli(_daemon_environment(app, given), "sweep", timeout=90)
+            took.append(time.monotonic() - started)
+            assert done.returncode == 1, done.stderr
+            assert "connection timeout expired" in done.stderr
+    assert took[0] < 2 * CONNECT_TIMEOUT + 10, took
+    assert took[1] < 15, took
 
 
 def _count(text: str, phrase: str) -> int:

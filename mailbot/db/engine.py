@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# Seconds an attempt to reach a database server may take, unless the URL
+# says (?connect_timeout=N): psycopg's own 130 s kept a daemon that was
+# told to stop, and every job, inside one attempt to reach a server that
+# took the connection and answered nothing.
+CONNECT_TIMEOUT = 10
 # The newest migration (tests/test_migrations.py checks it is Alembic's
 # head). A database already there is not handed to Alembic at start-up:
 # loading it and checking SQLite's foreign keys took longer than most
@@ -50,9 +55,14 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and immediate locks."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        given = "connect_timeout" in parsed.query
         try:
             return create_engine(
-                url, pool_pre_ping=True, future=True, hide_parameters=True
+                url,
+                pool_pre_ping=True,
+                future=True,
+                hide_parameters=True,
+                connect_args={} if given else {"connect_timeout": CONNECT_TIMEOUT},
             )
         except ImportError as exc:
             from mailbot.errors import ConfigError
