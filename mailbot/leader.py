@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from mailbot.config import Settings
+from mailbot.db.engine import CONNECT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ _KEEPALIVES = {
     "keepalives_idle": 20,
     "keepalives_interval": 10,
     "keepalives_count": 3,
-    "connect_timeout": 10,
+    "connect_timeout": CONNECT_TIMEOUT,
 }
 
 
