@@ -145,6 +145,8 @@ class Daemon:
             log.info("%s taken: this instance polls the mailbox", self.leader.where)
             self._standby = False
             return True
+        if not self.leader.contended:
+            return False  # not reached: the lock said why, and it is retried
         if not self._standby:
             # Said once per stand-by period; it only sweeps and sends meanwhile.
             log.warning(

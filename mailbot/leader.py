@@ -50,6 +50,9 @@ class Leader(Protocol):
     """A lock that at most one process holds at a time."""
 
     where: str  # what is locked, for log lines and errors
+    # The last try_acquire found it held by another process (not: could not
+    # ask, which the lock logs itself).
+    contended: bool
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free, without waiting; whether we hold it."""
@@ -90,8 +93,10 @@ class PostgresLeader:
         )
         self._connection: Connection | None = None
         self._unreachable = False
+        self.contended = False
 
     def try_acquire(self) -> bool:
+        self.contended = False
         if self._connection is not None:
             return self.held()
         try:
@@ -113,6 +118,7 @@ class PostgresLeader:
             return False
         if not got:
             connection.close()
+            self.contended = True
             return False
         self._connection = connection
         return True
@@ -152,8 +158,10 @@ class FileLeader:
         self.path = path
         self.where = f"lock file {path}"
         self._file: IO[str] | None = None
+        self.contended = False
 
     def try_acquire(self) -> bool:
+        self.contended = False
         if self._file is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +170,7 @@ class FileLeader:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
+            self.contended = True
             return False
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
@@ -183,6 +192,7 @@ class SoleLeader:
     """No other process can share the database (in-memory SQLite)."""
 
     where = "a private database"
+    contended = False
 
     def try_acquire(self) -> bool:
         return True

@@ -46,6 +46,7 @@ def test_one_holder_at_a_time(tmp_path: Path, database_url: str) -> None:
         assert first.try_acquire()
         assert first.held()
         assert not second.try_acquire()
+        assert second.contended  # held by another, not unreachable
         assert not second.held()
         # Asking again while holding it changes nothing.
         assert first.try_acquire()
@@ -141,3 +142,32 @@ def test_a_lost_connection_is_a_lost_lock(tmp_path: Path, database_url: str) -> 
     finally:
         lock.release()
         other.release()
+
+
+def test_a_lock_that_cannot_be_asked_for_is_not_called_held_elsewhere(
+    tmp_path: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """A daemon that could not reach PostgreSQL to take the lock logged
+    "held by another mailbot: standing by" (fix9d): the lock says whether
+    another holds it, and the daemon says so only then."""
+    from servers import free_port
+
+    from mailbot.daemon import Daemon
+
+    url = f"postgresql+psycopg://mailbot@127.0.0.1:{free_port()}/nowhere"
+    lock = leader.PostgresLeader(url, "imap://abuse@mx/INBOX")
+    try:
+        assert not lock.try_acquire()
+        assert not lock.contended
+    finally:
+        lock.release()
+    app = make_app(tmp_path, "sqlite://")
+    daemon = Daemon(app)
+    daemon.leader = leader.PostgresLeader(url, "imap://abuse@mx/INBOX")
+    try:
+        assert not daemon._lead()
+        assert "held by another mailbot" not in caplog.text
+        assert "cannot connect to take it" in caplog.text
+    finally:
+        daemon.leader.release()
+        app.close()
