@@ -116,13 +116,38 @@ def decode(data: bytes, label: str | None) -> tuple[str, list[str]]:
     notes = [codec.note] if codec.note else []
     if codec.name is None and not codec.known:
         return data.decode("utf-8", "replace"), notes
-    if codec.name is None:
+    name = codec.name
+    if name is not None and name.startswith(("utf-16", "utf-32")) and _narrow(data):
+        # Plain ASCII read as UTF-16 is CJK mojibake that decodes "fine".
+        notes.append(f"text declared {name} is 8-bit text: read as utf-8")
+        name = None
+    elif name is None and data.startswith(_BOMS):
+        notes.append("text with a UTF-16 byte-order mark: read as utf-16")
+        name = "utf-16"
+    if name is None:
         text, note = _guess(data)
     else:
-        text, note = _declared(data, codec.name)
+        text, note = _declared(data, name)
     if note:
         notes.append(note)
     return text, notes
+
+
+# The byte-order marks of UTF-16, which no 8-bit text opens with.
+_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _narrow(data: bytes) -> bool:
+    """Whether `data`, declared UTF-16 or UTF-32, is 8-bit text instead:
+    valid UTF-8 (ASCII too) without a byte-order mark or a NUL byte, which
+    every space, line break and Latin letter holds in UTF-16 and UTF-32."""
+    if not data or data.startswith(_BOMS) or b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _declared(data: bytes, name: str) -> tuple[str, str | None]:

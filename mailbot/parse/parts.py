@@ -18,7 +18,7 @@ from typing import NamedTuple
 from mailbot.html_text import html_to_text
 from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Attachment, TextPart
-from mailbot.parse import archives, charsets, headers
+from mailbot.parse import archives, charsets, headers, sniff
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,8 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
         defects.append(f"part {node.number}: multipart without boundary read as text")
         ctype = "text/plain"
     data = _decoded(part)
-    if ctype in _BODY_TYPES and not explicit:
+    binary = ctype.startswith("text/") and _binary(data, ctype, node.number, defects)
+    if ctype in _BODY_TYPES and not explicit and not binary:
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         if meta.flowed and ctype == "text/plain":
             text = unflowed(text, meta.flowed == "delsp")
@@ -265,11 +266,22 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
             node.number, attachment.filename, data, archive, found, limits, defects
         )
         return
-    if _text_like(ctype, meta.filename, data):
+    if not binary and _text_like(ctype, meta.filename, data):
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         found.text_parts.append(
             TextPart(node.number, ctype, "attachment", text, attachment.filename)
         )
+
+
+def _binary(data: bytes, ctype: str, number: str, defects: list[str]) -> bool:
+    """Whether a part typed text holds a program, an image or random bytes
+    (noted as a defect): it is kept as an attachment, not read as text."""
+    kind = sniff.binary_kind(data)
+    # An archive typed text (auth.log.gz as text/plain) is opened instead.
+    if kind is None or archives.kind_of(data, None) is not None:
+        return False
+    defects.append(f"part {number}: binary content ({kind}) typed {ctype}, not read")
+    return True
 
 
 def _take_archive(
