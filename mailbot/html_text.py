@@ -63,12 +63,24 @@ _KEPT_SPACE = "\x02"
 # are, so that quoted text is known as such (a reply quoting the CSIRT's
 # question in a bare blockquote must not state what the question asked).
 _QUOTE = "\x03"
+# A line or paragraph break inside a table cell of values ("203.0.113.78<br>
+# 203.0.113.79"): the values are kept apart without ending the table's row,
+# and are written ", " between.
+_IN_CELL = "\x04"
+# A cell with more text than this, a line longer than _CELL_LINE or a
+# table of its own is layout (a whole mail in one cell, as newsletters and
+# Outlook send it): its breaks stay lines.
+_CELL_TEXT = 300
+_CELL_LINE = 80
+_CELL_WORDS = 5
 # Levels written at most, as mail clients collapse deep quotes: a level more
 # is still quoted text, and 100,000 nested <blockquote> (2.2 MB) wrote a
 # mark per level on every line break, quadratic time (over 60 s).
 MAX_QUOTE_DEPTH = 10
 _QUOTED_LINE = re.compile(r"^[ \x03]*\x03 ?")
 _KEPT = str.maketrans({_CELL: "\t", _KEPT_SPACE: " "})
+_IN_CELL_RUNS = re.compile(r"[ \x04]*\x04[ \x04]*")
+_CELL_EDGES = re.compile(r"[ \x04]*\x01[ \x04]*")
 _EDGES = " " + _CELL
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -93,6 +105,9 @@ class _TextCollector(HTMLParser):
         self._open: list[str] = []
         self._open_count: dict[str, int] = {}
         self._hidden_at: list[int] = []
+        # The open cells: the depth of each in `_open`, and where its
+        # pieces start.
+        self._cells: list[tuple[int, int]] = []
 
     def updatepos(self, i: int, j: int) -> int:
         # The base class counts lines for getpos(), which nothing here asks
@@ -123,6 +138,7 @@ class _TextCollector(HTMLParser):
             self.pieces.append(_LINE + "- ")
         elif tag in _CELLS:
             self.pieces.append(_CELL)
+            self._cells.append((len(self._open), len(self.pieces)))
         self._break(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -142,7 +158,10 @@ class _TextCollector(HTMLParser):
             self._quote = max(0, self._quote - 1)
         elif tag == "a" and self._links:
             self._close_link(*self._links.pop())
-        self._break(tag)
+        # A row's start breaks the line; its end would leave an empty line
+        # between rows, which ends what a table's header says of them.
+        if tag != "tr":
+            self._break(tag)
 
     def _pop(self) -> str:
         """End the innermost open element; shown again past a hidden one."""
@@ -151,7 +170,19 @@ class _TextCollector(HTMLParser):
         if self._hidden_at and self._hidden_at[-1] > len(self._open):
             self._hidden_at.pop()
             self._hidden = max(0, self._hidden - 1)
+        if self._cells and self._cells[-1][0] > len(self._open):
+            self.end_cell()
         return tag
+
+    def end_cell(self) -> None:
+        """The innermost cell ended: its breaks separate its values, unless
+        it is layout (long, or holding a table)."""
+        start = self._cells.pop()[1]
+        text = "".join(self.pieces[start:])
+        if len(text) > _CELL_TEXT or _CELL in text:
+            return
+        if all(_value_line(line) for line in text.split(_LINE)):
+            self.pieces[start:] = [text.replace(_LINE, _IN_CELL)]
 
     def handle_data(self, data: str) -> None:
         if self._hidden:
@@ -183,6 +214,13 @@ class _TextCollector(HTMLParser):
             self.pieces.append(f" <{target}>")
 
 
+def _value_line(line: str) -> bool:
+    """Whether a line of a cell may be a value (an address, a name, a time),
+    not a sentence of prose."""
+    line = line.strip()
+    return len(line) <= _CELL_LINE and line.count(" ") < _CELL_WORDS
+
+
 def _hides(attrs: list[tuple[str, str | None]]) -> bool:
     for name, value in attrs:
         if name == "hidden" or (
@@ -198,12 +236,14 @@ def html_to_text(markup: str) -> str:
     Never raises: markup the parser cannot follow is stripped of its tags
     with a regular expression instead.
     """
-    for mark in (_LINE, _CELL, _KEPT_SPACE, _QUOTE):
+    for mark in (_LINE, _CELL, _KEPT_SPACE, _QUOTE, _IN_CELL):
         markup = markup.replace(mark, "")
     try:
         collector = _TextCollector()
         collector.feed(markup)
         collector.close()
+        while collector._cells:
+            collector.end_cell()
         text = "".join(collector.pieces)
     except Exception:  # noqa: BLE001 - any parser failure falls back to tag stripping
         text = html.unescape(_TAGS.sub(" ", markup))
@@ -213,9 +253,11 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     """Collapses the source's white space, then applies the markup's breaks;
     trims every line and keeps at most one empty line between paragraphs."""
-    lines = [
-        _quoted(line.strip(_EDGES)) for line in _SPACES.sub(" ", text).split(_LINE)
-    ]
+    text = _SPACES.sub(" ", text)
+    if _IN_CELL in text:
+        text = _IN_CELL_RUNS.sub(", ", _CELL_EDGES.sub(_CELL, text))
+        text = text.replace(_LINE + ", ", _LINE).replace(", " + _LINE, _LINE)
+    lines = [_quoted(line.strip(_EDGES)) for line in text.split(_LINE)]
     text = "\n".join(lines).translate(_KEPT)
     return _BLANK_RUNS.sub("\n\n", text).strip()
 

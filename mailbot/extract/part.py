@@ -83,6 +83,12 @@ _ADDRESS_FIRST: Final = re.compile(r"[ \t]*\d{1,3}(?:\.\d{1,3}){3}")
 _CSV_HEADER: Final = re.compile(
     r"^[A-Za-z_][\w.-]{0,30}([,;\t])[A-Za-z_][\w.-]{0,30}(?:\1[A-Za-z_][\w.-]{0,30})+$"
 )
+# The header row of a table written with tabs (an HTML table as html_text
+# writes it): names may hold spaces ("Source IP", "Target host").
+_TAB_HEADER: Final = re.compile(
+    r"^[A-Za-z_][\w .()#/-]{0,30}(?:\t+[A-Za-z_][\w .()#/-]{0,30})+$"
+)
+_RELAY_COLUMNS: Final = frozenset({"hop", "relay", "relay time", "with", "by"})
 _WRAPPED_ADDRESS: Final = re.compile(r"[ \t]*\([ \t]*([0-9A-Fa-f:.]{3,39})[ \t]*\)")
 _EVIDENCE_CAP: Final = 200
 # Lines of one written line that a mail client wrapped, at most.
@@ -102,9 +108,11 @@ MAIL_BUDGET: Final = 10_000
 # not read for times (logged with the other caps): 0.1 to 0.2 s of plans.
 # No part of the labelled sets, the corpus or the generated text comes near.
 _WASTED_PLANS: Final = 2_000
+# A table's row (tab-separated, as html_text writes an HTML table) is an
+# item too: a key-value table's next row ends the section of the one above.
 _NEXT_ITEM: Final = re.compile(
     r"^[ \t]*(?:[-*•]|\d{1,2}[.)]|[a-h][.)][ \t]|\(\d{1,2}\)"
-    r"|[A-Za-z][\w ./-]{0,30}:[ \t])"
+    r"|[A-Za-z][\w ./-]{0,30}:[ \t]|[A-Za-z][\w ./()-]{0,30}\t)"
 )
 
 
@@ -313,7 +321,7 @@ class _Reader:
             self._indicators(line, indicators)
         else:
             self.spoken = 0
-            self._columns(line.text)
+            self._columns(line.text, line.following)
         stamps: Sequence[Stamp] = ()
         timed = may_have_times(line.text) or (
             self.clock.hours and hour_only_hint(line.text) is not None
@@ -418,21 +426,32 @@ class _Reader:
             name, context.site_domains
         )
 
-    def _columns(self, text: str) -> None:
+    def _columns(self, text: str, following: str) -> None:
         # A CSV header (a line without indicators) names what each column of
         # the rows below holds.
         state = self.state
         if state.columns is not None:
             return
+        if len(text) >= 300:
+            return
         match = _CSV_HEADER.match(text.strip())
-        if match and len(text) < 300:
+        if match:
             state.delimiter = match.group(1)
-            state.columns = [
-                c.strip().replace("_", " ") for c in text.split(match.group(1))
-            ]
+        elif "\t" in text and _tab_header(text, following):
+            state.delimiter = "\t"
+        else:
+            return
+        names = [c.strip().replace("_", " ") for c in text.split(state.delimiter)]
+        # A mail's relay trace (a bounce's "HOP  TIME  FROM  TO  WITH"): its
+        # FROM is the relay before, not an attacker; no column says a role.
+        if _RELAY_COLUMNS & {name.lower() for name in names}:
+            names = ["" for _ in names]
+        state.columns = names
 
     def _indicators(self, line: Line, indicators: Sequence[Indicator]) -> None:
-        groups = _groups(line.text, indicators)
+        # A table's cells are apart whatever joins them: each has its column.
+        cells = self.state.delimiter if self.state.columns else None
+        groups = _groups(line.text, indicators, cells)
         for index, group in enumerate(groups):
             before_end = group[0].start
             cut = groups[index - 1][-1].end if index else 0
@@ -463,7 +482,7 @@ class _Reader:
         if state.columns:
             column = _column_of(text, group[0].start, state.delimiter)
             if column is not None and column < len(state.columns):
-                return roles.cue_before(state.columns[column] + " ")
+                return roles.column_cue(state.columns[column])
         cue = roles.cue_before(before[-100:])
         if not cue.strong or cue.name == "on":
             after_cue = roles.cue_after(after[:80])
@@ -659,7 +678,11 @@ class _Reader:
         self.out.add(name, value, kind, self.part_id, number, strength)
 
 
-def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]:
+def _groups(
+    text: str, indicators: Sequence[Indicator], cells: str | None = None
+) -> list[list[Indicator]]:
+    """The indicators of `text` in groups that share a role; none spans the
+    delimiter `cells` of a table's columns."""
     groups: list[list[Indicator]] = []
     for indicator in indicators:
         if indicator.kind in ("dn", "cve"):
@@ -671,6 +694,7 @@ def _groups(text: str, indicators: Sequence[Indicator]) -> list[list[Indicator]]
             and last.kind not in ("dn", "cve")
             and indicator.start >= last.end
             and _GROUP_GAP.match(text[last.end : indicator.start])
+            and not (cells and cells in text[last.end : indicator.start])
         ):
             groups[-1].append(indicator)
         else:
@@ -709,6 +733,23 @@ def _wraps_onto(run: list[tuple[int, str, bool]], text: str) -> bool:
 def _continues(text: str) -> bool:
     """Whether `text` may continue the sentence of the line before it."""
     return not _NEXT_ITEM.match(text) and not _STAMPED.match(text)
+
+
+def _tab_header(text: str, following: str) -> bool:
+    """Whether `text` names the columns of a table of tabs whose next row is
+    `following`: one name at least says a role ("Source IP", "Target host"),
+    and the next row has as many cells and is no key-value table's next
+    row, whose first cell would say a role too ("Site  SITE-A" then
+    "Affected hosts  wn17")."""
+    if not _TAB_HEADER.match(text.strip(" \t")):
+        return False
+    if text.count("\t") != following.count("\t"):
+        return False
+    names = text.strip(" \t").split("\t")
+    if not any(roles.column_cue(name).name for name in names if name):
+        return False
+    first = following.strip(" \t").split("\t", 1)[0]
+    return roles.column_cue(first).name is None and heading(following) is None
 
 
 def _column_of(text: str, position: int, delimiter: str) -> int | None:

@@ -235,6 +235,24 @@ def _clause_head(text: str) -> str:
     return text[: cut.start()] if cut else text
 
 
+# Column names that say what their values are where words of prose would
+# not: the target of an attack is the affected host; a destination is one
+# only if it is the site's (a compromised VM's connections go to its C2).
+_COLUMNS: Final = {
+    "target": "affected", "target host": "affected", "target ip": "affected",
+    "victim": "affected", "victim ip": "affected", "affected": "affected",
+    "destination": "toward", "destination ip": "toward", "dst": "toward",
+    "dst ip": "toward", "dest": "toward", "dest ip": "toward",
+    "destination host": "toward", "destination address": "toward",
+}  # fmt: skip
+
+
+def column_cue(name: str) -> Cue:
+    """The cue of a table's column named `name` ("Source IP", "Target host")."""
+    cue = _COLUMNS.get(" ".join(name.lower().split()))
+    return Cue(cue) if cue else cue_before(name + " ")
+
+
 def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]:
     """The field and strength that `cue` gives an indicator (None: unclassified).
 
