@@ -467,6 +467,11 @@ class _Reader:
                 if not after.rstrip().endswith(":"):
                     after += " " + line.following[:80]
             cue = self._cue(line.text, group, before, after)
+            # "ui01 and then compromised wn17": the host the attack went on
+            # from is the way in, if it is the site's.
+            hint = roles.PIVOT_HINT.search(after, 0, 120)
+            if hint and cue.name != roles.PATH and self._pivots(groups, index, after):
+                cue = roles.Cue(roles.PATH, cue.name)
             # "ui01.example.org (192.0.2.15)": a name beside one of the site's
             # addresses names the same machine, and goes where the address goes.
             site_machine = _is_pair(group) and any(map(self._site_address, group))
@@ -491,6 +496,19 @@ class _Reader:
         if cue.name is None and state.block.name is not None:
             return state.block
         return cue
+
+    def _pivots(self, groups: list[list[Indicator]], index: int, after: str) -> bool:
+        """Whether the words after group `index`, one of the site's, say the
+        attack went on from it to another host ("ui01 and then compromised
+        wn17"). Another's keeps its cue whatever they say."""
+        if not any(self._owned(i.value, i.kind) for i in groups[index]):
+            return False
+        pivot = roles.pivot(after[:120])
+        if pivot != roles.ONWARD:
+            return pivot is not None
+        return index + 1 < len(groups) and any(
+            self._owned(i.value, i.kind) for i in groups[index + 1]
+        )
 
     def _pair_wraps(self, group: list[Indicator], line: Line) -> bool:
         # The same pair wrapped by the mail client: "ui01.example.org" at the

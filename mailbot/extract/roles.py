@@ -30,7 +30,17 @@ NONE: Final = 0
 _PHRASES: Final = {
     "entry": """jump host|jump hosts|jumphost|jump-host|entry point|entry points
         |entry-point|bastion|bastion host|gateway|gateways|login node|login nodes
-        |submit host|user interface|user interfaces""",
+        |submit host|user interface|user interfaces|came in through|came in via
+        |got in through|got in via|entered through|entered via|broke in through
+        |broke in via|gained access through|gained access via|gained entry through
+        |gained entry via|access was gained through|access was gained via
+        |initial access|way in""",
+    # The way in to a host: the site's own host named after it is an entry
+    # point ("logged in via ui01"); another's keeps the cue before it.
+    "path": "via|through",
+    # Who did it: the attacker, or the site's own host it came from.
+    "agent": """compromised by|hacked by|attacked by|infected by|breached by
+        |accessed by|targeted by|scanned by""",
     "suspected": """suspect|suspected|may be affected|might be affected
         |could be affected|may also be affected|possibly affected|other site
         |other sites|other egi site|other egi sites|other grid sites
@@ -74,6 +84,10 @@ _PHRASES: Final = {
         )
     ),
     "on": "on|auf|sur|su",
+    # Where an attack went on to, said before the host only ("tried to
+    # reach" after a mail server's name in a bounce is no attack).
+    "onto": """to reach|moved laterally to|moved on to|then moved to|pivoted to
+        |jumped to|hopped to|spread to""",
     "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
         |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
         |ui|storage|head node""",
@@ -99,6 +113,7 @@ _WORD: Final = re.compile(r"[\w&'-]+")
 _ROLE: Final = {"entry": ENTRY, "suspected": SUSPECTED, "attacker": ATTACKER}
 _ROLE["affected"] = AFFECTED
 _ROLE["on"] = AFFECTED
+_ROLE["onto"] = AFFECTED
 # The end of a clause: words beyond it speak about something else.
 _BOUNDARY: Final = re.compile(r"[.!?;](?:\s|\Z)|\|")
 _NUMBER: Final = re.compile(r"\b\d+\b")
@@ -107,13 +122,22 @@ _DIGIT: Final = re.compile(r"\d")
 
 @dataclass(frozen=True)
 class Cue:
-    """What the words say about an indicator: a cue name, or none."""
+    """What the words say about an indicator: a cue name, or none.
+
+    A "path" cue (the way in: "via ui01", "compromised ... from ui01")
+    makes the site's own host an entry point; for another the cue name
+    `fallback` speaks.
+    """
 
     name: str | None
+    fallback: str | None = None
 
     @property
     def strong(self) -> bool:
-        return self.name in _ROLE
+        return self.name in _ROLE or self.name == PATH
+
+
+PATH: Final = "path"
 
 
 NO_CUE: Final = Cue(None)
@@ -202,15 +226,90 @@ def _word_cue(word: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _cue_before(tail: str) -> Cue:
-    strong = weak = None
-    for name, _, end in _cues(tail):
-        if name in _ROLE:
-            strong = name
+    strong = weak = earlier = None
+    harmed = False  # a host was said compromised before the nearest cue
+    for name, start, end in _cues(tail):
+        # "via" and "through" name the way in only after a word of access
+        # or harm ("logged in via", "compromised via"): mail comes "via our
+        # mail server", which is no entry point.
+        if name == PATH and not (harmed or _ACCESS.search(tail, 0, start)):
+            continue
+        if name in _ROLE or name in (PATH, "agent"):
+            earlier, strong, word = strong, name, tail[start:end].lower()
+            # "the compromised VM sent spam from ...": it names a host, not
+            # the way another was reached.
+            if name == "affected" and not _ADJECTIVE.match(tail, end):
+                harmed = True
         elif not tail[end:].strip(" \t([:\"'"):
             weak = name
+    if strong == PATH:
+        return Cue(PATH, earlier if earlier in _ROLE else None)
+    # "wn17 was compromised via ssh from ui01": the host the attack came
+    # from to the one compromised is the way in, if it is the site's.
+    if (strong == "attacker" and word == "from" and harmed) or strong == "agent":
+        return Cue(PATH, "attacker")
     if strong is not None:
         return Cue(strong)
     return Cue(weak) if weak else NO_CUE
+
+
+_ACCESS: Final = re.compile(
+    r"\b(?:log(?:ged)?[ \t-]?in|logins?|ssh|access(?:ed)?|connect(?:ed|ion)"
+    r"|came|got|entered|broke)\b",
+    re.IGNORECASE,
+)
+# An affected cue followed by the noun it qualifies ("the compromised VM
+# sent spam from 192.0.2.40"): it names a host, not the way it was reached.
+_ADJECTIVE: Final = re.compile(
+    r"[ \t]+(?:host|hosts|node|nodes|vm|vms|machine|machines|server|servers"
+    r"|system|systems|account|accounts|user|users)\b",
+    re.IGNORECASE,
+)
+# Words after a host that say the attack went on from it to another: "ui01
+# and then compromised wn17", "ui01, from there ...", "ui01 to reach wn17".
+_PIVOT: Final = re.compile(
+    r"[\s,)]*(?:\([^()]{0,60}\)[\s,]*)?(?:and[ \t]+)?(?:then[ \t]+|later[ \t]+)?"
+    r"(?:(from[ \t]+(?:there|where|which|it))\b"
+    r"|(?:(?:the[ \t]+attackers?|they|he|she|it)[ \t]+)?"
+    r"(?:moved[ \t]+(?:laterally|on|to)|pivoted|jumped[ \t]+to|hopped[ \t]+to"
+    r"|spread[ \t]+to|compromised|infected|attacked|accessed|reached"
+    r"|logged[ \t]+in(?:to|[ \t]+to)|ssh(?:'?e?d)?[ \t]+(?:in)?to|connected[ \t]+to)"
+    r"(?![ \t]+by\b)"
+    r"|to[ \t]+(?:reach|access|compromise|attack|log[ \t]+in))",
+    re.IGNORECASE,
+)
+
+
+# A word every _PIVOT match holds: one search in C answers most groups.
+PIVOT_HINT: Final = re.compile(
+    r"there|where|which|moved|pivoted|jumped|hopped|spread|compromised|infected"
+    r"|attacked|accessed|reached|logged|ssh|connected|to[ \t]+(?:reach|access"
+    r"|compromise|attack|log)|from[ \t]+it\b",
+    re.IGNORECASE,
+)
+ONWARD: Final = "onward"
+
+
+def pivot(after: str) -> str | None:
+    """Whether the words `after` a host say the attack went on from it to
+    another host (the site's own host is then an entry point): "there"
+    ("and from there ..."), ONWARD when they do only if the site's own
+    host follows ("ui01 and then compromised wn17"; "wn09 ... and
+    connected to the mining pool" is no move to another of its hosts), or
+    None."""
+    return _pivot_masked(_masked(after))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pivot_masked(after: str) -> str | None:
+    found = _PIVOT.match(after)
+    if found is None:
+        return None
+    return "there" if found.group(1) is not None else ONWARD
+
+
+_BEFORE_ONLY: Final = frozenset({"on", "onto"})
+_NOT_AFTER: Final = frozenset({"from", "source"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -218,8 +317,11 @@ def _cue_after(head: str) -> Cue:
     for name, start, end in _cues(head):
         # "(from the logins)" after an address says nothing about its role.
         word = head[start:end].lower()
-        if name in _ROLE and name != "on" and word not in ("from", "source"):
+        if name in _ROLE and name not in _BEFORE_ONLY and word not in _NOT_AFTER:
             return Cue(name)
+        # "ui01 was compromised by ...": the host before is the one harmed.
+        if name == "agent":
+            return Cue("affected")
     return NO_CUE
 
 
@@ -259,6 +361,10 @@ def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]
     `owned`: the indicator is in the site's networks or domains, so it is
     never the attacker's.
     """
+    if cue.name == PATH:
+        if owned:
+            return ENTRY, WORDS
+        cue = Cue(cue.fallback)
     role = _ROLE.get(cue.name or "")
     if role == AFFECTED and cue.name and not owned:
         return AFFECTED, WORDS
