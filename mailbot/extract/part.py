@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from mailbot.extract import prose, roles
+from mailbot.extract import prose, relays, roles
 from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
 from mailbot.extract.dn import end_entity, ends_whole, wraps_dn
@@ -126,6 +126,10 @@ class _State:
     columns: list[str] | None = None
     delimiter: str = ","
     received: bool = False
+    # The Received headers of the block being read (relays.py), and whether
+    # the line above was a metadata header (its folded lines are its own).
+    hops: list[relays.Hop] = field(default_factory=list)
+    metadata: bool = False
     zone: str | None = None  # named by a log's intro line for the lines below
     date: dt.date | None = None  # the last date of the paragraph's prose
     inline: bool = False
@@ -169,6 +173,7 @@ def read_part(
     refanged = text.split("\n")
     for index in defanged_lines(text):
         refanged[index] = refang(refanged[index], hinted=True)
+    reader.lines = refanged
     for index, (number, _, forwarded) in enumerate(lines):
         if reader.items > _BUDGET or out.values > MAIL_BUDGET:
             over = "the" if reader.items > _BUDGET else "the mail's"
@@ -180,6 +185,7 @@ def read_part(
         # the same tuple in C (one a line).
         line = (number, refanged[index], previous, following, forwarded)
         reader.line(tuple.__new__(Line, line))
+    reader.end_hops()
     reader.flush_item()
     _note_skipped(part_id, reader, out)
 
@@ -241,6 +247,8 @@ class _Reader:
         self.owned: dict[tuple[str, str], bool] = {}  # (value, kind): the site's?
         self.clocks: dict[tuple[str | None, dt.date | None], PartClock] = {}
         self.skipped: Counter[str] = Counter()
+        self.lines: list[str] = []  # the part's lines, refanged
+        self.bad_mail: bool | None = None  # relays.calls_mail_bad, once asked
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -250,12 +258,13 @@ class _Reader:
         # Both need a colon (most lines of a log have one, most prose none)
         # and open with a word: not a record that opens with a date or address.
         colon = ":" in line.text and _opens_with_word(line.text)
-        if colon and _METADATA.match(line.text):
+        folded = line.text[:1] in " \t"
+        if (colon and _METADATA.match(line.text)) or (state.metadata and folded):
             self.flush_prose()
+            state.metadata = True
             return
-        state.received = bool(colon and _RECEIVED.match(line.text)) or (
-            state.received and line.text[:1] in " \t"
-        )
+        state.metadata = False
+        self._hops(line, colon and _RECEIVED.match(line.text) is not None, folded)
         found = heading(line.text)
         if found is not None:
             self._open_section(found, line)
@@ -274,8 +283,39 @@ class _Reader:
             state.block_used = True
         state.zone = block_zone(line.text) or state.zone
 
+    def _hops(self, line: Line, received: bool, folded: bool) -> None:
+        """Follow a pasted block of Received headers (relays.py)."""
+        state = self.state
+        if received:
+            state.hops.append(relays.Hop([(line.number, line.text)]))
+        elif state.received and folded:
+            state.hops[-1].append((line.number, line.text))
+        elif state.received:
+            self.end_hops()
+        state.received = received or (state.received and folded)
+
+    def end_hops(self) -> None:
+        """The block of Received headers ended: its first hop's sender is
+        the attacker's if the text says the mail was bad (relays.py)."""
+        state = self.state
+        hops, state.hops, state.received = state.hops, [], False
+        if not hops:
+            return
+        if state.block.name != "attacker" and not self._bad_mail():
+            return
+        found = relays.origin(hops, self._owned)
+        if found is not None:
+            number, value, kind = found
+            self._add_at(number, roles.ATTACKER, value, kind, roles.WORDS)
+
+    def _bad_mail(self) -> bool:
+        if self.bad_mail is None:
+            self.bad_mail = relays.calls_mail_bad(self.lines)
+        return self.bad_mail
+
     def _blank(self) -> None:
         state = self.state
+        self.end_hops()
         self.flush_item()
         if state.section_used:
             state.section, state.section_used = None, False
@@ -315,7 +355,11 @@ class _Reader:
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
         if state.received:
-            indicators = [i for i in indicators if i.kind in ("ipv4", "ipv6")]
+            # A relay's address says no role by the header's words ("from").
+            for i in indicators:
+                if i.kind in ("ipv4", "ipv6"):
+                    self._add_at(line.number, UNCLASSIFIED, i.value, i.kind, roles.NONE)
+            indicators = ()
         if indicators:
             self.spoken = max([i.end for i in indicators])
             self._indicators(line, indicators)
