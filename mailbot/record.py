@@ -475,6 +475,12 @@ def _update_incident(
             mail_id=mail.id, at=app.clock.now(),
         )  # fmt: skip
     involved = incidents.add_site(session, incident, site.name, sites) if site else None
+    if author.role == "csirt":
+        # A member's mail addressed to other sites' contacts too brings
+        # each of them in: it asks them (member.py), and they owe their
+        # own clocks.
+        for other in roles.sites_addressed(app.sites, parsed):
+            involved = incidents.add_site(session, incident, other.name, involved)
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn)
     if author.role in roles.ROBOT_ROLES:

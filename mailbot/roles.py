@@ -249,15 +249,46 @@ def not_to_answer(settings: Settings) -> frozenset[str]:
 def site_of(
     author: Author, directory: Directory, parsed: ParsedMail, text: str
 ) -> Site | None:
-    """The site a mail is about: its author's, else one the mail names.
+    """The site a mail is about: its author's; for a member's, the first
+    site it is addressed to (`sites_addressed`); else one the mail names.
 
     `text` is the mail's own text (quotes left out). The record stage and
     the read-ahead workers both ask this, so that they agree. A member's
     command lines name no site: `#site X` sets one only when applied.
     """
+    if author.site is not None:
+        return author.site
     if author.role == "csirt":
+        # A member's mail addressed to a site's contacts is a request to
+        # that site, whatever the subject of the thread names.
+        addressed = sites_addressed(directory, parsed)
+        if addressed:
+            return addressed[0]
         text = commands.without_commands(text)
-    return author.site or site_named(directory, parsed, text)
+    return site_named(directory, parsed, text)
+
+
+def addresses_site(site: Site, address: str) -> bool:
+    """Whether mail to `address` reaches `site`: one of its security
+    contacts, or an address in one of its domains."""
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    return address in site.security_contacts or site.owns_domain(domain)
+
+
+def sites_addressed(directory: Directory, parsed: ParsedMail) -> tuple[Site, ...]:
+    """The sites a mail is addressed to (To, then Cc), in that order; its
+    sender's own address reaches none."""
+    sender = parsed.from_.addr.lower() if parsed.from_ else ""
+    found: list[Site] = []
+    for recipient in (*parsed.to, *parsed.cc):
+        address = recipient.addr.lower() if recipient.addr else ""
+        if not address or address == sender:
+            continue
+        for site in directory.sites:
+            if site not in found and addresses_site(site, address):
+                found.append(site)
+    return tuple(found)
 
 
 def _named_among(

@@ -19,6 +19,7 @@ import pytest
 from mailbot_env import AUTHENTICATED, T, feed, mail, opened, rfc
 from sqlalchemy import select
 
+from mailbot import incidents
 from mailbot.app import App
 from mailbot.db.models import Deadline, Incident
 
@@ -233,3 +234,71 @@ def test_merge_hands_no_site_isolation_to_the_other(app: App) -> None:
     with app.db.session() as session:
         incident = session.scalars(select(Incident).where(Incident.tag == first)).one()
         assert incident.isolated_at is None
+
+
+def ask_in_p_thread(app: App, tag: str, to: str, cc: str) -> None:
+    """A member's reply in SITE-P's thread (its subject names SITE-P)."""
+    feed(
+        app,
+        mail(
+            subject=f"Re: [{tag}] [TLP:AMBER] Incident at SITE-P",
+            sender="alice@csirt.example.org",
+            to=to,
+            message_id="<joint@csirt.example.org>",
+            date=rfc("2026-11-24T09:00"),
+            headers={
+                **AUTHENTICATED,
+                "Cc": cc,
+                "In-Reply-To": "<p0@site-p.example.org>",
+            },
+            body="Dear colleagues,\n\nP: which account was used? D: can you"
+            " check your host?\n\nAlice\n",
+        ),
+        "2026-11-24T09:00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("to", "cc", "asked"),
+    [
+        # Both sites in To, the second in Cc, the second alone.
+        (
+            "security@site-p.example.org, sec@site-d.example.de",
+            "abuse@csirt.example.org",
+            {"SITE-P", "SITE-D"},
+        ),
+        (
+            "security@site-p.example.org",
+            "abuse@csirt.example.org, sec@site-d.example.de",
+            {"SITE-P", "SITE-D"},
+        ),
+        ("sec@site-d.example.de", "abuse@csirt.example.org", {"SITE-D"}),
+    ],
+)
+def test_member_asks_the_sites_addressed_whatever_the_subject_names(
+    app: App, to: str, cc: str, asked: set[str]
+) -> None:
+    tag = site_p(app)
+    ask_in_p_thread(app, tag, to, cc)
+    with app.db.session() as session:
+        incident = session.scalars(select(Incident).where(Incident.tag == tag)).one()
+        assert set(incidents.site_names(session, incident)) == {"SITE-P", "SITE-D"}
+    for site in ("SITE-P", "SITE-D"):
+        analysis = clocks(app, site).get("analysis")
+        assert (analysis is not None) == (site in asked), site
+    assert clocks(app, "SITE-D")["analysis"].started_at == T("2026-11-24T09:00")
+
+
+def test_site_asked_jointly_owes_its_report_from_the_request(app: App) -> None:
+    tag = site_p(app)
+    ask_in_p_thread(
+        app,
+        tag,
+        "security@site-p.example.org, sec@site-d.example.de",
+        "abuse@csirt.example.org",
+    )
+    d_answers(app, tag, "yes, 203.0.113.5 was compromised; we are looking at it.")
+    d = clocks(app, "SITE-D")
+    # Asked at 09:00 with SITE-P: its report is owed from then, as if asked alone.
+    assert d["report"].started_at == T("2026-11-24T09:00")
+    assert d["analysis"].met_at == T("2026-11-24T10:00")

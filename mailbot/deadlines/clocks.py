@@ -335,9 +335,9 @@ def on_site_mail(
     References."""
     at = mail.event_at or mail.arrived_at
     first = fields.is_first_site(incident, site)
-    facts = _SiteFacts.of(session, incident, site, at, first)
-    discovered = facts.discovered or at
     known = of_site(session, incident, site)
+    facts = _SiteFacts.of(session, incident, site, at, first, known)
+    discovered = facts.discovered or at
     start(app, session, incident, "discovered", site, discovered, mail.id, known=known)
     meet(app, session, incident, "site_report", site, at, known=known)
     answer_requests(app, session, incident, mail, site, replied_to, known=known)
@@ -395,17 +395,21 @@ class _SiteFacts:
         site: str,
         at: dt.datetime,
         first: bool,
+        known: list[Deadline],
     ) -> _SiteFacts:
         """The incident's own site has the incident's facts. Another site
         (asked by a member, joined by its own mail, merged in) has those of
         its own mails, never another site's: it discovered its part when
         it says, not before it was involved (the first mail of the incident
-        that concerns it: a member's request to it, or its own mail at
-        `at`), and then when it was involved; it isolated when it says."""
+        that concerns it, or the first clock it owes: a member's request to
+        it, alone or with other sites, or its own mail at `at`), and then
+        when it was involved; it isolated when it says. `known` is the
+        site's deadlines."""
         if first:
             return cls(incident.discovered_at, incident.isolated_at)
         own = fields.site_facts(session, incident, site)
-        involved = min(at, _involved_at(session, incident, site) or at)
+        owed = [d.started_at for d in known if d.state != "cancelled"]
+        involved = min(at, _involved_at(session, incident, site) or at, *owed)
         stated = own.get("discovered_at")
         discovered = involved if stated is None else max(stated, involved)
         return cls(discovered, own.get("isolated_at"))
@@ -466,10 +470,7 @@ def on_csirt_mail(
         site = app.sites.site(name)
         if site is None or name == except_site:
             continue
-        if any(
-            a in site.security_contacts or site.owns_domain(a.rpartition("@")[2])
-            for a in addressed
-        ):
+        if any(roles.addresses_site(site, a) for a in addressed):
             started = start(
                 app,
                 session,
