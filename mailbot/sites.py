@@ -39,6 +39,8 @@ class Site:
     # Extra days off (ISO dates) beyond the country's public holidays.
     holidays: tuple[str, ...] = ()
     working_hours: tuple[str, str] = ("09:00", "17:00")
+    # The working week, as three-letter day names ("sun" to "thu" in Israel).
+    weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
 
     def owns_address(self, address: IPAddress) -> bool:
         return any(address in network for network in self.networks)
@@ -184,6 +186,7 @@ KEYS = {
         "networks",
         "holidays",
         "working_hours",
+        "weekdays",
     ),
     "vo": ("name", "security_contacts"),
     "ca": ("name", "security_contacts"),
@@ -386,4 +389,35 @@ def _site(entry: dict, where: str) -> Site:
         networks=tuple(networks),
         holidays=_list(entry, "holidays", where),
         working_hours=(str(hours[0]), str(hours[1])),
+        weekdays=_weekdays(entry, where),
     )
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+
+def _weekdays(entry: dict, where: str) -> tuple[str, ...]:
+    """The site's working days, in week order: English day names, short
+    ("Sun") or whole ("Sunday"), at least one."""
+    if "weekdays" not in entry:
+        return Site.weekdays
+    value = entry["weekdays"]
+    example = 'like ["Sun", "Mon", "Tue", "Wed", "Thu"]'
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}.weekdays", f"must be a list of day names {example}")
+    days = set()
+    for day in value:
+        name = day.strip().lower() if isinstance(day, str) else ""
+        if name in _FULL_DAY_NAMES:
+            name = name[:3]
+        if name not in _DAY_NAMES:
+            raise ConfigError(
+                f"{where}.weekdays",
+                f"{day!r} is no day name: write Mon, Tue, Wed, Thu, Fri, Sat or"
+                f" Sun, {example}",
+            )
+        days.add(name)
+    return tuple(d for d in _DAY_NAMES if d in days)

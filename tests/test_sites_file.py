@@ -7,14 +7,17 @@ lookup) but said once at start-up, one line naming both sites.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from pathlib import Path
 
 import pytest
+from mailbot_env import T
 from opsenv import run_cli
 from test_csirt_env import SITES
 
+from mailbot.deadlines import WorkingCalendar
 from mailbot.errors import ConfigError
 from mailbot.sites import directory_from_dict, load_directory, overlapping_networks
 
@@ -132,7 +135,7 @@ def test_a_bad_sites_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "mailbot: configuration error: site SITE-A.domian: is no key of a site; did"
         " you mean domains? (keys: name, ngi, timezone, country, security_contacts,"
-        " domains, networks, holidays, working_hours)"
+        " domains, networks, holidays, working_hours, weekdays)"
     ]
     assert mailbot(tmp_path, GOOD, "incidents").returncode == 0
 
@@ -183,3 +186,47 @@ def test_a_missing_sites_file_says_what_to_do(tmp_path: Path) -> None:
     assert caught.value.key == "sites.file"
     assert "mailbot sites import FILE..." in caught.value.problem
     assert "write it" in caught.value.problem
+
+
+IL_SITE = """
+[[site]]
+name = "SITE-TLV"
+timezone = "Asia/Jerusalem"
+security_contacts = ["sec@site-tlv.example.il"]
+"""
+
+
+def test_a_site_working_week_is_its_own() -> None:
+    text = IL_SITE + 'weekdays = ["Sun", "monday", "Tue", "Wed", "THU"]\n'
+    site = directory_from_dict(tomllib.loads(text)).sites[0]
+    assert site.weekdays == ("mon", "tue", "wed", "thu", "sun")
+    calendar = WorkingCalendar.for_site(site)
+    # Thursday 15:00 in Tel Aviv: two working hours that day, Friday and
+    # Saturday off, the other two on Sunday morning.
+    due = calendar.add(T("2026-12-03T13:00"), dt.timedelta(hours=4))
+    assert due == T("2026-12-06T09:00")
+    assert not calendar.is_working_day(dt.date(2026, 12, 4))
+    # Left out, the week is Monday to Friday.
+    default = WorkingCalendar.for_site(
+        directory_from_dict(tomllib.loads(IL_SITE)).sites[0]
+    )
+    assert default.add(T("2026-12-03T13:00"), dt.timedelta(hours=4)) == T(
+        "2026-12-04T09:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ('["Sun", "Fry"]', "'Fry' is no day name"),
+        ("[]", "must be a list of day names"),
+        ('"Sun-Thu"', "must be a list of day names"),
+        ("[1, 2]", "1 is no day name"),
+    ],
+)
+def test_bad_weekdays_are_refused_naming_the_site_and_key(
+    value: str, said: str
+) -> None:
+    error = refused(IL_SITE + f"weekdays = {value}\n")
+    assert error.key == "site SITE-TLV.weekdays"
+    assert said in error.problem

@@ -266,6 +266,7 @@ class WorkingCalendar:
                 days_off=site.holidays,
                 opens=site.working_hours[0],
                 closes=site.working_hours[1],
+                weekdays=site.weekdays,
             )
         except CalendarSettingError as exc:
             raise ConfigError(f"site {site.name}.{exc.setting}", str(exc)) from None
