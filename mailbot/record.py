@@ -86,6 +86,10 @@ def record(
         app, session, mail, parsed, classification, author, site, text
     )
     reason = decision.reason if incident is not None else "none"
+    if incident is not None and reason != "new" and author.ngi_of:
+        own = _ngi_site(app, session, incident, parsed, author)
+        if own is not None:
+            author, site = roles.Author("site", site=own, flags=(roles.FOR_NGI,)), own
     if incident is not None and reason != "new":
         author, site = _still_the_sites(app, session, incident, parsed, author, site)
     if incident is not None and author.contact_of:
@@ -161,6 +165,24 @@ def _shared_in_thread(
     if chosen is None:
         return author, site
     return dataclasses.replace(author, site=chosen), chosen
+
+
+def _ngi_site(
+    app: App, session: Session, incident: Incident, parsed: ParsedMail,
+    author: roles.Author,
+) -> Site | None:  # fmt: skip
+    """The site taking part in `incident` whose NGI security officer wrote
+    the mail, if any: the escalation copies the NGI so that it gets the
+    site to answer, and its answer in the thread is the site's (it meets
+    the site's clocks and gives its facts), not a third party's."""
+    taking_part = incidents.site_names(session, incident)
+    own = roles.ngi_site(author, taking_part, parsed, app.sites)
+    if own is not None:
+        log.info(
+            "%s: the NGI security officer %s writes for %s",
+            incident.tag, parsed.from_.addr if parsed.from_ else "", own.name,
+        )  # fmt: skip
+    return own
 
 
 def _still_the_sites(

@@ -36,6 +36,10 @@ READ_ROLES = tuple(role for role in ROLES if role not in ROBOT_ROLES)
 # (the member is one of its security contacts and it takes part in the
 # incident): it meets and gives that site's facts (record.py).
 FOR_SITE = "for_site"
+# The flag of a mail of a site's NGI security officer in an incident the
+# site takes part in: the NGI answers for its site (record.py), as the
+# escalation asks it to when it copies the NGI on the site's reminder.
+FOR_NGI = "ngi"
 # The flag of a site's or a member's mail that asks for no automatic answer
 # (classify's "quiet" mail: sent through a ticket system): it counts as
 # theirs, and is not acknowledged.
@@ -55,6 +59,9 @@ class Author:
     # The sites a member is a security contact of: in an incident one of
     # them takes part in, the member speaks for it as well (FOR_SITE).
     contact_of: tuple[Site, ...] = ()
+    # The sites whose NGI gives the author as a security contact: in an
+    # incident one of them takes part in, the NGI writes for it (FOR_NGI).
+    ngi_of: tuple[Site, ...] = ()
 
 
 def writes_for_site(role: str | None, flags: Collection[str] | None) -> bool:
@@ -110,7 +117,7 @@ def identify(
         unproven = member
     site = _site_of(sender, directory, parsed)
     if site is None:
-        return unproven or Author("reporter")
+        return unproven or _third_party(parsed, sender, settings, directory)
     shared = directory.sites_by_contact(sender)
     if authn.dmarc_fails(
         sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
@@ -132,6 +139,32 @@ def identify(
             flags=unproven.flags, why=unproven.why,
         )  # fmt: skip
     return Author("site", site=site, shared=shared if len(shared) > 1 else ())
+
+
+def _third_party(
+    parsed: ParsedMail, sender: str, settings: Settings, directory: Directory
+) -> Author:
+    """A mail of no site's nor member's address: a reporter's, which may be
+    an NGI security officer's (`ngi_of`) unless DMARC disowns it."""
+    ngi_of = directory.sites_of_ngi_contact(sender) if sender else ()
+    if ngi_of and not authn.dmarc_fails(
+        sender, parsed.header_all("Authentication-Results"), settings.csirt.authserv_ids
+    ):
+        return Author("reporter", ngi_of=ngi_of)
+    return Author("reporter")
+
+
+def ngi_site(
+    author: Author, taking_part: Collection[str], parsed: ParsedMail,
+    directory: Directory,
+) -> Site | None:  # fmt: skip
+    """The site of `taking_part` an NGI security officer's mail answers
+    for: among its NGI's sites there, the one the mail names, else the
+    first of the sites file."""
+    candidates = tuple(s for s in author.ngi_of if s.name in taking_part)
+    if not candidates:
+        return None
+    return _named_among(candidates, directory, parsed) or candidates[0]
 
 
 def _originator_is_ours(parsed: ParsedMail, settings: Settings) -> bool:

@@ -135,6 +135,12 @@ class Directory:
                 seen.append(site)
         return seen
 
+    def sites_of_ngi_contact(self, address: str) -> tuple[Site, ...]:
+        """The sites whose NGI gives `address` as a security contact, in
+        file order."""
+        address = address.lower()
+        return tuple(s for s in self.sites if address in self.ngi_contacts(s))
+
     def ngi_contacts(self, site: Site) -> tuple[str, ...]:
         ngi = self.ngi(site.ngi)
         return ngi.security_contacts if ngi else ()

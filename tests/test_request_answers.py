@@ -25,7 +25,7 @@ from mailbot_env import (
 )
 
 from mailbot.app import App
-from mailbot.db.models import Deadline, Outbox
+from mailbot.db.models import Deadline, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
 SITES = """
@@ -312,3 +312,86 @@ def test_a_member_answering_for_the_site_before_the_request_is_recorded(
         feed(app, answer, "2026-11-16T10:05")
         feed(app, request(tag, "2026-11-16T10:00"), "2026-11-16T10:20")
         assert analysis(app) == [("SITE-P", "met", T("2026-11-16T10:05"))]
+
+
+# The NGI security officer, copied on the site's second reminder, answers
+# in the thread for the site (breaker F12); another NGI's officer is a
+# third party; one DMARC disowns speaks for no one.
+NGI_SITES = (
+    SITES
+    + """
+[[ngi]]
+name = "NGI_B"
+security_contacts = ["ngi-sec@ngi-b.example.org"]
+
+[[site]]
+name = "SITE-Q"
+ngi = "NGI_B"
+security_contacts = ["security@site-q.example.org"]
+"""
+)
+DMARC_FAIL = "mx.csirt.example.org; spf=fail; dmarc=fail header.from=ngi-a.example.org"
+
+
+@pytest.fixture
+def ngi_app(tmp_path: Path, database_url: str) -> Iterator[App]:
+    yield from opened(tmp_path, database_url, NGI_SITES, "2026-11-16T08:00")
+
+
+def roles_of(app: App) -> dict[str, tuple[str | None, str | None, list[str]]]:
+    with app.db.transaction() as session:
+        rows = session.query(Mail).filter_by(direction="in")
+        return {m.from_addr: (m.role, m.site, list(m.flags or [])) for m in rows}
+
+
+def test_the_sites_ngi_officer_answers_for_the_site(ngi_app: App) -> None:
+    tag = report(ngi_app)
+    feed(ngi_app, request(tag, "2026-11-16T09:00"), "2026-11-16T09:00")
+    for when in ("2026-11-16T13:00", "2026-11-17T13:00"):
+        ngi_app.clock.set(T(when))
+        sweep(ngi_app)
+    assert chased(ngi_app) == ["chase-analysis-1", "chase-analysis-2"]
+    officer = "ngi-sec@ngi-a.example.org"
+    feed(ngi_app, reply(tag, "2026-11-17T14:00", sender=officer), "2026-11-17T14:00")
+    assert roles_of(ngi_app)[officer] == ("site", "SITE-P", ["ngi"])
+    assert analysis(ngi_app) == [("SITE-P", "missed", T("2026-11-17T14:00"))]
+    # Answered: the duty team is not told that the site is silent.
+    for when in ("2026-11-18T13:00", "2026-11-19T13:00"):
+        ngi_app.clock.set(T(when))
+        sweep(ngi_app)
+    assert chased(ngi_app) == ["chase-analysis-1", "chase-analysis-2"]
+
+
+@pytest.mark.parametrize(
+    ("sender", "headers"),
+    [
+        ("ngi-sec@ngi-b.example.org", {}),
+        ("ngi-sec@ngi-a.example.org", {"Authentication-Results": DMARC_FAIL}),
+    ],
+)
+def test_another_ngis_officer_or_a_forged_one_answers_nothing(
+    ngi_app: App, sender: str, headers: dict[str, str]
+) -> None:
+    tag = report(ngi_app)
+    feed(ngi_app, request(tag, "2026-11-16T09:00"), "2026-11-16T09:00")
+    raw = reply(tag, "2026-11-16T10:00", sender=sender)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+    feed(ngi_app, extra + raw, "2026-11-16T10:00")
+    assert roles_of(ngi_app)[sender][0] == "reporter"
+    assert analysis(ngi_app) == [("SITE-P", "pending", None)]
+
+
+def test_an_ngi_officers_new_report_is_a_third_partys(ngi_app: App) -> None:
+    tag = feed(
+        ngi_app,
+        mail(
+            subject="Suspicious traffic from SITE-P",
+            sender="ngi-sec@ngi-a.example.org",
+            message_id="<ngi-report@ngi-a.example.org>",
+            date=rfc("2026-11-16T08:00"),
+            body="We saw scans from 192.0.2.140 of SITE-P.\n",
+        ),
+        "2026-11-16T08:00",
+    )
+    assert tag
+    assert roles_of(ngi_app)["ngi-sec@ngi-a.example.org"] == ("reporter", "SITE-P", [])
