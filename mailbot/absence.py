@@ -5,8 +5,11 @@ Some mail systems send the notice under the subject of the mail it answers
 only its words say what it is. It must meet no clock. A person mentions
 being away too ("I was out of the office yesterday, sorry: the host is
 isolated"), so a mail counts as a notice only when its own text is short,
-begins by saying that the writer is away now, says until when or whom to
-ask meanwhile, and gives no time of day or address (what a person reports).
+begins by saying that the writer is away now, says whom to ask meanwhile
+or what becomes of the mail (what a template says and a person answering
+in the thread does not: "I'm out until Monday, sorry, my colleague will
+send the logs" answers), and gives no time of day or address (what a
+person reports).
 """
 
 from __future__ import annotations
@@ -35,25 +38,33 @@ _AWAY = (
     r"|\bjestem (?:poza biurem|na urlopie|nieobecn[ya])"
     r"|\bjsem (?:mimo kancelar|na dovolene|nepritomn[ya])"
 )
-# Until when, or whom to ask meanwhile.
-_UNTIL = (
-    r"\buntil\b|\bback (?:in the office )?on\b|\breturn(?:ing)? on\b"
-    r"|\b(?:on|upon) my return\b|\bwhen i (?:am|'m) back\b|\blimited access\b"
-    r"|\burgent (?:matters|cases|issues|requests)\b|\bplease contact\b"
-    r"|\bbis (?:zum|einschliesslich|\d)|\bwieder (?:im buro|erreichbar)"
-    r"|\bin dringenden fallen\b|\bjusqu'(?:au|a)\b|\bde retour\b|\ba mon retour\b"
-    r"|\ben cas d'urgence\b|\btot en met\b|\bterug op\b|\bin dringende gevallen\b"
-    r"|\bhasta el\b|\ba mi regreso\b|\ben caso de urgencia\b|\bfino al\b"
-    r"|\bal mio rientro\b|\bper urgenze\b|\bate (?:o dia|dia|\d)"
-    r"|\bem caso de urgencia\b|\bdo dnia\b|\bpo powrocie\b|\bw pilnych sprawach\b"
-    r"|\bdo \d|\bpo navratu\b|\bv nalehavych pripadech\b"
+# What makes the text a template rather than a person's answer: whom to
+# ask meanwhile, or what becomes of the mail it answers. A date alone is
+# not enough: a person writes "I'm out until Monday, sorry for the delay,
+# my colleague will send the logs" in the thread, and that answers.
+_MEANWHILE = (
+    r"\b(?:on|upon|after) my return\b|\bwhen i (?:am|'m) back\b|\bwhen i return\b"
+    r"|\b(?:limited|no|restricted|occasional) access to (?:my )?e-?mails?\b"
+    r"|\blimited access\b|\burgent (?:matters|cases|issues|requests)\b"
+    r"|\bplease contact\b|\bin urgent cases\b|\bin case of (?:urgency|emergency)\b"
+    r"|\byour (?:e-?mail|message|mail) (?:will|is|has been)\b"
+    r"|\bwill not be (?:read|forwarded)\b"
+    r"|\bwieder (?:im buro|erreichbar)|\bin dringenden fallen\b"
+    r"|\bnach meiner ruckkehr\b|\bihre (?:nachricht|e-?mail) wird\b"
+    r"|\bkeinen zugriff auf\b|\ba mon retour\b|\bdes mon retour\b"
+    r"|\ben cas d'urgence\b|\bvotre (?:message|courriel|mail) (?:sera|ne sera)\b"
+    r"|\bin dringende gevallen\b|\bna mijn terugkeer\b"
+    r"|\buw (?:bericht|e-?mail) wordt\b|\ba mi regreso\b|\ben caso de urgencia\b"
+    r"|\bal mio rientro\b|\bper urgenze\b|\bem caso de urgencia\b"
+    r"|\bpo powrocie\b|\bw pilnych sprawach\b|\bpo navratu\b"
+    r"|\bv nalehavych pripadech\b"
 )
 # What a notice never gives: a time of day or an address seen, which a
 # person's answer from an absence does ("away until Monday, but ui01 was
 # isolated at 10:40 UTC").
 _EVIDENCE = r"\b\d{1,2}:\d{2}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b"
 _AWAY_RE = re.compile(_AWAY)
-_UNTIL_RE = re.compile(_UNTIL)
+_MEANWHILE_RE = re.compile(_MEANWHILE)
 _EVIDENCE_RE = re.compile(_EVIDENCE)
 
 
@@ -69,6 +80,6 @@ def absence_reason(text: str) -> str | None:
     if len(text) > MAX_CHARS or has_evidence(text):
         return None
     away = _AWAY_RE.search(text[:HEAD_CHARS])
-    if away is None or _UNTIL_RE.search(text) is None:
+    if away is None or _MEANWHILE_RE.search(text) is None:
         return None
     return "out-of-office text"

@@ -145,6 +145,17 @@ AWAY_NOTICES = [
     " contactez security@site-a.example.com.\n",
     "Ik ben tot en met 14 december afwezig. In dringende gevallen kunt u"
     " contact opnemen met security@site-a.example.com.\n",
+    "Hello,\n\nI am out of the office until 14 December. I will answer your"
+    " message upon my return.\n\nJane\n",
+    "I'm away until Monday 14 December; your e-mail will not be forwarded.\n",
+]
+# People who say they are away, in their own words, and answer all the same
+# (breaker F10): no template says sorry for the delay or who sends the logs.
+AWAY_PEOPLE = [
+    "Hello,\n\nI'm out until Monday 14th, sorry for the delay. My colleague"
+    " Pierre will send the logs.\n\nBest regards,\nJean\n",
+    "Hi Alice,\n\nI am away until Wednesday; Pierre is looking at the host and"
+    " will answer tomorrow.\n\nJean\n",
 ]
 # People who name tickets, and reports that name a ticket but opened none.
 NOT_ACKS = [
@@ -417,21 +428,44 @@ def test_ticket_acknowledgement_meets_no_clock_and_chasing_goes_on(w: World) -> 
 
 
 @pytest.mark.parametrize(
-    "body", [DESK_RECEIPTS[0], AWAY_NOTICES[0]], ids=["desk", "away"]
+    "body", AWAY_PEOPLE, ids=[f"person{n}" for n in range(len(AWAY_PEOPLE))]
 )
-def test_a_desk_receipt_or_away_notice_meets_no_clock(w: World, body: str) -> None:
+def test_a_person_away_answering_in_own_words_is_human(body: str) -> None:
+    subject = "Re: [EGI-20261130-01] [TLP:AMBER] Compromised host"
+    headers = {"In-Reply-To": "<a@csirt.example.org>"}
+    assert _classified(body, headers, subject) == "human"
+
+
+def _answer_request(w: World, body: str, sender: str, message_id: str) -> str:
+    """SITE-A's report, a member's request, and at 10:40 a reply to it."""
     tag = site_report(w)
     _request(w, tag)
     w.new_mail()
     w.deliver(
         raw_mail(
             subject=f"Re: [{tag}] Compromised host - action required",
-            body=body, sender="Service Desk <servicedesk@site-a.example.com>",
-            when=at("2026-11-30T10:40:00"), message_id="<desk@site-a.example.com>",
-            reply_to="<alice-req-1@csirt.example.org>",
+            body=body, sender=sender, when=at("2026-11-30T10:40:00"),
+            message_id=message_id, reply_to="<alice-req-1@csirt.example.org>",
         ),
         at("2026-11-30T10:40:00"),
     )  # fmt: skip
+    return tag
+
+
+def test_a_person_away_answering_meets_the_request(w: World) -> None:
+    sender = f"Jean <{SITE_A}>"
+    tag = _answer_request(w, AWAY_PEOPLE[0], sender, "<jean@site-a.example.com>")
+    roles = {m["message_id"]: m["role"] for m in w.show(tag)["messages"]}
+    assert roles["<jean@site-a.example.com>"] == "site"
+    assert [state for state, _ in _analysis(w, tag)] == ["met"]
+
+
+@pytest.mark.parametrize(
+    "body", [DESK_RECEIPTS[0], AWAY_NOTICES[0]], ids=["desk", "away"]
+)
+def test_a_desk_receipt_or_away_notice_meets_no_clock(w: World, body: str) -> None:
+    desk = "Service Desk <servicedesk@site-a.example.com>"
+    tag = _answer_request(w, body, desk, "<desk@site-a.example.com>")
     assert w.new_mail() == []
     assert _analysis(w, tag) == [("pending", None)]
     w.app.clock.set(at("2026-11-30T14:31:00"))
