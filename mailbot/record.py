@@ -235,9 +235,9 @@ def _member_for_own_site(
     `incident` speaks for that site as well: the mail meets and gives its
     facts (its commands still act as a member's). A mail that opens an
     incident does so for the member's site when it names it. A mail
-    addressed to other sites taking part (To), and not to the mailbox, a
-    member or the member's own site, is the member's question to them: it
-    is no answer of the member's site."""
+    addressed to other sites (To), taking part or not yet, and not to the
+    mailbox, a member or the member's own site, is the member's question to
+    them: it is no answer of the member's site."""
     if reason == "new":
         taking_part = {site.name} if site else set()
     else:
@@ -245,8 +245,10 @@ def _member_for_own_site(
     own = next((s for s in author.contact_of if s.name in taking_part), None)
     if own is None:
         return author, site
-    others = [app.sites.site(n) for n in sorted(taking_part) if n != own.name]
-    if _to_other_sites_only(app, parsed, own, [s for s in others if s]):
+    # A site the mail is addressed to is asked, taking part or not yet
+    # (it joins the incident: _update_incident).
+    others = [s for s in app.sites.sites if s.name != own.name]
+    if _to_other_sites_only(app, parsed, own, others):
         log.info(
             "%s: the member writes to other sites only: a member's mail, not %s's",
             incident.tag, own.name,
@@ -269,14 +271,11 @@ def _to_other_sites_only(
     sender = parsed.from_.addr.lower() if parsed.from_ else ""
     to = [a.addr.lower() for a in parsed.to if a.addr and a.addr.lower() != sender]
 
-    def of(s: Site, addr: str) -> bool:
-        return addr in s.security_contacts or s.owns_domain(addr.rpartition("@")[2])
-
     settings = app.settings
     ours = {*settings.own_addresses, *settings.csirt.members}
-    if any(a in ours or of(own, a) for a in to):
+    if any(a in ours or roles.addresses_site(own, a) for a in to):
         return False
-    return any(of(s, a) for s in others for a in to)
+    return any(roles.addresses_site(s, a) for s in others for a in to)
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:

@@ -274,8 +274,12 @@ def test_her_answer_while_closed_is_her_sites_on_reopening(w: World) -> None:
     assert ("analysis", "SITE-A", "pending") not in analysis
 
 
-def test_her_question_to_another_site_is_no_answer_for_her_own(w: World) -> None:
-    first, _ = merged(w)
+@pytest.mark.parametrize("c_involved", [True, False])
+def test_her_question_to_another_site_is_no_answer_for_her_own(
+    w: World, c_involved: bool
+) -> None:
+    # SITE-C takes part (merged in), or is brought in by her question.
+    first = merged(w)[0] if c_involved else site_report(w)
     ask_site_a(w, first)
     w.new_mail()
     assert ("analysis", "SITE-A", "pending") in clocks(w, first)
