@@ -19,14 +19,18 @@ from test_rechase import command
 from test_sweep_reminders import (
     DUTY,
     NGI_CONTACT,
+    OLD_DISCOVERY,
     SITE_CONTACTS,
     TAG,
     App,
+    Callable,
     analysis,
     at,
     bounce_for,
+    containment,
     feed,
     new_app,  # noqa: F401 - a fixture the `app` fixture uses
+    on_holiday,
     reminders,
     request,
 )
@@ -129,6 +133,48 @@ def test_a_deadline_past_the_lateness_shows_as_recorded_missed(app: App) -> None
     assert "recorded missed, nothing sent" in forecast_text([planned])
     sweep(app)
     assert (analysis(app).state, forecast(app)) == ("missed", [])
+
+
+def test_a_miss_seen_in_time_is_forecast_as_chased_after_a_long_holiday(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Due on 2026-12-24, the first of 16 holidays of the site: the sweep
+    # records the miss then, and the reminders follow the holidays.
+    app = on_holiday(tmp_path, database_url)
+    chased = [
+        (utc("2027-01-11T08:00:00"), 1, "reminder"),
+        (utc("2027-01-12T08:00:00"), 2, "reminder"),
+        (utc("2027-01-13T08:00:00"), 3, "escalation"),
+    ]
+    at(app, "2026-12-23T10:01:00")
+    assert [(p.at, p.level, p.action) for p in forecast(app)] == chased
+    at(app, "2026-12-24T09:35:00")
+    sweep(app)
+    at(app, "2026-12-24T09:36:00")
+    planned = forecast(app)
+    assert [(p.at, p.level, p.action) for p in planned] == chased
+    for step in planned:
+        app.clock.set(step.at)
+        assert sweep(app)["reminders"] == 1
+    assert forecast(app) == []
+
+
+def test_a_fresh_report_of_an_old_discovery_is_forecast_as_chased(
+    new_app: Callable[..., App],  # noqa: F811 - the fixture
+) -> None:
+    app = new_app("2026-12-07T08:00:00")
+    feed(app, OLD_DISCOVERY)
+    at(app, "2026-12-07T08:01:00")
+    planned = forecast(app)
+    assert [(p.at, p.rule, p.level, p.action) for p in planned] == [
+        (utc("2026-12-07T08:01:00"), "containment", 1, "reminder"),
+        (utc("2026-12-08T08:01:00"), "containment", 2, "reminder"),
+        (utc("2026-12-09T08:01:00"), "containment", 3, "escalation"),
+    ]
+    for step in planned:
+        app.clock.set(step.at)
+        assert sweep(app)["reminders"] == 1
+    assert containment(app).level == 3
 
 
 def test_a_level_nobody_can_receive_is_shown(app: App) -> None:

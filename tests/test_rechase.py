@@ -108,3 +108,21 @@ def test_a_discovery_moved_later_chases_containment_afresh(app: App) -> None:
     at(app, "2026-12-07T09:00")
     sweep(app)
     assert purposes(app, "containment") == ["chase-containment-1"] * 2
+
+
+def test_a_discovery_a_member_moves_past_the_lateness_is_chased_from_now(
+    app: App,
+) -> None:
+    # On Monday a member learns that the discovery was 17 days before: the
+    # containment, due 16 days ago, is missed, first seen in a mail of now,
+    # so chased (the lateness is for mail that reaches mailbot late).
+    at(app, "2026-12-07T09:00")
+    command(app, "#discovered 2026-11-20T10:00:00Z", 1)
+    with app.db.transaction() as session:
+        [deadline] = session.query(Deadline).filter_by(rule="containment").all()
+        assert deadline.due_at == when("2026-11-21T10:00")
+        assert deadline.state == "missed" and deadline.next_action_at is not None
+    [planned] = [p for p in forecast(app) if p.rule == "containment"][:1]
+    assert (planned.at, planned.level) == (when("2026-12-07T09:00"), 1)
+    sweep(app)
+    assert purposes(app, "containment") == ["chase-containment-1"]

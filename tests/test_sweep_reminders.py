@@ -445,3 +445,97 @@ def test_a_resolved_incident_is_chased_for_its_closure_report(app: App) -> None:
     ]
     assert len(closure) == 1
     assert sorted(closure[0][0]) == sorted(SITE_CONTACTS)
+
+
+# A fresh mail whose stated facts are old: it arrived now, the discovery it
+# states is 17 days old (the containment it owes was due on 2026-11-21).
+OLD_DISCOVERY = mail(
+    subject="Compromised host at SITE-P",
+    sender="security@site-p.example.org",
+    message_id="<old-discovery@site-p.example.org>",
+    date="Mon, 07 Dec 2026 08:00:00 +0000",
+    body="Hello,\nwhile reviewing old logs we discovered on 2026-11-20 10:00 UTC"
+    " that wn3.site-p.example.org (192.0.2.130) had been compromised.\n"
+    "We are still analysing it; it is still running.\n",
+)
+
+
+def containment(app: App) -> Deadline:
+    with app.db.transaction() as session:
+        return session.query(Deadline).filter_by(rule="containment").one()
+
+
+def test_a_fresh_report_of_an_old_discovery_is_chased_from_now(
+    new_app: Callable[..., App],
+) -> None:
+    # The lateness is for mail that reaches mailbot long after the fact
+    # (an old mailbox, an outage), not for a new mail telling old facts.
+    app = new_app("2026-12-07T08:00:00")
+    feed(app, OLD_DISCOVERY)
+    deadline = containment(app)
+    assert deadline.due_at == dt.datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert deadline.state == "missed" and deadline.next_action_at is not None
+    # Monday 09:00 in Paris: the first reminder goes at once.
+    assert sweep(app)["reminders"] == 1
+    assert [p for p, _, _ in reminders(app)] == ["chase-containment-1"]
+    at(app, "2026-12-08T08:00:00")
+    assert sweep(app)["reminders"] == 1
+    at(app, "2026-12-09T08:00:00")
+    assert sweep(app)["reminders"] == 1
+    assert [p for p, _, _ in reminders(app)] == [
+        "chase-containment-1",
+        "chase-containment-2",
+        "chase-containment-3",
+    ]
+
+
+def test_an_imported_old_report_of_an_old_discovery_is_not_chased(
+    new_app: Callable[..., App],
+) -> None:
+    # The same mail, polled three weeks after it arrived.
+    app = new_app("2026-12-28T08:00:00")
+    feed(app, OLD_DISCOVERY, header_date(OLD_DISCOVERY))
+    deadline = containment(app)
+    assert (deadline.state, deadline.next_action_at) == ("missed", None)
+    assert sweep(app)["reminders"] == 0
+    assert reminders(app) == []
+
+
+# SITE-P closed from Christmas Eve to 2027-01-08: 16 days, more than the
+# lateness of 7.
+HOLIDAYS = [str(dt.date(2026, 12, 24) + dt.timedelta(days=n)) for n in range(16)]
+SITES_ON_HOLIDAY = SITES.replace(
+    'country = "FR"\n', f'country = "FR"\nholidays = {HOLIDAYS!r}\n'.replace("'", '"')
+)
+BEFORE_HOLIDAYS = mail(
+    subject="Compromised host at SITE-P",
+    sender="security@site-p.example.org",
+    message_id="<before-holidays@site-p.example.org>",
+    date="Wed, 23 Dec 2026 10:00:00 +0000",
+    body="Hello, wn3.site-p.example.org (192.0.2.130) was compromised,"
+    " discovered 2026-12-23 09:30 UTC. Still analysing.\n",
+)
+
+
+def on_holiday(tmp_path: Path, database_url: str) -> App:
+    when = dt.datetime(2026, 12, 23, 10, tzinfo=UTC)
+    app = make_app(tmp_path, database_url, now=when, sites=SITES_ON_HOLIDAY)
+    feed(app, BEFORE_HOLIDAYS)
+    return app
+
+
+def test_a_miss_seen_in_time_is_chased_after_a_long_holiday(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = on_holiday(tmp_path, database_url)
+    # Seen five minutes after its due time: the miss is recorded, and the
+    # reminder waits for the site's first working hour after the holidays.
+    at(app, "2026-12-24T09:35:00")
+    result = sweep(app)
+    assert (result["missed"], result["reminders"]) == (1, 0)
+    when = dt.datetime(2027, 1, 11, 8, tzinfo=UTC)
+    assert containment(app).next_action_at == when
+    # More than the lateness after the due time, but not first seen then.
+    at(app, "2027-01-11T08:00:00")
+    assert sweep(app)["reminders"] == 1
+    assert [p for p, _, _ in reminders(app)] == ["chase-containment-1"]

@@ -117,7 +117,8 @@ def _move_clocks(ctx: Context, old: str, new: str) -> tuple[int, int]:
         # The reminders went to the old site: the new one is chased from
         # the first level (a chased clock is cancelled, a fresh one owed).
         due = rule.due_at(deadline.started_at, ctx.app.calendar(new))
-        clocks.rechase(ctx.session, deadline, deadline.started_at, due, new)
+        moved = clocks.rechase(ctx.session, deadline, deadline.started_at, due, new)
+        clocks.seen_late(ctx.app, moved, ctx.mail.arrived_at)
     row = ctx.session.scalars(
         select(IncidentSite).where(
             IncidentSite.incident_id == ctx.incident.id, IncidentSite.site == old
@@ -178,7 +179,9 @@ def _retime(ctx: Context, event: str, when: dt.datetime) -> int:
             # Moved later, a clock already chased starts its chase afresh:
             # the site is reminded for the real due time before anyone is
             # told it stayed silent.
-            clocks.rechase(ctx.session, deadline, when, due)
+            moved = clocks.rechase(ctx.session, deadline, when, due)
+            # Moved long past due by a mail of now, the miss is chased.
+            clocks.seen_late(ctx.app, moved, ctx.mail.arrived_at)
         count += 1
     return count
 
@@ -381,7 +384,9 @@ def _merge(ctx: Context, command: Command) -> str:
     if ctx.incident.resolved_at is not None:
         # Resolved, the surviving incident owes every site's closure report,
         # the sites merged in too.
-        clocks.start_resolved(ctx.app, ctx.session, ctx.incident)
+        clocks.start_resolved(
+            ctx.app, ctx.session, ctx.incident, seen=ctx.mail.arrived_at
+        )
     return said
 
 

@@ -39,11 +39,14 @@ def start(
     mail_id: int | None = None,
     *,
     known: list[Deadline] | None = None,
+    seen: dt.datetime | None = None,
 ) -> list[Deadline]:
     """Start every rule that starts on `event` for `site`, once each.
 
     `known` is the site's deadlines in this incident (see `of_site`), kept
     current here, for a caller that starts and meets several in a row.
+    `seen` is when mailbot learnt of the event: the arrival of the mail
+    that shows it (by default `mail_id`'s, else now).
     """
     rules = [rule for rule in app.rules if rule.starts_on == event]
     # An ended incident is chased no more: a clock started there would wait
@@ -63,7 +66,7 @@ def start(
             for d in known
         ):
             continue
-        deadline = _create(app, session, incident, rule, site, at, mail_id)
+        deadline = _create(app, session, incident, rule, site, at, mail_id, seen)
         known.append(deadline)
         started.append(deadline)
     return started
@@ -98,14 +101,12 @@ def _create(
     site: str,
     at: dt.datetime,
     mail_id: int | None,
+    seen: dt.datetime | None = None,
 ) -> Deadline:
     due = rule.due_at(at, app.calendar(site))
     now = app.clock.now()
     deadline = _pending(incident.id, rule.name, site, at, due, mail_id)
-    # A clock first seen long past its due time records the miss and sends
-    # nothing: importing an old mailbox must flood no one.
-    if now > due and app.chase_policy.too_late(due, now):
-        deadline.state, deadline.next_action_at = "missed", None
+    seen_late(app, deadline, seen or _arrival(session, mail_id) or now)
     # Written with the mail's other rows, not flushed alone: nothing reads
     # its id before, and a clock met by the same mail is written once.
     session.add(deadline)
@@ -118,6 +119,28 @@ def _create(
         due.isoformat(),
     )
     return deadline
+
+
+def seen_late(app: App, deadline: Deadline, seen: dt.datetime) -> None:
+    """A clock still pending, found from a mail that reached the mailbox at
+    `seen` due longer ago than the lateness: the miss is recorded at once.
+    It is chased (from now) when that mail arrived within the lateness (a
+    fresh report of an old discovery), not when it came long ago (an old
+    mailbox imported): that must flood no one."""
+    policy, now = app.chase_policy, app.clock.now()
+    if deadline.state != "pending" or not policy.too_late(deadline.due_at, now):
+        return
+    deadline.state = "missed"
+    deadline.next_action_at = None if policy.too_late(seen, now) else deadline.due_at
+
+
+def _arrival(session: Session, mail_id: int | None) -> dt.datetime | None:
+    """When mail `mail_id` reached the mailbox (None without one)."""
+    if mail_id is None:
+        return None
+    with session.no_autoflush:
+        mail = session.get(Mail, mail_id)
+    return mail.arrived_at if mail is not None else None
 
 
 def rechase(
@@ -375,7 +398,7 @@ def on_site_mail(
     if events.reports_resolution(text) and incident.resolved_at is None:
         incident.resolved_at = at
     if incident.resolved_at is not None:
-        start_resolved(app, session, incident, {site: known})
+        start_resolved(app, session, incident, {site: known}, mail.arrived_at)
     if closure_counts:
         meet(app, session, incident, "closure_report", site, at, known=known)
 
@@ -439,17 +462,17 @@ def start_resolved(
     session: Session,
     incident: Incident,
     known: dict[str, list[Deadline]] | None = None,
+    seen: dt.datetime | None = None,
 ) -> None:
     """Resolution starts the closure-report clock of every site involved.
 
-    `known` holds the deadlines of sites a caller keeps current (`start`).
+    `known` holds the deadlines of sites a caller keeps current (`start`);
+    `seen` is when the mail that shows the resolution arrived (`start`).
     """
     assert incident.resolved_at is not None
     for site in site_names(session, incident):
-        at = incident.resolved_at
-        start(
-            app, session, incident, "resolved", site, at, known=(known or {}).get(site)
-        )
+        at, own = incident.resolved_at, (known or {}).get(site)
+        start(app, session, incident, "resolved", site, at, known=own, seen=seen)
 
 
 def on_csirt_mail(

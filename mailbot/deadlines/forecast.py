@@ -157,7 +157,9 @@ def _steps(
     policy = app.chase_policy
     calendar = app.calendar(deadline.site)
     first_seen = max(now, deadline.next_action_at or now)
-    if deadline.level == 0 and policy.too_late(deadline.due_at, first_seen):
+    # A miss recorded already was seen in time (sweep._act): it is chased.
+    pending = deadline.state == "pending"
+    if pending and deadline.level == 0 and policy.too_late(deadline.due_at, first_seen):
         yield _planned(app, incident, deadline, 1, first_seen, "too_late", ([], []))
         return
     if deadline.level and (deadline.id, deadline.level) in chase.held_levels(

@@ -112,8 +112,13 @@ def _resume_one(
     if missed:
         # Overdue before the incident ended, and still owed: chased again
         # from the level it had reached.
+        policy = app.chase_policy
         for deadline in missed:
-            if deadline.level < app.chase_policy.levels:
+            # One never chased, past the lateness, stays unchased: seen too
+            # late (an old mailbox), or its incident ended before its turn.
+            if deadline.level == 0 and policy.too_late(deadline.due_at, at):
+                continue
+            if deadline.level < policy.levels:
                 deadline.next_action_at = deadline.next_action_at or at
                 done.chased += 1
         return

@@ -29,7 +29,9 @@ time. A working day is the site's daily opening hours of working time
 the next working day. When `within_working_hours` is true, every reminder
 time is pushed to the next opening of the site's working hours, and the next
 level counts from the pushed time. A deadline first seen more than
-`max_lateness` (calendar time) past due is recorded missed and not chased.
+`max_lateness` (calendar time) past due is recorded missed and not chased;
+seen by the sweep, or in the mail that starts it when that mail arrived (a
+fresh mail stating an old discovery is chased from now).
 The list may also be one comma-separated string (handy in environment
 variables): "0h, 1 working day, 1 working day".
 

@@ -180,12 +180,15 @@ def _act(
         deadline.next_action_at = None
         _cancel_unchased(incident, deadline)
         return
-    if deadline.state == "pending" and now >= deadline.due_at:
+    # Lateness is judged when mailbot first sees the miss, and only then:
+    # an old mailbox imported, or a return from a long outage, floods no
+    # one, but a miss recorded in time (its first reminder waiting for the
+    # end of a long holiday) is chased when its time comes.
+    first_seen = deadline.state == "pending" and now >= deadline.due_at
+    if first_seen:
         _record_missed(incident, deadline, result)
     policy = app.chase_policy
-    # Lateness is judged when mailbot first sees the miss: an old mailbox
-    # imported, or a return from a long outage, floods no one.
-    if deadline.level == 0 and policy.too_late(deadline.due_at, now):
+    if first_seen and deadline.level == 0 and policy.too_late(deadline.due_at, now):
         deadline.next_action_at = None
         log.info(
             "%s clock %s for %s first seen too late to chase; nothing sent",
