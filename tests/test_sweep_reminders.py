@@ -539,3 +539,72 @@ def test_a_miss_seen_in_time_is_chased_after_a_long_holiday(
     at(app, "2027-01-11T08:00:00")
     assert sweep(app)["reminders"] == 1
     assert [p for p, _, _ in reminders(app)] == ["chase-containment-1"]
+
+
+def closure_report(label: str) -> bytes:
+    """SITE-P's closure report, labelled `label` in its first line."""
+    return mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender="security@site-p.example.org",
+        message_id=f"<closure-{label or 'none'}@site-p.example.org>",
+        date="Mon, 07 Dec 2026 10:00:00 +0000",
+        headers={"In-Reply-To": "<report@site-p.example.org>"},
+        body=(f"{label}\n\n" if label else "") + "Closure report\n\n"
+        "Resolution: host reinstalled from scratch, all credentials rotated.\n"
+        "Lessons learnt: keep the UI patched; monitor outgoing connections.\n",
+    )
+
+
+def resolved_by_member(app: App) -> None:
+    at(app, "2026-12-07T11:00:00")
+    resolution = mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender="Alice <alice@csirt.example.org>",
+        message_id="<resolved@csirt.example.org>",
+        date="Mon, 07 Dec 2026 11:00:00 +0000",
+        headers=AUTHENTICATED,
+        body="#resolved 2026-12-07T09:00:00Z\n",
+    )
+    assert feed(app, resolution) == TAG
+
+
+def closure_clock(app: App) -> Deadline:
+    with app.db.transaction() as session:
+        return session.query(Deadline).filter_by(rule="closure_report").one()
+
+
+def test_a_closure_report_sent_before_the_resolution_meets_its_clock(
+    app: App,
+) -> None:
+    # The site sends its labelled report at 10:00; the member records the
+    # resolution at 11:00: the clock starts met, and nobody is chased.
+    at(app, "2026-12-07T10:00:00")
+    assert feed(app, closure_report("TLP:AMBER")) == TAG
+    resolved_by_member(app)
+    deadline = closure_clock(app)
+    report_time = dt.datetime(2026, 12, 7, 10, tzinfo=UTC)
+    assert (deadline.state, deadline.met_at) == ("met", report_time)
+    assert deadline.next_action_at is None
+    at(app, "2027-01-08T10:00:00")
+    sweep(app)
+    assert not [p for p, _, _ in reminders(app) if "closure" in p]
+
+
+def test_an_unlabelled_closure_report_before_the_resolution_meets_nothing(
+    app: App,
+) -> None:
+    # Unlabelled (or GREEN), it counts no more before the resolution than
+    # after: the site is asked to resend it, and the clock stays owed.
+    at(app, "2026-12-07T10:00:00")
+    assert feed(app, closure_report("")) == TAG
+    with app.db.transaction() as session:
+        asked = session.query(Outbox).filter_by(purpose="closure-relabel").all()
+        assert [list(o.recipients) for o in asked] == [[SITE_CONTACTS[0]]]
+    resolved_by_member(app)
+    deadline = closure_clock(app)
+    assert (deadline.state, deadline.met_at) == ("pending", None)
+    at(app, "2027-01-08T10:00:00")
+    sweep(app)
+    assert [p for p, _, _ in reminders(app) if "closure" in p] == [
+        "chase-closure_report-1"
+    ]

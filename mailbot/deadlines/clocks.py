@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from mailbot import fields, roles
 from mailbot.app import App
+from mailbot.csirt import trail
 from mailbot.db.engine import flush_for
-from mailbot.db.models import CHASED_STATUSES, Deadline, Incident, Mail
+from mailbot.db.models import CHASED_STATUSES, Audit, Deadline, Incident, Mail
 from mailbot.deadlines import events
 from mailbot.deadlines.rules import Rule
 from mailbot.incidents import site_names
@@ -67,6 +68,8 @@ def start(
         ):
             continue
         deadline = _create(app, session, incident, rule, site, at, mail_id, seen)
+        if rule.met_by == "closure_report":
+            _reported_before(session, incident, deadline)
         known.append(deadline)
         started.append(deadline)
     return started
@@ -132,6 +135,32 @@ def seen_late(app: App, deadline: Deadline, seen: dt.datetime) -> None:
         return
     deadline.state = "missed"
     deadline.next_action_at = None if policy.too_late(seen, now) else deadline.due_at
+
+
+# The trail's note of a site's closure report that came before any clock
+# owed it (on_site_mail), which the clock meets when it starts.
+REPORTED_EARLY = "closure_report_early"
+
+
+def _reported_before(session: Session, incident: Incident, deadline: Deadline) -> None:
+    """A closure report the site sent, labelled as it must be, before the
+    clock that owes it started (before the resolution was recorded) meets
+    it: the site is not asked again for a report it sent."""
+    with session.no_autoflush:
+        sent = session.execute(
+            select(Mail.event_at, Mail.arrived_at)
+            .join(Audit, Audit.mail_id == Mail.id)
+            .where(
+                Audit.incident_id == incident.id,
+                Audit.action == REPORTED_EARLY,
+                Audit.actor == deadline.site,
+            )
+            .order_by(Audit.id)
+            .limit(1)
+        ).first()
+    if sent is not None:
+        written = sent.event_at or sent.arrived_at
+        _met(incident, deadline, max(written, deadline.started_at))
 
 
 def _arrival(session: Session, mail_id: int | None) -> dt.datetime | None:
@@ -399,8 +428,31 @@ def on_site_mail(
         incident.resolved_at = at
     if incident.resolved_at is not None:
         start_resolved(app, session, incident, {site: known}, mail.arrived_at)
-    if closure_counts:
-        meet(app, session, incident, "closure_report", site, at, known=known)
+    if closure_counts and not meet(
+        app, session, incident, "closure_report", site, at, known=known
+    ):
+        _early_report(app, session, incident, mail, site, known)
+
+
+def _early_report(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    site: str,
+    known: list[Deadline],
+) -> None:
+    """A closure report no clock owes yet (the incident not resolved, or
+    its resolution withdrawn) is noted: the clock meets it when it starts."""
+    names = {r.name for r in app.rules if r.met_by == "closure_report"}
+    if any(d.rule in names and d.state != "cancelled" for d in known):
+        return
+    trail.note(
+        session, incident.id, actor=site, action=REPORTED_EARLY,
+        detail="closure report received before the resolution; it meets the"
+        " closure report clock when that starts",
+        mail_id=mail.id, at=app.clock.now(),
+    )  # fmt: skip
 
 
 @dataclass
