@@ -501,6 +501,28 @@ def test_an_imported_old_report_of_an_old_discovery_is_not_chased(
     assert reminders(app) == []
 
 
+def test_an_imported_old_resolution_owes_no_chased_closure_report(
+    new_app: Callable[..., App],
+) -> None:
+    # The mailbox is polled in February: the closure report owed since
+    # 2027-01-07 was owed long before mailbot saw the site's mail.
+    app = new_app("2027-02-20T09:00:00")
+    resolved = mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender="security@site-p.example.org",
+        message_id="<resolved@site-p.example.org>",
+        date="Mon, 07 Dec 2026 10:00:00 +0000",
+        headers={"In-Reply-To": "<report@site-p.example.org>"},
+        body="We consider the incident resolved.\n",
+    )
+    for raw in (SITE_REPORT, resolved):
+        feed(app, raw, header_date(raw))
+    with app.db.transaction() as session:
+        clock = session.query(Deadline).filter_by(rule="closure_report").one()
+        assert (clock.state, clock.next_action_at) == ("missed", None)
+    assert sweep(app)["reminders"] == 0
+
+
 # SITE-P closed from Christmas Eve to 2027-01-08: 16 days, more than the
 # lateness of 7.
 HOLIDAYS = [str(dt.date(2026, 12, 24) + dt.timedelta(days=n)) for n in range(16)]
