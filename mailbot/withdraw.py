@@ -149,6 +149,10 @@ def _relabel(app: App, session: Session, mail: Mail) -> str | None:
             Deadline.incident_id == incident.id, Deadline.rule.in_(rules)
         )
     ).all()
+    if not clocks and incident.status == "open":
+        # Asked before the resolution: the report will be owed then, and
+        # one resent labelled meets its clock as it starts.
+        return None
     # Asked before the report is due: only a clock ended makes it moot.
     reasons = [_not_owed(d, incident, None) for d in clocks]
     if clocks and None in reasons:

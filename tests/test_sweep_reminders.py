@@ -25,6 +25,7 @@ from mailbot.deadlines.sweep import sweep
 from mailbot.fetch.files import header_date
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send import deliver_due
 
 UTC = dt.UTC
 TAG = "EGI-20261203-01"
@@ -619,9 +620,13 @@ def test_an_unlabelled_closure_report_before_the_resolution_meets_nothing(
     # after: the site is asked to resend it, and the clock stays owed.
     at(app, "2026-12-07T10:00:00")
     assert feed(app, closure_report("")) == TAG
+    # Asked to resend it labelled, before the resolution too.
+    deliver_due(app)
     with app.db.transaction() as session:
         asked = session.query(Outbox).filter_by(purpose="closure-relabel").all()
-        assert [list(o.recipients) for o in asked] == [[SITE_CONTACTS[0]]]
+        assert [(o.state, list(o.recipients)) for o in asked] == [
+            ("sent", [SITE_CONTACTS[0]])
+        ]
     resolved_by_member(app)
     deadline = closure_clock(app)
     assert (deadline.state, deadline.met_at) == ("pending", None)
