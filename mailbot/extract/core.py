@@ -6,11 +6,11 @@ import dataclasses
 import gc
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from mailbot.extract.collect import Collector
-from mailbot.extract.part import MAIL_BUDGET, read_part
+from mailbot.extract.part import MAIL_BUDGET, MAIL_LINES, read_part
 from mailbot.extract.quotes import is_forward_subject, marked_lines, split_lines
 from mailbot.extract.sections import heading
 from mailbot.extract.values import Context, Finding
@@ -77,6 +77,9 @@ def extract_noted(
             gc.enable()
 
 
+# Parts named in the note of those not read, at most.
+_NAMED: Final = 3
+
 # The body telling the zone of what it attaches: "the attached auth.log of
 # ui01 is in UTC", "the logs are in CET". An attachment's times are then
 # read in it, not in the site's (a log's own note still wins: part_clock).
@@ -104,20 +107,58 @@ def _extract(
     out = Collector()
     zone = _attached_zone(text_parts) if len(text_parts) > 1 else None
     attached = dataclasses.replace(context, timezone=zone) if zone else context
-    for index, part in enumerate(text_parts):
-        if out.values > MAIL_BUDGET:
-            note = (
-                f"{len(text_parts) - index} of {len(text_parts)} parts not read:"
-                f" the mail's value budget ({MAIL_BUDGET}) is spent"
-            )
-            out.notes.append(note)
-            log.warning("%s", note)
+    for index, (part, text, unread) in enumerate(_within_lines(text_parts)):
+        if out.values > MAIL_BUDGET or text is None:
+            _note_unread(text_parts[index:], len(text_parts), out, text is None)
             break
         own = attached if part.kind == "attachment" else context
-        read_part(part.part, _lines(part, own), part.kind, own, out)
+        read_part(part.part, _lines(part, text, own), part.kind, own, out, unread)
     findings = out.findings()
     log.debug("extracted %d findings from %d parts", len(findings), len(text_parts))
     return findings, out.notes
+
+
+def _within_lines(
+    text_parts: Sequence[TextPart],
+) -> Iterator[tuple[TextPart, str | None, int]]:
+    """Each part with the text of it that the mail's line budget (MAIL_LINES)
+    leaves to read, None once it is spent, and the count of its lines left
+    out. The text beyond is never split: 5 million blank lines made lists
+    of a gigabyte before any budget could stop reading them."""
+    left = MAIL_LINES
+    for part in text_parts:
+        if left <= 0:
+            yield part, None, 0
+            continue
+        text, unread = _head(part.text, left)
+        left -= text.count("\n") + 1
+        yield part, text, unread
+
+
+def _head(text: str, lines: int) -> tuple[str, int]:
+    """The first `lines` lines of `text`, and the count of the lines after."""
+    if text.count("\n") < lines:
+        return text, 0
+    rest = text.split("\n", lines)[-1]
+    return text[: len(text) - len(rest) - 1], rest.count("\n") + 1
+
+
+def _note_unread(
+    unread: Sequence[TextPart], total: int, out: Collector, lines: bool
+) -> None:
+    budget = (
+        f"line budget ({MAIL_LINES} lines)"
+        if lines
+        else f"value budget ({MAIL_BUDGET})"
+    )
+    named = ", ".join(part.part for part in unread[:_NAMED])
+    more = ", ..." if len(unread) > _NAMED else ""
+    note = (
+        f"{len(unread)} of {total} parts not read: the mail's {budget} is spent"
+        f" ({named}{more})"
+    )
+    out.notes.append(note)
+    log.warning("%s", note)
 
 
 def is_closure_report(subject: str, text_parts: Sequence[TextPart]) -> bool:
@@ -135,8 +176,10 @@ def is_closure_report(subject: str, text_parts: Sequence[TextPart]) -> bool:
     # any (nearly all mail) is not split into lines and headings here.
     if not any(_may_sign(part.text) for part in text_parts):
         return False
-    for part in text_parts:
-        for _, line, _ in _lines(part, Context(subject=subject)):
+    for part, text, _ in _within_lines(text_parts):
+        if text is None:
+            break
+        for _, line, _ in _lines(part, text, Context(subject=subject)):
             found = heading(line)
             if found is not None and found.field in ("lessons_learnt", "resolution"):
                 signs.add(found.field)
@@ -153,11 +196,11 @@ def _may_sign(text: str) -> bool:
     return any(word in lowered for word in _SIGN_WORDS)
 
 
-def _lines(part: TextPart, context: Context) -> list[tuple[int, str, bool]]:
+def _lines(part: TextPart, text: str, context: Context) -> list[tuple[int, str, bool]]:
     if part.kind in ("body", "html"):
-        return marked_lines(part.text, is_forward_subject(context.subject))
+        return marked_lines(text, is_forward_subject(context.subject))
     forwarded = part.kind == "forward"
     return [
         (number, line, forwarded)
-        for number, line in enumerate(split_lines(part.text), start=1)
+        for number, line in enumerate(split_lines(text), start=1)
     ]

@@ -101,6 +101,14 @@ _PIECE: Final = 4000
 # ones), so a mail takes half a second at most on a quiet machine.
 _BUDGET: Final = 5_000
 MAIL_BUDGET: Final = 10_000
+# Lines read from one mail, over all its parts and archive members: the value
+# budget bounds a log full of values, this one text that gives few or none.
+# 9 MB of newlines in each of three zips (a 386 KB mail) made 15 million
+# lines, 27 s and 1 GB; 100 members of 50,000 "x" lines, 20 s. A line that
+# gives no value costs 1 to 23 microseconds (blank, a word, a sentence of
+# prose), so a mail's lines take two seconds at most. The rest is not split
+# into lines at all (core.py), and a defect names what was left.
+MAIL_LINES: Final = 100_000
 # Lines that look timed ("12:61 3:5 27:40") but give no time cost their
 # part a plan each when their shapes are new, and count towards no value
 # budget: a megabyte of them took 2 s (found by a tester). After this many,
@@ -156,8 +164,10 @@ def read_part(
     kind: str,
     context: Context,
     out: Collector,
+    unread: int = 0,
 ) -> None:
-    """Add the findings of one part's lines (already without quoted text) to `out`."""
+    """Add the findings of one part's lines (already without quoted text) to
+    `out`; `unread` lines of the part were left out for the mail's line budget."""
     lines = list(_pieces(lines))
     text = "\n".join(line for _, line, _ in lines)
     # What a part says of its times as a whole (its zone, date, order of
@@ -170,6 +180,8 @@ def read_part(
     if hours_alone or may_write_times(text):
         clock = part_clock(text, context.timezone, context.reference_time)
     reader = _Reader(part_id, kind, context, clock._replace(hours=hours_alone), out)
+    if unread:
+        reader.skipped["lines after the mail's line budget"] = unread
     refanged = text.split("\n")
     for index in defanged_lines(text):
         refanged[index] = refang(refanged[index], hinted=True)
@@ -200,11 +212,12 @@ def _note_skipped(part_id: str, reader: _Reader, out: Collector) -> None:
         )
         out.notes.append(note)
         log.warning(
-            "%s (budget %d values a part, %d a mail, %d times a line, %d evidence"
-            " lines, %d lines of new shapes without a time)",
+            "%s (budget %d values a part, %d a mail, %d lines a mail, %d times a"
+            " line, %d evidence lines, %d lines of new shapes without a time)",
             note,
             _BUDGET,
             MAIL_BUDGET,
+            MAIL_LINES,
             MAX_TIMES,
             _EVIDENCE_CAP,
             _WASTED_PLANS,
