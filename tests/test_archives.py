@@ -339,6 +339,40 @@ def test_what_is_not_read_is_said() -> None:
     assert any("203.0.113.77" in p.text for p in parsed.text_parts)
 
 
+def test_a_tar_of_many_members_says_how_many_and_no_cut_it_did_not_make() -> None:
+    # A retester's finding: a tar.gz of 20,000 small members said
+    # "members, only the first 100 read" (no count), and that its 20 MB
+    # stream was cut at 10 MB, though the 100 members read were whole.
+    data = _tar({f"t{n}.log": LOG for n in range(20_000)})
+    parsed = parse(_site_mail("logs.tar.gz", data, "gzip", "many"))
+    said = [d for d in parsed.defects if "logs.tar.gz" in d]
+    assert said == [
+        "over limit: part 2 logs.tar.gz: more than 100 members, only the first 100 read"
+    ]
+    members = [a for a in parsed.attachments if "/" in a.part]
+    assert len(members) == 100 and all(a.read for a in members)
+
+
+def test_a_member_cut_and_not_read_is_listed_as_not_read() -> None:
+    # A retester's finding: a gzip of zeros was listed as read, with the
+    # 10 MB it was cut at, while its defects said it was not read.
+    parsed = parse(_site_mail("zeros.log.gz", _zeros_gzip(12 << 20), "gzip", "z"))
+    [member] = [a for a in parsed.attachments if "/" in a.part]
+    assert (member.filename, member.size, member.read, member.payload) == (
+        "zeros.log.gz/zeros.log",
+        10 << 20,
+        False,
+        b"",
+    )
+    assert any("zeros.log cut, the rest not read" in d for d in parsed.defects)
+    # A text member cut at the limit is read up to the cut, as before.
+    data = _zip({"big.log": LOG * ((11 << 20) // len(LOG) + 1)})
+    parsed = parse(_site_mail("big.zip", data, "zip", "b"))
+    [member] = [a for a in parsed.attachments if "/" in a.part]
+    assert member.read and member.size == 10 << 20
+    assert any("203.0.113.77" in p.text for p in parsed.text_parts)
+
+
 def test_the_mails_archives_share_one_budget() -> None:
     message = EmailMessage()
     message["From"] = "admin@site-a.example.com"

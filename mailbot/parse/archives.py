@@ -62,6 +62,8 @@ class Budget:
 class Member:
     name: str
     data: bytes
+    # Cut at the unpacked-bytes limit: `data` is its start, not all of it.
+    cut: bool = False
 
 
 @dataclass
@@ -69,6 +71,9 @@ class _Unpacked:
     kind: str
     members: list[Member] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Whether reading stopped before the end of the bytes in hand (too many
+    # members, a member cut): a cut of the bytes further on cut nothing read.
+    stopped: bool = False
 
 
 def kind_of(data: bytes, filename: str | None) -> str | None:
@@ -163,8 +168,8 @@ def _gunzip(data: bytes, filename: str, limit: int) -> _Unpacked:
         unpacked.kind = "tar.gz"
     else:
         unpacked = _Unpacked("gzip")
-        unpacked.members.append(Member(name, inner[:limit]))
-    if len(inner) > limit:
+        unpacked.members.append(Member(name, inner[:limit], len(inner) > limit))
+    if len(inner) > limit and not unpacked.stopped:
         unpacked.notes.append(_cut_note(name, limit))
     elif not whole:
         unpacked.notes.append("gzip stream cut short, what it held read")
@@ -229,12 +234,14 @@ def _unzip(data: bytes, _filename: str, limit: int) -> _Unpacked:
         for index, info in enumerate(files):
             if index >= MAX_MEMBERS:
                 unpacked.notes.append(_too_many(len(files)))
+                unpacked.stopped = True
                 break
             if info.flag_bits & 0x1:
                 encrypted.append(info.filename)
                 continue
             if left <= 0:
                 unpacked.notes.append(_cut_note(info.filename, limit))
+                unpacked.stopped = True
                 break
             try:
                 with archive.open(info) as stream:
@@ -249,7 +256,8 @@ def _unzip(data: bytes, _filename: str, limit: int) -> _Unpacked:
                 continue
             if len(body) > left:
                 unpacked.notes.append(_cut_note(info.filename, limit))
-                unpacked.members.append(Member(name, body[:left]))
+                unpacked.members.append(Member(name, body[:left], cut=True))
+                unpacked.stopped = True
                 break
             left -= len(body)
             unpacked.members.append(Member(name, body))
@@ -301,9 +309,11 @@ def _untar(data: bytes, _filename: str, limit: int) -> _Unpacked:
             seen += 1
             if seen > MAX_MEMBERS:
                 unpacked.notes.append(_too_many(None))
+                unpacked.stopped = True
                 break
             if left <= 0:
                 unpacked.notes.append(_cut_note(info.name, limit))
+                unpacked.stopped = True
                 break
             # Sliced from the bytes in hand: a member cut at the limit (its
             # declared size past their end) keeps what is there.
@@ -315,16 +325,23 @@ def _untar(data: bytes, _filename: str, limit: int) -> _Unpacked:
             )
             if len(body) > left:
                 unpacked.notes.append(_cut_note(info.name, limit))
-                unpacked.members.append(Member(info.name, body[:left]))
+                unpacked.members.append(Member(info.name, body[:left], cut=True))
+                unpacked.stopped = True
                 break
             left -= len(body)
-            unpacked.members.append(Member(info.name, body))
+            # A member whose bytes end before its declared size ran into the
+            # end of what was unpacked: only its start is there.
+            cut = not info.issparse() and len(body) < info.size
+            unpacked.members.append(Member(info.name, body, cut))
     return unpacked
 
 
 def _too_many(total: int | None) -> str:
-    count = f"{total} members" if total is not None else "members"
-    return f"{OVER_LIMIT} {count}, only the first {MAX_MEMBERS} read"
+    """The note of an archive of more members than are read: how many, or,
+    for a tar (whose members are only known one after the other), that
+    there are more."""
+    count = f"{total}" if total is not None else f"more than {MAX_MEMBERS}"
+    return f"{OVER_LIMIT} {count} members, only the first {MAX_MEMBERS} read"
 
 
 def _names(names: list[str]) -> str:

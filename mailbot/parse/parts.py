@@ -320,9 +320,17 @@ def _take_archive(
         text = inner is None and _text_like(_OCTET, name, member.data)
         ctype = _member_type(name, text)
         path = f"{filename}/{name}"
-        found.attachments.append(
-            Attachment(part, path, ctype, len(member.data), member.data)
-        )
+        if member.cut and not text:
+            # Only its start was unpacked, and that is not read: it is not
+            # read, as an attachment over the limit is not (its bytes are
+            # dropped, the raw mail keeps them packed).
+            found.attachments.append(
+                Attachment(part, path, ctype, len(member.data), b"", read=False)
+            )
+        else:
+            found.attachments.append(
+                Attachment(part, path, ctype, len(member.data), member.data)
+            )
         if inner is not None:
             nested.append(name)
         elif not text:
