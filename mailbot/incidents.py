@@ -153,7 +153,35 @@ def lookups(session: Session) -> thread.Lookups:
         incident_by_message_ids=lambda ids: _id(by_message_ids(session, ids)),
         incident_by_date_tag=lambda tag, site: _id(by_date_tag(session, tag, site)),
         sites_of=lambda incident_id: sites_of(session, incident_id),
+        last_counter=lambda day: last_counter(session, day),
+        going_on=lambda incident_id: _going_on(session, incident_id),
+        wrote_in=lambda incident_id, sender: wrote_in(session, incident_id, sender),
     )
+
+
+def last_counter(session: Session, day: str) -> int:
+    """The last counter given on `day` ("EGI-20261207"), 0 for none."""
+    found = session.scalar(select(TagCounter.last).where(TagCounter.day == day))
+    return found or 0
+
+
+def _going_on(session: Session, incident_id: int) -> bool:
+    incident = session.get(Incident, incident_id)
+    return incident is not None and incident.status in DATE_TAG_STATUSES
+
+
+_WROTE_IN = (
+    select(Mail.id)
+    .where(Mail.incident_id == bindparam("incident"), Mail.direction == "in")
+    .where(func.lower(Mail.from_addr) == bindparam("sender"))
+    .limit(1)
+)
+
+
+def wrote_in(session: Session, incident_id: int, sender: str) -> bool:
+    """Whether `sender` wrote a mail of the incident before (its reporter)."""
+    values = {"incident": incident_id, "sender": sender.lower()}
+    return session.scalars(_WROTE_IN, values).first() is not None
 
 
 def _bump_counter(session: Session, day: str, at_least: int = 0) -> int:

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 # The mail's flag (in `show`) and the trail's action.
 FLAG = "tag_not_followed"
-# Why a tag dated after tomorrow, or on no day, was not adopted.
-REFUSED = "its date is after tomorrow or no day, so no incident was opened then"
+# Why a tag was not adopted as the new incident's name.
+REFUSED = (
+    "not a tag mailbot gives: its date is after tomorrow, long past or no day,"
+    " or it is damaged or its counter retyped"
+)
 
 
 def record(
@@ -67,4 +70,6 @@ def reason_text(reason: str, site: str | None) -> str:
         return "the mail answers a mail of this incident (In-Reply-To, References)"
     if reason == "tag":
         return "the subject also carries this incident's tag"
+    if reason == "body_tag":
+        return "the mail is a reply, and its text names this incident"
     return f"{site or 'the sender'} takes part in no incident the tag names"

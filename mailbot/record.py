@@ -25,6 +25,7 @@ from mailbot import (
     mistag,
     respond,
     roles,
+    tags,
     thread,
     tlp,
 )
@@ -145,16 +146,10 @@ def _shared_in_thread(
     if ids:
         found = incidents.by_message_ids(session, ids)
     if found is None:
-        tags = thread.find_tags(parsed.subject, app.settings.mailbot.tag_prefix)
+        found_tags = tags.find_tags(parsed.subject, app.settings.mailbot.tag_prefix)
+        named = (*found_tags.full, *found_tags.cut, *found_tags.loose)
         found = next(
-            (
-                i
-                for i in map(
-                    partial(incidents.by_tag, session), (*tags.full, *tags.cut)
-                )
-                if i
-            ),
-            None,
+            (i for i in map(partial(incidents.by_tag, session), named) if i), None
         )
     if found is None:
         return author, site
@@ -347,7 +342,7 @@ def _thread(
     text: str,
 ) -> tuple[Incident | None, thread.Decision]:
     prefix = app.settings.mailbot.tag_prefix
-    tags = thread.find_tags(parsed.subject, prefix)
+    subject_tags = tags.find_tags(parsed.subject, prefix)
     message_ids = [*parsed.in_reply_to, *parsed.references]
     if classification.dsn is not None and classification.dsn.original_message_id:
         message_ids.append(classification.dsn.original_message_id)
@@ -357,7 +352,7 @@ def _thread(
     # incident yet): not flushed here, its row is written once, later.
     with session.no_autoflush:
         decision = thread.decide(
-            tags,
+            subject_tags,
             message_ids,
             site.name if site else None,
             lookups,
@@ -365,11 +360,13 @@ def _thread(
             tag_first=author.role == "csirt",
             # Tomorrow in UTC is today somewhere: a later tag is nobody's.
             latest_day=app.clock.now().astimezone(dt.UTC).date() + dt.timedelta(days=1),
+            arrived_on=mail.arrived_at.astimezone(dt.UTC).date(),
+            body=_body(parsed, author, text, bool(message_ids), prefix),
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision
     followed = _follow_up(
-        session, mail, parsed, author, site, tags, message_ids, prefix
+        session, mail, parsed, author, site, subject_tags, message_ids, prefix
     )
     if followed is not None:
         return followed, thread.Decision("follow_up", followed.id)
@@ -390,7 +387,7 @@ def _follow_up(
     parsed: ParsedMail,
     author: roles.Author,
     site: Site | None,
-    tags: thread.SubjectTags,
+    subject_tags: tags.SubjectTags,
     message_ids: Sequence[str],
     prefix: str,
 ) -> Incident | None:
@@ -399,7 +396,7 @@ def _follow_up(
     both may come in one poll, before the acknowledgement was read)."""
     if author.role != "site" or site is None or author.site is None:
         return None
-    if message_ids or tags.full or tags.date_only or tags.cut or tags.impossible:
+    if message_ids or any(dataclasses.astuple(subject_tags)):
         return None
     if not (parsed.from_ and parsed.from_.addr):
         return None
@@ -411,6 +408,18 @@ def _follow_up(
             subject=thread.incident_subject(parsed.subject, prefix),
             arrived_at=mail.arrived_at,
         )
+
+
+def _body(
+    parsed: ParsedMail, author: roles.Author, text: str, references: bool, prefix: str
+) -> thread.Body:
+    """The tags of a reply's text: the author's own words, then all of it
+    (what it quotes), a member's command lines left out."""
+    quoted = parsed.body_text
+    if author.role == "csirt":
+        quoted = commands.without_commands(quoted)
+    sender = parsed.from_.addr if parsed.from_ else None
+    return thread.reply_body(parsed.subject, references, (text, quoted), prefix, sender)
 
 
 def _open(
@@ -425,8 +434,10 @@ def _open(
 ) -> Incident:
     import zoneinfo
 
-    if decision.date_tag is not None:
-        day = thread.tag_day(decision.date_tag)
+    # A date-only tag long past is kept as the incident's alias, and names
+    # no day (decide lists it in `refused`).
+    if decision.date_tag is not None and decision.date_tag not in decision.refused:
+        day = tags.tag_day(decision.date_tag)
     else:
         zone = zoneinfo.ZoneInfo(app.settings.mailbot.timezone)
         day = mail.arrived_at.astimezone(zone).date()

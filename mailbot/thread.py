@@ -1,10 +1,12 @@
 """Threading: which incident a mail belongs to, decided from its headers.
 
 The order is fixed: In-Reply-To and References naming a mail mailbot stored
-or sent, then a full tag in the subject of an incident the sender's site
-takes part in, then a date-only tag naming an incident of that day the
-sender's site takes part in, else a new incident. Everything here is
-pure; the lookups are handed in by the caller.
+or sent, then a full tag in the subject (whole, cut short or damaged) of
+an incident the sender's site takes part in, then a tag in the text of a
+reply naming an incident its sender is of, then a date-only tag naming an
+incident of that day the sender's site takes part in, else a new
+incident, named by a tag it carries only when mailbot could have written
+it. Everything here is pure; the lookups are handed in by the caller.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import datetime as dt
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from mailbot import compose, tlp
+from mailbot.tags import SubjectTags, body_tags, tag_day, without_tags
 
 # Reply and forward prefixes of many mail clients and languages, with the
 # counters some add ("Re[2]:", "AW(3):").
@@ -23,7 +25,12 @@ _PREFIX = (
     r"re|aw|sv|vs|wg|fwd?|fw|antw|antwort|tr|rif|r|odp|pd|ynt|vl|rv|res|enc|doorst"
     r"|wtr|atb|ref|ris|sw|svar|vb|bls|továbbítás|válasz|přeposlat|odp|πρθ|σχετ"
 )
-_PREFIX_RE = re.compile(rf"^\s*(?:{_PREFIX})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*", re.I)
+_PREFIX_RE = re.compile(rf"^\s*({_PREFIX})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*", re.I)
+# The prefixes of them that forward a mail: a forward is no reply in a thread.
+_FORWARD = frozenset(
+    ("fwd", "fw", "wg", "tr", "enc", "doorst", "vl", "rv", "pd", "továbbítás")
+    + ("přeposlat", "πρθ")
+)
 # Markers that gateways and other teams' trackers put around subjects.
 _MARKER_RE = re.compile(
     r"\[\s*(?:external|extern|ext|spam|suspected spam|suspicious|caution|warning"
@@ -37,85 +44,9 @@ _MARKER_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class SubjectTags:
-    full: tuple[str, ...]
-    date_only: tuple[str, ...]
-    # Tags whose date is no day of the calendar ("EGI-20261399-01"): they
-    # name no incident, and are told as tags not followed.
-    impossible: tuple[str, ...] = ()
-    # Tags whose counter a mail client cut to one digit ("EGI-20261116-2"),
-    # padded ("EGI-20261116-02"): followed as full tags when they name an
-    # incident, never adopted; their date is also in `date_only`.
-    cut: tuple[str, ...] = ()
-
-
-@lru_cache(maxsize=8)
-def _tag_re(prefix: str) -> re.Pattern[str]:
-    # The prefix and the date, then an optional counter: two digits, more
-    # past the 99th incident of a day. A counter cut by a mail client to
-    # one digit ("-2", "-0") is matched too, so that no "-2" is left of it
-    # in a base subject; find_tags reads it.
-    return re.compile(
-        # ASCII digits only: `\d` also takes fullwidth and Arabic-Indic ones,
-        # and such a "tag" reached outgoing headers (a crash, quarantine).
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{8}})(?:-([0-9]{{1,4}}))?(?![0-9])",
-        re.I,
-    )
-
-
-def _valid_day(digits: str) -> bool:
-    try:
-        dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return False
-    return True
-
-
-def find_tags(subject: str, prefix: str) -> SubjectTags:
-    """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order.
-
-    A one-digit counter ("PREFIX-YYYYMMDD-2") is a counter a mail client cut
-    short: kept padded in `cut`, with its date-only tag in `date_only`.
-    """
-    full: list[str] = []
-    date_only: list[str] = []
-    impossible: list[str] = []
-    cut: list[str] = []
-    for match in _tag_re(prefix).finditer(subject):
-        day, counter = match.group(1), match.group(2)
-        if not _valid_day(day):
-            impossible.append(f"{prefix}-{day}" + (f"-{counter}" if counter else ""))
-            continue
-        # A counter of zeros is none mailbot or the CSIRT gives (they start
-        # at 01): the date alone is the tag's.
-        counter = counter if counter and counter.strip("0") else None
-        if counter is not None and len(counter) == 1:
-            padded = f"{prefix}-{day}-0{counter}"
-            if padded not in cut:
-                cut.append(padded)
-            counter = None
-        target = full if counter else date_only
-        tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
-        if tag not in target:
-            target.append(tag)
-    return SubjectTags(
-        tuple(full),
-        tuple(date_only),
-        tuple(dict.fromkeys(impossible)),
-        tuple(cut),
-    )
-
-
-def tag_day(tag: str) -> dt.date:
-    """The date written in a tag."""
-    digits = tag.split("-")[1]
-    return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-
-
 def base_subject(subject: str, prefix: str) -> str:
     """The subject without reply and forward prefixes, markers, tags and TLP."""
-    text = _tag_re(prefix).sub(" ", subject)
+    text = without_tags(subject, prefix)
     text = tlp.strip_markers(text)
     text = re.sub(r"\[\s*\]|\(\s*\)", " ", text)
     previous = None
@@ -148,6 +79,28 @@ def kept_form(subject: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+def is_reply(subject: str) -> bool:
+    """Whether `subject` starts as a reply's does ("Re:", "AW: [EXT] WG:"):
+    a reply prefix among its leading prefixes and markers."""
+    text = subject
+    while True:
+        text = text.lstrip()
+        prefix = _PREFIX_RE.match(text)
+        if prefix is not None:
+            if prefix.group(1).casefold() not in _FORWARD:
+                return True
+            text = text[prefix.end() :]
+            continue
+        marker = _MARKER_RE.match(text)
+        if marker is None or not marker.group():
+            return False
+        text = text[marker.end() :]
+
+
+def _never(*_: object) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Lookups:
     """How the decision reads the database, handed in by the caller."""
@@ -157,6 +110,21 @@ class Lookups:
     incident_by_date_tag: Callable[[str, str], int | None]
     # The sites involved in an incident (its id).
     sites_of: Callable[[int], Collection[str]]
+    # The last counter given on a day ("EGI-20261207"), 0 for none.
+    last_counter: Callable[[str], int] = lambda _: 0
+    # Whether an incident's thread goes on (open or resolved).
+    going_on: Callable[[int], bool] = lambda _: True
+    # Whether an address wrote in an incident before (its reporter).
+    wrote_in: Callable[[int, str], bool] = _never
+
+
+# A date-only tag names a new incident's day when it is at most a week
+# before the mail's arrival, as a Date header is believed (clock.py): a site
+# writes the day of its report. A full tag mailbot does not know is adopted
+# when its incident may still run, half a year: a tag of an older day is a
+# typo (the year of last January), and its incident is long over.
+DATE_TAG_REACH = dt.timedelta(days=7)
+ADOPT_REACH = dt.timedelta(days=183)
 
 
 @dataclass(frozen=True)
@@ -167,8 +135,11 @@ class Decision:
     mailbot does not know yet, and `date_tag` a date-only tag it gave.
     `passed_over` are the full tags of other incidents that the mail's
     subject carried and that were not followed. `refused` are, for a new
-    incident, the tags that can name none, as no incident was opened on
-    their date (an impossible day, or one after `latest_day`): not adopted.
+    incident, the tags that could have named it and do not: no incident
+    was opened on their date (an impossible day, one after `latest_day`),
+    their date is long past, or they are not written as mailbot writes
+    tags (a damaged tag, a counter of three digits before the day's 99th
+    incident). A `date_tag` among them is kept, but names no day.
     """
 
     reason: str
@@ -179,6 +150,36 @@ class Decision:
     refused: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Body:
+    """The tags in the text of a reply, and who wrote it: they name the
+    incident of a reply whose subject and references lost it."""
+
+    tags: tuple[str, ...] = ()
+    sender: str | None = None
+
+
+# How much of a reply's texts is read for tags: a quoted thread is at its
+# start, a pasted log after it.
+BODY_READ = 100_000
+
+
+def reply_body(
+    subject: str,
+    references: bool,
+    texts: Sequence[str],
+    prefix: str,
+    sender: str | None,
+) -> Body:
+    """The tags in the `texts` of a reply (its subject a reply's, or its
+    `references` naming mail mailbot does not know), in order. A new mail's
+    mention of another incident ("similar to ...") is none."""
+    if not (references or is_reply(subject)):
+        return Body()
+    found = body_tags("\n".join(text[:BODY_READ] for text in texts), prefix)
+    return Body(found, sender.lower() if sender else None)
+
+
 def decide(
     tags: SubjectTags,
     message_ids: Sequence[str],
@@ -187,6 +188,9 @@ def decide(
     sender_site: str | None = None,
     tag_first: bool = False,
     latest_day: dt.date | None = None,
+    *,
+    arrived_on: dt.date | None = None,
+    body: Body = Body(),
 ) -> Decision:
     """Thread one mail; `sender_site` is the site its author writes for.
 
@@ -204,36 +208,92 @@ def decide(
 
     A tag names the day its incident was opened: one dated after
     `latest_day` (tomorrow, wherever the mail came from) that names no
-    incident is a typo or a forgery, never adopted as a new incident's name.
+    incident is a typo or a forgery, never adopted as a new incident's name;
+    nor is one long before `arrived_on`, or one not written as mailbot
+    writes tags: those are read as their date.
+
+    `body` holds the tags in the text of a reply (`is_reply`, or references
+    mailbot does not know): a subject cut or retyped loses the tag, the
+    text keeps it ("about incident EGI-20261207-01").
     """
     tagged = _known_tags(tags, lookups)
-    refused = tags.impossible + _from_the_future(tags, tagged, latest_day)
+    known = {tag for tag, _ in tagged}
+    refused = tags.impossible + _from_the_future(tags, known, latest_day)
+    odd = _not_to_adopt(tags, known, refused, lookups, arrived_on)
+    dates = (*tags.date_only, *(tag.rpartition("-")[0] for tag in odd))
     usable = SubjectTags(
-        tuple(tag for tag in tags.full if tag not in refused),
-        tuple(tag for tag in tags.date_only if tag not in refused),
+        tuple(tag for tag in tags.full if tag not in refused and tag not in odd),
+        tuple(dict.fromkeys(tag for tag in dates if tag not in refused)),
         cut=tags.cut,
+        loose=tags.loose,
     )
     decision = _decide(
-        usable, tagged, message_ids, site, lookups, sender_site, tag_first
+        usable, tagged, message_ids, site, lookups, sender_site, tag_first, body
     )
+    if decision.reason != "new":
+        return decision
     # Told only where the tag could have named the incident the mail opens.
-    if refused and decision.reason == "new":
-        return replace(decision, refused=refused)
-    return decision
+    loose = tuple(tag for tag in tags.loose if tag not in (*known, *refused))
+    stale = _stale_date_tag(decision.date_tag, arrived_on)
+    refused = tuple(dict.fromkeys((*refused, *odd, *loose, *stale)))
+    return replace(decision, refused=refused) if refused else decision
 
 
 def _from_the_future(
-    tags: SubjectTags, tagged: list[tuple[str, int]], latest_day: dt.date | None
+    tags: SubjectTags, known: Collection[str], latest_day: dt.date | None
 ) -> tuple[str, ...]:
     """The subject's tags dated after `latest_day` that name no incident."""
     if latest_day is None:
         return ()
-    known = {tag for tag, _ in tagged}
     return tuple(
         tag
-        for tag in (*tags.full, *tags.date_only)
+        for tag in (*tags.full, *tags.date_only, *tags.loose)
         if tag not in known and tag_day(tag) > latest_day
     )
+
+
+def _not_to_adopt(
+    tags: SubjectTags,
+    known: Collection[str],
+    refused: Collection[str],
+    lookups: Lookups,
+    arrived_on: dt.date | None,
+) -> tuple[str, ...]:
+    """The subject's full tags that name no incident and that no new one
+    adopts: a counter mailbot does not give, or a date long past."""
+    return tuple(
+        tag
+        for tag in tags.full
+        if tag not in known
+        and tag not in refused
+        and (not _usual_counter(tag, lookups) or _long_past(tag, arrived_on))
+    )
+
+
+def _usual_counter(tag: str, lookups: Lookups) -> bool:
+    """Whether `tag`'s counter is one mailbot gives: two digits, three
+    once the day's 99th incident is named (four past its 999th), never
+    with a leading zero past two digits ("-011", "-0142": typos)."""
+    day, _, counter = tag.rpartition("-")
+    if len(counter) == 2:
+        return True
+    return (
+        counter[0] != "0" and lookups.last_counter(day) >= 10 ** (len(counter) - 1) - 1
+    )
+
+
+def _long_past(tag: str, arrived_on: dt.date | None) -> bool:
+    return arrived_on is not None and tag_day(tag) < arrived_on - ADOPT_REACH
+
+
+def _stale_date_tag(
+    date_tag: str | None, arrived_on: dt.date | None
+) -> tuple[str, ...]:
+    """The new incident's date-only tag, when its date is too far past to
+    name the day it is opened."""
+    if date_tag is None or arrived_on is None:
+        return ()
+    return (date_tag,) if tag_day(date_tag) < arrived_on - DATE_TAG_REACH else ()
 
 
 def _decide(
@@ -244,6 +304,7 @@ def _decide(
     lookups: Lookups,
     sender_site: str | None,
     tag_first: bool,
+    body: Body,
 ) -> Decision:
     if tag_first and tagged:
         chosen = tagged[0][1]
@@ -263,12 +324,17 @@ def _decide(
         others = tuple(tag for tag, found in tagged if found != chosen)
         return Decision("tag", chosen, passed_over=others)
     passed_over = tuple(tag for tag, _ in tagged)
+    written = _named_in_body(body, sender_site, tag_first, lookups)
+    if written is not None:
+        return Decision("body_tag", written, passed_over=passed_over)
     if site is not None:
         for date_tag in tags.date_only:
             found = lookups.incident_by_date_tag(date_tag, site)
             if found is not None:
                 # A cut tag was read as its date: no tag passed over.
-                kept = tuple(tag for tag in passed_over if tag not in tags.cut)
+                kept = tuple(
+                    tag for tag in passed_over if tag not in (*tags.cut, *tags.loose)
+                )
                 return Decision("date_tag", found, passed_over=kept)
     unknown = [tag for tag in tags.full if tag not in passed_over]
     return Decision(
@@ -277,6 +343,23 @@ def _decide(
         date_tag=tags.date_only[0] if tags.date_only else None,
         passed_over=passed_over,
     )
+
+
+def _named_in_body(
+    body: Body, sender_site: str | None, member: bool, lookups: Lookups
+) -> int | None:
+    """The first incident the body's tags name whose thread goes on and
+    whose sender is of it: a CSIRT member, its site, its reporter. A
+    mention of another's incident ("similar to ...") is no thread."""
+    for tag in body.tags:
+        found = lookups.incident_by_tag(tag)
+        if found is None or not lookups.going_on(found):
+            continue
+        if member or sender_site in lookups.sites_of(found):
+            return found
+        if body.sender and lookups.wrote_in(found, body.sender):
+            return found
+    return None
 
 
 def _open_to(site: str, incident_id: int, lookups: Lookups) -> bool:
@@ -288,9 +371,10 @@ def _open_to(site: str, incident_id: int, lookups: Lookups) -> bool:
 
 def _known_tags(tags: SubjectTags, lookups: Lookups) -> list[tuple[str, int]]:
     """The subject's full tags that name an incident, with its id, in order
-    (a counter cut short names one too, after the whole tags)."""
+    (a counter cut short, then a damaged tag, name one too, after the
+    whole tags)."""
     known = []
-    for tag in (*tags.full, *tags.cut):
+    for tag in (*tags.full, *tags.cut, *tags.loose):
         found = lookups.incident_by_tag(tag)
         if found is not None:
             known.append((tag, found))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
+from mailbot.tags import SubjectTags, find_tags
 from mailbot.thread import (
+    Body,
     Decision,
     Lookups,
-    SubjectTags,
     base_subject,
     decide,
-    find_tags,
+    is_reply,
+    reply_body,
 )
 
 
@@ -270,3 +273,143 @@ def test_decide_a_cut_counter() -> None:
         {"EGI-20261116-02": 2}, dates={("EGI-20261116", "S"): 3}, sites={2: ["T"]}
     )
     assert decide(tags, [], "S", other, "S") == Decision("date_tag", 3)
+
+
+@pytest.mark.parametrize(
+    ("subject", "loose"),
+    [
+        ("Re: [EGI 20261207-01] x", ("EGI-20261207-01",)),
+        ("Re: [EGI_20261207_01] x", ("EGI-20261207-01",)),
+        ("Re: [EGI-2026-12-07-01] x", ("EGI-20261207-01",)),
+        ("Re: [EGI\u201320261207\u20132] x", ("EGI-20261207-02",)),
+        ("Re: [EGI20261207-01] x", ("EGI-20261207-01",)),
+        ("Re: [EGI-20261207 01] x", ("EGI-20261207-01",)),
+        # A date-only tag and a number: no counter.
+        ("Re: EGI-20261207 12 hosts", ()),
+        # Whole and cut tags are not damaged ones; other identifiers none.
+        ("Re: [EGI-20261207-01] [EGI-20261207-2] x", ()),
+        ("EGI-SVG-2026-12 and EGI-ADV-20261207", ()),
+        ("Re: [EGI 2026-1207-01] [EGI 20261332-01] x", ()),
+    ],
+)
+def test_find_tags_reads_a_damaged_tag(subject: str, loose: tuple) -> None:
+    found = find_tags(subject, "EGI")
+    assert found.loose == loose
+    # Its date is read too, and no part of it is left in the base subject.
+    assert all(tag.rpartition("-")[0] in found.date_only for tag in loose)
+    if loose:
+        assert base_subject(subject, "EGI") == "x"
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        ("Re: x", True),
+        ("AW: WG: [EXTERNAL] x", True),
+        ("[EXTERNAL] SV: x", True),
+        ("Fwd: x", False),
+        ("WG: FW: x", False),
+        ("Security incident suspected at SITE-A", False),
+        ("Fwd: Re: x", True),
+    ],
+)
+def test_is_reply(subject: str, reply: bool) -> None:
+    assert is_reply(subject) is reply
+
+
+def _with(**extra) -> Lookups:  # type: ignore[no-untyped-def]
+    """TWO_SITES, with the look-ups that the body's tags and counters use."""
+    return replace(TWO_SITES, **extra)
+
+
+def test_decide_a_damaged_tag_follows_its_incident_and_names_none() -> None:
+    tags = find_tags("Re: [EGI 20261207-02] x", "EGI")
+    assert decide(tags, [], "BETA", TWO_SITES, "BETA") == Decision("tag", 2)
+    # Another site's: that site's incident of the day, else a new one that
+    # does not adopt it (told).
+    assert decide(tags, [], "ALPHA", TWO_SITES, "ALPHA") == Decision(
+        "new", date_tag="EGI-20261207", passed_over=(B,), refused=()
+    )
+    unknown = find_tags("Re: [EGI 20261207-05] x", "EGI")
+    assert decide(unknown, [], "ALPHA", TWO_SITES, "ALPHA") == Decision(
+        "new", date_tag="EGI-20261207", refused=("EGI-20261207-05",)
+    )
+
+
+def test_decide_follows_a_tag_in_the_text_of_a_reply() -> None:
+    tags = find_tags("Re: Security incident", "EGI")
+    body = Body((B, A), "soc@alpha.example.org")
+    assert decide(tags, [], "ALPHA", TWO_SITES, "ALPHA", body=body) == Decision(
+        "body_tag", 1
+    )
+    # Not the sender's: none, unless it wrote there (a reporter).
+    assert decide(tags, [], None, TWO_SITES, None, body=body).reason == "new"
+    wrote = _with(wrote_in=lambda i, a: (i, a) == (2, "soc@alpha.example.org"))
+    assert decide(tags, [], None, wrote, None, body=body) == Decision("body_tag", 2)
+    # A member's is the first that names an incident; a closed one none.
+    assert decide(tags, [], None, TWO_SITES, None, True, body=body) == Decision(
+        "body_tag", 2
+    )
+    closed = _with(going_on=lambda i: i != 1)
+    assert decide(tags, [], "ALPHA", closed, "ALPHA", body=body).reason == "new"
+
+
+def test_reply_body_reads_replies_only() -> None:
+    texts = ("similar to EGI-20261207-01", "> [EGI-20261207-02] x")
+    assert reply_body("New miner", False, texts, "EGI", "A@x") == Body()
+    assert reply_body("Re: miner", False, texts, "EGI", "A@x") == Body((A, B), "a@x")
+    assert reply_body("miner", True, texts, "EGI", None) == Body((A, B))
+
+
+@pytest.mark.parametrize(
+    ("subject", "last", "expected"),
+    [
+        # A counter with a leading zero past two digits is a typo: read as
+        # its date, never adopted, told.
+        (
+            "Re: [EGI-20261207-011] x",
+            0,
+            Decision("new", date_tag="EGI-20261207", refused=("EGI-20261207-011",)),
+        ),
+        ("Re: [EGI-20261207-011] x", 120, Decision("date_tag", 3)),
+        # Three digits before the day's 99th incident: the same.
+        (
+            "Re: [EGI-20261208-143] x",
+            98,
+            Decision("new", date_tag="EGI-20261208", refused=("EGI-20261208-143",)),
+        ),
+        # Past it, mailbot's own form: adopted.
+        ("Re: [EGI-20261208-143] x", 99, Decision("new", adopt_tag="EGI-20261208-143")),
+        # Long past: not adopted, and its date names no day.
+        (
+            "Re: [EGI-20200101-05] x",
+            0,
+            Decision(
+                "new",
+                date_tag="EGI-20200101",
+                refused=("EGI-20200101-05", "EGI-20200101"),
+            ),
+        ),
+        (
+            "Re: [EGI-20200101] x",
+            0,
+            Decision("new", date_tag="EGI-20200101", refused=("EGI-20200101",)),
+        ),
+        # Within a week (a date-only tag) or half a year (a full one): kept.
+        ("[EGI-20261130] x", 0, Decision("new", date_tag="EGI-20261130")),
+        ("[EGI-20260701-04] x", 0, Decision("new", adopt_tag="EGI-20260701-04")),
+    ],
+)
+def test_decide_adopts_only_tags_mailbot_would_write(
+    subject: str, last: int, expected: Decision
+) -> None:
+    lookups = replace(
+        _lookups(dates={("EGI-20261207", "S"): 3} if last == 120 else {}),
+        last_counter=lambda day: last,
+    )
+    tags = find_tags(subject, "EGI")
+    today, tomorrow = dt.date(2026, 12, 7), dt.date(2026, 12, 8)
+    assert (
+        decide(tags, [], "S", lookups, "S", latest_day=tomorrow, arrived_on=today)
+        == expected
+    )

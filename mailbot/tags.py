@@ -1,0 +1,164 @@
+"""Incident tags (PREFIX-YYYYMMDD-NN) as mail leaves them: whole, cut short,
+damaged, in subjects and in texts. Pure: which incident a tag names is
+thread.py's question."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class SubjectTags:
+    full: tuple[str, ...]
+    date_only: tuple[str, ...]
+    # Tags whose date is no day of the calendar ("EGI-20261399-01"): they
+    # name no incident, and are told as tags not followed.
+    impossible: tuple[str, ...] = ()
+    # Tags whose counter a mail client cut to one digit ("EGI-20261116-2"),
+    # padded ("EGI-20261116-02"): followed as full tags when they name an
+    # incident, never adopted; their date is also in `date_only`.
+    cut: tuple[str, ...] = ()
+    # Tags written with other separators ("EGI 20261207-01",
+    # "EGI_20261207_01", "EGI-2026-12-07-01"), in the canonical form:
+    # followed when they name an incident, never adopted; their date is
+    # also in `date_only`.
+    loose: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=8)
+def _tag_re(prefix: str) -> re.Pattern[str]:
+    # The prefix and the date, then an optional counter: two digits, more
+    # past the 99th incident of a day. A counter cut by a mail client to
+    # one digit ("-2", "-0") is matched too, so that no "-2" is left of it
+    # in a base subject; find_tags reads it.
+    return re.compile(
+        # ASCII digits only: `\d` also takes fullwidth and Arabic-Indic ones,
+        # and such a "tag" reached outgoing headers (a crash, quarantine).
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{8}})(?:-([0-9]{{1,4}}))?(?![0-9])",
+        re.I,
+    )
+
+
+# What people and mail clients put between a tag's parts instead of "-":
+# spaces, underscores and the dashes that word processors type.
+_SEPARATOR = "[-_ \t\u2010-\u2015\u2212]"
+
+
+@lru_cache(maxsize=8)
+def _loose_tag_re(prefix: str) -> re.Pattern[str]:
+    # The prefix, the date (its parts kept apart by one separator, or not),
+    # the counter: a damaged full tag. The date's separators are the same
+    # throughout, so that no other identifier ("EGI-SVG-2026-12") reads as one.
+    return re.compile(
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}{_SEPARATOR}*"
+        rf"([0-9]{{4}})({_SEPARATOR}?)([0-9]{{2}})\2([0-9]{{2}})"
+        rf"({_SEPARATOR}+)([0-9]{{1,4}})(?![0-9])",
+        re.I,
+    )
+
+
+# What may close a tag whose counter only a space keeps from its date.
+_CLOSING = "])}:,;"
+
+
+def _loose_matches(subject: str, prefix: str) -> Iterator[tuple[re.Match[str], str]]:
+    """The damaged full tags of `subject`, each with its canonical form (a
+    counter cut to one digit padded)."""
+    for match in _loose_tag_re(prefix).finditer(subject):
+        year, _, month, day, separator, counter = match.groups()
+        digits = f"{year}{month}{day}"
+        if not _valid_day(digits) or not counter.strip("0"):
+            continue
+        # "[EGI-20261207] 12 hosts" unbracketed is a date-only tag and a
+        # number: a counter after a space alone is two digits, closed.
+        if not separator.strip() and not _closed(subject, match, counter):
+            continue
+        yield match, f"{prefix}-{digits}-{counter.zfill(2)}"
+
+
+def _closed(subject: str, match: re.Match[str], counter: str) -> bool:
+    after = subject[match.end() : match.end() + 1]
+    return len(counter) == 2 and (not after or after in _CLOSING)
+
+
+def _valid_day(digits: str) -> bool:
+    try:
+        dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def find_tags(subject: str, prefix: str) -> SubjectTags:
+    """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order.
+
+    A one-digit counter ("PREFIX-YYYYMMDD-2") is a counter a mail client cut
+    short: kept padded in `cut`, with its date-only tag in `date_only`.
+    """
+    full: list[str] = []
+    date_only: list[str] = []
+    impossible: list[str] = []
+    cut: list[str] = []
+    for match in _tag_re(prefix).finditer(subject):
+        day, counter = match.group(1), match.group(2)
+        if not _valid_day(day):
+            impossible.append(f"{prefix}-{day}" + (f"-{counter}" if counter else ""))
+            continue
+        # A counter of zeros is none mailbot or the CSIRT gives (they start
+        # at 01): the date alone is the tag's.
+        counter = counter if counter and counter.strip("0") else None
+        if counter is not None and len(counter) == 1:
+            padded = f"{prefix}-{day}-0{counter}"
+            if padded not in cut:
+                cut.append(padded)
+            counter = None
+        target = full if counter else date_only
+        tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
+        if tag not in target:
+            target.append(tag)
+    loose = _loose_tags(subject, prefix, (*full, *cut))
+    for tag in loose:
+        day = tag.rpartition("-")[0]
+        if day not in date_only:
+            date_only.append(day)
+    return SubjectTags(
+        tuple(full),
+        tuple(date_only),
+        tuple(dict.fromkeys(impossible)),
+        tuple(cut),
+        loose,
+    )
+
+
+def _loose_tags(subject: str, prefix: str, whole: Sequence[str]) -> tuple[str, ...]:
+    """The canonical forms of `subject`'s damaged full tags, but for those
+    in `whole` (a tag whole or cut)."""
+    loose: list[str] = []
+    for _, tag in _loose_matches(subject, prefix):
+        if tag not in whole and tag not in loose:
+            loose.append(tag)
+    return tuple(loose)
+
+
+def tag_day(tag: str) -> dt.date:
+    """The date written in a tag."""
+    digits = tag.split("-")[1]
+    return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+
+
+def body_tags(text: str, prefix: str) -> tuple[str, ...]:
+    """The full tags of `text` (whole, cut short, damaged), in order."""
+    found = find_tags(text, prefix)
+    return tuple(dict.fromkeys((*found.full, *found.cut, *found.loose)))
+
+
+def without_tags(subject: str, prefix: str) -> str:
+    """`subject` with its tags, whole, cut or damaged, blanked out."""
+    text = subject
+    for match, _ in reversed(list(_loose_matches(subject, prefix))):
+        text = f"{text[: match.start()]} {text[match.end() :]}"
+    return _tag_re(prefix).sub(" ", text)
