@@ -338,7 +338,7 @@ def test_decide_a_damaged_tag_follows_its_incident_and_names_none() -> None:
 
 def test_decide_follows_a_tag_in_the_text_of_a_reply() -> None:
     tags = find_tags("Re: Security incident", "EGI")
-    body = Body((B, A), "soc@alpha.example.org")
+    body = Body((f"as in {B}", f"> [{A}] x"), "EGI", "soc@alpha.example.org")
     assert decide(tags, [], "ALPHA", TWO_SITES, "ALPHA", body=body) == Decision(
         "body_tag", 1
     )
@@ -355,10 +355,11 @@ def test_decide_follows_a_tag_in_the_text_of_a_reply() -> None:
 
 
 def test_reply_body_reads_replies_only() -> None:
-    texts = ("similar to EGI-20261207-01", "> [EGI-20261207-02] x")
+    texts = ("about EGI 20261207-01 and EGI-20261207-02", "> [EGI-20261207-01] x")
     assert reply_body("New miner", False, texts, "EGI", "A@x") == Body()
-    assert reply_body("Re: miner", False, texts, "EGI", "A@x") == Body((A, B), "a@x")
-    assert reply_body("miner", True, texts, "EGI", None) == Body((A, B))
+    assert reply_body("Re: miner", False, texts, "EGI", "A@x").tags() == (B, A)
+    assert reply_body("Re: miner", False, texts, "EGI", "A@x").sender == "a@x"
+    assert reply_body("miner", True, texts[1:], "EGI", None).tags() == (A,)
 
 
 @pytest.mark.parametrize(
