@@ -413,13 +413,11 @@ def _follow_up(
 def _body(
     parsed: ParsedMail, author: roles.Author, text: str, references: bool, prefix: str
 ) -> thread.Body:
-    """The tags of a reply's text: the author's own words, then all of it
-    (what it quotes), a member's command lines left out."""
-    quoted = parsed.body_text
-    if author.role == "csirt":
-        quoted = commands.without_commands(quoted)
+    """A reply's texts to read for tags: the author's words, then all of it
+    (what it quotes); a member's words alone, without its command lines."""
+    texts = (text,) if author.role == "csirt" else (text, parsed.body_text)
     sender = parsed.from_.addr if parsed.from_ else None
-    return thread.reply_body(parsed.subject, references, (text, quoted), prefix, sender)
+    return thread.reply_body(parsed.subject, references, texts, prefix, sender)
 
 
 def _open(
@@ -434,8 +432,7 @@ def _open(
 ) -> Incident:
     import zoneinfo
 
-    # A date-only tag long past is kept as the incident's alias, and names
-    # no day (decide lists it in `refused`).
+    # A date-only tag long past is the incident's alias, but names no day.
     if decision.date_tag is not None and decision.date_tag not in decision.refused:
         day = tags.tag_day(decision.date_tag)
     else:
