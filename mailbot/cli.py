@@ -344,7 +344,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(args.log_level, args.log_format)
         return COMMANDS[args.command][2](args)
     except ConfigError as exc:
-        print(f"mailbot: configuration error: {exc}", file=sys.stderr)
+        from mailbot.config_env import by_variable
+
+        # Found after the settings loaded (the templates folder, the sites
+        # file, the database): a key a variable set is named as the variable.
+        named = by_variable(exc, os.environ)
+        print(f"mailbot: configuration error: {named}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"mailbot {args.command}: {exc}", file=sys.stderr)

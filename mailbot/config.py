@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailbot.config_env import Texts, apply_environment, nearest
+from mailbot.config_env import (
+    Texts,
+    apply_environment,
+    by_variable,
+    nearest,
+    variable,
+)
 from mailbot.config_section import (
     Section,
+    filled,
     one_address,
     one_of,
     positive,
@@ -230,7 +237,18 @@ def load_settings(
             f" put a mailbot.toml in {Path.cwd()} (`mailbot example-config`"
             " prints one with every key)",
         )
-    return _build(data, base_dir, texts, servers)
+    try:
+        return _build(data, base_dir, texts, servers)
+    except ConfigError as exc:
+        named = by_variable(exc, _variables(texts))
+        if named is exc:
+            raise
+        raise named from None
+
+
+def _variables(texts: Texts) -> frozenset[str]:
+    """The MAILBOT_ variables that set a key."""
+    return frozenset(variable(s, k) for s, keys in texts.items() for k in keys)
 
 
 def _read_file(path: Path, origin: str) -> dict[str, Any]:
@@ -404,7 +422,7 @@ def _imap(s: Section) -> ImapSettings:
         tls=tls,
         username=s.get("username", str, "abuse"),
         password=s.get("password", str, ""),
-        folder=s.get("folder", str, "INBOX"),
+        folder=s.get("folder", str, "INBOX", filled("a folder", "INBOX")),
         ca_file=_ca_file(s),
         timeout=s.get("timeout", float, 60.0, positive),
         idle=s.get("idle", bool, True),
@@ -421,7 +439,8 @@ def _ca_file(s: Section) -> str | None:
 
 
 def _maildir(s: Section) -> MaildirSettings:
-    return MaildirSettings(path=s.get("path", str, "maildir"))
+    folder = filled("the Maildir's folder", "maildir")
+    return MaildirSettings(path=s.get("path", str, "maildir", folder))
 
 
 def _smtp(s: Section) -> SmtpSettings:
@@ -436,14 +455,17 @@ def _smtp(s: Section) -> SmtpSettings:
         tls=tls,
         username=s.get("username", str, ""),
         password=s.get("password", str, ""),
-        path=s.get("path", str, "outbox-maildir"),
+        path=s.get("path", str, "outbox-maildir", filled(*_OUTBOX)),
         ca_file=_ca_file(s),
         timeout=s.get("timeout", float, 30.0, positive),
         max_attempts=s.get("max_attempts", int, 8, positive),
     )
-    if kind == "smtp" and settings.host is None:
+    if kind == "smtp" and not (settings.host or "").strip():
         raise ConfigError("smtp.host", "is required when [smtp] kind is smtp")
     return settings
+
+
+_OUTBOX = ("the outbox Maildir's folder", "outbox-maildir")
 
 
 def _csirt(s: Section) -> CsirtSettings:
@@ -455,7 +477,8 @@ def _csirt(s: Section) -> CsirtSettings:
 
 
 def _sites(s: Section) -> SitesSettings:
-    return SitesSettings(file=s.get("file", str, "sites.toml"))
+    sites = filled("the sites file's path", "sites.toml")
+    return SitesSettings(file=s.get("file", str, "sites.toml", sites))
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from mailbot.errors import ConfigError
@@ -43,6 +43,24 @@ def nearest(word: str, choices: Iterable[str]) -> str:
     """'; did you mean X?' for the choice closest to `word`, or ''."""
     choice = closest(word, choices)
     return f"; did you mean {choice}?" if choice else ""
+
+
+def variable(section: str, key: str) -> str:
+    """The MAILBOT_ variable that sets `section`'s `key`."""
+    return f"{PREFIX}{section.upper()}_{key.upper()}"
+
+
+def by_variable(exc: ConfigError, variables: Collection[str]) -> ConfigError:
+    """`exc` naming the variable that set its key, when one of `variables` did.
+
+    A value given by a variable is corrected in the variable: an error that
+    names the file's key would send the operator to a file that lacks it,
+    or holds a value that is not the one in use.
+    """
+    section, dot, key = exc.key.partition(".")
+    if not dot or variable(section, key) not in variables:
+        return exc
+    return ConfigError(variable(section, key), exc.problem)
 
 
 def apply_environment(

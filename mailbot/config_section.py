@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.address import address_problem, addresses_in
-from mailbot.config_env import Texts, nearest
+from mailbot.config_env import Texts, nearest, variable
 from mailbot.errors import ConfigError
 
 
@@ -44,15 +44,23 @@ class Section:
     def check_unread(self) -> None:
         """Every key given was read: a misspelt one would be silently lost."""
         for key in sorted(set(self.values) - self.read):
-            origin = f" (set by {self.variable(key)})" if key in self.texts else ""
+            if key in self.texts:
+                # Given by a variable: the nearest variable, not the key.
+                known = {self.variable(k): k for k in self.read}
+                guess = nearest(self.variable(key), known)
+                raise ConfigError(
+                    self.variable(key),
+                    f"is no key of mailbot's{guess} (MAILBOT_{self.name.upper()}_"
+                    "<KEY> sets a key of config.example.toml)",
+                )
             raise ConfigError(
                 self.key(key),
-                f"is no key of mailbot's{nearest(key, self.read)}{origin};"
+                f"is no key of mailbot's{nearest(key, self.read)};"
                 " config.example.toml lists them",
             )
 
     def variable(self, key: str) -> str:
-        return f"MAILBOT_{self.name.upper()}_{key.upper()}"
+        return variable(self.name, key)
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
@@ -142,7 +150,9 @@ class Section:
         file_key = key + "_file"
         self.read.update((key, file_key))
         if key in self.values and file_key in self.values:
-            raise ConfigError(self.key(file_key), self._both(key, file_key))
+            by_env = [k for k in (key, file_key) if k in self.texts]
+            named = self.variable(by_env[0]) if len(by_env) == 1 else None
+            raise ConfigError(named or self.key(file_key), self._both(key, file_key))
         if key in self.values:
             return self.values[key]
         if file_key not in self.values or key in self.unread_secrets:
@@ -172,7 +182,19 @@ _KIND_NAMES = {
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+    def problem(value: str) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of {', '.join(choices)}{nearest(value, choices)}"
+
+    return problem
+
+
+def filled(what: str, default: str) -> Callable[[str], str | None]:
+    """A check that the value is not empty: an empty path is the config's
+    own folder, never the one meant."""
+    problem = f"is empty: give {what}, or leave it out for its default, {default}"
+    return lambda v: None if v.strip() else problem
 
 
 def positive(value: float) -> str | None:
@@ -184,10 +206,12 @@ def valid_port(value: int) -> str | None:
 
 
 def valid_zone(value: str) -> str | None:
+    """None for an IANA time zone; else the problem, with the nearest zone."""
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is no IANA time zone (for example Europe/Amsterdam)"
+        guess = nearest(value, zoneinfo.available_timezones())
+        return f"{value!r} is no IANA time zone{guess or ' (like Europe/Amsterdam)'}"
     return None
 
 

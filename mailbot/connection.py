@@ -122,9 +122,27 @@ def check_outbox_maildir(path: Path) -> None:
     in the nearest one that exists.
     """
     try:
+        others = _other_files(path)
         _probe(path)
     except OSError as exc:
         raise ConfigError("smtp.path", maildir_problem(path, exc)) from None
+    if others:
+        raise ConfigError(
+            "smtp.path",
+            f"{path} holds other files and is no Maildir (no cur, new and tmp"
+            f" folders; it holds {', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}): point [smtp] path at a new"
+            " or empty folder, or at a Maildir",
+        )
+
+
+def _other_files(path: Path) -> list[str]:
+    """The entries of an existing folder that is no Maildir, which it would
+    be made into beside them (the config's own folder, a home); [] for a
+    Maildir, an empty folder, or one holding only a Maildir's folders."""
+    if not path.is_dir() or all((path / f).is_dir() for f in _MAILDIR_FOLDERS):
+        return []
+    return sorted(set(os.listdir(path)) - set(_MAILDIR_FOLDERS))
 
 
 def _probe(path: Path) -> None:

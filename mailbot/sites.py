@@ -6,13 +6,13 @@ import ipaddress
 import logging
 import re
 import tomllib
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailbot.address import address_problem, addresses_in
 from mailbot.config_env import nearest
+from mailbot.config_section import valid_zone
 from mailbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -366,12 +366,8 @@ def _contactable(entry: dict, where: str) -> Contactable:
 def _site(entry: dict, where: str) -> Site:
     name = _text(entry, "name", where)
     timezone = _text(entry, "timezone", where, default="UTC")
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{where}.timezone", f"{timezone!r} is no IANA zone"
-        ) from None
+    if problem := valid_zone(timezone):
+        raise ConfigError(f"{where}.timezone", problem)
     networks = []
     for text in _list(entry, "networks", where):
         try:

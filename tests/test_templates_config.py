@@ -82,7 +82,9 @@ def test_a_template_with_a_syntax_error_stops_every_command_at_start(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stderr.count("\n") == 1, done.stderr
     line = done.stderr
-    assert line.startswith("mailbot: configuration error: templates.directory: ")
+    assert line.startswith(
+        "mailbot: configuration error: MAILBOT_TEMPLATES_DIRECTORY: "
+    )
     assert f"{folder / ACK} line 3: " in line and "Expected an expression" in line
     assert "correct the template" in line and "Traceback" not in line
     # Nothing was read, nothing set aside: the mail waits for the fix.

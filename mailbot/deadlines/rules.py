@@ -426,7 +426,10 @@ def _listed(values: Iterable[str]) -> str:
 
 def _choice(value: object, key: str, allowed: frozenset[str]) -> str:
     if not isinstance(value, str) or value.strip().lower() not in allowed:
-        raise ConfigError(key, f"{value!r} is not one of {_listed(allowed)}")
+        guess = (
+            nearest(value.strip().lower(), allowed) if isinstance(value, str) else ""
+        )
+        raise ConfigError(key, f"{value!r} is not one of {_listed(allowed)}{guess}")
     return value.strip().lower()
 
 

@@ -1,0 +1,115 @@
+"""Paths and names that may not be empty, and the folder a Maildir outbox takes.
+
+An empty path is the configuration's own folder: `MAILBOT_SMTP_PATH=""`
+turned the folder of mailbot.toml into a Maildir and delivered mail into
+it. Such a value is refused naming the key or variable, and so is an
+existing folder that holds other files and is no Maildir.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_config_values import BASE, mailbot
+
+from mailbot.config import load_settings
+from mailbot.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "MAILBOT_SMTP_PATH",
+        "MAILBOT_MAILDIR_PATH",
+        "MAILBOT_SITES_FILE",
+        "MAILBOT_IMAP_FOLDER",
+    ],
+)
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_path_or_name_is_refused_naming_the_variable(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {**BASE, variable: value})
+    assert caught.value.key == variable
+    assert caught.value.problem.startswith("is empty")
+    assert sorted(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('[smtp]\nkind = "maildir"\npath = ""\n', "smtp.path"),
+        ('[smtp]\nkind = "smtp"\nhost = ""\n', "smtp.host"),
+        ('[maildir]\npath = ""\n', "maildir.path"),
+        ('[sites]\nfile = ""\n', "sites.file"),
+    ],
+)
+def test_an_empty_path_in_the_file_is_refused_naming_the_key(
+    tmp_path: Path, table: str, key: str
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text('[mailbot]\naddress = "a@x.example"\n' + table, encoding="utf-8")
+    environ = {"MAILBOT_SOURCE_KIND": "maildir"}
+    if "[smtp]" not in table:
+        environ["MAILBOT_SMTP_KIND"] = "maildir"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ)
+    assert caught.value.key == key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mailbot.toml"]
+
+
+def test_an_empty_outbox_path_leaves_the_configuration_folder_alone(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@csirt.example.org"\n'
+        '[smtp]\nkind = "maildir"\npath = "sent"\n',
+        encoding="utf-8",
+    )
+    done = mailbot(
+        tmp_path, {"MAILBOT_CONFIG": str(config), "MAILBOT_SMTP_PATH": ""}, "sweep"
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("mailbot: configuration error: MAILBOT_SMTP_PATH: is empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mailbot.toml", "sites.toml"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "refused"),
+    [
+        # Another folder's files: it would be made a Maildir beside them.
+        (["notes.txt"], True),
+        (["new/", "notes.txt"], True),
+        ([".profile", "cur/"], True),
+        # Nothing but a Maildir's own folders, or a Maildir with its server's
+        # files: taken as it is.
+        ([], False),
+        (["new/"], False),
+        (["cur/", "new/", "tmp/", "dovecot-uidlist", ".Sent/"], False),
+    ],
+)
+def test_a_folder_that_is_no_maildir_is_refused_as_outbox(
+    tmp_path: Path, entries: list[str], refused: bool
+) -> None:
+    path = tmp_path / "outbox"
+    path.mkdir()
+    for entry in entries:
+        if entry.endswith("/"):
+            (path / entry).mkdir()
+        else:
+            (path / entry).write_text("x\n", encoding="utf-8")
+    before = sorted(p.name for p in path.iterdir())
+    environ = {**BASE, "MAILBOT_SMTP_PATH": str(path)}
+    if not refused:
+        assert load_settings(None, environ).smtp.path == str(path)
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ)
+    assert caught.value.key == "MAILBOT_SMTP_PATH"
+    assert f"{path} holds other files and is no Maildir" in caught.value.problem
+    assert "a new or empty folder" in caught.value.problem
+    assert sorted(p.name for p in path.iterdir()) == before
