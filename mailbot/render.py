@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 import jinja2
+from jinja2 import nodes
 
 from mailbot.errors import ConfigError, MailbotError
 
@@ -89,12 +90,14 @@ def _compile_all(
 ) -> None:
     """Compile every template of the directory (*.j2): a syntax error, or a
     file that cannot be read, names the file and line."""
+    _check_links(directory)
+    known = set(env.list_templates())
     for name in loader.list_templates():
         if not name.endswith(".j2"):
             continue
         path = directory / name
         try:
-            env.get_template(name)
+            _check_names(env, env.get_template(name), path, known)
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
                 DIRECTORY_KEY,
@@ -114,6 +117,57 @@ def _compile_all(
                 f"{path} cannot be read ({exc.strerror}): make it readable by"
                 " the user mailbot runs as",
             ) from None
+
+
+def _check_links(directory: Path) -> None:
+    """A link that leads nowhere is a configuration error: the loader passed
+    over it, and the shipped template went out instead of the operator's."""
+    for folder, _, files in os.walk(directory):
+        for name in files:
+            path = Path(folder, name)
+            if path.is_symlink() and not path.exists():
+                raise ConfigError(
+                    DIRECTORY_KEY,
+                    f"{path} is a link to {os.readlink(path)}, which does not"
+                    " exist: correct the link, or remove it to use the shipped"
+                    " template",
+                )
+
+
+# The tags that take another template: its name is fixed when it is written.
+_TAKING = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _check_names(
+    env: jinja2.Environment, template: jinja2.Template, path: Path, known: set[str]
+) -> None:
+    """Every template `template` includes, extends or imports by a written
+    name is one of `known` (one of a list; none for `ignore missing`): it
+    compiled, but each mail it rendered would be set aside."""
+    assert env.loader is not None
+    source = env.loader.get_source(env, template.name or "")[0]
+    for node in env.parse(source).find_all(_TAKING):
+        assert isinstance(node, _TAKING)
+        names = _written_names(node.template)
+        if getattr(node, "ignore_missing", False) or not names:
+            continue
+        if not known.intersection(names):
+            raise ConfigError(
+                DIRECTORY_KEY,
+                f"{path} line {node.lineno}: names {', '.join(names)}, which is"
+                " no template of the folder or of mailbot's: correct the name,"
+                " add the template, or remove the file to use the shipped one",
+            )
+
+
+def _written_names(node: nodes.Expr) -> list[str]:
+    """The names a tag gives as written text; [] when one is computed."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, (nodes.List, nodes.Tuple)):
+        names = [_written_names(item) for item in node.items]
+        return [n[0] for n in names] if all(names) else []
+    return []
 
 
 def render(env: jinja2.Environment, name: str, **context: object) -> tuple[str, str]:

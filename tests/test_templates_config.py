@@ -183,3 +183,83 @@ def test_a_template_that_fails_when_rendered_names_its_file(
         [ack] = session.scalars(select(Outbox)).all()
         assert ack.purpose == "acknowledgement"
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "missing"),
+    [
+        ('{% include "nonexist.txt.j2" %}', "nonexist.txt.j2"),
+        ('{% extends "base.txt.j2" %}', "base.txt.j2"),
+        ('{% import "macros.j2" as m %}', "macros.j2"),
+        ('{% from "macros.j2" import greeting %}', "macros.j2"),
+        ('{% include ["gone.j2", "also-gone.j2"] %}', "gone.j2, also-gone.j2"),
+    ],
+)
+def test_a_template_naming_one_that_does_not_exist_is_refused(
+    tmp_path: Path, line: str, missing: str
+) -> None:
+    """It compiled, so it passed the check; every report was then set aside
+    at "record" (TemplateNotFound) while `mailbot ingest` exited 0."""
+    folder = _custom(tmp_path, f"Subject: Received\n\nThanks.\n{line}\n")
+    with pytest.raises(ConfigError) as raised:
+        render.environment(folder)
+    assert raised.value.key == "templates.directory"
+    said = str(raised.value)
+    assert f"{folder / ACK} line 4: " in said
+    assert f"names {missing}, which is no template" in said
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # One of the shipped templates, one of the folder's, one that may be
+        # missing, a list of which one is there, a name known only when sent.
+        '{% include "_owed.txt.j2" %}',
+        '{% include "extra.j2" %}',
+        '{% include "nonexist.txt.j2" ignore missing %}',
+        '{% include ["gone.j2", "extra.j2"] %}',
+        "{% include tag ~ '.j2' if tag is defined else 'extra.j2' %}",
+    ],
+)
+def test_a_template_naming_one_that_exists_is_accepted(
+    tmp_path: Path, line: str
+) -> None:
+    folder = _custom(tmp_path, f"Subject: Received\n\nThanks.\n{line}\n")
+    (folder / "extra.j2").write_text("More.\n", encoding="utf-8")
+    env = render.environment(folder)
+    assert env.get_template(ACK).filename == str(folder / ACK)
+
+
+def test_a_dangling_link_in_the_folder_is_refused(tmp_path: Path) -> None:
+    """A link to a template that is gone was passed over without a word: the
+    shipped template was sent instead of the operator's."""
+    folder = tmp_path / "tmpl"
+    folder.mkdir()
+    (folder / ACK).symlink_to(tmp_path / "elsewhere" / ACK)
+    with pytest.raises(ConfigError) as raised:
+        render.environment(folder)
+    assert raised.value.key == "templates.directory"
+    assert f"{folder / ACK} is a link to {tmp_path / 'elsewhere' / ACK}," in str(
+        raised.value
+    )
+    # A link that leads to a template is a template.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / ACK).write_text("Subject: Hi\n\nHi.\n", encoding="utf-8")
+    assert render.environment(folder).get_template(ACK).filename == str(folder / ACK)
+
+
+def test_ingest_with_an_include_of_no_template_exits_2_and_sets_nothing_aside(
+    tmp_path: Path, database_url: str
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    _report(tmp_path)
+    folder = _custom(
+        tmp_path, 'Subject: Received\n\nThanks.\n{% include "nonexist.txt.j2" %}\n'
+    )
+    env = cli_env(app, MAILBOT_TEMPLATES_DIRECTORY=str(folder))
+    done = run_cli(env, *NOW_ARG, "ingest", str(tmp_path / "inbox" / "new" / "1.eml"))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    [line] = done.stderr.splitlines()
+    assert f"{folder / ACK} line 4: names nonexist.txt.j2" in line
+    assert _mails(app) == []
+    app.close()
