@@ -13,7 +13,8 @@ automatic mail is looked at when it is queued:
 
 A mail over a cap or behind the brake is not lost: its outbox row is kept
 in the state "held", with the reason, until `mailbot brake release`, which
-sends it unless its reason went away meanwhile (withdraw.py).
+queues it for the sender (the daemon, or the next poll or sweep) unless its
+reason went away meanwhile (withdraw.py).
 Alerts themselves pass (their purpose starts with "alert").
 """
 
@@ -27,10 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Select, String, bindparam, cast, func, not_, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, not_, select
 from sqlalchemy.orm import Session
 
-from mailbot.db.models import Chase, Mail, Outbox, ServiceState
+from mailbot.db.models import Mail, Outbox, ServiceState
 
 if TYPE_CHECKING:
     from mailbot.app import App
@@ -467,7 +468,7 @@ def release(app: App) -> tuple[int, int]:
     site met since) is withdrawn instead (withdraw.py). Returns how many
     were released and how many withdrawn.
     """
-    from mailbot import withdraw
+    from mailbot import outbox, withdraw
 
     now = app.clock.now()
     withdrawn = 0
@@ -482,19 +483,13 @@ def release(app: App) -> tuple[int, int]:
             if withdraw.check(app, session, row, mail):
                 withdrawn += 1
             else:
-                row.state, row.next_try_at = "pending", now
-                if row.purpose.startswith("chase-"):
-                    _redate_chases(session, mail, now)
+                outbox.released(app, session, row, mail, now)
         _set(session, ENGAGED_KEY, "", now)
         _set(session, RELEASED_KEY, "released", now)
     count = len(held) - withdrawn
     log.warning(
-        "brake released: %d held mails will be sent, %d withdrawn", count, withdrawn
+        "brake released: %d held mails queued to be sent, %d withdrawn",
+        count,
+        withdrawn,
     )
     return count, withdrawn
-
-
-def _redate_chases(session: Session, mail: Mail, now: dt.datetime) -> None:
-    """A reminder held until now reached no one before: its level counts as
-    sent now, so the next level follows its interval after this."""
-    session.execute(update(Chase).where(Chase.mail_id == mail.id).values(queued_at=now))

@@ -33,7 +33,10 @@ def command(args: object) -> int:
         to = ", ".join(row["to"])
         print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")
     if released is not None:
-        print(f"released {released} held mail(s)")
+        print(
+            f"released {released} held mail(s): the daemon, or the next poll or"
+            " sweep, sends them (`mailbot outbox` shows when each leaves)"
+        )
     if withdrawn:
         print(
             f"withdrew {withdrawn} held mail(s) whose reason is gone (a clock met,"

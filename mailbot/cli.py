@@ -186,7 +186,9 @@ def _brake_args(sub: argparse.ArgumentParser) -> None:
         "action",
         nargs="?",
         choices=["release"],
-        help="release: send the held mails and lift the brake",
+        help="release: lift the brake and queue the held mails for the daemon"
+        " or the next poll or sweep (a reminder to a site outside its working"
+        " hours waits for the next working moment)",
     )
     _json_flag(sub)
 
@@ -276,7 +278,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         _command("mailbot.commands", "quarantine"),
     ),
     "brake": (
-        "the brake on automatic mail and the mails held; release sends them",
+        "the brake on automatic mail and the mails held; release queues them",
         _brake_args,
         _command("mailbot.brake_admin", "command"),
     ),

@@ -49,6 +49,8 @@ class Ages:
     now: dt.datetime
     last_poll: dt.datetime | None
     oldest_pending: dt.datetime | None
+    # When the next waiting mail may leave (a retry's, a site's morning).
+    next_leaves: dt.datetime | None
     oldest_unswept: dt.datetime | None
 
 
@@ -64,6 +66,9 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
                 select(func.min(Outbox.queued_at)).where(
                     Outbox.state.in_(("pending", "sending"))
                 )
+            ),
+            next_leaves=session.scalar(
+                select(func.min(Outbox.next_try_at)).where(Outbox.state == "pending")
             ),
             oldest_unswept=session.scalar(
                 select(func.min(Deadline.next_action_at)).where(
@@ -81,6 +86,7 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
             )
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
+    data["outbox_next_leaves_at"] = iso(ages.next_leaves)
     data["now"] = iso(now)
     data["problems"] = problems(app, data, ages)
     data["warnings"] = warnings(data)
@@ -185,7 +191,7 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
     if data["outbox_held"]:
         found.append(
             f"{data['outbox_held']} automatic mail(s) held by the caps or the brake: "
-            "`mailbot brake` lists them, `mailbot brake release` sends them"
+            "`mailbot brake` lists them, `mailbot brake release` queues them"
         )
     if data["outbox_uncertain"]:
         found.append(
@@ -257,11 +263,7 @@ def status_text(data: dict[str, Any]) -> str:
         (
             "outbox",
             f"{data['outbox_pending']} waiting"
-            + (
-                f" since {data['outbox_oldest_pending_at']}"
-                if data["outbox_pending"]
-                else ""
-            )
+            + _waiting(data)
             + f", {data['outbox_sent']} sent, {data['outbox_failed']} failed, "
             f"{data['outbox_uncertain']} uncertain, "
             f"{data['outbox_withdrawn']} withdrawn",
@@ -270,3 +272,15 @@ def status_text(data: dict[str, Any]) -> str:
     ]
     lines += [f"  {name + ':':<19}{value}" for name, value in rows]
     return "\n".join(lines)
+
+
+def _waiting(data: dict[str, Any]) -> str:
+    """Since when the outbox's mail waits, and when the next may leave when
+    that is later (a retry's backoff, a site's working hours)."""
+    if not data["outbox_pending"]:
+        return ""
+    since, leaves = data["outbox_oldest_pending_at"], data["outbox_next_leaves_at"]
+    said = f" since {since}" if since and since <= data["now"] else ""
+    if leaves and leaves > data["now"]:
+        said += f", next leaves at {leaves}"
+    return said

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from mailbot import brake
 from mailbot.classify import is_plain_address, is_robot_address
 from mailbot.compose import Outgoing
-from mailbot.db.models import Mail, Outbox
+from mailbot.db.models import Chase, Mail, Outbox
 from mailbot.store import dedupe_key
 
 if TYPE_CHECKING:
@@ -100,3 +101,24 @@ def queue(
         "%s queued (%s) to %s", outgoing.message_id, purpose, ", ".join(recipients)
     )
     return row
+
+
+def released(
+    app: App, session: Session, row: Outbox, mail: Mail, now: dt.datetime
+) -> None:
+    """Queue a mail the caps or the brake held anew, at its release.
+
+    It waits from now, not from its hold (`status` judges a wait stuck by
+    it); a reminder to a site outside its working hours waits for the next
+    working moment there, as the sender would find at its next pass, and
+    `status` and `outbox` say so. Its level counts as sent now.
+    """
+    from mailbot.deadlines import chase
+
+    leaves = now
+    if row.purpose.startswith("chase-"):
+        session.execute(
+            update(Chase).where(Chase.mail_id == mail.id).values(queued_at=now)
+        )
+        leaves = chase.waits_for_hours(app, session, mail, now) or now
+    row.state, row.next_try_at, row.queued_at = "pending", leaves, leaves

@@ -61,6 +61,9 @@ def undelivered(app: App) -> list[dict[str, Any]]:
                 "recipients": list(row.recipients),
                 "attempts": row.attempts,
                 "queued_at": iso(row.queued_at),
+                # When a pending mail may leave (the sender's next pass
+                # after it); a released reminder waits for the site's hours.
+                "leaves_at": iso(row.next_try_at) if row.state == "pending" else None,
                 "last_error": row.last_error,
             }
             for row, message_id, subject in rows
@@ -195,11 +198,13 @@ def command(args: argparse.Namespace) -> int:
     if printed_whole(args, rows, "every queued mail was delivered"):
         return 0
     print(
-        f"{'ID':>6} {'STATE':<9} {'QUEUED':<20} {'PURPOSE':<24} RECIPIENTS  LAST ERROR"
+        f"{'ID':>6} {'STATE':<9} {'QUEUED':<20} {'LEAVES':<20} {'PURPOSE':<24}"
+        " RECIPIENTS  LAST ERROR"
     )
     for row in rows:
         print(
             f"{row['id']:>6} {row['state']:<9} {row['queued_at']:<20} "
+            f"{row['leaves_at'] or '-':<20} "
             f"{row['purpose']:<24} {', '.join(row['recipients'])}  "
             f"{row['last_error'] or ''}"
         )

@@ -84,8 +84,20 @@ def test_the_outbox_listing_has_a_header(tmp_path: Path, database_url: str) -> N
     done = run_cli(env, "--now", "2026-12-04T09:00:00Z", "outbox")
     assert done.returncode == 0, done.stderr
     head, row = done.stdout.splitlines()
-    assert head.split()[:5] == ["ID", "STATE", "QUEUED", "PURPOSE", "RECIPIENTS"]
-    assert row.split()[1:4] == ["pending", "2026-12-04T09:00:00Z", "acknowledgement"]
+    assert head.split()[:6] == [
+        "ID",
+        "STATE",
+        "QUEUED",
+        "LEAVES",
+        "PURPOSE",
+        "RECIPIENTS",
+    ]
+    assert row.split()[1:5] == [
+        "pending",
+        "2026-12-04T09:00:00Z",
+        "2026-12-04T09:00:00Z",
+        "acknowledgement",
+    ]
 
 
 def test_settle_without_its_arguments_is_a_usage_error(

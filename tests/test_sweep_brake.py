@@ -14,11 +14,13 @@ import email
 import email.policy
 from pathlib import Path
 
+import pytest
 from mailbot_env import make_app
 from sqlalchemy import event
 
-from mailbot import brake, respond, send, views
+from mailbot import brake, health, outbox_admin, respond, send, views
 from mailbot.app import App
+from mailbot.cli import main
 from mailbot.clock import Clock
 from mailbot.db.models import Chase, Deadline, Incident, Mail, Outbox
 from mailbot.deadlines.forecast import forecast, forecast_text
@@ -266,17 +268,23 @@ def test_a_held_level_is_not_passed_by_the_next(
     assert sweep(app)["reminders"] >= 1
 
 
+def three_held(tmp_path: Path, database_url: str) -> App:
+    """Six reminders due at NOW, three sent and three held by the brake."""
+    app = new_app(tmp_path, database_url, max_per_hour=3)
+    open_incidents(app, 6)
+    sweep(app)
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 3 + ["held"] * 3
+    return app
+
+
 def test_a_reminder_released_at_night_waits_for_the_sites_morning(
     tmp_path: Path, database_url: str
 ) -> None:
     # F16: `brake release` at 23:00 in Helsinki let held reminders go at
     # once, mailing the site at night, though a reminder is only ever
     # queued for its working hours.
-    app = new_app(tmp_path, database_url, max_per_hour=3)
-    open_incidents(app, 6)
-    sweep(app)
-    send.deliver_due(app)
-    assert states(app) == ["sent"] * 3 + ["held"] * 3
+    app = three_held(tmp_path, database_url)
     night = dt.datetime(2026, 12, 7, 21, 0, tzinfo=UTC)  # 23:00 in Helsinki
     app.clock.set(night)
     assert brake.release(app) == (3, 0)
@@ -408,3 +416,43 @@ def test_the_forecast_holds_what_the_brake_will_hold(
         (1, "held", "max_per_hour"),
         *[(2, "held", "brake")] * 3,
     ]
+
+
+def test_a_release_at_night_is_no_stuck_outbox_before_the_next_pass(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A retester's repro: held at 10:00 UTC, released at 20:00 (22:00 in
+    # Helsinki); until a pass looked at the reminder, `status` was UNHEALTHY
+    # with "outbox stuck ... waiting since" the hold, though the mail only
+    # waits for the site's morning. `status` and `outbox` say when it leaves.
+    app = three_held(tmp_path, database_url)
+    night = dt.datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    app.clock.set(night)
+    assert brake.release(app) == (3, 0)
+    for later in (dt.timedelta(minutes=1), dt.timedelta(hours=2)):
+        app.clock.set(night + later)
+        data = views.status(app, night + later)
+        assert data["healthy"], data["problems"]
+        assert data["outbox_next_leaves_at"] == "2026-12-08T07:00:00Z"
+        assert "next leaves at 2026-12-08T07:00:00Z" in health.status_text(data)
+    listed = [r for r in outbox_admin.undelivered(app) if r["state"] == "pending"]
+    assert [r["leaves_at"] for r in listed] == ["2026-12-08T07:00:00Z"] * 3
+    # The pass at night leaves them waiting; the morning's sends them.
+    assert send.deliver_due(app).sent == 0
+    app.clock.set(dt.datetime(2026, 12, 8, 7, 0, tzinfo=UTC))  # 09:00 there
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 6
+
+
+def test_the_help_of_brake_says_release_queues(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Release sends nothing itself (README): the daemon or the next poll or
+    # sweep does. The help said "send the held mails".
+    with pytest.raises(SystemExit):
+        main(["brake", "--help"])
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "send the held mails" not in said and "release sends them" not in said
+    assert "queue the held mails for the daemon or the next poll or sweep" in said
