@@ -542,3 +542,28 @@ def test_a_password_file_that_is_not_text_is_a_configuration_error(
         load_settings(config, {})
     assert caught.value.key == "smtp.password_file"
     assert "is not UTF-8 text" in str(caught.value)
+
+
+def test_the_readme_says_which_file_is_read_where_it_introduces_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """./mailbot.toml is read when neither --config nor $MAILBOT_CONFIG names
+    a file; only an error message said so."""
+    from mailbot.config import find_config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(
+        encoding="utf-8"
+    )
+    intro = readme[readme.index("## Pointing mailbot at a real mailbox") :]
+    intro = " ".join(intro[: intro.index("```")].split())
+    for said in ("`--config PATH`", "`$MAILBOT_CONFIG`", "`./mailbot.toml`"):
+        assert said in intro
+    assert "(the default configuration file)" in intro
+    # And so it is.
+    monkeypatch.chdir(tmp_path)
+    _clear_mailbot_environment(monkeypatch)
+    (tmp_path / "mailbot.toml").write_text("", encoding="utf-8")
+    assert find_config(None) == (Path("mailbot.toml"), "--config")
+    monkeypatch.setenv("MAILBOT_CONFIG", str(tmp_path / "other.toml"))
+    assert find_config(None)[0] == tmp_path / "other.toml"
+    assert find_config("x.toml")[0] == Path("x.toml")
