@@ -250,6 +250,43 @@ def test_a_template_placeholder_is_no_value_and_leaves_the_field_missing() -> No
     }
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # German, French, Italian, Spanish, Dutch, Polish; under a heading
+        # the template knows, or a label of the language that none knows.
+        "Erkannt durch: noch offen\nMaßnahmen: keine bisher\n",
+        "Detected by: wird nachgereicht\nEvidence: folgt später\n",
+        "Détecté par : à compléter\nActions : aucune pour l'instant\n",
+        "Detected by: pas encore connu\nEvidence: sera envoyé plus tard\n",
+        "Rilevato da: da completare\nActions taken: nessuna per ora\n",
+        "Detectado por: por confirmar\nActions taken: ninguna por ahora\n",
+        "Evidence: pendiente\nDetected by: todavía no\n",
+        "Gedetecteerd door: nog niet bekend\nActions taken: geen tot nu toe\n",
+        "Evidence: wordt nagestuurd\nDetected by: n.t.b.\n",
+        "Wykryte przez: do uzupełnienia\nActions taken: na razie brak\n",
+        "Evidence: zostanie przesłane później\nDetected by: nieznany\n",
+        "Losses: entfällt\nLosses: sans objet\nLosses: n.v.t.\nLosses: nie dotyczy\n",
+    ],
+)
+def test_a_placeholder_in_another_language_is_no_value(text: str) -> None:
+    # A retester's finding: "noch offen", "à compléter", "aucune pour
+    # l'instant" were stored while "TBD" and "none yet" were not.
+    assert free_text(text) == set()
+
+
+def test_none_alone_in_another_language_stays_an_answer() -> None:
+    assert free_text("Losses: keine\nLosses: aucune\nDetected by: Nagios\n") == {
+        ("losses", "keine"),
+        ("losses", "aucune"),
+        ("detected_by", "Nagios"),
+    }
+    # A label and a real value in prose stays the line it was.
+    assert free_text("Erkannt durch: unser IDS (Suricata)\n") == {
+        ("detected_by", "Erkannt durch: unser IDS (Suricata)")
+    }
+
+
 def test_an_offset_of_a_day_or_more_is_no_zone() -> None:
     # timezone() refused it with a ValueError, and the mail went to quarantine.
     assert values("seen at 10:00 +9959 and at 11:00 UTC+77") == set()

@@ -713,6 +713,8 @@ class _Reader:
         self, number: int, text: str, has_indicator: bool, is_record: bool
     ) -> None:
         state = self.state
+        if not has_indicator and prose.labelled_non_answer(text):
+            return
         for name in prose.text_fields(text, has_indicator, is_record):
             if name == "evidence":
                 if state.evidence_items >= _EVIDENCE_CAP:
