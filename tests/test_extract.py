@@ -842,6 +842,37 @@ def test_a_dn_keeps_every_part_of_its_values(line: str, dns: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "dns"),
+    [
+        # A retester's finding: RFC 4514's hex escapes are UTF-8 bytes, not
+        # text ("JC3B6rg MC3BCller", "Doe2C Jr" were given).
+        ("Subject DN: CN=J\\C3\\B6rg M\\C3\\BCller,O=Example,C=DE",
+         ["/C=DE/O=Example/CN=Jörg Müller"]),
+        ("Subject DN: CN=Jane Doe\\2C Jr,O=Example,C=DE",
+         ["/C=DE/O=Example/CN=Jane Doe, Jr"]),
+        ("subject= /C=DE/O=Example/CN=J\\C3\\B6rg M\\C3\\BCller 42",
+         ["/C=DE/O=Example/CN=Jörg Müller 42"]),
+        # A quoted value (RFC 1779, OpenLDAP) gave nothing.
+        ('Subject: CN="Doe, John",O=Example,C=NL was abused.',
+         ["/C=NL/O=Example/CN=Doe, John"]),
+        ('DN: O=Example, CN="Jane \\"JD\\" Doe 1234"', ["/O=Example/CN=Jane "
+         '"JD" Doe 1234']),
+        # In a URL a DN is percent-encoded ("CN=Jane%20Doe" was given).
+        ("See https://example.org/revoke?dn=/DC=org/DC=example/CN=Jane%20Doe%201"
+         " for details.", ["/DC=org/DC=example/CN=Jane Doe 1"]),
+    ],
+)  # fmt: skip
+def test_a_dn_is_written_with_its_escapes_undone(line: str, dns: list[str]) -> None:
+    assert sorted(v for f, v in values(line) if f == "x509_dns") == sorted(dns)
+
+
+def test_escapes_that_are_no_utf8_give_no_dn() -> None:
+    # Half a character is not a name: no DN rather than another one.
+    assert list(find_dns("DN: CN=J\\C3rg 12,O=Example,C=DE")) == []
+    assert list(find_dns("dn=/DC=org/DC=example/CN=J%C3rg%201")) == []
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "subject   : /DC=org/DC=example/CN=Jane Doe 1234/CN=1392817263",

@@ -43,7 +43,12 @@ _SLASH: Final = re.compile(
 # A value of a comma DN, with RFC 2253's escapes ("O=University of
 # California\, Berkeley", "CN=Doe\, John"); an RDN of several values joins
 # them with "+" ("CN=Jane Doe 1234+UID=jdoe").
-_CVALUE: Final = r"(?:[^,=\n\"'()<>;/+\\]|\\[^\n])+"
+# A value may also be quoted, as RFC 1779 and OpenLDAP write one with a comma
+# in it ('CN="Doe, John",O=Example').
+_CVALUE: Final = (
+    r"(?:\"(?:[^\"\\\n]|\\[^\n])*\""
+    r"|(?:[^,=\n\"'()<>;/+\\]|\\[^\n])+)"
+)
 _PAIR: Final = _ATTR + r"[ \t]*=[ \t]*" + _CVALUE
 _RDN: Final = _PAIR + r"(?:[ \t]*\+[ \t]*" + _PAIR + r")*"
 _COMMA: Final = re.compile(
@@ -57,7 +62,11 @@ _COMMA_PART: Final = re.compile(
     r"[ \t]*([,+]?)[ \t]*(" + _ATTR + r")[ \t]*=[ \t]*(" + _CVALUE + r")?",
     re.IGNORECASE,
 )
-_ESCAPED: Final = re.compile(r"\\([^\n])")
+# RFC 4514's escapes: "\\," (a character) and "\\C3\\B6" (the UTF-8 bytes of
+# "ö", as OpenSSL writes what is not ASCII); a DN in a URL is
+# percent-encoded ("CN=Jane%20Doe").
+_ESCAPED: Final = re.compile(r"((?:\\[0-9A-Fa-f]{2})+)|\\([^\n])")
+_PERCENT: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # Compiled once: re.split with a pattern's text looks it up in re's cache in
 # Python at every call.
 _SLASH_SPLIT: Final = re.compile(r"/(?=" + _ATTR + r"=)", re.IGNORECASE)
@@ -181,8 +190,39 @@ def _from_slash(text: str) -> str:
         if not piece:
             continue
         attr, _, value = piece.partition("=")
-        rdns.append([(_ATTRS[attr.lower()], value.strip().rstrip(" .:"))])
+        rdns.append([(_ATTRS[attr.lower()], _decoded(value.strip().rstrip(" .:")))])
     return _render(rdns)
+
+
+def _decoded(value: str, quoted: bool = False) -> str:
+    """`value` as its DN means it: hex escapes as UTF-8 bytes, other escapes
+    as their character, a quoted value without its quotes, percent-encoding
+    undone; "" (no DN) if the bytes are no UTF-8.
+
+    "CN=J\\C3\\B6rg M\\C3\\BCller" is "CN=Jörg Müller", "CN=Doe\\2C Jr" is
+    "CN=Doe, Jr" (a retester found "JC3B6rg" and "Doe2C Jr": another
+    person's name, or none).
+    """
+    if quoted and len(value) > 1 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    try:
+        if "\\" in value:
+            value = _ESCAPED.sub(_unescaped, value)
+        if "%" in value:
+            value = _PERCENT.sub(lambda m: _utf8(m.group(0).replace("%", "")), value)
+    except UnicodeDecodeError:
+        return ""
+    return value
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    if match.group(1):
+        return _utf8(match.group(1).replace("\\", ""))
+    return match.group(2)
+
+
+def _utf8(hex_digits: str) -> str:
+    return bytes.fromhex(hex_digits).decode("utf-8")
 
 
 def _from_comma(text: str) -> str:
@@ -193,7 +233,7 @@ def _from_comma(text: str) -> str:
         if match is None or match.end() == position:
             break
         separator, attr, value = match.groups()
-        value = _ESCAPED.sub(r"\1", (value or "").strip()).rstrip(" .:")
+        value = _decoded((value or "").strip().rstrip(" .:"), quoted=True)
         pair = (_ATTRS[attr.lower()], value)
         if separator == "+" and rdns:
             rdns[-1].append(pair)
