@@ -1052,6 +1052,49 @@ def test_the_body_tells_the_zone_of_an_attached_log(note: str, stamp: str) -> No
     assert ("evidence", f"2026-12-03T{stamp}Z") in found
 
 
+@pytest.mark.parametrize(
+    ("note", "stamps"),
+    [
+        # A retester's findings: an offset was read as UTC, a denial as the
+        # zone it denies, a note naming one file applied to every one, and a
+        # quoted note applied at all (in the site's zone, CET: 22:41, 22:42).
+        ("The attached log uses UTC+3.", ["3T20:41", "3T20:42"]),
+        ("Our logs are in GMT-05:00.", ["4T04:41", "4T04:42"]),
+        ("The attached auth.log is not in UTC, it is local time.",
+         ["3T22:41", "3T22:42"]),
+        ("The attached auth.log is in UTC.", ["3T23:41", "3T22:42"]),
+        ("The attached secure.log is in UTC.", ["3T22:41", "3T23:42"]),
+        ("secure.log is in UTC. All other logs are in EET.",
+         ["3T21:41", "3T23:42"]),
+        ("Logs attached.\n\nOn Thu, Dec 3, 2026 CERT wrote:\n> our logs are in UTC",
+         ["3T22:41", "3T22:42"]),
+        ("Logs attached.\n> The logs are in UTC.", ["3T22:41", "3T22:42"]),
+    ],
+)  # fmt: skip
+def test_a_note_on_the_zone_applies_to_the_files_it_names(
+    note: str, stamps: list[str]
+) -> None:
+    log = "Dec  3 23:4{}:02 ui01 sshd[2211]: Accepted password for jdoe from"
+    parts = (
+        TextPart("1", "text/plain", "body", note + "\n"),
+        TextPart(
+            "2", "text/plain", "attachment", log.format(1) + " 203.0.113.77\n",
+            "auth.log",
+        ),
+        TextPart(
+            "3/secure.log", "text/plain", "attachment",
+            log.format(2) + " 203.0.113.78\n", "logs.zip/secure.log",
+        ),
+    )  # fmt: skip
+    found = [
+        (f.part, f.value) for f in extract.extract(parts, SITE) if f.kind == "timestamp"
+    ]
+    assert sorted(found) == [
+        ("2", f"2026-12-0{stamps[0]}:02Z"),
+        ("3/secure.log", f"2026-12-0{stamps[1]}:02Z"),
+    ]
+
+
 def test_site_addresses_are_never_the_attackers() -> None:
     found = values("Scans came from 192.0.2.40 and logins from 203.0.113.7.")
     assert found == {("affected_hosts", "192.0.2.40"), ("attacker_ips", "203.0.113.7")}

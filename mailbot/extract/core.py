@@ -14,7 +14,7 @@ from mailbot.extract.part import MAIL_BUDGET, MAIL_LINES, read_part
 from mailbot.extract.quotes import is_forward_subject, marked_lines, split_lines
 from mailbot.extract.sections import heading
 from mailbot.extract.values import Context, Finding
-from mailbot.extract.zones import ABBREVIATIONS
+from mailbot.extract.zones import attached_zones, attachment_zone
 from mailbot.mail import TextPart
 
 log = logging.getLogger(__name__)
@@ -80,38 +80,20 @@ def extract_noted(
 # Parts named in the note of those not read, at most.
 _NAMED: Final = 3
 
-# The body telling the zone of what it attaches: "the attached auth.log of
-# ui01 is in UTC", "the logs are in CET". An attachment's times are then
-# read in it, not in the site's (a log's own note still wins: part_clock).
-_ATTACHED_ZONE: Final = re.compile(
-    r"\b(?:attach\w*|logs?|log[ \t]?files?|records)\b(?:[^.\n]|\.(?=\S)){0,80}?"
-    r"\b(?:is|are|in|uses?|run[ \t]+on)[ \t]+(?:in[ \t]+|on[ \t]+)?("
-    + "|".join(sorted((z for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
-    + r")\b",
-    re.IGNORECASE,
-)
-
-
-def _attached_zone(text_parts: Sequence[TextPart]) -> str | None:
-    for part in text_parts:
-        if part.kind == "body" and ("ttach" in part.text or "log" in part.text):
-            found = _ATTACHED_ZONE.search(part.text[:20_000])
-            if found is not None:
-                return found.group(1).upper()
-    return None
-
 
 def _extract(
     text_parts: Sequence[TextPart], context: Context
 ) -> tuple[list[Finding], list[str]]:
     out = Collector()
-    zone = _attached_zone(text_parts) if len(text_parts) > 1 else None
-    attached = dataclasses.replace(context, timezone=zone) if zone else context
+    notes = _attached_zones(text_parts, context) if len(text_parts) > 1 else []
     for index, (part, text, unread) in enumerate(_within_lines(text_parts)):
         if out.values > MAIL_BUDGET or text is None:
             _note_unread(text_parts[index:], len(text_parts), out, text is None)
             break
-        own = attached if part.kind == "attachment" else context
+        own = context
+        zone = attachment_zone(notes, part.filename) if notes else None
+        if part.kind == "attachment" and zone:
+            own = dataclasses.replace(context, timezone=zone)
         read_part(part.part, _lines(part, text, own), part.kind, own, out, unread)
     findings = out.findings()
     log.debug("extracted %d findings from %d parts", len(findings), len(text_parts))
@@ -159,6 +141,22 @@ def _note_unread(
     )
     out.notes.append(note)
     log.warning("%s", note)
+
+
+def _attached_zones(
+    text_parts: Sequence[TextPart], context: Context
+) -> list[tuple[str, frozenset[str]]]:
+    # An attachment's times are read in the zone its mail's body gives it,
+    # not in the site's (a log's own note still wins: part_clock); quoted
+    # mail is not the author's word.
+    notes = []
+    for part in text_parts:
+        if part.kind == "body" and ("ttach" in part.text or "log" in part.text):
+            own = "\n".join(
+                line for _, line, _ in _lines(part, part.text[:20_000], context)
+            )
+            notes.extend(attached_zones(own))
+    return notes
 
 
 def is_closure_report(subject: str, text_parts: Sequence[TextPart]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Sequence
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +35,60 @@ PART_ZONE: Final = re.compile(
     + "|".join(sorted((z.lower() for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
     + r")\b"
 )
+
+# The body telling the zone of what it attaches: "the attached auth.log of
+# ui01 is in UTC", "the logs are in CET", "the attached log uses UTC+3".
+_ATTACHED: Final = re.compile(
+    r"\b(?:attach\w*|logs?|log[ \t]?files?|records)\b(?:[^.\n]|\.(?=\S)){0,80}?"
+    r"\b(?:is|are|in|uses?|run[ \t]+on)[ \t]+(?:in[ \t]+|on[ \t]+)?("
+    + "|".join(sorted((z for z in ABBREVIATIONS if z != "Z"), key=len)[::-1])
+    + r")((?:[ \t]?[+-][ \t]?\d{1,2}(?::?\d{2})?)?)(?![\w+-])",
+    re.IGNORECASE,
+)
+# "is not in UTC, it is local time": the note says which zone it is not.
+_DENIED: Final = re.compile(r"\b(?:not|never|no[ \t]+longer)\b|n't\b", re.IGNORECASE)
+# A file the note names ("the attached auth.log", "secure.log.1"): the note
+# is about that attachment only.
+_FILE_NAME: Final = re.compile(
+    r"(?<![\w/.-])[\w-]+(?:\.[\w-]+)*\.(?:log|txt|csv|json|xml|out|evtx|pcap"
+    r"|gz|zip|tgz|tar|bz2|xz)(?:\.\d{1,3})?(?![\w.-])",
+    re.IGNORECASE,
+)
+
+
+def attached_zones(text: str) -> list[tuple[str, frozenset[str]]]:
+    """The zones that body `text` (the author's own lines) gives its
+    attachments, each with the file names its note names (lower case; none:
+    every attachment), in the order written."""
+    notes = []
+    for found in _ATTACHED.finditer(text[:20_000]):
+        if _DENIED.search(found.group(0)):
+            continue  # "is not in UTC": the site's own zone, as without a note
+        zone = found.group(1).upper() + re.sub(r"[ \t]", "", found.group(2))
+        if tzinfo(zone) is None:
+            continue
+        # The note's sentence up to its zone names the files it speaks of.
+        opened = max(
+            text.rfind("\n", 0, found.start()), text.rfind(". ", 0, found.start())
+        )
+        names = _FILE_NAME.findall(text, opened + 1, found.start(1))
+        notes.append((zone, frozenset(name.lower() for name in names)))
+    return notes
+
+
+def attachment_zone(
+    notes: Sequence[tuple[str, frozenset[str]]], filename: str | None
+) -> str | None:
+    """The zone that `notes` (attached_zones) give the attachment `filename`
+    (a member of an archive by its own name): the first note naming it, else
+    the first naming no file. An attachment without a name may be the file
+    any note names."""
+    name = (filename or "").rsplit("/", 1)[-1].lower()
+    for zone, names in notes:
+        if not name or name in names:
+            return zone
+    return next((zone for zone, names in notes if not names), None)
+
 
 # A zone written before the time it applies to: "Zeitpunkt (UTC): 2026-12-04
 # 03:15:22", "[UTC] 03:15", "Time (CET): ...", Sysmon's "UtcTime: ...".
