@@ -197,6 +197,14 @@ def test_four_number_versions_after_a_software_name_are_not_addresses() -> None:
         # A version in a file's or a package's name.
         "downloaded kinsing-1.2.3.4.tgz and pkg-10.20.30.40.dist-info",
         "unpacked 1.2.3.4.tar.gz; kinsing_1.2.3.5 was started",
+        # A retester's findings: other wordings of the same kind.
+        "We bumped openssh from 9.3.0.1 to 9.3.0.2 and rebooted nothing.",
+        "Our Zimbra went from 8.8.15.1 to 8.8.15.2 last week.",
+        "The server was running Zimbra 8.8.15.1 when it was hacked.",
+        "Nextcloud 27.0.2.1 is vulnerable",
+        "Zimbra upgrade 8.8.15.1 -> 8.8.15.2 done.",
+        "We patched sudo to 1.9.15.1 after the exploit.",
+        "we bumped the kernel to 5.14.0.1",
     ],
 )
 def test_versions_of_an_upgrade_or_a_file_are_not_addresses(line: str) -> None:
@@ -218,12 +226,28 @@ def test_versions_of_an_upgrade_or_a_file_are_not_addresses(line: str) -> None:
         ("blocked 192.0.2.10 to 192.0.2.20", ["192.0.2.10", "192.0.2.20"]),
         ("logs in auth-203.0.113.44.log", ["203.0.113.44"]),
         ("scanned 192.0.2.3-192.0.2.9", ["192.0.2.3", "192.0.2.9"]),
+        # A software's name, or a verb of change, alone decides nothing.
+        ("logins via ssh from 203.0.113.7 to 192.0.2.10",
+         ["203.0.113.7", "192.0.2.10"]),
+        ("the attacker went from 192.0.2.5 to 192.0.2.10",
+         ["192.0.2.5", "192.0.2.10"]),
+        ("we patched the firewall rule to 203.0.113.9", ["203.0.113.9"]),
+        ("Google DNS 8.8.8.8 was reachable", ["8.8.8.8"]),
     ],
-)
+)  # fmt: skip
 def test_addresses_beside_upgrade_and_file_words_stay(
     line: str, expected: list[str]
 ) -> None:
     assert scanned(line) == expected
+
+
+def test_the_attacker_of_a_host_running_a_version_is_the_attackers() -> None:
+    # A retester's finding: the version and the attacker were both
+    # affected_hosts ("hacked" speaks of the host, "hacked by" of the other).
+    found = values(
+        "The server was running Zimbra 8.8.15.1 when it was hacked by 203.0.113.74."
+    )
+    assert found == {("attacker_ips", "203.0.113.74")}
 
 
 def test_a_template_placeholder_is_no_value_and_leaves_the_field_missing() -> None:

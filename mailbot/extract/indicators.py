@@ -44,7 +44,7 @@ _CVE: Final = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
 # A dotted number after these words is a version, not an address.
 _VERSION: Final = re.compile(
     r"\b(?:version|ver|firmware|build|release|kernel|revision|rev|patch|update"
-    r"|agent|v)\b[\s:=#]*(?:is[\s]+|was[\s]+)?\Z",
+    r"|upgrade|agent|v)\b[\s:=#]*(?:is[\s]+|was[\s]+)?\Z",
     re.IGNORECASE,
 )
 # ... and so is one right after the name of a package, a library or a tool
@@ -61,6 +61,12 @@ _SOFTWARE_WORDS: Final = (
     " globus gridftp singularity apptainer docker podman kubernetes kubelet slurm"
     " htcondor condor dcache xrootd dirac rucio openstack esxi vmware qemu"
     " libvirt samba openldap exim postfix dovecot"
+    # Applications sites run and name with their version ("running Zimbra
+    # 8.8.15.1 when it was hacked", a retester's finding).
+    " zimbra confluence jira exchange nextcloud owncloud tomcat fortios"
+    " fortigate ivanti citrix netscaler roundcube vcenter keycloak jupyterhub"
+    " openvpn webmin cpanel plesk phpmyadmin teamcity struts elasticsearch"
+    " proftpd vsftpd mattermost"
 )
 _SOFTWARE: Final = frozenset(_SOFTWARE_WORDS.split())
 # ... and so are both numbers of an upgrade: "updated Zimbra from 8.8.15.1
@@ -73,7 +79,7 @@ _SOFTWARE: Final = frozenset(_SOFTWARE_WORDS.split())
 # comes at most three words before "from", none ending a clause.
 _UPGRADE: Final = (
     r"\b(?:upgrad(?:e|ed|es|ing)|downgrad(?:e|ed|es|ing)|updat(?:ed|ing)"
-    r"|patch(?:ed|ing))(?:[ \t]+[\w+/-]+(?:\.[\w+/-]+)*){0,3}[ \t]+"
+    r"|patch(?:ed|ing)|bump(?:s|ed|ing)?)(?:[ \t]+[\w+/-]+(?:\.[\w+/-]+)*){0,3}[ \t]+"
 )
 _VERSION_WORD: Final = r"(?:version[ \t]+|ver\.?[ \t]*|v)?"
 _UPGRADE_FROM: Final = re.compile(
@@ -87,6 +93,16 @@ _FROM_TO: Final = re.compile(
     + _VERSION_WORD
     + r"\Z",
     re.I,
+)
+# "X -> Y": the second number of a pair whose first is a version.
+_ARROW: Final = re.compile(
+    r"(\d+(?:\.\d+)+)[ \t]*(?:->|→|=>)[ \t]*" + _VERSION_WORD + r"\Z", re.I
+)
+# "openssh from", "Our Zimbra went from", "patched sudo to": a name of
+# _SOFTWARE among the three words before "from" or "to" (the verb need not
+# be one of _UPGRADE then).
+_WORDS_BEFORE: Final = re.compile(
+    r"((?:[\w+/-]+[ \t]+){1,3})(from|to)[ \t]+" + _VERSION_WORD + r"\Z", re.I
 )
 # After "from X": " to " and another dotted number.
 _TO_VERSION: Final = re.compile(
@@ -415,8 +431,38 @@ def _not_version(text: str, start: int) -> bool:
         return _TO_VERSION.match(text, start) is None
     if _UPGRADE_TO.search(before):
         return False
-    pair = _FROM_TO.search(before)
+    if _software_changed(text, start, before):
+        return False
+    pair = _FROM_TO.search(before) or _ARROW.search(before)
     return pair is None or _not_version(text, start - len(before) + pair.start(1))
+
+
+def _software_changed(text: str, start: int, before: str) -> bool:
+    """Whether the dotted number at `start` is a version of a software that
+    the words before it name: "openssh from X to Y", "Zimbra went from X to
+    Y", "patched sudo to X", "updated the kernel to X" (not "updated the DNS
+    record to X", "logins via ssh from X to Y")."""
+    words = _WORDS_BEFORE.search(before)
+    if words is None:
+        return False
+    named = any(
+        word.lower().strip("()") in _SOFTWARE or _VERSION.search(word + " ")
+        for word in words.group(1).split()
+    )
+    if not named:
+        return False
+    if words.group(2).lower() == "from":
+        return _TO_VERSION.match(text, start) is not None
+    # "to": only after a verb of change among or before those words.
+    return _CHANGE_VERB.search(before, max(0, words.start(1) - 30)) is not None
+
+
+_CHANGE_VERB: Final = re.compile(
+    r"\b(?:updat|patch|bump|upgrad|downgrad)\w*[ \t]+(?:[\w+/-]+[ \t]+){0,2}to[ \t]+"
+    + _VERSION_WORD
+    + r"\Z",
+    re.I,
+)
 
 
 def _after_software(before: str) -> bool:

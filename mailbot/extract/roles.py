@@ -46,6 +46,7 @@ _PHRASES: Final = {
         |other sites|other egi site|other egi sites|other grid sites
         |belong to other|belongs to other|belong to another|belongs to another""",
     "attacker": """attacker|attackers|attacker's|attackers'|attacking from|c2
+        |hacked by|compromised by|attacked by|exploited by|breached by
         |c2-server|c&c|cnc|command and control|command-and-control
         |command and control server|botnet|mining pool|pool at|stratum
         |served from|hosted at|hosted on|hosted by|hosting|serves malware
