@@ -9,6 +9,7 @@ import gc
 import ipaddress
 import random
 import re
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -955,6 +956,41 @@ def test_a_dn_hard_wrapped_by_the_mail_client_is_read_on(
     text: str, found: set[tuple[str, str]]
 ) -> None:
     assert values(text) == found
+
+
+PHYSICS = "/DC=org/DC=example/O=Example University/OU=Institute of Physics"
+
+
+@pytest.mark.parametrize("width", [66, 68, 70, 72, 74, 76, 78])
+@pytest.mark.parametrize(
+    ("sentence", "dn"),
+    [
+        (f"Certificate DN: {PHYSICS}/CN=Jane Doe 1234", f"{PHYSICS}/CN=Jane Doe 1234"),
+        (f"Hello, we saw jobs submitted with the proxy of {PHYSICS}/CN=Jane Doe 1234"
+         " during the night.", f"{PHYSICS}/CN=Jane Doe 1234"),
+        ("Hello, our logs show that the jobs were submitted with the certificate"
+         " /DC=org/DC=example/O=Example University/CN=David Jones 5678 yesterday.",
+         "/DC=org/DC=example/O=Example University/CN=David Jones 5678"),
+    ],
+)  # fmt: skip
+def test_a_dn_wrapped_at_any_clients_width_is_read_whole(
+    sentence: str, dn: str, width: int
+) -> None:
+    # A retester's findings: wrapped inside "OU=Institute of" (a word of
+    # prose ended the line) the DN was lost at 72 to 78 columns, and at 66
+    # the cut ".../CN=David Jones" was given.
+    text = textwrap.fill(sentence, width=width) + "\n\nRegards,\nSITE-A security\n"
+    assert [v for f, v in values(text) if f in ("x509_dns", "unclassified")] == [dn]
+
+
+def test_a_short_line_before_a_link_is_not_a_wrapped_dn() -> None:
+    # The next line's first word would not have fit, but a URL is no piece
+    # of a CN.
+    text = (
+        "The user /DC=org/DC=example/O=Example/CN=Jane Doe\n"
+        "https://portal.example.org/users/jane-doe-profile-page\n"
+    )
+    assert ("x509_dns", "/DC=org/DC=example/O=Example/CN=Jane Doe") in values(text)
 
 
 def test_a_format_flowed_soft_break_does_not_cut_a_dn() -> None:

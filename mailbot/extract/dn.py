@@ -9,7 +9,7 @@ OpenSSL's "C = ES, O = Example, ..." is already in slash order.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 _ATTRS: Final = {
@@ -287,8 +287,12 @@ def end_entity(dn: str) -> str | None:
 # Thunderbird, Outlook, Gmail, mutt), so a value ("O=Example Institute",
 # "CN=David Jones 1234") goes on in the next line. Read alone, the first
 # line gives no DN (cut in O=) or another person's (".../CN=David").
-_WRAP_LINE: Final = 60  # a wrapped line is at least this long
+# Clients wrap at 66 to 78 columns (textwrap and Emacs 70, mutt 72, Outlook
+# 76, Gmail 78): a part's own longest line up to 80 columns says its width,
+# taken between 60 and 72 (wrap_width).
+_WRAP_LINE: Final = 40  # a wrapped line is at least this long
 _WRAP_WIDTH: Final = 72  # and the next word would not have fit in this width
+_NARROWEST: Final = 60
 _OPENS_DN: Final = re.compile(r"/?" + _ATTR + r"[ \t]*=", re.IGNORECASE)
 _LAST_ATTR: Final = re.compile(r"(?:\A|[/,+ \t])" + _ATTR + r"[ \t]*\Z", re.IGNORECASE)
 
@@ -312,12 +316,20 @@ def ends_whole(text: str) -> bool:
     return last.isdigit() or any(c in last for c in ".@/")
 
 
-def wraps_dn(line: str, following: str) -> bool:
+def wrap_width(lines: Sequence[str]) -> int:
+    """The width a mail client wrapped `lines` (a part's) at, as far as a
+    DN's wrap needs it: its longest line of up to 80 characters, between
+    60 and 72; 72 when none is."""
+    longest = max((len(line) for line in lines if len(line) <= 80), default=0)
+    return min(_WRAP_WIDTH, max(_NARROWEST, longest)) if longest else _WRAP_WIDTH
+
+
+def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     """Whether a DN that reaches the end of `line` may go on in `following`:
     `line` is as long as a wrapped line, the first word of `following`
-    would not have fit on it, `line` does not end a sentence, a DN's last
-    value (or a comma after it) reaches its end, and `following` is not
-    indented and opens no DN of its own."""
+    would not have fit on it (in `width`, see wrap_width), `line` does not
+    end a sentence, a DN's last value (or a comma after it) reaches its
+    end, and `following` is not indented and opens no DN of its own."""
     if len(line) < _WRAP_LINE:
         return False
     text = line.rstrip()
@@ -331,10 +343,24 @@ def wraps_dn(line: str, following: str) -> bool:
     words = following.split(None, 1)
     if not words or following[:1] in " \t":
         return False
-    if len(text) + 1 + len(words[0]) <= _WRAP_WIDTH:
+    if len(text) + 1 + len(words[0]) <= width or _NOT_A_VALUE.search(words[0]):
         return False
     # A DN of its own: "CN=..." under "/DC=.../CN=Robot: cvmfs-publisher".
     if text[-1] != "," and _OPENS_DN.match(following):
         return False
     runs = dn_runs(text)
-    return bool(runs) and not text[runs[-1][1] :].strip(" \t,")
+    if runs and not text[runs[-1][1] :].strip(" \t,"):
+        return True
+    # A DN without its CN yet is cut wherever the line ends, even after a
+    # word of prose ("/OU=Institute of" then "Physics/CN=Jane Doe 1234").
+    matches = list(_SLASH.finditer(text))
+    last = matches[-1] if matches else None
+    return (
+        last is not None
+        and not text[last.end() :].strip(" \t,")
+        and not _from_slash(last.group(0))
+    )
+
+
+# A URL or a mail address that opens the next line is no piece of a value.
+_NOT_A_VALUE: Final = re.compile(r"://|@")

@@ -15,7 +15,7 @@ from typing import Final, NamedTuple
 from mailbot.extract import prose, relays, roles
 from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
-from mailbot.extract.dn import end_entity, ends_whole, wraps_dn
+from mailbot.extract.dn import end_entity, ends_whole, wrap_width, wraps_dn
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hosts import is_within
 from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
@@ -183,6 +183,8 @@ def read_part(
     if unread:
         reader.skipped["lines after the mail's line budget"] = unread
     refanged = text.split("\n")
+    if "=" in text:
+        reader.width = wrap_width(refanged)
     for index in defanged_lines(text):
         refanged[index] = refang(refanged[index], hinted=True)
     reader.lines = refanged
@@ -262,6 +264,7 @@ class _Reader:
         self.skipped: Counter[str] = Counter()
         self.lines: list[str] = []  # the part's lines, refanged
         self.bad_mail: bool | None = None  # relays.calls_mail_bad, once asked
+        self.width = 72  # the mail client's (dn.wrap_width)
 
     def line(self, line: Line) -> None:
         state = self.state
@@ -363,7 +366,7 @@ class _Reader:
             # The start of this line ended the DN of the line above.
             indicators = [i for i in indicators if i.start >= state.carried]
             state.carried = 0
-        if "=" in text and wraps_dn(text, line.following):
+        if "=" in text and wraps_dn(text, line.following, self.width):
             indicators = self._wrapped_dn(line, indicators)
         if start or self.ignoring:
             indicators = [i for i in indicators if i.start >= start and self._kept(i)]
