@@ -40,13 +40,12 @@ _PHRASES: Final = {
     "path": "via|through",
     # Who did it: the attacker, or the site's own host it came from.
     "agent": """compromised by|hacked by|attacked by|infected by|breached by
-        |accessed by|targeted by|scanned by""",
+        |exploited by|accessed by|targeted by|scanned by""",
     "suspected": """suspect|suspected|may be affected|might be affected
         |could be affected|may also be affected|possibly affected|other site
         |other sites|other egi site|other egi sites|other grid sites
         |belong to other|belongs to other|belong to another|belongs to another""",
     "attacker": """attacker|attackers|attacker's|attackers'|attacking from|c2
-        |hacked by|compromised by|attacked by|exploited by|breached by
         |c2-server|c&c|cnc|command and control|command-and-control
         |command and control server|botnet|mining pool|pool at|stratum
         |served from|hosted at|hosted on|hosted by|hosting|serves malware
