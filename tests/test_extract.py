@@ -1506,9 +1506,10 @@ def test_lines_without_values_are_read_within_the_mail_line_budget() -> None:
         "3 of 4 parts not read: the mail's line budget"
         f" ({extract_part.MAIL_LINES} lines) is spent (2/x2.log, 2/x3.log, 2/x4.log)",
     ]
-    # The lines beyond the budget are never split: what is held stays below
-    # the size of one part's text (1.6 million lines held 250 MB).
-    assert peak < 20_000_000, peak
+    # The lines beyond the budget are never split: what is held is about
+    # the budget's 100,000 lines (17 MB pure, 22 MB compiled), where the
+    # 1.6 million lines split whole held 250 MB.
+    assert peak < 50_000_000, peak
 
 
 def _case_values(cases_dir: Path, name: str, context: extract.Context) -> set[str]:

@@ -303,7 +303,7 @@ class _Reader:
         """Follow a pasted block of Received headers (relays.py)."""
         state = self.state
         if received:
-            state.hops.append(relays.Hop([(line.number, line.text)]))
+            state.hops.append([(line.number, line.text)])
         elif state.received and folded:
             state.hops[-1].append((line.number, line.text))
         elif state.received:
