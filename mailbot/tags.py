@@ -97,7 +97,8 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
     """Full (PREFIX-YYYYMMDD-NN) and date-only (PREFIX-YYYYMMDD) tags, in order.
 
     A one-digit counter ("PREFIX-YYYYMMDD-2") is a counter a mail client cut
-    short: kept padded in `cut`, with its date-only tag in `date_only`.
+    short: kept padded in `cut`, with its date-only tag in `date_only`. A
+    counter padded with zeros ("-002") is also in `cut` as "-02".
     """
     full: list[str] = []
     date_only: list[str] = []
@@ -116,6 +117,13 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
             if padded not in cut:
                 cut.append(padded)
             counter = None
+        elif counter is not None and len(counter) > 2 and counter[0] == "0":
+            # Zeros before a counter are padding ("-002"): followed as the
+            # counter it pads when that names an incident, as a cut one is;
+            # the tag as written is never adopted (thread.py).
+            padded = f"{prefix}-{day}-{int(counter):02d}"
+            if padded not in cut:
+                cut.append(padded)
         target = full if counter else date_only
         tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
         if tag not in target:

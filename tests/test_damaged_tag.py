@@ -227,3 +227,16 @@ def test_a_three_digit_counter_is_adopted_past_the_day_s_99th(app: App) -> None:
     )
     third = send(app, "Re: [EGI-20261204-123] b", "2026-12-04T10:01", 2, sender=SITE_C)
     assert third == "EGI-20261204-123"
+
+
+@pytest.mark.parametrize("counter", ["002", "0002"])
+def test_a_zero_padded_counter_names_its_incident(app: App, counter: str) -> None:
+    """ "Re: [EGI-20261204-002] ..." from a site with two incidents that day
+    was read as its date only and went to the day's first incident: the
+    other incident's isolation met its containment (retest9b). Zeros
+    before a counter are padding: -002 is -02 when -02 exists."""
+    assert report(app) == MINE
+    second = send(app, "New compromise: wn40", "2026-12-04T10:00", 1)
+    assert second == "EGI-20261204-02"
+    subject = f"Re: [EGI-20261204-{counter}] New compromise: wn40"
+    assert send(app, subject, "2026-12-04T10:30", 2) == second
