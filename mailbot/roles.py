@@ -311,16 +311,19 @@ def addresses_site(site: Site, address: str) -> bool:
 
 def sites_addressed(directory: Directory, parsed: ParsedMail) -> tuple[Site, ...]:
     """The sites a mail is addressed to (To, then Cc), in that order; its
-    sender's own address reaches none."""
+    sender's own address reaches none, and neither does an address that
+    several sites share (a university's CERT for its two grid sites): which
+    of them is asked is the incident's to say (clocks.on_csirt_mail asks
+    those taking part)."""
     sender = parsed.from_.addr.lower() if parsed.from_ else ""
     found: list[Site] = []
     for recipient in (*parsed.to, *parsed.cc):
         address = recipient.addr.lower() if recipient.addr else ""
         if not address or address == sender:
             continue
-        for site in directory.sites:
-            if site not in found and addresses_site(site, address):
-                found.append(site)
+        reached = [site for site in directory.sites if addresses_site(site, address)]
+        if len(reached) == 1 and reached[0] not in found:
+            found.append(reached[0])
     return tuple(found)
 
 

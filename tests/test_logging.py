@@ -111,7 +111,8 @@ def test_bad_log_settings_name_their_key(tmp_path: Path, database_url: str) -> N
     assert "--log-format" in bad_flag.stderr
     bad_key = run_cli({**env, "MAILBOT_LOGGING_FORMAT": "xml"}, "status")
     assert bad_key.returncode == 2
-    assert "logging.format" in bad_key.stderr
+    # The variable that gave the value is named, as the file's key would be.
+    assert "MAILBOT_LOGGING_FORMAT: must be one of text, json" in bad_key.stderr
     bad_variable = run_cli({**env, "MAILBOT_LOG_LEVEL": "LOUD"}, "status")
     assert bad_variable.returncode == 2
     assert "MAILBOT_LOG_LEVEL: 'LOUD'" in bad_variable.stderr

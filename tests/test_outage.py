@@ -650,7 +650,8 @@ def test_run_ends_at_once_when_the_database_refuses_mailbot(
     assert done.returncode == 2, done.stderr
     assert took < 60, took  # no backoffs (1, 2, 4 ... s) waited out either
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("mailbot: configuration error: database.url: "), last
+    # The URL came from MAILBOT_DATABASE_URL: the variable is named.
+    assert last.startswith("mailbot: configuration error: MAILBOT_DATABASE_URL: "), last
     assert "does not exist" in last and "check [database] url" in last
     # A monitor still reads the verdict.
     assert health.returncode == 2
