@@ -50,6 +50,9 @@ class Daemon:
         self._outage: str | None = None
         self.leader = leader.for_settings(app.settings)
         self._standby = False
+        # Seconds to wait before reconnecting after an outage; doubles per
+        # failed attempt up to MAX_BACKOFF_SECONDS, back to 1 after a poll.
+        self._backoff = 1.0
         # Set by run_command when [metrics] listen is configured.
         self.exporter: metrics.Exporter | None = None
 
@@ -115,7 +118,6 @@ class Daemon:
 
     def run(self) -> None:
         self.start_jobs()
-        backoff = 1.0
         try:
             while not self.stopping.is_set():
                 if not self._lead():
@@ -123,15 +125,14 @@ class Daemon:
                     continue
                 try:
                     self._intake()
-                    backoff = 1.0
                 except Exception as exc:
                     if not isinstance(exc, (TemporaryError, OSError)) and not (
                         unavailable(exc)
                     ):
                         raise
                     self._report_outage(exc)
-                    self.stopping.wait(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    self.stopping.wait(self._backoff)
+                    self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
         finally:
             self.scheduler.shutdown(wait=True)
             self.leader.release()
@@ -168,6 +169,9 @@ class Daemon:
         )
 
     def _recovered(self) -> None:
+        # A session that polled is a success: the next outage waits from
+        # the start again, not where the last one left off.
+        self._backoff = 1.0
         self.app.outages.up("mailbox")
         self.app.outages.up("database")
 

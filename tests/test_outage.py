@@ -130,6 +130,28 @@ def test_imap_server_stopped_and_restarted(
     app.close()
 
 
+def test_each_imap_outage_waits_from_the_start_again(
+    tmp_path: Path, database_url: str, dovecot
+) -> None:  # type: ignore[no-untyped-def]
+    """The reconnect wait doubled at every outage and never went back once a
+    session had worked: after five short server restarts the sixth cost
+    32 s of blindness, and soon the 300 s maximum, for a one-second blip."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, extra=QUICK)
+    dovecot.append(_report(1))
+    with _daemon(app):
+        _wait(lambda: _stored(app) == 1)
+        for n in range(2, 8):
+            _stop_for_good(dovecot)
+            dovecot.start()
+            back = time.monotonic()
+            dovecot.append(_report(n))
+            _wait(lambda n=n: _stored(app) == n)  # type: ignore[misc]
+            took = time.monotonic() - back
+            # A reconnect after 1 s, or 2 s if Dovecot was not yet up.
+            assert took < 12, f"restart {n - 1}: mail read {took:.1f} s after"
+    app.close()
+
+
 def _queue(app: App, *numbers: int) -> None:
     for n in numbers:
         outcome = process_delivery(app, RawMail(_report(n), app.clock.now(), f"t{n}"))
