@@ -3,9 +3,13 @@
 Mail is fetched with BODY.PEEK[] (flags stay as they are) in batches of
 explicit UID lists, and marked done only in the transaction that stored its
 results. A UID whose body the server did not send is retried by itself and,
-failing that, kept pending with backoff (BR-22). A changed UIDVALIDITY means
-the stored UIDs name nothing any more: everything is fetched again and the
-dedupe key recognises the mails already stored (BR-25).
+failing that, kept pending with backoff (BR-22). A server that drops the
+connection in the middle of a batch (Dovecot says BYE when it cannot read a
+message file) has its batch's UIDs asked one by one in the next session, so
+the one it cannot read is kept pending alone and the others go on. A
+changed UIDVALIDITY means the stored UIDs name nothing any more: everything
+is fetched again and the dedupe key recognises the mails already stored
+(BR-25).
 """
 
 from __future__ import annotations
@@ -194,9 +198,9 @@ class Folder:
         wanted = set(uids)
         batch_refused: str | None = None
         try:
-            response = self.client.fetch(uids, FETCH_ITEMS)
+            response = self._bodies(uids)
         except IMAPClient.AbortError:
-            raise  # the connection is gone: an outage, not one mail's fault
+            raise  # the connection is gone: the next session goes on
         except IMAPClient.Error as exc:
             log.debug("%s FETCH of %d UIDs refused: %s", self.source, len(uids), exc)
             response, batch_refused = {}, _said(exc)
@@ -233,12 +237,56 @@ class Folder:
 
     def _fetch_alone(self, uid: int) -> dict:
         try:
-            return dict(self.client.fetch([uid], FETCH_ITEMS).get(uid, {}))
+            return dict(self._bodies([uid]).get(uid, {}))
         except IMAPClient.AbortError:
             raise
         except IMAPClient.Error as exc:
             self.refused[uid] = _said(exc)[:300]
             return {}
+
+    def _bodies(self, uids: list[int]) -> dict:
+        """The FETCH of `uids`' bodies; a connection that ends under it is
+        remembered against them before the error goes on.
+
+        The server may have ended the session because of one of these mails
+        (Dovecot says BYE when it cannot read a message file), and would do
+        so again at every reconnect: a batch's UIDs are made pending, to be
+        asked alone next time, and a UID asked alone counts an attempt, so
+        that it alone waits, with backoff, and is given up in the end.
+        """
+        try:
+            return self.client.fetch(uids, FETCH_ITEMS)
+        except IMAPClient.AbortError as exc:
+            if len(uids) == 1:
+                self.mark_pending(uids[0], _said(exc)[:300], gone=True)
+            else:
+                self._ask_alone(uids)
+            raise
+
+    def _ask_alone(self, uids: list[int]) -> None:
+        """Make `uids` pending, due now, without counting an attempt."""
+        now = self.app.clock.now()
+        with self.app.db.transaction() as session:
+            for uid in uids:
+                if session.get(PendingUid, (self.source, self.uidvalidity, uid)):
+                    continue
+                session.add(
+                    PendingUid(
+                        source=self.source,
+                        uidvalidity=self.uidvalidity,
+                        uid=uid,
+                        attempts=0,
+                        next_try_at=now,
+                        alerted=False,
+                    )
+                )
+        log.info(
+            "%s the connection ended during a FETCH of UIDs %d to %d:"
+            " they are asked one by one next time",
+            self.source,
+            uids[0],
+            uids[-1],
+        )
 
     def origin(self, uid: int) -> str:
         # UIDVALIDITY is part of a mail's place: after a change, UID 5 is
@@ -300,14 +348,20 @@ class Folder:
         except IMAPClient.Error:
             return True
 
-    def mark_pending(self, uid: int, refused: str | None = None) -> None:
+    def mark_pending(
+        self, uid: int, refused: str | None = None, gone: bool = False
+    ) -> None:
+        """Count a failed fetch of `uid` and retry it later, or give it up
+        after [source] max_fetch_attempts; `gone`: the connection is lost, so
+        the server is asked nothing more (the mail's subject)."""
         now = self.app.clock.now()
         limit = self.app.settings.source.max_fetch_attempts
-        what = (
-            f"the server refused to FETCH it ({refused})"
-            if refused is not None
-            else "no body in FETCH"
-        )
+        if gone:
+            what = f"the server ended the session when asked for it ({refused})"
+        elif refused is not None:
+            what = f"the server refused to FETCH it ({refused})"
+        else:
+            what = "no body in FETCH"
         with self.app.db.transaction() as session:
             row = session.get(PendingUid, (self.source, self.uidvalidity, uid))
             if row is None:
@@ -340,7 +394,7 @@ class Folder:
                 self.source,
                 self.uidvalidity,
                 uid,
-                self._subject(uid),
+                "" if gone else self._subject(uid),
                 "body not delivered" if refused is None else what,
                 attempts,
             )
@@ -372,20 +426,28 @@ class Folder:
 
 
 def batches(
-    sizes: dict[int, int], uids: list[int], count: int, max_bytes: int
+    sizes: dict[int, int],
+    uids: list[int],
+    count: int,
+    max_bytes: int,
+    alone: frozenset[int] | set[int] = frozenset(),
 ) -> Iterator[list[int]]:
     """`uids` in order, cut into batches of at most `count` mails and about
     `max_bytes` (a bigger mail goes alone), so memory stays flat however
-    large the mails of one batch are."""
+    large the mails of one batch are. A UID of `alone` (one that failed
+    before) is a batch of its own, so that it can fail alone."""
     batch: list[int] = []
     total = 0
     for uid in uids:
         size = sizes.get(uid, 0)
-        if batch and (len(batch) >= count or total + size > max_bytes):
+        if batch and (len(batch) >= count or total + size > max_bytes or uid in alone):
             yield batch
             batch, total = [], 0
         batch.append(uid)
         total += size
+        if uid in alone:
+            yield batch
+            batch, total = [], 0
     if batch:
         yield batch
 
@@ -422,7 +484,7 @@ def _fetch_batches(
 ) -> None:
     # One stream over every batch, so that reading ahead runs on across
     # their borders instead of emptying at each.
-    fetched = _fetched(app, folder, uids, still_leader)
+    fetched = _fetched(app, folder, uids, pending, still_leader)
     for uid, delivery in read_ahead(app, fetched, len(uids), _delivered_raw):
         if delivery is None:
             if folder.not_delivered(uid):
@@ -437,12 +499,14 @@ def _fetched(
     app: App,
     folder: Folder,
     uids: list[int],
+    pending: set[int],
     still_leader: Callable[[], bool] | None,
 ) -> Iterator[tuple[int, RawMail | None]]:
-    """The mails of `uids` in FETCH batches, asking before each batch whether
-    this instance still leads."""
+    """The mails of `uids` in FETCH batches (a pending UID alone), asking
+    before each batch whether this instance still leads."""
     count = app.settings.source.batch_size
-    for batch in batches(folder.sizes(uids), uids, count, MAX_BATCH_BYTES):
+    sizes = folder.sizes(uids)
+    for batch in batches(sizes, uids, count, MAX_BATCH_BYTES, alone=pending):
         if still_leader is not None and not still_leader():
             log.warning("%s leader lock lost: stopping this poll", folder.source)
             return

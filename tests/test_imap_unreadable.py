@@ -1,0 +1,115 @@
+"""A message the server cannot read ends the session; it must not end intake.
+
+Dovecot answers a FETCH naming a message file it cannot open with
+`* BYE FETCH failed: Internal error occurred` and closes the connection, for
+the whole batch, and again at every reconnect. The file is made unreadable
+for real here (mode 000 on the server's own maildir file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from mailbot_env import mail, make_app
+
+from mailbot import views
+from mailbot.db.models import PendingUid
+from mailbot.fetch import imap
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+def _raw(n: int) -> bytes:
+    return mail(
+        subject=f"Unreadable {n}",
+        sender=f"r{n}@cert{n}.example.net",
+        message_id=f"<unreadable-{n}@cert.example.net>",
+        body=f"Scanning from 203.0.113.{n}.\n",
+    )
+
+
+def _file_of(dovecot, n: int) -> Path:  # type: ignore[no-untyped-def]
+    maildir = dovecot.root / "home" / dovecot.username / "Maildir"
+    marker = f"<unreadable-{n}@".encode()
+    for path in sorted(maildir.glob("*/*")):
+        if path.parent.name in ("new", "cur") and marker in path.read_bytes():
+            return path
+    raise AssertionError(f"mail {n} not found under {maildir}")
+
+
+def _sessions(app, limit: int = 6) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Poll as the daemon does, a new session after each ended one, until a
+    poll completes; (sessions used, mails processed by the last poll)."""
+    for used in range(1, limit + 1):
+        client = imap.connect(app)
+        try:
+            result = imap.catch_up(app, client)
+        except imap.IMAPClient.AbortError:
+            client.shutdown()
+            continue  # the daemon reconnects after its backoff
+        client.logout()
+        return used, result.processed
+    raise AssertionError(f"no poll completed in {limit} sessions")
+
+
+def _pending(app) -> list[tuple[int, int, bool]]:  # type: ignore[no-untyped-def]
+    with app.db.transaction() as session:
+        rows = session.query(PendingUid).order_by(PendingUid.uid)
+        return [(row.uid, row.attempts, row.alerted) for row in rows]
+
+
+def _app(tmp_path: Path, database_url: str, dovecot, attempts: int):  # type: ignore[no-untyped-def]
+    extra = {"MAILBOT_SOURCE_MAX_FETCH_ATTEMPTS": str(attempts)}
+    return make_app(tmp_path, database_url, dovecot=dovecot, now=NOW, extra=extra)
+
+
+def test_an_unreadable_message_is_set_apart_and_the_rest_is_read(
+    tmp_path: Path, dovecot, database_url
+) -> None:  # type: ignore[no-untyped-def]
+    """Every session ended at the same batch: no mail of it, nor any later
+    one, was ever read."""
+    dovecot.append_many([_raw(n) for n in range(1, 6)])
+    unreadable = _file_of(dovecot, 2)
+    unreadable.chmod(0)
+    app = _app(tmp_path, database_url, dovecot, attempts=5)
+    used, _ = _sessions(app)
+    # The batch's session ends, the next asks its UIDs alone and ends at
+    # UID 2, the third reads the rest.
+    assert used <= 3, used
+    assert len(views.incident_list(app)) == 4
+    assert _pending(app) == [(2, 1, False)]
+    # New mail goes on meanwhile; UID 2 waits for its backoff.
+    dovecot.append(_raw(6))
+    assert _sessions(app) == (1, 1)
+    # Readable again (a person mended the file): read at its next try.
+    unreadable.chmod(0o600)
+    app.clock.advance(dt.timedelta(hours=1))
+    assert _sessions(app) == (1, 1)
+    assert _pending(app) == []
+    assert len(views.incident_list(app)) == 6
+    app.close()
+
+
+def test_a_message_that_stays_unreadable_is_given_up_by_name(
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    dovecot.append_many([_raw(n) for n in range(1, 4)])
+    _file_of(dovecot, 3).chmod(0)
+    app = _app(tmp_path, database_url, dovecot, attempts=2)
+    _sessions(app)
+    app.clock.advance(dt.timedelta(hours=1))
+    with caplog.at_level(logging.WARNING):
+        assert _sessions(app) == (2, 0)  # asked once more, alone
+    assert _pending(app) == [(3, 2, True)]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert "UID 3" in errors[0] and "ended the session" in errors[0], errors[0]
+    assert "mailbot ingest" in errors[0]
+    # Given up: no session ends at it any more.
+    app.clock.advance(dt.timedelta(days=1))
+    dovecot.append(_raw(4))
+    assert _sessions(app) == (1, 1)
+    assert len(views.incident_list(app)) == 3
+    app.close()
