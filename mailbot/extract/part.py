@@ -526,7 +526,7 @@ class _Reader:
                 # not about this line's indicators.
                 if not after.rstrip().endswith(":"):
                     after += " " + line.following[:80]
-            cue = self._cue(line.text, group, before, after)
+            cue = self._cue(line.text, group, before, after, index + 1 < len(groups))
             # "ui01 and then compromised wn17": the host the attack went on
             # from is the way in, if it is the site's.
             hint = roles.PIVOT_HINT.search(after, 0, 120)
@@ -541,7 +541,12 @@ class _Reader:
                 self._emit(line, indicator, cue, site_machine)
 
     def _cue(
-        self, text: str, group: list[Indicator], before: str, after: str
+        self,
+        text: str,
+        group: list[Indicator],
+        before: str,
+        after: str,
+        object_follows: bool = False,
     ) -> roles.Cue:
         state = self.state
         if state.columns:
@@ -550,7 +555,7 @@ class _Reader:
                 return roles.column_cue(state.columns[column])
         cue = roles.cue_before(before[-100:])
         if not cue.strong or cue.name == "on":
-            after_cue = roles.cue_after(after[:80])
+            after_cue = roles.cue_after(after[:80], object_follows)
             if after_cue.strong:
                 return after_cue
         if cue.name is None and state.block.name is not None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from mailbot.extract.indicators import scan
+from mailbot.extract.roles import denied
 
 # Addresses of a sender's own network or of no network: a mail submitted
 # from a private address came in from the hop above it.
@@ -98,7 +99,14 @@ def _internal(value: str) -> bool:
 
 def calls_mail_bad(lines: Sequence[str]) -> bool:
     """Whether the text (header lines aside) calls a pasted mail phishing,
-    spam, malicious or the attacker's."""
+    spam, malicious or the attacker's, in words no denial takes back
+    ("there is nothing malicious in it", "not phishing")."""
     return any(
-        not _HEADER_LINE.match(line) and _BAD_MAIL.search(line) for line in lines
+        not _HEADER_LINE.match(line) and _says_bad(line)
+        for line in lines
+        if _BAD_MAIL.search(line)
     )
+
+
+def _says_bad(line: str) -> bool:
+    return any(not denied(line, word.start()) for word in _BAD_MAIL.finditer(line))

@@ -40,7 +40,15 @@ _PHRASES: Final = {
     "path": "via|through",
     # Who did it: the attacker, or the site's own host it came from.
     "agent": """compromised by|hacked by|attacked by|infected by|breached by
-        |exploited by|accessed by|targeted by|scanned by""",
+        |exploited by|accessed by|targeted by|scanned by|broken into by
+        |broke into by|taken over by|abused by|misused by|brute-forced by
+        |bruteforced by|brute forced by|probed by|penetrated by|infiltrated by
+        |compromis par|compromise par|attaqué par|attaquée par|piraté par
+        |piratée par|exploité par|exploitée par|kompromittiert durch
+        |angegriffen durch""",
+    # Who did it, said before what it did: "203.0.113.7 exploited it",
+    # "... broke into our host". The verb and its object (see _ACTS).
+    "actor": "",
     "suspected": """suspect|suspected|may be affected|might be affected
         |could be affected|may also be affected|possibly affected|other site
         |other sites|other egi site|other egi sites|other grid sites
@@ -94,6 +102,32 @@ _PHRASES: Final = {
     "toward": """to|do|zu|naar|vers|till|against|gegen|contre|contra|contro|tegen
         |mot|przeciwko|op|på""",
 }
+# Verbs of harm done by their subject, with the first word of an object
+# after them ("exploited the", "broke into our"): the indicator before is
+# the one that did it, the one after the one harmed. Those of the first row
+# speak alone too, before a host ("the attacker exploited 192.0.2.5").
+_ACTS: Final = (
+    ("exploited", "attacked", "breached", "broke into", "took over",
+     "brute-forced", "bruteforced", "brute forced", "penetrated", "infiltrated"),
+    ("compromised", "hacked", "infected", "scanned", "probed", "targeted",
+     "abused"),
+)  # fmt: skip
+_OBJECTS: Final = (
+    "it", "them", "us", "our", "your", "the", "a", "an", "this", "that",
+    "these", "those", "several", "many", "some", "all", "multiple", "various",
+    "one", "two", "three", "his", "her", "their", "my",
+)  # fmt: skip
+_OBJECT_SET: Final = frozenset(_OBJECTS)
+_ACT_ALONE: Final = re.compile(
+    r"[ \t]*(?:then[ \t]+|later[ \t]+)?(?:"
+    + "|".join(v.replace(" ", r"[ \t]+") for verbs in _ACTS for v in verbs)
+    + r")[ \t]+(?:host[ \t]+|server[ \t]+|node[ \t]+)?",
+    re.IGNORECASE,
+)
+_PHRASES["actor"] = "|".join(
+    [verb for verb in _ACTS[0]]
+    + [f"{verb} {noun}" for verbs in _ACTS for verb in verbs for noun in _OBJECTS]
+)
 # Word beginnings that are cues whatever their ending ("exfiltrated", "beaconing").
 _STEMS: Final = (
     ("attacker", ("angreifer", "attaquant", "aanvaller", "atacante", "attaccante",
@@ -182,8 +216,13 @@ def cue_before(text: str) -> Cue:
     return _before_masked(_masked(text[-100:]))
 
 
-def cue_after(text: str) -> Cue:
-    """The first strong cue in `text` (the words after an indicator)."""
+def cue_after(text: str, object_follows: bool = False) -> Cue:
+    """The first strong cue in `text` (the words after an indicator).
+
+    `object_follows`: another indicator follows `text`, which may be the
+    object of a verb of harm ("203.0.113.7 exploited wn01": its doer)."""
+    if object_follows and _ACT_ALONE.fullmatch(text):
+        return Cue("attacker")
     return _after_masked(_masked(text[:80]))
 
 
@@ -234,11 +273,12 @@ def _cue_before(tail: str) -> Cue:
         # mail server", which is no entry point.
         if name == PATH and not (harmed or _ACCESS.search(tail, 0, start)):
             continue
-        if name in _ROLE or name in (PATH, "agent"):
+        if name in _ROLE or name in (PATH, "agent", "actor"):
             earlier, strong, word = strong, name, tail[start:end].lower()
             # "the compromised VM sent spam from ...": it names a host, not
             # the way another was reached.
-            if name == "affected" and not _ADJECTIVE.match(tail, end):
+            harm = name == "affected" or name == "actor"
+            if harm and not _ADJECTIVE.match(tail, end):
                 harmed = True
         elif not tail[end:].strip(" \t([:\"'"):
             weak = name
@@ -248,6 +288,9 @@ def _cue_before(tail: str) -> Cue:
     # from to the one compromised is the way in, if it is the site's.
     if (strong == "attacker" and word == "from" and harmed) or strong == "agent":
         return Cue(PATH, "attacker")
+    # "... exploited 192.0.2.5": what the verb did was done to it.
+    if strong == "actor":
+        return Cue("affected")
     if strong is not None:
         return Cue(strong)
     return Cue(weak) if weak else NO_CUE
@@ -322,6 +365,9 @@ def _cue_after(head: str) -> Cue:
         # "ui01 was compromised by ...": the host before is the one harmed.
         if name == "agent":
             return Cue("affected")
+        # "203.0.113.7 exploited the portal": the host before did it.
+        if name == "actor" and word.rpartition(" ")[2] in _OBJECT_SET:
+            return Cue("attacker")
     return NO_CUE
 
 
@@ -379,6 +425,27 @@ def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]
     return None, NONE
 
 
+# A word that denies what follows it in its clause: "nothing malicious in
+# it", "is not phishing", "did not come from the attacker".
+_DENIAL: Final = re.compile(
+    r"\b(?:not|no|nothing|none|never|neither|nor|without|isn't|wasn't|aren't"
+    r"|doesn't|didn't|don't|nicht|kein\w*|nichts|pas|aucune?|rien|ni)\b",
+    re.IGNORECASE,
+)
+# What ends the clause a denial speaks in ("not spam but phishing").
+_CLAUSE_END: Final = re.compile(
+    r"[.;:!?,(]|\b(?:but|however|aber|mais)\b", re.IGNORECASE
+)
+
+
+def denied(line: str, at: int) -> bool:
+    """Whether a word of denial in its clause, at most 60 characters before
+    `at`, takes back what `line` says at `at`."""
+    clause = line[max(0, at - 60) : at]
+    ends = [end.end() for end in _CLAUSE_END.finditer(clause)]
+    return _DENIAL.search(clause, ends[-1] if ends else 0) is not None
+
+
 def block_cue(line: str, start: int = 0) -> Cue:
     """The attacker cue of a line that introduces a pasted log ("... attacker:").
 
@@ -393,5 +460,10 @@ def block_cue(line: str, start: int = 0) -> Cue:
     below = "below" in lower and ("phishing" in lower or "malicious" in lower)
     if not stripped.endswith(":") and not below:
         return NO_CUE
-    cue = cue_before((stripped if below else stripped[start:]).rstrip(":.!) "))
-    return cue if cue.name == "attacker" else NO_CUE
+    words = (stripped if below else stripped[start:]).rstrip(":.!) ")
+    cue = cue_before(words)
+    if cue.name != "attacker":
+        return NO_CUE
+    # "The mail did not come from the attacker, headers:" names none.
+    said = [start for name, start, _ in _cues(words) if name == "attacker"]
+    return NO_CUE if said and denied(words, said[-1]) else cue

@@ -1,0 +1,169 @@
+"""Wordings a tester found read wrongly (fixE's round).
+
+Each is a kind of wording, tested in several forms: a mail called not bad
+before a pasted header block, agent verbs passive and active, German and
+French labels with bare answers, hosts apart by ";", a pasted header block
+inside a report, and X.509 DNs cut in URLs or by a wrap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from mailbot import extract
+from mailbot.mail import TextPart
+
+SITE = extract.Context(
+    site_networks=(ipaddress.ip_network("192.0.2.0/25"),),
+    site_domains=("site-a.example.org",),
+)
+HOPS = """\
+Received: from relay.mailhost.example.net (relay.mailhost.example.net
+\t[198.51.100.40]) by mx01.site-a.example.org (Postfix) with ESMTP id 9B1C2
+\tfor <user@site-a.example.org>; Thu, 3 Dec 2026 21:14:05 +0100 (CET)
+Received: from [10.1.2.3] (unknown [203.0.113.66])
+\tby relay.mailhost.example.net with ESMTPA id 77; Thu, 3 Dec 2026 20:14:01 +0000
+"""
+
+
+def _found(text: str) -> set[tuple[str, str]]:
+    found = extract.extract((TextPart("1", "text/plain", "body", text),), SITE)
+    return {(f.field, f.value) for f in found}
+
+
+def _values(text: str) -> set[tuple[str, str]]:
+    found = extract.extract((TextPart("1", "text/plain", "body", text),), SITE)
+    return {(f.field, f.value) for f in found if f.kind != "text"}
+
+
+def _fields(text: str, field: str) -> set[str]:
+    return {value for name, value in _found(text) if name == field}
+
+
+# 1. A mail the text says is not bad names no attacker by its headers.
+
+
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "There is nothing malicious in it, headers:",
+        "This is not phishing, as far as we can tell. Headers:",
+        "It is no spam and not a scam; headers below:",
+        "We checked it: it isn't phishing, it's a legitimate mail. Headers:",
+        "No sign of phishing or spoofing here, headers:",
+        "The mail was not sent by an attacker, headers:",
+        "The mail did not come from the attacker, headers:",
+        "We do not think this is phishing. Headers:",
+    ],
+)
+def test_a_mail_called_not_bad_names_no_attacker(intro: str) -> None:
+    found = _values(f"Hello,\n\n{intro}\n\n{HOPS}")
+    assert ("unclassified", "203.0.113.66") in found
+    assert not {value for field, value in found if field == "attacker_ips"}
+
+
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "This is not spam but phishing, headers:",
+        "Nothing in our logs, but the mail is phishing. Headers:",
+        "We are not sure yet; it looks like phishing. Headers:",
+    ],
+)
+def test_a_bad_word_not_negated_still_names_the_origin(intro: str) -> None:
+    found = _values(f"Hello,\n\n{intro}\n\n{HOPS}")
+    assert ("attacker_ips", "203.0.113.66") in found
+
+
+# 3. Agent verbs, passive ("broken into by X") and active ("X exploited it").
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Our host wn01.site-a.example.org was broken into by 203.0.113.5.",
+        "wn01.site-a.example.org was taken over by 203.0.113.5 on Monday.",
+        "The VM 192.0.2.9 was exploited by 203.0.113.5 last night.",
+        "The portal was abused by 203.0.113.5 to send spam.",
+        "The server was brute-forced by 203.0.113.5.",
+        "Le serveur a été compromis par 203.0.113.5.",
+    ],
+)
+def test_a_passive_agent_is_the_attacker(sentence: str) -> None:
+    assert ("attacker_ips", "203.0.113.5") in _values(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "203.0.113.77 exploited it.",
+        "203.0.113.77 exploited wn01.site-a.example.org.",
+        "Then 203.0.113.77 attacked our web server.",
+        "203.0.113.77 compromised the account of a user.",
+        "Address 203.0.113.77 broke into our host.",
+        "203.0.113.77 brute-forced the SSH service.",
+        "203.0.113.77 hacked several of our VMs.",
+    ],
+)
+def test_an_active_agent_is_the_attacker(sentence: str) -> None:
+    found = _values(sentence)
+    assert ("attacker_ips", "203.0.113.77") in found
+    if "wn01" in sentence:
+        assert ("affected_hosts", "wn01.site-a.example.org") in found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # The harmed host before the verb stays affected.
+        ("192.0.2.9 compromised on Monday.", {("affected_hosts", "192.0.2.9")}),
+        ("203.0.113.8 was compromised.", {("affected_hosts", "203.0.113.8")}),
+        ("203.0.113.8 compromised, we think.", {("affected_hosts", "203.0.113.8")}),
+    ],
+)
+def test_a_host_harmed_stays_affected(sentence: str, expected: set) -> None:
+    assert _values(sentence) == expected
+
+
+# 4. German and French labels and bare answers, as English ones.
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("Maßnahmen: keine", "actions_taken", "keine"),
+        ("Ergriffene Maßnahmen: keine", "actions_taken", "keine"),
+        ("Getroffene Massnahmen: Rechner vom Netz genommen", "actions_taken",
+         "Rechner vom Netz genommen"),
+        ("Actions entreprises : aucune", "actions_taken", "aucune"),
+        ("Mesures prises : aucune", "actions_taken", "aucune"),
+        ("Datenverlust: nein", "losses", "nein"),
+        ("Datenverluste: keine", "losses", "keine"),
+        ("Schäden: keine", "losses", "keine"),
+        ("Perte de données : non", "losses", "non"),
+        ("Pertes de données : aucune", "losses", "aucune"),
+        ("Data loss: no", "losses", "no"),
+        ("Actions: none", "actions_taken", "none"),
+        ("Actions : aucune", "actions_taken", "aucune"),
+    ],
+)  # fmt: skip
+def test_a_label_in_german_or_french_gives_its_answer(
+    line: str, field: str, value: str
+) -> None:
+    assert _fields(f"Hello,\n\n{line}\n", field) == {value}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Maßnahmen: noch offen\n",
+        "Actions entreprises : à compléter\n",
+        "Datenverlust: noch unbekannt\n",
+        "Perte de données : inconnue\n",
+    ],
+)
+def test_a_placeholder_under_such_a_label_is_no_value(text: str) -> None:
+    found = _found(f"Hello,\n\n{text}")
+    assert not {f for f, _ in found} & {"actions_taken", "losses"}
