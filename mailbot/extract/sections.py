@@ -28,9 +28,17 @@ _NAMES: Final = {
         r"|postižen[éá][ \t]+(?:stroje|systémy|uzly|servery|počítače)"
     ),
     "evidence": r"evidences?(?:[ \t]+of[ \t]+(?:the[ \t]+)?compromise)?|timeline",
+    # Actions and losses also in German, French, Italian, Spanish and Dutch,
+    # as sites label them ("Maßnahmen: keine", "Perte de données : non").
     "actions_taken": (
-        r"actions?(?:[ \t]+taken)?|measures(?:[ \t]+taken)?|countermeasures"
-        r"|mitigations?|response[ \t]+actions?"
+        r"actions?(?:[ \t]+(?:taken|entreprises|prises|menées))?"
+        r"|measures(?:[ \t]+taken)?|countermeasures|mitigations?"
+        r"|response[ \t]+actions?|(?:ergriffene[ \t]+|getroffene[ \t]+|gegen)?"
+        r"ma(?:ß|ss)nahmen|(?:contre-)?mesures(?:[ \t]+(?:prises|adoptées))?"
+        r"|azioni(?:[ \t]+intraprese)?|misure(?:[ \t]+adottate)?"
+        r"|acciones(?:[ \t]+(?:tomadas|realizadas))?"
+        r"|medidas(?:[ \t]+(?:tomadas|adoptadas))?"
+        r"|(?:genomen[ \t]+)?maatregelen"
     ),
     "x509_dns": r"(?:x\.?509[ \t]+)?(?:certificate[ \t]+)?(?:dns?|subjects?)",
     "entry_points": r"(?:local[ \t]+)?entry[ \t]+points?",
@@ -44,7 +52,12 @@ _NAMES: Final = {
         r"virtual[ \t]+appliances?(?:[ \t]*/[ \t]*vm[ \t]+images?)?|vm[ \t]+images?"
         r"|appliances?|images?"
     ),
-    "losses": r"loss(?:es)?|damages?",
+    "losses": (
+        r"(?:data[ \t]+)?loss(?:es)?|damages?|datenverlust(?:e)?|verluste?"
+        r"|schäden|schaden|pertes?(?:[ \t]+de[ \t]+données)?|dommages?|dégâts"
+        r"|perdit[ae](?:[ \t]+di[ \t]+dati)?|danni|pérdidas?(?:[ \t]+de[ \t]+datos)?"
+        r"|daños|dataverlies|verliezen"
+    ),
     "suspected_ips": (
         r"suspected[ \t]+(?:ips?|hosts?|addresses)|(?:remote[ \t]+)?ips?[ \t]+suspected"
         r"(?:[ \t]+to[ \t]+be[ \t]+affected)?|possibly[ \t]+affected[ \t]+ips?"
