@@ -167,3 +167,55 @@ def test_a_label_in_german_or_french_gives_its_answer(
 def test_a_placeholder_under_such_a_label_is_no_value(text: str) -> None:
     found = _found(f"Hello,\n\n{text}")
     assert not {f for f, _ in found} & {"actions_taken", "losses"}
+
+
+# 2. A host the attack went on from is a stepping stone: an entry point.
+
+UI = "ui01.site-a.example.org"
+WN = "wn17.site-a.example.org"
+WN18 = "wn18.site-a.example.org"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        f"The attacker used {UI} to reach {WN} and later moved to {WN18}.",
+        f"The attacker came in via {UI} and pivoted to {WN}, then to {WN18}.",
+        f"They got in through {UI}, moved to {WN} and later on to {WN18}.",
+        f"Via {UI} the attacker reached {WN}, and from there {WN18}.",
+        f"Access was gained through {UI}; the attacker moved from {WN} to {WN18}.",
+        f"They entered via {UI} and used {WN} as a stepping stone to {WN18}.",
+        f"The attacker came in through {UI}. {WN} was then used to reach {WN18}.",
+    ],
+)
+def test_a_stepping_stone_is_an_entry_point(sentence: str) -> None:
+    assert _values(sentence) == {
+        ("entry_points", UI),
+        ("entry_points", WN),
+        ("affected_hosts", WN18),
+    }
+
+
+def test_a_stepping_stone_by_its_addresses() -> None:
+    found = _values(
+        "The attacker used 192.0.2.1 to reach 192.0.2.17 and later moved to "
+        "192.0.2.18, then to 192.0.2.19."
+    )
+    assert found == {
+        ("entry_points", "192.0.2.1"),
+        ("entry_points", "192.0.2.17"),
+        ("entry_points", "192.0.2.18"),
+        ("affected_hosts", "192.0.2.19"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # A range and a connection are no moves.
+        ("Scans from 192.0.2.10 to 192.0.2.20.", None),
+        ("Please block 192.0.2.10, then 192.0.2.20.", None),
+    ],
+)
+def test_what_is_no_move_stays(sentence: str, expected: None) -> None:
+    assert not {f for f, _ in _values(sentence)} & {"entry_points"}

@@ -34,7 +34,10 @@ _PHRASES: Final = {
         |got in through|got in via|entered through|entered via|broke in through
         |broke in via|gained access through|gained access via|gained entry through
         |gained entry via|access was gained through|access was gained via
-        |initial access|way in""",
+        |initial access|way in|stepping stone|stepping stones|stepping-stone""",
+    # Where an attack went on from: "moved from wn17 to wn18".
+    "stone": """moved from|pivoted from|jumped from|hopped from|spread from
+        |moved laterally from|moved on from|went on from""",
     # The way in to a host: the site's own host named after it is an entry
     # point ("logged in via ui01"); another's keeps the cue before it.
     "path": "via|through",
@@ -95,7 +98,8 @@ _PHRASES: Final = {
     # Where an attack went on to, said before the host only ("tried to
     # reach" after a mail server's name in a bounce is no attack).
     "onto": """to reach|moved laterally to|moved on to|then moved to|pivoted to
-        |jumped to|hopped to|spread to""",
+        |jumped to|hopped to|spread to|stepping stone to|stepping stone into
+        |jump host to|jump host into""",
     "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
         |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
         |ui|storage|head node""",
@@ -273,7 +277,7 @@ def _cue_before(tail: str) -> Cue:
         # mail server", which is no entry point.
         if name == PATH and not (harmed or _ACCESS.search(tail, 0, start)):
             continue
-        if name in _ROLE or name in (PATH, "agent", "actor"):
+        if name in _ROLE or name in (PATH, "agent", "actor", "stone"):
             earlier, strong, word = strong, name, tail[start:end].lower()
             # "the compromised VM sent spam from ...": it names a host, not
             # the way another was reached.
@@ -286,7 +290,7 @@ def _cue_before(tail: str) -> Cue:
         return Cue(PATH, earlier if earlier in _ROLE else None)
     # "wn17 was compromised via ssh from ui01": the host the attack came
     # from to the one compromised is the way in, if it is the site's.
-    if (strong == "attacker" and word == "from" and harmed) or strong == "agent":
+    if (strong == "attacker" and word == "from" and harmed) or strong in _AGENTS:
         return Cue(PATH, "attacker")
     # "... exploited 192.0.2.5": what the verb did was done to it.
     if strong == "actor":
@@ -296,6 +300,7 @@ def _cue_before(tail: str) -> Cue:
     return Cue(weak) if weak else NO_CUE
 
 
+_AGENTS: Final = ("agent", "stone")
 _ACCESS: Final = re.compile(
     r"\b(?:log(?:ged)?[ \t-]?in|logins?|ssh|access(?:ed)?|connect(?:ed|ion)"
     r"|came|got|entered|broke)\b",
@@ -318,7 +323,13 @@ _PIVOT: Final = re.compile(
     r"|spread[ \t]+to|compromised|infected|attacked|accessed|reached"
     r"|logged[ \t]+in(?:to|[ \t]+to)|ssh(?:'?e?d)?[ \t]+(?:in)?to|connected[ \t]+to)"
     r"(?![ \t]+by\b)"
-    r"|to[ \t]+(?:reach|access|compromise|attack|log[ \t]+in))",
+    r"|to[ \t]+(?:reach|access|compromise|attack|log[ \t]+in)"
+    # "pivoted to wn17, then to wn18", "wn17 was then used to reach wn18".
+    r"|(?<=then[ \t])(?:on[ \t]+)?to\b|(?<=later[ \t])on[ \t]+to\b"
+    r"|as[ \t]+an?[ \t]+(?:stepping[ \t-]stone|jump[ \t-]?host)[ \t]+(?:in)?to\b"
+    r"|(?:(?:was|were|is|got)[ \t]+(?:then[ \t]+|later[ \t]+)?)?used[ \t]+"
+    r"(?:as[ \t]+an?[ \t]+[\w -]{1,20}?[ \t]+)?to[ \t]+(?:reach|access"
+    r"|compromise|attack|log[ \t]+in))",
     re.IGNORECASE,
 )
 
@@ -327,7 +338,8 @@ _PIVOT: Final = re.compile(
 PIVOT_HINT: Final = re.compile(
     r"there|where|which|moved|pivoted|jumped|hopped|spread|compromised|infected"
     r"|attacked|accessed|reached|logged|ssh|connected|to[ \t]+(?:reach|access"
-    r"|compromise|attack|log)|from[ \t]+it\b",
+    r"|compromise|attack|log)|from[ \t]+it\b|then[ \t]+(?:on[ \t]+)?to\b"
+    r"|later[ \t]+on[ \t]+to\b|stepping|jump",
     re.IGNORECASE,
 )
 ONWARD: Final = "onward"
