@@ -219,3 +219,47 @@ def test_a_stepping_stone_by_its_addresses() -> None:
 )
 def test_what_is_no_move_stays(sentence: str, expected: None) -> None:
     assert not {f for f, _ in _values(sentence)} & {"entry_points"}
+
+
+# 5. ";" opens a clause: the host after it keeps the role its words say.
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            f"The attacker came in through {UI}; {WN} was compromised.",
+            {("entry_points", UI), ("affected_hosts", WN)},
+        ),
+        (
+            "Compromised: 192.0.2.5; 203.0.113.9 is the attacker.",
+            {("affected_hosts", "192.0.2.5"), ("attacker_ips", "203.0.113.9")},
+        ),
+        (
+            "affected 192.0.2.5; 203.0.113.9 (attacker)",
+            {("affected_hosts", "192.0.2.5"), ("attacker_ips", "203.0.113.9")},
+        ),
+        (
+            f"Scans came from 203.0.113.9; {WN} was hacked.",
+            {("attacker_ips", "203.0.113.9"), ("affected_hosts", WN)},
+        ),
+    ],
+)
+def test_a_host_after_a_semicolon_keeps_its_own_words(
+    sentence: str, expected: set
+) -> None:
+    assert _values(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Attacker: 203.0.113.9; 203.0.113.10",
+        "Attacker IPs 203.0.113.9 ; 203.0.113.10 ; 203.0.113.11.",
+        "Blocked at the border: 203.0.113.9; 203.0.113.10 and 203.0.113.11",
+    ],
+)
+def test_a_list_apart_by_semicolons_shares_its_role(sentence: str) -> None:
+    found = _values(sentence)
+    assert {field for field, _ in found} == {"attacker_ips"}
+    assert len(found) == sentence.count("203.")

@@ -512,6 +512,8 @@ class _Reader:
         # A table's cells are apart whatever joins them: each has its column.
         cells = self.state.delimiter if self.state.columns else None
         groups = _groups(line.text, indicators, cells)
+        if ";" in line.text:
+            groups = _clauses(line.text, groups)
         for index, group in enumerate(groups):
             before_end = group[0].start
             cut = groups[index - 1][-1].end if index else 0
@@ -785,6 +787,26 @@ def _groups(
         else:
             groups.append([indicator])
     return groups
+
+
+def _clauses(text: str, groups: list[list[Indicator]]) -> list[list[Indicator]]:
+    """`groups` split where ";" opens a clause of its own: "through ui01;
+    wn17 was compromised", "Affected: 192.0.2.5; 203.0.113.9 is the
+    attacker". An indicator after ";" stays in the list before it ("a; b")
+    unless the words after it say its role."""
+    split: list[list[Indicator]] = []
+    for group in groups:
+        split.append([group[0]])
+        for index in range(1, len(group)):
+            indicator = group[index]
+            gap = text[group[index - 1].end : indicator.start]
+            if ";" in gap:
+                following = group[index + 1].start if index + 1 < len(group) else None
+                if roles.cue_after(text[indicator.end : following]).strong:
+                    split.append([indicator])
+                    continue
+            split[-1].append(indicator)
+    return split
 
 
 def _opens_with_word(text: str) -> bool:
