@@ -263,3 +263,55 @@ def test_a_list_apart_by_semicolons_shares_its_role(sentence: str) -> None:
     found = _values(sentence)
     assert {field for field, _ in found} == {"attacker_ips"}
     assert len(found) == sentence.count("203.")
+
+
+# 6. A mail's header block pasted into a report is not a quoted reply.
+
+PASTED = """\
+From: IT Helpdesk <helpdesk@evil.example.com>
+Date: Thu, 3 Dec 2026 20:14:01 +0000
+To: user@site-a.example.org
+Subject: Your mailbox is full
+
+Click here to keep your mailbox.
+"""
+FINDINGS = (
+    "\nThe account was then abused to log in to wn17.site-a.example.org "
+    "from 203.0.113.9.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "Several users got this phishing mail:",
+        "Here are the headers of the mail:",
+        "Suspicious mail received by our staff:",
+        "Die Kopfzeilen der Mail:",
+        "Voici les en-têtes :",
+    ],
+)
+def test_a_pasted_header_block_keeps_the_text_after_it(intro: str) -> None:
+    found = _values(f"Hello,\n\n{intro}\n\n{PASTED}{FINDINGS}")
+    assert ("attacker_ips", "203.0.113.9") in found
+    assert ("affected_hosts", "wn17.site-a.example.org") in found
+
+
+def test_a_raw_header_block_is_pasted_whatever_the_intro() -> None:
+    raw = "Return-Path: <helpdesk@evil.example.com>\nMessage-ID: <1@x>\n" + PASTED
+    found = _values(f"Hello,\n\nWe got this today\n{raw}{FINDINGS}")
+    assert ("attacker_ips", "203.0.113.9") in found
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        "Thanks, we will have a look.",
+        "See my answers below:",
+        "Thanks, we will have a look.\n\nBest regards,\nJohn",
+    ],
+)
+def test_a_reply_header_still_starts_the_quote(above: str) -> None:
+    reply = PASTED.replace("Date:", "Sent:").replace("Your mailbox", "RE: incident")
+    found = _values(f"Hello,\n\n{above}\n\n{reply}{FINDINGS}")
+    assert "203.0.113.9" not in {value for _, value in found}

@@ -243,8 +243,10 @@ def _forward_subject(
 def _starts_quote(lines: list[str], index: int) -> bool:
     """Whether a quoted earlier mail runs from `index` to the end of the text."""
     line = lines[index]
-    if _ORIGINAL.match(line) or _is_header_block(lines, index):
+    if _ORIGINAL.match(line):
         return True
+    if _is_header_block(lines, index):
+        return not _pasted(lines, index)
     if _wrote(line):
         return not _next_is_quoted(lines, index) and _is_intro(lines, index)
     return False
@@ -285,6 +287,39 @@ def _is_header_block(lines: list[str], index: int) -> bool:
     window = lines[index + 1 : index + 8]
     has_sent = any(_SENT.match(line) for line in window)
     return has_sent and any(_SUBJECT.match(line) for line in window)
+
+
+def _pasted(lines: list[str], index: int) -> bool:
+    """Whether the header block at `index` is a mail pasted into a report,
+    not the header of a reply: it holds a header no mail client writes
+    above a quote (Received, Message-ID, Return-Path, X-...), or the
+    author's line above it introduces it ("Headers of the phishing mail:").
+    What follows it is the author's text again, findings and all."""
+    for line in lines[max(0, index - 3) : index + 10]:
+        if _RAW_HEADER.match(line):
+            return True
+    above = next((line for line in reversed(lines[:index]) if line.strip()), "")
+    return (
+        above.rstrip().endswith(":")
+        and not _wrote(above)
+        and (_INTRODUCES_MAIL.search(above) is not None)
+    )
+
+
+# Header fields of a raw mail, which a reply's header block never shows.
+_RAW_HEADER: Final = re.compile(
+    r"^[ \t]*(?:received|return-path|message-id|x-[\w-]+|authentication-results"
+    r"|dkim-signature|arc-[\w-]+|received-spf|mime-version|content-type"
+    r"|delivered-to)[ \t]*:",
+    re.IGNORECASE,
+)
+# Words of an intro line that speak of a mail pasted as evidence.
+_INTRODUCES_MAIL: Final = re.compile(
+    r"header|kopfzeilen|en-têtes|entêtes|encabezados|intestazioni|phish|spam"
+    r"|malicious|suspicious|scam|fraud|spoof|bösartig|verdächtig|malveillant"
+    r"|suspect|hameçonnage|sample|example|copy|excerpt",
+    re.IGNORECASE,
+)
 
 
 def _skip_header_block(lines: list[str], index: int) -> int:
