@@ -291,28 +291,32 @@ def _is_header_block(lines: list[str], index: int) -> bool:
 
 def _pasted(lines: list[str], index: int) -> bool:
     """Whether the header block at `index` is a mail pasted into a report,
-    not the header of a reply: it holds a header no mail client writes
-    above a quote (Received, Message-ID, Return-Path, X-...), or the
-    author's line above it introduces it ("Headers of the phishing mail:").
-    What follows it is the author's text again, findings and all."""
-    for line in lines[max(0, index - 3) : index + 10]:
-        if _RAW_HEADER.match(line):
-            return True
-    above = next((line for line in reversed(lines[:index]) if line.strip()), "")
+    not the header of a reply: the author's line above its headers
+    introduces it ("Headers of the phishing mail:", "Several users got
+    this mail:"). What follows it is the author's text again, findings and
+    all. A bounce's "This is a copy of the headers ..." (no colon) and a
+    reply's "See my answers below:" introduce no pasted mail."""
+    above = index - 1
+    # Up over the pasted block's other headers (Received, Message-ID, ...)
+    # and their folded lines, to the author's line.
+    while above >= 0 and (
+        not lines[above].strip()
+        or _RAW_HEADER.match(lines[above])
+        or lines[above][:1] in " \t"
+    ):
+        above -= 1
+    if above < 0:
+        return False
+    line = lines[above]
     return (
-        above.rstrip().endswith(":")
-        and not _wrote(above)
-        and (_INTRODUCES_MAIL.search(above) is not None)
+        line.rstrip().endswith(":")
+        and not _wrote(line)
+        and (_INTRODUCES_MAIL.search(line) is not None)
     )
 
 
-# Header fields of a raw mail, which a reply's header block never shows.
-_RAW_HEADER: Final = re.compile(
-    r"^[ \t]*(?:received|return-path|message-id|x-[\w-]+|authentication-results"
-    r"|dkim-signature|arc-[\w-]+|received-spf|mime-version|content-type"
-    r"|delivered-to)[ \t]*:",
-    re.IGNORECASE,
-)
+# A header line of a raw mail, above the From/Date/Subject block.
+_RAW_HEADER: Final = re.compile(r"^[ \t]*[A-Za-z][\w-]*:[ \t]*\S")
 # Words of an intro line that speak of a mail pasted as evidence.
 _INTRODUCES_MAIL: Final = re.compile(
     r"header|kopfzeilen|en-têtes|entêtes|encabezados|intestazioni|phish|spam"
