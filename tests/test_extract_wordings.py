@@ -297,10 +297,22 @@ def test_a_pasted_header_block_keeps_the_text_after_it(intro: str) -> None:
     assert ("affected_hosts", "wn17.site-a.example.org") in found
 
 
-def test_a_raw_header_block_is_pasted_whatever_the_intro() -> None:
-    raw = "Return-Path: <helpdesk@evil.example.com>\nMessage-ID: <1@x>\n" + PASTED
-    found = _values(f"Hello,\n\nWe got this today\n{raw}{FINDINGS}")
+def test_raw_headers_above_the_block_are_pasted_too() -> None:
+    raw = (
+        "Received: from [10.1.2.3] (unknown [198.51.100.66])\n"
+        "\tby relay.mailhost.example.net; Thu, 3 Dec 2026 20:14:01 +0000\n"
+        "Return-Path: <helpdesk@evil.example.com>\nMessage-ID: <1@x>\n" + PASTED
+    )
+    found = _values(f"Hello,\n\nHeaders of the phishing mail:\n\n{raw}{FINDINGS}")
     assert ("attacker_ips", "203.0.113.9") in found
+    assert ("attacker_ips", "198.51.100.66") in found
+
+
+def test_a_bounce_returning_the_mail_stays_quoted() -> None:
+    raw = "Return-Path: <helpdesk@evil.example.com>\nMessage-ID: <1@x>\n" + PASTED
+    intro = "------ This is a copy of the headers of the message."
+    found = _values(f"Delivery failed.\n\n{intro}\n\n{raw}{FINDINGS}")
+    assert "203.0.113.9" not in {value for _, value in found}
 
 
 @pytest.mark.parametrize(
@@ -315,3 +327,66 @@ def test_a_reply_header_still_starts_the_quote(above: str) -> None:
     reply = PASTED.replace("Date:", "Sent:").replace("Your mailbox", "RE: incident")
     found = _values(f"Hello,\n\n{above}\n\n{reply}{FINDINGS}")
     assert "203.0.113.9" not in {value for _, value in found}
+
+
+# 7. X.509 DNs in a URL's query, and DNs broken by a narrow wrap or at "/".
+
+DN = "/DC=org/DC=example/CN=Jane Doe 1234"
+
+
+def _kinds(text: str) -> dict[str, set[str]]:
+    found = extract.extract((TextPart("1", "text/plain", "body", text),), SITE)
+    kinds: dict[str, set[str]] = {}
+    for f in found:
+        kinds.setdefault(f.kind, set()).add(f.value)
+    return kinds
+
+
+@pytest.mark.parametrize(
+    ("url", "dn"),
+    [
+        (
+            "https://voms.example.org/admin/user?dn=/DC=org/DC=example/CN=Jane"
+            "%20Doe%201234",
+            DN,
+        ),
+        (
+            "https://voms.example.org/user?id=5&dn=/DC=org/DC=example/CN=Jane"
+            "%20Doe&vo=atlas",
+            "/DC=org/DC=example/CN=Jane Doe",
+        ),
+        (
+            "https://portal.example.org/x?subject=/C=DE/O=GermanGrid/CN=Jane%20Doe#top",
+            "/C=DE/O=GermanGrid/CN=Jane Doe",
+        ),
+    ],
+)
+def test_a_dn_in_a_url_leaves_the_url_whole(url: str, dn: str) -> None:
+    kinds = _kinds(f"Please suspend {url} now and tell us.")
+    assert kinds["url"] == {url}
+    assert kinds["dn"] == {dn}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Wrapped at 50 columns (the part's longest line says so).
+        "The certificate used was /DC=org/DC=example/CN=Jane\n"
+        "Doe 1234 and we banned it at once.\n"
+        "This line is as long as the part's other lines.\n",
+        # Broken after a "/", at any width.
+        "The attacker used the certificate\n/DC=org/DC=example/\nCN=Jane Doe 1234 "
+        "to log in.\n",
+        "Banned: /DC=org/DC=example/\nCN=Jane Doe 1234\n",
+    ],
+)
+def test_a_dn_broken_over_two_lines_is_read_whole(text: str) -> None:
+    assert _kinds(text).get("dn") == {DN}
+
+
+def test_a_short_part_with_whole_dns_stays_as_it_was() -> None:
+    text = (
+        "Banned: /DC=org/DC=example/CN=Jane Doe 1234\n"
+        "Please also check other DNs of the CA.\n"
+    )
+    assert _kinds(text).get("dn") == {DN}

@@ -131,6 +131,8 @@ def dn_runs(line: str) -> list[tuple[int, int]]:
     for match in _SLASH.finditer(line):
         text = match.group(0)
         stop = match.start() + _last_value_end(text)[0]
+        if in_url(line, match.start()):
+            stop = min(stop, _url_value_end(line, match.start()))
         found.append((match.start(), stop))
         if _from_slash(line[match.start() : stop]):
             taken = stop
@@ -140,6 +142,25 @@ def dn_runs(line: str) -> list[tuple[int, int]]:
                 (match.start(), match.start() + _last_value_end(match.group(0))[0])
             )
     return found
+
+
+# A DN in a URL's query ("...?dn=/DC=org/.../CN=Jane%20Doe&vo=atlas") is
+# percent-encoded: it ends where the parameter or the URL does.
+_URL_VALUE_END: Final = re.compile(r"[\s&#\"'<>]|\Z")
+_TOKEN_START: Final = re.compile(r"\S*\Z")
+
+
+def _url_value_end(line: str, start: int) -> int:
+    found = _URL_VALUE_END.search(line, start)
+    return found.start() if found is not None else len(line)
+
+
+def in_url(line: str, start: int) -> bool:
+    """Whether the DN at `start` is the value of a URL's query parameter."""
+    if start == 0 or line[start - 1] != "=":
+        return False
+    token = _TOKEN_START.search(line, max(0, start - 2000), start)
+    return token is not None and "://" in token.group(0)
 
 
 def _last_value_end(text: str) -> tuple[int, bool]:
@@ -289,10 +310,10 @@ def end_entity(dn: str) -> str | None:
 # line gives no DN (cut in O=) or another person's (".../CN=David").
 # Clients wrap at 66 to 78 columns (textwrap and Emacs 70, mutt 72, Outlook
 # 76, Gmail 78): a part's own longest line up to 80 columns says its width,
-# taken between 60 and 72 (wrap_width).
+# taken between 40 and 72 (wrap_width).
 _WRAP_LINE: Final = 40  # a wrapped line is at least this long
 _WRAP_WIDTH: Final = 72  # and the next word would not have fit in this width
-_NARROWEST: Final = 60
+_NARROWEST: Final = _WRAP_LINE
 _OPENS_DN: Final = re.compile(r"/?" + _ATTR + r"[ \t]*=", re.IGNORECASE)
 _LAST_ATTR: Final = re.compile(r"(?:\A|[/,+ \t])" + _ATTR + r"[ \t]*\Z", re.IGNORECASE)
 
@@ -319,7 +340,7 @@ def ends_whole(text: str) -> bool:
 def wrap_width(lines: Sequence[str]) -> int:
     """The width a mail client wrapped `lines` (a part's) at, as far as a
     DN's wrap needs it: its longest line of up to 80 characters, between
-    60 and 72; 72 when none is."""
+    40 and 72; 72 when none is."""
     longest = max((len(line) for line in lines if len(line) <= 80), default=0)
     return min(_WRAP_WIDTH, max(_NARROWEST, longest)) if longest else _WRAP_WIDTH
 
@@ -329,11 +350,12 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     `line` is as long as a wrapped line, the first word of `following`
     would not have fit on it (in `width`, see wrap_width), `line` does not
     end a sentence, a DN's last value (or a comma after it) reaches its
-    end, and `following` is not indented and opens no DN of its own."""
-    if len(line) < _WRAP_LINE:
-        return False
+    end, and `following` is not indented and opens no DN of its own. A DN
+    broken after its "/" goes on in the next line's "ATTR=", however
+    short the line."""
     text = line.rstrip()
-    if len(text) < _WRAP_LINE or text[-1] in ".;:!?":
+    broken = text[-1:] == "/" and _OPENS_DN.match(following) is not None
+    if not broken and (len(text) < _WRAP_LINE or text[-1] in ".;:!?"):
         return False
     equals = text.rfind("=")
     if equals < 0 or not _LAST_ATTR.search(text, max(0, equals - 14), equals):
@@ -343,13 +365,16 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     words = following.split(None, 1)
     if not words or following[:1] in " \t":
         return False
-    if len(text) + 1 + len(words[0]) <= width or _NOT_A_VALUE.search(words[0]):
+    if _NOT_A_VALUE.search(words[0]):
+        return False
+    if not broken and len(text) + 1 + len(words[0]) <= width:
         return False
     # A DN of its own: "CN=..." under "/DC=.../CN=Robot: cvmfs-publisher".
-    if text[-1] != "," and _OPENS_DN.match(following):
+    # After a trailing "/" the next line's "CN=..." is the DN's next component.
+    if text[-1] not in ",/" and _OPENS_DN.match(following):
         return False
     runs = dn_runs(text)
-    if runs and not text[runs[-1][1] :].strip(" \t,"):
+    if runs and not text[runs[-1][1] :].strip(" \t,/"):
         return True
     # A DN without its CN yet is cut wherever the line ends, even after a
     # word of prose ("/OU=Institute of" then "Physics/CN=Jane Doe 1234").
@@ -357,7 +382,7 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     last = matches[-1] if matches else None
     return (
         last is not None
-        and not text[last.end() :].strip(" \t,")
+        and not text[last.end() :].strip(" \t,/")
         and not _from_slash(last.group(0))
     )
 

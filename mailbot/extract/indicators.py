@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
-from mailbot.extract.dn import dn_at, dn_runs
+from mailbot.extract.dn import dn_at, dn_runs, in_url
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.shape import has_digit, keep_plan, shape
 
@@ -234,7 +234,7 @@ def _read(
         if kept:
             found += kept
             if blanks:
-                text = _blank(text, [(item.start, item.end) for item in kept])
+                text = _blank(text, _claimed(text, kept))
     unordered = any(found[i - 1].start > found[i].start for i in range(1, len(found)))
     if unordered:
         found.sort(key=_start)
@@ -257,7 +257,7 @@ def _follow_plan(line: str, year: int, plan: _Plan) -> list[Indicator] | None:
         if kept:
             found += kept
             if blanks:
-                text = _blank(text, [(item.start, item.end) for item in kept])
+                text = _blank(text, _claimed(text, kept))
     if unordered:
         found.sort(key=_start)
     return found
@@ -314,6 +314,16 @@ def _follow(
         elif item is not None and (keep is None or keep(text, start)):
             return None
     return kept
+
+
+def _claimed(text: str, kept: list[Indicator]) -> list[tuple[int, int]]:
+    """The spans that `kept` claims from the next scanners: all but a DN in a
+    URL's query, which the URL holds whole ("...?dn=/DC=org/CN=Jane%20Doe")."""
+    return [
+        (item.start, item.end)
+        for item in kept
+        if item.kind != "dn" or not in_url(text, item.start)
+    ]
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

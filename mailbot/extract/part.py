@@ -420,7 +420,12 @@ class _Reader:
             return indicators
         text = line.text
         lead = len(following) - len(following.lstrip())
-        joined = text + " " + following[lead:]
+        # A line broken after a DN's "/" goes on with no blank ("/O=Example/"
+        # then "CN=Jane Doe 1234"): a component never opens after one.
+        gap = "" if text.rstrip().endswith("/") else " "
+        if not gap:
+            text = text.rstrip()
+        joined = text + gap + following[lead:]
         wrapped = [
             i
             for i in _scan(joined, self.year)
@@ -442,7 +447,7 @@ class _Reader:
             if not ends_whole(joined[dn.start : dn.end]):
                 dn = dn._replace(host=UNSURE_DN)
         # The next line's indicators inside the DN are pieces of it.
-        self.state.carried = dn.end - len(text) - 1 + lead
+        self.state.carried = dn.end - len(text) - len(gap) + lead
         kept = [i for i in indicators if i.end <= dn.start]
         return [*kept, dn._replace(end=len(text))]
 
