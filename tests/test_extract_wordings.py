@@ -56,6 +56,8 @@ def _fields(text: str, field: str) -> set[str]:
         "The mail was not sent by an attacker, headers:",
         "The mail did not come from the attacker, headers:",
         "We do not think this is phishing. Headers:",
+        "This mail is not in any way malicious, headers:",
+        "Keine Phishing-Mail, nur ein Newsletter. Headers:",
     ],
 )
 def test_a_mail_called_not_bad_names_no_attacker(intro: str) -> None:
@@ -70,6 +72,9 @@ def test_a_mail_called_not_bad_names_no_attacker(intro: str) -> None:
         "This is not spam but phishing, headers:",
         "Nothing in our logs, but the mail is phishing. Headers:",
         "We are not sure yet; it looks like phishing. Headers:",
+        "No user clicked the phishing link, headers:",
+        "We have never seen such a well made phishing mail. Headers:",
+        "Nothing happened, but many users got this phishing mail. Headers:",
     ],
 )
 def test_a_bad_word_not_negated_still_names_the_origin(intro: str) -> None:

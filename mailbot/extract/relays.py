@@ -108,5 +108,24 @@ def calls_mail_bad(lines: Sequence[str]) -> bool:
     )
 
 
+# What joins two words of one denial: "no sign of phishing or spoofing".
+_JOINED: Final = re.compile(r"[ \t]*,?[ \t]+(?:or|and|nor|oder|und|ou|et)[ \t]+")
+
+
 def _says_bad(line: str) -> bool:
-    return any(not denied(line, word.start()) for word in _BAD_MAIL.finditer(line))
+    # "no sign of phishing or spoofing": a word joined to a denied one by
+    # "or", "and", "nor" is denied with it.
+    previous_end, previous_denied = -1, False
+    for word in _BAD_MAIL.finditer(line):
+        joined = _JOINED.fullmatch(line, previous_end, word.start())
+        if not (previous_denied and joined) and not denied(line, word.start()):
+            return True
+        previous_end, previous_denied = _word_end(line, word.end()), True
+    return False
+
+
+def _word_end(line: str, at: int) -> int:
+    """Where the word that holds `at` ends ("phish" of "phishing")."""
+    while at < len(line) and (line[at].isalnum() or line[at] in "-'"):
+        at += 1
+    return at

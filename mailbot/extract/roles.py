@@ -440,22 +440,39 @@ def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]
 # A word that denies what follows it in its clause: "nothing malicious in
 # it", "is not phishing", "did not come from the attacker".
 _DENIAL: Final = re.compile(
-    r"\b(?:not|no|nothing|none|never|neither|nor|without|isn't|wasn't|aren't"
-    r"|doesn't|didn't|don't|nicht|kein\w*|nichts|pas|aucune?|rien|ni)\b",
+    r"\b(?:not|nothing|never|neither|nor|without|isn't|wasn't|aren't|doesn't"
+    r"|didn't|don't|nicht|nichts|pas|rien|ni|(?P<no>no|none|kein\w*|aucune?))\b",
     re.IGNORECASE,
 )
 # What ends the clause a denial speaks in ("not spam but phishing").
 _CLAUSE_END: Final = re.compile(
     r"[.;:!?,(]|\b(?:but|however|aber|mais)\b", re.IGNORECASE
 )
+# The words a denial reaches over: three ("did not come from the
+# attacker"); "no" only over these ("no sign of phishing": "no user
+# clicked the phishing link" says the link was phishing).
+_REACH: Final = 3
+_NO_REACH: Final = frozenset(
+    ("sign", "signs", "evidence", "indication", "indications", "trace",
+     "traces", "hint", "hints", "of", "a", "an", "any", "real", "actual",
+     "such", "kind", "form")
+)  # fmt: skip
 
 
 def denied(line: str, at: int) -> bool:
-    """Whether a word of denial in its clause, at most 60 characters before
-    `at`, takes back what `line` says at `at`."""
+    """Whether a word of denial close before `at` in its clause takes back
+    what `line` says at `at` ("nothing malicious", "is not phishing",
+    "no sign of spam")."""
     clause = line[max(0, at - 60) : at]
     ends = [end.end() for end in _CLAUSE_END.finditer(clause)]
-    return _DENIAL.search(clause, ends[-1] if ends else 0) is not None
+    denials = list(_DENIAL.finditer(clause, ends[-1] if ends else 0))
+    if not denials:
+        return False
+    found = denials[-1]
+    between = clause[found.end() :].lower().split()
+    if found.group("no") is not None:
+        return all(word in _NO_REACH for word in between)
+    return len(between) <= _REACH
 
 
 def block_cue(line: str, start: int = 0) -> Cue:
