@@ -94,6 +94,9 @@ def test_a_bad_word_not_negated_still_names_the_origin(intro: str) -> None:
         "The portal was abused by 203.0.113.5 to send spam.",
         "The server was brute-forced by 203.0.113.5.",
         "Le serveur a été compromis par 203.0.113.5.",
+        "Unser Rechner wurde von 203.0.113.5 angegriffen.",
+        "wn01.site-a.example.org wurde durch 203.0.113.5 kompromittiert.",
+        "Der Server ist am Montag von 203.0.113.5 aus übernommen worden.",
     ],
 )
 def test_a_passive_agent_is_the_attacker(sentence: str) -> None:

@@ -561,6 +561,8 @@ class _Reader:
             if column is not None and column < len(state.columns):
                 return roles.column_cue(state.columns[column])
         cue = roles.cue_before(before[-100:])
+        if not cue.strong and roles.passive_agent(before, after):
+            return roles.Cue(roles.PATH, "attacker")
         if not cue.strong or cue.name == "on":
             after_cue = roles.cue_after(after[:80], object_follows)
             if after_cue.strong:

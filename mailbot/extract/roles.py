@@ -363,6 +363,27 @@ def _pivot_masked(after: str) -> str | None:
     return "there" if found.group(1) is not None else ONWARD
 
 
+# German puts the verb of a passive last: "wurde von 203.0.113.5
+# angegriffen", "durch 203.0.113.5 kompromittiert". The address between
+# "von"/"durch" and such a participle is the one that did it.
+_BY_BEFORE: Final = re.compile(r"\b(?:von|durch)[ \t]+\Z", re.IGNORECASE)
+_PARTICIPLE_AFTER: Final = re.compile(
+    r"[ \t)]*(?:aus[ \t]+)?(?:angegriffen|kompromittiert|gehackt|übernommen"
+    r"|infiziert|ausgenutzt|gescannt|missbraucht|attackiert|eingebrochen)\b",
+    re.IGNORECASE,
+)
+
+
+def passive_agent(before: str, after: str) -> bool:
+    """Whether the indicator between `before` and `after` is the agent of a
+    German passive ("von 203.0.113.5 angegriffen")."""
+    return (
+        ("von" in before[-6:] or "durch" in before[-8:])
+        and _BY_BEFORE.search(before[-8:]) is not None
+        and _PARTICIPLE_AFTER.match(after) is not None
+    )
+
+
 _BEFORE_ONLY: Final = frozenset({"on", "onto"})
 _NOT_AFTER: Final = frozenset({"from", "source"})
 
