@@ -210,7 +210,12 @@ class Daemon:
 
         with self._timed("poll"):
             resume_received(self.app)
-            result = imap.catch_up(self.app, client, still_leader=self.leader.held)
+            result = imap.catch_up(
+                self.app,
+                client,
+                still_leader=self.leader.held,
+                stopping=self.stopping,
+            )
         service.set_state(self.app, "last_poll_at", _now_iso(self.app))
         self._recovered()
         if result.fetched:

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from mailbot_env import mail, make_app
+from opsenv import cli_env, run_cli
 
 from mailbot import views
 from mailbot.db.models import PendingUid
@@ -112,4 +113,26 @@ def test_a_message_that_stays_unreadable_is_given_up_by_name(
     dovecot.append(_raw(4))
     assert _sessions(app) == (1, 1)
     assert len(views.incident_list(app)) == 3
+    app.close()
+
+
+def test_a_poll_ended_by_the_server_says_what_to_do(
+    tmp_path: Path, dovecot, database_url
+) -> None:  # type: ignore[no-untyped-def]
+    """The one-shot poll printed imaplib's `abort: command: FETCH => ...`
+    and nothing about what it meant or what to do."""
+    dovecot.append_many([_raw(n) for n in range(1, 4)])
+    _file_of(dovecot, 2).chmod(0)
+    app = _app(tmp_path, database_url, dovecot, attempts=5)
+    env = cli_env(app)
+    first = run_cli(env, "poll")
+    assert first.returncode == 1, first.stderr
+    said = first.stderr.strip().splitlines()[-1]
+    assert said.startswith("mailbot: IMAP 127.0.0.1:"), said
+    assert "the server ended the session (" in said and "poll again" in said, said
+    assert "Traceback" not in said and "abort:" not in said, said
+    codes = [run_cli(env, "poll").returncode for _ in range(3)]
+    assert codes[-1] == 0, codes
+    assert len(views.incident_list(app)) == 2
+    assert _pending(app) == [(2, 1, False)]
     app.close()

@@ -16,16 +16,18 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from mailbot_env import mail, make_app
-from opsenv import cli_env, wait_until
+from opsenv import DaemonProcess, cli_env, wait_until
 from servers import SmtpSink
+from sqlalchemy import func, select
 
 from mailbot import send
 from mailbot.app import App
-from mailbot.db.models import Outbox
+from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
@@ -166,3 +168,45 @@ def test_a_signal_while_the_process_exits_prints_no_traceback(
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert "mailbot: the SMTP" not in done.stderr
+
+
+def _stored(app: App) -> int:
+    with app.db.transaction() as session:
+        query = select(func.count()).select_from(Mail).where(Mail.direction == "in")
+        return int(session.scalar(query) or 0)
+
+
+def test_run_stops_within_a_mail_of_a_long_catch_up(
+    tmp_path: Path, database_url: str, dovecot, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM to `run` took effect only once the whole catch-up was read
+    (about 2 minutes for 4,500 mails): a container or service manager kills
+    it first. It stops after the mail under way; the next start reads on,
+    each mail once."""
+    total = 400
+    dovecot.append_many(
+        mail(
+            subject=f"Scans from 198.51.100.{n % 250}",
+            sender=f"reporter{n}@cert{n}.example.net",
+            message_id=f"<catch-up-{n}@cert.example.net>",
+            body=f"Scans from 198.51.100.{n % 250} at 10:{n % 60:02d} UTC.\n",
+        )
+        for n in range(total)
+    )
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink)
+    env = cli_env(app, MAILBOT_DIGEST_TIME="")
+    with DaemonProcess(env, tmp_path / "run.log") as daemon:
+        assert wait_until(lambda: _stored(app) >= 10, 120), daemon.log_text()
+        asked = time.monotonic()
+        assert daemon.stop() == 0, daemon.log_text()
+        took = time.monotonic() - asked
+    at_stop = _stored(app)
+    assert at_stop < total / 2, (at_stop, daemon.log_text())
+    assert took < 20, took
+    assert "the rest at the next start" in daemon.log_text()
+    with DaemonProcess(env, tmp_path / "run2.log") as again:
+        assert wait_until(lambda: _stored(app) == total, 240), again.log_text()
+    with app.db.transaction() as session:
+        ids = session.scalars(select(Mail.message_id).where(Mail.direction == "in"))
+        assert len(set(ids)) == total
+    app.close()

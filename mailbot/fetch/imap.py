@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterator
 
 from imapclient import IMAPClient
@@ -453,12 +454,17 @@ def batches(
 
 
 def catch_up(
-    app: App, client: IMAPClient, still_leader: Callable[[], bool] | None = None
+    app: App,
+    client: IMAPClient,
+    still_leader: Callable[[], bool] | None = None,
+    stopping: threading.Event | None = None,
 ) -> PollResult:
     """Fetch and process everything new in the folder, and due pending UIDs.
 
     `still_leader` is asked before each batch: a daemon that lost its leader
     lock stops, so that it and the new leader do not fetch the same mail.
+    `stopping` is looked at before each mail: a daemon told to stop ends
+    after the mail under way, the rest is read at its next start.
     """
     folder = Folder(app, client)
     last_uid = folder.select()
@@ -466,7 +472,7 @@ def catch_up(
     uids = sorted(pending | set(folder.new_uids(last_uid)))
     result = PollResult()
     try:
-        _fetch_batches(app, folder, uids, pending, result, still_leader)
+        _fetch_batches(app, folder, uids, pending, result, still_leader, stopping)
     finally:
         # Workers that read ahead are let go between polls (a daemon idles).
         if app.read_ahead is not None:
@@ -481,11 +487,22 @@ def _fetch_batches(
     pending: set[int],
     result: PollResult,
     still_leader: Callable[[], bool] | None,
+    stopping: threading.Event | None,
 ) -> None:
     # One stream over every batch, so that reading ahead runs on across
     # their borders instead of emptying at each.
     fetched = _fetched(app, folder, uids, pending, still_leader)
-    for uid, delivery in read_ahead(app, fetched, len(uids), _delivered_raw):
+    for done_count, (uid, delivery) in enumerate(
+        read_ahead(app, fetched, len(uids), _delivered_raw)
+    ):
+        if stopping is not None and stopping.is_set():
+            log.info(
+                "%s stopping: %d of %d mails read, the rest at the next start",
+                folder.source,
+                done_count,
+                len(uids),
+            )
+            return
         if delivery is None:
             if folder.not_delivered(uid):
                 result.pending += 1
@@ -521,6 +538,13 @@ def poll_imap(app: App) -> PollResult:
     client = connect(app)
     try:
         return catch_up(app, client)
+    except IMAPClient.AbortError as exc:
+        s = app.settings.imap
+        raise TemporaryError(
+            f"IMAP {s.host}:{s.port}: the server ended the session ({_said(exc)});"
+            " what was read is kept: poll again (a mail the server cannot read"
+            " is then asked for alone and set apart, the others are read)"
+        ) from exc
     finally:
         # The session may be gone already; there is nothing left to close.
         with contextlib.suppress(OSError, IMAPClient.Error):
