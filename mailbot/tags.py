@@ -46,18 +46,25 @@ def _tag_re(prefix: str) -> re.Pattern[str]:
 # What people and mail clients put between a tag's parts instead of "-":
 # spaces, underscores and the dashes that word processors type.
 _SEPARATOR = "[-_ \t\u2010-\u2015\u2212]"
+# Between a date's parts, dots and slashes too ("07.12.2026", "2026/12/07").
+_DATE_SEPARATOR = "[-_ ./\t\u2010-\u2015\u2212]"
+# Between the date and the counter: a run of separators, one dot, or none
+# ("EGI-2026120701"); the counter is never followed by more of a number.
+_COUNTER = rf"({_SEPARATOR}+|\.|)([0-9]{{1,4}})(?![0-9]|\.[0-9])"
 
 
 @lru_cache(maxsize=8)
-def _loose_tag_re(prefix: str) -> re.Pattern[str]:
+def _loose_tag_res(prefix: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     # The prefix, the date (its parts kept apart by one separator, or not),
-    # the counter: a damaged full tag. The date's separators are the same
-    # throughout, so that no other identifier ("EGI-SVG-2026-12") reads as one.
-    return re.compile(
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}{_SEPARATOR}*"
-        rf"([0-9]{{4}})({_SEPARATOR}?)([0-9]{{2}})\2([0-9]{{2}})"
-        rf"({_SEPARATOR}+)([0-9]{{1,4}})(?![0-9])",
-        re.I,
+    # the counter: a damaged full tag, its date year first, then day (or
+    # month) first. The date's separators are the same throughout, so that
+    # no other identifier ("EGI-SVG-2026-12") reads as one.
+    start = rf"(?<![A-Za-z0-9]){re.escape(prefix)}(?:{_SEPARATOR}|\.)*"
+    year_first = rf"([0-9]{{4}})({_DATE_SEPARATOR}?)([0-9]{{2}})\2([0-9]{{2}})"
+    year_last = rf"([0-9]{{1,2}})({_DATE_SEPARATOR}?)([0-9]{{1,2}})\2([0-9]{{4}})"
+    return (
+        re.compile(start + year_first + _COUNTER, re.I),
+        re.compile(start + year_last + _COUNTER, re.I),
     )
 
 
@@ -66,23 +73,60 @@ _CLOSING = "])}:,;"
 
 
 def _loose_matches(subject: str, prefix: str) -> Iterator[tuple[re.Match[str], str]]:
-    """The damaged full tags of `subject`, each with its canonical form (a
-    counter cut to one digit padded)."""
-    for match in _loose_tag_re(prefix).finditer(subject):
-        year, _, month, day, separator, counter = match.groups()
-        digits = f"{year}{month}{day}"
-        if not _valid_day(digits) or not counter.strip("0"):
+    """The damaged full tags of `subject`, in order, each with its
+    canonical form (a counter cut to one digit padded). A date both day
+    first and month first reads ("07/12/2026") gives both, day first first."""
+    year_first, year_last = _loose_tag_res(prefix)
+    found = [(m, [m[1] + m[3] + m[4]]) for m in year_first.finditer(subject)]
+    found += [(m, _readings(m)) for m in year_last.finditer(subject)]
+    for match, days in sorted(found, key=lambda item: item[0].start()):
+        date_separator, separator, counter = match[2], match[5], match[6]
+        if not counter.strip("0") or not _counter_kept(
+            subject, match, date_separator, separator, counter
+        ):
             continue
-        # "[EGI-20261207] 12 hosts" unbracketed is a date-only tag and a
-        # number: a counter after a space alone is two digits, closed.
-        if not separator.strip() and not _closed(subject, match, counter):
-            continue
-        yield match, f"{prefix}-{digits}-{counter.zfill(2)}"
+        for digits in days:
+            if _valid_day(digits):
+                yield match, f"{prefix}-{digits}-{counter.zfill(2)}"
+
+
+def _readings(match: re.Match[str]) -> list[str]:
+    """The days a date written year last may be: day first, and month
+    first but where dots are written (dotted dates are day first)."""
+    first, separator, second, year = match[1], match[2], match[3], match[4]
+    if not separator and (len(first), len(second)) != (2, 2):
+        return []
+    day_first = f"{year}{second:0>2}{first:0>2}"
+    month_first = f"{year}{first:0>2}{second:0>2}"
+    if separator == "." or month_first == day_first:
+        return [day_first]
+    return [day_first, month_first]
+
+
+def _counter_kept(
+    subject: str,
+    match: re.Match[str],
+    date_separator: str,
+    separator: str,
+    counter: str,
+) -> bool:
+    """Whether the number after the date is the tag's counter."""
+    # "EGI-2026120701": no separator, two digits, and a date written whole.
+    if not separator:
+        return len(counter) == 2 and not date_separator
+    # "[EGI-20261207] 12 hosts" unbracketed is a date-only tag and a
+    # number: a counter after a space alone is two digits, closed.
+    if not separator.strip():
+        return _closed(subject, match, counter)
+    return True
 
 
 def _closed(subject: str, match: re.Match[str], counter: str) -> bool:
-    after = subject[match.end() : match.end() + 1]
-    return len(counter) == 2 and (not after or after in _CLOSING)
+    after = subject[match.end() : match.end() + 2]
+    # A time ("12:30") is no counter closed by its colon.
+    if after[1:].isdigit():
+        return False
+    return len(counter) == 2 and (not after or after[0] in _CLOSING)
 
 
 def _valid_day(digits: str) -> bool:
@@ -104,9 +148,13 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
     date_only: list[str] = []
     impossible: list[str] = []
     cut: list[str] = []
+    # A date written day first ("EGI-07122026-01") is no impossible day.
+    read = [match.span() for match, _ in _loose_matches(subject, prefix)]
     for match in _tag_re(prefix).finditer(subject):
         day, counter = match.group(1), match.group(2)
         if not _valid_day(day):
+            if any(start <= match.start() < end for start, end in read):
+                continue
             impossible.append(f"{prefix}-{day}" + (f"-{counter}" if counter else ""))
             continue
         # A counter of zeros is none mailbot or the CSIRT gives (they start
@@ -171,6 +219,8 @@ def body_tags(text: str, prefix: str) -> tuple[str, ...]:
 def without_tags(subject: str, prefix: str) -> str:
     """`subject` with its tags, whole, cut or damaged, blanked out."""
     text = subject
-    for match, _ in reversed(list(_loose_matches(subject, prefix))):
-        text = f"{text[: match.start()]} {text[match.end() :]}"
+    # A date read two ways is one match.
+    spans = dict.fromkeys(match.span() for match, _ in _loose_matches(subject, prefix))
+    for start, end in reversed(list(spans)):
+        text = f"{text[:start]} {text[end:]}"
     return _tag_re(prefix).sub(" ", text)

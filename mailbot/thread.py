@@ -237,10 +237,15 @@ def decide(
     decision = _decide(
         usable, tagged, message_ids, site, lookups, sender_site, tag_first, body
     )
+    loose = tuple(tag for tag in tags.loose if tag not in (*known, *refused))
+    if decision.reason == "date_tag":
+        # Read as its date, a tag mailbot never writes ("-011", "-0142",
+        # a damaged one naming no incident) was not followed: told too.
+        refused = tuple(dict.fromkeys((*refused, *odd, *loose)))
+        return replace(decision, refused=refused) if refused else decision
     if decision.reason != "new":
         return decision
     # Told only where the tag could have named the incident the mail opens.
-    loose = tuple(tag for tag in tags.loose if tag not in (*known, *refused))
     stale = _stale_date_tag(decision.date_tag, arrived_on)
     refused = tuple(dict.fromkeys((*refused, *odd, *loose, *stale)))
     return replace(decision, refused=refused) if refused else decision

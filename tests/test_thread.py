@@ -372,7 +372,12 @@ def test_reply_body_reads_replies_only() -> None:
             0,
             Decision("new", date_tag="EGI-20261207", refused=("EGI-20261207-011",)),
         ),
-        ("Re: [EGI-20261207-011] x", 120, Decision("date_tag", 3)),
+        # Filed by its date, and told as a tag not followed.
+        (
+            "Re: [EGI-20261207-011] x",
+            120,
+            Decision("date_tag", 3, refused=("EGI-20261207-011",)),
+        ),
         # Three digits before the day's 99th incident: the same.
         (
             "Re: [EGI-20261208-143] x",
