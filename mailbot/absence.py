@@ -9,7 +9,10 @@ begins by saying that the writer is away now, says whom to ask meanwhile
 or what becomes of the mail (what a template says and a person answering
 in the thread does not: "I'm out until Monday, sorry, my colleague will
 send the logs" answers), and gives no time of day or address (what a
-person reports).
+person reports) and says nothing of the incident's matter: whom to ask is
+a template's, but "please contact Pierre, he has the logs and will send
+them today" answers the request. Headers that mark a machine's mail are
+read before the text (classify.py) and decide.
 """
 
 from __future__ import annotations
@@ -59,6 +62,29 @@ _MEANWHILE = (
     r"|\bpo powrocie\b|\bw pilnych sprawach\b|\bpo navratu\b"
     r"|\bv nalehavych pripadech\b"
 )
+# What makes a text with whom to ask a person's answer all the same: it
+# speaks of this incident's matter (the logs, the host, the evidence) or
+# of sending it, which no template written before the incident does ("I am
+# on leave; please contact Pierre, he has the logs and will send them").
+_MATTER = (
+    r"\b(?:the|these|those|our|my|his|her) (?:logs?|log ?files|evidence|forensics?"
+    r"|compromised|affected|(?:infected |suspicious )?(?:host|vm|node)s?\b|snapshot"
+    r"|miner|malware|attack)"
+    r"|\b(?:has|have|keeps?|holds?) (?:the|all the) (?:logs?|evidence|details|data)"
+    r"|\b(?:will|shall|can) (?:send|forward|provide|share|upload) (?:you )?"
+    r"(?:them|it|the (?:logs?|log ?files|evidence|details|data|files|information))"
+    r"|\b(?:sends?|is sending|has sent|forwards?) (?:you )?(?:them|the logs?)"
+    r"|\b(?:isolated|disconnected|contained|firewalled|reinstalled)\b"
+    r"|\b(?:die|den|das) (?:logs?|logdateien|protokolle|beweise|rechner|host)\b"
+    r"|\b(?:schickt|sendet)\b"
+    r"|\bisoliert\b|\bvom netz\b"
+    r"|\b(?:les|des) (?:logs|journaux|preuves)\b|\b(?:le serveur|la machine|l'hote)\b"
+    r"|\b(?:enverra|transmettra)\b|\bisolee?s?\b"
+    r"|\bde (?:logs|logbestanden|server|machine)\b|\bstuurt\b"
+    r"|\bgeisoleerd\b"
+    r"|\blos (?:logs|registros)\b|\benviara\b|\baislad[oa]\b"
+    r"|\bi log\b|\binviera\b|\bisolat[oa]\b"
+)
 # What a notice never gives: a time of day or an address seen, which a
 # person's answer from an absence does ("away until Monday, but ui01 was
 # isolated at 10:40 UTC").
@@ -66,6 +92,7 @@ _EVIDENCE = r"\b\d{1,2}:\d{2}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b"
 _AWAY_RE = re.compile(_AWAY)
 _MEANWHILE_RE = re.compile(_MEANWHILE)
 _EVIDENCE_RE = re.compile(_EVIDENCE)
+_MATTER_RE = re.compile(_MATTER)
 
 
 def has_evidence(text: str) -> bool:
@@ -77,7 +104,7 @@ def has_evidence(text: str) -> bool:
 def absence_reason(text: str) -> str | None:
     """Why `text` (a mail's own text, case folded without accents) is an
     out-of-office notice, or None."""
-    if len(text) > MAX_CHARS or has_evidence(text):
+    if len(text) > MAX_CHARS or has_evidence(text) or _MATTER_RE.search(text):
         return None
     away = _AWAY_RE.search(text[:HEAD_CHARS])
     if away is None or _MEANWHILE_RE.search(text) is None:
