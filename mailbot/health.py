@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailbot import closed
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import (
@@ -152,6 +153,8 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
                 .order_by(PendingUid.source, PendingUid.uid)
             )
         ],
+        # Closed incidents in whose thread a site reported anew (closed.py).
+        "reports_after_close": closed.waiting(session),
         "bouncing_contacts": sorted(
             session.scalars(
                 select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
@@ -224,6 +227,12 @@ def warnings(data: dict[str, Any]) -> list[str]:
             + ", ".join(data["bouncing_contacts"])
             + " (correct the sites file; `mailbot bounces clear ADDRESS` once"
             " an address works again)"
+        )
+    if data["reports_after_close"]:
+        found.append(
+            "a site reported anew in closed incident(s): "
+            + ", ".join(data["reports_after_close"][:10])
+            + " (`mailbot show TAG`; #reopen in a member's mail reopens one)"
         )
     if data["quarantined"]:
         found.append(f"{data['quarantined']} mail(s) in quarantine")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, defer
 
 from mailbot import (
     bounces,
+    closed,
     extract,
     fields,
     incidents,
@@ -123,6 +124,8 @@ def record(
         app, session, incident, mail, parsed, classification, author, site,
         (text, words), sites,
     )  # fmt: skip
+    if reason != "new" and incident is opened:
+        closed.check(app, session, incident, mail, parsed, author, words)
     if reason == "new" and incident is opened:
         respond.acknowledge(
             app, session, incident, mail, parsed, author, decision.passed_over,

@@ -178,3 +178,26 @@ def tag_notice(
         message_id=mail.message_id or "(no Message-ID)",
         arrived_at=iso(mail.arrived_at),
     )  # fmt: skip
+
+
+def closed_notice(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    mail: Mail,
+    *,
+    why: str,
+) -> None:
+    """Tell the duty address that a mail reports anew in an incident that
+    ended (closed.py)."""
+    duty = app.settings.csirt.duty_address
+    if not duty:
+        log.warning("%s new report after close; no duty_address", incident.tag)
+    _send(
+        app, session, incident, parsed, [duty] if duty else [],
+        "notify-closed.txt.j2", "notice-closed", sender=mail.from_addr,
+        status=incident.status, why=why, site=mail.site,
+        message_id=mail.message_id or "(no Message-ID)",
+        arrived_at=iso(mail.arrived_at),
+    )  # fmt: skip

@@ -1,0 +1,158 @@
+"""A new report in the thread of an incident that ended: told, not reopened.
+
+A closed incident (or a false positive) owes nothing more, and a mail in
+its thread starts no clock. A site may still write there about a new
+compromise, under the old tag ("another host runs the miner"). DOMAIN.md
+and INTERFACE.md leave reopening to a member (#reopen), so mailbot tells
+the CSIRT duty address, flags the mail and lists the incident in `status`
+until a member writes in the thread. Thanks, acknowledgements, a closure
+report sent late and machines' mail tell nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot import extract, roles
+from mailbot.app import App
+from mailbot.classify import normalise
+from mailbot.csirt import replies, trail
+from mailbot.db.models import Audit, FieldValue, Incident, Mail
+from mailbot.mail import ParsedMail
+
+log = logging.getLogger(__name__)
+
+# The mail's flag (in `show`) and the trail's action.
+FLAG = "report_after_close"
+ENDED = ("closed", "false_positive")
+# Whose mail may report anew: the site's and a third party's.
+_REPORTERS = ("site", "reporter")
+# Fields whose values new to the incident show what a new report shows.
+_NEW_FIELDS = (
+    "affected_hosts", "attacker_ips", "suspected_ips", "entry_points",
+    "evidence", "unclassified", "x509_dns", "losses",
+)  # fmt: skip
+
+# Written for this module, on text case folded without accents
+# (classify.normalise): words of a compromise, in the languages that
+# absence.py knows.
+_COMPROMISE = re.compile(
+    r"\bcompromis|\bintrusion|\bintruder|\bbreach|\bbreak-?in\b|\bbackdoor"
+    r"|\brootkit|\bmalware|\b(?:crypto)?miner\b|\bmining\b|\bransomware|\btrojan"
+    r"|\bbotnet|\bhacked\b|\bunauthori[sz]ed (?:access|login)"
+    r"|\bsuspicious (?:activity|logins?|process|traffic|files?)|\battack"
+    r"|\bexploit(?:ed)?\b|\binfect|\bbrute.?force"
+    r"|\bkompromittier|\bangriff|\beinbruch|\bschadsoftware|\beindringling"
+    r"|\binfiziert|\battaque|\bmalveillant|\bpiratage|\bgecompromitteerd"
+    r"|\baanval|\binbraak|\bbesmet|\bcomprometid|\bataque|\bcompromess"
+    r"|\battacco|\bintrusione"
+)
+# What says that the compromise is a new one, or back: near the words of
+# the compromise, in the same sentence.
+_ANEW = re.compile(
+    r"\banother\b|\bnew (?:compromise|intrusion|incident|attack|infection|hosts?"
+    r"|machines?|nodes?|case)\b|\bonce (?:more|again)\b"
+    r"|\bre-?(?:infected|compromised|appeared)|\brecurr"
+    r"|\b(?:compromised|infected|hacked|running|active|seen|there|back) again\b"
+    r"|\bagain (?:compromised|infected|hacked)|\bstill (?:running|active|there)"
+    r"|\berneut\b|\bwieder (?:da|aktiv|kompromittiert|infiziert|mit)"
+    r"|\bweitere[rns]?\b|\bneue[rns]? (?:angriff|einbruch|kompromittierung|vorfall)"
+    r"|\b[ad]e nouveau\b|\bnouvelle (?:intrusion|attaque|compromission|infection)"
+    r"|\bnouvel (?:incident|hote)|\bune autre machine|\bencore (?:compromis|infect)"
+    r"|\bopnieuw\b|\bweer (?:gecompromitteerd|actief|besmet)|\bnieuwe (?:inbraak"
+    r"|aanval)|\bde nuevo\b|\botra vez\b|\bdi nuovo\b"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def check(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+    words: str,
+) -> None:
+    """Tell the duty address when `mail`, filed in an incident that ended,
+    reports a compromise anew; `words` are its author's own lines."""
+    if incident.status not in ENDED or author.role not in _REPORTERS:
+        return
+    if extract.is_closure_report(parsed.subject, parsed.text_parts):
+        return
+    why = _why_new(session, incident, mail, normalise(words))
+    if why is None:
+        return
+    mail.flags = [*(mail.flags or []), FLAG]
+    log.warning("%s %s reports anew in the %s incident: %s",
+                incident.tag, mail.ident, incident.status, why)  # fmt: skip
+    trail.note(
+        session, incident.id, actor=mail.from_addr, action=FLAG,
+        detail=f"a new report in the {incident.status} incident: {why}; CSIRT"
+        " duty address told", mail_id=mail.id, at=app.clock.now(),
+    )  # fmt: skip
+    replies.closed_notice(app, session, incident, parsed, mail, why=why)
+
+
+def _why_new(session: Session, incident: Incident, mail: Mail, text: str) -> str | None:
+    """Why the text reports a compromise anew, or None: it speaks of a
+    compromise, and says that it is a new one or gives values new to the
+    incident (hosts, addresses, evidence)."""
+    sentences = [s for s in _SENTENCE_END.split(text) if _COMPROMISE.search(s)]
+    if not sentences:
+        return None
+    anew = next((s for s in sentences if _ANEW.search(s)), None)
+    if anew is not None:
+        return f'it says "{anew[:120]}"'
+    new = _new_values(session, incident, mail)
+    if new:
+        return "it reports a compromise and values new to the incident: " + (
+            ", ".join(new[:5])
+        )
+    return None
+
+
+def _new_values(session: Session, incident: Incident, mail: Mail) -> list[str]:
+    """The values `mail` gave the incident that no earlier mail gave."""
+    rows = session.execute(
+        select(FieldValue.mail_id, FieldValue.value).where(
+            FieldValue.incident_id == incident.id,
+            FieldValue.field.in_(_NEW_FIELDS),
+        )
+    ).all()
+    known = {value for mail_id, value in rows if mail_id != mail.id}
+    given = (value for mail_id, value in rows if mail_id == mail.id)
+    return list(dict.fromkeys(value for value in given if value not in known))
+
+
+def waiting(session: Session) -> list[str]:
+    """The tags of the incidents that ended and hold a new report no member
+    wrote after in the thread (nor reopened the incident)."""
+    rows = session.execute(
+        select(Incident.id, Incident.tag, Audit.mail_id)
+        .join(Audit, Audit.incident_id == Incident.id)
+        .where(
+            Audit.action == FLAG,
+            Incident.status.in_(ENDED),
+            Incident.merged_into_id.is_(None),
+        )
+        .order_by(Incident.opened_at, Incident.id)
+    ).all()
+    tags: list[str] = []
+    for incident_id, tag, mail_id in rows:
+        if tag in tags or mail_id is None:
+            continue
+        answered = session.scalars(
+            select(Mail.id).where(
+                Mail.incident_id == incident_id,
+                Mail.role == "csirt",
+                Mail.id > mail_id,
+            )
+        ).first()
+        if answered is None:
+            tags.append(tag)
+    return tags
