@@ -94,6 +94,10 @@ def _readings(match: re.Match[str]) -> list[str]:
     """The days a date written year last may be: day first, and month
     first but where dots are written (dotted dates are day first)."""
     first, separator, second, year = match[1], match[2], match[3], match[4]
+    # Written whole, a tag's own date ("EGI-20121120-01") reads year last
+    # too, in a year long gone: tags are of this century.
+    if not year.startswith("20"):
+        return []
     if not separator and (len(first), len(second)) != (2, 2):
         return []
     day_first = f"{year}{second:0>2}{first:0>2}"

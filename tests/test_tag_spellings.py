@@ -164,6 +164,8 @@ def test_unrelated_numbers_are_no_counter(subject: str) -> None:
         ("EGI-07/12/2026-01", ("EGI-20261207-01", "EGI-20260712-01")),
         # Neither is a day of the calendar.
         ("EGI-31/31/2026-01", ()),
+        # A tag written whole is read year first only (not 20 Dec 1120).
+        ("EGI-20121120-01", ()),
     ],
 )
 def test_day_first_dates(written: str, read: tuple[str, ...]) -> None:
