@@ -157,6 +157,9 @@ AWAY_NOTICES = [
     " Kollegen Pierre. Nach meiner Rückkehr werde ich Ihre Nachricht lesen.\n",
     "Je suis en congés jusqu'au 14 décembre. Merci de contacter mon collègue"
     " Pierre en cas d'urgence.\n",
+    "I am on leave until 14 December. Please contact my colleague Pierre, who"
+    " can provide the information you need; he will forward it. The"
+    " information contained in this e-mail is confidential.\n",
 ]
 # People who say they are away, in their own words, and answer all the same
 # (breaker F10): no template says sorry for the delay or who sends the logs.
