@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_csirt_env as env
 from mailbot_env import AUTHENTICATED, CASES_SITES, feed, mail, opened, rfc
 from sqlalchemy import select
 
@@ -28,6 +29,9 @@ ALICE = "alice@csirt.example.org"
 DUTY = "duty@csirt.example.org"
 MINE = "EGI-20261204-01"
 FLAG = "report_after_close"
+
+# The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
+pytest_plugins = ("test_csirt_env",)
 
 
 @pytest.fixture
@@ -158,6 +162,9 @@ def test_reopening_takes_it_off_the_list(app: App) -> None:
     [
         ("Thanks for closing this.\n\nPekka\n", {}),
         ("Ack, thank you.\n", {}),
+        # What it quotes is no new report.
+        ("Thanks for closing.\n\nOn Fri, 4 Dec 2026, Pekka wrote:\n> we found"
+         " another compromised host: wn40 (192.0.2.40) runs the miner.\n", {}),
         ("Thank you. The compromised host wn12 was reinstalled and is in"
          " production again.\n", {}),
         ("Danke, der kompromittierte Rechner wn12 ist neu installiert.\n", {}),
@@ -167,7 +174,7 @@ def test_reopening_takes_it_off_the_list(app: App) -> None:
         ("Another compromised host was found: wn40 (192.0.2.40).\n",
          {"Auto-Submitted": "auto-replied"}),
     ],
-    ids=["thanks", "ack", "reinstalled", "de", "fr", "away", "auto"],
+    ids=["thanks", "ack", "quoted", "reinstalled", "de", "fr", "away", "auto"],
 )  # fmt: skip
 def test_an_ordinary_reply_to_a_closed_incident_tells_nobody(
     app: App, body: str, headers: dict[str, str]
@@ -189,3 +196,26 @@ def test_a_new_report_in_an_open_incident_is_no_notice(app: App) -> None:
     assert send(app, subject, body, "2026-12-04T14:00", 2) == MINE
     assert FLAG not in message(app, 2)["flags"]
     assert notices(app) == []
+
+
+def test_the_duty_address_gets_the_notice_through_smtp(w: env.World) -> None:
+    """Through a private Dovecot and a real SMTP server on loopback: the
+    notice reaches the duty address, in the thread, and nobody else."""
+    tag = env.site_report(w)
+    when = env.at("2026-11-30T11:00:00")
+    w.deliver(env.member_mail(
+        subject=f"Re: [{tag}] x", body="#close\n", when=when,
+        message_id="<close@csirt.example.org>",
+    ), when)  # fmt: skip
+    w.new_mail()
+    when = env.at("2026-11-30T14:00:00")
+    w.deliver(env.raw_mail(
+        subject=f"Re: [{tag}] [TLP:AMBER] Security incident", sender=env.SITE_A,
+        when=when, message_id="<anew@site-a.example.com>",
+        body="The miner is back: another compromised host, wn40 (192.0.2.40).\n",
+    ), when)  # fmt: skip
+    [notice] = w.new_mail()
+    assert notice.recipients == (w.app.settings.csirt.duty_address,)
+    assert notice.message["Subject"].startswith(f"[{tag}]")
+    assert "<anew@site-a.example.com>" in env.body_of(notice)
+    assert w.show(tag)["status"] == "closed"
