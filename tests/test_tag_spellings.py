@@ -139,6 +139,8 @@ def test_a_spelling_naming_no_incident_is_never_adopted(app: App, written: str) 
         "[EGI-20261204] call +33 1 23 45 67 89",
         "[EGI-20261204] seen 04.12.2026 12:30",
         "[EGI-20261204] 12:30 UTC scans",
+        "EGI-20261204 12:30 UTC scans",
+        "EGI 04.12.2026 01:00 UTC scans",
         "[EGI-20261204]. 12 hosts",
         "[EGI-20261204] v2.01 of the miner",
         # Other EGI identifiers and a date in prose.
