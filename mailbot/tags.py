@@ -152,8 +152,9 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
     date_only: list[str] = []
     impossible: list[str] = []
     cut: list[str] = []
+    damaged = list(_loose_matches(subject, prefix))
     # A date written day first ("EGI-07122026-01") is no impossible day.
-    read = [match.span() for match, _ in _loose_matches(subject, prefix)]
+    read = [match.span() for match, _ in damaged]
     for match in _tag_re(prefix).finditer(subject):
         day, counter = match.group(1), match.group(2)
         if not _valid_day(day):
@@ -180,7 +181,7 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
         tag = f"{prefix}-{day}-{counter}" if counter else f"{prefix}-{day}"
         if tag not in target:
             target.append(tag)
-    loose = _loose_tags(subject, prefix, (*full, *cut))
+    loose = _loose_tags(damaged, (*full, *cut))
     for tag in loose:
         day = tag.rpartition("-")[0]
         if day not in date_only:
@@ -194,11 +195,13 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
     )
 
 
-def _loose_tags(subject: str, prefix: str, whole: Sequence[str]) -> tuple[str, ...]:
-    """The canonical forms of `subject`'s damaged full tags, but for those
-    in `whole` (a tag whole or cut)."""
+def _loose_tags(
+    damaged: Sequence[tuple[re.Match[str], str]], whole: Sequence[str]
+) -> tuple[str, ...]:
+    """The canonical forms of the `damaged` full tags, but for those in
+    `whole` (a tag whole or cut)."""
     loose: list[str] = []
-    for _, tag in _loose_matches(subject, prefix):
+    for _, tag in damaged:
         if tag not in whole and tag not in loose:
             loose.append(tag)
     return tuple(loose)
