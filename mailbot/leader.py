@@ -70,7 +70,11 @@ def intake_name(settings: Settings) -> str:
     if settings.source.kind == "maildir":
         return f"maildir:{settings.path(settings.maildir.path)}"
     s = settings.imap
-    return f"imap://{s.username}@{s.host}:{s.port}/{s.folder}"
+    # Spelled as one mailbox whatever the case of its host name and of
+    # INBOX (both case-insensitive): two instances configured "imap.x.org"
+    # and "IMAP.x.org" took two locks and both polled.
+    folder = "INBOX" if s.folder.upper() == "INBOX" else s.folder
+    return f"imap://{s.username}@{s.host.lower().rstrip('.')}:{s.port}/{folder}"
 
 
 def lock_key(name: str) -> int:

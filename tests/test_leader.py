@@ -7,6 +7,7 @@ dedicated connection).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -67,6 +68,23 @@ def test_the_lock_is_about_one_mailbox(tmp_path: Path, database_url: str) -> Non
     assert leader.lock_key("imap://a@h:993/INBOX") != leader.lock_key(
         "imap://b@h:993/INBOX"
     )
+    # One mailbox however its case-insensitive parts are spelled.
+    imap = settings.imap
+    spellings = {
+        leader.intake_name(
+            dataclasses.replace(
+                settings,
+                source=dataclasses.replace(settings.source, kind="imap"),
+                imap=dataclasses.replace(imap, host=host, folder=folder),
+            )
+        )
+        for host, folder in (
+            ("imap.example.org", "INBOX"),
+            ("IMAP.Example.ORG", "inbox"),
+            ("imap.example.org.", "Inbox"),
+        )
+    }
+    assert len(spellings) == 1, spellings
     if database_url.startswith("sqlite"):
         lock = leader.for_settings(settings)
         assert isinstance(lock, leader.FileLeader)
