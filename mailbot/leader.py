@@ -74,7 +74,7 @@ def intake_name(settings: Settings) -> str:
     # INBOX (both case-insensitive): two instances configured "imap.x.org"
     # and "IMAP.x.org" took two locks and both polled.
     folder = "INBOX" if s.folder.upper() == "INBOX" else s.folder
-    return f"imap://{s.username}@{s.host.lower().rstrip('.')}:{s.port}/{folder}"
+    return f"imap://{s.username}@{(s.host or '').lower().rstrip('.')}:{s.port}/{folder}"
 
 
 def lock_key(name: str) -> int:
