@@ -20,12 +20,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.clock import parse_instant
 from mailbot.db.models import (
+    Chase,
     Deadline,
     Duplicate,
     Incident,
@@ -174,15 +175,18 @@ def _reminders(session: Session) -> Metric:
         "Reminders and escalations delivered, by rule and level.",
         labels=["rule", "level"],
     )
+    # By the clocks each mail reminded of (one mail may list several of a
+    # site, deadlines/together.py): a mail counts once for each rule and
+    # level it carried.
     rows = session.execute(
-        select(Outbox.purpose, func.count())
+        select(Deadline.rule, Chase.level, func.count(distinct(Chase.mail_id)))
+        .join(Chase, Chase.deadline_id == Deadline.id)
+        .join(Outbox, Outbox.mail_id == Chase.mail_id)
         .where(Outbox.purpose.startswith(_CHASE_PREFIX), Outbox.state == "sent")
-        .group_by(Outbox.purpose)
+        .group_by(Deadline.rule, Chase.level)
     ).all()
-    for purpose, count in sorted(rows):
-        # The purpose is written as chase-RULE-LEVEL by the sweep.
-        rule, _, level = purpose[len(_CHASE_PREFIX) :].rpartition("-")
-        family.add_metric([rule, level], count)
+    for rule, level, count in sorted(rows):
+        family.add_metric([rule, str(level)], count)
     return family
 
 

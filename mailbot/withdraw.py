@@ -9,13 +9,15 @@ claimed for sending (send.py) and when `brake release` lets it go. One whose
 reason is gone gets the outbox state "withdrawn", with the reason, and is
 never sent.
 
-- Reminders and escalations (`chase-RULE-LEVEL`): withdrawn when none of
-  the clocks it chases is still owed: met (late or not), cancelled, its
+- Reminders and escalations (`chase-RULE-LEVEL`, `chase-RULE+RULE-LEVEL`
+  for one listing several clocks of a site): withdrawn when one of the
+  clocks it chases is no longer owed: met (late or not), cancelled, its
   incident closed or a false positive, or its due time moved past now.
-  The level is then given back (its chase row goes), so that a clock still
-  owed is chased afresh: when its due time comes again, or at once when
-  its incident was merged into another since the mail was written (the
-  sweep chases it there, under the surviving tag).
+  The levels are then given back (their chase rows go), so that a clock
+  still owed is chased afresh: at once (the next sweep) in a mail that
+  names only what is still owed, when its due time comes again, or at once
+  under the surviving tag when its incident was merged into another since
+  the mail was written.
 - The acknowledgement: withdrawn once its incident is a false positive
   (spam that opened an incident while mail was held is not answered after
   a member dismissed it). A merged or closed incident's acknowledgement
@@ -85,19 +87,26 @@ def _chase(session: Session, mail: Mail, now: dt.datetime) -> str | None:
     ).all()
     written_for = _tag(mail)
     reasons = []
+    owed = 0
     for _, deadline, incident in rows:
         reason = _not_owed(deadline, incident, now)
         if reason is None and written_for not in (None, incident.tag):
             reason = f"{written_for} was merged into {incident.tag}, which chases it"
         if reason is None:
-            # One clock of the mail is still owed: what it says is true.
-            return None
-        reasons.append(reason)
+            owed += 1
+        else:
+            reasons.append(reason)
     if not reasons:
+        # Every clock of the mail is still owed: what it says is true.
         return None
     for chase, deadline, incident in rows:
         _give_back(session, chase, deadline, incident, now)
-    return "; ".join(dict.fromkeys(reasons))
+    said = "; ".join(dict.fromkeys(reasons))
+    if owed:
+        # The mail says the site still owes them all: those still owed are
+        # reminded again by the next sweep, in a mail naming only them.
+        said += f"; the {owed} clock(s) still owed are reminded anew"
+    return said
 
 
 def _not_owed(

@@ -275,8 +275,12 @@ def test_the_command(
     ]
     assert set(rows[0]) == {
         "at", "tag", "rule", "site", "level", "action", "to", "cc", "due_at",
-        "site_local_time", "deadlines", "cap", "reason",
+        "site_local_time", "deadlines", "cap", "reason", "clocks",
     }  # fmt: skip
+    # Each deadline the mail chases: its rule, level and due time.
+    assert rows[0]["clocks"] == [
+        {"rule": "analysis", "level": 1, "due_at": "2026-12-07T10:00:00Z"}
+    ]
     assert (rows[0]["deadlines"], rows[0]["cap"], rows[0]["reason"]) == (1, None, None)
     assert main([*now, "--due-within", "4 days", "--json"]) == 0
     assert [r["level"] for r in json.loads(capsys.readouterr().out)] == [1, 2]

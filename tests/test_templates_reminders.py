@@ -45,6 +45,16 @@ def context(rule: str, level: int, **changes: object) -> dict[str, object]:
         "mailbox": "abuse@csirt.example.org",
     }
     values.update(changes)
+    # The clocks the mail lists (chase._item): this one alone.
+    item_keys = ("rule", "level", "duration", "working_time", "started_at")
+    values["items"] = [
+        {
+            **{key: values[key] for key in item_keys},
+            "due_at": values.get("due_at", ""),
+            "due_local": values.get("due_local", ""),
+            "reached": None if level <= 2 else level - 1,
+        }
+    ]
     return values
 
 

@@ -2,9 +2,9 @@
 
 SITE-A reports at Monday 09:55 UTC (containment due Tuesday 08:10), a
 member asks for its analysis at 10:30 (due 14:30). Nobody sweeps before
-Tuesday 09:00, when both level-1 reminders are queued; the SMTP server or
-the caps keep them in the outbox while the site answers or a member
-closes the incident.
+Tuesday 09:00, when one level-1 reminder listing both is queued; the SMTP
+server or the caps keep it in the outbox while the site answers or a
+member closes the incident.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def _chased(w: World, *, smtp_down: bool = False) -> str:
     w.app.clock.set(SWEEP)
     if smtp_down:
         w.smtp.stop()
-    assert sweep(w.app)["reminders"] == 2
+    # Both clocks of SITE-A fell due: one mail lists them (together.py).
+    assert sweep(w.app)["reminders"] == 1
     return tag
 
 
@@ -73,28 +74,31 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     w.new_mail()
     # The site answers while the SMTP server is down: the analysis clock is
     # met (late); containment is still owed.
-    _answer(w, tag, "2026-12-01T09:10:00")
-    assert {s for s, _ in _rows(w).values()} == {"pending"}
     waiting = summary.summary_text(w.show(tag))
-    assert waiting.count("not sent yet: in the outbox") == 2
+    assert waiting.count("not sent yet: in the outbox") == 1
+    _answer(w, tag, "2026-12-01T09:10:00")
+    # The poll after the answer looked at the reminder (SMTP is down): it
+    # would ask for the answer received, so it is withdrawn, and says why.
+    assert [s for s, _ in _rows(w).values()] == ["withdrawn"]
 
-    # The server is back at 09:40: the reminder still true goes, dated then;
-    # the other is withdrawn, and says why.
+    # The server is back at 09:40: the sweep reminds of containment alone,
+    # the one clock still owed.
     w.smtp.start()
     w.app.clock.set(at("2026-12-01T09:40:00"))
-    counts = send.deliver_due(w.app)
-    assert counts.sent == 1
-    assert counts.withdrawn == 1
+    assert sweep(w.app)["reminders"] == 1
+    assert send.deliver_due(w.app).sent == 1
     rows = _rows(w)
-    state, reason = rows["chase-analysis-1"]
+    state, reason = rows["chase-analysis+containment-1"]
     assert state == "withdrawn"
     assert reason is not None and "analysis clock of SITE-A was met" in reason
+    assert "the 1 clock(s) still owed are reminded anew" in reason
     assert rows["chase-containment-1"] == ("sent", None)
     listed = {r["purpose"]: r["state"] for r in outbox_admin.undelivered(w.app)}
-    assert listed == {"chase-analysis-1": "withdrawn"}
+    assert listed == {"chase-analysis+containment-1": "withdrawn"}
     [reminder] = w.new_mail()
     assert reminder.recipients == (SITE_A, "admin-old@site-a.example.com")
     assert "isolate" in env.body_of(reminder)
+    assert "answer EGI CSIRT's request" not in env.body_of(reminder)
     assert reminder.message["Date"] == email.utils.format_datetime(
         at("2026-12-01T09:40:00")
     )
@@ -111,7 +115,7 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     # `show` lists the reminders sent, not the one withdrawn.
     assert _chases(w, tag) == {
         "report": [],
-        "containment": ["2026-12-01T09:00:00Z"],
+        "containment": ["2026-12-01T09:40:00Z"],
         "analysis": [],
     }
     # Its mail is listed withdrawn, never as one the site got.
@@ -123,7 +127,7 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     assert {m["delivery"] for m in out.values()} == {"sent", "withdrawn"}
     text = summary.summary_text(shown)
     entry = text.split(f"(mail {withdrawn['id']})", 1)[1].split("(mail ", 1)[0]
-    assert "WITHDRAWN, never sent (withdrawn at 2026-12-01T09:40:00Z" in entry
+    assert "WITHDRAWN, never sent (withdrawn at 2026-12-01T09:11:00Z" in entry
     assert text.count("WITHDRAWN") == 1 and "not sent" not in text.lower()
 
 
@@ -151,7 +155,7 @@ def test_held_reminders_of_a_closed_incident_are_withdrawn_on_release(
         )  # fmt: skip
         assert [m.headline for m in w.new_mail()] == ["Done: #close"]
         app.clock.set(at("2026-12-01T09:30:00"))
-        assert brake.release(app) == (0, 2)
+        assert brake.release(app) == (0, 1)
         assert send.deliver_due(app).sent == 0
         assert w.new_mail() == []
         for state, reason in _rows(w).values():
@@ -166,7 +170,7 @@ def test_a_reminder_that_waited_is_dated_when_it_leaves(w: World) -> None:
     w.new_mail()
     w.smtp.start()
     w.app.clock.set(at("2026-12-01T11:15:00"))
-    assert send.deliver_due(w.app).sent == 2
+    assert send.deliver_due(w.app).sent == 1
     dates = {m.message["Date"] for m in w.new_mail()}
     assert dates == {email.utils.format_datetime(at("2026-12-01T11:15:00"))}
 
@@ -185,11 +189,12 @@ def test_reminder_of_an_incident_merged_meanwhile_goes_under_the_kept_tag(
     w.app.clock.set(at("2026-12-01T09:40:00"))
     send.deliver_due(w.app)
     assert not any(m.headline.startswith("Reminder") for m in w.new_mail())
-    # The site still owes both clocks: the next sweep chases them again.
-    assert sweep(w.app)["reminders"] == 2
+    # The site still owes both clocks: the next sweep chases them again,
+    # in one mail.
+    assert sweep(w.app)["reminders"] == 1
     send.deliver_due(w.app)
     sent = w.new_mail()
     subjects = [m.message["Subject"] for m in sent]
-    assert len(subjects) == 2
+    assert len(subjects) == 1
     assert all(s.startswith(f"[{target}] [TLP:AMBER] ") for s in subjects)
     assert all(m.headline.startswith("Reminder") for m in sent)

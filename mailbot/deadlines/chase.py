@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jinja2
@@ -24,13 +25,14 @@ from mailbot.db.models import (
     Mail,
     Outbox,
 )
+from mailbot.deadlines import together
 from mailbot.deadlines.calendar import Timekeeper
 from mailbot.extract import missing
 
 log = logging.getLogger(__name__)
 
 # Levels 1 and 2 chase the site; from level 3 on the CSIRT is told.
-SITE_LEVELS = 2
+SITE_LEVELS = together.SITE_LEVELS
 # A reminder of one rule and level to one site in one incident goes out at
 # most once in this time: a deadline of that rule falling due meanwhile (a
 # second request of the CSIRT, asked minutes after the first) is chased by
@@ -149,8 +151,8 @@ def recipients(
 
 def template_name(env: jinja2.Environment, level: int, rule: str) -> str:
     """The template of a level, a rule's own one first (`reminder-1-analysis`)."""
-    base = f"reminder-{level}" if level <= SITE_LEVELS else "escalation"
-    names = [f"{base}-{rule}.txt.j2", f"{base}.txt.j2"]
+    general = together.level_template(level)
+    names = [general.replace(".txt.j2", f"-{rule}.txt.j2"), general]
     return env.select_template(names).name or names[-1]
 
 
@@ -269,33 +271,75 @@ def context(
     level: int,
     fields: dict[str, list[str]] | None = None,
     subject: str | None = None,
+    clocks: Sequence[tuple[Deadline, int]] = (),
 ) -> dict[str, object]:
     """Everything a reminder template may use; `fields` when read already.
 
     `subject` is the thread's subject for the reminder's recipients
     (`respond.thread_subject`): the headline names no subject they never saw.
+    `clocks` are the (deadline, level) pairs the mail reminds of, listed in
+    `items` (deadlines/together.py); `deadline` at `level` alone when not
+    given. The variables of one clock (`rule`, `due_at`, ...) are
+    `deadline`'s: the first of the highest level (together.primary).
     """
     if fields is None:
         fields = _fields(session, [incident.id]).get(incident.id, {})
-    calendar = app.calendar(deadline.site)
-    rule = next((r for r in app.rules if r.name == deadline.rule), None)
+    items = [_item(app, session, d, n) for d, n in clocks or [(deadline, level)]]
+    found = addressing(app, session, deadline, level)
+    reached = [i["reached"] for i in items if isinstance(i["reached"], int)]
+    if reached:
+        # The site was reached about one clock at least: its silence counts.
+        found["reached"] = max(reached)
+    one = next(i for i in items if i["deadline"] is deadline)
     return {
-        **addressing(app, session, deadline, level),
+        **found,
         "tag": incident.tag,
         "rule": deadline.rule,
-        "duration": str(rule.duration) if rule else "",
-        "working_time": bool(rule and rule.calendar == "working"),
+        "duration": one["duration"],
+        "working_time": one["working_time"],
         "site": deadline.site or "the site",
         "level": level,
         "levels": app.chase_policy.levels,
-        "started_at": iso(deadline.started_at),
-        "due_at": iso(deadline.due_at),
-        "due_local": local_time(deadline.due_at, calendar),
+        "started_at": one["started_at"],
+        "due_at": one["due_at"],
+        "due_local": one["due_local"],
+        "items": [{k: v for k, v in i.items() if k != "deadline"} for i in items],
         "missing": missing(fields),
         "subject": incident.subject if subject is None else subject,
         "tlp": incident.tlp,
         "mailbox": app.settings.mailbot.address,
     }
+
+
+def _item(
+    app: App, session: Session, deadline: Deadline, level: int
+) -> dict[str, object]:
+    """One clock a reminder lists: what its rule asks, when it was due, and
+    (at a level that tells the CSIRT) how many reminders reached the site."""
+    rule = next((r for r in app.rules if r.name == deadline.rule), None)
+    calendar = app.calendar(deadline.site)
+    reached = None
+    if level > SITE_LEVELS:
+        reached = _reached(session, deadline, _working(app, session, deadline))
+    return {
+        "deadline": deadline,
+        "rule": deadline.rule,
+        "level": level,
+        "duration": str(rule.duration) if rule else "",
+        "working_time": bool(rule and rule.calendar == "working"),
+        "started_at": iso(deadline.started_at),
+        "due_at": iso(deadline.due_at),
+        "due_local": local_time(deadline.due_at, calendar),
+        "reached": reached,
+    }
+
+
+def _working(app: App, session: Session, deadline: Deadline) -> set[str]:
+    """The site's contacts (lower case) that do not bounce."""
+    site = app.sites.site(deadline.site)
+    skip = bouncing(session)
+    contacts = (a.lower() for a in (site.security_contacts if site else ()))
+    return {a for a in contacts if a not in skip}
 
 
 def addressing(
@@ -311,12 +355,11 @@ def addressing(
     """
     site = app.sites.site(deadline.site)
     contacts = [a.lower() for a in (site.security_contacts if site else ())]
-    skip = bouncing(session)
-    working = {a for a in contacts if a not in skip}
+    working = _working(app, session, deadline)
     found: dict[str, object] = {
         "ngi": (site.ngi if site else None) or "NGI",
         "contacts": contacts,
-        "unreachable": [a for a in contacts if a in skip],
+        "unreachable": [a for a in contacts if a not in working],
         "to_ngi_alone": level == SITE_LEVELS and not working,
     }
     if level > SITE_LEVELS:
@@ -351,40 +394,54 @@ def queue_reminder(
     app: App,
     session: Session,
     incident: Incident,
-    deadline: Deadline,
-    level: int,
-    chase: Chase,
+    clocks: Sequence[tuple[Deadline, int]],
     known: ReadAhead,
-) -> bool:
-    """Queue the mail of `chase` in the thread; False when nobody can get it."""
+) -> Mail | None:
+    """Queue one mail in the thread reminding of `clocks`, (deadline, level)
+    pairs of one site and audience (together.split); its mail, None when
+    nobody can get it."""
+    deadline, level = together.primary(clocks, lambda c: c[1])
     to, cc = recipients(app, session, deadline, level)
+    rules = list(dict.fromkeys(d.rule for d, _ in clocks))
     if not to:
         log.warning(
             "%s no reachable recipient for %s level %d: nothing sent",
             incident.tag,
-            deadline.rule,
+            "+".join(rules),
             level,
         )
-        return False
-    name = template_name(app.templates, level, deadline.rule)
+        return None
+    name = (
+        template_name(app.templates, level, deadline.rule)
+        if len(clocks) == 1
+        else together.level_template(level)
+    )
     fields = known.fields.get(incident.id, {})
     thread = known.threads.setdefault(incident.id, [])
     merged = incident.id in known.merged
     subject = respond.thread_subject(app, session, incident, thread, to, merged)
-    base, body = render.render(
-        app.templates,
-        name,
-        **context(app, session, incident, deadline, level, fields, subject),
-    )
+    values = context(app, session, incident, deadline, level, fields, subject, clocks)
+    base, body = render.render(app.templates, name, **values)
     row = respond.send_in_thread(
         app, session, incident, None, to, base, body,
-        f"chase-{deadline.rule}-{level}", cc=cc,
+        purpose(rules, level), cc=cc,
         thread=thread, red_mails=known.red_mails.get(incident.id, []),
         subject=subject,
     )  # fmt: skip
     if row is None:
-        return False
-    chase.mail = row.mail
+        return None
     if row.mail.message_id:
         thread.append(respond.ThreadMail.of(row.mail))
-    return True
+    return row.mail
+
+
+# The outbox purpose is a column of 40 characters.
+_PURPOSE_MAX = 40
+
+
+def purpose(rules: Sequence[str], level: int) -> str:
+    """A reminder's outbox purpose: `chase-analysis-1` for one rule,
+    `chase-containment+analysis-1` for several (`chase-N-rules-1` when
+    their names are too long for the column); the level is the mail's."""
+    named = f"chase-{'+'.join(rules)}-{level}"
+    return named if len(named) <= _PURPOSE_MAX else f"chase-{len(rules)}-rules-{level}"

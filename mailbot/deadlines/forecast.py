@@ -7,7 +7,8 @@ addresses that bounced, and a deadline that will be first seen past the
 configured lateness shows as recorded missed, with nothing sent. Each mail
 is put to the caps and the brake as the sweep's will be (brake.judge, with
 the mail planned before it counted): one they will hold shows as held, with
-the cap, and the levels after it wait.
+the cap, and the levels after it wait. The clocks of one site due at one
+moment are one mail, split as the sweep splits them (together.split).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mailbot import brake, outbox
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident, Outbox
-from mailbot.deadlines import chase
+from mailbot.deadlines import chase, together
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Planned:
     due_at: dt.datetime
     local_time: str
     # Deadlines this one mail chases (the sweep sends one mail for the
-    # deadlines of one rule and site that it finds due together).
+    # deadlines of one site that it finds due together: `rule` then names
+    # their rules, "containment+analysis", and `level` is the highest).
     deadlines: int = 1
     # A held level: what holds it ("brake", or the [brake] key of its cap)
     # and why, as `mailbot brake` will list it.
@@ -55,6 +57,8 @@ class Planned:
     # The ids of those deadlines, and of their incident.
     deadline_ids: tuple[int, ...] = ()
     incident_id: int | None = None
+    # (rule, level, due time) of each deadline the mail chases.
+    clocks: tuple[tuple[str, int, dt.datetime], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +75,10 @@ class Planned:
             "deadlines": self.deadlines,
             "cap": self.cap,
             "reason": self.reason,
+            "clocks": [
+                {"rule": rule, "level": level, "due_at": iso(due)}
+                for rule, level, due in self.clocks
+            ],
         }
 
 
@@ -93,31 +101,85 @@ def forecast(app: App, until: dt.datetime | None = None) -> list[Planned]:
             planned.extend(p for p in steps if until is None or p.at <= until)
         # In the sweep's order: by time, then deadline.
         planned.sort(key=lambda p: (p.at, p.deadline_ids, p.level))
-        return _held_by_caps(app, session, _one_per_mail(planned))
+        return _held_by_caps(app, session, _one_per_mail(app, planned))
 
 
-def _one_per_mail(planned: list[Planned]) -> list[Planned]:
-    """Steps that one mail takes (a reminder covers the deadlines of its
-    rule and site falling due within chase.SHARED), merged."""
+# A mail: (tag, site, audience, time) of the clocks it reminds of.
+_MailKey = tuple[str, "str | None", str, dt.datetime]
+# A clock's level: (tag, rule, site, level), as chase.Group.
+_Level = tuple[str, str, "str | None", int]
+
+
+def _one_per_mail(app: App, planned: list[Planned]) -> list[Planned]:
+    """The steps in mails, as the sweep sends them: the clocks of one site
+    due at one moment in one mail (together.split), and a clock of a rule
+    and level the site was reminded of within chase.SHARED in that mail."""
     out: list[Planned] = []
-    mails: dict[tuple[object, ...], int] = {}
+    moments: dict[_MailKey, list[Planned]] = {}
     for p in planned:
-        key = (p.tag, p.rule, p.site, p.level, p.action)
-        index = mails.get(key)
-        if p.action not in ("reminder", "escalation"):
-            out.append(p)
-        elif index is not None and p.at - out[index].at < chase.SHARED:
-            first = out[index]
-            out[index] = replace(
-                first,
-                deadlines=first.deadlines + 1,
-                due_at=min(first.due_at, p.due_at),
-                deadline_ids=first.deadline_ids + p.deadline_ids,
-            )
+        if p.action in ("reminder", "escalation", "unsent"):
+            key = (p.tag, p.site, together.audience(p.level), p.at)
+            if key not in moments:
+                moments[key] = []
+                out.append(p)
+            moments[key].append(p)
         else:
-            mails[key] = len(out)
             out.append(p)
-    return out
+    sent: dict[_Level, int] = {}
+    mails: list[Planned] = []
+    for p in out:
+        key = (p.tag, p.site, together.audience(p.level), p.at)
+        if p.action not in ("reminder", "escalation", "unsent"):
+            mails.append(p)
+            continue
+        # Listed as the sweep lists them: the longest overdue first.
+        due = sorted(moments[key], key=lambda q: (q.due_at, q.deadline_ids))
+        fresh = [q for q in due if not _shares(q, sent, mails)]
+        for mail in together.split(app.templates, fresh, _level, _rule):
+            mails.append(_merged(mail))
+            if mails[-1].action != "unsent":
+                for q in mail:
+                    sent[(q.tag, q.rule, q.site, q.level)] = len(mails) - 1
+    return mails
+
+
+def _level(p: Planned) -> int:
+    return p.level
+
+
+def _rule(p: Planned) -> str:
+    return p.rule
+
+
+def _shares(p: Planned, sent: dict[_Level, int], mails: list[Planned]) -> bool:
+    """Whether `p` is chased by a mail of its rule and level to its site
+    sent within chase.SHARED before (the sweep attaches it to that mail)."""
+    index = sent.get((p.tag, p.rule, p.site, p.level))
+    if index is None or p.at - mails[index].at >= chase.SHARED:
+        return False
+    first = mails[index]
+    mails[index] = replace(
+        first,
+        deadlines=first.deadlines + 1,
+        due_at=min(first.due_at, p.due_at),
+        deadline_ids=first.deadline_ids + p.deadline_ids,
+        clocks=first.clocks + p.clocks,
+    )
+    return True
+
+
+def _merged(mail: list[Planned]) -> Planned:
+    """One mail of the steps `mail` (together.split): addressed as the
+    first of its highest level, naming every rule and deadline."""
+    top = together.primary(mail, _level)
+    return replace(
+        top,
+        rule="+".join(dict.fromkeys(p.rule for p in mail)),
+        deadlines=sum(p.deadlines for p in mail),
+        due_at=min(p.due_at for p in mail),
+        deadline_ids=tuple(i for p in mail for i in p.deadline_ids),
+        clocks=tuple(c for p in mail for c in p.clocks),
+    )
 
 
 def _held_by_caps(app: App, session: Session, planned: list[Planned]) -> list[Planned]:
@@ -132,7 +194,9 @@ def _held_by_caps(app: App, session: Session, planned: list[Planned]) -> list[Pl
         if p.deadline_ids and not ids:
             continue
         if ids != p.deadline_ids:
-            p = replace(p, deadline_ids=ids, deadlines=len(ids))
+            kept = [n for n, i in enumerate(p.deadline_ids) if i not in waiting]
+            clocks = tuple(p.clocks[n] for n in kept if n < len(p.clocks))
+            p = replace(p, deadline_ids=ids, deadlines=len(ids), clocks=clocks)
         if p.action in ("reminder", "escalation"):
             verdict = projection.verdict(
                 p.at,
@@ -224,6 +288,7 @@ def _planned(
         local_time=chase.local_time(at, app.calendar(deadline.site)),
         deadline_ids=(deadline.id,),
         incident_id=incident.id,
+        clocks=((deadline.rule, level, deadline.due_at),),
     )
 
 
@@ -250,6 +315,11 @@ def forecast_text(planned: list[Planned]) -> str:
         if p.to:
             cc = f"  cc {', '.join(p.cc)}" if p.cc else ""
             lines.append(f"    to {', '.join(p.to)}{cc}  (due {iso(p.due_at)})")
+        if len({(rule, level) for rule, level, _ in p.clocks}) > 1:
+            listed = ", ".join(
+                f"{rule} level {level} due {iso(due)}" for rule, level, due in p.clocks
+            )
+            lines.append(f"    reminds of {listed}")
         if p.reason:
             lines.append(f"    held: {p.reason}")
     return "\n".join(lines)

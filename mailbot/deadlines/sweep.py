@@ -1,11 +1,13 @@
 """The sweep: deadlines that fell due become reminders, each level once.
 
 Only rows whose `next_action_at` has come are read, in the order of that
-index (an index, not a scan), in batches. A batch is one transaction, and
-each deadline in it one savepoint: the chase row, unique per (deadline,
-level), is written with its outbox row, so restarts, repeated sweeps and
-two daemons send a reminder once (BR-30), and a level another process
-recorded meanwhile undoes that deadline's work alone.
+index (an index, not a scan), in batches. A batch is one transaction, with
+every clock due of the incidents it holds: the clocks of one site due
+together go out in one mail (together.py). The chase rows, unique per
+(deadline, level), are written with their outbox row, so restarts,
+repeated sweeps and two daemons send a reminder once (BR-30); when
+another process recorded a level meanwhile, the batch is done again with
+one savepoint per incident, and that incident's work alone is undone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from mailbot import brake
 from mailbot.app import App
 from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident, Mail
-from mailbot.deadlines import chase
+from mailbot.deadlines import chase, together
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 # holds SQLite's write lock, so it stays short enough for the intake.
 BATCH = 500
 TRANSACTION = 50
+# (incident id, site, audience): the clocks that go out in one mail when
+# they fall due together.
+MailKey = tuple[int, "str | None", str]
 
 
 @dataclass
@@ -82,10 +87,15 @@ def sweep(app: App) -> dict[str, object]:
     now = app.clock.now()
     result = SweepResult()
     after: Position | None = None
+    # A batch takes every clock due of its incidents: one listed later is
+    # handled already when its turn comes.
+    handled: set[int] = set()
     while listed := due(app, now, after):
-        ids = [id_ for _, id_ in listed]
+        ids = [id_ for _, id_ in listed if id_ not in handled]
         for first in range(0, len(ids), TRANSACTION):
-            _batch(app, ids[first : first + TRANSACTION], now, result)
+            chunk = [i for i in ids[first : first + TRANSACTION] if i not in handled]
+            if chunk:
+                _batch(app, chunk, now, result, handled)
         after = listed[-1]
     if result.examined:
         log.info(
@@ -97,33 +107,54 @@ def sweep(app: App) -> dict[str, object]:
     return result.as_dict()
 
 
-def _batch(app: App, ids: list[int], now: dt.datetime, result: SweepResult) -> None:
-    """Handle `ids` in one transaction; one savepoint each if that fails."""
+def _batch(
+    app: App, ids: list[int], now: dt.datetime, result: SweepResult, handled: set[int]
+) -> None:
+    """Handle `ids`, and the other clocks due of their incidents, in one
+    transaction; one savepoint per incident if that fails."""
     try:
         done = SweepResult()
         with app.db.transaction() as session:
-            claimed = _claim(app, session, ids, now)
+            claimed = _claim(app, session, ids, now, handled)
             known = chase.read_ahead(session, [d for _, d in claimed], now)
             brake.keep_tally(app, session, {i.id for i, _ in claimed})
-            shared: Shared = dict(known.recent)
-            for incident, deadline in claimed:
-                _act(app, session, incident, deadline, now, done, known, shared)
+            _act_all(app, session, claimed, now, done, known, dict(known.recent))
         result.add(done)
+        handled.update(d.id for _, d in claimed)
         return
     except IntegrityError:
         # Another process recorded one of these levels meanwhile; the locks
-        # make that rare, so only then is each deadline kept apart.
+        # make that rare, so only then is each incident kept apart.
         log.info("sweep: a level was recorded elsewhere; redoing %d apart", len(ids))
     with app.db.transaction() as session:
-        for incident, deadline in _claim(app, session, ids, now):
-            _one(app, session, incident, deadline, now, result)
+        claimed = _claim(app, session, ids, now, handled)
+        by_incident: dict[int, list[tuple[Incident, Deadline]]] = {}
+        for incident, deadline in claimed:
+            by_incident.setdefault(incident.id, []).append((incident, deadline))
+        for pairs in by_incident.values():
+            _one(app, session, pairs, now, result)
+    handled.update(d.id for _, d in claimed)
 
 
 def _claim(
-    app: App, session: Session, ids: list[int], now: dt.datetime
+    app: App, session: Session, ids: list[int], now: dt.datetime, handled: set[int]
 ) -> list[tuple[Incident, Deadline]]:
-    """The listed deadlines that are still due, locked, with their incidents."""
-    query = select(Deadline).where(Deadline.id.in_(ids)).order_by(Deadline.id)
+    """The listed deadlines that are still due, and the other deadlines due
+    of their incidents (not `handled` yet), locked, with their incidents."""
+    of_listed = select(Deadline.incident_id).where(Deadline.id.in_(ids))
+    query = (
+        select(Deadline)
+        .where(
+            or_(
+                Deadline.id.in_(ids),
+                and_(
+                    Deadline.incident_id.in_(of_listed),
+                    Deadline.next_action_at <= now,
+                ),
+            )
+        )
+        .order_by(Deadline.id)
+    )
     if not app.db.is_sqlite:
         # Rows another sweeper holds are its to handle.
         query = query.with_for_update(skip_locked=True)
@@ -131,7 +162,9 @@ def _claim(
     deadlines = [
         d
         for d in session.scalars(query)
-        if d.next_action_at is not None and d.next_action_at <= now
+        if d.next_action_at is not None
+        and d.next_action_at <= now
+        and d.id not in handled
     ]
     wanted = {d.incident_id for d in deadlines}
     incidents = {
@@ -144,25 +177,52 @@ def _claim(
 def _one(
     app: App,
     session: Session,
-    incident: Incident,
-    deadline: Deadline,
+    pairs: list[tuple[Incident, Deadline]],
     now: dt.datetime,
     result: SweepResult,
 ) -> None:
+    """The due deadlines of one incident, in a savepoint of their own."""
+    incident = pairs[0][0]
     done = SweepResult()
     try:
         with session.begin_nested():
             # Read within the savepoint: what it undoes must not be known.
-            known = chase.read_ahead(session, [deadline], now)
-            _act(app, session, incident, deadline, now, done, known, dict(known.recent))
+            known = chase.read_ahead(session, [d for _, d in pairs], now)
+            _act_all(app, session, pairs, now, done, known, dict(known.recent))
     except IntegrityError:
         log.info(
             "%s clock %s level already recorded elsewhere; nothing sent",
             incident.tag,
-            deadline.rule,
+            "+".join(dict.fromkeys(d.rule for _, d in pairs)),
         )
         return
     result.add(done)
+
+
+def _act_all(
+    app: App,
+    session: Session,
+    claimed: list[tuple[Incident, Deadline]],
+    now: dt.datetime,
+    result: SweepResult,
+    known: chase.ReadAhead,
+    shared: Shared,
+) -> None:
+    """Record what fell due, and chase the levels due now: the clocks of
+    one site (of one audience) in one incident together, one mail."""
+    mails: dict[MailKey, list[tuple[Deadline, int]]] = {}
+    incidents: dict[int, Incident] = {}
+    for incident, deadline in claimed:
+        level = _act(app, session, incident, deadline, now, result, known)
+        if level is not None:
+            key = (incident.id, deadline.site, together.audience(level))
+            mails.setdefault(key, []).append((deadline, level))
+            incidents[incident.id] = incident
+    for (incident_id, _, _), clocks in mails.items():
+        # Listed as they fell due, the longest overdue first.
+        clocks.sort(key=lambda c: (c[0].due_at, c[0].id))
+        incident = incidents[incident_id]
+        _chase(app, session, incident, clocks, now, result, known, shared)
 
 
 def _act(
@@ -173,13 +233,13 @@ def _act(
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
-    shared: Shared | None = None,
-) -> None:
+) -> int | None:
+    """Record what `deadline` became; the level to chase now, if any."""
     result.examined += 1
     if deadline.met_at is not None or incident.status not in CHASED_STATUSES:
         deadline.next_action_at = None
         _cancel_unchased(incident, deadline)
-        return
+        return None
     # Lateness is judged when mailbot first sees the miss, and only then:
     # an old mailbox imported, or a return from a long outage, floods no
     # one, but a miss recorded in time (its first reminder waiting for the
@@ -196,11 +256,11 @@ def _act(
             deadline.rule,
             deadline.site,
         )
-        return
+        return None
     level = deadline.level + 1
     if level > policy.levels:
         deadline.next_action_at = None
-        return
+        return None
     if (deadline.id, deadline.level) in known.held:
         # The last level is held by the caps or the brake: no one got it,
         # so the next one (the NGI in copy, the duty team told the site is
@@ -215,7 +275,7 @@ def _act(
             deadline.level,
             level,
         )
-        return
+        return None
     calendar = app.calendar(deadline.site)
     previous = known.last_chase.get(deadline.id)
     when = chase.level_time(app, session, deadline, level, calendar, previous)
@@ -223,8 +283,8 @@ def _act(
     if now < when:
         deadline.next_action_at = when
         result.rescheduled += 1
-        return
-    _chase(app, session, incident, deadline, level, now, result, known, shared)
+        return None
+    return level
 
 
 def _cancel_unchased(incident: Incident, deadline: Deadline) -> None:
@@ -258,30 +318,61 @@ def _chase(
     app: App,
     session: Session,
     incident: Incident,
-    deadline: Deadline,
-    level: int,
+    clocks: list[tuple[Deadline, int]],
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
-    shared: Shared | None = None,
+    shared: Shared,
 ) -> None:
-    """Record level `level` and queue its mail, in the caller's transaction."""
-    # The unique (deadline, level) row goes in with the outbox row: a second
-    # sweep that got here too fails on it, and its outbox row is undone.
-    row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
-    session.add(row)
-    key = (incident.id, deadline.rule, deadline.site, level)
-    sent = shared.get(key) if shared is not None else None
+    """Record each level of `clocks` (one site and audience) and queue the
+    mail that reminds of them, in the caller's transaction."""
+    fresh: list[tuple[Deadline, int, Chase]] = []
+    for deadline, level in clocks:
+        # The unique (deadline, level) row goes in with the outbox row: a
+        # second sweep that got here too fails on it, and its outbox row is
+        # undone.
+        row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
+        session.add(row)
+        if not _shares(row, shared.get(_group(incident, deadline, level))):
+            fresh.append((deadline, level, row))
+        _next_level(app, session, deadline, level, now)
+    env = app.templates
+    for mail in together.split(env, fresh, lambda c: c[1], lambda c: c[0].rule):
+        # One reply meets every request left open: a mail queued meanwhile
+        # for the same rule and level asks for it already.
+        rows = [
+            c for c in mail if not _shares(c[2], shared.get(_group(incident, *c[:2])))
+        ]
+        if not rows:
+            continue
+        pairs = [(deadline, level) for deadline, level, _ in rows]
+        sent = chase.queue_reminder(app, session, incident, pairs, known)
+        if sent is None:
+            continue
+        result.reminders += 1
+        rules = "+".join(dict.fromkeys(d.rule for d, _ in pairs))
+        result.queued.append(f"{incident.tag}:{rules}:{max(n for _, n in pairs)}")
+        for deadline, level, row in rows:
+            row.mail = sent
+            shared[_group(incident, deadline, level)] = sent
+
+
+def _group(incident: Incident, deadline: Deadline, level: int) -> chase.Group:
+    return (incident.id, deadline.rule, deadline.site, level)
+
+
+def _shares(row: Chase, sent: Mail | int | None) -> bool:
+    """Point `row` at the reminder `sent` of its group, if there is one."""
     if isinstance(sent, int):
         row.mail_id = sent
     elif sent is not None:
-        # One reply meets every request left open: one mail asks for it.
         row.mail = sent
-    elif chase.queue_reminder(app, session, incident, deadline, level, row, known):
-        result.reminders += 1
-        result.queued.append(f"{incident.tag}:{deadline.rule}:{level}")
-        if shared is not None and row.mail is not None:
-            shared[key] = row.mail
+    return sent is not None
+
+
+def _next_level(
+    app: App, session: Session, deadline: Deadline, level: int, now: dt.datetime
+) -> None:
     deadline.level = level
     policy = app.chase_policy
     calendar = app.calendar(deadline.site)
