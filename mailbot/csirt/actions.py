@@ -365,6 +365,52 @@ def _extend(ctx: Context, command: Command) -> str:
     return f"{len(rows)} {command.rule} clock(s) ({sites}) now due {iso(command.when)}"
 
 
+def _answered(ctx: Context, command: Command) -> str:
+    """The site answered the open request(s) another way: met at the time
+    given, else this mail's; the site named, else the one asked."""
+    when = _past(ctx, command.when or ctx.mail_time)
+    sites = incidents.site_names(ctx.session, ctx.incident)
+    if command.argument:
+        site = _site_taking_part(ctx, command.argument, sites)
+        asked = {site: clocks.open_requests(ctx.app, ctx.session, ctx.incident, site)}
+    else:
+        asked = {
+            s: clocks.open_requests(ctx.app, ctx.session, ctx.incident, s)
+            for s in sites
+        }
+    owing = {s: [d for d in owed if d.started_at <= when] for s, owed in asked.items()}
+    owing = {s: owed for s, owed in owing.items() if owed}
+    if not owing:
+        later = any(asked.values())
+        raise Refused(
+            f"{' or '.join(asked) or 'no site'} owes no answer to a request asked"
+            f" by {iso(when)}" + ("; the open ones were asked later" if later else "")
+        )
+    if len(owing) > 1:
+        raise Refused(
+            f"{len(owing)} sites were asked ({', '.join(owing)}): name the one"
+            f" that answered, e.g. #answered {next(iter(owing))}"
+        )
+    [(site, _)] = owing.items()
+    met = clocks.answered_by_word(ctx.app, ctx.session, ctx.incident, site, when)
+    late = sum(d.state == "missed" for d in met)
+    return (
+        f"{site} answered at {iso(when)} (on {ctx.member}'s word);"
+        f" {len(met)} request clock(s) met" + (f", {late} late" if late else "")
+    )
+
+
+def _site_taking_part(ctx: Context, name: str, sites: list[str]) -> str:
+    """The site of the incident that `name` names (any case)."""
+    for site in sites:
+        if site.casefold() == name.casefold():
+            return site
+    raise Refused(
+        f"{name!r} takes no part in {ctx.incident.tag} (its sites:"
+        f" {', '.join(sites) or 'none'})"
+    )
+
+
 def _merge(ctx: Context, command: Command) -> str:
     source = ctx.incident
     on_resolved = [r.name for r in ctx.app.rules if r.starts_on == "resolved"]
@@ -414,6 +460,7 @@ ACTIONS: dict[str, Callable[[Context, Command], str]] = {
     "reopen": _reopen,
     "no-request": _no_request,
     "extend": _extend,
+    "answered": _answered,
     "notify-vo": _notify("VO"),
     "notify-ca": _notify("CA"),
 }

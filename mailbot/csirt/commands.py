@@ -38,6 +38,11 @@ SPEC = {
     "reopen": ("", "reopen the incident"),
     "no-request": ("", "this mail asks the site for nothing"),
     "extend": ("RULE TIME", "move a pending deadline"),
+    "answered": (
+        "[SITE] [TIME]",
+        "the site answered the open request(s) another way (a call, a mail"
+        " forwarded); default: this mail's time",
+    ),
     "notify-vo": ("VO", "notify the VO's security contact of the incident's DNs"),
     "notify-ca": ("CA", "notify the CA's security contact of the incident's DNs"),
 }
@@ -272,6 +277,26 @@ def _extend(name: str, argument: str, line: str) -> Command | BadCommand:
     return Command(name, argument, when=parsed.when, rule=rule.lower(), line=line)
 
 
+def _answered(name: str, argument: str, line: str) -> Command | BadCommand:
+    """`#answered`, `#answered SITE`, `#answered TIME` or `#answered SITE TIME`."""
+    if not argument:
+        return Command(name, line=line)
+    try:
+        return Command(name, when=parse_instant(argument), line=line)
+    except ValueError:
+        pass
+    site, _, when = argument.partition(" ")
+    if not when.strip():
+        return Command(name, site, line=line)
+    parsed = _time(name, when.strip(), line)
+    if isinstance(parsed, BadCommand):
+        return BadCommand(
+            line, f"{parsed.problem} (#answered [SITE] [TIME], e.g. #answered"
+            " SITE-A 2026-12-04T11:00Z)",
+        )  # fmt: skip
+    return Command(name, site, when=parsed.when, line=line)
+
+
 _CHECKS = {
     "site": _word,
     "merge": _tag,
@@ -280,6 +305,7 @@ _CHECKS = {
     "isolated": _time,
     "resolved": _resolved,
     "extend": _extend,
+    "answered": _answered,
     "notify-vo": _word,
     "notify-ca": _word,
 }

@@ -341,6 +341,30 @@ def answer_requests(
     return count
 
 
+def answered_by_word(
+    app: App, session: Session, incident: Incident, site: str, at: dt.datetime
+) -> list[Deadline]:
+    """A member's word that `site` answered at `at` by another way than a
+    mail in the thread (a call, an answer a member forwards: `#answered`):
+    it meets the site's request clocks asked by then, as its reply would.
+    Returns them."""
+    owed = [
+        d
+        for d in _open_requests(app, of_site(session, incident, site))
+        if d.started_at <= at
+    ]
+    for deadline in owed:
+        _met(incident, deadline, at)
+    return owed
+
+
+def open_requests(
+    app: App, session: Session, incident: Incident, site: str
+) -> list[Deadline]:
+    """The request clocks `site` still owes in `incident`."""
+    return _open_requests(app, of_site(session, incident, site))
+
+
 def _sites_of_contact(
     app: App, session: Session, incident: Incident, sender: str
 ) -> list[str]:
