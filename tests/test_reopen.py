@@ -213,3 +213,41 @@ def test_reopen_of_an_open_incident_changes_nothing_and_says_so(w: World) -> Non
     after = w.show(tag)
     assert (after["status"], after["deadlines"]) == ("open", before["deadlines"])
     assert "reopen" not in {a["action"] for a in after["audit"]}
+
+
+def test_reopen_restarts_a_miss_never_reminded(w: World) -> None:
+    # SITE-A's containment was due Tuesday 2026-11-17 08:10; mailbot first
+    # saw it a week and more later (an outage), past the lateness: recorded
+    # missed, never reminded. Closed, then reopened: the reopening is news
+    # of now, so the clock starts again and its new due time is chased; it
+    # stayed missed and unchased for ever. (Dates before the machine's
+    # today: Dovecot takes no INTERNALDATE in the future.)
+    when = at("2026-11-16T09:55:00")
+    w.deliver(env.raw_mail(
+        subject="Security incident suspected at SITE-A [EGI-20261116] TLP: AMBER",
+        body="Discovered 2026-11-16 08:10 UTC: miner on wn12.site-a.example.com"
+        " (192.0.2.45).\n",
+        sender=SITE_A, when=when, message_id="<report-16@site-a.example.com>",
+    ), when)  # fmt: skip
+    tag = "EGI-20261116-01"
+    w.app.clock.set(at("2026-11-25T09:00:00"))
+    sweep(w.app)
+    [containment] = [d for d in w.show(tag)["deadlines"] if d["rule"] == "containment"]
+    assert (containment["state"], containment["chases"]) == ("missed", [])
+    _member(w, tag, "#close", "2026-11-25T10:00:00", 1)
+    [confirmation] = _member(w, tag, "#reopen", "2026-11-25T11:00:00", 2)
+    assert "1 clock(s) started again" in env.body_of(confirmation)
+    clocks = [c for c in _clocks(w, tag) if c[0] == "containment"]
+    assert sorted(c[:3] for c in clocks) == [
+        ("containment", "missed", "2026-11-16T08:10:00Z"),
+        ("containment", "pending", "2026-11-25T11:00:00Z"),
+    ]
+    # Chased once the new due time passes (13:00 in Helsinki, working hours).
+    w.new_mail()
+    w.app.clock.set(at("2026-11-26T10:59:00"))
+    assert sweep(w.app)["reminders"] == 0
+    w.app.clock.set(at("2026-11-26T11:00:00"))
+    assert sweep(w.app)["reminders"] == 1
+    deliver_due(w.app)
+    to_site = [m for m in w.new_mail() if SITE_A in m.recipients]
+    assert len(to_site) == 1 and "isolate" in env.body_of(to_site[0])

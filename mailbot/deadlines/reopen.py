@@ -5,9 +5,12 @@ clocks and stops chasing its missed ones; the sweep cancels a clock found
 pending in an ended incident. Reopened, the incident owes what an open
 incident of its state owes: each clock that ended cancelled, unmet and
 unanswered, starts again at the reopening, with its full time; a missed
-clock is chased again; a clock of an event recorded while the incident was
-ended (an isolation, a resolution) starts at the reopening. A clock met
-stays met.
+clock is chased again, and one never reminded because it was first seen
+past the lateness (an old mailbox imported, a long outage) starts again
+at the reopening as a cancelled one does: the member's reopening is news
+of now, and its new due time is chased; a clock of an event recorded
+while the incident was ended (an isolation, a resolution) starts at the
+reopening. A clock met stays met.
 """
 
 from __future__ import annotations
@@ -109,18 +112,7 @@ def _resume_one(
     if any(d.met_at is not None or d.state == "pending" for d in group):
         return
     missed = [d for d in group if d.state == "missed"]
-    if missed:
-        # Overdue before the incident ended, and still owed: chased again
-        # from the level it had reached.
-        policy = app.chase_policy
-        for deadline in missed:
-            # One never chased, past the lateness, stays unchased: seen too
-            # late (an old mailbox), or its incident ended before its turn.
-            if deadline.level == 0 and policy.too_late(deadline.due_at, at):
-                continue
-            if deadline.level < policy.levels:
-                deadline.next_action_at = deadline.next_action_at or at
-                done.chased += 1
+    if missed and _chase_again(app, missed, at, done):
         return
     since = min((d.started_at for d in group), default=None)
     if _answered(app, session, incident, rule, site, since):
@@ -138,6 +130,27 @@ def _resume_one(
         "%s clock %s for %s started again at the reopening, due %s",
         incident.tag, rule.name, site, deadline.due_at.isoformat(),
     )  # fmt: skip
+
+
+def _chase_again(
+    app: App, missed: list[Deadline], at: dt.datetime, done: Resumed
+) -> bool:
+    """Chase again, from the level it had reached, each missed clock that
+    was overdue before the incident ended; False when none can be (each was
+    never reminded and is past the lateness now: the clock starts again)."""
+    policy = app.chase_policy
+    chased = False
+    for deadline in missed:
+        # One never chased, past the lateness (seen too late, or its
+        # incident ended before its turn), is not chased for its old due
+        # time: the reopening starts the clock afresh instead.
+        if deadline.level == 0 and policy.too_late(deadline.due_at, at):
+            continue
+        chased = True
+        if deadline.level < policy.levels:
+            deadline.next_action_at = deadline.next_action_at or at
+            done.chased += 1
+    return chased
 
 
 def _answered(
