@@ -44,8 +44,10 @@ def apps(tmp_path: Path, database_url: str) -> Iterator[list[App]]:
         app.close()
 
 
-def add_due_deadlines(app: App, count: int) -> None:
-    """`count` open incidents of SITE-A, each with an analysis clock due at DUE."""
+def add_due_deadlines(
+    app: App, count: int, rules: tuple[str, ...] = ("analysis",)
+) -> None:
+    """`count` open incidents of SITE-A, each with clocks of `rules` due at DUE."""
     with app.db.transaction() as session:
         for n in range(1, count + 1):
             incident = Incident(
@@ -58,16 +60,17 @@ def add_due_deadlines(app: App, count: int) -> None:
             session.add(incident)
             session.flush()
             session.add(IncidentSite(incident_id=incident.id, site="SITE-A"))
-            session.add(
-                Deadline(
-                    incident_id=incident.id,
-                    rule="analysis",
-                    site="SITE-A",
-                    started_at=DUE - dt.timedelta(days=3),
-                    due_at=DUE,
-                    next_action_at=DUE,
+            for rule in rules:
+                session.add(
+                    Deadline(
+                        incident_id=incident.id,
+                        rule=rule,
+                        site="SITE-A",
+                        started_at=DUE - dt.timedelta(days=3),
+                        due_at=DUE,
+                        next_action_at=DUE,
+                    )
                 )
-            )
 
 
 def sweep_together(apps: list[App], when: dt.datetime) -> list[int]:
@@ -111,6 +114,29 @@ def test_concurrent_sweeps_queue_each_level_once(apps: list[App]) -> None:
         assert purposes == COUNT
     # Nothing more at the same moment, whoever sweeps.
     assert sweep_together(apps, DUE + dt.timedelta(days=1)) == [0] * SWEEPERS
+
+
+def test_concurrent_sweeps_send_one_mail_per_site(apps: list[App]) -> None:
+    # Each incident owes two clocks due together: whichever sweeper takes
+    # an incident takes both, so each level is one mail listing both, never
+    # a mail from each of two sweepers that split them.
+    add_due_deadlines(apps[0], COUNT, rules=("containment", "analysis"))
+    for when, level in ((DUE, 1), (DUE + dt.timedelta(days=1), 2)):
+        results = sweep_together(apps, when)
+        assert sum(results) == COUNT, results
+        with apps[0].db.transaction() as session:
+            rows = session.execute(
+                select(Deadline.incident_id, Chase.deadline_id, Chase.mail_id)
+                .join(Chase, Chase.deadline_id == Deadline.id)
+                .where(Chase.level == level)
+            ).all()
+        mails: dict[int, set[int | None]] = {}
+        for incident_id, _, mail_id in rows:
+            mails.setdefault(incident_id, set()).add(mail_id)
+        assert len(rows) == 2 * COUNT
+        assert len({deadline_id for _, deadline_id, _ in rows}) == 2 * COUNT
+        assert len(mails) == COUNT
+        assert all(len(ids) == 1 and None not in ids for ids in mails.values())
 
 
 def test_a_level_recorded_elsewhere_undoes_that_deadline_alone(

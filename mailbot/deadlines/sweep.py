@@ -156,8 +156,18 @@ def _claim(
         .order_by(Deadline.id)
     )
     if not app.db.is_sqlite:
-        # Rows another sweeper holds are its to handle.
-        query = query.with_for_update(skip_locked=True)
+        # Incidents another sweeper holds are its to handle, with all their
+        # clocks due: one site's go in one mail (SQLite runs one writer).
+        # Never waiting for a lock, a sweeper deadlocks with no one.
+        ours = (
+            select(Incident.id)
+            .where(Incident.id.in_(of_listed))
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+        locked = list(session.scalars(ours))
+        query = query.where(Deadline.incident_id.in_(locked)).with_for_update(
+            skip_locked=True
+        )
     # Each may have changed since it was listed.
     deadlines = [
         d
