@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailbot_env import AUTHENTICATED, mail, make_app
+from mailbot_env import AUTHENTICATED, T, mail, make_app, rfc
 from sqlalchemy import select
-from test_sweep_reminders import SITE_CONTACTS, SITES
+from test_sweep_reminders import SITE_CONTACTS, SITE_REPORT, SITES
 
 from mailbot import views
 from mailbot.app import App
@@ -30,7 +30,6 @@ from mailbot.deadlines.sweep import sweep
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
-UTC = dt.UTC
 TAG = "EGI-20261203-01"
 SITE_Q_CONTACT = "cert@site-q.example.org"
 TWO_SITES = (
@@ -46,22 +45,7 @@ domains = ["site-q.example.org"]
 networks = ["198.51.100.0/25"]
 """
 )
-REPORT = mail(
-    subject="Security incident suspected at SITE-P TLP:AMBER",
-    sender="Marie <security@site-p.example.org>",
-    message_id="<report@site-p.example.org>",
-    date="Thu, 03 Dec 2026 09:00:00 +0000",
-    body="We found a miner on wn3.site-p.example.org (192.0.2.130).\n"
-    "The host was isolated at 08:50 UTC and a downtime was declared.\n",
-)
-
-
-def T(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def rfc(text: str) -> str:
-    return T(text).strftime("%a, %d %b %Y %H:%M:%S +0000")
+REPORT = SITE_REPORT
 
 
 def feed(app: App, raw: bytes, when: str) -> None:

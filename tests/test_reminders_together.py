@@ -22,7 +22,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from mailbot_env import AUTHENTICATED, mail, make_app
+from mailbot_env import AUTHENTICATED, T, mail, make_app
 from sqlalchemy import select
 from test_sweep_reminders import DUTY, NGI_CONTACT, SITE_CONTACTS, SITES
 
@@ -35,7 +35,6 @@ from mailbot.deadlines.sweep import sweep
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
-UTC = dt.UTC
 TAG = "EGI-20261206-01"
 REPORT = mail(
     subject="Security incident suspected at SITE-P TLP:AMBER",
@@ -55,10 +54,6 @@ REQUEST = mail(
     body="Which account was used to log in, and from where?\n",
 )
 TUESDAY = "2026-12-08T08:00:00"
-
-
-def T(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def feed(app: App, raw: bytes, when: str) -> str | None:
