@@ -25,6 +25,7 @@ from mailbot.db.faults import describe, unavailable
 from mailbot.errors import (
     DatabaseUnavailable,
     LoginRefused,
+    SessionEndedAtMail,
     TemporaryError,
     Terminated,
 )
@@ -125,6 +126,10 @@ class Daemon:
                     continue
                 try:
                     self._intake()
+                except SessionEndedAtMail:
+                    # That mail is counted and waits alone: no outage, and
+                    # the next session reads on at once (said at WARNING).
+                    self.stopping.wait(1.0)
                 except Exception as exc:
                     if not isinstance(exc, (TemporaryError, OSError)) and not (
                         unavailable(exc)

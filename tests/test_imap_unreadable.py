@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from pathlib import Path
 
 from mailbot_env import mail, make_app
 from opsenv import cli_env, run_cli
 
 from mailbot import views
+from mailbot.daemon import Daemon
 from mailbot.db.models import PendingUid
+from mailbot.errors import SessionEndedAtMail
 from mailbot.fetch import imap
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -47,7 +51,7 @@ def _sessions(app, limit: int = 6) -> tuple[int, int]:  # type: ignore[no-untype
         client = imap.connect(app)
         try:
             result = imap.catch_up(app, client)
-        except imap.IMAPClient.AbortError:
+        except (imap.IMAPClient.AbortError, SessionEndedAtMail):
             client.shutdown()
             continue  # the daemon reconnects after its backoff
         client.logout()
@@ -128,11 +132,47 @@ def test_a_poll_ended_by_the_server_says_what_to_do(
     first = run_cli(env, "poll")
     assert first.returncode == 1, first.stderr
     said = first.stderr.strip().splitlines()[-1]
-    assert said.startswith("mailbot: IMAP 127.0.0.1:"), said
-    assert "the server ended the session (" in said and "poll again" in said, said
+    assert said.startswith("mailbot: imap://"), said
+    assert "UIDs 1 to 3: the server ended the session" in said, said
+    assert "poll again" in said, said
     assert "Traceback" not in said and "abort:" not in said, said
     codes = [run_cli(env, "poll").returncode for _ in range(3)]
     assert codes[-1] == 0, codes
     assert len(views.incident_list(app)) == 2
     assert _pending(app) == [(2, 1, False)]
+    app.close()
+
+
+def test_run_reads_on_at_once_after_each_unreadable_mail(
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """Each session ended at an unreadable mail asked alone was taken for an
+    outage: logged as "mailbox unreachable", and the wait before the next
+    session doubled from one such mail to the next (1, 2, 4, 8 s ...)."""
+    caplog.set_level(logging.INFO)
+    total, unreadable = 24, (3, 4, 17, 24)
+    dovecot.append_many([_raw(n) for n in range(1, total + 1)])
+    for n in unreadable:
+        _file_of(dovecot, n).chmod(0)
+    extra = {"MAILBOT_SOURCE_POLL_INTERVAL": "1", "MAILBOT_DIGEST_TIME": ""}
+    app = make_app(tmp_path, database_url, dovecot=dovecot, extra=extra)
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    began = time.monotonic()
+    thread.start()
+    try:
+        wanted = total - len(unreadable)
+        while len(views.incident_list(app)) < wanted:
+            assert time.monotonic() - began < 60, "not read within 60 s"
+            time.sleep(0.2)
+        took = time.monotonic() - began
+    finally:
+        daemon.stopping.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    # One batch's session, then one per unreadable mail, a second apart.
+    assert took < 12, took
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "unreachable" in m], said
+    assert [p[0] for p in _pending(app)] == list(unreadable)
     app.close()

@@ -30,7 +30,7 @@ from mailbot.clock import as_utc
 from mailbot.connection import IMAP, hint, tls_context
 from mailbot.db.models import FolderState, PendingUid
 from mailbot.dsn import decode_header_text
-from mailbot.errors import LoginRefused, TemporaryError
+from mailbot.errors import LoginRefused, SessionEndedAtMail, TemporaryError
 from mailbot.fetch import PollResult
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
@@ -200,8 +200,6 @@ class Folder:
         batch_refused: str | None = None
         try:
             response = self._bodies(uids)
-        except IMAPClient.AbortError:
-            raise  # the connection is gone: the next session goes on
         except IMAPClient.Error as exc:
             log.debug("%s FETCH of %d UIDs refused: %s", self.source, len(uids), exc)
             response, batch_refused = {}, _said(exc)
@@ -239,8 +237,6 @@ class Folder:
     def _fetch_alone(self, uid: int) -> dict:
         try:
             return dict(self._bodies([uid]).get(uid, {}))
-        except IMAPClient.AbortError:
-            raise
         except IMAPClient.Error as exc:
             self.refused[uid] = _said(exc)[:300]
             return {}
@@ -258,11 +254,17 @@ class Folder:
         try:
             return self.client.fetch(uids, FETCH_ITEMS)
         except IMAPClient.AbortError as exc:
-            if len(uids) == 1:
-                self.mark_pending(uids[0], _said(exc)[:300], gone=True)
-            else:
+            if len(uids) > 1:
                 self._ask_alone(uids)
-            raise
+                raise SessionEndedAtMail(
+                    f"{self.source} UIDs {uids[0]} to {uids[-1]}: the server ended"
+                    f" the session during their FETCH ({_said(exc)[:300]})"
+                ) from exc
+            self.mark_pending(uids[0], _said(exc)[:300], gone=True)
+            raise SessionEndedAtMail(
+                f"{self.source} UID {uids[0]}: the server ended the session"
+                f" when asked for it ({_said(exc)[:300]})"
+            ) from exc
 
     def _ask_alone(self, uids: list[int]) -> None:
         """Make `uids` pending, due now, without counting an attempt."""
@@ -538,6 +540,11 @@ def poll_imap(app: App) -> PollResult:
     client = connect(app)
     try:
         return catch_up(app, client)
+    except SessionEndedAtMail as exc:
+        raise TemporaryError(
+            f"{exc}; what was read is kept: poll again (that mail waits alone,"
+            " with backoff, the others are read)"
+        ) from exc
     except IMAPClient.AbortError as exc:
         s = app.settings.imap
         raise TemporaryError(
