@@ -26,6 +26,8 @@ from mailbot.extract import (
     hosts,
     hours,
     indicators,
+    layout,
+    owners,
     prose,
     quotes,
     sections,
@@ -495,20 +497,20 @@ def test_an_item_collapses_white_space_as_split_and_join_do() -> None:
 
 
 def test_metadata_lines_open_with_a_word() -> None:
-    # part._opens_with_word spares the metadata patterns a line that opens
+    # layout.opens_with_word spares the metadata patterns a line that opens
     # with anything else: no such first character may start one of them.
     names = ["schema-url", "user-agent", "x-mailer", "arc-seal", "received"]
     for code in range(0x110000):
         lead = chr(code)
-        if extract_part._opens_with_word(f" \t{lead}"):
+        if layout.opens_with_word(f" \t{lead}"):
             continue
         for name in names:
             line = f" \t{lead}{name[1:]}: x"
-            assert not extract_part._METADATA.match(line), repr(line)
-            assert not extract_part._RECEIVED.match(line), repr(line)
-    assert extract_part._opens_with_word("\tX-Mailer: y")
-    assert extract_part._opens_with_word("ſchema-url: y")  # matches as "s"
-    assert not extract_part._opens_with_word("2026-12-04 10:00:00 x-mailer:")
+            assert not layout.METADATA.match(line), repr(line)
+            assert not layout.RECEIVED.match(line), repr(line)
+    assert layout.opens_with_word("\tX-Mailer: y")
+    assert layout.opens_with_word("ſchema-url: y")  # matches as "s"
+    assert not layout.opens_with_word("2026-12-04 10:00:00 x-mailer:")
 
 
 def test_a_prefix_beyond_32_is_no_network() -> None:
@@ -1349,7 +1351,7 @@ def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
             network.version == net.version and network.subnet_of(net)
             for net in networks
         )
-    assert extract_part._in_networks(value, names) is expected
+    assert owners.in_networks(value, names) is expected
 
 
 def _reported(text: str) -> str | None:

@@ -375,7 +375,7 @@ def _reported_v4(number: int) -> bool:
 
 
 # Cached: a new address is read as a candidate (_v4_item) and then asked
-# whether it is the site's (part._in_networks).
+# whether it is the site's (owners.in_networks).
 @functools.lru_cache(maxsize=4096)
 def ipv4_number(text: str) -> int | None:
     """The number of the IPv4 address `text`, as ipaddress reads it, or None.
