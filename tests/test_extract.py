@@ -31,7 +31,9 @@ from mailbot.extract import (
     prose,
     quotes,
     sections,
+    timeplan,
     times,
+    utc,
     zones,
 )
 from mailbot.extract import part as extract_part
@@ -39,7 +41,8 @@ from mailbot.extract.dn import find_dns
 from mailbot.extract.fang import defanged_lines, may_be_defanged, refang
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.indicators import scan
-from mailbot.extract.times import PartClock, find_times
+from mailbot.extract.partclock import PartClock
+from mailbot.extract.times import find_times
 from mailbot.mail import TextPart
 from mailbot.parse import parse
 
@@ -353,7 +356,7 @@ def test_a_stamp_is_written_as_strftime_writes_it() -> None:
             rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, 1, 999999]),
             tzinfo=dt.UTC,
         )  # fmt: skip
-        assert times.utc_stamp(when) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert utc.utc_stamp(when) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.parametrize(
@@ -715,8 +718,8 @@ def test_dates_that_settle_the_order_are_found_as_written() -> None:
 
 def test_times_are_matched_as_with_backtracking_blanks() -> None:
     # _TIME's runs of blanks are possessive; with plain ones it finds the same.
-    plain = re.compile(times._TIME.pattern.replace("[ \\t]*+", "[ \\t]*"))
-    assert plain.pattern != times._TIME.pattern
+    plain = re.compile(timeplan.TIME.pattern.replace("[ \\t]*+", "[ \\t]*"))
+    assert plain.pattern != timeplan.TIME.pattern
     rng = random.Random(3)
     pieces = ["10:00", "1:05:07", " ", "\t", "  ", "UTC", "+01:00", " +0100", "-5",
               "Uhr", "h", "(", ")", "(CET)", "Europe/Berlin", "local time", "am",
@@ -724,7 +727,8 @@ def test_times_are_matched_as_with_backtracking_blanks() -> None:
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
         expected = [(m.span(), m.groups()) for m in plain.finditer(text)]
-        assert [(m.span(), m.groups()) for m in times._TIME.finditer(text)] == expected
+        found = [(m.span(), m.groups()) for m in timeplan.TIME.finditer(text)]
+        assert found == expected
 
 
 def test_special_lines_are_matched_as_with_backtracking_blanks() -> None:
@@ -2570,7 +2574,7 @@ def test_isolation_words_in_the_future_or_negative_give_no_time(line: str) -> No
 
 
 def test_a_syslog_dates_year_chosen_once_a_day_is_each_records_own() -> None:
-    # times._syslog_day answers for a whole day when every time of it falls
+    # utc._syslog_day answers for a whole day when every time of it falls
     # on one side of the mail's Date plus two days; the loop of
     # _syslog_year decides time by time. Both must give the same.
     rng = random.Random(7)
@@ -2595,9 +2599,9 @@ def test_a_syslog_dates_year_chosen_once_a_day_is_each_records_own() -> None:
         clock = PartClock(zone, reference)
         year = reference.astimezone(tz).year
         expected = _outcome(
-            times._syslog_year, month, mday, clock_time, tz, year, reference
+            utc._syslog_year, month, mday, clock_time, tz, year, reference
         )
-        found = _outcome(times._complete, (None, month, mday), clock_time, tz, clock)
+        found = _outcome(utc._complete, (None, month, mday), clock_time, tz, clock)
         assert found == expected
 
 

@@ -74,7 +74,7 @@ MON: Final = (
 )
 _D, _Y = r"(\d{1,2})", r"(\d{4})"
 DATES: Final = (
-    # The look-behinds stand after the first digit: see times._TIME.
+    # The look-behinds stand after the first digit: see timeplan.TIME.
     ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})-(\d{1,2})-(\d{1,2})(?![\d])")),
     # Year first with dots or slashes: Hungarian "2026.12.03.", "2026/12/03".
     ("ymd", re.compile(r"(\d(?<![\d.]\d)\d{3})[./](\d{1,2})[./](\d{1,2})(?![\d])")),
@@ -507,7 +507,7 @@ def ordered(
 
 
 def _later(ymd: tuple, reference) -> bool:
-    # More than a day after the mail: no evidence is (`times._complete`).
+    # More than a day after the mail: no evidence is (`utc._complete`).
     if reference is None or ymd[0] is None:
         return False
     return dt.date(*ymd) > reference.date() + dt.timedelta(days=1)

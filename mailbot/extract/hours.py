@@ -45,7 +45,7 @@ def hours_hint(line: str) -> re.Match[str] | None:
 
 
 # An hour without minutes: "10pm", "10 p.m.", "22h", "at 9 this morning",
-# "a las 9 de la mañana". `times._TIME_OR_HOUR` reads them; this is its cheap
+# "a las 9 de la mañana". `timeplan.TIME_OR_HOUR` reads them; this is its cheap
 # test, run over a whole part first (few parts write one: a search per line
 # would cost every line of the others).
 DAY_PART: Final = (
@@ -55,7 +55,7 @@ DAY_PART: Final = (
     r"|du[ \t]+(?:matin|soir)|de[ \t]+l'après-midi|di[ \t]+(?:mattina|sera|notte)"
     r"|del[ \t]+pomeriggio"
 )
-# A digit after a colon is a time's minutes ("4:15 PM"): `times._TIME` reads it.
+# A digit after a colon is a time's minutes ("4:15 PM"): `timeplan.TIME` reads it.
 # The longest part searched for one (longer ones are logs).
 PROSE_PART: Final = 20_000
 hour_only_hint: Final = re.compile(

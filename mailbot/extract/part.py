@@ -39,17 +39,11 @@ from mailbot.extract.layout import (
     tab_header,
 )
 from mailbot.extract.owners import Owners
+from mailbot.extract.partclock import PartClock, part_clock
 from mailbot.extract.reading import Line, State
 from mailbot.extract.sections import Heading, heading
-from mailbot.extract.times import (
-    MAX_TIMES,
-    PartClock,
-    Stamp,
-    may_write_times,
-    part_clock,
-    plans_made,
-    times_in,
-)
+from mailbot.extract.timeplan import MAX_TIMES
+from mailbot.extract.times import Stamp, may_write_times, plans_made, times_in
 from mailbot.extract.values import UNCLASSIFIED, Context
 from mailbot.extract.zones import block_zone
 
