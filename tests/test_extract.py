@@ -22,6 +22,7 @@ from mailbot import extract
 from mailbot.extract import (
     core,
     dates,
+    facts,
     fang,
     hosts,
     hours,
@@ -574,8 +575,8 @@ def test_the_fact_of_a_time_does_not_hang_on_digits(before: str, after: str) -> 
             "".join(rng.choice("0123456789") if c.isdigit() else c for c in text)
             for text in (before, after)
         ]
-        fresh = prose._fact_of.__wrapped__(pair[0][-70:], pair[1][:50])
-        assert prose.fact_of(*pair) == fresh
+        fresh = facts._fact_of.__wrapped__(pair[0][-70:], pair[1][:50])
+        assert facts.fact_of(*pair) == fresh
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Final
 
 from mailbot.extract.shape import has_digit, keep_plan, shape
 
-# Month names in the languages of the fact words (prose._FACTS): English,
+# Month names in the languages of the fact words (facts._FACTS): English,
 # German, French, Spanish, Portuguese, Italian, Dutch, Swedish, Polish,
 # Finnish and Czech, with the inflected forms that dates use ("15 lipca",
 # "15. heinäkuuta", "15. července") and the usual abbreviations. A word is a

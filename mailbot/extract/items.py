@@ -17,6 +17,7 @@ from mailbot.extract import prose, roles
 from mailbot.extract.assign import INDICATOR_SECTIONS
 from mailbot.extract.collect import Collector
 from mailbot.extract.layout import continues, wraps_onto
+from mailbot.extract.placeholders import labelled_non_answer, non_answer
 from mailbot.extract.reading import Add, Line, State
 
 TEXT_SECTIONS: Final = frozenset(
@@ -86,7 +87,7 @@ class TextItems:
         self, number: int, text: str, has_indicator: bool, is_record: bool
     ) -> None:
         state = self.state
-        if not has_indicator and prose.labelled_non_answer(text):
+        if not has_indicator and labelled_non_answer(text):
             return
         for name in prose.text_fields(text, has_indicator, is_record):
             if name == "evidence":
@@ -116,6 +117,6 @@ class TextItems:
     def flush_item(self) -> None:
         self.flush_prose()
         item = self.state.item
-        if item and not prose.non_answer(item[1]):
+        if item and not non_answer(item[1]):
             self.out.add(item[0], item[1], "text", self.part_id, item[2], roles.NONE)
         self.state.item = []

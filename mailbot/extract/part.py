@@ -17,11 +17,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
-from mailbot.extract import prose, relays, roles
+from mailbot.extract import relays, roles
 from mailbot.extract.assign import Assigner
 from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
 from mailbot.extract.dn import ends_whole, wrap_width, wraps_dn
+from mailbot.extract.facts import FACT_AFTER, fact_of
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
 from mailbot.extract.indicators import UNSURE_DN, Indicator, scan
@@ -428,7 +429,7 @@ class _Reader:
             if facts:
                 before = previous + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
-                fact = prose.fact_of(before[-80:], after[: prose.FACT_AFTER])
+                fact = fact_of(before[-80:], after[:FACT_AFTER])
             self._add_at(
                 line.number, fact or "evidence", stamp.value, "timestamp", roles.NONE
             )
