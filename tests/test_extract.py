@@ -20,6 +20,7 @@ import pytest
 
 from mailbot import extract
 from mailbot.extract import (
+    addresses,
     core,
     dates,
     facts,
@@ -1360,7 +1361,7 @@ def test_the_site_networks_hold_what_ipaddress_says(value: str) -> None:
 
 
 def _reported(text: str) -> str | None:
-    # What indicators.address keeps, said with ipaddress's own properties.
+    # What addresses.address keeps, said with ipaddress's own properties.
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -1400,12 +1401,12 @@ def test_addresses_are_read_as_ipaddress_reads_them() -> None:
         for _ in range(3000)
     ]
     for text in odd + made:
-        ip = indicators.address(text)
+        ip = addresses.address(text)
         assert (None if ip is None else str(ip)) == _reported(text), text
         # A dotted number's check skips making the address (and needs no
         # colon): the same answer.
         if ":" not in text:
-            kept = indicators._v4_item(text, "")
+            kept = addresses._v4_item(text, "")
             assert (kept is None) == (_reported(text) is None), text
 
 

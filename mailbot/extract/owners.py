@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 
+from mailbot.extract.addresses import ipv4_number
 from mailbot.extract.hosts import is_within
-from mailbot.extract.indicators import Indicator, ipv4_number
+from mailbot.extract.indicators import Indicator
 from mailbot.extract.values import Context
 
 
