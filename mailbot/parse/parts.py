@@ -19,6 +19,8 @@ from mailbot.html_text import html_to_text
 from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Attachment, TextPart
 from mailbot.parse import archives, charsets, headers, sniff
+from mailbot.parse.params import Meta, meta_of, unflowed
+from mailbot.parse.sniff import text_like
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,6 @@ class _Node(NamedTuple):
     alternative: bool = False
 
 
-class _Meta(NamedTuple):
-    """What a leaf's Content-Type and Content-Disposition say about it."""
-
-    filename: str | None
-    disposition: str | None
-    charset: str | None
-    flowed: str = ""  # "flowed", or "delsp" for format=flowed; delsp=yes
-
-
 @dataclass
 class _Collected:
     text_parts: list[TextPart] = field(default_factory=list)
@@ -65,11 +58,6 @@ class _Collected:
 # feedback-report, ...) carry header blocks and are read as text reports.
 _ENCAPSULATED = frozenset({"message/rfc822", "message/global", "message/news"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
-_TEXT_TYPES = frozenset(
-    {"application/json", "application/xml", "application/csv", "application/x-csv"}
-    | {"application/txt", "application/plain", "application/x-log"}
-)
-_TEXT_SUFFIXES = (".txt", ".log", ".csv", ".tsv", ".json", ".xml", ".md", ".eml")
 _SUFFIXES = {
     "text/plain": ".txt",
     "text/html": ".html",
@@ -216,7 +204,7 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
     part, ctype = node.part, node.ctype
     if ctype.startswith("multipart/") and part.is_multipart():
         return
-    meta = _meta(part, node.number, defects)
+    meta = meta_of(part, node.number, defects)
     explicit = meta.filename is not None or meta.disposition == "attachment"
     if ctype in _ENCAPSULATED:
         # Its defects were noted when the tree was walked (_children).
@@ -266,7 +254,7 @@ def _take(node: _Node, found: _Collected, limits: Limits, defects: list[str]) ->
             node.number, attachment.filename, data, archive, found, limits, defects
         )
         return
-    if not binary and _text_like(ctype, meta.filename, data):
+    if not binary and text_like(ctype, meta.filename, data):
         text = _text_of(data, meta.charset, ctype, node.number, limits, defects)
         found.text_parts.append(
             TextPart(node.number, ctype, "attachment", text, attachment.filename)
@@ -317,7 +305,7 @@ def _take_archive(
             part = f"{part}#{len(used) + 1}"
         used.add(part)
         inner = archives.kind_of(member.data, member.name)
-        text = inner is None and _text_like(_OCTET, name, member.data)
+        text = inner is None and text_like(_OCTET, name, member.data)
         ctype = _member_type(name, text)
         path = f"{filename}/{name}"
         if member.cut and not text:
@@ -379,7 +367,7 @@ def _kind(node: _Node, kind: str) -> str:
 
 
 def _take_report(
-    node: _Node, meta: _Meta, found: _Collected, limits: Limits, defects: list[str]
+    node: _Node, meta: Meta, found: _Collected, limits: Limits, defects: list[str]
 ) -> None:
     """A delivery-status or feedback-report part: its header blocks as text."""
     # Cleaned as every other text part is (NUL out, lone surrogates
@@ -449,47 +437,9 @@ def _limit(text: str, number: str, limits: Limits, defects: list[str]) -> str:
     return text[: limits.max_text_chars]
 
 
-def _text_like(ctype: str, filename: str | None, data: bytes) -> bool:
-    """Whether an attachment is worth reading as text (logs, CSV, reports)."""
-    if ctype.startswith("text/"):
-        return True
-    if b"\x00" in data[:4096]:
-        return False
-    if ctype in _TEXT_TYPES:
-        return True
-    if filename and filename.lower().endswith(_TEXT_SUFFIXES):
-        return True
-    # A sensor log sent as an unnamed octet-stream is still a log: read an
-    # untyped attachment when its bytes look like text.
-    return _untyped(ctype) and _sniffs_as_text(data)
-
-
-def _untyped(ctype: str) -> bool:
-    return ctype == "application/octet-stream" or ctype.split("/")[0] not in (
-        "application", "image", "audio", "video", "font", "model", "message",
-        "multipart",
-    )  # fmt: skip
-
-
-def _sniffs_as_text(data: bytes) -> bool:
-    """Valid UTF-8, or mostly printable ASCII, in the first 64 KiB; no NUL."""
-    head = data[:65536]
-    if not head or b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-        return True
-    except UnicodeDecodeError as error:
-        # A multi-byte character cut at the 64 KiB mark is still UTF-8.
-        if error.start >= len(head) - 3 and len(data) > len(head):
-            return True
-    printable = sum(1 for byte in head if 32 <= byte < 127 or byte in (9, 10, 13))
-    return printable >= 0.95 * len(head)
-
-
 def _add_attachment(
     node: _Node,
-    meta: _Meta,
+    meta: Meta,
     found: _Collected,
     data: bytes,
     defects: list[str],
@@ -534,116 +484,3 @@ def _flatten(part: Message) -> bytes:
         return inner.as_bytes()
     except (LookupError, UnicodeError, ValueError, TypeError):
         return inner.as_string().encode("utf-8", "surrogateescape")
-
-
-def _meta(part: Message, number: str, defects: list[str]) -> _Meta:
-    """Filename, disposition and charset, each header's parameters read once."""
-    content_type = _params(part, "content-type", number, defects)
-    disposition = _params(part, "content-disposition", number, defects)
-    filename = None
-    for params, key in ((disposition, "filename"), (content_type, "name")):
-        if key in params:
-            filename = _param_text(params[key], f"part {number} {key}", defects)
-        if filename:
-            break
-    return _Meta(
-        filename or None,
-        part.get_content_disposition(),
-        _charset(content_type),
-        _flowed(content_type),
-    )
-
-
-def _flowed(params: dict[str, str | tuple[str, str, str]]) -> str:
-    value = params.get("format")
-    if not isinstance(value, str) or value.strip().lower() != "flowed":
-        return ""
-    delsp = params.get("delsp")
-    if isinstance(delsp, str) and delsp.strip().lower() == "yes":
-        return "delsp"
-    return "flowed"
-
-
-def unflowed(text: str, delsp: bool = False) -> str:
-    """A format=flowed text (RFC 3676) with its soft line breaks joined.
-
-    A line ending in a space (but the signature separator "-- ") is continued
-    by the next line of the same quote depth; the continuation loses its
-    quote marks and its stuffed space, and with delsp=yes the flowed line
-    its trailing space. A mail client that flows its text wraps it there
-    ("/CN=John " then "Smith 5678"): read as two lines, the DN, a sentence
-    or an address split across them were cut.
-    """
-    if " \n" not in text:
-        return text
-    out: list[str] = []
-    joining = False
-    depth = 0
-    for line in text.split("\n"):
-        quotes = len(line) - len(line.lstrip(">"))
-        if joining and quotes == depth and line[quotes:].strip():
-            content = line[quotes:]
-            out[-1] += content[1:] if content.startswith(" ") else content
-        else:
-            out.append(line)
-            depth = quotes
-        joining = line.endswith(" ") and line[quotes:].strip() != "--"
-        if joining and delsp:
-            out[-1] = out[-1][:-1]
-    return "\n".join(out)
-
-
-def _params(
-    part: Message, header: str, number: str, defects: list[str]
-) -> dict[str, str | tuple[str, str, str]]:
-    value = part.get(header)
-    if value is None:
-        return {}
-    if not isinstance(value, str):
-        # compat32 hands out a header with raw 8-bit bytes as a Header already
-        # decoded with replacement characters: repair the raw value instead.
-        raw = next(v for k, v in part.raw_items() if k.lower() == header)
-        fixed = headers.repair_8bit(
-            headers.unfold(raw), f"part {number} {header}", defects
-        )
-        part = Message()
-        part[header] = fixed
-    elif ";" not in value:
-        return {}
-    return {
-        str(key).lower(): val for key, val in (part.get_params(None, header) or [])[1:]
-    }
-
-
-def _charset(params: dict[str, str | tuple[str, str, str]]) -> str | None:
-    value = params.get("charset")
-    if isinstance(value, tuple):
-        value = value[2]
-    if not value or not value.isascii():
-        return None
-    return value.strip().lower()
-
-
-def _param_text(
-    value: str | tuple[str, str, str], what: str, defects: list[str]
-) -> str:
-    """One MIME parameter value: RFC 2231, encoded words, or raw 8-bit."""
-    if isinstance(value, tuple):
-        charset, _language, text = value
-        try:
-            data = text.encode("latin-1", "surrogateescape")
-        except UnicodeEncodeError:
-            data = text.encode("utf-8", "surrogatepass")
-        return headers.clean(_rfc2231_text(data, charset or "us-ascii", what, defects))
-    return headers.decode_value(value, what, defects)
-
-
-def _rfc2231_text(data: bytes, charset: str, what: str, defects: list[str]) -> str:
-    codec = charsets.resolve(charset).name or "ascii"
-    for name in (codec, "utf-8"):
-        try:
-            return data.decode(name)
-        except (UnicodeError, LookupError):
-            continue
-    defects.append(f"{what}: undecodable RFC 2231 value ({charset}): latin-1 fallback")
-    return charsets.latin1(data)

@@ -4,6 +4,8 @@ A client or a gateway may type a program, an image or a random blob
 `text/plain`: read as text, its bytes gave host names and values that no
 one wrote (a breaker's F8). The bytes decide: the magic number of a known
 binary format, or control bytes scattered through them as no text has.
+Whether an attachment is worth reading as text at all (a log, a CSV, a
+report) is asked here too: its type, its name, or bytes that look like text.
 """
 
 from __future__ import annotations
@@ -57,3 +59,48 @@ def binary_kind(data: bytes) -> str | None:
         return "binary data" if head else None
     controls = kept - len(head.translate(None, _CONTROLS).replace(b"\x00", b""))
     return "binary data" if controls > _MOST_CONTROLS * kept else None
+
+
+_TEXT_TYPES = frozenset(
+    {"application/json", "application/xml", "application/csv", "application/x-csv"}
+    | {"application/txt", "application/plain", "application/x-log"}
+)
+_TEXT_SUFFIXES = (".txt", ".log", ".csv", ".tsv", ".json", ".xml", ".md", ".eml")
+
+
+def text_like(ctype: str, filename: str | None, data: bytes) -> bool:
+    """Whether an attachment is worth reading as text (logs, CSV, reports)."""
+    if ctype.startswith("text/"):
+        return True
+    if b"\x00" in data[:4096]:
+        return False
+    if ctype in _TEXT_TYPES:
+        return True
+    if filename and filename.lower().endswith(_TEXT_SUFFIXES):
+        return True
+    # A sensor log sent as an unnamed octet-stream is still a log: read an
+    # untyped attachment when its bytes look like text.
+    return _untyped(ctype) and _sniffs_as_text(data)
+
+
+def _untyped(ctype: str) -> bool:
+    return ctype == "application/octet-stream" or ctype.split("/")[0] not in (
+        "application", "image", "audio", "video", "font", "model", "message",
+        "multipart",
+    )  # fmt: skip
+
+
+def _sniffs_as_text(data: bytes) -> bool:
+    """Valid UTF-8, or mostly printable ASCII, in the first 64 KiB; no NUL."""
+    head = data[:65536]
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the 64 KiB mark is still UTF-8.
+        if error.start >= len(head) - 3 and len(data) > len(head):
+            return True
+    printable = sum(1 for byte in head if 32 <= byte < 127 or byte in (9, 10, 13))
+    return printable >= 0.95 * len(head)
