@@ -2522,6 +2522,20 @@ def _impossible_times(count: int, seed: int) -> list[str]:
     ]
 
 
+def test_a_parts_reader_is_freed_once_the_part_is_read() -> None:
+    # The reader's helpers (assign.py, items.py) hold its state and its tally,
+    # not the reader: a cycle would keep each part's reader, with all its
+    # lines, until the garbage collector ran (it cost 4 % of the throughput).
+    gc.collect()
+    gc.disable()
+    try:
+        run("Attacker IP: 203.0.113.9\nEvidence: scans at 10:00 UTC\n")
+        alive = [o for o in gc.get_objects() if type(o) is extract_part._Reader]
+    finally:
+        gc.enable()
+    assert not alive
+
+
 def test_lines_of_impossible_times_stop_costing_plans(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -41,7 +41,7 @@ from mailbot.extract.layout import (
 )
 from mailbot.extract.owners import Owners
 from mailbot.extract.partclock import PartClock, part_clock
-from mailbot.extract.reading import Line, State
+from mailbot.extract.reading import Line, State, Tally
 from mailbot.extract.sections import Heading, heading
 from mailbot.extract.timeplan import MAX_TIMES
 from mailbot.extract.times import Stamp, may_write_times, plans_made, times_in
@@ -106,8 +106,8 @@ def read_part(
         refanged[index] = refang(refanged[index], hinted=True)
     reader.lines = refanged
     for index, (number, _, forwarded) in enumerate(lines):
-        if reader.items > _BUDGET or out.values > MAIL_BUDGET:
-            over = "the" if reader.items > _BUDGET else "the mail's"
+        if reader.tally.items > _BUDGET or out.values > MAIL_BUDGET:
+            over = "the" if reader.tally.items > _BUDGET else "the mail's"
             reader.skipped[f"lines after {over} value budget"] = len(lines) - index
             break
         previous = refanged[index - 1] if index else ""
@@ -126,8 +126,9 @@ def _note_skipped(part_id: str, reader: _Reader, out: Collector) -> None:
     # log, and to the mail's record (a defect).
     if reader.skipped:
         skipped = sorted(reader.skipped.items())
-        note = f"part {part_id}: {reader.items} values read; not read: " + ", ".join(
-            f"{n} {what}" for what, n in skipped
+        note = (
+            f"part {part_id}: {reader.tally.items} values read; not read: "
+            + ", ".join(f"{n} {what}" for what, n in skipped)
         )
         out.notes.append(note)
         log.warning(
@@ -167,7 +168,7 @@ class _Reader:
         self.part_id, self.kind, self.context = part_id, kind, context
         self.clock, self.out, self.state = clock, out, State()
         self.year = context.reference_time.year if context.reference_time else 9999
-        self.items = 0
+        self.tally = Tally(part_id, out)
         self.wasted = 0  # lines of new shapes read for times that had none
         self.timed = 0  # lines that had a time
         self.spoken = 0  # where the current line's last indicator ends
@@ -177,9 +178,9 @@ class _Reader:
         self.lines: list[str] = []  # the part's lines, refanged
         self.bad_mail: bool | None = None  # relays.calls_mail_bad, once asked
         self.width = 72  # the mail client's (dn.wrap_width)
-        self.assigner = Assigner(self.state, self.owners, self._add_at)
+        self.assigner = Assigner(self.state, self.owners, self.tally.add)
         self.texts = TextItems(
-            part_id, kind, self.state, out, self._add_at, self.skipped
+            part_id, kind, self.state, out, self.tally.add, self.skipped
         )
 
     def line(self, line: Line) -> None:
@@ -238,7 +239,7 @@ class _Reader:
         found = relays.origin(hops, self.owners.owned)
         if found is not None:
             number, value, kind = found
-            self._add_at(number, roles.ATTACKER, value, kind, roles.WORDS)
+            self.tally.add(number, roles.ATTACKER, value, kind, roles.WORDS)
 
     def _bad_mail(self) -> bool:
         if self.bad_mail is None:
@@ -292,7 +293,9 @@ class _Reader:
             # A relay's address says no role by the header's words ("from").
             for i in indicators:
                 if i.kind in ("ipv4", "ipv6"):
-                    self._add_at(line.number, UNCLASSIFIED, i.value, i.kind, roles.NONE)
+                    self.tally.add(
+                        line.number, UNCLASSIFIED, i.value, i.kind, roles.NONE
+                    )
             indicators = ()
         if indicators:
             self.spoken = max([i.end for i in indicators])
@@ -430,16 +433,9 @@ class _Reader:
                 before = previous + " " + line.text[: stamp.start]
                 after = line.text[stamp.end :] + " " + following[:60]
                 fact = fact_of(before[-80:], after[:FACT_AFTER])
-            self._add_at(
+            self.tally.add(
                 line.number, fact or "evidence", stamp.value, "timestamp", roles.NONE
             )
-
-    def _add_at(
-        self, number: int, name: str, value: str, kind: str, strength: int
-    ) -> None:
-        self.items += 1
-        self.out.values += 1
-        self.out.add(name, value, kind, self.part_id, number, strength)
 
 
 # Mails repeat lines (templates, signatures, log records, a pasted dump): what

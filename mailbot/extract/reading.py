@@ -1,6 +1,7 @@
 """What a part's reader (part.py) shares with its helpers (assign.py,
-items.py): the line being read with its neighbours, and the state kept from
-one line to the next (the section, block, table and paragraph it is in).
+items.py): the line being read with its neighbours, the state kept from
+one line to the next (the section, block, table and paragraph it is in),
+and the tally of the values they add.
 """
 
 from __future__ import annotations
@@ -10,12 +11,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from mailbot.extract.collect import Collector
 from mailbot.extract.relays import Hop
 from mailbot.extract.roles import NO_CUE, Cue
 
 # How a helper adds a value of a line: (line number, field, value, kind,
 # strength), counted towards the part's value budget.
 Add = Callable[[int, str, str, str, int], None]
+
+
+class Tally:
+    """The values added from one part: each goes to the mail's collector,
+    counted for the part's budget and the mail's.
+
+    The helpers hold this, not the reader: a reader that its helpers held
+    would be a cycle, kept with all its lines until the garbage collector
+    found it.
+    """
+
+    def __init__(self, part_id: str, out: Collector) -> None:
+        self.part_id, self.out, self.items = part_id, out, 0
+
+    def add(self, number: int, name: str, value: str, kind: str, strength: int) -> None:
+        self.items += 1
+        self.out.values += 1
+        self.out.add(name, value, kind, self.part_id, number, strength)
 
 
 @dataclass
