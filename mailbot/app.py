@@ -104,7 +104,16 @@ class App:
     @cached_property
     def templates(self) -> jinja2.Environment:
         override = self.settings.templates.directory
-        return render.environment(self.settings.path(override) if override else None)
+        if not override:
+            return render.environment(None)
+        env = render.environment(self.settings.path(override))
+        # A template that compiles may still fail on every mail it renders.
+        from mailbot import template_check
+
+        template_check.check(
+            env, self.rules, self.chase_policy.levels, self.settings.mailbot.address
+        )
+        return env
 
     @cached_property
     def read_ahead(self) -> ReadAhead | None:

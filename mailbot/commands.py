@@ -16,6 +16,7 @@ from mailbot.app import App, open_app
 from mailbot.cli import clock_from, config_source, print_json
 from mailbot.config import load_settings
 from mailbot.errors import MailbotError, UsageError
+from mailbot.fetch import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def poll(args: argparse.Namespace) -> int:
         outage = delivery_outage(app)
     finally:
         app.close()
-    _report(args, vars(result))
+    _report(args, result.counts())
+    _fail_on_configuration("poll", result)
     return _fail_on(outage)
 
 
@@ -104,7 +106,6 @@ def sweep(args: argparse.Namespace) -> int:
 
 def ingest(args: argparse.Namespace) -> int:
     from mailbot.ahead import read_ahead
-    from mailbot.fetch import PollResult
     from mailbot.fetch.files import Unreadable, check_path, iter_path
     from mailbot.process import process_delivery
 
@@ -136,7 +137,7 @@ def ingest(args: argparse.Namespace) -> int:
         with Progress(total, label="ingest") as progress:
             for delivery in read_ahead(app, deliveries, total):
                 outcome = process_delivery(app, delivery)
-                result.count(outcome.result, outcome.incident)
+                result.add(outcome)
                 progress.update()
         outage = None
         if not args.backfill:
@@ -144,7 +145,7 @@ def ingest(args: argparse.Namespace) -> int:
             outage = delivery_outage(app)
     finally:
         app.close()
-    data = vars(result)
+    data = result.counts()
     if getattr(args, "json", False):
         data["unreadable"] = [
             {"path": str(u.path), "reason": u.reason} for u in unreadable
@@ -152,6 +153,7 @@ def ingest(args: argparse.Namespace) -> int:
     else:
         data["unreadable"] = len(unreadable)
     _report(args, data)
+    _fail_on_configuration("ingest", result)
     if unreadable:
         raise MailbotError(
             f"ingest: {len(unreadable)} path(s) could not be read and were"
@@ -194,6 +196,21 @@ def _fail_on(outage: str | None) -> int:
     if outage is None:
         return 0
     raise MailbotError(outage)
+
+
+def _fail_on_configuration(command: str, result: PollResult) -> None:
+    """Exit 1 with one line when mails were set aside for a fault of the
+    configuration (a template): each mail would meet it, and the counts
+    alone read as a pass that went well. Bad mail alone is no failure."""
+    faults = result.misconfigured
+    if not faults:
+        return
+    raise MailbotError(
+        f"{command}: {len(faults)} of {result.fetched} mail(s) were set aside for"
+        f" a fault of the configuration, not of the mail: {faults[0]}. Once it"
+        " is corrected, `mailbot quarantine` lists them and `mailbot quarantine"
+        " retry ID` takes each again"
+    )
 
 
 def _broken_link(path: Path) -> bool:

@@ -69,12 +69,15 @@ class StageError(MailbotError):
     """Raised when one stage of the pipeline cannot handle one mail.
 
     The mail is quarantined under the stage's name; the batch goes on.
+    `configuration` says the fault is the configuration's (a template), not
+    the mail's: every mail would meet it.
     """
 
-    def __init__(self, stage: str, reason: str) -> None:
+    def __init__(self, stage: str, reason: str, configuration: bool = False) -> None:
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
+        self.configuration = configuration
 
 
 class Terminated(KeyboardInterrupt):

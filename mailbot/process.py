@@ -59,6 +59,8 @@ class Outcome:
     result: str
     incident: str | None = None
     reason: str | None = None
+    # Quarantined for a fault of the configuration (a template), not the mail.
+    configuration: bool = False
 
 
 def _no_mark(_session: Session) -> None:
@@ -164,7 +166,9 @@ def process_stored(
                 copy = _as_copy(current, mail_id, key, parsed, bounds, mark_done)
             if copy:
                 return copy
-        return quarantine(app, mail_id, exc.stage, exc.reason, mark_done)
+        return quarantine(
+            app, mail_id, exc.stage, exc.reason, mark_done, exc.configuration
+        )
     took = time.monotonic() - started
     if took > bounds.max_seconds_per_mail:
         log.warning("mail %d took %.1f s (limits.max_seconds_per_mail)", mail_id, took)
@@ -248,11 +252,20 @@ def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-unt
             log.error("stage %s failed: %s", name, exc)
         else:
             log.exception("stage %s failed", name)
-        raise StageError(name, f"{type(exc).__name__}: {exc}") from exc
+        raise StageError(
+            name,
+            f"{type(exc).__name__}: {exc}",
+            configuration=isinstance(exc, render.TemplateFault),
+        ) from exc
 
 
 def quarantine(
-    app: App, mail_id: int, stage: str, reason: str, mark_done: MarkDone = _no_mark
+    app: App,
+    mail_id: int,
+    stage: str,
+    reason: str,
+    mark_done: MarkDone = _no_mark,
+    configuration: bool = False,
 ) -> Outcome:
     """Set a mail aside with its stage and reason; the raw bytes stay."""
     with app.db.transaction() as session:
@@ -267,7 +280,7 @@ def quarantine(
         mail.processed_at = app.clock.now()
         mark_done(session)
     log.error("mail %d quarantined at %s: %s", mail_id, stage, reason)
-    return Outcome(mail_id, "quarantined", reason=reason)
+    return Outcome(mail_id, "quarantined", reason=reason, configuration=configuration)
 
 
 # Stages whose failure may pass by itself (a bug hit by a race, a lock);

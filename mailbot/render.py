@@ -26,6 +26,15 @@ DIRECTORY_KEY = "templates.directory"
 class TemplateFault(MailbotError):
     """A template failed while rendering a mail; the message names its file."""
 
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(
+            f"template {where}: {problem}; correct the template (`mailbot"
+            " render` shows a mail as it would go out)"
+        )
+        # The file and line, and what went wrong there (template_check.py).
+        self.where = where
+        self.problem = problem
+
 
 # What a template's own code raises (an undefined variable, a filter given
 # what it cannot take); not a database that went away under a lazy value.
@@ -182,15 +191,12 @@ def render(env: jinja2.Environment, name: str, **context: object) -> tuple[str, 
         text = template.render(**context)
     except _TEMPLATE_FAULTS as exc:
         where = _where(exc, template)
-        raise TemplateFault(
-            f"template {where}: {type(exc).__name__}: {exc}; correct the"
-            " template (`mailbot render` shows a mail as it would go out)"
-        ) from exc
+        raise TemplateFault(where, f"{type(exc).__name__}: {exc}") from exc
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:"):
         raise TemplateFault(
-            f"template {template.filename or name} must start with a 'Subject:'"
-            " line, then a blank line, then the body"
+            f"{template.filename or name} line 1",
+            "it must start with a 'Subject:' line, then a blank line, then the body",
         )
     subject = head[len("Subject:") :].strip()
     return subject, body.strip("\n") + "\n"

@@ -153,33 +153,125 @@ def test_the_shipped_templates_pass_the_check(tmp_path: Path) -> None:
     render.environment(SHIPPED)
 
 
-def test_a_template_that_fails_when_rendered_names_its_file(
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        # A variable mailbot does not give.
+        (
+            ACK,
+            "Subject: Received\n\nDear {{ reporter_name }},\nthanks.\n",
+            "line 3: UndefinedError: 'reporter_name' is undefined",
+        ),
+        # No `Subject:` line first.
+        (ACK, "Dear {{ greeting }},\nthanks.\n", "line 1: it must start with a"),
+        # An included template's name computed from the values, not there.
+        (
+            "reminder-1.txt.j2",
+            'Subject: R\n\n{% include "_owed-" ~ rule ~ "-text.txt.j2" %}\n',
+            "line 3: TemplateNotFound: _owed-report-text.txt.j2",
+        ),
+        # A part the shipped reminders include, rendered through them.
+        (
+            "_owed-containment.txt.j2",
+            "isolate them within {{ containment_hours }} hours.\n",
+            "line 1: UndefinedError: 'containment_hours' is undefined",
+        ),
+        # A branch taken only when the level reaches the NGI alone.
+        (
+            "reminder-2.txt.j2",
+            "Subject: R2\n\n{% if to_ngi_alone %}{{ ngi_name }}{% endif %}\n",
+            "line 3: UndefinedError: 'ngi_name' is undefined",
+        ),
+    ],
+)
+def test_a_template_that_fails_when_rendered_stops_every_command_at_start(
+    tmp_path: Path, database_url: str, name: str, text: str, said: str
+) -> None:
+    """It compiled, so it passed the check: every report was then set aside
+    at "record" while `mailbot ingest` exited 0 (or every reminder failed)."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    _report(tmp_path)
+    folder = tmp_path / "tmpl"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    env = cli_env(app, MAILBOT_TEMPLATES_DIRECTORY=str(folder))
+    for command in (
+        ("ingest", str(tmp_path / "inbox" / "new" / "1.eml")),
+        ("poll",),
+        ("sweep",),
+        ("status",),
+    ):
+        done = run_cli(env, *NOW_ARG, *command)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        [line] = done.stderr.splitlines()
+        assert line.startswith(
+            "mailbot: configuration error: MAILBOT_TEMPLATES_DIRECTORY: "
+            f"{folder / name} {said}"
+        ), line
+        assert "with sample values" in line and "remove it to use the shipped" in line
+    # Nothing was read, nothing set aside: the mail waits for the fix.
+    assert _mails(app) == []
+    assert (tmp_path / "inbox" / "new" / "1.eml").exists()
+    app.close()
+
+
+def test_a_fault_the_check_cannot_reach_fails_the_command_that_met_it(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Compiles, but uses a variable mailbot does not give: the mail is set
-    aside, its reason names the file and line, and no traceback is logged."""
+    """A branch taken by no sample value (this sender's name) passes the
+    check; the mail is set aside with the file and line, and `poll` and
+    `ingest` say so and exit 1, not 0. A bad mail alone fails neither."""
     app = make_app(tmp_path, database_url, now=NOW)
     _report(tmp_path)
     folder = _custom(
-        tmp_path, "Subject: Received\n\nDear {{ reporter_name }},\nthanks.\n"
+        tmp_path,
+        "Subject: Received\n\n{% if greeting != 'Jane Doe' %}{{ nope }}"
+        "{% endif %}thanks.\n",
     )
     env = cli_env(app, MAILBOT_TEMPLATES_DIRECTORY=str(folder))
     done = run_cli(env, *NOW_ARG, "poll")
+    assert done.returncode == 1, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
+    assert "quarantined: 1" in done.stdout
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(
+        "mailbot: poll: 1 of 1 mail(s) were set aside for a fault of the"
+        " configuration, not of the mail: TemplateFault: template "
+        f"{folder / ACK} line 3: UndefinedError: 'nope' is undefined"
+    ), last
+    assert "`mailbot quarantine retry ID`" in last
     [(state, stage, error)] = _mails(app)
     assert (state, stage) == ("quarantined", "record")
     assert f"{folder / ACK} line 3" in (error or ""), error
-    assert "'reporter_name' is undefined" in (error or "")
     with app.db.transaction() as session:
         assert session.scalars(select(Outbox)).all() == []
+        mail_id = session.scalars(select(Mail.id).where(Mail.direction == "in")).one()
+
+    # Ingest says the same of its own mail.
+    _report(tmp_path, 9)
+    done = run_cli(env, *NOW_ARG, "ingest", str(tmp_path / "inbox" / "new" / "9.eml"))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.splitlines()[-1].startswith(
+        "mailbot: ingest: 1 of 1 mail(s) were set aside for a fault of the"
+        " configuration"
+    )
+
+    # Hostile mail (a header block over the limit) is set aside and the
+    # command goes on and succeeds: it is no fault of the configuration.
+    _report(tmp_path, 8)
+    hostile = tmp_path / "hostile.eml"
+    padded = (tmp_path / "inbox" / "new" / "8.eml").read_bytes()
+    hostile.write_bytes(b"X-Pad: " + b"a" * 300_000 + b"\r\n" + padded)
+    done = run_cli(env, *NOW_ARG, "ingest", str(hostile))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "quarantined: 1" in done.stdout
+
     # The template corrected, the mail goes through and is acknowledged.
     _custom(tmp_path, "Subject: Received\n\nDear reporter,\nthanks.\n")
-    with app.db.transaction() as session:
-        mail_id = session.scalars(select(Mail.id).where(Mail.direction == "in")).one()
     done = run_cli(env, *NOW_ARG, "quarantine", "retry", str(mail_id))
     assert done.returncode == 0, done.stderr
-    assert [s for s, _, _ in _mails(app)] == ["processed"]
     with app.db.transaction() as session:
+        assert session.get(Mail, mail_id).state == "processed"
         [ack] = session.scalars(select(Outbox)).all()
         assert ack.purpose == "acknowledgement"
     app.close()
@@ -263,3 +355,57 @@ def test_ingest_with_an_include_of_no_template_exits_2_and_sets_nothing_aside(
     assert f"{folder / ACK} line 4: names nonexist.txt.j2" in line
     assert _mails(app) == []
     app.close()
+
+
+def test_the_check_gives_a_reminder_what_the_sweep_gives_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The sample values of a reminder are the names chase.context gives at
+    each level: a template the check passes renders when mail goes out."""
+    from opsenv import known_database
+
+    from mailbot import template_check
+    from mailbot.db.models import Deadline, Incident
+    from mailbot.deadlines import chase
+
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    samples = {
+        case: set(context)
+        for name, case, context in template_check.samples(
+            app.templates, app.rules, app.chase_policy.levels, "a@x.example"
+        )
+        if name.startswith(("reminder-", "escalation"))
+    }
+    with app.db.transaction() as session:
+        deadline = session.scalars(select(Deadline).order_by(Deadline.id)).first()
+        assert deadline is not None
+        incident = session.get(Incident, deadline.incident_id)
+        for level in range(1, app.chase_policy.levels + 1):
+            given = set(chase.context(app, session, incident, deadline, level))
+            case = f"level {level} of rule {deadline.rule} to a site that is reached"
+            assert samples[case] == given, (level, samples[case] ^ given)
+    app.close()
+
+
+def test_every_shipped_template_renders_with_the_check_s_values(
+    tmp_path: Path,
+) -> None:
+    from mailbot import template_check
+    from mailbot.deadlines import chase_policy_from_config, rules_from_config
+
+    folder = tmp_path / "tmpl"
+    folder.mkdir()
+    for path in SHIPPED.glob("*.j2"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    env = render.environment(folder)
+    rules = rules_from_config(None, ())
+    levels = chase_policy_from_config(None, ()).levels
+    rendered = {
+        name for name, _, _ in template_check.samples(env, rules, levels, "a@x.ex")
+    }
+    # Each mail mailbot sends is among them (the parts through the others).
+    assert rendered == {p.name for p in SHIPPED.glob("*.j2")} - {
+        p.name for p in SHIPPED.glob("_*.j2")
+    }
+    template_check.check(env, rules, levels, "abuse@csirt.example.org")

@@ -7,6 +7,10 @@ IMAP for production, a local Maildir for the embedded default, and files
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbot.process import Outcome
 
 
 @dataclass
@@ -20,6 +24,13 @@ class PollResult:
     quarantined: int = 0
     pending: int = 0
     incidents: list[str] = field(default_factory=list)
+    # The reasons of the mails set aside for a fault of the configuration (a
+    # template), not of the mail: the command says so and fails.
+    misconfigured: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, object]:
+        """What a command prints: the counts and the incidents."""
+        return {k: v for k, v in vars(self).items() if k != "misconfigured"}
 
     def summary(self) -> str:
         return (
@@ -40,3 +51,9 @@ class PollResult:
             self.quarantined += 1
         if incident and incident not in self.incidents:
             self.incidents.append(incident)
+
+    def add(self, outcome: Outcome) -> None:
+        """Count the outcome of one delivery."""
+        self.count(outcome.result, outcome.incident)
+        if outcome.configuration:
+            self.misconfigured.append(outcome.reason or "")

@@ -511,7 +511,7 @@ def _fetch_batches(
             continue
         done = folder.mark_done(uid, pending=uid in pending)
         outcome = process_delivery(app, delivery, done)
-        result.count(outcome.result, outcome.incident)
+        result.add(outcome)
 
 
 def _fetched(

@@ -52,7 +52,7 @@ def poll_maildir(app: App) -> PollResult:
         mails = iter_maildir(Path(path), waiting, _unreadable)
         for delivery in read_ahead(app, mails, len(waiting)):
             outcome = process_delivery(app, delivery)
-            result.count(outcome.result, outcome.incident)
+            result.add(outcome)
     finally:
         if app.read_ahead is not None:
             app.read_ahead.rest()
