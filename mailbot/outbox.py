@@ -122,3 +122,6 @@ def released(
         )
         leaves = chase.waits_for_hours(app, session, mail, now) or now
     row.state, row.next_try_at, row.queued_at = "pending", leaves, leaves
+    # Why it was held is past: `mailbot outbox` listed it as the mail's
+    # last error while it waited to leave.
+    row.last_error = None

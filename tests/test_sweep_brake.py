@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from mailbot_env import make_app
+from opsenv import cli_env, run_cli
 from sqlalchemy import event
 
 from mailbot import brake, health, outbox_admin, respond, send, views
@@ -476,3 +477,26 @@ def test_the_help_of_brake_says_release_queues(
     said = " ".join(capsys.readouterr().out.split())
     assert "send the held mails" not in said and "release sends them" not in said
     assert "queue the held mails for the daemon or the next poll or sweep" in said
+
+
+def test_a_released_mail_no_longer_lists_the_brake_as_its_error(
+    tmp_path: Path, database_url: str
+) -> None:
+    # `mailbot outbox` kept "the brake is engaged" as the LAST ERROR of the
+    # mails `brake release` had queued again, for as long as they waited.
+    app = three_held(tmp_path, database_url)
+    held = [r for r in outbox_admin.undelivered(app) if r["state"] == "held"]
+    assert len(held) == 3 and all(r["last_error"] for r in held)
+    night = dt.datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    app.clock.set(night)
+    assert brake.release(app) == (3, 0)
+    listed = outbox_admin.undelivered(app)
+    assert [(r["state"], r["last_error"]) for r in listed] == [("pending", None)] * 3
+    done = run_cli(cli_env(app), "--now", night.isoformat(), "outbox")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and all("brake" not in line for line in lines), lines
+    # Sent in the site's morning, as before.
+    app.clock.set(dt.datetime(2026, 12, 8, 7, 0, tzinfo=UTC))
+    send.deliver_due(app)
+    assert states(app) == ["sent"] * 6
