@@ -24,7 +24,6 @@ from mailbot.config_section import (
     Section,
     filled,
     one_address,
-    one_of,
     positive,
     valid_port,
     valid_zone,
@@ -407,7 +406,7 @@ def _database_url(s: Section, text: str) -> str:
 
 def _source(s: Section) -> SourceSettings:
     return SourceSettings(
-        kind=s.get("kind", str, "imap", one_of(("imap", "maildir"))),
+        kind=s.choice("kind", "imap", ("imap", "maildir")),
         poll_interval=s.get("poll_interval", float, 60.0, positive),
         batch_size=s.get("batch_size", int, 500, positive),
         max_fetch_attempts=s.get("max_fetch_attempts", int, 5, positive),
@@ -415,7 +414,7 @@ def _source(s: Section) -> SourceSettings:
 
 
 def _imap(s: Section) -> ImapSettings:
-    tls = s.get("tls", str, "ssl", one_of(TLS_MODES))
+    tls = s.choice("tls", "ssl", TLS_MODES)
     return ImapSettings(
         host=s.get("host", str, None),
         port=s.get("port", int, 993 if tls == "ssl" else 143, valid_port),
@@ -444,8 +443,8 @@ def _maildir(s: Section) -> MaildirSettings:
 
 
 def _smtp(s: Section) -> SmtpSettings:
-    kind = s.get("kind", str, "smtp", one_of(("smtp", "maildir")))
-    tls = s.get("tls", str, "starttls", one_of(TLS_MODES))
+    kind = s.choice("kind", "smtp", ("smtp", "maildir"))
+    tls = s.choice("tls", "starttls", TLS_MODES)
     settings = SmtpSettings(
         kind=kind,
         host=s.get("host", str, None),
@@ -503,10 +502,8 @@ def _metrics(s: Section) -> MetricsSettings:
 
 def _logging(s: Section) -> LoggingSettings:
     return LoggingSettings(
-        level=s.get(
-            "level", str, "INFO", lambda v: one_of(LOG_LEVELS)(v.upper())
-        ).upper(),
-        format=s.get("format", str, "text", one_of(("text", "json"))),
+        level=s.choice("level", "INFO", LOG_LEVELS),
+        format=s.choice("format", "text", ("text", "json")),
     )
 
 

@@ -34,9 +34,26 @@ Texts = dict[str, dict[str, str]]
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to `word` (a typo's likely intent), or None."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
+    """The choice closest to `word` (a typo's likely intent), or None.
+
+    Letter case counts for nothing: MAILDIR is nearest to maildir.
+    """
+    folded: dict[str, str] = {}
+    for choice in sorted(choices):
+        folded.setdefault(choice.casefold(), choice)
+    close = difflib.get_close_matches(word.casefold(), folded, n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+# The spellings of true and false a value may take, in any letter case (a
+# variable's text is not TOML's `true`; the [rules] tables take these too).
+FLAGS = {"true": True, "yes": True, "on": True, "1": True}
+FLAGS.update({"false": False, "no": False, "off": False, "0": False})
+
+
+def flag_of(text: str) -> bool | None:
+    """The truth `text` spells (FLAGS), or None."""
+    return FLAGS.get(text.strip().lower())
 
 
 def nearest(word: str, choices: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.address import address_problem, addresses_in
-from mailbot.config_env import Texts, nearest, variable
+from mailbot.config_env import Texts, flag_of, nearest, variable
 from mailbot.errors import ConfigError
 
 
@@ -74,6 +74,8 @@ class Section:
             value = self.texts[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if kind is bool:
+            value = self._flag(key, value)
         if kind is tuple:
             value = [value] if isinstance(value, str) else value
             if not isinstance(value, list) or not all(
@@ -92,6 +94,33 @@ class Section:
             if problem:
                 raise ConfigError(self.key(key), problem)
         return value
+
+    def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
+        """One of `choices`, in any letter case; as `choices` writes it."""
+        value = self.get(key, str, default)
+        folded = {choice.casefold(): choice for choice in choices}
+        found = folded.get(value.strip().casefold())
+        if found is None:
+            raise ConfigError(
+                self.key(key),
+                f"must be one of {', '.join(choices)}{nearest(value, choices)}",
+            )
+        return found
+
+    def _flag(self, key: str, value: Any) -> Any:
+        """True or false, as TOML writes it or as FLAGS spell it in text."""
+        if key in self.texts:
+            value = self.texts[key]
+        if not isinstance(value, str):
+            return value
+        flag = flag_of(value)
+        if flag is None:
+            raise ConfigError(
+                self.key(key),
+                f"{value!r} is not true or false (yes and no, on and off, 1 and 0"
+                " are taken too)",
+            )
+        return flag
 
     def list_hint(self, key: str, items: Sequence[str] = ("a", "b")) -> str:
         """How to write a list of this key, in the file and in the environment."""
@@ -179,15 +208,6 @@ _KIND_NAMES = {
     float: "a number",
     bool: "true or false",
 }
-
-
-def one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
-    def problem(value: str) -> str | None:
-        if value in choices:
-            return None
-        return f"must be one of {', '.join(choices)}{nearest(value, choices)}"
-
-    return problem
 
 
 def filled(what: str, default: str) -> Callable[[str], str | None]:

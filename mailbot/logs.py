@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from mailbot.config import LOG_LEVELS, Settings
+from mailbot.config_env import nearest
 from mailbot.errors import ConfigError
 
 FORMATS = ("text", "json")
@@ -163,11 +164,19 @@ def configure(
 ) -> None:
     """Send every log line to `stream` (stderr) at `level` in `fmt`; `names`
     are where the level and format were given, for an error to name."""
-    level = level.upper()
+    # In any letter case, as the [logging] keys take them (Section.choice).
+    level, fmt = level.strip().upper(), fmt.strip().lower()
     if level not in LOG_LEVELS:
-        raise ConfigError(names[0], f"{level!r} is not a log level (DEBUG, INFO, ...)")
+        raise ConfigError(
+            names[0],
+            f"{level!r} is not a log level ({', '.join(LOG_LEVELS)})"
+            + nearest(level, LOG_LEVELS),
+        )
     if fmt not in FORMATS:
-        raise ConfigError(names[1], f"{fmt!r} is not a log format (text, json)")
+        raise ConfigError(
+            names[1],
+            f"{fmt!r} is not a log format (text, json){nearest(fmt, FORMATS)}",
+        )
     handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         JsonFormatter()

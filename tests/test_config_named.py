@@ -146,3 +146,69 @@ def test_the_command_line_names_the_variable(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"mailbot: configuration error: {said}")
+
+
+@pytest.mark.parametrize(
+    ("environ", "text", "expected"),
+    [
+        # A word of a list of choices, in any letter case, as the [rules]
+        # tables and the log level took it already.
+        ({"MAILBOT_SMTP_KIND": "MAILDIR"}, "", ("smtp", "kind", "maildir")),
+        ({"MAILBOT_SOURCE_KIND": "Maildir"}, "", ("source", "kind", "maildir")),
+        ({"MAILBOT_IMAP_TLS": "STARTTLS"}, "", ("imap", "tls", "starttls")),
+        ({}, '[smtp]\ntls = "SSL"\n', ("smtp", "tls", "ssl")),
+        ({"MAILBOT_LOGGING_FORMAT": "JSON"}, "", ("logging", "format", "json")),
+        ({}, '[logging]\nlevel = "warning"\n', ("logging", "level", "WARNING")),
+        # True and false, as a variable's text or a string of the file.
+        ({"MAILBOT_IMAP_IDLE": "False"}, "", ("imap", "idle", False)),
+        ({"MAILBOT_IMAP_IDLE": "NO"}, "", ("imap", "idle", False)),
+        ({}, '[imap]\nidle = "off"\n', ("imap", "idle", False)),
+        ({}, "[imap]\nidle = false\n", ("imap", "idle", False)),
+        ({"MAILBOT_IMAP_IDLE": "true"}, "", ("imap", "idle", True)),
+    ],
+)
+def test_a_choice_is_taken_in_any_letter_case(
+    tmp_path: Path,
+    environ: dict[str, str],
+    text: str,
+    expected: tuple[str, str, object],
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(text, encoding="utf-8")
+    settings = load_settings(config, {**BASE, **environ})
+    section, key, value = expected
+    assert getattr(getattr(settings, section), key) == value
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("MAILBOT_SMTP_KIND", "MAILDRI", "; did you mean maildir?"),
+        ("MAILBOT_IMAP_TLS", "StartTSL", "; did you mean starttls?"),
+        ("MAILBOT_LOGGING_LEVEL", "warn", "; did you mean WARNING?"),
+        ("MAILBOT_MAILBOT_TIMEZONE", "EUROPE/AMSTERDM", "mean Europe/Amsterdam?"),
+        ("MAILBOT_IMAP_IDLE", "maybe", "'maybe' is not true or false"),
+    ],
+)
+def test_a_choice_in_another_letter_case_names_the_nearest_value(
+    variable: str, value: str, said: str
+) -> None:
+    line = refused({variable: value})
+    assert line.startswith(f"{variable}: ") and said in line, line
+
+
+def test_the_log_options_take_any_letter_case_and_name_the_nearest(
+    tmp_path: Path,
+) -> None:
+    done = mailbot(tmp_path, {"MAILBOT_LOG_FORMAT": "JSN"}, "status")
+    assert done.returncode == 2
+    assert "MAILBOT_LOG_FORMAT: 'jsn' is not a log format (text, json);" in done.stderr
+    assert "did you mean json?" in done.stderr
+    done = mailbot(tmp_path, {}, "--log-level", "Warn", "status")
+    assert done.returncode == 2
+    assert "--log-level: 'WARN' is not a log level (DEBUG, INFO," in done.stderr
+    assert "did you mean WARNING?" in done.stderr
+    done = mailbot(
+        tmp_path, {"MAILBOT_LOG_FORMAT": "Json"}, "--log-level", "info", "status"
+    )
+    assert "not a log" not in done.stderr, done.stderr

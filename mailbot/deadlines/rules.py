@@ -50,7 +50,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from mailbot.config_env import closest, nearest
+from mailbot.config_env import closest, flag_of, nearest
 from mailbot.deadlines.calendar import (
     CalendarTime,
     Duration,
@@ -437,12 +437,10 @@ def _flag(value: object, key: str) -> bool:
     # Environment overrides arrive as text, so accept the usual spellings.
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in {"true", "yes", "on", "1"}:
-        return True
-    if text in {"false", "no", "off", "0"}:
-        return False
-    raise ConfigError(key, f"{value!r} is not true or false")
+    flag = flag_of(str(value))
+    if flag is None:
+        raise ConfigError(key, f"{value!r} is not true or false")
+    return flag
 
 
 def chase_policy_from_config(
