@@ -74,7 +74,7 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.database.url)
+        return Database(self.settings.database.url, self.settings.database.timeout)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:

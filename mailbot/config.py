@@ -49,6 +49,9 @@ class MailbotSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///mailbot.db"
+    # Seconds a PostgreSQL statement waits for the server's answer before
+    # the connection is given up as an outage (db/silence.py).
+    timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,8 @@ def _mailbot(s: Section) -> MailbotSettings:
 
 def _database(s: Section) -> DatabaseSettings:
     return DatabaseSettings(
-        url=_database_url(s, s.get("url", str, "sqlite:///mailbot.db"))
+        url=_database_url(s, s.get("url", str, "sqlite:///mailbot.db")),
+        timeout=s.get("timeout", float, DatabaseSettings.timeout, positive),
     )
 
 

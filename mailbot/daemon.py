@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 IDLE_RENEW_SECONDS = 9 * 60
 MAX_BACKOFF_SECONDS = 300.0
+# Seconds the database's answers to the work under way are waited for
+# once `run` is told to stop (db/silence.py).
+STOP_GRACE = 3.0
 
 
 class Daemon:
@@ -56,6 +59,13 @@ class Daemon:
         self._backoff = 1.0
         # Set by run_command when [metrics] listen is configured.
         self.exporter: metrics.Exporter | None = None
+
+    def give_up(self) -> None:
+        """At the stop: a database server that does not answer would hold
+        the work under way, and so the stop, for ever; its waits end after
+        STOP_GRACE seconds (db/silence.py)."""
+        self.app.db.give_up_after(STOP_GRACE)
+        self.leader.give_up_after(STOP_GRACE)
 
     def start_jobs(self) -> None:
         interval = self.app.settings.source.poll_interval
@@ -147,6 +157,8 @@ class Daemon:
         """Whether this instance polls: it holds, or now takes, the leader lock."""
         if self.leader.held():
             return True
+        if self.stopping.is_set():
+            return False  # the lock lost at the stop: nothing to take
         if self.leader.try_acquire():
             log.info("%s taken: this instance polls the mailbox", self.leader.where)
             self._standby = False
@@ -333,6 +345,8 @@ class Stopper:
         # way that a stop could spoil, and an attempt to reach a server
         # that does not answer lasts minutes (psycopg gives up after 130 s).
         self.interruptible = False
+        # Called once at the stop, in the handler (Daemon.give_up).
+        self.on_stop: list[Callable[[], None]] = []
 
     def __call__(self, signum: int, _frame: object) -> None:
         if self.stopping.is_set():
@@ -344,6 +358,8 @@ class Stopper:
             return
         log.info("signal %d received, stopping", signum)
         self.stopping.set()
+        for stop in self.on_stop:
+            stop()
         if self.interruptible:
             raise Terminated(f"signal {signum}")
 
@@ -372,6 +388,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     daemon = Daemon(app)
     daemon.stopping = stopper.stopping
+    stopper.on_stop.append(daemon.give_up)
     if app.settings.metrics.listen:
         daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
     log.info("mailbot running (source %s)", app.settings.source.kind)

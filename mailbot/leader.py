@@ -9,7 +9,8 @@ its own, outside the pool. A pooled connection would keep the lock after it
 went back to the pool (LIBRARIES.md), and a reused one could hand it to an
 unrelated piece of work. When the leader dies its connection closes and the
 server drops the lock; the standby, which tries again every poll interval,
-takes over. TCP keepalives bound how long a half-dead connection holds it.
+takes over. TCP keepalives bound how long a half-dead connection holds it,
+and [database] timeout how long a silent server keeps it (db/silence.py).
 
 On SQLite one instance per database file is the supported deployment. A
 second one on the same file takes a lock file beside the database instead,
@@ -26,24 +27,15 @@ import os
 from pathlib import Path
 from typing import IO, Protocol
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from mailbot.config import Settings
-from mailbot.db.engine import CONNECT_TIMEOUT
+from mailbot.db.engine import ANSWER_TIMEOUT, postgres_engine
 
 log = logging.getLogger(__name__)
-
-# psycopg (libpq) options: notice a dead peer within about a minute.
-_KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 20,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-    "connect_timeout": CONNECT_TIMEOUT,
-}
 
 
 class Leader(Protocol):
@@ -63,6 +55,10 @@ class Leader(Protocol):
         ...
 
     def release(self) -> None: ...
+
+    def give_up_after(self, seconds: float) -> None:
+        """The process stops: a server's answer is waited for `seconds` more."""
+        ...
 
 
 def intake_name(settings: Settings) -> str:
@@ -86,14 +82,13 @@ def lock_key(name: str) -> int:
 class PostgresLeader:
     """pg_try_advisory_lock held on one dedicated, unpooled connection."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(
+        self, url: str, name: str, timeout: float | None = ANSWER_TIMEOUT
+    ) -> None:
         self.key = lock_key(name)
         self.where = f"advisory lock {self.key} ({name})"
-        self._engine = create_engine(
-            url,
-            poolclass=NullPool,
-            isolation_level="AUTOCOMMIT",
-            connect_args=_KEEPALIVES,
+        self._engine = postgres_engine(
+            url, timeout, poolclass=NullPool, isolation_level="AUTOCOMMIT"
         )
         self._connection: Connection | None = None
         self._unreachable = False
@@ -148,6 +143,11 @@ class PostgresLeader:
             self._drop()
         self._engine.dispose()
 
+    def give_up_after(self, seconds: float) -> None:
+        from mailbot.db import silence
+
+        silence.give_up_after(self._engine, seconds)
+
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -191,6 +191,9 @@ class FileLeader:
             self._file.close()
             self._file = None
 
+    def give_up_after(self, seconds: float) -> None:
+        return None  # a file lock waits for no server
+
 
 class SoleLeader:
     """No other process can share the database (in-memory SQLite)."""
@@ -207,12 +210,19 @@ class SoleLeader:
     def release(self) -> None:
         return None
 
+    def give_up_after(self, seconds: float) -> None:
+        return None
+
 
 def for_settings(settings: Settings) -> Leader:
     """The leader lock that fits the configured database."""
     url = make_url(settings.database.url)
     if url.get_backend_name() == "postgresql":
-        return PostgresLeader(settings.database.url, intake_name(settings))
+        return PostgresLeader(
+            settings.database.url,
+            intake_name(settings),
+            settings.database.timeout,
+        )
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
         return SoleLeader()

@@ -18,10 +18,12 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import string
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -913,3 +915,72 @@ def _drop_database(engine: sqlalchemy.Engine, name: str) -> None:
             {"name": name},
         )
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+# A TCP forwarder in a process of its own: frozen with SIGSTOP, its kernel
+# still takes connections and acknowledges what is sent, and nothing comes
+# back (a proxy or a host that hangs with its connections open).
+_FORWARDER = """
+import socket, sys, threading
+target = (sys.argv[1], int(sys.argv[2]))
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+def pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    for sock in (source, sink):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    client = server.accept()[0]
+    upstream = socket.create_connection(target)
+    for a, b in ((client, upstream), (upstream, client)):
+        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+"""
+
+
+class Forwarder:
+    """127.0.0.1:`port` forwarded to `host`:`target`, until freeze()."""
+
+    def __init__(self, host: str, target: int) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _FORWARDER, host, str(target)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.port = int(self._process.stdout.readline())
+
+    def freeze(self) -> None:
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        # Killed, its connections close: the server ends their sessions.
+        self._process.kill()
+        self._process.wait()
+        assert self._process.stdout is not None
+        self._process.stdout.close()
+
+
+@contextlib.contextmanager
+def forwarder(url: str) -> Iterator[tuple[Forwarder, str]]:
+    """A forwarder to the database of `url`, and the URL through it."""
+    parsed = make_url(url)
+    forwarding = Forwarder(parsed.host or "127.0.0.1", parsed.port or 5432)
+    try:
+        yield (
+            forwarding,
+            parsed.set(host="127.0.0.1", port=forwarding.port).render_as_string(
+                hide_password=False
+            ),
+        )
+    finally:
+        forwarding.stop()

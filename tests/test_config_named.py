@@ -52,6 +52,7 @@ def refused(environ: dict[str, str], text: str = "", tmp: Path | None = None) ->
         ),
         ("MAILBOT_CSIRT_MEMBERS", "a@x.org,b@y.org", "is not one mail address"),
         ("MAILBOT_LIMITS_MAX_SECONDS_PER_MAIL", "0", "must be greater than 0"),
+        ("MAILBOT_DATABASE_TIMEOUT", "0", "must be greater than 0"),
         ("MAILBOT_SMTP_HOST", "", "is required when [smtp] kind is smtp"),
     ],
 )

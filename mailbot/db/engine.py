@@ -49,21 +49,20 @@ CONNECT_TIMEOUT = 10
 # loading it and checking SQLite's foreign keys took longer than most
 # commands' own work.
 HEAD = "0005"
+# Seconds a PostgreSQL statement may wait for the server's answer by
+# default ([database] timeout; db/silence.py).
+ANSWER_TIMEOUT = 120.0
 
 
-def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and immediate locks."""
+def make_engine(
+    url: str, *, foreign_keys: bool = True, timeout: float | None = ANSWER_TIMEOUT
+) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and immediate locks,
+    PostgreSQL keepalives and `timeout` on each wait for an answer."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        given = "connect_timeout" in parsed.query
         try:
-            return create_engine(
-                url,
-                pool_pre_ping=True,
-                future=True,
-                hide_parameters=True,
-                connect_args={} if given else {"connect_timeout": CONNECT_TIMEOUT},
-            )
+            return postgres_engine(url, timeout, pool_pre_ping=True)
         except ImportError as exc:
             from mailbot.errors import ConfigError
 
@@ -83,6 +82,22 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
         hide_parameters=True,
     )
     _install_sqlite_hooks(engine, foreign_keys=foreign_keys)
+    return engine
+
+
+def postgres_engine(url: str, timeout: float | None, **options: Any) -> Engine:
+    """An engine whose connections notice a server gone or silent (silence.py)."""
+    # Imported with the driver: psycopg comes with the PostgreSQL extra.
+    from mailbot.db import silence
+
+    engine = create_engine(
+        url,
+        future=True,
+        hide_parameters=True,
+        connect_args=silence.connect_args(make_url(url).query, timeout),
+        **options,
+    )
+    silence.watch(engine, timeout)
     return engine
 
 
@@ -126,9 +141,10 @@ def _install_sqlite_hooks(engine: Engine, *, foreign_keys: bool) -> None:
 class Database:
     """The engine and session factory of one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float | None = ANSWER_TIMEOUT) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.timeout = timeout
+        self.engine = make_engine(url, timeout=timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -154,7 +170,15 @@ class Database:
         return self._sessions()
 
     def upgrade(self) -> None:
-        upgrade(self.url)
+        upgrade(self.url, timeout=self.timeout)
+
+    def give_up_after(self, seconds: float) -> None:
+        """End every wait for the server's answer `seconds` from now, the
+        waits to connect included: the process is stopping (silence.py)."""
+        if not self.is_sqlite:
+            from mailbot.db import silence
+
+            silence.give_up_after(self.engine, seconds)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -330,14 +354,17 @@ def alembic_config(url: str) -> AlembicConfig:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(
+    url: str, revision: str = "head", timeout: float | None = ANSWER_TIMEOUT
+) -> None:
     """Apply pending migrations.
 
     Migrations run on a connection without SQLite's foreign keys: a batch
     migration of a parent table would otherwise cascade-delete its children.
-    The keys are checked afterwards instead.
+    The keys are checked afterwards instead. A migration's statements have
+    no `timeout`: one may rewrite a large table.
     """
-    engine = make_engine(url, foreign_keys=False)
+    engine = make_engine(url, foreign_keys=False, timeout=timeout)
     try:
         if revision == "head" and _at_head(engine):
             return
@@ -345,6 +372,10 @@ def upgrade(url: str, revision: str = "head") -> None:
         from alembic.util import CommandError
 
         with engine.begin() as connection:
+            if engine.dialect.name != "sqlite":
+                from mailbot.db import silence
+
+                silence.unbounded(connection)
             config = alembic_config(url)
             config.attributes["connection"] = connection
             try:
