@@ -131,6 +131,12 @@ def _acknowledgements() -> Iterator[Sample]:
             "refused": ["EGI-20991231-01"],
         },
     )
+    # A CSIRT member's mail opened the incident.
+    yield (
+        name,
+        "to a CSIRT member",
+        {**base, "site": SITE, "role": "csirt", "passed_over": [], "refused": []},
+    )
 
 
 def _notices() -> Iterator[Sample]:
