@@ -180,6 +180,19 @@ def _notices() -> Iterator[Sample]:
             "arrived_at": AT,
         },
     )
+    for status in ("closed", "false_positive"):
+        yield (
+            "notify-closed.txt.j2",
+            f"of a report in an incident {status}",
+            {
+                "sender": CONTACTS[0],
+                "status": status,
+                "why": "it gives hosts new to the incident",
+                "site": SITE,
+                "message_id": "<report-8@site-a.example.org>",
+                "arrived_at": AT,
+            },
+        )
     yield (
         "notify-forgery.txt.j2",
         "of a forgery",
