@@ -80,6 +80,17 @@ def samples(
         *_digests(),
     ):
         yield name, case, {**common, **context}
+    for level, context in _together(rules, levels) if rules else ():
+        # The level's template for every rule (together.level_template).
+        base = f"reminder-{level}" if level <= SITE_LEVELS else "escalation"
+        yield (
+            f"{base}.txt.j2",
+            f"level {level} of every rule due together",
+            {
+                **common,
+                **context,
+            },
+        )
     for rule in rules:
         for level in range(1, levels + 1):
             for case, context in _reminder(rule, level, levels):
@@ -92,6 +103,38 @@ def samples(
                         **context,
                     },
                 )
+
+
+def _item(rule: Rule, level: int, reached: int | None = None) -> dict[str, object]:
+    """One clock a reminder lists, as chase._item gives it."""
+    return {
+        "rule": rule.name,
+        "level": level,
+        "duration": str(rule.duration),
+        "working_time": rule.calendar == "working",
+        "started_at": AT,
+        "due_at": LATER,
+        "due_local": "Mon 2026-12-07 10:00 CET",
+        "reached": reached if level > SITE_LEVELS else None,
+    }
+
+
+def _together(
+    rules: Sequence[Rule], levels: int
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """(level, values) of a mail listing every rule's clock due together, at
+    the level and the one before it (deadlines/together.py)."""
+    first = rules[0]
+    for level in range(1, levels + 1):
+        # Every other clock a level behind (its first reminder at this one),
+        # and the site reached 0, 1 or 2 times about each.
+        items = [
+            _item(rule, max(level - n % 2, 1), reached=n % 3)
+            for n, rule in enumerate(rules)
+        ]
+        values = dict(next(_reminder(first, level, levels))[1])
+        values["items"] = items
+        yield level, values
 
 
 def _reminder_template(env: jinja2.Environment, level: int, rule: str) -> str:
@@ -317,6 +360,7 @@ def _reminder(
         "started_at": AT,
         "due_at": LATER,
         "due_local": "Mon 2026-12-07 10:00 CET",
+        "items": [_item(rule, level)],
         "missing": MISSING,
         "subject": "Scans from 203.0.113.7",
         "tlp": "AMBER",
