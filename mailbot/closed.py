@@ -6,11 +6,15 @@ compromise, under the old tag ("another host runs the miner"). DOMAIN.md
 and INTERFACE.md leave reopening to a member (#reopen), so mailbot tells
 the CSIRT duty address, flags the mail and lists the incident in `status`
 until a member writes in the thread. Thanks, acknowledgements, a closure
-report sent late and machines' mail tell nobody.
+report sent late and machines' mail tell nobody; so do a known host
+named in a new role and remediation told ("back in production", "the
+account is disabled"): only new hosts, addresses and evidence of an
+attack make values new to the incident.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 
@@ -32,10 +36,11 @@ ENDED = ("closed", "false_positive")
 # Whose mail may report anew: the site's and a third party's.
 _REPORTERS = ("site", "reporter")
 # Fields whose values new to the incident show what a new report shows.
-_NEW_FIELDS = (
-    "affected_hosts", "attacker_ips", "suspected_ips", "entry_points",
-    "evidence", "unclassified", "x509_dns", "losses",
+_HOST_FIELDS = (
+    "affected_hosts", "attacker_ips", "suspected_ips", "entry_points", "x509_dns",
 )  # fmt: skip
+_TEXT_FIELDS = ("evidence", "unclassified", "losses")
+_NEW_FIELDS = (*_HOST_FIELDS, *_TEXT_FIELDS)
 
 # Written for this module, on text case folded without accents
 # (classify.normalise): words of a compromise, in the languages that
@@ -67,6 +72,29 @@ _ANEW = re.compile(
     r"|aanval)|\bde nuevo\b|\botra vez\b|\bdi nuovo\b"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+# Written for this module, on normalised text: what a site did to end a
+# compromise ("back in production", "reinstalled", "the account is
+# disabled"). A closure told late names the compromise it ended; such a
+# text is no new evidence of one.
+_RECOVERY = re.compile(
+    r"\bback (?:in|into|to) (?:production|service|operation)|\bin production again"
+    r"|\bre-?install|\bre-?imag|\brebuil|\bwiped\b|\bdisabled\b|\bdeactivated"
+    r"|\bclean(?:ed|ing)?\b|\bpatch(?:ed|ing)?\b|\bblock(?:ed|ing)?\b|\bisolated"
+    r"|\bremoved\b|\brestored\b|\blocked\b|\bsuspended\b|\brevoked\b"
+    r"|\breset\b|\bfixed\b|\bresolved\b|\bmitigated"
+    r"|\bneu installiert|\bgesperrt|\bdeaktiviert|\bbereinigt|\bgepatcht"
+    r"|\breinstall|\bdesactive|\bnettoye|\bbloque|\bcorrige"
+    r"|\bgeblokkeerd|\bgeinstalleerd|\bopgeschoond|\breinstalad|\bbloquead"
+    r"|\bdesactivad|\bbloccat|\bdisattivat|\breinstallat"
+)
+# A host's name as sites write it: a short name with a digit ("wn12") or
+# a dotted name ending in letters ("login.site-a.example.com").
+_HOST_NAME = re.compile(
+    r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*"
+    r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"
+)
+_TOKEN = re.compile(r"[^\s,;()<>\[\]\"'/]+")
+_END = ".!?;:, "
 
 
 def check(
@@ -107,26 +135,57 @@ def _why_new(session: Session, incident: Incident, mail: Mail, text: str) -> str
         return None
     anew = next((s for s in sentences if _ANEW.search(s)), None)
     if anew is not None:
-        return f'it says "{anew[:120]}"'
+        return f'it says "{anew[:120].rstrip(_END)}"'
     new = _new_values(session, incident, mail)
     if new:
+        # The notice ends the sentence: a value's own period is left out.
         return "it reports a compromise and values new to the incident: " + (
-            ", ".join(new[:5])
+            ", ".join(value.rstrip(_END) for value in new[:5])
         )
     return None
 
 
 def _new_values(session: Session, incident: Incident, mail: Mail) -> list[str]:
-    """The values `mail` gave the incident that no earlier mail gave."""
+    """The values `mail` gave the incident that point to a new compromise:
+    hosts and addresses no earlier mail named, and evidence that is not a
+    remediation told ("back in production", "the account is disabled").
+    A known host in a new role ("the login node 192.0.2.12") is no news."""
     rows = session.execute(
-        select(FieldValue.mail_id, FieldValue.value).where(
-            FieldValue.incident_id == incident.id,
-            FieldValue.field.in_(_NEW_FIELDS),
+        select(FieldValue.mail_id, FieldValue.field, FieldValue.value).where(
+            FieldValue.incident_id == incident.id
         )
     ).all()
-    known = {value for mail_id, value in rows if mail_id != mail.id}
-    given = (value for mail_id, value in rows if mail_id == mail.id)
-    return list(dict.fromkeys(value for value in given if value not in known))
+    earlier = [value for mail_id, _, value in rows if mail_id != mail.id]
+    known_hosts = {host for value in earlier for host in _hosts(value)}
+    known_hosts |= {
+        host.split(".")[0] for host in known_hosts if _HOST_NAME.fullmatch(host)
+    }
+    new: list[str] = []
+    for mail_id, field, value in rows:
+        if mail_id != mail.id or field not in _NEW_FIELDS or value in earlier:
+            continue
+        hosts = _hosts(value)
+        new_host = bool(hosts) and not hosts <= known_hosts
+        # Evidence without a new host counts unless it tells a remediation.
+        evidence = field in _TEXT_FIELDS and not _RECOVERY.search(normalise(value))
+        if new_host or evidence:
+            new.append(value)
+    return list(dict.fromkeys(new))
+
+
+def _hosts(value: str) -> set[str]:
+    """The addresses and host names written in `value`, case folded."""
+    found: set[str] = set()
+    for token in _TOKEN.findall(value.casefold()):
+        token = token.strip(_END)
+        try:
+            found.add(str(ipaddress.ip_address(token)))
+            continue
+        except ValueError:
+            pass
+        if _HOST_NAME.fullmatch(token):
+            found.add(token)
+    return found
 
 
 def waiting(session: Session) -> list[str]:

@@ -11,6 +11,7 @@ auto-replies to a closed incident tell nobody.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,12 +170,22 @@ def test_reopening_takes_it_off_the_list(app: App) -> None:
          " production again.\n", {}),
         ("Danke, der kompromittierte Rechner wn12 ist neu installiert.\n", {}),
         ("Merci, la machine compromise wn12 est réinstallée.\n", {}),
+        # A closure confirmed late: a known host in a new role ("login
+        # node") and remediation told are no new compromise.
+        ("Thank you. We confirm that the login node 192.0.2.12 is back in"
+         " production after the reinstall, and the compromised account is"
+         " disabled.\n", {}),
+        ("Thanks. The compromised account on wn12 was disabled, the ssh keys"
+         " revoked and the node patched.\n", {}),
         ("I am out of the office until 14 December. For urgent matters please"
          " contact security@site-a.example.com.\n", {}),
         ("Another compromised host was found: wn40 (192.0.2.40).\n",
          {"Auto-Submitted": "auto-replied"}),
     ],
-    ids=["thanks", "ack", "quoted", "reinstalled", "de", "fr", "away", "auto"],
+    ids=[
+        "thanks", "ack", "quoted", "reinstalled", "de", "fr", "confirmed",
+        "disabled", "away", "auto",
+    ],
 )  # fmt: skip
 def test_an_ordinary_reply_to_a_closed_incident_tells_nobody(
     app: App, body: str, headers: dict[str, str]
@@ -186,6 +197,26 @@ def test_an_ordinary_reply_to_a_closed_incident_tells_nobody(
     assert FLAG not in message(app, 2)["flags"]
     assert notices(app) == []
     assert status(app)["reports_after_close"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Logs show a miner running on wn40 (192.0.2.40) since 13:10 UTC.\n",
+        # Blocked, but new: the hosts make it a new report.
+        "The miner was found on wn41 (192.0.2.41) too; we blocked 203.0.113.77.\n",
+    ],
+    ids=["evidence", "blocked"],
+)
+def test_new_hosts_alone_make_a_new_report(app: App, body: str) -> None:
+    closed(app)
+    subject = f"Re: [{MINE}] [TLP:AMBER] Security incident suspected at SITE-A"
+    assert send(app, subject, body, "2026-12-04T14:00", 2) == MINE
+    assert FLAG in message(app, 2)["flags"]
+    [(to, text)] = notices(app)
+    assert to == [DUTY]
+    # The values end the notice's sentence with one period.
+    assert not re.search(r"\.\.(?!\.)", text), text
 
 
 def test_a_new_report_in_an_open_incident_is_no_notice(app: App) -> None:
