@@ -48,9 +48,12 @@ def _tag_re(prefix: str) -> re.Pattern[str]:
 _SEPARATOR = "[-_ \t\u2010-\u2015\u2212]"
 # Between a date's parts, dots and slashes too ("07.12.2026", "2026/12/07").
 _DATE_SEPARATOR = "[-_ ./\t\u2010-\u2015\u2212]"
-# Between the date and the counter: a run of separators, one dot, or none
-# ("EGI-2026120701"); the counter is never followed by more of a number.
-_COUNTER = rf"({_SEPARATOR}+|\.|)([0-9]{{1,4}})(?![0-9]|\.[0-9])"
+# Between the date and the counter: a run of separators, one dot or
+# slash ("EGI/20261207/01"), or none ("EGI-2026120701"); the counter is
+# never followed by more of a number.
+_COUNTER = rf"({_SEPARATOR}+|[./]|)([0-9]{{1,4}})(?![0-9]|\.[0-9])"
+# After the prefix: separators, dots, slashes, a "#" ("EGI#20261207-01").
+_AFTER_PREFIX = rf"(?:{_SEPARATOR}|[./#])*"
 
 
 @lru_cache(maxsize=8)
@@ -59,13 +62,44 @@ def _loose_tag_res(prefix: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     # the counter: a damaged full tag, its date year first, then day (or
     # month) first. The date's separators are the same throughout, so that
     # no other identifier ("EGI-SVG-2026-12") reads as one.
-    start = rf"(?<![A-Za-z0-9]){re.escape(prefix)}(?:{_SEPARATOR}|\.)*"
+    year_first, year_last = _loose_date_parts(prefix)
+    return (
+        re.compile(year_first + _COUNTER, re.I),
+        re.compile(year_last + _COUNTER, re.I),
+    )
+
+
+def _loose_date_parts(prefix: str) -> tuple[str, str]:
+    start = rf"(?<![A-Za-z0-9]){re.escape(prefix)}{_AFTER_PREFIX}"
     year_first = rf"([0-9]{{4}})({_DATE_SEPARATOR}?)([0-9]{{2}})\2([0-9]{{2}})"
     year_last = rf"([0-9]{{1,2}})({_DATE_SEPARATOR}?)([0-9]{{1,2}})\2([0-9]{{4}})"
-    return (
-        re.compile(start + year_first + _COUNTER, re.I),
-        re.compile(start + year_last + _COUNTER, re.I),
-    )
+    return start + year_first, start + year_last
+
+
+@lru_cache(maxsize=8)
+def _loose_date_res(prefix: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # A damaged date-only tag ("EGI 2026 12 07", "EGI-07.12.2026"): the
+    # date, then no more of a number.
+    end = r"(?![0-9]|[.,][0-9])"
+    year_first, year_last = _loose_date_parts(prefix)
+    return re.compile(year_first + end, re.I), re.compile(year_last + end, re.I)
+
+
+def _loose_dates(
+    subject: str, prefix: str, taken: set[int]
+) -> Iterator[tuple[re.Match[str], str]]:
+    """The damaged date-only tags of `subject` but those starting at
+    `taken` (read as a tag already), each with its canonical form. A
+    number after the date that is no counter ("EGI 2026 12 07 12 hosts",
+    as "[EGI-20261207] 12:30") leaves the date a date-only tag. A date
+    read both day first and month first ("07/12/2026") names no day."""
+    year_first, year_last = _loose_date_res(prefix)
+    found = [(m, [m[1] + m[3] + m[4]]) for m in year_first.finditer(subject)]
+    found += [(m, _readings(m)) for m in year_last.finditer(subject)]
+    for match, days in sorted(found, key=lambda item: item[0].start()):
+        valid = [digits for digits in days if _valid_day(digits)]
+        if match.start() not in taken and len(valid) == 1:
+            yield match, f"{prefix}-{valid[0]}"
 
 
 # What may close a tag whose counter only a space keeps from its date.
@@ -186,6 +220,9 @@ def find_tags(subject: str, prefix: str) -> SubjectTags:
         day = tag.rpartition("-")[0]
         if day not in date_only:
             date_only.append(day)
+    for _, day in _loose_dates(subject, prefix, _taken(subject, prefix, damaged)):
+        if day not in date_only:
+            date_only.append(day)
     return SubjectTags(
         tuple(full),
         tuple(date_only),
@@ -205,6 +242,14 @@ def _loose_tags(
         if tag not in whole and tag not in loose:
             loose.append(tag)
     return tuple(loose)
+
+
+def _taken(
+    subject: str, prefix: str, damaged: Sequence[tuple[re.Match[str], str]]
+) -> set[int]:
+    """Where the tags of `subject` read whole or damaged start."""
+    taken = {match.start() for match in _tag_re(prefix).finditer(subject)}
+    return taken | {match.start() for match, _ in damaged}
 
 
 def tag_day(tag: str) -> dt.date:
@@ -227,7 +272,13 @@ def without_tags(subject: str, prefix: str) -> str:
     """`subject` with its tags, whole, cut or damaged, blanked out."""
     text = subject
     # A date read two ways is one match.
-    spans = dict.fromkeys(match.span() for match, _ in _loose_matches(subject, prefix))
+    damaged = list(_loose_matches(subject, prefix))
+    spans = dict.fromkeys(match.span() for match, _ in damaged)
+    taken = _taken(subject, prefix, damaged)
+    spans.update(
+        dict.fromkeys(m.span() for m, _ in _loose_dates(subject, prefix, taken))
+    )
+    spans = dict.fromkeys(sorted(spans))
     for start, end in reversed(list(spans)):
         text = f"{text[:start]} {text[end:]}"
     return _tag_re(prefix).sub(" ", text)

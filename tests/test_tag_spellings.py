@@ -82,6 +82,10 @@ def flags(app: App, tag: str, n: int) -> list[str]:
         "EGI-04/12/2026-01",
         "EGI-04-12-2026-01",
         "EGI-04122026-01",
+        # Slashes after the prefix and before the counter, as in the date.
+        "EGI/20261204/01",
+        "EGI/2026/12/04/01",
+        "EGI#20261204-01",
     ],
 )
 def test_a_tag_in_the_site_s_own_spelling_threads_into_its_incident(
@@ -122,7 +126,8 @@ def test_another_site_s_spelling_of_a_tag_opens_no_phantom_in_it(
 
 
 @pytest.mark.parametrize(
-    "written", ["EGI.20261204.07", "EGI-04.12.2026-07", "EGI-2026120407"]
+    "written",
+    ["EGI.20261204.07", "EGI-04.12.2026-07", "EGI-2026120407", "EGI/20261204/07"],
 )
 def test_a_spelling_naming_no_incident_is_never_adopted(app: App, written: str) -> None:
     # The new incident is named by the day's counter, not the one written.
@@ -143,6 +148,8 @@ def test_a_spelling_naming_no_incident_is_never_adopted(app: App, written: str) 
         "EGI 04.12.2026 01:00 UTC scans",
         "[EGI-20261204]. 12 hosts",
         "[EGI-20261204] v2.01 of the miner",
+        "Re: EGI 2026 12 04 12 hosts cleaned",
+        "Re: EGI-04.12.2026 meeting at 09.30",
         # Other EGI identifiers and a date in prose.
         "EGI-SVG-2026-12 advisory, ticket 04.12.2026.01",
         "meeting on 04.12.2026-01 about EGI",
@@ -210,3 +217,29 @@ def test_the_day_s_tag_as_written_is_not_flagged(app: App) -> None:
     assert send(app, f"Re: [{MINE}] x", "2026-12-04T10:02", 2) == MINE
     assert "tag_not_followed" not in flags(app, MINE, 1)
     assert "tag_not_followed" not in flags(app, MINE, 2)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # The date alone in the site's spelling; the number after it is a
+        # count or a time, as after "[EGI-20261204] 12:30".
+        "Re: EGI 2026 12 04 12 hosts cleaned",
+        "Re: EGI-04.12.2026 meeting at 09.30",
+        "Re: EGI/2026/12/04 wn12",
+    ],
+)
+def test_a_date_only_tag_in_the_site_s_spelling_is_filed_by_date(
+    app: App, subject: str
+) -> None:
+    found = find_tags(subject, "EGI")
+    assert found.date_only == ("EGI-20261204",)
+    assert "2026" not in without_tags(subject, "EGI")
+    assert report(app) == MINE
+    assert send(app, subject, "2026-12-04T13:00", 1) == MINE
+    assert tags(app) == [MINE]
+    assert len(outbox(app, "acknowledgement")) == 1
+
+
+def test_a_date_read_two_ways_names_no_day() -> None:
+    assert find_tags("Re: EGI 07/12/2026 wn12", "EGI").date_only == ()
