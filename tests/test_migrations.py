@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from mailbot.db.engine import current_revision, make_engine, upgrade
+from mailbot.db.engine import HEAD, current_revision, make_engine, upgrade
 from mailbot.db.models import Base
 
 
@@ -111,3 +111,69 @@ def test_a_database_of_a_newer_mailbot_is_named_as_such(
     assert main(["--config", str(config), "incidents"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "restore the database backup" in err[0], err
+
+
+# A process that migrates a database once the test says go: its imports are
+# done first, so that the processes of a round start their migrations at once.
+_MIGRATING = """
+import sys
+import alembic.command, alembic.script
+from mailbot.db.engine import upgrade
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade(sys.argv[1])
+"""
+
+
+def test_processes_started_together_all_migrate(database_url: str) -> None:
+    """Two mailbots started at once on a new PostgreSQL database (the pair
+    of README's "Two instances") both created the tables, and all but one
+    died on a duplicate key in pg_type."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    for _ in range(3):
+        _empty(database_url)
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", _MIGRATING, database_url],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        said = [child.communicate(timeout=120)[0] for child in children]
+        assert [child.returncode for child in children] == [0] * 4, said
+        assert current_revision(database_url) == HEAD
+
+
+def _empty(url: str) -> None:
+    """Make the database at `url` new again: no tables, no revision."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()

@@ -52,6 +52,9 @@ HEAD = "0005"
 # Seconds a PostgreSQL statement may wait for the server's answer by
 # default ([database] timeout; db/silence.py).
 ANSWER_TIMEOUT = 120.0
+# The PostgreSQL advisory lock that lets one process at a time migrate a
+# database: "mailbot" in ASCII, a key no other program is likely to take.
+MIGRATION_LOCK = 0x6D61696C626F74
 
 
 def make_engine(
@@ -376,6 +379,7 @@ def upgrade(
                 from mailbot.db import silence
 
                 silence.unbounded(connection)
+            _wait_for_other_migrations(connection)
             config = alembic_config(url)
             config.attributes["connection"] = connection
             try:
@@ -389,6 +393,25 @@ def upgrade(
             _check_foreign_keys(engine)
     finally:
         engine.dispose()
+
+
+def _wait_for_other_migrations(connection: Connection) -> None:
+    """On PostgreSQL, wait until no other process migrates the database.
+
+    Two mailbots started together on a new database (the pair of README's
+    "Two instances", or `run` beside a health check) both created the same
+    tables, and all but one died on a duplicate key in pg_type. The lock is
+    the transaction's: it is released when the migrations commit, and
+    Alembic, which reads the revision after it, finds them done. SQLite's
+    BEGIN IMMEDIATE already lets one writer in at a time.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    key = {"key": MIGRATION_LOCK}
+    taken = text("SELECT pg_try_advisory_xact_lock(:key)")
+    if not connection.execute(taken, key).scalar():
+        log.info("database: waiting for another process's migrations")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
 def _unknown_revision(connection: Connection) -> Exception | None:
