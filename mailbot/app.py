@@ -6,6 +6,7 @@ Commands build one App and hand it to the stages; nothing else is global.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,8 +18,10 @@ from sqlalchemy.exc import DBAPIError
 from mailbot import render
 from mailbot.clock import Clock
 from mailbot.config import Settings
+from mailbot.config_env import variable
 from mailbot.db.engine import Database
 from mailbot.db.faults import (
+    INSUFFICIENT_PRIVILEGE,
     READ_ONLY,
     first_line,
     misconfigured,
@@ -148,7 +151,7 @@ class DatabaseRefused(ConfigError, DatabaseUnusable):
     or role, a password refused): a configuration error, no retry helps."""
 
 
-def _advice(said: str) -> str:
+def _advice(said: str, url: str = "[database] url") -> str:
     """What to look at, by what the driver said: the URL is not always it."""
     if "database is locked" in said:
         return (
@@ -159,14 +162,11 @@ def _advice(said: str) -> str:
     if "unable to open database file" in said or "readonly" in said:
         return (
             "the file or its folder cannot be written (a read-only file system,"
-            " permissions): check them, then [database] url's path"
+            f" permissions): check them, then {url}'s path"
         )
     if "disk is full" in said or "No space left" in said:
         return "the disk is full: free space"
-    return (
-        "check [database] url (host, user, password, path) and that the server"
-        " is running"
-    )
+    return f"check {url} (host, user, password, path) and that the server is running"
 
 
 def open_app(settings: Settings, clock: Clock | None = None, **kwargs: object) -> App:
@@ -192,23 +192,57 @@ def _database_error(app: App, exc: DBAPIError) -> Exception:
     """What a database that cannot be used at start-up means: a configuration
     error (exit 2 at once), an outage (`run` waits for it), or neither."""
     said = first_line(exc)
+    key, url = _url_named(app.settings)
     if misconfigured(exc):
         return DatabaseRefused(
-            "database.url",
-            f"the database refused mailbot ({said}): check [database] url"
+            key,
+            f"the database refused mailbot ({said}): check {url}"
             " (user, password, database name)",
         )
+    if sqlstate(exc) == INSUFFICIENT_PRIVILEGE:
+        role = app.db.engine.url.username or "the URL's role"
+        return DatabaseRefused(
+            key,
+            f"the database refused the migrations ({said}): "
+            + _privilege_advice(said, role),
+        )
     if unavailable(exc):
+        advice = read_only_advice(url) if sqlstate(exc) == READ_ONLY else None
         return DatabaseUnusable(
-            f"database.url: cannot use the database ({said}); "
-            + (read_only_advice() if sqlstate(exc) == READ_ONLY else _advice(said)),
+            f"{key}: cannot use the database ({said}); "
+            + (advice or _advice(said, url)),
             outage=True,
         )
     if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
         # SQLite opens any file; its first statement finds it is no database.
         return ConfigError(
-            "database.url",
+            key,
             f"{app.db.engine.url.database} is no SQLite database ({said}):"
-            " point database.url at mailbot's database, or at a new file",
+            f" point {key} at mailbot's database, or at a new file",
         )
     return exc
+
+
+def _privilege_advice(said: str, role: str) -> str:
+    """What to do when the role may not migrate the schema: on PostgreSQL 15
+    and later only the database's owner may create in schema public."""
+    advice = "run `mailbot db upgrade` once as the database's owner"
+    schema = re.search(r"for schema (\S+)", said)
+    if schema is None:
+        # The tables are another role's (the owner migrated them before).
+        return f"{advice} (the role that owns mailbot's tables)"
+    name = schema.group(1)
+    return (
+        f"{advice}, or grant the role {role} CREATE on the schema:"
+        f" GRANT CREATE ON SCHEMA {name} TO {role};"
+    )
+
+
+def _url_named(settings: Settings) -> tuple[str, str]:
+    """The database URL's name in an error, and where to check it: the
+    variable when one set it (a file's [database] url is not the one in
+    use then), else the file's key."""
+    if "url" in settings.environment.get("database", ()):
+        name = variable("database", "url")
+        return name, name
+    return "database.url", "[database] url"

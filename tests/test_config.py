@@ -315,18 +315,29 @@ def test_a_secret_set_both_ways_by_file_and_variable_says_which_to_take_out(
 
 
 def test_a_database_that_cannot_be_reached_is_named_by_its_key(tmp_path: Path) -> None:
+    """Named as the variable when one set the URL: "check [database] url"
+    sent the operator to a file that did not hold the URL in use."""
     from servers import free_port
 
     from mailbot.app import open_app
     from mailbot.errors import MailbotError
 
     url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/mailbot"
-    settings = load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url})
-    with pytest.raises(MailbotError) as caught:
-        open_app(settings)
-    message = str(caught.value)
-    assert message.startswith("database.url: cannot use the database (")
-    assert "check [database] url" in message
+    config = tmp_path / "mailbot.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    for settings, key, check in (
+        (load_settings(config, BASE), "database.url", "[database] url"),
+        (
+            load_settings(None, {**BASE, "MAILBOT_DATABASE_URL": url}),
+            "MAILBOT_DATABASE_URL",
+            "MAILBOT_DATABASE_URL",
+        ),
+    ):
+        with pytest.raises(MailbotError) as caught:
+            open_app(settings)
+        message = str(caught.value)
+        assert message.startswith(f"{key}: cannot use the database (")
+        assert f"check {check} (host" in message
 
 
 def test_status_json_reports_an_unusable_database(
@@ -348,8 +359,9 @@ def test_status_json_reports_an_unusable_database(
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert data["healthy"] is False
-    assert data["problems"][0].startswith("database.url: cannot use the database")
-    assert "mailbot: database.url: cannot use the database" in err
+    problem = "MAILBOT_DATABASE_URL: cannot use the database"
+    assert data["problems"][0].startswith(problem)
+    assert f"mailbot: {problem}" in err
 
 
 def test_status_json_reports_a_database_it_cannot_open(

@@ -100,14 +100,7 @@ def test_a_database_of_a_newer_mailbot_is_named_as_such(
     engine.dispose()
     with pytest.raises(MailbotError, match="at migration 0099, which this mailbot"):
         upgrade(database_url)
-    config = tmp_path / "mailbot.toml"
-    (tmp_path / "sites.toml").write_text("", encoding="utf-8")
-    config.write_text(
-        "[mailbot]\naddress = 'abuse@example.org'\n"
-        f"[database]\nurl = '{database_url}'\n"
-        "[source]\nkind = 'maildir'\n[smtp]\nkind = 'maildir'\n",
-        encoding="utf-8",
-    )
+    config = _config_for(tmp_path, database_url)
     assert main(["--config", str(config), "incidents"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "restore the database backup" in err[0], err
@@ -177,3 +170,58 @@ def _empty(url: str) -> None:
             connection.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
+
+
+def test_a_role_that_may_not_create_the_tables_is_told_what_to_grant(
+    tmp_path, database_server_url, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL 15 lets only the database's owner create in schema public:
+    `db upgrade` as another role printed "ProgrammingError: permission
+    denied for schema public" and nothing on what to do."""
+    import secrets
+
+    from servers import _admin_engine, _local_postgres, fresh_database
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from mailbot.cli import main
+
+    server = database_server_url or _local_postgres()
+    role = f"mailbot_test_{secrets.token_hex(4)}"
+    admin = _admin_engine(server)
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+    try:
+        with fresh_database(server) as url:
+            engine = make_engine(url)
+            with engine.begin() as connection:
+                # What PostgreSQL 15 does by itself, on older servers too.
+                connection.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+            engine.dispose()
+            as_role = make_url(url).set(username=role, password=None)
+            config = _config_for(
+                tmp_path, as_role.render_as_string(hide_password=False)
+            )
+            assert main(["--config", str(config), "db", "upgrade"]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("mailbot: configuration error: database.url:")
+            assert "permission denied for schema public" in err
+            assert "as the database's owner" in err
+            assert f"GRANT CREATE ON SCHEMA public TO {role};" in err
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
+
+
+def _config_for(folder, url: str):  # type: ignore[no-untyped-def]
+    """A mailbot.toml in `folder` for the database at `url`."""
+    config = folder / "mailbot.toml"
+    (folder / "sites.toml").write_text("", encoding="utf-8")
+    config.write_text(
+        "[mailbot]\naddress = 'abuse@example.org'\n"
+        f"[database]\nurl = '{url}'\n"
+        "[source]\nkind = 'maildir'\n[smtp]\nkind = 'maildir'\n",
+        encoding="utf-8",
+    )
+    return config

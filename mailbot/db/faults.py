@@ -25,6 +25,8 @@ _OUTAGE_CLASSES = frozenset({"08", "53", "57"})
 # default_transaction_read_only is set; psycopg raises it as InternalError.
 READ_ONLY = "25006"
 _OUTAGE_STATES = frozenset({READ_ONLY})
+# The role may not do what the statement does (CREATE in a schema, say).
+INSUFFICIENT_PRIVILEGE = "42501"
 # A connection refused for what the URL says (no such database or role, a
 # password refused): no retry can help. PostgreSQL gives no SQLSTATE to a
 # failed connection attempt, only its words.
@@ -89,8 +91,8 @@ def describe(exc: BaseException) -> str:
     return said
 
 
-def read_only_advice() -> str:
+def read_only_advice(url: str = "[database] url") -> str:
     return (
         "the database is read-only (a standby after a failover?); check that"
-        " [database] url points at the primary"
+        f" {url} points at the primary"
     )
