@@ -16,6 +16,7 @@ import jinja2
 from sqlalchemy.exc import DBAPIError
 
 from mailbot import render
+from mailbot.brake import HeldMail
 from mailbot.clock import Clock
 from mailbot.config import Settings
 from mailbot.config_env import variable
@@ -56,6 +57,8 @@ class App:
     _calendars: dict[str | None, WorkingCalendar] = field(default_factory=dict)
     # Servers down right now, so that each outage is logged once (outage.py).
     outages: Outages = field(default_factory=Outages)
+    # Mail the caps held, logged as one line per pass (brake.py).
+    held: HeldMail = field(default_factory=HeldMail)
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -127,6 +130,7 @@ class App:
         return ReadAhead(self, workers) if workers > 0 else None
 
     def close(self) -> None:
+        self.held.report()
         ahead = self.__dict__.get("read_ahead")
         if ahead is not None:
             ahead.close()

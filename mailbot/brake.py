@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,8 +145,41 @@ def admit(
     if verdict.engages is not None:
         engage(app, session, verdict.engages)
     elif verdict.reason and verdict.cap != "brake":
-        log.warning("outgoing %s held: %s", purpose, verdict.reason)
+        app.held.add(verdict.cap or "", purpose, verdict.reason)
     return verdict
+
+
+class HeldMail:
+    """Mail the daily caps held since the last report, logged as one WARNING
+    per cap with the count: one line per mail made 2,984 lines of one poll
+    of a reporter's batch. Reported before each delivery pass (after each
+    poll and sweep, and the daemon's delivery job) and when the App closes.
+    Thread-safe: the daemon's jobs hold mail and report it in threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Per cap: how many held, and the first one's purpose and reason.
+        self._held: dict[str, tuple[int, str, str]] = {}
+
+    def add(self, cap: str, purpose: str, reason: str) -> None:
+        with self._lock:
+            count, first, why = self._held.get(cap, (0, purpose, reason))
+            self._held[cap] = (count + 1, first, why)
+        log.debug("outgoing %s held: %s", purpose, reason)
+
+    def report(self) -> None:
+        with self._lock:
+            held, self._held = self._held, {}
+        for cap, (count, purpose, reason) in sorted(held.items()):
+            log.warning(
+                "%d outgoing mail%s held by brake.%s, the first (%s): %s;"
+                " `mailbot brake` lists them, `mailbot brake release` queues them",
+                count,
+                "" if count == 1 else "s",
+                cap,
+                purpose,
+                reason,
+            )
 
 
 @dataclass

@@ -346,6 +346,7 @@ def deliver_due(
     mail for now (full disk, a login or policy problem) is an outage, and the
     mail waits for it like for a server that cannot be reached.
     """
+    app.held.report()
     counts = DeliveryCounts(uncertain=expire_leases(app))
     own = transport is None
     transport = transport or transport_for(app)

@@ -500,3 +500,38 @@ def test_a_released_mail_no_longer_lists_the_brake_as_its_error(
     app.clock.set(dt.datetime(2026, 12, 8, 7, 0, tzinfo=UTC))
     send.deliver_due(app)
     assert states(app) == ["sent"] * 6
+def test_mail_held_by_a_cap_is_logged_once_per_pass_with_the_count(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One WARNING per held mail made 2,984 lines of one poll: each pass
+    (a poll, a sweep) now says how many each cap held, once."""
+    import logging
+
+    from mailbot.mail import RawMail
+    from mailbot.process import process_delivery
+
+    caplog.set_level(logging.INFO, logger="mailbot")
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=2)
+    for n in range(6):
+        report = (
+            "From: cert@cert.example.net\r\nTo: abuse@csirt.example.org\r\n"
+            f"Subject: Scans from 203.0.113.{n}\r\nMessage-ID: <scan-{n}@x>\r\n"
+            f"Date: Mon, 07 Dec 2026 09:0{n}:00 +0000\r\n\r\nScans.\r\n"
+        ).encode()
+        process_delivery(app, RawMail(report, app.clock.now(), f"t{n}"))
+    # The poll's end: its delivery pass reports what the poll held.
+    send.deliver_due(app)
+    open_incidents(app, 5)
+    assert sweep(app)["reminders"] == 5
+    app.close()  # a sweep command's end, before any delivery
+    held = [r.getMessage() for r in caplog.records if r.name == "mailbot.brake"]
+    assert [state for _, state, _ in outbox(app)].count("held") == 4 + 3
+    then = "`mailbot brake` lists them, `mailbot brake release` queues them"
+    assert held == [
+        "4 outgoing mails held by brake.max_per_recipient_per_day, the first"
+        " (acknowledgement): 2 mails to cert@cert.example.net in 24 hours"
+        f" (brake.max_per_recipient_per_day 2); {then}",
+        "3 outgoing mails held by brake.max_per_recipient_per_day, the first"
+        " (chase-analysis-1): 2 mails to admin@site-a.example.com in 24 hours"
+        f" (brake.max_per_recipient_per_day 2); {then}",
+    ], held
