@@ -48,6 +48,18 @@ def header_block_size(raw: bytes, scan: int) -> int:
     return match.start() if match is not None else min(len(raw), scan)
 
 
+def header_lines(raw: bytes, scan: int) -> bytes:
+    """`raw`'s header block, or as many of its whole lines as the first
+    `scan` bytes hold."""
+    match = _HEADER_END.search(raw, 0, scan)
+    if match is not None:
+        return raw[: match.start()]
+    if len(raw) <= scan:
+        return raw
+    head = raw[:scan]
+    return head[: head.rfind(b"\n") + 1]
+
+
 def check_raw(raw: bytes, limits: LimitsSettings) -> str | None:
     """Why `raw` may not be parsed at all (a limit named), or None."""
     if len(raw) > limits.max_mail_bytes:

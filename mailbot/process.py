@@ -49,6 +49,10 @@ MarkDone = Callable[[Session], None]
 # The claim of every mail (_claimed), built once and run in Core: built
 # afresh through the ORM it cost about three times the statement itself.
 _CLAIM = select(Mail.state).where(Mail.id == bindparam("id")).with_for_update()
+# What is read of a mail quarantined at "limits" to list it by: the start
+# of its header block (at most limits.max_header_bytes), in bounded time.
+HEADING_BYTES = 64 * 1024
+HEADING_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def process_stored(
         return quarantine(app, mail_id, "crash", reason, mark_done)
     over = limits.check_raw(raw, bounds)
     if over is not None:
-        return quarantine(app, mail_id, "limits", over, mark_done)
+        return _over_limit(app, mail_id, raw, over, mark_done)
     started = time.monotonic()
     key = None
     try:
@@ -157,7 +161,7 @@ def process_stored(
             )
             mark_done(current)
     except limits.MailTimeout as exc:
-        return quarantine(app, mail_id, "limits", str(exc), mark_done)
+        return _over_limit(app, mail_id, raw, str(exc), mark_done)
     except StageError as exc:
         if key and isinstance(exc.__cause__, IntegrityError):
             # Another process recorded a copy at the same moment, and the
@@ -266,14 +270,44 @@ def quarantine(
     reason: str,
     mark_done: MarkDone = _no_mark,
     configuration: bool = False,
+def _over_limit(
+    app: App, mail_id: int, raw: bytes, reason: str, mark_done: MarkDone
 ) -> Outcome:
-    """Set a mail aside with its stage and reason; the raw bytes stay."""
+    """Quarantine at "limits" a mail not parsed (or not to the end), with
+    the Message-ID, Subject and From its header block's start gives: the
+    listing showed such a mail with no subject and no Message-ID."""
+    bounds = app.settings.limits
+    head = limits.header_lines(raw, min(HEADING_BYTES, bounds.max_header_bytes))
+    try:
+        with limits.time_limit(HEADING_SECONDS):
+            heading = parse_within(head + b"\r\n\r\n", bounds)
+    except limits.MailTimeout:
+        heading = None
+    return quarantine(app, mail_id, "limits", reason, mark_done, heading=heading)
+
+
+def quarantine(
+    app: App,
+    mail_id: int,
+    stage: str,
+    reason: str,
+    mark_done: MarkDone = _no_mark,
+    *,
+    heading: ParsedMail | None = None,
+) -> Outcome:
+    """Set a mail aside with its stage and reason; the raw bytes stay.
+
+    `heading`, a mail not recorded: its header fields to list it by."""
     with app.db.transaction() as session:
         if not _claimed(session, mail_id):
             mark_done(session)
             return Outcome(mail_id, "refetched")
         mail = session.get(Mail, mail_id)
         assert mail is not None
+        if heading is not None:
+            mail.message_id = heading.message_id
+            mail.subject = heading.subject
+            mail.from_addr = heading.from_.addr if heading.from_ else ""
         mail.state = "quarantined"
         mail.stage = stage
         mail.error = reason[:2000]

@@ -244,6 +244,7 @@ def quarantine_list(app: App) -> list[dict[str, Any]]:
                 "origin": m.origin,
                 "message_id": m.message_id,
                 "subject": m.subject,
+                "from": m.from_addr,
                 "arrived_at": iso(m.arrived_at),
                 "stage": m.stage,
                 "reason": m.error,

@@ -31,6 +31,7 @@ from mailbot.mail import RawMail
 from mailbot.process import process_delivery, resume_received
 
 make_app = mailbot_env.make_app
+FROM = "reporter@cert.example.net"
 
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
@@ -109,6 +110,9 @@ def test_oversize_mail_is_kept_quarantined_and_retried_after_a_fix(
     listed = _cli(tmp_path, env, "quarantine", "--json")
     rows = json.loads(listed.stdout)
     assert [(r["id"], r["stage"]) for r in rows] == [(outcome.mail_id, "limits")]
+    # Not parsed, but listed by its header fields (they were '' and None).
+    heading = [(r["subject"], r["message_id"], r["from"]) for r in rows]
+    assert heading == [("Scans from 203.0.113.9 (1)", "<lim-1@x.org>", FROM)]
     # The text has a header, as `outbox` and `incidents` have (it had none).
     header, line = _cli(tmp_path, env, "quarantine").stdout.splitlines()
     assert header.split() == ["ID", "ARRIVED", "STAGE", "REASON", "[ORIGIN]"]
@@ -191,10 +195,16 @@ def test_header_block_over_limit_is_quarantined(
     )
     outcome = _feed(app, raw)
     assert outcome.result == "quarantined"
-    assert "limits.max_header_bytes" in (_stored(app, outcome.mail_id).error or "")  # type: ignore[arg-type]
+    stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
+    assert "limits.max_header_bytes" in (stored.error or "")
+    # What the limit lets be read names the mail in the listing.
+    assert (stored.subject, stored.message_id) == ("Huge", "<huge@x.org>")
     # One line with no end at all (no header/body separator) is bounded too.
     endless = b"Subject: " + b"z" * 100_000
-    assert _feed(app, endless, "endless").result == "quarantined"
+    set_aside = _feed(app, endless, "endless")
+    assert set_aside.result == "quarantined"
+    stored = _stored(app, set_aside.mail_id)  # type: ignore[arg-type]
+    assert (stored.subject, stored.message_id) == ("", None)
 
 
 def _nested(depth: int) -> bytes:
@@ -328,6 +338,7 @@ def test_time_per_mail_is_bounded(tmp_path: Path, database_url: str) -> None:
     assert outcome.result == "quarantined"
     stored = _stored(app, outcome.mail_id)  # type: ignore[arg-type]
     assert stored.stage == "limits" and "max_seconds_per_mail" in (stored.error or "")
+    assert (stored.subject, stored.from_addr) == ("Scans from 203.0.113.9 (1)", FROM)
     # The next mail is not hurt by the timer of the last one.
     app.settings = type(app.settings)(
         **{**app.settings.__dict__, "limits": type(app.settings.limits)()}
