@@ -63,6 +63,13 @@ class App:
     def __post_init__(self) -> None:
         if self.directory is None:
             self.directory = self._load_directory()
+        self.outages.on_login_refused = self._login_refused
+
+    def _login_refused(self, resource: str, problem: str) -> None:
+        if resource == "mailbox":
+            from mailbot import service
+
+            service.note_imap_login_refused(self, problem)
 
     def _load_directory(self) -> Directory:
         path = self.settings.path(self.settings.sites.file)

@@ -31,6 +31,7 @@ from mailbot.db.models import (
     ServiceState,
 )
 from mailbot.send import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
+from mailbot.service import IMAP_LOGIN_REFUSED_KEY
 
 # Quarantined within a day, this many mails mean something systematic (a
 # parser bug, a new kind of mail) rather than the odd broken message.
@@ -85,6 +86,7 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
             data[name] = (
                 {"since": iso(row.updated_at), "problem": row.value} if row else None
             )
+        data["imap_login_refused"] = _imap_login_refused(session, last_poll)
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
     data["outbox_next_leaves_at"] = iso(ages.next_leaves)
@@ -93,6 +95,17 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
     data["warnings"] = warnings(data)
     data["healthy"] = not data["problems"]
     return data
+
+
+def _imap_login_refused(
+    session: Session, last_poll: dt.datetime | None
+) -> dict[str, str | None] | None:
+    """Since when, and how, the IMAP server refuses mailbot's login; None
+    when a poll worked after the last refusal."""
+    row = session.get(ServiceState, IMAP_LOGIN_REFUSED_KEY)
+    if row is None or (last_poll is not None and last_poll >= row.updated_at):
+        return None
+    return {"since": iso(row.updated_at), "problem": row.value}
 
 
 def _count(session: Session, query: Any) -> int:
@@ -177,10 +190,11 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
             "no successful poll for three poll intervals (since "
             f"{iso(ages.last_poll)}): check the mailbox server and the log"
         )
-    refused = data.get("smtp_login_refused")
-    if refused:
-        # No grace: no mail leaves until a person fixes the configuration.
-        found.append(f"since {refused['since']}: {refused['problem']}")
+    for key in ("imap_login_refused", "smtp_login_refused"):
+        refused = data.get(key)
+        if refused:
+            # No grace: nothing moves until a person fixes the configuration.
+            found.append(f"since {refused['since']}: {refused['problem']}")
     refusing = data.get("smtp_refuses_every_mail")
     if refusing and data["outbox_pending"]:
         # No grace either: the relay's answer is final until a person acts.

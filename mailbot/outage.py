@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class Outages:
         # The daemon retries by itself; after a one-shot command (poll,
         # sweep) the work waits for the next one.
         self.retry = "the next run retries"
+        # Told of each refused login (resource, problem): the App keeps the
+        # mailbox's in the database, for `status` in another process.
+        self.on_login_refused: Callable[[str, str], None] | None = None
 
     def down(self, resource: str, problem: str, login_refused: bool = False) -> bool:
         """Note a failure; True (and one ERROR line) when an outage starts.
@@ -56,6 +60,8 @@ class Outages:
         what = _WHAT.get(resource, f"{resource} down")
         if login_refused:
             what = _LOGIN_REFUSED.get(resource, what)
+            if self.on_login_refused is not None:
+                self.on_login_refused(resource, problem)
         if started:
             log.error("%s, %s: %s", what, self.retry, problem)
         elif new_kind:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DBAPIError
+
 from mailbot import send
 from mailbot.app import App
 from mailbot.clock import iso, parse_instant
+from mailbot.db.faults import describe
 from mailbot.db.models import ServiceState
+from mailbot.errors import LoginRefused
 from mailbot.fetch import PollResult
 from mailbot.process import resume_received
 
 log = logging.getLogger(__name__)
+
+
+# Set (service_state) when the IMAP server refused mailbot's login; `status`
+# names it until a poll works again (send.LOGIN_REFUSED_KEY for SMTP's).
+IMAP_LOGIN_REFUSED_KEY = "imap_login_refused"
+LAST_POLL_KEY = "last_poll_at"
 
 
 def poll(app: App, *, deliver: bool = True) -> PollResult:
@@ -27,8 +37,12 @@ def poll(app: App, *, deliver: bool = True) -> PollResult:
     else:
         from mailbot.fetch.imap import poll_imap
 
-        result = poll_imap(app)
-    set_state(app, "last_poll_at", iso(app.clock.now()) or "")
+        try:
+            result = poll_imap(app)
+        except LoginRefused as exc:
+            note_imap_login_refused(app, str(exc))
+            raise
+    set_state(app, LAST_POLL_KEY, iso(app.clock.now()) or "")
     log.info("poll: %s", result.summary())
     if deliver and not app.backfill:
         send.deliver_due(app)
@@ -53,6 +67,27 @@ def set_state(app: App, key: str, value: str) -> None:
         )
 
 
+def note_imap_login_refused(app: App, problem: str) -> None:
+    """Keep for `status` that the IMAP server refused mailbot's login, since
+    when: since the first refusal after the last poll that worked."""
+    now = app.clock.now()
+    try:
+        with app.db.transaction() as session:
+            row = session.get(ServiceState, IMAP_LOGIN_REFUSED_KEY)
+            if row is None:
+                row = ServiceState(
+                    key=IMAP_LOGIN_REFUSED_KEY, value=problem, updated_at=now
+                )
+                session.add(row)
+            polled = session.get(ServiceState, LAST_POLL_KEY)
+            if polled and polled.value and parse_instant(polled.value) > row.updated_at:
+                row.updated_at = now  # refused again after polls that worked
+            row.value = problem
+    except DBAPIError as exc:
+        # The refusal is logged all the same; only `status` misses it.
+        log.debug("login refusal not kept for status: %s", describe(exc))
+
+
 def get_state(app: App, key: str) -> str | None:
     with app.db.transaction() as session:
         row = session.get(ServiceState, key)
@@ -60,5 +95,5 @@ def get_state(app: App, key: str) -> str | None:
 
 
 def last_poll(app: App):  # type: ignore[no-untyped-def]
-    value = get_state(app, "last_poll_at")
+    value = get_state(app, LAST_POLL_KEY)
     return parse_instant(value) if value else None

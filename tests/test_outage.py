@@ -833,7 +833,12 @@ def test_run_says_a_refused_imap_login_is_refused_not_unreachable(
     with opsenv.DaemonProcess(env, log) as daemon:
         assert opsenv.wait_until(lambda: "refused" in daemon.log_text(), 60)
         time.sleep(4)  # retries meanwhile
+        # `status` says so too, as for SMTP (it said "no successful poll").
+        health = json.loads(opsenv.run_cli(env, "status", "--json").stdout)
     text = log.read_text(encoding="utf-8")
+    refused = health["imap_login_refused"]
+    assert refused["problem"].endswith("check [imap] username and password")
+    assert f"since {refused['since']}: {refused['problem']}" in health["problems"]
     errors = [line for line in text.splitlines() if " ERROR " in line]
     assert len(errors) == 1, text
     assert "ERROR mailbot.outage: mailbox (IMAP) refused mailbot's login," in errors[0]

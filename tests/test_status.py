@@ -215,3 +215,33 @@ def test_sighup_and_sigusr1_leave_the_daemon_running(
         time.sleep(1.5)
         assert daemon.process.poll() is None, daemon.log_text()
         assert daemon.stop() == 0
+
+
+def test_a_refused_imap_login_is_a_problem_of_its_own(
+    tmp_path: Path, dovecot, smtp_sink, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """SMTP's refused login had its own line in `status`; IMAP's showed only
+    as "no successful poll", with nothing on why."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, now=NOW)
+    assert _poll_or_outage(app)
+    wrong = cli_env(app, MAILBOT_IMAP_PASSWORD="not-the-password")
+    at = lambda when: ("--now", when.isoformat())  # noqa: E731
+    later = NOW + dt.timedelta(minutes=1)
+    refused = run_cli(wrong, *at(later), "poll")
+    assert refused.returncode == 1 and "refused" in refused.stderr
+    data = json.loads(run_cli(wrong, *at(later), "status", "--json").stdout)
+    said = f"IMAP 127.0.0.1:{dovecot.port}: login as 'mailbot' refused"
+    assert data["imap_login_refused"]["since"] == "2026-12-04T12:01:00Z"
+    assert [p for p in data["problems"] if said in p] == [
+        f"since 2026-12-04T12:01:00Z: {data['imap_login_refused']['problem']}"
+    ]
+    assert data["problems"][0].endswith("check [imap] username and password")
+    # A poll that works puts an end to it; a refusal after it starts anew.
+    app.clock.set(NOW + dt.timedelta(minutes=2))
+    assert _poll_or_outage(app)
+    data = views.status(app, service.last_poll(app))
+    assert data["imap_login_refused"] is None and data["healthy"], data
+    assert run_cli(wrong, *at(NOW + dt.timedelta(minutes=3)), "poll").returncode == 1
+    data = views.status(app, service.last_poll(app))
+    assert data["imap_login_refused"]["since"] == "2026-12-04T12:03:00Z"
+    app.close()
