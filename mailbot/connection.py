@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import mailbox
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -69,6 +70,30 @@ def hint(exc: BaseException, tls: str, ports: Ports) -> str:
         )
     if isinstance(exc, socket.gaierror):
         return f": no such host; check {section} host"
+    other = _other_greeting(exc, ports)
+    if other:
+        return (
+            f": {other}; check {section} port ({ports.tls_port} with tls ="
+            f' "ssl", {ports.plain_ports} otherwise)'
+        )
+    return ""
+
+
+# An SMTP reply's start (imaplib shows the greeting it did not expect as
+# "unexpected response: b'220 mx ESMTP'").
+_SMTP_REPLY = re.compile(r"unexpected response: b'[2-5][0-9][0-9][ -]")
+
+
+def _other_greeting(exc: BaseException, ports: Ports) -> str:
+    """What greeted the client when it was not its protocol's greeting (the
+    port of the other server, say), or ""."""
+    if ports.section == "imap" and _SMTP_REPLY.search(str(exc)):
+        return "the port answers like an SMTP server, not an IMAP one"
+    # smtplib's code for a greeting that starts with no number.
+    if ports.section == "smtp" and getattr(exc, "smtp_code", None) == -1:
+        if "IMAP" in str(exc).upper():
+            return "the port answers like an IMAP server, not an SMTP one"
+        return "the port's greeting is no SMTP greeting"
     return ""
 
 

@@ -100,3 +100,34 @@ def test_a_relative_ca_file_is_found_beside_the_config_file(
         finally:
             transport.close()
         assert len(sink.wait_for(1)) == 1
+
+
+def test_a_port_of_the_other_protocol_is_named(
+    tmp_path: Path, dovecot, smtp_sink: SmtpSink, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """[imap] port at an SMTP server said only "unexpected response: b'220
+    ...'", and [smtp] port at an IMAP server "(-1, b'[CAPABILITY ...')"."""
+    from dataclasses import replace
+
+    from mailbot_env import make_app
+
+    from mailbot.errors import TemporaryError
+    from mailbot.fetch import imap
+
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink)
+    s = app.settings
+    app.settings = replace(s, imap=replace(s.imap, port=smtp_sink.port))
+    with pytest.raises(TemporaryError) as raised:
+        imap.connect(app)
+    app.close()
+    assert str(raised.value).endswith(
+        ": the port answers like an SMTP server, not an IMAP one; check [imap]"
+        ' port (993 with tls = "ssl", 143 otherwise)'
+    )
+    at_imap = SmtpSettings(host=dovecot.host, port=dovecot.port, tls="none", timeout=5)
+    with pytest.raises(ServerUnavailable) as raised:
+        SmtpTransport(at_imap).send("abuse@egi.example", ["a@b.example"], MAIL)
+    assert str(raised.value).endswith(
+        ": the port answers like an IMAP server, not an SMTP one; check [smtp]"
+        ' port (465 with tls = "ssl", 587 or 25 otherwise)'
+    )
