@@ -28,6 +28,11 @@ _LOGIN_REFUSED = {
     "mailbox": "mailbox (IMAP) refused mailbot's login",
     "smtp": "SMTP server refused mailbot's login",
 }
+# The IMAP server answers and takes the login, but the folder cannot be
+# opened (fetch/imap.py ends that error with this advice): not unreachable
+# either, and no outage of the server's to wait out.
+_FOLDER_ADVICE = "check [imap] folder"
+_FOLDER_MISSING = "IMAP folder missing (or not to be opened)"
 
 
 class Outages:
@@ -58,6 +63,8 @@ class Outages:
             new_kind = _kind(problem) not in said
             said.add(_kind(problem))
         what = _WHAT.get(resource, f"{resource} down")
+        if resource == "mailbox" and problem.endswith(_FOLDER_ADVICE):
+            what = _FOLDER_MISSING
         if login_refused:
             what = _LOGIN_REFUSED.get(resource, what)
             if self.on_login_refused is not None:

@@ -845,3 +845,22 @@ def test_run_says_a_refused_imap_login_is_refused_not_unreachable(
     assert errors[0].endswith("check [imap] username and password")
     assert "unreachable" not in text
     assert "Connection closed" not in text and "imapclient" not in text
+
+
+def test_run_says_a_missing_imap_folder_is_missing_not_unreachable(
+    tmp_path: Path, database_url: str, dovecot, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt [imap] folder was logged as "mailbox (IMAP) unreachable",
+    sending the operator to the network instead of the folder's name."""
+    app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink)
+    app.close()
+    env = _daemon_environment(app, database_url) | {"MAILBOT_IMAP_FOLDER": "Abuse"}
+    log = tmp_path / "run.log"
+    with opsenv.DaemonProcess(env, log) as daemon:
+        assert opsenv.wait_until(lambda: " ERROR " in daemon.log_text(), 60)
+    text = log.read_text(encoding="utf-8")
+    [error] = [line for line in text.splitlines() if " ERROR " in line]
+    assert "ERROR mailbot.outage: IMAP folder missing (or not to be opened)," in error
+    assert "the folder 'Abuse' cannot be opened" in error
+    assert error.endswith("check [imap] folder")
+    assert "unreachable" not in text
