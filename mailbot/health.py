@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import Session
 
 from mailbot import closed
@@ -66,7 +66,8 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
             last_poll=last_poll,
             oldest_pending=session.scalar(
                 select(func.min(Outbox.queued_at)).where(
-                    Outbox.state.in_(("pending", "sending"))
+                    Outbox.state.in_(("pending", "sending")),
+                    not_(Outbox.lease_lapsed(now)),
                 )
             ),
             next_leaves=session.scalar(
@@ -119,6 +120,11 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
     outbox = dict(
         session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all()
     )
+    # Counted as `outbox` lists them (Outbox.state_at): not still waiting.
+    lapsed = _count(
+        session,
+        select(func.count()).select_from(Outbox).where(Outbox.lease_lapsed(now)),
+    )
     return {
         "mails": count(Mail.direction == "in", Mail.state != "quarantined"),
         "duplicates": _count(session, select(func.count()).select_from(Duplicate)),
@@ -137,8 +143,10 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
             .select_from(Incident)
             .where(Incident.status == "open", Incident.merged_into_id.is_(None)),
         ),
-        "outbox_pending": int(outbox.get("pending", 0)) + int(outbox.get("sending", 0)),
-        "outbox_uncertain": int(outbox.get("uncertain", 0)),
+        "outbox_pending": int(outbox.get("pending", 0))
+        + int(outbox.get("sending", 0))
+        - lapsed,
+        "outbox_uncertain": int(outbox.get("uncertain", 0)) + lapsed,
         "outbox_failed": int(outbox.get("failed", 0)),
         "outbox_sent": int(outbox.get("sent", 0)),
         # Held by the caps or the brake (brake.py) until `mailbot brake release`.

@@ -44,6 +44,7 @@ SETTLEABLE = {
 
 
 def undelivered(app: App) -> list[dict[str, Any]]:
+    now = app.clock.now()
     with app.db.transaction() as session:
         rows = session.execute(
             select(Outbox, Mail.message_id, Mail.subject)
@@ -54,7 +55,7 @@ def undelivered(app: App) -> list[dict[str, Any]]:
         return [
             {
                 "id": row.id,
-                "state": row.state,
+                "state": row.state_at(now),
                 "purpose": row.purpose,
                 "message_id": message_id,
                 "subject": subject,
@@ -83,7 +84,8 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
             # is sending is never dropped behind its back.
             query = query.with_for_update()
         row = session.scalars(query).first()
-        if row is None or row.state not in SETTLEABLE[outcome]:
+        now = app.clock.now()
+        if row is None or row.state_at(now) not in SETTLEABLE[outcome]:
             raise MailbotError(_not_settleable(row_id, row, outcome))
         if outcome == "retry" and not row.recipients:
             raise MailbotError(
@@ -91,8 +93,7 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
                 " for good and marked bouncing): nothing to send again; `mailbot"
                 " outbox drop` it"
             )
-        now = app.clock.now()
-        before = row.state
+        before = row.state_at(now)
         note = f"{_VERB[outcome]} at {iso(now)}"
         if outcome in ("arrived", "resend"):
             note += f": {outcome}"

@@ -665,13 +665,7 @@ def expire_leases(app: App) -> int:
     """Rows whose sender stopped mid-delivery become uncertain; how many."""
     now = app.clock.now()
     with app.db.transaction() as session:
-        stale = list(
-            session.scalars(
-                select(Outbox).where(
-                    Outbox.state == "sending", Outbox.lease_until < now
-                )
-            )
-        )
+        stale = list(session.scalars(select(Outbox).where(Outbox.lease_lapsed(now))))
         for row in stale:
             row.state = "uncertain"
             row.last_error = "the sending process stopped during delivery"

@@ -129,6 +129,37 @@ def test_a_lease_run_out_counts_as_uncertain(
     assert smtp_sink.messages == []
 
 
+def test_a_lapsed_lease_is_uncertain_in_status_and_outbox_alike(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """Before the next send marks it, a row left "sending" by a sender that
+    died was counted "waiting" by `status` (which called the outbox stuck)
+    and listed "sending" by `outbox`, whose settle refused it ("being sent
+    now")."""
+    from mailbot.send import LEASE, claim_next
+
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    process_delivery(app, RawMail(REPORT, NOW, "test"))
+    assert claim_next(app) is not None
+    later = NOW + LEASE + dt.timedelta(seconds=1)
+    service.set_state(app, "last_poll_at", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    app.clock.set(later)
+    env = cli_env(app)
+    [row] = undelivered(app)
+    assert row["state"] == "uncertain"
+    status = views.status(app, service.last_poll(app))
+    assert (status["outbox_pending"], status["outbox_uncertain"]) == (0, 1)
+    assert status["outbox_oldest_pending_at"] is None
+    assert [p for p in status["problems"] if "uncertain delivery" in p], status
+    assert not [p for p in status["problems"] if "stuck" in p], status
+    app.close()
+    at = ("--now", later.isoformat())
+    done = run_cli(env, *at, "outbox", "settle", str(row["id"]), "arrived")
+    assert done.returncode == 0, done.stderr
+    assert "is now sent" in done.stdout
+    assert smtp_sink.messages == []
+
+
 def _failed_acknowledgement(app, smtp_sink) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """A report whose acknowledgement failed for good (a full mailbox, one
     attempt allowed); the outbox row's id and the incident's tag."""

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -306,6 +308,18 @@ class Outbox(Base):
 
     # Set before the mail has an id: one flush then writes a batch of both.
     mail: Mapped[Mail] = relationship()
+
+    # A row "sending" whose lease ran out: its sender stopped during the
+    # exchange, and the mail is uncertain, though send.expire_leases has not
+    # marked it yet. `status`, `outbox` and the sender all call it so.
+    @classmethod
+    def lease_lapsed(cls, now: dt.datetime) -> ColumnElement[bool]:
+        return and_(cls.state == "sending", cls.lease_until < now)
+
+    def state_at(self, now: dt.datetime) -> str:
+        """The row's state, "uncertain" for a lapsed lease (lease_lapsed)."""
+        lapsed = self.lease_until is not None and self.lease_until < now
+        return "uncertain" if self.state == "sending" and lapsed else self.state
 
 
 class Audit(Base):
