@@ -32,7 +32,7 @@ VOLUME ["/data"]
 ENV MAILBOT_CONFIG=/data/mailbot.toml
 
 HEALTHCHECK --interval=60s --timeout=20s --start-period=60s --retries=3 \
-    CMD ["mailbot", "status"]
+    CMD ["mailbot", "status", "--alive"]
 
 ENTRYPOINT ["mailbot"]
 CMD ["run"]

@@ -1,10 +1,11 @@
 """`mailbot status`: the counts, and whether mailbot needs a person.
 
-Unhealthy (exit 1, the Docker health check) is what mailbot itself cannot
-fix: no successful poll for three poll intervals, an outbox that does not
-drain, a quarantine that keeps growing, a deadline sweep that has stopped.
-What the sites owe (missed deadlines) and contacts whose mail bounces are
-reported as warnings: they need the CSIRT, not a restart.
+Unhealthy (exit 1) is what mailbot itself cannot fix: no successful poll
+for three poll intervals, an outbox that does not drain, a quarantine that
+keeps growing, a deadline sweep that has stopped. What the sites owe
+(missed deadlines) and contacts whose mail bounces are reported as
+warnings: they need the CSIRT, not a restart. The container's health check
+is `status --alive` (alive.py), the part a restart can help with.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, not_, select
 from sqlalchemy.orm import Session
 
 from mailbot import closed
+from mailbot.alive import POLL_INTERVALS
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import (
@@ -41,7 +43,6 @@ QUARANTINE_WINDOW = dt.timedelta(hours=24)
 # many, and never less than these, before calling them stuck.
 OUTBOX_GRACE = dt.timedelta(minutes=30)
 SWEEP_GRACE = dt.timedelta(minutes=10)
-POLL_INTERVALS = 3
 
 
 @dataclass(frozen=True)

@@ -245,3 +245,59 @@ def test_a_refused_imap_login_is_a_problem_of_its_own(
     data = views.status(app, service.last_poll(app))
     assert data["imap_login_refused"]["since"] == "2026-12-04T12:03:00Z"
     app.close()
+
+
+def test_alive_asks_only_what_a_restart_can_help_with(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The Docker health check ran `status`, which fails for mail the brake
+    holds: an orchestrator would restart a working daemon for it, again and
+    again. `status --alive` fails only for a database that does not answer
+    or no poll within three intervals, and migrates nothing."""
+    from sqlalchemy import inspect
+
+    from mailbot.db.engine import make_engine
+    from mailbot.db.models import Base, Outbox
+
+    # A new database: nothing has polled, and alive makes no tables.
+    app = make_app(tmp_path, database_url, now=NOW)
+    env = cli_env(app)
+    app.close()
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+    at = lambda when: ("--now", when.isoformat())  # noqa: E731
+    new = run_cli(env, *at(NOW), "status", "--alive")
+    assert new.returncode == 1
+    assert new.stderr.startswith("mailbot: not alive: the database does not answer")
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+    # Polled a minute ago, with a mail held: unhealthy, but alive.
+    app = make_app(tmp_path, database_url, now=NOW)
+    service.set_state(app, "last_poll_at", "2026-12-04T11:59:00Z")
+    _deliver(app, REPORT)
+    with app.db.transaction() as session:
+        session.query(Outbox).update({"state": "held"})
+    app.close()
+    assert run_cli(env, *at(NOW), "status").returncode == 1
+    alive = run_cli(env, *at(NOW), "status", "--alive", "--json")
+    assert alive.returncode == 0, alive.stderr
+    assert json.loads(alive.stdout) == {
+        "alive": True,
+        "last_poll_at": "2026-12-04T11:59:00Z",
+        "problem": None,
+    }
+    # Three poll intervals (60 s) later with no poll: no longer alive.
+    stale = run_cli(env, *at(NOW + dt.timedelta(minutes=3)), "status", "--alive")
+    assert stale.returncode == 1
+    assert "no successful poll since 2026-12-04T11:59:00Z" in stale.stderr
+    # The database gone: not alive either.
+    from servers import free_port
+
+    gone = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/mailbot"
+    down = run_cli({**env, "MAILBOT_DATABASE_URL": gone}, "status", "--alive")
+    assert down.returncode == 1 and "database does not answer" in down.stderr
+    dockerfile = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
+    assert 'CMD ["mailbot", "status", "--alive"]' in dockerfile
