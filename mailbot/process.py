@@ -263,13 +263,6 @@ def _stage(name: str, function: Callable, *args: object):  # type: ignore[no-unt
         ) from exc
 
 
-def quarantine(
-    app: App,
-    mail_id: int,
-    stage: str,
-    reason: str,
-    mark_done: MarkDone = _no_mark,
-    configuration: bool = False,
 def _over_limit(
     app: App, mail_id: int, raw: bytes, reason: str, mark_done: MarkDone
 ) -> Outcome:
@@ -292,6 +285,7 @@ def quarantine(
     stage: str,
     reason: str,
     mark_done: MarkDone = _no_mark,
+    configuration: bool = False,
     *,
     heading: ParsedMail | None = None,
 ) -> Outcome:

@@ -500,6 +500,8 @@ def test_a_released_mail_no_longer_lists_the_brake_as_its_error(
     app.clock.set(dt.datetime(2026, 12, 8, 7, 0, tzinfo=UTC))
     send.deliver_due(app)
     assert states(app) == ["sent"] * 6
+
+
 def test_mail_held_by_a_cap_is_logged_once_per_pass_with_the_count(
     tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
