@@ -93,6 +93,11 @@ class Assigner:
             if column is not None and column < len(state.columns):
                 return roles.column_cue(state.columns[column])
         cue = roles.cue_before(before[-100:])
+        # "not attacked by X but by Y": X did not do it, Y did.
+        if roles.denied_agent(before):
+            return roles.NO_CUE
+        if roles.instead_agent(before, text[: group[0].start]):
+            return roles.Cue(roles.PATH, "attacker")
         if not cue.strong and roles.passive_agent(before, after):
             return roles.Cue(roles.PATH, "attacker")
         if not cue.strong or cue.name == "on":
@@ -175,6 +180,11 @@ class Assigner:
         section = self.state.section
         if section in INDICATOR_SECTIONS:
             if owned and section == roles.ATTACKER:
+                # The site's host is never the attacker's: what words say
+                # of it ("came through 192.0.2.27") still holds below an
+                # "Attacker:" line; else it is a host the attack touched.
+                if roles.field_for(cue, owned, True)[0] == roles.ENTRY:
+                    return roles.ENTRY, roles.SECTION
                 return roles.AFFECTED, roles.SECTION
             return section, roles.SECTION
         if "/" in indicator.value and indicator.kind in ("ipv4", "ipv6"):

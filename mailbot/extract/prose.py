@@ -234,6 +234,41 @@ def _handling_only(lower: str) -> bool:
     return not _TEXT["detected_by"].search(rest)
 
 
+# "copied" is a loss when the attacker took the data; the site's staff
+# copying logs or disks for analysis ("we copied the logs from wn01 to ...",
+# "the logs were copied to our file server") lost nothing.
+_OWN_COPY: Final = re.compile(
+    r"\b(?:we|i|us|admins?|administrators?|sysadmins?|colleagues?|our[ \t]+team)"
+    r"\b[^.;:!?]{0,30}?\bcopied\b"
+    r"|\b(?:logs?|log[ \t]+files?|evidence|disk[ \t]+images?|snapshots?|backups?)"
+    r"[ \t]+(?:were|was|have[ \t]+been|has[ \t]+been)[ \t]+copied\b"
+    r"|\bcopied[ \t]+(?:(?:the|all|our|these|those|its|their|relevant)[ \t]+)?"
+    r"(?:[\w-]+[ \t]+)?(?:logs?|log[ \t]+files?|evidence|disk[ \t]+images?"
+    r"|images?|snapshots?|backups?)\b"
+)
+
+
+# An action only asked for or planned ("it must be revoked", "should be
+# reinstalled", "will be isolated") is not one taken.
+_TO_BE_DONE: Final = re.compile(
+    r"\b(?:must|should|shall|will|needs?[ \t]+to|has[ \t]+to|have[ \t]+to"
+    r"|ought[ \t]+to|is[ \t]+to|are[ \t]+to)[ \t]+(?:(?:also|still|then|now"
+    r"|immediately|urgently)[ \t]+)?be[ \t]+[a-z-]+(?:[ \t]+(?:down|off|offline))?"
+)
+
+
+_NOT_THE_FIELD: Final = (
+    ("losses", "copied", _OWN_COPY),
+    ("actions_taken", " be ", _TO_BE_DONE),
+)
+
+
+def _only_in(lower: str, field: str, wording: re.Pattern[str]) -> bool:
+    """Whether `lower` speaks to `field` only in words of `wording`."""
+    rest = wording.sub(" ", lower)
+    return rest != lower and not _TEXT[field].search(rest)
+
+
 def text_fields(line: str, has_indicator: bool, is_record: bool) -> list[str]:
     """The free-text fields that prose `line` speaks to."""
     # No word of the fields, requests or evidence has a digit, and the CVE
@@ -264,6 +299,10 @@ def _text_fields(line: str, has_indicator: bool, is_record: bool) -> tuple[str, 
         fields = [name for name, pattern in _TEXT.items() if pattern.search(lower)]
         if "detected_by" in fields and _handling_only(lower):
             fields.remove("detected_by")
+        # The site copying its logs is no loss, an action asked for none taken.
+        for name, cut, wording in _NOT_THE_FIELD:
+            if name in fields and cut in lower and _only_in(lower, name, wording):
+                fields.remove(name)
     activity, strong = _ACTIVITY, _STRONG_EVIDENCE
     if line.isascii():
         line, activity, strong = lower, _ACTIVITY_LOWER, _STRONG_LOWER

@@ -271,6 +271,7 @@ def _word_cue(word: str) -> str | None:
 def _cue_before(tail: str) -> Cue:
     strong = weak = earlier = None
     harmed = False  # a host was said compromised before the nearest cue
+    done_to, strong_end = False, 0
     for name, start, end in _cues(tail):
         # "via" and "through" name the way in only after a word of access
         # or harm ("logged in via", "compromised via"): mail comes "via our
@@ -278,7 +279,10 @@ def _cue_before(tail: str) -> Cue:
         if name == PATH and not (harmed or _ACCESS.search(tail, 0, start)):
             continue
         if name in _ROLE or name in (PATH, "agent", "actor", "stone"):
+            # The cue is the object of the verb of harm just before it.
+            done_to = strong == "actor" and not tail[strong_end:start].strip()
             earlier, strong, word = strong, name, tail[start:end].lower()
+            strong_end = end
             # "the compromised VM sent spam from ...": it names a host, not
             # the way another was reached.
             harm = name == "affected" or name == "actor"
@@ -288,6 +292,10 @@ def _cue_before(tail: str) -> Cue:
             weak = name
     if strong == PATH:
         return Cue(PATH, earlier if earlier in _ROLE else None)
+    # "brute-forced our login node 192.0.2.11": a host a verb of harm was
+    # done to is the one harmed, whatever kind of host it is.
+    if strong == "entry" and done_to:
+        return Cue("affected")
     # "wn17 was compromised via ssh from ui01": the host the attack came
     # from to the one compromised is the way in, if it is the site's.
     if (strong == "attacker" and word == "from" and harmed) or strong in _AGENTS:
@@ -374,13 +382,61 @@ _PARTICIPLE_AFTER: Final = re.compile(
 )
 
 
+# "Von 203.0.113.42 aus wurde ... angegriffen": "von X aus" is where it came
+# from ("aus dem Netz" is no such "aus").
+_FROM_AFTER: Final = re.compile(
+    r"[ \t)]*aus\b(?![ \t]+(?:dem|der|den|des|einem|einer)\b)", re.IGNORECASE
+)
+
+
 def passive_agent(before: str, after: str) -> bool:
     """Whether the indicator between `before` and `after` is the agent of a
-    German passive ("von 203.0.113.5 angegriffen")."""
+    German passive ("von 203.0.113.5 angegriffen", "von 203.0.113.5 aus")."""
+    tail = before[-8:].lower()
     return (
-        ("von" in before[-6:] or "durch" in before[-8:])
-        and _BY_BEFORE.search(before[-8:]) is not None
-        and _PARTICIPLE_AFTER.match(after) is not None
+        ("von" in tail or "durch" in tail)
+        and _BY_BEFORE.search(tail) is not None
+        and (
+            _PARTICIPLE_AFTER.match(after) is not None
+            or ("aus" in after[:8].lower() and _FROM_AFTER.match(after) is not None)
+        )
+    )
+
+
+# The agent of a passive taken back ("was not attacked by X", "wurde nicht
+# von X angegriffen", "n'a pas été attaqué par X") did not do it; the one
+# named in its stead ("but by Y", "sondern von Y", "mais par Y") did.
+# "Not only" takes nothing back.
+_NOT: Final = r"\b(?:not|never|nicht|nie|pas|jamais)[ \t]+(?!only\b|just\b|nur\b)"
+_DENIED_AGENT: Final = re.compile(
+    _NOT + r"(?:[\w'-]+[ \t]+){0,2}(?:by|von|durch|par)[ \t]+\Z",
+    re.IGNORECASE,
+)
+_INSTEAD_AGENT: Final = re.compile(
+    r"\b(?:but|sondern|mais)[ \t]+(?:(?:rather|instead|vielmehr|plutôt)[ \t]+)?"
+    r"(?:by|von|durch|par)[ \t]+\Z",
+    re.IGNORECASE,
+)
+
+
+_NOT_ANYWHERE: Final = re.compile(_NOT, re.IGNORECASE)
+
+
+def denied_agent(before: str) -> bool:
+    """Whether `before` makes the indicator after it the denied agent of a
+    passive ("was not attacked by 203.0.113.5")."""
+    tail = before[-60:]
+    return _DENIED_AGENT.search(tail) is not None
+
+
+def instead_agent(before: str, earlier: str) -> bool:
+    """Whether `before` names the indicator after it as the agent said in
+    place of a denied one ("not by X but by 203.0.113.5"); `earlier` is the
+    text of the line before it."""
+    tail = before[-30:]
+    return (
+        _INSTEAD_AGENT.search(tail) is not None
+        and _NOT_ANYWHERE.search(earlier[-160:]) is not None
     )
 
 
@@ -461,8 +517,9 @@ def field_for(cue: Cue, owned: bool, is_address: bool) -> tuple[str | None, int]
 # A word that denies what follows it in its clause: "nothing malicious in
 # it", "is not phishing", "did not come from the attacker".
 _DENIAL: Final = re.compile(
-    r"\b(?:not|nothing|never|neither|nor|without|isn't|wasn't|aren't|doesn't"
-    r"|didn't|don't|nicht|nichts|pas|rien|ni|(?P<no>no|none|kein\w*|aucune?))\b",
+    r"\b(?:not(?![ \t]+only\b)|nothing|never|neither|nor|without|isn't|wasn't"
+    r"|aren't|doesn't|didn't|don't|nicht(?![ \t]+nur\b)|nichts|pas|rien|ni"
+    r"|(?P<no>no|none|kein\w*|aucune?))\b",
     re.IGNORECASE,
 )
 # What ends the clause a denial speaks in ("not spam but phishing").
