@@ -104,7 +104,8 @@ Subject: Your mailbox is full
     "intro",
     [
         "This is not only spam but phishing, headers:",
-        "Das ist nicht nur Spam, sondern Phishing. Headers:",
+        "Not only the attacker sent this, headers:",
+        "Das ist nicht nur Phishing vom Angreifer, Headers:",
     ],
 )
 def test_not_only_denies_nothing(intro: str) -> None:

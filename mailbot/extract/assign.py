@@ -94,10 +94,11 @@ class Assigner:
                 return roles.column_cue(state.columns[column])
         cue = roles.cue_before(before[-100:])
         # "not attacked by X but by Y": X did not do it, Y did.
-        if roles.denied_agent(before):
-            return roles.NO_CUE
-        if roles.instead_agent(before, text[: group[0].start]):
-            return roles.Cue(roles.PATH, "attacker")
+        if roles.agent_last(before):
+            if roles.denied_agent(before):
+                return roles.NO_CUE
+            if roles.instead_agent(before, text[: group[0].start]):
+                return roles.Cue(roles.PATH, "attacker")
         if not cue.strong and roles.passive_agent(before, after):
             return roles.Cue(roles.PATH, "attacker")
         if not cue.strong or cue.name == "on":

@@ -392,7 +392,10 @@ _FROM_AFTER: Final = re.compile(
 def passive_agent(before: str, after: str) -> bool:
     """Whether the indicator between `before` and `after` is the agent of a
     German passive ("von 203.0.113.5 angegriffen", "von 203.0.113.5 aus")."""
-    tail = before[-8:].lower()
+    tail = before[-8:]
+    if "on" not in tail and "rch" not in tail:
+        return False
+    tail = tail.lower()
     return (
         ("von" in tail or "durch" in tail)
         and _BY_BEFORE.search(tail) is not None
@@ -422,20 +425,29 @@ _INSTEAD_AGENT: Final = re.compile(
 _NOT_ANYWHERE: Final = re.compile(_NOT, re.IGNORECASE)
 
 
+def agent_last(before: str) -> bool:
+    """Whether `before` ends in "by", "von", "durch" or "par" (a cheap test
+    that most indicators fail, before `denied_agent` and `instead_agent`)."""
+    tail = before[-7:].rstrip(" \t")
+    return tail[-1:] in _AGENT_ENDS and tail.lower().endswith(_AGENT_WORDS)
+
+
+_AGENT_ENDS: Final = frozenset("ynhrYNHR")
+_AGENT_WORDS: Final = ("by", "von", "durch", "par")
+
+
 def denied_agent(before: str) -> bool:
     """Whether `before` makes the indicator after it the denied agent of a
     passive ("was not attacked by 203.0.113.5")."""
-    tail = before[-60:]
-    return _DENIED_AGENT.search(tail) is not None
+    return _DENIED_AGENT.search(before[-60:]) is not None
 
 
 def instead_agent(before: str, earlier: str) -> bool:
     """Whether `before` names the indicator after it as the agent said in
     place of a denied one ("not by X but by 203.0.113.5"); `earlier` is the
     text of the line before it."""
-    tail = before[-30:]
     return (
-        _INSTEAD_AGENT.search(tail) is not None
+        _INSTEAD_AGENT.search(before[-30:]) is not None
         and _NOT_ANYWHERE.search(earlier[-160:]) is not None
     )
 
