@@ -12,7 +12,6 @@ from typing import Any
 
 from mailbot import compose
 from mailbot.clock import parse_instant
-from mailbot.deadlines.chase import SHARED
 from mailbot.extract.prose import WRAPPED_PIECE
 
 _PEOPLE_ROLES = ("site", "reporter", "csirt")
@@ -173,17 +172,11 @@ def _due_next(deadlines: list[dict[str, Any]], now: dt.datetime | None) -> list[
     lines = ["", "Due next:"]
     if not waiting:
         return [*lines, "  nothing is owed"]
-    # Requests left unanswered together fall due within the hour, and one
-    # reminder chases them all (chase.SHARED): one line says how many, the
-    # Deadlines list has each.
+    # Requests of one rule due at one moment are reminded of in one mail:
+    # one line says how many, the Deadlines list has each.
     same: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
-    first_due: dict[tuple[str, str | None], str] = {}
     for d in waiting:
-        key = (d["rule"], d["site"])
-        first = first_due.get(key)
-        if first is None or parse_instant(d["due_at"]) - parse_instant(first) >= SHARED:
-            first = first_due[key] = d["due_at"]
-        same.setdefault((*key, first), []).append(d)
+        same.setdefault((d["rule"], d["site"], d["due_at"]), []).append(d)
     for (rule, site, due_at), together in same.items():
         chases = sum(len(d["chases"]) for d in together)
         count = len(together)

@@ -44,14 +44,26 @@ REPORT = mail(
     body="We found a miner on wn3.site-p.example.org (192.0.2.130).\n"
     "We are still looking at it.\n",
 )
-REQUEST = mail(
-    subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
-    sender="Alice <alice@csirt.example.org>",
-    to=", ".join(SITE_CONTACTS),
-    message_id="<request-1@csirt.example.org>",
-    date="Mon, 07 Dec 2026 12:00:00 +0000",
-    headers={**AUTHENTICATED, "In-Reply-To": "<report@site-p.example.org>"},
-    body="Which account was used to log in, and from where?\n",
+
+
+def csirt_request(sender: str, n: int, date: str, body: str) -> bytes:
+    """A member's question to SITE-P in the incident's thread."""
+    return mail(
+        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
+        sender=sender,
+        to=", ".join(SITE_CONTACTS),
+        message_id=f"<request-{n}@csirt.example.org>",
+        date=date,
+        headers={**AUTHENTICATED, "In-Reply-To": "<report@site-p.example.org>"},
+        body=body,
+    )
+
+
+REQUEST = csirt_request(
+    "Alice <alice@csirt.example.org>",
+    1,
+    "Mon, 07 Dec 2026 12:00:00 +0000",
+    "Which account was used to log in, and from where?\n",
 )
 TUESDAY = "2026-12-08T08:00:00"
 
@@ -438,3 +450,66 @@ def test_every_pair_of_clocks_renders_in_one_mail(level: int, first: str) -> Non
     assert max(len(line) for line in body.splitlines()) <= 76
     assert "{{" not in body and "\n\n\n" not in body
     assert together.lists_items(env, name)
+
+
+BOB_REQUEST = csirt_request(
+    "Bob <bob@csirt.example.org>",
+    2,
+    "Mon, 07 Dec 2026 12:10:00 +0000",
+    "Do you still have the logs of wn3 from last week?\n",
+)
+
+
+def named_by_their_mail(app: App) -> list[tuple[str, int, bool]]:
+    """Each chase row: (rule, level, whether the mail it points at names
+    its clock's due time)."""
+    with app.db.transaction() as session:
+        rows = session.execute(
+            select(Deadline.rule, Deadline.due_at, Chase.level, Mail.raw)
+            .join(Chase, Chase.deadline_id == Deadline.id)
+            .join(Mail, Mail.id == Chase.mail_id)
+            .order_by(Chase.level, Deadline.due_at)
+        ).all()
+    policy = email.policy.default
+    found = []
+    for rule, due_at, level, raw in rows:
+        said = text_of(email.message_from_bytes(raw, policy=policy))
+        stamp = due_at.replace(tzinfo=None).isoformat().lower()
+        said = said.lower()
+        named = any(f"due {w} {stamp}z (" in said for w in ("at", "since"))
+        found.append((rule, level, named))
+    return found
+
+
+def test_a_request_due_minutes_later_is_reminded_by_a_mail_naming_it(
+    app: App,
+) -> None:
+    # Bob asks ten minutes after Alice: his request is due Tuesday 08:10,
+    # ten minutes after the mail of the other two. That mail does not name
+    # it, so it is not recorded as its reminder, and the forecast does not
+    # list it there: it gets its own mail when it falls due.
+    assert feed(app, BOB_REQUEST, "2026-12-07T12:10:00") == TAG
+    app.clock.set(T("2026-12-07T13:00:00"))
+    assert planned_at(app, TUESDAY) == [
+        (TAG, "analysis+containment", 1, 2, SITE_CONTACTS)
+    ]
+    later = "2026-12-08T08:10:00"
+    assert planned_at(app, later) == [(TAG, "analysis", 1, 1, SITE_CONTACTS)]
+    app.clock.set(T(TUESDAY))
+    assert sweep(app)["reminders"] == 1
+    assert planned_at(app, later) == [(TAG, "analysis", 1, 1, SITE_CONTACTS)]
+    app.clock.set(T(later))
+    assert sweep(app)["reminders"] == 1
+    assert named_by_their_mail(app) == [
+        ("analysis", 1, True),
+        ("containment", 1, True),
+        ("analysis", 1, True),
+    ]
+    # Every level of the forecast is sent, and every one sent was forecast.
+    app.clock.set(T("2026-12-08T09:00:00"))
+    planned = [p for p in forecast(app) if p.action != "unsent"]
+    for moment in sorted({p.at for p in planned}):
+        app.clock.set(moment)
+        assert sweep(app)["reminders"] == len([p for p in planned if p.at == moment])
+    assert all(named for _, _, named in named_by_their_mail(app))
+    assert len(named_by_their_mail(app)) == 9

@@ -116,8 +116,8 @@ def test_requests_due_together_are_one_line_of_due_next() -> None:
         [
             deadline("analysis", "2026-12-04T18:00:00Z", monday, chases=1),
             deadline("analysis", "2026-12-04T19:00:00Z", monday),
-            # Asked on Monday minutes later: due within the hour, chased by
-            # the same reminder.
+            # Asked on Monday: due 40 minutes later, reminded of by a mail
+            # of its own, so a line of its own.
             deadline("analysis", "2026-12-07T08:40:00Z", "2026-12-07T12:40:00Z"),
             deadline("downtime", "2026-12-04T18:00:00Z", "2026-12-05T18:00:00Z"),
         ],
@@ -126,7 +126,8 @@ def test_requests_due_together_are_one_line_of_due_next() -> None:
     assert lines[2:] == [
         "  downtime        SITE-A         due 2026-12-05T18:00:00Z (in 21 h 00 min)",
         "  analysis        SITE-A         due 2026-12-07T12:00:00Z (in 2 d 15 h), "
-        "3 requests, 1 reminder(s) sent",
+        "2 requests, 1 reminder(s) sent",
+        "  analysis        SITE-A         due 2026-12-07T12:40:00Z (in 2 d 15 h)",
     ]
 
 

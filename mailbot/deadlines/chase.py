@@ -33,14 +33,6 @@ log = logging.getLogger(__name__)
 
 # Levels 1 and 2 chase the site; from level 3 on the CSIRT is told.
 SITE_LEVELS = together.SITE_LEVELS
-# A reminder of one rule and level to one site in one incident goes out at
-# most once in this time: a deadline of that rule falling due meanwhile (a
-# second request of the CSIRT, asked minutes after the first) is chased by
-# the mail already sent, which one reply answers for both.
-SHARED = dt.timedelta(hours=1)
-
-# (incident id, rule, site, level)
-Group = tuple[int, str, "str | None", int]
 # A level whose mail the caps or the brake hold has not reached anyone: the
 # next one waits for it (it is looked at again this often), and counts from
 # when it leaves (`brake release` re-dates its chase row).
@@ -172,8 +164,6 @@ class ReadAhead:
     # merged into them, or #site replaced their site (`respond.thread_subject`).
     merged: set[int]
     last_chase: dict[int, dt.datetime]
-    # The mail (its id) of each group's reminder sent within SHARED.
-    recent: dict[Group, int]
     # (deadline id, level) of the levels whose mail is held, not sent.
     held: set[tuple[int, int]]
 
@@ -181,7 +171,7 @@ class ReadAhead:
 def read_ahead(
     session: Session, deadlines: list[Deadline], now: dt.datetime
 ) -> ReadAhead:
-    """Six queries for the incidents and chased clocks of `deadlines`."""
+    """Five queries for the incidents and chased clocks of `deadlines`."""
     incident_ids = sorted({d.incident_id for d in deadlines})
     chased = [d.id for d in deadlines if d.level > 0]
     return ReadAhead(
@@ -190,7 +180,6 @@ def read_ahead(
         red_mails=red.red_mails(session, incident_ids),
         merged=respond.subject_unshared(session, incident_ids),
         last_chase=_last_chases(session, chased) if chased else {},
-        recent=_recent(session, incident_ids, now),
         held=held_levels(session, chased) if chased else set(),
     )
 
@@ -206,30 +195,6 @@ def held_levels(session: Session, deadline_ids: list[int]) -> set[tuple[int, int
             .where(Chase.deadline_id.in_(deadline_ids), Outbox.state == "held")
         )
     }
-
-
-def _recent(
-    session: Session, incident_ids: list[int], now: dt.datetime
-) -> dict[Group, int]:
-    found: dict[Group, int] = {}
-    for incident_id, rule, site, level, mail_id in session.execute(
-        select(
-            Deadline.incident_id,
-            Deadline.rule,
-            Deadline.site,
-            Chase.level,
-            Chase.mail_id,
-        )
-        .join(Chase, Chase.deadline_id == Deadline.id)
-        .where(
-            Deadline.incident_id.in_(incident_ids),
-            Chase.queued_at > now - SHARED,
-            Chase.mail_id.is_not(None),
-        )
-    ):
-        if mail_id is not None:  # the query asks for it; for the types
-            found[(incident_id, rule, site, level)] = mail_id
-    return found
 
 
 def _fields(

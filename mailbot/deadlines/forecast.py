@@ -106,14 +106,12 @@ def forecast(app: App, until: dt.datetime | None = None) -> list[Planned]:
 
 # A mail: (tag, site, audience, time) of the clocks it reminds of.
 _MailKey = tuple[str, "str | None", str, dt.datetime]
-# A clock's level: (tag, rule, site, level), as chase.Group.
-_Level = tuple[str, str, "str | None", int]
 
 
 def _one_per_mail(app: App, planned: list[Planned]) -> list[Planned]:
     """The steps in mails, as the sweep sends them: the clocks of one site
-    due at one moment in one mail (together.split), and a clock of a rule
-    and level the site was reminded of within chase.SHARED in that mail."""
+    due at one moment in one mail (together.split). Each mail lists exactly
+    the clocks the sweep will name in it, and records as reminded."""
     out: list[Planned] = []
     moments: dict[_MailKey, list[Planned]] = {}
     for p in planned:
@@ -125,7 +123,6 @@ def _one_per_mail(app: App, planned: list[Planned]) -> list[Planned]:
             moments[key].append(p)
         else:
             out.append(p)
-    sent: dict[_Level, int] = {}
     mails: list[Planned] = []
     for p in out:
         key = (p.tag, p.site, together.audience(p.level), p.at)
@@ -134,12 +131,8 @@ def _one_per_mail(app: App, planned: list[Planned]) -> list[Planned]:
             continue
         # Listed as the sweep lists them: the longest overdue first.
         due = sorted(moments[key], key=lambda q: (q.due_at, q.deadline_ids))
-        fresh = [q for q in due if not _shares(q, sent, mails)]
-        for mail in together.split(app.templates, fresh, _level, _rule):
+        for mail in together.split(app.templates, due, _level, _rule):
             mails.append(_merged(mail))
-            if mails[-1].action != "unsent":
-                for q in mail:
-                    sent[(q.tag, q.rule, q.site, q.level)] = len(mails) - 1
     return mails
 
 
@@ -149,23 +142,6 @@ def _level(p: Planned) -> int:
 
 def _rule(p: Planned) -> str:
     return p.rule
-
-
-def _shares(p: Planned, sent: dict[_Level, int], mails: list[Planned]) -> bool:
-    """Whether `p` is chased by a mail of its rule and level to its site
-    sent within chase.SHARED before (the sweep attaches it to that mail)."""
-    index = sent.get((p.tag, p.rule, p.site, p.level))
-    if index is None or p.at - mails[index].at >= chase.SHARED:
-        return False
-    first = mails[index]
-    mails[index] = replace(
-        first,
-        deadlines=first.deadlines + 1,
-        due_at=min(first.due_at, p.due_at),
-        deadline_ids=first.deadline_ids + p.deadline_ids,
-        clocks=first.clocks + p.clocks,
-    )
-    return True
 
 
 def _merged(mail: list[Planned]) -> Planned:

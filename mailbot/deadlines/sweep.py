@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import brake
 from mailbot.app import App
-from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident, Mail
+from mailbot.db.models import CHASED_STATUSES, Chase, Deadline, Incident
 from mailbot.deadlines import chase, together
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ class SweepResult:
 
 
 Position = tuple[dt.datetime, int]
-# The reminder of each (incident, rule, site, level) sent within
-# chase.SHARED, or queued in this transaction: the mail (its id once
-# written) that other deadlines of the group falling due share.
-Shared = dict[chase.Group, "Mail | int"]
 
 
 def due(app: App, now: dt.datetime, after: Position | None = None) -> list[Position]:
@@ -118,7 +114,7 @@ def _batch(
             claimed = _claim(app, session, ids, now, handled)
             known = chase.read_ahead(session, [d for _, d in claimed], now)
             brake.keep_tally(app, session, {i.id for i, _ in claimed})
-            _act_all(app, session, claimed, now, done, known, dict(known.recent))
+            _act_all(app, session, claimed, now, done, known)
         result.add(done)
         handled.update(d.id for _, d in claimed)
         return
@@ -198,7 +194,7 @@ def _one(
         with session.begin_nested():
             # Read within the savepoint: what it undoes must not be known.
             known = chase.read_ahead(session, [d for _, d in pairs], now)
-            _act_all(app, session, pairs, now, done, known, dict(known.recent))
+            _act_all(app, session, pairs, now, done, known)
     except IntegrityError:
         log.info(
             "%s clock %s level already recorded elsewhere; nothing sent",
@@ -216,7 +212,6 @@ def _act_all(
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
-    shared: Shared,
 ) -> None:
     """Record what fell due, and chase the levels due now: the clocks of
     one site (of one audience) in one incident together, one mail."""
@@ -232,7 +227,7 @@ def _act_all(
         # Listed as they fell due, the longest overdue first.
         clocks.sort(key=lambda c: (c[0].due_at, c[0].id))
         incident = incidents[incident_id]
-        _chase(app, session, incident, clocks, now, result, known, shared)
+        _chase(app, session, incident, clocks, now, result, known)
 
 
 def _act(
@@ -332,10 +327,15 @@ def _chase(
     now: dt.datetime,
     result: SweepResult,
     known: chase.ReadAhead,
-    shared: Shared,
 ) -> None:
     """Record each level of `clocks` (one site and audience) and queue the
-    mail that reminds of them, in the caller's transaction."""
+    mail that reminds of them, in the caller's transaction.
+
+    Each level is recorded with a mail that names it: a clock falling due
+    after a reminder of its rule and level went out is not counted as
+    reminded by that mail (which never named it), but gets its own mail,
+    or a place in the mail of the clocks due in the same sweep.
+    """
     fresh: list[tuple[Deadline, int, Chase]] = []
     for deadline, level in clocks:
         # The unique (deadline, level) row goes in with the outbox row: a
@@ -343,18 +343,10 @@ def _chase(
         # undone.
         row = Chase(deadline_id=deadline.id, level=level, queued_at=now)
         session.add(row)
-        if not _shares(row, shared.get(_group(incident, deadline, level))):
-            fresh.append((deadline, level, row))
+        fresh.append((deadline, level, row))
         _next_level(app, session, deadline, level, now)
     env = app.templates
-    for mail in together.split(env, fresh, lambda c: c[1], lambda c: c[0].rule):
-        # One reply meets every request left open: a mail queued meanwhile
-        # for the same rule and level asks for it already.
-        rows = [
-            c for c in mail if not _shares(c[2], shared.get(_group(incident, *c[:2])))
-        ]
-        if not rows:
-            continue
+    for rows in together.split(env, fresh, lambda c: c[1], lambda c: c[0].rule):
         pairs = [(deadline, level) for deadline, level, _ in rows]
         sent = chase.queue_reminder(app, session, incident, pairs, known)
         if sent is None:
@@ -362,22 +354,8 @@ def _chase(
         result.reminders += 1
         rules = "+".join(dict.fromkeys(d.rule for d, _ in pairs))
         result.queued.append(f"{incident.tag}:{rules}:{max(n for _, n in pairs)}")
-        for deadline, level, row in rows:
+        for _, _, row in rows:
             row.mail = sent
-            shared[_group(incident, deadline, level)] = sent
-
-
-def _group(incident: Incident, deadline: Deadline, level: int) -> chase.Group:
-    return (incident.id, deadline.rule, deadline.site, level)
-
-
-def _shares(row: Chase, sent: Mail | int | None) -> bool:
-    """Point `row` at the reminder `sent` of its group, if there is one."""
-    if isinstance(sent, int):
-        row.mail_id = sent
-    elif sent is not None:
-        row.mail = sent
-    return sent is not None
 
 
 def _next_level(
