@@ -513,3 +513,25 @@ def test_a_request_due_minutes_later_is_reminded_by_a_mail_naming_it(
         assert sweep(app)["reminders"] == len([p for p in planned if p.at == moment])
     assert all(named for _, _, named in named_by_their_mail(app))
     assert len(named_by_their_mail(app)) == 9
+
+
+def test_each_request_of_a_mail_says_who_asked_and_when(app: App) -> None:
+    # Bob, then Alice again, ask after SITE-P closed on Monday: both requests are due
+    # Tuesday 12:00 and read alike, so each item of their mails says whose
+    # request it is, and when it was asked.
+    for n, who, when in ((2, "Bob <bob", "18:00"), (3, "Alice <alice", "18:05")):
+        date = f"Mon, 07 Dec 2026 {when}:00 +0000"
+        body = f"Question {n}: do you have the logs of wn{n}?\n"
+        raw = csirt_request(f"{who}@csirt.example.org>", n, date, body)
+        assert feed(app, raw, f"2026-12-07T{when}:00") == TAG
+    app.clock.set(T("2026-12-07T19:00:00"))
+    for moment in sorted({p.at for p in forecast(app)}):
+        app.clock.set(moment)
+        sweep(app)
+    sent = [(p, text_of(m)) for p, _, m in chase_mails(app)]
+    two = [t for p, t in sent if p.startswith("chase-analysis-")]
+    assert len(two) == 3  # levels 1 and 2, the notice to the duty team
+    for said in two:
+        assert said.count("Asked by ") == 2, said
+        assert "Asked by bob@csirt.example.org on Mon 2026-12-07 19:00 CET" in said
+        assert "Asked by alice@csirt.example.org on Mon 2026-12-07 19:05 CET" in said

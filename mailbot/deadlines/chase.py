@@ -286,6 +286,15 @@ def _item(
     reached = None
     if level > SITE_LEVELS:
         reached = _reached(session, deadline, _working(app, session, deadline))
+    # A clock a member's request started says whose and when: two requests
+    # in one mail otherwise read alike but for their due times.
+    asker = None
+    if deadline.start_mail_id is not None:
+        start = session.execute(
+            select(Mail.role, Mail.from_addr).where(Mail.id == deadline.start_mail_id)
+        ).first()
+        if start is not None and start.role == "csirt" and start.from_addr:
+            asker = start.from_addr
     return {
         "deadline": deadline,
         "rule": deadline.rule,
@@ -296,6 +305,8 @@ def _item(
         "due_at": iso(deadline.due_at),
         "due_local": local_time(deadline.due_at, calendar),
         "reached": reached,
+        "asked_by": asker,
+        "asked_local": local_time(deadline.started_at, calendar),
     }
 
 
