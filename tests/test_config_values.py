@@ -260,9 +260,8 @@ def test_a_file_that_is_no_database_exits_2_naming_the_key(tmp_path: Path) -> No
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"mailbot: configuration error: MAILBOT_DATABASE_URL: {junk} is no SQLite"
-        " database"
-        " (file is not a database): point database.url at mailbot's database, or at"
-        " a new file"
+        " database (file is not a database): point MAILBOT_DATABASE_URL at"
+        " mailbot's database, or at a new file"
     ]
     assert junk.read_bytes() == b"not a db\n"
 
