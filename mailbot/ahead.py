@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from mailbot import context, extract, limits, roles
 from mailbot.classify import classify_parsed
-from mailbot.config import Settings
 from mailbot.csirt import commands
 from mailbot.extract import own_text
 from mailbot.parse import parse_within
+from mailbot.settings import Settings
 from mailbot.sites import Directory
 
 if TYPE_CHECKING:

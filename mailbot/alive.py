@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from mailbot.clock import Clock, iso, parse_instant
-from mailbot.config import Settings
 from mailbot.db.engine import make_engine
 from mailbot.db.faults import describe
 from mailbot.db.models import ServiceState
+from mailbot.settings import Settings
 
 # How many poll intervals may pass without a successful poll, here and in
 # `status` (health.py).

@@ -18,7 +18,6 @@ from sqlalchemy.exc import DBAPIError
 from mailbot import render
 from mailbot.brake import HeldMail
 from mailbot.clock import Clock
-from mailbot.config import Settings
 from mailbot.config_env import variable
 from mailbot.db.engine import Database
 from mailbot.db.faults import (
@@ -39,6 +38,7 @@ from mailbot.deadlines import (
 )
 from mailbot.errors import ConfigError, MailbotError
 from mailbot.outage import Outages
+from mailbot.settings import Settings
 from mailbot.sites import Directory, check_not_own, load_directory
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from collections.abc import Set
 from email.utils import getaddresses
 
 from mailbot import extract
-from mailbot.config import Settings
 from mailbot.extract.hosts import is_within, registered_domain
 from mailbot.mail import ParsedMail
+from mailbot.settings import Settings
 from mailbot.sites import Directory
 
 _RECEIVED_IP_RE = re.compile(

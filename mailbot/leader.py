@@ -32,8 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from mailbot.config import Settings
 from mailbot.db.engine import ANSWER_TIMEOUT, postgres_engine
+from mailbot.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator
 
-from mailbot.config import LimitsSettings
+from mailbot.settings import LimitsSettings
 
 # Every parse defect about a cut starts with this, so the mail can be flagged.
 OVER_LIMIT = "over limit:"

@@ -20,9 +20,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from mailbot.config import LOG_LEVELS, Settings
 from mailbot.config_env import nearest
 from mailbot.errors import ConfigError
+from mailbot.settings import LOG_LEVELS, Settings
 
 FORMATS = ("text", "json")
 REDACTED = "***"

@@ -33,7 +33,6 @@ from mailbot import limits, logs, redelivery, render, store
 from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.clock import plausible_arrival
-from mailbot.config import LimitsSettings
 from mailbot.db.engine import connection_for
 from mailbot.db.faults import describe, unavailable
 from mailbot.db.models import Mail
@@ -41,6 +40,7 @@ from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
 from mailbot.parse import parse_within
 from mailbot.record import record
+from mailbot.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
 

@@ -44,11 +44,11 @@ from sqlalchemy import and_, bindparam, func, literal_column, or_, select, updat
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
-from mailbot.config import LimitsSettings
 from mailbot.db.engine import connection_for
 from mailbot.db.models import Duplicate, Mail
 from mailbot.mail import Address, ParsedMail
 from mailbot.parse import headers, parse_within
+from mailbot.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
 

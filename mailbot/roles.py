@@ -11,10 +11,10 @@ from email.utils import getaddresses
 
 from mailbot import authn
 from mailbot.classify import Classification, is_plain_address, is_robot_address
-from mailbot.config import Settings
 from mailbot.csirt import commands
 from mailbot.extract.quotes import own_text
 from mailbot.mail import ParsedMail
+from mailbot.settings import Settings
 from mailbot.sites import Directory, IPAddress, Site
 
 # An IPv4 address, defanged or not, or something IPv6-like: a site may be

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from mailbot import bounces, withdraw
 from mailbot.app import App
 from mailbot.clock import iso
-from mailbot.config import SmtpSettings
 from mailbot.connection import (
     SMTP,
     hint,
@@ -47,6 +46,7 @@ from mailbot.errors import (
     ServerUnavailable,
     TemporaryError,
 )
+from mailbot.settings import SmtpSettings
 from mailbot.store import dedupe_key, split_header_block
 
 log = logging.getLogger(__name__)

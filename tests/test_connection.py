@@ -14,9 +14,10 @@ from servers import (
     smtp_sink_missing,
 )
 
-from mailbot.config import SmtpSettings, load_settings
+from mailbot.config import load_settings
 from mailbot.errors import ConfigError, ServerUnavailable
 from mailbot.send import SmtpTransport
+from mailbot.settings import SmtpSettings
 
 MAIL = b"From: abuse@egi.example\r\nTo: a@b.example\r\nSubject: x\r\n\r\nx\r\n"
 

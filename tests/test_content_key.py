@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 from reencode import lf_only, refolded, relayed, split, with_encoding
 
-from mailbot.config import LimitsSettings
 from mailbot.parse import parse_within
 from mailbot.redelivery import content_key
+from mailbot.settings import LimitsSettings
 
 LIMITS = LimitsSettings()
 

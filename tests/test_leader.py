@@ -20,7 +20,7 @@ from mailbot_env import make_app
 from sqlalchemy.pool import NullPool
 
 from mailbot import leader
-from mailbot.config import Settings
+from mailbot.settings import Settings
 
 HOLDER = """
 import sys, time

@@ -26,11 +26,11 @@ import mailparser
 from mailparser.exceptions import MailParserRecursionError
 from mailparser.utils import get_addresses
 
-from mailbot.config import LimitsSettings
 from mailbot.limits import OVER_LIMIT
 from mailbot.mail import Address, ParsedMail
 from mailbot.parse import headers, parts
 from mailbot.parse.parts import Limits
+from mailbot.settings import LimitsSettings
 
 __all__ = ["Limits", "parse"]
 
