@@ -36,6 +36,9 @@ SITE_LEVELS = 2
 
 Sample = tuple[str, str, dict[str, object]]
 
+# The mails about no one incident: they are given no `tag`.
+OF_NO_INCIDENT = frozenset({"digest.txt.j2", "brake-alert.txt.j2"})
+
 
 @dataclass(frozen=True)
 class _Command:
@@ -79,7 +82,10 @@ def samples(
         *_replies(),
         *_digests(),
     ):
-        yield name, case, {**common, **context}
+        if name in OF_NO_INCIDENT:
+            yield name, case, {"mailbox": mailbox, **context}
+        else:
+            yield name, case, {**common, **context}
     for level, context in _together(rules, levels) if rules else ():
         # The level's template for every rule (together.level_template).
         base = f"reminder-{level}" if level <= SITE_LEVELS else "escalation"

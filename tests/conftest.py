@@ -7,9 +7,11 @@ there is reported as a failure, so a missing server cannot pass unnoticed.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
+import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -112,6 +114,51 @@ def _garbage_collection_restored() -> Iterator[None]:
     thresholds = gc.get_threshold()
     yield
     gc.set_threshold(*thresholds)
+
+
+@pytest.fixture(autouse=True)
+def _templates_given_what_the_check_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[None]:
+    """Each mail mailbot renders in a test is given exactly the names the
+    start-up check renders that template with (template_check.samples): a
+    name given only to the check lets an override pass at start and fail
+    on every real mail; one given only here is never checked."""
+    from mailbot import render
+
+    real = render.render
+    strays: list[str] = []
+
+    def watched(env: object, name: str, **context: object) -> tuple[str, str]:
+        cases = _sample_names().get(name)
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if cases and caller.startswith("mailbot.") and set(context) not in cases:
+            nearest = min(cases, key=lambda case: len(case ^ set(context)))
+            strays.append(
+                f"{caller} renders {name} with {sorted(set(context) - nearest)}"
+                f" more and {sorted(nearest - set(context))} fewer than the check"
+            )
+        return real(env, name, **context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render, "render", watched)
+    yield
+    assert not strays, strays
+
+
+@functools.cache
+def _sample_names() -> dict[str, list[frozenset[str]]]:
+    from mailbot import render, template_check
+    from mailbot.deadlines import chase_policy_from_config, rules_from_config
+
+    names: dict[str, list[frozenset[str]]] = {}
+    for name, _, context in template_check.samples(
+        render.environment(None),
+        rules_from_config(None, ()),
+        chase_policy_from_config(None, ()).levels,
+        "abuse@csirt.example.org",
+    ):
+        names.setdefault(name, []).append(frozenset(context))
+    return names
 
 
 def require_shared(sub: str = "") -> Path:

@@ -182,6 +182,13 @@ def test_the_shipped_templates_pass_the_check(tmp_path: Path) -> None:
             "Subject: R2\n\n{% if to_ngi_alone %}{{ ngi_name }}{% endif %}\n",
             "line 3: UndefinedError: 'ngi_name' is undefined",
         ),
+        # A name the incident mails are given, but not the digest (the check
+        # gave every mail the sample incident's tag).
+        (
+            "digest.txt.j2",
+            "Subject: Digest\n\n{{ tag }}\n",
+            "line 3: UndefinedError: 'tag' is undefined",
+        ),
     ],
 )
 def test_a_template_that_fails_when_rendered_stops_every_command_at_start(
