@@ -109,3 +109,74 @@ def test_a_host_not_the_sites_keeps_its_role() -> None:
 )
 def test_what_stays_as_it_was(sentence: str, expected: set) -> None:
     assert _values(sentence) == expected
+
+
+# A stepping stone said in other words, or in German or French (fixE3).
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        f"{UI} served as a jump host to reach {WN}.",
+        f"{UI} was used as a stepping stone to {WN}.",
+        f"{UI} wurde als Sprungbrett genutzt, um {WN} zu erreichen.",
+        f"Der Angreifer kam über {UI} herein und kompromittierte dann {WN}.",
+        f"Der Angreifer hat sich über {UI} eingeloggt und von dort aus {WN}"
+        " kompromittiert.",
+        f"L'attaquant est entré par {UI} puis a compromis {WN}.",
+        f"{UI} a servi de rebond pour atteindre {WN}.",
+        f"L'attaquant a compromis {UI} puis s'est déplacé vers {WN}.",
+        f"À partir de {UI}, l'attaquant s'est déplacé vers {WN}.",
+    ],
+)
+def test_stepping_stone_in_other_words_and_languages(sentence: str) -> None:
+    assert _values(sentence) == {("entry_points", UI), ("affected_hosts", WN)}
+
+
+WN18 = "wn18.site-a.example.org"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        f"{WN} was compromised via {UI} and then used to reach {WN18}.",
+        f"{WN} wurde über {UI} kompromittiert und dann benutzt, um {WN18} zu"
+        " erreichen.",
+        f"{WN} a été compromis via {UI} puis utilisé pour atteindre {WN18}.",
+    ],
+)
+def test_compromised_through_one_host_then_used_to_reach_another(
+    sentence: str,
+) -> None:
+    assert _values(sentence) == {
+        ("affected_hosts", WN),
+        ("entry_points", UI),
+        ("affected_hosts", WN18),
+    }
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # The way in named in German, another's address: the attacker's.
+        (
+            "Der Angreifer hat sich über 203.0.113.5 eingeloggt.",
+            {("attacker_ips", "203.0.113.5")},
+        ),
+        (
+            "192.0.2.17 wurde über 203.0.113.5 kompromittiert.",
+            {("affected_hosts", "192.0.2.17"), ("attacker_ips", "203.0.113.5")},
+        ),
+        # Mail comes "über" or "par" a relay, which is no way in.
+        (
+            "Die Phishing-Mail kam über unseren Relay 192.0.2.25.",
+            {("affected_hosts", "192.0.2.25")},
+        ),
+        (
+            "Le mail de phishing est passé par notre relais 192.0.2.25.",
+            {("affected_hosts", "192.0.2.25")},
+        ),
+    ],
+)
+def test_german_and_french_words_that_name_no_way_in(
+    sentence: str, expected: set
+) -> None:
+    assert _values(sentence) == expected

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from mailbot.extract import roles
+from mailbot.extract import onward, roles
 from mailbot.extract.dn import end_entity
 from mailbot.extract.indicators import UNSURE_DN, Indicator
 from mailbot.extract.layout import column_of, continues
@@ -66,9 +66,14 @@ class Assigner:
                 if not after.rstrip().endswith(":"):
                     after += " " + line.following[:80]
             cue = self._cue(line.text, group, before, after, index + 1 < len(groups))
+            # "wn17 wurde über ui01 kompromittiert": the passive's subject.
+            if not cue.strong and index + 1 < len(groups):
+                beyond = line.text[groups[index + 1][-1].end :]
+                if onward.passive_subject(after, beyond):
+                    cue = roles.Cue("affected")
             # "ui01 and then compromised wn17": the host the attack went on
             # from is the way in, if it is the site's.
-            hint = roles.PIVOT_HINT.search(after, 0, 120)
+            hint = onward.PIVOT_HINT.search(after, 0, 120)
             if hint and cue.name != roles.PATH and self._pivots(groups, index, after):
                 cue = roles.Cue(roles.PATH, cue.name)
             # "ui01.example.org (192.0.2.15)": a name beside one of the site's
@@ -92,14 +97,19 @@ class Assigner:
             column = column_of(text, group[0].start, state.delimiter)
             if column is not None and column < len(state.columns):
                 return roles.column_cue(state.columns[column])
+        # "als Sprungbrett genutzt, um wn18 zu erreichen": gone on to.
+        if onward.purpose_target(before, after):
+            return roles.Cue("onto")
         cue = roles.cue_before(before[-100:])
         # "not attacked by X but by Y": X did not do it, Y did.
-        if roles.agent_last(before):
-            if roles.denied_agent(before):
+        if onward.agent_last(before):
+            if onward.denied_agent(before):
                 return roles.NO_CUE
-            if roles.instead_agent(before, text[: group[0].start]):
+            if onward.instead_agent(before, text[: group[0].start]):
                 return roles.Cue(roles.PATH, "attacker")
-        if not cue.strong and roles.passive_agent(before, after):
+        # "Der Angreifer hat sich über ui01 eingeloggt": the verb comes last.
+        weak = not cue.strong or cue.name == "attacker"
+        if weak and onward.passive_agent(before, after):
             return roles.Cue(roles.PATH, "attacker")
         if not cue.strong or cue.name == "on":
             after_cue = roles.cue_after(after[:80], object_follows)
@@ -115,8 +125,8 @@ class Assigner:
         wn17"). Another's keeps its cue whatever they say."""
         if not any(self.owners.owned(i.value, i.kind) for i in groups[index]):
             return False
-        pivot = roles.pivot(after[:120])
-        if pivot != roles.ONWARD:
+        pivot = onward.pivot(after[:120])
+        if pivot != onward.ONWARD:
             return pivot is not None
         return index + 1 < len(groups) and any(
             self.owners.owned(i.value, i.kind) for i in groups[index + 1]

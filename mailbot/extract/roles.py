@@ -34,13 +34,16 @@ _PHRASES: Final = {
         |got in through|got in via|entered through|entered via|broke in through
         |broke in via|gained access through|gained access via|gained entry through
         |gained entry via|access was gained through|access was gained via
-        |initial access|way in|stepping stone|stepping stones|stepping-stone""",
+        |initial access|way in|stepping stone|stepping stones|stepping-stone
+        |sprungbrett|sprunghost|einstiegspunkt|einfallstor|drang über
+        |eingedrungen über|rebond|machine de rebond|tremplin|entré par
+        |entrés par|entrée par|entré via|introduit par""",
     # Where an attack went on from: "moved from wn17 to wn18".
     "stone": """moved from|pivoted from|jumped from|hopped from|spread from
         |moved laterally from|moved on from|went on from""",
     # The way in to a host: the site's own host named after it is an entry
     # point ("logged in via ui01"); another's keeps the cue before it.
-    "path": "via|through",
+    "path": "via|through|über",
     # Who did it: the attacker, or the site's own host it came from.
     "agent": """compromised by|hacked by|attacked by|infected by|breached by
         |exploited by|accessed by|targeted by|scanned by|broken into by
@@ -99,7 +102,9 @@ _PHRASES: Final = {
     # reach" after a mail server's name in a bounce is no attack).
     "onto": """to reach|moved laterally to|moved on to|then moved to|pivoted to
         |jumped to|hopped to|spread to|stepping stone to|stepping stone into
-        |jump host to|jump host into""",
+        |jump host to|jump host into|pour atteindre|pour accéder à|déplacé vers
+        |déplacée vers|rebondi vers|rebondi sur|propagé vers|propagé à|passé à
+        |passée à""",
     "generic": """host|hosts|node|nodes|noden|machine|machines|vm|vms|server
         |servers|system|systems|portal|rechner|maschine|servidor|serveur|nodo|ce
         |ui|storage|head node""",
@@ -217,7 +222,7 @@ def cue_before(text: str) -> Cue:
     The nearest strong cue of the clause wins; a weak one counts only when it
     stands right before the indicator ("the host X", "to X").
     """
-    return _before_masked(_masked(text[-100:]))
+    return _before_masked(masked(text[-100:]))
 
 
 def cue_after(text: str, object_follows: bool = False) -> Cue:
@@ -227,13 +232,13 @@ def cue_after(text: str, object_follows: bool = False) -> Cue:
     object of a verb of harm ("203.0.113.7 exploited wn01": its doer)."""
     if object_follows and _ACT_ALONE.fullmatch(text):
         return Cue("attacker")
-    return _after_masked(_masked(text[:80]))
+    return _after_masked(masked(text[:80]))
 
 
 # Digits tell no cue from another, except in "C2": the shape of a text (see
 # shape.py) has the cue of the text itself, and log lines that differ only in
 # their numbers (times, ports, addresses) share one cached answer.
-def _masked(text: str) -> str:
+def masked(text: str) -> str:
     if "2" in text and ("c2" in text or "C2" in text):
         return text
     return zeroed(text)
@@ -311,7 +316,8 @@ def _cue_before(tail: str) -> Cue:
 _AGENTS: Final = ("agent", "stone")
 _ACCESS: Final = re.compile(
     r"\b(?:log(?:ged)?[ \t-]?in|logins?|ssh|access(?:ed)?|connect(?:ed|ion)"
-    r"|came|got|entered|broke)\b",
+    r"|came|got|entered|broke|eingeloggt|angemeldet|zugriff|zugegriffen"
+    r"|verbunden|connectée?|connexion|accès|accédé|entrée?)\b",
     re.IGNORECASE,
 )
 # An affected cue followed by the noun it qualifies ("the compromised VM
@@ -321,136 +327,6 @@ _ADJECTIVE: Final = re.compile(
     r"|system|systems|account|accounts|user|users)\b",
     re.IGNORECASE,
 )
-# Words after a host that say the attack went on from it to another: "ui01
-# and then compromised wn17", "ui01, from there ...", "ui01 to reach wn17".
-_PIVOT: Final = re.compile(
-    r"[\s,)]*(?:\([^()]{0,60}\)[\s,]*)?(?:and[ \t]+)?(?:then[ \t]+|later[ \t]+)?"
-    r"(?:(from[ \t]+(?:there|where|which|it))\b"
-    r"|(?:(?:the[ \t]+attackers?|they|he|she|it)[ \t]+)?"
-    r"(?:moved[ \t]+(?:laterally|on|to)|pivoted|jumped[ \t]+to|hopped[ \t]+to"
-    r"|spread[ \t]+to|compromised|infected|attacked|accessed|reached"
-    r"|logged[ \t]+in(?:to|[ \t]+to)|ssh(?:'?e?d)?[ \t]+(?:in)?to|connected[ \t]+to)"
-    r"(?![ \t]+by\b)"
-    r"|to[ \t]+(?:reach|access|compromise|attack|log[ \t]+in)"
-    # "pivoted to wn17, then to wn18", "wn17 was then used to reach wn18".
-    r"|(?<=then[ \t])(?:on[ \t]+)?to\b|(?<=later[ \t])on[ \t]+to\b"
-    r"|as[ \t]+an?[ \t]+(?:stepping[ \t-]stone|jump[ \t-]?host)[ \t]+(?:in)?to\b"
-    r"|(?:(?:was|were|is|got)[ \t]+(?:then[ \t]+|later[ \t]+)?)?used[ \t]+"
-    r"(?:as[ \t]+an?[ \t]+[\w -]{1,20}?[ \t]+)?to[ \t]+(?:reach|access"
-    r"|compromise|attack|log[ \t]+in))",
-    re.IGNORECASE,
-)
-
-
-# A word every _PIVOT match holds: one search in C answers most groups.
-PIVOT_HINT: Final = re.compile(
-    r"there|where|which|moved|pivoted|jumped|hopped|spread|compromised|infected"
-    r"|attacked|accessed|reached|logged|ssh|connected|to[ \t]+(?:reach|access"
-    r"|compromise|attack|log)|from[ \t]+it\b|then[ \t]+(?:on[ \t]+)?to\b"
-    r"|later[ \t]+on[ \t]+to\b|stepping|jump",
-    re.IGNORECASE,
-)
-ONWARD: Final = "onward"
-
-
-def pivot(after: str) -> str | None:
-    """Whether the words `after` a host say the attack went on from it to
-    another host (the site's own host is then an entry point): "there"
-    ("and from there ..."), ONWARD when they do only if the site's own
-    host follows ("ui01 and then compromised wn17"; "wn09 ... and
-    connected to the mining pool" is no move to another of its hosts), or
-    None."""
-    return _pivot_masked(_masked(after))
-
-
-@functools.lru_cache(maxsize=4096)
-def _pivot_masked(after: str) -> str | None:
-    found = _PIVOT.match(after)
-    if found is None:
-        return None
-    return "there" if found.group(1) is not None else ONWARD
-
-
-# German puts the verb of a passive last: "wurde von 203.0.113.5
-# angegriffen", "durch 203.0.113.5 kompromittiert". The address between
-# "von"/"durch" and such a participle is the one that did it.
-_BY_BEFORE: Final = re.compile(r"\b(?:von|durch)[ \t]+\Z", re.IGNORECASE)
-_PARTICIPLE_AFTER: Final = re.compile(
-    r"[ \t)]*(?:aus[ \t]+)?(?:angegriffen|kompromittiert|gehackt|übernommen"
-    r"|infiziert|ausgenutzt|gescannt|missbraucht|attackiert|eingebrochen)\b",
-    re.IGNORECASE,
-)
-
-
-# "Von 203.0.113.42 aus wurde ... angegriffen": "von X aus" is where it came
-# from ("aus dem Netz" is no such "aus").
-_FROM_AFTER: Final = re.compile(
-    r"[ \t)]*aus\b(?![ \t]+(?:dem|der|den|des|einem|einer)\b)", re.IGNORECASE
-)
-
-
-def passive_agent(before: str, after: str) -> bool:
-    """Whether the indicator between `before` and `after` is the agent of a
-    German passive ("von 203.0.113.5 angegriffen", "von 203.0.113.5 aus")."""
-    tail = before[-8:]
-    if "on" not in tail and "rch" not in tail:
-        return False
-    tail = tail.lower()
-    return (
-        ("von" in tail or "durch" in tail)
-        and _BY_BEFORE.search(tail) is not None
-        and (
-            _PARTICIPLE_AFTER.match(after) is not None
-            or ("aus" in after[:8].lower() and _FROM_AFTER.match(after) is not None)
-        )
-    )
-
-
-# The agent of a passive taken back ("was not attacked by X", "wurde nicht
-# von X angegriffen", "n'a pas été attaqué par X") did not do it; the one
-# named in its stead ("but by Y", "sondern von Y", "mais par Y") did.
-# "Not only" takes nothing back.
-_NOT: Final = r"\b(?:not|never|nicht|nie|pas|jamais)[ \t]+(?!only\b|just\b|nur\b)"
-_DENIED_AGENT: Final = re.compile(
-    _NOT + r"(?:[\w'-]+[ \t]+){0,2}(?:by|von|durch|par)[ \t]+\Z",
-    re.IGNORECASE,
-)
-_INSTEAD_AGENT: Final = re.compile(
-    r"\b(?:but|sondern|mais)[ \t]+(?:(?:rather|instead|vielmehr|plutôt)[ \t]+)?"
-    r"(?:by|von|durch|par)[ \t]+\Z",
-    re.IGNORECASE,
-)
-
-
-_NOT_ANYWHERE: Final = re.compile(_NOT, re.IGNORECASE)
-
-
-def agent_last(before: str) -> bool:
-    """Whether `before` ends in "by", "von", "durch" or "par" (a cheap test
-    that most indicators fail, before `denied_agent` and `instead_agent`)."""
-    tail = before[-7:].rstrip(" \t")
-    return tail[-1:] in _AGENT_ENDS and tail.lower().endswith(_AGENT_WORDS)
-
-
-_AGENT_ENDS: Final = frozenset("ynhrYNHR")
-_AGENT_WORDS: Final = ("by", "von", "durch", "par")
-
-
-def denied_agent(before: str) -> bool:
-    """Whether `before` makes the indicator after it the denied agent of a
-    passive ("was not attacked by 203.0.113.5")."""
-    return _DENIED_AGENT.search(before[-60:]) is not None
-
-
-def instead_agent(before: str, earlier: str) -> bool:
-    """Whether `before` names the indicator after it as the agent said in
-    place of a denied one ("not by X but by 203.0.113.5"); `earlier` is the
-    text of the line before it."""
-    return (
-        _INSTEAD_AGENT.search(before[-30:]) is not None
-        and _NOT_ANYWHERE.search(earlier[-160:]) is not None
-    )
-
 
 _BEFORE_ONLY: Final = frozenset({"on", "onto"})
 _NOT_AFTER: Final = frozenset({"from", "source"})
