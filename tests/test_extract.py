@@ -1001,6 +1001,80 @@ def test_a_short_line_before_a_link_is_not_a_wrapped_dn() -> None:
     assert ("x509_dns", "/DC=org/DC=example/O=Example/CN=Jane Doe") in values(text)
 
 
+PORTAL = "voms.example.org/voms/atlas/services/VOMSAdmin?user=12345&detail=full"
+
+
+@pytest.mark.parametrize(
+    ("following", "kept"),
+    [
+        # A link without its scheme, a host's path or port, a path, a
+        # footnote's mark: no piece of a value (the link was read as the
+        # DN's end, ".../CN=David voms.example.org/voms/...").
+        (PORTAL, ("unclassified", "voms.example.org")),
+        (f"www.{PORTAL[5:]}", ("unclassified", "www.example.org")),
+        ("voms.example.org:8443/voms/atlas", ("unclassified", "voms.example.org")),
+        ("ftp.example.org:/pub/logs/secure.gz", ("unclassified", "ftp.example.org")),
+        ("/var/log/voms/atlas/services/admin-access-log-of-the-server.log", None),
+        (f"[1] https://{PORTAL}", ("unclassified", f"https://{PORTAL}")),
+    ],
+)
+def test_a_link_after_a_wrapped_dn_is_not_read_into_it(
+    following: str, kept: tuple[str, str] | None
+) -> None:
+    text = f"{SUSPENDED}{TCS}/CN=David\n{following}\n"
+    found = values(text)
+    assert ("x509_dns", f"{TCS}/CN=David") in found
+    assert [v for f, v in found if f == "unclassified" and "CN=" in v] == []
+    if kept is not None:
+        assert kept in found
+
+
+def test_a_wrapped_dn_goes_on_to_the_link_of_the_next_line_only() -> None:
+    # The name goes on in the next line, a link after it: the link is its
+    # own (it was read into the DN's value and lost).
+    found = values(f"{SUSPENDED}{TCS}/CN=David\nJones 1234 https://{PORTAL}\n")
+    assert ("x509_dns", f"{TCS}/CN=David Jones 1234") in found
+    assert ("unclassified", f"https://{PORTAL}") in found
+    found = values(f"{SUSPENDED}{TCS}/CN=David\nSee https://{PORTAL}\n")
+    assert ("unclassified", f"https://{PORTAL}") in found
+    assert ("x509_dns", f"{TCS}/CN=David") not in found
+
+
+@pytest.mark.parametrize(
+    ("line", "dn"),
+    [
+        ("See https://example.org/voms?dn=%2FDC%3Dorg%2FDC%3Dexample%2FCN%3DJohn"
+         "%20Doe%201234 for details.", "/DC=org/DC=example/CN=John Doe 1234"),
+        ("https://example.org/voms?dn=%2fDC%3dorg%2fDC%3dexample%2fCN%3dJohn+Doe"
+         "+1234&vo=atlas.", "/DC=org/DC=example/CN=John Doe 1234"),
+        ("https://example.org/revoke?vo=atlas&dn=CN%3DJohn%20Doe%2CDC%3Dexample"
+         "%2CDC%3Dorg", "/DC=org/DC=example/CN=John Doe"),
+        ("<https://example.org/u?dn=%2FC%3DDE%2FO%3DExample%2FCN%3DJ%C3%B6rg%20"
+         "M%C3%BCller>", "/C=DE/O=Example/CN=Jörg Müller"),
+    ],
+)  # fmt: skip
+def test_a_dn_percent_encoded_whole_in_a_url_is_found(line: str, dn: str) -> None:
+    found = values(line)
+    assert [v for f, v in found if f == "x509_dns"] == [dn]
+    # The URL is given whole too.
+    assert any(f == "unclassified" and v.startswith("https://") for f, v in found)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # No CN: a path, no DN; a value that is not all a DN; bytes no UTF-8;
+        # no URL.
+        "https://example.org/voms?dn=%2FDC%3Dorg%2FDC%3Dexample%2FOU%3DPeople",
+        "https://example.org/search?q=CN%3DJohn%20Doe%20and%20more%3Dstuff",
+        "https://example.org/voms?dn=%2FDC%3Dorg%2FDC%3Dexample%2FCN%3DJ%FFrg",
+        "dn=%2FDC%3Dorg%2FDC%3Dexample%2FCN%3DJohn%20Doe in the log",
+    ],
+)
+def test_percent_encoded_text_that_is_no_whole_dn_gives_none(line: str) -> None:
+    assert not [v for f, v in values(line) if f in ("x509_dns",) or "CN=" in v]
+
+
 def test_a_format_flowed_soft_break_does_not_cut_a_dn() -> None:
     # RFC 3676: a line ending in a space is continued by the next. Read as
     # two lines, the DN was /DC=org/DC=example/OU=People/CN=John (B3).

@@ -141,12 +141,26 @@ def dn_runs(line: str) -> list[tuple[int, int]]:
             found.append(
                 (match.start(), match.start() + _last_value_end(match.group(0))[0])
             )
+    if "%" in line:
+        # "?dn=%2FDC%3Dorg%2FDC%3Dexample%2FCN%3DJane%20Doe": the whole
+        # value of a URL's query parameter, "/" and "=" encoded too.
+        for match in _ENCODED.finditer(line):
+            if in_url(line, match.start()):
+                end = _url_value_end(line, match.start())
+                found.append((match.start(), end))
+        found.sort()
     return found
 
 
 # A DN in a URL's query ("...?dn=/DC=org/.../CN=Jane%20Doe&vo=atlas") is
 # percent-encoded: it ends where the parameter or the URL does.
 _URL_VALUE_END: Final = re.compile(r"[\s&#\"'<>]|\Z")
+# A DN encoded whole in a URL's query: "%2FDC%3D..." or "CN%3D...". The
+# run does not depend on the digits (see dn_runs): dn_at decodes it.
+_ENCODED: Final = re.compile(
+    r"(?<==)(?:%[0-9A-Fa-f]{2})?" + _ATTR + r"%[0-9A-Fa-f]{2}", re.IGNORECASE
+)
+_ENCODED_START: Final = re.compile(r"(?:%2F)?" + _ATTR + r"%3D", re.IGNORECASE)
 _TOKEN_START: Final = re.compile(r"\S*\Z")
 
 
@@ -196,11 +210,33 @@ def dn_at(line: str, start: int, stop: int) -> tuple[int, int, str, bool] | None
     """(start, end, DN in slash form, whether its end is unsure) of the run
     `line[start:stop]`, if it is one."""
     text = line[start:stop]
+    if text[:1] == "%" or _ENCODED_START.match(text):
+        return _encoded_at(text, start)
     # A slash DN starts with its slash, a comma DN with an attribute name.
     value = _from_slash(text) if text[:1] == "/" else _from_comma(text)
     if not value:
         return None
     return start, start + len(text.rstrip(" .:")), value, _last_value_end(text)[1]
+
+
+def _encoded_at(text: str, start: int) -> tuple[int, int, str, bool] | None:
+    """The DN that the percent-encoded value `text` of a URL's query names,
+    if the whole value is one (see dn_at): it ends where the value does."""
+    text = text.rstrip(".,;:!?)")
+    if not _ENCODED_START.match(text):
+        return None
+    # Form encoding writes a blank "+"; a "+" of the DN is "%2B" then.
+    try:
+        decoded = _PERCENT.sub(
+            lambda m: _utf8(m.group(0).replace("%", "")), text.replace("+", " ")
+        )
+    except UnicodeDecodeError:
+        return None
+    whole = (_SLASH if decoded[:1] == "/" else _COMMA).match(decoded)
+    if whole is None or whole.end() != len(decoded):
+        return None
+    value = _from_slash(decoded) if decoded[:1] == "/" else _from_comma(decoded)
+    return (start, start + len(text), value, False) if value else None
 
 
 def _from_slash(text: str) -> str:
@@ -387,5 +423,19 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     )
 
 
-# A URL or a mail address that opens the next line is no piece of a value.
-_NOT_A_VALUE: Final = re.compile(r"://|@")
+# A URL, a mail address, a host's path ("voms.example.org/voms/admin",
+# "ftp.example.org:/pub", "www.example.org"), a path ("/var/log/secure") or
+# a footnote's mark ("[1]") that opens the next line is no piece of a value.
+_NOT_A_VALUE: Final = re.compile(
+    r"://|@|\A[<(]?(?:www\.|/(?!" + _ATTR + r"=)[\w.~%-]+/"
+    r"|[\w-]+(?:\.[\w-]+)+(?::\d{1,5})?:?/(?!" + _ATTR + r"=))|\A\[\d{1,3}\]\Z",
+    re.IGNORECASE,
+)
+_URL_WORD: Final = re.compile(r"[^\s\"'<>(\[]*://")
+
+
+def continuation(following: str) -> str:
+    """The part of `following` that a DN wrapped onto it may go on in: up to
+    its first URL ("Jones 1234 (see https://...)"), which is no value's."""
+    found = _URL_WORD.search(following) if "://" in following else None
+    return following[: found.start()] if found is not None else following

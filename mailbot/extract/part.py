@@ -21,7 +21,7 @@ from mailbot.extract import relays, roles
 from mailbot.extract.assign import Assigner
 from mailbot.extract.collect import Collector
 from mailbot.extract.dates import last_date
-from mailbot.extract.dn import ends_whole, wrap_width, wraps_dn
+from mailbot.extract.dn import continuation, ends_whole, wrap_width, wraps_dn
 from mailbot.extract.facts import FACT_AFTER, fact_of
 from mailbot.extract.fang import defanged_lines, refang
 from mailbot.extract.hours import PROSE_PART, hour_only_hint, may_have_times
@@ -346,7 +346,7 @@ class _Reader:
         gap = "" if text.rstrip().endswith("/") else " "
         if not gap:
             text = text.rstrip()
-        joined = text + gap + following[lead:]
+        joined = text + gap + continuation(following[lead:])
         wrapped = [
             i
             for i in _scan(joined, self.year)
