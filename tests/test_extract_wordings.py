@@ -260,6 +260,47 @@ def test_a_host_after_a_semicolon_keeps_its_own_words(
 
 
 @pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # A list after ";" that its words say the role of is one clause:
+        # "... 192.0.2.28, 192.0.2.29 were infected" made both entry points.
+        (
+            "The attacker came through 192.0.2.27; 192.0.2.28, 192.0.2.29 were"
+            " then infected.",
+            {"192.0.2.27"},
+        ),
+        (
+            "The attacker came through 192.0.2.27; 192.0.2.28 and 192.0.2.29"
+            " were then infected.",
+            {"192.0.2.27"},
+        ),
+        # A plural verb: the hosts from the first ";" on are its subject
+        # (192.0.2.28 was kept as an entry point); a singular one has
+        # only the last.
+        (
+            "The attacker came through 192.0.2.27; 192.0.2.28; 192.0.2.29 were"
+            " then infected.",
+            {"192.0.2.27"},
+        ),
+        (
+            "The attacker came through 192.0.2.27; 192.0.2.28; 192.0.2.29 was"
+            " then infected.",
+            {"192.0.2.27", "192.0.2.28"},
+        ),
+    ],
+)
+def test_the_clause_after_a_semicolon_takes_its_list(
+    sentence: str, expected: set
+) -> None:
+    found = _values(sentence)
+    assert {v for f, v in found if f == "entry_points"} == expected
+    assert {v for f, v in found if f == "affected_hosts"} == {
+        "192.0.2.28",
+        "192.0.2.29",
+    } - expected
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "Attacker: 203.0.113.9; 203.0.113.10",

@@ -231,21 +231,46 @@ def _groups(
 def _clauses(text: str, groups: list[list[Indicator]]) -> list[list[Indicator]]:
     """`groups` split where ";" opens a clause of its own: "through ui01;
     wn17 was compromised", "Affected: 192.0.2.5; 203.0.113.9 is the
-    attacker". An indicator after ";" stays in the list before it ("a; b")
-    unless the words after it say its role."""
+    attacker", "came through 192.0.2.27; 192.0.2.28 and 192.0.2.29 were
+    infected". The indicators after ";" (to the next ";") stay in the list
+    before them ("a; b") unless the words after them say their role; a
+    plural verb there ("... 192.0.2.28; 192.0.2.29 were infected") takes
+    the list from the first ";" on as its subject."""
     split: list[list[Indicator]] = []
     for group in groups:
-        split.append([group[0]])
+        runs = [[group[0]]]
         for index in range(1, len(group)):
-            indicator = group[index]
-            gap = text[group[index - 1].end : indicator.start]
-            if ";" in gap:
-                following = group[index + 1].start if index + 1 < len(group) else None
-                if roles.cue_after(text[indicator.end : following]).strong:
-                    split.append([indicator])
-                    continue
-            split[-1].append(indicator)
+            if ";" in text[group[index - 1].end : group[index].start]:
+                runs.append([group[index]])
+            else:
+                runs[-1].append(group[index])
+        opens = [False] * len(runs)
+        for index in range(1, len(runs)):
+            following = runs[index + 1][0].start if index + 1 < len(runs) else None
+            words = text[runs[index][-1].end : following]
+            opens[index] = roles.cue_after(words).strong
+        last = len(runs) - 1
+        if last > 1 and opens[last] and _PLURAL.match(text, runs[last][-1].end):
+            first = last
+            while first > 1 and not opens[first - 1]:
+                first -= 1
+            opens[first + 1 : last + 1] = [False] * (last - first)
+            opens[first] = True
+        split.append(runs[0])
+        for run, own in zip(runs[1:], opens[1:], strict=True):
+            if own:
+                split.append(list(run))
+            else:
+                split[-1].extend(run)
     return split
+
+
+# A plural verb after a host: its subject is the list it ends.
+_PLURAL: Final = re.compile(
+    r"[ \t,)]*(?:\([^()]{0,40}\)[ \t,]*)?(?:were|are|have|had|wurden|sind"
+    r"|waren|haben|ont|sont|étaient)\b",
+    re.IGNORECASE,
+)
 
 
 def _is_pair(group: list[Indicator]) -> bool:
