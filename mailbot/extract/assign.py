@@ -68,14 +68,15 @@ class Assigner:
             cue = self._cue(line.text, group, before, after, index + 1 < len(groups))
             # "wn17 wurde über ui01 kompromittiert": the passive's subject.
             if not cue.strong and index + 1 < len(groups):
-                beyond = line.text[groups[index + 1][-1].end :]
-                if onward.passive_subject(after, beyond):
+                beyond = groups[index + 1][-1].end
+                if onward.passive_subject(after, line.text, beyond):
                     cue = roles.Cue("affected")
             # "ui01 and then compromised wn17": the host the attack went on
             # from is the way in, if it is the site's.
-            hint = onward.PIVOT_HINT.search(after, 0, 120)
-            if hint and cue.name != roles.PATH and self._pivots(groups, index, after):
-                cue = roles.Cue(roles.PATH, cue.name)
+            if cue.name != roles.PATH:
+                moved = onward.pivot(after)
+                if moved is not None and self._pivots(groups, index, moved):
+                    cue = roles.Cue(roles.PATH, cue.name)
             # "ui01.example.org (192.0.2.15)": a name beside one of the site's
             # addresses names the same machine, and goes where the address goes.
             site_machine = _is_pair(group) and any(map(self._site_address, group))
@@ -119,15 +120,15 @@ class Assigner:
             return state.block
         return cue
 
-    def _pivots(self, groups: list[list[Indicator]], index: int, after: str) -> bool:
-        """Whether the words after group `index`, one of the site's, say the
-        attack went on from it to another host ("ui01 and then compromised
-        wn17"). Another's keeps its cue whatever they say."""
+    def _pivots(self, groups: list[list[Indicator]], index: int, moved: str) -> bool:
+        """Whether group `index`, one of the site's, is the host the attack
+        went on from, as the words after it say (`moved`, onward.pivot:
+        "ui01 and then compromised wn17"). Another's keeps its cue whatever
+        they say."""
         if not any(self.owners.owned(i.value, i.kind) for i in groups[index]):
             return False
-        pivot = onward.pivot(after[:120])
-        if pivot != onward.ONWARD:
-            return pivot is not None
+        if moved != onward.ONWARD:
+            return True
         return index + 1 < len(groups) and any(
             self.owners.owned(i.value, i.kind) for i in groups[index + 1]
         )

@@ -144,11 +144,13 @@ def dn_runs(line: str) -> list[tuple[int, int]]:
     if "%" in line:
         # "?dn=%2FDC%3Dorg%2FDC%3Dexample%2FCN%3DJane%20Doe": the whole
         # value of a URL's query parameter, "/" and "=" encoded too.
-        for match in _ENCODED.finditer(line):
-            if in_url(line, match.start()):
-                end = _url_value_end(line, match.start())
-                found.append((match.start(), end))
-        found.sort()
+        encoded = [
+            (match.start(), _url_value_end(line, match.start()))
+            for match in _ENCODED.finditer(line)
+            if in_url(line, match.start())
+        ]
+        if encoded:
+            found = sorted(found + encoded)
     return found
 
 

@@ -10,11 +10,8 @@ The assigner (assign.py) asks these after the cue words of roles.py.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
-
-from mailbot.extract.roles import masked
 
 # Words between a host and the words of its move on: "ui01 (the UI) and
 # then", "ui01, und dann", "ui01 et ensuite".
@@ -81,35 +78,20 @@ _PIVOT: Final = re.compile(
 )
 
 
-# A word every _PIVOT match holds: one search in C answers most groups.
-PIVOT_HINT: Final = re.compile(
-    r"there|where|which|moved|pivoted|jumped|hopped|spread|compromised|infected"
-    r"|attacked|accessed|reached|logged|ssh|connected|to[ \t]+(?:reach|access"
-    r"|compromise|attack|log)|from[ \t]+it\b|then[ \t]+(?:on[ \t]+)?to\b"
-    r"|later[ \t]+on[ \t]+to\b|stepping|jump|host[ \t]+(?:in)?to\b|served|acted"
-    r"|functioned|von[ \t]+(?:dort|da|wo)\b|là|d'où|kompromittierte|infizierte"
-    r"|bewegte|wechselte|gelangte|sprang|verband|loggte|benutzt|genutzt|verwendet"
-    r"|missbraucht|eingesetzt|diente|compromis|infecté|attaqué|atteint|accédé"
-    r"|rebond|tremplin|déplacé|connecté|propagé|passé|allé|utilisé|employé|servi"
-    r"|puis[ \t]+vers",
-    re.IGNORECASE,
-)
 ONWARD: Final = "onward"
 
 
 def pivot(after: str) -> str | None:
-    """Whether the words `after` a host say the attack went on from it to
-    another host (the site's own host is then an entry point): "there"
-    ("and from there ..."), ONWARD when they do only if the site's own
-    host follows ("ui01 and then compromised wn17"; "wn09 ... and
-    connected to the mining pool" is no move to another of its hosts), or
-    None."""
-    return _pivot_masked(masked(after))
-
-
-@functools.lru_cache(maxsize=4096)
-def _pivot_masked(after: str) -> str | None:
-    found = _PIVOT.match(after)
+    """Whether the words `after` a host (its first 120 characters) say the
+    attack went on from it to another host (the site's own host is then an
+    entry point): "there" ("and from there ..."), ONWARD when they do only
+    if the site's own host follows ("ui01 and then compromised wn17";
+    "wn09 ... and connected to the mining pool" is no move to another of
+    its hosts), or None. No word of a move holds a digit, and the pattern
+    is tried at the start only: no cache, no hint search first (a search
+    for a word of it anywhere in the 120 characters cost ten times as
+    much)."""
+    found = _PIVOT.match(after, 0, 120)
     if found is None:
         return None
     return "there" if found.group(1) is not None else ONWARD
@@ -163,12 +145,13 @@ _SUBJECT_OF: Final = re.compile(
 )
 
 
-def passive_subject(between: str, beyond: str) -> bool:
+def passive_subject(between: str, line: str, beyond: int) -> bool:
     """Whether the indicator before `between` is the one a German passive
-    says was harmed ("wn17 wurde über ui01 kompromittiert")."""
+    says was harmed ("wn17 wurde über ui01 kompromittiert"); the next
+    indicator ends at `beyond` in `line`."""
     return (
         _SUBJECT_OF.match(between) is not None
-        and _PARTICIPLE_AFTER.match(beyond) is not None
+        and _PARTICIPLE_AFTER.match(line, beyond) is not None
     )
 
 
@@ -185,9 +168,10 @@ _PURPOSE_BEFORE: Final = re.compile(r"\bum[ \t]+\Z", re.IGNORECASE)
 def purpose_target(before: str, after: str) -> bool:
     """Whether the indicator between `before` and `after` is the target of
     a German clause of purpose ("um 192.0.2.18 zu erreichen")."""
+    tail = before[-6:]
     return (
-        "um" in before[-6:].lower()
-        and _PURPOSE_BEFORE.search(before[-6:]) is not None
+        ("um" in tail or "Um" in tail)
+        and _PURPOSE_BEFORE.search(tail) is not None
         and _PURPOSE_AFTER.match(after) is not None
     )
 

@@ -222,7 +222,7 @@ def cue_before(text: str) -> Cue:
     The nearest strong cue of the clause wins; a weak one counts only when it
     stands right before the indicator ("the host X", "to X").
     """
-    return _before_masked(masked(text[-100:]))
+    return _before_masked(_masked(text[-100:]))
 
 
 def cue_after(text: str, object_follows: bool = False) -> Cue:
@@ -232,13 +232,13 @@ def cue_after(text: str, object_follows: bool = False) -> Cue:
     object of a verb of harm ("203.0.113.7 exploited wn01": its doer)."""
     if object_follows and _ACT_ALONE.fullmatch(text):
         return Cue("attacker")
-    return _after_masked(masked(text[:80]))
+    return _after_masked(_masked(text[:80]))
 
 
 # Digits tell no cue from another, except in "C2": the shape of a text (see
 # shape.py) has the cue of the text itself, and log lines that differ only in
 # their numbers (times, ports, addresses) share one cached answer.
-def masked(text: str) -> str:
+def _masked(text: str) -> str:
     if "2" in text and ("c2" in text or "C2" in text):
         return text
     return zeroed(text)
