@@ -125,6 +125,9 @@ class Folder:
         self.uidvalidity = 0
         # UID -> what the server said when it refused to FETCH it alone.
         self.refused: dict[int, str] = {}
+        # UID -> RFC822.SIZE, as the server said before the FETCH of bodies:
+        # what names a mail that is gone before its body came.
+        self.known_sizes: dict[int, int] = {}
 
     def select(self) -> int:
         """Select read-only and reconcile UIDVALIDITY; returns the last UID done."""
@@ -169,6 +172,7 @@ class Folder:
                 size = item.get(b"RFC822.SIZE")
                 if isinstance(size, int):
                     sizes[uid] = size
+        self.known_sizes = sizes
         return sizes
 
     def due_pending(self) -> list[int]:
@@ -331,11 +335,15 @@ class Folder:
         if not self._in_folder(uid):
             with self.app.db.transaction() as session:
                 self.mark_done(uid)(session)
-            log.info(
-                "%s UID %d was expunged on the server before mailbot read it:"
-                " nothing to record",
+            # Never recorded: said so that a person can look for it.
+            size = self.known_sizes.get(uid)
+            log.warning(
+                "%s UID %d%s was moved or deleted on the server before mailbot"
+                " read it: not recorded; if it is to be, find it (another"
+                " folder, the trash) and give it to `mailbot ingest FILE`",
                 self.source,
                 uid,
+                "" if size is None else f" ({size:,} bytes)",
             )
             return False
         self.mark_pending(uid, refused)
