@@ -182,7 +182,10 @@ class Daemon:
         # An outage is logged once when it starts, not once per attempt.
         resource = "database" if _database_down(exc) else "mailbox"
         self.app.outages.down(
-            resource, describe(exc), login_refused=isinstance(exc, LoginRefused)
+            resource,
+            describe(exc),
+            login_refused=isinstance(exc, LoginRefused),
+            error=exc,
         )
 
     def _recovered(self) -> None:

@@ -45,6 +45,18 @@ class LoginRefused(ServerUnavailable):
     and the section's username and password need checking."""
 
 
+class FolderMissing(ServerUnavailable):
+    """Raised when the IMAP server takes mailbot's login but will not open
+    the configured folder: [imap] folder needs checking, no outage waits."""
+
+
+class ServerFailsFetch(ServerUnavailable):
+    """Raised when the IMAP server fails a FETCH even of mail it delivered
+    before (ends the session, or refuses it): its own state is at fault (a
+    broken index, mail files it cannot read), not one mail's, so no mail is
+    counted against its attempts and the intake waits as for an outage."""
+
+
 class SessionEndedAtMail(TemporaryError):
     """Raised when the IMAP server ended the session at a FETCH of mail:
     likely a mail's fault (one it cannot read), not the server's outage. A

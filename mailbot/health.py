@@ -33,7 +33,7 @@ from mailbot.db.models import (
     ServiceState,
 )
 from mailbot.send import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
-from mailbot.service import IMAP_LOGIN_REFUSED_KEY
+from mailbot.service import IMAP_FAILS_FETCH_KEY, IMAP_LOGIN_REFUSED_KEY
 
 # Quarantined within a day, this many mails mean something systematic (a
 # parser bug, a new kind of mail) rather than the odd broken message.
@@ -88,7 +88,11 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
             data[name] = (
                 {"since": iso(row.updated_at), "problem": row.value} if row else None
             )
-        data["imap_login_refused"] = _imap_login_refused(session, last_poll)
+        for name, key in (
+            ("imap_login_refused", IMAP_LOGIN_REFUSED_KEY),
+            ("imap_fails_every_fetch", IMAP_FAILS_FETCH_KEY),
+        ):
+            data[name] = _imap_problem(session, key, last_poll)
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
     data["outbox_next_leaves_at"] = iso(ages.next_leaves)
@@ -99,12 +103,12 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
     return data
 
 
-def _imap_login_refused(
-    session: Session, last_poll: dt.datetime | None
+def _imap_problem(
+    session: Session, key: str, last_poll: dt.datetime | None
 ) -> dict[str, str | None] | None:
-    """Since when, and how, the IMAP server refuses mailbot's login; None
-    when a poll worked after the last refusal."""
-    row = session.get(ServiceState, IMAP_LOGIN_REFUSED_KEY)
+    """Since when, and how, the IMAP server has the problem kept under `key`
+    (its login refused, every FETCH failed); None when a poll worked since."""
+    row = session.get(ServiceState, key)
     if row is None or (last_poll is not None and last_poll >= row.updated_at):
         return None
     return {"since": iso(row.updated_at), "problem": row.value}
@@ -199,7 +203,7 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
             "no successful poll for three poll intervals (since "
             f"{iso(ages.last_poll)}): check the mailbox server and the log"
         )
-    for key in ("imap_login_refused", "smtp_login_refused"):
+    for key in ("imap_login_refused", "imap_fails_every_fetch", "smtp_login_refused"):
         refused = data.get(key)
         if refused:
             # No grace: nothing moves until a person fixes the configuration.

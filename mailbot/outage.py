@@ -15,6 +15,8 @@ import re
 import threading
 from collections.abc import Callable
 
+from mailbot.errors import FolderMissing, ServerFailsFetch
+
 log = logging.getLogger(__name__)
 
 # What each resource is called in the log, and what to check.
@@ -29,10 +31,11 @@ _LOGIN_REFUSED = {
     "smtp": "SMTP server refused mailbot's login",
 }
 # The IMAP server answers and takes the login, but the folder cannot be
-# opened (fetch/imap.py ends that error with this advice): not unreachable
-# either, and no outage of the server's to wait out.
-_FOLDER_ADVICE = "check [imap] folder"
-_FOLDER_MISSING = "IMAP folder missing (or not to be opened)"
+# opened, or it fails every FETCH: not unreachable either.
+_HEADINGS: dict[type[Exception], str] = {
+    FolderMissing: "IMAP folder missing (or not to be opened)",
+    ServerFailsFetch: "mailbox (IMAP) fails every FETCH",
+}
 
 
 class Outages:
@@ -50,12 +53,18 @@ class Outages:
         # mailbox's in the database, for `status` in another process.
         self.on_login_refused: Callable[[str, str], None] | None = None
 
-    def down(self, resource: str, problem: str, login_refused: bool = False) -> bool:
+    def down(
+        self,
+        resource: str,
+        problem: str,
+        login_refused: bool = False,
+        error: Exception | None = None,
+    ) -> bool:
         """Note a failure; True (and one ERROR line) when an outage starts.
 
         `login_refused`: the server answered but refused the login, which the
         line's start says rather than "unreachable" (`problem` says what to
-        check)."""
+        check); so does an `error` of a class in _HEADINGS."""
         with self._lock:
             started = resource not in self._down
             self._down[resource] = problem
@@ -63,8 +72,9 @@ class Outages:
             new_kind = _kind(problem) not in said
             said.add(_kind(problem))
         what = _WHAT.get(resource, f"{resource} down")
-        if resource == "mailbox" and problem.endswith(_FOLDER_ADVICE):
-            what = _FOLDER_MISSING
+        for kind, heading in _HEADINGS.items():
+            if isinstance(error, kind):
+                what = heading
         if login_refused:
             what = _LOGIN_REFUSED.get(resource, what)
             if self.on_login_refused is not None:

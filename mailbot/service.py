@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # Set (service_state) when the IMAP server refused mailbot's login; `status`
 # names it until a poll works again (send.LOGIN_REFUSED_KEY for SMTP's).
 IMAP_LOGIN_REFUSED_KEY = "imap_login_refused"
+# Set when the IMAP server failed a FETCH even of mail it delivered before
+# (fetch/imap.py); `status` names it until a poll works again.
+IMAP_FAILS_FETCH_KEY = "imap_fails_every_fetch"
 LAST_POLL_KEY = "last_poll_at"
 
 
@@ -68,24 +71,27 @@ def set_state(app: App, key: str, value: str) -> None:
 
 
 def note_imap_login_refused(app: App, problem: str) -> None:
-    """Keep for `status` that the IMAP server refused mailbot's login, since
-    when: since the first refusal after the last poll that worked."""
+    """Keep for `status` that the IMAP server refused mailbot's login."""
+    note_imap_problem(app, IMAP_LOGIN_REFUSED_KEY, problem)
+
+
+def note_imap_problem(app: App, key: str, problem: str) -> None:
+    """Keep for `status` a problem of the IMAP server's under `key`, since
+    when: since the first time after the last poll that worked."""
     now = app.clock.now()
     try:
         with app.db.transaction() as session:
-            row = session.get(ServiceState, IMAP_LOGIN_REFUSED_KEY)
+            row = session.get(ServiceState, key)
             if row is None:
-                row = ServiceState(
-                    key=IMAP_LOGIN_REFUSED_KEY, value=problem, updated_at=now
-                )
+                row = ServiceState(key=key, value=problem, updated_at=now)
                 session.add(row)
             polled = session.get(ServiceState, LAST_POLL_KEY)
             if polled and polled.value and parse_instant(polled.value) > row.updated_at:
-                row.updated_at = now  # refused again after polls that worked
+                row.updated_at = now  # again after polls that worked
             row.value = problem
     except DBAPIError as exc:
-        # The refusal is logged all the same; only `status` misses it.
-        log.debug("login refusal not kept for status: %s", describe(exc))
+        # The problem is logged all the same; only `status` misses it.
+        log.debug("%s not kept for status: %s", key, describe(exc))
 
 
 def get_state(app: App, key: str) -> str | None:

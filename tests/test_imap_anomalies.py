@@ -17,8 +17,9 @@ from mailbot_env import mail, make_app
 from mailbot import health, service, views
 from mailbot.connection import IMAP, hint
 from mailbot.db.models import FolderState, PendingUid
-from mailbot.errors import TemporaryError
+from mailbot.errors import FolderMissing, TemporaryError
 from mailbot.fetch import imap
+from mailbot.outage import Outages
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -177,6 +178,22 @@ def test_mailbox_errors_say_which_setting_to_check(  # type: ignore[no-untyped-d
     message = str(raised.value)
     assert hint in message
     assert "b'" not in message  # the server's words, not a Python bytes value
+
+
+def test_a_missing_folder_is_an_error_of_its_own(  # type: ignore[no-untyped-def]
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:
+    """It was told from other outages by the advice its message ended with:
+    reworded, it would be "mailbox (IMAP) unreachable" again."""
+    extra = {"MAILBOT_IMAP_FOLDER": "Nope"}
+    app = make_app(tmp_path, database_url, dovecot=dovecot, extra=extra)
+    with pytest.raises(FolderMissing) as raised:
+        imap.poll_imap(app)
+    with caplog.at_level("ERROR", logger="mailbot.outage"):
+        Outages().down("mailbox", "no such folder", error=raised.value)
+    [said] = [r.getMessage() for r in caplog.records if r.name == "mailbot.outage"]
+    assert said.startswith("IMAP folder missing (or not to be opened), "), said
+    app.close()
 
 
 def test_an_unknown_host_is_named_as_the_setting_to_check() -> None:

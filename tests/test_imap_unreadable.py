@@ -17,10 +17,10 @@ from pathlib import Path
 from mailbot_env import mail, make_app
 from opsenv import cli_env, run_cli
 
-from mailbot import views
+from mailbot import health, service, views
 from mailbot.daemon import Daemon
 from mailbot.db.models import PendingUid
-from mailbot.errors import SessionEndedAtMail
+from mailbot.errors import SessionEndedAtMail, TemporaryError
 from mailbot.fetch import imap
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -175,4 +175,95 @@ def test_run_reads_on_at_once_after_each_unreadable_mail(
     said = [r.getMessage() for r in caplog.records]
     assert not [m for m in said if "unreachable" in m], said
     assert [p[0] for p in _pending(app)] == list(unreadable)
+    app.close()
+
+
+def _break_every_file(dovecot, mode: int) -> None:  # type: ignore[no-untyped-def]
+    """Every message file of the server unreadable (or readable again): what
+    a broken store looks like to Dovecot at every FETCH, whatever the mail."""
+    maildir = dovecot.root / "home" / dovecot.username / "Maildir"
+    for path in maildir.glob("*/*"):
+        if path.parent.name in ("new", "cur"):
+            path.chmod(mode)
+
+
+def test_a_server_failing_every_fetch_gives_no_mail_up(
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """A server that ended the session at every FETCH (its index or store
+    broken, not one mail) cost each mail asked alone an attempt, one a
+    session: after max_fetch_attempts rounds every one was given up by name,
+    and nothing said that the server, not the mails, was at fault."""
+    dovecot.append_many([_raw(n) for n in range(1, 4)])
+    app = _app(tmp_path, database_url, dovecot, attempts=2)
+    assert _sessions(app) == (1, 3)
+    dovecot.append_many([_raw(n) for n in range(4, 7)])
+    _break_every_file(dovecot, 0)
+    said: list[str] = []
+    with caplog.at_level(logging.WARNING):
+        # Far more sessions, and time, than two attempts of three mails take.
+        for _ in range(12):
+            client = imap.connect(app)
+            try:
+                imap.catch_up(app, client)
+            except TemporaryError as exc:
+                said.append(str(exc))
+            finally:
+                client.shutdown()
+            app.clock.advance(dt.timedelta(hours=5))
+    assert [(uid, alerted) for uid, _, alerted in _pending(app)] == [
+        (4, False),
+        (5, False),
+        (6, False),
+    ]
+    assert {attempts for _, attempts, _ in _pending(app)} == {0}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert "the server fails every FETCH" in said[-1], said
+    assert "not a mail's" in said[-1] and "server's log" in said[-1], said
+    data = health.status(app, service.last_poll(app))
+    failing = data["imap_fails_every_fetch"]
+    assert failing and "the server fails every FETCH" in failing["problem"], data
+    assert any("fails every FETCH" in p for p in data["problems"]), data
+    # Mended: everything is read, and the problem is gone from `status`.
+    _break_every_file(dovecot, 0o600)
+    assert _sessions(app) == (1, 3)
+    assert _pending(app) == []
+    assert len(views.incident_list(app)) == 6
+    service.set_state(app, service.LAST_POLL_KEY, "2026-12-31T00:00:00Z")
+    data = health.status(app, service.last_poll(app))
+    assert data["imap_fails_every_fetch"] is None, data
+    app.close()
+
+
+def test_run_names_a_server_failing_every_fetch_as_such(
+    tmp_path: Path, dovecot, database_url, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """`run` reconnected a second after each ended session, counting one
+    mail an attempt each time, and logged nothing about the server."""
+    caplog.set_level(logging.INFO)
+    dovecot.append_many([_raw(n) for n in range(1, 3)])
+    extra = {"MAILBOT_SOURCE_POLL_INTERVAL": "1", "MAILBOT_DIGEST_TIME": ""}
+    app = make_app(tmp_path, database_url, dovecot=dovecot, extra=extra)
+    assert _sessions(app) == (1, 2)
+    dovecot.append_many([_raw(n) for n in range(3, 6)])
+    _break_every_file(dovecot, 0)
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        # The batch's session, then one that checks the server: an outage.
+        deadline = time.monotonic() + 30
+        while not app.outages.is_down("mailbox"):
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.2)
+        time.sleep(4)  # reconnects, 1 s then 2 s later, fail alike
+    finally:
+        daemon.stopping.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("mailbox (IMAP) fails every FETCH, retrying by")
+    assert "unreachable" not in caplog.text
+    assert {attempts for _, attempts, _ in _pending(app)} == {0}, _pending(app)
     app.close()

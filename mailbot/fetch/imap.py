@@ -28,16 +28,25 @@ from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.clock import as_utc
 from mailbot.connection import IMAP, hint, tls_context
-from mailbot.db.models import FolderState, PendingUid
+from mailbot.db.models import FolderState, Mail, PendingUid
 from mailbot.dsn import decode_header_text
-from mailbot.errors import LoginRefused, SessionEndedAtMail, TemporaryError
+from mailbot.errors import (
+    FolderMissing,
+    LoginRefused,
+    ServerFailsFetch,
+    SessionEndedAtMail,
+    TemporaryError,
+)
 from mailbot.fetch import PollResult
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.service import IMAP_FAILS_FETCH_KEY, note_imap_problem
 
 log = logging.getLogger(__name__)
 
 FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE"]
+# The first byte of a body: enough to make the server open a message file.
+PROBE_ITEMS = [b"BODY.PEEK[]<0.1>"]
 # The bodies of one FETCH batch are held in memory together: bound them.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
@@ -128,13 +137,17 @@ class Folder:
         # UID -> RFC822.SIZE, as the server said before the FETCH of bodies:
         # what names a mail that is gone before its body came.
         self.known_sizes: dict[int, int] = {}
+        # Whether the server was seen to read mail in this session (a body
+        # came, or `vouch` found so): only then does a mail asked alone
+        # that fails count an attempt against that mail.
+        self.vouched = False
 
     def select(self) -> int:
         """Select read-only and reconcile UIDVALIDITY; returns the last UID done."""
         try:
             info = self.client.select_folder(self.name, readonly=True)
         except IMAPClient.Error as exc:
-            raise TemporaryError(
+            raise FolderMissing(
                 f"{self.source}: the folder {self.name!r} cannot be opened"
                 f" ({_said(exc)}): check [imap] folder"
             ) from exc
@@ -233,10 +246,57 @@ class Folder:
                 yield uid, None
                 continue
             self.refused.pop(uid, None)
+            self.vouched = True
             yield (
                 uid,
                 RawMail(bytes(body), self._arrival(item), self.origin(uid)),
             )
+
+    def vouch(self) -> None:
+        """Ask the server for the first byte of mail it delivered before, so
+        that a mail asked alone is blamed for a failure only when the server
+        reads other mail; ServerFailsFetch when it fails that FETCH too.
+
+        A server whose index is broken ends the session at every FETCH:
+        counted against each mail in turn, every mail would be given up.
+        With no such mail still in the folder nothing is known, and a mail
+        that fails is blamed as before.
+        """
+        known = self._read_before()
+        try:
+            if known:
+                self.client.fetch(known, PROBE_ITEMS)
+        except IMAPClient.AbortError as exc:
+            self._fails_every_fetch(known, "ended the session", exc)
+        except IMAPClient.Error as exc:
+            self._fails_every_fetch(known, "refused it", exc)
+        self.vouched = True
+
+    def _read_before(self) -> list[int]:
+        """UIDs of the last few mails read from this folder and stored."""
+        place = f"{self.source};UIDVALIDITY={self.uidvalidity};UID="
+        with self.app.db.transaction() as session:
+            origins = session.scalars(
+                select(Mail.origin)
+                .where(Mail.origin.startswith(place, autoescape=True))
+                .order_by(Mail.id.desc())
+                .limit(3)
+            )
+            return sorted(
+                int(tail) for o in origins if (tail := o[len(place) :]).isdigit()
+            )
+
+    def _fails_every_fetch(self, known: list[int], what: str, exc: Exception) -> None:
+        problem = (
+            f"{self.source}: the server fails every FETCH, even of mail it"
+            f" delivered before (UIDs {', '.join(map(str, known))}: it {what},"
+            f" {_said(exc)[:300]}): the server's fault, not a mail's; no mail is"
+            " counted against [source] max_fetch_attempts meanwhile; look at the"
+            " server's log (Dovecot: its index files, the owner and mode of the"
+            " mail files)"
+        )
+        note_imap_problem(self.app, IMAP_FAILS_FETCH_KEY, problem)
+        raise ServerFailsFetch(problem) from exc
 
     def _fetch_alone(self, uid: int) -> dict:
         try:
@@ -537,6 +597,10 @@ def _fetched(
         if still_leader is not None and not still_leader():
             log.warning("%s leader lock lost: stopping this poll", folder.source)
             return
+        if len(batch) == 1 and not folder.vouched:
+            # A mail asked alone that fails is counted: first make sure
+            # that the server reads mail at all.
+            folder.vouch()
         yield from folder.fetch(batch)
 
 
