@@ -320,7 +320,7 @@ def test_a_mail_expunged_between_search_and_fetch_is_not_pending(
     monkeypatch.setattr(imap.Folder, "new_uids", racing)
     client = imap.connect(app)
     result = imap.catch_up(app, client)
-    assert (result.processed, result.pending) == (4, 0)
+    assert (result.processed, result.pending, result.gone) == (4, 0, 1)
     fetching = [r for r in caplog.records if r.name.startswith("mailbot.fetch")]
     [warned] = [r for r in fetching if r.levelno >= 30]
     said = warned.getMessage()

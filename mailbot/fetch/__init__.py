@@ -23,10 +23,17 @@ class PollResult:
     already_stored: int = 0
     quarantined: int = 0
     pending: int = 0
+    # Listed by the server, then moved or deleted before their body came.
+    gone: int = 0
     incidents: list[str] = field(default_factory=list)
     # The reasons of the mails set aside for a fault of the configuration (a
     # template), not of the mail: the command says so and fails.
     misconfigured: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        """The mails done with: fetched, kept pending, or gone."""
+        return self.fetched + self.pending + self.gone
 
     def counts(self) -> dict[str, object]:
         """What a command prints: the counts and the incidents."""

@@ -322,12 +322,14 @@ class Folder:
                 self._ask_alone(uids)
                 raise SessionEndedAtMail(
                     f"{self.source} UIDs {uids[0]} to {uids[-1]}: the server ended"
-                    f" the session during their FETCH ({_said(exc)[:300]})"
+                    f" the session during their FETCH ({_said(exc)[:300]}); they"
+                    " are asked for one by one next time"
                 ) from exc
             self.mark_pending(uids[0], _said(exc)[:300], gone=True)
             raise SessionEndedAtMail(
                 f"{self.source} UID {uids[0]}: the server ended the session"
-                f" when asked for it ({_said(exc)[:300]})"
+                f" when asked for it ({_said(exc)[:300]}); it waits alone, with"
+                " backoff, the others are read"
             ) from exc
 
     def _ask_alone(self, uids: list[int]) -> None:
@@ -562,20 +564,20 @@ def _fetch_batches(
     # One stream over every batch, so that reading ahead runs on across
     # their borders instead of emptying at each.
     fetched = _fetched(app, folder, uids, pending, still_leader)
-    for done_count, (uid, delivery) in enumerate(
-        read_ahead(app, fetched, len(uids), _delivered_raw)
-    ):
+    for uid, delivery in read_ahead(app, fetched, len(uids), _delivered_raw):
         if stopping is not None and stopping.is_set():
             log.info(
                 "%s stopping: %d of %d mails read, the rest at the next start",
                 folder.source,
-                done_count,
+                result.handled,
                 len(uids),
             )
             return
         if delivery is None:
             if folder.not_delivered(uid):
                 result.pending += 1
+            else:
+                result.gone += 1
             continue
         done = folder.mark_done(uid, pending=uid in pending)
         outcome = process_delivery(app, delivery, done)
@@ -612,18 +614,16 @@ def poll_imap(app: App) -> PollResult:
     client = connect(app)
     try:
         return catch_up(app, client)
-    except SessionEndedAtMail as exc:
-        raise TemporaryError(
-            f"{exc}; what was read is kept: poll again (that mail waits alone,"
-            " with backoff, the others are read)"
-        ) from exc
-    except IMAPClient.AbortError as exc:
+    except (SessionEndedAtMail, IMAPClient.AbortError) as exc:
+        # At a mail's FETCH (which says what becomes of it) or elsewhere, the
+        # session is gone alike: the next poll reads on.
         s = app.settings.imap
-        raise TemporaryError(
-            f"IMAP {s.host}:{s.port}: the server ended the session ({_said(exc)});"
-            " what was read is kept: poll again (a mail the server cannot read"
-            " is then asked for alone and set apart, the others are read)"
-        ) from exc
+        ended = (
+            str(exc)
+            if isinstance(exc, SessionEndedAtMail)
+            else f"IMAP {s.host}:{s.port}: the server ended the session ({_said(exc)})"
+        )
+        raise TemporaryError(f"{ended}; what was read is kept: poll again") from exc
     finally:
         # The session may be gone already; there is nothing left to close.
         with contextlib.suppress(OSError, IMAPClient.Error):
