@@ -170,7 +170,7 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
                 Incident.status.in_(CHASED_STATUSES),
             ),
         ),
-        # Given up after [source] max_fetch_attempts (fetch/imap.py).
+        # Given up after [source] max_fetch_attempts (fetch/pending.py).
         "undelivered_uids": [
             f"{source} UID {uid}"
             for source, uid in session.execute(

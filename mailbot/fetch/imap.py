@@ -3,13 +3,14 @@
 Mail is fetched with BODY.PEEK[] (flags stay as they are) in batches of
 explicit UID lists, and marked done only in the transaction that stored its
 results. A UID whose body the server did not send is retried by itself and,
-failing that, kept pending with backoff (BR-22). A server that drops the
-connection in the middle of a batch (Dovecot says BYE when it cannot read a
-message file) has its batch's UIDs asked one by one in the next session, so
-the one it cannot read is kept pending alone and the others go on. A
-changed UIDVALIDITY means the stored UIDs name nothing any more: everything
-is fetched again and the dedupe key recognises the mails already stored
-(BR-25).
+failing that, kept pending with backoff (BR-22, fetch/pending.py). A server
+that drops the connection in the middle of a batch (Dovecot says BYE when
+it cannot read a message file) has its batch's UIDs asked one by one in the
+next session, so the one it cannot read is kept pending alone and the
+others go on; unless the server fails every FETCH, even of mail it read
+before: then no UID is blamed. A changed UIDVALIDITY means the stored UIDs
+name nothing any more: everything is fetched again and the dedupe key
+recognises the mails already stored (BR-25).
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ import threading
 from collections.abc import Callable, Iterator
 
 from imapclient import IMAPClient
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
 
 from mailbot.ahead import read_ahead
 from mailbot.app import App
 from mailbot.clock import as_utc
 from mailbot.connection import IMAP, hint, tls_context
 from mailbot.db.models import FolderState, Mail, PendingUid
-from mailbot.dsn import decode_header_text
 from mailbot.errors import (
     FolderMissing,
     LoginRefused,
@@ -38,6 +37,7 @@ from mailbot.errors import (
     TemporaryError,
 )
 from mailbot.fetch import PollResult
+from mailbot.fetch.pending import PendingUids
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 from mailbot.service import IMAP_FAILS_FETCH_KEY, note_imap_problem
@@ -49,22 +49,6 @@ FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE"]
 PROBE_ITEMS = [b"BODY.PEEK[]<0.1>"]
 # The bodies of one FETCH batch are held in memory together: bound them.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-
-# A UID done: the folder's highest moves up to it, and it is pending no more.
-_MARK_DONE = (
-    update(FolderState)
-    .where(
-        FolderState.source == bindparam("in_source"),
-        FolderState.uidvalidity == bindparam("in_uidvalidity"),
-        FolderState.last_uid < bindparam("done"),
-    )
-    .values(last_uid=bindparam("done"))
-)
-_NOT_PENDING = delete(PendingUid).where(
-    PendingUid.source == bindparam("in_source"),
-    PendingUid.uidvalidity == bindparam("in_uidvalidity"),
-    PendingUid.uid == bindparam("done"),
-)
 
 
 def connect(app: App) -> IMAPClient:
@@ -122,7 +106,7 @@ def _said(exc: BaseException) -> str:
     return text
 
 
-class Folder:
+class Folder(PendingUids):
     """One folder of one account, as mailbot tracks it."""
 
     def __init__(self, app: App, client: IMAPClient) -> None:
@@ -187,23 +171,6 @@ class Folder:
                     sizes[uid] = size
         self.known_sizes = sizes
         return sizes
-
-    def due_pending(self) -> list[int]:
-        now = self.app.clock.now()
-        with self.app.db.transaction() as session:
-            return list(
-                session.scalars(
-                    select(PendingUid.uid)
-                    .where(
-                        PendingUid.source == self.source,
-                        PendingUid.uidvalidity == self.uidvalidity,
-                        PendingUid.next_try_at <= now,
-                        # Given up after max_fetch_attempts (said in the log).
-                        PendingUid.alerted.is_(False),
-                    )
-                    .order_by(PendingUid.uid)
-                )
-            )
 
     def fetch(self, uids: list[int]) -> Iterator[tuple[int, RawMail | None]]:
         """(uid, delivery or None when the body never came), in UID order.
@@ -332,31 +299,6 @@ class Folder:
                 " backoff, the others are read"
             ) from exc
 
-    def _ask_alone(self, uids: list[int]) -> None:
-        """Make `uids` pending, due now, without counting an attempt."""
-        now = self.app.clock.now()
-        with self.app.db.transaction() as session:
-            for uid in uids:
-                if session.get(PendingUid, (self.source, self.uidvalidity, uid)):
-                    continue
-                session.add(
-                    PendingUid(
-                        source=self.source,
-                        uidvalidity=self.uidvalidity,
-                        uid=uid,
-                        attempts=0,
-                        next_try_at=now,
-                        alerted=False,
-                    )
-                )
-        log.info(
-            "%s the connection ended during a FETCH of UIDs %d to %d:"
-            " they are asked one by one next time",
-            self.source,
-            uids[0],
-            uids[-1],
-        )
-
     def origin(self, uid: int) -> str:
         # UIDVALIDITY is part of a mail's place: after a change, UID 5 is
         # another mail, and the same mail at UID 5 again is no refetch.
@@ -365,137 +307,6 @@ class Folder:
     def _arrival(self, item: dict) -> dt.datetime:
         when = item.get(b"INTERNALDATE")
         return as_utc(when) if isinstance(when, dt.datetime) else self.app.clock.now()
-
-    def mark_done(self, uid: int, pending: bool = True):  # type: ignore[no-untyped-def]
-        """The step that marks `uid` done, for the mail's own transaction.
-
-        One UPDATE, and a DELETE only for a UID that was pending: this runs
-        once per mail, so it must not load rows it does not change.
-        """
-
-        def _mark(session: Session) -> None:
-            # Core statements on the mail's connection: the session holds no
-            # folder rows (select and mark_pending use their own), and the
-            # ORM's own statement cost five times as much, once per mail.
-            connection = session.connection()
-            place = {
-                "in_source": self.source,
-                "in_uidvalidity": self.uidvalidity,
-                "done": uid,
-            }
-            connection.execute(_MARK_DONE, place)
-            if pending:
-                connection.execute(_NOT_PENDING, place)
-
-        return _mark
-
-    def not_delivered(self, uid: int) -> bool:
-        """Deal with a UID whose body did not come: True when it is kept
-        pending (to be fetched again), False when it is gone from the folder
-        (expunged by someone since the SEARCH: nothing is left to read)."""
-        refused = self.refused.pop(uid, None)
-        if not self._in_folder(uid):
-            with self.app.db.transaction() as session:
-                self.mark_done(uid)(session)
-            # Never recorded: said so that a person can look for it.
-            size = self.known_sizes.get(uid)
-            log.warning(
-                "%s UID %d%s was moved or deleted on the server before mailbot"
-                " read it: not recorded; if it is to be, find it (another"
-                " folder, the trash) and give it to `mailbot ingest FILE`",
-                self.source,
-                uid,
-                "" if size is None else f" ({size:,} bytes)",
-            )
-            return False
-        self.mark_pending(uid, refused)
-        return True
-
-    def _in_folder(self, uid: int) -> bool:
-        """Whether the folder still holds `uid` (True when the server will
-        not say: the UID is then kept pending, never dropped on a guess)."""
-        try:
-            return uid in self.client.search(["UID", str(uid)])
-        except IMAPClient.AbortError:
-            raise
-        except IMAPClient.Error:
-            return True
-
-    def mark_pending(
-        self, uid: int, refused: str | None = None, gone: bool = False
-    ) -> None:
-        """Count a failed fetch of `uid` and retry it later, or give it up
-        after [source] max_fetch_attempts; `gone`: the connection is lost, so
-        the server is asked nothing more (the mail's subject)."""
-        now = self.app.clock.now()
-        limit = self.app.settings.source.max_fetch_attempts
-        if gone:
-            what = f"the server ended the session when asked for it ({refused})"
-        elif refused is not None:
-            what = f"the server refused to FETCH it ({refused})"
-        else:
-            what = "no body in FETCH"
-        with self.app.db.transaction() as session:
-            row = session.get(PendingUid, (self.source, self.uidvalidity, uid))
-            if row is None:
-                row = PendingUid(
-                    source=self.source,
-                    uidvalidity=self.uidvalidity,
-                    uid=uid,
-                    attempts=0,
-                    alerted=False,
-                )
-                session.add(row)
-            row.attempts += 1
-            row.next_try_at = now + dt.timedelta(minutes=min(2**row.attempts, 240))
-            state = session.get(FolderState, self.source)
-            if state is not None and state.uidvalidity == self.uidvalidity:
-                state.last_uid = max(int(state.last_uid), uid)
-            given_up = row.attempts >= limit and not row.alerted
-            if given_up:
-                # Not fetched again ([source] max_fetch_attempts): the rest
-                # of the folder goes on without it.
-                row.alerted = True
-            attempts = row.attempts
-        if given_up:
-            log.error(
-                "%s UIDVALIDITY %d UID %d%s: %s after %d fetches; mailbot"
-                " fetches it no more: look at it on the server (webmail, another"
-                " client); save it and give it to `mailbot ingest FILE` if it"
-                " is to be recorded, then delete it, or move it out of the"
-                " folder and back (a new UID, fetched again)",
-                self.source,
-                self.uidvalidity,
-                uid,
-                "" if gone else self._subject(uid),
-                "body not delivered" if refused is None else what,
-                attempts,
-            )
-        else:
-            log.warning(
-                "%s UID %d: %s, retrying later (attempt %d of %d)",
-                self.source,
-                uid,
-                what,
-                attempts,
-                limit,
-            )
-
-    def _subject(self, uid: int) -> str:
-        """`, subject "..."` as the server's ENVELOPE gives it, or ""."""
-        try:
-            item = self.client.fetch([uid], [b"ENVELOPE"]).get(uid, {})
-        except IMAPClient.AbortError:
-            raise
-        except IMAPClient.Error:
-            return ""
-        envelope = item.get(b"ENVELOPE")
-        subject = getattr(envelope, "subject", None)
-        if not subject:
-            return ""
-        if isinstance(subject, bytes):
-            subject = subject.decode("utf-8", "replace")
-        return f", subject {decode_header_text(subject)[:120]!r}"
 
 
 def batches(
