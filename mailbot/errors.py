@@ -61,8 +61,9 @@ class SessionEndedAtMail(TemporaryError):
     """Raised when the IMAP server ended the session at a FETCH of mail:
     likely a mail's fault (one it cannot read), not the server's outage. A
     batch's mails are asked alone next time; a mail asked alone is counted
-    and waits. The next session starts at once (a server really gone is
-    found out then, by the connection's failure)."""
+    and waits, once the server was seen to read other mail (else
+    ServerFailsFetch). The next session starts at once (a server really
+    gone is found out then, by the connection's failure)."""
 
 
 class PermanentError(MailbotError):
