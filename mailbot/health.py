@@ -206,7 +206,8 @@ def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
     for key in ("imap_login_refused", "imap_fails_every_fetch", "smtp_login_refused"):
         refused = data.get(key)
         if refused:
-            # No grace: nothing moves until a person fixes the configuration.
+            # No grace: nothing moves until a person mends the configuration
+            # (a login) or the server (every FETCH failed).
             found.append(f"since {refused['since']}: {refused['problem']}")
     refusing = data.get("smtp_refuses_every_mail")
     if refusing and data["outbox_pending"]:
