@@ -5,7 +5,7 @@ the brake hold it, or between retries; meanwhile the site may answer, a
 member may close the incident or move a clock. What a reminder says ("we
 are still waiting for you to ...") must still be true when it goes out, so
 each automatic mail of the kinds below is checked again at the moment it is
-claimed for sending (send.py) and when `brake release` lets it go. One whose
+claimed for sending (send/) and when `brake release` lets it go. One whose
 reason is gone gets the outbox state "withdrawn", with the reason, and is
 never sent.
 

@@ -1,4 +1,4 @@
-"""What the SMTP server refuses, and whose fault it is (send.py).
+"""What the SMTP server refuses, and whose fault it is (mailbot/send/).
 
 A refused login or a relay refusing every mail for now is the server's (or
 the configuration's) condition: the mail waits, untried, and `status` says
