@@ -16,7 +16,7 @@ from servers import (
 
 from mailbot.config import load_settings
 from mailbot.errors import ConfigError, ServerUnavailable
-from mailbot.send import SmtpTransport
+from mailbot.send.transport import SmtpTransport
 from mailbot.settings import SmtpSettings
 
 MAIL = b"From: abuse@egi.example\r\nTo: a@b.example\r\nSubject: x\r\n\r\nx\r\n"

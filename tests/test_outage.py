@@ -35,6 +35,7 @@ from mailbot.db.engine import CONNECT_TIMEOUT
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send.transport import Transport, transport_for
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
 QUICK = {"MAILBOT_SOURCE_POLL_INTERVAL": "1", "MAILBOT_DIGEST_TIME": ""}
@@ -320,7 +321,7 @@ def test_database_unreachable_for_a_while(
 class _DatabaseGoesAfterFirstMail:
     """The real SMTP transport; the database goes away once it took a mail."""
 
-    def __init__(self, inner: send.Transport, take_away: Callable[[], None]) -> None:
+    def __init__(self, inner: Transport, take_away: Callable[[], None]) -> None:
         self.inner = inner
         self.take_away: Callable[[], None] | None = take_away
 
@@ -386,7 +387,7 @@ def test_database_lost_mid_batch_sends_each_mail_once(
         try:
             _queue(app, 1, 2, 3)
             transport = _DatabaseGoesAfterFirstMail(
-                send.transport_for(app),
+                transport_for(app),
                 lambda: _set_connections(admin, name, allowed=False),
             )
             with pytest.raises(sqlalchemy.exc.OperationalError):
