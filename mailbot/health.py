@@ -32,7 +32,7 @@ from mailbot.db.models import (
     PendingUid,
     ServiceState,
 )
-from mailbot.send import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
+from mailbot.send.batch import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
 from mailbot.service import IMAP_FAILS_FETCH_KEY, IMAP_LOGIN_REFUSED_KEY
 
 # Quarantined within a day, this many mails mean something systematic (a

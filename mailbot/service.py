@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 # Set (service_state) when the IMAP server refused mailbot's login; `status`
-# names it until a poll works again (send.LOGIN_REFUSED_KEY for SMTP's).
+# names it until a poll works again (send.batch.LOGIN_REFUSED_KEY for SMTP's).
 IMAP_LOGIN_REFUSED_KEY = "imap_login_refused"
 # Set when the IMAP server failed a FETCH even of mail it delivered before
 # (fetch/imap.py); `status` names it until a poll works again.

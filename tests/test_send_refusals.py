@@ -23,6 +23,7 @@ from mailbot.app import App
 from mailbot.db.models import ContactFailure, Incident, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send.batch import OUTAGE_WAIT_MAX
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
 
@@ -122,7 +123,7 @@ def test_a_relay_refusing_every_mail_for_hours_spends_no_attempts(
     assert not _status(app)["healthy"]  # the outbox does not drain
     # The relay is fixed: the mail leaves within the outage's wait.
     smtp_sink.accept()
-    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    app.clock.advance(OUTAGE_WAIT_MAX)
     assert send.deliver_due(app).sent == 2
     app.close()
 
@@ -340,7 +341,7 @@ def test_a_relay_refusing_every_mail_at_data_keeps_them_queued(
     assert "554 5.7.1" in problem and "mailbot outbox drop" in problem
     # The relay is fixed: every mail leaves, status is healthy again.
     smtp_sink.accept()
-    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    app.clock.advance(OUTAGE_WAIT_MAX)
     assert send.deliver_due(app).sent == 5
     assert not any("refuses every mail" in p for p in _status(app)["problems"])
     app.close()
@@ -364,7 +365,7 @@ def test_mails_refused_at_data_one_at_a_time_alike_are_the_relays(
     assert [(s, a) for s, a, _ in _rows(app)] == [("pending", 0)] * 2
     assert any("refuses every mail" in p for p in _status(app)["problems"])
     smtp_sink.accept()
-    app.clock.advance(send.OUTAGE_WAIT_MAX)
+    app.clock.advance(OUTAGE_WAIT_MAX)
     assert send.deliver_due(app).sent == 2
     # Taken again: a later lone refusal is that mail's own once more.
     smtp_sink.reject("DATA", 554, "5.7.1 [q3] client host blocked")
@@ -395,15 +396,15 @@ def test_a_mail_refused_at_data_while_others_go_fails_for_good(
 
 
 def test_refusals_at_data_are_compared_without_what_differs_per_mail() -> None:
-    from mailbot.send import _kind
+    from mailbot.send.batch import refusal_kind
 
     # One relay's answer to every mail, with a queue id or score of its own.
-    assert _kind("end of DATA: 554 5.7.1 [id 17] blocked") == _kind(
+    assert refusal_kind("end of DATA: 554 5.7.1 [id 17] blocked") == refusal_kind(
         "end of DATA: 554 5.7.1 [id 18] blocked"
     )
-    assert _kind("end of DATA: 554 rejected (score 9)") == _kind(
+    assert refusal_kind("end of DATA: 554 rejected (score 9)") == refusal_kind(
         "end of DATA: 554 rejected (score 12)"
     )
-    assert _kind("end of DATA: 552 5.3.4 too big") != _kind(
+    assert refusal_kind("end of DATA: 552 5.3.4 too big") != refusal_kind(
         "end of DATA: 554 5.6.0 content rejected"
     )
