@@ -39,7 +39,7 @@ def stop_on_sigterm() -> None:
     """For the one-shot commands that send mail (poll, sweep, ingest,
     quarantine retry): SIGTERM (a cron job's timeout, a service manager)
     stops the command like Ctrl-C, so that a mail being sent goes back to
-    the outbox, or is uncertain, at once (send.interrupted) instead of
+    the outbox, or is uncertain, at once (send.claim.interrupted) instead of
     staying "sending" until its lease runs out."""
     import signal
     import threading

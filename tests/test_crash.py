@@ -23,10 +23,11 @@ from pathlib import Path
 from mailbot_env import CASES_SITES, mail, make_app
 from sqlalchemy import func, select
 
-from mailbot import send, views
+from mailbot import views
 from mailbot.db.models import Incident, Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send.claim import LEASE, expire_leases
 
 REPORTS = 200
 ROBOTS = 40
@@ -176,9 +177,9 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     later = make_app(
         tmp_path / "later",
         database_url,
-        now=dt.datetime.now(dt.UTC) + send.LEASE + dt.timedelta(minutes=1),
+        now=dt.datetime.now(dt.UTC) + LEASE + dt.timedelta(minutes=1),
     )
-    send.expire_leases(later)
+    expire_leases(later)
     status = views.status(later, None)
     # Every mail stored exactly once, none counted twice.
     assert status["mails"] + status["duplicates"] + status["quarantined"] == delivered
@@ -262,7 +263,7 @@ def test_a_kill_mid_batch_strands_only_the_mail_being_sent(
             return list(session.scalars(select(Outbox.state).order_by(Outbox.id)))
 
     assert states() == ["sending"] + ["pending"] * 4
-    later = dt.datetime.now(dt.UTC) + send.LEASE + dt.timedelta(minutes=1)
+    later = dt.datetime.now(dt.UTC) + LEASE + dt.timedelta(minutes=1)
     done = subprocess.run(
         [sys.executable, "-m", "mailbot", "--config", str(config), "--now",
          later.isoformat(), "poll"],

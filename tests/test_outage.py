@@ -35,6 +35,7 @@ from mailbot.db.engine import CONNECT_TIMEOUT
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send.claim import LEASE
 from mailbot.send.transport import Transport, transport_for
 
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
@@ -399,7 +400,7 @@ def test_database_lost_mid_batch_sends_each_mail_once(
             # The first mail reached the server, but its row could not say
             # so: it waits for its lease and an operator, never a second copy.
             assert [s for s, _ in _outbox(app)] == ["sending", "sent", "sent"]
-            app.clock.advance(send.LEASE + dt.timedelta(seconds=1))
+            app.clock.advance(LEASE + dt.timedelta(seconds=1))
             send.deliver_due(app)
             assert [s for s, _ in _outbox(app)] == ["uncertain", "sent", "sent"]
             recipients = sorted(m.recipients[0] for m in smtp_sink.messages)

@@ -116,7 +116,7 @@ def test_a_lease_run_out_counts_as_uncertain(
     # A sender killed mid-exchange leaves its row "sending"; the next send
     # finds its lease run out and makes it uncertain. The sweep's summary
     # said `uncertain: 0` for it, hiding the one mail a person must settle.
-    from mailbot.send import LEASE, claim_next
+    from mailbot.send.claim import LEASE, claim_next
 
     app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
     process_delivery(app, RawMail(REPORT, NOW, "test"))
@@ -136,7 +136,7 @@ def test_a_lapsed_lease_is_uncertain_in_status_and_outbox_alike(
     died was counted "waiting" by `status` (which called the outbox stuck)
     and listed "sending" by `outbox`, whose settle refused it ("being sent
     now")."""
-    from mailbot.send import LEASE, claim_next
+    from mailbot.send.claim import LEASE, claim_next
 
     app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
     process_delivery(app, RawMail(REPORT, NOW, "test"))

@@ -34,6 +34,7 @@ from mailbot.deadlines.forecast import forecast, forecast_text
 from mailbot.deadlines.sweep import sweep
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
+from mailbot.send.claim import LEASE, claim_next
 from mailbot.send.transport import transport_for
 
 TAG = "EGI-20261206-01"
@@ -294,12 +295,12 @@ def test_a_crash_after_sending_sends_nothing_twice(app: App, tmp_path: Path) -> 
     send.deliver_due(app)  # the acknowledgement of the site's report
     app.clock.set(T(TUESDAY))
     assert sweep(app)["reminders"] == 1
-    letter = send.claim_next(app)
+    letter = claim_next(app)
     assert letter is not None and letter.message_id
     transport = transport_for(app)
     transport.send(letter.sender, letter.recipients, letter.raw)
     transport.close()
-    app.clock.set(T(TUESDAY) + send.LEASE + dt.timedelta(minutes=1))
+    app.clock.set(T(TUESDAY) + LEASE + dt.timedelta(minutes=1))
     counts = send.deliver_due(app)
     assert (counts.sent, counts.uncertain) == (0, 1)
     assert sweep(app)["reminders"] == 0

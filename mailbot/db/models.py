@@ -310,8 +310,8 @@ class Outbox(Base):
     mail: Mapped[Mail] = relationship()
 
     # A row "sending" whose lease ran out: its sender stopped during the
-    # exchange, and the mail is uncertain, though send.expire_leases has not
-    # marked it yet. `status`, `outbox` and the sender all call it so.
+    # exchange, and the mail is uncertain, though send.claim.expire_leases has
+    # not marked it yet. `status`, `outbox` and the sender all call it so.
     @classmethod
     def lease_lapsed(cls, now: dt.datetime) -> ColumnElement[bool]:
         return and_(cls.state == "sending", cls.lease_until < now)
