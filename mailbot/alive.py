@@ -35,7 +35,8 @@ def check(settings: Settings, clock: Clock) -> dict[str, Any]:
     try:
         last_poll = _last_poll(settings.database.url)
     except DBAPIError as exc:
-        return _verdict(None, f"the database does not answer: {describe(exc)}")
+        said = describe(exc, settings.named("database", "url"))
+        return _verdict(None, f"the database does not answer: {said}")
     if last_poll is None:
         return _verdict(None, "no successful poll yet: is `mailbot run` running?")
     interval = dt.timedelta(seconds=settings.source.poll_interval)

@@ -18,7 +18,6 @@ from sqlalchemy.exc import DBAPIError
 from mailbot import render
 from mailbot.brake import HeldMail
 from mailbot.clock import Clock
-from mailbot.config_env import variable
 from mailbot.db.engine import Database
 from mailbot.db.faults import (
     INSUFFICIENT_PRIVILEGE,
@@ -28,6 +27,7 @@ from mailbot.db.faults import (
     read_only_advice,
     sqlstate,
     unavailable,
+    unwritable_file_advice,
 )
 from mailbot.deadlines import (
     ChasePolicy,
@@ -87,7 +87,12 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.database.url, self.settings.database.timeout)
+        settings = self.settings
+        return Database(
+            settings.database.url,
+            settings.database.timeout,
+            named=settings.named("database", "url"),
+        )
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
@@ -171,10 +176,7 @@ def _advice(said: str, url: str = "[database] url") -> str:
             " when it is done"
         )
     if "unable to open database file" in said or "readonly" in said:
-        return (
-            "the file or its folder cannot be written (a read-only file system,"
-            f" permissions): check them, then {url}'s path"
-        )
+        return unwritable_file_advice(url)
     if "disk is full" in said or "No space left" in said:
         return "the disk is full: free space"
     return f"check {url} (host, user, password, path) and that the server is running"
@@ -253,7 +255,5 @@ def _url_named(settings: Settings) -> tuple[str, str]:
     """The database URL's name in an error, and where to check it: the
     variable when one set it (a file's [database] url is not the one in
     use then), else the file's key."""
-    if "url" in settings.environment.get("database", ()):
-        name = variable("database", "url")
-        return name, name
-    return "database.url", "[database] url"
+    where = settings.named("database", "url")
+    return ("database.url" if where.startswith("[") else where), where

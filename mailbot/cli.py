@@ -418,11 +418,16 @@ def _one_line(exc: BaseException) -> str:
         from sqlalchemy.exc import DBAPIError
 
         if isinstance(exc, DBAPIError):
+            from mailbot.config_env import variable
             from mailbot.db.faults import describe, unavailable
 
+            # The URL a variable set is checked there (as by_variable names
+            # a configuration error's key).
+            url = variable("database", "url")
+            said = describe(exc, url) if url in os.environ else describe(exc)
             if unavailable(exc):
-                return f"database unavailable, the next run retries: {describe(exc)}"
-            return f"database: {type(exc).__name__}: {describe(exc)}"
+                return f"database unavailable, the next run retries: {said}"
+            return f"database: {type(exc).__name__}: {said}"
     return f"{type(exc).__name__}: {exc}"
 
 

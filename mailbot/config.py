@@ -255,7 +255,12 @@ def _database_url(s: Section, text: str) -> str:
             s.key("url"), f"mailbot runs on SQLite and PostgreSQL, URLs {example}"
         )
     database = url.database
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")  # a URI (?mode=ro&uri=true), as given
+    ):
         path = Path(database).expanduser()
         if not path.is_absolute():
             # Relative paths are relative to the config file, as everywhere.

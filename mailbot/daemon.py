@@ -21,7 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot import leader, metrics, send, service
 from mailbot.app import App
-from mailbot.db.faults import describe, unavailable
+from mailbot.db.faults import unavailable
 from mailbot.errors import (
     DatabaseUnavailable,
     LoginRefused,
@@ -121,7 +121,9 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - a failed job must not stop the daemon
                 if _database_down(exc):
                     # Logged once per outage, not once per job and tick.
-                    self.app.outages.down("database", f"job {name}: {describe(exc)}")
+                    self.app.outages.down(
+                        "database", f"job {name}: {self.app.db.describe(exc)}"
+                    )
                 else:
                     log.exception("job %s failed; it runs again at its next time", name)
 
@@ -183,7 +185,7 @@ class Daemon:
         resource = "database" if _database_down(exc) else "mailbox"
         self.app.outages.down(
             resource,
-            describe(exc),
+            self.app.db.describe(exc),
             login_refused=isinstance(exc, LoginRefused),
             error=exc,
         )

@@ -34,7 +34,7 @@ from mailbot.app import App
 from mailbot.classify import Classification, classify_parsed
 from mailbot.clock import plausible_arrival
 from mailbot.db.engine import connection_for
-from mailbot.db.faults import describe, unavailable
+from mailbot.db.faults import unavailable
 from mailbot.db.models import Mail
 from mailbot.errors import DatabaseUnavailable, StageError
 from mailbot.mail import ParsedMail, RawMail
@@ -103,7 +103,7 @@ def process_delivery(
     except DBAPIError as exc:
         if not unavailable(exc):
             raise
-        raise DatabaseUnavailable(f"{delivery.origin}: {describe(exc)}") from exc
+        raise DatabaseUnavailable(f"{delivery.origin}: {app.db.describe(exc)}") from exc
 
 
 def _count_attempt(session: Session, mail_id: int) -> int:
@@ -347,7 +347,9 @@ def resume_received(app: App) -> list[Outcome]:
     except DBAPIError as exc:
         if not unavailable(exc):
             raise
-        raise DatabaseUnavailable(f"resuming stored mail: {describe(exc)}") from exc
+        raise DatabaseUnavailable(
+            f"resuming stored mail: {app.db.describe(exc)}"
+        ) from exc
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -9,7 +9,6 @@ from sqlalchemy.exc import DBAPIError
 from mailbot import send
 from mailbot.app import App
 from mailbot.clock import iso, parse_instant
-from mailbot.db.faults import describe
 from mailbot.db.models import ServiceState
 from mailbot.errors import LoginRefused
 from mailbot.fetch import PollResult
@@ -91,7 +90,7 @@ def note_imap_problem(app: App, key: str, problem: str) -> None:
             row.value = problem
     except DBAPIError as exc:
         # The problem is logged all the same; only `status` misses it.
-        log.debug("%s not kept for status: %s", key, describe(exc))
+        log.debug("%s not kept for status: %s", key, app.db.describe(exc))
 
 
 def get_state(app: App, key: str) -> str | None:

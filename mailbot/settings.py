@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailbot.config_env import variable
+
 TLS_MODES = ("ssl", "starttls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -169,6 +171,13 @@ class Settings:
         """A path from the config, relative to the config file's folder."""
         candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    def named(self, section: str, key: str) -> str:
+        """Where the value of `section`'s `key` in use is set, for advice:
+        the variable when one set it, else the file's "[section] key"."""
+        if key in self.environment.get(section, ()):
+            return variable(section, key)
+        return f"[{section}] {key}"
 
     @property
     def own_addresses(self) -> frozenset[str]:

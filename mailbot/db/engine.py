@@ -33,6 +33,8 @@ from sqlalchemy.sql.schema import (
     ScalarElementColumnDefault,
 )
 
+from mailbot.db.faults import describe
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -144,9 +146,17 @@ def _install_sqlite_hooks(engine: Engine, *, foreign_keys: bool) -> None:
 class Database:
     """The engine and session factory of one database URL."""
 
-    def __init__(self, url: str, timeout: float | None = ANSWER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float | None = ANSWER_TIMEOUT,
+        *,
+        named: str = "[database] url",
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        # Where the operator set the URL, for advice (faults.describe).
+        self.named = named
         self.engine = make_engine(url, timeout=timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -182,6 +192,10 @@ class Database:
             from mailbot.db import silence
 
             silence.give_up_after(self.engine, seconds)
+
+    def describe(self, exc: BaseException) -> str:
+        """A database error in one line, with what to check (faults.py)."""
+        return describe(exc, self.named)
 
     def dispose(self) -> None:
         self.engine.dispose()

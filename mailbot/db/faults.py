@@ -82,17 +82,40 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, url: str = "[database] url") -> str:
     """One line for a log or an error: what the database said, and what to
-    check when that is clear."""
+    check when that is clear. `url` is where the database URL is set: the
+    variable when one set it (the file's key is not the URL in use then)."""
     said = first_line(exc)
+    advice = _advice(exc, url)
+    return f"{said}: {advice}" if advice else said
+
+
+def _advice(exc: BaseException, url: str) -> str | None:
     if sqlstate(exc) == READ_ONLY:
-        return f"{said}: {read_only_advice()}"
-    return said
+        return read_only_advice(url)
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
+        return unwritable_file_advice(url)
+    if sqlstate(exc) == INSUFFICIENT_PRIVILEGE:
+        return (
+            f"the role in {url} lacks rights on mailbot's tables: connect as"
+            " their owner (the role that ran `mailbot db upgrade`), or grant"
+            " the role SELECT, INSERT, UPDATE, DELETE on the tables and USAGE"
+            " on the sequences of mailbot's schema"
+        )
+    return None
 
 
 def read_only_advice(url: str = "[database] url") -> str:
     return (
         "the database is read-only (a standby after a failover?); check that"
         f" {url} points at the primary"
+    )
+
+
+def unwritable_file_advice(url: str = "[database] url") -> str:
+    return (
+        "the file or its folder cannot be written (a read-only file system,"
+        f" permissions): check them, then {url}'s path"
     )
