@@ -92,6 +92,7 @@ class PostgresLeader:
         )
         self._connection: Connection | None = None
         self._unreachable = False
+        self._stopping = False
         self.contended = False
 
     def try_acquire(self) -> bool:
@@ -129,7 +130,17 @@ class PostgresLeader:
             # The lock lives as long as this session: a live session holds it.
             self._connection.execute(text("SELECT 1"))
         except DBAPIError as exc:
-            log.error("%s lost with its connection: %s", self.where, exc.orig)
+            if self._stopping:
+                # The stop gave up the wait (give_up_after): a stop, not a
+                # loss; no other instance took the lock.
+                log.warning(
+                    "%s: stopping while the database does not answer (%s); the"
+                    " server frees the lock when it finds the connection gone",
+                    self.where,
+                    exc.orig,
+                )
+            else:
+                log.error("%s lost with its connection: %s", self.where, exc.orig)
             self._drop()
             return False
         return True
@@ -146,6 +157,7 @@ class PostgresLeader:
     def give_up_after(self, seconds: float) -> None:
         from mailbot.db import silence
 
+        self._stopping = True
         silence.give_up_after(self._engine, seconds)
 
     def _drop(self) -> None:

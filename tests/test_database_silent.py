@@ -71,6 +71,15 @@ def test_sigterm_stops_run_within_seconds_while_the_database_is_silent(
     assert took < 10, (took, text)
     assert text.rstrip().endswith("stopped"), text
     assert "Traceback" not in text, text
+    # A stop, not a loss: the leader lock unconfirmed at the stop was
+    # logged as ERROR "lost with its connection".
+    assert not [line for line in text.splitlines() if " ERROR " in line], text
+    stopped = text[text.index("signal 15 received") :]
+    unconfirmed = [line for line in stopped.splitlines() if "advisory lock" in line]
+    assert all(
+        " WARNING " in line and "stopping while the database does not answer" in line
+        for line in unconfirmed
+    ), unconfirmed
 
 
 def test_a_silent_database_is_an_outage_after_its_timeout_and_work_resumes(
