@@ -199,17 +199,32 @@ def _fail_on(outage: str | None) -> int:
 
 
 def _fail_on_configuration(command: str, result: PollResult) -> None:
-    """Exit 1 with one line when mails were set aside for a fault of the
-    configuration (a template): each mail would meet it, and the counts
-    alone read as a pass that went well. Bad mail alone is no failure."""
-    faults = result.misconfigured
-    if not faults:
+    """Exit 1 with one line when mails were set aside in this run for a
+    fault of the configuration (a template): each mail would meet it, and
+    the counts alone read as a pass that went well. The mails are the new
+    ones and those of earlier passes retried now; a mail still held from an
+    earlier pass, not retried in this one, is no fault found now. Bad mail
+    alone is no failure."""
+    new, retried = result.misconfigured, result.retried_misconfigured
+    if not new and not retried:
         return
+    if not retried:
+        which = f"{len(new)} of {result.fetched} mail(s) were set aside"
+    elif not new:
+        which = (
+            f"{len(retried)} mail(s) of an earlier pass, retried, were set aside again"
+        )
+    else:
+        which = (
+            f"{len(new)} of {result.fetched} mail(s), and {len(retried)} of an"
+            " earlier pass retried, were set aside"
+        )
+    faults = list(dict.fromkeys([*new, *retried]))
+    others = f" ({len(faults) - 1} other fault(s) too)" if len(faults) > 1 else ""
     raise MailbotError(
-        f"{command}: {len(faults)} of {result.fetched} mail(s) were set aside for"
-        f" a fault of the configuration, not of the mail: {faults[0]}. Once it"
-        " is corrected, `mailbot quarantine` lists them and `mailbot quarantine"
-        " retry ID` takes each again"
+        f"{command}: {which} for a fault of the configuration, not of the mail:"
+        f" {faults[0]}{others}. Once it is corrected, `mailbot quarantine` lists"
+        " them and `mailbot quarantine retry ID` takes each again"
     )
 
 

@@ -28,7 +28,8 @@ LAST_POLL_KEY = "last_poll_at"
 
 def poll(app: App, *, deliver: bool = True) -> PollResult:
     """One pass over the mailbox: fetch, process, then send what that queued."""
-    for outcome in resume_received(app):
+    resumed = resume_received(app)
+    for outcome in resumed:
         log.info(
             "mail %s resumed after an interruption: %s", outcome.mail_id, outcome.result
         )
@@ -44,6 +45,7 @@ def poll(app: App, *, deliver: bool = True) -> PollResult:
         except LoginRefused as exc:
             note_imap_login_refused(app, str(exc))
             raise
+    result.retried_misconfigured = [o.reason or "" for o in resumed if o.configuration]
     set_state(app, LAST_POLL_KEY, iso(app.clock.now()) or "")
     log.info("poll: %s", result.summary())
     if deliver and not app.backfill:

@@ -29,6 +29,9 @@ class PollResult:
     # The reasons of the mails set aside for a fault of the configuration (a
     # template), not of the mail: the command says so and fails.
     misconfigured: list[str] = field(default_factory=list)
+    # The same for mails of earlier passes retried in this one (poll's
+    # resume_received): set aside again, the fault was met in this run too.
+    retried_misconfigured: list[str] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
@@ -37,7 +40,8 @@ class PollResult:
 
     def counts(self) -> dict[str, object]:
         """What a command prints: the counts and the incidents."""
-        return {k: v for k, v in vars(self).items() if k != "misconfigured"}
+        faults = ("misconfigured", "retried_misconfigured")
+        return {k: v for k, v in vars(self).items() if k not in faults}
 
     def summary(self) -> str:
         return (
