@@ -144,17 +144,19 @@ def admit(
     verdict = judge(app, counts, recipients, incident_id, purpose)
     if verdict.engages is not None:
         engage(app, session, verdict.engages)
-    elif verdict.reason and verdict.cap != "brake":
+    elif verdict.reason:
         app.held.add(verdict.cap or "", purpose, verdict.reason)
     return verdict
 
 
 class HeldMail:
-    """Mail the daily caps held since the last report, logged as one WARNING
-    per cap with the count: one line per mail made 2,984 lines of one poll
-    of a reporter's batch. Reported before each delivery pass (after each
-    poll and sweep, and the daemon's delivery job) and when the App closes.
-    Thread-safe: the daemon's jobs hold mail and report it in threads."""
+    """Mail the daily caps or the engaged brake held since the last report,
+    logged as one WARNING per cap with the count: one line per mail made
+    2,984 lines of one poll of a reporter's batch. Reported at the end of
+    each sweep (the daemon's sweep job's too), before each delivery pass
+    (after each poll, and the daemon's delivery job) and when the App
+    closes. Thread-safe: the daemon's jobs hold mail and report it in
+    threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -171,14 +173,16 @@ class HeldMail:
         with self._lock:
             held, self._held = self._held, {}
         for cap, (count, purpose, reason) in sorted(held.items()):
+            # The engaged brake's reason is the advice below.
+            why = "the engaged brake" if cap == "brake" else f"brake.{cap}"
             log.warning(
-                "%d outgoing mail%s held by brake.%s, the first (%s): %s;"
+                "%d outgoing mail%s held by %s, the first (%s)%s;"
                 " `mailbot brake` lists them, `mailbot brake release` queues them",
                 count,
                 "" if count == 1 else "s",
-                cap,
+                why,
                 purpose,
-                reason,
+                "" if cap == "brake" else f": {reason}",
             )
 
 

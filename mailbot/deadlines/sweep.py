@@ -100,6 +100,9 @@ def sweep(app: App) -> dict[str, object]:
             result.missed,
             result.reminders,
         )
+    # What the caps and the brake held is said now, not at the next
+    # delivery pass (the daemon's sweep job delivers nothing itself).
+    app.held.report()
     return result.as_dict()
 
 

@@ -1,0 +1,65 @@
+"""Mail held by the daemon's sweep job is said when it is held.
+
+The sweep job queues reminders and delivers nothing: what the caps held was
+logged only at the next delivery pass (the outbox job, up to half a minute
+later, or never when the daemon stopped first), and what the engaged brake
+held was never logged at all, only its engagement once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from test_sweep_brake import new_app, open_incidents, states
+
+from mailbot.daemon import Daemon
+
+THEN = "`mailbot brake` lists them, `mailbot brake release` queues them"
+
+
+def _held_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mailbot.brake" and r.levelno == logging.WARNING
+    ]
+
+
+def test_the_sweep_job_says_what_a_cap_held_at_once(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbot")
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=2)
+    open_incidents(app, 5)
+    Daemon(app)._sweep()
+    # No delivery pass and no close yet: the job itself said it.
+    assert states(app) == ["pending"] * 2 + ["held"] * 3
+    assert _held_lines(caplog) == [
+        "3 outgoing mails held by brake.max_per_recipient_per_day, the first"
+        " (chase-analysis-1): 2 mails to admin@site-a.example.com in 24 hours"
+        f" (brake.max_per_recipient_per_day 2); {THEN}"
+    ]
+    app.close()
+    assert len(_held_lines(caplog)) == 1  # said once, not again at the close
+
+
+def test_the_sweep_job_says_what_the_engaged_brake_held(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailbot")
+    app = new_app(tmp_path, database_url, max_per_hour=3)
+    open_incidents(app, 6)
+    Daemon(app)._sweep()
+    assert states(app) == ["pending"] * 3 + ["held"] * 3
+    engaged = [r for r in caplog.records if r.getMessage().startswith("brake engaged")]
+    assert len(engaged) == 1 and engaged[0].levelno == logging.ERROR
+    # The mail that engaged it is in that ERROR line; the two after it
+    # were held by the brake engaged.
+    assert _held_lines(caplog) == [
+        "2 outgoing mails held by the engaged brake, the first (chase-analysis-1);"
+        f" {THEN}"
+    ]
+    app.close()
+    assert len(_held_lines(caplog)) == 1  # said once, not again at the close
