@@ -8,8 +8,9 @@ the CSIRT duty address, flags the mail and lists the incident in `status`
 until a member writes in the thread. Thanks, acknowledgements, a closure
 report sent late and machines' mail tell nobody; so do a known host
 named in a new role and remediation told ("back in production", "the
-account is disabled"): only new hosts, addresses and evidence of an
-attack make values new to the incident.
+account is disabled"), and the attacker kept out ("the attacker
+203.0.113.99 is now blocked"): only new hosts, addresses and evidence of
+an attack make values new to the incident.
 """
 
 from __future__ import annotations
@@ -87,6 +88,25 @@ _RECOVERY = re.compile(
     r"|\bgeblokkeerd|\bgeinstalleerd|\bopgeschoond|\breinstalad|\bbloquead"
     r"|\bdesactivad|\bbloccat|\bdisattivat|\breinstallat"
 )
+# Written for this module, on normalised text: the attacker kept out
+# (blocked, banned, firewalled, put on a blocklist), in the languages above.
+# Containment, not a new compromise: "the attacker 203.0.113.99 is blocked".
+_CONTAINED = re.compile(
+    r"\bblock(?:ed|ing|s)?\b|\bblock-?list|\bblacklist|\bdeny-?list"
+    r"|\bban(?:ned|ning|s)?\b|\bfail2ban|\bfirewall|\bnull-?rout"
+    r"|\bgesperrt|\bgeblockt|\bblockiert|\bgebannt|\bsperren"
+    r"|\bbloque|\bbanni|\bpare-?feu|\bliste noire"
+    r"|\bgeblokkeerd|\bgeblokt|\bgebann?e?d|\bzwarte lijst"
+    r"|\bbloquead|\bbloqueamos|\bbaneado|\bcortafuegos|\blista negra"
+    r"|\bbloccat|\bbannat|\blista nera"
+)
+# The words of _COMPROMISE that name the attacker or the attack, not a
+# host taken: a sentence that has only these and tells containment
+# reports no compromise.
+_ATTACKER = re.compile(
+    r"\battack\w*|\bbrute.?force\w*|\bintruders?\b|\bangriff\w*|\beindringling\w*"
+    r"|\battaque\w*|\baanval\w*|\bataque\w*|\battacc\w*"
+)
 # A host's name as sites write it: a short name with a digit ("wn12") or
 # a dotted name ending in letters ("login.site-a.example.com").
 _HOST_NAME = re.compile(
@@ -130,13 +150,21 @@ def _why_new(session: Session, incident: Incident, mail: Mail, text: str) -> str
     """Why the text reports a compromise anew, or None: it speaks of a
     compromise, and says that it is a new one or gives values new to the
     incident (hosts, addresses, evidence)."""
-    sentences = [s for s in _SENTENCE_END.split(text) if _COMPROMISE.search(s)]
+    every = _SENTENCE_END.split(text)
+    contained = [s for s in every if _CONTAINED.search(s)]
+    sentences = [
+        s
+        for s in every
+        if _COMPROMISE.search(_ATTACKER.sub(" ", s) if s in contained else s)
+    ]
     if not sentences:
         return None
     anew = next((s for s in sentences if _ANEW.search(s)), None)
     if anew is not None:
         return f'it says "{anew[:120].rstrip(_END)}"'
-    new = _new_values(session, incident, mail)
+    # The hosts and addresses told kept out are no new compromise's.
+    kept_out = {host for s in contained for host in _hosts(s)}
+    new = _new_values(session, incident, mail, kept_out)
     if new:
         # The notice ends the sentence: a value's own period is left out.
         return "it reports a compromise and values new to the incident: " + (
@@ -145,11 +173,14 @@ def _why_new(session: Session, incident: Incident, mail: Mail, text: str) -> str
     return None
 
 
-def _new_values(session: Session, incident: Incident, mail: Mail) -> list[str]:
+def _new_values(
+    session: Session, incident: Incident, mail: Mail, kept_out: set[str]
+) -> list[str]:
     """The values `mail` gave the incident that point to a new compromise:
-    hosts and addresses no earlier mail named, and evidence that is not a
-    remediation told ("back in production", "the account is disabled").
-    A known host in a new role ("the login node 192.0.2.12") is no news."""
+    hosts and addresses no earlier mail named nor the mail tells blocked
+    (`kept_out`), and evidence that is not a remediation told ("back in
+    production", "the account is disabled"). A known host in a new role
+    ("the login node 192.0.2.12") is no news."""
     rows = session.execute(
         select(FieldValue.mail_id, FieldValue.field, FieldValue.value).where(
             FieldValue.incident_id == incident.id
@@ -165,7 +196,7 @@ def _new_values(session: Session, incident: Incident, mail: Mail) -> list[str]:
         if mail_id != mail.id or field not in _NEW_FIELDS or value in earlier:
             continue
         hosts = _hosts(value)
-        new_host = bool(hosts) and not hosts <= known_hosts
+        new_host = bool(hosts) and not hosts <= known_hosts | kept_out
         # Evidence without a new host counts unless it tells a remediation.
         evidence = field in _TEXT_FIELDS and not _RECOVERY.search(normalise(value))
         if new_host or evidence:

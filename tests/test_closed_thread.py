@@ -250,3 +250,44 @@ def test_the_duty_address_gets_the_notice_through_smtp(w: env.World) -> None:
     assert notice.message["Subject"].startswith(f"[{tag}]")
     assert "<anew@site-a.example.com>" in env.body_of(notice)
     assert w.show(tag)["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Thanks, the attacker 203.0.113.99 is now blocked.\n",
+        "Thank you. We banned the attacking address 203.0.113.99 with fail2ban"
+        " and firewalled the ssh port.\n",
+        "Danke, die Adresse des Angriffs, 203.0.113.99, ist jetzt in der"
+        " Firewall gesperrt.\n",
+        "Merci, l'adresse de l'attaque, 203.0.113.99, est maintenant bloquée.\n",
+        "Bedankt, de aanvaller 203.0.113.99 is nu geblokkeerd.\n",
+        "Gracias, la IP del ataque, 203.0.113.99, ya está bloqueada.\n",
+        "Grazie, l'indirizzo dell'attacco, 203.0.113.99, è ora bloccato.\n",
+    ],
+    ids=["en", "en-banned", "de", "fr", "nl", "es", "it"],
+)
+def test_an_attacker_blocked_is_containment_not_a_new_report(
+    app: App, body: str
+) -> None:
+    """A site telling that it blocked the attacker, at an address new to
+    the incident, was told to the duty address as a new compromise: the
+    attacker's words and the new address made it one."""
+    closed(app)
+    subject = f"Re: [{MINE}] [TLP:AMBER] Security incident suspected at SITE-A"
+    assert send(app, subject, body, "2026-12-04T14:00", 2) == MINE
+    assert FLAG not in message(app, 2)["flags"]
+    assert notices(app) == []
+
+
+def test_a_new_compromise_with_its_attacker_blocked_is_still_told(app: App) -> None:
+    closed(app)
+    subject = f"Re: [{MINE}] [TLP:AMBER] Security incident suspected at SITE-A"
+    body = (
+        "The attacker 203.0.113.99 compromised wn40 (192.0.2.40) too; it is"
+        " blocked now.\n"
+    )
+    assert send(app, subject, body, "2026-12-04T14:00", 2) == MINE
+    assert FLAG in message(app, 2)["flags"]
+    [(to, text)] = notices(app)
+    assert "192.0.2.40" in text, text
