@@ -152,6 +152,12 @@ def _counter_kept(
     # "EGI-2026120701": no separator, two digits, and a date written whole.
     if not separator:
         return len(counter) == 2 and not date_separator
+    # A lone dot or slash: the date's own separator ("EGI/2026/12/07/01",
+    # "EGI.07.12.2026.01") or after a date written whole ("EGI/20261207/01",
+    # "EGI-20261207.01"). After a date of other separators it is no
+    # counter's: "EGI 2026-12-07/08" is the 7th and 8th, a range of days.
+    if separator in "./":
+        return not date_separator or date_separator == separator
     # "[EGI-20261207] 12 hosts" unbracketed is a date-only tag and a
     # number: a counter after a space alone is two digits, closed.
     if not separator.strip():

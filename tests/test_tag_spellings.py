@@ -243,3 +243,33 @@ def test_a_date_only_tag_in_the_site_s_spelling_is_filed_by_date(
 
 def test_a_date_read_two_ways_names_no_day() -> None:
     assert find_tags("Re: EGI 07/12/2026 wn12", "EGI").date_only == ()
+
+
+@pytest.mark.parametrize(
+    ("subject", "date_only"),
+    [
+        # A range of days after a date written with dashes: "07/08" is the
+        # 7th and the 8th, no counter 08.
+        ("Re: EGI 2026-12-07/08 scans from 203.0.113.9", "EGI-20261207"),
+        ("Re: [EGI-2026-12-07/08] scans", "EGI-20261207"),
+        ("EGI 07.12.2026/08 logins", "EGI-20261207"),
+        # A dot after it reads as more of a number: no tag at all.
+        ("Re: EGI-2026-12-07.08 wn12", None),
+    ],
+)
+def test_a_lone_slash_or_dot_after_a_date_of_other_separators_is_no_counter(
+    subject: str, date_only: str | None
+) -> None:
+    found = find_tags(subject, "EGI")
+    assert found.loose == () and found.full == () and found.cut == (), found
+    assert found.date_only == ((date_only,) if date_only else ()), found
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["EGI/20261207/08", "EGI/2026/12/07/08", "EGI.07.12.2026.08", "EGI-20261207.08"],
+)
+def test_a_lone_slash_or_dot_is_a_counter_where_the_date_has_it_or_none(
+    written: str,
+) -> None:
+    assert find_tags(f"Re: [{written}] x", "EGI").loose == ("EGI-20261207-08",)
