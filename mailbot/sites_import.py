@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def sites(args: argparse.Namespace) -> int:
-    documents = [_read(Path(name)) for name in args.files]
     output = _output(args)
+    documents = [_read(name) for name in args.files]
     existing = _existing(output) if output is not None else {}
     imported = parse_gocdb(*documents)
     merged = merge_sites(existing, imported)
@@ -58,7 +58,11 @@ def _unwritable(args: argparse.Namespace, output: Path, exc: OSError) -> Mailbot
     )
 
 
-def _read(path: Path) -> bytes:
+def _read(name: str) -> bytes:
+    # Path("") is the current folder: an empty name would read that.
+    if not name:
+        raise UsageError("FILE", "is empty: give the path of a GOCDB XML export")
+    path = Path(name)
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -68,6 +72,14 @@ def _read(path: Path) -> bytes:
 def _output(args: argparse.Namespace) -> Path | None:
     if args.output == "-":
         return None
+    if args.output == "":
+        # Path("") would be the current folder, and leaving it out means
+        # the configured sites file: neither is what an empty value asks.
+        raise UsageError(
+            "--output",
+            "is empty: give the sites file's path, - to print it, or leave"
+            " --output out for the configured [sites] file",
+        )
     if args.output:
         return Path(args.output)
     from mailbot.cli import config_source

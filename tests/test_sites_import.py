@@ -204,3 +204,29 @@ def test_an_output_that_cannot_be_written_is_named(
         f" ({parent} is not one), or --output - to print it"
     ) in err
     assert "Traceback" not in err and f"{parent}/." not in err
+
+
+def test_an_empty_path_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--output ""` merged into the configured sites file, as if it were
+    left out; an empty FILE read the current folder."""
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@csirt.example.org"\n'
+        '[source]\nkind = "maildir"\n[smtp]\nkind = "maildir"\n'
+        '[sites]\nfile = "sites.toml"\n',
+        encoding="utf-8",
+    )
+    live = tmp_path / "sites.toml"
+    live.write_text(EXISTING, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--config", str(config), "sites", "import"]
+    assert main([*argv, str(SAMPLE), "--output", ""]) == 2
+    assert "--output: is empty: give the sites file's path" in capsys.readouterr().err
+    assert main([*argv, "", "--output", "-"]) == 2
+    assert "FILE: is empty: give the path of a GOCDB XML export" in (
+        capsys.readouterr().err
+    )
+    assert live.read_text(encoding="utf-8") == EXISTING
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mailbot.toml", "sites.toml"]
