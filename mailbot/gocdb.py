@@ -17,7 +17,11 @@ ignores it; `render_sites_toml` writes it as comments) and, under
   DOMAIN/DOMAIN_NAME elements, leaving out public mail providers and any
   domain that several sites give (NGI-wide security lists are common);
 - an NGI comes from an NGI element (NAME, SECURITY_EMAIL) or, without one,
-  from the ROC of its sites, with no contacts and a warning.
+  from the ROC of its sites, with no contacts and a warning;
+- a contact that is one of mailbot's own addresses (`own`), and a domain
+  holding one, is left out with a warning naming the site or NGI: mailbot
+  refuses to start with such a sites file (sites.check_not_own), and the
+  import leaves out what it cannot use as it does any bad value.
 
 The XML is untrusted: a document with a DOCTYPE or entity declaration is
 refused before any entity is expanded (the parser stops at the declaration),
@@ -36,6 +40,7 @@ from xml.parsers import expat
 
 import holidays
 
+from mailbot.config import own_address_problem
 from mailbot.errors import MailbotError
 
 log = logging.getLogger(__name__)
@@ -83,8 +88,9 @@ class GocdbError(MailbotError, ValueError):
     """Raised when a GOCDB export cannot be read, or is refused as unsafe."""
 
 
-def parse_gocdb(xml: bytes, *more: bytes) -> dict:
-    """The sites-file structure of one or more GOCDB exports, merged."""
+def parse_gocdb(xml: bytes, *more: bytes, own: frozenset[str] = frozenset()) -> dict:
+    """The sites-file structure of one or more GOCDB exports, merged;
+    `own` holds mailbot's own addresses, which no entry may give."""
     warnings: list[str] = []
     ngis: dict[str, dict] = {}
     sites: dict[str, dict] = {}
@@ -92,9 +98,9 @@ def parse_gocdb(xml: bytes, *more: bytes) -> dict:
     for document in (xml, *more):
         root = parse_xml(document)
         for element in root.iter("NGI"):
-            _merge_ngi(ngis, _ngi_entry(element, warnings))
+            _merge_ngi(ngis, _ngi_entry(element, warnings, own))
         for element in root.iter("SITE"):
-            entry = _site_entry(element, warnings, defaulted)
+            entry = _site_entry(element, warnings, defaulted, own)
             if entry is not None and entry["name"] in sites:
                 warnings.append(f"site {entry['name']}: given twice, the last wins")
             if entry is not None:
@@ -148,7 +154,9 @@ def _text(element: ET.Element, tag: str) -> str:
     return (child.text or "").strip() if child is not None else ""
 
 
-def _addresses(text: str, where: str, warnings: list[str]) -> list[str]:
+def _addresses(
+    text: str, where: str, warnings: list[str], own: frozenset[str]
+) -> list[str]:
     found: list[str] = []
     for part in re.split(r"[,;\s]+", text):
         address = part.strip().strip("<>").removeprefix("mailto:").lower()
@@ -156,19 +164,27 @@ def _addresses(text: str, where: str, warnings: list[str]) -> list[str]:
             continue
         if _ADDRESS_RE.match(address) is None:
             warnings.append(f"{where}: {part!r} is no mail address, left out")
+        elif problem := own_address_problem(address, own, _OWN_FIX):
+            warnings.append(f"{where}: {problem}")
         elif address not in found:
             found.append(address)
     return found
 
 
-def _ngi_entry(element: ET.Element, warnings: list[str]) -> dict | None:
+# What to do about a contact that is mailbot's own (config.own_address_problem).
+_OWN_FIX = "its own security contact in GOCDB (this one is left out)"
+
+
+def _ngi_entry(
+    element: ET.Element, warnings: list[str], own: frozenset[str]
+) -> dict | None:
     name = _text(element, "NAME")
     if not name:
         return None
     where = f"NGI {name}"
-    contacts = _addresses(_text(element, "SECURITY_EMAIL"), where, warnings)
+    contacts = _addresses(_text(element, "SECURITY_EMAIL"), where, warnings, own)
     if not contacts:
-        warnings.append(f"{where}: no SECURITY_EMAIL")
+        warnings.append(f"{where}: no usable SECURITY_EMAIL, no security contact")
     return {"name": name, "security_contacts": contacts}
 
 
@@ -181,14 +197,17 @@ def _merge_ngi(ngis: dict[str, dict], entry: dict | None) -> None:
 
 
 def _site_entry(
-    element: ET.Element, warnings: list[str], defaulted: dict[str, list[str]]
+    element: ET.Element,
+    warnings: list[str],
+    defaulted: dict[str, list[str]],
+    own: frozenset[str],
 ) -> dict | None:
     name = _text(element, "SHORT_NAME") or element.get("NAME", "").strip()
     if not name:
         warnings.append(f"a SITE (ID {element.get('ID', '?')}) has no name, left out")
         return None
     where = f"site {name}"
-    contacts = _addresses(_text(element, "CSIRT_EMAIL"), where, warnings)
+    contacts = _addresses(_text(element, "CSIRT_EMAIL"), where, warnings, own)
     if not contacts:
         warnings.append(f"{where}: no usable CSIRT_EMAIL, no security contact")
     entry: dict = {"name": name}
@@ -203,6 +222,12 @@ def _site_entry(
         entry["country"] = country
     entry["security_contacts"] = contacts
     entry["domains"] = _domains(element, contacts)
+    for domain in [d for d in entry["domains"] if _holds_own(d, own)]:
+        entry["domains"].remove(domain)
+        warnings.append(
+            f"{where}: domain {domain} holds mailbot's own address, left out:"
+            " mail from there would count as the site's"
+        )
     return entry
 
 
@@ -287,6 +312,13 @@ def _domains(element: ET.Element, contacts: list[str]) -> list[str]:
             domains.append(domain)
     # A site owns the subdomains of its domains, so listing them adds nothing.
     return [d for d in domains if not any(d.endswith("." + p) for p in domains)]
+
+
+def _holds_own(domain: str, own: frozenset[str]) -> bool:
+    """Whether one of mailbot's addresses `own` is at `domain` or below it."""
+    return any(
+        (at := a.rsplit("@", 1)[-1]) == domain or at.endswith("." + domain) for a in own
+    )
 
 
 def _drop_shared_domains(sites: Iterable[dict], warnings: list[str]) -> None:

@@ -3,7 +3,9 @@
 The result is written for an operator to review: warnings stand as
 comments at its top, an existing file is merged (its own keys and entries
 kept) and saved beside it as PATH.bak first, and nothing is written unless
-the result loads as a sites file.
+the result loads as a sites file that mailbot starts with: with a
+configuration found, mailbot's own addresses are left out of the export
+(gocdb.py) and refused in what the old file keeps.
 """
 
 from __future__ import annotations
@@ -18,20 +20,25 @@ from pathlib import Path
 
 from mailbot.errors import MailbotError, UsageError
 from mailbot.gocdb import merge_sites, parse_gocdb, render_sites_toml
-from mailbot.sites import directory_from_dict
+from mailbot.settings import Settings
+from mailbot.sites import check_not_own, directory_from_dict
 
 log = logging.getLogger(__name__)
 
 
 def sites(args: argparse.Namespace) -> int:
-    output = _output(args)
+    settings = _settings(args)
+    output = _output(args, settings)
     documents = [_read(name) for name in args.files]
     existing = _existing(output) if output is not None else {}
-    imported = parse_gocdb(*documents)
+    own = settings.own_addresses if settings is not None else frozenset()
+    imported = parse_gocdb(*documents, own=own)
     merged = merge_sites(existing, imported)
     text = render_sites_toml(merged)
-    # Refuse to write what mailbot itself could not load.
-    directory_from_dict(tomllib.loads(text), origin="the merged sites file")
+    # Refuse to write what mailbot itself could not load (an own address
+    # the kept entries of the old file give, too).
+    directory = directory_from_dict(tomllib.loads(text), origin="the merged sites file")
+    check_not_own(directory, own)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -69,7 +76,19 @@ def _read(name: str) -> bytes:
         raise UsageError("FILE", f"cannot read {path}: {exc.strerror}") from None
 
 
-def _output(args: argparse.Namespace) -> Path | None:
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """The configuration, when one is found: its sites file is the default
+    output, and its own addresses may be no contact of the result."""
+    from mailbot.cli import config_source
+    from mailbot.config import load_settings
+
+    found, origin = config_source(args)
+    if found is None:
+        return None
+    return load_settings(found, origin=origin, servers=False)
+
+
+def _output(args: argparse.Namespace, settings: Settings | None) -> Path | None:
     if args.output == "-":
         return None
     if args.output == "":
@@ -82,13 +101,8 @@ def _output(args: argparse.Namespace) -> Path | None:
         )
     if args.output:
         return Path(args.output)
-    from mailbot.cli import config_source
-    from mailbot.config import load_settings
-
-    found, origin = config_source(args)
-    if found is None:
+    if settings is None:
         return Path("sites.toml")
-    settings = load_settings(found, origin=origin)
     return settings.path(settings.sites.file)
 
 

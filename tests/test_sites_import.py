@@ -230,3 +230,66 @@ def test_an_empty_path_is_refused(
     )
     assert live.read_text(encoding="utf-8") == EXISTING
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mailbot.toml", "sites.toml"]
+
+
+OWN_CONFIG = (
+    '[mailbot]\naddress = "abuse@csirt.example.org"\n'
+    'aliases = ["cert@egi.example"]\n'
+    '[source]\nkind = "maildir"\n[smtp]\nkind = "maildir"\n'
+)
+OWN_EXPORT = b"""<results>
+  <SITE NAME="OWN-SITE"><SHORT_NAME>OWN-SITE</SHORT_NAME><ROC>NGI_OWN</ROC>
+    <CSIRT_EMAIL>Abuse@csirt.example.org, sec@own.example.org</CSIRT_EMAIL>
+    <TIMEZONE>Europe/Paris</TIMEZONE>
+    <DOMAIN><DOMAIN_NAME>egi.example</DOMAIN_NAME></DOMAIN></SITE>
+  <NGI><NAME>NGI_OWN</NAME><SECURITY_EMAIL>cert@egi.example</SECURITY_EMAIL></NGI>
+</results>"""
+
+
+def test_mailbots_own_address_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """An export giving mailbot's own address as a contact was written as
+    it was, and mailbot then refused to start with the file (exit 2)."""
+    from mailbot.config import load_settings
+    from mailbot.sites import check_not_own
+
+    config = tmp_path / "mailbot.toml"
+    config.write_text(OWN_CONFIG, encoding="utf-8")
+    export = tmp_path / "own.xml"
+    export.write_bytes(OWN_EXPORT)
+    out = tmp_path / "sites.toml"
+    argv = ["--config", str(config), "sites", "import", str(export)]
+    assert main([*argv, "--output", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert (
+        "# warning: site OWN-SITE: 'abuse@csirt.example.org' is mailbot's own"
+        " address ([mailbot] address or aliases)"
+    ) in text
+    assert "# warning: NGI NGI_OWN: 'cert@egi.example' is mailbot's own" in text
+    assert (
+        "# warning: site OWN-SITE: domain egi.example holds mailbot's own"
+        " address, left out"
+    ) in text
+    data = tomllib.loads(text)
+    assert site(data, "OWN-SITE")["security_contacts"] == ["sec@own.example.org"]
+    assert site(data, "OWN-SITE")["domains"] == ["own.example.org"]
+    assert data["ngi"] == [{"name": "NGI_OWN", "security_contacts": []}]
+    # mailbot starts with what was written.
+    check_not_own(load_directory(out), load_settings(config).own_addresses)
+
+
+def test_an_own_address_the_old_file_keeps_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mailbot.toml"
+    config.write_text(OWN_CONFIG, encoding="utf-8")
+    out = tmp_path / "sites.toml"
+    old = EXISTING.replace("sec@local.example.org", "abuse@csirt.example.org")
+    out.write_text(old, encoding="utf-8")
+    argv = ["--config", str(config), "sites", "import", str(SAMPLE)]
+    assert main([*argv, "--output", str(out)]) == 2
+    assert (
+        "site LOCAL-ONLY.security_contacts: 'abuse@csirt.example.org' is"
+        " mailbot's own address"
+    ) in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == old
+    assert not (tmp_path / "sites.toml.bak").exists()
