@@ -97,6 +97,17 @@ def parse_gocdb(xml: bytes, *more: bytes, own: frozenset[str] = frozenset()) -> 
     defaulted: dict[str, list[str]] = {}
     for document in (xml, *more):
         root = parse_xml(document)
+        if (
+            next(root.iter("NGI"), None) is None
+            and next(root.iter("SITE"), None) is None
+        ):
+            # A login or error page, or another XML: reading it as an export
+            # with no sites would rewrite the sites file for nothing.
+            raise GocdbError(
+                f"the export holds no SITE or NGI element (its root is"
+                f" <{_one_line(root.tag)[:40]}>): it is no get_site or get_ngi"
+                " output of GOCDB (a login or error page?)"
+            )
         for element in root.iter("NGI"):
             _merge_ngi(ngis, _ngi_entry(element, warnings, own))
         for element in root.iter("SITE"):

@@ -228,3 +228,20 @@ def test_a_timezone_given_as_an_offset_keeps_its_offset(
     (warning,) = [w for w in data["warnings"] if "TIMEZONE" in w]
     assert "name the site's" in warning and "sites file" in warning
     directory_from_dict(tomllib.loads(render_sites_toml(data)))  # it loads
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<html><body>GOCDB login</body></html>",
+        b"<results/>",
+        b'<?xml version="1.0"?><error>Access denied</error>',
+    ],
+)
+def test_a_document_with_no_site_or_ngi_is_refused(document: bytes) -> None:
+    """A login page was read as an export of no site, and the sites file
+    was rewritten from it (comments lost, the backup replaced)."""
+    with pytest.raises(GocdbError, match="holds no SITE or NGI element"):
+        parse_gocdb(document)
+    with pytest.raises(GocdbError, match="no get_site or get_ngi output"):
+        parse_gocdb(SAMPLE.read_bytes(), document)
