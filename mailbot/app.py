@@ -10,6 +10,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
@@ -73,7 +74,7 @@ class App:
 
     def _load_directory(self) -> Directory:
         path = self.settings.path(self.settings.sites.file)
-        if not path.exists() and "file" not in self.settings.raw.get("sites", {}):
+        if not _exists(path) and "file" not in self.settings.raw.get("sites", {}):
             log.warning("sites file %s not found; no site is known", path)
             return Directory()
         directory = load_directory(path)
@@ -257,3 +258,12 @@ def _url_named(settings: Settings) -> tuple[str, str]:
     use then), else the file's key."""
     where = settings.named("database", "url")
     return ("database.url" if where.startswith("[") else where), where
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; True when that cannot be told (a folder on the
+    way the user may not search), so that reading it says why."""
+    try:
+        return path.exists()
+    except OSError:
+        return True

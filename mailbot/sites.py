@@ -159,6 +159,15 @@ def load_directory(path: Path) -> Directory:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("sites.file", f"{path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        # Another user's file (the daemon runs as its own), a folder, a
+        # file in another encoding: a configuration error, not a crash.
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
+        raise ConfigError(
+            "sites.file",
+            f"cannot read {path} ({reason or exc}): make it a UTF-8 file the"
+            " user mailbot runs as can read, or point sites.file at one",
+        ) from None
     directory = directory_from_dict(data, origin=str(path))
     for contact, names in shared_contacts(directory.sites):
         log.warning(

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
+import shutil
+import stat
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -120,20 +122,47 @@ def _existing(path: Path) -> dict:
 
 
 def _write(path: Path, text: str) -> None:
+    """Write `text` to `path` in one step, through a symbolic link to its
+    target, keeping an existing file's mode, group and (as root) owner."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
+    old = path.stat() if path.exists() else None
+    if old is not None:
         backup = path.with_name(path.name + ".bak")
-        backup.write_bytes(path.read_bytes())
+        shutil.copy2(path, backup)
+        _keep_owner(backup, old)
         log.info("sites file %s saved as %s", path, backup)
-    # Write beside the target and rename, so a reader never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # Write beside the target and rename, so a reader never sees half a
+    # file; a new file gets the mode the umask gives, as any other.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if old is not None:
+            os.chmod(temporary, stat.S_IMODE(old.st_mode))
+            _keep_owner(temporary, old)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def _keep_owner(path: Path, old: os.stat_result) -> None:
+    """Give `path` the owner (as root) and group of the file `old` was:
+    the daemon may run as another user, reading the file by its group."""
+    owner = old.st_uid if os.geteuid() == 0 else -1
+    try:
+        os.chown(path, owner, old.st_gid)
+    except PermissionError:
+        # Not root, and not a member of the file's group: it stays ours.
+        log.warning(
+            "%s: could not give it the group %d of the file it replaces",
+            path,
+            old.st_gid,
+        )
 
 
 def _summary(path: Path, existing: dict, imported: dict, merged: dict) -> str:

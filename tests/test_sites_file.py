@@ -25,9 +25,10 @@ from mailbot.sites import directory_from_dict, load_directory, overlapping_netwo
 GOOD = SITES
 
 
-def mailbot(tmp_path: Path, sites: str, *args: str):  # type: ignore[no-untyped-def]
+def mailbot(tmp_path: Path, sites: str | bytes, *args: str):  # type: ignore[no-untyped-def]
     """`mailbot ARGS` as a process, with `sites` as its sites file."""
-    (tmp_path / "sites.toml").write_text(sites, encoding="utf-8")
+    data = sites.encode() if isinstance(sites, str) else sites
+    (tmp_path / "sites.toml").write_bytes(data)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
     env |= {
         "MAILBOT_MAILBOT_ADDRESS": "abuse@csirt.example.org",
@@ -138,6 +139,25 @@ def test_a_bad_sites_file_exits_2_with_one_line(tmp_path: Path) -> None:
         " domains, networks, holidays, working_hours, weekdays)"
     ]
     assert mailbot(tmp_path, GOOD, "incidents").returncode == 0
+
+
+def test_an_unreadable_sites_file_is_a_configuration_error(tmp_path: Path) -> None:
+    """A sites file mailbot may not read (another user's, a folder, another
+    encoding) ended in `mailbot: PermissionError: ...` (or IsADirectoryError,
+    UnicodeDecodeError), exit 1, naming no key."""
+    folder = tmp_path / "sites.d"
+    folder.mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_directory(folder)
+    assert caught.value.key == "sites.file"
+    assert caught.value.problem.startswith(f"cannot read {folder} (Is a directory):")
+    done = mailbot(tmp_path, "# Ümlaut\n".encode("latin-1"), "incidents")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"mailbot: configuration error: MAILBOT_SITES_FILE: cannot read"
+        f" {tmp_path / 'sites.toml'} (it is not UTF-8): make it a UTF-8 file the"
+        " user mailbot runs as can read, or point sites.file at one"
+    ]
 
 
 def test_overlapping_networks_of_two_sites_are_warned_once(tmp_path: Path) -> None:

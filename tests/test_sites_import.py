@@ -305,3 +305,43 @@ def test_an_own_address_the_old_file_keeps_is_refused(
     ) in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == old
     assert not (tmp_path / "sites.toml.bak").exists()
+
+
+def test_the_file_keeps_its_mode_and_owner(tmp_path: Path) -> None:
+    """The import replaced a 0644 file (the daemon reads it as another
+    user) with a 0600 one mkstemp made; the owner was the importer's."""
+    import os
+
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    out.chmod(0o640)
+    # As root, the file the daemon's user owns stays that user's.
+    owner = (4321, 4321) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    os.chown(out, *owner)
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 0
+    for path in (out, tmp_path / "sites.toml.bak"):
+        done = path.stat()
+        assert (done.st_mode & 0o7777, done.st_uid, done.st_gid) == (0o640, *owner)
+    # A new file gets the mode the umask gives, as any file written.
+    new = tmp_path / "new.toml"
+    umask = os.umask(0o027)
+    try:
+        assert main(["sites", "import", str(SAMPLE), "--output", str(new)]) == 0
+    finally:
+        os.umask(umask)
+    assert new.stat().st_mode & 0o7777 == 0o640
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    """--output link.toml replaced the link with a file, its target untouched."""
+    real = tmp_path / "conf" / "sites.toml"
+    real.parent.mkdir()
+    real.write_text(EXISTING, encoding="utf-8")
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    assert main(["sites", "import", str(SAMPLE), "--output", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert len(load_directory(real).sites) == 5
+    assert (real.parent / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "link.toml"]
