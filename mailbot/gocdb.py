@@ -35,7 +35,7 @@ import re
 import xml.etree.ElementTree as ET
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from xml.parsers import expat
 
 import holidays
@@ -88,26 +88,26 @@ class GocdbError(MailbotError, ValueError):
     """Raised when a GOCDB export cannot be read, or is refused as unsafe."""
 
 
-def parse_gocdb(xml: bytes, *more: bytes, own: frozenset[str] = frozenset()) -> dict:
+def parse_gocdb(
+    xml: bytes,
+    *more: bytes,
+    own: frozenset[str] = frozenset(),
+    names: Sequence[str] = (),
+) -> dict:
     """The sites-file structure of one or more GOCDB exports, merged;
-    `own` holds mailbot's own addresses, which no entry may give."""
+    `own` holds mailbot's own addresses, which no entry may give, and
+    `names` the documents' (file) names, which their errors start with."""
     warnings: list[str] = []
     ngis: dict[str, dict] = {}
     sites: dict[str, dict] = {}
     defaulted: dict[str, list[str]] = {}
-    for document in (xml, *more):
-        root = parse_xml(document)
-        if (
-            next(root.iter("NGI"), None) is None
-            and next(root.iter("SITE"), None) is None
-        ):
-            # A login or error page, or another XML: reading it as an export
-            # with no sites would rewrite the sites file for nothing.
-            raise GocdbError(
-                f"the export holds no SITE or NGI element (its root is"
-                f" <{_one_line(root.tag)[:40]}>): it is no get_site or get_ngi"
-                " output of GOCDB (a login or error page?)"
-            )
+    for index, document in enumerate((xml, *more)):
+        try:
+            root = _export_root(document)
+        except GocdbError as exc:
+            if index < len(names):
+                raise GocdbError(f"{names[index]}: {exc}") from None
+            raise
         for element in root.iter("NGI"):
             _merge_ngi(ngis, _ngi_entry(element, warnings, own))
         for element in root.iter("SITE"):
@@ -127,6 +127,20 @@ def parse_gocdb(xml: bytes, *more: bytes, own: frozenset[str] = frozenset()) -> 
         "warnings": warnings,
         "defaulted": {name: keys for name, keys in defaulted.items() if name in sites},
     }
+
+
+def _export_root(document: bytes) -> ET.Element:
+    """The root of a GOCDB export, refused when it holds no SITE or NGI."""
+    root = parse_xml(document)
+    if next(root.iter("NGI"), None) is None and next(root.iter("SITE"), None) is None:
+        # A login or error page, or another XML: reading it as an export
+        # with no sites would rewrite the sites file for nothing.
+        raise GocdbError(
+            f"the export holds no SITE or NGI element (its root is"
+            f" <{_one_line(root.tag)[:40]}>): it is no get_site or get_ngi"
+            " output of GOCDB (a login or error page?)"
+        )
+    return root
 
 
 def parse_xml(document: bytes) -> ET.Element:

@@ -20,8 +20,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+from mailbot import gocdb
 from mailbot.errors import MailbotError, UsageError
-from mailbot.gocdb import merge_sites, parse_gocdb, render_sites_toml
+from mailbot.gocdb import GocdbError, merge_sites, parse_gocdb, render_sites_toml
 from mailbot.settings import Settings
 from mailbot.sites import check_not_own, directory_from_dict
 
@@ -34,7 +35,7 @@ def sites(args: argparse.Namespace) -> int:
     documents = [_read(name) for name in args.files]
     existing = _existing(output) if output is not None else {}
     own = settings.own_addresses if settings is not None else frozenset()
-    imported = parse_gocdb(*documents, own=own)
+    imported = parse_gocdb(*documents, own=own, names=args.files)
     merged = merge_sites(existing, imported)
     text = render_sites_toml(merged)
     # Refuse to write what mailbot itself could not load (an own address
@@ -73,9 +74,15 @@ def _read(name: str) -> bytes:
         raise UsageError("FILE", "is empty: give the path of a GOCDB XML export")
     path = Path(name)
     try:
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            # One byte past the limit tells a file over it: /dev/zero or a
+            # runaway export is never read whole.
+            document = stream.read(gocdb.MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise UsageError("FILE", f"cannot read {path}: {exc.strerror}") from None
+    if len(document) > gocdb.MAX_DOCUMENT_BYTES:
+        raise GocdbError(f"{path}: the export is over {gocdb.MAX_DOCUMENT_BYTES} bytes")
+    return document
 
 
 def _settings(args: argparse.Namespace) -> Settings | None:

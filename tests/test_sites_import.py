@@ -345,3 +345,53 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
     assert len(load_directory(real).sites) == 5
     assert (real.parent / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "link.toml"]
+
+
+def test_an_endless_input_is_read_only_past_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sites import /dev/zero` read its input whole before the 64 MB limit
+    (3.8 GB in 30 s): the limit + 1 bytes are enough to refuse it. A pipe
+    that is never closed stands for the endless input here."""
+    import os
+    import threading
+
+    from mailbot import gocdb
+
+    monkeypatch.setattr(gocdb, "MAX_DOCUMENT_BYTES", 1000)
+    pipe = tmp_path / "endless.xml"
+    os.mkfifo(pipe)
+    read = threading.Event()
+    waited: list[bool] = []
+
+    def writer() -> None:
+        with pipe.open("wb") as stream:
+            stream.write(b"<results>" + b" " * 2000)
+            stream.flush()
+            # Left open until the import is done: reading it whole waits.
+            waited.append(read.wait(20))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        status = main(["sites", "import", str(pipe), "--output", "-"])
+    finally:
+        read.set()
+        thread.join()
+    assert waited == [True]
+    assert status == 1
+    assert f"{pipe}: the export is over 1000 bytes" in capsys.readouterr().err
+
+
+def test_errors_name_the_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sites import a.xml b.xml` said what was wrong, not with which file."""
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(b"<results><SITE></results>")
+    page = tmp_path / "page.xml"
+    page.write_bytes(b"<html/>")
+    for bad, said in ((broken, "not well-formed XML"), (page, "no SITE or NGI")):
+        assert main(["sites", "import", str(SAMPLE), str(bad), "--output", "-"]) == 1
+        err = capsys.readouterr().err
+        assert f"mailbot: {bad}: the export " in err and said in err
