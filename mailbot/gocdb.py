@@ -3,11 +3,14 @@
 `parse_gocdb` reads one or more exports (get_site and get_ngi output, or one
 document holding both) and returns the sites-file structure of INTERFACE.md,
 plus a list of warnings under the key "warnings" (the sites file loader
-ignores it; `render_sites_toml` writes it as comments) and, under
-"defaulted", the site keys that were filled in for want of a usable value;
-`merge_sites` lays an import over an existing sites file:
+ignores it; sites_merge.render_sites_toml writes it as comments) and, under
+"fallbacks", the keys of a site or NGI filled in for want of a usable value
+(each with its warning, which sites_merge.merge_sites rewrites when the
+existing file's value is kept):
 
-- a site is named by SHORT_NAME (else its NAME attribute); ROC is its NGI;
+- a site is named by SHORT_NAME (else its NAME attribute), an NGI by NAME,
+  in any letter case as mailbot matches them: a site given twice (in two
+  spellings too) is the last one, with a warning; ROC is its NGI;
   CSIRT_EMAIL holds its security contacts, several separated by commas,
   semicolons or spaces; TIMEZONE is an IANA zone, or a whole-hour offset
   ("UTC+1") taken as its Etc zone with a warning, else the site gets UTC
@@ -79,9 +82,7 @@ COUNTRY_ALIASES = {
 # Two-letter codes in GOCDB that are not ISO 3166.
 CODE_ALIASES = {"UK": "GB", "EL": "GR"}
 
-SITE_ORDER = ("name", "ngi", "timezone", "country", "security_contacts", "domains")
 _ADDRESS_RE = re.compile(r"^[^@\s<>]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$")
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class GocdbError(MailbotError, ValueError):
@@ -100,7 +101,7 @@ def parse_gocdb(
     warnings: list[str] = []
     ngis: dict[str, dict] = {}
     sites: dict[str, dict] = {}
-    defaulted: dict[str, list[str]] = {}
+    fallbacks: list[dict] = []
     for index, document in enumerate((xml, *more)):
         try:
             root = _export_root(document)
@@ -109,24 +110,66 @@ def parse_gocdb(
                 raise GocdbError(f"{names[index]}: {exc}") from None
             raise
         for element in root.iter("NGI"):
-            _merge_ngi(ngis, _ngi_entry(element, warnings, own))
+            _merge_ngi(ngis, _ngi_entry(element, warnings, fallbacks, own), warnings)
         for element in root.iter("SITE"):
-            entry = _site_entry(element, warnings, defaulted, own)
-            if entry is not None and entry["name"] in sites:
-                warnings.append(f"site {entry['name']}: given twice, the last wins")
-            if entry is not None:
-                sites[entry["name"]] = entry
+            mark = len(fallbacks)
+            entry = _site_entry(element, warnings, fallbacks, own)
+            if entry is None:
+                continue
+            key = entry["name"].lower()
+            if (first := sites.get(key)) is not None:
+                _drop_fallbacks(fallbacks, warnings, key, mark)
+                warnings.append(_given_twice("site", first["name"], entry["name"]))
+            sites[key] = entry
     _drop_shared_domains(sites.values(), warnings)
     _warn_shared_contacts(sites.values(), warnings)
-    _add_roc_ngis(ngis, sites.values(), warnings)
-    for warning in warnings:
-        log.warning("GOCDB import: %s", warning)
+    _add_roc_ngis(ngis, sites.values(), warnings, fallbacks)
     return {
         "ngi": [ngis[name] for name in sorted(ngis)],
         "site": [sites[name] for name in sorted(sites)],
         "warnings": warnings,
-        "defaulted": {name: keys for name, keys in defaulted.items() if name in sites},
+        "fallbacks": fallbacks,
     }
+
+
+def _given_twice(kind: str, first: str, last: str) -> str:
+    if first == last:
+        return f"{kind} {last}: given twice, the last wins"
+    # The sites file matches names in any case: it cannot hold both.
+    return (
+        f"{kind} {last}: given also as {first}, the last wins (mailbot tells"
+        f" {kind}s apart by name in any letter case)"
+    )
+
+
+def _fallback(
+    fallbacks: list[dict], warnings: list[str], where: str, key: str, warning: str
+) -> None:
+    """Note that `where` ("site NAME", "NGI NAME") gets a default `key`;
+    "site" holds a site's name in lower case (an NGI's: "")."""
+    kind, name = where.split(" ", 1)
+    site = name.lower() if kind == "site" else ""
+    fallbacks.append(
+        {
+            "kind": kind.lower(),
+            "name": name,
+            "site": site,
+            "key": key,
+            "warning": warning,
+        }
+    )
+    warnings.append(warning)
+
+
+def _drop_fallbacks(
+    fallbacks: list[dict], warnings: list[str], site: str, before: int
+) -> None:
+    """Forget the defaults of site `site` noted before index `before`: a
+    later entry of the same name replaces that one."""
+    for fallback in [f for f in fallbacks[:before] if f["site"] == site]:
+        fallbacks.remove(fallback)
+        if fallback["warning"] in warnings:
+            warnings.remove(fallback["warning"])
 
 
 def _export_root(document: bytes) -> ET.Element:
@@ -137,7 +180,7 @@ def _export_root(document: bytes) -> ET.Element:
         # with no sites would rewrite the sites file for nothing.
         raise GocdbError(
             f"the export holds no SITE or NGI element (its root is"
-            f" <{_one_line(root.tag)[:40]}>): it is no get_site or get_ngi"
+            f" <{' '.join(root.tag.split())[:40]}>): it is no get_site or get_ngi"
             " output of GOCDB (a login or error page?)"
         )
     return root
@@ -201,7 +244,7 @@ _OWN_FIX = "its own security contact in GOCDB (this one is left out)"
 
 
 def _ngi_entry(
-    element: ET.Element, warnings: list[str], own: frozenset[str]
+    element: ET.Element, warnings: list[str], fallbacks: list[dict], own: frozenset[str]
 ) -> dict | None:
     name = _text(element, "NAME")
     if not name:
@@ -209,14 +252,20 @@ def _ngi_entry(
     where = f"NGI {name}"
     contacts = _addresses(_text(element, "SECURITY_EMAIL"), where, warnings, own)
     if not contacts:
-        warnings.append(f"{where}: no usable SECURITY_EMAIL, no security contact")
+        warning = f"{where}: no usable SECURITY_EMAIL, no security contact"
+        _fallback(fallbacks, warnings, where, "security_contacts", warning)
     return {"name": name, "security_contacts": contacts}
 
 
-def _merge_ngi(ngis: dict[str, dict], entry: dict | None) -> None:
+def _merge_ngi(ngis: dict[str, dict], entry: dict | None, warnings: list[str]) -> None:
     if entry is None:
         return
-    known = ngis.setdefault(entry["name"], {"name": entry["name"]})
+    known = ngis.setdefault(entry["name"].lower(), {"name": entry["name"]})
+    if known["name"] != entry["name"]:
+        warnings.append(
+            f"NGI {entry['name']}: given also as {known['name']}, taken as one NGI"
+            " (mailbot tells NGIs apart by name in any letter case)"
+        )
     contacts = known.setdefault("security_contacts", [])
     contacts.extend(c for c in entry["security_contacts"] if c not in contacts)
 
@@ -224,7 +273,7 @@ def _merge_ngi(ngis: dict[str, dict], entry: dict | None) -> None:
 def _site_entry(
     element: ET.Element,
     warnings: list[str],
-    defaulted: dict[str, list[str]],
+    fallbacks: list[dict],
     own: frozenset[str],
 ) -> dict | None:
     name = _text(element, "SHORT_NAME") or element.get("NAME", "").strip()
@@ -234,13 +283,14 @@ def _site_entry(
     where = f"site {name}"
     contacts = _addresses(_text(element, "CSIRT_EMAIL"), where, warnings, own)
     if not contacts:
-        warnings.append(f"{where}: no usable CSIRT_EMAIL, no security contact")
+        warning = f"{where}: no usable CSIRT_EMAIL, no security contact"
+        _fallback(fallbacks, warnings, where, "security_contacts", warning)
     entry: dict = {"name": name}
     if roc := _text(element, "ROC"):
         entry["ngi"] = roc
     timezone = _timezone(_text(element, "TIMEZONE"), where, warnings)
     if timezone is None:
-        defaulted[name] = ["timezone"]
+        _fallback(fallbacks, [], where, "timezone", warnings[-1])
     entry["timezone"] = timezone or "UTC"
     country = _country(element, where, warnings)
     if country:
@@ -374,119 +424,14 @@ def _warn_shared_contacts(sites: Iterable[dict], warnings: list[str]) -> None:
 
 
 def _add_roc_ngis(
-    ngis: dict[str, dict], sites: Iterable[dict], warnings: list[str]
+    ngis: dict[str, dict],
+    sites: Iterable[dict],
+    warnings: list[str],
+    fallbacks: list[dict],
 ) -> None:
     for site in sites:
         roc = site.get("ngi")
-        if roc and roc not in ngis:
-            ngis[roc] = {"name": roc, "security_contacts": []}
-            warnings.append(f"NGI {roc}: no NGI element, so no security contact")
-
-
-# Keys whose value the export gives and so replaces; every other key of an
-# existing entry (networks, holidays, working hours...) is the operator's.
-GOCDB_SITE_KEYS = ("ngi", "timezone", "country", "security_contacts")
-
-
-def merge_sites(existing: dict, imported: dict) -> dict:
-    """`imported` (from `parse_gocdb`) laid over an existing sites file's data.
-
-    Sites and NGIs are matched by name, ignoring case. The export's values
-    replace the existing ones where it has a usable value; domains are the
-    union of both; keys the export does not know, and sites, NGIs, VOs and
-    CAs it does not list, are kept (a kept site is named in a warning).
-    """
-    warnings = list(imported.get("warnings", []))
-    defaulted = imported.get("defaulted", {})
-    ngis = _by_name(existing.get("ngi", []))
-    for ngi in imported.get("ngi", []):
-        old = ngis.setdefault(ngi["name"].lower(), {"name": ngi["name"]})
-        if ngi["security_contacts"] or "security_contacts" not in old:
-            old["security_contacts"] = ngi["security_contacts"]
-    sites = _by_name(existing.get("site", []))
-    seen = set()
-    for site in imported.get("site", []):
-        key = site["name"].lower()
-        seen.add(key)
-        weak = defaulted.get(site["name"], [])
-        sites[key] = _merge_site(sites.get(key), site, weak)
-    for key, site in sites.items():
-        if key not in seen:
-            warnings.append(f"site {site['name']}: not in the export, kept as it was")
-    merged = dict(existing)
-    merged.update(
-        ngi=sorted(ngis.values(), key=lambda e: e["name"].lower()),
-        site=sorted(sites.values(), key=lambda e: e["name"].lower()),
-        warnings=warnings,
-    )
-    return merged
-
-
-def _by_name(entries: Iterable[dict]) -> dict[str, dict]:
-    return {str(e.get("name", "")).lower(): dict(e) for e in entries}
-
-
-def _merge_site(old: dict | None, new: dict, weak: list[str]) -> dict:
-    if old is None:
-        return dict(new)
-    merged = dict(old)
-    for key in GOCDB_SITE_KEYS:
-        value = new.get(key)
-        has_old = bool(old.get(key))
-        if value and not (key in weak and has_old):
-            merged[key] = value
-    domains = [*old.get("domains", []), *new.get("domains", [])]
-    merged["domains"] = list(dict.fromkeys(d.lower() for d in domains))
-    merged["name"] = new["name"]
-    return merged
-
-
-def render_sites_toml(data: dict) -> str:
-    """A sites file (TOML) holding `data`; warnings become comments."""
-    lines = ["# Sites file written by mailbot from a GOCDB export."]
-    lines += [f"# warning: {_one_line(w)}" for w in data.get("warnings", [])]
-    for section in ("ngi", "site", "vo", "ca"):
-        for entry in data.get(section, []):
-            lines += ["", f"[[{section}]]"]
-            lines += [
-                f"{_toml_key(key)} = {_toml_value(entry[key])}"
-                for key in _ordered_keys(entry)
-            ]
-    return "\n".join(lines) + "\n"
-
-
-def _ordered_keys(entry: dict) -> list[str]:
-    first = [key for key in SITE_ORDER if key in entry]
-    return first + [key for key in entry if key not in first]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY_RE.match(key) else _toml_string(key)
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise ValueError(f"{value!r} cannot be written to a sites file")
-
-
-def _toml_string(text: str) -> str:
-    escaped = []
-    for char in text:
-        if char in '"\\':
-            escaped.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
+        if roc and roc.lower() not in ngis:
+            ngis[roc.lower()] = {"name": roc, "security_contacts": []}
+            warning = f"NGI {roc}: no NGI element, so no security contact"
+            _fallback(fallbacks, warnings, f"NGI {roc}", "security_contacts", warning)

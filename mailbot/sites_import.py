@@ -2,8 +2,9 @@
 
 The result is written for an operator to review: warnings stand as
 comments at its top, an existing file is merged (its own keys and entries
-kept) and saved beside it as PATH.bak first, and nothing is written unless
-the result loads as a sites file that mailbot starts with: with a
+kept) and saved beside it first (PATH.bak, else PATH.bak.N: no backup is
+replaced), an import that changes nothing writes nothing, and nothing is
+written unless the result loads as a sites file that mailbot starts with: with a
 configuration found, mailbot's own addresses are left out of the export
 (gocdb.py) and refused in what the old file keeps.
 """
@@ -22,9 +23,10 @@ from pathlib import Path
 
 from mailbot import gocdb
 from mailbot.errors import MailbotError, UsageError
-from mailbot.gocdb import GocdbError, merge_sites, parse_gocdb, render_sites_toml
+from mailbot.gocdb import GocdbError, parse_gocdb
 from mailbot.settings import Settings
 from mailbot.sites import check_not_own, directory_from_dict
+from mailbot.sites_merge import merge_sites, render_sites_toml
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def sites(args: argparse.Namespace) -> int:
     settings = _settings(args)
     output = _output(args, settings)
     documents = [_read(name) for name in args.files]
-    existing = _existing(output) if output is not None else {}
+    current, existing = _existing(output) if output is not None else (None, {})
     own = settings.own_addresses if settings is not None else frozenset()
     imported = parse_gocdb(*documents, own=own, names=args.files)
     merged = merge_sites(existing, imported)
@@ -42,14 +44,25 @@ def sites(args: argparse.Namespace) -> int:
     # the kept entries of the old file give, too).
     directory = directory_from_dict(tomllib.loads(text), origin="the merged sites file")
     check_not_own(directory, own)
+    for warning in merged["warnings"]:
+        log.warning("GOCDB import: %s", warning)
     if output is None:
         sys.stdout.write(text)
-    else:
-        try:
-            _write(output, text)
-        except OSError as exc:
-            raise _unwritable(args, output, exc) from None
-        print(_summary(output, existing, imported, merged))
+        return 0
+    summary = _summary(output, existing, imported, merged)
+    if text == current:
+        # Nothing to write, and no backup of a file that stays as it is.
+        print(f"{summary}; the file holds that already: nothing written")
+        return 0
+    try:
+        backup = _write(output, text)
+    except OSError as exc:
+        raise _unwritable(args, output, exc) from None
+    saved = f"; the old file is saved as {backup}" if backup else ""
+    print(
+        f"{summary}; {len(merged['warnings'])} warnings written as comments at"
+        f" the top: review them{saved}"
+    )
     return 0
 
 
@@ -115,11 +128,14 @@ def _output(args: argparse.Namespace, settings: Settings | None) -> Path | None:
     return settings.path(settings.sites.file)
 
 
-def _existing(path: Path) -> dict:
+def _existing(path: Path) -> tuple[str | None, dict]:
+    """The text of the sites file at `path` and its data; (None, {}) when
+    there is none."""
     if not path.exists():
-        return {}
+        return None, {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise MailbotError(f"cannot read the sites file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -128,14 +144,16 @@ def _existing(path: Path) -> dict:
         ) from None
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str) -> Path | None:
     """Write `text` to `path` in one step, through a symbolic link to its
-    target, keeping an existing file's mode, group and (as root) owner."""
+    target, keeping an existing file's mode, group and (as root) owner;
+    the backup of the file replaced, if any."""
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.stat() if path.exists() else None
+    backup = None
     if old is not None:
-        backup = path.with_name(path.name + ".bak")
+        backup = _free_backup(path)
         shutil.copy2(path, backup)
         _keep_owner(backup, old)
         log.info("sites file %s saved as %s", path, backup)
@@ -155,6 +173,19 @@ def _write(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    return backup
+
+
+def _free_backup(path: Path) -> Path:
+    """PATH.bak, else PATH.bak.1, PATH.bak.2...: the first name not taken.
+    A backup is never replaced, so the hand-written file the first import
+    saved stays after the next ones."""
+    backup = path.with_name(path.name + ".bak")
+    number = 0
+    while backup.exists() or backup.is_symlink():
+        number += 1
+        backup = path.with_name(f"{path.name}.bak.{number}")
+    return backup
 
 
 def _keep_owner(path: Path, old: os.stat_result) -> None:
@@ -173,13 +204,13 @@ def _keep_owner(path: Path, old: os.stat_result) -> None:
 
 
 def _summary(path: Path, existing: dict, imported: dict, merged: dict) -> str:
-    before = {str(s.get("name", "")).lower() for s in existing.get("site", [])}
+    before = {str(s.get("name", "")).lower(): s for s in existing.get("site", [])}
+    after = {s["name"].lower(): s for s in merged["site"]}
     names = {s["name"].lower() for s in imported["site"]}
-    added = len(names - before)
-    kept = len(before - names)
+    updated = sum(after[name] != before[name] for name in names & before.keys())
     return (
-        f"{path}: {len(merged['site'])} sites, {len(merged['ngi'])} NGIs "
-        f"({added} sites added, {len(names & before)} updated, {kept} kept "
-        f"that the export does not list); {len(merged['warnings'])} warnings "
-        "written as comments at the top: review them"
+        f"{path}: {len(merged['site'])} sites, {len(merged['ngi'])} NGIs"
+        f" ({len(names - before.keys())} sites added, {updated} updated,"
+        f" {len(names & before.keys()) - updated} unchanged,"
+        f" {len(before.keys() - names)} kept that the export does not list)"
     )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.gocdb import GocdbError, country_code, parse_gocdb, render_sites_toml
+from mailbot.gocdb import GocdbError, country_code, parse_gocdb
 from mailbot.sites import directory_from_dict
+from mailbot.sites_merge import render_sites_toml
 
 SAMPLE = Path(__file__).parent / "data" / "gocdb_sample.xml"
 

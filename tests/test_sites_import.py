@@ -68,7 +68,7 @@ def test_a_new_sites_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out = tmp_path / "sites.toml"
     assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 0
     summary = capsys.readouterr().out
-    assert "4 sites, 3 NGIs (4 sites added, 0 updated, 0 kept" in summary
+    assert "4 sites, 3 NGIs (4 sites added, 0 updated, 0 unchanged, 0 kept" in summary
     assert "review them" in summary
     text = out.read_text(encoding="utf-8")
     assert "# warning: site EXAMPLE-GAMMA: TIMEZONE 'Mars/Olympus_Mons'" in text
@@ -85,9 +85,9 @@ def test_merging_into_an_existing_file(
     out = tmp_path / "sites.toml"
     out.write_text(EXISTING, encoding="utf-8")
     assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 0
-    assert "(2 sites added, 2 updated, 1 kept that the export does not list)" in (
-        capsys.readouterr().out
-    )
+    assert (
+        "(2 sites added, 2 updated, 0 unchanged, 1 kept that the export does not list)"
+    ) in capsys.readouterr().out
     assert (tmp_path / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
     data = tomllib.loads(out.read_text(encoding="utf-8"))
     alpha = site(data, "EXAMPLE-ALPHA")
@@ -114,13 +114,89 @@ def test_merging_into_an_existing_file(
     assert len(load_directory(out).sites) == 5
 
 
-def test_importing_twice_changes_nothing(tmp_path: Path) -> None:
+def test_importing_twice_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second import said "4 updated" and wrote the file (and its
+    backup, the hand-written file gone) though nothing changed."""
     out = tmp_path / "sites.toml"
     out.write_text(EXISTING, encoding="utf-8")
     main(["sites", "import", str(SAMPLE), "--output", str(out)])
     first = out.read_text(encoding="utf-8")
+    capsys.readouterr()
+    written = out.stat().st_mtime_ns
     main(["sites", "import", str(SAMPLE), "--output", str(out)])
     assert out.read_text(encoding="utf-8") == first
+    assert (
+        "(0 sites added, 0 updated, 4 unchanged, 1 kept that the export does not"
+        " list); the file holds that already: nothing written"
+    ) in capsys.readouterr().out
+    assert out.stat().st_mtime_ns == written
+    assert (tmp_path / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
+    assert not (tmp_path / "sites.toml.bak.1").exists()
+
+
+def test_no_backup_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second import replaced PATH.bak: the hand-written file was gone."""
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    main(["sites", "import", str(SAMPLE), "--output", str(out)])
+    first = out.read_text(encoding="utf-8")
+    changed = tmp_path / "changed.xml"
+    changed.write_bytes(SAMPLE.read_bytes().replace(b"Europe/Rome", b"Europe/Vatican"))
+    capsys.readouterr()
+    main(["sites", "import", str(changed), "--output", str(out)])
+    assert "(0 sites added, 1 updated, 3 unchanged, 1 kept" in (capsys.readouterr().out)
+    assert (tmp_path / "sites.toml.bak").read_text(encoding="utf-8") == EXISTING
+    assert (tmp_path / "sites.toml.bak.1").read_text(encoding="utf-8") == first
+    assert (
+        site(tomllib.loads(out.read_text(encoding="utf-8")), "EXAMPLE-ALPHA")[
+            "timezone"
+        ]
+        == "Europe/Vatican"
+    )
+
+
+def test_sites_differing_by_case_and_kept_contacts_are_said(
+    tmp_path: Path,
+) -> None:
+    """DUP and dup were folded into one site with no word said (DUP's
+    contacts lost); an NGI with no NGI element was said to have no contact
+    while the existing file's were kept."""
+    export = tmp_path / "case.xml"
+    export.write_bytes(b"""<results>
+      <SITE><SHORT_NAME>DUP</SHORT_NAME><ROC>ngi_aa</ROC>
+        <CSIRT_EMAIL>sec@dup-one.example.org</CSIRT_EMAIL>
+        <TIMEZONE>Europe/Rome</TIMEZONE></SITE>
+      <SITE><SHORT_NAME>dup</SHORT_NAME><ROC>NGI_AA</ROC>
+        <CSIRT_EMAIL>sec@dup-two.example.org</CSIRT_EMAIL>
+        <TIMEZONE>Europe/Rome</TIMEZONE></SITE>
+      <SITE><SHORT_NAME>EXAMPLE-GAMMA</SHORT_NAME><ROC>NGI_BB</ROC>
+        <TIMEZONE>Europe/London</TIMEZONE></SITE>
+    </results>""")
+    out = tmp_path / "sites.toml"
+    out.write_text(EXISTING, encoding="utf-8")
+    assert main(["sites", "import", str(export), "--output", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert (
+        "# warning: site dup: given also as DUP, the last wins (mailbot tells"
+        " sites apart by name in any letter case)"
+    ) in text
+    assert "# warning: NGI NGI_AA: no NGI element, so no security contact" not in text
+    # An NGI_AA the old file gives contacts to; NGI_BB it does not know.
+    assert "# warning: NGI NGI_BB: no NGI element, so no security contact" in text
+    assert (
+        "# warning: site EXAMPLE-GAMMA: the export gives no usable"
+        " security_contacts; kept from the sites file: csirt@gamma.example.org"
+    ) in text
+    data = tomllib.loads(text)
+    assert site(data, "dup")["security_contacts"] == ["sec@dup-two.example.org"]
+    assert [n["name"] for n in data["ngi"]] == ["NGI_AA", "NGI_BB"]
+    assert load_directory(out).ngi_contacts(load_directory(out).site("DUP")) == (
+        "old-ngi@ngi-aa.example.org",
+    )
 
 
 def test_print_instead_of_writing(
