@@ -27,6 +27,7 @@ from mailbot.db.models import (
     Deadline,
     Duplicate,
     Incident,
+    IncidentSite,
     Mail,
     Outbox,
     PendingUid,
@@ -93,6 +94,7 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
             ("imap_fails_every_fetch", IMAP_FAILS_FETCH_KEY),
         ):
             data[name] = _imap_problem(session, key, last_poll)
+        data["sites_not_in_file"] = sites_not_in_file(session, app)
     data["last_poll_at"] = iso(last_poll)
     data["outbox_oldest_pending_at"] = iso(ages.oldest_pending)
     data["outbox_next_leaves_at"] = iso(ages.next_leaves)
@@ -101,6 +103,32 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
     data["warnings"] = warnings(data)
     data["healthy"] = not data["problems"]
     return data
+
+
+def sites_not_in_file(session: Session, app: App) -> list[dict[str, Any]]:
+    """The sites of open (or resolved) incidents that the sites file no
+    longer lists, each with those incidents' tags: their reminders reach
+    none of the site's contacts, and nobody was told."""
+    chased = (Incident.status.in_(CHASED_STATUSES), Incident.merged_into_id.is_(None))
+    rows: list[tuple[str | None, str]] = [
+        *session.execute(
+            select(Incident.site, Incident.tag).where(
+                Incident.site.is_not(None), *chased
+            )
+        ),
+        *session.execute(
+            select(IncidentSite.site, Incident.tag)
+            .join(Incident, Incident.id == IncidentSite.incident_id)
+            .where(*chased)
+        ),
+    ]
+    missing: dict[str, list[str]] = {}
+    for site, tag in sorted(rows, key=lambda row: ((row[0] or "").lower(), row[1])):
+        if site and app.sites.site(site) is None:
+            tags = missing.setdefault(site, [])
+            if tag not in tags:
+                tags.append(tag)
+    return [{"site": site, "incidents": tags} for site, tags in missing.items()]
 
 
 def _imap_problem(
@@ -261,6 +289,17 @@ def warnings(data: dict[str, Any]) -> list[str]:
             "a site reported anew in closed incident(s): "
             + ", ".join(data["reports_after_close"][:10])
             + " (`mailbot show TAG`; #reopen in a member's mail reopens one)"
+        )
+    if data["sites_not_in_file"]:
+        found.append(
+            "open incident(s) of sites the sites file no longer lists, whose"
+            " reminders reach none of the site's contacts: "
+            + "; ".join(
+                f"{entry['site']} ({', '.join(entry['incidents'][:5])})"
+                for entry in data["sites_not_in_file"][:10]
+            )
+            + " (put the site back in the sites file and restart mailbot, or"
+            " close the incident)"
         )
     if data["quarantined"]:
         found.append(f"{data['quarantined']} mail(s) in quarantine")

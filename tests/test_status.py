@@ -301,3 +301,31 @@ def test_alive_asks_only_what_a_restart_can_help_with(
     assert down.returncode == 1 and "database does not answer" in down.stderr
     dockerfile = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
     assert 'CMD ["mailbot", "status", "--alive"]' in dockerfile
+
+
+def test_an_open_incident_of_a_site_no_longer_listed_is_warned(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SITE-A taken out of the sites file while its incident was open: the
+    reminders went to no site contact and nothing said so."""
+    from mailbot_env import CASES_SITES
+
+    app = make_app(tmp_path, database_url, now=NOW)
+    service.set_state(app, "last_poll_at", "2026-12-04T11:59:00Z")
+    _deliver(app, REPORT)
+    [tag] = [i["tag"] for i in views.incident_list(app)]
+    assert views.status(app, service.last_poll(app))["sites_not_in_file"] == []
+    app.close()
+    without = CASES_SITES.replace('name = "SITE-A"', 'name = "SITE-B"')
+    later = tmp_path / "later"
+    later.mkdir()
+    app = make_app(later, database_url, now=NOW, sites=without)
+    data = views.status(app, service.last_poll(app))
+    assert data["sites_not_in_file"] == [{"site": "SITE-A", "incidents": [tag]}]
+    assert (
+        "open incident(s) of sites the sites file no longer lists, whose"
+        f" reminders reach none of the site's contacts: SITE-A ({tag}) (put the"
+        " site back in the sites file and restart mailbot, or close the incident)"
+    ) in data["warnings"]
+    assert data["healthy"] is True
+    assert "warning: open incident(s) of sites" in health.status_text(data)
