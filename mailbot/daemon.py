@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from mailbot import leader, metrics, send, service
+from mailbot import health, leader, metrics, send, service
 from mailbot.app import App
 from mailbot.db.faults import unavailable
 from mailbot.errors import (
@@ -398,6 +398,7 @@ def run_command(args: argparse.Namespace) -> int:
         daemon.exporter = metrics.serve(app, app.settings.metrics.listen)
     log.info("mailbot running (source %s)", app.settings.source.kind)
     try:
+        health.warn_sites_not_in_file(app)
         daemon.run()
     finally:
         if daemon.exporter is not None:

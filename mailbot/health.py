@@ -11,6 +11,7 @@ is `status --alive` (alive.py), the part a restart can help with.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from mailbot.db.models import (
 )
 from mailbot.send.batch import DATA_REFUSED_KEY, LOGIN_REFUSED_KEY
 from mailbot.service import IMAP_FAILS_FETCH_KEY, IMAP_LOGIN_REFUSED_KEY
+
+log = logging.getLogger(__name__)
 
 # Quarantined within a day, this many mails mean something systematic (a
 # parser bug, a new kind of mail) rather than the odd broken message.
@@ -129,6 +132,21 @@ def sites_not_in_file(session: Session, app: App) -> list[dict[str, Any]]:
             if tag not in tags:
                 tags.append(tag)
     return [{"site": site, "incidents": tags} for site, tags in missing.items()]
+
+
+def warn_sites_not_in_file(app: App) -> None:
+    """Log, as `mailbot run` starts with its sites file, each site of an
+    open incident that the file does not list (`status` says it too)."""
+    with app.db.transaction() as session:
+        missing = sites_not_in_file(session, app)
+    for entry in missing:
+        log.warning(
+            "site %s is not in the sites file, but incident(s) %s of it are"
+            " open: their reminders reach none of its contacts; put the site"
+            " back in the sites file and restart mailbot, or close them",
+            entry["site"],
+            ", ".join(entry["incidents"]),
+        )
 
 
 def _imap_problem(

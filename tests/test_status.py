@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from pathlib import Path
 
+import pytest
 from mailbot_env import mail, make_app
 from opsenv import DaemonProcess, cli_env, run_cli, wait_until
 
@@ -304,7 +306,7 @@ def test_alive_asks_only_what_a_restart_can_help_with(
 
 
 def test_an_open_incident_of_a_site_no_longer_listed_is_warned(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """SITE-A taken out of the sites file while its incident was open: the
     reminders went to no site contact and nothing said so."""
@@ -329,3 +331,11 @@ def test_an_open_incident_of_a_site_no_longer_listed_is_warned(
     ) in data["warnings"]
     assert data["healthy"] is True
     assert "warning: open incident(s) of sites" in health.status_text(data)
+    # `mailbot run` says it as it starts with that sites file.
+    with caplog.at_level(logging.WARNING, logger="mailbot.health"):
+        health.warn_sites_not_in_file(app)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"site SITE-A is not in the sites file, but incident(s) {tag} of it are"
+        " open: their reminders reach none of its contacts; put the site back"
+        " in the sites file and restart mailbot, or close them"
+    ]
