@@ -33,7 +33,6 @@ so neither entity bombs nor external entities can do harm.
 
 from __future__ import annotations
 
-import logging
 import re
 import xml.etree.ElementTree as ET
 import zoneinfo
@@ -45,8 +44,6 @@ import holidays
 
 from mailbot.config import own_address_problem
 from mailbot.errors import MailbotError
-
-log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from mailbot_env import mail, make_app
+from mailbot_env import CASES_SITES, mail, make_app
 from opsenv import DaemonProcess, cli_env, run_cli, wait_until
 
 from mailbot import health, send, service, store, views
@@ -310,8 +310,6 @@ def test_an_open_incident_of_a_site_no_longer_listed_is_warned(
 ) -> None:
     """SITE-A taken out of the sites file while its incident was open: the
     reminders went to no site contact and nothing said so."""
-    from mailbot_env import CASES_SITES
-
     app = make_app(tmp_path, database_url, now=NOW)
     service.set_state(app, "last_poll_at", "2026-12-04T11:59:00Z")
     _deliver(app, REPORT)
