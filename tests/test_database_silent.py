@@ -95,7 +95,7 @@ def test_a_silent_database_is_an_outage_after_its_timeout_and_work_resumes(
                 _running(daemon)
                 proxy.freeze()
                 frozen = time.monotonic()
-                assert opsenv.wait_until(lambda: SILENT in daemon.log_text(), 30)
+                assert opsenv.wait_until(lambda: SILENT in daemon.log_text(), 60)
                 noticed = time.monotonic() - frozen
                 # Given up, the connection is made again: the server still
                 # says nothing, and the daemon waits the outage out.
@@ -118,7 +118,10 @@ def test_a_silent_database_is_an_outage_after_its_timeout_and_work_resumes(
                 assert daemon.stop() == 0
         app.close()
     text = log.read_text()
-    assert 3 < noticed < 10, (noticed, text)
+    # Given up after its 4 s, not at once and not never (the default is
+    # 120 s); the upper bound leaves room for a loaded machine (19 s seen
+    # at a load average of 10 on 2 cores).
+    assert 3 < noticed < 30, (noticed, text)
     assert _count(text, "database unreachable") == 1, text
     assert "Traceback" not in text, text
 
