@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -410,3 +412,32 @@ def test_a_maildir_file_gone_before_its_time_is_read_does_not_end_the_listing(
     from mailbot.fetch.files import maildir_arrival
 
     assert maildir_arrival(tmp_path / "cur" / "no-time-in-this-name") is not None
+
+
+def test_a_fifo_given_as_a_path_is_named_not_waited_on(
+    tmp_path: Path, ingest: Any
+) -> None:
+    # Given directly (not inside a folder), the FIFO was opened to count
+    # its mails and the ingest waited for a writer for ever.
+    _reports(tmp_path, ["a.eml"])
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    waited = threading.Event()
+
+    def unblock() -> None:
+        # Only a reader still waiting lets this open succeed; it ends the wait.
+        waited.set()
+        with contextlib.suppress(OSError):
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    watchdog = threading.Timer(15, unblock)
+    watchdog.start()
+    try:
+        status, out, err = ingest(tmp_path / "a.eml", pipe)
+    finally:
+        watchdog.cancel()
+    assert not waited.is_set(), "the ingest waited on the FIFO"
+    assert status == 1
+    assert json.loads(out)["processed"] == 1
+    assert "not a regular file (a FIFO" in _unreadable(out)["pipe"]
+    assert f"{pipe} is not a regular file" in err
