@@ -7,16 +7,20 @@ restarts an unhealthy container would restart a daemon that works, and
 restart it again, without fixing any of it. Alive asks only what a restart
 can help with: does the database answer, and did a mailbot poll within
 three poll intervals (the same bound as `status`). It runs no migration
-and counts nothing, so it is cheap and changes no database.
+and counts nothing, so it is cheap and changes no database: on a database
+no mailbot has migrated (a SQLite file not there yet) it says so, not
+alive, and makes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from mailbot.clock import Clock, iso, parse_instant
@@ -30,10 +34,26 @@ from mailbot.settings import Settings
 POLL_INTERVALS = 3
 
 
+# Not alive, and said so, on a database no mailbot has migrated: the
+# daemon migrates at start, so within the health check's start period this
+# is a daemon that never started (or a URL naming another database).
+NOT_MIGRATED = (
+    "no mailbot has run on this database yet (it has no tables): start the"
+    " daemon (`mailbot run`), or run `mailbot db upgrade` to make them; check"
+    " database.url if a mailbot did run"
+)
+
+
+class _NotMigrated(Exception):
+    pass
+
+
 def check(settings: Settings, clock: Clock) -> dict[str, Any]:
     """`alive`, the last poll, and the problem when not alive."""
     try:
         last_poll = _last_poll(settings.database.url)
+    except _NotMigrated:
+        return _verdict(None, NOT_MIGRATED)
     except DBAPIError as exc:
         said = describe(exc, settings.named("database", "url"))
         return _verdict(None, f"the database does not answer: {said}")
@@ -50,15 +70,34 @@ def check(settings: Settings, clock: Clock) -> dict[str, Any]:
 
 
 def _last_poll(url: str) -> dt.datetime | None:
+    """The last successful poll; _NotMigrated on a database without
+    mailbot's tables. Asking makes nothing: SQLite made an empty file."""
+    if _no_sqlite_file(url):
+        raise _NotMigrated
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            if not inspect(connection).has_table(ServiceState.__tablename__):
+                raise _NotMigrated
             value = connection.scalar(
                 select(ServiceState.value).where(ServiceState.key == "last_poll_at")
             )
     finally:
         engine.dispose()
     return parse_instant(value) if value else None
+
+
+def _no_sqlite_file(url: str) -> bool:
+    """Whether `url` names a SQLite file that is not there (in a folder that
+    is: a missing folder is make_engine's configuration error)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return False
+    if database == ":memory:" or database.startswith("file:"):
+        return False
+    path = Path(database).expanduser()
+    return path.parent.is_dir() and not path.exists()
 
 
 def _verdict(last_poll: dt.datetime | None, problem: str | None) -> dict[str, Any]:

@@ -271,8 +271,13 @@ def test_alive_asks_only_what_a_restart_can_help_with(
         connection.exec_driver_sql("DROP TABLE alembic_version")
     at = lambda when: ("--now", when.isoformat())  # noqa: E731
     new = run_cli(env, *at(NOW), "status", "--alive")
+    # It said "the database does not answer: no such table: service_state"
+    # (PostgreSQL: "relation ... does not exist").
     assert new.returncode == 1
-    assert new.stderr.startswith("mailbot: not alive: the database does not answer")
+    assert new.stderr.startswith(
+        "mailbot: not alive: no mailbot has run on this database yet"
+    )
+    assert "`mailbot db upgrade`" in new.stderr
     assert inspect(engine).get_table_names() == []
     engine.dispose()
 
@@ -337,3 +342,30 @@ def test_an_open_incident_of_a_site_no_longer_listed_is_warned(
         " open: their reminders reach none of its contacts; put the site back"
         " in the sites file and restart mailbot, or close them"
     ]
+
+
+def test_alive_on_a_database_file_not_there_makes_none(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`status --alive` made an empty SQLite file where the URL named none,
+    and said "no such table: service_state"; the daemon starting later
+    found that empty file. It says no mailbot has run there and makes
+    nothing; exit 1, as for any database where nothing polls."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    env = cli_env(app)
+    app.close()
+    new = tmp_path / "new.db"
+    env = {**env, "MAILBOT_DATABASE_URL": f"sqlite:///{new}"}
+    plain = run_cli(env, "status", "--alive")
+    assert plain.returncode == 1
+    assert plain.stderr.startswith(
+        "mailbot: not alive: no mailbot has run on this database yet"
+    )
+    verdict = run_cli(env, "status", "--alive", "--json")
+    assert verdict.returncode == 1
+    assert json.loads(verdict.stdout)["problem"].startswith("no mailbot has run")
+    assert not new.exists()
+    # A folder that is not there stays the configuration error it was.
+    env["MAILBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'nowhere' / 'new.db'}"
+    missing = run_cli(env, "status", "--alive")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
