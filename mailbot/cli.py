@@ -72,6 +72,29 @@ def _status(args: argparse.Namespace) -> int:
     return _command("mailbot.commands", "status")(args)
 
 
+# The largest ID a row can have: mailbot's ID columns are INTEGER, 32 bits
+# on PostgreSQL (SQLite's 64-bit rowids never get near it either).
+LARGEST_ID = 2**31 - 1
+
+
+def row_id(text: str) -> int:
+    """An ID given on the command line (outbox, quarantine): a whole number,
+    spaces around it allowed. One past LARGEST_ID (or 0) is a number no row
+    has: the command answers it as it answers any unknown ID (fits_id)."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ID: give the number the listing shows"
+        )
+    return int(value)
+
+
+def fits_id(value: int) -> bool:
+    """Whether a row may have the ID `value`: looked up, a larger one failed
+    with OverflowError on SQLite and "integer out of range" on PostgreSQL."""
+    return 0 < value <= LARGEST_ID
+
+
 def _no_args(_sub: argparse.ArgumentParser) -> None:
     return None
 
@@ -115,7 +138,7 @@ def _outbox_args(sub: argparse.ArgumentParser) -> None:
         " send it (failed, uncertain, pending or held); each is noted in the"
         " incident's trail",
     )
-    sub.add_argument("id", nargs="?", type=int, help="the outbox row's id")
+    sub.add_argument("id", nargs="?", type=row_id, help="the outbox row's id")
     sub.add_argument(
         "outcome",
         nargs="?",
@@ -154,7 +177,7 @@ def _reextract_args(sub: argparse.ArgumentParser) -> None:
 
 def _quarantine_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
-    sub.add_argument("id", nargs="?", type=int, help="the quarantined mail's id")
+    sub.add_argument("id", nargs="?", type=row_id, help="the quarantined mail's id")
     _json_flag(sub)
 
 

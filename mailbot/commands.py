@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mailbot import logs, send, service, views
 from mailbot.app import App, open_app
-from mailbot.cli import clock_from, config_source, print_json
+from mailbot.cli import clock_from, config_source, fits_id, print_json
 from mailbot.config import load_settings
 from mailbot.errors import MailbotError, UsageError
 from mailbot.fetch import PollResult
@@ -353,7 +353,7 @@ def _retry(app: App, args: argparse.Namespace) -> int:
     if args.id is None:
         raise UsageError("ID", "quarantine retry needs the id that `quarantine` lists")
     with app.db.transaction() as session:
-        mail = session.get(Mail, args.id)
+        mail = session.get(Mail, args.id) if fits_id(args.id) else None
         if mail is None or mail.state != "quarantined":
             raise MailbotError(f"mail {args.id} is not in quarantine")
         mail.state = "received"

@@ -11,6 +11,7 @@ from mailbot_env import mail, make_app
 from opsenv import cli_env, run_cli
 
 from mailbot import service, views
+from mailbot.cli import main
 from mailbot.db.models import Outbox
 from mailbot.errors import MailbotError
 from mailbot.mail import RawMail
@@ -254,3 +255,38 @@ def test_the_outbox_help_names_every_decision() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("mailbot outbox: drop: give the ID")
+
+
+def test_an_id_no_row_can_have_is_answered_as_an_unknown_id(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An ID past what an INTEGER column holds ended `outbox drop` with
+    "OverflowError" on SQLite and `quarantine retry` with "DataError:
+    integer out of range" on PostgreSQL (from 2**31)."""
+    app = make_app(tmp_path, database_url, now=NOW)
+    for key, value in cli_env(app).items():
+        if key.startswith("MAILBOT_"):
+            monkeypatch.setenv(key, value)
+    app.close()
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> tuple[int, str]:
+        status = main(list(args))
+        return status, capsys.readouterr().err
+
+    for value in ["7", "2147483648", "99999999999999999999999"]:
+        assert run("outbox", "drop", value) == (
+            1,
+            f"mailbot: no outbox row {value}: `mailbot outbox` lists them\n",
+        )
+        assert run("quarantine", "retry", value) == (
+            1,
+            f"mailbot: mail {value} is not in quarantine\n",
+        )
+    with pytest.raises(SystemExit) as usage:
+        main(["outbox", "drop", "four"])
+    assert usage.value.code == 2
+    assert "'four' is not an ID: give the number" in capsys.readouterr().err
