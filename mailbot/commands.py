@@ -283,9 +283,9 @@ def show(args: argparse.Namespace) -> int:
     finally:
         app.close()
     if data is None:
-        raise MailbotError(
-            f"no incident {args.tag}: `mailbot incidents --all` lists them"
-        )
+        from mailbot.incidents import unknown
+
+        raise MailbotError(unknown(args.tag))
     if args.json:
         print_json(data)
     else:

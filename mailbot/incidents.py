@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Insert, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailbot import thread, tlp
+from mailbot import tags, thread, tlp
 from mailbot.db.engine import add_written, connection_for, upsert_insert
 from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
 
@@ -76,6 +76,44 @@ def by_tag(session: Session, tag: str) -> Incident | None:
     found = session.scalars(_BY_TAG, values).first()
     if found is None:
         found = session.scalars(_BY_ALIAS, values).first()
+    return resolve(found, session) if found is not None else None
+
+
+def named(session: Session, text: str, prefix: str) -> Incident | None:
+    """The incident a person named on the command line (`show`, `render
+    --incident`, `reextract`): its tag or any alias, with spaces around it,
+    or a spelling that threading follows (a counter cut to one digit,
+    other separators: tags.find_tags). A date-only tag names the first
+    incident of that day's alias, as a full tag never does."""
+    given = text.strip()
+    found = by_tag(session, given) or _by_date_alias(session, given)
+    if found is not None:
+        return found
+    spelled = tags.find_tags(given, prefix)
+    full = (*spelled.full, *spelled.cut, *spelled.loose)
+    for tag in full:
+        found = by_tag(session, tag)
+        if found is not None:
+            return found
+    for day in () if full else spelled.date_only:
+        found = _by_date_alias(session, day)
+        if found is not None:
+            return found
+    return None
+
+
+def unknown(text: str) -> str:
+    """What a command says when `named` finds no incident for `text`."""
+    return f"no incident {text!r}: `mailbot incidents --all` lists them"
+
+
+def _by_date_alias(session: Session, tag: str) -> Incident | None:
+    found = session.scalars(
+        select(Incident)
+        .join(Alias, Alias.incident_id == Incident.id)
+        .where(Alias.alias == tag.upper(), Alias.kind == "date")
+        .order_by(Incident.id)
+    ).first()
     return resolve(found, session) if found is not None else None
 
 

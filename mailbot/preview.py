@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mailbot import compose, incidents, render, respond, roles
 from mailbot.app import App
 from mailbot.csirt import red
-from mailbot.db.models import Alias, Deadline, Incident, Mail
+from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.errors import MailbotError, UsageError
 
 # Template names (without .txt.j2) and the chase level each stands for.
@@ -60,25 +60,12 @@ def preview(
     if tag is None:
         raise UsageError("--incident", f"rendering {stem} needs --incident TAG")
     with app.db.transaction() as session:
-        incident = incidents.by_tag(session, tag) or _by_date_tag(session, tag)
+        incident = incidents.named(session, tag, app.settings.mailbot.tag_prefix)
         if incident is None:
-            raise MailbotError(
-                f"no incident {tag}: `mailbot incidents --all` lists them"
-            )
+            raise MailbotError(incidents.unknown(tag))
         if level is None:
             return _acknowledgement(app, session, incident)
         return _reminder(app, session, incident, stem, level, rule)
-
-
-def _by_date_tag(session: Session, tag: str) -> Incident | None:
-    """The first incident of a date-only tag, as `show` finds it."""
-    found = session.scalars(
-        select(Incident)
-        .join(Alias, Alias.incident_id == Incident.id)
-        .where(Alias.alias == tag.upper(), Alias.kind == "date")
-        .order_by(Incident.id)
-    ).first()
-    return incidents.resolve(found, session) if found is not None else None
 
 
 def _reminder(

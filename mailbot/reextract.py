@@ -23,7 +23,7 @@ from mailbot.app import App
 from mailbot.csirt import closure
 from mailbot.db.models import FieldValue, Incident, Mail
 from mailbot.errors import MailbotError, UsageError
-from mailbot.incidents import by_tag
+from mailbot.incidents import named, unknown
 from mailbot.parse import parse
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,9 @@ def mails_to_read(app: App, tag: str | None) -> list[tuple[int, int]]:
             Mail.role.in_(roles.READ_ROLES),
         )
         if tag is not None:
-            incident = by_tag(session, tag)
+            incident = named(session, tag, app.settings.mailbot.tag_prefix)
             if incident is None:
-                raise MailbotError(
-                    f"no incident {tag}: `mailbot incidents --all` lists them"
-                )
+                raise MailbotError(unknown(tag))
             query = query.where(Mail.incident_id == incident.id)
         rows = session.execute(query.order_by(Mail.id)).all()
     return [

@@ -68,9 +68,7 @@ def _summary(session: Session, incident: Incident) -> dict[str, Any]:
 
 def show(app: App, tag: str) -> dict[str, Any] | None:
     with app.db.transaction() as session:
-        incident = incidents.by_tag(session, tag)
-        if incident is None:
-            incident = _by_date_alias(session, tag)
+        incident = incidents.named(session, tag, app.settings.mailbot.tag_prefix)
         if incident is None:
             return None
         family = _family(session, incident)
@@ -95,16 +93,6 @@ def show(app: App, tag: str) -> dict[str, Any] | None:
             "deadlines": _deadlines(session, family),
             "audit": _audit(session, family),
         }
-
-
-def _by_date_alias(session: Session, tag: str) -> Incident | None:
-    found = session.scalars(
-        select(Incident)
-        .join(Alias, Alias.incident_id == Incident.id)
-        .where(Alias.alias == tag.upper())
-        .order_by(Incident.id)
-    ).first()
-    return incidents.resolve(found, session) if found is not None else None
 
 
 def _aliases(session: Session, incident: Incident, family: list[int]) -> list[str]:

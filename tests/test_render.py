@@ -73,7 +73,7 @@ def test_render_command_sends_nothing(tmp_path: Path, database_url: str) -> None
     missing = run_cli(env, "render", "reminder-1")
     assert missing.returncode == 2 and "--incident" in missing.stderr
     unknown = run_cli(env, "render", "reminder-1", "--incident", "EGI-20991231-01")
-    assert unknown.returncode == 1 and "no incident EGI-20991231-01" in unknown.stderr
+    assert unknown.returncode == 1 and "no incident 'EGI-20991231-01'" in unknown.stderr
     wrong = run_cli(env, "render", "nonsense", "--incident", "EGI-20261204-01")
     assert wrong.returncode == 2 and "reminder-1" in wrong.stderr
     assert "Security incident suspected at SITE-A" in second.stdout.split("\n")[3]

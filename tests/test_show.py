@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mailbot_env import make_app
 from opsenv import cli_env, known_database, run_cli
+
+from mailbot import views
+from mailbot.cli import main
 
 
 def test_show_reads_like_a_summary(tmp_path: Path, database_url: str) -> None:
@@ -225,3 +229,38 @@ def test_a_time_on_a_wrapped_line_goes_with_its_item() -> None:
         f"[2026-11-30T06:00:00Z] {wrapped}",
         "2026-12-01T08:10:00Z",
     ]
+
+
+def test_show_takes_the_spellings_threading_follows(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A tag with spaces around it (pasted) or with the counter cut to one
+    digit, which threading follows, named no incident, and the error did
+    not quote it (a space before or after it went unseen)."""
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    for given, tag in [
+        (" EGI-20261204-01", "EGI-20261204-01"),
+        ("EGI-20261204-02 ", "EGI-20261204-02"),
+        ("EGI-20261204-1", "EGI-20261204-01"),
+        ("egi_20261204_02", "EGI-20261204-02"),
+        ("EGI-2026-12-04-02", "EGI-20261204-02"),
+        (" EGI-20261204\t", "EGI-20261204-01"),
+    ]:
+        data = views.show(app, given)
+        assert data is not None and data["tag"] == tag, given
+    # A cut counter naming no incident is not taken as its date.
+    assert views.show(app, "EGI-20261204-7") is None
+    for key, value in cli_env(app).items():
+        if key.startswith("MAILBOT_"):
+            monkeypatch.setenv(key, value)
+    app.close()
+    monkeypatch.chdir(tmp_path)
+    assert main(["show", "EGI-20991231-01 "]) == 1
+    assert capsys.readouterr().err == (
+        "mailbot: no incident 'EGI-20991231-01 ': `mailbot incidents --all`"
+        " lists them\n"
+    )
