@@ -23,6 +23,17 @@ from mailbot.errors import ConfigError, MailbotError, UsageError
 log = logging.getLogger("mailbot")
 
 
+def given(text: str) -> str:
+    """An option's value that may not be empty: `--config ""` looked for
+    ./mailbot.toml, `demo --dir ""` used a new temporary folder and
+    `--log-format ""` the default, each as if the option were left out."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty: give a value, or leave the option out for its default"
+        )
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailbot",
@@ -32,14 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"mailbot {__version__} ({build()})"
     )
     parser.add_argument(
-        "--config", help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)"
+        "--config", type=given, help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)"
     )
     parser.add_argument(
-        "--now", help="mailbot's clock for this command (ISO 8601 with zone)"
+        "--now",
+        type=given,
+        help="mailbot's clock for this command (ISO 8601 with zone)",
     )
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--log-level", type=given, help="DEBUG, INFO, WARNING, ERROR")
     parser.add_argument(
-        "--log-format", default=None, help="text (default) or json: one object a line"
+        "--log-format", type=given, help="text (default) or json: one object a line"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, configure, _) in COMMANDS.items():
@@ -106,7 +119,9 @@ def _db_args(sub: argparse.ArgumentParser) -> None:
 
 
 def _sweep_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--now", dest="sweep_now", help="same as the global --now")
+    sub.add_argument(
+        "--now", dest="sweep_now", type=given, help="same as the global --now"
+    )
     _json_flag(sub)
 
 
@@ -184,6 +199,7 @@ def _quarantine_args(sub: argparse.ArgumentParser) -> None:
 def _deadlines_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--due-within",
+        type=given,
         metavar="DURATION",
         help='only what happens within this time from now ("12h", "2d", "1w")',
     )
@@ -218,8 +234,12 @@ def _render_args(sub: argparse.ArgumentParser) -> None:
         help="reminder-1, reminder-2, escalation, "
         "acknowledgement or digest (a name in the templates folder)",
     )
-    sub.add_argument("--incident", metavar="TAG", help="the incident to render for")
-    sub.add_argument("--rule", help="the deadline's rule (default: the next due)")
+    sub.add_argument(
+        "--incident", type=given, metavar="TAG", help="the incident to render for"
+    )
+    sub.add_argument(
+        "--rule", type=given, help="the deadline's rule (default: the next due)"
+    )
 
 
 def _brake_args(sub: argparse.ArgumentParser) -> None:
@@ -235,7 +255,7 @@ def _brake_args(sub: argparse.ArgumentParser) -> None:
 
 
 def _demo_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--dir", default=None, help="where to keep the demo's files")
+    sub.add_argument("--dir", type=given, help="where to keep the demo's files")
     _json_flag(sub)
 
 
@@ -365,14 +385,17 @@ def _setup_logging(level: str | None, fmt: str | None = None) -> None:
 
 
 def clock_from(args: argparse.Namespace) -> Clock:
-    text = getattr(args, "sweep_now", None) or args.now or os.environ.get("MAILBOT_NOW")
+    text, name = getattr(args, "sweep_now", None) or args.now, "--now"
+    if not text:
+        # A bad MAILBOT_NOW was reported as --now, given nowhere.
+        text, name = os.environ.get("MAILBOT_NOW"), "MAILBOT_NOW"
     if not text:
         return Clock()
     try:
         return Clock(parse_instant(text))
     except ValueError as exc:
         raise UsageError(
-            "--now", f"{exc}; give an instant with its zone, like 2026-12-04T09:00:00Z"
+            name, f"{exc}; give an instant with its zone, like 2026-12-04T09:00:00Z"
         ) from None
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mailbot import toml_text
 from mailbot.config_env import (
     Texts,
     apply_environment,
@@ -111,8 +112,10 @@ def _variables(texts: Texts) -> frozenset[str]:
 
 
 def _read_file(path: Path, origin: str) -> dict[str, Any]:
+    text = ""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text)
     except FileNotFoundError:
         problem = (
             f"{path} does not exist: write one (`mailbot example-config >"
@@ -132,7 +135,7 @@ def _read_file(path: Path, origin: str) -> dict[str, Any]:
             " save it as UTF-8"
         )
     except tomllib.TOMLDecodeError as exc:
-        problem = f"{path} is not valid TOML: {exc}; correct that line"
+        problem = toml_text.problem(path, text, exc)
     raise ConfigError(origin, problem)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailbot import toml_text
 from mailbot.address import address_problem, addresses_in
 from mailbot.config_env import nearest
 from mailbot.config_section import valid_zone
@@ -148,8 +149,10 @@ class Directory:
 
 def load_directory(path: Path) -> Directory:
     """Read a sites file (TOML, see INTERFACE.md); errors name the entry and key."""
+    text = ""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
             "sites.file",
@@ -158,7 +161,7 @@ def load_directory(path: Path) -> Directory:
             " sites.file at yours",
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("sites.file", f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError("sites.file", toml_text.problem(path, text, exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         # Another user's file (the daemon runs as its own), a folder, a
         # file in another encoding: a configuration error, not a crash.

@@ -3,16 +3,20 @@
 An empty path is the configuration's own folder: `MAILBOT_SMTP_PATH=""`
 turned the folder of mailbot.toml into a Maildir and delivered mail into
 it. Such a value is refused naming the key or variable, and so is an
-existing folder that holds other files and is no Maildir.
+existing folder that holds other files and is no Maildir. So is an empty
+option on the command line, and a file that is no TOML is told with where
+and what to correct.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from test_config_values import BASE, mailbot
 
+from mailbot.cli import main
 from mailbot.config import load_settings
 from mailbot.errors import ConfigError
 
@@ -113,3 +117,88 @@ def test_a_folder_that_is_no_maildir_is_refused_as_outbox(
     assert f"{path} holds other files and is no Maildir" in caught.value.problem
     assert "a new or empty folder" in caught.value.problem
     assert sorted(p.name for p in path.iterdir()) == before
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment of `mailbot()` above, for main() in this process."""
+    for name in [n for n in os.environ if n.startswith("MAILBOT_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "sites.toml").touch()
+    for name, value in {
+        **BASE,
+        "MAILBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        "MAILBOT_SITES_FILE": str(tmp_path / "sites.toml"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--config", "", "incidents"], "--config"),
+        (["--log-format", "", "incidents"], "--log-format"),
+        (["--log-level", " ", "incidents"], "--log-level"),
+        (["--now", "", "incidents"], "--now"),
+        (["sweep", "--now", ""], "--now"),
+        (["demo", "--dir", ""], "--dir"),
+    ],
+)
+def test_an_empty_option_is_refused_naming_it(
+    configured: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    option: str,
+) -> None:
+    # Each was taken as left out: --config "" said "no configuration
+    # found", demo --dir "" used a new temporary folder.
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    assert refused.value.code == 2
+    assert f"argument {option}: is empty: give a value" in capsys.readouterr().err
+    assert not (configured / "m.db").exists()
+
+
+def test_a_bad_clock_is_named_where_it_was_given(
+    configured: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MAILBOT_NOW", "garbage")
+    assert main(["incidents"]) == 2
+    assert capsys.readouterr().err.startswith("mailbot incidents: MAILBOT_NOW: ")
+    assert main(["--now", "tomorrow", "incidents"]) == 2
+    assert capsys.readouterr().err.startswith("mailbot incidents: --now: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            b"\xef\xbb\xbf[mailbot]\naddress = 'abuse@csirt.example.org'\n",
+            "starts with a byte order mark (U+FEFF, as some Windows editors save"
+            " UTF-8), which TOML does not allow: save it as UTF-8 without one",
+        ),
+        (b"garbage", "(at end of document); its last line is unfinished"),
+        (b"[mailbot]\naddress = \n", "(at line 2, column 11); correct line 2"),
+    ],
+)
+def test_a_file_that_is_no_toml_is_told_with_where(
+    configured: Path, capsys: pytest.CaptureFixture[str], text: bytes, said: str
+) -> None:
+    # A byte order mark was "Invalid statement (at line 1, column 1)"; an
+    # unfinished last line "(at end of document); correct that line".
+    config = configured / "bad.toml"
+    config.write_bytes(text)
+    assert main(["--config", str(config), "incidents"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mailbot: configuration error: --config: {config} ")
+    assert said in err
+    # The sites file is read the same way.
+    (configured / "sites.toml").write_bytes(text)
+    assert main(["incidents"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mailbot: configuration error: MAILBOT_SITES_FILE: ")
+    assert said in err
