@@ -511,6 +511,7 @@ def release(app: App) -> tuple[int, int]:
     now = app.clock.now()
     withdrawn = 0
     with app.db.transaction() as session:
+        engaged = _engaged(session) is not None
         held = session.execute(
             select(Outbox, Mail)
             .join(Mail, Mail.id == Outbox.mail_id)
@@ -522,12 +523,26 @@ def release(app: App) -> tuple[int, int]:
                 withdrawn += 1
             else:
                 outbox.released(app, session, row, mail, now)
-        _set(session, ENGAGED_KEY, "", now)
-        _set(session, RELEASED_KEY, "released", now)
+        if engaged or held:
+            # The mails released were looked at: the hour the brake counts
+            # starts anew (_hour_start). With nothing engaged or held, a
+            # release would restart it and lift nothing.
+            _set(session, ENGAGED_KEY, "", now)
+            _set(session, RELEASED_KEY, "released", now)
     count = len(held) - withdrawn
-    log.warning(
-        "brake released: %d held mails queued to be sent, %d withdrawn",
-        count,
-        withdrawn,
-    )
+    if engaged:
+        log.warning(
+            "brake released: %d held mails queued to be sent, %d withdrawn",
+            count,
+            withdrawn,
+        )
+    elif held:
+        # Mail the caps held: no brake was released (it logged a WARNING
+        # "brake released" all the same).
+        log.info(
+            "held mails released (the brake was not engaged): %d queued to be"
+            " sent, %d withdrawn",
+            count,
+            withdrawn,
+        )
     return count, withdrawn

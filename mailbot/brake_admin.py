@@ -32,7 +32,9 @@ def command(args: object) -> int:
     for row in data["held"]:  # type: ignore[attr-defined]
         to = ", ".join(row["to"])
         print(f"{row['id']:>6} {row['purpose']:<24} {to}: {row['reason']}")
-    if released is not None:
+    if released == 0 and not withdrawn:
+        print("no mail was held: nothing to release")
+    elif released is not None:
         print(
             f"released {released} held mail(s): the daemon, or the next poll or"
             " sweep, sends them (`mailbot outbox` shows when each leaves)"

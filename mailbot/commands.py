@@ -322,6 +322,9 @@ def status(args: argparse.Namespace) -> int:
 
 def quarantine(args: argparse.Namespace) -> int:
     stop_on_sigterm()
+    if args.action == "list" and args.id is not None:
+        # It listed them all, the ID ignored; `outbox list ID` is refused.
+        raise UsageError("list", "takes no ID; `quarantine retry ID` does")
     # Only a retry sends (its acknowledgement, at once).
     app = app_from(args, servers=args.action == "retry")
     try:

@@ -183,6 +183,13 @@ def command(args: argparse.Namespace) -> int:
     action = args.action
     row_id: int | None = args.id
     if action in _USAGE:
+        if action != "settle" and args.outcome is not None:
+            # It said "give the ID" of `drop 4 arrived`, the ID given.
+            raise UsageError(
+                action,
+                f"takes no {args.outcome!r}: `arrived` and `resend` go with"
+                f" settle; {_USAGE[action]}",
+            )
         if row_id is None or (action == "settle") != (args.outcome is not None):
             raise UsageError(action, _USAGE[action])
     elif row_id is not None or args.reason is not None:
@@ -200,7 +207,8 @@ def command(args: argparse.Namespace) -> int:
         rows = undelivered(app)
     finally:
         app.close()
-    if printed_whole(args, rows, "every queued mail was delivered"):
+    # Said "every queued mail was delivered" with the only mail dropped.
+    if printed_whole(args, rows, "the outbox is empty: no mail waits to be sent"):
         return 0
     print(
         f"{'ID':>6} {'STATE':<9} {'QUEUED':<20} {'LEAVES':<20} {'PURPOSE':<24}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mailbot_env import mail, make_app
@@ -267,11 +268,8 @@ def test_an_id_no_row_can_have_is_answered_as_an_unknown_id(
     "OverflowError" on SQLite and `quarantine retry` with "DataError:
     integer out of range" on PostgreSQL (from 2**31)."""
     app = make_app(tmp_path, database_url, now=NOW)
-    for key, value in cli_env(app).items():
-        if key.startswith("MAILBOT_"):
-            monkeypatch.setenv(key, value)
+    _configure(monkeypatch, app, tmp_path)
     app.close()
-    monkeypatch.chdir(tmp_path)
 
     def run(*args: str) -> tuple[int, str]:
         status = main(list(args))
@@ -290,3 +288,66 @@ def test_an_id_no_row_can_have_is_answered_as_an_unknown_id(
         main(["outbox", "drop", "four"])
     assert usage.value.code == 2
     assert "'four' is not an ID: give the number" in capsys.readouterr().err
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch, app: Any, where: Path) -> None:
+    """main() in this process configured as `app` is."""
+    for key, value in cli_env(app).items():
+        if key.startswith("MAILBOT_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(where)
+
+
+def test_each_answer_says_what_it_is_about(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app(tmp_path, database_url, now=NOW)
+    process_delivery(app, RawMail(REPORT, NOW, "test"))
+    _configure(monkeypatch, app, tmp_path)
+    (row,) = undelivered(app)
+    at = ["--now", "2026-12-04T09:00:00Z"]
+    # The extra word is what is wrong, not a missing ID.
+    assert main([*at, "outbox", "drop", str(row["id"]), "arrived"]) == 2
+    assert capsys.readouterr().err == (
+        "mailbot outbox: drop: takes no 'arrived': `arrived` and `resend` go"
+        " with settle; give the ID of the row that `mailbot outbox` lists\n"
+    )
+    # An ID to `list` is refused by `quarantine` as by `outbox`.
+    assert main([*at, "quarantine", "list", "11"]) == 2
+    assert "list: takes no ID; `quarantine retry ID` does" in capsys.readouterr().err
+    # The only row dropped: none was delivered.
+    assert main([*at, "outbox", "drop", str(row["id"])]) == 0
+    capsys.readouterr()
+    assert main([*at, "outbox"]) == 0
+    assert capsys.readouterr().out == "the outbox is empty: no mail waits to be sent\n"
+    # A release with no brake engaged and nothing held releases nothing, and
+    # does not restart the hour the brake counts. (The log goes to stderr.)
+    assert main([*at, "--log-level", "INFO", "brake", "release"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "brake not engaged",
+        "no mail was held: nothing to release",
+    ]
+    assert "brake released" not in err and "held mails released" not in err
+    assert service.get_state(app, "brake_released_at") is None
+    # Mail a cap held is released without a brake said released; what it
+    # released counts no more in the brake's hour, as after the brake.
+    other = mail(subject="Compromised host 192.0.2.46", message_id="<o@x.example>")
+    process_delivery(app, RawMail(other, NOW, "test"))
+    with app.db.transaction() as session:
+        session.query(Outbox).filter(Outbox.state == "pending").update(
+            {"state": "held"}
+        )
+    assert main([*at, "--log-level", "INFO", "brake", "release"]) == 0
+    out, err = capsys.readouterr()
+    assert "released 1 held mail(s)" in out
+    assert "brake released" not in err
+    assert (
+        "INFO mailbot.brake: held mails released (the brake was not engaged):"
+        " 1 queued to be sent, 0 withdrawn"
+    ) in err
+    assert service.get_state(app, "brake_released_at") == "released"
+    app.close()
