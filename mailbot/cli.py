@@ -34,6 +34,25 @@ def given(text: str) -> str:
     return text
 
 
+class _Once(argparse.Action):
+    """An option that may be given more than once only with one value:
+    `--now A ... --now B` took B, silently."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != values:
+            parser.error(
+                f"{option_string} given twice, {before!r} and {values!r}: give it once"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailbot",
@@ -43,16 +62,25 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"mailbot {__version__} ({build()})"
     )
     parser.add_argument(
-        "--config", type=given, help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)"
+        "--config",
+        type=given,
+        action=_Once,
+        help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)",
     )
     parser.add_argument(
         "--now",
         type=given,
+        action=_Once,
         help="mailbot's clock for this command (ISO 8601 with zone)",
     )
-    parser.add_argument("--log-level", type=given, help="DEBUG, INFO, WARNING, ERROR")
     parser.add_argument(
-        "--log-format", type=given, help="text (default) or json: one object a line"
+        "--log-level", type=given, action=_Once, help="DEBUG, INFO, WARNING, ERROR"
+    )
+    parser.add_argument(
+        "--log-format",
+        type=given,
+        action=_Once,
+        help="text (default) or json: one object a line",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, configure, _) in COMMANDS.items():
@@ -120,7 +148,11 @@ def _db_args(sub: argparse.ArgumentParser) -> None:
 
 def _sweep_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
-        "--now", dest="sweep_now", type=given, help="same as the global --now"
+        "--now",
+        dest="sweep_now",
+        type=given,
+        action=_Once,
+        help="same as the global --now",
     )
     _json_flag(sub)
 
@@ -402,6 +434,13 @@ def clock_from(args: argparse.Namespace) -> Clock:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    twice = getattr(args, "sweep_now", None), args.now
+    if None not in twice and twice[0] != twice[1]:
+        # `--now A sweep --now B` took B, silently.
+        parser.error(
+            f"--now given twice, {twice[1]!r} before the command and"
+            f" {twice[0]!r} after it: give it once"
+        )
     if args.command == "run":
         # Before the daemon's imports (half a second): a SIGHUP meanwhile
         # ended it (daemon.UNUSED_SIGNALS, which it then handles).

@@ -4,8 +4,8 @@ An empty path is the configuration's own folder: `MAILBOT_SMTP_PATH=""`
 turned the folder of mailbot.toml into a Maildir and delivered mail into
 it. Such a value is refused naming the key or variable, and so is an
 existing folder that holds other files and is no Maildir. So is an empty
-option on the command line, and a file that is no TOML is told with where
-and what to correct.
+option on the command line, and one given twice with two values; a file
+that is no TOML is told with where and what to correct.
 """
 
 from __future__ import annotations
@@ -202,3 +202,31 @@ def test_a_file_that_is_no_toml_is_told_with_where(
     err = capsys.readouterr().err
     assert err.startswith("mailbot: configuration error: MAILBOT_SITES_FILE: ")
     assert said in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--now", "2026-12-07T08:05:00Z", "sweep", "--now", "2026-12-08T08:10Z"],
+            "--now given twice, '2026-12-07T08:05:00Z' before the command and"
+            " '2026-12-08T08:10Z' after it: give it once",
+        ),
+        (
+            ["--log-level", "DEBUG", "--log-level", "ERROR", "incidents"],
+            "--log-level given twice, 'DEBUG' and 'ERROR': give it once",
+        ),
+    ],
+)
+def test_an_option_given_twice_with_two_values_is_refused(
+    configured: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    # The value after the command (or the last) won, silently.
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    assert refused.value.code == 2
+    assert f"mailbot: error: {said}\n" in capsys.readouterr().err
+    assert not (configured / "m.db").exists()
+    # Twice with the same value is one value.
+    same = ["--now", "2026-12-07T08:05:00Z", "sweep", "--now", "2026-12-07T08:05:00Z"]
+    assert main([*same, "--json"]) == 0
