@@ -250,13 +250,22 @@ def _sites_args(sub: argparse.ArgumentParser) -> None:
 
 
 def _report_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--since", help="a date (local midnight) or ISO 8601 instant")
+    sub.add_argument(
+        "--since", type=given, help="a date (local midnight) or ISO 8601 instant"
+    )
     sub.add_argument(
         "--until",
+        type=given,
         help="the end of the period (default: now): a date (its whole day) or"
         " an ISO 8601 instant",
     )
-    sub.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    # In any letter case, as --log-format and the [logging] keys take theirs.
+    sub.add_argument(
+        "--format",
+        type=str.lower,
+        choices=["text", "csv", "json"],
+        default="text",
+    )
 
 
 def _render_args(sub: argparse.ArgumentParser) -> None:

@@ -328,6 +328,13 @@ def report_command(args: Any) -> int:
             raise UsageError(
                 "--until", f"{args.until} is not after --since {args.since}"
             )
+        if since is not None and until is None and since >= app.clock.now():
+            # An empty report of a period that ended before it began, exit 0.
+            raise UsageError(
+                "--since",
+                f"{args.since} is not before now ({iso(app.clock.now())}): give"
+                " a --since in the past, or an --until after it",
+            )
         data = build(app, since, until)
     finally:
         app.close()

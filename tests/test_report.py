@@ -7,8 +7,11 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from mailbot_env import make_app
 from opsenv import cli_env, known_database, run_cli
+
+from mailbot.cli import main
 
 NOW = ("--now", "2026-12-07T08:00:00Z")
 
@@ -146,3 +149,37 @@ def test_report_text_names_incidents_of_no_known_site(
     ) in text
     assert "  no NGI known: 1 incident(s) opened" in text
     assert "SITE-A (NGI_A): 1 incident(s) opened" in text
+
+
+def test_a_period_that_cannot_be_is_refused(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--since` after now gave a period ending before it began (exit 0,
+    empty); `--since ""` was taken as from the beginning; `--format CSV` was
+    refused where every other choice of a format takes any letter case."""
+    for key, value in _env(tmp_path, database_url).items():
+        if key.startswith("MAILBOT_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    assert main([*NOW, "report", "--since", "2027-01-01"]) == 2
+    assert capsys.readouterr().err == (
+        "mailbot report: --since: 2027-01-01 is not before now"
+        " (2026-12-07T08:00:00Z): give a --since in the past, or an --until"
+        " after it\n"
+    )
+    # With an --until after it, a period in the future is one (empty).
+    future = [*NOW, "report", "--since", "2027-01-01", "--until", "2027-01-31"]
+    assert main(future) == 0
+    capsys.readouterr()
+    for option in ("--since", "--until"):
+        with pytest.raises(SystemExit) as refused:
+            main([*NOW, "report", option, ""])
+        assert refused.value.code == 2
+        assert f"argument {option}: is empty" in capsys.readouterr().err
+    assert main([*NOW, "report", "--format", "csv"]) == 0
+    lower = capsys.readouterr().out
+    assert main([*NOW, "report", "--format", "CSV"]) == 0
+    assert capsys.readouterr().out == lower
