@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailbot import compose, incidents, render, respond, roles
 from mailbot.app import App
+from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import Deadline, Incident, Mail
 from mailbot.errors import MailbotError, UsageError
@@ -105,7 +106,9 @@ def _existing(env: jinja2.Environment, stem: str) -> str:
 
 
 def _deadline(session: Session, incident: Incident, rule: str | None) -> Deadline:
-    """The clock asked for, else the one due next, else the latest one."""
+    """The clock asked for, else the one due next; a MailbotError (exit 1)
+    when none is owed: it showed a reminder of a clock met, which the sweep
+    never sends."""
     query = select(Deadline).where(Deadline.incident_id == incident.id)
     if rule is not None:
         query = query.where(Deadline.rule == rule)
@@ -114,7 +117,15 @@ def _deadline(session: Session, incident: Incident, rule: str | None) -> Deadlin
     if unmet:
         return unmet[0]
     if rows:
-        return rows[-1]
+        done = "; ".join(
+            f"{d.rule} met {iso(d.met_at)}" if d.met_at else f"{d.rule} {d.state}"
+            for d in rows
+        )
+        raise MailbotError(
+            f"{incident.tag}: nothing is owed, the sweep sends no reminder"
+            f" ({done}): render one for a clock not met (`mailbot deadlines`"
+            " lists them)"
+        )
     what = f"no {rule} deadline" if rule else "no deadline"
     raise MailbotError(f"{incident.tag} has {what} to remind of (`mailbot show`)")
 

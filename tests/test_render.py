@@ -7,12 +7,14 @@ import email
 import email.policy
 from pathlib import Path
 
+import pytest
 from mailbot_env import make_app
 from opsenv import cli_env, known_database, run_cli
 from sqlalchemy import select
 
-from mailbot import preview
-from mailbot.db.models import Mail, Outbox
+from mailbot import incidents, preview
+from mailbot.db.models import Deadline, Mail, Outbox
+from mailbot.errors import MailbotError
 
 
 def _sent_body(app, purpose: str, tag: str) -> str:  # type: ignore[no-untyped-def]
@@ -77,4 +79,36 @@ def test_render_command_sends_nothing(tmp_path: Path, database_url: str) -> None
     wrong = run_cli(env, "render", "nonsense", "--incident", "EGI-20261204-01")
     assert wrong.returncode == 2 and "reminder-1" in wrong.stderr
     assert "Security incident suspected at SITE-A" in second.stdout.split("\n")[3]
+    app.close()
+
+
+def test_a_reminder_of_clocks_met_is_not_shown(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`render reminder-1` of an incident whose clocks are met showed a
+    reminder of the latest one, which the sweep never sends."""
+    app = make_app(tmp_path, database_url)
+    known_database(app)
+    met = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    with app.db.transaction() as session:
+        incident = incidents.by_tag(session, "EGI-20261204-01")
+        assert incident is not None
+        for deadline in session.scalars(
+            select(Deadline).where(Deadline.incident_id == incident.id)
+        ):
+            if deadline.met_at is None:
+                deadline.met_at, deadline.state = met, "missed"
+    for rule in (None, "containment"):
+        with pytest.raises(MailbotError) as nothing:
+            preview.preview(app, "reminder-1", "EGI-20261204-01", rule)
+        said = str(nothing.value)
+        assert said.startswith(
+            "EGI-20261204-01: nothing is owed, the sweep sends no reminder ("
+        )
+        assert "containment met 2026-12-05T09:00:00Z" in said
+        assert said.endswith(
+            "render one for a clock not met (`mailbot deadlines` lists them)"
+        )
+    # A clock still owed is shown as before.
+    assert preview.preview(app, "reminder-1", "EGI-20261204-02").to
     app.close()
