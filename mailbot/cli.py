@@ -17,40 +17,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mailbot import __version__, build
+from mailbot.cli_values import Once, given, row_id
 from mailbot.clock import Clock, parse_instant
 from mailbot.errors import ConfigError, MailbotError, UsageError
 
 log = logging.getLogger("mailbot")
-
-
-def given(text: str) -> str:
-    """An option's value that may not be empty: `--config ""` looked for
-    ./mailbot.toml, `demo --dir ""` used a new temporary folder and
-    `--log-format ""` the default, each as if the option were left out."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "is empty: give a value, or leave the option out for its default"
-        )
-    return text
-
-
-class _Once(argparse.Action):
-    """An option that may be given more than once only with one value:
-    `--now A ... --now B` took B, silently."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        before = getattr(namespace, self.dest, None)
-        if before is not None and before != values:
-            parser.error(
-                f"{option_string} given twice, {before!r} and {values!r}: give it once"
-            )
-        setattr(namespace, self.dest, values)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,22 +35,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         type=given,
-        action=_Once,
+        action=Once,
         help="TOML file (else $MAILBOT_CONFIG, ./mailbot.toml)",
     )
     parser.add_argument(
         "--now",
         type=given,
-        action=_Once,
+        action=Once,
         help="mailbot's clock for this command (ISO 8601 with zone)",
     )
     parser.add_argument(
-        "--log-level", type=given, action=_Once, help="DEBUG, INFO, WARNING, ERROR"
+        "--log-level", type=given, action=Once, help="DEBUG, INFO, WARNING, ERROR"
     )
     parser.add_argument(
         "--log-format",
         type=given,
-        action=_Once,
+        action=Once,
         help="text (default) or json: one object a line",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -113,29 +84,6 @@ def _status(args: argparse.Namespace) -> int:
     return _command("mailbot.commands", "status")(args)
 
 
-# The largest ID a row can have: mailbot's ID columns are INTEGER, 32 bits
-# on PostgreSQL (SQLite's 64-bit rowids never get near it either).
-LARGEST_ID = 2**31 - 1
-
-
-def row_id(text: str) -> int:
-    """An ID given on the command line (outbox, quarantine): a whole number,
-    spaces around it allowed. One past LARGEST_ID (or 0) is a number no row
-    has: the command answers it as it answers any unknown ID (fits_id)."""
-    value = text.strip()
-    if not value.isascii() or not value.isdigit():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ID: give the number the listing shows"
-        )
-    return int(value)
-
-
-def fits_id(value: int) -> bool:
-    """Whether a row may have the ID `value`: looked up, a larger one failed
-    with OverflowError on SQLite and "integer out of range" on PostgreSQL."""
-    return 0 < value <= LARGEST_ID
-
-
 def _no_args(_sub: argparse.ArgumentParser) -> None:
     return None
 
@@ -151,7 +99,7 @@ def _sweep_args(sub: argparse.ArgumentParser) -> None:
         "--now",
         dest="sweep_now",
         type=given,
-        action=_Once,
+        action=Once,
         help="same as the global --now",
     )
     _json_flag(sub)

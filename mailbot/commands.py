@@ -13,7 +13,8 @@ from pathlib import Path
 
 from mailbot import logs, send, service, views
 from mailbot.app import App, open_app
-from mailbot.cli import clock_from, config_source, fits_id, print_json
+from mailbot.cli import clock_from, config_source, print_json
+from mailbot.cli_values import fits_id
 from mailbot.config import load_settings
 from mailbot.errors import MailbotError, UsageError
 from mailbot.fetch import PollResult

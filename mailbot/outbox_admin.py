@@ -77,7 +77,7 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
     `outcome`: arrived or resend (an uncertain row), retry (a failed one,
     with its attempts counted afresh) or drop (never send it).
     """
-    from mailbot.cli import fits_id
+    from mailbot.cli_values import fits_id
 
     if not fits_id(row_id):
         raise MailbotError(_not_settleable(row_id, None, outcome))
