@@ -4,12 +4,18 @@ For whoever edits the templates: the reminder, escalation or
 acknowledgement of an incident is rendered with the same values the sweep
 or the intake would use at this moment (`--now` moves the moment), with its
 recipients, subject and TLP line. Nothing is stored and nothing is sent.
+
+A reminder is the mail the sweep will send for that clock's level: when
+other clocks of the site fall due with it, the one mail that lists them all
+(as `mailbot deadlines` plans it), and the command says which clocks it
+covers.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 
 import jinja2
 from sqlalchemy import func, select
@@ -20,6 +26,8 @@ from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import red
 from mailbot.db.models import Deadline, Incident, Mail
+from mailbot.deadlines import chase, together
+from mailbot.deadlines.forecast import Planned, forecast
 from mailbot.errors import MailbotError, UsageError
 
 # Template names (without .txt.j2) and the chase level each stands for.
@@ -32,6 +40,8 @@ class Preview:
     cc: list[str]
     subject: str
     body: str
+    # For a reminder: which clocks the mail reminds of, and when it leaves.
+    covers: str | None = None
 
     def text(self, sender: str) -> str:
         head = [f"From: {sender}", f"To: {', '.join(self.to) or '(nobody)'}"]
@@ -60,13 +70,16 @@ def preview(
         )
     if tag is None:
         raise UsageError("--incident", f"rendering {stem} needs --incident TAG")
+    # The sweep's plan, read first in its own transaction: which clocks of
+    # a site leave together, and when.
+    plans = forecast(app) if stem in LEVELS else []
     with app.db.transaction() as session:
         incident = incidents.named(session, tag, app.settings.mailbot.tag_prefix)
         if incident is None:
             raise MailbotError(incidents.unknown(tag))
         if level is None:
             return _acknowledgement(app, session, incident)
-        return _reminder(app, session, incident, stem, level, rule)
+        return _reminder(app, session, incident, stem, level, rule, plans)
 
 
 def _reminder(
@@ -76,24 +89,72 @@ def _reminder(
     stem: str,
     level: int,
     rule: str | None,
+    plans: list[Planned],
 ) -> Preview:
-    from mailbot.deadlines import chase
-
-    deadline = _deadline(session, incident, rule)
-    name = (
-        chase.template_name(app.templates, level, deadline.rule)
-        if stem in LEVELS
-        else _existing(app.templates, stem)
-    )
+    asked = _deadline(session, incident, rule)
+    planned = _planned_with(plans, asked.id, level)
+    clocks = _clocks(session, planned) if planned else [(asked, level)]
+    # Addressed and worded as the sweep's mail: by its first clock of the
+    # highest level, with the template of that level when it lists several.
+    deadline, level = together.primary(clocks, lambda c: c[1])
+    if stem not in LEVELS:
+        name = _existing(app.templates, stem)
+    elif len(clocks) == 1:
+        name = chase.template_name(app.templates, level, deadline.rule)
+    else:
+        name = together.level_template(level)
     to, cc = chase.recipients(app, session, deadline, level)
     mails = respond.thread_mails(session, incident)
     thread_subject = respond.thread_subject(app, session, incident, mails, to)
-    subject, body = render.render(
-        app.templates,
-        name,
-        **chase.context(app, session, incident, deadline, level, None, thread_subject),
+    values = chase.context(
+        app, session, incident, deadline, level, None, thread_subject, clocks
     )
-    return _finish(app, session, incident, to, cc, subject, body, thread_subject)
+    subject, body = render.render(app.templates, name, **values)
+    shown = _finish(app, session, incident, to, cc, subject, body, thread_subject)
+    return replace(shown, covers=_covers(incident, clocks, name, planned))
+
+
+def _planned_with(plans: list[Planned], deadline_id: int, level: int) -> Planned | None:
+    """The first mail the sweep will send reminding of `deadline_id` at `level`."""
+    for p in plans:
+        if p.action not in ("reminder", "escalation", "unsent", "held"):
+            continue
+        levels = dict(zip(p.deadline_ids, (n for _, n, _ in p.clocks), strict=False))
+        if levels.get(deadline_id) == level:
+            return p
+    return None
+
+
+def _clocks(session: Session, planned: Planned) -> list[tuple[Deadline, int]]:
+    """The (deadline, level) pairs of a planned mail, in the order it lists them."""
+    pairs = []
+    for deadline_id, (_, level, _) in zip(
+        planned.deadline_ids, planned.clocks, strict=False
+    ):
+        deadline = session.get(Deadline, deadline_id)
+        assert deadline is not None
+        pairs.append((deadline, level))
+    return pairs
+
+
+def _covers(
+    incident: Incident,
+    clocks: list[tuple[Deadline, int]],
+    template: str,
+    planned: Planned | None,
+) -> str:
+    """Which clocks the mail reminds of, and when the sweep sends it."""
+    listed = "; ".join(f"{d.rule} level {n} due {iso(d.due_at)}" for d, n in clocks)
+    site = clocks[0][0].site or "the site"
+    if planned is None:
+        when = "no reminder of this level is planned (`mailbot deadlines`): shown"
+    else:
+        when = f"the sweep sends it at {iso(planned.at)} ({planned.local_time})"
+    count = f"{len(clocks)} clocks" if len(clocks) > 1 else "1 clock"
+    return (
+        f"{incident.tag}: one mail for {count} of {site}: {listed};"
+        f" {when} with {template}"
+    )
 
 
 def _existing(env: jinja2.Environment, stem: str) -> str:
@@ -200,5 +261,8 @@ def render_command(args: argparse.Namespace) -> int:
         shown = preview(app, args.template, args.incident, args.rule)
     finally:
         app.close()
+    if shown.covers:
+        # On stderr: the standard output is the mail alone.
+        print(shown.covers, file=sys.stderr)
     print(shown.text(app.settings.mailbot.address), end="")
     return 0

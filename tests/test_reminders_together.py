@@ -219,14 +219,9 @@ def test_the_forecast_agrees_with_what_the_sweep_sends(app: App) -> None:
     assert len(planned) == 3
 
 
-def test_a_first_reminder_goes_with_a_second_one(
-    tmp_path: Path, database_url: str
-) -> None:
-    # A national CSIRT reports the host, a member records the discovery on
-    # Monday evening: the 4-hour report is first reminded on Tuesday, and
-    # its second reminder falls together with containment's first, on
-    # Wednesday's opening: one mail, the NGI in copy.
-    app = make_app(tmp_path, database_url, now=T("2026-12-07T19:00:00"), sites=SITES)
+def third_party_report(app: App) -> str:
+    """A national CSIRT's report of SITE-P's host on Monday 19:00, and a
+    member's #discovered: the 4-hour report clock, and containment's."""
     third_party = mail(
         subject="Mining traffic from 192.0.2.130 TLP:GREEN",
         sender="cert@national-cert.example.net",
@@ -235,6 +230,7 @@ def test_a_first_reminder_goes_with_a_second_one(
         body="Hello,\nwe see mining traffic from 192.0.2.130.\n",
     )
     tag = feed(app, third_party, "2026-12-07T19:00:00")
+    assert tag is not None
     discovered = mail(
         subject=f"Re: [{tag}] Mining traffic from 192.0.2.130",
         sender="alice@csirt.example.org",
@@ -244,6 +240,18 @@ def test_a_first_reminder_goes_with_a_second_one(
         body="#discovered 2026-12-07T18:30:00Z\n#no-request\n",
     )
     feed(app, discovered, "2026-12-07T19:10:00")
+    return tag
+
+
+def test_a_first_reminder_goes_with_a_second_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A national CSIRT reports the host, a member records the discovery on
+    # Monday evening: the 4-hour report is first reminded on Tuesday, and
+    # its second reminder falls together with containment's first, on
+    # Wednesday's opening: one mail, the NGI in copy.
+    app = make_app(tmp_path, database_url, now=T("2026-12-07T19:00:00"), sites=SITES)
+    tag = third_party_report(app)
     wednesday = "2026-12-09T08:00:00"
     assert planned_at(app, wednesday) == [
         (tag, "report+containment", 2, 2, [*SITE_CONTACTS, NGI_CONTACT])
