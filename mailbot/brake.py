@@ -518,8 +518,9 @@ def release(app: App) -> tuple[int, int]:
             .where(Outbox.state == HELD)
             .order_by(Outbox.id)
         ).all()
+        owed: set[int] = set()
         for row, mail in held:
-            if withdraw.check(app, session, row, mail):
+            if withdraw.check(app, session, row, mail, owed):
                 withdrawn += 1
             else:
                 outbox.released(app, session, row, mail, now)
@@ -529,6 +530,10 @@ def release(app: App) -> tuple[int, int]:
             # release would restart it and lift nothing.
             _set(session, ENGAGED_KEY, "", now)
             _set(session, RELEASED_KEY, "released", now)
+        if owed:
+            # The clocks still owed of a reminder withdrawn: reminded now
+            # that the brake is off, in a mail naming only them.
+            withdraw.rechase(app, session, owed)
     count = len(held) - withdrawn
     if engaged:
         log.warning(

@@ -14,10 +14,12 @@ never sent.
   clocks it chases is no longer owed: met (late or not), cancelled, its
   incident closed or a false positive, or its due time moved past now.
   The levels are then given back (their chase rows go), so that a clock
-  still owed is chased afresh: at once (the next sweep) in a mail that
-  names only what is still owed, when its due time comes again, or at once
-  under the surviving tag when its incident was merged into another since
-  the mail was written.
+  still owed is chased afresh: at once, in the same transaction, in a mail
+  that names only what is still owed (with the other clocks of the site
+  due now, as the sweep would; under the surviving tag when its incident
+  was merged into another since the mail was written), or when its due
+  time comes again. A level recorded meanwhile by a sweep is left to it,
+  so no clock is reminded twice.
 - The acknowledgement: withdrawn once its incident is a false positive
   (spam that opened an incident while mail was held is not answered after
   a member dismissed it). A merged or closed incident's acknowledgement
@@ -59,11 +61,19 @@ WITHDRAWN = "withdrawn"
 _TAG_RE = re.compile(r"\[([^\]\s]+)\]")
 
 
-def check(app: App, session: Session, row: Outbox, mail: Mail) -> bool:
-    """Withdraw `row` when its reason is gone; whether it was withdrawn."""
+def check(
+    app: App, session: Session, row: Outbox, mail: Mail, owed: set[int] | None = None
+) -> bool:
+    """Withdraw `row` when its reason is gone; whether it was withdrawn.
+
+    The clocks still owed of a reminder withdrawn are reminded at once
+    (rechase); with `owed`, their ids are added to it instead, for the
+    caller to rechase when it may (`brake release`, once the brake is off).
+    """
     now = app.clock.now()
+    still: set[int] = set()
     if row.purpose.startswith("chase-"):
-        reason = _chase(session, mail, now)
+        reason = _chase(session, mail, now, still)
     elif row.purpose == "acknowledgement":
         reason = _acknowledgement(session, mail)
     elif row.purpose == "closure-relabel":
@@ -75,10 +85,29 @@ def check(app: App, session: Session, row: Outbox, mail: Mail) -> bool:
     row.state, row.lease_until = WITHDRAWN, None
     row.last_error = f"withdrawn at {iso(now)}: {reason}"
     log.info("%s withdrawn (%s): %s", mail.message_id, row.purpose, reason)
+    if owed is not None:
+        owed.update(still)
+    elif still:
+        rechase(app, session, still)
     return True
 
 
-def _chase(session: Session, mail: Mail, now: dt.datetime) -> str | None:
+def rechase(app: App, session: Session, deadline_ids: set[int]) -> None:
+    """Remind now of `deadline_ids`, clocks still owed whose reminder was
+    withdrawn, in a mail naming only what is owed (sweep.chase_now)."""
+    from mailbot.deadlines import sweep
+
+    session.flush()
+    done = sweep.chase_now(app, session, deadline_ids, app.clock.now())
+    log.info(
+        "clocks still owed of a withdrawn reminder: %d reminder(s) queued at once",
+        done.reminders,
+    )
+
+
+def _chase(
+    session: Session, mail: Mail, now: dt.datetime, still: set[int]
+) -> str | None:
     rows = session.execute(
         select(Chase, Deadline, Incident)
         .join(Deadline, Deadline.id == Chase.deadline_id)
@@ -100,11 +129,12 @@ def _chase(session: Session, mail: Mail, now: dt.datetime) -> str | None:
         # Every clock of the mail is still owed: what it says is true.
         return None
     for chase, deadline, incident in rows:
-        _give_back(session, chase, deadline, incident, now)
+        if _give_back(session, chase, deadline, incident, now):
+            still.add(deadline.id)
     said = "; ".join(dict.fromkeys(reasons))
     if owed:
         # The mail says the site still owes them all: those still owed are
-        # reminded again by the next sweep, in a mail naming only them.
+        # reminded again at once, in a mail naming only them.
         said += f"; the {owed} clock(s) still owed are reminded anew"
     return said
 
@@ -133,12 +163,15 @@ def _give_back(
     deadline: Deadline,
     incident: Incident,
     now: dt.datetime,
-) -> None:
-    """Undo the level of a withdrawn reminder; a clock still owed is chased again."""
+) -> bool:
+    """Undo the level of a withdrawn reminder; whether the clock is still
+    owed (it is due to be chased again now)."""
     session.execute(delete(Chase).where(Chase.id == chase.id))
     deadline.level = min(deadline.level, chase.level - 1)
-    if _not_owed(deadline, incident, now) is None:
-        deadline.next_action_at = now
+    if _not_owed(deadline, incident, now) is not None:
+        return False
+    deadline.next_action_at = now
+    return True
 
 
 def _acknowledgement(session: Session, mail: Mail) -> str | None:

@@ -65,6 +65,15 @@ def _rows(w: World) -> dict[str, tuple[str, str | None]]:
         return {r.purpose: (r.state, r.last_error) for r in rows}
 
 
+def _states(w: World) -> list[tuple[str, str, str | None]]:
+    """(purpose, state, last error) of each reminder queued, in order."""
+    with w.app.db.transaction() as session:
+        rows = session.scalars(
+            select(Outbox).where(Outbox.purpose.like("chase-%")).order_by(Outbox.id)
+        )
+        return [(r.purpose, r.state, r.last_error) for r in rows]
+
+
 def _chases(w: World, tag: str) -> dict[str, list[Any]]:
     return {d["rule"]: d["chases"] for d in w.show(tag)["deadlines"]}
 
@@ -78,14 +87,18 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     assert waiting.count("not sent yet: in the outbox") == 1
     _answer(w, tag, "2026-12-01T09:10:00")
     # The poll after the answer looked at the reminder (SMTP is down): it
-    # would ask for the answer received, so it is withdrawn, and says why.
-    assert [s for s, _ in _rows(w).values()] == ["withdrawn"]
+    # would ask for the answer received, so it is withdrawn, and says why;
+    # the clock still owed is reminded at once, in a mail of its own.
+    assert {p: s for p, (s, _) in _rows(w).items()} == {
+        "chase-analysis+containment-1": "withdrawn",
+        "chase-containment-1": "pending",
+    }
 
-    # The server is back at 09:40: the sweep reminds of containment alone,
-    # the one clock still owed.
+    # Containment, the one clock still owed, was reminded at once, alone:
+    # the mail leaves when the server is back at 09:40; no sweep adds one.
     w.smtp.start()
     w.app.clock.set(at("2026-12-01T09:40:00"))
-    assert sweep(w.app)["reminders"] == 1
+    assert sweep(w.app)["reminders"] == 0
     assert send.deliver_due(w.app).sent == 1
     rows = _rows(w)
     state, reason = rows["chase-analysis+containment-1"]
@@ -115,7 +128,7 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     # `show` lists the reminders sent, not the one withdrawn.
     assert _chases(w, tag) == {
         "report": [],
-        "containment": ["2026-12-01T09:40:00Z"],
+        "containment": ["2026-12-01T09:11:00Z"],
         "analysis": [],
     }
     # Its mail is listed withdrawn, never as one the site got.
@@ -129,6 +142,59 @@ def test_reminder_of_a_clock_met_during_an_outage_is_withdrawn(w: World) -> None
     entry = text.split(f"(mail {withdrawn['id']})", 1)[1].split("(mail ", 1)[0]
     assert "WITHDRAWN, never sent (withdrawn at 2026-12-01T09:11:00Z" in entry
     assert text.count("WITHDRAWN") == 1 and "not sent" not in text.lower()
+
+
+def test_the_rest_of_a_reminder_withdrawn_as_it_leaves_goes_at_once(
+    w: World,
+) -> None:
+    # The 09:00 sweep queued the reminder of both clocks; the site's answer
+    # comes before it left. The poll that reads the answer withdraws it and
+    # sends at once the reminder of containment alone, the clock still
+    # owed: it no longer waits for the next sweep.
+    tag = _chased(w)
+    w.new_mail()
+    _answer(w, tag, "2026-12-01T09:02:00")
+    [reminder] = w.new_mail()
+    assert reminder.recipients == (SITE_A, "admin-old@site-a.example.com")
+    said = env.body_of(reminder)
+    assert "isolate" in said and "answer EGI CSIRT's request" not in said
+    rows = _rows(w)
+    assert rows["chase-analysis+containment-1"][0] == "withdrawn"
+    assert rows["chase-containment-1"] == ("sent", None)
+    # Each level once: the sweeps after it send nothing more today, and
+    # the met clock is never reminded.
+    for when in ("2026-12-01T09:03:00", "2026-12-01T12:00:00"):
+        w.app.clock.set(at(when))
+        assert sweep(w.app)["reminders"] == 0
+        send.deliver_due(w.app)
+    assert w.new_mail() == []
+    assert _chases(w, tag) == {
+        "report": [],
+        "containment": ["2026-12-01T09:03:00Z"],
+        "analysis": [],
+    }
+
+
+def test_the_rest_of_a_held_reminder_withdrawn_goes_when_released(w: World) -> None:
+    # The brake held the reminder of both clocks; the site answered the
+    # request meanwhile. The release withdraws it, and reminds of
+    # containment alone once the brake is off: it is not held again.
+    with w.app.db.transaction() as session:
+        brake.engage(w.app, session, 51)
+    tag = _chased(w)
+    assert [s for _, s, _ in _states(w)] == ["held"]
+    _answer(w, tag, "2026-12-01T09:10:00")
+    w.new_mail()
+    w.app.clock.set(at("2026-12-01T09:30:00"))
+    assert brake.release(w.app)[1] == 1
+    assert [(p, s) for p, s, _ in _states(w)] == [
+        ("chase-analysis+containment-1", "withdrawn"),
+        ("chase-containment-1", "pending"),
+    ]
+    send.deliver_due(w.app)
+    [reminder] = [m for m in w.new_mail() if m.headline.startswith("Reminder")]
+    said = env.body_of(reminder)
+    assert "isolate" in said and "answer EGI CSIRT's request" not in said
 
 
 def test_held_reminders_of_a_closed_incident_are_withdrawn_on_release(
@@ -181,20 +247,18 @@ def test_reminder_of_an_incident_merged_meanwhile_goes_under_the_kept_tag(
     source = _chased(w, smtp_down=True)
     target = second_report(w, "2026-12-01T09:05:00")
     merge(w, source, target, "2026-12-01T09:10:00")
-    # The poll after the merge looked at the reminders first (SMTP is down).
-    for state, reason in _rows(w).values():
-        assert state == "withdrawn"
-        assert reason is not None and f"{source} was merged into {target}" in reason
+    # The poll after the merge looked at the reminders first (SMTP is down):
+    # withdrawn, and both clocks, still owed, reminded at once under the
+    # kept tag, in one mail.
+    [(purpose, state, reason), again] = _states(w)
+    assert (purpose, state) == ("chase-analysis+containment-1", "withdrawn")
+    assert reason is not None and f"{source} was merged into {target}" in reason
+    assert again == ("chase-analysis+containment-1", "pending", None)
     w.smtp.start()
     w.app.clock.set(at("2026-12-01T09:40:00"))
+    assert sweep(w.app)["reminders"] == 0
     send.deliver_due(w.app)
-    assert not any(m.headline.startswith("Reminder") for m in w.new_mail())
-    # The site still owes both clocks: the next sweep chases them again,
-    # in one mail.
-    assert sweep(w.app)["reminders"] == 1
-    send.deliver_due(w.app)
-    sent = w.new_mail()
+    sent = [m for m in w.new_mail() if m.headline.startswith("Reminder")]
     subjects = [m.message["Subject"] for m in sent]
     assert len(subjects) == 1
     assert all(s.startswith(f"[{target}] [TLP:AMBER] ") for s in subjects)
-    assert all(m.headline.startswith("Reminder") for m in sent)

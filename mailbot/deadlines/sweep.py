@@ -106,6 +106,23 @@ def sweep(app: App) -> dict[str, object]:
     return result.as_dict()
 
 
+def chase_now(
+    app: App, session: Session, deadline_ids: set[int], now: dt.datetime
+) -> SweepResult:
+    """Chase `deadline_ids` now, in the caller's transaction, as the next
+    sweep would: the levels due, with the other clocks of their incidents
+    due now, one mail per site; each incident in a savepoint of its own.
+
+    For the clocks still owed of a reminder withdrawn as it left
+    (withdraw.py): the rest is reminded at once, not a sweep later. A level
+    another process recorded meanwhile (a sweep) is left to it, and an
+    incident another sweeper holds is its to chase.
+    """
+    result = SweepResult()
+    _apart(app, session, sorted(deadline_ids), now, set(), result)
+    return result
+
+
 def _batch(
     app: App, ids: list[int], now: dt.datetime, result: SweepResult, handled: set[int]
 ) -> None:
@@ -126,13 +143,27 @@ def _batch(
         # make that rare, so only then is each incident kept apart.
         log.info("sweep: a level was recorded elsewhere; redoing %d apart", len(ids))
     with app.db.transaction() as session:
-        claimed = _claim(app, session, ids, now, handled)
-        by_incident: dict[int, list[tuple[Incident, Deadline]]] = {}
-        for incident, deadline in claimed:
-            by_incident.setdefault(incident.id, []).append((incident, deadline))
-        for pairs in by_incident.values():
-            _one(app, session, pairs, now, result)
+        claimed = _apart(app, session, ids, now, handled, result)
     handled.update(d.id for _, d in claimed)
+
+
+def _apart(
+    app: App,
+    session: Session,
+    ids: list[int],
+    now: dt.datetime,
+    handled: set[int],
+    result: SweepResult,
+) -> list[tuple[Incident, Deadline]]:
+    """Claim `ids` (as _claim) and chase each incident in a savepoint of its
+    own; the clocks claimed."""
+    claimed = _claim(app, session, ids, now, handled)
+    by_incident: dict[int, list[tuple[Incident, Deadline]]] = {}
+    for incident, deadline in claimed:
+        by_incident.setdefault(incident.id, []).append((incident, deadline))
+    for pairs in by_incident.values():
+        _one(app, session, pairs, now, result)
+    return claimed
 
 
 def _claim(
