@@ -291,9 +291,10 @@ def test_the_command(
         ("2026-12-09T10:00:00Z", 3, [DUTY], []),
     ]
     assert set(rows[0]) == {
-        "at", "tag", "rule", "site", "level", "action", "to", "cc", "due_at",
-        "site_local_time", "deadlines", "cap", "reason", "clocks",
+        "at", "tag", "rule", "rules", "site", "level", "action", "to", "cc",
+        "due_at", "site_local_time", "deadlines", "cap", "reason", "clocks",
     }  # fmt: skip
+    assert rows[0]["rules"] == ["analysis"]
     # Each deadline the mail chases: its rule, level and due time.
     assert rows[0]["clocks"] == [
         {"rule": "analysis", "level": 1, "due_at": "2026-12-07T10:00:00Z"}

@@ -61,10 +61,15 @@ class Planned:
     clocks: tuple[tuple[str, int, dt.datetime], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
+        """The mail for `deadlines --json`: `rule` is one rule, the one of
+        the clock the mail is addressed and worded by; `rules` groups every
+        rule it reminds of, and `clocks` has each clock with its own."""
+        lead = together.primary(self.clocks, _clock_level) if self.clocks else None
         return {
             "at": iso(self.at),
             "tag": self.tag,
-            "rule": self.rule,
+            "rule": lead[0] if lead else self.rule,
+            "rules": list(dict.fromkeys(rule for rule, _, _ in self.clocks)),
             "site": self.site,
             "level": self.level,
             "action": self.action,
@@ -80,6 +85,10 @@ class Planned:
                 for rule, level, due in self.clocks
             ],
         }
+
+
+def _clock_level(clock: tuple[str, int, dt.datetime]) -> int:
+    return clock[1]
 
 
 def forecast(app: App, until: dt.datetime | None = None) -> list[Planned]:
