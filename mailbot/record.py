@@ -36,7 +36,7 @@ from mailbot.clock import ARRIVAL_NOTE, as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
 from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
-from mailbot.deadlines import clocks
+from mailbot.deadlines import site_mail
 from mailbot.extract.quotes import marked_lines
 from mailbot.mail import Attachment, ParsedMail
 from mailbot.sites import Site
@@ -386,7 +386,7 @@ def _update_incident(
             else []
         )
         counts = closure and closure_report.label_counts(stated)
-        clocks.on_site_mail(
+        site_mail.on_site_mail(
             app, session, incident, mail, site.name, words, counts,
             frozenset((*parsed.in_reply_to, *parsed.references)),
         )  # fmt: skip

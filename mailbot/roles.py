@@ -313,7 +313,7 @@ def sites_addressed(directory: Directory, parsed: ParsedMail) -> tuple[Site, ...
     """The sites a mail is addressed to (To, then Cc), in that order; its
     sender's own address reaches none, and neither does an address that
     several sites share (a university's CERT for its two grid sites): which
-    of them is asked is the incident's to say (clocks.on_csirt_mail asks
+    of them is asked is the incident's to say (answers.on_csirt_mail asks
     those taking part)."""
     sender = parsed.from_.addr.lower() if parsed.from_ else ""
     found: list[Site] = []

@@ -20,7 +20,7 @@ from mailbot.csirt import merge as merging
 from mailbot.csirt import notify as notifying
 from mailbot.csirt.commands import Command
 from mailbot.db.models import Deadline, Incident, IncidentSite, Mail
-from mailbot.deadlines import clocks, reopen
+from mailbot.deadlines import answers, clocks, reopen
 
 ENDED = ("closed", "false_positive")
 
@@ -372,10 +372,10 @@ def _answered(ctx: Context, command: Command) -> str:
     sites = incidents.site_names(ctx.session, ctx.incident)
     if command.argument:
         site = _site_taking_part(ctx, command.argument, sites)
-        asked = {site: clocks.open_requests(ctx.app, ctx.session, ctx.incident, site)}
+        asked = {site: answers.open_requests(ctx.app, ctx.session, ctx.incident, site)}
     else:
         asked = {
-            s: clocks.open_requests(ctx.app, ctx.session, ctx.incident, s)
+            s: answers.open_requests(ctx.app, ctx.session, ctx.incident, s)
             for s in sites
         }
     owing = {s: [d for d in owed if d.started_at <= when] for s, owed in asked.items()}
@@ -392,7 +392,7 @@ def _answered(ctx: Context, command: Command) -> str:
             f" that answered, e.g. #answered {next(iter(owing))}"
         )
     [(site, _)] = owing.items()
-    met = clocks.answered_by_word(ctx.app, ctx.session, ctx.incident, site, when)
+    met = answers.answered_by_word(ctx.app, ctx.session, ctx.incident, site, when)
     late = sum(d.state == "missed" for d in met)
     return (
         f"{site} answered at {iso(when)} (on {ctx.member}'s word);"

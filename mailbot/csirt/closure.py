@@ -5,7 +5,7 @@ of its own; the label mailbot put in the subject of the mail the site
 answers is not the site's. A lower label anywhere there keeps it from
 counting too.
 
-Then clocks.on_site_mail meets `closure_report` and the extracted
+Then site_mail.on_site_mail meets `closure_report` and the extracted
 `resolution` and `lessons_learnt` stay. Labelled otherwise (or not at all),
 it meets nothing, those two values are dropped, and the site is asked once,
 in the thread, to resend it labelled AMBER or RED.

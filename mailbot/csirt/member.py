@@ -32,7 +32,7 @@ from mailbot.csirt.commands import (
     repeats,
 )
 from mailbot.db.models import Audit, Incident, Mail
-from mailbot.deadlines import clocks
+from mailbot.deadlines import answers
 from mailbot.extract.quotes import marked_lines, signature_lines
 from mailbot.mail import ParsedMail
 
@@ -113,7 +113,7 @@ def on_member_mail(
         and "no-request" not in applied
         and before is None
     ):
-        clocks.on_csirt_mail(
+        answers.on_csirt_mail(
             app, session, ctx.incident, mail, parsed, except_site=own_site
         )
     return ctx.incident

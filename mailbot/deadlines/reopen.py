@@ -168,7 +168,7 @@ def _answered(
     if rule.met_by not in ("site_report", "site_reply"):
         return False
     # A reply of a security contact several sites share answers each of
-    # them (clocks.answer_requests); its report is the site's it names.
+    # them (answers.answer_requests); its report is the site's it names.
     known = app.sites.site(site)
     contacts = sorted(known.security_contacts) if known else []
     query = select(Mail.role, Mail.flags).where(
