@@ -92,7 +92,9 @@ def _reminder(
     plans: list[Planned],
 ) -> Preview:
     asked = _deadline(session, incident, rule)
-    planned = _planned_with(plans, asked.id, level)
+    # A template named in full (`reminder-1-analysis`) is a rule's own: the
+    # sweep sends its clock alone.
+    planned = _planned_with(plans, asked.id, level) if stem in LEVELS else None
     clocks = _clocks(session, planned) if planned else [(asked, level)]
     # Addressed and worded as the sweep's mail: by its first clock of the
     # highest level, with the template of that level when it lists several.
@@ -111,7 +113,14 @@ def _reminder(
     )
     subject, body = render.render(app.templates, name, **values)
     shown = _finish(app, session, incident, to, cc, subject, body, thread_subject)
-    return replace(shown, covers=_covers(incident, clocks, name, planned))
+    if planned is not None:
+        when = f"the sweep sends it at {iso(planned.at)} ({planned.local_time})"
+    elif stem in LEVELS:
+        when = "no reminder of this level is planned (`mailbot deadlines`): shown"
+    else:
+        # A template named in full is rendered for the clock asked alone.
+        when = "shown for this clock alone"
+    return replace(shown, covers=_covers(incident, clocks, f"{when} with {name}"))
 
 
 def _planned_with(plans: list[Planned], deadline_id: int, level: int) -> Planned | None:
@@ -137,24 +146,12 @@ def _clocks(session: Session, planned: Planned) -> list[tuple[Deadline, int]]:
     return pairs
 
 
-def _covers(
-    incident: Incident,
-    clocks: list[tuple[Deadline, int]],
-    template: str,
-    planned: Planned | None,
-) -> str:
-    """Which clocks the mail reminds of, and when the sweep sends it."""
+def _covers(incident: Incident, clocks: list[tuple[Deadline, int]], when: str) -> str:
+    """Which clocks the mail reminds of, and `when` it leaves."""
     listed = "; ".join(f"{d.rule} level {n} due {iso(d.due_at)}" for d, n in clocks)
     site = clocks[0][0].site or "the site"
-    if planned is None:
-        when = "no reminder of this level is planned (`mailbot deadlines`): shown"
-    else:
-        when = f"the sweep sends it at {iso(planned.at)} ({planned.local_time})"
     count = f"{len(clocks)} clocks" if len(clocks) > 1 else "1 clock"
-    return (
-        f"{incident.tag}: one mail for {count} of {site}: {listed};"
-        f" {when} with {template}"
-    )
+    return f"{incident.tag}: one mail for {count} of {site}: {listed}; {when}"
 
 
 def _existing(env: jinja2.Environment, stem: str) -> str:

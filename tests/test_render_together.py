@@ -16,7 +16,15 @@ from pathlib import Path
 from mailbot_env import T, make_app
 from opsenv import cli_env, run_cli
 from sqlalchemy import select
-from test_reminders_together import TAG, TUESDAY, third_party_report
+from test_reminders_together import (
+    OWN_LEVEL_ONE,
+    REPORT,
+    REQUEST,
+    TAG,
+    TUESDAY,
+    feed,
+    third_party_report,
+)
 from test_sweep_reminders import NGI_CONTACT, SITE_CONTACTS, SITES
 
 from mailbot import preview
@@ -110,3 +118,39 @@ def test_a_clock_no_longer_planned_is_shown_alone(app: App) -> None:
     assert shown.covers.startswith(f"{TAG}: one mail for 1 clock of SITE-P")
     assert "no reminder of this level is planned" in shown.covers
     assert "answer EGI CSIRT's request" not in shown.body
+
+
+def test_a_rules_own_template_is_rendered_for_its_clock_alone(
+    tmp_path: Path, database_url: str
+) -> None:
+    # reminder-1-analysis.txt.j2 is written for the request alone: the
+    # sweep sends it a mail of its own, and containment's goes apart.
+    own = tmp_path / "own-templates"
+    own.mkdir()
+    (own / "reminder-1-analysis.txt.j2").write_text(OWN_LEVEL_ONE, encoding="utf-8")
+    extra = {"MAILBOT_TEMPLATES_DIRECTORY": str(own)}
+    app = make_app(
+        tmp_path, database_url, now=T("2026-12-06T20:00:00"), sites=SITES, extra=extra
+    )
+    feed(app, REPORT, "2026-12-06T20:00:00")
+    feed(app, REQUEST, "2026-12-07T12:00:00")
+    app.clock.set(T("2026-12-07T17:00:00"))
+    analysis = preview.preview(app, "reminder-1", TAG, "analysis")
+    containment = preview.preview(app, "reminder-1", TAG, "containment")
+    named = preview.preview(app, "reminder-1-analysis", TAG)
+    assert analysis.body.endswith("SITE-P: analysis.\n")
+    assert (named.subject, named.body) == (analysis.subject, analysis.body)
+    assert named.covers is not None and named.covers.endswith(
+        "shown for this clock alone with reminder-1-analysis.txt.j2"
+    )
+    assert containment.covers is not None
+    assert containment.covers.startswith(f"{TAG}: one mail for 1 clock of SITE-P")
+    assert "answer EGI CSIRT's request" not in containment.body
+    app.clock.set(T(TUESDAY))
+    assert sweep(app)["reminders"] == 2
+    assert queued(app, "chase-analysis-1") == (analysis.subject, analysis.body)
+    assert queued(app, "chase-containment-1") == (
+        containment.subject,
+        containment.body,
+    )
+    app.close()
