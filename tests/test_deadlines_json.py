@@ -14,14 +14,14 @@ from pathlib import Path
 
 from mailbot_env import T, make_app
 from opsenv import cli_env, run_cli
-from test_reminders_together import TAG, third_party_report
 from test_sweep_reminders import SITES
+from test_together_env import TAG, third_party_report
 
 from mailbot.app import App
 from mailbot.deadlines import DEFAULT_RULES
 
 # The `app` fixture: SITE-P's report, and Alice's request on Monday.
-pytest_plugins = ("test_reminders_together",)
+pytest_plugins = ("test_together_env",)
 
 
 def planned(app: App, now: str) -> list[dict[str, object]]:

@@ -17,14 +17,23 @@ import datetime as dt
 import email
 import email.policy
 import json
-from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from mailbot_env import AUTHENTICATED, T, mail, make_app
+from mailbot_env import T, make_app
 from sqlalchemy import select
 from test_sweep_reminders import DUTY, NGI_CONTACT, SITE_CONTACTS, SITES
+from test_together_env import (
+    OWN_LEVEL_ONE,
+    REPORT,
+    TAG,
+    TUESDAY,
+    csirt_request,
+    feed,
+    third_party_report,
+    with_templates,
+)
 
 from mailbot import render, send, views
 from mailbot.app import App
@@ -32,58 +41,11 @@ from mailbot.db.models import Chase, Deadline, Mail, Outbox
 from mailbot.deadlines import DEFAULT_RULES, chase
 from mailbot.deadlines.forecast import forecast, forecast_text
 from mailbot.deadlines.sweep import sweep
-from mailbot.mail import RawMail
-from mailbot.process import process_delivery
 from mailbot.send.claim import LEASE, claim_next
 from mailbot.send.transport import transport_for
 
-TAG = "EGI-20261206-01"
-REPORT = mail(
-    subject="Security incident suspected at SITE-P TLP:AMBER",
-    sender="Marie <security@site-p.example.org>",
-    message_id="<report@site-p.example.org>",
-    date="Sun, 06 Dec 2026 20:00:00 +0000",
-    body="We found a miner on wn3.site-p.example.org (192.0.2.130).\n"
-    "We are still looking at it.\n",
-)
-
-
-def csirt_request(sender: str, n: int, date: str, body: str) -> bytes:
-    """A member's question to SITE-P in the incident's thread."""
-    return mail(
-        subject=f"Re: [{TAG}] Security incident suspected at SITE-P",
-        sender=sender,
-        to=", ".join(SITE_CONTACTS),
-        message_id=f"<request-{n}@csirt.example.org>",
-        date=date,
-        headers={**AUTHENTICATED, "In-Reply-To": "<report@site-p.example.org>"},
-        body=body,
-    )
-
-
-REQUEST = csirt_request(
-    "Alice <alice@csirt.example.org>",
-    1,
-    "Mon, 07 Dec 2026 12:00:00 +0000",
-    "Which account was used to log in, and from where?\n",
-)
-TUESDAY = "2026-12-08T08:00:00"
-
-
-def feed(app: App, raw: bytes, when: str) -> str | None:
-    app.clock.set(T(when))
-    outcome = process_delivery(app, RawMail(raw, T(when), "test"))
-    assert outcome.result == "processed", outcome.reason
-    return outcome.incident
-
-
-@pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[App]:
-    made = make_app(tmp_path, database_url, now=T("2026-12-06T20:00:00"), sites=SITES)
-    assert feed(made, REPORT, "2026-12-06T20:00:00") == TAG
-    assert feed(made, REQUEST, "2026-12-07T12:00:00") == TAG
-    yield made
-    made.close()
+# The `app` fixture: SITE-P's report, and Alice's request on Monday.
+pytest_plugins = ("test_together_env",)
 
 
 def chase_mails(app: App) -> list[tuple[str, list[str], Message]]:
@@ -219,30 +181,6 @@ def test_the_forecast_agrees_with_what_the_sweep_sends(app: App) -> None:
     assert len(planned) == 3
 
 
-def third_party_report(app: App) -> str:
-    """A national CSIRT's report of SITE-P's host on Monday 19:00, and a
-    member's #discovered: the 4-hour report clock, and containment's."""
-    third_party = mail(
-        subject="Mining traffic from 192.0.2.130 TLP:GREEN",
-        sender="cert@national-cert.example.net",
-        message_id="<mining@national-cert.example.net>",
-        date="Mon, 07 Dec 2026 19:00:00 +0000",
-        body="Hello,\nwe see mining traffic from 192.0.2.130.\n",
-    )
-    tag = feed(app, third_party, "2026-12-07T19:00:00")
-    assert tag is not None
-    discovered = mail(
-        subject=f"Re: [{tag}] Mining traffic from 192.0.2.130",
-        sender="alice@csirt.example.org",
-        message_id="<discovered@csirt.example.org>",
-        date="Mon, 07 Dec 2026 19:10:00 +0000",
-        headers=AUTHENTICATED,
-        body="#discovered 2026-12-07T18:30:00Z\n#no-request\n",
-    )
-    feed(app, discovered, "2026-12-07T19:10:00")
-    return tag
-
-
 def test_a_first_reminder_goes_with_a_second_one(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -343,9 +281,6 @@ def test_metrics_count_each_rule_of_a_mail(app: App) -> None:
     ]
 
 
-OWN_LEVEL_ONE = "Subject: Please answer: {{ subject }}\n\n{{ site }}: {{ rule }}.\n"
-
-
 @pytest.mark.parametrize(
     ("files", "purposes"),
     [
@@ -371,17 +306,7 @@ OWN_LEVEL_ONE = "Subject: Please answer: {{ subject }}\n\n{{ site }}: {{ rule }}
 def test_templates_written_for_one_clock_keep_a_mail_each(
     tmp_path: Path, database_url: str, files: dict[str, str], purposes: dict[str, str]
 ) -> None:
-    own = tmp_path / "own-templates"
-    own.mkdir()
-    for name, text in files.items():
-        (own / name).write_text(text, encoding="utf-8")
-    extra = {"MAILBOT_TEMPLATES_DIRECTORY": str(own)}
-    app = make_app(
-        tmp_path, database_url, now=T("2026-12-06T20:00:00"), sites=SITES, extra=extra
-    )
-    feed(app, REPORT, "2026-12-06T20:00:00")
-    feed(app, REQUEST, "2026-12-07T12:00:00")
-    app.clock.set(T("2026-12-07T17:00:00"))
+    app = with_templates(tmp_path, database_url, files)
     assert sorted(p.rule for p in forecast(app) if p.at == T(TUESDAY)) == sorted(
         ["analysis", "containment"]
     )

@@ -16,16 +16,14 @@ from pathlib import Path
 from mailbot_env import T, make_app
 from opsenv import cli_env, run_cli
 from sqlalchemy import select
-from test_reminders_together import (
+from test_sweep_reminders import NGI_CONTACT, SITE_CONTACTS, SITES
+from test_together_env import (
     OWN_LEVEL_ONE,
-    REPORT,
-    REQUEST,
     TAG,
     TUESDAY,
-    feed,
     third_party_report,
+    with_templates,
 )
-from test_sweep_reminders import NGI_CONTACT, SITE_CONTACTS, SITES
 
 from mailbot import preview
 from mailbot.app import App
@@ -33,7 +31,7 @@ from mailbot.db.models import Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
 # The `app` fixture: SITE-P's report, and Alice's request on Monday.
-pytest_plugins = ("test_reminders_together",)
+pytest_plugins = ("test_together_env",)
 
 
 def queued(app: App, purpose: str) -> tuple[str, str]:
@@ -125,16 +123,8 @@ def test_a_rules_own_template_is_rendered_for_its_clock_alone(
 ) -> None:
     # reminder-1-analysis.txt.j2 is written for the request alone: the
     # sweep sends it a mail of its own, and containment's goes apart.
-    own = tmp_path / "own-templates"
-    own.mkdir()
-    (own / "reminder-1-analysis.txt.j2").write_text(OWN_LEVEL_ONE, encoding="utf-8")
-    extra = {"MAILBOT_TEMPLATES_DIRECTORY": str(own)}
-    app = make_app(
-        tmp_path, database_url, now=T("2026-12-06T20:00:00"), sites=SITES, extra=extra
-    )
-    feed(app, REPORT, "2026-12-06T20:00:00")
-    feed(app, REQUEST, "2026-12-07T12:00:00")
-    app.clock.set(T("2026-12-07T17:00:00"))
+    files = {"reminder-1-analysis.txt.j2": OWN_LEVEL_ONE}
+    app = with_templates(tmp_path, database_url, files)
     analysis = preview.preview(app, "reminder-1", TAG, "analysis")
     containment = preview.preview(app, "reminder-1", TAG, "containment")
     named = preview.preview(app, "reminder-1-analysis", TAG)
