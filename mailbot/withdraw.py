@@ -53,6 +53,7 @@ from mailbot.db.models import (
     Mail,
     Outbox,
 )
+from mailbot.errors import MailbotError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,14 @@ def rechase(app: App, session: Session, deadline_ids: set[int]) -> None:
     from mailbot.deadlines import sweep
 
     session.flush()
-    done = sweep.chase_now(app, session, deadline_ids, app.clock.now())
+    try:
+        with session.begin_nested():
+            done = sweep.chase_now(app, session, deadline_ids, app.clock.now())
+    except MailbotError as exc:
+        # A template that fails for this mail: the sender must go on with
+        # the rest of the outbox; the clocks stay due, for the sweep.
+        log.error("clocks still owed of a withdrawn reminder not chased: %s", exc)
+        return
     log.info(
         "clocks still owed of a withdrawn reminder: %d reminder(s) queued at once",
         done.reminders,

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from test_csirt_env import SITE_A, World, at
 from test_merge import merge, second_report
 
-from mailbot import brake, outbox_admin, send, store, summary
-from mailbot.db.models import Mail, Outbox
+from mailbot import brake, outbox_admin, render, send, store, summary
+from mailbot.db.models import Deadline, Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
 # The `w` fixture: a mailbot on a private Dovecot and SMTP sink.
@@ -195,6 +195,44 @@ def test_the_rest_of_a_held_reminder_withdrawn_goes_when_released(w: World) -> N
     [reminder] = [m for m in w.new_mail() if m.headline.startswith("Reminder")]
     said = env.body_of(reminder)
     assert "isolate" in said and "answer EGI CSIRT's request" not in said
+
+
+def test_a_rest_whose_template_fails_leaves_the_outbox_going(
+    tmp_path: Path, database_url: str, dovecot: Any, smtp_sink: Any
+) -> None:
+    # An operator's reminder-1 fails for a mail of one clock to this SITE-A
+    # (it passed the start-up check's sample values): the rest of the
+    # withdrawn reminder cannot be written. The withdrawal holds, the poll
+    # goes on sending, and the clock stays due for the sweep.
+    own = tmp_path / "own-templates"
+    own.mkdir()
+    shipped = Path(render.__file__).with_name("templates") / "reminder-1.txt.j2"
+    trap = (
+        '{% if items | length == 1 and "admin-old@site-a.example.com" in contacts %}'
+        "{{ nope }}{% endif %}\n"
+    )
+    text = shipped.read_text(encoding="utf-8")
+    (own / "reminder-1.txt.j2").write_text(text + trap, encoding="utf-8")
+    app = make_app(
+        tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink,
+        now=at("2026-11-30T08:00:00"), sites=env.SITES,
+        extra={"MAILBOT_TEMPLATES_DIRECTORY": str(own)},
+    )  # fmt: skip
+    w = World(app, dovecot, smtp_sink)
+    try:
+        tag = _chased(w)
+        w.new_mail()
+        _answer(w, tag, "2026-12-01T09:02:00")
+        assert [(p, s) for p, s, _ in _states(w)] == [
+            ("chase-analysis+containment-1", "withdrawn")
+        ]
+        with app.db.transaction() as session:
+            due = session.scalars(
+                select(Deadline.next_action_at).where(Deadline.rule == "containment")
+            ).one()
+        assert due == at("2026-12-01T09:03:00")
+    finally:
+        app.close()
 
 
 def test_held_reminders_of_a_closed_incident_are_withdrawn_on_release(
