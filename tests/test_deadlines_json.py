@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from mailbot_env import T, make_app
 from opsenv import cli_env, run_cli
 from test_sweep_reminders import SITES
@@ -20,8 +21,13 @@ from test_together_env import TAG, third_party_report
 from mailbot.app import App
 from mailbot.deadlines import DEFAULT_RULES
 
-# The `app` fixture: SITE-P's report, and Alice's request on Monday.
+# The `site_p` fixture: SITE-P's report, and Alice's request on Monday.
 pytest_plugins = ("test_together_env",)
+
+
+@pytest.fixture
+def app(site_p: App) -> App:
+    return site_p
 
 
 def planned(app: App, now: str) -> list[dict[str, object]]:

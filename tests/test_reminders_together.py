@@ -44,8 +44,13 @@ from mailbot.deadlines.sweep import sweep
 from mailbot.send.claim import LEASE, claim_next
 from mailbot.send.transport import transport_for
 
-# The `app` fixture: SITE-P's report, and Alice's request on Monday.
+# The `site_p` fixture: SITE-P's report, and Alice's request on Monday.
 pytest_plugins = ("test_together_env",)
+
+
+@pytest.fixture
+def app(site_p: App) -> App:
+    return site_p
 
 
 def chase_mails(app: App) -> list[tuple[str, list[str], Message]]:

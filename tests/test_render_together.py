@@ -13,6 +13,7 @@ import email
 import email.policy
 from pathlib import Path
 
+import pytest
 from mailbot_env import T, make_app
 from opsenv import cli_env, run_cli
 from sqlalchemy import select
@@ -30,8 +31,13 @@ from mailbot.app import App
 from mailbot.db.models import Mail, Outbox
 from mailbot.deadlines.sweep import sweep
 
-# The `app` fixture: SITE-P's report, and Alice's request on Monday.
+# The `site_p` fixture: SITE-P's report, and Alice's request on Monday.
 pytest_plugins = ("test_together_env",)
+
+
+@pytest.fixture
+def app(site_p: App) -> App:
+    return site_p
 
 
 def queued(app: App, purpose: str) -> tuple[str, str]:

@@ -56,8 +56,11 @@ def feed(app: App, raw: bytes, when: str) -> str | None:
     return outcome.incident
 
 
+# Named apart from the `app` fixtures of other modules: a plugin's fixture
+# is seen by every test, and another plugin's `app` would replace it.
 @pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[App]:
+def site_p(tmp_path: Path, database_url: str) -> Iterator[App]:
+    """SITE-P's report on Sunday evening and Alice's request on Monday."""
     made = make_app(tmp_path, database_url, now=T("2026-12-06T20:00:00"), sites=SITES)
     assert feed(made, REPORT, "2026-12-06T20:00:00") == TAG
     assert feed(made, REQUEST, "2026-12-07T12:00:00") == TAG
