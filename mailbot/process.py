@@ -89,7 +89,7 @@ def process_delivery(
         # first stays loaded for the second.
         with app.db.session() as session:
             with app.db.transaction(session):
-                stored = store.accept(session, delivery)
+                stored = store.accept(session, delivery, backfill=app.backfill)
                 if not stored.new and stored.state != "received":
                     mark_done(session)
                     again = stored.state == "done"

@@ -71,20 +71,26 @@ def dedupe_key(raw: bytes) -> str:
     return digest.hexdigest()
 
 
-def accept(session: Session, delivery: RawMail, key: str | None = None) -> Stored:
-    """Store `delivery` unless it is stored already; record a duplicate if so."""
+def accept(
+    session: Session, delivery: RawMail, key: str | None = None, backfill: bool = False
+) -> Stored:
+    """Store `delivery` unless it is stored already; record a duplicate if so.
+
+    `backfill`: stored by `ingest --backfill`, kept on the new mail's row."""
     key = key or dedupe_key(delivery.raw)
-    stored = _accept(session, delivery, key)
+    stored = _accept(session, delivery, key, backfill)
     if stored is None:
         # The stored mail whose key was taken went after our insert (another
         # process set it aside as a re-encoded copy, redelivery.py): the key
         # is free now.
-        stored = _accept(session, delivery, key)
+        stored = _accept(session, delivery, key, backfill)
         assert stored is not None, f"dedupe key {key} neither free nor taken"
     return stored
 
 
-def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
+def _accept(
+    session: Session, delivery: RawMail, key: str, backfill: bool
+) -> Stored | None:
     """What became of `delivery`; None when the mail it matched was gone
     when looked up (a re-encoded copy set aside meanwhile, redelivery.py)."""
     # Most deliveries are new: written first, looked up only when the key
@@ -104,6 +110,7 @@ def _accept(session: Session, delivery: RawMail, key: str) -> Stored | None:
         # Processing starts right after this commit: its first attempt is
         # counted here, in the same statement as the bytes.
         "attempts": 1,
+        "backfill": backfill,
     }
     # Core, not the unit of work: every delivery writes one (add_written).
     mail = add_written_unless_taken(session, Mail, "dedupe_key", **values)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -102,6 +104,11 @@ class Mail(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Stored by `ingest --backfill`: recorded, answered by nothing, however
+    # often it is processed again (a quarantine retry, a resumed crash).
+    backfill: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     incident: Mapped[Incident | None] = relationship(back_populates="mails")
 
