@@ -26,6 +26,7 @@ from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import trail
 from mailbot.db.models import Incident, Mail, Outbox
+from mailbot.deadlines import chase
 from mailbot.errors import MailbotError, UsageError
 
 # What `list` shows: everything but the mail delivered or dropped.
@@ -98,6 +99,13 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
                 " outbox drop` it"
             )
         before = row.state_at(now)
+        if outcome == "drop":
+            row.state, row.lease_until = "dropped", None
+            asked = chase.ask_again(session, row.mail_id, now)
+            if asked:
+                again = ", ".join(f"clock {d.rule} level {n}" for d, n in asked)
+                told = f"reached no one: {again} asked again at the next sweep"
+                reason = f"{reason}; {told}" if reason else told
         note = f"{_VERB[outcome]} at {iso(now)}"
         if outcome in ("arrived", "resend"):
             note += f": {outcome}"
@@ -106,9 +114,7 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
         row.last_error = f"{row.last_error or ''} [{note}]".strip()
         if outcome == "arrived":
             row.state, row.sent_at = "sent", now
-        elif outcome == "drop":
-            row.state, row.lease_until = "dropped", None
-        else:
+        elif outcome in ("retry", "resend"):
             # A fresh set of [smtp] max_attempts: the cause is fixed, or a
             # person wants it tried again.
             row.attempts = 0

@@ -8,14 +8,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailbot import compose, outbox, render, roles
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import red
-from mailbot.db.models import Audit, Incident, Mail, Outbox
+from mailbot.db.models import NOT_SENT, Audit, Incident, Mail, Outbox
 from mailbot.mail import ParsedMail
 from mailbot.thread import incident_subject
 
@@ -365,7 +365,11 @@ def thread_mails(session: Session, incident: Incident) -> list[ThreadMail]:
 def threads_mails(
     session: Session, incident_ids: list[int]
 ) -> dict[int, list[ThreadMail]]:
-    """`thread_mails` of each incident in `incident_ids`, in one query."""
+    """`thread_mails` of each incident in `incident_ids`, in one query.
+
+    An outgoing mail that reached no one (dropped, failed for good,
+    withdrawn, held) is no part of the thread its recipients know: a later
+    mail must not answer it nor cite it in its References."""
     rows = session.execute(
         select(
             Mail.incident_id,
@@ -374,10 +378,12 @@ def threads_mails(
             Mail.recipients,
             Mail.subject,
         )
+        .outerjoin(Outbox, Outbox.mail_id == Mail.id)
         .where(
             Mail.incident_id.in_(incident_ids),
             Mail.message_id.is_not(None),
             Mail.role.not_in(("bounce", "auto_reply")),
+            or_(Outbox.state.is_(None), Outbox.state.not_in(NOT_SENT)),
         )
         .order_by(func.coalesce(Mail.event_at, Mail.arrived_at), Mail.id)
     )

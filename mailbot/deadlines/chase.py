@@ -184,6 +184,31 @@ def read_ahead(
     )
 
 
+def ask_again(
+    session: Session, mail_id: int, now: dt.datetime
+) -> list[tuple[Deadline, int]]:
+    """Undo the chase by mail `mail_id`, a reminder dropped unsent (`outbox
+    drop`): it reached no one, so no level it named counts as chased.
+
+    Its chase rows go; a clock whose last level it was goes back a level
+    and is looked at by the next sweep, which asks that level again (in a
+    new mail, citing nothing its recipients never got). Left counted, the
+    next level followed it a working day later: the NGI in copy, then the
+    duty team told the site is silent, for a site never reminded. The
+    (clock, level) pairs asked again."""
+    again: list[tuple[Deadline, int]] = []
+    for row in list(session.scalars(select(Chase).where(Chase.mail_id == mail_id))):
+        deadline = session.get(Deadline, row.deadline_id)
+        session.delete(row)
+        if deadline is None or deadline.level != row.level:
+            continue
+        deadline.level = row.level - 1
+        if deadline.met_at is None and deadline.state != "cancelled":
+            deadline.next_action_at = now
+            again.append((deadline, row.level))
+    return again
+
+
 def held_levels(session: Session, deadline_ids: list[int]) -> set[tuple[int, int]]:
     """(deadline id, level) of the chases of `deadline_ids` whose mail the
     caps or the brake hold: no one got them yet."""
