@@ -35,6 +35,7 @@ from mailbot.clock import iso
 from mailbot.db.models import ContactFailure, Incident, Mail
 from mailbot.dsn import DeliveryReport, FailedRecipient
 from mailbot.errors import MailbotError, UsageError
+from mailbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,31 @@ def record_failures(
 _ENHANCED_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
+def ours(settings: Settings, address: str) -> str | None:
+    """The setting that names `address` when it is mailbot's own (the duty
+    address, a member, its own address or an alias), else None: such an
+    address is in no sites file, and its mail comes back to the CSIRT."""
+    address = address.lower()
+    if address == (settings.csirt.duty_address or "").lower():
+        return "[csirt] duty_address"
+    if address in {m.lower() for m in settings.csirt.members}:
+        return "[csirt] members"
+    if address in {a.lower() for a in settings.own_addresses}:
+        return "[mailbot] address or aliases"
+    return None
+
+
+def advice(settings: Settings, address: str) -> str:
+    """What to do about `address` refused for good."""
+    setting = ours(settings, address)
+    if setting is None:
+        return "correct the sites file"
+    return (
+        f"it is mailbot's own ({setting}): correct it in the configuration,"
+        " or have the mail server take it"
+    )
+
+
 def refused_at_rcpt(
     app: App, session: Session, original: Mail, refused: dict[str, str]
 ) -> list[str]:
@@ -177,11 +203,11 @@ def refused_at_rcpt(
         row.failed_at, row.mail_id = now, None
         row.original_message_id = original.message_id
         log.warning(
-            "%s %s refused for good by the SMTP server (%s): marked like a "
-            "bounce; correct the sites file",
+            "%s %s refused for good by the SMTP server (%s): marked like a bounce; %s",
             original.message_id,
             address,
             answer,
+            advice(app.settings, address),
         )
     session.flush()
     incident = _incident_of(session, original)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, not_, select
 from sqlalchemy.orm import Session
 
-from mailbot import closed
+from mailbot import bounces, closed
 from mailbot.alive import POLL_INTERVALS
 from mailbot.app import App
 from mailbot.clock import iso
@@ -66,6 +66,7 @@ def status(app: App, last_poll: dt.datetime | None) -> dict[str, Any]:
     now = app.clock.now()
     with app.db.transaction() as session:
         data = _counts(session, now)
+        data.update(_bouncing(app, session))
         ages = Ages(
             now=now,
             last_poll=last_poll,
@@ -227,12 +228,25 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
         ],
         # Closed incidents in whose thread a site reported anew (closed.py).
         "reports_after_close": closed.waiting(session),
-        "bouncing_contacts": sorted(
-            session.scalars(
-                select(ContactFailure.address).where(ContactFailure.permanent.is_(True))
-            )
-        ),
     }
+
+
+def _bouncing(app: App, session: Session) -> dict[str, list[str]]:
+    """The addresses marked as failing for good: the contacts (the sites
+    file's to correct), and mailbot's own (the configuration's, or the
+    mail server's), each with the setting that names it."""
+    contacts, own = [], []
+    for address in session.scalars(
+        select(ContactFailure.address)
+        .where(ContactFailure.permanent.is_(True))
+        .order_by(ContactFailure.address)
+    ):
+        setting = bounces.ours(app.settings, address)
+        if setting is None:
+            contacts.append(address)
+        else:
+            own.append(f"{address} ({setting})")
+    return {"bouncing_contacts": contacts, "own_addresses_refused": own}
 
 
 def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
@@ -301,6 +315,13 @@ def warnings(data: dict[str, Any]) -> list[str]:
             + ", ".join(data["bouncing_contacts"])
             + " (correct the sites file; `mailbot bounces clear ADDRESS` once"
             " an address works again)"
+        )
+    if data["own_addresses_refused"]:
+        found.append(
+            "mail to mailbot's own addresses is refused for good: "
+            + ", ".join(data["own_addresses_refused"])
+            + " (correct the setting in the configuration, or have the mail"
+            " server take it; `mailbot bounces clear ADDRESS` once it does)"
         )
     if data["reports_after_close"]:
         found.append(

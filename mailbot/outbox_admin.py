@@ -92,12 +92,8 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
         now = app.clock.now()
         if row is None or row.state_at(now) not in SETTLEABLE[outcome]:
             raise MailbotError(_not_settleable(row_id, row, outcome))
-        if outcome == "retry" and not row.recipients:
-            raise MailbotError(
-                f"outbox row {row_id} has no recipient left (each was refused"
-                " for good and marked bouncing): nothing to send again; `mailbot"
-                " outbox drop` it"
-            )
+        if outcome == "retry":
+            _check_retry(session, row)
         before = row.state_at(now)
         if outcome == "drop":
             row.state, row.lease_until = "dropped", None
@@ -121,6 +117,25 @@ def settle(app: App, row_id: int, outcome: str, reason: str | None = None) -> st
             row.state, row.next_try_at, row.lease_until = "pending", now, None
         _note_in_trail(session, row, outcome, before, reason, now)
         return row.state
+
+
+def _check_retry(session: Session, row: Outbox) -> None:
+    """Refuse to retry a mail none of whose recipients can take it yet."""
+    if not row.recipients:
+        # Failed before its recipients were kept with it.
+        raise MailbotError(
+            f"outbox row {row.id} has no recipient left (each was refused"
+            " for good and marked bouncing): nothing to send again; `mailbot"
+            " outbox drop` it"
+        )
+    marked = sorted(chase.bouncing(session) & {r.lower() for r in row.recipients})
+    if len(marked) == len({r.lower() for r in row.recipients}):
+        raise MailbotError(
+            f"outbox row {row.id}: every recipient is marked as failing for"
+            f" good ({', '.join(marked)}): once an address works again,"
+            " `mailbot bounces clear ADDRESS`, then retry; or `mailbot outbox"
+            f" drop {row.id}`"
+        )
 
 
 _VERB = {

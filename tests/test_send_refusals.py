@@ -408,3 +408,57 @@ def test_refusals_at_data_are_compared_without_what_differs_per_mail() -> None:
     assert refusal_kind("end of DATA: 552 5.3.4 too big") != refusal_kind(
         "end of DATA: 554 5.6.0 content rejected"
     )
+
+
+def test_a_mail_refused_for_all_keeps_its_recipients_for_a_retry(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    """Every recipient refused for good at RCPT: the row lost them all, its
+    error named the refusals twice, and `outbox retry` refused it for good
+    even after `bounces clear` (brk11 F8)."""
+    from mailbot import bounces
+    from mailbot.errors import MailbotError
+    from mailbot.outbox_admin import settle
+
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    dead = "reporter1@cert1.example.net"
+    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown")
+    _queue(app, 1)
+    send.deliver_due(app)
+    # The acknowledgement, and the duty team's notice (refused alike).
+    (state, _, recipients) = _rows(app)[0]
+    assert (state, recipients) == ("failed", [dead])
+    with app.db.transaction() as session:
+        row_id, error = session.execute(
+            select(Outbox.id, Outbox.last_error).order_by(Outbox.id)
+        ).first()  # type: ignore[misc]
+    assert error.count("5.1.1 User unknown") == 1, error
+    with pytest.raises(MailbotError, match="bounces clear ADDRESS"):
+        settle(app, row_id, "retry")
+    smtp_sink.accept()  # the mailbox works again
+    assert bounces.clear(app, [dead]) == [dead]
+    assert settle(app, row_id, "retry") == "pending"
+    assert send.deliver_due(app).sent == 1
+    assert smtp_sink.messages[-1].recipients == (dead,)
+    app.close()
+
+
+def test_mailbots_own_address_refused_is_no_sites_contact(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The duty address refused at RCPT was listed as a bouncing contact,
+    with "correct the sites file" (it is in the configuration)."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    duty = "duty@csirt.example.org"
+    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown", [duty])
+    with caplog.at_level(logging.WARNING, logger="mailbot.bounces"):
+        _queue_to(app, duty)
+        send.deliver_due(app)
+    data = _status(app)
+    assert data["bouncing_contacts"] == []
+    assert data["own_addresses_refused"] == [f"{duty} ([csirt] duty_address)"]
+    [warning] = [w for w in data["warnings"] if duty in w]
+    assert "sites file" not in warning and "configuration" in warning
+    [line] = [r.getMessage() for r in caplog.records if "marked like" in r.getMessage()]
+    assert "sites file" not in line and "[csirt] duty_address" in line
+    app.close()

@@ -174,8 +174,12 @@ def _finish(
             mail = session.get(Mail, row.mail_id)
             assert mail is not None
             bounces.refused_at_rcpt(app, session, mail, never)
-            row.recipients = [r for r in row.recipients if r not in never]
-        row.last_error = error if not refused else f"{error or ''} refused: {refused}"
+            left = [r for r in row.recipients if r not in never]
+            # Refused for all: it reached no one, and keeps its recipients
+            # for `outbox retry` once their marks are cleared.
+            row.recipients = left or row.recipients
+        # An error with refusals names them already (every one refused).
+        row.last_error = error or (f"refused: {refused}" if refused else None)
         if outcome == "refused-at-data":
             if not batch.took_mail and row.sent_at is None:
                 # Perhaps the relay refuses every mail (a blocked sender, a
