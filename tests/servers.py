@@ -563,6 +563,7 @@ class _Stall:
 
 @dataclass(frozen=True)
 class _Mode:
+    mail_reply: str | None = None
     rcpt_reply: str | None = None
     rcpt_only: frozenset[str] | None = None
     data_reply: str | None = None
@@ -592,6 +593,8 @@ class _SinkHandler:
         # Checked here, not by aiosmtpd's auth_required, which warns without TLS.
         if self.sink.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if self.sink.mode.mail_reply:
+            return self.sink.mode.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -722,21 +725,23 @@ class SmtpSink:
 
     def reject(
         self,
-        stage: Literal["RCPT", "DATA"],
+        stage: Literal["MAIL", "RCPT", "DATA"],
         code: int,
         text: str,
         recipients: Iterable[str] | None = None,
     ) -> None:
-        """Answer RCPT or DATA with an error (only for recipients, or a mail
-        to one of them, if given)."""
+        """Answer MAIL FROM, RCPT or DATA with an error (RCPT and DATA: only
+        for recipients, or a mail to one of them, if given)."""
         reply = _reply(code, text)
         only = frozenset(r.lower() for r in recipients) if recipients else None
-        if stage == "RCPT":
+        if stage == "MAIL":
+            self.mode = replace(self.mode, mail_reply=reply)
+        elif stage == "RCPT":
             self.mode = replace(self.mode, rcpt_reply=reply, rcpt_only=only)
         elif stage == "DATA":
             self.mode = replace(self.mode, data_reply=reply, data_only=only)
         else:
-            raise ValueError(f"stage must be RCPT or DATA, not {stage!r}")
+            raise ValueError(f"stage must be MAIL, RCPT or DATA, not {stage!r}")
 
     def stall(self) -> None:
         """Take in each mail but do not answer its DATA until released."""

@@ -462,3 +462,31 @@ def test_mailbots_own_address_refused_is_no_sites_contact(
     [line] = [r.getMessage() for r in caplog.records if "marked like" in r.getMessage()]
     assert "sites file" not in line and "[csirt] duty_address" in line
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("stage", "answer", "said"),
+    [("RCPT", "5.7.1 Relay access denied", "relay refuses every recipient"),
+     ("MAIL", "5.7.1 Sender address rejected", "relay refuses mailbot's sender")],
+)  # fmt: skip
+def test_a_relay_refusing_mailbot_makes_status_unhealthy_at_once(
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, stage, answer, said
+) -> None:  # type: ignore[no-untyped-def]
+    """README: status flags the relay refusing every mail with one permanent
+    answer at once; refused at RCPT for its policy, status said nothing
+    until the outbox was stuck half an hour later (brk11 F20)."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    smtp_sink.reject(stage, 554, answer)
+    _queue(app, 1)
+    send.deliver_due(app)
+    assert [state for state, _, _ in _rows(app)] == ["pending"]
+    data = _status(app)
+    assert not data["healthy"]
+    assert answer in data["smtp_refuses_every_mail"]["problem"]
+    assert any(said in p for p in data["problems"])
+    smtp_sink.accept()
+    app.clock.set(NOW + dt.timedelta(hours=1))
+    assert send.deliver_due(app).sent == 1
+    data = _status(app)
+    assert data["smtp_refuses_every_mail"] is None and data["healthy"]
+    app.close()

@@ -30,6 +30,7 @@ from mailbot.errors import (
     TemporaryError,
 )
 from mailbot.send.batch import (
+    DATA_REFUSED_KEY,
     LOGIN_REFUSED_KEY,
     Batch,
     DeliveryCounts,
@@ -49,7 +50,13 @@ from mailbot.send.claim import (
     interrupted,
     release,
 )
-from mailbot.send.transport import DataRefused, Transport, of_mailbox, transport_for
+from mailbot.send.transport import (
+    DataRefused,
+    RelayRefused,
+    Transport,
+    of_mailbox,
+    transport_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +100,8 @@ def deliver_due(
                 app.outages.down("smtp", str(exc), login_refused=refused)
                 if refused:
                     note_service_problem(app, LOGIN_REFUSED_KEY, str(exc))
+                elif isinstance(exc, RelayRefused):
+                    note_service_problem(app, DATA_REFUSED_KEY, str(exc))
                 break
             except STOPS:
                 interrupted(app, letter, getattr(transport, "data_sent", True))

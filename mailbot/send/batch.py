@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 # Set (service_state) while the SMTP server refuses mailbot's login: `status`
 # is unhealthy until a mail goes out again.
 LOGIN_REFUSED_KEY = "smtp_login_refused"
-# Set while the server refuses every mail at DATA with one permanent answer
-# (the relay's condition, not the mails'): `status` is unhealthy, naming it.
+# Set while the server refuses every mail at DATA with one permanent answer,
+# or mailbot's sender or every recipient for its policy (RelayRefused): the
+# relay's condition, not the mails'. `status` is unhealthy, naming it.
 DATA_REFUSED_KEY = "smtp_refuses_every_mail"
 # The last permanent refusal at DATA since the server last took a mail: its
 # kind (refusal_kind) and the rows it failed (JSON). A lone mail refused for

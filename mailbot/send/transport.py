@@ -46,6 +46,13 @@ class DataRefused(PermanentError):
     """The server refused the message itself for good, at DATA or after it."""
 
 
+class RelayRefused(ServerUnavailable):
+    """The relay refused mailbot for good: its sender at MAIL FROM, or every
+    recipient for its policy ("554 5.7.1 Relay access denied"). No mail
+    leaves until a person fixes it; `status` says so at once
+    (send.batch.DATA_REFUSED_KEY)."""
+
+
 class Transport(Protocol):
     # Whether the last send got as far as handing over the message itself:
     # stopped after that, nobody knows whether the mail is delivered.
@@ -173,7 +180,13 @@ class SmtpTransport:
             if code >= 400:
                 # Refusing our sender refuses every mail: the server's problem.
                 text = answer.decode(errors="replace")
-                raise ServerUnavailable(f"MAIL FROM: {code} {text}")
+                if code < 500:
+                    raise ServerUnavailable(f"MAIL FROM: {code} {text}")
+                raise RelayRefused(
+                    f"the relay refuses mailbot's sender (MAIL FROM: {code} {text}):"
+                    " check that it lets [mailbot] address send through it"
+                    " ([smtp] host, username); the mail waits"
+                )
             refused: dict[str, str] = {}
             for recipient in recipients:
                 if not recipient.isascii():
@@ -189,7 +202,7 @@ class SmtpTransport:
                     # "554 5.7.1 Relay access denied" for everyone: the relay
                     # refuses mailbot, and marking each address dead would
                     # stop every reminder for good.
-                    raise ServerUnavailable(
+                    raise RelayRefused(
                         f"the relay refuses every recipient ({_first(refused)}):"
                         " check that it lets [mailbot] address send through it"
                         " ([smtp] host, username); the mail waits"
