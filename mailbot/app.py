@@ -9,6 +9,7 @@ import copy
 import logging
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,10 @@ class App:
     outages: Outages = field(default_factory=Outages)
     # Mail the caps held, logged as one line per pass (brake.py).
     held: HeldMail = field(default_factory=HeldMail)
+    # Held while this process delivers the outbox (send.deliver_due): the
+    # daemon delivers after a poll, from its outbox job and after the
+    # digest, and must send one mail at a time.
+    sending: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.directory is None:

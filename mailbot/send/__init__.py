@@ -80,7 +80,25 @@ def deliver_due(
     server took another mail in the same batch: a relay that refuses every
     mail for now (full disk, a login or policy problem) is an outage, and the
     mail waits for it like for a server that cannot be reached.
+
+    One delivery at a time in a process: the daemon delivers from several
+    threads (after a poll, its outbox job, after the digest), and a second
+    one meanwhile would send a second mail at once (two uncertain behind a
+    server that does not answer). A call that finds one under way returns
+    at once, counting nothing: that one sends what is due, one by one.
     """
+    if not app.sending.acquire(blocking=False):
+        log.debug("outbox: a delivery is under way in this process; left to it")
+        return DeliveryCounts()
+    try:
+        return _deliver_due(app, transport, stop)
+    finally:
+        app.sending.release()
+
+
+def _deliver_due(
+    app: App, transport: Transport | None, stop: threading.Event | None
+) -> DeliveryCounts:
     app.held.report()
     counts = DeliveryCounts(uncertain=expire_leases(app))
     own = transport is None
