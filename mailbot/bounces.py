@@ -248,6 +248,7 @@ def _notify(
         original_subject=original.subject or "",
         original_message_id=original.message_id or "",
         mailbox=app.settings.mailbot.address,
+        setting=ours(app.settings, address),
     )
     respond.send_in_thread(
         app, session, incident, None, [duty], subject, body, "notice-bounce"

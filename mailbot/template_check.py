@@ -189,7 +189,10 @@ def _acknowledgements() -> Iterator[Sample]:
 
 
 def _notices() -> Iterator[Sample]:
-    for diagnostic in ("", "550 5.1.1 no such user"):
+    # A site's contact, and a member (mailbot's own: the setting names it).
+    refused = "550 5.1.1 no such user"
+    cases = (("", None), (refused, None), (refused, "[csirt] members"))
+    for diagnostic, setting in cases:
         yield (
             "bounce-notice.txt.j2",
             "of a bounce",
@@ -199,6 +202,7 @@ def _notices() -> Iterator[Sample]:
                 "diagnostic": diagnostic,
                 "original_subject": f"[{TAG}] Reminder",
                 "original_message_id": "<reminder-1@csirt.example.org>",
+                "setting": setting,
             },
         )
     yield "brake-alert.txt.j2", "of the brake", {"volume": 120, "limit": 100}

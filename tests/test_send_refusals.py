@@ -443,24 +443,37 @@ def test_a_mail_refused_for_all_keeps_its_recipients_for_a_retry(
     app.close()
 
 
+@pytest.mark.parametrize(
+    ("own", "setting"),
+    [("duty@csirt.example.org", "[csirt] duty_address"),
+     ("alice@csirt.example.org", "[csirt] members")],
+)  # fmt: skip
 def test_mailbots_own_address_refused_is_no_sites_contact(
-    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, caplog
+    tmp_path: Path, database_url: str, smtp_sink: SmtpSink, caplog, own, setting
 ) -> None:  # type: ignore[no-untyped-def]
     """The duty address refused at RCPT was listed as a bouncing contact,
     with "correct the sites file" (it is in the configuration)."""
     app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
-    duty = "duty@csirt.example.org"
-    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown", [duty])
+    smtp_sink.reject("RCPT", 550, "5.1.1 User unknown", [own])
     with caplog.at_level(logging.WARNING, logger="mailbot.bounces"):
-        _queue_to(app, duty)
+        _queue_to(app, own)
         send.deliver_due(app)
     data = _status(app)
     assert data["bouncing_contacts"] == []
-    assert data["own_addresses_refused"] == [f"{duty} ([csirt] duty_address)"]
-    [warning] = [w for w in data["warnings"] if duty in w]
+    assert data["own_addresses_refused"] == [f"{own} ({setting})"]
+    [warning] = [w for w in data["warnings"] if own in w]
     assert "sites file" not in warning and "configuration" in warning
     [line] = [r.getMessage() for r in caplog.records if "marked like" in r.getMessage()]
-    assert "sites file" not in line and "[csirt] duty_address" in line
+    assert "sites file" not in line and setting in line
+    # The duty team is told of a member's address (not of its own), and
+    # that what to correct is the configuration.
+    notices = [m for m in smtp_sink.messages if own in m.headline]
+    if own.startswith("duty"):
+        assert notices == []
+    else:
+        [notice] = notices
+        text = notice.message.get_payload(decode=True).decode()
+        assert "sites file" not in text and f"mailbot's own ({setting})" in text
     app.close()
 
 
