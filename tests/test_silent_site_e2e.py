@@ -94,9 +94,7 @@ class Mailbot:
         return done.stdout
 
     def sweep(self, now: str) -> int:
-        return int(
-            json.loads(self("now", "sweep", "--now", now, "--json"))["reminders"]
-        )
+        return int(json.loads(self(now, "sweep", "--json"))["reminders"])
 
 
 def deliver(dovecot: Dovecot, raw: bytes, when: str) -> None:

@@ -25,8 +25,11 @@ NGI = "ngi-sec@ngi-a.example.org"
 VO = "vo-security@vo.example.org"
 SECRET = "root compromise of ui01 via the stolen SSH key of jsmith"
 DN = "/DC=org/DC=example/CN=Jane Doe 1234"
-FOUND = "We found a compromise of ui01. Discovered 2026-12-07 07:30 UTC.\n"
-OPENED = at("2026-12-07T08:00:00")  # a Monday, 10:00 at SITE-A
+FOUND = "We found a compromise of ui01. Discovered 2025-11-24 07:30 UTC.\n"
+# A Monday, 10:00 at SITE-A, and in the past: Dovecot stores an APPEND dated
+# in the future as arriving at the APPEND (the test then ran on a clock
+# hours away from the one it set, and its reminders fell a day late).
+OPENED = at("2025-11-24T08:00:00")
 
 
 def report(w: World, raw: bytes) -> str:
@@ -46,7 +49,7 @@ def site_mail(subject: str, body: str) -> bytes:
 def to_ngi(w: World, tag: str) -> list[Any]:
     """A member asks SITE-A for logs; the mails the NGI gets in copy of the
     reminders of the next two days."""
-    when = at("2026-12-07T09:00:00")
+    when = at("2025-11-24T09:00:00")
     w.deliver(
         member_mail(
             subject=f"Re: [{tag}] x", to=env.SITE_A, cc=env.ABUSE, when=when,
@@ -56,7 +59,7 @@ def to_ngi(w: World, tag: str) -> list[Any]:
         when,
     )  # fmt: skip
     w.new_mail()
-    for now in ("2026-12-07T14:00:00", "2026-12-08T14:00:00"):
+    for now in ("2025-11-24T14:00:00", "2025-11-25T14:00:00"):
         w.app.clock.set(at(now))
         sweep(w.app)
         deliver_due(w.app)
@@ -68,7 +71,7 @@ def to_ngi(w: World, tag: str) -> list[Any]:
 def to_vo(w: World, tag: str) -> tuple[list[Any], str]:
     """A member sends `#notify-vo`; the mails the VO got, and what the
     member was told."""
-    when = at("2026-12-07T09:00:00")
+    when = at("2025-11-24T09:00:00")
     w.deliver(
         member_mail(
             subject=f"Re: [{tag}] x", when=when, body="#notify-vo vo.example.org\n",
