@@ -53,7 +53,7 @@ def test_a_closure_report_with_the_date_tag_reaches_the_resolved_incident(
     assert w.show(tag)["status"] == "resolved"
     w.new_mail()
     heading = "Closure report: Security incident at SITE-A [EGI-20261130] TLP: AMBER"
-    mail = writes(w, SITE_A, heading, "2026-12-10T10:00:00", 1)
+    mail = writes(w, SITE_A, heading, "2026-12-04T10:00:00", 1)
     assert (mail["tag"], mail["thread_reason"]) == (tag, "date_tag")
     assert tags(w) == [tag]
     # No acknowledgement of a new incident to the site.
@@ -146,5 +146,5 @@ def test_a_closed_incidents_date_tag_opens_a_new_incident(
     tag = env.site_report(w)
     member(w, tag, "#close\n", "2026-11-30T12:00:00", 1)
     assert w.show(tag)["status"] == "closed"
-    mail = writes(w, SITE_A, "Again at SITE-A [EGI-20261130]", "2026-12-20T10:00:00", 1)
+    mail = writes(w, SITE_A, "Again at SITE-A [EGI-20261130]", "2026-12-05T10:00:00", 1)
     assert mail["tag"] != tag and mail["thread_reason"] == "new"
