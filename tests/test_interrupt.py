@@ -51,7 +51,7 @@ def _state(app: App) -> str:
 def _interrupt_sweep(app: App, signum: int, ready, **extra: str) -> int:  # type: ignore[no-untyped-def]
     """`mailbot sweep` in a process of its own, given `signum` once the
     acknowledgement is being sent and `ready()` holds; its exit status."""
-    env = cli_env(app, MAILBOT_SMTP_TIMEOUT="60", **extra)
+    env = cli_env(app, MAILBOT_SMTP_TIMEOUT="600", **extra)
     later = (NOW + dt.timedelta(minutes=1)).isoformat()
     child = subprocess.Popen(
         [sys.executable, "-m", "mailbot", "--now", later, "sweep"],
@@ -71,8 +71,9 @@ def _interrupt_sweep(app: App, signum: int, ready, **extra: str) -> int:  # type
         )
         assert child.poll() is None, child.communicate()
         child.send_signal(signum)
-        # At once: no QUIT waiting for the server, no [smtp] timeout (60 s).
-        _, err = child.communicate(timeout=30)
+        # At once: no QUIT waiting for the server, no [smtp] timeout (600 s);
+        # the bound leaves room for a loaded machine's slow exit.
+        _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
