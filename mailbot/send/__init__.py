@@ -14,10 +14,12 @@ relay: whose a refusal is, and when a refused mail goes again).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailbot import bounces
 from mailbot.app import App
@@ -188,6 +190,7 @@ def _finish(
     counts: DeliveryCounts,
     batch: Batch | None = None,
 ) -> None:
+    """Record one exchange's outcome on its row, and count it."""
     batch = batch if batch is not None else Batch(took_mail=True)
     now = app.clock.now()
     later = {r: a for r, a in refused.items() if not a.startswith("5")}
@@ -195,76 +198,39 @@ def _finish(
         row = session.get(Outbox, letter.row_id)
         assert row is not None
         row.lease_until = None
-        never = {r: a for r, a in refused.items() if a.startswith("5")}
-        if never:
-            # Refused for good at RCPT: the same fact as a bounce, known earlier.
-            mail = session.get(Mail, row.mail_id)
-            assert mail is not None
-            bounces.refused_at_rcpt(app, session, mail, never)
-            left = [r for r in row.recipients if r not in never]
-            # Refused for all: it reached no one, and keeps its recipients
-            # for `outbox retry` once their marks are cleared.
-            row.recipients = left or row.recipients
+        _refused_for_good(app, session, row, refused)
         # An error with refusals names them already (every one refused).
         row.last_error = error or (f"refused: {refused}" if refused else None)
         if outcome == "refused-at-data":
-            if not batch.took_mail and row.sent_at is None:
+            if _perhaps_every_mail(row, batch):
                 # Perhaps the relay refuses every mail (a blocked sender, a
                 # quota): failed once it takes or judges another one
                 # (charge, end_batch), else its outage.
-                row.state = "pending"
-                row.next_try_at = now + outage_wait(row, now)
                 batch.refused_at_data.append(row.id)
                 batch.data_answers.setdefault(refusal_kind(error or ""), error or "")
-                log.debug(
-                    "%s refused at DATA, failed only if other mail goes: %s",
-                    letter.message_id,
-                    error,
-                )
-                counts.retried += 1
+                _wait_for_relay(row, now, counts, letter, "refused at DATA", error)
                 return
             outcome = "failed"
         server_wide = not (later and all(map(of_mailbox, later.values())))
-        if (
-            outcome == "retry"
-            and server_wide
-            and not batch.took_mail
-            and row.sent_at is None
-        ):
-            # Perhaps the relay refuses every mail: charged only once it
-            # takes another one (charge), else an outage (end_batch). A
-            # mail it took for some recipients already, or refused for its
-            # recipients' mailboxes (4.1.x, 4.2.x), is charged at once.
-            row.state = "pending"
-            row.next_try_at = now + outage_wait(row, now)
+        if outcome == "retry" and server_wide and _perhaps_every_mail(row, batch):
+            # Charged only once the relay takes another mail (charge), else
+            # an outage (end_batch). A mail it took for some recipients
+            # already, or refused for its recipients' mailboxes (4.1.x,
+            # 4.2.x), is charged at once.
             batch.deferred.append(row.id)
             batch.last_refusal = f"{letter.message_id}: {error}"
-            log.debug(
-                "%s refused for now, not yet counted: %s", letter.message_id, error
-            )
-            counts.retried += 1
+            _wait_for_relay(row, now, counts, letter, "refused for now", error)
             return
         partial = outcome == "sent" and bool(later)
         if outcome == "sent":
-            row.sent_at = now
-            if not batch.took_mail:
-                batch.took_mail = True
-                charge(app, session, batch.deferred, now)
-                fail_refused_at_data(session, batch, counts)
+            _took(app, session, row, batch, counts, now)
             if later:
                 # Delivered to the others; those refused for now get it later.
                 row.recipients = list(later)
                 outcome = "retry"
                 error = f"sent to the others; refused for now: {later}"
                 row.last_error = error
-        row.attempts += 1
-        if outcome == "retry" and row.attempts >= app.settings.smtp.max_attempts:
-            outcome = "failed"
-        if outcome == "retry":
-            row.state = "pending"
-            row.next_try_at = now + backoff(row.attempts)
-        else:
-            row.state = outcome
+        outcome = _charge_attempt(app, row, outcome, now)
     _log_outcome(app, letter.message_id, outcome, error, refused)
     if partial:
         app.outages.up("smtp")
@@ -272,6 +238,75 @@ def _finish(
         return
     name = {"retry": "retried"}.get(outcome, outcome)
     setattr(counts, name, getattr(counts, name) + 1)
+
+
+def _refused_for_good(
+    app: App, session: Session, row: Outbox, refused: dict[str, str]
+) -> None:
+    """Recipients refused for good at RCPT: the same fact as a bounce, known
+    earlier. A mail refused for all reached no one, and keeps its recipients
+    for `outbox retry` once their marks are cleared."""
+    never = {r: a for r, a in refused.items() if a.startswith("5")}
+    if not never:
+        return
+    mail = session.get(Mail, row.mail_id)
+    assert mail is not None
+    bounces.refused_at_rcpt(app, session, mail, never)
+    left = [r for r in row.recipients if r not in never]
+    row.recipients = left or row.recipients
+
+
+def _perhaps_every_mail(row: Outbox, batch: Batch) -> bool:
+    """A refusal before the relay took any mail in this pass, of a mail it
+    never took: perhaps it refuses every mail, which is its outage."""
+    return not batch.took_mail and row.sent_at is None
+
+
+def _wait_for_relay(
+    row: Outbox,
+    now: dt.datetime,
+    counts: DeliveryCounts,
+    letter: Letter,
+    what: str,
+    error: str | None,
+) -> None:
+    """Put `row` back, uncharged, for as long as an outage waits."""
+    row.state = "pending"
+    row.next_try_at = now + outage_wait(row, now)
+    log.debug("%s %s, not yet counted: %s", letter.message_id, what, error)
+    counts.retried += 1
+
+
+def _took(
+    app: App,
+    session: Session,
+    row: Outbox,
+    batch: Batch,
+    counts: DeliveryCounts,
+    now: dt.datetime,
+) -> None:
+    """The relay took `row`'s mail: the first mail it takes in a pass
+    charges the refusals deferred before it (they were the mails', not the
+    relay's)."""
+    row.sent_at = now
+    if not batch.took_mail:
+        batch.took_mail = True
+        charge(app, session, batch.deferred, now)
+        fail_refused_at_data(session, batch, counts)
+
+
+def _charge_attempt(app: App, row: Outbox, outcome: str, now: dt.datetime) -> str:
+    """Count the attempt on `row` and settle its state; the final outcome
+    (a retry past [smtp] max_attempts has failed)."""
+    row.attempts += 1
+    if outcome == "retry" and row.attempts >= app.settings.smtp.max_attempts:
+        outcome = "failed"
+    if outcome == "retry":
+        row.state = "pending"
+        row.next_try_at = now + backoff(row.attempts)
+    else:
+        row.state = outcome
+    return outcome
 
 
 def _log_outcome(app, message_id, outcome, error, refused) -> None:  # type: ignore[no-untyped-def]
