@@ -1037,7 +1037,28 @@ def test_a_wrapped_dn_goes_on_to_the_link_of_the_next_line_only() -> None:
     assert ("unclassified", f"https://{PORTAL}") in found
     found = values(f"{SUSPENDED}{TCS}/CN=David\nSee https://{PORTAL}\n")
     assert ("unclassified", f"https://{PORTAL}") in found
-    assert ("x509_dns", f"{TCS}/CN=David") not in found
+
+
+@pytest.mark.parametrize(
+    "following",
+    [
+        f"See https://{PORTAL}",
+        "Please revoke it as soon as you can and tell us when it is done.",
+        "Thanks, Alice",
+        "We found jobs of this user on three of our worker nodes last night.",
+        "The user's jobs ran on wn12.site-a.example.org and wn13.",
+        "Bitte sperren Sie das Zertifikat so bald wie möglich.",
+        "Merci de révoquer ce certificat.",
+        "Zie de bijlage voor de logs.",
+    ],
+)
+def test_a_sentence_after_a_dn_is_not_read_into_it(following: str) -> None:
+    # A retester's finding: "/CN=David" then "See https://..." gave the
+    # unsure "/CN=David See" (no DN for the CA): the next line opens a
+    # sentence, it is no piece of the name.
+    found = values(f"{SUSPENDED}{TCS}/CN=David\n{following}\n")
+    assert ("x509_dns", f"{TCS}/CN=David") in found
+    assert [v for f, v in found if f == "unclassified" and "CN=" in v] == []
 
 
 @pytest.mark.parametrize(

@@ -388,9 +388,10 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
     `line` is as long as a wrapped line, the first word of `following`
     would not have fit on it (in `width`, see wrap_width), `line` does not
     end a sentence, a DN's last value (or a comma after it) reaches its
-    end, and `following` is not indented and opens no DN of its own. A DN
-    broken after its "/" goes on in the next line's "ATTR=", however
-    short the line."""
+    end, and `following` is not indented, opens no DN of its own, and
+    opens no sentence after a DN the line gives by itself. A DN broken
+    after its "/" goes on in the next line's "ATTR=", however short the
+    line."""
     text = line.rstrip()
     broken = text[-1:] == "/" and _OPENS_DN.match(following) is not None
     if not broken and (len(text) < _WRAP_LINE or text[-1] in ".;:!?"):
@@ -413,7 +414,9 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
         return False
     runs = dn_runs(text)
     if runs and not text[runs[-1][1] :].strip(" \t,/"):
-        return True
+        # A DN the line gives by itself ends before a sentence: "See
+        # https://...", "Please revoke it" is no piece of a name.
+        return not (opens_sentence(words[0]) and dn_at(text, *runs[-1]) is not None)
     # A DN without its CN yet is cut wherever the line ends, even after a
     # word of prose ("/OU=Institute of" then "Physics/CN=Jane Doe 1234").
     matches = list(_SLASH.finditer(text))
@@ -423,6 +426,44 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
         and not text[last.end() :].strip(" \t,/")
         and not _from_slash(last.group(0))
     )
+
+
+# Words that open a sentence, a greeting or a closing, in the languages of
+# the cue words, and that write no part of a name: a line after a DN that
+# starts with one is no wrapped piece of its last value ("/CN=David" then
+# "See https://..." gave the unsure "/CN=David See"). Words that are also
+# names or surnames ("Will", "May", "Hope", "Best", "He", "Ola", "Das")
+# are left out: a name may go on in them.
+_OPENER_WORDS: Final = (
+    # English
+    "please pls see note thanks thank regards cheers kindly dear hello hi"
+    " we you they it its our your their the this these those there here if"
+    " when could would should does did is are was were has have had also"
+    " however otherwise meanwhile moreover furthermore additionally"
+    " unfortunately sorry attached find check contact revoke suspend block"
+    " investigate and but then"
+    # German
+    " bitte siehe danke vielen wir ich sie es hier anbei leider außerdem"
+    " hallo sehr gruß grüße mfg könnten können"
+    # French
+    " merci voir voici veuillez nous je vous cordialement bonjour pourriez"
+    " pouvez ci-joint cependant"
+    # Italian
+    " grazie vedi vedere cordiali saluti buongiorno abbiamo noi potete"
+    " potreste allegato ciao"
+    # Spanish, Portuguese
+    " gracias saludos hola adjunto hemos nosotros podrían podrian atentamente"
+    " estimado estimados obrigado obrigada atenciosamente segue veja olá nós"
+    " podem prezado prezados anexo"
+    # Dutch
+    " zie bedankt groeten graag wij hierbij gelieve kunnen kunt vriendelijke"
+)
+_OPENERS: Final = frozenset(_OPENER_WORDS.split())
+
+
+def opens_sentence(word: str) -> bool:
+    """Whether `word`, the first of a line, opens a sentence (see _OPENERS)."""
+    return word.rstrip(",.;:!?").lower() in _OPENERS
 
 
 # A URL, a mail address, a host's path ("voms.example.org/voms/admin",

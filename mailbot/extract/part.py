@@ -360,9 +360,10 @@ class _Reader:
             # The line gives a DN by itself (not one that ends in a comma).
             # One that ends as whole DNs end ("CN=Jane Doe 1234") is whole:
             # the next line is not read on. One that ends in a name
-            # ("CN=David") may be cut, or whole before a sentence ("Please
-            # ..."): read on, it is sure only if it then ends as whole DNs
-            # end ("Jones 1234").
+            # ("CN=David") may be cut, or whole before a sentence whose
+            # first word does not say so ("Jones was ...", see
+            # dn.opens_sentence): read on, it is sure only if it then ends
+            # as whole DNs end ("Jones 1234").
             if ends_whole(text[dn.start :]):
                 return indicators
             if not ends_whole(joined[dn.start : dn.end]):
