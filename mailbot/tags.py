@@ -152,17 +152,35 @@ def _counter_kept(
     # "EGI-2026120701": no separator, two digits, and a date written whole.
     if not separator:
         return len(counter) == 2 and not date_separator
-    # A lone dot or slash: the date's own separator ("EGI/2026/12/07/01",
-    # "EGI.07.12.2026.01") or after a date written whole ("EGI/20261207/01",
-    # "EGI-20261207.01"). After a date of other separators it is no
-    # counter's: "EGI 2026-12-07/08" is the 7th and 8th, a range of days.
     if separator in "./":
-        return not date_separator or date_separator == separator
+        return _lone_counter(subject, match, date_separator, separator)
     # "[EGI-20261207] 12 hosts" unbracketed is a date-only tag and a
     # number: a counter after a space alone is two digits, closed.
     if not separator.strip():
         return _closed(subject, match, counter)
     return True
+
+
+def _lone_counter(
+    subject: str, match: re.Match[str], date_separator: str, separator: str
+) -> bool:
+    """Whether the number after a lone dot or slash after the date is the
+    tag's counter. A dot writes no range of days: it is a counter's after
+    any date ("EGI-20261207.01", "EGI-2026-12-07.01", "EGI.07.12.2026.01").
+    A slash is the tag's separator where slashes write it throughout
+    ("EGI/2026/12/07/01", "EGI/20261207/01"); elsewhere the number after it
+    is a second day ("EGI 2026-12-07/08", "EGI-20261207/08": the 7th and
+    the 8th), and the date is a date-only tag."""
+    # A time ("EGI-2026-12-07.08:30") is no counter.
+    after = subject[match.end() : match.end() + 2]
+    if after[:1] == ":" and after[1:].isdigit():
+        return False
+    if separator == ".":
+        return True
+    if date_separator:
+        return date_separator == "/"
+    after_prefix = match.string[match.start() : match.start(1)]
+    return "/" in after_prefix
 
 
 def _closed(subject: str, match: re.Match[str], counter: str) -> bool:

@@ -78,6 +78,7 @@ def flags(app: App, tag: str, n: int) -> list[str]:
         "EGI.04.12.2026.01",
         "EGI-2026.12.04-01",
         "EGI-20261204.01",
+        "EGI-2026-12-04.01",
         "EGI-2026/12/04-01",
         "EGI-04/12/2026-01",
         "EGI-04-12-2026-01",
@@ -248,28 +249,41 @@ def test_a_date_read_two_ways_names_no_day() -> None:
 @pytest.mark.parametrize(
     ("subject", "date_only"),
     [
-        # A range of days after a date written with dashes: "07/08" is the
-        # 7th and the 8th, no counter 08.
+        # A slash the tag is not written with, after a date with dashes or
+        # whole: "07/08" is the 7th and the 8th, no counter 08 (written
+        # whole, the date was read with counter 08).
         ("Re: EGI 2026-12-07/08 scans from 203.0.113.9", "EGI-20261207"),
         ("Re: [EGI-2026-12-07/08] scans", "EGI-20261207"),
         ("EGI 07.12.2026/08 logins", "EGI-20261207"),
-        # A dot after it reads as more of a number: no tag at all.
-        ("Re: EGI-2026-12-07.08 wn12", None),
+        ("Re: [EGI-20261207/08] scans", "EGI-20261207"),
+        ("Re: EGI 20261207/08 scans", "EGI-20261207"),
+        ("Re: EGI_20261207/08 scans", "EGI-20261207"),
+        ("Re: EGI/2026-12-07/08 scans", "EGI-20261207"),
+        # A time glued to the date by a dot is no counter either.
+        ("Re: EGI-20261207.08:30 scans", "EGI-20261207"),
     ],
 )
-def test_a_lone_slash_or_dot_after_a_date_of_other_separators_is_no_counter(
-    subject: str, date_only: str | None
+def test_a_lone_slash_the_tag_is_not_written_with_is_a_range_of_days(
+    subject: str, date_only: str
 ) -> None:
     found = find_tags(subject, "EGI")
     assert found.loose == () and found.full == () and found.cut == (), found
-    assert found.date_only == ((date_only,) if date_only else ()), found
+    assert found.date_only == (date_only,), found
 
 
 @pytest.mark.parametrize(
     "written",
-    ["EGI/20261207/08", "EGI/2026/12/07/08", "EGI.07.12.2026.08", "EGI-20261207.08"],
-)
-def test_a_lone_slash_or_dot_is_a_counter_where_the_date_has_it_or_none(
-    written: str,
-) -> None:
-    assert find_tags(f"Re: [{written}] x", "EGI").loose == ("EGI-20261207-08",)
+    [
+        # Slashes throughout.
+        "EGI/20261207/08", "EGI/2026/12/07/08", "EGI-2026/12/07/08",
+        # A dot writes no range of days: after any date it is a counter's
+        # (after a date with dashes no tag at all was read).
+        "EGI.07.12.2026.08", "EGI-20261207.08", "EGI-2026-12-07.08",
+        "EGI 2026-12-07.08", "EGI_2026_12_07.08", "EGI-07-12-2026.08",
+    ],
+)  # fmt: skip
+def test_a_lone_dot_or_the_tag_s_own_slash_is_a_counter(written: str) -> None:
+    found = find_tags(f"Re: [{written}] x", "EGI")
+    assert found.loose[:1] == ("EGI-20261207-08",), found
+    assert found.date_only[:1] == ("EGI-20261207",), found
+    assert "08" not in without_tags(f"Re: [{written}] x", "EGI")
