@@ -1061,6 +1061,12 @@ def test_a_sentence_after_a_dn_is_not_read_into_it(following: str) -> None:
     assert [v for f, v in found if f == "unclassified" and "CN=" in v] == []
 
 
+@pytest.mark.parametrize("surname", ["Block", "Best", "Will", "May", "Das", "He"])
+def test_a_name_that_is_also_a_word_goes_on_in_the_next_line(surname: str) -> None:
+    found = values(f"{SUSPENDED}{TCS}/CN=David\n{surname} 1234 yesterday evening.\n")
+    assert ("x509_dns", f"{TCS}/CN=David {surname} 1234") in found
+
+
 @pytest.mark.parametrize(
     ("line", "dn"),
     [

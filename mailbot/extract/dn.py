@@ -432,15 +432,15 @@ def wraps_dn(line: str, following: str, width: int = _WRAP_WIDTH) -> bool:
 # the cue words, and that write no part of a name: a line after a DN that
 # starts with one is no wrapped piece of its last value ("/CN=David" then
 # "See https://..." gave the unsure "/CN=David See"). Words that are also
-# names or surnames ("Will", "May", "Hope", "Best", "He", "Ola", "Das")
-# are left out: a name may go on in them.
+# names or surnames ("Will", "May", "Hope", "Best", "Block", "He", "Ola",
+# "Das") are left out: a name may go on in them.
 _OPENER_WORDS: Final = (
     # English
     "please pls see note thanks thank regards cheers kindly dear hello hi"
     " we you they it its our your their the this these those there here if"
     " when could would should does did is are was were has have had also"
     " however otherwise meanwhile moreover furthermore additionally"
-    " unfortunately sorry attached find check contact revoke suspend block"
+    " unfortunately sorry attached find check contact revoke suspend"
     " investigate and but then"
     # German
     " bitte siehe danke vielen wir ich sie es hier anbei leider außerdem"
