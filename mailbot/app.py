@@ -5,7 +5,6 @@ Commands build one App and hand it to the stages; nothing else is global.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import sqlite3
@@ -86,14 +85,6 @@ class App:
         directory = load_directory(path)
         check_not_own(directory, self.settings.own_addresses)
         return directory
-
-    def sending_nothing(self) -> App:
-        """This application with --backfill's intent: the same settings,
-        database and state, and nothing queued to send (a backfilled mail
-        processed again by a process that is not backfilling)."""
-        quiet = copy.copy(self)
-        quiet.backfill = True
-        return quiet
 
     @property
     def sites(self) -> Directory:

@@ -62,10 +62,6 @@ def record(
     `content_key` (redelivery.content_key) is kept on the mail's row."""
     mail = session.get(Mail, mail_id, options=_WITHOUT_RAW)
     assert mail is not None
-    if mail.backfill and not app.backfill:
-        # Stored by `ingest --backfill` and processed again (a quarantine
-        # retry, a resumed crash): still recorded only, answered by nothing.
-        app = app.sending_nothing()
     author = roles.identify(
         parsed,
         classification,

@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 GENERIC_SUBJECT = "Security incident"
 
 
+def sends_nothing(app: App, mail: Mail) -> bool:
+    """Whether the replies `mail` calls for stay unsent: `ingest --backfill`
+    records everything and sends nothing, and a mail it stored keeps that
+    when processed again (a quarantine retry, a resumed crash)."""
+    return app.backfill or mail.backfill
+
+
 def acknowledge(
     app: App,
     session: Session,
@@ -42,7 +49,7 @@ def acknowledge(
     that were not followed, `refused` tags that can name no incident (a
     date after tomorrow or on no day): the answer says so.
     """
-    if app.backfill or author.role not in ("site", "reporter", "csirt"):
+    if sends_nothing(app, mail) or author.role not in ("site", "reporter", "csirt"):
         return
     if roles.AUTOMATED in author.flags:
         # A machine's report: nobody reads the answer, and a robot that

@@ -440,7 +440,13 @@ def _notify(kind: str) -> Callable[[Context, Command], str]:
     def apply(ctx: Context, command: Command) -> str:
         try:
             return notifying.notify(
-                ctx.app, ctx.session, ctx.incident, kind, command.argument, ctx.member
+                ctx.app,
+                ctx.session,
+                ctx.incident,
+                ctx.mail,
+                kind,
+                command.argument,
+                ctx.member,
             )
         except notifying.NotifyRefused as exc:
             raise Refused(str(exc)) from None

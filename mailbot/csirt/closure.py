@@ -102,4 +102,4 @@ def check(
     )  # fmt: skip
     to = roles.reply_address(parsed, roles.not_to_answer(app.settings))
     if to is not None:
-        replies.closure_relabel(app, session, incident, parsed, to, site, label)
+        replies.closure_relabel(app, session, incident, mail, parsed, to, site, label)

@@ -94,7 +94,7 @@ def on_member_mail(
     if outcomes:
         # After the loop: a #merge moved what came before into its target,
         # the incident the mail ends in.
-        replies.confirm(app, session, ctx.incident, parsed, member, outcomes)
+        replies.confirm(app, session, ctx.incident, mail, parsed, member, outcomes)
     if problems:
         log.info(
             "%s %s: %d bad command line(s)",
@@ -103,7 +103,7 @@ def on_member_mail(
             len(problems),
         )
         replies.refuse(
-            app, session, ctx.incident, parsed, member, problems, len(applied)
+            app, session, ctx.incident, mail, parsed, member, problems, len(applied)
         )
     # A member's mail to a site is a request whatever else it carries, unless
     # #no-request applied; an incident the mail closed starts no clock; a

@@ -44,11 +44,12 @@ def notify(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     kind: str,
     name: str,
     member: str,
 ) -> str:
-    """Send the notification; returns what to tell the member."""
+    """Send the notification `mail` asks for; returns what to tell the member."""
     found = app.sites.vo(name) if kind == "VO" else app.sites.ca(name)
     if found is None:
         raise NotifyRefused(_unknown(app, kind, name))
@@ -66,7 +67,15 @@ def notify(
         )
         raise NotifyRefused(f"nothing to send: {why.format(kind=kind)}")
     replies.credentials(
-        app, session, incident, to, kind=kind, name=found.name, dns=dns, member=member
+        app,
+        session,
+        incident,
+        mail,
+        to,
+        kind=kind,
+        name=found.name,
+        dns=dns,
+        member=member,
     )
     outcome = f"sent {len(dns)} DN(s) to {', '.join(to)}"
     if withheld:

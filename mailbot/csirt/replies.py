@@ -22,6 +22,7 @@ def _send(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     parent: ParsedMail | None,
     to: list[str],
     template: str,
@@ -29,8 +30,9 @@ def _send(
     own_subject: bool = False,
     **context: object,
 ) -> None:
-    # --backfill records everything and sends nothing.
-    if app.backfill or not to:
+    """Queue the reply that `mail`, the mail recorded, calls for; `parent`
+    is the mail it answers (`mail`'s parsed, or none)."""
+    if respond.sends_nothing(app, mail) or not to:
         return
     base, body = render.render(
         app.templates, template, tag=incident.tag, mailbox=app.settings.mailbot.address,
@@ -58,6 +60,7 @@ def confirm(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     parsed: ParsedMail,
     member: str,
     applied: Sequence[Applied],
@@ -65,7 +68,7 @@ def confirm(
     """One short mail to the member (never the site) for all the commands
     of one mail that were applied, each with its outcome, in order."""
     _send(
-        app, session, incident, parsed, [member], "confirm.txt.j2",
+        app, session, incident, mail, parsed, [member], "confirm.txt.j2",
         confirm_purpose([a.name for a in applied]), member=member,
         commands=list(applied),
         # The first one alone, as templates written for one command a mail
@@ -87,6 +90,7 @@ def refuse(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     parsed: ParsedMail,
     member: str,
     problems: Sequence[BadCommand],
@@ -94,7 +98,7 @@ def refuse(
 ) -> None:
     """Say what was wrong with the member's command lines, and what is valid."""
     _send(
-        app, session, incident, parsed, [member], "command-error.txt.j2",
+        app, session, incident, mail, parsed, [member], "command-error.txt.j2",
         "command-error", member=member, problems=list(problems), applied=applied,
         usage=usage(), message_id=parsed.message_id or "(no Message-ID)",
     )  # fmt: skip
@@ -114,7 +118,7 @@ def forgery_notice(
         log.warning("%s possible forgery of %s; no duty_address", incident.tag, claimed)
         return
     _send(
-        app, session, incident, parsed, [duty], "notify-forgery.txt.j2",
+        app, session, incident, mail, parsed, [duty], "notify-forgery.txt.j2",
         "possible-forgery", claimed=claimed, why=why,
         message_id=mail.message_id or "(no Message-ID)",
         arrived_at=iso(mail.arrived_at),
@@ -125,13 +129,14 @@ def closure_relabel(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     parsed: ParsedMail,
     to: str,
     site: str,
     label: str | None,
 ) -> None:
     _send(
-        app, session, incident, parsed, [to], "closure-relabel.txt.j2",
+        app, session, incident, mail, parsed, [to], "closure-relabel.txt.j2",
         "closure-relabel", site=site, label=label,
     )  # fmt: skip
 
@@ -140,6 +145,7 @@ def credentials(
     app: App,
     session: Session,
     incident: Incident,
+    mail: Mail,
     to: list[str],
     *,
     kind: str,
@@ -148,7 +154,7 @@ def credentials(
     member: str,
 ) -> None:
     _send(
-        app, session, incident, None, to, "notify-credentials.txt.j2",
+        app, session, incident, mail, None, to, "notify-credentials.txt.j2",
         f"notify-{kind.lower()}", own_subject=True, kind=kind, target=name,
         dns=dns, member=member,
     )  # fmt: skip
@@ -172,7 +178,8 @@ def tag_notice(
     if not to:
         log.warning("%s subject tag not followed; no duty_address", incident.tag)
     _send(
-        app, session, incident, parsed, to, "notify-tag.txt.j2", "notice-tag",
+        app, session, incident, mail, parsed, to, "notify-tag.txt.j2",
+        "notice-tag",
         tags=tags, reason=reason, site=site, sender=mail.from_addr,
         refused=refused or [],
         message_id=mail.message_id or "(no Message-ID)",
@@ -195,7 +202,7 @@ def closed_notice(
     if not duty:
         log.warning("%s new report after close; no duty_address", incident.tag)
     _send(
-        app, session, incident, parsed, [duty] if duty else [],
+        app, session, incident, mail, parsed, [duty] if duty else [],
         "notify-closed.txt.j2", "notice-closed", sender=mail.from_addr,
         status=incident.status, why=why, site=mail.site,
         message_id=mail.message_id or "(no Message-ID)",
