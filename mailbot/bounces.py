@@ -36,6 +36,7 @@ from mailbot.db.models import ContactFailure, Incident, Mail
 from mailbot.dsn import DeliveryReport, FailedRecipient
 from mailbot.errors import MailbotError, UsageError
 from mailbot.settings import Settings
+from mailbot.sites import Directory
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +167,44 @@ def ours(settings: Settings, address: str) -> str | None:
     return None
 
 
-def advice(settings: Settings, address: str) -> str:
-    """What to do about `address` refused for good."""
-    setting = ours(settings, address)
-    if setting is None:
-        return "correct the sites file"
-    return (
-        f"it is mailbot's own ({setting}): correct it in the configuration,"
-        " or have the mail server take it"
+def named_by(directory: Directory, address: str) -> list[str]:
+    """The entries of the sites file that give `address` as a security
+    contact ("site SITE-A", "NGI NGI_A", "VO ...", "CA ...")."""
+    address = address.lower()
+    kinds = (
+        ("site", directory.sites),
+        ("NGI", directory.ngis),
+        ("VO", directory.vos),
+        ("CA", directory.cas),
     )
+    return [
+        f"{kind} {entry.name}"
+        for kind, entries in kinds
+        for entry in entries
+        if address in (c.lower() for c in entry.security_contacts)
+    ]
+
+
+def advice(app: App, address: str) -> str:
+    """What to do about `address` refused for good, by who names it: the
+    configuration (mailbot's own), the sites file (a contact), or neither
+    (a reporter's, a copy's: nothing names it to correct)."""
+    setting = ours(app.settings, address)
+    entries = named_by(app.sites, address)
+    said = []
+    if setting is not None:
+        said.append(
+            f"it is mailbot's own ({setting}): correct it in the configuration,"
+            " or have the mail server take it"
+        )
+    if entries:
+        said.append(f"correct the sites file ({', '.join(entries)})")
+    if not said:
+        said.append(
+            "neither the sites file nor the configuration names it (a"
+            " reporter's, a copy's): nothing to correct there"
+        )
+    return "; ".join(said)
 
 
 def refused_at_rcpt(
@@ -207,7 +237,7 @@ def refused_at_rcpt(
             original.message_id,
             address,
             answer,
-            advice(app.settings, address),
+            advice(app, address),
         )
     session.flush()
     incident = _incident_of(session, original)
@@ -249,6 +279,7 @@ def _notify(
         original_message_id=original.message_id or "",
         mailbox=app.settings.mailbot.address,
         setting=ours(app.settings, address),
+        sites=named_by(app.sites, address),
     )
     respond.send_in_thread(
         app, session, incident, None, [duty], subject, body, "notice-bounce"

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailbot import compose, outbox, render, tlp
+from mailbot import bounces, compose, outbox, render, tlp
 from mailbot.app import App
 from mailbot.clock import iso, parse_instant
 from mailbot.db.models import (
@@ -180,7 +180,15 @@ def collect(
     )
     _quarantine(session, digest)
     digest.bouncing = [
-        {"address": c.address, "status": c.status, "failed_at": iso(c.failed_at)}
+        {
+            "address": c.address,
+            "status": c.status,
+            "failed_at": iso(c.failed_at),
+            # Who names it, so the digest says what to correct: mailbot's
+            # configuration, the sites file, or neither (bounces.advice).
+            "setting": bounces.ours(app.settings, c.address),
+            "sites": bounces.named_by(app.sites, c.address),
+        }
         for c in session.scalars(
             select(ContactFailure)
             .where(ContactFailure.permanent.is_(True))

@@ -231,11 +231,12 @@ def _counts(session: Session, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _bouncing(app: App, session: Session) -> dict[str, list[str]]:
-    """The addresses marked as failing for good: the contacts (the sites
-    file's to correct), and mailbot's own (the configuration's, or the
-    mail server's), each with the setting that names it."""
-    contacts, own = [], []
+def _bouncing(app: App, session: Session) -> dict[str, Any]:
+    """The addresses marked as failing for good: the contacts, and
+    mailbot's own (each with the setting that names it); `bounce_advice`
+    says what to do about each, by who names it (bounces.advice): the
+    sites file, the configuration, or neither."""
+    contacts, own, said = [], [], {}
     for address in session.scalars(
         select(ContactFailure.address)
         .where(ContactFailure.permanent.is_(True))
@@ -246,7 +247,12 @@ def _bouncing(app: App, session: Session) -> dict[str, list[str]]:
             contacts.append(address)
         else:
             own.append(f"{address} ({setting})")
-    return {"bouncing_contacts": contacts, "own_addresses_refused": own}
+        said[address] = bounces.advice(app, address)
+    return {
+        "bouncing_contacts": contacts,
+        "own_addresses_refused": own,
+        "bounce_advice": said,
+    }
 
 
 def problems(app: App, data: dict[str, Any], ages: Ages) -> list[str]:
@@ -309,20 +315,7 @@ def warnings(data: dict[str, Any]) -> list[str]:
     found = []
     if data["deadlines_overdue"]:
         found.append(f"{data['deadlines_overdue']} deadline(s) missed and unanswered")
-    if data["bouncing_contacts"]:
-        found.append(
-            "mail to these contacts bounces: "
-            + ", ".join(data["bouncing_contacts"])
-            + " (correct the sites file; `mailbot bounces clear ADDRESS` once"
-            " an address works again)"
-        )
-    if data["own_addresses_refused"]:
-        found.append(
-            "mail to mailbot's own addresses is refused for good: "
-            + ", ".join(data["own_addresses_refused"])
-            + " (correct the setting in the configuration, or have the mail"
-            " server take it; `mailbot bounces clear ADDRESS` once it does)"
-        )
+    found += _bounce_warnings(data)
     if data["reports_after_close"]:
         found.append(
             "a site reported anew in closed incident(s): "
@@ -355,6 +348,27 @@ def warnings(data: dict[str, Any]) -> list[str]:
             " (`mailbot outbox` lists them: `mailbot outbox retry ID` once the"
             " cause is fixed, or `mailbot outbox drop ID`)"
         )
+    return found
+
+
+def _bounce_warnings(data: dict[str, Any]) -> list[str]:
+    """One warning for the contacts, one for mailbot's own addresses, each
+    split by what to do about them (the sites file, the configuration)."""
+    found = []
+    own = {entry.split(" ", 1)[0]: entry for entry in data["own_addresses_refused"]}
+    for addresses, what in (
+        (data["bouncing_contacts"], "mail to these contacts bounces"),
+        (list(own), "mail to mailbot's own addresses is refused for good"),
+    ):
+        groups: dict[str, list[str]] = {}
+        for address in addresses:
+            advice = data["bounce_advice"][address]
+            groups.setdefault(advice, []).append(own.get(address, address))
+        found += [
+            f"{what}: {', '.join(named)} ({advice}; `mailbot bounces clear"
+            " ADDRESS` once one works again)"
+            for advice, named in groups.items()
+        ]
     return found
 
 

@@ -189,10 +189,18 @@ def _acknowledgements() -> Iterator[Sample]:
 
 
 def _notices() -> Iterator[Sample]:
-    # A site's contact, and a member (mailbot's own: the setting names it).
+    # A site's contact, a member (mailbot's own: the setting names it), a
+    # member who is a site's contact too, and a reporter (named by neither).
     refused = "550 5.1.1 no such user"
-    cases = (("", None), (refused, None), (refused, "[csirt] members"))
-    for diagnostic, setting in cases:
+    site = [f"site {SITE}"]
+    cases: tuple[tuple[str, str | None, list[str]], ...] = (
+        ("", None, site),
+        (refused, None, site),
+        (refused, "[csirt] members", []),
+        (refused, "[csirt] members", site),
+        (refused, None, []),
+    )
+    for diagnostic, setting, sites in cases:
         yield (
             "bounce-notice.txt.j2",
             "of a bounce",
@@ -203,6 +211,7 @@ def _notices() -> Iterator[Sample]:
                 "original_subject": f"[{TAG}] Reminder",
                 "original_message_id": "<reminder-1@csirt.example.org>",
                 "setting": setting,
+                "sites": sites,
             },
         )
     yield "brake-alert.txt.j2", "of the brake", {"volume": 120, "limit": 100}
@@ -337,6 +346,7 @@ def _digests() -> Iterator[Sample]:
         "due_at": AT,
         "met_at": None,
     }
+    bounced = {"address": CONTACTS[0], "status": "5.1.1", "failed_at": AT}
     full: dict[str, object] = {
         "open_incidents": [incident],
         "missed": [deadline, {**deadline, "met_at": LATER}],
@@ -344,7 +354,16 @@ def _digests() -> Iterator[Sample]:
         "due_soon": [{**deadline, "due_at": LATER}],
         "quarantined": 1,
         "quarantine": [{"id": 7, "stage": "parse", "reason": "no header"}],
-        "bouncing": [{"address": CONTACTS[0], "status": "5.1.1", "failed_at": AT}],
+        # A site's contact, a member who is one too, a reporter's address.
+        "bouncing": [
+            {**bounced, "setting": setting, "sites": sites}
+            for setting, sites in (
+                (None, [f"site {SITE}"]),
+                ("[csirt] members", [f"site {SITE}"]),
+                ("[csirt] duty_address", []),
+                (None, []),
+            )
+        ],
     }
     times = {"day": "2026-12-07", "now": LATER, "since": AT}
     yield "digest.txt.j2", "of a quiet day", {**times, **empty}
@@ -376,10 +395,16 @@ def _reminder(
         "tlp": "AMBER",
     }
     if level > SITE_LEVELS:
-        # The duty team's notice: how many reminders reached the site.
+        # The duty team's notice: how many reminders reached the site, and
+        # which contacts that failed mailbot's configuration names too.
         base["reached"] = level - 1
+        base["unreachable_own"] = []
     yield "to a site that is reached", base
     yield "with nothing owed", {**base, "missing": [], "subject": ""}
+    if 1 < level <= SITE_LEVELS:
+        # Whether the level before reached the site, once it left.
+        yield "to a site the level before reached", {**base, "reached": 1}
+        yield "to a site the level before did not reach", {**base, "reached": 0}
     if level == SITE_LEVELS:
         yield (
             "to the NGI alone",
@@ -397,5 +422,18 @@ def _reminder(
                 "reached": 0,
                 "unreachable": CONTACTS,
             },
+        )
+        yield (
+            "to the duty team, a contact failing a member's too",
+            {
+                **base,
+                "reached": 0,
+                "unreachable": CONTACTS,
+                "unreachable_own": [f"{CONTACTS[0]} ([csirt] members)"],
+            },
+        )
+        yield (
+            "to the duty team, the reminders failing",
+            {**base, "reached": 0},
         )
         yield "to the duty team, no contact", {**base, "reached": 0, "contacts": []}

@@ -11,7 +11,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import render, respond
+from mailbot import bounces, render, respond
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.csirt import red
@@ -349,10 +349,14 @@ def addressing(
     """Whom a level reaches, for its wording.
 
     `unreachable`: the site's contacts that bounce (or the SMTP server
-    refused for good); `to_ngi_alone`: level 2 goes to the NGI only, as no
-    contact of the site is left; `reached`: for the duty team's notice, how
-    many reminders were delivered to a working contact of the site (0: the
-    site could not be reached, so its silence says nothing).
+    refused for good), and at the duty team's level `unreachable_own`,
+    those of them mailbot's configuration names too; `to_ngi_alone`: level
+    2 goes to the NGI only, as no contact of the site is left; `reached`:
+    for the duty team's notice, how many reminders were delivered to a
+    working contact of the site (0: the site could not be reached, so its
+    silence says nothing), and for level 2 whether the first one was (0: it
+    failed for good, so the second must not say the site left it
+    unanswered; not given before the first left).
     """
     site = app.sites.site(deadline.site)
     contacts = [a.lower() for a in (site.security_contacts if site else ())]
@@ -365,11 +369,34 @@ def addressing(
     }
     if level > SITE_LEVELS:
         found["reached"] = _reached(session, deadline, working)
+        # A contact that is mailbot's own too (a member writing for the
+        # site): the configuration names it as well.
+        found["unreachable_own"] = [
+            f"{a} ({setting})"
+            for a in contacts
+            if a not in working and (setting := bounces.ours(app.settings, a))
+        ]
+    elif level > 1 and _left(session, deadline, level):
+        found["reached"] = _reached(session, deadline, working, level)
     return found
 
 
-def _reached(session: Session, deadline: Deadline, working: set[str]) -> int:
-    """The site levels of `deadline` whose mail went to one of `working`."""
+def _left(session: Session, deadline: Deadline, level: int) -> bool:
+    """Whether the mail of each site level of `deadline` below `level` was
+    queued and is not held: sent, on its way, or failed for good."""
+    states = session.scalars(
+        select(Outbox.state)
+        .join(Chase, Chase.mail_id == Outbox.mail_id)
+        .where(Chase.deadline_id == deadline.id, Chase.level < level)
+    ).all()
+    return len(states) == level - 1 and "held" not in states
+
+
+def _reached(
+    session: Session, deadline: Deadline, working: set[str], below: int | None = None
+) -> int:
+    """The site levels of `deadline` (below level `below`, when given)
+    whose mail went to one of `working`."""
     delivered = session.execute(
         select(Chase.level, Mail.recipients)
         .join(Mail, Mail.id == Chase.mail_id)
@@ -377,6 +404,7 @@ def _reached(session: Session, deadline: Deadline, working: set[str]) -> int:
         .where(
             Chase.deadline_id == deadline.id,
             Chase.level <= SITE_LEVELS,
+            Chase.level < (below or SITE_LEVELS + 1),
             # Sent, or on its way; not a mail given up, withdrawn, held or
             # dropped.
             Outbox.state.not_in(NOT_SENT),
