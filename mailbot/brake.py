@@ -519,11 +519,14 @@ def release(app: App) -> tuple[int, int]:
             .order_by(Outbox.id)
         ).all()
         owed: set[int] = set()
+        released = []
         for row, mail in held:
             if withdraw.check(app, session, row, mail, owed):
                 withdrawn += 1
             else:
                 outbox.released(app, session, row, mail, now)
+                released.append(mail)
+        outbox.cite_released(app, session, released)
         if engaged or held:
             # The mails released were looked at: the hour the brake counts
             # starts anew (_hour_start). With nothing engaged or held, a

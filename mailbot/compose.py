@@ -204,3 +204,41 @@ def _plain_bytes(headers: list[tuple[str, str]], text: str) -> bytes | None:
         return None
     head = "\r\n".join(lines).encode("ascii") + b"\r\n"
     return head + _MIME_HEADERS + b"\r\n".join(body) + b"\r\n"
+
+
+_REFERENCES_RE = re.compile(
+    rb"^References:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n", re.M | re.I
+)
+_AUTO_SUBMITTED_RE = re.compile(rb"^Auto-Submitted:", re.M)
+
+
+def references(raw: bytes) -> list[str]:
+    """The Message-IDs of the References header of a mail mailbot wrote."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    found = _REFERENCES_RE.search(head)
+    if found is None:
+        return []
+    text = found.group().decode("ascii", "replace").split(":", 1)[1]
+    return clean_ids([text])
+
+
+def with_references(raw: bytes, chain: Sequence[str]) -> bytes:
+    """A mail mailbot wrote, with its References header `chain` (its last
+    20, as compose writes them); the rest of its bytes unchanged."""
+    ids = clean_ids(chain)[-20:]
+    lines = [f"References: {ids[0]}"] if ids else []
+    for msgid in ids[1:]:
+        if len(lines[-1]) + 1 + len(msgid) > _HEADER_LINE:
+            lines.append("")
+        lines[-1] += f" {msgid}"
+    header = "".join(f"{line}\r\n" for line in lines).encode("ascii")
+    head, blank, body = raw.partition(b"\r\n\r\n")
+    head += b"\r\n"
+    if _REFERENCES_RE.search(head):
+        head = _REFERENCES_RE.sub(lambda _: header, head, count=1)
+    else:
+        # compose writes References just before Auto-Submitted.
+        place = _AUTO_SUBMITTED_RE.search(head)
+        at = place.start() if place else len(head)
+        head = head[:at] + header + head[at:]
+    return head[:-2] + blank + body

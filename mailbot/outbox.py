@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from mailbot import brake
+from mailbot import brake, compose
 from mailbot.classify import is_plain_address, is_robot_address
 from mailbot.compose import Outgoing
 from mailbot.db.models import Chase, Mail, Outbox
@@ -125,3 +125,44 @@ def released(
     # Why it was held is past: `mailbot outbox` listed it as the mail's
     # last error while it waited to leave.
     row.last_error = None
+
+
+def cite_released(app: App, session: Session, mails: Sequence[Mail]) -> None:
+    """Have each mail of `mails`, released together, cite those released
+    before it that its recipients get.
+
+    A mail written while another of its thread was held left that one out
+    of its References: it had reached no one, and perhaps never would
+    (respond.threads_mails). Released together, the earlier one leaves
+    first, so the later one cites it, as it would have had it been sent.
+    Its In-Reply-To stays: it still answers the mail it answered.
+    """
+    from mailbot import respond
+
+    released = {m.message_id for m in mails if m.message_id}
+    ids = sorted({m.incident_id for m in mails if m.incident_id is not None})
+    if len(released) < 2 or not ids:
+        return
+    threads = respond.threads_mails(session, ids)
+    for mail in mails:
+        thread = threads.get(mail.incident_id or 0, [])
+        at = next(
+            (n for n, t in enumerate(thread) if t.message_id == mail.message_id), 0
+        )
+        before = [t for t in thread[:at] if t.message_id in released]
+        cited = compose.references(mail.raw)
+        missing = [
+            msgid
+            for msgid in respond.known_to(app, before, mail.recipients or [])
+            if msgid not in cited
+        ]
+        if missing:
+            _cite(mail, [*cited[:-1], *missing, *cited[-1:]])
+            log.info("%s released: cites %s", mail.message_id, ", ".join(missing))
+
+
+def _cite(mail: Mail, chain: list[str]) -> None:
+    """Write `chain` as `mail`'s References, keeping its row true to its bytes."""
+    mail.raw = compose.with_references(mail.raw, chain)
+    mail.raw_sha256 = hashlib.sha256(mail.raw).hexdigest()
+    mail.size = len(mail.raw)

@@ -459,7 +459,9 @@ def queue_reminder(
     )  # fmt: skip
     if row is None:
         return None
-    if row.mail.message_id:
+    # A mail the caps or the brake hold reached no one: the next mail of the
+    # batch does not cite it (outbox.cite_released does, once both leave).
+    if row.mail.message_id and row.state not in NOT_SENT:
         thread.append(respond.ThreadMail.of(row.mail))
     return row.mail
 
