@@ -75,12 +75,15 @@ def test_the_digest_says_what_names_each_address(app: App) -> None:
     _, body, _ = digest.render_digest(app, collected)
     said = _entries(body.replace("\r\n", "\n"))
     assert set(said) == {SITE, MEMBER, DUTY, BOTH, REPORTER}
-    assert "site SITE-A: correct the sites file" in said[SITE]
+    assert (
+        "contact of site SITE-A: reminders leave it out; correct the sites"
+        in (said[SITE])
+    )
     assert "configuration" not in said[SITE]
     for own, setting in ((MEMBER, "[csirt] members"), (DUTY, "[csirt] duty_address")):
         assert f"mailbot's own ({setting})" in said[own]
         assert "sites file" not in said[own]
-    assert "configuration" in said[BOTH] and "site SITE-B: correct the" in said[BOTH]
+    assert "configuration" in said[BOTH] and "contact of site SITE-B:" in said[BOTH]
     assert "nothing to correct there" in said[REPORTER]
     assert "correct the sites file" not in said[REPORTER]
 
