@@ -212,6 +212,8 @@ def decide(
     `tag_first` is for a CSIRT member's mail: the tag a member writes is the
     incident meant (a reply to an old mail of A, its subject changed to B,
     carries commands for B), and a member's mail makes no site part of it.
+    Its first tag naming an incident wins, and the others are no tag
+    passed over (`passed_over` stays empty): she wrote them.
 
     A tag names the day its incident was opened: one dated after
     `latest_day` (tomorrow, wherever the mail came from) that names no
@@ -319,9 +321,9 @@ def _decide(
     body: Body,
 ) -> Decision:
     if tag_first and tagged:
-        chosen = tagged[0][1]
-        others = tuple(tag for tag, found in tagged if found != chosen)
-        return Decision("tag", chosen, passed_over=others)
+        # The member chose the first tag: the others are passed over by
+        # her, not by mailbot, and nobody needs telling.
+        return Decision("tag", tagged[0][1])
     referenced = lookups.incident_by_message_ids(message_ids) if message_ids else None
     if referenced is not None:
         others = tuple(tag for tag, found in tagged if found != referenced)

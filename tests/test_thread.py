@@ -188,9 +188,12 @@ def test_decide_a_tag_without_a_sender_site() -> None:
     assert decide(retagged, ["<ack-a>"], None, TWO_SITES, tag_first=True) == Decision(
         "tag", 2
     )
+    # Her first tag is the incident meant; the second is none passed over
+    # (nobody is told of a tag she chose not to follow).
     assert decide(tags, ["<ack-a>"], None, TWO_SITES, tag_first=True) == Decision(
-        "tag", 2, passed_over=(A,)
+        "tag", 2
     )
+    assert decide(tags, [], None, TWO_SITES, tag_first=True) == Decision("tag", 2)
     # A merged-away tag names the incident it was merged into: no disagreement.
     merged = _lookups({A: 1, B: 1}, {}, {}, {1: ["ALPHA", "BETA"]})
     assert decide(tags, [], "BETA", merged, "BETA") == Decision("tag", 1)

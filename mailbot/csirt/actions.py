@@ -255,12 +255,22 @@ def _resolved(ctx: Context, command: Command) -> str:
 
 def _end(status: str) -> Callable[[Context, Command], str]:
     def apply(ctx: Context, command: Command) -> str:
+        if ctx.incident.status == status:
+            # As #reopen of an open incident: a "Done" would let the member
+            # believe the incident had been open until now.
+            raise Refused(
+                f"{ctx.incident.tag} is already {_STATUS_WORDS[status]}:"
+                " nothing changed"
+            )
         ctx.incident.status = status
         pending = _count_pending(ctx)
         clocks.cancel_pending(ctx.session, [ctx.incident.id])
         return f"status {status}; {pending} pending clock(s) cancelled"
 
     return apply
+
+
+_STATUS_WORDS = {"closed": "closed", "false_positive": "a false positive"}
 
 
 def _count_pending(ctx: Context) -> int:
@@ -326,6 +336,11 @@ def _withdraw_resolution(ctx: Context) -> str:
 
 def _tlp(ctx: Context, command: Command) -> str:
     before = ctx.incident.tlp
+    if before == command.argument and ctx.incident.tlp_locked:
+        raise Refused(
+            f"{ctx.incident.tag} is already TLP:{before}, set by a member:"
+            " nothing changed"
+        )
     ctx.incident.tlp, ctx.incident.tlp_locked = command.argument, True
     return (
         f"TLP:{command.argument} (was TLP:{before});"
