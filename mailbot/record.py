@@ -356,6 +356,7 @@ def _update_incident(
         member.on_forgery(app, session, incident, mail, parsed, author)
         if author.role != "site":
             return incident
+    member.on_subaddress(app, session, incident, mail, parsed, author)
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
         incident.site, incident.ngi = site.name, site.ngi

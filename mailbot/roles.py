@@ -199,6 +199,18 @@ def _member(
     return Author("reporter", flags=("possible_forgery",), why=verdict.how)
 
 
+def member_of_subaddress(sender: str, settings: Settings) -> str | None:
+    """The member whose sub-address `sender` is ("alice+csirt@" of
+    "alice@"), when it is one and no member's address itself."""
+    local, at, domain = sender.lower().rpartition("@")
+    base, plus, _ = local.partition("+")
+    if not (at and plus and base):
+        return None
+    members = {m.lower() for m in settings.csirt.members}
+    owner = f"{base}@{domain}"
+    return owner if owner in members and sender.lower() not in members else None
+
+
 def _authors(parsed: ParsedMail) -> int:
     """How many addresses the From header fields name, all fields together."""
     values = parsed.header_all("From")

@@ -265,6 +265,17 @@ def _notices() -> Iterator[Sample]:
             "arrived_at": AT,
         },
     )
+    yield (
+        "notify-subaddress.txt.j2",
+        "of a member's sub-address",
+        {
+            "sender": "member+csirt@csirt.example.org",
+            "member": "member@csirt.example.org",
+            "commands": ["#isolated 2026-11-30T09:30:00Z"],
+            "message_id": "<sub-1@csirt.example.org>",
+            "arrived_at": AT,
+        },
+    )
 
 
 def _replies() -> Iterator[Sample]:

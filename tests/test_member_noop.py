@@ -104,3 +104,46 @@ def test_a_members_second_tag_is_no_tag_passed_over(w: World) -> None:
     assert "tag_not_followed" not in mail["flags"]
     assert DUTY not in {r for m in sent for r in m.recipients}
     assert "tag_not_followed" not in {a["action"] for a in w.show(second)["audit"]}
+
+
+SUBADDRESS = "alice+csirt@csirt.example.org"
+
+
+def test_commands_from_a_members_sub_address_apply_nothing_and_tell_the_duty_team(
+    w: World,
+) -> None:
+    # Stored as a third party's mail, its "#isolated" dropped without a word:
+    # a member who wrote from her sub-address believed it done.
+    tag = env.site_report(w)
+    w.new_mail()
+    sent = []
+    for n, when in enumerate(("2026-11-30T10:00:00", "2026-11-30T10:30:00")):
+        w.deliver(env.member_mail(
+            subject=_subject(tag), body="#isolated 2026-11-30T09:30:00Z\n",
+            when=at(when), message_id=f"<sub-{n}@csirt.example.org>",
+            sender=SUBADDRESS,
+        ), at(when))  # fmt: skip
+        sent += [m for m in w.new_mail() if m.recipients != (env.SITE_A,)]
+    # The duty team is told once, the sender never.
+    [notice] = sent
+    assert notice.recipients == (DUTY,)
+    assert SUBADDRESS in env.body_of(notice) and env.ALICE in env.body_of(notice)
+    assert "#isolated 2026-11-30T09:30:00Z" in env.body_of(notice)
+    shown = w.show(tag)
+    assert shown["isolated_at"] is None
+    mail = env.listed_mail(w, "<sub-0@csirt.example.org>")
+    assert (mail["role"], "member_subaddress" in mail["flags"]) == ("reporter", True)
+    trail = [a for a in shown["audit"] if a["action"] == "member_subaddress"]
+    assert len(trail) == 2 and "duty address told" in trail[0]["detail"]
+
+
+def test_a_sub_address_without_commands_tells_nobody(w: World) -> None:
+    tag = env.site_report(w)
+    w.new_mail()
+    w.deliver(env.member_mail(
+        subject=_subject(tag), body="Thanks, noted.\n", when=at("2026-11-30T10:00:00"),
+        message_id="<sub-9@csirt.example.org>", sender=SUBADDRESS,
+    ), at("2026-11-30T10:00:00"))  # fmt: skip
+    assert DUTY not in {r for m in w.new_mail() for r in m.recipients}
+    mail = env.listed_mail(w, "<sub-9@csirt.example.org>")
+    assert "member_subaddress" not in mail["flags"]

@@ -5,7 +5,9 @@ forwarded material removed), and only its first lines (commands.py); a
 command repeated in one mail acts once, one contradicting an earlier one is
 refused (commands.contradiction). A mail that claims a member's address
 without our MTA's word for it applies nothing; the duty team hears of it
-once per incident and claimed address.
+once per incident and claimed address. Nor does a member's sub-address
+("alice+csirt@" of the member alice@), which is no member's address: the
+duty team hears of commands written from it, once per incident and member.
 
 The member hears once of what a mail did: one confirmation lists every
 applied command with its outcome, in the order written (the trail keeps an
@@ -180,3 +182,46 @@ def on_forgery(
         replies.forgery_notice(
             app, session, incident, parsed, mail, claimed, author.why
         )
+
+
+# The mail's flag (in `show`) and the trail's action.
+SUBADDRESS = "member_subaddress"
+
+
+def on_subaddress(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+) -> None:
+    """A mail with command lines from a member's sub-address ("alice+x@"):
+    no member's mail, so none applies. The duty team hears of it once per
+    incident and member; the sender, whoever wrote the address, never
+    does (no answer to reflect, nothing to loop on)."""
+    if author.role == "csirt" or author.role in roles.ROBOT_ROLES:
+        return
+    owner = roles.member_of_subaddress(mail.from_addr, app.settings)
+    ours = {*app.settings.own_addresses, app.settings.csirt.duty_address}
+    if owner is None or mail.from_addr.lower() in ours:
+        return
+    good, _ = read_commands(_written(parsed))
+    if not good:
+        return
+    mail.flags = [*mail.flags, SUBADDRESS]
+    told = trail.seen(session, [incident.id], SUBADDRESS, owner)
+    trail.note(
+        session, incident.id, actor=owner, action=SUBADDRESS,
+        detail=f"{mail.from_addr} is no member address ({owner} is):"
+        f" {len(good)} command line(s) not applied"
+        + ("" if told else "; CSIRT duty address told"),
+        mail_id=mail.id, at=app.clock.now(),
+    )  # fmt: skip
+    log.warning(
+        "%s %s: commands from %s, a sub-address of member %s, not applied",
+        incident.tag, mail.ident, mail.from_addr, owner,
+    )  # fmt: skip
+    if not told:
+        lines = [command.line for command in good]
+        replies.subaddress_notice(app, session, incident, parsed, mail, owner, lines)

@@ -125,6 +125,28 @@ def forgery_notice(
     )  # fmt: skip
 
 
+def subaddress_notice(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    mail: Mail,
+    member: str,
+    commands: Sequence[str],
+) -> None:
+    duty = app.settings.csirt.duty_address
+    if duty is None:
+        log.warning("%s commands from a sub-address of %s; no duty_address",
+                    incident.tag, member)  # fmt: skip
+        return
+    _send(
+        app, session, incident, parsed, [duty], "notify-subaddress.txt.j2",
+        "member-subaddress", sender=mail.from_addr, member=member,
+        commands=list(commands), message_id=mail.message_id or "(no Message-ID)",
+        arrived_at=iso(mail.arrived_at),
+    )  # fmt: skip
+
+
 def closure_relabel(
     app: App,
     session: Session,
