@@ -140,7 +140,7 @@ def subaddress_notice(
                     incident.tag, member)  # fmt: skip
         return
     _send(
-        app, session, incident, parsed, [duty], "notify-subaddress.txt.j2",
+        app, session, incident, mail, parsed, [duty], "notify-subaddress.txt.j2",
         "member-subaddress", sender=mail.from_addr, member=member,
         commands=list(commands), message_id=mail.message_id or "(no Message-ID)",
         arrived_at=iso(mail.arrived_at),
