@@ -149,27 +149,14 @@ class Directory:
 
 def load_directory(path: Path) -> Directory:
     """Read a sites file (TOML, see INTERFACE.md); errors name the entry and key."""
-    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
+        _, data = read_sites_toml(path, "point sites.file at one")
     except FileNotFoundError:
         raise ConfigError(
             "sites.file",
             f'{path} does not exist: write it (README, "The sites file"), make'
             " it from GOCDB with `mailbot sites import FILE...`, or point"
             " sites.file at yours",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("sites.file", toml_text.problem(path, text, exc)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        # Another user's file (the daemon runs as its own), a folder, a
-        # file in another encoding: a configuration error, not a crash.
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
-        raise ConfigError(
-            "sites.file",
-            f"cannot read {path} ({reason or exc}): make it a UTF-8 file the"
-            " user mailbot runs as can read, or point sites.file at one",
         ) from None
     directory = directory_from_dict(data, origin=str(path))
     for contact, names in shared_contacts(directory.sites):
@@ -189,6 +176,37 @@ def load_directory(path: Path) -> Directory:
             *second,
         )
     return directory
+
+
+def read_sites_toml(path: Path, elsewhere: str) -> tuple[str, dict]:
+    """The text of the sites file at `path` and its data. What keeps it from
+    being read is a ConfigError of sites.file saying what to correct, or
+    `elsewhere` (the other way out: "point sites.file at one"); a file not
+    there is the caller's to judge (FileNotFoundError)."""
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        # A FIFO or a device: reading it would wait, or never end.
+        raise ConfigError("sites.file", _unreadable(path, "not a file", elsewhere))
+    text = ""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("sites.file", toml_text.problem(path, text, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        # Another user's file (the daemon runs as its own), a folder, a
+        # file in another encoding: a configuration error, not a crash.
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
+        problem = _unreadable(path, reason or str(exc), elsewhere)
+        raise ConfigError("sites.file", problem) from None
+
+
+def _unreadable(path: Path, reason: str, elsewhere: str) -> str:
+    return (
+        f"cannot read {path} ({reason}): make it a UTF-8 file the user mailbot"
+        f" runs as can read, or {elsewhere}"
+    )
 
 
 # The keys of each kind of entry; any other is refused as a likely typo.

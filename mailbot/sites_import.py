@@ -22,10 +22,10 @@ import tomllib
 from pathlib import Path
 
 from mailbot import gocdb
-from mailbot.errors import MailbotError, UsageError
+from mailbot.errors import ConfigError, MailbotError, UsageError
 from mailbot.gocdb import GocdbError, parse_gocdb
 from mailbot.settings import Settings
-from mailbot.sites import check_not_own, directory_from_dict
+from mailbot.sites import check_not_own, directory_from_dict, read_sites_toml
 from mailbot.sites_merge import merge_sites, render_sites_toml
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def sites(args: argparse.Namespace) -> int:
     settings = _settings(args)
     output = _output(args, settings)
     documents = [_read(name) for name in args.files]
-    current, existing = _existing(output) if output is not None else (None, {})
+    current, existing = _existing(args, output) if output is not None else (None, {})
     own = settings.own_addresses if settings is not None else frozenset()
     imported = parse_gocdb(*documents, own=own, names=args.files)
     merged = merge_sites(existing, imported)
@@ -107,7 +107,18 @@ def _settings(args: argparse.Namespace) -> Settings | None:
     found, origin = config_source(args)
     if found is None:
         return None
-    return load_settings(found, origin=origin, servers=False)
+    try:
+        return load_settings(found, origin=origin, servers=False)
+    except ConfigError as exc:
+        # Printing (--output -) needs it too: without mailbot's own
+        # addresses an export may give one as a contact, and mailbot would
+        # refuse to start with the result.
+        raise ConfigError(
+            exc.key,
+            f"{exc.problem} (`sites import` needs the configuration, with"
+            " --output - too: it leaves mailbot's own addresses, [mailbot]"
+            " address and aliases, out of the sites file; correct it first)",
+        ) from None
 
 
 def _output(args: argparse.Namespace, settings: Settings | None) -> Path | None:
@@ -128,20 +139,24 @@ def _output(args: argparse.Namespace, settings: Settings | None) -> Path | None:
     return settings.path(settings.sites.file)
 
 
-def _existing(path: Path) -> tuple[str | None, dict]:
+def _existing(args: argparse.Namespace, path: Path) -> tuple[str | None, dict]:
     """The text of the sites file at `path` and its data; (None, {}) when
-    there is none."""
-    if not path.exists():
-        return None, {}
+    there is none. One that cannot be read is a configuration error, as
+    when mailbot starts with it: of --output when that named it."""
+    print_it = "--output - to print the result"
+    elsewhere = (
+        f"give another --output, or {print_it}"
+        if args.output
+        else f"point sites.file at one, or give --output PATH, or {print_it}"
+    )
     try:
-        text = path.read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MailbotError(f"cannot read the sites file {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MailbotError(
-            f"{path} is not valid TOML ({exc}); fix it or choose another --output"
-        ) from None
+        return read_sites_toml(path, elsewhere)
+    except FileNotFoundError:
+        return None, {}
+    except ConfigError as exc:
+        if args.output:
+            raise UsageError("--output", exc.problem) from None
+        raise
 
 
 def _write(path: Path, text: str) -> Path | None:

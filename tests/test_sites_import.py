@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,16 +209,22 @@ def test_print_instead_of_writing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_default_output_is_the_configured_sites_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "mailbot.toml"
+def _config(folder: Path, sites_file: str) -> Path:
+    """A configuration in `folder` whose [sites] file is `sites_file`."""
+    config = folder / "mailbot.toml"
     config.write_text(
         '[mailbot]\naddress = "abuse@csirt.example.org"\n'
         '[source]\nkind = "maildir"\n[smtp]\nkind = "maildir"\n'
-        '[sites]\nfile = "conf/sites.toml"\n',
+        f'[sites]\nfile = "{sites_file}"\n',
         encoding="utf-8",
     )
+    return config
+
+
+def test_default_output_is_the_configured_sites_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path, "conf/sites.toml")
     assert main(["--config", str(config), "sites", "import", str(SAMPLE)]) == 0
     assert len(load_directory(tmp_path / "conf" / "sites.toml").sites) == 4
     # Without any configuration: ./sites.toml.
@@ -260,10 +267,115 @@ def test_a_broken_sites_file_is_named(
 ) -> None:
     out = tmp_path / "sites.toml"
     out.write_text("[[site]\nname = ", encoding="utf-8")
-    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 1
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 2
     error = capsys.readouterr().err
-    assert f"{out} is not valid TOML" in error
+    assert f"--output: {out} is not valid TOML" in error
     assert out.read_text(encoding="utf-8") == "[[site]\nname = "
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            "\ufeff" + EXISTING,
+            "starts with a byte order mark (U+FEFF, as some Windows editors save"
+            " UTF-8), which TOML does not allow: save it as UTF-8 without one",
+        ),
+        (
+            EXISTING + "[[site]]\nname = ",
+            "its last line is unfinished (a key without `= value`, a string,"
+            " bracket or table header not closed)",
+        ),
+    ],
+)
+def test_a_sites_file_is_read_as_at_start_up(
+    content: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A byte order mark was "Invalid statement (at line 1, column 1)" and
+    an unfinished last line "(at end of document)", exit 1: mailbot's own
+    reading of the sites file says what they are (toml_text.py)."""
+    out = tmp_path / "sites.toml"
+    out.write_text(content, encoding="utf-8")
+    assert main(["sites", "import", str(SAMPLE), "--output", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and said in error
+    assert out.read_text(encoding="utf-8") == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sites.toml"]
+
+
+def _unreadable(tmp_path: Path, kind: str) -> Path:
+    """A sites file at tmp_path/conf/sites.toml that cannot be read."""
+    path = tmp_path / "conf" / "sites.toml"
+    path.parent.mkdir()
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(EXISTING.encode("utf-8") + b"# caf\xe9\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("folder", "Is a directory"),
+        ("fifo", "not a file"),
+        ("latin-1", "it is not UTF-8"),
+    ],
+)
+def test_an_unreadable_sites_file_is_a_configuration_error(
+    kind: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file to merge into that could not be read ended in exit 1 and
+    the raw OS error ("[Errno 21] Is a directory: '...'"), a FIFO in a
+    wait without end; it is the configuration error mailbot's start gives,
+    of the key or option that named it, with what to do."""
+    path = _unreadable(tmp_path, kind)
+    config = _config(tmp_path, "conf/sites.toml")
+    assert main(["--config", str(config), "sites", "import", str(SAMPLE)]) == 2
+    assert capsys.readouterr().err == (
+        f"mailbot: configuration error: sites.file: cannot read {path} ({reason}):"
+        " make it a UTF-8 file the user mailbot runs as can read, or point"
+        " sites.file at one, or give --output PATH, or --output - to print the"
+        " result\n"
+    )
+    assert main(["sites", "import", str(SAMPLE), "--output", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"mailbot sites: --output: cannot read {path} ({reason}): make it"
+        " a UTF-8 file the user mailbot runs as can read, or give another"
+        " --output, or --output - to print the result\n"
+    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["sites.toml"]
+
+
+@pytest.mark.parametrize("output", ["-", "new.toml"])
+def test_a_broken_configuration_says_why_import_needs_it(
+    output: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A configuration that cannot be read stops the import, printing too:
+    it gives mailbot's own addresses, which an export may name as a
+    contact. The error named the key but not why an import reads it."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mailbot.toml"
+    config.write_text(
+        '[mailbot]\naddress = "abuse@csirt.example.org"\n[imap]\nport = "x"\n',
+        encoding="utf-8",
+    )
+    argv = ["--config", str(config), "sites", "import", str(SAMPLE)]
+    assert main([*argv, "--output", output]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "mailbot: configuration error: imap.port: must be a whole number"
+        " (`sites import` needs the configuration, with --output - too: it"
+        " leaves mailbot's own addresses, [mailbot] address and aliases, out"
+        " of the sites file; correct it first)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mailbot.toml"]
 
 
 def test_a_missing_export_is_a_usage_error(
@@ -299,13 +411,7 @@ def test_an_empty_path_is_refused(
 ) -> None:
     """`--output ""` merged into the configured sites file, as if it were
     left out; an empty FILE read the current folder."""
-    config = tmp_path / "mailbot.toml"
-    config.write_text(
-        '[mailbot]\naddress = "abuse@csirt.example.org"\n'
-        '[source]\nkind = "maildir"\n[smtp]\nkind = "maildir"\n'
-        '[sites]\nfile = "sites.toml"\n',
-        encoding="utf-8",
-    )
+    config = _config(tmp_path, "sites.toml")
     live = tmp_path / "sites.toml"
     live.write_text(EXISTING, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
