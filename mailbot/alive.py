@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from mailbot.clock import Clock, iso, parse_instant
 from mailbot.db.engine import make_engine
-from mailbot.db.faults import describe
+from mailbot.db.faults import describe, role_of
 from mailbot.db.models import ServiceState
 from mailbot.settings import Settings
 
@@ -55,7 +55,8 @@ def check(settings: Settings, clock: Clock) -> dict[str, Any]:
     except _NotMigrated:
         return _verdict(None, NOT_MIGRATED)
     except DBAPIError as exc:
-        said = describe(exc, settings.named("database", "url"))
+        url = settings.database.url
+        said = describe(exc, settings.named("database", "url"), role_of(url))
         return _verdict(None, f"the database does not answer: {said}")
     if last_poll is None:
         return _verdict(None, "no successful poll yet: is `mailbot run` running?")

@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         log.debug("unexpected failure", exc_info=True)
         print(
-            f"mailbot: {_one_line(exc)} (run with --log-level DEBUG for details)",
+            f"mailbot: {_one_line(exc, args)} (run with --log-level DEBUG for details)",
             file=sys.stderr,
         )
         return 1
@@ -453,24 +453,35 @@ def entry() -> NoReturn:
     sys.exit(status)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException, args: argparse.Namespace) -> str:
     """An unexpected error in one line; a database error without its SQL
     and parameters (SQLAlchemy's text of it runs over several lines)."""
     if "sqlalchemy" in sys.modules:
         from sqlalchemy.exc import DBAPIError
 
         if isinstance(exc, DBAPIError):
-            from mailbot.config_env import variable
             from mailbot.db.faults import describe, unavailable
 
-            # The URL a variable set is checked there (as by_variable names
-            # a configuration error's key).
-            url = variable("database", "url")
-            said = describe(exc, url) if url in os.environ else describe(exc)
+            said = describe(exc, *_database_in_use(args))
             if unavailable(exc):
                 return f"database unavailable, the next run retries: {said}"
             return f"database: {type(exc).__name__}: {said}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _database_in_use(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Where the database URL in use is set (the variable when one set it,
+    as by_variable names a configuration error's key) and the role it
+    connects as, read from the configuration again: the command's is gone."""
+    from mailbot.config import load_settings
+    from mailbot.db.faults import role_of
+
+    try:
+        found, origin = config_source(args)
+        settings = load_settings(found, origin=origin, servers=False)
+    except Exception:  # noqa: BLE001 - the advice without the role, no new error
+        return "[database] url", None
+    return settings.named("database", "url"), role_of(settings.database.url)
 
 
 def print_json(data: Any) -> None:

@@ -24,16 +24,22 @@ REPORT = (
 )
 
 
-def _poll(tmp_path: Path, url: str, used: str) -> list[str]:
-    """`poll` of one mail with MAILBOT_DATABASE_URL=`used`, the database
-    made at `url`: its exit status 1 and its stderr's lines."""
+def _poll(tmp_path: Path, url: str, used: str, where: str = "variable") -> list[str]:
+    """`poll` of one mail with the database URL `used` set by
+    MAILBOT_DATABASE_URL (or, `where` "file", by the configuration file),
+    the database made at `url`: its exit status 1 and its stderr's lines."""
     app = make_app(tmp_path, url)
     env = opsenv.cli_env(app, MAILBOT_DATABASE_URL=used)
     inbox = app.settings.path(app.settings.maildir.path) / "new"
     app.close()
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "1.eml").write_bytes(REPORT)
-    done = opsenv.run_cli(env, "poll")
+    options: list[str] = []
+    if where == "file":
+        config = tmp_path / "url.toml"
+        config.write_text(f"[database]\nurl = '{env.pop('MAILBOT_DATABASE_URL')}'\n")
+        options = ["--config", str(config)]
+    done = opsenv.run_cli(env, *options, "poll")
     assert done.returncode == 1, (done.stdout, done.stderr)
     return done.stderr.strip().splitlines()
 
@@ -82,10 +88,10 @@ def test_a_read_only_postgresql_names_the_variable(tmp_path: Path) -> None:
     assert "check that MAILBOT_DATABASE_URL points at the primary" in said[0]
 
 
-def test_a_role_without_write_rights_is_told_what_to_grant(tmp_path: Path) -> None:
-    """A role that may read mailbot's tables but not write them printed
-    "database: ProgrammingError: permission denied for table mail" and
-    nothing on what to do."""
+def _poll_as_reader(tmp_path: Path, where: str, password: str) -> tuple[str, str]:
+    """`poll` as a role that may only read mailbot's tables, its URL (with
+    `password`) set by MAILBOT_DATABASE_URL or in the configuration file
+    (`where`): the role's name and the one line poll printed."""
     server = database_server("postgresql")
     role = f"mailbot_test_{secrets.token_hex(4)}"
     admin = _admin_engine(server)
@@ -100,18 +106,37 @@ def test_a_role_without_write_rights_is_told_what_to_grant(tmp_path: Path) -> No
                     f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
                 )
             app.close()
-            as_role = sqlalchemy.engine.make_url(url).set(username=role)
-            said = _poll(tmp_path, url, as_role.render_as_string(hide_password=False))
+            as_role = sqlalchemy.engine.make_url(url).set(
+                username=role, password=password
+            )
+            said = _poll(
+                tmp_path, url, as_role.render_as_string(hide_password=False), where
+            )
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         admin.dispose()
     assert len(said) == 1, said
-    assert "permission denied for table" in said[0], said
-    assert (
-        "the role in MAILBOT_DATABASE_URL lacks rights on mailbot's tables" in (said[0])
-    )
-    assert "grant the role SELECT, INSERT, UPDATE, DELETE" in said[0]
+    return role, said[0]
+
+
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [("variable", "MAILBOT_DATABASE_URL"), ("file", "[database] url")],
+)
+def test_a_role_without_write_rights_is_told_what_to_grant(
+    tmp_path: Path, where: str, named: str
+) -> None:
+    """A role that may read mailbot's tables but not write them printed
+    "database: ProgrammingError: permission denied for table mail" and
+    nothing on what to do; then "the role in MAILBOT_DATABASE_URL", which
+    the operator had to read out of the URL to grant it anything."""
+    password = f"pw-{secrets.token_hex(6)}"
+    role, said = _poll_as_reader(tmp_path, where, password)
+    assert "permission denied for table" in said, said
+    assert f"the role {role} ({named}) lacks rights on mailbot's tables" in said
+    assert f"grant {role} SELECT, INSERT, UPDATE, DELETE" in said
+    assert password not in said
 
 
 @pytest.mark.parametrize(

@@ -195,7 +195,7 @@ class Database:
 
     def describe(self, exc: BaseException) -> str:
         """A database error in one line, with what to check (faults.py)."""
-        return describe(exc, self.named)
+        return describe(exc, self.named, self.engine.url.username)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 # SQLSTATE classes of a statement refused for what one mail holds: a data
 # exception, a program limit exceeded (an index entry too large, say).
@@ -82,27 +83,42 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
-def describe(exc: BaseException, url: str = "[database] url") -> str:
+def describe(
+    exc: BaseException, url: str = "[database] url", role: str | None = None
+) -> str:
     """One line for a log or an error: what the database said, and what to
     check when that is clear. `url` is where the database URL is set: the
-    variable when one set it (the file's key is not the URL in use then)."""
+    variable when one set it (the file's key is not the URL in use then);
+    `role` the role it connects as, when known (role_of)."""
     said = first_line(exc)
-    advice = _advice(exc, url)
+    advice = _advice(exc, url, role)
     return f"{said}: {advice}" if advice else said
 
 
-def _advice(exc: BaseException, url: str) -> str | None:
+def role_of(url: str) -> str | None:
+    """The role a database URL connects as, when it names one; nothing else
+    of the URL (its password above all) is read out."""
+    try:
+        return make_url(url).username or None
+    except ArgumentError:
+        return None
+
+
+def _advice(exc: BaseException, url: str, role: str | None) -> str | None:
     if sqlstate(exc) == READ_ONLY:
         return read_only_advice(url)
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
         return unwritable_file_advice(url)
     if sqlstate(exc) == INSUFFICIENT_PRIVILEGE:
+        # The operator grants to a role by its name: "the role" sent her
+        # to read it out of the URL herself.
+        who = f"the role {role} ({url})" if role else f"the role in {url}"
         return (
-            f"the role in {url} lacks rights on mailbot's tables: connect as"
-            " their owner (the role that ran `mailbot db upgrade`), or grant"
-            " the role SELECT, INSERT, UPDATE, DELETE on the tables and USAGE"
-            " on the sequences of mailbot's schema"
+            f"{who} lacks rights on mailbot's tables: connect as their owner"
+            " (the role that ran `mailbot db upgrade`), or grant"
+            f" {role or 'the role'} SELECT, INSERT, UPDATE, DELETE on the"
+            " tables and USAGE on the sequences of mailbot's schema"
         )
     return None
 
