@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,14 @@ def sites_not_in_file(session: Session, app: App) -> list[dict[str, Any]]:
             .where(*chased)
         ),
     ]
+    return not_in_file(app, rows)
+
+
+def not_in_file(
+    app: App, rows: Iterable[tuple[str | None, str]]
+) -> list[dict[str, Any]]:
+    """Of (site, incident tag) pairs, the sites the sites file does not
+    list, each with its tags, by name (status, and `mailbot report`)."""
     missing: dict[str, list[str]] = {}
     for site, tag in sorted(rows, key=lambda row: ((row[0] or "").lower(), row[1])):
         if site and app.sites.site(site) is None:

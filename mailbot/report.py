@@ -26,6 +26,7 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.clock import iso
 from mailbot.db.models import Audit, Deadline, Incident, IncidentSite
+from mailbot.health import not_in_file
 
 UNKNOWN = "(unknown)"
 # Trail actions that close an incident (the CSIRT's #close and #false-positive).
@@ -42,6 +43,9 @@ RULE_COLUMNS = (
     "worst_hours",
 )
 INCIDENT_COLUMNS = ("incidents_opened", "incidents_resolved", "incidents_closed")
+# A site's: false for one the sites file no longer lists (health.not_in_file).
+IN_FILE = "in_sites_file"
+NOT_IN_FILE = "no longer in the sites file"
 
 
 @dataclass
@@ -93,6 +97,8 @@ class Unit:
 
     name: str
     ngi: str | None = None
+    # A site's: None for an NGI and for the incidents of no known site.
+    in_sites_file: bool | None = None
     opened: int = 0
     resolved: int = 0
     closed: int = 0
@@ -105,6 +111,7 @@ class Unit:
         data: dict[str, Any] = {key: self.name}
         if key == "site":
             data["ngi"] = self.ngi
+            data["in_sites_file"] = self.in_sites_file
         data.update(
             incidents_opened=self.opened,
             incidents_resolved=self.resolved,
@@ -140,18 +147,23 @@ def build(
     window = _Window(since, until or app.clock.now())
     sites: dict[str, Unit] = {}
     ngis: dict[str, Unit] = {}
+    # (site, tag) of each incident a site's numbers count, for the sites the
+    # file no longer lists: their NGI is the one stored with the incident.
+    counted: list[tuple[str | None, str]] = []
 
-    def units(site: str | None, fallback_ngi: str | None) -> tuple[Unit, Unit]:
+    def units(site: str | None, incident: Incident) -> tuple[Unit, Unit]:
+        counted.append((site, incident.tag))
         name = site or UNKNOWN
         known = app.sites.site(site) if site else None
-        ngi = (known.ngi if known else None) or fallback_ngi or UNKNOWN
-        unit = sites.setdefault(name, Unit(name, ngi))
+        ngi = (known.ngi if known else None) or incident.ngi or UNKNOWN
+        in_file = known is not None if site else None
+        unit = sites.setdefault(name, Unit(name, ngi, in_file))
         return unit, ngis.setdefault(ngi, Unit(ngi))
 
     with app.db.transaction() as session:
         closing = _closing_times(session)
         for incident, site in _incident_sites(session):
-            for unit in units(site, incident.ngi):
+            for unit in units(site, incident):
                 unit.opened += incident.opened_at in window
                 unit.resolved += incident.resolved_at in window
                 unit.closed += closing.get(incident.id) in window
@@ -162,13 +174,14 @@ def build(
         ).all():
             if deadline.started_at not in window:
                 continue
-            for unit in units(deadline.site, incident.ngi):
+            for unit in units(deadline.site, incident):
                 unit.rule(deadline.rule).add(deadline)
     return {
         "since": iso(since),
         "until": iso(window.until),
         "sites": [sites[k].as_dict("site") for k in sorted(sites)],
         "ngis": [ngis[k].as_dict("ngi") for k in sorted(ngis)],
+        "sites_not_in_file": not_in_file(app, counted),
     }
 
 
@@ -213,16 +226,23 @@ def as_csv(data: dict[str, Any]) -> str:
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["scope", "name", "ngi", "rule", *RULE_COLUMNS, *INCIDENT_COLUMNS])
+    writer.writerow(
+        ["scope", "name", "ngi", "rule", *RULE_COLUMNS, *INCIDENT_COLUMNS, IN_FILE]
+    )
     for scope, key in (("site", "site"), ("ngi", "ngi")):
         for unit in data[key + "s"]:
             head = [scope, unit[key], unit["ngi"] or ""]
+            tail = [_csv_flag(unit.get(IN_FILE))]
             counts = [unit[c] for c in INCIDENT_COLUMNS]
-            writer.writerow([*head, "", *[""] * len(RULE_COLUMNS), *counts])
+            writer.writerow([*head, "", *[""] * len(RULE_COLUMNS), *counts, *tail])
             for rule in unit["rules"]:
                 values = ["" if rule[c] is None else rule[c] for c in RULE_COLUMNS]
-                writer.writerow([*head, rule["rule"], *values, *[""] * 3])
+                writer.writerow([*head, rule["rule"], *values, *[""] * 3, *tail])
     return out.getvalue()
+
+
+def _csv_flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()
 
 
 def as_text(data: dict[str, Any]) -> str:
@@ -275,6 +295,9 @@ def _unit_name(unit: dict[str, Any], key: str) -> str:
     if unit["site"] == UNKNOWN:
         # The data keeps UNKNOWN (JSON, CSV); the text says what to do.
         return f"no site known ({ngi}; #site NAME in an incident's thread sets it)"
+    if unit[IN_FILE] is False:
+        # Its NGI is the one stored with its incidents, which may be stale.
+        return f"{unit['site']} ({ngi}; {NOT_IN_FILE})"
     return f"{unit['site']} ({ngi})"
 
 

@@ -183,3 +183,45 @@ def test_a_period_that_cannot_be_is_refused(
     lower = capsys.readouterr().out
     assert main([*NOW, "report", "--format", "CSV"]) == 0
     assert capsys.readouterr().out == lower
+
+
+def test_a_site_no_longer_in_the_sites_file_is_said_so(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SITE-C taken out of the sites file: the report listed it under the
+    NGI its incident stored as if it were a site of the file, in each
+    format; `status` names such sites (sites_not_in_file), the report did
+    not."""
+    from mailbot_env import CASES_SITES
+
+    env = _env(tmp_path, database_url)
+    without = CASES_SITES.replace('name = "SITE-C"', 'name = "SITE-Z"')
+    Path(env["MAILBOT_SITES_FILE"]).write_text(without, encoding="utf-8")
+
+    data = json.loads(run_cli(env, *NOW, "report", "--format", "json").stdout)
+    sites = {s["site"]: s for s in data["sites"]}
+    assert (sites["SITE-C"]["ngi"], sites["SITE-C"]["in_sites_file"]) == (
+        "NGI_A",
+        False,
+    )
+    assert sites["SITE-A"]["in_sites_file"] is True
+    [missing] = data["sites_not_in_file"]
+    assert missing["site"] == "SITE-C" and len(missing["incidents"]) == 1
+
+    text = run_cli(env, *NOW, "report").stdout
+    assert (
+        "  SITE-C (NGI_A; no longer in the sites file): 1 incident(s) opened"
+    ) in text
+    assert "  SITE-A (NGI_A): 1 incident(s) opened" in text
+
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_cli(env, *NOW, "report", "--format", "csv").stdout)
+        )
+    )
+    flags = {(r["scope"], r["name"]): r["in_sites_file"] for r in rows}
+    assert flags == {
+        ("site", "SITE-A"): "true",
+        ("site", "SITE-C"): "false",
+        ("ngi", "NGI_A"): "",
+    }
