@@ -144,8 +144,7 @@ def admit(
     verdict = judge(app, counts, recipients, incident_id, purpose)
     if verdict.engages is not None:
         engage(app, session, verdict.engages)
-    elif verdict.reason:
-        app.held.add(verdict.cap or "", purpose, verdict.reason)
+    # A mail held is told to app.held once its transaction commits (outbox.py).
     return verdict
 
 

@@ -11,9 +11,10 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from mailbot import brake, compose
@@ -95,12 +96,41 @@ def queue(
         last_error=verdict.reason,
     )
     session.add(row)
+    if verdict.reason and verdict.engages is None and app is not None:
+        # The mail that engages the brake is told by the brake's own alert.
+        _held_once_committed(app, session, row, verdict.cap or "", purpose)
     if not verdict.reason:
         brake.count(session, recipients, incident_id, purpose)
     log.info(
         "%s queued (%s) to %s", outgoing.message_id, purpose, ", ".join(recipients)
     )
     return row
+
+
+def _held_once_committed(
+    app: App, session: Session, row: Outbox, cap: str, purpose: str
+) -> None:
+    """Tell `app.held` (brake.HeldMail, the count logged as held) of `row`
+    when its transaction commits: a sweep's batch redone apart after a
+    rollback, or an incident's savepoint undone, holds nothing by it."""
+    pending: list[tuple[Outbox, str, str]] | None = session.info.get(_HELD)
+    if pending is None:
+        pending = session.info[_HELD] = []
+        event.listen(session, "after_commit", partial(_report_held, app))
+    pending.append((row, cap, purpose))
+
+
+_HELD = "mailbot.outbox.held"
+
+
+def _report_held(app: App, session: Session) -> None:
+    """What the commit kept of the mails held in `session`: a rollback (of
+    a savepoint too) takes the rows it undid out of the session."""
+    pending = session.info[_HELD]
+    for row, cap, purpose in pending:
+        if row in session:
+            app.held.add(cap, purpose, row.last_error or "")
+    pending.clear()
 
 
 def released(

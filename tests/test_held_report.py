@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from test_sweep_brake import new_app, open_incidents, states
 
+from mailbot.app import App
 from mailbot.daemon import Daemon
+from mailbot.deadlines.sweep import sweep
 
 THEN = "`mailbot brake` lists them, `mailbot brake release` queues them"
 
@@ -63,3 +65,44 @@ def test_the_sweep_job_says_what_the_engaged_brake_held(
     ]
     app.close()
     assert len(_held_lines(caplog)) == 1  # said once, not again at the close
+
+
+def _refuse_held_mail(app: App) -> None:
+    """Make the database refuse to keep a held mail, as a level another
+    sweeper recorded meanwhile is refused (a unique violation)."""
+    with app.db.engine.begin() as connection:
+        if app.db.is_sqlite:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_held BEFORE INSERT ON outbox"
+                " WHEN NEW.state = 'held'"
+                " BEGIN SELECT RAISE(ABORT, 'held mail refused'); END"
+            )
+            return
+        connection.exec_driver_sql(
+            "CREATE FUNCTION refuse_held() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'held mail refused'"
+            " USING ERRCODE = 'unique_violation'; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_held BEFORE INSERT ON outbox FOR EACH ROW"
+            " WHEN (NEW.state = 'held') EXECUTE FUNCTION refuse_held()"
+        )
+
+
+def test_mail_held_in_a_transaction_undone_is_not_said_held(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The count was taken as each mail was held, inside the sweep's
+    transaction: the batch refused at its commit and redone incident by
+    incident, each refused in its savepoint, said "6 outgoing mails held"
+    of a sweep that held none."""
+    caplog.set_level(logging.INFO, logger="mailbot")
+    app = new_app(tmp_path, database_url, max_per_recipient_per_day=2)
+    open_incidents(app, 5)
+    _refuse_held_mail(app)
+    sweep(app)
+    assert states(app) == ["pending"] * 2
+    assert any("redoing 5 apart" in r.getMessage() for r in caplog.records)
+    assert _held_lines(caplog) == []
+    app.close()
+    assert _held_lines(caplog) == []
