@@ -151,6 +151,12 @@ def test_an_unreadable_sites_file_is_a_configuration_error(tmp_path: Path) -> No
         load_directory(folder)
     assert caught.value.key == "sites.file"
     assert caught.value.problem.startswith(f"cannot read {folder} (Is a directory):")
+    # A FIFO made the start wait for a writer, for ever.
+    fifo = tmp_path / "sites.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as caught:
+        load_directory(fifo)
+    assert caught.value.problem.startswith(f"cannot read {fifo} (not a file):")
     done = mailbot(tmp_path, "# Ümlaut\n".encode("latin-1"), "incidents")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
