@@ -18,21 +18,22 @@ from email.message import Message
 
 from mailbot.absence import absence_reason
 from mailbot.dsn import (
-    STATUS_TYPES,
     DeliveryReport,
     FailedRecipient,
     build_report,
-    decode_header_text,
     first_address,
-    gather,
+)
+from mailbot.dsn_parts import STATUS_TYPES, gather
+from mailbot.extract.quotes import own_text
+from mailbot.machine import is_response, notice_reason, report_sign, report_type
+from mailbot.mail import ParsedMail
+from mailbot.message_text import (
+    decode_header_text,
     header_text,
     leaves,
     part_text,
     raw_headers,
 )
-from mailbot.extract.quotes import own_text
-from mailbot.machine import is_response, notice_reason, report_sign, report_type
-from mailbot.mail import ParsedMail
 from mailbot.tickets import acknowledgement_reason, from_ticket_system, own_head
 
 __all__ = [

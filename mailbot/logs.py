@@ -52,7 +52,7 @@ def about_mail(mail_id: int) -> Iterator[None]:
 
 
 # mail-parser warns of each part type it has no reader for. A bounce's
-# machine-readable parts are mailbot's to read (dsn.py): that warning came
+# machine-readable parts are mailbot's to read (dsn_parts.py): that warning came
 # with every bounce and told the operator nothing.
 _READ_BY_DSN = tuple(
     f"'{kind}' not handled"

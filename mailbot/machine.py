@@ -16,7 +16,7 @@ import re
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from mailbot.dsn import header_text, leaves, part_text
+from mailbot.message_text import header_text, leaves, part_text
 
 # Reply prefixes, not forward ones: a forwarded report is still a report.
 _REPLY_PREFIX = re.compile(

@@ -202,7 +202,7 @@ def test_a_mail_is_named_by_a_short_message_id_or_its_id() -> None:
 
 def test_the_parser_s_warning_on_every_bounce_is_not_passed_on() -> None:
     # mail-parser has no reader for a DSN's own parts and says so on every
-    # bounce; dsn.py reads them. Other parts it cannot read are still told.
+    # bounce; dsn_parts.py reads them. Other parts it cannot read are still told.
     from mailbot.logs import MailFilter
 
     def passes(message: str) -> bool:

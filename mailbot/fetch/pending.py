@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.db.models import FolderState, PendingUid
-from mailbot.dsn import decode_header_text
+from mailbot.message_text import decode_header_text
 
 log = logging.getLogger(__name__)
 
