@@ -23,7 +23,7 @@ import re
 HEAD_CHARS = 300
 MAX_CHARS = 450
 
-# Written for this module, case folded without accents (classify.normalise):
+# Written for this module, case folded without accents (words.normalise):
 # the writer is away now, in the first person.
 _AWAY = (
     r"\b(?:i am|i'm|i will be|i'll be) (?:currently |now |presently )?"

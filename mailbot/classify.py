@@ -6,13 +6,16 @@ to a dead mailbox only bounces again. A machine's report that answers no
 mail (machine.py) is no auto-reply but a third party's report, as unanswered.
 Everything here is a pure function of an `email.message.Message` parsed with
 the compat32 policy (and the mail's own text), and never raises.
+
+Parts of the reading live beside it: out_of_office.py tells an
+out-of-office subject, robot_address.py an address nobody reads, and dsn.py
+who failed in a bounce.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 
@@ -34,41 +37,21 @@ from mailbot.message_text import (
     part_text,
     raw_headers,
 )
+from mailbot.out_of_office import is_out_of_office_subject
+from mailbot.robot_address import is_robot_address
 from mailbot.tickets import acknowledgement_reason, from_ticket_system, own_head
+from mailbot.words import compact, normalise
 
 __all__ = [
-    "ROBOT_LOCAL_PARTS",
     "Classification",
     "DeliveryReport",
     "FailedRecipient",
     "classify",
     "is_bounce",
-    "is_plain_address",
-    "is_robot_address",
     "parse_dsn",
 ]
 
 logger = logging.getLogger(__name__)
-
-ROBOT_LOCAL_PARTS = frozenset(
-    {
-        "noreply",
-        "no-reply",
-        "no_reply",
-        "donotreply",
-        "do-not-reply",
-        "do_not_reply",
-        "bounce",
-        "bounces",
-        "mailer-daemon",
-        "postmaster",
-        # A report robot's own name for itself (Shadowserver's
-        # autoreports@), and an auto-responder's.
-        "autoreport",
-        "autoreports",
-        "autoreply",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -87,142 +70,6 @@ class Classification:
     # from a site's contact, passing on someone else's words than ours
     # (roles.identify), it is the site's, and never answered automatically.
     quiet: bool = False
-
-
-def normalise(text: str) -> str:
-    """Case-folded text without accents, for matching words in any language."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.split())
-
-
-def compact(text: str) -> str:
-    """Text without case, spaces or separators: `No.Reply` gives `noreply`."""
-    return re.sub(r"[\s._+=\-\"']", "", text.casefold())
-
-
-_ROBOT_WORDS = frozenset(compact(local) for local in ROBOT_LOCAL_PARTS)
-_SEPARATORS = re.compile(r"[\s._+=\-]+")
-
-
-def is_robot_address(addr: str) -> bool:
-    """Whether the address's local part says that nobody reads it.
-
-    A robot word must stand on its own between separators (`noreply-alerts`,
-    `bounce+123`, `alerts.no.reply`), so `knoreplyer` is a person.
-    """
-    local = _local_part(addr)
-    if not local:
-        return True
-    tokens = [t for t in _SEPARATORS.split(local.casefold()) if t][:32]
-    return any(
-        "".join(tokens[start:end]) in _ROBOT_WORDS
-        for start in range(len(tokens))
-        for end in range(start + 1, min(start + 4, len(tokens) + 1))
-    )
-
-
-def is_plain_address(address: str) -> bool:
-    """Whether `address` is one bare addr-spec, safe for RCPT TO and headers."""
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or len(address) > 254:
-        return False
-    # ASCII only: mailbot does not speak SMTPUTF8, and RCPT would fail.
-    if not address.isascii() or not address.isprintable():
-        return False
-    return not any(c in address for c in ' <>,;:"\\()[]')
-
-
-def _local_part(addr: str) -> str:
-    text = (addr or "")[:512].strip()
-    if "<" in text:
-        text = text.partition("<")[2].partition(">")[0]
-    local = text.rpartition("@")[0] if "@" in text else text
-    return local.strip().strip("\"'").strip()
-
-
-# Out-of-office subjects, written naturally and normalised at import. Phrases
-# count at the start of the subject, after reply prefixes and [markers].
-_OOO_PHRASES = (
-    "out of office", "out of the office", "automatic reply", "automatic response",
-    "auto reply", "autoreply", "auto response", "autoresponse", "autoresponder",
-    "away from the office", "away from office", "away from my desk", "on vacation",
-    "abwesenheitsnotiz", "abwesenheitsnachricht", "abwesenheitsmeldung",
-    "automatische antwort", "außer haus", "nicht im büro", "réponse automatique",
-    "absence du bureau", "absent du bureau", "message d'absence",
-    "automatisch antwoord", "niet aanwezig", "afwezigheidsbericht",
-    "afwezigheidsmelding", "niet op kantoor", "respuesta automática",
-    "fuera de la oficina", "fuera de oficina", "respuesta de ausencia",
-    "mensaje de ausencia", "risposta automatica", "fuori ufficio", "fuori sede",
-    "resposta automática", "fora do escritório", "mensagem de ausência",
-    "odpowiedź automatyczna", "automatyczna odpowiedź", "poza biurem",
-    "automatická odpověď", "automatická odpoveď", "mimo kancelář",
-    "mimo kancelárie", "autosvar", "automatiskt svar", "automatisk svar",
-    "frånvaromeddelande", "fraværsmelding", "ikke på kontoret", "ikke til stede",
-    "ej på kontoret", "automaattinen vastaus", "poissa toimistolta",
-    "αυτόματη απάντηση", "εκτός γραφείου", "automatikus válasz", "házon kívül",
-    "irodán kívül", "automatski odgovor", "izvan ureda", "nisam u uredu",
-    "samodejni odgovor", "răspuns automat", "în afara biroului",
-    "automaatne vastus", "automātiskā atbilde", "automatinis atsakymas",
-    "otomatik yanıt", "otomatik cevap", "автоматичен отговор",
-    "автоматический ответ", "автоматична відповідь", "вне офиса",
-)  # fmt: skip
-# Single words that are also ordinary words count only at the very start of
-# the subject and followed by punctuation or nothing ("Absent: ...").
-_OOO_WORDS = (
-    "absent", "absente", "absence", "abwesend", "abwesenheit", "afwezig",
-    "afwezigheid", "ausente", "ausencia", "ausência", "assente", "assenza",
-    "frånvaro", "frånvarande", "fraværende", "fravær", "poissa", "nieobecność",
-    "nepřítomnost", "nepřítomen", "odsutan", "odsutna", "odsutnost", "odsotnost",
-    "távol", "απουσία", "ooo", "vacation", "urlaub", "urlaubsabwesenheit",
-)  # fmt: skip
-# Lotus Notes and others name the person first: "Jane Doe is out of the office".
-_OOO_SENTENCES = (
-    "is out of the office", "is out of office", "ist außer haus", "ist abwesend",
-    "est absent", "est absente", "is afwezig",
-)  # fmt: skip
-
-
-def _alternation(phrases: tuple[str, ...]) -> str:
-    escaped = (re.escape(normalise(p)) for p in sorted(phrases, key=len, reverse=True))
-    return "|".join(
-        e.replace(r"\ ", r"[\s_-]?").replace(r"\-", r"[\s_-]?") for e in escaped
-    )
-
-
-# "Out of office hours" is what incident reports say about logins, not OOO.
-_OOO_START = re.compile(rf"(?:{_alternation(_OOO_PHRASES)})(?![^\W\d_]|\s?hours)")
-_OOO_WORD = re.compile(rf"(?:{_alternation(_OOO_WORDS)})\s?(?:$|[:\-–—(,/|!])")
-_OOO_WHOLE = re.compile(rf"(?:{_alternation(_OOO_PHRASES + _OOO_WORDS)})")
-_OOO_ANYWHERE = re.compile(rf"\b(?:{_alternation(_OOO_SENTENCES)})\b")
-_BRACKETED = re.compile(r"[\[(]([^\[\]()]{1,60})[\])]")
-_MARKER = re.compile(r"\[[^\[\]\d]{0,40}\]\s?")
-_PREFIX = re.compile(
-    r"(?:(?:re|aw|sv|vs|wg|fw|fwd|antw|antwort|tr|rv|r|odp|ynt|res|enc|ref|rif|vl"
-    r"|vb|atb|ats|απ|σχετ|отв)\s?(?:\[\d{1,4}\]|\(\d{1,4}\))?\s?[:：]"
-    r"|\[[^\[\]]{0,60}\])\s?"
-)
-
-
-def is_out_of_office_subject(subject: str) -> bool:
-    """Whether a (decoded) subject is the subject of an out-of-office reply."""
-    text = normalise(subject[:1000])
-    head = _strip_all(_MARKER, text)
-    if _OOO_WORD.match(head) or _OOO_START.match(_strip_all(_PREFIX, text)):
-        return True
-    if _OOO_ANYWHERE.search(text):
-        return True
-    groups = (g.strip(" :-") for g in _BRACKETED.findall(text))
-    return any(_OOO_WHOLE.fullmatch(g) for g in groups)
-
-
-def _strip_all(pattern: re.Pattern[str], text: str) -> str:
-    for _ in range(20):
-        match = pattern.match(text)
-        if not match or not match.group(0):
-            break
-        text = text[match.end() :]
-    return text
 
 
 # Headers that only an automatic answer carries. X-Auto-Response-Suppress

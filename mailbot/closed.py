@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from mailbot import extract, roles
 from mailbot.app import App
-from mailbot.classify import normalise
 from mailbot.csirt import replies, trail
 from mailbot.db.models import Audit, FieldValue, Incident, Mail
 from mailbot.mail import ParsedMail
+from mailbot.words import normalise
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _TEXT_FIELDS = ("evidence", "unclassified", "losses")
 _NEW_FIELDS = (*_HOST_FIELDS, *_TEXT_FIELDS)
 
 # Written for this module, on text case folded without accents
-# (classify.normalise): words of a compromise, in the languages that
+# (words.normalise): words of a compromise, in the languages that
 # absence.py knows.
 _COMPROMISE = re.compile(
     r"\bcompromis|\bintrusion|\bintruder|\bbreach|\bbreak-?in\b|\bbackdoor"

@@ -18,9 +18,9 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from mailbot import brake, compose
-from mailbot.classify import is_plain_address, is_robot_address
 from mailbot.compose import Outgoing
 from mailbot.db.models import Chase, Mail, Outbox
+from mailbot.robot_address import is_plain_address, is_robot_address
 from mailbot.store import dedupe_key
 
 if TYPE_CHECKING:

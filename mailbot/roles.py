@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from mailbot import authn
-from mailbot.classify import Classification, is_plain_address, is_robot_address
+from mailbot.classify import Classification
 from mailbot.csirt import commands
 from mailbot.extract.quotes import own_text
 from mailbot.mail import ParsedMail
+from mailbot.robot_address import is_plain_address, is_robot_address
 from mailbot.settings import Settings
 from mailbot.sites import Directory, IPAddress, Site
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from test_header_safety import check_recipients
 
 from mailbot import service, views
-from mailbot.classify import is_robot_address
 from mailbot.db.models import Mail
+from mailbot.robot_address import is_robot_address
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 UNBRAKED = {

@@ -19,13 +19,15 @@ from mailbot_env import mail
 
 from mailbot import brake, respond, send, service, views
 from mailbot.app import App
-from mailbot.classify import classify, is_out_of_office_subject, is_robot_address
+from mailbot.classify import classify
 from mailbot.db.models import Deadline, Mail, Outbox
 from mailbot.deadlines import clocks
 from mailbot.incidents import by_tag
 from mailbot.mail import RawMail
+from mailbot.out_of_office import is_out_of_office_subject
 from mailbot.parse import parse
 from mailbot.process import process_delivery
+from mailbot.robot_address import is_robot_address
 
 UTC = dt.UTC
 make_app = mailbot_env.make_app
