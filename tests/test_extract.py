@@ -29,6 +29,7 @@ from mailbot.extract import (
     hours,
     indicators,
     layout,
+    month_first,
     owners,
     prose,
     quotes,
@@ -43,6 +44,7 @@ from mailbot.extract.dn import find_dns
 from mailbot.extract.fang import defanged_lines, may_be_defanged, refang
 from mailbot.extract.hosts import is_hostname
 from mailbot.extract.indicators import scan
+from mailbot.extract.month_first import date_order, ordered
 from mailbot.extract.partclock import PartClock
 from mailbot.extract.times import find_times
 from mailbot.mail import TextPart
@@ -709,7 +711,7 @@ def test_the_hint_of_times_without_colons_misses_none(line: str) -> None:
 def test_dates_that_settle_the_order_are_found_as_written() -> None:
     # The look-behind after the first digit: not after a digit or a dot.
     text = "1/2/2026 12-11-2026 .1/2/2026 31/12/2026 1/13/2026 111/2/2026 x5/6/2026"
-    assert dates._SLASHED.findall(text) == [
+    assert month_first._SLASHED.findall(text) == [
         ("1", "2"),
         ("12", "11"),
         ("31", "12"),
@@ -1748,25 +1750,25 @@ def test_the_parts_other_dates_settle_an_open_date() -> None:
 
 
 def test_the_order_rules_one_by_one() -> None:
-    assert dates.date_order("on 12/6/2026", "Europe/Paris") == ""
-    assert dates.date_order("on 12/6/2026 and 25/6/2026", "America/Chicago") == "dm"
+    assert date_order("on 12/6/2026", "Europe/Paris") == ""
+    assert date_order("on 12/6/2026 and 25/6/2026", "America/Chicago") == "dm"
     # The zone's word ("z...") gives way to the mail's Date (see below).
-    assert dates.date_order("on 12/6/2026", "America/New_York") == "zmd"
-    assert dates.date_order("on 12/6/2026", "Australia/Perth") == "zdm"
-    assert dates.ordered((2026, 6, 12), "/", "", True) == (2026, 12, 6)
-    assert dates.ordered((2026, 6, 12), "/", "", False) == (2026, 6, 12)
-    assert dates.ordered((2026, 6, 12), "/", "dm", True) == (2026, 6, 12)
-    assert dates.ordered((2026, 6, 12), ".", "md", True) == (2026, 6, 12)
-    assert dates.ordered((2026, 6, 13), "/", "md", True) == (2026, 6, 13)
+    assert date_order("on 12/6/2026", "America/New_York") == "zmd"
+    assert date_order("on 12/6/2026", "Australia/Perth") == "zdm"
+    assert ordered((2026, 6, 12), "/", "", True) == (2026, 12, 6)
+    assert ordered((2026, 6, 12), "/", "", False) == (2026, 6, 12)
+    assert ordered((2026, 6, 12), "/", "dm", True) == (2026, 6, 12)
+    assert ordered((2026, 6, 12), ".", "md", True) == (2026, 6, 12)
+    assert ordered((2026, 6, 13), "/", "md", True) == (2026, 6, 13)
     # The mail of 4 December 2026: 3 December is recent, 12 March is not.
-    assert dates.ordered((2026, 12, 3), "/", "", True, REFERENCE) == (2026, 12, 3)
-    assert dates.ordered((2026, 3, 12), "/", "", False, REFERENCE) == (2026, 12, 3)
+    assert ordered((2026, 12, 3), "/", "", True, REFERENCE) == (2026, 12, 3)
+    assert ordered((2026, 3, 12), "/", "", False, REFERENCE) == (2026, 12, 3)
     # "12/11/2026" in a mail of 10 December: 11 December and 12 November are
     # both recent, and the 12-hour clock decides again.
     tenth = dt.datetime(2026, 12, 10, tzinfo=dt.UTC)
-    assert dates.ordered((2026, 11, 12), "/", "", True, tenth) == (2026, 12, 11)
-    assert dates.ordered((2026, 11, 12), "/", "", False, tenth) == (2026, 11, 12)
-    assert dates.ordered((2026, 6, 12), "/", "dm", True, REFERENCE) == (2026, 6, 12)
+    assert ordered((2026, 11, 12), "/", "", True, tenth) == (2026, 12, 11)
+    assert ordered((2026, 11, 12), "/", "", False, tenth) == (2026, 11, 12)
+    assert ordered((2026, 6, 12), "/", "dm", True, REFERENCE) == (2026, 6, 12)
 
 
 @pytest.mark.parametrize(
@@ -2334,13 +2336,13 @@ def test_the_mails_date_outweighs_the_zone_on_an_open_date() -> None:
     forwarded = "Forwarded from CERT-EU:\n03/12/2026 10:00 UTC scan from 203.0.113.5\n"
     assert stamps(forwarded, US) == ["2026-12-03T10:00:00Z"]
     # Read day first by date_of; "zmd": the zone says month first.
-    assert dates.ordered((2026, 12, 3), "/", "zmd", False, REFERENCE) == (2026, 12, 3)
+    assert ordered((2026, 12, 3), "/", "zmd", False, REFERENCE) == (2026, 12, 3)
     # 6 December would be after the mail of 4 December: 12 June.
-    assert dates.ordered((2026, 6, 12), "/", "zmd", False, REFERENCE) == (2026, 6, 12)
+    assert ordered((2026, 6, 12), "/", "zmd", False, REFERENCE) == (2026, 6, 12)
     # Both before the mail and neither recent: the zone decides.
-    assert dates.ordered((2026, 6, 10), "/", "zmd", False, REFERENCE) == (2026, 10, 6)
+    assert ordered((2026, 6, 10), "/", "zmd", False, REFERENCE) == (2026, 10, 6)
     # The part's own dates still outweigh the mail's Date.
-    assert dates.ordered((2026, 12, 3), "/", "md", False, REFERENCE) == (2026, 3, 12)
+    assert ordered((2026, 12, 3), "/", "md", False, REFERENCE) == (2026, 3, 12)
 
 
 def test_lines_a_mail_client_wrapped_are_read_whole() -> None:

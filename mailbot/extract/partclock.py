@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from mailbot.extract.dates import DATES, EARLIEST_YEAR, date_order, only_date, safe_date
+from mailbot.extract.date_spellings import DATES, EARLIEST_YEAR, safe_date
+from mailbot.extract.dates import only_date
+from mailbot.extract.month_first import date_order
 from mailbot.extract.zones import PART_ZONE
 
 
@@ -24,7 +26,8 @@ class PartClock(NamedTuple):
     zone: str
     reference: dt.datetime | None
     date: dt.date | None = None
-    order: str = ""  # of "4/12/2026": "md", "dm", "zmd", "zdm" or "" (dates.date_order)
+    # Of "4/12/2026": "md", "dm", "zmd", "zdm" or "" (month_first.date_order).
+    order: str = ""
     local: str = ""  # the site's zone, for "local time" ("" : `zone`)
     # Whether the part may write an hour alone ("10pm", "22h"): only then
     # are its lines searched for one (`hours.hour_only_hint` over the part).
@@ -37,7 +40,7 @@ def part_clock(text: str, zone: str, reference: dt.datetime | None) -> PartClock
     The zone and date of a note such as "(times are UTC, 2026-12-04)"; else
     the only date the part writes, when it is not after the mail ("El 4 de
     diciembre ... a las 02:40 ... aislado a las 03:10": the same day); the
-    order of its numeric dates (`dates.date_order`).
+    order of its numeric dates (`month_first.date_order`).
     """
     lowered = text.lower()
     match = PART_ZONE.search(lowered) if "time" in lowered else None

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-from mailbot.extract.dates import MON, date_of, ordered, refused
+from mailbot.extract.date_spellings import MON, date_of, refused
 from mailbot.extract.hours import colons, hour_only_hint, hours_hint
+from mailbot.extract.month_first import ordered
 from mailbot.extract.partclock import PartClock
 from mailbot.extract.shape import has_digit, keep_plan, shape
 from mailbot.extract.timeplan import (

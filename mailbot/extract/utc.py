@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 from typing import Final
 
-from mailbot.extract.dates import safe_date
+from mailbot.extract.date_spellings import safe_date
 from mailbot.extract.partclock import PartClock
 from mailbot.extract.zones import tzinfo
 
