@@ -71,8 +71,35 @@ def record(
     )
     if "dmarc_fail" in author.flags:
         log.warning("mail %d: %s; not taken as the site's", mail.id, author.why)
-    # The author's lines; those of a mail it forwards are flagged: what
-    # another wrote is evidence, but meets none of the site's clocks.
+    text, words = _author_texts(parsed, author)
+    author, site = _author_site(app, session, parsed, author, text)
+    incident, decision = _thread(
+        app, session, mail, parsed, classification, author, site, text
+    )
+    reason = decision.reason if incident is not None else "none"
+    if incident is not None:
+        author, site = _author_in(app, session, incident, parsed, reason, author, site)
+    # Set only now: a new incident is flushed when it is opened, and the
+    # mail's row is then written once, by one UPDATE carrying all of them.
+    _fill_row(mail, parsed, app, content_key, author, decision)
+    if incident is None and classification.dsn is not None:
+        bounces.handle(app, session, mail, classification.dsn)
+    mail.thread_reason = reason
+    mail.state, mail.processed_at = "processed", app.clock.now()
+    if incident is None:
+        log.info("%s stored unattached (%s)", mail.ident, author.role)
+        return None
+    incident = _attach(
+        app, session, incident, mail, parsed, classification, author, site,
+        decision, (text, words),
+    )  # fmt: skip
+    return incident.tag
+
+
+def _author_texts(parsed: ParsedMail, author: roles.Author) -> tuple[str, str]:
+    """The author's text, the lines of a mail it forwards included, and the
+    author's own words alone: what another wrote is evidence, but meets none
+    of the site's clocks."""
     marked = marked_lines(parsed.body_text)
     text = "\n".join(line for _, line, _ in marked)
     words = "\n".join(line for _, line, forwarded in marked if not forwarded)
@@ -81,39 +108,77 @@ def record(
         # "#tlp RED" line is no RED banner, "#site X" names no site).
         text = commands.without_commands(text)
         words = commands.without_commands(words)
+    return text, words
+
+
+def _author_site(
+    app: App, session: Session, parsed: ParsedMail, author: roles.Author, text: str
+) -> tuple[roles.Author, Site | None]:
+    """The site the mail is about (roles.site_of); a contact several sites
+    share writes for the one of them in the thread's incident."""
     site = roles.site_of(author, app.sites, parsed, text)
     if author.shared:
-        author, site = attribution.shared_in_thread(app, session, parsed, author, site)
-    incident, decision = _thread(
-        app, session, mail, parsed, classification, author, site, text
-    )
-    reason = decision.reason if incident is not None else "none"
-    if incident is not None and reason != "new" and author.ngi_of:
+        return attribution.shared_in_thread(app, session, parsed, author, site)
+    return author, site
+
+
+def _author_in(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    reason: str,
+    author: roles.Author,
+    site: Site | None,
+) -> tuple[roles.Author, Site | None]:
+    """The author and site, once the incident the mail threads into is
+    known: an NGI's or a member's mail may write for one of its sites."""
+    if reason != "new" and author.ngi_of:
         own = attribution.ngi_site(app, session, incident, parsed, author)
         if own is not None:
             author, site = roles.Author("site", site=own, flags=(roles.FOR_NGI,)), own
-    if incident is not None and reason != "new":
+    if reason != "new":
         author, site = attribution.still_the_sites(
             app, session, incident, parsed, author, site
         )
-    if incident is not None and author.contact_of:
+    if author.contact_of:
         author, site = attribution.member_for_own_site(
             app, session, incident, parsed, reason, author, site
         )
-    # Set only now: a new incident is flushed when it is opened, and the
-    # mail's row is then written once, by one UPDATE carrying all of them.
+    return author, site
+
+
+def _fill_row(
+    mail: Mail,
+    parsed: ParsedMail,
+    app: App,
+    content_key: str | None,
+    author: roles.Author,
+    decision: thread.Decision,
+) -> None:
+    """The mail's row: its headers, who wrote it, and the mistag flag."""
     _fill_headers(mail, parsed, app)
     mail.content_key = content_key
     mail.role, mail.flags = author.role, list(author.flags)
     if decision.passed_over or decision.refused:
         mail.flags.append(mistag.FLAG)
-    if incident is None and classification.dsn is not None:
-        bounces.handle(app, session, mail, classification.dsn)
-    mail.thread_reason = reason
-    mail.state, mail.processed_at = "processed", app.clock.now()
-    if incident is None:
-        log.info("%s stored unattached (%s)", mail.ident, author.role)
-        return None
+
+
+def _attach(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    classification: Classification,
+    author: roles.Author,
+    site: Site | None,
+    decision: thread.Decision,
+    texts: tuple[str, str],
+) -> Incident:
+    """Put the mail in `incident` and act on it; return the incident it ends
+    in (a member's #merge moves the mail, and the thread, to another)."""
+    reason, words = decision.reason, texts[1]
     mail.incident_id = incident.id
     mail.site = site.name if site else None
     if decision.passed_over or decision.refused:
@@ -121,10 +186,9 @@ def record(
     opened = incident
     # An incident this mail opened involves its site alone (open_incident).
     sites = ([site.name] if site else []) if reason == "new" else None
-    # A member's #merge moves the mail (and the thread) to another incident.
     incident = _update_incident(
         app, session, incident, mail, parsed, classification, author, site,
-        (text, words), sites,
+        texts, sites,
     )  # fmt: skip
     if reason != "new" and incident is opened:
         closed.check(app, session, incident, mail, parsed, author, words)
@@ -133,7 +197,7 @@ def record(
             app, session, incident, mail, parsed, author, decision.passed_over,
             decision.refused,
         )  # fmt: skip
-    return incident.tag
+    return incident
 
 
 def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
@@ -359,42 +423,15 @@ def _update_incident(
     member.on_subaddress(app, session, incident, mail, parsed, author)
     incidents.raise_tlp(session, incident, labels)
     if incident.site is None and site is not None and author.role != "csirt":
-        incident.site, incident.ngi = site.name, site.ngi
-        # Set by mailbot, not by a member: the trail says from which mail.
-        how = "the sender's address" if author.site else "named in the mail"
-        trail.note(
-            session, incident.id, actor="mailbot", action="site",
-            detail=f"site {site.name} ({how}, from {mail.from_addr})",
-            mail_id=mail.id, at=app.clock.now(),
-        )  # fmt: skip
-    involved = incidents.add_site(session, incident, site.name, sites) if site else None
-    if author.role == "csirt":
-        # A member's mail addressed to other sites' contacts too brings
-        # each of them in: it asks them (member.py), and they owe their
-        # own clocks.
-        for other in roles.sites_addressed(app.sites, parsed):
-            involved = incidents.add_site(session, incident, other.name, involved)
+        _adopt_site(app, session, incident, mail, author, site)
+    involved = _involve_sites(app, session, incident, parsed, author, site, sites)
     if author.role == "bounce" and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn)
     if author.role in roles.ROBOT_ROLES:
         return incident
     fields.record_findings(app, session, incident, mail, parsed, site, involved)
     if roles.writes_for_site(author.role, author.flags) and site is not None:
-        closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
-        stated = (
-            closure_report.stated_labels(session, incident, mail, parsed.subject, text)
-            if closure
-            else []
-        )
-        counts = closure and closure_report.label_counts(stated)
-        site_mail.on_site_mail(
-            app, session, incident, mail, site.name, words, counts,
-            frozenset((*parsed.in_reply_to, *parsed.references)),
-        )  # fmt: skip
-        if closure:
-            closure_report.check(
-                app, session, incident, mail, parsed, site.name, stated
-            )
+        _site_mail(app, session, incident, mail, parsed, site, texts)
     if author.role == "csirt":
         # A request the member sends asks the site the member writes for
         # nothing: the mail is that site's answer.
@@ -402,3 +439,70 @@ def _update_incident(
         own = author.site.name if for_site and author.site else None
         return member.on_member_mail(app, session, incident, mail, parsed, own)
     return incident
+
+
+def _adopt_site(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    author: roles.Author,
+    site: Site,
+) -> None:
+    """Give an incident without a site the site of this mail."""
+    incident.site, incident.ngi = site.name, site.ngi
+    # Set by mailbot, not by a member: the trail says from which mail.
+    how = "the sender's address" if author.site else "named in the mail"
+    trail.note(
+        session, incident.id, actor="mailbot", action="site",
+        detail=f"site {site.name} ({how}, from {mail.from_addr})",
+        mail_id=mail.id, at=app.clock.now(),
+    )  # fmt: skip
+
+
+def _involve_sites(
+    app: App,
+    session: Session,
+    incident: Incident,
+    parsed: ParsedMail,
+    author: roles.Author,
+    site: Site | None,
+    sites: list[str] | None,
+) -> list[str] | None:
+    """The sites the incident involves once this mail is in it (None when
+    the mail names no site and is no member's)."""
+    involved = incidents.add_site(session, incident, site.name, sites) if site else None
+    if author.role == "csirt":
+        # A member's mail addressed to other sites' contacts too brings
+        # each of them in: it asks them (member.py), and they owe their
+        # own clocks.
+        for other in roles.sites_addressed(app.sites, parsed):
+            involved = incidents.add_site(session, incident, other.name, involved)
+    return involved
+
+
+def _site_mail(
+    app: App,
+    session: Session,
+    incident: Incident,
+    mail: Mail,
+    parsed: ParsedMail,
+    site: Site,
+    texts: tuple[str, str],
+) -> None:
+    """What a mail the author writes for `site` starts and meets, a closure
+    report's labels included."""
+    text, words = texts
+    closure = extract.is_closure_report(parsed.subject, parsed.text_parts)
+    stated = (
+        closure_report.stated_labels(session, incident, mail, parsed.subject, text)
+        if closure
+        else []
+    )
+    counts = closure and closure_report.label_counts(stated)
+    site_mail.on_site_mail(
+        app, session, incident, mail, site.name, words, counts,
+        frozenset((*parsed.in_reply_to, *parsed.references)),
+    )  # fmt: skip
+    if closure:
+        closure_report.check(app, session, incident, mail, parsed, site.name, stated)
