@@ -20,12 +20,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from mailbot.absence import absence_reason
-from mailbot.dsn import (
-    DeliveryReport,
-    FailedRecipient,
-    build_report,
-    first_address,
-)
+from mailbot.dsn import DeliveryReport, FailedRecipient, build_report, first_address
 from mailbot.dsn_parts import STATUS_TYPES, gather
 from mailbot.extract.quotes import own_text
 from mailbot.machine import is_response, notice_reason, report_sign, report_type
