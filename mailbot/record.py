@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -23,6 +22,7 @@ from mailbot import (
     extract,
     fields,
     incidents,
+    mail_row,
     mistag,
     respond,
     roles,
@@ -32,13 +32,12 @@ from mailbot import (
 )
 from mailbot.app import App
 from mailbot.classify import Classification
-from mailbot.clock import ARRIVAL_NOTE, as_utc, plausible_date
 from mailbot.csirt import closure as closure_report
 from mailbot.csirt import commands, member, trail
 from mailbot.db.models import Incident, Mail
 from mailbot.deadlines import site_mail
 from mailbot.extract.quotes import marked_lines
-from mailbot.mail import Attachment, ParsedMail
+from mailbot.mail import ParsedMail
 from mailbot.sites import Site
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def record(
         author, site = _author_in(app, session, incident, parsed, reason, author, site)
     # Set only now: a new incident is flushed when it is opened, and the
     # mail's row is then written once, by one UPDATE carrying all of them.
-    _fill_row(mail, parsed, app, content_key, author, decision)
+    _fill_row(mail, parsed, content_key, author, decision)
     if incident is None and classification.dsn is not None:
         bounces.handle(app, session, mail, classification.dsn)
     mail.thread_reason = reason
@@ -151,13 +150,12 @@ def _author_in(
 def _fill_row(
     mail: Mail,
     parsed: ParsedMail,
-    app: App,
     content_key: str | None,
     author: roles.Author,
     decision: thread.Decision,
 ) -> None:
     """The mail's row: its headers, who wrote it, and the mistag flag."""
-    _fill_headers(mail, parsed, app)
+    mail_row.fill_headers(mail, parsed)
     mail.content_key = content_key
     mail.role, mail.flags = author.role, list(author.flags)
     if decision.passed_over or decision.refused:
@@ -198,52 +196,6 @@ def _attach(
             decision.refused,
         )  # fmt: skip
     return incident
-
-
-def _fill_headers(mail: Mail, parsed: ParsedMail, app: App) -> None:
-    mail.message_id = parsed.message_id
-    mail.subject = parsed.subject
-    mail.from_addr = parsed.from_.addr if parsed.from_ else ""
-    mail.recipients = [a.addr for a in (*parsed.to, *parsed.cc) if a.addr]
-    mail.date = as_utc(parsed.date) if parsed.date else None
-    mail.event_at = _event_at(parsed, mail)
-    # Intake's notes on the delivery (store.py) stay before the parser's.
-    kept = [d for d in mail.defects or [] if d.startswith(ARRIVAL_NOTE)]
-    defects = [*kept, *parsed.defects]
-    listed = parsed.attachments[:_ATTACHMENTS_KEPT]
-    notes = []
-    if len(parsed.attachments) > len(listed):
-        left = len(parsed.attachments) - len(listed)
-        notes.append(f"{left} attachments after the first {len(listed)} not listed")
-    room = _DEFECTS_KEPT - len(notes)
-    if len(defects) > room:
-        left = len(defects) - room + 1
-        defects = [*defects[: room - 1], f"{left} more defects not kept"]
-    mail.defects = [*defects, *notes]
-    mail.attachments = [_attachment_row(a) for a in listed]
-
-
-# A mail's record lists at most this many attachments and defects, and says
-# how many it left out (the raw mail keeps them all).
-_ATTACHMENTS_KEPT: Final = 100
-_DEFECTS_KEPT: Final = 50
-
-
-def _attachment_row(attachment: Attachment) -> dict[str, object]:
-    row: dict[str, object] = {
-        "part": attachment.part,
-        "name": attachment.filename,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-    }
-    if not attachment.read:
-        row["read"] = False  # over limits.max_attachment_bytes
-    return row
-
-
-def _event_at(parsed: ParsedMail, mail: Mail) -> dt.datetime:
-    """When the mail was written: its Date when plausible, else its arrival."""
-    return plausible_date(as_utc(parsed.date) if parsed.date else None, mail.arrived_at)
 
 
 def _sent_by_us(session: Session, message_id: str | None) -> bool:
@@ -370,7 +322,7 @@ def _open(
         session,
         prefix=app.settings.mailbot.tag_prefix,
         day=day,
-        opened_at=_event_at(parsed, mail),
+        opened_at=mail_row.event_at(parsed, mail),
         # Cut: the incident's subject goes into every list, digest and mail
         # of the thread (the mail's own subject is kept whole).
         subject=thread.incident_subject(
