@@ -397,7 +397,7 @@ def test_a_flood_of_robot_reports_sends_nothing(
     assert sweep(app)["reminders"] == 0 and _outbox(app) == 0
 
 
-def _request(w: World, tag: str) -> None:
+def request_details(w: World, tag: str) -> None:
     """A member asks SITE-A for details at 10:30 UTC (analysis due 14:30)."""
     w.deliver(
         member_mail(
@@ -418,7 +418,7 @@ def _analysis(w: World, tag: str) -> list[tuple[str, str | None]]:
 
 def test_ticket_acknowledgement_meets_no_clock_and_chasing_goes_on(w: World) -> None:
     tag = site_report(w)
-    _request(w, tag)
+    request_details(w, tag)
     w.new_mail()
     assert _analysis(w, tag) == [("pending", None)]
     # The site's helpdesk acknowledges the request, then its monitoring
@@ -479,10 +479,10 @@ def test_headers_decide_before_the_text(body: str, headers: dict[str, str]) -> N
     assert _classified(body, headers, subject) == "auto_reply"
 
 
-def _answer_request(w: World, body: str, sender: str, message_id: str) -> str:
+def answer_request(w: World, body: str, sender: str, message_id: str) -> str:
     """SITE-A's report, a member's request, and at 10:40 a reply to it."""
     tag = site_report(w)
-    _request(w, tag)
+    request_details(w, tag)
     w.new_mail()
     w.deliver(
         raw_mail(
@@ -500,7 +500,7 @@ def _answer_request(w: World, body: str, sender: str, message_id: str) -> str:
 )
 def test_a_person_away_answering_meets_the_request(w: World, body: str) -> None:
     sender = f"Jean <{SITE_A}>"
-    tag = _answer_request(w, body, sender, "<jean@site-a.example.com>")
+    tag = answer_request(w, body, sender, "<jean@site-a.example.com>")
     roles = {m["message_id"]: m["role"] for m in w.show(tag)["messages"]}
     assert roles["<jean@site-a.example.com>"] == "site"
     assert [state for state, _ in _analysis(w, tag)] == ["met"]
@@ -511,7 +511,7 @@ def test_a_person_away_answering_meets_the_request(w: World, body: str) -> None:
 )
 def test_a_desk_receipt_or_away_notice_meets_no_clock(w: World, body: str) -> None:
     desk = "Service Desk <servicedesk@site-a.example.com>"
-    tag = _answer_request(w, body, desk, "<desk@site-a.example.com>")
+    tag = answer_request(w, body, desk, "<desk@site-a.example.com>")
     assert w.new_mail() == []
     assert _analysis(w, tag) == [("pending", None)]
     w.app.clock.set(at("2026-11-30T14:31:00"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from mailbot.deadlines import other_languages as other
 from mailbot.deadlines.isolation import (
     CUT_OFF,
     ISOLATION_MORE_RE,
@@ -56,7 +57,10 @@ _NONE_NEEDED = (
     r"|\bdowntime\s+(?:is\s+|was\s+|seems\s+)?not\s+" + _NOT_NEEDED + r"\b"
 )
 _DOWNTIME_RE = re.compile(
-    r"\bdowntime(?:\s+[\w-]+){0,5}?\s+(?:was\s+|has\s+been\s+|is\s+)?(?:declared|announced|scheduled"
+    # (the words between hold no "will", "not", "to be": "a downtime will be
+    # declared" declares none)
+    r"\bdowntime(?:\s+(?!(?:will|shall|would|should|must|not|never|to|be)\b)[\w-]+)"
+    r"{0,5}?\s+(?:was\s+|has\s+been\s+|is\s+)?(?:declared|announced|scheduled"
     r"|registered|added|created|entered|set|published)\b"
     r"|\b(?:declared|announced|scheduled|registered|added|created)\s+(?:an?\s+)?"
     r"(?:\w+\s+){0,3}downtime\b|"
@@ -70,9 +74,14 @@ _DOWNTIME_RE = re.compile(
     # "The CE is in downtime until Friday", "we put the SE into downtime"
     r"|\b(?:(?:is|are|was|were|has\s+been|have\s+been|went|go(?:es)?)\s+(?:now\s+)?"
     r"|(?:put|placed|set)\s+(?:[\w.-]+\s+){0,4}?)"
-    r"(?:in|into|under)\s+(?:an?\s+|the\s+)?(?:\w+\s+)?downtime\b",
+    r"(?:in|into|under)\s+(?:an?\s+|the\s+)?(?:\w+\s+)?downtime\b"
+    + "|"
+    + other.DOWNTIME_NOT_NEEDED,
     re.I,
 )
+# Declared, in the other languages: read with the words of the match ("eine
+# Downtime wird eingetragen", "downtime nie został zgłoszony").
+_DOWNTIME_OTHER_RE = re.compile(other.DOWNTIME_DECLARED, re.I)
 # The site's word that the incident is over.
 _CASE = r"(?:incident|issue|case|matter)"
 _OVER = r"(?:resolved|solved|closed)"
@@ -96,7 +105,8 @@ _MAY_BE_CLOSED = (
     rf"(?:the|this|our)\s+{_CASE}"
 )
 _RESOLVED_RE = re.compile(
-    rf"\b(?:{_CASE_IS_OVER}|{_CONSIDERED_OVER}|{_MAY_BE_CLOSED})\b", re.I
+    rf"\b(?:{_CASE_IS_OVER}|{_CONSIDERED_OVER}|{_MAY_BE_CLOSED}|{other.RESOLVED})\b",
+    re.I,
 )
 # After the word, in its sentence: "isolated? no", "... yet", "... failed",
 # "... pending" ("isolated pending further analysis" is done: "pending"
@@ -146,11 +156,16 @@ _NOT_A_FACT_RE = re.compile(
 # is reinstalled", "we consider it resolved if you agree". A condition in
 # the past tells when it was done ("isolated once we saw the alert").
 _CONDITION_AFTER_RE = re.compile(
-    r"^\s*(?P<comma>,\s*)?(?:(?P<if>if|unless|provided|in\s+case)"
+    r"^\s*(?P<comma>,\s*)?(?:(?P<if>if|unless|provided|in\s+case|"
+    + other.CONDITIONS
+    + r")"
     r"|once|when|whenever|after|as\s+soon\s+as)\b(?P<condition>[^.;!?\n]*)",
     re.I,
 )
-_MAY_RE = re.compile(r"\b(?:can|could|may)\b", re.I)
+_MAY_RE = re.compile(rf"\b(?:can|could|may|{other.MAY})\b", re.I)
+# In the clause before it, a condition of the other languages, whatever the
+# tense ("quand l'incident est résolu, nous enverrons le rapport").
+_CONDITION_BEFORE_RE = re.compile(rf"\b(?:{other.CONDITIONS_BEFORE})\b", re.I)
 # After it, ending the sentence: "The incident is resolved soon, we hope."
 _HOPED_AFTER_RE = re.compile(
     r"^[^.;!?\n]{0,60}?\b(?:we|i)\s+(?:hope|expect|wish)\s*(?:so\s*)?(?:[.!]|\Z)",
@@ -209,6 +224,7 @@ def _stated(
             NOT_DONE.search(sentence[-40:].lower())
             or _NOT_A_FACT_RE.search(clause[-40:])
             or _NOBODY_RE.search(clause)
+            or _CONDITION_BEFORE_RE.search(clause)
             or rest.rstrip().endswith("?")
             or _UNDONE_AFTER_RE.search(_own_rest(rest))
             or _HOPED_AFTER_RE.search(rest)
@@ -330,11 +346,16 @@ def reports_switched_off(text: str) -> bool:
 
 
 def reports_downtime(text: str) -> bool:
-    # Every branch names it: a text without the word is not searched.
-    return "downtime" in text.lower() and _stated(_DOWNTIME_RE, text)
+    # Every branch names it: only the stretches around it are searched.
+    near = _near(text, text.lower(), ("downtime",))
+    return bool(near) and (
+        _stated(_DOWNTIME_RE, near) or _stated(_DOWNTIME_OTHER_RE, near, spans=True)
+    )
 
 
 def reports_resolution(text: str) -> bool:
     # Every branch holds one of these words.
-    near = _near(text, text.lower(), ("solved", "close", "consider"))
+    near = _near(
+        text, text.lower(), ("solved", "close", "consider", *other.RESOLVED_WORDS)
+    )
     return bool(near) and _stated(_RESOLVED_RE, near)
