@@ -16,7 +16,12 @@ from test_machine_mail import answer_request, request_details
 
 from mailbot.absence import absence_reason
 from mailbot.classify import normalise
-from mailbot.deadlines.events import reports_downtime, reports_resolution
+from mailbot.deadlines.events import (
+    reports_downtime,
+    reports_isolation,
+    reports_resolution,
+    reports_switched_off,
+)
 from mailbot.deadlines.sweep import sweep
 
 pytest_plugins = ("test_csirt_env",)
@@ -200,6 +205,37 @@ def test_no_resolution_denied_asked_or_conditional_in_other_languages(
     text: str,
 ) -> None:
     assert not reports_resolution(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "isolated"),
+    [
+        ("Serwer został odizolowany.", True),
+        ("Server byl izolován.", True),
+        ("Serwer został wyłączony.", False),
+        ("Server byl vypnut.", False),
+        ("Server byl přeinstalován.", False),
+    ],
+)
+def test_polish_and_czech_containment(text: str, isolated: bool) -> None:
+    assert reports_isolation(text) is isolated
+    assert reports_switched_off(text) is not isolated
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Serwer nie został odizolowany.",
+        "Serwer będzie odizolowany.",
+        "Serwer nie jest wyłączony.",
+        "Server nebyl izolován.",
+        "Server ještě není izolován.",
+        "Server bude vypnut.",
+        "Server není vypnutý.",
+    ],
+)
+def test_no_polish_or_czech_containment_denied_or_to_come(text: str) -> None:
+    assert not reports_isolation(text) and not reports_switched_off(text)
 
 
 def _reply(w: World, tag: str, body: str, when: str, message_id: str) -> None:

@@ -39,7 +39,9 @@ _CONTAINMENT_RE = re.compile(
     r"|abgeschaltet|ausgeschaltet|heruntergefahren|neu\s+(?:installiert|aufgesetzt)"
     r"|éteinte?s?|réinstallée?s?|spent[oaie]|reinstallat[oaie]"
     r"|uitgeschakeld|uitgezet|opnieuw\s+geïnstalleerd"
-    r"|apagad[oa]s?|apagamos|reinstalad[oa]s?|desligad[oa]s?|desligamos)\b",
+    r"|apagad[oa]s?|apagamos|reinstalad[oa]s?|desligad[oa]s?|desligamos"
+    r"|wy[łl][ąa]czon[yaeo]|przeinstalowan[yaeo]|vypnut[ýáéoy]?|vypnuli"
+    r"|p[řr]einstalov[áa]n[ýáéoy]?)\b",
     re.I,
 )
 # None is needed, the answer the procedure allows ("announce a downtime, if
@@ -164,8 +166,11 @@ _CONDITION_AFTER_RE = re.compile(
 )
 _MAY_RE = re.compile(rf"\b(?:can|could|may|{other.MAY})\b", re.I)
 # In the clause before it, a condition of the other languages, whatever the
-# tense ("quand l'incident est résolu, nous enverrons le rapport").
-_CONDITION_BEFORE_RE = re.compile(rf"\b(?:{other.CONDITIONS_BEFORE})\b", re.I)
+# tense ("quand l'incident est résolu, nous enverrons le rapport"), or a
+# Czech or Polish denial or future.
+_NOT_A_FACT_BEFORE_RE = re.compile(
+    rf"\b(?:{other.CONDITIONS_BEFORE}|{other.DENIED_BEFORE})\b", re.I
+)
 # After it, ending the sentence: "The incident is resolved soon, we hope."
 _HOPED_AFTER_RE = re.compile(
     r"^[^.;!?\n]{0,60}?\b(?:we|i)\s+(?:hope|expect|wish)\s*(?:so\s*)?(?:[.!]|\Z)",
@@ -224,7 +229,7 @@ def _stated(
             NOT_DONE.search(sentence[-40:].lower())
             or _NOT_A_FACT_RE.search(clause[-40:])
             or _NOBODY_RE.search(clause)
-            or _CONDITION_BEFORE_RE.search(clause)
+            or _NOT_A_FACT_BEFORE_RE.search(clause)
             or rest.rstrip().endswith("?")
             or _UNDONE_AFTER_RE.search(_own_rest(rest))
             or _HOPED_AFTER_RE.search(rest)

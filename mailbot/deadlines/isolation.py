@@ -61,7 +61,10 @@ ISOLATION_RE = re.compile(
     r"|in\s+quarantaine\s+geplaatst"
     r"|aislad[oa]s?|aislamos|desconectad[oa]s?|desconectamos|isolad[oa]s?|isolamos"
     r"|izolat\w*|deconectat\w*|frånkopplad|odłączon\w*|irrotettiin|odpojen\w*"
-    r"|odpojil\w*|leválaszt\w*)\b",
+    r"|odpojil\w*|leválaszt\w*"
+    # Polish and Czech "isolated" (a breaker's brk12: the languages the
+    # README promises)
+    r"|(?:od)?izolowan\w*|(?:od)?izolov[áa]n\w*)\b",
     re.I,
 )
 # A VM suspended or a host blocked whatever stands before the verb (a

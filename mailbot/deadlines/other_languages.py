@@ -186,6 +186,13 @@ CONDITIONS_BEFORE = (
     r"|una\s+volta\s+che|cuando|una\s+vez\s+que|assim\s+que|zodra|wanneer|indien"
     r"|je[śs]li|gdy|kiedy|pokud|jakmile"
 )
+# Before a statement, in its clause: Czech and Polish denials and futures
+# that the shared NOT_DONE (extract/facts.py) does not list ("server nebyl
+# izolován", "ještě není izolován", "serwer będzie odizolowany").
+DENIED_BEFORE = (
+    r"nebyl\w*|nen[íi]|nejsou|nebud\w*|bude|budou|je[šs]t[ěe]\s+ne|zat[íi]m\s+ne"
+    r"|b[ęe]dzie|b[ęe]d[ąa]"
+)
 # "can", "may" in these languages: a statement of what may be done stands
 # before a condition after a comma ("kann geschlossen werden, sobald ...").
 MAY = (
