@@ -55,7 +55,9 @@ _COMPROMISE = re.compile(
     r"|\bkompromittier|\bangriff|\beinbruch|\bschadsoftware|\beindringling"
     r"|\binfiziert|\battaque|\bmalveillant|\bpiratage|\bgecompromitteerd"
     r"|\baanval|\binbraak|\bbesmet|\bcomprometid|\bataque|\bcompromess"
-    r"|\battacco|\bintrusione"
+    r"|\battacco|\bintrusione|\binvasao|\bintrusao"
+    r"|\bskompromitowan|\bw[łl]aman|\batak(?:u|i|iem)?\b|\bzainfekowan|\bkoparka"
+    r"|\bkompromitovan|\bnapaden|\butok|\bprunik|\binfikovan"
 )
 # What says that the compromise is a new one, or back: near the words of
 # the compromise, in the same sentence.
@@ -71,6 +73,9 @@ _ANEW = re.compile(
     r"|\bnouvel (?:incident|hote)|\bune autre machine|\bencore (?:compromis|infect)"
     r"|\bopnieuw\b|\bweer (?:gecompromitteerd|actief|besmet)|\bnieuwe (?:inbraak"
     r"|aanval)|\bde nuevo\b|\botra vez\b|\bdi nuovo\b"
+    r"|\bnovamente\b|\bde novo\b|\boutra vez\b|\bnov[ao] (?:intrusao|invasao|ataque)"
+    r"|\bponownie\b|\bznowu\b|\bkolejn[yaeo]\b|\bnow[yae] (?:atak|w[łl]amanie)"
+    r"|\bznovu\b|\bopet\b|\bdalsi\b|\bnov[yae] (?:utok|napadeni|prunik)"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 # Written for this module, on normalised text: what a site did to end a
@@ -86,7 +91,9 @@ _RECOVERY = re.compile(
     r"|\bneu installiert|\bgesperrt|\bdeaktiviert|\bbereinigt|\bgepatcht"
     r"|\breinstall|\bdesactive|\bnettoye|\bbloque|\bcorrige"
     r"|\bgeblokkeerd|\bgeinstalleerd|\bopgeschoond|\breinstalad|\bbloquead"
-    r"|\bdesactivad|\bbloccat|\bdisattivat|\breinstallat"
+    r"|\bdesactivad|\bbloccat|\bdisattivat|\breinstallat|\bdesativad"
+    r"|\bprzeinstalowan|\bzablokowan|\bwy[łl]aczon|\bza[łl]atan"
+    r"|\bpreinstalovan|\bzablokovan|\bdeaktivovan|\bvypnut|\bopraven"
 )
 # Written for this module, on normalised text: the attacker kept out
 # (blocked, banned, firewalled, put on a blocklist), in the languages above.
@@ -99,13 +106,14 @@ _CONTAINED = re.compile(
     r"|\bgeblokkeerd|\bgeblokt|\bgebann?e?d|\bzwarte lijst"
     r"|\bbloquead|\bbloqueamos|\bbaneado|\bcortafuegos|\blista negra"
     r"|\bbloccat|\bbannat|\blista nera"
+    r"|\bzablokowan|\bzbanowan|\bczarn[aej] list|\bzablokovan|\bcern[aey] listin"
 )
 # The words of _COMPROMISE that name the attacker or the attack, not a
 # host taken: a sentence that has only these and tells containment
 # reports no compromise.
 _ATTACKER = re.compile(
     r"\battack\w*|\bbrute.?force\w*|\bintruders?\b|\bangriff\w*|\beindringling\w*"
-    r"|\battaque\w*|\baanval\w*|\bataque\w*|\battacc\w*"
+    r"|\battaque\w*|\baanval\w*|\bataque\w*|\battacc\w*|\batak\w*|\butok\w*"
 )
 # A host's name as sites write it: a short name with a digit ("wn12") or
 # a dotted name ending in letters ("login.site-a.example.com").

@@ -107,11 +107,25 @@ NEW_REPORTS = [
         "Bonjour,\n\nune nouvelle intrusion : wn43 (192.0.2.43) est compromise"
         " depuis 13:00 UTC.\n",
     ),
+    # The other languages the README promises (a breaker's brk12 audit).
+    (
+        f"Re: [{MINE}] Security incident",
+        "Olá,\n\no wn42 (192.0.2.42) foi novamente comprometido pelo mesmo"
+        " minerador.\n",
+    ),
+    (
+        f"Re: [{MINE}] Security incident",
+        "Dzień dobry,\n\nwn42 (192.0.2.42) został ponownie skompromitowany.\n",
+    ),
+    (
+        f"Re: [{MINE}] Security incident",
+        "Dobrý den,\n\nwn42 (192.0.2.42) byl znovu kompromitován.\n",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("subject", "body"), NEW_REPORTS, ids=["en", "en2", "de", "fr"]
+    ("subject", "body"), NEW_REPORTS, ids=["en", "en2", "de", "fr", "pt", "pl", "cs"]
 )
 @pytest.mark.parametrize("command", ["#close", "#false-positive"])
 def test_a_new_report_in_a_closed_incident_s_thread_is_told(
@@ -170,6 +184,8 @@ def test_reopening_takes_it_off_the_list(app: App) -> None:
          " production again.\n", {}),
         ("Danke, der kompromittierte Rechner wn12 ist neu installiert.\n", {}),
         ("Merci, la machine compromise wn12 est réinstallée.\n", {}),
+        ("Dziękuję, skompromitowany serwer wn12 został przeinstalowany.\n", {}),
+        ("Děkuji, kompromitovaný server wn12 byl přeinstalován.\n", {}),
         # A closure confirmed late: a known host in a new role ("login
         # node") and remediation told are no new compromise.
         ("Thank you. We confirm that the login node 192.0.2.12 is back in"
@@ -183,7 +199,7 @@ def test_reopening_takes_it_off_the_list(app: App) -> None:
          {"Auto-Submitted": "auto-replied"}),
     ],
     ids=[
-        "thanks", "ack", "quoted", "reinstalled", "de", "fr", "confirmed",
+        "thanks", "ack", "quoted", "reinstalled", "de", "fr", "pl", "cs", "confirmed",
         "disabled", "away", "auto",
     ],
 )  # fmt: skip
@@ -264,8 +280,10 @@ def test_the_duty_address_gets_the_notice_through_smtp(w: env.World) -> None:
         "Bedankt, de aanvaller 203.0.113.99 is nu geblokkeerd.\n",
         "Gracias, la IP del ataque, 203.0.113.99, ya está bloqueada.\n",
         "Grazie, l'indirizzo dell'attacco, 203.0.113.99, è ora bloccato.\n",
+        "Dziękuję, adres ataku 203.0.113.99 jest teraz zablokowany.\n",
+        "Děkuji, adresa útoku 203.0.113.99 je nyní zablokována.\n",
     ],
-    ids=["en", "en-banned", "de", "fr", "nl", "es", "it"],
+    ids=["en", "en-banned", "de", "fr", "nl", "es", "it", "pl", "cs"],
 )
 def test_an_attacker_blocked_is_containment_not_a_new_report(
     app: App, body: str
