@@ -15,7 +15,6 @@ from test_csirt_env import SITE_A, World, at, body_of, raw_mail, site_report
 from test_machine_mail import answer_request, request_details
 
 from mailbot.absence import absence_reason
-from mailbot.classify import normalise
 from mailbot.deadlines.events import (
     reports_downtime,
     reports_isolation,
@@ -23,6 +22,7 @@ from mailbot.deadlines.events import (
     reports_switched_off,
 )
 from mailbot.deadlines.sweep import sweep
+from mailbot.words import normalise
 
 pytest_plugins = ("test_csirt_env",)
 
