@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -11,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from mailbot import tags, thread, tlp
 from mailbot.db.engine import add_written, connection_for, upsert_insert
-from mailbot.db.models import Alias, Incident, IncidentSite, Mail, TagCounter
+from mailbot.db.models import (
+    Alias,
+    Incident,
+    IncidentSite,
+    Mail,
+    MailCitation,
+    TagCounter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,14 @@ _BY_MESSAGE_IDS = (
     select(Incident)
     .join(Mail, Mail.incident_id == Incident.id)
     .where(Mail.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Mail.id.desc())
+    .limit(1)
+)
+_CITED_BY = (
+    select(Incident)
+    .join(Mail, Mail.incident_id == Incident.id)
+    .join(MailCitation, MailCitation.mail_id == Mail.id)
+    .where(MailCitation.ref_key == bindparam("key"))
     .order_by(Mail.id.desc())
     .limit(1)
 )
@@ -120,6 +136,18 @@ def _by_date_alias(session: Session, tag: str) -> Incident | None:
 def by_message_ids(session: Session, ids: Sequence[str]) -> Incident | None:
     """The incident of the newest stored or sent mail named in `ids`."""
     found = session.scalars(_BY_MESSAGE_IDS, {"ids": list(ids)[-50:]}).first()
+    return resolve(found, session) if found is not None else None
+
+
+def citation_key(message_id: str) -> str:
+    """The key a Message-ID is cited by in `mail_citation`."""
+    return hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def cited_by(session: Session, message_id: str) -> Incident | None:
+    """The incident of the newest filed mail that cited `message_id` before
+    a mail of that Message-ID was stored (record.keep_citations)."""
+    found = session.scalars(_CITED_BY, {"key": citation_key(message_id)}).first()
     return resolve(found, session) if found is not None else None
 
 

@@ -34,7 +34,7 @@ from mailbot.app import App
 from mailbot.classify import Classification
 from mailbot.csirt import closure as closure_report
 from mailbot.csirt import commands, member, trail
-from mailbot.db.models import Incident, Mail
+from mailbot.db.models import Incident, Mail, MailCitation
 from mailbot.deadlines import site_mail
 from mailbot.extract.quotes import marked_lines
 from mailbot.mail import ParsedMail
@@ -92,6 +92,7 @@ def record(
         app, session, incident, mail, parsed, classification, author, site,
         decision, (text, words),
     )  # fmt: skip
+    keep_citations(session, mail, parsed, decision)
     return incident.tag
 
 
@@ -188,7 +189,8 @@ def _attach(
         app, session, incident, mail, parsed, classification, author, site,
         texts, sites,
     )  # fmt: skip
-    if reason != "new" and incident is opened:
+    # A mail the thread cited before it came was answered there already.
+    if reason not in ("new", "cited") and incident is opened:
         closed.check(app, session, incident, mail, parsed, author, words)
     if reason == "new" and incident is opened:
         respond.acknowledge(
@@ -244,6 +246,9 @@ def _thread(
         )
     if decision.incident_id is not None:
         return session.get(Incident, decision.incident_id), decision
+    cited = _cited(session, parsed)
+    if cited is not None:
+        return cited, thread.Decision("cited", cited.id)
     followed = _follow_up(
         session, mail, parsed, author, site, subject_tags, message_ids, prefix
     )
@@ -258,6 +263,29 @@ def _thread(
         return None, decision
     trusted = author.role in ("site", "csirt")
     return _open(app, session, mail, parsed, site, decision, text, trusted), decision
+
+
+def _cited(session: Session, parsed: ParsedMail) -> Incident | None:
+    """The incident of a filed mail that cited this one before it arrived
+    (keep_citations): a member's answer that reached the mailbox first."""
+    if not parsed.message_id:
+        return None
+    with session.no_autoflush:
+        return incidents.cited_by(session, parsed.message_id)
+
+
+def keep_citations(
+    session: Session, mail: Mail, parsed: ParsedMail, decision: thread.Decision
+) -> None:
+    """Keep what a filed mail cites, unless it was threaded by a stored mail
+    it cites: a mail it names may arrive after it (_cited)."""
+    if decision.reason == "reference":
+        return
+    cited = dict.fromkeys([*parsed.in_reply_to, *parsed.references][-50:])
+    cited.pop(parsed.message_id or "", None)
+    for message_id in cited:
+        key = incidents.citation_key(message_id)
+        session.add(MailCitation(ref_key=key, mail_id=mail.id))
 
 
 def _follow_up(

@@ -50,7 +50,7 @@ CONNECT_TIMEOUT = 10
 # head). A database already there is not handed to Alembic at start-up:
 # loading it and checking SQLite's foreign keys took longer than most
 # commands' own work.
-HEAD = "0006"
+HEAD = "0007"
 # Seconds a PostgreSQL statement may wait for the server's answer by
 # default ([database] timeout; db/silence.py).
 ANSWER_TIMEOUT = 120.0

@@ -185,6 +185,22 @@ class Alias(Base):
     )
 
 
+class MailCitation(Base):
+    """A mail mailbot had not stored when a filed mail cited it (In-Reply-To,
+    References): the cited mail, arriving later, joins the citing mail's
+    incident (a member's answer that reached the mailbox before the report
+    it answers). `ref_key` is the SHA-256 of the cited Message-ID: a short
+    key to index, whatever the Message-ID's length."""
+
+    __tablename__ = "mail_citation"
+
+    ref_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mail_id: Mapped[int] = mapped_column(
+        ForeignKey("mail.id", ondelete="CASCADE"), primary_key=True
+    )
+    mail: Mapped[Mail] = relationship()
+
+
 class TagCounter(Base):
     """The last daily counter used for PREFIX-YYYYMMDD, bumped atomically."""
 
