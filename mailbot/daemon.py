@@ -2,8 +2,10 @@
 
 The intake loop owns the IMAP connection: catch up by UID after every
 (re)connect, then wait in IDLE (renewed well under the 29 minutes RFC 2177
-allows) or sleep for the poll interval where IDLE is not offered. APScheduler
-runs the periodic, idempotent jobs (deadline sweep, outbox) from an
+allows) or sleep for the poll interval where IDLE is not offered. The
+outbox is delivered in a thread of its own (courier.py), woken after a poll
+that fetched mail, so a slow relay never holds the intake. APScheduler
+runs the periodic, idempotent jobs (deadline sweep, digest) from an
 in-memory store; the deadlines themselves are rows in the database, so a
 missed wake-up delays a reminder by one tick, never loses or doubles it.
 """
@@ -21,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot import health, leader, metrics, send, service
 from mailbot.app import App
+from mailbot.courier import Courier
 from mailbot.db.faults import unavailable
 from mailbot.errors import (
     DatabaseUnavailable,
@@ -59,6 +62,8 @@ class Daemon:
         self._backoff = 1.0
         # Set by run_command when [metrics] listen is configured.
         self.exporter: metrics.Exporter | None = None
+        every = max(app.settings.source.poll_interval / 2, 15)
+        self.courier = Courier(self._guard("outbox", self._deliver), every)
 
     def give_up(self) -> None:
         """At the stop: a database server that does not answer would hold
@@ -75,12 +80,6 @@ class Daemon:
             seconds=max(interval, 30),
             id="sweep",
         )
-        self.scheduler.add_job(
-            self._guard("outbox", self._deliver),
-            "interval",
-            seconds=max(interval / 2, 15),
-            id="outbox",
-        )
         # The digest's day is decided from the database at each wake-up
         # (digest.py), so a late or doubled tick can neither skip nor repeat it.
         self.scheduler.add_job(
@@ -90,6 +89,7 @@ class Daemon:
             id="digest",
         )
         self.scheduler.start()
+        self.courier.start()
 
     def _deliver(self) -> None:
         send.deliver_due(self.app, stop=self.stopping)
@@ -104,7 +104,7 @@ class Daemon:
         from mailbot import digest
 
         if digest.run_due(self.app) == "sent":
-            send.deliver_due(self.app, stop=self.stopping)
+            self.courier.wake()
 
     def _timed(self, name: str) -> contextlib.AbstractContextManager[None]:
         if self.exporter is None:
@@ -151,6 +151,10 @@ class Daemon:
                     self.stopping.wait(self._backoff)
                     self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
         finally:
+            # Also when `run` ends by an error: the delivery under way ends
+            # after its mail, not after the whole outbox.
+            self.stopping.set()
+            self.courier.stop()
             self.scheduler.shutdown(wait=True)
             self.leader.release()
             log.info("stopped")
@@ -200,8 +204,10 @@ class Daemon:
     def _intake(self) -> None:
         if self.app.settings.source.kind == "maildir":
             with self._timed("poll"):
-                service.poll(self.app)
+                result = service.poll(self.app, deliver=False)
             self._recovered()
+            if result.fetched:
+                self.courier.wake()
             self.stopping.wait(self.app.settings.source.poll_interval)
             return
         self._imap_session()
@@ -242,7 +248,8 @@ class Daemon:
         self._recovered()
         if result.fetched:
             log.info("poll: %s", result.summary())
-            send.deliver_due(self.app, stop=self.stopping)
+            # Sent beside the intake: a slow relay must not hold the next poll.
+            self.courier.wake()
 
     def _wait(self, client) -> None:  # type: ignore[no-untyped-def]
         """Until the server reports news, the interval passes, or we stop."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from mailbot.app import App, open_app
 from mailbot.clock import Clock
 from mailbot.config import load_settings
+from mailbot.daemon import Daemon
 from mailbot.mail import RawMail
 from mailbot.process import process_delivery
 
@@ -180,3 +183,17 @@ def mail(
         body,
     ]
     return "\r\n".join(lines).encode("utf-8")
+
+
+@contextlib.contextmanager
+def running_daemon(app: App) -> Iterator[Daemon]:
+    """`mailbot run` on `app` in a thread, stopped (and waited for) after."""
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stopping.set()
+        thread.join(60)
+        assert not thread.is_alive()

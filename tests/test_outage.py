@@ -24,13 +24,13 @@ from pathlib import Path
 import opsenv
 import pytest
 import sqlalchemy
-from mailbot_env import mail, make_app
+from mailbot_env import mail, make_app, running_daemon
 from servers import SmtpSink, _admin_engine, database_server, fresh_database
 from sqlalchemy import func, select
 
 from mailbot import commands, send
 from mailbot.app import App
-from mailbot.daemon import Daemon, Stopper
+from mailbot.daemon import Stopper
 from mailbot.db.engine import CONNECT_TIMEOUT
 from mailbot.db.models import Mail, Outbox
 from mailbot.mail import RawMail
@@ -77,19 +77,6 @@ def _lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in r.getMessage() for r in caplog.records)
 
 
-@contextlib.contextmanager
-def _daemon(app: App) -> Iterator[Daemon]:
-    daemon = Daemon(app)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    thread.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stopping.set()
-        thread.join(60)
-        assert not thread.is_alive()
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -119,7 +106,7 @@ def test_imap_server_stopped_and_restarted(
     caplog.set_level(logging.INFO)
     app = make_app(tmp_path, database_url, dovecot=dovecot, smtp=smtp_sink, extra=QUICK)
     dovecot.append(_report(1))
-    with _daemon(app):
+    with running_daemon(app):
         _wait(lambda: _stored(app) == 1)
         _stop_for_good(dovecot)
         time.sleep(6)  # several reconnect attempts fail meanwhile
@@ -140,7 +127,7 @@ def test_each_imap_outage_waits_from_the_start_again(
     32 s of blindness, and soon the 300 s maximum, for a one-second blip."""
     app = make_app(tmp_path, database_url, dovecot=dovecot, extra=QUICK)
     dovecot.append(_report(1))
-    with _daemon(app):
+    with running_daemon(app):
         _wait(lambda: _stored(app) == 1)
         for n in range(2, 8):
             _stop_for_good(dovecot)
@@ -283,7 +270,7 @@ def _daemon_through(  # type: ignore[no-untyped-def]
         app = make_app(tmp_path, url, dovecot=dovecot, smtp=smtp_sink, extra=QUICK)
         dovecot.append(_report(1))
         try:
-            with _daemon(app):
+            with running_daemon(app):
                 _wait(lambda: _stored(app) == 1)
                 outage(admin, name, True)
                 dovecot.append_many([_report(2), _report(3)])
