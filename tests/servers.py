@@ -569,6 +569,8 @@ class _Mode:
     data_reply: str | None = None
     data_only: frozenset[str] | None = None
     stall: _Stall | None = None
+    # Close the connection after a mail's data instead of answering it.
+    drop: bool = False
 
 
 def smtp_sink_missing() -> str | None:
@@ -626,6 +628,9 @@ class _SinkHandler:
             self.sink.record(mail, rejected=True)
             return mode.data_reply
         self.sink.record(mail, rejected=False)
+        if mode.drop:
+            server.transport.close()
+            return "250 2.0.0 never said: the connection is closed"
         if mode.stall is None:
             return "250 2.0.0 OK"
         return await self.sink.stalled(mode.stall)
@@ -654,8 +659,9 @@ class SmtpSink:
     """A real SMTP server on loopback that keeps every mail it is sent.
 
     Modes, switched at any time: accept (the default), reject at RCPT or
-    DATA with a given reply, stall after DATA until released, and refuse
-    connections (stopped). A stopped sink starts again on the same port.
+    DATA with a given reply, stall after DATA until released, close the
+    connection after DATA, and refuse connections (stopped). A stopped
+    sink starts again on the same port.
     """
 
     def __init__(
@@ -746,6 +752,11 @@ class SmtpSink:
     def stall(self) -> None:
         """Take in each mail but do not answer its DATA until released."""
         self.mode = replace(self.mode, stall=_Stall())
+
+    def drop(self) -> None:
+        """Take in each mail but close the connection instead of answering
+        its DATA (a content filter that crashes)."""
+        self.mode = replace(self.mode, drop=True)
 
     def release(self, reply: str = "250 2.0.0 OK") -> None:
         """Answer the stalled sessions with reply and stop stalling."""

@@ -360,6 +360,27 @@ def test_a_server_silent_after_the_data_leaves_one_mail_uncertain(
     app.close()
 
 
+def test_a_server_closing_after_the_data_is_said_so(
+    tmp_path: Path, database_url: str, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    """A server that closes the connection after a mail's data, before
+    answering: that mail is uncertain and the rest wait, as for a silent
+    one, but the line said it "did not answer within [smtp] timeout"
+    (brk13 F5): it closed the connection at once."""
+    app = make_app(tmp_path, database_url, smtp=smtp_sink, now=NOW)
+    _queue(app, 1, 2)
+    smtp_sink.drop()
+    counts = send.deliver_due(app)
+    assert (counts.uncertain, counts.sent) == (1, 0)
+    assert _outbox(app) == [("uncertain", 1), ("pending", 0)]
+    line = commands.delivery_outage(app)
+    assert line is not None
+    assert "the server closed the connection before answering" in line
+    assert "timeout" not in line
+    assert "outbox settle 1 arrived|resend" in line
+    app.close()
+
+
 def test_database_lost_mid_batch_sends_each_mail_once(
     tmp_path: Path, smtp_sink
 ) -> None:  # type: ignore[no-untyped-def]

@@ -132,16 +132,19 @@ def _deliver_due(
                 interrupted(app, letter, outcome in ("sent", "uncertain"))
                 raise
             if outcome == "uncertain":
-                # A server that took the data and never answered would do
-                # it again: each mail after it would wait out [smtp] timeout
-                # and be uncertain too, an operator's check each.
+                # A server that took the data and never answered, or closed
+                # the connection before answering (a content filter that
+                # crashes, a proxy's short timeout), would do it again: each
+                # mail after it would be uncertain too, an operator's check
+                # each and perhaps a second copy. One such mail per outage
+                # wait is the price; a lone drop delays the rest a minute.
                 app.outages.down(
                     "smtp",
-                    f"{error}, outbox {letter.row_id} now uncertain: check the"
-                    " SMTP server (it took the data and did not answer within"
-                    " [smtp] timeout) and whether that mail arrived (`mailbot"
-                    f" outbox settle {letter.row_id} arrived|resend`); the rest"
-                    " of the outbox waits, untried, as in an outage",
+                    f"{error}; outbox {letter.row_id} now uncertain (the server"
+                    " may hold it): check the SMTP server and whether that mail"
+                    f" arrived (`mailbot outbox settle {letter.row_id}"
+                    " arrived|resend`); the rest of the outbox waits, untried,"
+                    " as in an outage",
                 )
                 _wait_out(app)
                 break

@@ -236,7 +236,7 @@ class SmtpTransport:
         try:
             code, answer = smtp.getreply()
         except (TimeoutError, OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise DeliveryUncertain(f"no answer after the message data: {exc}") from exc
+            raise DeliveryUncertain(_unanswered(exc, self.settings.timeout)) from exc
         _check(code, answer, "end of DATA", permanent=DataRefused)
 
     def close(self) -> None:
@@ -261,6 +261,18 @@ def _close_quietly(smtp: smtplib.SMTP | None) -> None:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _unanswered(exc: BaseException, timeout: float) -> str:
+    """Why the answer to a mail's data never came: the wait ran out, or the
+    server closed the connection first (smtplib says both as "Connection
+    unexpectedly closed")."""
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"no answer after the message data within [smtp] timeout ({timeout:g} s)"
+    return (
+        "no answer after the message data: the server closed the connection"
+        " before answering"
+    )
 
 
 def _check(
