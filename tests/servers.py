@@ -815,7 +815,10 @@ class _SinkController(Controller):  # type: ignore[misc,valid-type]
             hostname=sink.host,
             port=sink.port,
             server_hostname="localhost",
-            auth_require_tls=bool(sink.tls_files),
+            # Without credentials the sink offers no AUTH, as a relay that
+            # takes mail without a login (aiosmtpd would offer it all the
+            # same, and refuse every login).
+            auth_require_tls=bool(sink.tls_files) or not sink.credentials,
             ready_timeout=5.0,
             **options,
         )

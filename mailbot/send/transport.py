@@ -47,10 +47,12 @@ class DataRefused(PermanentError):
 
 
 class RelayRefused(ServerUnavailable):
-    """The relay refused mailbot for good: its sender at MAIL FROM, or every
-    recipient for its policy ("554 5.7.1 Relay access denied"). No mail
-    leaves until a person fixes it; `status` says so at once
-    (send.batch.DATA_REFUSED_KEY)."""
+    """The relay refused mailbot for good: its sender at MAIL FROM, every
+    recipient for its policy ("554 5.7.1 Relay access denied"), or the
+    connection (a 5xx greeting); or the server and [smtp] settings do not
+    fit (no STARTTLS or AUTH offered, TLS at a plain port, a certificate
+    that fails). No mail leaves until a person fixes it; `status` says so at
+    once (send.batch.DATA_REFUSED_KEY)."""
 
 
 class Transport(Protocol):
@@ -138,20 +140,17 @@ class SmtpTransport:
             _close_quietly(smtp)
             # The configuration's fault (or a password changed on the relay),
             # never the mail's: every mail waits until the login works.
-            answer = exc.smtp_error
-            if isinstance(answer, bytes):
-                answer = answer.decode(errors="replace")
             raise LoginRefused(
                 f"SMTP login to {s.host}:{s.port} as {s.username!r} refused "
-                f"({exc.smtp_code} {answer}): check [smtp] username and password "
+                f"({exc.smtp_code} {_text(exc)}): check [smtp] username and password "
                 "(was the password changed on the server?); the mail waits and "
                 "goes once the login works"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             _close_quietly(smtp)
-            raise ServerUnavailable(
-                f"cannot reach SMTP {s.host}:{s.port}: {exc}{hint(exc, s.tls, SMTP)}"
-            ) from exc
+            if isinstance(exc, smtplib.SMTPHeloError) and smtp is not None:
+                raise _greeting_refused(exc, smtp.local_hostname) from exc
+            raise _not_connected(exc, s) from exc
         return smtp
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> dict[str, str]:
@@ -175,7 +174,7 @@ class SmtpTransport:
     def _envelope(self, smtp: smtplib.SMTP, sender: str, recipients: list[str]):
         try:
             # smtplib's mail() assumes a greeting was sent; STARTTLS resets it.
-            smtp.ehlo_or_helo_if_needed()
+            _greet(smtp)
             code, answer = smtp.mail(sender)
             if code >= 400:
                 # Refusing our sender refuses every mail: the server's problem.
@@ -214,7 +213,12 @@ class SmtpTransport:
                 raise exc
             return refused
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise ServerUnavailable(f"SMTP failed before DATA: {exc}") from exc
+            said = (
+                f"{exc.smtp_code} {_text(exc)}"
+                if isinstance(exc, smtplib.SMTPResponseException)
+                else str(exc)
+            )
+            raise ServerUnavailable(f"SMTP failed before DATA: {said}") from exc
 
     def _data(self, smtp: smtplib.SMTP, raw: bytes) -> None:
         try:
@@ -263,6 +267,29 @@ def _close_quietly(smtp: smtplib.SMTP | None) -> None:
             smtp.close()
 
 
+def _greet(smtp: smtplib.SMTP) -> None:
+    """EHLO (or HELO) once per connection, a refusal said in words."""
+    try:
+        smtp.ehlo_or_helo_if_needed()
+    except smtplib.SMTPHeloError as exc:
+        raise _greeting_refused(exc, smtp.local_hostname) from None
+
+
+def _greeting_refused(exc: smtplib.SMTPHeloError, name: str) -> ServerUnavailable:
+    """The server refused EHLO and HELO: for good (5xx), the relay's refusal
+    of mailbot."""
+    said = (
+        f"the SMTP server refuses mailbot's greeting (EHLO {name}:"
+        f" {exc.smtp_code} {_text(exc)})"
+    )
+    if exc.smtp_code < 500:
+        return ServerUnavailable(f"{said}; the mail waits")
+    return RelayRefused(
+        f"{said}: mailbot greets with the domain of [mailbot] address; check"
+        " the relay's policy for that name and this host; the mail waits"
+    )
+
+
 def _unanswered(exc: BaseException, timeout: float) -> str:
     """Why the answer to a mail's data never came: the wait ran out, or the
     server closed the connection first (smtplib says both as "Connection
@@ -273,6 +300,59 @@ def _unanswered(exc: BaseException, timeout: float) -> str:
         "no answer after the message data: the server closed the connection"
         " before answering"
     )
+
+
+def _not_connected(exc: BaseException, s: SmtpSettings) -> ServerUnavailable:
+    """What a connection that failed before any mail says, and whose fault it
+    is: RelayRefused when a person must change the server or [smtp] settings,
+    ServerUnavailable when it may pass by itself."""
+    where = f"SMTP {s.host}:{s.port}"
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and "AUTH" in str(exc):
+        return RelayRefused(
+            f"{where} offers no AUTH, but [smtp] username is set: many servers"
+            ' offer AUTH only after STARTTLS (tls = "starttls", or "ssl" at port'
+            " 465); if the relay takes mail without a login, leave [smtp]"
+            " username unset; the mail waits"
+        )
+    if isinstance(exc, smtplib.SMTPConnectError) and exc.smtp_code >= 400:
+        said = f"{where} refused the connection: {exc.smtp_code} {_text(exc)}"
+        if exc.smtp_code < 500:
+            return ServerUnavailable(f"{said}; the mail waits and goes once it lets in")
+        return RelayRefused(
+            f"{said}: check that it lets this host send through it ([smtp] host,"
+            " port); the mail waits"
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if isinstance(exc.__context__, TimeoutError):
+            return ServerUnavailable(
+                f"{where} took the connection{hint(exc.__context__, s.tls, SMTP)}"
+            )
+        return ServerUnavailable(
+            f"{where} closed the connection before answering: check [smtp] host"
+            " and port, and the server's log; the mail waits"
+        )
+    # smtplib ends some of its sentences with a full stop, before the hint.
+    said = f"{where}: {str(exc).rstrip('.')}{hint(exc, s.tls, SMTP)}"
+    if _settings_misfit(exc):
+        # Reached, but not to be used as [smtp] says.
+        return RelayRefused(f"cannot use {said}")
+    return ServerUnavailable(f"cannot reach {said}")
+
+
+def _settings_misfit(exc: BaseException) -> bool:
+    """Whether `exc` says the server and [smtp] settings do not fit: no
+    STARTTLS offered, TLS at a plain port, a certificate that fails, another
+    protocol's greeting. Each lasts until a person changes one of them."""
+    if isinstance(exc, (smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError)):
+        return True
+    if isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc):
+        return True
+    return getattr(exc, "smtp_code", None) == -1
+
+
+def _text(exc: smtplib.SMTPResponseException) -> str:
+    answer = exc.smtp_error
+    return answer.decode(errors="replace") if isinstance(answer, bytes) else answer
 
 
 def _check(
