@@ -61,9 +61,9 @@ class App:
     outages: Outages = field(default_factory=Outages)
     # Mail the caps held, logged as one line per pass (brake.py).
     held: HeldMail = field(default_factory=HeldMail)
-    # Held while this process delivers the outbox (send.deliver_due): the
-    # daemon delivers after a poll, from its outbox job and after the
-    # digest, and must send one mail at a time.
+    # Held while this process delivers the outbox (send.deliver_due): one
+    # mail at a time in a process. The daemon's courier thread is its only
+    # sender; the lock keeps any other caller from sending a second meanwhile.
     sending: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
