@@ -9,7 +9,11 @@ acknowledgement only when the first lines of its own text say that a ticket
 or request was opened and that a machine wrote them, or say the first with a
 ticket system's own header on the mail, or say it as a service desk does
 (the mail received and filed, in the passive, and when or where it will
-be handled), or, in a short text that reports no time or address, only
+be handled), or say that the mail was received and filed as a ticket in
+one sentence ("your message has been received and logged as ticket
+#4711"), or that "we have opened ticket 4712 for your request" (for the
+sender's mail or what it wrote about), in a text that tells nothing done
+and no logs, or, in a short text that reports no time or address, only
 give the ticket's number ("Your ticket number is ..."). An abuse report
 that says it was automated and names a ticket, but opened none, is no
 acknowledgement.
@@ -118,8 +122,56 @@ _NUMBER_GIVEN = (
     r"|\buw (?:ticketnummer|meldingnummer|referentienummer) is"
 )
 _NUMBER_TEXT_CHARS = 450
+# Up to the end of a sentence: a dot ends one only before a space or the
+# end (a host name or an address has dots within).
+_SENTENCE = r"(?:(?![.!?](?:\s|$)).)"
+# A receipt that files the mail itself as a ticket, in the passive ("your
+# message has been received and logged as ticket #4711"): no desk's
+# promise needed, a person says "we opened" and what was done.
+_FILED = (
+    rf"^{_SENTENCE}{{0,20}}?\b(?:and|und|et|en|y|e|i|a)\b{_SENTENCE}{{0,30}}?"
+    r"\b(?:logged|registered|recorded|filed|erfasst|registriert|aufgenommen"
+    r"|angelegt|enregistree?|geregistreerd|registrad[oa]|registrat[oa]"
+    r"|registad[oa]|zarejestrowan[ey]|zaregistrovan[ay]?)\b"
+)
+# A desk that opened a ticket for the sender's mail, in the first person
+# plural ("we have opened ticket 4712 for your request", "for the host you
+# wrote about"): the mail or what it named is the sender's, the opening is
+# all the sentence tells. A person's "we opened ticket #4711 for this and
+# isolated the host" names neither, and says what was done or speaks of
+# the logs (_DONE).
+_WE_OPENED = (
+    r"\bwe(?: have|'ve)? (?:opened|created|registered|logged|raised)"
+    r"|\bwir haben\b|\bnous avons (?:ouvert|cree|enregistre)"
+    r"|\bwe hebben\b|\bwij hebben\b|\bhemos (?:abierto|creado|registrado)"
+    r"|\babbiamo (?:aperto|creato|registrato)"
+    r"|\b(?:abrimos|criamos|registamos|registramos)\b"
+    r"|\b(?:utworzylismy|otworzylismy|zarejestrowalismy)\b"
+    r"|\b(?:zalozili|vytvorili|otevreli|zaregistrovali) jsme\b"
+)
+_FOR_YOURS = (
+    r"\b(?:for|about|regarding) (?:your\b|the\b.{0,120}?\byou (?:wrote|reported"
+    r"|sent|told|asked|mentioned))"
+    r"|\bfur (?:ihre?n?|sie)\b|\b(?:die|das|den) sie\b|\bpour (?:votre|vous)\b"
+    r"|\bvoor (?:uw|u)\b|\bpara (?:su|usted|o seu|a sua|voce)\b"
+    r"|\bper (?:la sua|il suo|lei)\b|\b(?:dla|w sprawie) (?:twoj|panstw)"
+    r"|\b(?:pro|k) (?:vas|vasi|vase)\b"
+)
+_DONE = (
+    r"\b(?:isolated|disconnected|shut down|switched off|reinstalled|blocked"
+    r"|suspended|cleaned|wiped|removed|patched|killed|found|logs?|evidence"
+    r"|forensics?)\b"
+    r"|\b(?:isoliert|abgeschaltet|gesperrt|neu installiert|isolee?|bloquee?"
+    r"|reinstallee?|geisoleerd|geblokkeerd|aislad[oa]|bloquead[oa]|isolat[oa]"
+    r"|bloccat[oa]|izolowan[ya]|zablokowan[ya]|izolovan[ya]?|zablokovan[ya]?)\b"
+)
 _NUMBER_GIVEN_RE = re.compile(rf"(?:{_NUMBER_GIVEN})\s*:?\s*#?[\w-]*\d{{3,}}")
 _MACHINE_RE = re.compile(_MACHINE)
+_FILED_RE = re.compile(_FILED)
+_WE_OPENED_RE = re.compile(_WE_OPENED)
+_FOR_YOURS_RE = re.compile(_FOR_YOURS)
+_SENTENCE_RE = re.compile(rf"{_SENTENCE}{{0,200}}")
+_DONE_RE = re.compile(_DONE)
 _RECEIPT_RE = re.compile(_RECEIPT)
 _DESK_RE = re.compile(_DESK)
 _TICKET_RE = re.compile(_TICKET)
@@ -152,15 +204,39 @@ def acknowledgement_reason(message: Message, head: str) -> str | None:
     ):
         return "ticket acknowledgement (a ticket number given)"
     head = head[:HEAD_CHARS]
+    if _opened_for_sender(head):
+        return "ticket acknowledgement (a ticket opened for the mail)"
+    receipt = _RECEIPT_RE.search(head)
+    if receipt and _filed(head, receipt.end()):
+        return "ticket acknowledgement (service desk receipt, filed)"
     if not (_TICKET_RE.search(head) and _OPENED_RE.search(head)):
         return None
     if _MACHINE_RE.search(head):
         return "ticket acknowledgement"
-    if _RECEIPT_RE.search(head) and _DESK_RE.search(head):
+    if receipt and _DESK_RE.search(head):
         return "ticket acknowledgement (service desk receipt)"
     if from_ticket_system(message):
         return "ticket acknowledgement (ticket system header)"
     return None
+
+
+def _filed(head: str, after: int) -> bool:
+    """Whether the receipt's sentence goes on "and logged as ticket ..."
+    (from `after`), and the text says nothing done."""
+    return bool(_FILED_RE.search(head[after:])) and not _DONE_RE.search(head)
+
+
+def _opened_for_sender(head: str) -> bool:
+    """Whether a sentence of `head` says "we opened a ticket for your
+    mail" and the text says nothing done."""
+    if _DONE_RE.search(head):
+        return False
+    for opened in _WE_OPENED_RE.finditer(head):
+        sentence = _SENTENCE_RE.match(head, opened.end())
+        rest = sentence.group() if sentence else ""
+        if _TICKET_RE.search(rest) and _FOR_YOURS_RE.search(rest):
+            return True
+    return False
 
 
 def from_ticket_system(message: Message) -> bool:

@@ -133,6 +133,26 @@ DESK_RECEIPTS = [
     "Your OTRS team\n",
     "Sehr geehrte Damen und Herren,\n\nvielen Dank für Ihre Nachricht. Ihre"
     " Ticketnummer lautet 2026120710000012.\n\nIhr Service Desk\n",
+    # The mail received and filed as a ticket in one sentence, and "we
+    # opened a ticket for your mail", with no promise (breaker brk13 F3).
+    "Thank you, your message has been received and logged as ticket #4711.\nA"
+    " member of our team will look at it.\n",
+    "Ihre Nachricht ist eingegangen und wurde als Ticket #4711 erfasst.\n",
+    "Votre message a bien été reçu et enregistré sous le ticket 4711.\n",
+    "Uw bericht is ontvangen en geregistreerd als melding 4711.\n",
+    "Su mensaje ha sido recibido y registrado como ticket 4711.\n",
+    "Dear customer,\nwe have opened ticket 4712 for your request.\nRegards\n",
+    "Dear customer,\nwe have opened ticket 4701 for the host"
+    " ui01.site-a.example.com (192.0.2.15) you wrote about.\nRegards\n",
+    "Sehr geehrte Damen und Herren,\nwir haben das Ticket 4712 für Ihre Anfrage"
+    " eröffnet.\n",
+    "Bonjour,\nnous avons ouvert le ticket 4712 pour votre demande.\n",
+    "Beste,\nwij hebben ticket 4712 aangemaakt voor uw melding.\n",
+    "Estimado cliente,\nhemos abierto el ticket 4712 para su solicitud.\n",
+    "Gentile cliente,\nabbiamo aperto il ticket 4712 per la sua richiesta.\n",
+    "Caro cliente,\nabrimos o chamado 4712 para o seu pedido.\n",
+    "Szanowni Państwo,\nutworzyliśmy zgłoszenie 4712 dla Państwa wiadomości.\n",
+    "Vážený zákazníku,\nzaložili jsme požadavek 4712 pro Vás.\n",
 ]
 # Out-of-office notices under the subject of the mail they answer, no header.
 AWAY_NOTICES = [
@@ -211,6 +231,18 @@ NOT_ACKS = [
      "\n\nPekka\n", {}, "human"),
     ("Hi Alice,\n\nyour ticket number is 4711 here. We found the miner on"
      " 192.0.2.45 and reinstalled it.\n\nPekka\n", {}, "human"),
+    # A ticket opened for the sender's mail, and what was done (brk13 F3).
+    ("Hi Alice, we isolated the host, see our ticket #123.\n", {}, "human"),
+    ("Hi Alice,\nwe have opened ticket #4711 for your report and isolated the"
+     " host at 10:40 UTC.\n", {}, "human"),
+    ("Hi Alice,\nwe have opened ticket #4711 for your report; the logs follow"
+     " tomorrow.\n", {}, "human"),
+    ("Hallo Alice,\nwir haben den Rechner isoliert und das Ticket 4711 für Ihre"
+     " Meldung angelegt.\n", {}, "human"),
+    ("Bonjour Alice,\nnous avons ouvert le ticket 4711 pour votre demande et la"
+     " machine est isolée.\n", {}, "human"),
+    ("Hi Alice,\nyour message has been received and logged; we isolated the"
+     " host.\n", {}, "human"),
 ]  # fmt: skip
 
 
