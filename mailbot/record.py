@@ -19,6 +19,7 @@ from mailbot import (
     attribution,
     bounces,
     closed,
+    echo,
     extract,
     fields,
     incidents,
@@ -76,6 +77,9 @@ def record(
         app, session, mail, parsed, classification, author, site, text
     )
     reason = decision.reason if incident is not None else "none"
+    if reason == echo.TICKET_REASON:
+        # A ticket system's answer under our subject: a robot's (echo.py).
+        author = roles.Author("auto_reply", site=author.site)
     if incident is not None:
         author, site = _author_in(app, session, incident, parsed, reason, author, site)
     # Set only now: a new incident is flushed when it is opened, and the
@@ -254,6 +258,9 @@ def _thread(
     )
     if followed is not None:
         return followed, thread.Decision("follow_up", followed.id)
+    returned = _echo(session, mail, parsed, author, prefix)
+    if returned is not None:
+        return returned[0], thread.Decision(returned[1], returned[0].id)
     if author.role in roles.ROBOT_ROLES:
         return None, decision
     if not (parsed.from_ and parsed.from_.addr):
@@ -314,6 +321,28 @@ def _follow_up(
             sender=parsed.from_.addr,
             subject=thread.incident_subject(parsed.subject, prefix),
             arrived_at=mail.arrived_at,
+        )
+
+
+def _echo(
+    session: Session,
+    mail: Mail,
+    parsed: ParsedMail,
+    author: roles.Author,
+    prefix: str,
+) -> tuple[Incident, str] | None:
+    """The incident of mailbot's mail that a site's mail answers under its
+    subject, tag stripped (echo.py), and the thread_reason."""
+    if author.role in ("csirt", "mailbot", "bounce") or not parsed.from_:
+        return None
+    with session.no_autoflush:
+        return echo.find(
+            session,
+            subject=parsed.subject,
+            sender=parsed.from_.addr,
+            site=author.site,
+            arrived_at=mail.arrived_at,
+            prefix=prefix,
         )
 
 
