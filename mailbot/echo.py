@@ -17,13 +17,14 @@ same subject word for word, no prefix (as a second incident of a site
 may): a quick second mail from the same address is incidents.follow_up's.
 
 The look-up reads the outbox rows of the window (an index on `queued_at`;
-the caps bound how many there are) and only for a mail that would open an
-incident.
+the caps bound how many there are) whose subject holds the answer's last
+characters, and only for a mail that would open an incident.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 
@@ -57,6 +58,9 @@ _SENT_IN_WINDOW = (
         Outbox.queued_at >= bindparam("since"), Outbox.queued_at <= bindparam("until")
     )
     .where(Mail.incident_id.is_not(None), Outbox.state.not_in(NOT_SENT))
+    # Only mail whose subject holds the answer's last characters is read
+    # further (case aside: ILIKE, or lower() on both sides in SQLite).
+    .where(Mail.subject.ilike(bindparam("tail"), escape="\\"))
     .order_by(Outbox.queued_at.desc(), Outbox.id.desc())
 )
 
@@ -67,8 +71,22 @@ def echoed(subject: str, sent: str, prefix: str) -> str | None:
     prefixes or a tracker's markers alone; None when it is not `sent`'s
     subject so, or is it word for word (tags aside): a site's new mail
     under its report's subject (incidents.follow_up decides that one)."""
-    ours = thread.base_subject(sent, prefix).casefold()
-    theirs = thread.base_subject(subject, prefix).casefold()
+    return _echoed(
+        subject, thread.base_subject(subject, prefix).casefold(), sent, prefix
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _sent_base(sent: str, prefix: str) -> str:
+    """The base subject of a mail mailbot sent, case folded: read again for
+    every mail that would open an incident while it is in the window, so
+    kept (the caps hold the window's mail to a few hundred)."""
+    return thread.base_subject(sent, prefix).casefold()
+
+
+def _echoed(subject: str, theirs: str, sent: str, prefix: str) -> str | None:
+    """`echoed`, with `theirs` the base subject of `subject`, case folded."""
+    ours = _sent_base(sent, prefix)
     if len(ours) < MIN_SUBJECT_CHARS or not theirs.endswith(ours):
         return None
     head = theirs[: len(theirs) - len(ours)]
@@ -113,12 +131,19 @@ def find(
     """The incident of the mail mailbot sent that `subject` from `sender`
     echoes, and the thread_reason (REASON or TICKET_REASON); None when
     there is none."""
-    if not sender or len(thread.base_subject(subject, prefix)) < MIN_SUBJECT_CHARS:
+    base = thread.base_subject(subject, prefix)
+    if not sender or len(base) < MIN_SUBJECT_CHARS:
         return None
     sender = sender.lower()
-    values = {"since": arrived_at - ECHO_WINDOW, "until": arrived_at}
+    theirs = base.casefold()
+    tail = re.sub(r"([\\%_])", r"\\\1", base[-MIN_SUBJECT_CHARS:])
+    values = {
+        "since": arrived_at - ECHO_WINDOW,
+        "until": arrived_at,
+        "tail": f"%{tail}%",
+    }
     for recipients, sent, incident_id in session.execute(_SENT_IN_WINDOW, values):
-        reason = echoed(subject, sent, prefix)
+        reason = _echoed(subject, theirs, sent, prefix)
         if reason is None or not _from_there(sender, site, recipients):
             continue
         incident = session.get(Incident, incident_id)
