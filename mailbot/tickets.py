@@ -149,6 +149,15 @@ _WE_OPENED = (
     r"|\b(?:utworzylismy|otworzylismy|zarejestrowalismy)\b"
     r"|\b(?:zalozili|vytvorili|otevreli|zaregistrovali) jsme\b"
 )
+# The verb that opens the ticket, where the lead above does not hold it
+# ("wir haben das Ticket 4712 ... eroffnet").
+_OPEN_VERB = (
+    r"\b(?:eroffnet|angelegt|erstellt|erfasst|aangemaakt|geopend|geregistreerd"
+    r"|opened|created|registered|logged|raised|ouvert|cree|enregistre|abierto"
+    r"|creado|registrado|aperto|creato|registrato|abrimos|criamos|registamos"
+    r"|registramos|utworzylismy|otworzylismy|zarejestrowalismy|zalozili"
+    r"|vytvorili|otevreli|zaregistrovali)\b"
+)
 _FOR_YOURS = (
     r"\b(?:for|about|regarding) (?:your\b|the\b.{0,120}?\byou (?:wrote|reported"
     r"|sent|told|asked|mentioned))"
@@ -163,13 +172,16 @@ _DONE = (
     r"|forensics?)\b"
     r"|\b(?:isoliert|abgeschaltet|gesperrt|neu installiert|isolee?|bloquee?"
     r"|reinstallee?|geisoleerd|geblokkeerd|aislad[oa]|bloquead[oa]|isolat[oa]"
-    r"|bloccat[oa]|izolowan[ya]|zablokowan[ya]|izolovan[ya]?|zablokovan[ya]?)\b"
+    r"|bloccat[oa]|izolowan[ya]|zablokowan[ya]|izolovan[ya]?|zablokovan[ya]?"
+    r"|vom netz|abgeschaltet|bereinigt|neu aufgesetzt|gefunden|debranche"
+    r"|reinstalle|trouve|afgesloten|gevonden|encontrad[oa]|trovat[oa])\b"
 )
 _NUMBER_GIVEN_RE = re.compile(rf"(?:{_NUMBER_GIVEN})\s*:?\s*#?[\w-]*\d{{3,}}")
 _MACHINE_RE = re.compile(_MACHINE)
 _FILED_RE = re.compile(_FILED)
 _WE_OPENED_RE = re.compile(_WE_OPENED)
 _FOR_YOURS_RE = re.compile(_FOR_YOURS)
+_OPEN_VERB_RE = re.compile(_OPEN_VERB)
 _SENTENCE_RE = re.compile(rf"{_SENTENCE}{{0,200}}")
 _DONE_RE = re.compile(_DONE)
 _RECEIPT_RE = re.compile(_RECEIPT)
@@ -232,8 +244,11 @@ def _opened_for_sender(head: str) -> bool:
     if _DONE_RE.search(head):
         return False
     for opened in _WE_OPENED_RE.finditer(head):
-        sentence = _SENTENCE_RE.match(head, opened.end())
-        rest = sentence.group() if sentence else ""
+        sentence = _SENTENCE_RE.match(head, opened.start())
+        said = sentence.group() if sentence else ""
+        if not _OPEN_VERB_RE.search(said):
+            continue
+        rest = said[opened.end() - opened.start() :]
         if _TICKET_RE.search(rest) and _FOR_YOURS_RE.search(rest):
             return True
     return False

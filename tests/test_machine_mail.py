@@ -243,6 +243,10 @@ NOT_ACKS = [
      " machine est isolée.\n", {}, "human"),
     ("Hi Alice,\nyour message has been received and logged; we isolated the"
      " host.\n", {}, "human"),
+    ("Hallo Alice,\nwir haben den Host, den Sie gemeldet haben, vom Netz"
+     " genommen (Ticket 4711).\n", {}, "human"),
+    ("Hallo Alice,\nwir haben Ihre Meldung zum Ticket 4711 gelesen und melden"
+     " uns morgen.\n", {}, "human"),
 ]  # fmt: skip
 
 
