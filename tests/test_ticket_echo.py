@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import test_csirt_env as env
-from test_csirt_env import ABUSE, SITE_A, World, at, raw_mail, request_details
+from test_csirt_env import ABUSE, SITE_A, World, at, raw_mail
+from test_machine_mail import request_details
 
 from mailbot import echo, views
 from mailbot.deadlines.sweep import sweep
