@@ -119,6 +119,8 @@ class Daemon:
             try:
                 job()
             except Exception as exc:  # noqa: BLE001 - a failed job must not stop the daemon
+                if _database_down(exc) and self._ended_by_stop(f"job {name}", exc):
+                    return
                 if _database_down(exc):
                     # Logged once per outage, not once per job and tick.
                     self.app.outages.down(
@@ -184,7 +186,18 @@ class Daemon:
             self._standby = True
         return False
 
+    def _ended_by_stop(self, what: str, exc: Exception) -> bool:
+        """Whether `exc` came after the stop began: a statement the stop
+        cut short (db/silence.py gives up on a silent server then) is no
+        outage, and said as a WARNING, not an outage's ERROR."""
+        if not self.stopping.is_set():
+            return False
+        log.warning("%s ended by the stop: %s", what, self.app.db.describe(exc))
+        return True
+
     def _report_outage(self, exc: Exception) -> None:
+        if _database_down(exc) and self._ended_by_stop("the poll under way", exc):
+            return
         # An outage is logged once when it starts, not once per attempt.
         resource = "database" if _database_down(exc) else "mailbox"
         self.app.outages.down(

@@ -10,10 +10,13 @@ PostgreSQL server.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import opsenv
+import pytest
+import sqlalchemy.exc
 from mailbot_env import mail, make_app
 from servers import database_server, forwarder, fresh_database
 
@@ -128,3 +131,39 @@ def test_a_silent_database_is_an_outage_after_its_timeout_and_work_resumes(
 
 def _count(text: str, phrase: str) -> int:
     return sum(phrase in line for line in text.splitlines())
+
+
+@pytest.mark.parametrize("where", ["job", "poll"])
+def test_a_statement_the_stop_cut_short_is_no_outage(
+    tmp_path: Path, database_url: str, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The courier's delivery began just before SIGTERM and its statement,
+    cut short by the stop (db/silence.py gives up on a silent server then),
+    was logged as an outage's ERROR: "database unreachable, retrying by
+    itself: job outbox: mailbot is stopping" (CI, 2026-12-06)."""
+    from mailbot.daemon import Daemon
+    from mailbot.db.silence import Silent
+
+    app = make_app(tmp_path, database_url)
+    daemon = Daemon(app)
+    # As SQLAlchemy hands it on: psycopg's error, wrapped.
+    silent = Silent("mailbot is stopping; the database server did not answer")
+    cut = sqlalchemy.exc.OperationalError("SELECT 1", {}, silent)
+
+    def statement() -> None:
+        daemon.stopping.set()  # SIGTERM, while the statement waits
+        raise cut
+
+    caplog.set_level(logging.INFO)
+    if where == "job":
+        daemon._guard("outbox", statement)()
+    else:
+        with pytest.raises(sqlalchemy.exc.OperationalError):
+            statement()
+        daemon._report_outage(cut)
+    app.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert not [m for level, m in said if level == "ERROR"], said
+    assert any(level == "WARNING" and "ended by the stop" in m for level, m in said), (
+        said
+    )
